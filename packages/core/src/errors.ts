@@ -1,0 +1,143 @@
+/** Every failure custody reports carries one of these stable codes. Append new codes; never rename. */
+export const ERROR_CODES = [
+  // generic
+  "ERR_INVALID_ARGUMENT",
+  "ERR_USAGE",
+  "ERR_INTERNAL",
+  "ERR_ABORTED",
+  "ERR_TIMEOUT",
+  "ERR_IO",
+  "ERR_PERMISSION",
+  "ERR_NOT_FOUND",
+  "ERR_ALREADY_EXISTS",
+  "ERR_CONFLICT",
+  "ERR_INTEGRITY_MISMATCH",
+  "ERR_IMMUTABLE",
+  "ERR_BACKEND_UNAVAILABLE",
+  "ERR_ACCESS_DENIED",
+  "ERR_UNSUPPORTED_ALGORITHM",
+  "ERR_UNSUPPORTED_VERSION",
+  "ERR_CANONICAL_JSON",
+  "ERR_UNSAFE_PATH",
+  "ERR_DUPLICATE_PATH",
+  "ERR_SIZE_LIMIT",
+  // manifests, signatures, certificates
+  "ERR_MANIFEST_INVALID",
+  "ERR_MERKLE_ROOT_MISMATCH",
+  "ERR_SIGNATURE_INVALID",
+  "ERR_DIGEST_MISMATCH",
+  "ERR_UNTRUSTED_SIGNER",
+  "ERR_CERT_EXPIRED",
+  "ERR_CERT_NOT_YET_VALID",
+  "ERR_CERT_REVOKED",
+  "ERR_CERT_USAGE",
+  "ERR_MALFORMED_SIGNATURE",
+  "ERR_MALFORMED_CERTIFICATE",
+  "ERR_MALFORMED_CRL",
+  "ERR_MALFORMED_KEY",
+  "ERR_PASSPHRASE_REQUIRED",
+  "ERR_ALGORITHM_NOT_ALLOWED",
+  // Merkle proofs
+  "ERR_PROOF_INVALID",
+  // investigation packages and archives
+  "ERR_ARCHIVE_MALFORMED",
+  "ERR_ARCHIVE_SYMLINK",
+  "ERR_ARCHIVE_ENCRYPTED",
+  "ERR_ARCHIVE_UNSUPPORTED_METHOD",
+  "ERR_ARCHIVE_LIMIT",
+  "ERR_ARCHIVE_SIZE_MISMATCH",
+  "ERR_PACKAGE_INVALID",
+  "ERR_BAGIT_INVALID",
+  "ERR_MISSING_ENTRY",
+  "ERR_UNLISTED_ENTRY",
+  "ERR_OXUM_MISMATCH",
+  "ERR_TARGET_NOT_EMPTY",
+  // audit log
+  "ERR_AUDIT_RECORD_INVALID",
+  "ERR_AUDIT_CHAIN_BROKEN",
+  "ERR_AUDIT_TRUNCATED",
+  "ERR_AUDIT_FORK",
+  "ERR_AUDIT_CHECKPOINT_INVALID",
+  "ERR_AUDIT_LOCKED",
+  "ERR_AUDIT_RACE",
+  // access
+  "ERR_POLICY_INVALID",
+  "ERR_CUSTODIAN_LIMIT",
+  "ERR_APPROVAL_REQUIRED",
+  "ERR_IDENTITY_INVALID",
+  // vault
+  "ERR_VAULT_NOT_INITIALIZED",
+  "ERR_PACKAGE_UNVERIFIED",
+  // collection
+  "ERR_NOT_PRESENT",
+  "ERR_COLLECT_FAILED",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface CustodyErrorOptions {
+  cause?: unknown;
+  /** Machine-readable context (a path, a position, an expected and actual digest). */
+  details?: Record<string, unknown>;
+}
+
+/** The one error class custody throws. Branch on `code`, never on the message. */
+export class CustodyError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: CustodyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "CustodyError";
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isCustodyError(value: unknown, code?: ErrorCode): value is CustodyError {
+  return value instanceof CustodyError && (code === undefined || value.code === code);
+}
+
+const SYSTEM_CODES: Record<string, ErrorCode> = {
+  ENOENT: "ERR_NOT_FOUND",
+  ENOTDIR: "ERR_NOT_FOUND",
+  EEXIST: "ERR_ALREADY_EXISTS",
+  EACCES: "ERR_PERMISSION",
+  EPERM: "ERR_PERMISSION",
+  EROFS: "ERR_PERMISSION",
+  ABORT_ERR: "ERR_ABORTED",
+  ETIMEDOUT: "ERR_TIMEOUT",
+  ECONNREFUSED: "ERR_BACKEND_UNAVAILABLE",
+  ECONNRESET: "ERR_BACKEND_UNAVAILABLE",
+};
+
+/**
+ * Turns a low-level failure into exactly one coded error: a CustodyError passes through untouched (so
+ * wrapping twice never hides the first code), a Node system error keeps a code that matches its errno,
+ * anything else gets `fallback`.
+ */
+export function toCustodyError(cause: unknown, fallback: ErrorCode, message: string): CustodyError {
+  if (cause instanceof CustodyError) return cause;
+  const systemCode = systemErrorCode(cause);
+  const code = (systemCode === undefined ? undefined : SYSTEM_CODES[systemCode]) ?? fallback;
+  const detail = cause instanceof Error ? `: ${cause.message}` : "";
+  return new CustodyError(code, `${message}${detail}`, { cause });
+}
+
+function systemErrorCode(cause: unknown): string | undefined {
+  if (typeof cause !== "object" || cause === null) return undefined;
+  if ((cause as { name?: unknown }).name === "AbortError") return "ABORT_ERR";
+  const code = (cause as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Throws ERR_ABORTED when the signal has fired; call it between units of long work. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new CustodyError("ERR_ABORTED", "the operation was aborted", { cause: signal.reason });
+  }
+}

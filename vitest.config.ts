@@ -1,0 +1,21 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const packages = fileURLToPath(new URL("./packages/", import.meta.url));
+
+// Tests run against the TypeScript sources: `@custody/x` is packages/x/src/index.ts and a subpath
+// export `@custody/x/y` is packages/x/src/y.ts. The built dist/ is what the CLI end-to-end tests run.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@custody\/([a-z-]+)$/, replacement: `${packages}$1/src/index.ts` },
+      { find: /^@custody\/([a-z-]+)\/([a-z-]+)$/, replacement: `${packages}$1/src/$2.ts` },
+    ],
+  },
+  test: {
+    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: "forks",
+  },
+});
