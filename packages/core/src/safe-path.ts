@@ -1,5 +1,6 @@
 import { CustodyError } from "./errors.js";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const DRIVE = /^[A-Za-z]:/;
 const MAX_PATH_BYTES = 4096;
