@@ -1,0 +1,179 @@
+import { readFileSync } from "node:fs";
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { CustodyError, isCustodyError } from "@custody/core";
+import type { CommandContext, CommandSpec, OptionValue } from "./command.js";
+import { commands } from "./commands/index.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { createProgressLine } from "./progress.js";
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+const COMMON: ParseArgsOptionsConfig = {
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+export function cliVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** Runs `custody` with `argv` (without node and the script) and resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const err = (text: string) => io.stderr.write(`${text}\n`);
+  if (argv[0] === "--version" || argv[0] === "-V") {
+    io.stdout.write(`${cliVersion()}\n`);
+    return EXIT.ok;
+  }
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    io.stdout.write(generalHelp());
+    return argv.length === 0 ? EXIT.usage : EXIT.ok;
+  }
+  const command = findCommand(argv);
+  if (command === undefined) {
+    err(
+      `custody: unknown command '${argv.filter((a) => !a.startsWith("-")).join(" ")}' (see custody --help)`,
+    );
+    return EXIT.usage;
+  }
+  const rest = argv.slice(command.path.length);
+  try {
+    const ctx = makeContext(command, rest, io);
+    if (ctx === undefined) {
+      io.stdout.write(commandHelp(command));
+      return EXIT.ok;
+    }
+    return await command.run(ctx);
+  } catch (error) {
+    return reportError(error, rest.includes("--json"), io);
+  }
+}
+
+function findCommand(argv: readonly string[]): CommandSpec | undefined {
+  const matches = commands.filter((c) => c.path.every((word, i) => argv[i] === word));
+  return matches.sort((a, b) => b.path.length - a.path.length)[0];
+}
+
+function makeContext(command: CommandSpec, args: string[], io: CliIo): CommandContext | undefined {
+  const parsed = parseOrUsage(command, args);
+  if (parsed.values.help === true) return undefined;
+  checkPositionals(command, parsed.positionals);
+  const values = parsed.values as Record<string, OptionValue>;
+  const isTTY = io.stderr.isTTY === true;
+  return {
+    values,
+    positionals: parsed.positionals,
+    json: values.json === true,
+    env: io.env,
+    cwd: io.cwd,
+    isTTY,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    stdin: io.stdin,
+    out: (text) => io.stdout.write(`${text}\n`),
+    err: (text) => io.stderr.write(`${text}\n`),
+    printJson: (value) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    progress: () => createProgressLine(io.stderr, isTTY && values.json !== true),
+    string: (name) => lastString(values[name]),
+    strings: (name) => allStrings(values[name]),
+    flag: (name) => values[name] === true,
+  };
+}
+
+function parseOrUsage(command: CommandSpec, args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...command.options, ...COMMON },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (cause) {
+    throw new CustodyError("ERR_USAGE", `${(cause as Error).message}\nusage: ${synopsis(command)}`, {
+      cause,
+    });
+  }
+}
+
+function checkPositionals(command: CommandSpec, positionals: string[]): void {
+  const { min, max } = command.positionals ?? { min: 0, max: 0 };
+  if (positionals.length < min || (max !== undefined && positionals.length > max)) {
+    const expected = max === undefined ? `at least ${min}` : min === max ? `${min}` : `${min} to ${max}`;
+    throw new CustodyError(
+      "ERR_USAGE",
+      `expected ${expected} argument(s), got ${positionals.length}\nusage: ${synopsis(command)}`,
+    );
+  }
+}
+
+function lastString(value: OptionValue): string | undefined {
+  if (Array.isArray(value)) return lastString(value.at(-1));
+  return typeof value === "string" ? value : undefined;
+}
+
+function allStrings(value: OptionValue): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === "string");
+}
+
+function reportError(error: unknown, json: boolean, io: CliIo): number {
+  const coded = isCustodyError(error)
+    ? error
+    : new CustodyError("ERR_INTERNAL", `internal error: ${(error as Error)?.stack ?? String(error)}`, {
+        cause: error,
+      });
+  if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: coded.toJSON() }, null, 2)}\n`);
+  io.stderr.write(`custody: ${coded.code}: ${coded.message}\n`);
+  return exitCodeFor(coded.code);
+}
+
+function synopsis(command: CommandSpec): string {
+  return `custody ${command.path.join(" ")} ${command.usage.split("\n")[0] ?? ""}`.trimEnd();
+}
+
+function commandHelp(command: CommandSpec): string {
+  const [, ...body] = command.usage.split("\n");
+  const options = Object.entries({ ...command.options, ...COMMON }).map(([name, o]) => {
+    const short = o.short ? `-${o.short}, ` : "    ";
+    return `  ${short}--${name}${o.type === "string" ? " VALUE" : ""}${o.multiple ? " (repeatable)" : ""}`;
+  });
+  return [`usage: ${synopsis(command)}`, "", command.summary, ...body, "", "options:", ...options, ""].join(
+    "\n",
+  );
+}
+
+function generalHelp(): string {
+  const width = Math.max(...commands.map((c) => c.path.join(" ").length));
+  const rows = commands.map((c) => `  ${c.path.join(" ").padEnd(width)}  ${c.summary}`);
+  return [
+    `custody ${cliVersion()}: keep digital evidence under a provable chain of custody`,
+    "",
+    "usage: custody <command> [options]   (custody <command> --help for details)",
+    "",
+    "commands:",
+    ...rows,
+    "",
+    "Every command takes --json (data for programs on stdout) and --help.",
+    "Exit codes: 0 ok, 1 verification or integrity failure, 2 usage error, 3 access denied,",
+    "4 not found, 5 conflict or immutable, 6 backend unavailable, 10 internal error.",
+    "",
+  ].join("\n");
+}
+
+function processIo(): CliIo {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}

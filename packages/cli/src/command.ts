@@ -1,0 +1,48 @@
+import type { ParseArgsOptionsConfig } from "node:util";
+
+/** What a parsed option can hold (node:util parseArgs values). */
+export type OptionValue = string | boolean | (string | boolean)[] | undefined;
+
+/** Live progress on a terminal, nothing when output is not a TTY. */
+export interface ProgressLine {
+  update(text: string): void;
+  done(text?: string): void;
+}
+
+/** What a command gets: parsed arguments and the places it may write to. */
+export interface CommandContext {
+  readonly values: Readonly<Record<string, OptionValue>>;
+  readonly positionals: readonly string[];
+  /** `--json` was given: print data as JSON on stdout, nothing else there. */
+  readonly json: boolean;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly isTTY: boolean;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly stdin: NodeJS.ReadableStream;
+  /** A line of data on stdout. */
+  out(text: string): void;
+  /** A message for a person on stderr. */
+  err(text: string): void;
+  printJson(value: unknown): void;
+  progress(): ProgressLine;
+  /** A string option, or undefined. */
+  string(name: string): string | undefined;
+  /** Every value of a repeatable string option. */
+  strings(name: string): string[];
+  flag(name: string): boolean;
+}
+
+/** One `custody` subcommand. `--json` and `--help` are added to every command by the framework. */
+export interface CommandSpec {
+  /** Words that select the command: ["hash"], ["keys", "init"]. */
+  readonly path: readonly string[];
+  readonly summary: string;
+  /** Synopsis after `custody <path>`, then lines of explanation. */
+  readonly usage: string;
+  readonly options: ParseArgsOptionsConfig;
+  readonly positionals?: { min: number; max?: number };
+  /** Resolves to the exit code. Throw a CustodyError for failures: the framework maps its code. */
+  run(ctx: CommandContext): Promise<number>;
+}

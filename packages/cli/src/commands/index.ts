@@ -1,0 +1,4 @@
+import type { CommandSpec } from "../command.js";
+
+/** Every `custody` command. One line per command module; keep the list sorted by command path. */
+export const commands: readonly CommandSpec[] = [];
