@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** A running Azurite blob service started for one test file; always stop (or kill) it in afterAll. */
+export interface AzuriteInstance {
+  connectionString: string;
+  blobEndpoint: string;
+  port: number;
+  /** Graceful stop (SIGTERM, SIGKILL after a grace period), then removes the workspace folder. */
+  stop(): Promise<void>;
+  /** Immediate SIGKILL, for tests that simulate the service dying mid-request. */
+  kill(): void;
+}
+
+const AZURITE_BIN = fileURLToPath(new URL("../../../node_modules/.bin/azurite-blob", import.meta.url));
+const ACCOUNT = "devstoreaccount1";
+// The well-known Azurite development key (public, documented by Microsoft; not a secret).
+const ACCOUNT_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const READY_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 5_000;
+const live = new Set<ChildProcess>();
+
+// A test runner that dies between start and stop must not leave Azurite behind.
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+/** Starts `azurite-blob` in memory on a free loopback port and resolves once it answers HTTP. */
+export async function startAzurite(): Promise<AzuriteInstance> {
+  let lastError: unknown;
+  // A port found free can be taken before Azurite binds it; try a few.
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      return await startOnce(await freePort());
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new Error("could not start Azurite", { cause: lastError });
+}
+
+async function startOnce(port: number): Promise<AzuriteInstance> {
+  const location = await mkdtemp(join(tmpdir(), "custody-azurite-"));
+  const child = spawn(
+    AZURITE_BIN,
+    [
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      String(port),
+      "--inMemoryPersistence",
+      "--skipApiVersionCheck",
+      "--disableTelemetry",
+      "--silent",
+    ],
+    // Azurite refuses --location together with --inMemoryPersistence; a temp cwd keeps its stray files out of the repo.
+    { cwd: location, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  live.add(child);
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  exited.then(() => live.delete(child));
+  try {
+    await waitUntilAnswering(port, child);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await exited;
+    await rm(location, { recursive: true, force: true });
+    throw new Error(`Azurite did not start on port ${port}: ${stderr}`, { cause: error });
+  }
+  const blobEndpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
+  return {
+    port,
+    blobEndpoint,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};BlobEndpoint=${blobEndpoint};`,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(location, { recursive: true, force: true });
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilAnswering(port: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`Azurite exited early (${child.exitCode ?? child.signalCode})`);
+    }
+    if (await answers(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Azurite did not answer within ${READY_TIMEOUT_MS} ms`);
+}
+
+// Any HTTP status (Azurite answers 400/403 to an unsigned request) proves the listener is up.
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path: `/${ACCOUNT}?comp=list`, timeout: 1000 });
+    req.once("response", (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.once("timeout", () => req.destroy());
+    req.once("error", () => resolve(false));
+    req.end();
+  });
+}
