@@ -1,0 +1,84 @@
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CustodyError, toCustodyError } from "@custody/core";
+import { exportPrivateKey, isEncryptedKeyPem, loadPrivateKey } from "./keys.js";
+
+export interface KeyPair {
+  certificatePem: string;
+  keyPem: string;
+}
+
+export interface KeyPairFiles {
+  keyFile: string;
+  certFile: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Where `name`'s files live in `dir`: NAME.key.pem (0600) and NAME.cert.pem. */
+export function keyPairFiles(dir: string, name: string): KeyPairFiles {
+  if (!NAME.test(name) || name.includes("..")) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `key name ${JSON.stringify(name)} must match ${NAME.source}`,
+    );
+  }
+  return { keyFile: join(dir, `${name}.key.pem`), certFile: join(dir, `${name}.cert.pem`) };
+}
+
+/**
+ * Writes a key pair without ever replacing one (ERR_ALREADY_EXISTS). The key file is created 0600 and, with a
+ * passphrase, holds encrypted PKCS#8; both files appear whole or not at all.
+ */
+export async function writeKeyPair(
+  dir: string,
+  name: string,
+  pair: KeyPair,
+  options: { passphrase?: string } = {},
+): Promise<KeyPairFiles> {
+  const files = keyPairFiles(dir, name);
+  const keyPem =
+    options.passphrase !== undefined && !isEncryptedKeyPem(pair.keyPem)
+      ? exportPrivateKey(loadPrivateKey(pair.keyPem), options.passphrase)
+      : pair.keyPem;
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {
+    throw toCustodyError(cause, "ERR_IO", `cannot create ${dir}`);
+  });
+  await createExclusive(files.keyFile, keyPem, 0o600);
+  try {
+    await createExclusive(files.certFile, pair.certificatePem, 0o644);
+  } catch (error) {
+    await unlink(files.keyFile).catch(() => undefined);
+    throw error;
+  }
+  return files;
+}
+
+/** Reads NAME.key.pem and NAME.cert.pem as stored (the key may still be encrypted). */
+export async function readKeyPair(dir: string, name: string): Promise<KeyPair & KeyPairFiles> {
+  const files = keyPairFiles(dir, name);
+  const [keyPem, certificatePem] = await Promise.all([readText(files.keyFile), readText(files.certFile)]);
+  return { ...files, keyPem, certificatePem };
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `cannot read ${file}`);
+  }
+}
+
+// written under a temporary name and linked into place: a crash never leaves a half-written key
+async function createExclusive(file: string, text: string, mode: number): Promise<void> {
+  const temporary = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    await writeFile(temporary, text, { mode, flag: "wx", flush: true });
+    await link(temporary, file);
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `cannot create ${file}`);
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}

@@ -1,0 +1,142 @@
+import { createHash, verify } from "node:crypto";
+import { type Clock, CustodyError, systemClock } from "@custody/core";
+import {
+  assertKeyAllowed,
+  DEFAULT_ALLOWED_ALGORITHMS,
+  resolveCertificateAlgorithm,
+  resolveSignerAlgorithm,
+} from "./algorithms.js";
+import { type CertificateFacts, describeSigner, KEY_USAGE, readCertificateBundle } from "./certificate.js";
+import { buildChain, checkChain } from "./chain.js";
+import { type ParsedSignedData, parseSignedData } from "./cms.js";
+import { integerValue, parseCrl } from "./crl.js";
+
+/** Everything verification trusts, passed in: nothing is read from the network, the disk or the system store. */
+export interface TrustOptions {
+  /** PEM CA certificates (a string may hold several). */
+  trustAnchors: string[];
+  /** PEM CRLs; a CRL is applied to the certificates its (verified) issuer signed. */
+  crls?: string[];
+  /** The verification time; certificates must be valid now and at the signing time. */
+  clock?: Clock;
+  /** e.g. ["rsa-sha256", "ecdsa-sha256"]; DEFAULT_ALLOWED_ALGORITHMS when absent. */
+  allowedAlgorithms?: string[];
+}
+
+export interface SignatureInfo {
+  signer: { subject: string; fingerprintSha256: string; serialNumber: string };
+  signingTime: Date;
+  /** PEM, leaf first, ending with the trust anchor. */
+  certificateChain: string[];
+}
+
+// a signer's clock may run a little ahead of the verifier's
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Verifies a detached CMS SignedData over `content`, synchronously and offline. Throws a CustodyError whose
+ * code says what failed; returns who signed and when.
+ */
+export function verifyDetached(
+  content: Uint8Array,
+  signatureDer: Uint8Array,
+  trust: TrustOptions,
+): SignatureInfo {
+  const anchors = trust.trustAnchors.flatMap(readCertificateBundle);
+  if (anchors.length === 0)
+    throw new CustodyError("ERR_INVALID_ARGUMENT", "no trust anchor certificates given");
+  const allowed = new Set(trust.allowedAlgorithms ?? DEFAULT_ALLOWED_ALGORITHMS);
+  const now = (trust.clock ?? systemClock).now();
+  const parsed = parseSignedData(signatureDer);
+  const algorithm = resolveSignerAlgorithm(parsed.digestAlgorithmOid, parsed.signatureAlgorithmOid, allowed);
+  const digest = createHash(algorithm.hash).update(content).digest();
+  if (!digest.equals(parsed.messageDigest)) {
+    throw new CustodyError(
+      "ERR_DIGEST_MISMATCH",
+      "the content does not match the signed digest: it was changed",
+      {
+        details: { expected: parsed.messageDigest.toString("hex"), actual: digest.toString("hex") },
+      },
+    );
+  }
+  const leaf = findSigner(parsed);
+  assertKeyAllowed(leaf.x509.publicKey, algorithm.kind, "the signer certificate");
+  if (!verifySignature(algorithm.hash, parsed, leaf)) {
+    throw new CustodyError(
+      "ERR_SIGNATURE_INVALID",
+      "the signature over the signed attributes does not verify",
+    );
+  }
+  const signingTime = parsed.signingTime ?? now;
+  if (signingTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+    throw new CustodyError(
+      "ERR_SIGNATURE_INVALID",
+      `the signing time ${signingTime.toISOString()} is in the future`,
+    );
+  }
+  const chain = buildChain(leaf, parsed.certificates, anchors);
+  checkChain(chain, [signingTime, now], allowed);
+  for (const crl of trust.crls ?? []) applyCrl(crl, chain, allowed);
+  return {
+    signer: describeSigner(leaf),
+    signingTime,
+    certificateChain: chain.map((cert) => cert.x509.toString()),
+  };
+}
+
+function verifySignature(hash: string, parsed: ParsedSignedData, leaf: CertificateFacts): boolean {
+  try {
+    return verify(hash, parsed.signedAttributesDer, leaf.x509.publicKey, parsed.signature);
+  } catch {
+    return false; // a signature value of the wrong shape is an invalid signature, not a crash
+  }
+}
+
+function findSigner(parsed: ParsedSignedData): CertificateFacts {
+  const { signer } = parsed;
+  const found = parsed.certificates.find((cert) => {
+    switch (signer.kind) {
+      case "issuerAndSerial":
+        return cert.issuerDer.equals(signer.issuerDer) && cert.serialDer.equals(signer.serialDer);
+      case "subjectKeyIdentifier":
+        return cert.subjectKeyIdentifier?.equals(signer.keyIdentifier) === true;
+      default:
+        return signer satisfies never;
+    }
+  });
+  if (found === undefined) {
+    throw new CustodyError("ERR_UNTRUSTED_SIGNER", "the signature does not carry its signer's certificate");
+  }
+  return found;
+}
+
+/** Checks a CRL's signature by the CA that issued it, then whether it names a certificate on the path. */
+function applyCrl(pem: string, chain: readonly CertificateFacts[], allowed: ReadonlySet<string>): void {
+  const crl = parseCrl(pem);
+  const index = chain.findIndex((cert, i) => i > 0 && cert.subjectDer.equals(crl.issuerDer));
+  if (index < 1) return; // a list from some other CA says nothing about this path
+  const issuer = chain[index] as CertificateFacts;
+  const algorithm = resolveCertificateAlgorithm(crl.signatureAlgorithmOid, allowed);
+  if (!issuer.keyUsage?.has(KEY_USAGE.cRLSign) || !safeVerify(algorithm.hash, crl, issuer)) {
+    throw new CustodyError("ERR_MALFORMED_CRL", `the CRL is not signed by its issuer ${issuer.x509.subject}`);
+  }
+  const subject = chain[index - 1] as CertificateFacts;
+  const revokedAt = crl.revoked.get(integerValue(subject.serialDer));
+  if (revokedAt !== undefined) {
+    throw new CustodyError(
+      "ERR_CERT_REVOKED",
+      `certificate ${subject.x509.subject} was revoked ${revokedAt.toISOString()}`,
+      {
+        details: { subject: subject.x509.subject, revokedAt: revokedAt.toISOString() },
+      },
+    );
+  }
+}
+
+function safeVerify(hash: string, crl: ReturnType<typeof parseCrl>, issuer: CertificateFacts): boolean {
+  try {
+    return verify(hash, crl.tbsDer, issuer.x509.publicKey, crl.signature);
+  } catch {
+    return false;
+  }
+}
