@@ -13,6 +13,9 @@ export const MAX_CUSTODIANS = 2;
  * rules a shape cannot express. Throws ERR_POLICY_INVALID, or ERR_CUSTODIAN_LIMIT for a third custodian.
  */
 export function parsePolicy(value: unknown): AccessPolicy {
+  const hidden = findProtoKey(value, "$");
+  // zod drops an own "__proto__" key silently; a policy must mean exactly what its bytes say.
+  if (hidden !== undefined) throw invalid(`${hidden} uses the reserved key __proto__`, { path: hidden });
   const result = accessPolicySchema.safeParse(value);
   if (!result.success) throw invalid(describeIssue(result.error), { issues: result.error.issues.length });
   checkRules(result.data);
@@ -105,6 +108,16 @@ function checkPending(policy: AccessPolicy): void {
       throw invalid(`approval request ${request.id} expires before it was proposed`, {});
     }
   }
+}
+
+function findProtoKey(value: unknown, path: string): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  if (Object.hasOwn(value, "__proto__")) return path;
+  for (const [key, child] of Object.entries(value)) {
+    const found = findProtoKey(child, `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** Two grants are the same grant when they give one principal one role over one scope. */
