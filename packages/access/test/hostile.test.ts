@@ -19,38 +19,58 @@ const hostile: [string, string, Edit][] = [
   [
     "unknown role in a grant",
     "ERR_POLICY_INVALID",
-    (d) => void (d.grants[1] = { ...d.grants[1], role: "wizard" } as never),
+    (d) => {
+      d.grants[1] = { ...d.grants[1], role: "wizard" } as never;
+    },
   ],
   [
     "unknown action in a role",
     "ERR_POLICY_INVALID",
-    (d) => void (d.roles.analyst = { permissions: ["evidence.eat" as never] }),
+    (d) => {
+      d.roles.analyst = { permissions: ["evidence.eat" as never] };
+    },
   ],
-  ["empty role", "ERR_POLICY_INVALID", (d) => void (d.roles.analyst = { permissions: [] })],
+  [
+    "empty role",
+    "ERR_POLICY_INVALID",
+    (d) => {
+      d.roles.analyst = { permissions: [] };
+    },
+  ],
   [
     "repeated permission",
     "ERR_POLICY_INVALID",
-    (d) => void (d.roles.analyst = { permissions: ["report.read", "report.read"] }),
+    (d) => {
+      d.roles.analyst = { permissions: ["report.read", "report.read"] };
+    },
   ],
   [
     "scope without id",
     "ERR_POLICY_INVALID",
-    (d) => void ((d.grants[1] as { scope: string }).scope = "case:"),
+    (d) => {
+      (d.grants[1] as { scope: string }).scope = "case:";
+    },
   ],
   [
     "scope of unknown kind",
     "ERR_POLICY_INVALID",
-    (d) => void ((d.grants[1] as { scope: string }).scope = "project:A"),
+    (d) => {
+      (d.grants[1] as { scope: string }).scope = "project:A";
+    },
   ],
   [
     "scope with a space",
     "ERR_POLICY_INVALID",
-    (d) => void ((d.grants[1] as { scope: string }).scope = "case:A B"),
+    (d) => {
+      (d.grants[1] as { scope: string }).scope = "case:A B";
+    },
   ],
   [
     "wildcard pattern scope",
     "ERR_POLICY_INVALID",
-    (d) => void ((d.grants[1] as { scope: string }).scope = "case:*"),
+    (d) => {
+      (d.grants[1] as { scope: string }).scope = "case:*";
+    },
   ],
   [
     "role granted outside its scope kinds",
@@ -58,29 +78,69 @@ const hostile: [string, string, Edit][] = [
     (d) => void d.grants.push({ ...grantOf(d), role: "collector" }),
   ],
   ["duplicate grant", "ERR_POLICY_INVALID", (d) => void d.grants.push({ ...grantOf(d) })],
-  ["impossible date", "ERR_POLICY_INVALID", (d) => void (grantOf(d).grantedAt = "2026-02-30T00:00:00.000Z")],
+  [
+    "impossible date",
+    "ERR_POLICY_INVALID",
+    (d) => {
+      grantOf(d).grantedAt = "2026-02-30T00:00:00.000Z";
+    },
+  ],
   [
     "date with an offset",
     "ERR_POLICY_INVALID",
-    (d) => void (grantOf(d).grantedAt = "2026-01-01T01:00:00.000+01:00"),
+    (d) => {
+      grantOf(d).grantedAt = "2026-01-01T01:00:00.000+01:00";
+    },
   ],
   [
     "expiry before grant",
     "ERR_POLICY_INVALID",
-    (d) => void (grantOf(d).expiresAt = "2025-12-31T00:00:00.000Z"),
+    (d) => {
+      grantOf(d).expiresAt = "2025-12-31T00:00:00.000Z";
+    },
   ],
-  ["version 1 naming a predecessor", "ERR_POLICY_INVALID", (d) => void (d.previous = "0".repeat(64))],
-  ["later version without predecessor", "ERR_POLICY_INVALID", (d) => void (d.version = 2)],
-  ["fractional version", "ERR_POLICY_INVALID", (d) => void (d.version = 1.5)],
+  [
+    "version 1 naming a predecessor",
+    "ERR_POLICY_INVALID",
+    (d) => {
+      d.previous = "0".repeat(64);
+    },
+  ],
+  [
+    "later version without predecessor",
+    "ERR_POLICY_INVALID",
+    (d) => {
+      d.version = 2;
+    },
+  ],
+  [
+    "fractional version",
+    "ERR_POLICY_INVALID",
+    (d) => {
+      d.version = 1.5;
+    },
+  ],
   [
     "previous not a sha256",
     "ERR_POLICY_INVALID",
     (d) => void Object.assign(d, { version: 2, previous: "abc" }),
   ],
-  ["extra top-level field", "ERR_POLICY_INVALID", (d) => void (d.note = "hi")],
+  [
+    "extra top-level field",
+    "ERR_POLICY_INVALID",
+    (d) => {
+      d.note = "hi";
+    },
+  ],
   ["extra grant field", "ERR_POLICY_INVALID", (d) => void Object.assign(grantOf(d), { admin: true })],
   ["extra role field", "ERR_POLICY_INVALID", (d) => void Object.assign(d.roles.analyst ?? {}, { all: true })],
-  ["unknown format", "ERR_POLICY_INVALID", (d) => void (d.format = "custody.access-policy/v2" as never)],
+  [
+    "unknown format",
+    "ERR_POLICY_INVALID",
+    (d) => {
+      d.format = "custody.access-policy/v2" as never;
+    },
+  ],
   [
     "role name __proto__",
     "ERR_POLICY_INVALID",
@@ -93,18 +153,24 @@ const hostile: [string, string, Edit][] = [
   [
     "custom role that changes grants",
     "ERR_POLICY_INVALID",
-    (d) => void (d.roles.analyst = { permissions: ["access.grant"] }),
+    (d) => {
+      d.roles.analyst = { permissions: ["access.grant"] };
+    },
   ],
   [
     "custodian role without approve",
     "ERR_POLICY_INVALID",
-    (d) => void (d.roles.custodian = { permissions: ["access.grant", "access.revoke"] }),
+    (d) => {
+      d.roles.custodian = { permissions: ["access.grant", "access.revoke"] };
+    },
   ],
   ["no custodian role", "ERR_POLICY_INVALID", (d) => void delete d.roles.custodian],
   [
     "expiring custodian",
     "ERR_POLICY_INVALID",
-    (d) => void ((d.grants[0] as { expiresAt?: string }).expiresAt = "2027-01-01T00:00:00.000Z"),
+    (d) => {
+      (d.grants[0] as { expiresAt?: string }).expiresAt = "2027-01-01T00:00:00.000Z";
+    },
   ],
   ["third custodian", "ERR_CUSTODIAN_LIMIT", (d) => void d.grants.push(custodian("bob"), custodian("carol"))],
   ["no custodian", "ERR_CUSTODIAN_LIMIT", (d) => void d.grants.shift()],
