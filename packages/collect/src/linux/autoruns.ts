@@ -1,0 +1,156 @@
+import { join } from "node:path";
+import { toCsv } from "../csv.js";
+import type { CollectContext, Collector } from "../types.js";
+import { type PasswdEntry, readAccounts, segment, usersWithHomes } from "./accounts.js";
+import { type CopiedEntry, copyDir, copyOne, listNames, rawPath } from "./files.js";
+import { cronTasks, timerTasks } from "./scheduled.js";
+import { scanUnits } from "./systemd.js";
+
+interface AutorunRow {
+  location: string;
+  kind: string;
+  entry: string;
+  enabled: string;
+  detail: string;
+  copy: string;
+}
+
+const COLUMNS = ["location", "kind", "entry", "enabled", "detail", "copy"] as const;
+const SYSTEM_FILES = [
+  "/etc/ld.so.preload",
+  "/etc/rc.local",
+  "/etc/profile",
+  "/etc/bash.bashrc",
+  "/etc/bashrc",
+  "/etc/zsh/zshrc",
+  "/etc/zshenv",
+  "/etc/environment",
+  "/etc/modules",
+  "/etc/inittab",
+];
+const SYSTEM_DIRS = [
+  "/etc/profile.d",
+  "/etc/modules-load.d",
+  "/usr/lib/modules-load.d",
+  "/etc/modprobe.d",
+  "/etc/udev/rules.d",
+  "/etc/xdg/autostart",
+  "/etc/init.d",
+  "/etc/update-motd.d",
+];
+const USER_FILES = [
+  ".bashrc",
+  ".bash_profile",
+  ".bash_login",
+  ".bash_logout",
+  ".profile",
+  ".zshrc",
+  ".zshenv",
+  ".zprofile",
+  ".zlogin",
+  ".config/fish/config.fish",
+  ".ssh/authorized_keys",
+  ".ssh/authorized_keys2",
+  ".ssh/rc",
+  ".xinitrc",
+  ".xprofile",
+  ".pam_environment",
+];
+
+export const linuxAutoruns: Collector = {
+  name: "Autoruns",
+  platform: "linux",
+  volatilityRank: 5,
+  source:
+    "systemd units and enablement links, SysV init scripts, cron/anacron/at, shell init files, /etc/ld.so.preload, modules-load.d, udev rules, ~/.ssh/authorized_keys per user",
+  async collect(ctx) {
+    const rows: AutorunRow[] = [];
+    const record = (location: string, kind: string, copied: CopiedEntry, enabled = "yes", detail = "") => {
+      if (copied.status === "absent") return;
+      rows.push({
+        location,
+        kind,
+        entry: copied.source,
+        enabled,
+        detail: detail || copied.target,
+        copy: copied.status,
+      });
+    };
+    for (const file of SYSTEM_FILES) record(file, "system-file", await copyOne(ctx, rawPath(file), file));
+    for (const dir of SYSTEM_DIRS) {
+      for (const copied of await copyDir(ctx, rawPath(dir), dir)) record(dir, "system-dir", copied);
+    }
+    await systemdUnits(ctx, rows);
+    const cron = await cronTasks(ctx);
+    for (const task of [...cron.rows, ...(await timerTasks())]) {
+      rows.push({
+        location: task.source,
+        kind: task.kind,
+        entry: task.command,
+        enabled: task.enabled,
+        detail: `${task.schedule} ${task.user}`.trim(),
+        copy: "see ScheduledTasks",
+      });
+    }
+    for (const user of usersWithHomes(await readAccounts())) await userFiles(ctx, user, record);
+    await ctx.emit("Autoruns.csv", toCsv(COLUMNS, rows), { source: this.source });
+  },
+};
+
+async function systemdUnits(ctx: CollectContext, rows: AutorunRow[]): Promise<void> {
+  for (const unit of await scanUnits([".service", ".socket", ".path", ".mount", ".target"])) {
+    if (unit.enabledBy.length === 0 && !unit.path.startsWith("/etc/") && !unit.path.startsWith("/run/"))
+      continue;
+    // Units an administrator (or an intruder) added under /etc are copied; packaged ones are only listed.
+    const copy =
+      unit.kind === "file" && unit.path.startsWith("/etc/")
+        ? (await copyOne(ctx, rawPath(unit.path), unit.path)).status
+        : "listed";
+    rows.push({
+      location: unit.path,
+      kind: `systemd-${unit.kind}`,
+      entry: unit.name,
+      enabled:
+        unit.kind === "masked"
+          ? "masked"
+          : unit.enabledBy.length > 0
+            ? `yes (${unit.enabledBy.join(", ")})`
+            : "no",
+      detail: unit.settings.get("Service.ExecStart") ?? unit.target,
+      copy,
+    });
+  }
+}
+
+type Record_ = (
+  location: string,
+  kind: string,
+  copied: CopiedEntry,
+  enabled?: string,
+  detail?: string,
+) => void;
+
+/** Per-user shell init files and SSH keys, copied only from inside the user's own home. */
+async function userFiles(ctx: CollectContext, user: PasswdEntry, record: Record_): Promise<void> {
+  const base = `Users/${segment(user.user)}`;
+  for (const file of USER_FILES) {
+    const abs = join(user.home, file);
+    record(
+      user.home,
+      "user-file",
+      await copyOne(ctx, `${base}/${file.split("/").map(segment).join("/")}`, abs, [user.home]),
+      "yes",
+      user.user,
+    );
+  }
+  for (const name of (await listNames(ctx, join(user.home, ".config/autostart"))) ?? []) {
+    const abs = join(user.home, ".config/autostart", name);
+    record(
+      user.home,
+      "user-autostart",
+      await copyOne(ctx, `${base}/autostart/${segment(name)}`, abs, [user.home]),
+      "yes",
+      user.user,
+    );
+  }
+}

@@ -1,0 +1,78 @@
+import type { Clock, Logger } from "@custody/core";
+import type { ClockState } from "./clock-state.js";
+import { toCsv } from "./csv.js";
+import type { CollectionSummaryRow } from "./types.js";
+
+type Level = "debug" | "info" | "warn" | "error";
+
+export interface RunLog {
+  /** A logger that both keeps the entry for the package and forwards it to the caller's logger. */
+  readonly logger: Logger;
+  write(level: Level, entry: object, message?: string): void;
+  /** The CollectorLog data point's files. */
+  files(
+    rows: readonly CollectionSummaryRow[],
+    clocks: { clockAtStart: ClockState; clockAtEnd: ClockState },
+  ): [string, string][];
+}
+
+export const SUMMARY_COLUMNS = [
+  "dataPoint",
+  "source",
+  "status",
+  "errorCode",
+  "startedAt",
+  "durationMs",
+  "files",
+  "bytes",
+] as const satisfies readonly (keyof CollectionSummaryRow)[];
+
+const CLOCK_COLUMNS = [
+  "phase",
+  "systemTime",
+  "timeZone",
+  "utcOffsetMinutes",
+  "synchronized",
+  "syncSource",
+] as const;
+
+export function runLog(clock: Clock, forward: Logger): RunLog {
+  const lines: string[] = [];
+  const write = (level: Level, entry: object, message?: string): void => {
+    lines.push(
+      JSON.stringify({
+        time: clock.now().toISOString(),
+        level,
+        ...entry,
+        ...(message ? { msg: message } : {}),
+      }),
+    );
+    forward[level](entry, message);
+  };
+  const logger: Logger = {
+    debug: (o, m) => write("debug", o, m),
+    info: (o, m) => write("info", o, m),
+    warn: (o, m) => write("warn", o, m),
+    error: (o, m) => write("error", o, m),
+  };
+  return {
+    logger,
+    write,
+    files(rows, { clockAtStart, clockAtEnd }) {
+      const clockRows = [
+        { phase: "start", ...clockAtStart },
+        { phase: "end", ...clockAtEnd },
+      ];
+      return [
+        ["CollectorLog.jsonl", `${lines.join("\n")}\n`],
+        ["ClockState.csv", toCsv(CLOCK_COLUMNS, clockRows)],
+        ["CollectionSummary.csv", summaryCsv(rows)],
+      ];
+    },
+  };
+}
+
+/** CollectionSummary.csv: one row per data point, like the source document's CollectionSummaryReport. */
+export function summaryCsv(rows: readonly CollectionSummaryRow[]): string {
+  return toCsv(SUMMARY_COLUMNS, rows);
+}

@@ -1,0 +1,5 @@
+import type { Collector } from "../types.js";
+
+export function windowsCollectors(): Collector[] {
+  return [];
+}
