@@ -1,8 +1,13 @@
 export { DEFAULT_ALLOWED_ALGORITHMS, MIN_RSA_BITS } from "./algorithms.js";
+export type { ManifestBuilderOptions, ManifestItemInput } from "./builder.js";
+export { ManifestBuilder, serializeManifest } from "./builder.js";
 export type { CrlOptions, ParsedCrl, RevokedCertificate } from "./crl.js";
 export { createCrl, parseCrl } from "./crl.js";
 export type { KeyPair, KeyPairFiles } from "./keystore.js";
 export { keyPairFiles, readKeyPair, writeKeyPair } from "./keystore.js";
+export type { ParseManifestOptions } from "./parse.js";
+export { parseManifest } from "./parse.js";
+export { computeMerkleRoot } from "./paths.js";
 export type {
   CertificateAuthority,
   CertificateUsage,
@@ -11,6 +16,23 @@ export type {
   IssueOptions,
 } from "./pki.js";
 export { createCertificateAuthority, issueCertificate } from "./pki.js";
+export type {
+  CustodyManifest,
+  ManifestCase,
+  ManifestCollector,
+  ManifestDevice,
+  ManifestItem,
+} from "./schema.js";
+export {
+  custodyManifestSchema,
+  MANIFEST_VERSION,
+  manifestCaseSchema,
+  manifestCollectorSchema,
+  manifestDeviceSchema,
+  manifestItemSchema,
+} from "./schema.js";
+export type { SignedManifest } from "./signed.js";
+export { signManifest, verifyManifest } from "./signed.js";
 export type { CmsSignerOptions, KeySignerOptions, SignatureKeyType, Signer } from "./signer.js";
 export { createCmsSigner, createKeySigner, loadSignerFromFiles } from "./signer.js";
 export type { SignatureInfo, TrustOptions } from "./verify.js";
