@@ -44,6 +44,17 @@ export class PatchableOutput {
     if (inBuffer > 0) data.copy(this.#buffer, position + onDisk - this.#flushedTo, onDisk);
   }
 
+  /** Drops everything from `position` on (a failed entry); the file is cut there when it is closed. */
+  rewind(position: number): void {
+    if (position > this.position) throw new RangeError("rewind past the end of the output");
+    if (position >= this.#flushedTo) {
+      this.#buffered = position - this.#flushedTo;
+      return;
+    }
+    this.#flushedTo = position;
+    this.#buffered = 0;
+  }
+
   async flush(): Promise<void> {
     if (this.#buffered === 0) return;
     await this.#writeFully(this.#buffer.subarray(0, this.#buffered), this.#flushedTo);

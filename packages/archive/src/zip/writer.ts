@@ -22,6 +22,11 @@ export interface ZipEntryStart {
   sizes?: EntrySizes;
 }
 
+export interface ZipCheckpoint {
+  position: number;
+  entries: number;
+}
+
 interface OpenEntry {
   record: Omit<CentralRecord, keyof EntrySizes | "zip64">;
   header: Buffer;
@@ -105,6 +110,18 @@ export class ZipWriter {
     this.#entry = undefined;
   }
 
+  /** Where the next entry starts; `rollback` to it forgets that entry. */
+  checkpoint(): ZipCheckpoint {
+    return { position: this.#out.position, entries: this.#records.length };
+  }
+
+  /** Forgets every entry begun after `checkpoint`, open or closed, and its bytes (its source failed). */
+  rollback(checkpoint: ZipCheckpoint): void {
+    this.#entry = undefined;
+    this.#records.length = checkpoint.entries;
+    this.#out.rewind(checkpoint.position);
+  }
+
   /** Writes the central directory and end records, flushes to stable storage and closes. */
   async finish(): Promise<{ size: number }> {
     if (this.#entry !== undefined) throw new Error("finish while an entry is open");
@@ -119,6 +136,8 @@ export class ZipWriter {
     });
     await this.#out.write(end);
     await this.#out.flush();
+    // Abandoned entries may have left bytes past the end records.
+    await this.#file.truncate(this.#out.position);
     await this.#file.sync();
     await this.#close();
     return { size: this.#out.position };

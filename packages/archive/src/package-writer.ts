@@ -1,0 +1,297 @@
+import { randomUUID } from "node:crypto";
+import { link, lstat, open, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import {
+  assertSafeRelativePath,
+  type Clock,
+  CustodyError,
+  pathCollisionKey,
+  systemClock,
+  throwIfAborted,
+  toCustodyError,
+} from "@custody/core";
+import { ManifestBuilder, type ManifestCollector, type ManifestDevice, type Signer } from "@custody/manifest";
+import { Sequencer } from "./sequencer.js";
+import { type CollectionSummaryRow, collectionSummaryRowSchema } from "./summary.js";
+import { writeTagFiles } from "./tag-files.js";
+import { fileChunks, streamChunks } from "./zip/chunks.js";
+import { writeEntry } from "./zip/entry.js";
+import { type ZipCheckpoint, ZipWriter } from "./zip/writer.js";
+
+export interface PackageWriterOptions {
+  /** The package's name: the top-level folder in the ZIP and its BagIt External-Identifier. */
+  name: string;
+  caseId?: string;
+  device: ManifestDevice;
+  collector: ManifestCollector;
+  signer: Signer;
+  sourceOrganization?: string;
+  clock?: Clock;
+  /** zlib level for entries that compress (default 6, as `zip -6`). */
+  level?: number;
+  /** Writes ZIP64 records for every entry (tests and tools that want them); otherwise only where needed. */
+  forceZip64?: boolean;
+  abortSignal?: AbortSignal;
+  onProgress?: (progress: PackageProgress) => void;
+}
+
+export interface PackageProgress {
+  files: number;
+  bytes: number;
+}
+
+export interface ItemMeta {
+  /** Default: the first folder of the path under data/. */
+  dataPoint?: string;
+  /** The command or source the bytes came from. */
+  source?: string;
+  collectedAt?: Date | string;
+}
+
+export interface ItemRecord {
+  /** Bag-relative path, as both manifests list it: "data/<path under data>". */
+  path: string;
+  size: number;
+  sha256: string;
+  compressedSize: number;
+  method: "store" | "deflate";
+  collectedAt: string;
+  dataPoint: string;
+  source?: string;
+}
+
+export interface PackageResult {
+  file: string;
+  name: string;
+  size: number;
+  items: number;
+  payloadBytes: number;
+  payloadOxum: string;
+  manifestSha256: string;
+}
+
+export interface PackageWriter {
+  addStream(
+    pathUnderData: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    meta?: ItemMeta,
+  ): Promise<ItemRecord>;
+  addFile(pathUnderData: string, file: string, meta?: ItemMeta): Promise<ItemRecord>;
+  setCollectionSummary(rows: readonly CollectionSummaryRow[]): void;
+  finalize(): Promise<PackageResult>;
+  abort(reason?: unknown): Promise<void>;
+}
+
+/**
+ * Writes a signed investigation package in one pass: each entry is hashed while it is compressed and
+ * written; entries added concurrently are read and compressed in parallel and written in call order.
+ * Until `finalize` resolves the output exists only under a temporary name next to `outFile`.
+ */
+export function createPackageWriter(outFile: string, options: PackageWriterOptions): PackageWriter {
+  return new InvestigationPackageWriter(outFile, options);
+}
+
+type State = "open" | "finalizing" | "done" | "failed";
+
+class InvestigationPackageWriter implements PackageWriter {
+  #outFile: string;
+  #options: PackageWriterOptions;
+  #clock: Clock;
+  #zip: Promise<ZipWriter>;
+  #sequencer = new Sequencer();
+  #controller = new AbortController();
+  #claimed = new Map<string, string>();
+  #items: ItemRecord[] = [];
+  #manifest: ManifestBuilder;
+  #summary: CollectionSummaryRow[] = [];
+  #state: State = "open";
+  #progress: PackageProgress = { files: 0, bytes: 0 };
+
+  constructor(outFile: string, options: PackageWriterOptions) {
+    assertSafeRelativePath(options.name, "package name");
+    if (options.name.includes("/"))
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "the package name is one folder name");
+    this.#outFile = outFile;
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    const { name, device, collector, caseId } = options;
+    const manifestCase = caseId === undefined ? {} : { case: { id: caseId } };
+    this.#manifest = new ManifestBuilder({ name, device, collector, ...manifestCase, clock: this.#clock });
+    options.abortSignal?.addEventListener("abort", () => void this.abort(options.abortSignal?.reason), {
+      once: true,
+    });
+    this.#zip = openTemporary(outFile, options.forceZip64 ?? false);
+    this.#zip.catch(() => {}); // surfaced by the first call that needs it
+  }
+
+  addStream(
+    pathUnderData: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    meta: ItemMeta = {},
+  ): Promise<ItemRecord> {
+    return this.#add(pathUnderData, meta, async () => streamChunks(body));
+  }
+
+  addFile(pathUnderData: string, file: string, meta: ItemMeta = {}): Promise<ItemRecord> {
+    return this.#add(pathUnderData, meta, async () => {
+      const handle = await open(file, "r");
+      return (async function* () {
+        try {
+          yield* fileChunks(handle);
+        } finally {
+          await handle.close();
+        }
+      })();
+    });
+  }
+
+  setCollectionSummary(rows: readonly CollectionSummaryRow[]): void {
+    this.#assertOpen();
+    this.#summary = rows.map((row) => collectionSummaryRowSchema.parse(row));
+  }
+
+  async finalize(): Promise<PackageResult> {
+    this.#assertOpen();
+    this.#state = "finalizing";
+    try {
+      await this.#sequencer.idle();
+      throwIfAborted(this.#controller.signal);
+      const zip = await this.#zip;
+      const tags = await writeTagFiles(zip, {
+        ...this.#options,
+        clock: this.#clock,
+        items: this.#items,
+        manifest: this.#manifest,
+        summary: this.#summary,
+        abortSignal: this.#controller.signal,
+      });
+      const { size } = await zip.finish();
+      await publish(zip.path, this.#outFile);
+      this.#state = "done";
+      return { file: this.#outFile, name: this.#options.name, size, items: this.#items.length, ...tags };
+    } catch (error) {
+      await this.#fail();
+      throw toCustodyError(error, "ERR_IO", "the package could not be finalized");
+    }
+  }
+
+  async abort(reason?: unknown): Promise<void> {
+    if (this.#state === "done" || this.#state === "failed") return;
+    this.#controller.abort(reason);
+    await this.#fail();
+  }
+
+  async #add(
+    pathUnderData: string,
+    meta: ItemMeta,
+    source: () => Promise<AsyncIterable<Buffer>>,
+  ): Promise<ItemRecord> {
+    this.#assertOpen();
+    const path = this.#claim(pathUnderData);
+    const turn = this.#sequencer.take();
+    const zip = await this.#zip.catch(async (error: unknown) => {
+      turn.done();
+      throw toCustodyError(error, "ERR_IO", `cannot create ${this.#outFile}`);
+    });
+    let checkpoint: ZipCheckpoint | undefined;
+    const ready = turn.ready.then(() => {
+      checkpoint = zip.checkpoint();
+    });
+    try {
+      const collectedAt = new Date(meta.collectedAt ?? this.#clock.now()).toISOString();
+      const written = await writeEntry(zip, await source(), {
+        name: `${this.#options.name}/${path}`,
+        path,
+        level: this.#options.level ?? 6,
+        modifiedAt: new Date(collectedAt),
+        turn: ready,
+        abortSignal: this.#controller.signal,
+        onBytes: (bytes) => this.#report(0, bytes),
+      });
+      const dataPoint = meta.dataPoint ?? pathUnderData.split("/")[0] ?? pathUnderData;
+      const record: ItemRecord = { path, ...written, collectedAt, dataPoint };
+      if (meta.source !== undefined) record.source = meta.source;
+      const { size, sha256, source: origin } = record;
+      this.#manifest.addItem({
+        path,
+        size,
+        sha256,
+        collectedAt,
+        dataPoint,
+        ...(origin === undefined ? {} : { source: origin }),
+      });
+      this.#items.push(record);
+      this.#report(1, 0);
+      return record;
+    } catch (error) {
+      await ready;
+      // The entry's source failed: the package stays consistent without it and the path may be retried.
+      if (this.#state !== "failed" && checkpoint !== undefined) zip.rollback(checkpoint);
+      this.#claimed.delete(pathCollisionKey(path));
+      throw toCustodyError(error, "ERR_IO", `${pathUnderData} could not be added to the package`);
+    } finally {
+      turn.done();
+    }
+  }
+
+  #claim(pathUnderData: string): string {
+    assertSafeRelativePath(pathUnderData, "package path");
+    const path = `data/${pathUnderData}`;
+    const key = pathCollisionKey(path);
+    const earlier = this.#claimed.get(key);
+    if (earlier !== undefined) {
+      throw new CustodyError(
+        "ERR_DUPLICATE_PATH",
+        `${path} collides with ${earlier} already in the package`,
+        {
+          details: { path, earlier },
+        },
+      );
+    }
+    this.#claimed.set(key, path);
+    return path;
+  }
+
+  #report(files: number, bytes: number): void {
+    this.#progress = { files: this.#progress.files + files, bytes: this.#progress.bytes + bytes };
+    this.#options.onProgress?.(this.#progress);
+  }
+
+  #assertOpen(): void {
+    throwIfAborted(this.#controller.signal);
+    if (this.#state !== "open")
+      throw new CustodyError("ERR_CONFLICT", `the package writer is ${this.#state}`);
+  }
+
+  async #fail(): Promise<void> {
+    this.#state = "failed";
+    const zip = await this.#zip.catch(() => undefined);
+    await zip?.discard();
+  }
+}
+
+async function openTemporary(outFile: string, forceZip64: boolean): Promise<ZipWriter> {
+  const exists = await lstat(outFile).then(
+    () => true,
+    () => false,
+  );
+  if (exists)
+    throw new CustodyError("ERR_ALREADY_EXISTS", `${outFile} already exists`, { details: { path: outFile } });
+  const temporary = join(dirname(outFile), `.${basename(outFile)}.${randomUUID().slice(0, 8)}.partial`);
+  return ZipWriter.create(temporary, { forceZip64 });
+}
+
+/** Gives the finished file its name without ever replacing an existing one, then makes that durable. */
+async function publish(temporary: string, outFile: string): Promise<void> {
+  await link(temporary, outFile).catch((error: unknown) => {
+    throw toCustodyError(error, "ERR_IO", `cannot create ${outFile}`);
+  });
+  await unlink(temporary);
+  const directory = await open(dirname(outFile), "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
