@@ -43,7 +43,7 @@ function referenceAllows(
 function referenceDenial(policy: AccessPolicy, who: string, action: string, resource: Resource): string {
   const mine = policy.grants.filter((g) => g.principal === who);
   if (mine.length === 0) return "no-grant";
-  const holds = mine.filter((g) => (policy.roles[g.role]?.permissions as string[]).includes(action));
+  const holds = mine.filter((g) => ((policy.roles[g.role]?.permissions ?? []) as string[]).includes(action));
   const covered = holds.filter(
     (g) =>
       g.scope === "*" || g.scope === `case:${resource.caseId}` || g.scope === `device:${resource.deviceId}`,
