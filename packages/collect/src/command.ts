@@ -72,3 +72,43 @@ export async function runTool(
   ctx.problem(line, "ERR_COLLECT_FAILED", `exit ${status}: ${stderr.trim().slice(0, 500)}`);
   return "failed";
 }
+
+/**
+ * Runs a tool whose output is small and also parsed (Windows listings): keeps stdout (within the
+ * per-file cap), writes it raw to `relPath`, and returns it. undefined when the tool is absent.
+ */
+export async function captureTool(
+  ctx: CollectContext,
+  relPath: string,
+  name: string,
+  args: readonly string[],
+): Promise<string | undefined> {
+  const file = await findTool(name);
+  if (file === undefined) {
+    ctx.problem(name, "ERR_NOT_PRESENT", "tool not found in the system folders");
+    return undefined;
+  }
+  const line = commandLine(file, args);
+  ctx.command(line);
+  const child = spawn(file, [...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    signal: ctx.abortSignal,
+    windowsHide: true,
+  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  child.stdout.on("data", (chunk: Buffer) => {
+    if (size < ctx.limits.maxFileBytes) chunks.push(chunk);
+    size += chunk.length;
+  });
+  const status = await new Promise<number | string>((resolve) => {
+    child.on("error", (error) => resolve((error as { code?: string }).code ?? "EIO"));
+    child.on("close", (code, signal) => resolve(code ?? signal ?? "killed"));
+  });
+  const output = Buffer.concat(chunks).subarray(0, ctx.limits.maxFileBytes);
+  await ctx.emit(relPath, output, { source: line });
+  // reg query exits 1 for a missing key: its message is the recorded answer, not a failure.
+  if (status !== 0 && !(name === "reg" && status === 1))
+    ctx.problem(line, "ERR_COLLECT_FAILED", `exit ${status}`);
+  return output.toString("utf8");
+}

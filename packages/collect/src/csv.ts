@@ -89,3 +89,11 @@ export function parseCsv(text: string): string[][] {
   }
   return rows.filter((r) => !(r.length === 1 && r[0] === ""));
 }
+
+/** Records whose columns are the union of their keys, in first-seen order (parsed command output). */
+export function recordsToCsv(rows: readonly Record<string, CsvValue>[]): string {
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  let out = csvLine(columns);
+  for (const row of rows) out += csvLine(columns.map((c) => row[c]));
+  return out;
+}

@@ -94,7 +94,8 @@ export async function openLocalFile(
   return { kind: "open", handle, realPath };
 }
 
-const BASE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+// O_NOFOLLOW and O_NONBLOCK do not exist on Windows (undefined there): fall back to plain reads.
+const BASE_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 async function openNoAtime(path: string): Promise<FileHandle | string> {
   try {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { csvStream } from "../csv.js";
 import { codeForErrno, errnoOf, isOnRemoteFs } from "../safe-fs.js";
 import type { CollectContext, Collector } from "../types.js";
-import { type Accounts, readAccounts, segment, usersWithHomes } from "./accounts.js";
+import { readAccounts, segment, usersWithHomes } from "./accounts.js";
 
 export interface ListingRow {
   path: string;
@@ -50,14 +50,15 @@ export const linuxTempDirectories: Collector = {
   async collect(ctx) {
     const accounts = await readAccounts();
     const budget = { left: ctx.limits.maxListEntries };
-    for (const [name, root] of SYSTEM_TEMP) await listing(ctx, `${name}.csv`, root, accounts, budget);
+    const owner = (uid: number) => accounts.userName(uid);
+    for (const [name, root] of SYSTEM_TEMP) await listing(ctx, `${name}.csv`, root, owner, budget);
     for (const user of usersWithHomes(accounts)) {
       for (const dir of USER_TEMP) {
         await listing(
           ctx,
           `Users/${segment(user.user)}/${segment(dir)}.csv`,
           join(user.home, dir),
-          accounts,
+          owner,
           budget,
         );
       }
@@ -65,16 +66,17 @@ export const linuxTempDirectories: Collector = {
   },
 };
 
-async function listing(
+/** Writes a listing of `root` (never its contents) to `rel`; nothing when the folder is absent. */
+export async function listing(
   ctx: CollectContext,
   rel: string,
   root: string,
-  accounts: Accounts,
+  owner: (uid: number) => string,
   budget: { left: number },
 ): Promise<void> {
   const top = await lstat(root).catch(() => undefined);
   if (top === undefined || !top.isDirectory() || (await isOnRemoteFs(root))) return;
-  await ctx.emit(rel, csvStream(COLUMNS, walk(ctx, root, top.dev, accounts, budget)), { source: root });
+  await ctx.emit(rel, csvStream(COLUMNS, walk(ctx, root, top.dev, owner, budget)), { source: root });
 }
 
 /** Depth-first, sorted, never following symlinks and never leaving the root's filesystem (like find -xdev). */
@@ -82,7 +84,7 @@ async function* walk(
   ctx: CollectContext,
   root: string,
   dev: number,
-  accounts: Accounts,
+  owner: (uid: number) => string,
   budget: { left: number },
 ): AsyncGenerator<ListingRow> {
   const stack = [root];
@@ -121,7 +123,7 @@ async function* walk(
         type,
         size: info.size,
         uid: info.uid,
-        owner: accounts.userName(info.uid),
+        owner: owner(info.uid),
         gid: info.gid,
         mode: (info.mode & 0o7777).toString(8).padStart(4, "0"),
         mtime: info.mtime.toISOString(),
