@@ -1,10 +1,11 @@
-import { X509Certificate } from "node:crypto";
+import { type KeyObject, X509Certificate } from "node:crypto";
 import { CustodyError } from "@custody/core";
 import { type Asn1, DerReader, DerType, OID, parseDer, pemBlocks, toDer } from "./der.js";
 
 /** What the verifier needs from a certificate beyond node:crypto's X509Certificate. */
 export interface CertificateFacts {
   readonly x509: X509Certificate;
+  readonly publicKey: KeyObject;
   readonly der: Buffer;
   readonly issuerDer: Buffer;
   readonly subjectDer: Buffer;
@@ -22,8 +23,11 @@ const SUBJECT_KEY_IDENTIFIER = "2.5.29.14";
 /** Reads a DER certificate; anything node:crypto or the structure reader refuses is ERR_MALFORMED_CERTIFICATE. */
 export function readCertificate(der: Buffer): CertificateFacts {
   let x509: X509Certificate;
+  let publicKey: KeyObject;
   try {
     x509 = new X509Certificate(der);
+    // read eagerly: the getter throws on a key OpenSSL cannot decode, and later code must not crash
+    publicKey = x509.publicKey;
   } catch (cause) {
     throw new CustodyError("ERR_MALFORMED_CERTIFICATE", "a certificate cannot be parsed", { cause });
   }
@@ -34,6 +38,7 @@ export function readCertificate(der: Buffer): CertificateFacts {
   const extensions = readExtensions(reader, fields.slice(offset + 6));
   return {
     x509,
+    publicKey,
     der,
     serialDer: reader.integerBytes(fields[offset], "serialNumber"),
     issuerDer: toDer(reader.child(tbs, offset + 2, "issuer")),

@@ -20,7 +20,7 @@ const SIGNING_EKUS = ["1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.3", "2.5.29.37.0"];
 function issued(issuer: CertificateFacts, child: CertificateFacts): boolean {
   if (!child.issuerDer.equals(issuer.subjectDer)) return false;
   try {
-    return child.x509.verify(issuer.x509.publicKey);
+    return child.x509.verify(issuer.publicKey);
   } catch {
     return false; // a key node:crypto cannot use is simply not the issuer
   }
@@ -59,7 +59,7 @@ export function checkChain(
     const isAnchor = index === chain.length - 1 && chain.length > 1;
     // a trust anchor is trusted by configuration, not by its self-signature
     if (!isAnchor) resolveCertificateAlgorithm(cert.x509.signatureAlgorithmOid, allowed);
-    assertKeyAllowed(cert.x509.publicKey, undefined, `certificate ${cert.x509.subject}`);
+    assertKeyAllowed(cert.publicKey, undefined, `certificate ${cert.x509.subject}`);
     for (const at of times) checkValidity(cert, at);
     checkCritical(cert);
     if (index === 0) checkLeafUsage(cert);

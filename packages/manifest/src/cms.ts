@@ -19,46 +19,96 @@ export type SignerIdentifier =
   | { kind: "subjectKeyIdentifier"; keyIdentifier: Buffer };
 
 const reader: DerReader = new DerReader("ERR_MALFORMED_SIGNATURE", "signature");
+const { SEQUENCE, SET, NULL } = DerType;
 
-/** Parses (never verifies) a DER ContentInfo holding exactly one detached SignedData and one SignerInfo. */
+/**
+ * Parses (never verifies) a DER ContentInfo holding one detached SignedData with one SignerInfo. The
+ * unsigned envelope is read strictly (tags, versions, algorithm parameters), so that no byte of a
+ * signature can change without the signature being refused.
+ */
 export function parseSignedData(der: Uint8Array): ParsedSignedData {
-  const contentInfo = parseDer(der, "the signature", "ERR_MALFORMED_SIGNATURE");
-  if (reader.oid(reader.child(contentInfo, 0, "ContentInfo"), "contentType") !== OID.signedData) {
+  const contentInfo = reader.universal(
+    parseDer(der, "the signature", "ERR_MALFORMED_SIGNATURE"),
+    SEQUENCE,
+    "ContentInfo",
+  );
+  if (contentInfo.length !== 2 || reader.oid(contentInfo[0], "contentType") !== OID.signedData) {
     reader.fail("it is not a CMS SignedData");
   }
-  const wrapper = reader.child(contentInfo, 1, "ContentInfo content");
-  if (!reader.isContext(wrapper, 0)) reader.fail("ContentInfo content is not [0]");
-  const fields = reader.children(reader.child(wrapper, 0, "SignedData"), "SignedData");
-  const encapsulated = reader.children(fields[2], "encapContentInfo");
+  const wrapper = contentInfo[1];
+  if (!reader.isContext(wrapper, 0) || reader.children(wrapper, "content").length !== 1) {
+    reader.fail("ContentInfo content is not [0] EXPLICIT");
+  }
+  const fields = reader.universal(reader.child(wrapper, 0, "SignedData"), SEQUENCE, "SignedData");
+  const [version, digestAlgorithms, encapsulated, ...rest] = fields;
+  const signerInfos = reader.universal(rest.pop(), SET, "signerInfos");
+  if (signerInfos.length !== 1) reader.fail(`expected exactly one SignerInfo, found ${signerInfos.length}`);
+  checkEncapsulated(encapsulated);
+  const signerInfo = parseSignerInfo(signerInfos[0]);
+  checkVersion(version, signerInfo.signer.kind, "SignedData");
+  const digests = reader
+    .universal(digestAlgorithms, SET, "digestAlgorithms")
+    .map((node) => algorithmOid(node, "digest"));
+  if (!digests.includes(signerInfo.digestAlgorithmOid))
+    reader.fail("digestAlgorithms does not list the signer's digest");
+  return { ...signerInfo, certificates: readCertificates(rest) };
+}
+
+function checkEncapsulated(node: Asn1 | undefined): void {
+  const encapsulated = reader.universal(node, SEQUENCE, "encapContentInfo");
   if (reader.oid(encapsulated[0], "eContentType") !== OID.data)
     reader.fail("the content type is not id-data");
   if (encapsulated.length !== 1) reader.fail("the signature is not detached: it carries content");
-  const certificates = fields.slice(3).find((node) => reader.isContext(node, 0));
-  const signerInfos = reader.children(fields[fields.length - 1], "signerInfos");
-  if (signerInfos.length !== 1) reader.fail(`expected exactly one SignerInfo, found ${signerInfos.length}`);
-  return {
-    ...parseSignerInfo(signerInfos[0]),
-    // no embedded certificates is legal CMS; the signer is then simply not found (ERR_UNTRUSTED_SIGNER)
-    certificates:
-      certificates === undefined
-        ? []
-        : reader.children(certificates, "certificates").map((node) => readCertificate(toDer(node))),
-  };
+}
+
+// [0] certificates and [1] crls are optional; nothing else may sit between encapContentInfo and signerInfos
+function readCertificates(optional: Asn1[]): CertificateFacts[] {
+  let rest = optional;
+  const certificates = reader.isContext(rest[0], 0) ? rest[0] : undefined;
+  if (certificates !== undefined) rest = rest.slice(1);
+  if (reader.isContext(rest[0], 1)) rest = rest.slice(1);
+  if (rest.length > 0) reader.fail("SignedData has unexpected fields");
+  // no embedded certificates is legal CMS; the signer is then simply not found (ERR_UNTRUSTED_SIGNER)
+  if (certificates === undefined) return [];
+  return reader.children(certificates, "certificates").map((node) => readCertificate(toDer(node)));
+}
+
+// RFC 5652 §5.1 and §5.3: version 1 goes with issuerAndSerialNumber, 3 with subjectKeyIdentifier
+function checkVersion(node: Asn1 | undefined, sid: SignerIdentifier["kind"], name: string): void {
+  const version = reader.integerBytes(node, `${name} version`);
+  const expected = sid === "issuerAndSerial" ? 1 : 3;
+  if (version.length !== 1 || version[0] !== expected) reader.fail(`${name} version must be ${expected}`);
+}
+
+/** An AlgorithmIdentifier whose parameters are absent or NULL (true of every algorithm we accept). */
+function algorithmOid(node: Asn1 | undefined, name: string): string {
+  const parts = reader.universal(node, SEQUENCE, `${name} algorithm`);
+  if (parts.length > 2) reader.fail(`${name} algorithm has extra fields`);
+  if (parts.length === 2 && reader.bytes(parts[1], NULL, `${name} parameters`).length !== 0) {
+    reader.fail(`${name} algorithm parameters must be NULL`);
+  }
+  return reader.oid(parts[0], `${name} algorithm`);
 }
 
 function parseSignerInfo(node: Asn1 | undefined): Omit<ParsedSignedData, "certificates"> {
-  const fields = reader.children(node, "SignerInfo");
-  const signedAttributes = fields[3];
+  const fields = reader.universal(node, SEQUENCE, "SignerInfo");
+  const [version, sid, digestAlgorithm, signedAttributes, signatureAlgorithm, signature, unsigned, ...extra] =
+    fields;
+  if (extra.length > 0 || (unsigned !== undefined && !reader.isContext(unsigned, 1))) {
+    reader.fail("SignerInfo has unexpected fields");
+  }
   if (!reader.isContext(signedAttributes, 0)) reader.fail("the SignerInfo has no signed attributes");
+  const signer = parseSignerIdentifier(sid);
+  checkVersion(version, signer.kind, "SignerInfo");
   const attributes = readAttributes(reader.children(signedAttributes, "signedAttrs"));
   const set = toDer(signedAttributes);
   set[0] = 0x31; // RFC 5652 §5.4: the signature covers the attributes with an explicit SET OF tag
   return {
-    signer: parseSignerIdentifier(fields[1]),
-    digestAlgorithmOid: reader.oid(reader.child(fields[2], 0, "digestAlgorithm"), "digestAlgorithm"),
-    signatureAlgorithmOid: reader.oid(reader.child(fields[4], 0, "signatureAlgorithm"), "signatureAlgorithm"),
+    signer,
+    digestAlgorithmOid: algorithmOid(digestAlgorithm, "digest"),
+    signatureAlgorithmOid: algorithmOid(signatureAlgorithm, "signature"),
     signedAttributesDer: set,
-    signature: reader.bytes(fields[5], DerType.OCTETSTRING, "signature value"),
+    signature: reader.bytes(signature, DerType.OCTETSTRING, "signature value"),
     ...attributes,
   };
 }
@@ -70,16 +120,18 @@ function parseSignerIdentifier(node: Asn1 | undefined): SignerIdentifier {
       keyIdentifier: reader.bytes(asOctets(node), DerType.OCTETSTRING, "sid"),
     };
   }
+  const parts = reader.universal(node, SEQUENCE, "issuerAndSerialNumber");
+  if (parts.length !== 2) reader.fail("issuerAndSerialNumber must have two fields");
   return {
     kind: "issuerAndSerial",
     issuerDer: toDer(reader.child(node, 0, "issuer")),
-    serialDer: reader.integerBytes(reader.child(node, 1, "serialNumber"), "serialNumber"),
+    serialDer: reader.integerBytes(parts[1], "serialNumber"),
   };
 }
 
 // [0] IMPLICIT SubjectKeyIdentifier is primitive: read its bytes as an OCTET STRING
-function asOctets(node: Asn1 | undefined): Asn1 | undefined {
-  if (node === undefined || typeof node.value !== "string") return undefined;
+function asOctets(node: Asn1): Asn1 | undefined {
+  if (typeof node.value !== "string") return undefined;
   return { ...node, tagClass: 0, type: DerType.OCTETSTRING };
 }
 
@@ -91,11 +143,14 @@ interface Attributes {
 function readAttributes(list: Asn1[]): Attributes {
   const seen = new Map<string, Asn1>();
   for (const attribute of list) {
-    const id = reader.oid(reader.child(attribute, 0, "attribute"), "attribute type");
-    const values = reader.children(reader.child(attribute, 1, "attribute values"), "attribute values");
-    // RFC 5652 §11: these three attributes carry exactly one value and appear once
+    const parts = reader.universal(attribute, SEQUENCE, "attribute");
+    if (parts.length !== 2) reader.fail("an attribute must have a type and a value set");
+    const id = reader.oid(parts[0], "attribute type");
+    const values = reader.universal(parts[1], SET, "attribute values");
+    // RFC 5652 §11: contentType, messageDigest and signingTime appear once with exactly one value
     if (seen.has(id)) reader.fail(`attribute ${id} appears twice`);
-    if (values.length !== 1) reader.fail(`attribute ${id} must have one value`);
+    if (values.length === 0 || (values.length !== 1 && isSingleValued(id)))
+      reader.fail(`attribute ${id} must have one value`);
     seen.set(id, values[0] as Asn1);
   }
   if (reader.oid(seen.get(OID.contentType), "contentType attribute") !== OID.data) {
@@ -106,4 +161,8 @@ function readAttributes(list: Asn1[]): Attributes {
     messageDigest: reader.bytes(seen.get(OID.messageDigest), DerType.OCTETSTRING, "messageDigest attribute"),
     signingTime: signingTime === undefined ? undefined : reader.time(signingTime, "signingTime"),
   };
+}
+
+function isSingleValued(id: string): boolean {
+  return id === OID.contentType || id === OID.messageDigest || id === OID.signingTime;
 }

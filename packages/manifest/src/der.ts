@@ -115,6 +115,12 @@ export class DerReader {
     return node.value;
   }
 
+  /** The children of a universal SEQUENCE or SET; any other tag is refused, so no tag can be swapped unnoticed. */
+  universal(node: Asn1 | undefined, type: number, name: string): Asn1[] {
+    if (node?.tagClass !== asn1.Class.UNIVERSAL || node.type !== type) this.fail(`${name} has the wrong tag`);
+    return this.children(node, name);
+  }
+
   child(node: Asn1 | undefined, index: number, name: string): Asn1 {
     const found = this.children(node, name)[index];
     if (found === undefined) this.fail(`${name} has no element ${index}`);

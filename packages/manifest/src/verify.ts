@@ -60,7 +60,7 @@ export function verifyDetached(
     );
   }
   const leaf = findSigner(parsed);
-  assertKeyAllowed(leaf.x509.publicKey, algorithm.kind, "the signer certificate");
+  assertKeyAllowed(leaf.publicKey, algorithm.kind, "the signer certificate");
   if (!verifySignature(algorithm.hash, parsed, leaf)) {
     throw new CustodyError(
       "ERR_SIGNATURE_INVALID",
@@ -86,7 +86,7 @@ export function verifyDetached(
 
 function verifySignature(hash: string, parsed: ParsedSignedData, leaf: CertificateFacts): boolean {
   try {
-    return verify(hash, parsed.signedAttributesDer, leaf.x509.publicKey, parsed.signature);
+    return verify(hash, parsed.signedAttributesDer, leaf.publicKey, parsed.signature);
   } catch {
     return false; // a signature value of the wrong shape is an invalid signature, not a crash
   }
@@ -135,7 +135,7 @@ function applyCrl(pem: string, chain: readonly CertificateFacts[], allowed: Read
 
 function safeVerify(hash: string, crl: ReturnType<typeof parseCrl>, issuer: CertificateFacts): boolean {
   try {
-    return verify(hash, crl.tbsDer, issuer.x509.publicKey, crl.signature);
+    return verify(hash, crl.tbsDer, issuer.publicKey, crl.signature);
   } catch {
     return false;
   }
