@@ -1,1 +1,38 @@
-export {};
+export type { AuditProblem, AuditProblemKind } from "./chain.js";
+export type { Checkpoint, SignedCheckpoint, SignedCheckpointJson } from "./checkpoint.js";
+export {
+  CHECKPOINT_FORMAT,
+  checkpointSchema,
+  parseCheckpointBytes,
+  signedCheckpointFromJson,
+  signedCheckpointJsonSchema,
+  signedCheckpointToJson,
+  verifyCheckpointSignature,
+} from "./checkpoint.js";
+export { FileAuditSink } from "./file-sink.js";
+export { FileAuditSource } from "./file-source.js";
+export type { AuditLog, AuditLogOptions } from "./log.js";
+export { openAuditLog, openFileAuditLog, RECOVERY_ACTION, RECOVERY_ACTOR } from "./log.js";
+export type { ConsistencyProofBundle, InclusionProofBundle } from "./proofs.js";
+export {
+  CONSISTENCY_BUNDLE_FORMAT,
+  consistencyBundleSchema,
+  createConsistencyBundle,
+  createInclusionBundle,
+  INCLUSION_BUNDLE_FORMAT,
+  inclusionBundleSchema,
+  verifyConsistencyBundle,
+  verifyInclusionBundle,
+} from "./proofs.js";
+export type { AuditEvent, AuditOutcome, AuditRecord, JsonObject } from "./record.js";
+export {
+  auditEventSchema,
+  auditOutcomeSchema,
+  auditRecordSchema,
+  GENESIS_PREV,
+  MAX_DETAILS_BYTES,
+  recordLeafHash,
+} from "./record.js";
+export type { AuditSink, AuditSource, SinkRecovery } from "./sink.js";
+export type { AuditVerifyReport, VerifyAuditOptions } from "./verify.js";
+export { verifyAuditLog } from "./verify.js";

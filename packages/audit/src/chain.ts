@@ -1,0 +1,148 @@
+import { CustodyError, type ErrorCode } from "@custody/core";
+import { MerkleAccumulator } from "@custody/hash";
+import { splitLines } from "./lines.js";
+import { type AuditRecord, GENESIS_PREV, parseRecordLine, recordLeafHash } from "./record.js";
+
+/** What went wrong, as precisely as the bytes allow telling. */
+export type AuditProblemKind =
+  | "malformed" // not JSON, not a record, or not UTF-8
+  | "non-canonical" // a record, but not stored in its canonical form (edited by hand)
+  | "torn" // bytes after the last newline
+  | "modified" // content does not match the record's own hash
+  | "duplicated" // the previous record again
+  | "out-of-order" // a sequence number that was already seen (reordered or duplicated records)
+  | "missing" // a sequence number skipped (deleted records, or a later one moved up)
+  | "inserted" // right sequence number, but it does not link to the previous record
+  | "rewritten" // a consistent chain that does not match a signed checkpoint (re-hashed edits)
+  | "truncated" // fewer records than a signed checkpoint covers
+  | "checkpoint-invalid" // unreadable, malformed, or a bad or untrusted signature
+  | "checkpoint-chain" // a checkpoint that does not link to an earlier one (missing or foreign)
+  | "fork"; // two signed checkpoints that cannot both describe this log
+
+export interface AuditProblem {
+  code: ErrorCode;
+  kind: AuditProblemKind;
+  message: string;
+  /** 1-based line of the log file where it shows. */
+  line?: number;
+  /** The sequence number expected at that line. */
+  seq?: number;
+  /** The checkpoint concerned. */
+  treeSize?: number;
+  /** For a signature problem, the signature check's own code (e.g. ERR_UNTRUSTED_SIGNER). */
+  signatureCode?: string;
+}
+
+/**
+ * Walks the records in order and checks each against the previous one, keeping only the last hash and
+ * an O(log n) Merkle accumulator: memory stays flat whatever the log's size.
+ */
+export class ChainScanner {
+  readonly accumulator = new MerkleAccumulator();
+  lastHash = GENESIS_PREV;
+  lines = 0;
+
+  get count(): number {
+    return this.accumulator.size;
+  }
+
+  /** Checks one line; returns its record, or the problem at this line. */
+  push(line: string, validUtf8 = true): AuditRecord | AuditProblem {
+    this.lines += 1;
+    const at = { line: this.lines, seq: this.count };
+    if (!validUtf8)
+      return { code: "ERR_AUDIT_RECORD_INVALID", kind: "malformed", message: "not UTF-8", ...at };
+    const parsed = parseRecordLine(line);
+    if ("problem" in parsed) {
+      const code = parsed.problem.kind === "modified" ? "ERR_AUDIT_CHAIN_BROKEN" : "ERR_AUDIT_RECORD_INVALID";
+      return { code, ...parsed.problem, ...at };
+    }
+    const { record } = parsed;
+    const link = this.linkProblem(record);
+    if (link !== undefined) return { code: "ERR_AUDIT_CHAIN_BROKEN", ...link, ...at };
+    this.accumulator.append(recordLeafHash(record.hash));
+    this.lastHash = record.hash;
+    return record;
+  }
+
+  private linkProblem(record: AuditRecord): Pick<AuditProblem, "kind" | "message"> | undefined {
+    const expected = this.count;
+    if (record.seq === expected) {
+      if (record.prev === this.lastHash) return undefined;
+      return { kind: "inserted", message: `record ${record.seq} does not link to the record before it` };
+    }
+    if (record.seq === expected - 1 && record.hash === this.lastHash) {
+      return { kind: "duplicated", message: `record ${record.seq} appears twice` };
+    }
+    if (record.seq < expected) {
+      return { kind: "out-of-order", message: `record ${record.seq} found where ${expected} was expected` };
+    }
+    return {
+      kind: "missing",
+      message: `records ${expected}..${record.seq - 1} are missing before ${record.seq}`,
+    };
+  }
+}
+
+export function isProblem(value: AuditRecord | AuditProblem): value is AuditProblem {
+  return "kind" in value;
+}
+
+/** The problem for bytes after the last newline. */
+export function tornProblem(scanner: ChainScanner, bytes: number): AuditProblem {
+  return {
+    code: "ERR_AUDIT_RECORD_INVALID",
+    kind: "torn",
+    message: `${bytes} bytes after the last whole record (a torn write or a cut log)`,
+    line: scanner.lines + 1,
+    seq: scanner.count,
+  };
+}
+
+/** Streams a log's bytes through a scanner; `visit` sees every valid record and may stop the walk. */
+export async function scanRecords(
+  bytes: AsyncIterable<Uint8Array>,
+  scanner: ChainScanner,
+  visit: (record: AuditRecord) => AuditProblem | undefined | "stop",
+): Promise<AuditProblem | undefined> {
+  for await (const event of splitLines(bytes)) {
+    if (event.kind === "torn") return tornProblem(scanner, event.bytes.length);
+    let bad = 0;
+    for (let i = 0; i < event.lines.length; i += 1) {
+      const valid = event.invalidUtf8[bad] !== i;
+      if (!valid) bad += 1;
+      const result = scanner.push(event.lines[i] as string, valid);
+      if (isProblem(result)) return result;
+      const verdict = visit(result);
+      if (verdict === "stop") return undefined;
+      if (verdict !== undefined) return verdict;
+    }
+  }
+  return undefined;
+}
+
+/** A problem as a thrown error, for callers that need a sound log rather than a report. */
+export function damagedError(problem: AuditProblem, where: string): CustodyError {
+  return new CustodyError(problem.code, `${where} is damaged at line ${problem.line}: ${problem.message}`, {
+    details: { ...problem },
+  });
+}
+
+/** Streams checked records; throws at the first problem. */
+export async function* iterateRecords(
+  bytes: AsyncIterable<Uint8Array>,
+  where: string,
+): AsyncGenerator<AuditRecord> {
+  const scanner = new ChainScanner();
+  for await (const event of splitLines(bytes)) {
+    if (event.kind === "torn") throw damagedError(tornProblem(scanner, event.bytes.length), where);
+    let bad = 0;
+    for (let i = 0; i < event.lines.length; i += 1) {
+      const valid = event.invalidUtf8[bad] !== i;
+      if (!valid) bad += 1;
+      const result = scanner.push(event.lines[i] as string, valid);
+      if (isProblem(result)) throw damagedError(result, where);
+      yield result;
+    }
+  }
+}

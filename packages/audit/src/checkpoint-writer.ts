@@ -1,0 +1,122 @@
+import { type Clock, CustodyError, type Logger } from "@custody/core";
+import type { MerkleAccumulator } from "@custody/hash";
+import type { Signer } from "@custody/manifest";
+import type { AuditProblem, ChainScanner } from "./chain.js";
+import {
+  CHECKPOINT_FORMAT,
+  checkpointDigest,
+  parseCheckpointBytes,
+  type SignedCheckpoint,
+  signCheckpoint,
+} from "./checkpoint.js";
+import type { AuditSink, AuditSource } from "./sink.js";
+
+interface CheckpointPolicy {
+  signer: Signer;
+  clock: Clock;
+  logger: Logger;
+  every: number;
+  intervalMs: number;
+}
+
+/** Makes the writer's checkpoints one at a time, each linked to the one before. */
+export class CheckpointWriter {
+  #tail: Promise<unknown> = Promise.resolve();
+  #auto: Promise<unknown> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly sink: AuditSink,
+    private readonly accumulator: MerkleAccumulator,
+    public latest: SignedCheckpoint | undefined,
+    private readonly policy: CheckpointPolicy,
+  ) {
+    if (!(Number.isSafeInteger(policy.every) && policy.every > 0)) {
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "checkpointEvery must be a positive integer");
+    }
+  }
+
+  /** The newest stored checkpoint (signature not checked: the writer trusts its own directory). */
+  static async loadLatest(source: AuditSource): Promise<SignedCheckpoint | undefined> {
+    const size = (await source.listCheckpoints()).at(-1);
+    if (size === undefined) return undefined;
+    const { bytes, signature } = await source.readCheckpoint(size);
+    return parseCheckpointBytes(bytes, signature);
+  }
+
+  /** Whether the records replayed so far match the stored checkpoint of that size. */
+  static compare(latest: SignedCheckpoint, scanner: ChainScanner): AuditProblem | undefined {
+    if (scanner.accumulator.root().toString("hex") === latest.checkpoint.rootHash) return undefined;
+    return {
+      code: "ERR_AUDIT_CHAIN_BROKEN",
+      kind: "rewritten",
+      message: `the records do not match the signed checkpoint ${latest.checkpoint.treeSize}`,
+      line: scanner.lines,
+      treeSize: latest.checkpoint.treeSize,
+    };
+  }
+
+  checkpoint(): Promise<SignedCheckpoint> {
+    const run = this.#tail.then(() => this.make());
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  /** Called after each durable batch: a checkpoint when `every` new records have accumulated. */
+  recordsDurable(): void {
+    const covered = this.latest?.checkpoint.treeSize ?? 0;
+    if (this.#auto !== undefined || this.accumulator.size - covered < this.policy.every) return;
+    this.#auto = this.background();
+  }
+
+  startTimer(): void {
+    if (this.policy.intervalMs <= 0) return;
+    this.#timer = setInterval(() => {
+      if (this.#auto === undefined && this.accumulator.size > (this.latest?.checkpoint.treeSize ?? 0)) {
+        this.#auto = this.background();
+      }
+    }, this.policy.intervalMs);
+    this.#timer.unref();
+  }
+
+  stopTimer(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Resolves when no checkpoint is being made. */
+  async idle(): Promise<void> {
+    await this.#auto;
+    await this.#tail;
+  }
+
+  private async background(): Promise<void> {
+    try {
+      await this.checkpoint();
+    } catch (error) {
+      // The next trigger retries; records stay durable without it, and close() reports a lasting failure.
+      this.policy.logger.error({ err: error, log: this.sink.description }, "audit checkpoint failed");
+    } finally {
+      this.#auto = undefined;
+    }
+  }
+
+  private async make(): Promise<SignedCheckpoint> {
+    const treeSize = this.accumulator.size;
+    if (treeSize === 0)
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "an empty audit log has no checkpoint");
+    if (this.latest !== undefined && this.latest.checkpoint.treeSize === treeSize) return this.latest;
+    const signed = await signCheckpoint(
+      {
+        format: CHECKPOINT_FORMAT,
+        treeSize,
+        rootHash: this.accumulator.root().toString("hex"),
+        time: this.policy.clock.now().toISOString(),
+        prevCheckpoint: this.latest === undefined ? null : checkpointDigest(this.latest.bytes),
+      },
+      this.policy.signer,
+    );
+    await this.sink.writeCheckpoint(treeSize, signed.bytes, signed.signature);
+    this.latest = signed;
+    return signed;
+  }
+}

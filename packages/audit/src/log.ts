@@ -1,0 +1,268 @@
+import {
+  type Clock,
+  CustodyError,
+  type Logger,
+  silentLogger,
+  systemClock,
+  toCustodyError,
+} from "@custody/core";
+import type { Signer } from "@custody/manifest";
+import { type AuditProblem, ChainScanner, damagedError, iterateRecords, scanRecords } from "./chain.js";
+import type { SignedCheckpoint } from "./checkpoint.js";
+import { CheckpointWriter } from "./checkpoint-writer.js";
+import { FileAuditSink } from "./file-sink.js";
+import {
+  type ConsistencyProofBundle,
+  createConsistencyBundle,
+  createInclusionBundle,
+  type InclusionProofBundle,
+} from "./proofs.js";
+import { type AuditEvent, type AuditRecord, parseEvent, recordLeafHash, sealRecord } from "./record.js";
+import type { AuditSink, SinkRecovery } from "./sink.js";
+import { type AuditVerifyReport, type VerifyAuditOptions, verifyAuditLog } from "./verify.js";
+
+export interface AuditLogOptions {
+  /** Signs checkpoints (the vault's signer). */
+  signer: Signer;
+  clock?: Clock;
+  /** Operational messages (recoveries, failed background checkpoints). Silent by default. */
+  logger?: Logger;
+  /** Receives every record once it is durable (e.g. pino to a SIEM). A copy, never the record of truth. */
+  mirror?: Logger;
+  /** A checkpoint after this many new records (default 1000). */
+  checkpointEvery?: number;
+  /** A checkpoint this often when there are new records (default 60 s; 0 turns the timer off). */
+  checkpointIntervalMs?: number;
+}
+
+export interface AuditLog {
+  /** Appends one record; resolves once it is durable. Concurrent appends share one write and one sync. */
+  append(event: AuditEvent): Promise<AuditRecord>;
+  /** Signs and stores a checkpoint over every durable record (returns the latest when nothing is new). */
+  checkpoint(): Promise<SignedCheckpoint>;
+  latestCheckpoint(): Promise<SignedCheckpoint | undefined>;
+  read(options?: { since?: number; abortSignal?: AbortSignal }): AsyncIterable<AuditRecord>;
+  /** Inclusion proof for record `seq` against `checkpoint` (default: the latest, made now if needed). */
+  proveInclusion(seq: number, checkpoint?: SignedCheckpoint): Promise<InclusionProofBundle>;
+  /** Consistency proof from an older checkpoint to `to` (default: the latest, made now if needed). */
+  proveConsistency(from: SignedCheckpoint, to?: SignedCheckpoint): Promise<ConsistencyProofBundle>;
+  /** Verifies the durable part of the log (safe while appends run). */
+  verify(options: VerifyAuditOptions): Promise<AuditVerifyReport>;
+  /** Durable records. */
+  readonly size: number;
+  /** Waits for pending appends, writes a final checkpoint when there are new records, releases the sink. */
+  close(): Promise<void>;
+}
+
+export const RECOVERY_ACTOR = "custody.audit";
+export const RECOVERY_ACTION = "audit.recover";
+
+/** Opens the file sink in `dir` (created if absent) and the log over it. */
+export async function openFileAuditLog(options: AuditLogOptions & { dir: string }): Promise<AuditLog> {
+  const sink = await FileAuditSink.open(options.dir);
+  return openAuditLog(sink, options);
+}
+
+/**
+ * Opens a log over any sink: replays and checks what is stored (a damaged log is refused with the code of
+ * its first problem), then records each repair the sink made while opening.
+ */
+export async function openAuditLog(sink: AuditSink, options: AuditLogOptions): Promise<AuditLog> {
+  try {
+    const log = await LogImpl.replay(sink, options);
+    for (const recovery of sink.recoveries) await log.append(recoveryEvent(sink, recovery));
+    log.startTimer();
+    return log;
+  } catch (error) {
+    await sink.close().catch(() => {});
+    throw toCustodyError(error, "ERR_IO", `cannot open audit log ${sink.description}`);
+  }
+}
+
+function recoveryEvent(sink: AuditSink, recovery: SinkRecovery): AuditEvent {
+  const reason =
+    recovery.kind === "torn-tail"
+      ? `cut ${recovery.tornBytes} torn bytes after the last whole record; kept at ${recovery.keptAt}`
+      : `set aside the incomplete checkpoint ${recovery.treeSize}; kept at ${recovery.keptAt}`;
+  return {
+    actor: RECOVERY_ACTOR,
+    action: RECOVERY_ACTION,
+    target: sink.description,
+    outcome: "error",
+    reason,
+    details: { ...recovery },
+  };
+}
+
+interface Pending {
+  record: AuditRecord;
+  line: string;
+  resolve(record: AuditRecord): void;
+  reject(error: unknown): void;
+}
+
+class LogImpl implements AuditLog {
+  #nextSeq: number;
+  #lastHash: string;
+  #pending: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+  #failure: CustodyError | undefined;
+  #closing = false;
+  readonly #clock: Clock;
+  readonly #checkpoints: CheckpointWriter;
+
+  private constructor(
+    private readonly sink: AuditSink,
+    private readonly options: AuditLogOptions,
+    private readonly scanner: ChainScanner,
+    latest: SignedCheckpoint | undefined,
+  ) {
+    this.#nextSeq = scanner.count;
+    this.#lastHash = scanner.lastHash;
+    this.#clock = options.clock ?? systemClock;
+    this.#checkpoints = new CheckpointWriter(sink, scanner.accumulator, latest, {
+      signer: options.signer,
+      clock: this.#clock,
+      logger: options.logger ?? silentLogger,
+      every: options.checkpointEvery ?? 1000,
+      intervalMs: options.checkpointIntervalMs ?? 60_000,
+    });
+  }
+
+  static async replay(sink: AuditSink, options: AuditLogOptions): Promise<LogImpl> {
+    const latest = await CheckpointWriter.loadLatest(sink);
+    const scanner = new ChainScanner();
+    const atLatest = (): AuditProblem | undefined =>
+      latest !== undefined && scanner.count === latest.checkpoint.treeSize
+        ? CheckpointWriter.compare(latest, scanner)
+        : undefined;
+    const problem = await scanRecords(sink.readBytes(), scanner, atLatest);
+    if (problem !== undefined) throw damagedError(problem, sink.description);
+    if (latest !== undefined && latest.checkpoint.treeSize > scanner.count) {
+      throw new CustodyError(
+        "ERR_AUDIT_TRUNCATED",
+        `${sink.description} has ${scanner.count} records but checkpoint ${latest.checkpoint.treeSize} covers more`,
+        { details: { records: scanner.count, treeSize: latest.checkpoint.treeSize } },
+      );
+    }
+    return new LogImpl(sink, options, scanner, latest);
+  }
+
+  get size(): number {
+    return this.scanner.count;
+  }
+
+  startTimer(): void {
+    this.#checkpoints.startTimer();
+  }
+
+  async append(event: AuditEvent): Promise<AuditRecord> {
+    this.assertWritable();
+    const valid = parseEvent(event);
+    // Sealed synchronously, so records take sequence numbers in call order.
+    const { record, line } = sealRecord({
+      seq: this.#nextSeq,
+      time: this.#clock.now().toISOString(),
+      actor: valid.actor,
+      action: valid.action,
+      target: valid.target,
+      outcome: valid.outcome,
+      reason: valid.reason,
+      details: valid.details ?? {},
+      prev: this.#lastHash,
+    });
+    this.#nextSeq += 1;
+    this.#lastHash = record.hash;
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#pending.push({ record, line, resolve, reject });
+      this.#flushing ??= this.flush();
+    });
+  }
+
+  /** Group commit: whatever queued while the previous write was syncing goes out in one write. */
+  private async flush(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending;
+        this.#pending = [];
+        await this.writeBatch(batch);
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    let text = "";
+    for (const item of batch) text += `${item.line}\n`;
+    try {
+      await this.sink.append(Buffer.from(text, "utf8"));
+    } catch (error) {
+      // The stored tail is now unknown and the chain in memory is ahead of it: refuse everything until reopened.
+      this.#failure = toCustodyError(error, "ERR_IO", `audit append to ${this.sink.description} failed`);
+      for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(this.#failure);
+      return;
+    }
+    for (const item of batch) {
+      this.scanner.accumulator.append(recordLeafHash(item.record.hash));
+      this.options.mirror?.info({ audit: item.record }, "audit record");
+      item.resolve(item.record);
+    }
+    this.#checkpoints.recordsDurable();
+  }
+
+  async checkpoint(): Promise<SignedCheckpoint> {
+    this.assertUsable();
+    return this.#checkpoints.checkpoint();
+  }
+
+  async latestCheckpoint(): Promise<SignedCheckpoint | undefined> {
+    return this.#checkpoints.latest;
+  }
+
+  async *read(options: { since?: number; abortSignal?: AbortSignal } = {}): AsyncIterable<AuditRecord> {
+    const since = options.since ?? 0;
+    const { abortSignal } = options;
+    const bytes = this.sink.readBytes({ end: this.sink.size, ...(abortSignal ? { abortSignal } : {}) });
+    for await (const record of iterateRecords(bytes, this.sink.description)) {
+      if (record.seq >= since) yield record;
+    }
+  }
+
+  async proveInclusion(seq: number, checkpoint?: SignedCheckpoint): Promise<InclusionProofBundle> {
+    let signed = checkpoint ?? this.#checkpoints.latest;
+    if (signed === undefined || signed.checkpoint.treeSize <= seq) signed = await this.checkpoint();
+    return createInclusionBundle(this.sink, seq, signed);
+  }
+
+  async proveConsistency(from: SignedCheckpoint, to?: SignedCheckpoint): Promise<ConsistencyProofBundle> {
+    return createConsistencyBundle(this.sink, from, to ?? (await this.checkpoint()));
+  }
+
+  verify(options: VerifyAuditOptions): Promise<AuditVerifyReport> {
+    return verifyAuditLog(this.sink, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#checkpoints.stopTimer();
+    await this.#flushing;
+    try {
+      if (this.#failure === undefined && this.scanner.count > 0) await this.#checkpoints.checkpoint();
+      await this.#checkpoints.idle();
+    } finally {
+      await this.sink.close();
+    }
+  }
+
+  private assertWritable(): void {
+    this.assertUsable();
+    if (this.#closing)
+      throw new CustodyError("ERR_INVALID_ARGUMENT", `audit log ${this.sink.description} is closed`);
+  }
+
+  private assertUsable(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+}

@@ -1,0 +1,170 @@
+import { createHash } from "node:crypto";
+import {
+  CustodyError,
+  canonicalJson,
+  isoTimestampSchema,
+  type JsonValue,
+  sha256HexSchema,
+} from "@custody/core";
+import { merkleLeafHash } from "@custody/hash";
+import { z } from "zod";
+
+/** The `prev` of the first record: there is nothing before it. */
+export const GENESIS_PREV = "0".repeat(64);
+
+const MAX_NAME = 1024;
+const MAX_REASON = 8192;
+/** Bounds one record so a hostile caller cannot make a line that no reader will hold. */
+export const MAX_DETAILS_BYTES = 64 * 1024;
+
+export type AuditOutcome = "allow" | "deny" | "error";
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  target: string;
+  outcome: AuditOutcome;
+  reason: string;
+  details?: JsonObject;
+}
+
+export interface AuditRecord {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: AuditOutcome;
+  reason: string;
+  details: JsonObject;
+  prev: string;
+  hash: string;
+}
+
+const wellFormed = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => s.isWellFormed(), "a string with a lone surrogate");
+
+const detailsSchema = z.record(z.string(), z.json()).refine((value) => {
+  try {
+    return Buffer.byteLength(canonicalJson(value)) <= MAX_DETAILS_BYTES;
+  } catch {
+    return false;
+  }
+}, `details must be canonical JSON of at most ${MAX_DETAILS_BYTES} bytes`);
+
+export const auditOutcomeSchema = z.enum(["allow", "deny", "error"]);
+
+/** What a caller hands to `append`: who did what to which target, whether it was allowed and why. */
+export const auditEventSchema = z.strictObject({
+  actor: wellFormed(MAX_NAME).min(1),
+  action: wellFormed(MAX_NAME).min(1),
+  target: wellFormed(MAX_NAME).min(1),
+  outcome: auditOutcomeSchema,
+  reason: wellFormed(MAX_REASON),
+  details: detailsSchema.optional(),
+});
+
+/** One line of the log, exactly as stored. */
+export const auditRecordSchema = z.strictObject({
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  time: isoTimestampSchema,
+  actor: wellFormed(MAX_NAME).min(1),
+  action: wellFormed(MAX_NAME).min(1),
+  target: wellFormed(MAX_NAME).min(1),
+  outcome: auditOutcomeSchema,
+  reason: wellFormed(MAX_REASON),
+  details: detailsSchema,
+  prev: sha256HexSchema,
+  hash: sha256HexSchema,
+});
+
+export type UnsealedRecord = Omit<AuditRecord, "hash">;
+
+interface RecordText {
+  /** canonical(record without hash): what `hash` is the sha256 of. */
+  unsealed: string;
+  /** canonical(record): the stored line, without its newline. */
+  sealed: string;
+}
+
+/**
+ * RFC 8785 text of a record built field by field (keys already in code-unit order), because this runs
+ * once per record on every write and every verification; a property test pins it to `canonicalJson`.
+ */
+export function recordText(record: UnsealedRecord, hash: string): RecordText {
+  const details = Object.keys(record.details).length === 0 ? "{}" : canonicalJson(record.details);
+  const head = `{"action":${JSON.stringify(record.action)},"actor":${JSON.stringify(record.actor)},"details":${details}`;
+  const tail =
+    `"outcome":${JSON.stringify(record.outcome)},"prev":"${record.prev}","reason":${JSON.stringify(record.reason)}` +
+    `,"seq":${record.seq},"target":${JSON.stringify(record.target)},"time":${JSON.stringify(record.time)}}`;
+  return { unsealed: `${head},${tail}`, sealed: `${head},"hash":"${hash}",${tail}` };
+}
+
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** Seals a record: computes its hash and the line that stores it. */
+export function sealRecord(unsealed: UnsealedRecord): { record: AuditRecord; line: string } {
+  const hash = sha256Hex(recordText(unsealed, "").unsealed);
+  const record: AuditRecord = { ...unsealed, hash };
+  return { record, line: recordText(unsealed, hash).sealed };
+}
+
+/**
+ * The Merkle leaf of a record: RFC 9162 leaf hash of the record's 32 raw hash bytes,
+ * `sha256(0x00 || hex-decode(record.hash))`. Proofs and checkpoints are over these leaves.
+ */
+export function recordLeafHash(recordHash: string): Buffer {
+  return merkleLeafHash(Buffer.from(recordHash, "hex"));
+}
+
+export type RecordProblem = { kind: "malformed" | "non-canonical" | "modified"; message: string };
+
+/**
+ * Parses one stored line and checks it is self-consistent: valid JSON, valid record, stored in its
+ * canonical form, and its hash is the sha256 of the rest. Chain links are checked by the caller.
+ */
+export function parseRecordLine(line: string): { record: AuditRecord } | { problem: RecordProblem } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { problem: { kind: "malformed", message: "the line is not JSON" } };
+  }
+  const parsed = auditRecordSchema.safeParse(value);
+  if (!parsed.success) {
+    return {
+      problem: { kind: "malformed", message: `not an audit record: ${parsed.error.issues[0]?.message}` },
+    };
+  }
+  const record = parsed.data as AuditRecord;
+  const text = recordText(record, record.hash);
+  if (text.sealed !== line) {
+    return {
+      problem: { kind: "non-canonical", message: "the line is not the canonical form of its record" },
+    };
+  }
+  if (sha256Hex(text.unsealed) !== record.hash) {
+    return { problem: { kind: "modified", message: "the record's content does not match its hash" } };
+  }
+  return { record };
+}
+
+/** Validates a caller's event at the edge; nothing is written when this throws. */
+export function parseEvent(event: unknown): AuditEvent {
+  const parsed = auditEventSchema.safeParse(event);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CustodyError(
+      "ERR_AUDIT_RECORD_INVALID",
+      `invalid audit event: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+      { details: { issues: parsed.error.issues } },
+    );
+  }
+  return parsed.data as AuditEvent;
+}

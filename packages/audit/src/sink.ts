@@ -1,0 +1,43 @@
+/**
+ * Where an audit log lives. The log's logic (chain, group commit, checkpoints, proofs, verification) is
+ * written once over these two interfaces; the file sink and the Azure sink only move bytes.
+ */
+
+/** Read access, enough for verification and proofs. Needs no lock and never writes. */
+export interface AuditSource {
+  /** A name for messages (a path, a container URL). */
+  readonly description: string;
+  /**
+   * The log's bytes in order: JSON lines, each ending "\n". `end` bounds the read (a writer passes its
+   * durable length so a reader never sees a half-written batch).
+   */
+  readBytes(options?: { end?: number; abortSignal?: AbortSignal }): AsyncIterable<Uint8Array>;
+  /** The tree sizes of the stored checkpoints, ascending. */
+  listCheckpoints(): Promise<number[]>;
+  /** One checkpoint's exact bytes and detached signature; ERR_NOT_FOUND when either is missing. */
+  readCheckpoint(treeSize: number): Promise<{ bytes: Buffer; signature: Buffer }>;
+}
+
+/** What the sink found and repaired when it was opened, to be recorded in the log itself. */
+export type SinkRecovery =
+  /** Bytes after the last whole record (a write torn by a crash), cut from the log and kept at `keptAt`. */
+  | { kind: "torn-tail"; tornBytes: number; keptAt: string; offset: number }
+  /** Half of a checkpoint (its signature or its body) left by a crash, moved aside to `keptAt`. */
+  | { kind: "incomplete-checkpoint"; treeSize: number; keptAt: string };
+
+/** Write access for exactly one writer (the sink enforces that; see each sink's README section). */
+export interface AuditSink extends AuditSource {
+  /** Repairs found while opening; the log appends a record for each. */
+  readonly recoveries: readonly SinkRecovery[];
+  /** Bytes of whole records stored, i.e. where the next append goes. */
+  readonly size: number;
+  /**
+   * Stores whole lines after everything stored so far; resolves once they are durable. A failure leaves
+   * the sink unusable (the stored tail is unknown until it is reopened).
+   */
+  append(lines: Buffer): Promise<void>;
+  /** Stores a checkpoint create-only (ERR_ALREADY_EXISTS when one of that size exists), durably. */
+  writeCheckpoint(treeSize: number, bytes: Buffer, signature: Buffer): Promise<void>;
+  /** Releases the writer's claim (lock, lease). */
+  close(): Promise<void>;
+}

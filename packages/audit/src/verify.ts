@@ -1,0 +1,238 @@
+import { isCustodyError, throwIfAborted } from "@custody/core";
+import type { SignatureInfo, TrustOptions } from "@custody/manifest";
+import { type AuditProblem, ChainScanner, scanRecords } from "./chain.js";
+import {
+  type Checkpoint,
+  checkpointDigest,
+  parseCheckpointBytes,
+  type SignedCheckpoint,
+  verifyCheckpointSignature,
+} from "./checkpoint.js";
+import { FileAuditSource } from "./file-source.js";
+import type { AuditSource } from "./sink.js";
+
+export interface VerifyAuditOptions {
+  trust: TrustOptions;
+  /**
+   * Checkpoints held outside the log (from a witness, an earlier verification, a proof bundle). The log
+   * must match each; a disagreement is a fork. This is what catches a log cut back together with its
+   * newest checkpoints.
+   */
+  knownCheckpoints?: readonly SignedCheckpoint[];
+  abortSignal?: AbortSignal;
+  onProgress?: (progress: { records: number }) => void;
+}
+
+export interface AuditVerifyReport {
+  ok: boolean;
+  /** Whole records read and checked before the first problem (all of them when ok). */
+  records: number;
+  /** Stored checkpoints whose signature and root were checked. */
+  checkpoints: number;
+  latestCheckpoint?: Checkpoint;
+  /** Who signed the latest checkpoint. */
+  signer?: SignatureInfo["signer"];
+  /** RFC 9162 root over the records checked (hex). */
+  rootHash: string;
+  problem?: AuditProblem;
+}
+
+const PROGRESS_EVERY = 65_536;
+
+/**
+ * Verifies a whole log offline: every record, the hash chain, every stored checkpoint's signature and
+ * root, the checkpoint chain, and `knownCheckpoints`. Reports the first problem; never throws for a
+ * damaged log (only for an unreadable one).
+ */
+export async function verifyAuditLog(
+  target: { dir: string } | AuditSource,
+  options: VerifyAuditOptions,
+): Promise<AuditVerifyReport> {
+  const source = "dir" in target ? await openDirSource(target.dir) : target;
+  const state = new VerifyState(options, await loadStored(source));
+  const sizes = state.sizes();
+  const scanner = new ChainScanner();
+  let next = 0;
+  const visit = (): AuditProblem | undefined => {
+    if (scanner.count % PROGRESS_EVERY === 0) {
+      throwIfAborted(options.abortSignal);
+      options.onProgress?.({ records: scanner.count });
+    }
+    while (next < sizes.length && sizes[next] === scanner.count) {
+      const problem = state.checkpointAt(scanner.count, scanner);
+      next += 1;
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+  const bytes = source.readBytes(
+    options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal },
+  );
+  const problem = await scanRecords(bytes, scanner, visit);
+  const final = state.resolve(problem) ?? state.finish(scanner.count, sizes.slice(next));
+  return state.report(scanner, final);
+}
+
+type Stored = Map<number, SignedCheckpoint | { unusable: string }>;
+
+/** Checkpoints are small (a few KB each): read them all first so records stream without pauses. */
+async function loadStored(source: AuditSource): Promise<Stored> {
+  const stored: Stored = new Map();
+  for (const size of await source.listCheckpoints()) {
+    try {
+      const { bytes, signature } = await source.readCheckpoint(size);
+      const signed = parseCheckpointBytes(bytes, signature);
+      if (signed.checkpoint.treeSize !== size)
+        throw new Error(`it claims tree size ${signed.checkpoint.treeSize}`);
+      stored.set(size, signed);
+    } catch (error) {
+      stored.set(size, { unusable: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return stored;
+}
+
+async function openDirSource(dir: string): Promise<AuditSource> {
+  const source = new FileAuditSource(dir);
+  await source.assertExists();
+  return source;
+}
+
+/** Checkpoint bookkeeping for one verification. */
+class VerifyState {
+  checked = 0;
+  latest: SignedCheckpoint | undefined;
+  signer: SignatureInfo["signer"] | undefined;
+  readonly #digests = new Set<string>();
+  readonly #children = new Map<string, number>();
+  readonly #known = new Map<number, SignedCheckpoint[]>();
+  #mismatch: AuditProblem | undefined;
+
+  constructor(
+    private readonly options: VerifyAuditOptions,
+    private readonly stored: Stored,
+  ) {
+    for (const known of options.knownCheckpoints ?? []) {
+      const list = this.#known.get(known.checkpoint.treeSize) ?? [];
+      list.push(known);
+      this.#known.set(known.checkpoint.treeSize, list);
+    }
+  }
+
+  sizes(): number[] {
+    return [...new Set([...this.stored.keys(), ...this.#known.keys()])].sort((a, b) => a - b);
+  }
+
+  checkpointAt(size: number, scanner: ChainScanner): AuditProblem | undefined {
+    const at = { treeSize: size, line: scanner.lines, seq: size - 1 };
+    const root = scanner.accumulator.root().toString("hex");
+    const stored = this.stored.get(size);
+    if (stored !== undefined && "unusable" in stored) {
+      const message = `checkpoint ${size} is unusable: ${stored.unusable}`;
+      return { code: "ERR_AUDIT_CHECKPOINT_INVALID", kind: "checkpoint-invalid", message, ...at };
+    }
+    const problem =
+      stored === undefined ? undefined : (this.checkSignature(stored, at) ?? this.checkChain(stored, at));
+    if (problem !== undefined) return problem;
+    for (const known of this.#known.get(size) ?? []) {
+      const bad = this.checkSignature(known, at);
+      if (bad !== undefined) return bad;
+      if (
+        known.checkpoint.rootHash !== root ||
+        (stored && stored.checkpoint.rootHash !== known.checkpoint.rootHash)
+      ) {
+        const message = `a checkpoint held outside the log at ${size} disagrees with the log`;
+        return { code: "ERR_AUDIT_FORK", kind: "fork", message, ...at };
+      }
+    }
+    return stored === undefined ? undefined : this.checkStoredRoot(stored, root, at);
+  }
+
+  private checkSignature(signed: SignedCheckpoint, at: object): AuditProblem | undefined {
+    try {
+      this.signer = verifyCheckpointSignature(signed, this.options.trust).signer;
+      return undefined;
+    } catch (error) {
+      const signatureCode = isCustodyError(error)
+        ? String(error.details.signatureCode ?? error.code)
+        : undefined;
+      const message = error instanceof Error ? error.message : String(error);
+      return {
+        code: "ERR_AUDIT_CHECKPOINT_INVALID",
+        kind: "checkpoint-invalid",
+        message,
+        signatureCode,
+        ...at,
+      };
+    }
+  }
+
+  private checkChain(signed: SignedCheckpoint, at: object): AuditProblem | undefined {
+    const prev = signed.checkpoint.prevCheckpoint;
+    const size = signed.checkpoint.treeSize;
+    if (prev === null ? this.#digests.size > 0 : !this.#digests.has(prev)) {
+      const message = `checkpoint ${size} does not link to an earlier stored checkpoint (one is missing or foreign)`;
+      return { code: "ERR_AUDIT_CHECKPOINT_INVALID", kind: "checkpoint-chain", message, ...at };
+    }
+    const sibling = this.#children.get(prev ?? "genesis");
+    if (sibling !== undefined) {
+      const message = `checkpoints ${sibling} and ${size} both follow the same checkpoint: two histories`;
+      return { code: "ERR_AUDIT_FORK", kind: "fork", message, ...at };
+    }
+    this.#children.set(prev ?? "genesis", size);
+    this.#digests.add(checkpointDigest(signed.bytes));
+    return undefined;
+  }
+
+  private checkStoredRoot(signed: SignedCheckpoint, root: string, at: object): AuditProblem | undefined {
+    const size = signed.checkpoint.treeSize;
+    if (signed.checkpoint.rootHash === root) {
+      this.checked += 1;
+      this.latest = signed;
+      if (this.#mismatch !== undefined) {
+        // A later signed checkpoint matches the log, so the earlier one describes another history.
+        const fork = { ...this.#mismatch, code: "ERR_AUDIT_FORK" as const, kind: "fork" as const };
+        fork.message = `checkpoint ${fork.treeSize} is not consistent with checkpoint ${size}, which matches the log`;
+        return fork;
+      }
+      return undefined;
+    }
+    this.#mismatch ??= {
+      code: "ERR_AUDIT_CHAIN_BROKEN",
+      kind: "rewritten",
+      message: `the records up to ${size} do not match their signed checkpoint (edited and re-hashed)`,
+      ...at,
+    };
+    return undefined;
+  }
+
+  /** A root mismatch stays pending until a later checkpoint shows whether it is a fork. */
+  resolve(problem: AuditProblem | undefined): AuditProblem | undefined {
+    return this.#mismatch ?? problem;
+  }
+
+  finish(count: number, beyond: number[]): AuditProblem | undefined {
+    const first = beyond[0];
+    if (first === undefined) return undefined;
+    return {
+      code: "ERR_AUDIT_TRUNCATED",
+      kind: "truncated",
+      message: `the log has ${count} records but a signed checkpoint covers ${first}`,
+      line: count + 1,
+      seq: count,
+      treeSize: first,
+    };
+  }
+
+  report(scanner: ChainScanner, problem: AuditProblem | undefined): AuditVerifyReport {
+    return {
+      ok: problem === undefined,
+      records: scanner.count,
+      checkpoints: this.checked,
+      ...(this.latest === undefined ? {} : { latestCheckpoint: this.latest.checkpoint }),
+      ...(this.signer === undefined ? {} : { signer: this.signer }),
+      rootHash: scanner.accumulator.root().toString("hex"),
+      ...(problem === undefined ? {} : { problem }),
+    };
+  }
+}
