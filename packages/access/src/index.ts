@@ -40,6 +40,7 @@ export type { Resource, ResourceKind, Scope } from "./scope.js";
 export { RESOURCE_KINDS, resourceSchema, scopeCovers, scopeIdSchema, scopeSchema } from "./scope.js";
 export type {
   AccessPolicyStoreOptions,
+  ApprovalResult,
   InitOptions,
   PolicyChangeResult,
   WriteOptions,

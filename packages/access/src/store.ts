@@ -65,6 +65,9 @@ export interface PolicyChangeResult {
   policy: AccessPolicy;
 }
 
+/** The result of propose, approve and cancel, which always concern one request. */
+export type ApprovalResult = PolicyChangeResult & { request: PendingApproval };
+
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -161,8 +164,8 @@ export class AccessPolicyStore {
   }
 
   /** Opens an approval request; the result's `request.id` is what the other custodian approves. */
-  propose(change: ApprovableChange, by: Principal, options: WriteOptions = {}): Promise<PolicyChangeResult> {
-    return this.#commit(options, (policy, at) =>
+  propose(change: ApprovableChange, by: Principal, options: WriteOptions = {}): Promise<ApprovalResult> {
+    return this.#commitRequest(options, (policy, at) =>
       proposeTransition(policy, change, by, {
         at,
         id: this.#ids.next(),
@@ -175,18 +178,29 @@ export class AccessPolicyStore {
    * A custodian other than the proposer approves. Policy changes take effect in this version; for
    * release-hold and purge the caller performs the operation now (`result.request.change`).
    */
-  approve(requestId: string, by: Principal, options: WriteOptions = {}): Promise<PolicyChangeResult> {
-    return this.#commit(options, (policy, at) => approveTransition(policy, requestId, by, at));
+  approve(requestId: string, by: Principal, options: WriteOptions = {}): Promise<ApprovalResult> {
+    return this.#commitRequest(options, (policy, at) => approveTransition(policy, requestId, by, at));
   }
 
   /** The proposer or a custodian withdraws a request. */
-  cancel(requestId: string, by: Principal, options: WriteOptions = {}): Promise<PolicyChangeResult> {
-    return this.#commit(options, (policy, at) => cancelTransition(policy, requestId, by, at));
+  cancel(requestId: string, by: Principal, options: WriteOptions = {}): Promise<ApprovalResult> {
+    return this.#commitRequest(options, (policy, at) => cancelTransition(policy, requestId, by, at));
   }
 
   /** Every version from 1, re-checked from disk. */
   async history(): Promise<AccessPolicy[]> {
     return (await loadVersions(this.dir)).map((version) => version.policy);
+  }
+
+  async #commitRequest(
+    options: WriteOptions,
+    make: (policy: AccessPolicy, at: Date) => Transition,
+  ): Promise<ApprovalResult> {
+    const result = await this.#commit(options, make);
+    const { request } = result;
+    if (request === undefined)
+      throw new CustodyError("ERR_INTERNAL", "an approval transition lost its request");
+    return { ...result, request };
   }
 
   // One write at a time per store; other processes are caught by the no-replace link.
