@@ -1,0 +1,120 @@
+import { spawn } from "node:child_process";
+import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { FileAuditSink, openFileAuditLog, RECOVERY_ACTION, verifyAuditLog } from "@custody/audit";
+import { expectCode, sampleEvent } from "@custody/audit/conformance";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestPki, type TestPki, tempDir } from "./fixtures.js";
+
+let pki: TestPki;
+const cleanups: (() => Promise<void>)[] = [];
+beforeAll(async () => {
+  pki = await createTestPki();
+});
+afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup();
+});
+
+async function newDir(): Promise<string> {
+  const temp = await tempDir("file");
+  cleanups.push(temp.remove);
+  return join(temp.dir, "log");
+}
+
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await new Promise((resolve) => child.once("exit", resolve));
+  return child.pid as number;
+}
+
+describe("file sink: torn writes", () => {
+  it("cuts a torn last line, keeps the bytes aside, and records the repair in the log", async () => {
+    const dir = await newDir();
+    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    for (let i = 0; i < 3; i += 1) await log.append(sampleEvent());
+    await log.close();
+    const torn = Buffer.from('{"action":"item.read","actor":"user-1","deta');
+    await appendFile(join(dir, "audit.log"), torn);
+    expect((await verifyAuditLog({ dir }, { trust: pki.trust })).problem).toMatchObject({
+      kind: "torn",
+      line: 4,
+    });
+
+    const reopened = await openFileAuditLog({ dir, signer: pki.signer });
+    const records = [];
+    for await (const record of reopened.read()) records.push(record);
+    expect(records).toHaveLength(4);
+    const repair = records[3];
+    expect(repair).toMatchObject({ seq: 3, action: RECOVERY_ACTION, outcome: "error" });
+    expect(repair?.details).toMatchObject({ kind: "torn-tail", tornBytes: torn.length });
+    const kept = await readFile(join(dir, String(repair?.details.keptAt)));
+    expect(kept.equals(torn)).toBe(true);
+    await reopened.close();
+    expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 4 });
+  });
+
+  it("sets aside a checkpoint signature whose body never got written", async () => {
+    const dir = await newDir();
+    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    await log.append(sampleEvent());
+    await log.close();
+    await writeFile(join(dir, "checkpoints", "000000000009.p7s"), Buffer.from([0x30, 0x80]));
+    const reopened = await openFileAuditLog({ dir, signer: pki.signer });
+    const last = [];
+    for await (const record of reopened.read({ since: 1 })) last.push(record);
+    expect(last[0]?.details).toMatchObject({ kind: "incomplete-checkpoint", treeSize: 9 });
+    await reopened.close();
+    expect(await readdir(join(dir, "torn"))).toHaveLength(1);
+    expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 2 });
+  });
+
+  it("refuses to open a damaged log instead of appending to it", async () => {
+    const dir = await newDir();
+    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    for (let i = 0; i < 3; i += 1) await log.append(sampleEvent());
+    await log.close();
+    const text = await readFile(join(dir, "audit.log"), "utf8");
+    await writeFile(join(dir, "audit.log"), text.replace("item.read", "item.wipe"));
+    const error = await expectCode(openFileAuditLog({ dir, signer: pki.signer }), "ERR_AUDIT_CHAIN_BROKEN");
+    expect(error.details).toMatchObject({ kind: "modified", line: 1 });
+    // The refused open released its lock.
+    await expectCode(openFileAuditLog({ dir, signer: pki.signer }), "ERR_AUDIT_CHAIN_BROKEN");
+  });
+});
+
+describe("file sink: one writer at a time", () => {
+  it("refuses a second writer in the same process with ERR_AUDIT_LOCKED", async () => {
+    const dir = await newDir();
+    const sink = await FileAuditSink.open(dir);
+    const error = await expectCode(FileAuditSink.open(dir), "ERR_AUDIT_LOCKED");
+    expect(error.details).toMatchObject({ pid: process.pid });
+    await sink.close();
+    await (await FileAuditSink.open(dir)).close();
+  });
+
+  it("refuses a lock held by another live process", async () => {
+    const dir = await newDir();
+    await (await FileAuditSink.open(dir)).close();
+    const owner = { pid: process.ppid, host: hostname(), nonce: "x" };
+    await writeFile(join(dir, "audit.lock"), JSON.stringify(owner));
+    await expectCode(FileAuditSink.open(dir), "ERR_AUDIT_LOCKED");
+  });
+
+  it("takes over a stale lock left by a process that died", async () => {
+    const dir = await newDir();
+    await (await FileAuditSink.open(dir)).close();
+    const owner = { pid: await deadPid(), host: hostname(), nonce: "dead" };
+    await writeFile(join(dir, "audit.lock"), JSON.stringify(owner));
+    const sink = await FileAuditSink.open(dir);
+    expect(JSON.parse(await readFile(join(dir, "audit.lock"), "utf8"))).toMatchObject({ pid: process.pid });
+    await sink.close();
+  });
+
+  it("refuses an unreadable lock rather than guessing", async () => {
+    const dir = await newDir();
+    await (await FileAuditSink.open(dir)).close();
+    await writeFile(join(dir, "audit.lock"), "garbage");
+    await expectCode(FileAuditSink.open(dir), "ERR_AUDIT_LOCKED");
+  });
+});
