@@ -67,6 +67,16 @@ describe("@custody/access public surface", () => {
       expect(store.authorize({ id: "ivan" }, "evidence.read", item).outcome).toBe("allow");
       const denied = access.authorize(store.policy, { id: "ivan" }, "evidence.purge", item);
       expect(denied).toMatchObject({ outcome: "deny", denial: "role-lacks-permission" });
+
+      await store.apply({ kind: "grant", principal: "bob", role: "custodian", scope: "*" }, alice);
+      const release = { kind: "release-hold", resource: item } as const;
+      await expect(store.apply(release as never, alice)).rejects.toMatchObject({
+        code: "ERR_POLICY_INVALID",
+      });
+      const { request } = await store.propose(release, alice);
+      const approved = await store.approve(request.id, { id: "bob", kind: "person" });
+      expect(approved.request.change).toEqual(release);
+      expect(approved.event).toMatchObject({ kind: "approve", by: "bob", proposedBy: "alice" });
     } finally {
       await rm(root, { recursive: true, force: true });
     }
