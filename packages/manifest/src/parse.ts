@@ -91,16 +91,16 @@ function checkPaths(value: unknown): void {
   });
 }
 
+// collisions first: a look-alike duplicate is reported as such wherever it sits in the order
 function checkOrderAndCollisions(manifest: CustodyManifest): void {
   const registry = new PathRegistry();
-  let previous: string | undefined;
-  for (const [index, item] of manifest.items.entries()) {
-    registry.add(item.path);
-    if (previous !== undefined && comparePaths(previous, item.path) >= 0) {
+  for (const item of manifest.items) registry.add(item.path);
+  manifest.items.forEach((item, index) => {
+    const previous = manifest.items[index - 1];
+    if (previous !== undefined && comparePaths(previous.path, item.path) >= 0) {
       throw invalid(`items are not sorted by path at index ${index}`, { index, path: item.path });
     }
-    previous = item.path;
-  }
+  });
 }
 
 function checkMerkleRoot(manifest: CustodyManifest): void {

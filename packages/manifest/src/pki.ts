@@ -68,6 +68,10 @@ export async function issueCertificate(
   const caCert = readCertificatePem(ca.certificatePem, "the CA certificate");
   const caKey = loadPrivateKey(ca.keyPem, ca.passphrase);
   assertCaKey(caCert, caKey);
+  const usage = [
+    { name: "keyUsage", critical: true, ...usageBits(options.usage) },
+    { name: "extKeyUsage", ...extendedUsage(options.usage) },
+  ];
   const key = await generateRsaKey(options.keyBits ?? 3072);
   const now = (options.clock ?? systemClock).now();
   const requested = now.getTime() + (options.validDays ?? 730) * DAY_MS;
@@ -76,8 +80,7 @@ export async function issueCertificate(
   const cert = draft(key, options.commonName, now, notAfter);
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
-    { name: "keyUsage", critical: true, ...usageBits(options.usage) },
-    { name: "extKeyUsage", ...extendedUsage(options.usage) },
+    ...usage,
     { name: "subjectKeyIdentifier" },
     ...authorityKeyId(caCert),
   ]);
