@@ -1,0 +1,65 @@
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { type ErrorCode, isCustodyError } from "@custody/core";
+import type { AuthenticatedPrincipal } from "./identity.js";
+import { type EvidenceItem, itemKey } from "./item.js";
+import { itemResource, type Vault } from "./vault.js";
+
+export interface CheckResult {
+  id: string;
+  ok: boolean;
+  code?: ErrorCode;
+  message?: string;
+}
+
+/**
+ * Re-reads items and compares every byte with the recorded SHA-256. With an id, that item (a denial
+ * is recorded and thrown); without, every item the principal may check, each check recorded.
+ */
+export async function checkItems(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  id?: string,
+): Promise<CheckResult[]> {
+  vault.assertAuthenticated(principal);
+  if (id !== undefined) return [await checkOne(vault, principal, await vault.findItem(id))];
+  const policy = await vault.policy.refresh();
+  const items = (await vault.allItems()).filter((item) =>
+    vault.allows(policy, principal, "evidence.check", itemResource(item)),
+  );
+  const results: CheckResult[] = [];
+  for (const item of items) results.push(await checkOne(vault, principal, item));
+  return results;
+}
+
+async function checkOne(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  item: EvidenceItem,
+): Promise<CheckResult> {
+  return vault.run(vault.itemRequest(principal, "evidence.check", item), async () => {
+    const result = await rehash(vault, item);
+    if (!result.ok) {
+      await vault.audit.append({
+        actor: principal.id,
+        action: "evidence.check",
+        target: `item:${item.id}`,
+        outcome: "error",
+        reason: `integrity check FAILED: ${result.code}: ${result.message}`,
+        details: { caseId: item.caseId },
+      });
+    }
+    return result;
+  });
+}
+
+async function rehash(vault: Vault, item: EvidenceItem): Promise<CheckResult> {
+  try {
+    const stream = await vault.store.read(itemKey(item.id));
+    await pipeline(stream, new Writable({ write: (_chunk, _encoding, done) => done() }));
+    return { id: item.id, ok: true };
+  } catch (error) {
+    if (!isCustodyError(error)) throw error;
+    return { id: item.id, ok: false, code: error.code, message: error.message };
+  }
+}

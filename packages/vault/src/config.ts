@@ -1,0 +1,78 @@
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { CustodyError, isoTimestampSchema, toCustodyError } from "@custody/core";
+import { z } from "zod";
+
+/** Where the evidence bytes live. The fs store is the embedded default. */
+export const storeConfigSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("fs"), dir: z.string().min(1) }),
+  z.strictObject({
+    kind: z.literal("azure"),
+    container: z.string().min(3),
+    /** Account URL for a TokenCredential (DefaultAzureCredential), or... */
+    accountUrl: z.url().optional(),
+    /** ...the name of an environment variable that holds a connection string (never the secret itself). */
+    connectionStringEnv: z.string().optional(),
+  }),
+]);
+
+/** `vault.json`: what a vault is made of. Paths are relative to the vault directory. */
+export const vaultConfigSchema = z.strictObject({
+  format: z.literal("custody.vault/v1"),
+  vaultId: z.string().min(1),
+  createdAt: isoTimestampSchema,
+  store: storeConfigSchema,
+  defaultRetentionDays: z.number().int().nonnegative(),
+  checkpointEvery: z.number().int().positive(),
+});
+
+export type VaultConfig = z.infer<typeof vaultConfigSchema>;
+export type StoreConfig = z.infer<typeof storeConfigSchema>;
+
+export const CONFIG_FILE = "vault.json";
+
+/** The vault directory: an explicit choice, then CUSTODY_VAULT, then ./.custody. */
+export function resolveVaultDir(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
+  return resolve(cwd, explicit ?? env.CUSTODY_VAULT ?? ".custody");
+}
+
+export async function readVaultConfig(dir: string): Promise<VaultConfig> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, CONFIG_FILE), "utf8");
+  } catch (cause) {
+    const error = toCustodyError(cause, "ERR_IO", `cannot read ${join(dir, CONFIG_FILE)}`);
+    if (error.code !== "ERR_NOT_FOUND") throw error;
+    throw new CustodyError(
+      "ERR_VAULT_NOT_INITIALIZED",
+      `no vault at ${dir} (run: custody init --vault ${dir})`,
+      {
+        cause,
+      },
+    );
+  }
+  const parsed = vaultConfigSchema.safeParse(parseJson(text, dir));
+  if (!parsed.success) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `${join(dir, CONFIG_FILE)} is invalid: ${parsed.error.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+function parseJson(text: string, dir: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new CustodyError("ERR_INVALID_ARGUMENT", `${join(dir, CONFIG_FILE)} is not JSON`, { cause });
+  }
+}
+
+/** Writes vault.json exclusively: an existing vault is never overwritten. */
+export async function writeVaultConfig(dir: string, config: VaultConfig): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.${CONFIG_FILE}.${process.pid}.tmp`);
+  await writeFile(temp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  await rename(temp, join(dir, CONFIG_FILE));
+}

@@ -1,0 +1,134 @@
+import { createPrivateKey, type KeyObject, randomBytes, sign, verify, X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { type Clock, CustodyError, systemClock, toCustodyError } from "@custody/core";
+
+/** A person or device as the vault knows them after checking their certificate and key. */
+export interface AuthenticatedPrincipal {
+  readonly id: string;
+  readonly kind: "person" | "device" | "service";
+  readonly fingerprintSha256: string;
+  readonly serialNumber: string;
+}
+
+/** Trust material the vault checks identities against. */
+export interface IdentityTrust {
+  caCertificatePem: string;
+  /** Serial numbers (upper-case hex) of revoked identity certificates. */
+  revokedSerials: ReadonlySet<string>;
+  clock?: Clock;
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g;
+
+/** An identity file is PEM: the client certificate, then its private key (PKCS#8, encrypted or not). */
+export function identityBundle(certificatePem: string, keyPem: string): string {
+  return `${certificatePem.trim()}\n${keyPem.trim()}\n`;
+}
+
+export async function readIdentityFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IDENTITY_INVALID", `cannot read identity file ${file}`);
+  }
+}
+
+/**
+ * Checks an identity bundle: the certificate was issued by the vault CA, is valid now, is not revoked,
+ * and the caller holds its private key (a fresh challenge is signed and verified).
+ */
+export function authenticateIdentity(
+  bundle: string,
+  trust: IdentityTrust,
+  passphrase?: string,
+): AuthenticatedPrincipal {
+  const { certificate, key } = parseBundle(bundle, passphrase);
+  checkIssuedByVault(certificate, trust);
+  proveKeyPossession(certificate, key);
+  return principalFromCertificate(certificate);
+}
+
+function parseBundle(
+  bundle: string,
+  passphrase: string | undefined,
+): { certificate: X509Certificate; key: KeyObject } {
+  const blocks = [...bundle.matchAll(PEM_BLOCK)];
+  const certPem = blocks.find((b) => b[1] === "CERTIFICATE")?.[0];
+  const keyPem = blocks.find((b) => b[1]?.endsWith("PRIVATE KEY"))?.[0];
+  if (certPem === undefined || keyPem === undefined) {
+    throw new CustodyError(
+      "ERR_IDENTITY_INVALID",
+      "an identity file needs a CERTIFICATE and a PRIVATE KEY block",
+    );
+  }
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certPem);
+  } catch (cause) {
+    throw new CustodyError("ERR_IDENTITY_INVALID", "the identity certificate cannot be parsed", { cause });
+  }
+  return { certificate, key: parseKey(keyPem, passphrase) };
+}
+
+function parseKey(keyPem: string, passphrase: string | undefined): KeyObject {
+  if (keyPem.includes("ENCRYPTED") && passphrase === undefined) {
+    throw new CustodyError(
+      "ERR_PASSPHRASE_REQUIRED",
+      "the identity key is encrypted: set CUSTODY_IDENTITY_PASSPHRASE",
+    );
+  }
+  try {
+    return createPrivateKey(passphrase === undefined ? keyPem : { key: keyPem, passphrase });
+  } catch (cause) {
+    throw new CustodyError("ERR_IDENTITY_INVALID", "the identity key cannot be read (wrong passphrase?)", {
+      cause,
+    });
+  }
+}
+
+function checkIssuedByVault(certificate: X509Certificate, trust: IdentityTrust): void {
+  const ca = new X509Certificate(trust.caCertificatePem);
+  if (!certificate.checkIssued(ca) || !certificate.verify(ca.publicKey)) {
+    throw new CustodyError("ERR_IDENTITY_INVALID", "the identity was not issued by this vault's CA");
+  }
+  const now = (trust.clock ?? systemClock).now().getTime();
+  if (now < Date.parse(certificate.validFrom) || now > Date.parse(certificate.validTo)) {
+    throw new CustodyError(
+      "ERR_IDENTITY_INVALID",
+      `the identity certificate is not valid now (${certificate.validTo})`,
+    );
+  }
+  if (trust.revokedSerials.has(certificate.serialNumber.toUpperCase())) {
+    throw new CustodyError(
+      "ERR_IDENTITY_INVALID",
+      `the identity certificate ${certificate.serialNumber} is revoked`,
+    );
+  }
+}
+
+function proveKeyPossession(certificate: X509Certificate, key: KeyObject): void {
+  const challenge = randomBytes(32);
+  let signature: Buffer;
+  try {
+    signature = sign("sha256", challenge, key);
+  } catch (cause) {
+    throw new CustodyError("ERR_IDENTITY_INVALID", "the identity key cannot sign", { cause });
+  }
+  if (!verify("sha256", challenge, certificate.publicKey, signature)) {
+    throw new CustodyError("ERR_IDENTITY_INVALID", "the identity key does not belong to its certificate");
+  }
+}
+
+/** The principal a verified certificate names: its common name, fingerprint and serial. */
+export function principalFromCertificate(certificate: X509Certificate): AuthenticatedPrincipal {
+  const commonName = /(?:^|\n)CN=([^\n]+)/.exec(certificate.subject)?.[1];
+  if (commonName === undefined)
+    throw new CustodyError("ERR_IDENTITY_INVALID", "the identity certificate has no CN");
+  const isDevice = /(?:^|\n)OU=device(?:\n|$)/.test(certificate.subject);
+  return {
+    id: commonName,
+    kind: isDevice ? "device" : "person",
+    fingerprintSha256: certificate.fingerprint256.replaceAll(":", "").toLowerCase(),
+    serialNumber: certificate.serialNumber.toUpperCase(),
+  };
+}

@@ -1,0 +1,132 @@
+import { createReadStream } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { verifyPackage } from "@custody/archive";
+import { type Clock, CustodyError, toCustodyError } from "@custody/core";
+import { hashFile } from "@custody/hash";
+import type { AuthenticatedPrincipal } from "./identity.js";
+import type { Acquisition, ItemRecord } from "./item.js";
+
+export interface IngestOptions {
+  caseId: string;
+  labels?: Record<string, string>;
+  /** Days from now during which the item cannot be deleted; the vault default when absent. */
+  retainDays?: number;
+  legalHold?: boolean;
+  /** `auto` (default) treats a ZIP holding a custody manifest as a package. */
+  kind?: "auto" | "package" | "file";
+  /** Store a package whose verification failed; the failure is recorded in the item and the audit log. */
+  allowUnverified?: boolean;
+  /** How the bytes were acquired (`collect` when this vault's collector made them). */
+  how?: Acquisition["how"];
+  abortSignal?: AbortSignal;
+}
+
+export interface IngestContext {
+  trustAnchors: string[];
+  crls: string[];
+  clock: Clock;
+  hostname: string;
+  tool: string;
+}
+
+/** Everything known about a file before it is stored: its digests and, for a package, its verification. */
+export async function examineForIngest(
+  ctx: IngestContext,
+  principal: AuthenticatedPrincipal,
+  file: string,
+  options: IngestOptions,
+): Promise<ItemRecord> {
+  const size = await fileSize(file);
+  const kind = options.kind === "file" ? "file" : (await looksLikeZip(file)) ? "package" : "file";
+  if (options.kind === "package" && kind !== "package") {
+    throw new CustodyError("ERR_PACKAGE_INVALID", `${file} is not a ZIP investigation package`);
+  }
+  // The whole-file digest and the package verification read the same bytes; run them side by side.
+  const [digest, pkg] = await Promise.all([
+    hashFile(file, { algorithms: ["sha256", "sha1", "md5"], abortSignal: options.abortSignal }),
+    kind === "package" ? examinePackage(ctx, file, options) : Promise.resolve(undefined),
+  ]);
+  if (digest.size !== size)
+    throw new CustodyError("ERR_INTEGRITY_MISMATCH", `${file} changed while it was read`);
+  const sha256 = digest.digests.sha256 ?? "";
+  return {
+    format: "custody.item/v1",
+    id: sha256,
+    kind,
+    caseId: options.caseId,
+    name: basename(file),
+    labels: options.labels ?? {},
+    size,
+    digests: { sha256, sha1: digest.digests.sha1, md5: digest.digests.md5 },
+    ...(pkg === undefined ? {} : { package: pkg }),
+    acquisition: {
+      by: principal.id,
+      byFingerprintSha256: principal.fingerprintSha256,
+      at: ctx.clock.now().toISOString(),
+      how: options.how ?? "ingest",
+      where: ctx.hostname,
+      tool: ctx.tool,
+      source: file,
+    },
+  };
+}
+
+async function examinePackage(
+  ctx: IngestContext,
+  file: string,
+  options: IngestOptions,
+): Promise<ItemRecord["package"]> {
+  const report = await verifyPackage(file, {
+    trust: { trustAnchors: ctx.trustAnchors, crls: ctx.crls, clock: ctx.clock },
+  });
+  const problems = report.problems
+    .slice(0, 10)
+    .map((p: { code: string; message: string; path?: string }) => ({
+      code: p.code,
+      message: p.message.slice(0, 300),
+      ...(p.path === undefined ? {} : { path: p.path }),
+    }));
+  if (!report.ok && options.allowUnverified !== true) {
+    const first = problems[0];
+    throw new CustodyError(
+      "ERR_PACKAGE_INVALID",
+      `${file} failed verification (${problems.length} problem(s), first: ${first?.code} ${first?.path ?? ""} ${first?.message ?? ""}); ` +
+        "ingest it with --unverified to keep it anyway, recorded as unverified",
+      { details: { problems } },
+    );
+  }
+  const manifest = report.manifest;
+  return {
+    verified: report.ok,
+    problems,
+    ...(report.manifestSha256 === undefined ? {} : { manifestSha256: report.manifestSha256 }),
+    ...(manifest?.name === undefined ? {} : { packageName: manifest.name }),
+    ...(manifest?.device?.id === undefined ? {} : { deviceId: manifest.device.id }),
+    ...(report.signature?.signer.subject === undefined ? {} : { signer: report.signature.signer.subject }),
+  };
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new CustodyError("ERR_INVALID_ARGUMENT", `${file} is not a regular file`);
+    return info.size;
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `cannot ingest ${file}`);
+  }
+}
+
+async function looksLikeZip(file: string): Promise<boolean> {
+  const handle = await open(file, "r");
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    return bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50;
+  } finally {
+    await handle.close();
+  }
+}
+
+export function openForStore(file: string) {
+  return createReadStream(file, { highWaterMark: 1024 * 1024 });
+}

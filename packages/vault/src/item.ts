@@ -1,0 +1,95 @@
+import {
+  CustodyError,
+  canonicalJson,
+  digestSetSchema,
+  isoTimestampSchema,
+  sha256HexSchema,
+} from "@custody/core";
+import { z } from "zod";
+
+/** Who acquired an item, how, where and when: what a court asks first. */
+export const acquisitionSchema = z.strictObject({
+  by: z.string().min(1),
+  byFingerprintSha256: sha256HexSchema,
+  at: isoTimestampSchema,
+  how: z.enum(["ingest", "collect"]),
+  where: z.string().min(1),
+  tool: z.string().min(1),
+  source: z.string(),
+});
+
+/** The immutable facts of an evidence item, fixed at ingest and stored with its bytes. */
+export const itemRecordSchema = z.strictObject({
+  format: z.literal("custody.item/v1"),
+  id: sha256HexSchema,
+  kind: z.enum(["package", "file"]),
+  caseId: z.string().min(1).max(128),
+  name: z.string().max(1024),
+  labels: z.record(z.string().min(1).max(128), z.string().max(1024)),
+  size: z.number().int().nonnegative(),
+  digests: digestSetSchema,
+  package: z
+    .strictObject({
+      verified: z.boolean(),
+      manifestSha256: sha256HexSchema.optional(),
+      packageName: z.string().optional(),
+      deviceId: z.string().optional(),
+      signer: z.string().optional(),
+      problems: z.array(
+        z.strictObject({ code: z.string(), path: z.string().optional(), message: z.string() }),
+      ),
+    })
+    .optional(),
+  acquisition: acquisitionSchema,
+});
+
+export type ItemRecord = z.infer<typeof itemRecordSchema>;
+export type Acquisition = z.infer<typeof acquisitionSchema>;
+
+/** An item as a caller sees it: its record plus its current protection state. */
+export interface EvidenceItem extends ItemRecord {
+  retainUntil?: string;
+  legalHold: boolean;
+  storedAt: string;
+}
+
+export const RECORD_METADATA_KEY = "custodyrecord";
+
+/** Store metadata values travel as HTTP headers on Azure, so the record is base64url of its canonical JSON. */
+export function encodeItemRecord(record: ItemRecord): string {
+  return Buffer.from(canonicalJson(record), "utf8").toString("base64url");
+}
+
+export function decodeItemRecord(value: string | undefined, key: string): ItemRecord {
+  if (value === undefined) {
+    throw new CustodyError("ERR_INTEGRITY_MISMATCH", `stored object ${key} has no custody record`);
+  }
+  const parsed = itemRecordSchema.safeParse(safeJson(Buffer.from(value, "base64url").toString("utf8")));
+  if (!parsed.success) {
+    throw new CustodyError("ERR_INTEGRITY_MISMATCH", `stored object ${key} has a malformed custody record`);
+  }
+  return parsed.data;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export const ITEM_PREFIX = "items/";
+
+export function itemKey(id: string): string {
+  return `${ITEM_PREFIX}${id}`;
+}
+
+/** Accepts a full id or an unambiguous prefix of at least 8 hex digits (as people copy them). */
+export function normalizeItemId(id: string): string {
+  const lower = id.trim().toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(lower)) {
+    throw new CustodyError("ERR_INVALID_ARGUMENT", `'${id}' is not an item id (8 to 64 hex digits)`);
+  }
+  return lower;
+}

@@ -1,0 +1,400 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { type AccessPolicy, AccessPolicyStore, type Action, authorize, type Resource } from "@custody/access";
+import { type AuditLog, openFileAuditLog } from "@custody/audit";
+import {
+  type Clock,
+  CustodyError,
+  type Logger,
+  silentLogger,
+  systemClock,
+  uuidv7Generator,
+} from "@custody/core";
+import { createKeySigner, type Signer } from "@custody/manifest";
+import { type EvidenceStore, FsEvidenceStore, type StoredObject } from "@custody/store";
+import {
+  type AccessListing,
+  changeGrant,
+  type GrantRequest,
+  issueIdentityFor,
+  listAccess,
+  type WhoAmI,
+  whoAmI,
+} from "./access-ops.js";
+import { type ApprovalOutcome, approveRequest, purgeItem, releaseHold } from "./approvals.js";
+import { type CheckResult, checkItems } from "./check.js";
+import { readVaultConfig, type VaultConfig, writeVaultConfig } from "./config.js";
+import { buildCustodyReport } from "./custody-report.js";
+import { type GuardedRequest, guarded } from "./guard.js";
+import { type AuthenticatedPrincipal, authenticateIdentity } from "./identity.js";
+import { examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
+import {
+  decodeItemRecord,
+  type EvidenceItem,
+  encodeItemRecord,
+  ITEM_PREFIX,
+  type ItemRecord,
+  itemKey,
+} from "./item.js";
+import { createVaultPki, issueIdentity, loadVaultPki, PKI_FILES, readPkiFile, type VaultPki } from "./pki.js";
+import type { SignedCustodyReport } from "./report.js";
+
+export interface VaultOpenOptions {
+  dir: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** A store built by the caller (e.g. AzureBlobEvidenceStore); the fs store under `dir` otherwise. */
+  store?: EvidenceStore;
+}
+
+export interface VaultInitOptions {
+  /** The first custodian; receives the returned identity. */
+  custodian: string;
+  defaultRetentionDays?: number;
+  clock?: Clock;
+  /** RSA size of the vault's keys; 3072 by default (tests use 2048 for speed). */
+  keyBits?: number;
+}
+
+const TOOL = "custody 0.1.0";
+const DAY_MS = 86_400_000;
+
+/** One vault: a store, its audit log, its access policy and its signer, every call authorized and audited. */
+export class Vault {
+  readonly #authenticated = new WeakSet<AuthenticatedPrincipal>();
+
+  private constructor(
+    readonly dir: string,
+    readonly config: VaultConfig,
+    readonly store: EvidenceStore,
+    readonly audit: AuditLog,
+    readonly policy: AccessPolicyStore,
+    readonly pki: VaultPki,
+    readonly clock: Clock,
+    readonly logger: Logger,
+  ) {}
+
+  /** Creates a vault in `dir` (refused if one exists) and returns it with the first custodian's identity. */
+  static async init(dir: string, options: VaultInitOptions): Promise<{ vault: Vault; identityPem: string }> {
+    const clock = options.clock ?? systemClock;
+    const vaultId = uuidv7Generator(clock).next();
+    await writeVaultConfig(dir, {
+      format: "custody.vault/v1",
+      vaultId,
+      createdAt: clock.now().toISOString(),
+      store: { kind: "fs", dir: "store" },
+      defaultRetentionDays: options.defaultRetentionDays ?? 365,
+      checkpointEvery: 1000,
+    });
+    await createVaultPki(dir, vaultId, { clock, keyBits: options.keyBits });
+    const pki = await loadVaultPki(dir);
+    const identityPem = await issueIdentity(pki, options.custodian, { clock, keyBits: options.keyBits });
+    await AccessPolicyStore.init(join(dir, "policy"), options.custodian, { clock });
+    const vault = await Vault.open({ dir, clock });
+    await vault.audit.append({
+      actor: options.custodian,
+      action: "vault.init",
+      target: `vault:${vaultId}`,
+      outcome: "allow",
+      reason: `vault created with ${options.custodian} as its first custodian`,
+      details: { vaultId },
+    });
+    return { vault, identityPem };
+  }
+
+  static async open(options: VaultOpenOptions): Promise<Vault> {
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? silentLogger;
+    const config = await readVaultConfig(options.dir);
+    const pki = await loadVaultPki(options.dir);
+    const store = options.store ?? (await openConfiguredStore(options.dir, config));
+    const audit = await openFileAuditLog({
+      dir: join(options.dir, "audit"),
+      signer: pki.signer,
+      clock,
+      logger,
+      checkpointEvery: config.checkpointEvery,
+    });
+    const policy = await AccessPolicyStore.open(join(options.dir, "policy"), { clock, logger });
+    return new Vault(options.dir, config, store, audit, policy, pki, clock, logger);
+  }
+
+  /** The CA certificates that verify this vault's signatures, identities and packages. */
+  get trustAnchors(): string[] {
+    return [this.pki.caCertificatePem];
+  }
+
+  async crl(): Promise<string> {
+    return readPkiFile(this.dir, PKI_FILES.crl);
+  }
+
+  /** Checks an identity bundle (certificate + key) and returns a principal the vault will accept. */
+  authenticate(identityPem: string, passphrase?: string): AuthenticatedPrincipal {
+    const principal = authenticateIdentity(
+      identityPem,
+      {
+        caCertificatePem: this.pki.caCertificatePem,
+        revokedSerials: new Set(this.pki.revoked.map((r) => r.serialNumber.toUpperCase())),
+        clock: this.clock,
+      },
+      passphrase,
+    );
+    this.#authenticated.add(principal);
+    return principal;
+  }
+
+  /** The signer this machine's collector uses for packages it makes for this vault. */
+  async collectorSigner(): Promise<Signer> {
+    return createKeySigner({
+      keyPem: await readPkiFile(this.dir, PKI_FILES.collectorKey),
+      certificatePem: await readPkiFile(this.dir, PKI_FILES.collectorCert),
+      clock: this.clock,
+    });
+  }
+
+  async ingest(
+    principal: AuthenticatedPrincipal,
+    file: string,
+    options: IngestOptions,
+  ): Promise<EvidenceItem> {
+    const record = await examineForIngest(this.ingestContext(await this.crl()), principal, file, options);
+    const resource: Resource = { kind: "case", caseId: record.caseId, ...deviceOf(record) };
+    const details = {
+      source: file,
+      size: record.size,
+      sha256: record.id,
+      kind: record.kind,
+      caseId: record.caseId,
+    };
+    const request = {
+      principal,
+      action: "evidence.ingest",
+      resource,
+      target: `item:${record.id}`,
+      details,
+    } as const;
+    return this.run(request, async () => {
+      const retainDays = options.retainDays ?? this.config.defaultRetentionDays;
+      const stored = await this.store.create(itemKey(record.id), openForStore(file), {
+        expectedSha256: record.id,
+        retainUntil: new Date(this.clock.now().getTime() + retainDays * DAY_MS),
+        legalHold: options.legalHold === true,
+        metadata: { [RECORD_KEY]: encodeItemRecord(record) },
+        ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+      });
+      return toItem(stored);
+    });
+  }
+
+  /** Items the principal may list (in `caseId` when given); one audit record for the listing. */
+  async list(principal: AuthenticatedPrincipal, options: { caseId?: string } = {}): Promise<EvidenceItem[]> {
+    const resource: Resource =
+      options.caseId === undefined ? { kind: "vault" } : { kind: "case", caseId: options.caseId };
+    const target = options.caseId === undefined ? "vault" : `case:${options.caseId}`;
+    if (options.caseId !== undefined) {
+      return this.run({ principal, action: "evidence.list", resource, target }, () =>
+        this.allItems(options.caseId),
+      );
+    }
+    this.assertAuthenticated(principal);
+    const all = await this.allItems();
+    const policy = await this.policy.refresh();
+    const visible = all.filter((item) => this.allows(policy, principal, "evidence.list", itemResource(item)));
+    await this.audit.append({
+      actor: principal.id,
+      action: "evidence.list",
+      target,
+      outcome: "allow",
+      reason: `listed ${visible.length} item(s) within the principal's scopes`,
+      details: { returned: visible.length },
+    });
+    return visible;
+  }
+
+  async show(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
+    const item = await this.findItem(id);
+    return this.run(this.itemRequest(principal, "evidence.list", item), async () => item);
+  }
+
+  /** The item's bytes, verified against its digest as they stream (the stream errors on a mismatch). */
+  async read(
+    principal: AuthenticatedPrincipal,
+    id: string,
+    options: { abortSignal?: AbortSignal } = {},
+  ): Promise<{ item: EvidenceItem; stream: Readable }> {
+    const item = await this.findItem(id);
+    return this.run(this.itemRequest(principal, "evidence.read", item), async () => ({
+      item,
+      stream: await this.store.read(itemKey(item.id), options),
+    }));
+  }
+
+  async hold(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
+    const item = await this.findItem(id);
+    return this.run(this.itemRequest(principal, "evidence.hold", item), async () =>
+      toItem(await this.store.setLegalHold(itemKey(item.id), true)),
+    );
+  }
+
+  async extendRetention(principal: AuthenticatedPrincipal, id: string, until: Date): Promise<EvidenceItem> {
+    const item = await this.findItem(id);
+    const request = this.itemRequest(principal, "evidence.retain", item, { until: until.toISOString() });
+    return this.run(request, async () => toItem(await this.store.extendRetention(itemKey(item.id), until)));
+  }
+
+  release(principal: AuthenticatedPrincipal, id: string): Promise<ApprovalOutcome> {
+    return releaseHold(this, principal, id);
+  }
+
+  purge(principal: AuthenticatedPrincipal, id: string): Promise<ApprovalOutcome> {
+    return purgeItem(this, principal, id);
+  }
+
+  approve(principal: AuthenticatedPrincipal, requestId: string): Promise<ApprovalOutcome> {
+    return approveRequest(this, principal, requestId);
+  }
+
+  check(principal: AuthenticatedPrincipal, id?: string): Promise<CheckResult[]> {
+    return checkItems(this, principal, id);
+  }
+
+  report(principal: AuthenticatedPrincipal, id: string): Promise<SignedCustodyReport> {
+    return buildCustodyReport(this, principal, id);
+  }
+
+  grant(principal: AuthenticatedPrincipal, grant: GrantRequest): Promise<ApprovalOutcome> {
+    return changeGrant(this, principal, "grant", grant);
+  }
+
+  revoke(principal: AuthenticatedPrincipal, grant: GrantRequest): Promise<ApprovalOutcome> {
+    return changeGrant(this, principal, "revoke", grant);
+  }
+
+  listAccess(principal: AuthenticatedPrincipal): Promise<AccessListing> {
+    return listAccess(this, principal);
+  }
+
+  issueIdentity(principal: AuthenticatedPrincipal, name: string): Promise<string> {
+    return issueIdentityFor(this, principal, name);
+  }
+
+  whoami(principal: AuthenticatedPrincipal): Promise<WhoAmI> {
+    return whoAmI(this, principal);
+  }
+
+  /** Resolves a full id or a unique prefix to the stored item. ERR_NOT_FOUND when there is none. */
+  async findItem(id: string): Promise<EvidenceItem> {
+    const wanted = id.trim().toLowerCase();
+    if (/^[0-9a-f]{64}$/.test(wanted)) return toItem(await this.store.head(itemKey(wanted)));
+    const matches: StoredObject[] = [];
+    for await (const object of this.store.list({ prefix: itemKey(wanted) })) matches.push(object);
+    if (matches.length === 1 && matches[0] !== undefined) return toItem(matches[0]);
+    if (matches.length === 0)
+      throw new CustodyError("ERR_NOT_FOUND", `no evidence item ${id}`, { details: { id } });
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `item id prefix ${id} is ambiguous (${matches.length} items)`,
+    );
+  }
+
+  async allItems(caseId?: string): Promise<EvidenceItem[]> {
+    const items: EvidenceItem[] = [];
+    for await (const object of this.store.list({ prefix: ITEM_PREFIX })) {
+      const item = toItem(object);
+      if (caseId === undefined || item.caseId === caseId) items.push(item);
+    }
+    return items;
+  }
+
+  itemRequest(
+    principal: AuthenticatedPrincipal,
+    action: GuardedRequest["action"],
+    item: EvidenceItem,
+    details: GuardedRequest["details"] = {},
+  ): GuardedRequest {
+    return {
+      principal,
+      action,
+      resource: itemResource(item),
+      target: `item:${item.id}`,
+      details: { caseId: item.caseId, ...details },
+    };
+  }
+
+  /** The library never trusts a bare name: only principals this vault authenticated may act. */
+  assertAuthenticated(principal: AuthenticatedPrincipal): void {
+    if (!this.#authenticated.has(principal)) {
+      throw new CustodyError("ERR_IDENTITY_INVALID", "the principal was not authenticated by this vault");
+    }
+  }
+
+  run<T>(request: GuardedRequest, perform: () => Promise<T>): Promise<T> {
+    return guarded(
+      {
+        audit: this.audit,
+        clock: this.clock,
+        currentPolicy: () => this.policy.refresh(),
+        isAuthenticated: (p) => this.#authenticated.has(p),
+      },
+      request,
+      perform,
+    );
+  }
+
+  allows(
+    policy: AccessPolicy,
+    principal: AuthenticatedPrincipal,
+    action: Action,
+    resource: Resource,
+  ): boolean {
+    return authorize(policy, principal, action, resource, { clock: this.clock }).outcome === "allow";
+  }
+
+  private ingestContext(crl: string) {
+    return {
+      trustAnchors: this.trustAnchors,
+      crls: [crl],
+      clock: this.clock,
+      hostname: hostname(),
+      tool: TOOL,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.audit.close();
+    await this.store.close?.();
+  }
+}
+
+const RECORD_KEY = "custodyrecord";
+
+export function toItem(object: StoredObject): EvidenceItem {
+  const record: ItemRecord = decodeItemRecord(object.metadata[RECORD_KEY], object.key);
+  return {
+    ...record,
+    legalHold: object.legalHold,
+    storedAt: object.createdAt.toISOString(),
+    ...(object.retainUntil === undefined ? {} : { retainUntil: object.retainUntil.toISOString() }),
+  };
+}
+
+export function itemResource(item: ItemRecord): Resource {
+  return { kind: "item", itemId: item.id, caseId: item.caseId, ...deviceOf(item) };
+}
+
+function deviceOf(record: ItemRecord): { deviceId?: string } {
+  return record.package?.deviceId === undefined ? {} : { deviceId: record.package.deviceId };
+}
+
+async function openConfiguredStore(dir: string, config: VaultConfig): Promise<EvidenceStore> {
+  switch (config.store.kind) {
+    case "fs":
+      return FsEvidenceStore.open(join(dir, config.store.dir));
+    case "azure":
+      throw new CustodyError(
+        "ERR_INVALID_ARGUMENT",
+        "this vault stores evidence in Azure: open it with an AzureBlobEvidenceStore passed as `store`",
+      );
+  }
+}

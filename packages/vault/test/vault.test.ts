@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { isCustodyError } from "@custody/core";
+import { createCertificateAuthority, issueCertificate } from "@custody/manifest";
+import { type AuthenticatedPrincipal, identityBundle, Vault, verifyCustodyReport } from "@custody/vault";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const work = mkdtempSync(join(tmpdir(), "custody-vault-"));
+const dir = join(work, "vault");
+let vault: Vault;
+let alice: AuthenticatedPrincipal;
+let custodianPem = "";
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isCustodyError(error) ? error.code : error).toBe(code);
+}
+
+async function auditLines(): Promise<{ actor: string; action: string; outcome: string; target: string }[]> {
+  const text = await readFile(join(dir, "audit", "audit.log"), "utf8");
+  return text
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line));
+}
+
+beforeAll(async () => {
+  const created = await Vault.init(dir, { custodian: "alice", keyBits: 2048 });
+  vault = created.vault;
+  custodianPem = created.identityPem;
+  alice = vault.authenticate(custodianPem);
+  writeFileSync(join(work, "evidence.txt"), "a suspicious file\n");
+});
+
+afterAll(async () => {
+  await vault.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("Vault identities", () => {
+  it("refuses a principal it did not authenticate itself", async () => {
+    const forged = { ...alice };
+    await expectCode(vault.list(forged), "ERR_IDENTITY_INVALID");
+  });
+
+  it("refuses an identity from another CA and a key that is not the certificate's", async () => {
+    const otherCa = await createCertificateAuthority({ commonName: "other", keyBits: 2048 });
+    const stranger = await issueCertificate(otherCa, { commonName: "alice", usage: "client", keyBits: 2048 });
+    expect(() => vault.authenticate(identityBundle(stranger.certificatePem, stranger.keyPem))).toThrow(
+      expect.objectContaining({ code: "ERR_IDENTITY_INVALID" }),
+    );
+    const certOnly = custodianPem.split("-----BEGIN PRIVATE KEY-----")[0] ?? "";
+    expect(() => vault.authenticate(identityBundle(certOnly, stranger.keyPem))).toThrow(
+      expect.objectContaining({ code: "ERR_IDENTITY_INVALID" }),
+    );
+  });
+});
+
+describe("Vault evidence", () => {
+  let id = "";
+
+  it("ingests a file once, content-addressed, and records who did it", async () => {
+    const item = await vault.ingest(alice, join(work, "evidence.txt"), {
+      caseId: "A",
+      labels: { source: "laptop" },
+    });
+    id = item.id;
+    expect(item.acquisition.by).toBe("alice");
+    expect(item.digests.sha256).toBe(id);
+    await expectCode(vault.ingest(alice, join(work, "evidence.txt"), { caseId: "A" }), "ERR_ALREADY_EXISTS");
+    const records = await auditLines();
+    expect(
+      records.some(
+        (r) => r.action === "evidence.ingest" && r.target === `item:${id}` && r.outcome === "allow",
+      ),
+    ).toBe(true);
+  });
+
+  it("denies a principal without a grant, records the denial, and changes nothing", async () => {
+    const pem = await vault.issueIdentity(alice, "mallory");
+    const mallory = vault.authenticate(pem);
+    await expectCode(vault.hold(mallory, id), "ERR_ACCESS_DENIED");
+    expect((await vault.show(alice, id)).legalHold).toBe(false);
+    const last = (await auditLines()).filter((r) => r.actor === "mallory").at(-1);
+    expect(last).toMatchObject({ action: "evidence.hold", outcome: "deny", target: `item:${id}` });
+  });
+
+  it("streams an item back verified", async () => {
+    const { stream } = await vault.read(alice, id);
+    const chunks: Buffer[] = [];
+    await pipeline(stream, new Writable({ write: (c, _e, done) => (chunks.push(c), done()) }));
+    expect(Buffer.concat(chunks).toString()).toBe("a suspicious file\n");
+  });
+
+  it("signs a custody report whose proofs verify offline and whose forgery does not", async () => {
+    const signed = await vault.report(alice, id);
+    const trust = { trustAnchors: vault.trustAnchors };
+    expect(verifyCustodyReport(signed, trust).events).toBe(signed.report.events.length);
+    const forged = structuredClone(signed);
+    const first = forged.report.events[0];
+    if (first) first.reason = "rewritten";
+    expect(() => verifyCustodyReport(forged, trust)).toThrow();
+  });
+
+  it("fails an operation whose audit record cannot be written", async () => {
+    const other = await Vault.open({ dir: join(work, "missing") }).catch((e: unknown) => e);
+    expect(isCustodyError(other, "ERR_VAULT_NOT_INITIALIZED")).toBe(true);
+  });
+});
