@@ -38,12 +38,12 @@ export {
 } from "./schema.js";
 export type { Resource, ResourceKind, Scope } from "./scope.js";
 export { RESOURCE_KINDS, resourceSchema, scopeCovers, scopeIdSchema, scopeSchema } from "./scope.js";
+export { AccessPolicyStore, DEFAULT_APPROVAL_TTL_MS } from "./store.js";
 export type {
   AccessPolicyStoreOptions,
   ApprovalResult,
   InitOptions,
   PolicyChangeResult,
   WriteOptions,
-} from "./store.js";
-export { AccessPolicyStore, DEFAULT_APPROVAL_TTL_MS } from "./store.js";
+} from "./store-types.js";
 export { MAX_CUSTODIANS, parsePolicy } from "./validate.js";

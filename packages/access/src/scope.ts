@@ -48,10 +48,18 @@ export function scopeCovers(scope: Scope, resource: Resource): boolean {
   }
 }
 
+/** `item i1 (case A, device h1)`, `case A`, `audit`: for reasons a person reads. */
 export function describeResource(resource: Resource): string {
-  const parts: string[] = [resource.kind];
-  if (resource.itemId !== undefined) parts.push(`item ${resource.itemId}`);
-  if (resource.caseId !== undefined) parts.push(`case ${resource.caseId}`);
-  if (resource.deviceId !== undefined) parts.push(`device ${resource.deviceId}`);
-  return parts.join(" ");
+  const { kind, caseId, deviceId, itemId } = resource;
+  if (kind === "case" && caseId !== undefined)
+    return deviceId === undefined ? `case ${caseId}` : `case ${caseId} (device ${deviceId})`;
+  if (kind === "device" && deviceId !== undefined)
+    return caseId === undefined ? `device ${deviceId}` : `device ${deviceId} (case ${caseId})`;
+  const context = [
+    caseId === undefined ? "" : `case ${caseId}`,
+    deviceId === undefined ? "" : `device ${deviceId}`,
+  ];
+  const where = context.filter((part) => part !== "").join(", ");
+  const head = itemId === undefined ? kind : `${kind} ${itemId}`;
+  return where === "" ? head : `${head} (${where})`;
 }

@@ -14,17 +14,16 @@ import { authorize, type Decision } from "./authorize.js";
 import { ensureDirectory, writeVersionFile } from "./files.js";
 import { loadVersions, type PolicyVersion } from "./history.js";
 import { createInitialPolicy, custodiansOf, policyHash, requiresApproval } from "./policy.js";
-import type { RoleDefinition } from "./roles.js";
-import type {
-  AccessPolicy,
-  ApprovableChange,
-  PendingApproval,
-  PolicyChange,
-  PolicyEvent,
-  Principal,
-} from "./schema.js";
+import type { AccessPolicy, ApprovableChange, PolicyChange, Principal } from "./schema.js";
 import { principalSchema } from "./schema.js";
 import type { Resource } from "./scope.js";
+import type {
+  AccessPolicyStoreOptions,
+  ApprovalResult,
+  InitOptions,
+  PolicyChangeResult,
+  WriteOptions,
+} from "./store-types.js";
 import {
   applyTransition,
   approveTransition,
@@ -32,41 +31,6 @@ import {
   proposeTransition,
   type Transition,
 } from "./transitions.js";
-
-export interface AccessPolicyStoreOptions {
-  clock?: Clock;
-  /** Makes approval request ids; UUIDv7 by default. */
-  ids?: IdGenerator;
-  /** How long an approval request stays open; 24 hours by default. */
-  approvalTtlMs?: number;
-  logger?: Logger;
-}
-
-export interface InitOptions extends AccessPolicyStoreOptions {
-  /** The role table; DEFAULT_ROLES when absent. */
-  roles?: Record<string, RoleDefinition>;
-}
-
-export interface WriteOptions {
-  /** Refuse with ERR_CONFLICT unless the policy is still at this version (optimistic concurrency). */
-  expectedVersion?: number;
-  abortSignal?: AbortSignal;
-}
-
-/** What a change did, for the vault's audit record. */
-export interface PolicyChangeResult {
-  version: number;
-  hash: string;
-  previous: string | null;
-  event: PolicyEvent;
-  decision: Decision;
-  /** The request proposed, approved or cancelled. */
-  request?: PendingApproval;
-  policy: AccessPolicy;
-}
-
-/** The result of propose, approve and cancel, which always concern one request. */
-export type ApprovalResult = PolicyChangeResult & { request: PendingApproval };
 
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -99,7 +63,12 @@ export class AccessPolicyStore {
     custodian: Principal | string,
     options: InitOptions = {},
   ): Promise<AccessPolicyStore> {
-    const id = typeof custodian === "string" ? custodian : principalSchema.parse(custodian).id;
+    const parsed = principalSchema.safeParse(
+      typeof custodian === "string" ? { id: custodian, kind: "person" } : custodian,
+    );
+    if (!parsed.success)
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "the first custodian is not a valid principal");
+    const id = parsed.data.id;
     const policy = createInitialPolicy({
       custodian: id,
       at: (options.clock ?? systemClock).now(),
