@@ -36,4 +36,4 @@ export { signManifest, verifyManifest } from "./signed.js";
 export type { CmsSignerOptions, KeySignerOptions, SignatureKeyType, Signer } from "./signer.js";
 export { createCmsSigner, createKeySigner, loadSignerFromFiles } from "./signer.js";
 export type { SignatureInfo, TrustOptions } from "./verify.js";
-export { verifyDetached } from "./verify.js";
+export { signatureDigestAlgorithm, verifyDetached, verifyDetachedDigest } from "./verify.js";

@@ -24,6 +24,8 @@ export interface Signer {
   readonly certificateChain: readonly string[];
   /** A DER CMS SignedData (RFC 5652) without the content. */
   sign(data: Uint8Array): Promise<Buffer>;
+  /** The same signature from the content's SHA-256 alone, so a large file is hashed as a stream. */
+  signDigest?(sha256: Uint8Array): Promise<Buffer>;
 }
 
 export type SignatureKeyType = "rsa" | "ec";
@@ -107,14 +109,16 @@ export function createCmsSigner(options: CmsSignerOptions): Signer {
   if (leaf === undefined) throw new CustodyError("ERR_INVALID_ARGUMENT", "the certificate chain is empty");
   const clock = options.clock ?? systemClock;
   const certificateChain = Object.freeze(certificates.map((cert) => cert.x509.toString()));
+  const signDigest = async (sha256: Uint8Array): Promise<Buffer> => {
+    if (sha256.length !== 32) throw new CustodyError("ERR_INVALID_ARGUMENT", "a SHA-256 digest is 32 bytes");
+    const attributes = signedAttributes(Buffer.from(sha256), clock.now());
+    const signature = await options.signAttributes(toDer(setOf(attributes)));
+    return assemble({ attributes, signature, keyType: options.keyType, leaf, certificates });
+  };
   return {
     certificateChain,
-    async sign(data: Uint8Array): Promise<Buffer> {
-      const digest = createHash("sha256").update(data).digest();
-      const attributes = signedAttributes(digest, clock.now());
-      const signature = await options.signAttributes(toDer(setOf(attributes)));
-      return assemble({ attributes, signature, keyType: options.keyType, leaf, certificates });
-    },
+    sign: (data: Uint8Array) => signDigest(createHash("sha256").update(data).digest()),
+    signDigest,
   };
 }
 

@@ -42,6 +42,18 @@ export function verifyDetached(
   signatureDer: Uint8Array,
   trust: TrustOptions,
 ): SignatureInfo {
+  return verifyDetachedDigest((hash) => createHash(hash).update(content).digest(), signatureDer, trust);
+}
+
+/**
+ * verifyDetached for content too large to hold: `digestOf(hash)` returns the content's digest with the
+ * hash the signature names (see signatureDigestAlgorithm), computed by streaming.
+ */
+export function verifyDetachedDigest(
+  digestOf: (hash: string) => Uint8Array,
+  signatureDer: Uint8Array,
+  trust: TrustOptions,
+): SignatureInfo {
   const anchors = trust.trustAnchors.flatMap(readCertificateBundle);
   if (anchors.length === 0)
     throw new CustodyError("ERR_INVALID_ARGUMENT", "no trust anchor certificates given");
@@ -49,7 +61,7 @@ export function verifyDetached(
   const now = (trust.clock ?? systemClock).now();
   const parsed = parseSignedData(signatureDer);
   const algorithm = resolveSignerAlgorithm(parsed.digestAlgorithmOid, parsed.signatureAlgorithmOid, allowed);
-  const digest = createHash(algorithm.hash).update(content).digest();
+  const digest = Buffer.from(digestOf(algorithm.hash));
   if (!digest.equals(parsed.messageDigest)) {
     throw new CustodyError(
       "ERR_DIGEST_MISMATCH",
@@ -82,6 +94,16 @@ export function verifyDetached(
     signingTime,
     certificateChain: chain.map((cert) => cert.x509.toString()),
   };
+}
+
+/** The hash ("sha256", "sha384", ...) a detached signature asks the content to be digested with. */
+export function signatureDigestAlgorithm(
+  signatureDer: Uint8Array,
+  allowedAlgorithms: readonly string[] = DEFAULT_ALLOWED_ALGORITHMS,
+): string {
+  const parsed = parseSignedData(signatureDer);
+  const allowed = new Set(allowedAlgorithms);
+  return resolveSignerAlgorithm(parsed.digestAlgorithmOid, parsed.signatureAlgorithmOid, allowed).hash;
 }
 
 function verifySignature(hash: string, parsed: ParsedSignedData, leaf: CertificateFacts): boolean {

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { CustodyError, type ErrorCode, fixedClock } from "@custody/core";
 import {
   createCertificateAuthority,
@@ -6,8 +6,10 @@ import {
   createKeySigner,
   issueCertificate,
   type Signer,
+  signatureDigestAlgorithm,
   type TrustOptions,
   verifyDetached,
+  verifyDetachedDigest,
 } from "@custody/manifest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createTestPki, PKI_EPOCH, type TestPki } from "./fixtures.js";
@@ -45,6 +47,15 @@ describe("sign and verify", () => {
     expect(info.signingTime.getTime()).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
     expect(info.certificateChain).toHaveLength(2);
     expect(signer.certificateChain).toHaveLength(1);
+  });
+
+  it("signs and verifies from digests alone, for content streamed through a hash", async () => {
+    const sha256 = createHash("sha256").update(content).digest();
+    const signature = await (signer.signDigest as (d: Uint8Array) => Promise<Buffer>)(sha256);
+    expect(signatureDigestAlgorithm(signature)).toBe("sha256");
+    const info = verifyDetachedDigest((hash) => createHash(hash).update(content).digest(), signature, trust);
+    expect(info.signer.subject).toBe("CN=collector-01");
+    expect(verifyDetached(content, signature, trust).signer.subject).toBe("CN=collector-01");
   });
 
   it("signs with the injected clock as signingTime", async () => {
