@@ -1,0 +1,57 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "@custody/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseRecordLine, sealRecord, type UnsealedRecord } from "../src/record.js";
+
+const text = fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 });
+const unsealed: fc.Arbitrary<UnsealedRecord> = fc.record({
+  seq: fc.nat(),
+  time: fc
+    .date({ min: new Date(0), max: new Date("2999-01-01"), noInvalidDate: true })
+    .map((d) => d.toISOString()),
+  actor: text,
+  action: text,
+  target: text,
+  outcome: fc.constantFrom("allow" as const, "deny" as const, "error" as const),
+  reason: fc.string({ unit: "binary", maxLength: 40 }).filter((s) => s.isWellFormed()),
+  details: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })) as fc.Arbitrary<
+    UnsealedRecord["details"]
+  >,
+  prev: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("hex")),
+});
+
+describe("record serialization (property)", () => {
+  it("stores exactly RFC 8785 canonical JSON and hashes canonical(record without hash)", () => {
+    fc.assert(
+      fc.property(unsealed, (record) => {
+        const sealed = sealRecord(record);
+        const hash = createHash("sha256").update(canonicalJson(record)).digest("hex");
+        expect(sealed.record.hash).toBe(hash);
+        expect(sealed.line).toBe(canonicalJson({ ...record, hash }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("reads back what it wrote, and nothing it did not", () => {
+    fc.assert(
+      fc.property(unsealed, fc.nat(), (record, at) => {
+        const { line, record: sealed } = sealRecord(record);
+        expect(parseRecordLine(line)).toEqual({ record: JSON.parse(line) });
+        expect(sealed).toEqual(JSON.parse(line));
+        const spaced = `${line.slice(0, 1)} ${line.slice(1)}`;
+        expect(parseRecordLine(spaced)).toMatchObject({ problem: { kind: "non-canonical" } });
+        const cut = line.slice(0, at % line.length);
+        expect(parseRecordLine(cut)).toHaveProperty("problem");
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("refuses hostile lines without throwing", () => {
+    for (const line of ["", "null", "[]", "{}", '{"seq":-1}', "\u0000", "1e400", '{"__proto__":{}}']) {
+      expect(parseRecordLine(line)).toMatchObject({ problem: { kind: "malformed" } });
+    }
+  });
+});

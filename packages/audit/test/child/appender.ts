@@ -1,0 +1,62 @@
+// A writer process for the crash and two-writer tests. Prints "<seq> <hash>" after each append resolves,
+// so the parent knows exactly which records were promised durable.
+import { readFile } from "node:fs/promises";
+import { type AuditLog, openFileAuditLog } from "@custody/audit";
+import { isCustodyError } from "@custody/core";
+import { createKeySigner } from "@custody/manifest";
+
+const [dir, keyFile, certFile, mode, countArg] = process.argv.slice(2);
+if (dir === undefined || keyFile === undefined || certFile === undefined) throw new Error("usage");
+const signer = createKeySigner({
+  keyPem: await readFile(keyFile, "utf8"),
+  certificatePem: await readFile(certFile, "utf8"),
+});
+let n = 0;
+const event = () => ({
+  actor: `pid-${process.pid}`,
+  action: "item.read",
+  target: `case-1/item-${n++}`,
+  outcome: "allow" as const,
+  reason: "crash test",
+  details: { pid: process.pid },
+});
+const report = (seq: number, hash: string) => process.stdout.write(`${seq} ${hash}\n`);
+
+async function openWhenFree(): Promise<AuditLog> {
+  for (;;) {
+    try {
+      return await openFileAuditLog({
+        dir: dir as string,
+        signer,
+        checkpointEvery: 150,
+        checkpointIntervalMs: 0,
+      });
+    } catch (error) {
+      if (!isCustodyError(error, "ERR_AUDIT_LOCKED")) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 5));
+    }
+  }
+}
+
+if (mode === "flood") {
+  // As fast as possible, 16 appends in flight, until killed.
+  const log = await openWhenFree();
+  const worker = async () => {
+    for (;;) {
+      const record = await log.append(event());
+      report(record.seq, record.hash);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+} else {
+  // Rounds of open, append, close: two of these contend for the lock over and over.
+  const rounds = Number(countArg ?? "5");
+  for (let round = 0; round < rounds; round += 1) {
+    const log = await openWhenFree();
+    for (let i = 0; i < 10; i += 1) {
+      const record = await log.append(event());
+      report(record.seq, record.hash);
+    }
+    await log.close();
+  }
+}
