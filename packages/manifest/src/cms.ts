@@ -1,3 +1,4 @@
+import { CustodyError } from "@custody/core";
 import { type CertificateFacts, readCertificate } from "./certificate.js";
 import { type Asn1, DerReader, DerType, OID, parseDer, toDer } from "./der.js";
 
@@ -70,7 +71,18 @@ function readCertificates(optional: Asn1[]): CertificateFacts[] {
   if (rest.length > 0) reader.fail("SignedData has unexpected fields");
   // no embedded certificates is legal CMS; the signer is then simply not found (ERR_UNTRUSTED_SIGNER)
   if (certificates === undefined) return [];
-  return reader.children(certificates, "certificates").map((node) => readCertificate(toDer(node)));
+  return reader.children(certificates, "certificates").map(embeddedCertificate);
+}
+
+// a broken certificate inside the signature makes the signature malformed, whatever the certificate's own code
+function embeddedCertificate(node: Asn1): CertificateFacts {
+  try {
+    return readCertificate(toDer(node));
+  } catch (cause) {
+    throw new CustodyError("ERR_MALFORMED_SIGNATURE", "the signature carries a malformed certificate", {
+      cause,
+    });
+  }
 }
 
 // RFC 5652 §5.1 and §5.3: version 1 goes with issuerAndSerialNumber, 3 with subjectKeyIdentifier
