@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from "@custody/core";
 import { type Action, isAction } from "./actions.js";
-import type { AccessPolicy, Grant, Principal } from "./schema.js";
+import type { AccessPolicy, Actor, Grant } from "./schema.js";
 import { describeResource, type Resource, scopeCovers } from "./scope.js";
 
 /** Why a request was denied, for programs; `reason` says the same for people. */
@@ -36,7 +36,7 @@ const CLOSENESS: Record<GrantCheck, number> = {
  */
 export function authorize(
   policy: AccessPolicy,
-  principal: Pick<Principal, "id">,
+  principal: Actor,
   action: Action,
   resource: Resource,
   options?: AuthorizeOptions | Clock,

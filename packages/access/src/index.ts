@@ -16,6 +16,7 @@ export type { RoleDefinition, ScopeKind } from "./roles.js";
 export { CUSTODIAN_ROLE, DEFAULT_ROLES, roleDefinitionSchema, roleNameSchema, SCOPE_KINDS } from "./roles.js";
 export type {
   AccessPolicy,
+  Actor,
   ApprovableChange,
   Grant,
   OperationChange,

@@ -3,14 +3,7 @@ import { CustodyError, canonicalJson } from "@custody/core";
 import type { Action } from "./actions.js";
 import { authorize, type Decision } from "./authorize.js";
 import { CUSTODIAN_ROLE, DEFAULT_ROLES, type RoleDefinition } from "./roles.js";
-import type {
-  AccessPolicy,
-  ApprovableChange,
-  Grant,
-  PolicyChange,
-  PolicyEvent,
-  Principal,
-} from "./schema.js";
+import type { AccessPolicy, Actor, ApprovableChange, Grant, PolicyChange, PolicyEvent } from "./schema.js";
 import { POLICY_FORMAT } from "./schema.js";
 import type { Resource } from "./scope.js";
 import { grantKey, MAX_CUSTODIANS, parsePolicy } from "./validate.js";
@@ -99,7 +92,7 @@ export function requiresApproval(policy: AccessPolicy, change: ApprovableChange)
 /** Throws ERR_ACCESS_DENIED unless `by` may make `change`; returns the decision for the audit log. */
 export function authorizeChange(
   policy: AccessPolicy,
-  by: Pick<Principal, "id">,
+  by: Actor,
   change: ApprovableChange,
   at: Date,
 ): Decision {

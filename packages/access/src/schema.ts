@@ -111,6 +111,13 @@ export const accessPolicySchema = z.strictObject({
 });
 
 export type Principal = z.infer<typeof principalSchema>;
+/** Who asks or acts: only the id is used; an authenticated principal may carry more (a certificate serial). */
+export interface Actor {
+  readonly id: string;
+  readonly kind?: Principal["kind"];
+  readonly fingerprintSha256?: string;
+  readonly serialNumber?: string;
+}
 export type Grant = z.infer<typeof grantSchema>;
 export type PolicyChange = z.infer<typeof policyChangeSchema>;
 export type OperationChange = z.infer<typeof operationChangeSchema>;

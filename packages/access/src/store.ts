@@ -14,8 +14,8 @@ import { authorize, type Decision } from "./authorize.js";
 import { ensureDirectory, writeVersionFile } from "./files.js";
 import { loadVersions, type PolicyVersion } from "./history.js";
 import { createInitialPolicy, custodiansOf, policyHash, requiresApproval } from "./policy.js";
-import type { AccessPolicy, ApprovableChange, PolicyChange, Principal } from "./schema.js";
-import { principalSchema } from "./schema.js";
+import type { AccessPolicy, Actor, ApprovableChange, PolicyChange } from "./schema.js";
+import { principalIdSchema } from "./schema.js";
 import type { Resource } from "./scope.js";
 import type {
   AccessPolicyStoreOptions,
@@ -60,15 +60,13 @@ export class AccessPolicyStore {
   /** Creates the directory's first version with `custodian` as the only custodian; ERR_ALREADY_EXISTS if present. */
   static async init(
     dir: string,
-    custodian: Principal | string,
+    custodian: Actor | string,
     options: InitOptions = {},
   ): Promise<AccessPolicyStore> {
-    const parsed = principalSchema.safeParse(
-      typeof custodian === "string" ? { id: custodian, kind: "person" } : custodian,
-    );
+    const parsed = principalIdSchema.safeParse(typeof custodian === "string" ? custodian : custodian?.id);
     if (!parsed.success)
       throw new CustodyError("ERR_INVALID_ARGUMENT", "the first custodian is not a valid principal");
-    const id = parsed.data.id;
+    const id = parsed.data;
     const policy = createInitialPolicy({
       custodian: id,
       at: (options.clock ?? systemClock).now(),
@@ -115,7 +113,7 @@ export class AccessPolicyStore {
   }
 
   /** `authorize` against the current version with the store's clock. */
-  authorize(principal: Pick<Principal, "id">, action: Action, resource: Resource): Decision {
+  authorize(principal: Actor, action: Action, resource: Resource): Decision {
     return authorize(this.#head.policy, principal, action, resource, { clock: this.#clock });
   }
 
@@ -128,12 +126,12 @@ export class AccessPolicyStore {
   }
 
   /** Makes a policy change; ERR_APPROVAL_REQUIRED when the second custodian must approve it (use `propose`). */
-  apply(change: PolicyChange, by: Principal, options: WriteOptions = {}): Promise<PolicyChangeResult> {
+  apply(change: PolicyChange, by: Actor, options: WriteOptions = {}): Promise<PolicyChangeResult> {
     return this.#commit(options, (policy, at) => applyTransition(policy, change, by, at));
   }
 
   /** Opens an approval request; the result's `request.id` is what the other custodian approves. */
-  propose(change: ApprovableChange, by: Principal, options: WriteOptions = {}): Promise<ApprovalResult> {
+  propose(change: ApprovableChange, by: Actor, options: WriteOptions = {}): Promise<ApprovalResult> {
     return this.#commitRequest(options, (policy, at) =>
       proposeTransition(policy, change, by, {
         at,
@@ -147,12 +145,12 @@ export class AccessPolicyStore {
    * A custodian other than the proposer approves. Policy changes take effect in this version; for
    * release-hold and purge the caller performs the operation now (`result.request.change`).
    */
-  approve(requestId: string, by: Principal, options: WriteOptions = {}): Promise<ApprovalResult> {
+  approve(requestId: string, by: Actor, options: WriteOptions = {}): Promise<ApprovalResult> {
     return this.#commitRequest(options, (policy, at) => approveTransition(policy, requestId, by, at));
   }
 
   /** The proposer or a custodian withdraws a request. */
-  cancel(requestId: string, by: Principal, options: WriteOptions = {}): Promise<ApprovalResult> {
+  cancel(requestId: string, by: Actor, options: WriteOptions = {}): Promise<ApprovalResult> {
     return this.#commitRequest(options, (policy, at) => cancelTransition(policy, requestId, by, at));
   }
 

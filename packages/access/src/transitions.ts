@@ -12,13 +12,13 @@ import {
 } from "./policy.js";
 import {
   type AccessPolicy,
+  type Actor,
   type ApprovableChange,
   approvableChangeSchema,
   type PendingApproval,
   type PolicyChange,
-  type Principal,
   policyChangeSchema,
-  principalSchema,
+  principalIdSchema,
 } from "./schema.js";
 
 /** A new version and what made it: the data the vault writes to its audit log. */
@@ -32,7 +32,7 @@ export interface Transition {
 export function applyTransition(
   policy: AccessPolicy,
   input: PolicyChange,
-  byInput: Principal,
+  byInput: Actor,
   at: Date,
 ): Transition {
   const change = parseChange(policyChangeSchema, input);
@@ -64,7 +64,7 @@ export interface ProposeInput {
 export function proposeTransition(
   policy: AccessPolicy,
   input: ApprovableChange,
-  byInput: Principal,
+  byInput: Actor,
   { at, id, expiresAt }: ProposeInput,
 ): Transition {
   const change = parseChange(approvableChangeSchema, input);
@@ -108,12 +108,7 @@ export function proposeTransition(
  * The second custodian approves: a policy change is applied in the same version; a vault operation
  * (release-hold, purge) is marked done here and the caller performs it next.
  */
-export function approveTransition(
-  policy: AccessPolicy,
-  id: string,
-  byInput: Principal,
-  at: Date,
-): Transition {
+export function approveTransition(policy: AccessPolicy, id: string, byInput: Actor, at: Date): Transition {
   const by = parsePrincipal(byInput);
   const request = findRequest(policy, id, at);
   const decision = authorize(policy, by, "access.approve", { kind: "policy" }, { clock: { now: () => at } });
@@ -143,7 +138,7 @@ export function approveTransition(
 }
 
 /** The proposer or any custodian withdraws a request. */
-export function cancelTransition(policy: AccessPolicy, id: string, byInput: Principal, at: Date): Transition {
+export function cancelTransition(policy: AccessPolicy, id: string, byInput: Actor, at: Date): Transition {
   const by = parsePrincipal(byInput);
   const request = findRequest(policy, id, at);
   const decision = authorize(policy, by, "access.approve", { kind: "policy" }, { clock: { now: () => at } });
@@ -196,9 +191,10 @@ function parseChange<T>(schema: z.ZodType<T>, input: unknown): T {
   });
 }
 
-function parsePrincipal(input: Principal): Principal {
-  const result = principalSchema.safeParse(input);
-  if (!result.success)
-    throw new CustodyError("ERR_INVALID_ARGUMENT", "not a valid principal", { details: {} });
-  return result.data;
+function parsePrincipal(input: Actor): Actor {
+  const result = principalIdSchema.safeParse(
+    typeof input === "object" && input !== null ? input.id : undefined,
+  );
+  if (!result.success) throw new CustodyError("ERR_INVALID_ARGUMENT", "the actor has no valid principal id");
+  return { id: result.data };
 }

@@ -57,6 +57,31 @@ describe("AccessPolicyStore", () => {
     expect(await codeOf(AccessPolicyStore.open(join(dir, "..", "nothing"), options()))).toBe("ERR_NOT_FOUND");
   });
 
+  it("takes authenticated principals that carry more than an id", async () => {
+    const withCert = {
+      id: "alice",
+      kind: "person",
+      fingerprintSha256: "a".repeat(64),
+      serialNumber: "01",
+    } as const;
+    const store = await AccessPolicyStore.init(dir, withCert, options());
+    await store.apply(grant("bob", "custodian"), withCert);
+    const { request } = await store.propose(grant("bob", "investigator", "case:A"), withCert).catch(() => ({
+      request: undefined,
+    }));
+    expect(request).toBeUndefined();
+    const proposed = await store.propose(
+      { kind: "revoke", principal: "bob", role: "custodian", scope: "*" },
+      withCert,
+    );
+    await store.approve(proposed.request.id, { ...bob, serialNumber: "02" });
+    expect(store.custodians()).toEqual(["alice"]);
+    expect(await codeOf(AccessPolicyStore.init(join(dir, "x"), " bad id", options()))).toBe(
+      "ERR_INVALID_ARGUMENT",
+    );
+    expect(await codeOf(store.apply(grant("x", "analyst"), { id: "" }))).toBe("ERR_INVALID_ARGUMENT");
+  });
+
   it("lets only custodians change grants", async () => {
     const store = await AccessPolicyStore.init(dir, alice, options());
     await store.apply(grant("ivan", "investigator", "case:A"), alice);
