@@ -24,6 +24,7 @@ export type {
   ManifestItem,
 } from "./schema.js";
 export {
+  custodyManifestJsonSchema,
   custodyManifestSchema,
   MANIFEST_VERSION,
   manifestCaseSchema,

@@ -16,7 +16,9 @@ const text = (max: number) => z.string().min(1).max(max);
 
 /** One file of the package: where it is, what it hashes to, and where and when it came from. */
 export const manifestItemSchema = z.strictObject({
-  path: safeRelativePathSchema.describe("relative to the package root, '/' separators"),
+  path: safeRelativePathSchema.describe(
+    "relative to the package root with '/' separators; no leading '/', drive letter, empty, '.' or '..' segment, backslash, NUL or control character",
+  ),
   size: byteSizeSchema,
   sha256: sha256HexSchema,
   sha1: sha1HexSchema.optional(),
@@ -68,3 +70,15 @@ export type ManifestItem = z.infer<typeof manifestItemSchema>;
 export type ManifestCollector = z.infer<typeof manifestCollectorSchema>;
 export type ManifestDevice = z.infer<typeof manifestDeviceSchema>;
 export type ManifestCase = z.infer<typeof manifestCaseSchema>;
+
+/** The JSON Schema (draft 2020-12) of custody.manifest/v1, for tools outside TypeScript. */
+export function custodyManifestJsonSchema(): Record<string, unknown> {
+  return {
+    $id: "https://custody.invalid/schemas/custody-manifest-v1.json",
+    title: MANIFEST_VERSION,
+    description:
+      "custody.manifest/v1: serialized as RFC 8785 canonical JSON; items sorted by path (UTF-16 code units), " +
+      "no two paths equal after Unicode NFC and case folding, merkleRoot = RFC 9162 root over sha256(0x00 || item sha256).",
+    ...z.toJSONSchema(custodyManifestSchema, { target: "draft-2020-12", unrepresentable: "any" }),
+  };
+}

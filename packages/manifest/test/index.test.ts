@@ -14,6 +14,7 @@ describe("@custody/manifest public surface", () => {
         "createCmsSigner",
         "createCrl",
         "createKeySigner",
+        "custodyManifestJsonSchema",
         "custodyManifestSchema",
         "issueCertificate",
         "keyPairFiles",
