@@ -1,4 +1,4 @@
-import { CustodyError } from "@custody/core";
+import { CustodyError } from "@custody/core/errors";
 import { emptyTreeHash, foldStack, MERKLE_HASH_BYTES, merkleNodeHash } from "./merkle.js";
 
 /**

@@ -1,4 +1,4 @@
-import { CustodyError } from "@custody/core";
+import { CustodyError } from "@custody/core/errors";
 
 /** The digests custody computes. sha256 is the default and the one manifests require. */
 export const HASH_ALGORITHMS = ["sha256", "sha1", "md5", "sha512"] as const;

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { Transform, type TransformCallback } from "node:stream";
-import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
+import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core/errors";
 import { type DigestResult, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
 import { MultiHash } from "./internal/multi-hash.js";
 

@@ -1,6 +1,6 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
+import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core/errors";
 import { type DigestResult, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
 import type { HashOptions } from "./digest.js";
 import { MultiHash } from "./internal/multi-hash.js";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CustodyError } from "@custody/core";
+import { CustodyError } from "@custody/core/errors";
 
 /** RFC 9162 §2.1.1 domain separation: a leaf can never be mistaken for an inner node. */
 const LEAF_PREFIX = Buffer.from([0x00]);

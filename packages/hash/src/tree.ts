@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { open, readlink, stat } from "node:fs/promises";
-import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
+import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core/errors";
 import { type DigestSet, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
 import { hashHandle, READ_CHUNK_BYTES } from "./file.js";
 import { TreeHashPool } from "./internal/tree-pool.js";

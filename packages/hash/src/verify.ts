@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { CustodyError } from "@custody/core";
+import { CustodyError } from "@custody/core/errors";
 import { MERKLE_HASH_BYTES, merkleNodeHash } from "./merkle.js";
 
 export interface InclusionCheck {

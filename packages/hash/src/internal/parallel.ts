@@ -1,9 +1,12 @@
 import type { FileHandle } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
-import { CustodyError, throwIfAborted } from "@custody/core";
+import { CustodyError, throwIfAborted } from "@custody/core/errors";
 import type { DigestResult, DigestSet, HashAlgorithm } from "../algorithms.js";
 import { MultiHash } from "./multi-hash.js";
 import { partitionAlgorithms } from "./partition.js";
+
+/** Hashing workers allocate almost nothing: small heaps keep the whole process under 100 MiB. */
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 };
 
 // Slots of the shared ring: enough to keep every thread busy while the next chunk is read.
 const SLOTS = 8;
@@ -37,7 +40,11 @@ class HashWorker {
   #fail: (error: Error) => void;
 
   constructor(ring: SharedArrayBuffer, chunkBytes: number, algorithms: HashAlgorithm[], pool: SlotPool) {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, chunkBytes, algorithms } });
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ring, chunkBytes, algorithms },
+      resourceLimits: WORKER_LIMITS,
+    });
     this.#done = (slot) => pool.release(slot);
     this.#fail = (error) => pool.fail(error);
     this.#worker.on("message", (m: WorkerMessage) => this.#onMessage(m));

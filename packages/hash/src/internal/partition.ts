@@ -13,7 +13,8 @@ export function partitionAlgorithms(
   algorithms: readonly HashAlgorithm[],
   cores: number = availableParallelism(),
 ): HashAlgorithm[][] {
-  const count = Math.max(1, Math.min(cores, algorithms.length));
+  // At most three threads: each worker costs ~15 MiB and the whole process stays under 100 MiB.
+  const count = Math.max(1, Math.min(cores, algorithms.length, 3));
   const groups = Array.from({ length: count }, () => ({ cost: 0, members: [] as HashAlgorithm[] }));
   const byCost = [...algorithms].sort((a, b) => COST[b] - COST[a]);
   for (const algorithm of byCost) {

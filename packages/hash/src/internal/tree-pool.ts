@@ -1,7 +1,8 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { CustodyError, toCustodyError } from "@custody/core";
+import { CustodyError, toCustodyError } from "@custody/core/errors";
 import type { DigestSet, HashAlgorithm } from "../algorithms.js";
+import { WORKER_LIMITS } from "./parallel.js";
 import type { OtherType } from "./walk.js";
 
 /** What a worker says about one file. */
@@ -71,11 +72,13 @@ export class TreeHashPool {
   #broken: CustodyError | undefined;
 
   constructor(algorithms: readonly HashAlgorithm[], chunkBytes: number, flags: number) {
-    const count = Math.max(1, Math.min(availableParallelism(), 4));
+    // Two workers keep both cores of a small machine busy; each costs ~15 MiB, so no more than that.
+    const count = Math.max(1, Math.min(availableParallelism(), 2));
     this.#workers = Array.from({ length: count }, () => {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
         workerData: { algorithms: [...algorithms], chunkBytes, flags },
+        resourceLimits: WORKER_LIMITS,
       });
       const slot = { worker, load: 0 };
       worker.on("message", (reply: Reply) => this.#settle(slot, reply));

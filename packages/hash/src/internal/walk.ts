@@ -1,7 +1,7 @@
 import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
+import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core/errors";
 
 /** Something found below the root, not yet read. Paths are relative, '/'-separated. */
 export type WalkItem =
