@@ -225,6 +225,18 @@ describe("custody signatures verify with openssl cms", () => {
   });
 });
 
+describe("custody signing with an EC key (openssl-made P-256 certificate)", () => {
+  it("verifies with openssl and with custody", async () => {
+    const read = (file: string) => readFile(join(work.dir, file), "utf8");
+    const signer = createKeySigner({ keyPem: await read("ec.key"), certificatePem: await read("ec.pem") });
+    const signature = await signer.sign(content);
+    await writeFile(join(work.dir, "ours-ec.p7s"), signature);
+    expect(await opensslVerify("ours-ec.p7s", "content.bin", "ossl-ca.pem")).toBe(0);
+    const caPem = await read("ossl-ca.pem");
+    expect(verifyDetached(content, signature, { trustAnchors: [caPem] }).signer.subject).toBe("CN=ec signer");
+  });
+});
+
 describe("openssl cms signatures verify with custody", () => {
   const trust = (): TrustOptions => ({ trustAnchors: [readCa()] });
   let caPem = "";
@@ -240,6 +252,18 @@ describe("openssl cms signatures verify with custody", () => {
     expect(verifyDetached(content, keyid, trust()).signer.subject).toBe("CN=openssl signer");
     const ec = await opensslSign("ec", "ossl-ec.p7s");
     expect(verifyDetached(content, ec, trust()).signer.subject).toBe("CN=ec signer");
+  });
+
+  it("refuses an openssl signature with any single byte flipped", async () => {
+    const signature = await opensslSign("leaf", "ossl-flip.p7s");
+    const survivors: number[] = [];
+    for (let at = 0; at < signature.length; at++) {
+      const flipped = Buffer.from(signature);
+      flipped[at] = (flipped[at] ?? 0) ^ 0x04;
+      const code = codeOf(() => verifyDetached(content, flipped, trust()));
+      if (code === "no error" || code.startsWith("not a CustodyError")) survivors.push(at);
+    }
+    expect(survivors).toEqual([]);
   });
 
   it("refuses tampered content and an untrusted CA, as openssl does", async () => {
