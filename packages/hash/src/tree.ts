@@ -33,7 +33,7 @@ const POOL_AFTER_FILES = 32;
 /**
  * Every entry below `dir` in sorted relative-path order, files digested as they stream past.
  * Symlinks are reported, never followed; unreadable files and folders are reported with their
- * error, never skipped. Only a missing or non-folder `dir`, or an abort, throws.
+ * error, never skipped. Only a `dir` that is missing, unreadable or not a folder, or an abort, throws.
  */
 export async function* hashTree(dir: string, options: HashTreeOptions = {}): AsyncGenerator<TreeEntry> {
   const algorithms = resolveAlgorithms(options.algorithms);
@@ -52,15 +52,30 @@ export async function* hashTree(dir: string, options: HashTreeOptions = {}): Asy
     return entry;
   };
   const inFlight: Promise<TreeEntry>[] = [];
+  const abort = abortRace(signal);
+  // An abort must not wait for a large file in flight to finish: race every wait against it.
+  const next = () => Promise.race([inFlight.shift() as Promise<TreeEntry>, abort.promise]);
   try {
     for await (const item of walkTree(dir, "", signal)) {
       inFlight.push(reader.resolve(item));
-      if (inFlight.length >= concurrency) yield report(await (inFlight.shift() as Promise<TreeEntry>));
+      if (inFlight.length >= concurrency) yield report(await next());
     }
-    while (inFlight.length > 0) yield report(await (inFlight.shift() as Promise<TreeEntry>));
+    while (inFlight.length > 0) yield report(await next());
   } finally {
+    abort.dispose();
     await reader.close();
   }
+}
+
+function abortRace(signal: AbortSignal | undefined): { promise: Promise<never>; dispose: () => void } {
+  let onAbort = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () =>
+      reject(new CustodyError("ERR_ABORTED", "the operation was aborted", { cause: signal?.reason }));
+  });
+  promise.catch(() => {}); // only observed through Promise.race
+  signal?.addEventListener("abort", onAbort, { once: true });
+  return { promise, dispose: () => signal?.removeEventListener("abort", onAbort) };
 }
 
 function checkConcurrency(value: number): number {
