@@ -1,7 +1,9 @@
 export type { ClockState } from "./clock-state.js";
 export { readClockState } from "./clock-state.js";
 export type { CsvValue } from "./csv.js";
-export { csvCell, csvLine, csvStream, parseCsv, toCsv } from "./csv.js";
+export { csvCell, csvLine, csvStream, parseCsv, recordsToCsv, toCsv } from "./csv.js";
+export type { DeviceIdentity } from "./device.js";
+export { deviceIdentity } from "./device.js";
 export { linuxCollectors } from "./linux/index.js";
 export { platformCollectors } from "./platform.js";
 export { SUMMARY_COLUMNS, summaryCsv } from "./run-log.js";

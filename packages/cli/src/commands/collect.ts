@@ -1,0 +1,162 @@
+import { hostname, userInfo } from "node:os";
+import { resolve } from "node:path";
+import { createPackageWriter, type PackageResult } from "@custody/archive";
+import {
+  type CollectionResult,
+  type CollectionSummaryRow,
+  type CollectLimits,
+  type CollectProgress,
+  collectDevice,
+  deviceIdentity,
+  packageWriterSink,
+} from "@custody/collect";
+import { type Clock, CustodyError, type Logger, systemClock } from "@custody/core";
+import { loadSignerFromFiles, type Signer } from "@custody/manifest";
+import { cliVersion } from "../cli.js";
+import type { CommandContext, CommandSpec } from "../command.js";
+import { formatBytes } from "../progress.js";
+import { formatTable } from "../table.js";
+
+export interface CollectPackageOptions {
+  /** The .zip to write; it appears only once complete and signed. */
+  out: string;
+  signer: Signer;
+  only?: readonly string[];
+  caseId?: string;
+  operator?: string;
+  clock?: Clock;
+  logger?: Logger;
+  limits?: Partial<CollectLimits>;
+  abortSignal?: AbortSignal;
+  onProgress?: (event: CollectProgress) => void;
+}
+
+export interface CollectPackageResult {
+  package: PackageResult;
+  rows: CollectionSummaryRow[];
+  collection: CollectionResult;
+}
+
+/**
+ * Collects this machine straight into a signed investigation package (the composition the
+ * `collect` command and the main job share). On failure the partial package is removed.
+ */
+export async function collectPackage(options: CollectPackageOptions): Promise<CollectPackageResult> {
+  const clock = options.clock ?? systemClock;
+  const device = await deviceIdentity();
+  const writer = createPackageWriter(options.out, {
+    name: packageName(device.hostname, clock.now()),
+    ...(options.caseId === undefined ? {} : { caseId: options.caseId }),
+    device,
+    collector: {
+      operator: options.operator ?? userInfo().username,
+      tool: "custody collect",
+      toolVersion: cliVersion(),
+      host: hostname(),
+    },
+    signer: options.signer,
+    clock,
+    ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+  });
+  try {
+    const collection = await collectDevice({
+      sink: packageWriterSink(writer),
+      clock,
+      ...(options.only === undefined ? {} : { only: options.only }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
+    writer.setCollectionSummary(collection.rows);
+    return { package: await writer.finalize(), rows: collection.rows, collection };
+  } catch (error) {
+    await writer.abort(error);
+    throw error;
+  }
+}
+
+/** "<host>-<UTC time>": one folder name, sortable. */
+export function packageName(host: string, at: Date): string {
+  const safeHost = host.replace(/[^A-Za-z0-9.-]/g, "_").slice(0, 64) || "host";
+  return `${safeHost}-${at.toISOString().replace(/[:.]/g, "").replace(/Z$/, "Z")}`;
+}
+
+export const collectCommand: CommandSpec = {
+  path: ["collect"],
+  summary: "collect this machine into a signed investigation package",
+  usage: `[--out P.zip] [--only A,B] [--case ID] --key K --cert C [--json]
+Collects every data point of this machine (most volatile first), streaming each item into a signed
+BagIt package. --only limits the data points (others are recorded as skipped). The key's passphrase,
+if any, is read from CUSTODY_KEY_PASSPHRASE.`,
+  options: {
+    out: { type: "string", short: "o" },
+    only: { type: "string" },
+    case: { type: "string" },
+    key: { type: "string" },
+    cert: { type: "string" },
+  },
+  positionals: { min: 0, max: 0 },
+  async run(ctx) {
+    const keyFile = ctx.string("key");
+    const certFile = ctx.string("cert");
+    if (keyFile === undefined || certFile === undefined) {
+      throw new CustodyError("ERR_USAGE", "collect needs --key and --cert to sign the package");
+    }
+    const passphrase = ctx.env.CUSTODY_KEY_PASSPHRASE;
+    const signer = await loadSignerFromFiles({
+      keyFile: resolve(ctx.cwd, keyFile),
+      certFile: resolve(ctx.cwd, certFile),
+      ...(passphrase ? { passphrase } : {}),
+    });
+    const only = parseOnly(ctx.string("only"));
+    const caseId = ctx.string("case");
+    const out = resolve(ctx.cwd, ctx.string("out") ?? `${packageName(hostname(), new Date())}.zip`);
+    const progress = ctx.progress();
+    const result = await collectPackage({
+      out,
+      signer,
+      ...(only === undefined ? {} : { only }),
+      ...(caseId === undefined ? {} : { caseId }),
+      onProgress: progressView(progress.update),
+    });
+    progress.done();
+    if (ctx.json) ctx.printJson({ package: result.package, summary: result.rows });
+    else printSummary(ctx, result);
+    return 0;
+  },
+};
+
+export function parseOnly(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n !== "");
+  if (names.length === 0) throw new CustodyError("ERR_USAGE", "--only needs at least one data point name");
+  return names;
+}
+
+export function progressView(update: (text: string) => void): (event: CollectProgress) => void {
+  return (event) => {
+    if (event.kind === "start") update(`[${event.index + 1}/${event.total}] ${event.dataPoint}`);
+    else if (event.kind === "file")
+      update(`${event.dataPoint}  ${event.files} files  ${formatBytes(event.bytes)}`);
+  };
+}
+
+function printSummary(ctx: CommandContext, result: CollectPackageResult): void {
+  const rows = result.rows.map((r) => [
+    r.dataPoint,
+    r.status,
+    r.errorCode ?? "",
+    String(r.files),
+    formatBytes(r.bytes),
+    `${r.durationMs} ms`,
+  ]);
+  ctx.out(formatTable(["Data point", "Status", "Error", "Files", "Bytes", "Time"], rows));
+  ctx.out("");
+  ctx.out(`package  ${result.package.file}`);
+  ctx.out(`items    ${result.package.items} (${formatBytes(result.package.payloadBytes)})`);
+  ctx.out(`manifest sha256 ${result.package.manifestSha256}`);
+}
