@@ -16,7 +16,7 @@ export async function releaseHold(
 ): Promise<ApprovalOutcome> {
   const item = await vault.findItem(id);
   const change: ApprovableChange = { kind: "release-hold", resource: itemResource(item) };
-  if ((await vault.policy.refresh(), vault.policy.requiresApproval(change))) {
+  if (await needsApproval(vault, change)) {
     return propose(vault, principal, "evidence.release", item, change);
   }
   return vault.run(vault.itemRequest(principal, "evidence.release", item), () => performRelease(vault, item));
@@ -31,7 +31,7 @@ export async function purgeItem(
   const item = await vault.findItem(id);
   assertPurgeable(vault, item);
   const change: ApprovableChange = { kind: "purge", resource: itemResource(item) };
-  if ((await vault.policy.refresh(), vault.policy.requiresApproval(change))) {
+  if (await needsApproval(vault, change)) {
     return propose(vault, principal, "evidence.purge", item, change);
   }
   return vault.run(vault.itemRequest(principal, "evidence.purge", item), () => performPurge(vault, item));
@@ -70,6 +70,11 @@ export async function approveRequest(
     });
     return outcome;
   });
+}
+
+async function needsApproval(vault: Vault, change: ApprovableChange): Promise<boolean> {
+  await vault.policy.refresh();
+  return vault.policy.requiresApproval(change);
 }
 
 async function performApproved(vault: Vault, request: PendingApproval): Promise<DoneOutcome> {

@@ -1,9 +1,11 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { verifyPackage } from "@custody/archive";
 import { type Clock, CustodyError, toCustodyError } from "@custody/core";
 import { hashFile } from "@custody/hash";
+import { serializeManifest } from "@custody/manifest";
 import type { AuthenticatedPrincipal } from "./identity.js";
 import type { Acquisition, ItemRecord } from "./item.js";
 
@@ -100,7 +102,7 @@ async function examinePackage(
   return {
     verified: report.ok,
     problems,
-    ...(report.manifestSha256 === undefined ? {} : { manifestSha256: report.manifestSha256 }),
+    ...(manifest === undefined ? {} : { manifestSha256: sha256Hex(serializeManifest(manifest)) }),
     ...(manifest?.name === undefined ? {} : { packageName: manifest.name }),
     ...(manifest?.device?.id === undefined ? {} : { deviceId: manifest.device.id }),
     ...(report.signature?.signer.subject === undefined ? {} : { signer: report.signature.signer.subject }),
@@ -129,4 +131,9 @@ async function looksLikeZip(file: string): Promise<boolean> {
 
 export function openForStore(file: string) {
   return createReadStream(file, { highWaterMark: 1024 * 1024 });
+}
+
+// The manifest is canonical JSON, so re-serializing gives the exact signed bytes.
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }

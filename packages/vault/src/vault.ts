@@ -178,7 +178,9 @@ export class Vault {
       const retainDays = options.retainDays ?? this.config.defaultRetentionDays;
       const stored = await this.store.create(itemKey(record.id), openForStore(file), {
         expectedSha256: record.id,
-        retainUntil: new Date(this.clock.now().getTime() + retainDays * DAY_MS),
+        ...(retainDays > 0
+          ? { retainUntil: new Date(this.clock.now().getTime() + retainDays * DAY_MS) }
+          : {}),
         legalHold: options.legalHold === true,
         metadata: { [RECORD_KEY]: encodeItemRecord(record) },
         ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),

@@ -95,7 +95,15 @@ describe("Vault evidence", () => {
   it("streams an item back verified", async () => {
     const { stream } = await vault.read(alice, id);
     const chunks: Buffer[] = [];
-    await pipeline(stream, new Writable({ write: (c, _e, done) => (chunks.push(c), done()) }));
+    await pipeline(
+      stream,
+      new Writable({
+        write(chunk, _encoding, done) {
+          chunks.push(chunk);
+          done();
+        },
+      }),
+    );
     expect(Buffer.concat(chunks).toString()).toBe("a suspicious file\n");
   });
 

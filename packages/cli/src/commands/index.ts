@@ -1,17 +1,51 @@
 import type { CommandSpec } from "../command.js";
+import {
+  accessApproveCommand,
+  accessGrantCommand,
+  accessIssueIdentityCommand,
+  accessListCommand,
+  accessRevokeCommand,
+  accessWhoamiCommand,
+} from "./access.js";
+import { checkCommand } from "./check.js";
 import { collectCommand } from "./collect.js";
+import { ingestCommand, listCommand, showCommand } from "./evidence.js";
+import { getCommand } from "./get.js";
 import { hashCommand } from "./hash.js";
+import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
+import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
+import { reportCommand, reportVerifyCommand } from "./report.js";
 import { signCommand } from "./sign.js";
+import { triageCommand } from "./triage.js";
 import { verifyCommand } from "./verify.js";
 
 /** Every `custody` command. One line per command module; keep the list sorted by command path. */
 export const commands: readonly CommandSpec[] = [
+  accessApproveCommand,
+  accessGrantCommand,
+  accessIssueIdentityCommand,
+  accessListCommand,
+  accessRevokeCommand,
+  accessWhoamiCommand,
+  checkCommand,
   collectCommand,
+  getCommand,
   hashCommand,
+  holdCommand,
+  ingestCommand,
+  initCommand,
   keysInitCommand,
   keysIssueCommand,
   keysRevokeCommand,
+  listCommand,
+  purgeCommand,
+  releaseCommand,
+  reportCommand,
+  reportVerifyCommand,
+  retainCommand,
+  showCommand,
   signCommand,
+  triageCommand,
   verifyCommand,
 ];

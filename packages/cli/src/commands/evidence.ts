@@ -1,0 +1,120 @@
+import { CustodyError } from "@custody/core";
+import type { EvidenceItem } from "@custody/vault";
+import type { CommandContext, CommandSpec } from "../command.js";
+import { formatBytes } from "../progress.js";
+import { formatTable } from "../table.js";
+import { intOption, parseLabels, VAULT_OPTIONS, withVault } from "../vault-context.js";
+
+export function printItem(ctx: CommandContext, item: EvidenceItem): void {
+  if (ctx.json) return ctx.printJson(item);
+  const lines: [string, unknown][] = [
+    ["id", item.id],
+    ["name", item.name],
+    ["case", item.caseId],
+    [
+      "kind",
+      item.package === undefined
+        ? item.kind
+        : `${item.kind} (${item.package.verified ? "verified" : "UNVERIFIED"})`,
+    ],
+    ["size", `${item.size} (${formatBytes(item.size)})`],
+    ["sha1", item.digests.sha1],
+    ["md5", item.digests.md5],
+    ["stored", item.storedAt],
+    ["retained until", item.retainUntil ?? "-"],
+    ["legal hold", item.legalHold ? "yes" : "no"],
+    [
+      "acquired",
+      `${item.acquisition.at} by ${item.acquisition.by} on ${item.acquisition.where} (${item.acquisition.how})`,
+    ],
+    [
+      "labels",
+      Object.entries(item.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ") || "-",
+    ],
+  ];
+  for (const [label, value] of lines)
+    if (value !== undefined) ctx.out(`${label.padEnd(15)} ${String(value)}`);
+}
+
+export const ingestCommand: CommandSpec = {
+  path: ["ingest"],
+  summary: "store a file or an investigation package in the vault (packages are verified first)",
+  usage: `FILE --case ID [--retain-days N] [--legal-hold] [--label K=V]... [--unverified] [--kind auto|package|file]
+A ZIP holding a custody manifest is verified against the vault CA before it is stored; a package that
+fails is refused unless --unverified, which stores it marked unverified (recorded in the audit log).`,
+  options: {
+    ...VAULT_OPTIONS,
+    case: { type: "string" },
+    "retain-days": { type: "string" },
+    "legal-hold": { type: "boolean" },
+    label: { type: "string", multiple: true },
+    unverified: { type: "boolean" },
+    kind: { type: "string" },
+  },
+  positionals: { min: 1, max: 1 },
+  async run(ctx) {
+    const caseId = ctx.string("case");
+    if (caseId === undefined) throw new CustodyError("ERR_USAGE", "ingest needs --case ID");
+    const kind = ctx.string("kind") ?? "auto";
+    if (kind !== "auto" && kind !== "package" && kind !== "file")
+      throw new CustodyError("ERR_USAGE", "--kind is auto, package or file");
+    const retainDays = intOption(ctx, "retain-days");
+    const item = await withVault(ctx, (vault, principal) =>
+      vault.ingest(principal, String(ctx.positionals[0]), {
+        caseId,
+        kind,
+        labels: parseLabels(ctx.strings("label")),
+        legalHold: ctx.flag("legal-hold"),
+        allowUnverified: ctx.flag("unverified"),
+        ...(retainDays === undefined ? {} : { retainDays }),
+      }),
+    );
+    printItem(ctx, item);
+    return 0;
+  },
+};
+
+export const listCommand: CommandSpec = {
+  path: ["list"],
+  summary: "list the evidence items you may see (in one case with --case)",
+  usage: "[--case ID]",
+  options: { ...VAULT_OPTIONS, case: { type: "string" } },
+  async run(ctx) {
+    const caseId = ctx.string("case");
+    const items = await withVault(ctx, (vault, principal) =>
+      vault.list(principal, caseId === undefined ? {} : { caseId }),
+    );
+    if (ctx.json) {
+      ctx.printJson(items);
+      return 0;
+    }
+    const rows = items.map((i) => [
+      i.id.slice(0, 16),
+      i.caseId,
+      i.kind,
+      formatBytes(i.size),
+      i.legalHold ? "hold" : "",
+      i.retainUntil?.slice(0, 10) ?? "",
+      i.name,
+    ]);
+    ctx.out(formatTable(["ID", "CASE", "KIND", "SIZE", "HOLD", "RETAINED", "NAME"], rows));
+    return 0;
+  },
+};
+
+export const showCommand: CommandSpec = {
+  path: ["show"],
+  summary: "show one item's record: digests, acquisition, retention, hold",
+  usage: "ID",
+  options: { ...VAULT_OPTIONS },
+  positionals: { min: 1, max: 1 },
+  async run(ctx) {
+    printItem(
+      ctx,
+      await withVault(ctx, (vault, principal) => vault.show(principal, String(ctx.positionals[0]))),
+    );
+    return 0;
+  },
+};

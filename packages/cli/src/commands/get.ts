@@ -1,0 +1,43 @@
+import { createWriteStream } from "node:fs";
+import { link, rm } from "node:fs/promises";
+import { resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { CustodyError, toCustodyError } from "@custody/core";
+import type { CommandSpec } from "../command.js";
+import { VAULT_OPTIONS, withVault } from "../vault-context.js";
+
+export const getCommand: CommandSpec = {
+  path: ["get"],
+  summary: "copy an item out of the vault, verifying every byte against its recorded digest",
+  usage: `ID --out FILE
+The copy is written to a temporary name and appears under FILE only when all of it matched the
+recorded SHA-256; an existing FILE is never overwritten. --out - writes to stdout (no such guarantee).`,
+  options: { ...VAULT_OPTIONS, out: { type: "string" } },
+  positionals: { min: 1, max: 1 },
+  async run(ctx) {
+    const out = ctx.string("out");
+    if (out === undefined)
+      throw new CustodyError("ERR_USAGE", "get needs --out FILE (or --out - for stdout)");
+    const item = await withVault(ctx, async (vault, principal) => {
+      const { item, stream } = await vault.read(principal, String(ctx.positionals[0]));
+      if (out === "-") await pipeline(stream, ctx.stdout);
+      else await copyVerified(stream, resolve(ctx.cwd, out));
+      return item;
+    });
+    if (ctx.json) ctx.printJson({ ok: true, id: item.id, sha256: item.id, size: item.size, out });
+    else if (out !== "-") ctx.err(`wrote ${item.size} bytes to ${out}; sha256 ${item.id} verified`);
+    return 0;
+  },
+};
+
+async function copyVerified(stream: NodeJS.ReadableStream, target: string): Promise<void> {
+  const temp = `${target}.partial-${process.pid}`;
+  try {
+    await pipeline(stream, createWriteStream(temp, { flags: "wx", mode: 0o600, flush: true }));
+    await link(temp, target);
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `cannot write ${target}`);
+  } finally {
+    await rm(temp, { force: true });
+  }
+}

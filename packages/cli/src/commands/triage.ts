@@ -1,0 +1,131 @@
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import { verifyPackage } from "@custody/archive";
+import { renderCustodyReportHtml, Vault } from "@custody/vault";
+import type { CommandContext, CommandSpec } from "../command.js";
+import { formatBytes } from "../progress.js";
+import { formatTable } from "../table.js";
+import { OWNER_IDENTITY, openVaultAs, vaultDir } from "../vault-context.js";
+import { collectPackage, packageName, parseOnly, progressView } from "./collect.js";
+
+export const triageCommand: CommandSpec = {
+  path: ["triage"],
+  summary: "the whole job on this machine: vault, collect, sign, verify, ingest, custody report",
+  usage: `[--vault DIR] [--case ID] [--out-dir DIR] [--only A,B]
+Creates the local vault if there is none (its first custodian is you, identity in <vault>/${OWNER_IDENTITY}),
+collects this machine into a package signed by the vault's collector certificate, verifies it against the
+vault CA, ingests it under --case (default: triage), and writes its custody report (JSON and HTML) beside
+the package in --out-dir (default: ./collections).`,
+  options: {
+    vault: { type: "string" },
+    identity: { type: "string" },
+    case: { type: "string" },
+    "out-dir": { type: "string" },
+    only: { type: "string" },
+  },
+  async run(ctx) {
+    const dir = vaultDir(ctx);
+    const created = await ensureVault(ctx, dir);
+    const { vault, principal } = await openVaultAs(ctx);
+    try {
+      const outDir = resolve(ctx.cwd, ctx.string("out-dir") ?? "collections");
+      await mkdir(outDir, { recursive: true });
+      const name = packageName(hostname(), new Date());
+      const progress = ctx.progress();
+      const only = parseOnly(ctx.string("only"));
+      const collected = await collectPackage({
+        out: join(outDir, `${name}.zip`),
+        signer: await vault.collectorSigner(),
+        caseId: ctx.string("case") ?? "triage",
+        operator: principal.id,
+        ...(only === undefined ? {} : { only }),
+        onProgress: progressView(progress.update),
+      });
+      progress.done();
+      const file = collected.package.file;
+      const check = await verifyPackage(file, {
+        trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
+      });
+      const item = await vault.ingest(principal, file, {
+        caseId: ctx.string("case") ?? "triage",
+        how: "collect",
+      });
+      const signed = await vault.report(principal, item.id);
+      const reportJson = join(outDir, `${name}.custody-report.json`);
+      const reportHtml = join(outDir, `${name}.custody-report.html`);
+      await writeFile(reportJson, `${JSON.stringify(signed, null, 2)}\n`);
+      await writeFile(reportHtml, renderCustodyReportHtml(signed));
+      const result = {
+        vault: dir,
+        vaultCreated: created,
+        package: file,
+        packageVerified: check.ok,
+        problems: check.problems,
+        itemId: item.id,
+        summary: collected.rows,
+        custodyReport: { json: reportJson, html: reportHtml, events: signed.report.events.length },
+        ca: join(dir, "pki", "ca.pem"),
+      };
+      if (ctx.json) ctx.printJson(result);
+      else printResult(ctx, result, collected.package.items, collected.package.payloadBytes);
+      return check.ok ? 0 : 1;
+    } finally {
+      await vault.close();
+    }
+  },
+};
+
+async function ensureVault(ctx: CommandContext, dir: string): Promise<boolean> {
+  if (existsSync(join(dir, "vault.json"))) return false;
+  const custodian = (ctx.env.USER ?? userInfo().username) || "custodian";
+  const { vault, identityPem } = await Vault.init(dir, {
+    custodian: custodian.replace(/[^A-Za-z0-9._@-]/g, "_"),
+  });
+  await vault.close();
+  await mkdir(join(dir, "identities"), { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, OWNER_IDENTITY), identityPem, { mode: 0o600, flag: "wx" });
+  ctx.err(`created vault ${dir} (custodian ${custodian})`);
+  return true;
+}
+
+interface TriageResult {
+  vault: string;
+  package: string;
+  packageVerified: boolean;
+  itemId: string;
+  summary: {
+    dataPoint: string;
+    status: string;
+    errorCode?: string;
+    files: number;
+    bytes: number;
+    durationMs: number;
+  }[];
+  custodyReport: { json: string; html: string; events: number };
+  ca: string;
+}
+
+function printResult(ctx: CommandContext, r: TriageResult, items: number, bytes: number): void {
+  const rows = r.summary.map((s) => [
+    s.dataPoint,
+    s.status,
+    s.errorCode ?? "",
+    String(s.files),
+    formatBytes(s.bytes),
+    `${s.durationMs} ms`,
+  ]);
+  ctx.out(formatTable(["Data point", "Status", "Error", "Files", "Bytes", "Time"], rows));
+  ctx.out("");
+  ctx.out(`package         ${r.package} (${items} items, ${formatBytes(bytes)})`);
+  ctx.out(
+    `verified        ${r.packageVerified ? "yes: signature, chain, every digest, BagIt manifests" : "NO"}`,
+  );
+  ctx.out(`vault item      ${r.itemId} in ${r.vault}`);
+  ctx.out(`custody report  ${r.custodyReport.html}`);
+  ctx.out(`                ${r.custodyReport.json} (${r.custodyReport.events} events, proofs signed)`);
+  ctx.out(
+    `check it        openssl cms -verify ... -CAfile ${r.ca}; custody verify ${r.package} --ca ${r.ca}`,
+  );
+}

@@ -1,0 +1,83 @@
+import { join } from "node:path";
+import { CustodyError } from "@custody/core";
+import { type AuthenticatedPrincipal, readIdentityFile, resolveVaultDir, Vault } from "@custody/vault";
+import type { CommandContext } from "./command.js";
+
+/** Options every vault command takes. */
+export const VAULT_OPTIONS = {
+  vault: { type: "string" },
+  identity: { type: "string" },
+} as const;
+
+/** Where `custody init` leaves the first custodian's identity unless told otherwise. */
+export const OWNER_IDENTITY = join("identities", "owner.pem");
+
+export function vaultDir(ctx: CommandContext): string {
+  return resolveVaultDir(ctx.string("vault"), ctx.env, ctx.cwd);
+}
+
+/** Opens the vault and authenticates the caller: --identity, then CUSTODY_IDENTITY, then the owner's file. */
+export async function openVaultAs(
+  ctx: CommandContext,
+): Promise<{ vault: Vault; principal: AuthenticatedPrincipal }> {
+  const dir = vaultDir(ctx);
+  const vault = await Vault.open({ dir });
+  try {
+    const file = ctx.string("identity") ?? ctx.env.CUSTODY_IDENTITY ?? join(dir, OWNER_IDENTITY);
+    const principal = vault.authenticate(await readIdentityFile(file), ctx.env.CUSTODY_IDENTITY_PASSPHRASE);
+    return { vault, principal };
+  } catch (error) {
+    await vault.close();
+    throw error;
+  }
+}
+
+/** Runs `body` with an open vault and closes it whatever happens. */
+export async function withVault<T>(
+  ctx: CommandContext,
+  body: (vault: Vault, principal: AuthenticatedPrincipal) => Promise<T>,
+): Promise<T> {
+  const { vault, principal } = await openVaultAs(ctx);
+  try {
+    return await body(vault, principal);
+  } finally {
+    await vault.close();
+  }
+}
+
+/** `--label K=V` values as a record; a malformed one is a usage error. */
+export function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf("=");
+    if (at <= 0) throw new CustodyError("ERR_USAGE", `--label takes KEY=VALUE, got '${value}'`);
+    labels[value.slice(0, at)] = value.slice(at + 1);
+  }
+  return labels;
+}
+
+/** A whole number option; a malformed one is a usage error. */
+export function intOption(ctx: CommandContext, name: string): number | undefined {
+  const value = ctx.string(name);
+  if (value === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(value))
+    throw new CustodyError("ERR_USAGE", `--${name} takes a whole number, got '${value}'`);
+  return Number(value);
+}
+
+/** `8h`, `30m`, `7d` or an ISO date, as an absolute time. */
+export function parseExpiry(value: string, now: Date): Date {
+  const relative = /^(\d{1,5})([mhd])$/.exec(value);
+  if (relative) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as "m" | "h" | "d"];
+    return new Date(now.getTime() + Number(relative[1]) * unit);
+  }
+  const absolute = Date.parse(value);
+  if (Number.isNaN(absolute) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    throw new CustodyError(
+      "ERR_USAGE",
+      `'${value}' is neither a duration (8h, 30m, 7d) nor a date (2027-01-31)`,
+    );
+  }
+  return new Date(absolute);
+}
