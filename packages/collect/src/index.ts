@@ -4,7 +4,13 @@ export type { CsvValue } from "./csv.js";
 export { csvCell, csvLine, csvStream, parseCsv, recordsToCsv, toCsv } from "./csv.js";
 export type { DeviceIdentity } from "./device.js";
 export { deviceIdentity } from "./device.js";
+export type { GroupEntry, PasswdEntry } from "./linux/accounts.js";
+export { parseGroup, parsePasswd } from "./linux/accounts.js";
 export { linuxCollectors } from "./linux/index.js";
+export type { PackageRow } from "./linux/packages.js";
+export { parseApkInstalled, parseDpkgStatus } from "./linux/packages.js";
+export type { SocketRow } from "./linux/proc-net.js";
+export { parseProcNetSockets } from "./linux/proc-net.js";
 export { platformCollectors } from "./platform.js";
 export { SUMMARY_COLUMNS, summaryCsv } from "./run-log.js";
 export type { CollectDeviceOptions, CollectionResult } from "./runner.js";
@@ -27,3 +33,15 @@ export type {
 } from "./types.js";
 export { DEFAULT_LIMITS } from "./types.js";
 export { windowsCollectors } from "./windows/collectors.js";
+export type { ArpRow as WindowsArpRow, DnsCacheRow, KeyValueRow, NetstatRow } from "./windows/network.js";
+export { parseArpA, parseDisplayDns, parseIpconfigAll, parseNetstatAno } from "./windows/network.js";
+export type { InstalledProgramRow, RegValueRow } from "./windows/registry.js";
+export { installedProgramsFromReg, parseRegQuery } from "./windows/registry.js";
+export type { ServiceRow } from "./windows/system.js";
+export {
+  parseNetLocalgroupList,
+  parseNetLocalgroupMembers,
+  parseScQuery,
+  parseSystemInfo,
+} from "./windows/system.js";
+export { parseHeaderedCsv, parsePowerShellTable } from "./windows/tables.js";

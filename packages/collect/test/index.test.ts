@@ -1,0 +1,106 @@
+import * as collect from "@custody/collect";
+import { describe, expect, test } from "vitest";
+
+describe("@custody/collect public surface", () => {
+  test("exports exactly the documented values", () => {
+    expect(Object.keys(collect).sort()).toEqual([
+      "COLLECTOR_LOG",
+      "DEFAULT_LIMITS",
+      "SUMMARY_COLUMNS",
+      "collectDevice",
+      "csvCell",
+      "csvLine",
+      "csvStream",
+      "deviceIdentity",
+      "directorySink",
+      "hashingSink",
+      "installedProgramsFromReg",
+      "linuxCollectors",
+      "packageWriterSink",
+      "parseApkInstalled",
+      "parseArpA",
+      "parseCsv",
+      "parseDisplayDns",
+      "parseDpkgStatus",
+      "parseGroup",
+      "parseHeaderedCsv",
+      "parseIpconfigAll",
+      "parseNetLocalgroupList",
+      "parseNetLocalgroupMembers",
+      "parseNetstatAno",
+      "parsePasswd",
+      "parsePowerShellTable",
+      "parseProcNetSockets",
+      "parseRegQuery",
+      "parseScQuery",
+      "parseSystemInfo",
+      "platformCollectors",
+      "readClockState",
+      "recordsToCsv",
+      "summaryCsv",
+      "toCsv",
+      "windowsCollectors",
+    ]);
+  });
+
+  test("both platforms cover every data point of the investigation package, in volatility order", () => {
+    const expected = [
+      "Autoruns",
+      "InstalledPrograms",
+      "NetworkConnections",
+      "Prefetch",
+      "Processes",
+      "ScheduledTasks",
+      "SecurityEventLog",
+      "Services",
+      "SmbSessions",
+      "SystemInformation",
+      "TempDirectories",
+      "UsersAndGroups",
+    ];
+    for (const list of [collect.linuxCollectors(), collect.windowsCollectors()]) {
+      expect(list.map((c) => c.name).sort()).toEqual(expected);
+      const network = list.find((c) => c.name === "NetworkConnections");
+      const processes = list.find((c) => c.name === "Processes");
+      const rest = list.filter((c) => !["NetworkConnections", "Processes", "SmbSessions"].includes(c.name));
+      expect(network?.volatilityRank).toBe(0);
+      expect(processes?.volatilityRank).toBe(1);
+      for (const c of rest) expect(c.volatilityRank).toBeGreaterThan(1);
+      for (const c of list) expect(c.source.length).toBeGreaterThan(0);
+    }
+    expect(collect.linuxCollectors().every((c) => c.platform === "linux")).toBe(true);
+    expect(collect.windowsCollectors().every((c) => c.platform === "win32")).toBe(true);
+  });
+
+  test("the platform switch refuses an unsupported platform with a coded error", () => {
+    expect(() => collect.platformCollectors("aix")).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+    );
+    expect(collect.platformCollectors("linux").length).toBe(12);
+  });
+
+  test("summary CSV has the archive's columns in order", () => {
+    expect(collect.SUMMARY_COLUMNS).toEqual([
+      "dataPoint",
+      "source",
+      "status",
+      "errorCode",
+      "startedAt",
+      "durationMs",
+      "files",
+      "bytes",
+    ]);
+    const csv = collect.summaryCsv([
+      {
+        dataPoint: "X",
+        source: "=evil()",
+        status: "ok",
+        startedAt: "2026-01-01T00:00:00.000Z",
+        durationMs: 1,
+        files: 0,
+        bytes: 0,
+      },
+    ]);
+    expect(csv.split("\r\n")[1]).toBe("X,'=evil(),ok,,2026-01-01T00:00:00.000Z,1,0,0");
+  });
+});
