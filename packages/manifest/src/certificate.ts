@@ -6,6 +6,9 @@ import { type Asn1, DerReader, DerType, OID, parseDer, pemBlocks, toDer } from "
 export interface CertificateFacts {
   readonly x509: X509Certificate;
   readonly publicKey: KeyObject;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly signatureAlgorithmOid: string;
   readonly der: Buffer;
   readonly issuerDer: Buffer;
   readonly subjectDer: Buffer;
@@ -32,14 +35,23 @@ export function readCertificate(der: Buffer): CertificateFacts {
     throw new CustodyError("ERR_MALFORMED_CERTIFICATE", "a certificate cannot be parsed", { cause });
   }
   const reader: DerReader = new DerReader("ERR_MALFORMED_CERTIFICATE", "certificate");
-  const tbs = reader.child(parseDer(der, "certificate", "ERR_MALFORMED_CERTIFICATE"), 0, "tbsCertificate");
+  const root = parseDer(der, "certificate", "ERR_MALFORMED_CERTIFICATE");
+  const tbs = reader.child(root, 0, "tbsCertificate");
   const fields = reader.children(tbs, "tbsCertificate");
   const offset = reader.isContext(fields[0], 0) ? 1 : 0;
   const extensions = readExtensions(reader, fields.slice(offset + 6));
+  const validity = reader.child(tbs, offset + 3, "validity");
+  // read from the DER rather than from X509Certificate getters that only newer Node versions have
   return {
     x509,
     publicKey,
     der,
+    notBefore: reader.time(reader.child(validity, 0, "notBefore"), "notBefore"),
+    notAfter: reader.time(reader.child(validity, 1, "notAfter"), "notAfter"),
+    signatureAlgorithmOid: reader.oid(
+      reader.child(reader.child(root, 1, "signatureAlgorithm"), 0, "algorithm"),
+      "algorithm",
+    ),
     serialDer: reader.integerBytes(fields[offset], "serialNumber"),
     issuerDer: toDer(reader.child(tbs, offset + 2, "issuer")),
     subjectDer: toDer(reader.child(tbs, offset + 4, "subject")),

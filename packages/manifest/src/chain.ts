@@ -58,7 +58,7 @@ export function checkChain(
   chain.forEach((cert, index) => {
     const isAnchor = index === chain.length - 1 && chain.length > 1;
     // a trust anchor is trusted by configuration, not by its self-signature
-    if (!isAnchor) resolveCertificateAlgorithm(cert.x509.signatureAlgorithmOid, allowed);
+    if (!isAnchor) resolveCertificateAlgorithm(cert.signatureAlgorithmOid, allowed);
     assertKeyAllowed(cert.publicKey, undefined, `certificate ${cert.x509.subject}`);
     for (const at of times) checkValidity(cert, at);
     checkCritical(cert);
@@ -69,18 +69,18 @@ export function checkChain(
 
 function checkValidity(cert: CertificateFacts, at: Date): void {
   const details = { subject: cert.x509.subject, at: at.toISOString() };
-  if (at < cert.x509.validFromDate) {
+  if (at < cert.notBefore) {
     throw new CustodyError(
       "ERR_CERT_NOT_YET_VALID",
-      `certificate ${cert.x509.subject} is not valid before ${cert.x509.validFromDate.toISOString()} (checked at ${details.at})`,
-      { details: { ...details, notBefore: cert.x509.validFromDate.toISOString() } },
+      `certificate ${cert.x509.subject} is not valid before ${cert.notBefore.toISOString()} (checked at ${details.at})`,
+      { details: { ...details, notBefore: cert.notBefore.toISOString() } },
     );
   }
-  if (at > cert.x509.validToDate) {
+  if (at > cert.notAfter) {
     throw new CustodyError(
       "ERR_CERT_EXPIRED",
-      `certificate ${cert.x509.subject} expired ${cert.x509.validToDate.toISOString()} (checked at ${details.at})`,
-      { details: { ...details, notAfter: cert.x509.validToDate.toISOString() } },
+      `certificate ${cert.x509.subject} expired ${cert.notAfter.toISOString()} (checked at ${details.at})`,
+      { details: { ...details, notAfter: cert.notAfter.toISOString() } },
     );
   }
 }

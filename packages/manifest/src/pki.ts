@@ -76,7 +76,7 @@ export async function issueCertificate(
   const now = (options.clock ?? systemClock).now();
   const requested = now.getTime() + (options.validDays ?? 730) * DAY_MS;
   // a leaf never outlives its CA, or it would fail verification before its own expiry
-  const notAfter = new Date(Math.min(requested, caCert.x509.validToDate.getTime()));
+  const notAfter = new Date(Math.min(requested, caCert.notAfter.getTime()));
   const cert = draft(key, options.commonName, now, notAfter);
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
