@@ -1,1 +1,27 @@
-export {};
+export type { Sha256Result } from "./digest.js";
+export { createVerifyingStream, MeteringStream, verifiedReadable } from "./digest.js";
+export type { FsEvidenceStoreOptions } from "./fs-store.js";
+export { FsEvidenceStore } from "./fs-store.js";
+export { verifyObjects } from "./internal/verify.js";
+export type {
+  CreateOptions,
+  Enforcement,
+  EvidenceStore,
+  ListOptions,
+  ReadOptions,
+  StoreCapabilities,
+  StoredObject,
+  VerifyOptions,
+  VerifyResult,
+} from "./types.js";
+export type { ValidCreateOptions } from "./validate.js";
+export {
+  assertBody,
+  assertValidKey,
+  assertValidPrefix,
+  EVIDENCE_KEY_PATTERN,
+  evidenceKeySchema,
+  objectMetadataSchema,
+  validateCreateOptions,
+  validRetention,
+} from "./validate.js";

@@ -1,0 +1,372 @@
+import { mkdir, open, rename } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  type Clock,
+  CustodyError,
+  type IdGenerator,
+  type Logger,
+  silentLogger,
+  systemClock,
+  throwIfAborted,
+  toCustodyError,
+  uuidv7Generator,
+} from "@custody/core";
+import { MeteringStream, type Sha256Result, verifiedReadable } from "./digest.js";
+import {
+  errnoCode,
+  fsyncDir,
+  mkdirDurable,
+  removeTree,
+  tempName,
+  writeDurableFile,
+} from "./internal/fs-durable.js";
+import {
+  cleanTmp,
+  ensureMarker,
+  objectDir,
+  removeJournal,
+  removeObjectDir,
+  writeDeleteJournal,
+} from "./internal/fs-layout.js";
+import {
+  DATA_FILE,
+  encodeJson,
+  type FsObjectMeta,
+  type FsObjectState,
+  META_FILE,
+  notFound,
+  readLiveRecord,
+  readRecord,
+  stateFileName,
+  toStoredObject,
+  updateState,
+} from "./internal/fs-record.js";
+import { walkKeys } from "./internal/fs-walk.js";
+import { verifyObjects } from "./internal/verify.js";
+import type {
+  CreateOptions,
+  EvidenceStore,
+  ListOptions,
+  ReadOptions,
+  StoreCapabilities,
+  StoredObject,
+  VerifyOptions,
+  VerifyResult,
+} from "./types.js";
+import {
+  assertBody,
+  assertValidKey,
+  assertValidPrefix,
+  type ValidCreateOptions,
+  validateCreateOptions,
+  validRetention,
+} from "./validate.js";
+
+export interface FsEvidenceStoreOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Version ids for new objects (default: UUIDv7). */
+  ids?: IdGenerator;
+}
+
+/** The filesystem cannot stop another process (or root) from changing files: every protection is ours. */
+const FS_CAPABILITIES: StoreCapabilities = Object.freeze({
+  backend: "fs",
+  immutability: "library",
+  retention: "library",
+  legalHold: "library",
+  resumableUploads: false,
+});
+
+/** Write-once evidence storage in a local directory: the embedded default backend. */
+export class FsEvidenceStore implements EvidenceStore {
+  readonly capabilities: StoreCapabilities = FS_CAPABILITIES;
+  readonly #objects: string;
+  readonly #tmp: string;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #ids: IdGenerator;
+
+  private constructor(root: string, options: FsEvidenceStoreOptions) {
+    this.#objects = join(root, "objects");
+    this.#tmp = join(root, "tmp");
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#ids = options.ids ?? uuidv7Generator(this.#clock);
+  }
+
+  /** Opens (creating if needed) the store in `dir` and cleans up after writers that were killed. */
+  static async open(dir: string, options: FsEvidenceStoreOptions = {}): Promise<FsEvidenceStore> {
+    if (typeof dir !== "string" || dir.length === 0) {
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "the store directory must be a non-empty path");
+    }
+    const root = resolve(dir);
+    try {
+      await mkdir(root, { recursive: true });
+      await ensureMarker(root);
+      const store = new FsEvidenceStore(root, options);
+      await mkdirDurable(root, ["objects"]);
+      await mkdirDurable(root, ["tmp"]);
+      await cleanTmp(store.#tmp, store.#objects);
+      return store;
+    } catch (error) {
+      throw toCustodyError(error, "ERR_IO", `could not open the evidence store in ${root}`);
+    }
+  }
+
+  async create(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options?: CreateOptions,
+  ): Promise<StoredObject> {
+    assertValidKey(key);
+    assertBody(body);
+    const opts = validateCreateOptions(options, this.#clock);
+    throwIfAborted(opts.abortSignal);
+    const target = objectDir(this.#objects, key);
+    // Refuse before reading a byte of the body; the commit below re-checks atomically.
+    await this.#assertFree(key, target);
+    const staging = join(this.#tmp, tempName(".create"));
+    try {
+      await mkdir(staging);
+      const digest = await this.#writeData(join(staging, DATA_FILE), body, opts);
+      if (opts.expectedSha256 !== undefined && digest.sha256 !== opts.expectedSha256) {
+        throw new CustodyError(
+          "ERR_INTEGRITY_MISMATCH",
+          `the body of ${JSON.stringify(key)} does not hash to expectedSha256`,
+          {
+            details: { key, expectedSha256: opts.expectedSha256, actualSha256: digest.sha256 },
+          },
+        );
+      }
+      const { meta, state } = this.#initialRecord(key, digest, opts);
+      await writeDurableFile(join(staging, META_FILE), encodeJson(meta));
+      await writeDurableFile(join(staging, stateFileName(0)), encodeJson(state));
+      await fsyncDir(staging);
+      throwIfAborted(opts.abortSignal);
+      await this.#commit(staging, target, key);
+      this.#logger.debug({ key, size: meta.size, sha256: meta.sha256 }, "evidence object stored");
+      return toStoredObject(meta, state);
+    } catch (error) {
+      await removeTree(staging);
+      throw toCustodyError(error, "ERR_IO", `could not store ${JSON.stringify(key)}`);
+    }
+  }
+
+  async read(key: string, options: ReadOptions = {}): Promise<Readable> {
+    assertValidKey(key);
+    throwIfAborted(options.abortSignal);
+    const dir = objectDir(this.#objects, key);
+    const { meta } = await this.#guard(key, () => readLiveRecord(dir, key));
+    const handle = await this.#guard(key, () => open(join(dir, DATA_FILE), "r"));
+    const source = handle.createReadStream({ highWaterMark: 1 << 20 });
+    return verifiedReadable(source, meta, options.abortSignal);
+  }
+
+  async head(key: string): Promise<StoredObject> {
+    assertValidKey(key);
+    const { meta, state } = await this.#guard(key, () => readLiveRecord(objectDir(this.#objects, key), key));
+    return toStoredObject(meta, state);
+  }
+
+  async *list(options: ListOptions = {}): AsyncIterable<StoredObject> {
+    const prefix = options.prefix ?? "";
+    assertValidPrefix(prefix);
+    for await (const key of walkKeys(this.#objects, prefix, options.abortSignal)) {
+      const record = await readLiveRecord(objectDir(this.#objects, key), key).catch((error: unknown) => {
+        if (errnoCode(error) === undefined && (error as CustodyError).code === "ERR_NOT_FOUND")
+          return undefined;
+        throw toCustodyError(error, "ERR_IO", `could not list ${JSON.stringify(key)}`);
+      });
+      if (record !== undefined) yield toStoredObject(record.meta, record.state);
+    }
+  }
+
+  async setLegalHold(key: string, on: boolean): Promise<StoredObject> {
+    assertValidKey(key);
+    if (typeof on !== "boolean")
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "legal hold must be true or false");
+    return this.#change(key, (state) =>
+      state.legalHold === on ? undefined : { ...this.#next(state), legalHold: on },
+    );
+  }
+
+  async extendRetention(key: string, until: Date): Promise<StoredObject> {
+    assertValidKey(key);
+    if (!(until instanceof Date) || Number.isNaN(until.getTime())) {
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "retention must be a valid Date");
+    }
+    return this.#change(key, (state) => {
+      const current = state.retainUntil === undefined ? undefined : new Date(state.retainUntil);
+      if (current !== undefined && until.getTime() < current.getTime()) {
+        throw new CustodyError(
+          "ERR_IMMUTABLE",
+          `the retention of ${JSON.stringify(key)} cannot be shortened`,
+          {
+            details: { key, retainUntil: state.retainUntil, requested: until.toISOString() },
+          },
+        );
+      }
+      if (current !== undefined && until.getTime() === current.getTime()) return undefined;
+      return { ...this.#next(state), retainUntil: validRetention(until, this.#clock).toISOString() };
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    const dir = objectDir(this.#objects, key);
+    const { meta } = await this.#guard(key, () => readLiveRecord(dir, key));
+    // The journal lets a restart finish a delete that was decided but not carried out.
+    const journal = await writeDeleteJournal(this.#tmp, key, meta.version);
+    try {
+      await this.#change(key, (state, current) => {
+        this.#assertDeletable(key, state, current.version === meta.version);
+        return { ...this.#next(state), deleted: true };
+      });
+      await removeObjectDir(dir, this.#tmp);
+    } finally {
+      await removeJournal(journal);
+    }
+  }
+
+  async *verify(options: VerifyOptions = {}): AsyncIterable<VerifyResult> {
+    const prefix = options.prefix ?? "";
+    assertValidPrefix(prefix);
+    yield* verifyObjects(
+      walkKeys(this.#objects, prefix, options.abortSignal),
+      (key) => this.read(key),
+      options,
+    );
+  }
+
+  async close(): Promise<void> {}
+
+  async #writeData(
+    path: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    opts: ValidCreateOptions,
+  ): Promise<Sha256Result> {
+    const handle = await open(path, "wx", 0o444);
+    try {
+      const meter = new MeteringStream(opts.onProgress);
+      const sink = handle.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 });
+      try {
+        await pipeline(body, meter, sink, ...(opts.abortSignal ? [{ signal: opts.abortSignal }] : []));
+        await handle.sync();
+      } finally {
+        // A stream made with autoClose: false keeps a reference that makes handle.close() wait forever.
+        sink.destroy();
+      }
+      return meter.result();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #initialRecord(
+    key: string,
+    digest: Sha256Result,
+    opts: ValidCreateOptions,
+  ): { meta: FsObjectMeta; state: FsObjectState } {
+    const now = this.#clock.now().toISOString();
+    const meta: FsObjectMeta = {
+      format: "custody.fs-object/v1",
+      key,
+      ...digest,
+      createdAt: now,
+      version: this.#ids.next(),
+      metadata: opts.metadata,
+    };
+    const state: FsObjectState = {
+      revision: 0,
+      legalHold: opts.legalHold,
+      ...(opts.retainUntil === undefined ? {} : { retainUntil: opts.retainUntil.toISOString() }),
+      deleted: false,
+      changedAt: now,
+    };
+    return { meta, state };
+  }
+
+  async #commit(staging: string, target: string, key: string): Promise<void> {
+    const parents = target
+      .slice(this.#objects.length + 1)
+      .split("/")
+      .slice(0, -1);
+    await mkdirDurable(this.#objects, parents);
+    try {
+      await rename(staging, target);
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === "ENOTEMPTY" || code === "EEXIST") throw alreadyExists(key, error);
+      throw error;
+    }
+    await fsyncDir(dirname(target));
+    await fsyncDir(this.#tmp);
+  }
+
+  async #assertFree(key: string, target: string): Promise<void> {
+    const record = await readRecord(target, key).catch((error: unknown) => {
+      if ((error as CustodyError).code === "ERR_NOT_FOUND") return undefined;
+      throw error;
+    });
+    if (record === undefined) return;
+    if (record.state.deleted) {
+      throw new CustodyError("ERR_CONFLICT", `${JSON.stringify(key)} is being deleted; try again`, {
+        details: { key },
+      });
+    }
+    throw alreadyExists(key);
+  }
+
+  #assertDeletable(key: string, state: FsObjectState, sameVersion: boolean): void {
+    if (!sameVersion) throw notFound(key);
+    if (state.legalHold) {
+      throw new CustodyError("ERR_IMMUTABLE", `${JSON.stringify(key)} is under legal hold`, {
+        details: { key },
+      });
+    }
+    if (
+      state.retainUntil !== undefined &&
+      new Date(state.retainUntil).getTime() > this.#clock.now().getTime()
+    ) {
+      throw new CustodyError(
+        "ERR_IMMUTABLE",
+        `${JSON.stringify(key)} is retained until ${state.retainUntil}`,
+        {
+          details: { key, retainUntil: state.retainUntil },
+        },
+      );
+    }
+  }
+
+  #next(state: FsObjectState): Omit<FsObjectState, "revision"> {
+    const { revision: _revision, ...rest } = state;
+    return { ...rest, changedAt: this.#clock.now().toISOString() };
+  }
+
+  async #change(
+    key: string,
+    change: (state: FsObjectState, meta: FsObjectMeta) => Omit<FsObjectState, "revision"> | undefined,
+  ): Promise<StoredObject> {
+    const dir = objectDir(this.#objects, key);
+    const { meta, state } = await this.#guard(key, () => updateState(dir, this.#tmp, key, change));
+    return toStoredObject(meta, state);
+  }
+
+  async #guard<T>(key: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw toCustodyError(error, "ERR_IO", `evidence store operation on ${JSON.stringify(key)} failed`);
+    }
+  }
+}
+
+function alreadyExists(key: string, cause?: unknown): CustodyError {
+  return new CustodyError("ERR_ALREADY_EXISTS", `an object with key ${JSON.stringify(key)} already exists`, {
+    cause,
+    details: { key },
+  });
+}

@@ -1,0 +1,98 @@
+import type { Readable } from "node:stream";
+import type { CustodyError } from "@custody/core";
+
+/** Who enforces a protection: the storage service itself, or only this library's own checks. */
+export type Enforcement = "service" | "library";
+
+/** What a backend really guarantees; callers must not assume more than it says. */
+export interface StoreCapabilities {
+  /** "fs", "azure-blob", ... */
+  readonly backend: string;
+  /** Stored bytes cannot be overwritten or removed except through `delete` after retention. */
+  readonly immutability: Enforcement;
+  readonly retention: Enforcement;
+  readonly legalHold: Enforcement;
+  /** An interrupted `create` of the same key and bytes continues where it stopped. */
+  readonly resumableUploads: boolean;
+}
+
+export interface CreateOptions {
+  /** Lower-case hex; the object is stored only when the streamed bytes hash to it. */
+  expectedSha256?: string;
+  /** Delete is refused until this instant; it can later be extended, never shortened. */
+  retainUntil?: Date;
+  legalHold?: boolean;
+  /** Free-form labels (names: letters, digits, `_`, `-`, `.`; at most 4 KiB as JSON). */
+  metadata?: Record<string, string>;
+  abortSignal?: AbortSignal;
+  /** Called with the number of bytes consumed so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface ReadOptions {
+  abortSignal?: AbortSignal;
+}
+
+export interface ListOptions {
+  /** A plain string prefix of the key (may end inside a segment). */
+  prefix?: string;
+  abortSignal?: AbortSignal;
+}
+
+export interface VerifyOptions {
+  prefix?: string;
+  abortSignal?: AbortSignal;
+  onProgress?: (bytes: number) => void;
+}
+
+/** The record of one stored object. */
+export interface StoredObject {
+  key: string;
+  size: number;
+  /** Lower-case hex sha256 of the bytes, computed while they were written. */
+  sha256: string;
+  createdAt: Date;
+  retainUntil?: Date;
+  legalHold: boolean;
+  /** Identifies this incarnation of the key (a new create after a delete gets a new version). */
+  version: string;
+  metadata: Record<string, string>;
+}
+
+/** One object checked by `verify`. */
+export type VerifyResult =
+  | { kind: "ok"; key: string; size: number; sha256: string }
+  | {
+      kind: "mismatch";
+      key: string;
+      expected: { size: number; sha256: string };
+      actual: { size: number; sha256: string };
+    }
+  | { kind: "error"; key: string; error: CustodyError };
+
+/**
+ * Write-once evidence storage. Every method fails with a coded CustodyError: ERR_NOT_FOUND,
+ * ERR_ALREADY_EXISTS, ERR_INTEGRITY_MISMATCH, ERR_IMMUTABLE and ERR_BACKEND_UNAVAILABLE stay distinct.
+ */
+export interface EvidenceStore {
+  readonly capabilities: StoreCapabilities;
+  /** Streams `body` in; fails with ERR_ALREADY_EXISTS if the key exists (checked before reading the body). */
+  create(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options?: CreateOptions,
+  ): Promise<StoredObject>;
+  /** The stream errors with ERR_INTEGRITY_MISMATCH at its end, instead of 'end', when the bytes are not the stored ones. */
+  read(key: string, options?: ReadOptions): Promise<Readable>;
+  head(key: string): Promise<StoredObject>;
+  /** Objects in key order (UTF-16 code units). */
+  list(options?: ListOptions): AsyncIterable<StoredObject>;
+  setLegalHold(key: string, on: boolean): Promise<StoredObject>;
+  /** Moves retention later; an earlier date fails with ERR_IMMUTABLE. */
+  extendRetention(key: string, until: Date): Promise<StoredObject>;
+  /** ERR_IMMUTABLE while retained or held. */
+  delete(key: string): Promise<void>;
+  /** Re-reads every object (under `prefix`) and compares it with its record. */
+  verify?(options?: VerifyOptions): AsyncIterable<VerifyResult>;
+  close?(): Promise<void>;
+}
