@@ -61,24 +61,10 @@ export function verifyDetachedDigest(
   const now = (trust.clock ?? systemClock).now();
   const parsed = parseSignedData(signatureDer);
   const algorithm = resolveSignerAlgorithm(parsed.digestAlgorithmOid, parsed.signatureAlgorithmOid, allowed);
-  const digest = Buffer.from(digestOf(algorithm.hash));
-  if (!digest.equals(parsed.messageDigest)) {
-    throw new CustodyError(
-      "ERR_DIGEST_MISMATCH",
-      "the content does not match the signed digest: it was changed",
-      {
-        details: { expected: parsed.messageDigest.toString("hex"), actual: digest.toString("hex") },
-      },
-    );
-  }
+  checkDigest(Buffer.from(digestOf(algorithm.hash)), parsed.messageDigest);
   const leaf = findSigner(parsed);
   assertKeyAllowed(leaf.publicKey, algorithm.kind, "the signer certificate");
-  if (!verifySignature(algorithm.hash, parsed, leaf)) {
-    throw new CustodyError(
-      "ERR_SIGNATURE_INVALID",
-      "the signature over the signed attributes does not verify",
-    );
-  }
+  checkSignature(algorithm.hash, parsed, leaf);
   const signingTime = parsed.signingTime ?? now;
   if (signingTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
     throw new CustodyError(
@@ -96,6 +82,32 @@ export function verifyDetachedDigest(
   };
 }
 
+function checkDigest(actual: Buffer, signed: Buffer): void {
+  if (!actual.equals(signed)) {
+    throw new CustodyError(
+      "ERR_DIGEST_MISMATCH",
+      "the content does not match the signed digest: it was changed",
+      {
+        details: { expected: signed.toString("hex"), actual: actual.toString("hex") },
+      },
+    );
+  }
+}
+
+function checkSignature(hash: string, parsed: ParsedSignedData, leaf: CertificateFacts): void {
+  let valid = false;
+  try {
+    valid = verify(hash, parsed.signedAttributesDer, leaf.publicKey, parsed.signature);
+  } catch {
+    valid = false; // a signature value of the wrong shape is an invalid signature, not a crash
+  }
+  if (!valid)
+    throw new CustodyError(
+      "ERR_SIGNATURE_INVALID",
+      "the signature over the signed attributes does not verify",
+    );
+}
+
 /** The hash ("sha256", "sha384", ...) a detached signature asks the content to be digested with. */
 export function signatureDigestAlgorithm(
   signatureDer: Uint8Array,
@@ -104,14 +116,6 @@ export function signatureDigestAlgorithm(
   const parsed = parseSignedData(signatureDer);
   const allowed = new Set(allowedAlgorithms);
   return resolveSignerAlgorithm(parsed.digestAlgorithmOid, parsed.signatureAlgorithmOid, allowed).hash;
-}
-
-function verifySignature(hash: string, parsed: ParsedSignedData, leaf: CertificateFacts): boolean {
-  try {
-    return verify(hash, parsed.signedAttributesDer, leaf.publicKey, parsed.signature);
-  } catch {
-    return false; // a signature value of the wrong shape is an invalid signature, not a crash
-  }
 }
 
 function findSigner(parsed: ParsedSignedData): CertificateFacts {
