@@ -52,7 +52,7 @@ describe("custody keys / sign / verify", () => {
   it("keys init makes a CA, a signer and a CRL with 0600 keys, and never replaces them", async () => {
     const first = await run(["keys", "init", "--dir", "keys", "--key-bits", "2048"]);
     expect(first.code, first.err).toBe(0);
-    for (const name of ["ca.key.pem", "signer.key.pem"]) {
+    for (const name of ["ca.key", "signer.key"]) {
       expect((await stat(join(work, "keys", name))).mode & 0o777).toBe(0o600);
     }
     expect(await readFile(join(work, "keys/crl.pem"), "utf8")).toContain("BEGIN X509 CRL");
@@ -64,12 +64,12 @@ describe("custody keys / sign / verify", () => {
   it("sign writes FILE.p7s that custody verify and openssl both accept", async () => {
     const signed = await run(["sign", "evidence.txt"], { CUSTODY_KEYS_DIR: "keys" });
     expect(signed.code, signed.err).toBe(0);
-    const verified = await run(["verify", "evidence.txt", "--ca", "keys/ca.cert.pem", "--json"]);
+    const verified = await run(["verify", "evidence.txt", "--ca", "keys/ca.pem", "--json"]);
     expect(verified.code, verified.err).toBe(0);
     const report = JSON.parse(verified.out) as { ok: boolean; signer: { subject: string } };
     expect(report.ok).toBe(true);
     expect(report.signer.subject).toBe("CN=custody vault CA signer");
-    expect(opensslVerify("evidence.txt", "evidence.txt.p7s", "keys/ca.cert.pem")).toBe(0);
+    expect(opensslVerify("evidence.txt", "evidence.txt.p7s", "keys/ca.pem")).toBe(0);
     expect((await run(["sign", "evidence.txt", "--keys-dir", "keys"])).code).toBe(5);
   });
 
@@ -81,16 +81,16 @@ describe("custody keys / sign / verify", () => {
       "--signature",
       "evidence.txt.p7s",
       "--ca",
-      "keys/ca.cert.pem",
+      "keys/ca.pem",
       "--json",
     ]);
     expect(tampered.code).toBe(1);
     expect((JSON.parse(tampered.out) as { error: { code: string } }).error.code).toBe("ERR_DIGEST_MISMATCH");
     expect((await run(["verify", "evidence.txt"])).code).toBe(2);
     expect((await run(["verify", "evidence.txt", "--ca", "evidence.txt"])).code).toBe(2);
-    expect(
-      (await run(["verify", "evidence.txt", "--ca", "keys/ca.cert.pem", "--crl", "evidence.txt"])).code,
-    ).toBe(2);
+    expect((await run(["verify", "evidence.txt", "--ca", "keys/ca.pem", "--crl", "evidence.txt"])).code).toBe(
+      2,
+    );
   });
 
   it("keys issue writes a client certificate; a client certificate cannot sign evidence", async () => {
@@ -109,50 +109,34 @@ describe("custody keys / sign / verify", () => {
       "2048",
     ]);
     expect(issued.code, issued.err).toBe(0);
-    expect((await stat(join(work, "people/alice.key.pem"))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(work, "people/alice.key"))).mode & 0o777).toBe(0o600);
     await writeFile(join(work, "note.txt"), "note");
-    const signed = await run([
-      "sign",
-      "note.txt",
-      "--key",
-      "people/alice.key.pem",
-      "--cert",
-      "people/alice.cert.pem",
-    ]);
+    const signed = await run(["sign", "note.txt", "--key", "people/alice.key", "--cert", "people/alice.pem"]);
     expect(signed.code).toBe(0);
-    const verified = await run(["verify", "note.txt", "--ca", "keys/ca.cert.pem"]);
+    const verified = await run(["verify", "note.txt", "--ca", "keys/ca.pem"]);
     expect(verified.code).toBe(1);
     expect(verified.err).toContain("ERR_CERT_USAGE");
     expect((await run(["keys", "issue", "--dir", "keys", "--name", "x", "--usage", "root"])).code).toBe(2);
   });
 
   it("keys revoke updates the CRL; verify --crl and openssl -crl_check then refuse the signer", async () => {
-    const revoked = await run(["keys", "revoke", "--dir", "keys", "--cert", "keys/signer.cert.pem"]);
+    const revoked = await run(["keys", "revoke", "--dir", "keys", "--cert", "keys/signer.pem"]);
     expect(revoked.code, revoked.err).toBe(0);
-    const verified = await run([
-      "verify",
-      "evidence.txt",
-      "--ca",
-      "keys/ca.cert.pem",
-      "--crl",
-      "keys/crl.pem",
-    ]);
+    const verified = await run(["verify", "evidence.txt", "--ca", "keys/ca.pem", "--crl", "keys/crl.pem"]);
     expect(verified.code).toBe(1);
     expect(verified.err).toContain("ERR_CERT_REVOKED");
     const bundle =
-      (await readFile(join(work, "keys/ca.cert.pem"), "utf8")) +
+      (await readFile(join(work, "keys/ca.pem"), "utf8")) +
       (await readFile(join(work, "keys/crl.pem"), "utf8"));
     await writeFile(join(work, "ca-crl.pem"), bundle);
     expect(opensslVerify("evidence.txt", "evidence.txt.p7s", "ca-crl.pem", ["-crl_check"])).not.toBe(0);
-    expect((await run(["keys", "revoke", "--dir", "keys", "--cert", "keys/signer.cert.pem"])).code).toBe(0);
+    expect((await run(["keys", "revoke", "--dir", "keys", "--cert", "keys/signer.pem"])).code).toBe(0);
   });
 
   it("encrypted keys need the passphrase: a usage error (exit 2) without it", async () => {
     const env = { CUSTODY_KEY_PASSPHRASE: "correct horse battery" };
     expect((await run(["keys", "init", "--dir", "locked", "--key-bits", "2048"], env)).code).toBe(0);
-    expect(await readFile(join(work, "locked/signer.key.pem"), "utf8")).toContain(
-      "BEGIN ENCRYPTED PRIVATE KEY",
-    );
+    expect(await readFile(join(work, "locked/signer.key"), "utf8")).toContain("BEGIN ENCRYPTED PRIVATE KEY");
     const without = await run(["sign", "evidence.txt", "--keys-dir", "locked", "--out", "locked.p7s"]);
     expect(without.code).toBe(2);
     expect(without.err).toContain("CUSTODY_KEY_PASSPHRASE");
@@ -160,7 +144,7 @@ describe("custody keys / sign / verify", () => {
       (await run(["sign", "evidence.txt", "--keys-dir", "locked", "--out", "locked.p7s"], env)).code,
     ).toBe(0);
     expect(
-      (await run(["verify", "evidence.txt", "--signature", "locked.p7s", "--ca", "locked/ca.cert.pem"])).code,
+      (await run(["verify", "evidence.txt", "--signature", "locked.p7s", "--ca", "locked/ca.pem"])).code,
     ).toBe(0);
     expect((await run(["sign", "evidence.txt", "--key", "x.pem"])).code).toBe(2);
   });

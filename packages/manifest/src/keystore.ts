@@ -16,7 +16,7 @@ export interface KeyPairFiles {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** Where `name`'s files live in `dir`: NAME.key.pem (0600) and NAME.cert.pem. */
+/** Where `name`'s files live in `dir`: NAME.key (0600) and NAME.pem. */
 export function keyPairFiles(dir: string, name: string): KeyPairFiles {
   if (!NAME.test(name) || name.includes("..")) {
     throw new CustodyError(
@@ -24,7 +24,7 @@ export function keyPairFiles(dir: string, name: string): KeyPairFiles {
       `key name ${JSON.stringify(name)} must match ${NAME.source}`,
     );
   }
-  return { keyFile: join(dir, `${name}.key.pem`), certFile: join(dir, `${name}.cert.pem`) };
+  return { keyFile: join(dir, `${name}.key`), certFile: join(dir, `${name}.pem`) };
 }
 
 /**
@@ -55,11 +55,21 @@ export async function writeKeyPair(
   return files;
 }
 
-/** Reads NAME.key.pem and NAME.cert.pem as stored (the key may still be encrypted). */
-export async function readKeyPair(dir: string, name: string): Promise<KeyPair & KeyPairFiles> {
+/**
+ * Reads NAME.key and NAME.pem as stored (the key stays encrypted). With a passphrase, the key is opened once
+ * to prove it (ERR_PASSPHRASE_REQUIRED otherwise) and the passphrase is carried along, so the result can be
+ * handed to issueCertificate or createCrl as a CertificateAuthority, or to createKeySigner.
+ */
+export async function readKeyPair(
+  dir: string,
+  name: string,
+  options: { passphrase?: string } = {},
+): Promise<KeyPair & KeyPairFiles & { passphrase?: string }> {
   const files = keyPairFiles(dir, name);
   const [keyPem, certificatePem] = await Promise.all([readText(files.keyFile), readText(files.certFile)]);
-  return { ...files, keyPem, certificatePem };
+  if (options.passphrase === undefined) return { ...files, keyPem, certificatePem };
+  loadPrivateKey(keyPem, options.passphrase);
+  return { ...files, keyPem, certificatePem, passphrase: options.passphrase };
 }
 
 async function readText(file: string): Promise<string> {

@@ -39,6 +39,13 @@ describe("key files", () => {
     expect((await stat(files.keyFile)).mode & 0o777).toBe(0o600);
     const pair = await readKeyPair(dir, "signer");
     expect(pair.keyPem).toContain("BEGIN ENCRYPTED PRIVATE KEY");
+    expect(await codeOf(() => readKeyPair(dir, "signer", { passphrase: "wrong" }))).toBe(
+      "ERR_PASSPHRASE_REQUIRED",
+    );
+    const opened = await readKeyPair(dir, "signer", { passphrase: "correct horse" });
+    expect(
+      createKeySigner({ ...opened, certificatePem: opened.certificatePem }).certificateChain,
+    ).toHaveLength(1);
     const signer = await loadSignerFromFiles({ ...files, passphrase: "correct horse" });
     expect(
       verifyDetached(content, await signer.sign(content), { trustAnchors: [pki.ca.certificatePem] }).signer

@@ -106,8 +106,8 @@ export async function readText(file: string, what: string): Promise<string> {
 
 export function caFiles(dir: string): { keyFile: string; certFile: string } {
   return {
-    keyFile: join(dir, `${KEYS_LAYOUT.caName}.key.pem`),
-    certFile: join(dir, `${KEYS_LAYOUT.caName}.cert.pem`),
+    keyFile: join(dir, `${KEYS_LAYOUT.caName}.key`),
+    certFile: join(dir, `${KEYS_LAYOUT.caName}.pem`),
   };
 }
 

@@ -46,10 +46,10 @@ export const keysInitCommand: CommandSpec = {
   usage: [
     "--dir DIR [--cn NAME] [--key-bits 3072] [--valid-days 3650] [--passphrase-file FILE]",
     "",
-    `Writes DIR/ca.{key,cert}.pem, DIR/signer.{key,cert}.pem, DIR/${KEYS_LAYOUT.crl} and DIR/${KEYS_LAYOUT.revoked}.`,
+    `Writes DIR/ca.{key,pem}, DIR/signer.{key,pem}, DIR/${KEYS_LAYOUT.crl} and DIR/${KEYS_LAYOUT.revoked}.`,
     "Keys are PKCS#8, mode 0600, encrypted with AES-256 when a passphrase is given",
     `(--passphrase-file, or $${KEY_ENV.passphrase}). Existing keys are never replaced.`,
-    `Give DIR/ca.cert.pem to whoever verifies; \`custody sign\` finds the signer through $${KEY_ENV.keysDir}.`,
+    `Give DIR/ca.pem to whoever verifies; \`custody sign\` finds the signer through $${KEY_ENV.keysDir}.`,
   ].join("\n"),
   options: {
     dir: { type: "string" },
@@ -62,7 +62,7 @@ export const keysInitCommand: CommandSpec = {
     const dir = absolute(ctx, required(ctx, "dir"));
     const secret = await passphrase(ctx);
     // refuse before spending seconds on key generation, and before writing anything
-    const signerFiles = [`${KEYS_LAYOUT.signerName}.key.pem`, `${KEYS_LAYOUT.signerName}.cert.pem`];
+    const signerFiles = [`${KEYS_LAYOUT.signerName}.key`, `${KEYS_LAYOUT.signerName}.pem`];
     await assertAbsent(dir, [
       ...Object.values(caFiles(dir)),
       ...signerFiles,
@@ -104,7 +104,7 @@ export const keysIssueCommand: CommandSpec = {
   usage: [
     "--dir DIR --name NAME --usage signer|client [--out DIR] [--cn CN] [--key-bits 3072] [--valid-days 730]",
     "",
-    "Writes OUT/NAME.key.pem (0600) and OUT/NAME.cert.pem; OUT is DIR when not given.",
+    "Writes OUT/NAME.key (0600) and OUT/NAME.pem; OUT is DIR when not given.",
     `The CA key and the new key use the same passphrase (--passphrase-file or $${KEY_ENV.passphrase}).`,
   ].join("\n"),
   options: {
@@ -190,16 +190,13 @@ export const keysRevokeCommand: CommandSpec = {
 
 async function loadCa(ctx: CommandContext): Promise<CertificateAuthority> {
   const dir = absolute(ctx, required(ctx, "dir"));
-  const pair = await readKeyPair(dir, KEYS_LAYOUT.caName);
   const secret = await passphrase(ctx);
-  const ca = {
-    certificatePem: pair.certificatePem,
-    keyPem: pair.keyPem,
-    ...(secret === undefined ? {} : { passphrase: secret }),
-  };
-  // open the key now, so a passphrase problem is reported before any work
-  await withPassphraseHint(async () => createCrl(ca, []));
-  return ca;
+  // the key is opened here, so a passphrase problem is reported before any work
+  return withPassphraseHint(async () => {
+    const ca = await readKeyPair(dir, KEYS_LAYOUT.caName, secret === undefined ? {} : { passphrase: secret });
+    if (secret === undefined) createCrl(ca, []);
+    return ca;
+  });
 }
 
 async function readRevoked(dir: string): Promise<RevokedList> {

@@ -13,7 +13,7 @@ export const signCommand: CommandSpec = {
     "FILE [--key KEY --cert CERT | --keys-dir DIR] [--out FILE.p7s] [--passphrase-file F]",
     "",
     "The signer is taken from, in order: --key and --cert; $CUSTODY_SIGNER_KEY and $CUSTODY_SIGNER_CERT;",
-    `signer.key.pem and signer.cert.pem in --keys-dir or $${KEY_ENV.keysDir} (made by \`custody keys init\`).`,
+    `signer.key and signer.pem in --keys-dir or $${KEY_ENV.keysDir} (made by \`custody keys init\`).`,
     `An encrypted key is opened with --passphrase-file or $${KEY_ENV.passphrase}.`,
     "The file is hashed as a stream; the signature is DER CMS SignedData (SHA-256, signingTime) that",
     "`openssl cms -verify -binary -inform DER -content FILE -in FILE.p7s -CAfile ca.pem -purpose any` accepts.",
@@ -64,7 +64,7 @@ function signerFiles(ctx: CommandContext): { keyFile: string; certFile: string }
     );
   }
   const base = join(absolute(ctx, dir), KEYS_LAYOUT.signerName);
-  return { keyFile: `${base}.key.pem`, certFile: `${base}.cert.pem` };
+  return { keyFile: `${base}.key`, certFile: `${base}.pem` };
 }
 
 /** Streams the file through SHA-256 and signs the digest: memory stays flat whatever the file size. */
