@@ -94,12 +94,12 @@ async function isZip(file: string): Promise<boolean> {
 
 /** JUnit XML, which every CI system shows as a test report. */
 export function toJUnit(outcomes: readonly CheckOutcome[]): string {
-  const escape = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const xml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const cases = outcomes.map((o) => {
     const failure = o.ok
       ? ""
-      : `<failure message="${escape(o.summary)}">${escape(o.problems.map((p) => `${p.code} ${p.path ?? ""} ${p.message}`).join("\n"))}</failure>`;
-    return `  <testcase classname="custody.${o.kind}" name="${escape(o.target)}">${failure}</testcase>`;
+      : `<failure message="${xml(o.summary)}">${xml(o.problems.map((p) => `${p.code} ${p.path ?? ""} ${p.message}`).join("\n"))}</failure>`;
+    return `  <testcase classname="custody.${o.kind}" name="${xml(o.target)}">${failure}</testcase>`;
   });
   const failures = outcomes.filter((o) => !o.ok).length;
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="custody integrity" tests="${outcomes.length}" failures="${failures}">\n${cases.join("\n")}\n</testsuite>\n`;

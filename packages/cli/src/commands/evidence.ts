@@ -6,7 +6,10 @@ import { formatTable } from "../table.js";
 import { intOption, parseLabels, VAULT_OPTIONS, withVault } from "../vault-context.js";
 
 export function printItem(ctx: CommandContext, item: EvidenceItem): void {
-  if (ctx.json) return ctx.printJson(item);
+  if (ctx.json) {
+    ctx.printJson(item);
+    return;
+  }
   const lines: [string, unknown][] = [
     ["id", item.id],
     ["name", item.name],
