@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,34 +12,52 @@ let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "custody-access-crash-"));
 });
-afterAll(async () => rm(root, { recursive: true, force: true }));
+const running = new Set<ChildProcess>();
+afterAll(async () => {
+  for (const child of running) child.kill("SIGKILL");
+  await rm(root, { recursive: true, force: true });
+});
 
-/** Runs the writer until it has reported `atLeast` durable versions plus a moment, then SIGKILLs it. */
-function writeThenKill(dir: string, atLeast: number, extraMs: number): Promise<number> {
+interface Killed {
+  /** The highest version the writer reported durable. */
+  durable: number;
+  /** Each reported version and the principal it granted. */
+  written: Map<number, string>;
+}
+
+/** Runs a writer until it has reported `atLeast` durable versions plus a moment, then SIGKILLs it. */
+function writeThenKill(dir: string, atLeast: number, extraMs: number, prefix = "p"): Promise<Killed> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", join(fixtures, "ts-hooks.mjs"), join(fixtures, "crash-writer.mjs"), dir],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let durable = 0;
+    const args = [
+      "--import",
+      join(fixtures, "ts-hooks.mjs"),
+      join(fixtures, "crash-writer.mjs"),
+      dir,
+      prefix,
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    const written = new Map<number, string>();
     let stderr = "";
     let killing = false;
-    child.stderr.on("data", (chunk) => {
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk;
     });
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      for (const line of chunk.split("\n")) if (line !== "") durable = Math.max(durable, Number(line));
-      if (durable >= atLeast && !killing) {
+      for (const line of chunk.split("\n")) {
+        const [version, principal] = line.split(" ");
+        if (version !== undefined && principal !== undefined) written.set(Number(version), principal);
+      }
+      if (written.size >= atLeast && !killing) {
         killing = true;
         setTimeout(() => child.kill("SIGKILL"), extraMs);
       }
     });
     child.on("error", reject);
     child.on("exit", (_code, signal) => {
-      if (signal === "SIGKILL") resolve(durable);
+      running.delete(child);
+      const durable = Math.max(0, ...written.keys());
+      if (signal === "SIGKILL") resolve({ durable, written });
       else reject(new Error(`writer exited on its own: ${stderr}`));
     });
   });
@@ -54,7 +72,7 @@ describe("a writer killed mid-write", () => {
   ])("leaves a loadable history (after %i versions + %i ms)", async (atLeast, extraMs) => {
     const dir = join(root, `${atLeast}-${extraMs}`);
     await AccessPolicyStore.init(dir, "alice");
-    const durable = await writeThenKill(dir, atLeast, extraMs);
+    const { durable } = await writeThenKill(dir, atLeast, extraMs);
     const store = await AccessPolicyStore.open(dir);
     // Everything reported durable survived; at most a temp file of the write in flight is left over.
     expect(store.version).toBeGreaterThanOrEqual(durable);
@@ -68,6 +86,19 @@ describe("a writer killed mid-write", () => {
     expect(next.version).toBe(store.version);
     const names = (await readdir(dir)).filter((name) => !name.endsWith(".tmp"));
     expect(names).toHaveLength(next.version);
+  });
+
+  it("loses no write when two processes race, each retrying on ERR_CONFLICT", async () => {
+    const dir = join(root, "race");
+    await AccessPolicyStore.init(dir, "alice");
+    const [a, b] = await Promise.all([writeThenKill(dir, 6, 5, "a"), writeThenKill(dir, 6, 5, "b")]);
+    const history = await (await AccessPolicyStore.open(dir)).history();
+    const granted = new Map(
+      history.map((p) => [p.version, p.event.change?.kind === "grant" ? p.event.change.principal : ""]),
+    );
+    // Every version a writer was told it wrote holds that writer's grant: nothing overwritten.
+    for (const [version, principal] of [...a.written, ...b.written])
+      expect(granted.get(version)).toBe(principal);
   });
 
   it("refuses a torn version file rather than guessing", async () => {
