@@ -19,6 +19,9 @@ export type SignerIdentifier =
   | { kind: "issuerAndSerial"; issuerDer: Buffer; serialDer: Buffer }
   | { kind: "subjectKeyIdentifier"; keyIdentifier: Buffer };
 
+/** A detached signature with a few certificates is a few KiB; a larger one is refused before parsing. */
+export const MAX_SIGNATURE_BYTES = 1024 * 1024;
+
 const reader: DerReader = new DerReader("ERR_MALFORMED_SIGNATURE", "signature");
 const { SEQUENCE, SET, NULL } = DerType;
 
@@ -28,6 +31,12 @@ const { SEQUENCE, SET, NULL } = DerType;
  * signature can change without the signature being refused.
  */
 export function parseSignedData(der: Uint8Array): ParsedSignedData {
+  if (der.byteLength > MAX_SIGNATURE_BYTES) {
+    throw new CustodyError(
+      "ERR_SIZE_LIMIT",
+      `the signature is ${der.byteLength} bytes; at most ${MAX_SIGNATURE_BYTES} are read`,
+    );
+  }
   const contentInfo = reader.universal(
     parseDer(der, "the signature", "ERR_MALFORMED_SIGNATURE"),
     SEQUENCE,

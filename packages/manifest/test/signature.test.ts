@@ -105,6 +105,12 @@ describe("verification failures have distinct codes", () => {
     const trailing = Buffer.concat([signature, Buffer.from([0])]);
     expect(codeOf(() => verifyDetached(content, trailing, trust))).toBe("ERR_MALFORMED_SIGNATURE");
     expect(codeOf(() => verifyDetached(content, Buffer.alloc(0), trust))).toBe("ERR_MALFORMED_SIGNATURE");
+    expect(codeOf(() => verifyDetached(content, Buffer.alloc(2 * 1024 * 1024, 0x30), trust))).toBe(
+      "ERR_SIZE_LIMIT",
+    );
+    // deeply nested SEQUENCEs must not overflow the parser's stack into a crash
+    const nested = Buffer.concat([Buffer.from("3080".repeat(50_000), "hex"), Buffer.alloc(100_000)]);
+    expect(codeOf(() => verifyDetached(content, nested, trust))).toBe("ERR_MALFORMED_SIGNATURE");
   });
 
   it("ERR_UNTRUSTED_SIGNER under another CA", async () => {
