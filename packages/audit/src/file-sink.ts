@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
+import { type FileHandle, link, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CustodyError, toCustodyError } from "@custody/core";
 import {
@@ -83,8 +84,8 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     const base = join(this.dir, CHECKPOINT_DIR);
     try {
       // Signature first: a body on disk always has its signature, so a crash leaves only an orphan .p7s.
-      await writeFile(join(base, checkpointName(treeSize, "p7s")), signature, { flag: "wx", flush: true });
-      await writeFile(join(base, checkpointName(treeSize, "json")), bytes, { flag: "wx", flush: true });
+      await createWhole(join(base, checkpointName(treeSize, "p7s")), signature);
+      await createWhole(join(base, checkpointName(treeSize, "json")), bytes);
       await syncDir(base);
     } catch (error) {
       throw toCustodyError(error, "ERR_IO", `cannot store checkpoint ${treeSize} in ${this.dir}`);
@@ -132,10 +133,10 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     const base = join(this.dir, CHECKPOINT_DIR);
     const names = new Set(await readdir(base));
     for (const name of names) {
-      const match = /^(\d{12})\.(json|p7s)$/.exec(name);
+      const match = /^(\d{12})\.(json|p7s)(\..*\.tmp)?$/.exec(name);
       if (match?.[1] === undefined) continue;
       const other = `${match[1]}.${match[2] === "json" ? "p7s" : "json"}`;
-      if (names.has(other)) continue;
+      if (match[3] === undefined && names.has(other)) continue;
       await mkdir(join(this.dir, TORN_DIR), { recursive: true });
       const keptAt = join(TORN_DIR, `${stamp()}-checkpoint-${name}`);
       await rename(join(base, name), join(this.dir, keptAt));
@@ -151,6 +152,20 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     await syncDir(join(this.dir, TORN_DIR));
     await syncDir(this.dir);
     return keptAt;
+  }
+}
+
+/**
+ * Creates `path` with all of `bytes` or not at all: written and synced under a private name, then
+ * linked into place (link fails when `path` exists, so this is also create-only).
+ */
+async function createWhole(path: string, bytes: Buffer): Promise<void> {
+  const temp = `${path}.${randomUUID()}.tmp`;
+  await writeFile(temp, bytes, { flag: "wx", flush: true, mode: 0o600 });
+  try {
+    await link(temp, path);
+  } finally {
+    await rm(temp, { force: true });
   }
 }
 

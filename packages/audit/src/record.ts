@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import {
   CustodyError,
   canonicalJson,
@@ -8,12 +8,11 @@ import {
 } from "@custody/core";
 import { merkleLeafHash } from "@custody/hash";
 import { z } from "zod";
+import { MAX_NAME, MAX_REASON, recordShapeProblem } from "./shape.js";
 
 /** The `prev` of the first record: there is nothing before it. */
 export const GENESIS_PREV = "0".repeat(64);
 
-const MAX_NAME = 1024;
-const MAX_REASON = 8192;
 /** Bounds one record so a hostile caller cannot make a line that no reader will hold. */
 export const MAX_DETAILS_BYTES = 64 * 1024;
 
@@ -93,26 +92,38 @@ interface RecordText {
 
 /**
  * RFC 8785 text of a record built field by field (keys already in code-unit order), because this runs
- * once per record on every write and every verification; a property test pins it to `canonicalJson`.
+ * once per record on every write; a property test pins it to `canonicalJson`.
  */
-export function recordText(record: UnsealedRecord, hash: string): RecordText {
-  const details = Object.keys(record.details).length === 0 ? "{}" : canonicalJson(record.details);
-  const head = `{"action":${JSON.stringify(record.action)},"actor":${JSON.stringify(record.actor)},"details":${details}`;
+export function recordText(
+  record: UnsealedRecord,
+  hash: string,
+  detailsText = detailsJson(record),
+): RecordText {
+  const head = `{"action":${JSON.stringify(record.action)},"actor":${JSON.stringify(record.actor)},"details":${detailsText}`;
   const tail =
     `"outcome":${JSON.stringify(record.outcome)},"prev":"${record.prev}","reason":${JSON.stringify(record.reason)}` +
     `,"seq":${record.seq},"target":${JSON.stringify(record.target)},"time":${JSON.stringify(record.time)}}`;
   return { unsealed: `${head},${tail}`, sealed: `${head},"hash":"${hash}",${tail}` };
 }
 
+function detailsJson(record: UnsealedRecord): string {
+  return Object.keys(record.details).length === 0 ? "{}" : canonicalJson(record.details);
+}
+
 export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
+  return hash("sha256", text, "hex");
 }
 
 /** Seals a record: computes its hash and the line that stores it. */
 export function sealRecord(unsealed: UnsealedRecord): { record: AuditRecord; line: string } {
-  const hash = sha256Hex(recordText(unsealed, "").unsealed);
-  const record: AuditRecord = { ...unsealed, hash };
-  return { record, line: recordText(unsealed, hash).sealed };
+  const detailsText = detailsJson(unsealed);
+  const text = recordText(unsealed, "", detailsText);
+  const digest = sha256Hex(text.unsealed);
+  const at = text.sealed.indexOf(HASH_KEY) + HASH_KEY.length;
+  const line = `${text.sealed.slice(0, at)}${digest}${text.sealed.slice(at)}`;
+  // The record handed back is what a reader will get: its own copy of the details, as stored.
+  const details = detailsText === "{}" ? {} : (JSON.parse(detailsText) as JsonObject);
+  return { record: { ...unsealed, details, hash: digest }, line };
 }
 
 /**
@@ -125,31 +136,35 @@ export function recordLeafHash(recordHash: string): Buffer {
 
 export type RecordProblem = { kind: "malformed" | "non-canonical" | "modified"; message: string };
 
+const HASH_KEY = ',"hash":"';
+/** `,"hash":"` + 64 hex digits + `"`: the part of a stored line that is not hashed. */
+const HASH_FIELD_LENGTH = HASH_KEY.length + 65;
+/** No valid record is longer (bounded fields); a longer line is refused before parsing. */
+const MAX_LINE = 4 * MAX_NAME * 6 + MAX_REASON * 6 + MAX_DETAILS_BYTES + 1024;
+
 /**
- * Parses one stored line and checks it is self-consistent: valid JSON, valid record, stored in its
- * canonical form, and its hash is the sha256 of the rest. Chain links are checked by the caller.
+ * Parses one stored line and checks it is self-consistent: a valid record whose hash is the sha256 of
+ * the line's own bytes without the hash field. The writer only stores canonical lines, so a line whose
+ * bytes hash right is the canonical form that was written, without re-serializing it; a re-hashed edit
+ * is caught by the chain and the signed checkpoints. Chain links are checked by the caller.
  */
 export function parseRecordLine(line: string): { record: AuditRecord } | { problem: RecordProblem } {
+  if (line.length > MAX_LINE) return { problem: { kind: "malformed", message: "the line is too long" } };
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     return { problem: { kind: "malformed", message: "the line is not JSON" } };
   }
-  const parsed = auditRecordSchema.safeParse(value);
-  if (!parsed.success) {
-    return {
-      problem: { kind: "malformed", message: `not an audit record: ${parsed.error.issues[0]?.message}` },
-    };
+  const shape = recordShapeProblem(value, true);
+  if (shape !== undefined)
+    return { problem: { kind: "malformed", message: `not an audit record: ${shape}` } };
+  const record = value as AuditRecord;
+  const at = line.lastIndexOf(HASH_KEY);
+  if (at < 0 || line.slice(at + HASH_KEY.length, at + HASH_FIELD_LENGTH - 1) !== record.hash) {
+    return { problem: { kind: "non-canonical", message: "the record is not stored in its canonical form" } };
   }
-  const record = parsed.data as AuditRecord;
-  const text = recordText(record, record.hash);
-  if (text.sealed !== line) {
-    return {
-      problem: { kind: "non-canonical", message: "the line is not the canonical form of its record" },
-    };
-  }
-  if (sha256Hex(text.unsealed) !== record.hash) {
+  if (sha256Hex(line.slice(0, at) + line.slice(at + HASH_FIELD_LENGTH)) !== record.hash) {
     return { problem: { kind: "modified", message: "the record's content does not match its hash" } };
   }
   return { record };

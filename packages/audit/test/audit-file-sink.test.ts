@@ -54,19 +54,26 @@ describe("file sink: torn writes", () => {
     expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 4 });
   });
 
-  it("sets aside a checkpoint signature whose body never got written", async () => {
+  it("sets aside half-written checkpoints (a signature without body, an unfinished temporary file)", async () => {
     const dir = await newDir();
     const log = await openFileAuditLog({ dir, signer: pki.signer });
     await log.append(sampleEvent());
     await log.close();
     await writeFile(join(dir, "checkpoints", "000000000009.p7s"), Buffer.from([0x30, 0x80]));
+    await writeFile(join(dir, "checkpoints", "000000000010.json.1234.tmp"), '{"format":"cus');
     const reopened = await openFileAuditLog({ dir, signer: pki.signer });
     const last = [];
     for await (const record of reopened.read({ since: 1 })) last.push(record);
-    expect(last[0]?.details).toMatchObject({ kind: "incomplete-checkpoint", treeSize: 9 });
+    expect(last).toHaveLength(2);
+    expect(last.map((r) => r.details)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: "incomplete-checkpoint", treeSize: 10 }),
+        expect.objectContaining({ kind: "incomplete-checkpoint", treeSize: 9 }),
+      ]),
+    );
     await reopened.close();
-    expect(await readdir(join(dir, "torn"))).toHaveLength(1);
-    expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 2 });
+    expect(await readdir(join(dir, "torn"))).toHaveLength(2);
+    expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 3 });
   });
 
   it("refuses to open a damaged log instead of appending to it", async () => {

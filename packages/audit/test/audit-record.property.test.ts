@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { canonicalJson } from "@custody/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseRecordLine, sealRecord, type UnsealedRecord } from "../src/record.js";
+import { auditRecordSchema, parseRecordLine, sealRecord, type UnsealedRecord } from "../src/record.js";
+import { recordShapeProblem } from "../src/shape.js";
 
 const text = fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 });
 const unsealed: fc.Arbitrary<UnsealedRecord> = fc.record({
@@ -41,11 +42,44 @@ describe("record serialization (property)", () => {
         expect(parseRecordLine(line)).toEqual({ record: JSON.parse(line) });
         expect(sealed).toEqual(JSON.parse(line));
         const spaced = `${line.slice(0, 1)} ${line.slice(1)}`;
-        expect(parseRecordLine(spaced)).toMatchObject({ problem: { kind: "non-canonical" } });
+        // Any byte changed outside the hash field breaks the hash, whitespace included.
+        expect(parseRecordLine(spaced)).toMatchObject({ problem: { kind: "modified" } });
         const cut = line.slice(0, at % line.length);
         expect(parseRecordLine(cut)).toHaveProperty("problem");
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("the hand-written check on the verification path agrees with auditRecordSchema", () => {
+    const field = fc.constantFrom(
+      "seq",
+      "time",
+      "actor",
+      "action",
+      "target",
+      "outcome",
+      "reason",
+      "details",
+      "prev",
+      "hash",
+      "extra",
+    );
+    const junk = fc.oneof(
+      fc.jsonValue({ maxDepth: 1 }),
+      fc.constant("\ud800"),
+      fc.constant("2020-02-30T00:00:00.000Z"),
+    );
+    fc.assert(
+      fc.property(unsealed, field, junk, fc.boolean(), (record, key, value, drop) => {
+        const candidate: Record<string, unknown> = { ...sealRecord(record).record };
+        if (drop) delete candidate[key];
+        else candidate[key] = value;
+        expect(recordShapeProblem(candidate) === undefined).toBe(
+          auditRecordSchema.safeParse(candidate).success,
+        );
+      }),
+      { numRuns: 500 },
     );
   });
 
