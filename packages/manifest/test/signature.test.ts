@@ -125,6 +125,15 @@ describe("verification failures have distinct codes", () => {
     );
   });
 
+  it("refuses trust input that is not a certificate instead of skipping it", async () => {
+    const signature = await signer.sign(content);
+    expect(codeOf(() => verifyDetached(content, signature, { trustAnchors: [] }))).toBe(
+      "ERR_INVALID_ARGUMENT",
+    );
+    const junk = { trustAnchors: [pki.ca.certificatePem, "not a certificate"] };
+    expect(codeOf(() => verifyDetached(content, signature, junk))).toBe("ERR_MALFORMED_CERTIFICATE");
+  });
+
   it("ERR_CERT_EXPIRED when the signer certificate has expired, ok at a time inside its validity", async () => {
     const leaf = await issueCertificate(pki.ca, {
       commonName: "short-lived",
