@@ -9,6 +9,30 @@ const VERSION_FILE = /^(\d{6,})\.json$/;
 /** A policy file larger than this is refused before it is read. */
 export const MAX_POLICY_FILE_BYTES = 16 * 1024 * 1024;
 
+/** Temp files this module writes: `.<version file>.<pid>.<random>.tmp`. */
+const TEMP_FILE = /^\.\d{6,}\.json\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+/**
+ * Removes temp files left by writers that died mid-write (their pid is gone). A live writer's temp
+ * file is left alone: removing it would fail that writer's link.
+ */
+export async function removeDeadTempFiles(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = TEMP_FILE.exec(name)?.[1];
+    if (pid !== undefined && !isAlive(Number(pid))) await unlink(join(dir, name)).catch(() => undefined);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code === "EPERM";
+  }
+}
+
 export function versionFileName(version: number): string {
   return `${String(version).padStart(6, "0")}.json`;
 }

@@ -70,6 +70,21 @@ async function loadOne(
   return { policy, hash };
 }
 
+/** What a full check of a policy directory found: the number of versions and the newest one. */
+export interface PolicyHistoryReport {
+  versions: number;
+  hash: string;
+  policy: AccessPolicy;
+}
+
+/** Checks a policy directory offline, as `AccessPolicyStore.open` does, without opening a store. */
+export async function verifyPolicyHistory(dir: string): Promise<PolicyHistoryReport> {
+  const versions = await loadVersions(dir);
+  const head = versions.at(-1);
+  if (head === undefined) throw new CustodyError("ERR_NOT_FOUND", `no access policy in ${dir}`);
+  return { versions: versions.length, hash: head.hash, policy: head.policy };
+}
+
 function parseFile(bytes: Buffer, version: number): AccessPolicy {
   const text = bytes.toString("utf8");
   let value: unknown;

@@ -3,6 +3,8 @@ export { ACTIONS, actionSchema, isAction, POLICY_ADMIN_ACTIONS } from "./actions
 export type { AuthorizeOptions, Decision, Denial } from "./authorize.js";
 export { authorize, describeGrant } from "./authorize.js";
 export { MAX_POLICY_FILE_BYTES } from "./files.js";
+export type { PolicyHistoryReport } from "./history.js";
+export { verifyPolicyHistory } from "./history.js";
 export type { InitialPolicyOptions } from "./policy.js";
 export {
   changeResource,

@@ -11,7 +11,7 @@ import {
 } from "@custody/core";
 import type { Action } from "./actions.js";
 import { authorize, type Decision } from "./authorize.js";
-import { ensureDirectory, writeVersionFile } from "./files.js";
+import { ensureDirectory, removeDeadTempFiles, writeVersionFile } from "./files.js";
 import { loadVersions, type PolicyVersion } from "./history.js";
 import { createInitialPolicy, custodiansOf, policyHash, requiresApproval } from "./policy.js";
 import type { AccessPolicy, Actor, ApprovableChange, PolicyChange } from "./schema.js";
@@ -87,6 +87,7 @@ export class AccessPolicyStore {
   /** Loads and checks the whole history; ERR_NOT_FOUND when empty, ERR_POLICY_INVALID when tampered. */
   static async open(dir: string, options: AccessPolicyStoreOptions = {}): Promise<AccessPolicyStore> {
     const versions = await loadVersions(dir);
+    await removeDeadTempFiles(dir);
     const head = versions.at(-1);
     if (head === undefined) throw new CustodyError("ERR_NOT_FOUND", `no access policy in ${dir}`);
     return new AccessPolicyStore(dir, head, options);

@@ -45,6 +45,7 @@ describe("@custody/access public surface", () => {
         "scopeIdSchema",
         "scopeSchema",
         "timestampSchema",
+        "verifyPolicyHistory",
       ].sort(),
     );
   });

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AccessPolicyStore, type PolicyChange } from "@custody/access";
+import { AccessPolicyStore, type PolicyChange, verifyPolicyHistory } from "@custody/access";
 import { type Clock, CustodyError, sequentialIds } from "@custody/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { alice, bob, carol, HOUR, T0 } from "./helpers.js";
@@ -203,10 +203,15 @@ describe("AccessPolicyStore", () => {
     expect(await codeOf(AccessPolicyStore.open(dir, options()))).toBe("ERR_POLICY_INVALID");
   });
 
-  it("ignores a leftover temp file from a crashed write", async () => {
+  it("ignores a leftover temp file from a crashed write, and clears it once its writer is gone", async () => {
     const store = await AccessPolicyStore.init(dir, alice, options());
-    await writeFile(join(dir, ".000002.json.123.abc.tmp"), '{"format":"custody.access-pol');
+    const dead = ".000002.json.999999999.abc.tmp";
+    const live = `.000002.json.${process.pid}.abc.tmp`;
+    await writeFile(join(dir, dead), '{"format":"custody.access-pol');
+    await writeFile(join(dir, live), '{"format":"custody.access-pol');
     expect((await AccessPolicyStore.open(dir, options())).version).toBe(1);
+    expect((await readdir(dir)).sort()).toEqual([live, "000001.json"].sort());
+    expect(await verifyPolicyHistory(dir)).toMatchObject({ versions: 1, hash: store.hash });
     expect((await store.apply(grant("ivan", "investigator", "case:A"), alice)).version).toBe(2);
   });
 });
