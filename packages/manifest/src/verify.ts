@@ -54,9 +54,7 @@ export function verifyDetachedDigest(
   signatureDer: Uint8Array,
   trust: TrustOptions,
 ): SignatureInfo {
-  const anchors = trust.trustAnchors.flatMap(readCertificateBundle);
-  if (anchors.length === 0)
-    throw new CustodyError("ERR_INVALID_ARGUMENT", "no trust anchor certificates given");
+  const anchors = readTrustAnchors(trust.trustAnchors);
   const allowed = new Set(trust.allowedAlgorithms ?? DEFAULT_ALLOWED_ALGORITHMS);
   const now = (trust.clock ?? systemClock).now();
   const parsed = parseSignedData(signatureDer);
@@ -80,6 +78,18 @@ export function verifyDetachedDigest(
     signingTime,
     certificateChain: chain.map((cert) => cert.x509.toString()),
   };
+}
+
+// a trust anchor that holds no certificate is a configuration mistake, never silently skipped
+function readTrustAnchors(pems: readonly string[]): CertificateFacts[] {
+  if (pems.length === 0) throw new CustodyError("ERR_INVALID_ARGUMENT", "no trust anchor certificates given");
+  return pems.flatMap((pem, index) => {
+    const certificates = readCertificateBundle(pem);
+    if (certificates.length === 0) {
+      throw new CustodyError("ERR_MALFORMED_CERTIFICATE", `trust anchor ${index} holds no PEM certificate`);
+    }
+    return certificates;
+  });
 }
 
 function checkDigest(actual: Buffer, signed: Buffer): void {
