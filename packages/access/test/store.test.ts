@@ -182,6 +182,19 @@ describe("AccessPolicyStore", () => {
     expect(await codeOf(AccessPolicyStore.open(dir, options()))).toBe("ERR_POLICY_INVALID");
     await writeFile(file, JSON.stringify(JSON.parse(original), null, 2));
     expect(await codeOf(AccessPolicyStore.open(dir, options()))).toBe("ERR_POLICY_INVALID");
+    const doc = JSON.parse(original);
+    for (const id of ["mallory", "trudy"]) {
+      doc.grants.push({
+        principal: id,
+        role: "custodian",
+        scope: "*",
+        grantedBy: "alice",
+        grantedAt: doc.event.at,
+      });
+    }
+    await writeFile(file, JSON.stringify(doc));
+    const error = await AccessPolicyStore.open(dir, options()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_POLICY_INVALID", cause: { code: "ERR_CUSTODIAN_LIMIT" } });
     await writeFile(file, original);
     expect((await AccessPolicyStore.open(dir, options())).version).toBe(2);
   });
