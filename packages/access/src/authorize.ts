@@ -54,7 +54,7 @@ export function authorize(
     if (check === "allow") break;
   }
   if (best === undefined) {
-    return { outcome: "deny", denial: "no-grant", reason: `${principal.id} holds no grant; ${what} denied` };
+    return { outcome: "deny", denial: "no-grant", reason: `${what} denied: ${principal.id} holds no grant` };
   }
   return decide(best.check, best.grant, principal.id, what);
 }
@@ -86,7 +86,7 @@ function decide(check: GrantCheck, grant: Grant, who: string, what: string): Dec
         outcome: "deny",
         denial: check,
         grant,
-        reason: `${what} denied: no role granted to ${who} includes that action (closest: ${name})`,
+        reason: `${what} denied: no role granted to ${who} includes it (closest: ${name})`,
       };
   }
 }
