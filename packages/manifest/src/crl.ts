@@ -2,6 +2,7 @@ import { sign } from "node:crypto";
 import { type Clock, CustodyError, systemClock } from "@custody/core";
 import { readCertificatePem } from "./certificate.js";
 import {
+  type Asn1,
   algorithm,
   bitString,
   contextPrimitive,
@@ -81,38 +82,56 @@ export interface ParsedCrl {
 }
 
 const reader: DerReader = new DerReader("ERR_MALFORMED_CRL", "CRL");
+const { SEQUENCE } = DerType;
 
 /** Parses a PEM or DER CRL; the caller checks its signature against the issuing CA. */
 export function parseCrl(input: string | Uint8Array): ParsedCrl {
   const der = typeof input === "string" ? pemBlocks(input, "X509 CRL")[0] : input;
   if (der === undefined) throw new CustodyError("ERR_MALFORMED_CRL", "no PEM X509 CRL block found");
   const list = parseDer(der, "the CRL", "ERR_MALFORMED_CRL");
-  const tbs = reader.child(list, 0, "tbsCertList");
-  const fields = reader.children(tbs, "tbsCertList");
+  // strict DER, tags and matching algorithms: no byte of a CRL can change without its signature failing
+  if (!toDer(list).equals(Buffer.from(der))) reader.fail("it is not DER-encoded");
+  const [tbs, outerAlgorithm, signatureValue, ...extra] = reader.universal(list, SEQUENCE, "CertificateList");
+  if (extra.length > 0) reader.fail("CertificateList has extra fields");
+  const fields = reader.universal(tbs, SEQUENCE, "tbsCertList");
   const offset = fields[0]?.type === DerType.INTEGER ? 1 : 0;
+  const algorithmDer = toDer(reader.child(tbs, offset, "signature"));
+  reader.universal(outerAlgorithm, SEQUENCE, "signatureAlgorithm");
+  if (!algorithmDer.equals(toDer(outerAlgorithm as Asn1)))
+    reader.fail("the outer and inner algorithms differ");
+  checkCriticalExtensions(fields.slice(offset + 3));
   const next = fields[offset + 3];
-  const hasNext =
-    next !== undefined && (next.type === DerType.UTCTIME || next.type === DerType.GENERALIZEDTIME);
-  const revokedList = fields[offset + (hasNext ? 4 : 3)];
-  const signatureBits = reader.bytes(reader.child(list, 2, "signature"), DerType.BITSTRING, "signature");
+  const hasNext = next?.type === DerType.UTCTIME || next?.type === DerType.GENERALIZEDTIME;
+  const signatureBits = reader.bytes(signatureValue, DerType.BITSTRING, "signature");
   if (signatureBits[0] !== 0) reader.fail("the signature has unused bits");
   return {
     issuerDer: toDer(reader.child(tbs, offset + 1, "issuer")),
     thisUpdate: reader.time(fields[offset + 2], "thisUpdate"),
     nextUpdate: hasNext ? reader.time(next, "nextUpdate") : undefined,
-    revoked: readRevoked(revokedList),
-    tbsDer: toDer(tbs),
-    signatureAlgorithmOid: reader.oid(
-      reader.child(reader.child(list, 1, "algorithm"), 0, "algorithm"),
-      "algorithm",
-    ),
+    revoked: readRevoked(fields[offset + (hasNext ? 4 : 3)]),
+    tbsDer: toDer(tbs as Asn1),
+    signatureAlgorithmOid: reader.oid(reader.child(outerAlgorithm, 0, "algorithm"), "algorithm"),
     signature: signatureBits.subarray(1),
   };
 }
 
-function readRevoked(node: ReturnType<typeof seq> | undefined): Map<bigint, Date> {
+// RFC 5280 §5.2: a CRL with a critical extension the reader does not understand must not be used
+const UNDERSTOOD_CRL_EXTENSIONS = new Set<string>([OID.cRLNumber, OID.authorityKeyIdentifier]);
+
+function checkCriticalExtensions(optional: Asn1[]): void {
+  const wrapper = optional.find((node) => reader.isContext(node, 0));
+  if (wrapper === undefined) return;
+  for (const extension of reader.children(reader.child(wrapper, 0, "crlExtensions"), "crlExtensions")) {
+    const parts = reader.children(extension, "extension");
+    const id = reader.oid(parts[0], "extension id");
+    const critical = parts.length === 3 && reader.bytes(parts[1], DerType.BOOLEAN, "critical")[0] !== 0;
+    if (critical && !UNDERSTOOD_CRL_EXTENSIONS.has(id)) reader.fail(`unknown critical extension ${id}`);
+  }
+}
+
+function readRevoked(node: Asn1 | undefined): Map<bigint, Date> {
   const revoked = new Map<bigint, Date>();
-  if (node === undefined || node.type !== DerType.SEQUENCE) return revoked;
+  if (node === undefined || node.tagClass !== 0 || node.type !== DerType.SEQUENCE) return revoked;
   for (const entry of reader.children(node, "revokedCertificates")) {
     const serial = integerValue(reader.integerBytes(reader.child(entry, 0, "serial"), "serial"));
     revoked.set(serial, reader.time(reader.child(entry, 1, "revocationDate"), "revocationDate"));

@@ -72,7 +72,7 @@ export function verifyDetachedDigest(
   }
   const chain = buildChain(leaf, parsed.certificates, anchors);
   checkChain(chain, [signingTime, now], allowed);
-  for (const crl of trust.crls ?? []) applyCrl(crl, chain, allowed);
+  for (const crl of trust.crls ?? []) applyCrl(crl, chain, anchors, allowed);
   return {
     signer: describeSigner(leaf),
     signingTime,
@@ -147,15 +147,27 @@ function findSigner(parsed: ParsedSignedData): CertificateFacts {
 }
 
 /** Checks a CRL's signature by the CA that issued it, then whether it names a certificate on the path. */
-function applyCrl(pem: string, chain: readonly CertificateFacts[], allowed: ReadonlySet<string>): void {
+function applyCrl(
+  pem: string,
+  chain: readonly CertificateFacts[],
+  anchors: readonly CertificateFacts[],
+  allowed: ReadonlySet<string>,
+): void {
   const crl = parseCrl(pem);
   const index = chain.findIndex((cert, i) => i > 0 && cert.subjectDer.equals(crl.issuerDer));
-  if (index < 1) return; // a list from some other CA says nothing about this path
-  const issuer = chain[index] as CertificateFacts;
+  // a CRL from a CA off this path is still checked, so a tampered issuer name cannot make it be ignored
+  const issuer = chain[index] ?? anchors.find((anchor) => anchor.subjectDer.equals(crl.issuerDer));
+  if (issuer === undefined) {
+    throw new CustodyError(
+      "ERR_MALFORMED_CRL",
+      "a CRL's issuer is neither a trust anchor nor on the signer's path",
+    );
+  }
   const algorithm = resolveCertificateAlgorithm(crl.signatureAlgorithmOid, allowed);
   if (!issuer.keyUsage?.has(KEY_USAGE.cRLSign) || !safeVerify(algorithm.hash, crl, issuer)) {
     throw new CustodyError("ERR_MALFORMED_CRL", `the CRL is not signed by its issuer ${issuer.x509.subject}`);
   }
+  if (index < 1) return;
   const subject = chain[index - 1] as CertificateFacts;
   const revokedAt = crl.revoked.get(integerValue(subject.serialDer));
   if (revokedAt !== undefined) {

@@ -197,6 +197,15 @@ describe("verification failures have distinct codes", () => {
     expect(codeOf(() => verifyDetached(content, signature, { ...trust, crls: ["junk"] }))).toBe(
       "ERR_MALFORMED_CRL",
     );
+    const stranger = await createCertificateAuthority({
+      commonName: "Unrelated CA",
+      keyBits: 2048,
+      clock: PKI_EPOCH,
+    });
+    const unknown = createCrl(stranger, []);
+    expect(codeOf(() => verifyDetached(content, signature, { ...trust, crls: [unknown] }))).toBe(
+      "ERR_MALFORMED_CRL",
+    );
   });
 
   it("ERR_CERT_USAGE for a client certificate used to sign", async () => {

@@ -1,5 +1,5 @@
 import { CustodyError } from "@custody/core";
-import { createKeySigner, type TrustOptions, verifyDetached } from "@custody/manifest";
+import { createCrl, createKeySigner, type TrustOptions, verifyDetached } from "@custody/manifest";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createTestPki } from "./fixtures.js";
@@ -50,6 +50,7 @@ describe("any single changed, inserted or deleted byte is rejected", () => {
   );
   let signature: Buffer;
   let trust: TrustOptions;
+  let crl: string;
 
   beforeAll(async () => {
     const pki = await createTestPki();
@@ -58,6 +59,7 @@ describe("any single changed, inserted or deleted byte is rejected", () => {
       certificatePem: pki.signer.certificatePem,
     }).sign(content);
     trust = { trustAnchors: [pki.ca.certificatePem] };
+    crl = createCrl(pki.ca, [{ serialNumber: "1234", revokedAt: new Date("2024-01-01T00:00:00Z") }]);
     expect(rejected(content, signature, trust)).toBe(false);
   });
 
@@ -73,6 +75,21 @@ describe("any single changed, inserted or deleted byte is rejected", () => {
       fc.property(edit, (e) => rejected(content, apply(signature, e), trust)),
       { numRuns: 700 },
     );
+  });
+
+  it("at every position of a CRL given to the verifier (each byte flipped once)", () => {
+    const der = Buffer.from(crl.replace(/-----[A-Z0-9 ]+-----|\s/g, ""), "base64");
+    const toPem = (bytes: Buffer) =>
+      `-----BEGIN X509 CRL-----\n${bytes.toString("base64")}\n-----END X509 CRL-----\n`;
+    expect(verifyDetached(content, signature, { ...trust, crls: [toPem(der)] }).signer.subject).toBe(
+      "CN=collector-01",
+    );
+    const survivors: number[] = [];
+    for (let at = 0; at < der.length; at++) {
+      const crls = [toPem(apply(der, { kind: "change", at, xor: 0x01 }))];
+      if (!rejected(content, signature, { ...trust, crls })) survivors.push(at);
+    }
+    expect(survivors).toEqual([]);
   });
 
   it("at every position of the signature (each byte flipped once)", () => {
