@@ -1,1 +1,2 @@
-export {};
+export { AzureBlobEvidenceStore } from "./blob-store.js";
+export type { AzureBlobEvidenceStoreOptions, TokenCredential } from "./options.js";
