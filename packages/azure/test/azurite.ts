@@ -31,13 +31,20 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-/** Starts `azurite-blob` in memory on a free loopback port and resolves once it answers HTTP. */
-export async function startAzurite(): Promise<AzuriteInstance> {
+export interface StartAzuriteOptions {
+  /** Persist to this folder (kept on stop) instead of memory, so a restarted Azurite sees the same data. */
+  location?: string;
+  /** Listen on this port (to restart on the same endpoint); default a free one. */
+  port?: number;
+}
+
+/** Starts `azurite-blob` (in memory unless `location` is given) on loopback and resolves once it answers HTTP. */
+export async function startAzurite(options: StartAzuriteOptions = {}): Promise<AzuriteInstance> {
   let lastError: unknown;
   // A port found free can be taken before Azurite binds it; try a few.
   for (let attempt = 0; attempt < 3; attempt += 1) {
     try {
-      return await startOnce(await freePort());
+      return await startOnce(options.port ?? (await freePort()), options.location);
     } catch (error) {
       lastError = error;
     }
@@ -45,8 +52,11 @@ export async function startAzurite(): Promise<AzuriteInstance> {
   throw new Error("could not start Azurite", { cause: lastError });
 }
 
-async function startOnce(port: number): Promise<AzuriteInstance> {
-  const location = await mkdtemp(join(tmpdir(), "custody-azurite-"));
+async function startOnce(port: number, persistAt: string | undefined): Promise<AzuriteInstance> {
+  const location = persistAt ?? (await mkdtemp(join(tmpdir(), "custody-azurite-")));
+  const storage = persistAt === undefined ? ["--inMemoryPersistence"] : ["--location", persistAt];
+  const removeWorkspace = () =>
+    persistAt === undefined ? rm(location, { recursive: true, force: true }) : Promise.resolve();
   const child = spawn(
     AZURITE_BIN,
     [
@@ -54,7 +64,7 @@ async function startOnce(port: number): Promise<AzuriteInstance> {
       "127.0.0.1",
       "--blobPort",
       String(port),
-      "--inMemoryPersistence",
+      ...storage,
       "--skipApiVersionCheck",
       "--disableTelemetry",
       "--silent",
@@ -74,7 +84,7 @@ async function startOnce(port: number): Promise<AzuriteInstance> {
   } catch (error) {
     child.kill("SIGKILL");
     await exited;
-    await rm(location, { recursive: true, force: true });
+    await removeWorkspace();
     throw new Error(`Azurite did not start on port ${port}: ${stderr}`, { cause: error });
   }
   const blobEndpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
@@ -92,7 +102,7 @@ async function startOnce(port: number): Promise<AzuriteInstance> {
         await exited;
         clearTimeout(timer);
       }
-      await rm(location, { recursive: true, force: true });
+      await removeWorkspace();
     },
   };
 }
