@@ -24,6 +24,7 @@ export {
   verifyConsistencyBundle,
   verifyInclusionBundle,
 } from "./proofs.js";
+export { readAuditRecords, readLatestCheckpoint } from "./reader.js";
 export type { AuditEvent, AuditOutcome, AuditRecord, JsonObject } from "./record.js";
 export {
   auditEventSchema,

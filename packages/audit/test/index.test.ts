@@ -25,6 +25,8 @@ describe("@custody/audit public surface", () => {
         "openAuditLog",
         "openFileAuditLog",
         "parseCheckpointBytes",
+        "readAuditRecords",
+        "readLatestCheckpoint",
         "recordLeafHash",
         "signedCheckpointFromJson",
         "signedCheckpointJsonSchema",

@@ -7,6 +7,13 @@ import {
   accessRevokeCommand,
   accessWhoamiCommand,
 } from "./access.js";
+import {
+  auditCheckpointCommand,
+  auditProveCommand,
+  auditShowCommand,
+  auditVerifyCommand,
+  auditVerifyProofCommand,
+} from "./audit.js";
 import { checkCommand } from "./check.js";
 import { collectCommand } from "./collect.js";
 import { ingestCommand, listCommand, showCommand } from "./evidence.js";
@@ -28,6 +35,11 @@ export const commands: readonly CommandSpec[] = [
   accessListCommand,
   accessRevokeCommand,
   accessWhoamiCommand,
+  auditCheckpointCommand,
+  auditProveCommand,
+  auditShowCommand,
+  auditVerifyCommand,
+  auditVerifyProofCommand,
   checkCommand,
   collectCommand,
   getCommand,
