@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -87,6 +87,45 @@ describe("file sink: torn writes", () => {
     expect(error.details).toMatchObject({ kind: "modified", line: 1 });
     // The refused open released its lock.
     await expectCode(openFileAuditLog({ dir, signer: pki.signer }), "ERR_AUDIT_CHAIN_BROKEN");
+  });
+});
+
+describe("file sink: checkpoints on disk", () => {
+  it("are checked by openssl cms -verify with the CA alone", async () => {
+    const dir = await newDir();
+    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    await log.append(sampleEvent());
+    await log.close();
+    await writeFile(join(dir, "..", "ca.pem"), pki.caPem);
+    const base = join(dir, "checkpoints", "000000000001");
+    const args = [
+      "cms",
+      "-verify",
+      "-binary",
+      "-inform",
+      "DER",
+      "-in",
+      `${base}.p7s`,
+      "-content",
+      `${base}.json`,
+    ];
+    const result = spawnSync("openssl", [
+      ...args,
+      "-CAfile",
+      join(dir, "..", "ca.pem"),
+      "-purpose",
+      "any",
+      "-out",
+      "/dev/null",
+    ]);
+    expect(result.status, String(result.stderr)).toBe(0);
+    await writeFile(
+      `${base}.json`,
+      (await readFile(`${base}.json`, "utf8")).replace('"treeSize":1', '"treeSize":2'),
+    );
+    expect(
+      spawnSync("openssl", [...args, "-CAfile", join(dir, "..", "ca.pem"), "-purpose", "any"]).status,
+    ).not.toBe(0);
   });
 });
 
