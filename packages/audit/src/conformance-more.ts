@@ -111,6 +111,9 @@ export function registerProofTests(context: AuditSuiteContext): void {
       expect(verifyInclusionBundle(bundle, { trust: context.trust }).record).toEqual(record);
     }
     await expectCode(log.proveInclusion(13, checkpoint), "ERR_INVALID_ARGUMENT");
+    const many = await log.proveInclusions([12, 0, 7], checkpoint);
+    expect(many.map((b) => b.record.seq)).toEqual([12, 0, 7]);
+    expect(many[2]).toEqual(await log.proveInclusion(7, checkpoint));
     await appendMany(log, 1);
     expect((await log.proveInclusion(13)).checkpoint.checkpoint.treeSize).toBe(14);
   });
@@ -144,6 +147,13 @@ export function registerProofTests(context: AuditSuiteContext): void {
     const other = await log.proveInclusion(6);
     const swapped = { ...clone(), record: other.record };
     expect(() => verifyInclusionBundle(swapped, trust)).toThrow(
+      expect.objectContaining({ code: "ERR_PROOF_INVALID" }),
+    );
+    await appendMany(log, 4);
+    const later = await log.proveInclusion(5, await log.checkpoint());
+    const otherTree = { ...clone(), checkpoint: later.checkpoint };
+    expect(later.checkpoint.checkpoint.treeSize).toBe(13);
+    expect(() => verifyInclusionBundle(otherTree, trust)).toThrow(
       expect.objectContaining({ code: "ERR_PROOF_INVALID" }),
     );
     expect(() => verifyInclusionBundle({ format: "x" }, trust)).toThrow(

@@ -19,6 +19,7 @@ export {
   consistencyBundleSchema,
   createConsistencyBundle,
   createInclusionBundle,
+  createInclusionBundles,
   INCLUSION_BUNDLE_FORMAT,
   inclusionBundleSchema,
   verifyConsistencyBundle,

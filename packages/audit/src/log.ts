@@ -14,7 +14,7 @@ import { FileAuditSink } from "./file-sink.js";
 import {
   type ConsistencyProofBundle,
   createConsistencyBundle,
-  createInclusionBundle,
+  createInclusionBundles,
   type InclusionProofBundle,
 } from "./proofs.js";
 import { type AuditEvent, type AuditRecord, parseEvent, recordLeafHash, sealRecord } from "./record.js";
@@ -44,6 +44,8 @@ export interface AuditLog {
   read(options?: { since?: number; abortSignal?: AbortSignal }): AsyncIterable<AuditRecord>;
   /** Inclusion proof for record `seq` against `checkpoint` (default: the latest, made now if needed). */
   proveInclusion(seq: number, checkpoint?: SignedCheckpoint): Promise<InclusionProofBundle>;
+  /** Inclusion proofs for many records in one read of the log (same checkpoint rules as proveInclusion). */
+  proveInclusions(seqs: readonly number[], checkpoint?: SignedCheckpoint): Promise<InclusionProofBundle[]>;
   /** Consistency proof from an older checkpoint to `to` (default: the latest, made now if needed). */
   proveConsistency(from: SignedCheckpoint, to?: SignedCheckpoint): Promise<ConsistencyProofBundle>;
   /** Verifies the durable part of the log (safe while appends run). */
@@ -230,9 +232,21 @@ class LogImpl implements AuditLog {
   }
 
   async proveInclusion(seq: number, checkpoint?: SignedCheckpoint): Promise<InclusionProofBundle> {
+    return (await this.proveInclusions([seq], checkpoint))[0] as InclusionProofBundle;
+  }
+
+  async proveInclusions(
+    seqs: readonly number[],
+    checkpoint?: SignedCheckpoint,
+  ): Promise<InclusionProofBundle[]> {
     let signed = checkpoint ?? this.#checkpoints.latest;
-    if (signed === undefined || signed.checkpoint.treeSize <= seq) signed = await this.checkpoint();
-    return createInclusionBundle(this.sink, seq, signed);
+    const highest = Math.max(-1, ...seqs);
+    if (checkpoint === undefined && (signed === undefined || signed.checkpoint.treeSize <= highest)) {
+      signed = await this.checkpoint();
+    }
+    if (signed === undefined)
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "an empty audit log has no checkpoint");
+    return createInclusionBundles(this.sink, seqs, signed);
   }
 
   async proveConsistency(from: SignedCheckpoint, to?: SignedCheckpoint): Promise<ConsistencyProofBundle> {

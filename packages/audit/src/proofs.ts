@@ -48,14 +48,14 @@ export type ConsistencyProofBundle = {
   proof: string[];
 };
 
-/** Leaf hashes of the first `treeSize` records (32 bytes each, one buffer) and the record at `want`. */
-async function readLeaves(source: AuditSource, treeSize: number, want?: number) {
+/** Leaf hashes of the first `treeSize` records (32 bytes each, one buffer) and the records in `want`. */
+async function readLeaves(source: AuditSource, treeSize: number, want: ReadonlySet<number> = new Set()) {
   const leaves = Buffer.alloc(treeSize * 32);
-  let found: AuditRecord | undefined;
+  const found = new Map<number, AuditRecord>();
   const scanner = new ChainScanner();
   const problem = await scanRecords(source.readBytes(), scanner, (record) => {
     recordLeafHash(record.hash).copy(leaves, record.seq * 32);
-    if (record.seq === want) found = record;
+    if (want.has(record.seq)) found.set(record.seq, record);
     return scanner.count === treeSize ? "stop" : undefined;
   });
   if (problem !== undefined) throw damagedError(problem, source.description);
@@ -85,21 +85,32 @@ export async function createInclusionBundle(
   seq: number,
   checkpoint: SignedCheckpoint,
 ): Promise<InclusionProofBundle> {
+  return (await createInclusionBundles(source, [seq], checkpoint))[0] as InclusionProofBundle;
+}
+
+/** Bundles for many records in one read of the log (a custody report proves every event of an item). */
+export async function createInclusionBundles(
+  source: AuditSource,
+  seqs: readonly number[],
+  checkpoint: SignedCheckpoint,
+): Promise<InclusionProofBundle[]> {
   const size = checkpoint.checkpoint.treeSize;
-  if (!Number.isSafeInteger(seq) || seq < 0 || seq >= size) {
-    throw new CustodyError("ERR_INVALID_ARGUMENT", `record ${seq} is not covered by checkpoint ${size}`, {
-      details: { seq, treeSize: size },
-    });
+  for (const seq of seqs) {
+    if (!Number.isSafeInteger(seq) || seq < 0 || seq >= size) {
+      throw new CustodyError("ERR_INVALID_ARGUMENT", `record ${seq} is not covered by checkpoint ${size}`, {
+        details: { seq, treeSize: size },
+      });
+    }
   }
-  const { list, found, root } = await readLeaves(source, size, seq);
+  const { list, found, root } = await readLeaves(source, size, new Set(seqs));
   assertRoot(root, checkpoint);
-  if (found === undefined) throw new CustodyError("ERR_NOT_FOUND", `record ${seq} not found`);
-  return {
+  const signed = signedCheckpointToJson(checkpoint);
+  return seqs.map((seq) => ({
     format: INCLUSION_BUNDLE_FORMAT,
-    record: found,
+    record: found.get(seq) as AuditRecord,
     proof: inclusionProof(list, seq).map((h) => h.toString("hex")),
-    checkpoint: signedCheckpointToJson(checkpoint),
-  };
+    checkpoint: signed,
+  }));
 }
 
 /** Builds a consistency bundle from an older checkpoint to a newer one. */

@@ -21,6 +21,7 @@ describe("@custody/audit public surface", () => {
         "consistencyBundleSchema",
         "createConsistencyBundle",
         "createInclusionBundle",
+        "createInclusionBundles",
         "inclusionBundleSchema",
         "openAuditLog",
         "openFileAuditLog",
