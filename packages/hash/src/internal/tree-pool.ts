@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { CustodyError, toCustodyError } from "@custody/core/errors";
 import type { DigestSet, HashAlgorithm } from "../algorithms.js";
@@ -64,6 +63,8 @@ interface Pending {
   resolve: (result: PooledResult) => void;
 }
 
+const WORKERS = 1;
+
 /** Worker threads that open, read and digest files with synchronous calls, on every core. */
 export class TreeHashPool {
   readonly #workers: { worker: Worker; load: number }[];
@@ -72,8 +73,9 @@ export class TreeHashPool {
   #broken: CustodyError | undefined;
 
   constructor(algorithms: readonly HashAlgorithm[], chunkBytes: number, flags: number) {
-    // Two workers keep both cores of a small machine busy; each costs ~15 MiB, so no more than that.
-    const count = Math.max(1, Math.min(availableParallelism(), 2));
+    // One worker plus this thread (walking, collecting) keep two cores busy; a second worker was no
+    // faster on two cores and costs ~12 MiB, which the 100 MiB budget cannot spare.
+    const count = WORKERS;
     this.#workers = Array.from({ length: count }, () => {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
