@@ -30,7 +30,9 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
     const parallel = stat.isFile() && stat.size >= PARALLEL_MIN_BYTES && useWorkers(algorithms);
     return parallel
       ? await hashHandleInParallel(handle, algorithms, READ_CHUNK_BYTES, options.abortSignal)
-      : await hashHandle(handle, algorithms, options.abortSignal, { regular: stat.isFile() });
+      : await hashHandle(handle, algorithms, options.abortSignal, {
+          knownSize: stat.isFile() ? stat.size : undefined,
+        });
   } catch (cause) {
     throw toCustodyError(cause, "ERR_IO", `reading ${path} failed`);
   } finally {
@@ -42,9 +44,12 @@ function useWorkers(algorithms: readonly HashAlgorithm[]): boolean {
   return algorithms.length > 1 && availableParallelism() > 1;
 }
 
-/** How hashHandle reads: `regular` lets a short read mean end of file, saving a system call. */
+/**
+ * How hashHandle reads. `knownSize` (a regular file's size at open) lets a short read that reaches it
+ * mean end of file, saving a system call; pseudo-files (/proc, size 0) still read until 0 bytes.
+ */
 export interface ReadPlan {
-  regular: boolean;
+  knownSize?: number | undefined;
   /** Two buffers to alternate between (reused across files by hashTree); fresh 1 MiB ones if absent. */
   buffers?: readonly [Buffer, Buffer];
 }
@@ -57,7 +62,7 @@ export async function hashHandle(
   handle: FileHandle,
   algorithms: readonly HashAlgorithm[],
   signal: AbortSignal | undefined,
-  plan: ReadPlan = { regular: false },
+  plan: ReadPlan = {},
 ): Promise<DigestResult> {
   const hasher = new MultiHash(algorithms);
   const buffers = plan.buffers ?? [
@@ -72,8 +77,10 @@ export async function hashHandle(
       if (bytesRead === 0) break;
       throwIfAborted(signal);
       current ^= 1;
-      // A regular file reads short only at its end; pipes and devices read short any time.
-      const atEnd: boolean = plan.regular && bytesRead < buffer.byteLength;
+      // A regular file reads short only at its end; pipes, devices and /proc read short any time.
+      const total = hasher.size + bytesRead;
+      const atEnd: boolean =
+        bytesRead < buffer.byteLength && (plan.knownSize ?? 0) > 0 && total >= (plan.knownSize ?? 0);
       pending = atEnd ? undefined : readInto(handle, buffers[current] as Buffer);
       hasher.update(buffer.subarray(0, bytesRead));
     }

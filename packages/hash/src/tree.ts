@@ -147,7 +147,7 @@ class FileReader {
         const info = await handle.stat();
         if (!info.isFile()) return { kind: "other", path, type: otherType(info) };
         this.#buffers ??= [Buffer.allocUnsafe(READ_CHUNK_BYTES), Buffer.allocUnsafe(READ_CHUNK_BYTES)];
-        const plan = { regular: true, buffers: this.#buffers };
+        const plan = { knownSize: info.size, buffers: this.#buffers };
         const { size, digests } = await hashHandle(handle, this.#algorithms, this.#signal, plan);
         return { kind: "file", path, size, digests };
       } finally {

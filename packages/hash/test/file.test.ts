@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isCustodyError } from "@custody/core";
@@ -73,6 +74,15 @@ describe("hashFile", () => {
     const error = await errorOf(hashFile("/proc/self/mem"));
     expect(error.code).toBe("ERR_IO");
     expect(error.message).toMatch(/EIO|input\/output/i);
+  });
+
+  it("reads pseudo-files that report size 0 to their real end", async () => {
+    const expected = readFileSync("/proc/self/mountinfo");
+    expect(statSync("/proc/self/mountinfo").size).toBe(0);
+    const result = await hashFile("/proc/self/mountinfo", { algorithms: ["sha256"] });
+    expect(result.size).toBe(expected.length);
+    expect(result.size).toBeGreaterThan(0);
+    expect(result.digests.sha256).toBe(createHash("sha256").update(expected).digest("hex"));
   });
 
   it("reads a FIFO to its end (short reads are not mistaken for the end)", async () => {

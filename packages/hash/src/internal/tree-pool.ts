@@ -27,7 +27,7 @@ function typeOf(st) {
   return st.isFIFO() ? "fifo" : st.isSocket() ? "socket" : st.isBlockDevice() ? "block-device"
     : st.isCharacterDevice() ? "character-device" : "unknown";
 }
-function hash(fd) {
+function hash(fd, knownSize) {
   const hashes = algorithms.map((a) => createHash(a));
   let size = 0;
   for (;;) {
@@ -36,7 +36,7 @@ function hash(fd) {
     const view = buffer.subarray(0, n);
     for (const h of hashes) h.update(view);
     size += n;
-    if (n < chunkBytes) break; // a regular file reads short only at its end
+    if (n < chunkBytes && knownSize > 0 && size >= knownSize) break; // short at its size: the end (not so for /proc)
   }
   const digests = {};
   algorithms.forEach((a, i) => { digests[a] = hashes[i].digest("hex"); });
@@ -48,7 +48,7 @@ parentPort.on("message", ({ id, path }) => {
   try {
     fd = fs.openSync(path, flags);
     const st = fs.fstatSync(fd);
-    reply = st.isFile() ? hash(fd) : { kind: "other", type: typeOf(st) };
+    reply = st.isFile() ? hash(fd, st.size) : { kind: "other", type: typeOf(st) };
   } catch (e) {
     reply = { kind: "error", code: e.code, message: e.message };
   } finally {
