@@ -103,6 +103,25 @@ describe.runIf(process.platform === "linux")("custody collect", () => {
     );
   });
 
+  test("prints the summary table for people", async () => {
+    const run = await cli([
+      "collect",
+      "--out",
+      "t.zip",
+      "--only",
+      "UsersAndGroups",
+      "--key",
+      "signer.key",
+      "--cert",
+      "signer.pem",
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Data point\s+Status\s+Error\s+Files\s+Bytes\s+Time/);
+    expect(run.stdout).toMatch(/UsersAndGroups\s+ok/);
+    expect(run.stdout).toMatch(/Autoruns\s+skipped/);
+    expect(run.stdout).toContain(`package  ${join(dir, "t.zip")}`);
+  });
+
   test("usage errors: unknown data point, missing key", async () => {
     const unknown = await cli(["collect", "--only", "Nope", "--key", "signer.key", "--cert", "signer.pem"]);
     expect(unknown.code).toBe(2);

@@ -113,15 +113,23 @@ if any, is read from CUSTODY_KEY_PASSPHRASE.`,
     const caseId = ctx.string("case");
     const out = resolve(ctx.cwd, ctx.string("out") ?? `${packageName(hostname(), new Date())}.zip`);
     const progress = ctx.progress();
+    // Ctrl-C stops between reads and removes the unfinished package instead of leaving a temp file.
+    const interrupt = new AbortController();
+    const onSigint = (): void => interrupt.abort(new CustodyError("ERR_ABORTED", "interrupted"));
+    process.once("SIGINT", onSigint);
     const result = await collectPackage({
       out,
       signer,
       ...(only === undefined ? {} : { only }),
       ...(caseId === undefined ? {} : { caseId }),
+      abortSignal: interrupt.signal,
       onProgress: progressView(progress.update),
+    }).finally(() => {
+      process.off("SIGINT", onSigint);
+      progress.done();
     });
-    progress.done();
-    if (ctx.json) ctx.printJson({ package: result.package, summary: result.rows });
+    const clock = { start: result.collection.clockAtStart, end: result.collection.clockAtEnd };
+    if (ctx.json) ctx.printJson({ package: result.package, summary: result.rows, clock });
     else printSummary(ctx, result);
     return 0;
   },
@@ -159,4 +167,8 @@ function printSummary(ctx: CommandContext, result: CollectPackageResult): void {
   ctx.out(`package  ${result.package.file}`);
   ctx.out(`items    ${result.package.items} (${formatBytes(result.package.payloadBytes)})`);
   ctx.out(`manifest sha256 ${result.package.manifestSha256}`);
+  const { clockAtStart: start, clockAtEnd: end } = result.collection;
+  ctx.out(
+    `clock    ${start.systemTime} .. ${end.systemTime} ${start.timeZone}, synchronized: ${end.synchronized}`,
+  );
 }
