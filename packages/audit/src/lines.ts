@@ -1,4 +1,4 @@
-import { isUtf8 } from "node:buffer";
+import { isAscii, isUtf8 } from "node:buffer";
 
 /** Whole lines, decoded; `invalidUtf8` lists the indexes (in `lines`) whose bytes were not UTF-8. */
 export type LineEvent =
@@ -28,6 +28,9 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncGener
 }
 
 function decode(region: Buffer): LineEvent {
+  // Most logs are ASCII, for which latin1 decoding gives the same string several times faster.
+  if (isAscii(region))
+    return { kind: "lines", lines: region.toString("latin1").split("\n"), invalidUtf8: [] };
   const lines = region.toString("utf8").split("\n");
   const invalidUtf8: number[] = [];
   // One check of the whole region is nearly free; only a bad region is searched line by line.
