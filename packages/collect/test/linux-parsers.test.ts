@@ -253,3 +253,28 @@ describe("login records", () => {
     });
   });
 });
+
+describe("raw and packet sockets", () => {
+  test("raw6 state 07 is UNCONN; packet sockets keep type, ethertype, interface and inode", async () => {
+    const { parseProcPacket } = await import("../src/linux/proc-net.js");
+    const raw = parseProcNetSockets(
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n   58: 00000000000000000000000000000000:003A 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 44123 2 0000000000000000 0\n",
+      "raw6",
+    );
+    expect(raw[0]).toMatchObject({ protocol: "raw6", localPort: 58, state: "UNCONN", inode: 44123 });
+    const packet = parseProcPacket(
+      "sk               RefCnt Type Proto  Iface R Rmem   User   Inode\nffff8881003f4800 3      3    0003   2     1 0      0      77001\nbad\n",
+    );
+    expect(packet).toEqual([
+      {
+        protocol: "packet",
+        type: "3",
+        ethertype: "0x0003",
+        ifindex: "2",
+        running: "1",
+        uid: 0,
+        inode: 77001,
+      },
+    ]);
+  });
+});

@@ -8,12 +8,14 @@ import {
   parseProcArp,
   parseProcIpv6Route,
   parseProcNetSockets,
+  parseProcPacket,
   parseProcRoute,
   type RouteRow,
 } from "./proc-net.js";
 import { listPids, socketOwners } from "./procfs.js";
 
-const SOCKET_TABLES = ["tcp", "tcp6", "udp", "udp6"] as const;
+// raw sockets are listed too: backdoors and sniffers use them to stay off the TCP/UDP tables.
+const SOCKET_TABLES = ["tcp", "tcp6", "udp", "udp6", "raw", "raw6", "packet"] as const;
 const CONNECTION_COLUMNS = [
   "protocol",
   "localAddress",
@@ -32,7 +34,7 @@ export const linuxNetworkConnections: Collector = {
   platform: "linux",
   volatilityRank: 0,
   source:
-    "/proc/net/{tcp,tcp6,udp,udp6} joined to /proc/<pid>/fd; /proc/net/arp; getifaddrs; /proc/net/{route,ipv6_route,if_inet6}; /etc/{resolv.conf,hosts,nsswitch.conf}",
+    "/proc/net/{tcp,tcp6,udp,udp6,raw,raw6,packet} joined to /proc/<pid>/fd; /proc/net/arp; getifaddrs; /proc/net/{route,ipv6_route,if_inet6}; /etc/{resolv.conf,hosts,nsswitch.conf}",
   async collect(ctx) {
     // The connection table is read first and raw, before anything else can change it.
     const tables = new Map<string, string>();
@@ -78,16 +80,34 @@ async function connections(ctx: CollectContext, tables: Map<string, string>): Pr
       `${unreadable} processes' sockets not attributable without root`,
     );
   }
-  const rows = [...tables].flatMap(([table, text]) =>
-    parseProcNetSockets(text, table).flatMap((row) => {
-      const list = owners.get(row.inode) ?? [];
-      if (list.length === 0) return [{ ...row, pid: "", processName: "" }];
-      return list.map((o) => ({ ...row, pid: String(o.pid), processName: o.name }));
-    }),
-  );
+  const join = <T extends { inode: number }>(row: T) => {
+    const list = owners.get(row.inode) ?? [];
+    if (list.length === 0) return [{ ...row, pid: "", processName: "" }];
+    return list.map((o) => ({ ...row, pid: String(o.pid), processName: o.name }));
+  };
+  const rows = [...tables]
+    .filter(([table]) => table !== "packet")
+    .flatMap(([table, text]) => parseProcNetSockets(text, table).flatMap(join));
   await ctx.emit("ActiveNetConnections.csv", csvStream(CONNECTION_COLUMNS, rows), {
-    source: "/proc/net/{tcp,tcp6,udp,udp6} + /proc/<pid>/fd",
+    source: "/proc/net/{tcp,tcp6,udp,udp6,raw,raw6} + /proc/<pid>/fd",
   });
+  const packet = tables.get("packet");
+  if (packet !== undefined) {
+    const columns = [
+      "protocol",
+      "type",
+      "ethertype",
+      "ifindex",
+      "running",
+      "uid",
+      "inode",
+      "pid",
+      "processName",
+    ] as const;
+    await ctx.emit("PacketSockets.csv", toCsv(columns, parseProcPacket(packet).flatMap(join)), {
+      source: "/proc/net/packet + /proc/<pid>/fd",
+    });
+  }
 }
 
 async function ipConfig(ctx: CollectContext): Promise<void> {

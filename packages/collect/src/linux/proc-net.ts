@@ -26,7 +26,7 @@ const TCP_STATES: Record<string, string> = {
   "0C": "NEW_SYN_RECV",
 };
 
-/** One of /proc/net/{tcp,tcp6,udp,udp6}; `protocol` names the table. Malformed lines are skipped. */
+/** One of /proc/net/{tcp,tcp6,udp,udp6,raw,raw6}; `protocol` names the table. Malformed lines are skipped. */
 export function parseProcNetSockets(text: string, protocol: string): SocketRow[] {
   const rows: SocketRow[] = [];
   for (const line of text.split("\n").slice(1)) {
@@ -38,7 +38,7 @@ export function parseProcNetSockets(text: string, protocol: string): SocketRow[]
     const inode = Number(f[9]);
     if (!local || !remote || !Number.isInteger(uid) || !Number.isInteger(inode)) continue;
     const code = (f[3] ?? "").toUpperCase();
-    const udp = protocol.startsWith("udp");
+    const udp = protocol.startsWith("udp") || protocol.startsWith("raw");
     const state = udp && code === "07" ? "UNCONN" : (TCP_STATES[code] ?? `0x${code}`);
     rows.push({
       protocol,
@@ -188,4 +188,36 @@ function popcount(n: number): number {
   let count = 0;
   for (let v = n >>> 0; v !== 0; v >>>= 1) count += v & 1;
   return count;
+}
+
+export interface PacketSocketRow {
+  protocol: string;
+  type: string;
+  ethertype: string;
+  ifindex: string;
+  running: string;
+  uid: number;
+  inode: number;
+}
+
+/** /proc/net/packet (AF_PACKET, what sniffers open): sk RefCnt Type Proto Iface R Rmem User Inode. */
+export function parseProcPacket(text: string): PacketSocketRow[] {
+  const rows: PacketSocketRow[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 9) continue;
+    const uid = Number(f[7]);
+    const inode = Number(f[8]);
+    if (!Number.isInteger(uid) || !Number.isInteger(inode)) continue;
+    rows.push({
+      protocol: "packet",
+      type: f[2] ?? "",
+      ethertype: `0x${f[3] ?? ""}`,
+      ifindex: f[4] ?? "",
+      running: f[5] ?? "",
+      uid,
+      inode,
+    });
+  }
+  return rows;
 }
