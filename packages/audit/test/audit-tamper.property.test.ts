@@ -29,8 +29,12 @@ beforeAll(async () => {
   attacker = await createTestPki("Attacker CA");
   const temp = await tempDir("tamper");
   remove = temp.remove;
-  const writer = await openFileAuditLog({ dir: temp.dir, signer: pki.signer, checkpointEvery: 10 });
-  for (let i = 0; i < RECORDS; i += 1) await writer.append(sampleEvent(i));
+  // Checkpoints at exactly 10, 20, 30, 40 (automatic ones could land later while one is being signed).
+  const writer = await openFileAuditLog({ dir: temp.dir, signer: pki.signer, checkpointEvery: 1e6 });
+  for (let i = 0; i < RECORDS; i += 1) {
+    await writer.append(sampleEvent(i));
+    if ((i + 1) % 10 === 0) await writer.checkpoint();
+  }
   await writer.close();
   log = await readFile(join(temp.dir, "audit.log"));
   checkpoints = new Map();
