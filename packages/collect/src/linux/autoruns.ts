@@ -122,7 +122,7 @@ async function systemdUnits(ctx: CollectContext, rows: AutorunRow[]): Promise<vo
   }
 }
 
-type Record_ = (
+type RecordAutorun = (
   location: string,
   kind: string,
   copied: CopiedEntry,
@@ -131,7 +131,7 @@ type Record_ = (
 ) => void;
 
 /** Per-user shell init files and SSH keys, copied only from inside the user's own home. */
-async function userFiles(ctx: CollectContext, user: PasswdEntry, record: Record_): Promise<void> {
+async function userFiles(ctx: CollectContext, user: PasswdEntry, record: RecordAutorun): Promise<void> {
   const base = `Users/${segment(user.user)}`;
   for (const file of USER_FILES) {
     const abs = join(user.home, file);
