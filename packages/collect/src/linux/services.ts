@@ -1,3 +1,4 @@
+import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { toCsv } from "../csv.js";
 import type { CollectContext, Collector } from "../types.js";
@@ -25,6 +26,11 @@ export const linuxServices: Collector = {
     "systemd unit files (/etc, /run, /usr/lib/systemd/system) with state from /run/systemd/units and cgroups; /etc/init.d with /etc/rc?.d links",
   async collect(ctx) {
     const active = await activeUnits();
+    // /run/systemd/system exists only when systemd is the init: otherwise no unit runs under it.
+    const booted = await access("/run/systemd/system").then(
+      () => true,
+      () => false,
+    );
     const rows: Record<(typeof COLUMNS)[number], string>[] = [];
     for (const unit of await scanUnits([".service", ".socket"])) {
       const running = active.has(unit.name);
@@ -39,7 +45,7 @@ export const linuxServices: Collector = {
               : unit.kind === "alias"
                 ? "alias"
                 : "disabled",
-        active: running ? "active" : "inactive",
+        active: !booted ? "unknown (systemd not running)" : running ? "active" : "inactive",
         pids: running ? await unitPids(unit.name) : "",
         description: unit.settings.get("Unit.Description") ?? "",
         execStart: unit.settings.get("Service.ExecStart") ?? unit.settings.get("Socket.ListenStream") ?? "",
