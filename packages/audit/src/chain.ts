@@ -99,6 +99,16 @@ export function tornProblem(scanner: ChainScanner, bytes: number): AuditProblem 
   };
 }
 
+function tooLongProblem(scanner: ChainScanner, bytes: number): AuditProblem {
+  return {
+    code: "ERR_AUDIT_RECORD_INVALID",
+    kind: "malformed",
+    message: `a line of more than ${bytes} bytes: no record is that long`,
+    line: scanner.lines + 1,
+    seq: scanner.count,
+  };
+}
+
 /** Streams a log's bytes through a scanner; `visit` sees every valid record and may stop the walk. */
 export async function scanRecords(
   bytes: AsyncIterable<Uint8Array>,
@@ -106,6 +116,7 @@ export async function scanRecords(
   visit: (record: AuditRecord) => AuditProblem | undefined | "stop",
 ): Promise<AuditProblem | undefined> {
   for await (const event of splitLines(bytes)) {
+    if (event.kind === "too-long") return tooLongProblem(scanner, event.bytes);
     if (event.kind === "torn") return tornProblem(scanner, event.bytes.length);
     let bad = 0;
     for (let i = 0; i < event.lines.length; i += 1) {
@@ -135,6 +146,7 @@ export async function* iterateRecords(
 ): AsyncGenerator<AuditRecord> {
   const scanner = new ChainScanner();
   for await (const event of splitLines(bytes)) {
+    if (event.kind === "too-long") throw damagedError(tooLongProblem(scanner, event.bytes), where);
     if (event.kind === "torn") throw damagedError(tornProblem(scanner, event.bytes.length), where);
     let bad = 0;
     for (let i = 0; i < event.lines.length; i += 1) {

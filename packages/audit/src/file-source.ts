@@ -71,11 +71,22 @@ export class FileAuditSource implements AuditSource {
     }
     const base = join(this.dir, CHECKPOINT_DIR);
     try {
-      const bytes = await readFile(join(base, checkpointName(treeSize, "json")));
-      const signature = await readFile(join(base, checkpointName(treeSize, "p7s")));
+      const bytes = await readSmall(join(base, checkpointName(treeSize, "json")));
+      const signature = await readSmall(join(base, checkpointName(treeSize, "p7s")));
       return { bytes, signature };
     } catch (error) {
       throw toCustodyError(error, "ERR_IO", `cannot read checkpoint ${treeSize} in ${this.dir}`);
     }
   }
+}
+
+/** A checkpoint file is a few KB; a huge one is refused before it is read into memory. */
+const MAX_CHECKPOINT_FILE = 1024 * 1024;
+
+async function readSmall(path: string): Promise<Buffer> {
+  const size = (await stat(path)).size;
+  if (size > MAX_CHECKPOINT_FILE) {
+    throw new CustodyError("ERR_SIZE_LIMIT", `${path} is ${size} bytes, too large for a checkpoint`);
+  }
+  return readFile(path);
 }

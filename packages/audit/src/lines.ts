@@ -4,7 +4,12 @@ import { isAscii, isUtf8 } from "node:buffer";
 export type LineEvent =
   | { kind: "lines"; lines: string[]; invalidUtf8: number[] }
   /** Bytes after the last newline: a torn write, or a cut log. */
-  | { kind: "torn"; bytes: Buffer };
+  | { kind: "torn"; bytes: Buffer }
+  /** A line longer than any record can be: reading stops here instead of buffering it. */
+  | { kind: "too-long"; bytes: number };
+
+/** No record is this long (fields are bounded); a longer line is hostile or garbage. */
+export const MAX_LINE_BYTES = 1024 * 1024;
 
 const NEWLINE = 0x0a;
 
@@ -19,6 +24,10 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncGener
     const last = data.lastIndexOf(NEWLINE);
     if (last < 0) {
       carry = data;
+      if (carry.length > MAX_LINE_BYTES) {
+        yield { kind: "too-long", bytes: carry.length };
+        return;
+      }
       continue;
     }
     yield decode(data.subarray(0, last));

@@ -90,6 +90,36 @@ describe("file sink: torn writes", () => {
   });
 });
 
+describe("hostile logs", () => {
+  it("stops at a line longer than any record instead of buffering it", async () => {
+    const dir = await newDir();
+    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    await log.append(sampleEvent());
+    await log.close();
+    await appendFile(join(dir, "audit.log"), Buffer.alloc(3 * 1024 * 1024, 0x41));
+    const report = await verifyAuditLog({ dir }, { trust: pki.trust });
+    expect(report.problem).toMatchObject({ code: "ERR_AUDIT_RECORD_INVALID", kind: "malformed", line: 2 });
+  });
+
+  it("refuses an oversized checkpoint file without reading it", async () => {
+    const dir = await newDir();
+    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    await log.append(sampleEvent());
+    await log.close();
+    await writeFile(join(dir, "checkpoints", "000000000001.p7s"), Buffer.alloc(2 * 1024 * 1024));
+    const report = await verifyAuditLog({ dir }, { trust: pki.trust });
+    expect(report.problem).toMatchObject({ code: "ERR_AUDIT_CHECKPOINT_INVALID", treeSize: 1 });
+    expect(report.problem?.message).toContain("too large");
+  });
+
+  it("reports a missing directory as ERR_NOT_FOUND", async () => {
+    await expectCode(
+      verifyAuditLog({ dir: join(await newDir(), "nope") }, { trust: pki.trust }),
+      "ERR_NOT_FOUND",
+    );
+  });
+});
+
 describe("file sink: checkpoints on disk", () => {
   it("are checked by openssl cms -verify with the CA alone", async () => {
     const dir = await newDir();
