@@ -48,7 +48,7 @@ beforeAll(async () => {
   await copyFile("/bin/sleep", copy);
   await import("node:fs/promises").then((fs) => fs.chmod(copy, 0o755));
   deletedSha = await sha256(copy);
-  deleted = spawn(copy, ["60"], { stdio: "ignore" });
+  deleted = spawn(copy, ["60"], { stdio: "ignore", env: { LD_PRELOAD: "/nonexistent/custody-preload.so" } });
   await new Promise((r) => setTimeout(r, 100));
   await unlink(copy);
   const sink = directorySink(out);
@@ -89,7 +89,7 @@ describe.runIf(linux)("Linux collectors on this machine", () => {
     );
   });
 
-  test("Processes: our own process with its executable's sha256, and a deleted binary hashed too", async () => {
+  test("Processes: our own process with its executable's sha256, and a deleted binary hashed too, LD_PRELOAD kept", async () => {
     const rows = await table("Processes/Processes.csv");
     const self = rows.find((r) => r.pid === String(process.pid));
     expect(self?.exe).toBe(await realpath(process.execPath));
@@ -100,6 +100,7 @@ describe.runIf(linux)("Linux collectors on this machine", () => {
     );
     const gone = rows.find((r) => r.pid === String(deleted.pid));
     expect(gone).toMatchObject({ exeDeleted: "true", exeSha256: deletedSha });
+    if (root) expect(gone?.ldPreload).toBe("/nonexistent/custody-preload.so");
   });
 
   test("UsersAndGroups: accounts without any shadow hash", async () => {

@@ -27,6 +27,8 @@ const SYSTEM_FILES = [
   "/etc/environment",
   "/etc/modules",
   "/etc/inittab",
+  "/etc/ld.so.conf",
+  "/etc/ssh/sshd_config",
 ];
 const SYSTEM_DIRS = [
   "/etc/profile.d",
@@ -37,6 +39,12 @@ const SYSTEM_DIRS = [
   "/etc/xdg/autostart",
   "/etc/init.d",
   "/etc/update-motd.d",
+  "/etc/ld.so.conf.d",
+  "/etc/ssh/sshd_config.d",
+  // PAM modules and stacks: a classic place for credential-stealing or backdoor modules.
+  "/etc/pam.d",
+  "/etc/systemd/system-generators",
+  "/etc/NetworkManager/dispatcher.d",
 ];
 const USER_FILES = [
   ".bashrc",
@@ -62,7 +70,7 @@ export const linuxAutoruns: Collector = {
   platform: "linux",
   volatilityRank: 5,
   source:
-    "systemd units and enablement links, SysV init scripts, cron/anacron/at, shell init files, /etc/ld.so.preload, modules-load.d, udev rules, ~/.ssh/authorized_keys per user",
+    "systemd units and enablement links, SysV init scripts, cron/anacron/at, shell init files, /etc/ld.so.preload and ld.so.conf.d, modules-load.d, modprobe.d, udev rules, PAM, sshd_config, ~/.ssh/authorized_keys per user",
   async collect(ctx) {
     const rows: AutorunRow[] = [];
     const record = (location: string, kind: string, copied: CopiedEntry, enabled = "yes", detail = "") => {

@@ -21,6 +21,8 @@ export interface ProcessRow {
   exeSha256: string;
   exeError: string;
   cwd: string;
+  /** LD_PRELOAD from the process's initial environment: the only variable kept (the rest may hold secrets). */
+  ldPreload: string;
 }
 
 const COLUMNS = [
@@ -38,6 +40,7 @@ const COLUMNS = [
   "exeSha256",
   "exeError",
   "cwd",
+  "ldPreload",
 ] as const;
 
 export const linuxProcesses: Collector = {
@@ -107,6 +110,7 @@ async function readProcess(pid: number, options: ReadOptions): Promise<ProcessRo
     exeSha256: digest.sha256,
     exeError: digest.error,
     cwd,
+    ldPreload: await ldPreload(base),
   };
 }
 
@@ -150,4 +154,13 @@ async function digest(handle: Awaited<ReturnType<typeof open>>, signal: AbortSig
     position += bytesRead;
   }
   return hash.digest("hex");
+}
+
+async function ldPreload(base: string): Promise<string> {
+  const environ = await readFile(`${base}/environ`).catch(() => Buffer.alloc(0));
+  const entry = environ
+    .toString("utf8")
+    .split("\0")
+    .find((v) => v.startsWith("LD_PRELOAD="));
+  return entry === undefined ? "" : entry.slice("LD_PRELOAD=".length);
 }

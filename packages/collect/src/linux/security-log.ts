@@ -24,7 +24,7 @@ export const linuxSecurityEventLog: Collector = {
   platform: "linux",
   volatilityRank: 5,
   source:
-    "/var/log/{auth.log*,secure*}; /var/log/{wtmp,btmp,lastlog} parsed and copied; /run/utmp; journald files under /var/log/journal (raw, within caps)",
+    "/var/log/{auth.log*,secure*}; /var/log/{wtmp,btmp,lastlog} parsed and copied; /run/utmp; journald files under /var/log/journal and /run/log/journal (raw, within caps)",
   async collect(ctx) {
     const copied: CopiedEntry[] = [];
     for (const name of (await listNames(ctx, "/var/log")) ?? []) {
@@ -46,15 +46,13 @@ export const linuxSecurityEventLog: Collector = {
         status: "parsed (sparse file not copied)",
         bytes: 0,
       });
-    for (const machine of (await listNames(ctx, "/var/log/journal")) ?? []) {
-      copied.push(
-        ...(await copyDir(
-          ctx,
-          rawPath(`/var/log/journal/${machine}`),
-          `/var/log/journal/${machine}`,
-          (n) => n.endsWith(".journal") || n.endsWith(".journal~"),
-        )),
-      );
+    // Persistent journal first, then the volatile one in /run (lost at reboot, so it matters most).
+    for (const root of ["/var/log/journal", "/run/log/journal"]) {
+      for (const machine of (await listNames(ctx, root)) ?? []) {
+        const dir = `${root}/${machine}`;
+        const isJournal = (n: string) => n.endsWith(".journal") || n.endsWith(".journal~");
+        copied.push(...(await copyDir(ctx, rawPath(dir), dir, isJournal)));
+      }
     }
     const present = copied.filter((c) => c.status !== "absent");
     if (present.length === 0) nothingPresent(ctx, "auth logs, login records and journal");
