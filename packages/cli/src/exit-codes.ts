@@ -60,6 +60,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   ERR_CONFLICT: EXIT.conflict,
   ERR_IMMUTABLE: EXIT.conflict,
   ERR_CUSTODIAN_LIMIT: EXIT.conflict,
+  ERR_APPROVAL_EXPIRED: EXIT.conflict,
   ERR_TARGET_NOT_EMPTY: EXIT.conflict,
   ERR_AUDIT_LOCKED: EXIT.conflict,
   ERR_BACKEND_UNAVAILABLE: EXIT.backendUnavailable,

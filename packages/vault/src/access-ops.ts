@@ -37,7 +37,14 @@ export async function changeGrant(
     action: requiredAction(change),
     resource: changeResource(change),
     target: `principal:${grant.name}`,
-    details: { role: grant.role, scope: grant.scope, change: kind, approval: pending ? "proposed" : "none" },
+    details: {
+      role: grant.role,
+      scope: grant.scope,
+      change: kind,
+      approval: pending ? "proposed" : "none",
+      policyVersion: vault.policy.version,
+      policyHash: vault.policy.hash,
+    },
   };
   return vault.run(request, async () => {
     if (pending) {

@@ -140,9 +140,9 @@ function actionOf(change: ApprovableChange): string {
       return "evidence.purge";
     case "grant":
     case "define-role":
+    case "remove-role":
       return "access.grant";
     case "revoke":
-    case "remove-role":
       return "access.revoke";
   }
 }

@@ -1,0 +1,88 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPackageWriter, verifyPackage } from "@custody/archive";
+import {
+  type CollectionSummaryRow,
+  collectDevice,
+  deviceIdentity,
+  packageWriterSink,
+} from "@custody/collect";
+import { CustodyError } from "@custody/core";
+import type { AuthenticatedPrincipal, EvidenceItem, Vault } from "@custody/vault";
+
+export interface TriageOptions {
+  caseId: string;
+  /** Data points to collect; all of this platform's when absent. */
+  only?: readonly string[];
+  /** One line per event, for the SOC's own log pipeline. */
+  onEvent?: (event: Record<string, unknown>) => void;
+}
+
+export interface TriageOutcome {
+  item: EvidenceItem;
+  summary: CollectionSummaryRow[];
+}
+
+/**
+ * What a SOC tool embedding custody does on a suspect machine: collect every data point straight into a
+ * package signed by the vault's collector certificate, check it as a third party would, ingest it, and
+ * keep no copy outside the vault.
+ */
+export async function triageIntoVault(
+  vault: Vault,
+  analyst: AuthenticatedPrincipal,
+  options: TriageOptions,
+): Promise<TriageOutcome> {
+  const emit = options.onEvent ?? (() => {});
+  const scratch = await mkdtemp(join(tmpdir(), "soc-triage-"));
+  try {
+    const file = join(scratch, "package.zip");
+    const device = await deviceIdentity();
+    const writer = createPackageWriter(file, {
+      name: `${device.hostname ?? device.id}-triage`,
+      caseId: options.caseId,
+      device,
+      collector: { operator: analyst.id, tool: "soc-triage", toolVersion: "0.1.0", host: hostname() },
+      signer: await vault.collectorSigner(),
+    });
+    const collection = await collectDevice({
+      sink: packageWriterSink(writer),
+      ...(options.only === undefined ? {} : { only: options.only }),
+      onProgress: (event) => emit({ event: "collect", ...event }),
+    }).catch(async (error: unknown) => {
+      await writer.abort(error);
+      throw error;
+    });
+    writer.setCollectionSummary(collection.rows);
+    const written = await writer.finalize();
+    emit({
+      event: "packaged",
+      items: written.items,
+      bytes: written.payloadBytes,
+      manifestSha256: written.manifestSha256,
+    });
+    await assertVerifies(vault, file);
+    const item = await vault.ingest(analyst, file, { caseId: options.caseId, how: "collect" });
+    emit({ event: "ingested", id: item.id });
+    return { item, summary: collection.rows };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+// Checked here as a third party would, so a broken package never reaches the vault silently.
+async function assertVerifies(vault: Vault, file: string): Promise<void> {
+  const report = await verifyPackage(file, {
+    trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
+  });
+  if (!report.ok) {
+    throw new CustodyError(
+      "ERR_PACKAGE_INVALID",
+      `the collected package does not verify: ${report.problems[0]?.message}`,
+      {
+        details: { problems: report.problems },
+      },
+    );
+  }
+}
