@@ -9,6 +9,7 @@ export interface AzureAuditLocation {
   prefix?: string;
 }
 
+const MAX_CHECKPOINT_BLOB = 1024 * 1024;
 const SEGMENT = /^(\d{8})\.jsonl$/;
 const CHECKPOINT = /^(\d{12})\.json$/;
 
@@ -131,10 +132,22 @@ export class AzureAuditSource implements AuditSource {
     return sizes.sort((a, b) => a - b);
   }
 
+  /** A checkpoint blob is a few KB; a huge one is refused before it is downloaded. */
+  private async readSmall(client: ReturnType<AzureAuditSource["checkpointClient"]>): Promise<Buffer> {
+    const size = (await client.getProperties()).contentLength ?? 0;
+    if (size > MAX_CHECKPOINT_BLOB) {
+      throw new CustodyError("ERR_SIZE_LIMIT", `${client.name} is ${size} bytes, too large for a checkpoint`);
+    }
+    const response = await client.download(0, size);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.readableStreamBody ?? []) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
   async readCheckpoint(treeSize: number): Promise<{ bytes: Buffer; signature: Buffer }> {
     try {
-      const bytes = await this.checkpointClient(treeSize, "json").downloadToBuffer();
-      const signature = await this.checkpointClient(treeSize, "p7s").downloadToBuffer();
+      const bytes = await this.readSmall(this.checkpointClient(treeSize, "json"));
+      const signature = await this.readSmall(this.checkpointClient(treeSize, "p7s"));
       return { bytes, signature };
     } catch (error) {
       throw auditAzureError(error, `cannot read checkpoint ${treeSize} of ${this.description}`);

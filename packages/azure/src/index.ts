@@ -1,2 +1,6 @@
+export type { AzureAuditSinkOptions } from "./audit-sink.js";
+export { AzureAuditSink, openAzureAuditLog } from "./audit-sink.js";
+export type { AzureAuditLocation, SegmentInfo } from "./audit-source.js";
+export { AzureAuditSource } from "./audit-source.js";
 export { AzureBlobEvidenceStore } from "./blob-store.js";
 export type { AzureBlobEvidenceStoreOptions, TokenCredential } from "./options.js";
