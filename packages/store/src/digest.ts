@@ -1,45 +1,10 @@
-import { createHash, type Hash } from "node:crypto";
-import { type Readable, Transform, type TransformCallback } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { CustodyError, toCustodyError } from "@custody/core";
+import { Sha256Hasher } from "./internal/hasher.js";
 
 export interface Sha256Result {
   size: number;
   sha256: string;
-}
-
-/** A pass-through that hashes and counts what flows through it (one read, hash while copying). */
-export class MeteringStream extends Transform {
-  readonly #hash: Hash = createHash("sha256");
-  readonly #onProgress: ((bytes: number) => void) | undefined;
-  #size = 0;
-  #digest: string | undefined;
-
-  constructor(onProgress?: (bytes: number) => void) {
-    super({ highWaterMark: 1 << 20 });
-    this.#onProgress = onProgress;
-  }
-
-  override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (!(chunk instanceof Uint8Array)) {
-      callback(new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes"));
-      return;
-    }
-    this.#hash.update(chunk);
-    this.#size += chunk.byteLength;
-    this.#onProgress?.(this.#size);
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.#digest = this.#hash.digest("hex");
-    callback();
-  }
-
-  /** Available once the stream has finished. */
-  result(): Sha256Result {
-    if (this.#digest === undefined) throw new CustodyError("ERR_INTERNAL", "digest read before the end");
-    return { size: this.#size, sha256: this.#digest };
-  }
 }
 
 /**
@@ -48,33 +13,31 @@ export class MeteringStream extends Transform {
  * treat the bytes as unverified until 'end'.
  */
 export function createVerifyingStream(expected: { key: string; size: number; sha256: string }): Transform {
-  const hash = createHash("sha256");
-  let size = 0;
+  const hash = new Sha256Hasher();
   return new Transform({
     highWaterMark: 1 << 20,
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
-      size += chunk.byteLength;
       callback(null, chunk);
     },
     flush(callback) {
-      const sha256 = hash.digest("hex");
-      if (sha256 === expected.sha256 && size === expected.size) return callback();
-      callback(
-        new CustodyError(
-          "ERR_INTEGRITY_MISMATCH",
-          `object ${JSON.stringify(expected.key)} does not match its record: the stored bytes changed`,
-          {
-            details: {
-              key: expected.key,
-              expected: { size: expected.size, sha256: expected.sha256 },
-              actual: { size, sha256 },
-            },
-          },
-        ),
-      );
+      hash.digest().then((actual) => {
+        if (actual.sha256 === expected.sha256 && actual.size === expected.size) return callback();
+        callback(mismatch(expected, actual));
+      }, callback);
     },
   });
+}
+
+function mismatch(
+  expected: { key: string; size: number; sha256: string },
+  actual: Sha256Result,
+): CustodyError {
+  return new CustodyError(
+    "ERR_INTEGRITY_MISMATCH",
+    `object ${JSON.stringify(expected.key)} does not match its record: the stored bytes changed`,
+    { details: { key: expected.key, expected: { size: expected.size, sha256: expected.sha256 }, actual } },
+  );
 }
 
 /**

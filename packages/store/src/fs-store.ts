@@ -1,7 +1,6 @@
-import { mkdir, open, rename } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { mkdir, open } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import {
   type Clock,
   CustodyError,
@@ -13,15 +12,9 @@ import {
   toCustodyError,
   uuidv7Generator,
 } from "@custody/core";
-import { MeteringStream, type Sha256Result, verifiedReadable } from "./digest.js";
-import {
-  errnoCode,
-  fsyncDir,
-  mkdirDurable,
-  removeTree,
-  tempName,
-  writeDurableFile,
-} from "./internal/fs-durable.js";
+import { verifiedReadable } from "./digest.js";
+import { assertDeletable, assertKeyFree, commitStaging, stageObject } from "./internal/fs-commit.js";
+import { errnoCode, mkdirDurable, removeTree, tempName } from "./internal/fs-durable.js";
 import {
   cleanTmp,
   ensureMarker,
@@ -32,14 +25,9 @@ import {
 } from "./internal/fs-layout.js";
 import {
   DATA_FILE,
-  encodeJson,
   type FsObjectMeta,
   type FsObjectState,
-  META_FILE,
-  notFound,
   readLiveRecord,
-  readRecord,
-  stateFileName,
   toStoredObject,
   updateState,
 } from "./internal/fs-record.js";
@@ -59,7 +47,6 @@ import {
   assertBody,
   assertValidKey,
   assertValidPrefix,
-  type ValidCreateOptions,
   validateCreateOptions,
   validRetention,
 } from "./validate.js";
@@ -127,26 +114,12 @@ export class FsEvidenceStore implements EvidenceStore {
     throwIfAborted(opts.abortSignal);
     const target = objectDir(this.#objects, key);
     // Refuse before reading a byte of the body; the commit below re-checks atomically.
-    await this.#assertFree(key, target);
+    await assertKeyFree(target, key);
     const staging = join(this.#tmp, tempName(".create"));
     try {
-      await mkdir(staging);
-      const digest = await this.#writeData(join(staging, DATA_FILE), body, opts);
-      if (opts.expectedSha256 !== undefined && digest.sha256 !== opts.expectedSha256) {
-        throw new CustodyError(
-          "ERR_INTEGRITY_MISMATCH",
-          `the body of ${JSON.stringify(key)} does not hash to expectedSha256`,
-          {
-            details: { key, expectedSha256: opts.expectedSha256, actualSha256: digest.sha256 },
-          },
-        );
-      }
-      const { meta, state } = this.#initialRecord(key, digest, opts);
-      await writeDurableFile(join(staging, META_FILE), encodeJson(meta));
-      await writeDurableFile(join(staging, stateFileName(0)), encodeJson(state));
-      await fsyncDir(staging);
+      const { meta, state } = await stageObject(staging, key, body, opts, this.#clock.now(), this.#ids);
       throwIfAborted(opts.abortSignal);
-      await this.#commit(staging, target, key);
+      await commitStaging(this.#objects, this.#tmp, staging, target, key);
       this.#logger.debug({ key, size: meta.size, sha256: meta.sha256 }, "evidence object stored");
       return toStoredObject(meta, state);
     } catch (error) {
@@ -222,7 +195,7 @@ export class FsEvidenceStore implements EvidenceStore {
     const journal = await writeDeleteJournal(this.#tmp, key, meta.version);
     try {
       await this.#change(key, (state, current) => {
-        this.#assertDeletable(key, state, current.version === meta.version);
+        assertDeletable(key, state, current.version === meta.version, this.#clock.now());
         return { ...this.#next(state), deleted: true };
       });
       await removeObjectDir(dir, this.#tmp);
@@ -242,104 +215,6 @@ export class FsEvidenceStore implements EvidenceStore {
   }
 
   async close(): Promise<void> {}
-
-  async #writeData(
-    path: string,
-    body: Readable | AsyncIterable<Uint8Array>,
-    opts: ValidCreateOptions,
-  ): Promise<Sha256Result> {
-    const handle = await open(path, "wx", 0o444);
-    try {
-      const meter = new MeteringStream(opts.onProgress);
-      const sink = handle.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 });
-      try {
-        await pipeline(body, meter, sink, ...(opts.abortSignal ? [{ signal: opts.abortSignal }] : []));
-        await handle.sync();
-      } finally {
-        // A stream made with autoClose: false keeps a reference that makes handle.close() wait forever.
-        sink.destroy();
-      }
-      return meter.result();
-    } finally {
-      await handle.close();
-    }
-  }
-
-  #initialRecord(
-    key: string,
-    digest: Sha256Result,
-    opts: ValidCreateOptions,
-  ): { meta: FsObjectMeta; state: FsObjectState } {
-    const now = this.#clock.now().toISOString();
-    const meta: FsObjectMeta = {
-      format: "custody.fs-object/v1",
-      key,
-      ...digest,
-      createdAt: now,
-      version: this.#ids.next(),
-      metadata: opts.metadata,
-    };
-    const state: FsObjectState = {
-      revision: 0,
-      legalHold: opts.legalHold,
-      ...(opts.retainUntil === undefined ? {} : { retainUntil: opts.retainUntil.toISOString() }),
-      deleted: false,
-      changedAt: now,
-    };
-    return { meta, state };
-  }
-
-  async #commit(staging: string, target: string, key: string): Promise<void> {
-    const parents = target
-      .slice(this.#objects.length + 1)
-      .split("/")
-      .slice(0, -1);
-    await mkdirDurable(this.#objects, parents);
-    try {
-      await rename(staging, target);
-    } catch (error) {
-      const code = errnoCode(error);
-      if (code === "ENOTEMPTY" || code === "EEXIST") throw alreadyExists(key, error);
-      throw error;
-    }
-    await fsyncDir(dirname(target));
-    await fsyncDir(this.#tmp);
-  }
-
-  async #assertFree(key: string, target: string): Promise<void> {
-    const record = await readRecord(target, key).catch((error: unknown) => {
-      if ((error as CustodyError).code === "ERR_NOT_FOUND") return undefined;
-      throw error;
-    });
-    if (record === undefined) return;
-    if (record.state.deleted) {
-      throw new CustodyError("ERR_CONFLICT", `${JSON.stringify(key)} is being deleted; try again`, {
-        details: { key },
-      });
-    }
-    throw alreadyExists(key);
-  }
-
-  #assertDeletable(key: string, state: FsObjectState, sameVersion: boolean): void {
-    if (!sameVersion) throw notFound(key);
-    if (state.legalHold) {
-      throw new CustodyError("ERR_IMMUTABLE", `${JSON.stringify(key)} is under legal hold`, {
-        details: { key },
-      });
-    }
-    if (
-      state.retainUntil !== undefined &&
-      new Date(state.retainUntil).getTime() > this.#clock.now().getTime()
-    ) {
-      throw new CustodyError(
-        "ERR_IMMUTABLE",
-        `${JSON.stringify(key)} is retained until ${state.retainUntil}`,
-        {
-          details: { key, retainUntil: state.retainUntil },
-        },
-      );
-    }
-  }
 
   #next(state: FsObjectState): Omit<FsObjectState, "revision"> {
     const { revision: _revision, ...rest } = state;
@@ -362,11 +237,4 @@ export class FsEvidenceStore implements EvidenceStore {
       throw toCustodyError(error, "ERR_IO", `evidence store operation on ${JSON.stringify(key)} failed`);
     }
   }
-}
-
-function alreadyExists(key: string, cause?: unknown): CustodyError {
-  return new CustodyError("ERR_ALREADY_EXISTS", `an object with key ${JSON.stringify(key)} already exists`, {
-    cause,
-    details: { key },
-  });
 }

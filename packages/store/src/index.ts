@@ -1,5 +1,5 @@
 export type { Sha256Result } from "./digest.js";
-export { createVerifyingStream, MeteringStream, verifiedReadable } from "./digest.js";
+export { createVerifyingStream, verifiedReadable } from "./digest.js";
 export type { FsEvidenceStoreOptions } from "./fs-store.js";
 export { FsEvidenceStore } from "./fs-store.js";
 export { verifyObjects } from "./internal/verify.js";

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { type CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import type { VerifyOptions, VerifyResult } from "../types.js";
+import { Sha256Hasher } from "./hasher.js";
 
 interface Digest {
   size: number;
@@ -44,13 +44,11 @@ function toResult(key: string, error: CustodyError): VerifyResult {
 }
 
 async function consume(stream: Readable, onBytes: (n: number) => void): Promise<Digest> {
-  const hash = createHash("sha256");
-  let size = 0;
+  const hash = new Sha256Hasher();
   for await (const chunk of stream) {
     const bytes = chunk as Buffer;
     hash.update(bytes);
-    size += bytes.byteLength;
     onBytes(bytes.byteLength);
   }
-  return { size, sha256: hash.digest("hex") };
+  return hash.digest();
 }

@@ -1,0 +1,60 @@
+import { open } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { CustodyError, throwIfAborted } from "@custody/core";
+import type { Sha256Result } from "../digest.js";
+import { Sha256Hasher } from "./hasher.js";
+
+// Start writeback every so often so the final fsync does not wait for the whole object at once.
+const WRITEBACK_EVERY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Writes `body` to a new read-only file, hashing each chunk while the previous one is being written
+ * (one read of the input, hash and write overlapped), then fsyncs it.
+ */
+export async function writeHashedFile(
+  path: string,
+  body: Readable | AsyncIterable<Uint8Array>,
+  options: { abortSignal: AbortSignal | undefined; onProgress: ((bytes: number) => void) | undefined },
+): Promise<Sha256Result> {
+  const handle = await open(path, "wx", 0o444);
+  const hash = new Sha256Hasher();
+  let size = 0;
+  let sinceWriteback = 0;
+  let writing: Promise<unknown> = Promise.resolve();
+  const writebacks: Promise<void>[] = [];
+  // A stalled source would never reach the next abort check; destroying it ends the loop now.
+  const onAbort = (): void => {
+    if (typeof (body as Readable).destroy === "function") (body as Readable).destroy();
+  };
+  options.abortSignal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const chunk of body) {
+      throwIfAborted(options.abortSignal);
+      if (!(chunk instanceof Uint8Array)) {
+        throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
+      }
+      hash.update(chunk);
+      await writing;
+      writing = handle.write(chunk);
+      size += chunk.byteLength;
+      sinceWriteback += chunk.byteLength;
+      if (sinceWriteback >= WRITEBACK_EVERY_BYTES) {
+        sinceWriteback = 0;
+        writebacks.push(writing.then(() => handle.datasync()));
+      }
+      options.onProgress?.(size);
+    }
+    await writing;
+    throwIfAborted(options.abortSignal);
+    await Promise.all(writebacks);
+    await handle.sync();
+    return await hash.digest();
+  } catch (error) {
+    throwIfAborted(options.abortSignal);
+    throw error;
+  } finally {
+    options.abortSignal?.removeEventListener("abort", onAbort);
+    await Promise.allSettled([writing, ...writebacks]);
+    await handle.close();
+  }
+}

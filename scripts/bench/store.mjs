@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+// Store benchmark: custody's fs and Azure backends against their peers, measured in the same run.
+//   pnpm exec tsc -b packages/store packages/azure && node scripts/bench/store.mjs [--fs-mib 1024] [--azure-mib 256] [--peak-mib 4096] [--runs 3]
+// Peers: `cp` followed by `openssl dgst -sha256` (fs), a plain @azure/storage-blob uploadFile without hashing (Azure).
+// Peak memory is measured in a child process per backend (maxRSS) while a generated object streams in.
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const repo = fileURLToPath(new URL("../../", import.meta.url));
+const { values } = parseArgs({
+  options: {
+    "fs-mib": { type: "string", default: "1024" },
+    "azure-mib": { type: "string", default: "256" },
+    "peak-mib": { type: "string", default: "4096" },
+    runs: { type: "string", default: "3" },
+    peak: { type: "string" }, // internal: child mode "fs" | "azure"
+    conn: { type: "string" },
+  },
+});
+const MiB = 1024 * 1024;
+const ACCOUNT_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const store = () => import(join(repo, "packages/store/dist/index.js"));
+const azure = () => import(join(repo, "packages/azure/dist/index.js"));
+const blobSdk = () => import(join(repo, "packages/azure/node_modules/@azure/storage-blob/dist/esm/index.js"));
+
+function generated(bytes) {
+  const block = randomBytes(MiB);
+  let left = bytes;
+  return new Readable({
+    highWaterMark: MiB,
+    read() {
+      if (left <= 0) return this.push(null);
+      const n = Math.min(MiB, left);
+      left -= n;
+      this.push(block.subarray(0, n));
+    },
+  });
+}
+
+async function time(fn) {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startAzurite() {
+  const port = await freePort();
+  const cwd = await mkdtemp(join(tmpdir(), "bench-azurite-"));
+  const args = [
+    "--blobHost",
+    "127.0.0.1",
+    "--blobPort",
+    String(port),
+    "--inMemoryPersistence",
+    "--skipApiVersionCheck",
+    "--disableTelemetry",
+    "--silent",
+  ];
+  const child = spawn(join(repo, "node_modules/.bin/azurite-blob"), args, { cwd, stdio: "ignore" });
+  for (let i = 0; i < 300; i += 1) {
+    const up = await new Promise((r) => {
+      const req = request({ host: "127.0.0.1", port, path: "/" }, (res) => (res.resume(), r(true)));
+      req.on("error", () => r(false)).end();
+    });
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const endpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
+  return {
+    conn: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${ACCOUNT_KEY};BlobEndpoint=${endpoint};`,
+    stop: async () => {
+      child.kill("SIGKILL");
+      await rm(cwd, { recursive: true, force: true });
+    },
+  };
+}
+
+async function benchFs(dir, runs) {
+  const size = Number(values["fs-mib"]) * MiB;
+  const file = join(dir, "input.bin");
+  await pipeline(generated(size), createWriteStream(file));
+  const { FsEvidenceStore } = await store();
+  const peer = [];
+  const ours = [];
+  for (let run = 0; run < runs; run += 1) {
+    peer.push(
+      await time(async () => {
+        execFileSync("cp", [file, join(dir, `copy-${run}.bin`)]);
+        execFileSync("openssl", ["dgst", "-sha256", join(dir, `copy-${run}.bin`)]);
+      }),
+    );
+    await rm(join(dir, `copy-${run}.bin`));
+    const fs = await FsEvidenceStore.open(join(dir, `store-${run}`));
+    ours.push(await time(() => fs.create("bench/object", createReadStream(file, { highWaterMark: MiB }))));
+    await rm(join(dir, `store-${run}`), { recursive: true, force: true });
+  }
+  return { size, peer: median(peer), ours: median(ours) };
+}
+
+async function benchAzure(dir, runs) {
+  const size = Number(values["azure-mib"]) * MiB;
+  const file = join(dir, "azure-input.bin");
+  await pipeline(generated(size), createWriteStream(file));
+  const azurite = await startAzurite();
+  try {
+    const { BlobServiceClient } = await blobSdk();
+    const { AzureBlobEvidenceStore } = await azure();
+    const container = BlobServiceClient.fromConnectionString(azurite.conn).getContainerClient("bench");
+    await container.create();
+    const ours = await AzureBlobEvidenceStore.open({
+      connectionString: azurite.conn,
+      containerName: "bench",
+    });
+    const peer = [];
+    const mine = [];
+    for (let run = 0; run < runs; run += 1) {
+      peer.push(await time(() => container.getBlockBlobClient(`peer-${run}`).uploadFile(file)));
+      mine.push(await time(() => ours.create(`ours-${run}`, createReadStream(file, { highWaterMark: MiB }))));
+    }
+    return { size, peer: median(peer), ours: median(mine) };
+  } finally {
+    await azurite.stop();
+  }
+}
+
+/** Child mode: stream a generated object of --peak-mib into one backend and print maxRSS. */
+async function peakChild(kind) {
+  const size = Number(values["peak-mib"]) * MiB;
+  const dir = await mkdtemp(join(tmpdir(), "bench-peak-"));
+  try {
+    const backend =
+      kind === "fs"
+        ? await (await store()).FsEvidenceStore.open(join(dir, "store"))
+        : await (await azure()).AzureBlobEvidenceStore.open({
+            connectionString: values.conn,
+            containerName: "peak",
+            createContainer: true,
+          });
+    await backend.create(`peak-${randomUUID()}`, generated(size));
+    process.stdout.write(`${JSON.stringify({ maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function runPeak(kind, conn) {
+  const args = [
+    fileURLToPath(import.meta.url),
+    "--peak",
+    kind,
+    "--peak-mib",
+    values["peak-mib"],
+    ...(conn ? ["--conn", conn] : []),
+  ];
+  return JSON.parse(execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20 })).maxRssMiB;
+}
+
+async function main() {
+  if (values.peak) return peakChild(values.peak);
+  const runs = Number(values.runs);
+  const dir = await mkdtemp(join(tmpdir(), "bench-store-"));
+  try {
+    const fs = await benchFs(dir, runs);
+    const az = await benchAzure(dir, runs);
+    const azurite = await startAzurite();
+    let peaks;
+    try {
+      peaks = { fs: runPeak("fs"), azure: runPeak("azure", azurite.conn) };
+    } finally {
+      await azurite.stop();
+    }
+    const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+    const rows = [
+      ["| operation | median ms | ratio | target |", "| --- | ---: | ---: | --- |"],
+      [`| fs: cp + openssl dgst -sha256, ${fs.size / MiB} MiB (peer) | ${fs.peer.toFixed(0)} | 1.00× | |`],
+      [
+        `| fs: FsEvidenceStore.create (hash while writing, fsync, atomic commit) | ${fs.ours.toFixed(0)} | ${ratio(fs.ours, fs.peer)} | ≤ 1.0× |`,
+      ],
+      [
+        `| azure: uploadFile to Azurite, ${az.size / MiB} MiB, no hashing (peer) | ${az.peer.toFixed(0)} | 1.00× | |`,
+      ],
+      [
+        `| azure: AzureBlobEvidenceStore.create (sha256, staged blocks, commit) | ${az.ours.toFixed(0)} | ${ratio(az.ours, az.peer)} | ≤ 1.15× |`,
+      ],
+    ].flat();
+    console.log(`store benchmark, median of ${runs} runs, node ${process.version}\n`);
+    console.log(rows.join("\n"));
+    console.log(`\npeak RSS streaming a generated ${values["peak-mib"]} MiB object (target ≤ 150 MiB):`);
+    console.log(
+      `| backend | max RSS MiB |\n| --- | ---: |\n| fs | ${peaks.fs.toFixed(0)} |\n| azure (Azurite) | ${peaks.azure.toFixed(0)} |`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
