@@ -47,13 +47,25 @@ const wellFormed = (max: number) =>
     .max(max)
     .refine((s) => s.isWellFormed(), "a string with a lone surrogate");
 
-const detailsSchema = z.record(z.string(), z.json()).refine((value) => {
-  try {
-    return Buffer.byteLength(canonicalJson(value)) <= MAX_DETAILS_BYTES;
-  } catch {
-    return false;
-  }
-}, `details must be canonical JSON of at most ${MAX_DETAILS_BYTES} bytes`);
+/** Canonical text of details objects that passed validation, so sealing does not compute it twice. */
+const canonicalDetails = new WeakMap<object, string>();
+
+// A plain JSON object with a canonical form of bounded size; canonicalJson refuses everything else
+// (class instances, cycles, NaN, lone surrogates), so one pass both validates and serializes.
+const detailsSchema = z.custom<JsonObject>(
+  (value) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+    try {
+      const text = canonicalJson(value);
+      if (Buffer.byteLength(text) > MAX_DETAILS_BYTES) return false;
+      canonicalDetails.set(value, text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: `details must be a JSON object of at most ${MAX_DETAILS_BYTES} canonical bytes` },
+);
 
 export const auditOutcomeSchema = z.enum(["allow", "deny", "error"]);
 
@@ -107,7 +119,8 @@ export function recordText(
 }
 
 function detailsJson(record: UnsealedRecord): string {
-  return Object.keys(record.details).length === 0 ? "{}" : canonicalJson(record.details);
+  if (Object.keys(record.details).length === 0) return "{}";
+  return canonicalDetails.get(record.details) ?? canonicalJson(record.details);
 }
 
 export function sha256Hex(text: string): string {
