@@ -1,9 +1,8 @@
-export {
-  BAGIT_TXT,
-  decodeManifestPath,
-  encodeManifestPath,
-  TAG_FILES,
-} from "./bagit.js";
+export { BAGIT_TXT, decodeManifestPath, encodeManifestPath, TAG_FILES } from "./bagit.js";
+export type { ExtractOptions } from "./extract.js";
+export { extractPackage } from "./extract.js";
+export type { PackageEntry, PackageReader, PackageReaderLimits } from "./package-reader.js";
+export { openPackageReader } from "./package-reader.js";
 export type {
   ItemMeta,
   ItemRecord,
@@ -15,3 +14,6 @@ export type {
 export { createPackageWriter } from "./package-writer.js";
 export type { CollectionSummaryRow } from "./summary.js";
 export { collectionSummaryRowSchema, formatCollectionSummary, SUMMARY_COLUMNS } from "./summary.js";
+export type { PackageProblem, PackageReport, VerifyOptions, VerifyProgress } from "./verify.js";
+export { verifyPackage } from "./verify.js";
+export type { ArchiveLimits } from "./zip/entry-checks.js";

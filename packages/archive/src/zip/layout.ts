@@ -1,0 +1,139 @@
+import type { FileHandle } from "node:fs/promises";
+import type { Entry } from "yauzl";
+import { type DirectoryEnd, malformed, readAt } from "./directory-end.js";
+import type { ArchiveEntry } from "./entry-checks.js";
+import {
+  EXTRA_ZIP64,
+  FLAG_DATA_DESCRIPTOR,
+  LOCAL_HEADER_SIZE,
+  MAX32,
+  SIG_DATA_DESCRIPTOR,
+  SIG_LOCAL,
+} from "./format.js";
+
+export interface LocatedEntry {
+  entry: ArchiveEntry;
+  raw: Entry;
+}
+
+/**
+ * Checks that the entries tile the archive: the first local header at byte 0 (nothing prepended), each
+ * entry's header, data and descriptor followed directly by the next (no overlap: the trick behind
+ * non-recursive zip bombs; no gap: hidden data), the last one ending where the central directory starts.
+ * Each local header must agree with its central record (name, method, flags, CRC and sizes), so no tool
+ * can be shown different files than we check. Returns each entry's data offset.
+ */
+export async function checkLayout(
+  file: FileHandle,
+  located: readonly LocatedEntry[],
+  end: DirectoryEnd,
+): Promise<Map<ArchiveEntry, number>> {
+  const sorted = [...located].sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
+  const dataStarts = new Map<ArchiveEntry, number>();
+  let expected = 0;
+  for (const { entry, raw } of sorted) {
+    const offset = entry.localHeaderOffset;
+    if (offset !== expected) {
+      const what =
+        expected === 0
+          ? "data before the first entry"
+          : offset < expected
+            ? "entries overlap"
+            : "hidden bytes between entries";
+      throw malformed(`${what}: ${entry.name} starts at ${offset}, expected ${expected}`, {
+        path: entry.name,
+        offset,
+        expected,
+      });
+    }
+    const { dataStart, descriptorZip64 } = await checkLocalHeader(
+      file,
+      entry,
+      raw,
+      end.centralDirectoryOffset,
+    );
+    dataStarts.set(entry, dataStart);
+    expected = dataStart + entry.compressedSize;
+    if (raw.generalPurposeBitFlag & FLAG_DATA_DESCRIPTOR)
+      expected += await descriptorSize(file, expected, descriptorZip64);
+    if (expected > end.centralDirectoryOffset) {
+      throw malformed(`${entry.name} runs into the central directory`, { path: entry.name });
+    }
+  }
+  if (expected !== end.centralDirectoryOffset) {
+    const what =
+      sorted.length === 0 ? "data before the central directory" : "hidden bytes before the central directory";
+    throw malformed(
+      `${what}: entries end at ${expected}, the directory starts at ${end.centralDirectoryOffset}`,
+    );
+  }
+  return dataStarts;
+}
+
+async function checkLocalHeader(
+  file: FileHandle,
+  entry: ArchiveEntry,
+  raw: Entry,
+  limit: number,
+): Promise<{ dataStart: number; descriptorZip64: boolean }> {
+  const offset = entry.localHeaderOffset;
+  if (offset + LOCAL_HEADER_SIZE > limit)
+    throw malformed(`${entry.name}'s local header is out of bounds`, { path: entry.name });
+  const header = await readAt(file, offset, LOCAL_HEADER_SIZE);
+  if (header.readUInt32LE(0) !== SIG_LOCAL)
+    throw malformed(`${entry.name} has no local header at ${offset}`, { path: entry.name });
+  const nameLength = header.readUInt16LE(26);
+  const extraLength = header.readUInt16LE(28);
+  const dataStart = offset + LOCAL_HEADER_SIZE + nameLength + extraLength;
+  if (dataStart + entry.compressedSize > limit)
+    throw malformed(`${entry.name}'s data is out of bounds`, { path: entry.name });
+  const variable = await readAt(file, offset + LOCAL_HEADER_SIZE, nameLength + extraLength);
+  const differs = (what: string) =>
+    malformed(`${entry.name}: the local header's ${what} differs from the central directory's`, {
+      path: entry.name,
+    });
+  if (!variable.subarray(0, nameLength).equals(raw.fileName as unknown as Buffer)) throw differs("name");
+  if (header.readUInt16LE(8) !== raw.compressionMethod) throw differs("compression method");
+  const flags = header.readUInt16LE(6);
+  if ((flags ^ raw.generalPurposeBitFlag) & 0x0049) throw differs("encryption or descriptor flags");
+  const zip64 = findZip64(variable.subarray(nameLength));
+  if (!(flags & FLAG_DATA_DESCRIPTOR)) {
+    const crc = header.readUInt32LE(14);
+    const compressed = local64(header.readUInt32LE(18), zip64, 1);
+    const size = local64(header.readUInt32LE(22), zip64, 0);
+    if (crc !== entry.crc32 || compressed !== entry.compressedSize || size !== entry.size)
+      throw differs("CRC or sizes");
+  }
+  return { dataStart, descriptorZip64: zip64 !== undefined };
+}
+
+/** The ZIP64 extra field's 64-bit values, if the local header has one. */
+function findZip64(extra: Buffer): bigint[] | undefined {
+  let at = 0;
+  while (at + 4 <= extra.length) {
+    const id = extra.readUInt16LE(at);
+    const size = extra.readUInt16LE(at + 2);
+    if (at + 4 + size > extra.length) throw malformed("an extra field runs past its header");
+    if (id === EXTRA_ZIP64) {
+      const values: bigint[] = [];
+      for (let v = at + 4; v + 8 <= at + 4 + size; v += 8) values.push(extra.readBigUInt64LE(v));
+      return values;
+    }
+    at += 4 + size;
+  }
+  return undefined;
+}
+
+/** A local size field: its value, or the ZIP64 one when it holds the 0xFFFFFFFF marker. */
+function local64(value: number, zip64: bigint[] | undefined, index: number): number {
+  if (value !== MAX32 || zip64 === undefined) return value;
+  const big = zip64[index];
+  return big === undefined ? value : Number(big);
+}
+
+/** A data descriptor: optional signature, CRC, then 4- or 8-byte sizes. */
+async function descriptorSize(file: FileHandle, at: number, zip64: boolean): Promise<number> {
+  const head = await readAt(file, at, 4);
+  const signed = head.readUInt32LE(0) === SIG_DATA_DESCRIPTOR;
+  return (signed ? 4 : 0) + 4 + (zip64 ? 16 : 8);
+}

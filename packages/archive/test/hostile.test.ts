@@ -1,0 +1,222 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isCustodyError } from "@custody/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { extractPackage, openPackageReader, verifyPackage } from "../src/index.js";
+import { createTestPki, type TestPki } from "./fixtures.js";
+import { type BuildOptions, buildZip, type RawEntry } from "./hostile-zip.js";
+
+let dir: string;
+let pki: TestPki;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "custody-hostile-"));
+  pki = await createTestPki();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const text = (s: string) => Buffer.from(s);
+const ok = (name: string, content = "fine\n"): RawEntry => ({ name: `pkg/${name}`, content: text(content) });
+const zeros = Buffer.alloc(8 * 1024 * 1024);
+const innerLocal = buildZip([ok("inner.txt")]).subarray(0, 30 + "pkg/inner.txt".length + 5);
+
+interface Case {
+  name: string;
+  code: string;
+  entries: RawEntry[];
+  options?: BuildOptions;
+  limits?: Record<string, number>;
+}
+
+/** The corpus: each archive is generated here, so it documents itself and needs no binary in git. */
+const corpus: Case[] = [
+  {
+    name: "absolute path",
+    code: "ERR_UNSAFE_PATH",
+    entries: [ok("a.txt"), { name: "/etc/passwd", content: text("x") }],
+  },
+  {
+    name: "parent traversal",
+    code: "ERR_UNSAFE_PATH",
+    entries: [{ name: "pkg/../../evil.sh", content: text("x") }],
+  },
+  { name: "backslash", code: "ERR_UNSAFE_PATH", entries: [{ name: "pkg\\..\\evil.sh", content: text("x") }] },
+  {
+    name: "drive letter",
+    code: "ERR_UNSAFE_PATH",
+    entries: [{ name: "C:/Windows/evil.dll", content: text("x") }],
+  },
+  {
+    name: "NUL in a name",
+    code: "ERR_UNSAFE_PATH",
+    entries: [{ name: "pkg/a\u0000.txt", content: text("x") }],
+  },
+  {
+    name: "non-UTF-8 name without the flag",
+    code: "ERR_UNSAFE_PATH",
+    entries: [{ name: Buffer.from([0x70, 0x2f, 0xe9]), content: text("x") }],
+  },
+  {
+    name: "symlink entry",
+    code: "ERR_ARCHIVE_SYMLINK",
+    entries: [{ name: "pkg/link", content: text("/etc/shadow"), externalAttributes: (0o120777 << 16) >>> 0 }],
+  },
+  {
+    name: "device entry",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [{ name: "pkg/dev", externalAttributes: (0o020644 << 16) >>> 0 }],
+  },
+  { name: "exact duplicate", code: "ERR_DUPLICATE_PATH", entries: [ok("a.txt"), ok("a.txt", "other\n")] },
+  {
+    name: "case-folded duplicate",
+    code: "ERR_DUPLICATE_PATH",
+    entries: [ok("Report.txt"), ok("report.TXT")],
+  },
+  {
+    name: "Unicode-folded duplicate",
+    code: "ERR_DUPLICATE_PATH",
+    entries: [ok("caf\u00e9.txt"), ok("cafe\u0301.txt")],
+  },
+  { name: "file and folder clash", code: "ERR_DUPLICATE_PATH", entries: [ok("a"), ok("a/b.txt")] },
+  {
+    name: "encrypted entry",
+    code: "ERR_ARCHIVE_ENCRYPTED",
+    entries: [{ ...ok("secret.txt"), flags: 0x801 }],
+  },
+  {
+    name: "unsupported method (bzip2)",
+    code: "ERR_ARCHIVE_UNSUPPORTED_METHOD",
+    entries: [{ ...ok("a.txt"), method: 12 }],
+  },
+  {
+    name: "stored size lies",
+    code: "ERR_ARCHIVE_SIZE_MISMATCH",
+    entries: [{ name: "pkg/a.txt", content: text("0123456789"), size: 5 }],
+  },
+  {
+    name: "data exceeds the declared size (deflate)",
+    code: "ERR_ARCHIVE_SIZE_MISMATCH",
+    entries: [{ name: "pkg/bomb.bin", content: zeros, method: 8, size: 1000 }],
+  },
+  {
+    name: "compression ratio past the limit",
+    code: "ERR_ARCHIVE_LIMIT",
+    entries: [{ name: "pkg/bomb.bin", content: zeros, method: 8 }],
+    limits: { maxCompressionRatio: 100 },
+  },
+  {
+    name: "total past the limit",
+    code: "ERR_ARCHIVE_LIMIT",
+    entries: [ok("a.txt", "x".repeat(600)), ok("b.txt", "y".repeat(600))],
+    limits: { maxTotalBytes: 1000 },
+  },
+  {
+    name: "too many entries",
+    code: "ERR_ARCHIVE_LIMIT",
+    entries: [ok("a.txt"), ok("b.txt"), ok("c.txt")],
+    limits: { maxEntries: 2 },
+  },
+  {
+    name: "declared size past the default entry limit",
+    code: "ERR_ARCHIVE_LIMIT",
+    entries: [{ name: "pkg/huge.bin", stored: deflateBlock(), method: 8, size: 0xfffffffe }],
+    limits: { maxEntryBytes: 2 ** 31 },
+  },
+  {
+    name: "overlapping entries (a local header inside another entry's data)",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [
+      { name: "pkg/outer.bin", content: Buffer.concat([innerLocal, text("tail")]) },
+      { name: "pkg/inner.txt", content: text("fine\n"), offset: 30 + "pkg/outer.bin".length },
+    ],
+  },
+  {
+    name: "entry out of bounds",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [{ ...ok("a.txt"), offset: 10_000 }],
+  },
+  {
+    name: "local name differs from central name",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [{ ...ok("a.txt"), localName: "pkg/b.txt" }],
+  },
+  {
+    name: "truncated central directory",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [ok("a.txt"), ok("b.txt")],
+    options: { truncateCentralDirectory: 20 },
+  },
+  {
+    name: "doubled central directory",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [ok("a.txt")],
+    options: { doubleCentralDirectory: true },
+  },
+  {
+    name: "data before the archive",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [ok("a.txt")],
+    options: { prefix: text("MZ-stub".repeat(10)), offsetShift: 70 },
+  },
+  {
+    name: "data before the archive (offsets not adjusted)",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [ok("a.txt")],
+    options: { prefix: text("#!/bin/sh\n") },
+  },
+  {
+    name: "data after the archive",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [ok("a.txt")],
+    options: { suffix: text("appended") },
+  },
+  {
+    name: "not a ZIP at all",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [],
+    options: { prefix: text("just text, no archive here") },
+  },
+  {
+    name: "two top-level folders",
+    code: "ERR_PACKAGE_INVALID",
+    entries: [ok("a.txt"), { name: "other/b.txt", content: text("x") }],
+  },
+];
+
+/** One stored deflate block header with no data: a tiny entry that declares a huge size. */
+function deflateBlock(): Buffer {
+  return Buffer.from([0x03, 0x00]);
+}
+
+describe("hostile archive corpus", () => {
+  for (const [index, item] of corpus.entries()) {
+    it(`refuses ${item.name} with ${item.code}, writing nothing`, async () => {
+      const file = join(dir, `hostile-${index}.zip`);
+      const bytes = buildZip(item.entries, item.options);
+      if (item.name === "not a ZIP at all") await writeFile(file, bytes.subarray(0, 26));
+      else await writeFile(file, bytes);
+      const limits = item.limits ?? {};
+      const verify = verifyPackage(file, { trust: { trustAnchors: [pki.caPem] }, limits });
+      await expect(verify).rejects.toSatisfy((error) => isCustodyError(error) && error.code === item.code);
+      const target = join(dir, `out-${index}`);
+      await mkdir(target);
+      const extract = extractPackage(file, target, { trust: { trustAnchors: [pki.caPem] }, limits });
+      await expect(extract).rejects.toSatisfy((error) => isCustodyError(error) && error.code === item.code);
+      expect(await readdir(target)).toEqual([]);
+    });
+  }
+
+  it("reads a plain well-formed archive of the same builder (the corpus is not refused for the builder's sake)", async () => {
+    const file = join(dir, "plain.zip");
+    await writeFile(
+      file,
+      buildZip([ok("a.txt"), { ...ok("b.txt", "deflated text ".repeat(50)), method: 8 }]),
+    );
+    const reader = await openPackageReader(file);
+    expect(reader.name).toBe("pkg");
+    expect(reader.entries.map((entry) => entry.path)).toEqual(["a.txt", "b.txt"]);
+    await reader.close();
+  });
+});
