@@ -14,9 +14,13 @@ import {
 import { CustodyError, toCustodyError } from "@custody/core";
 import { loadSignerFromFiles, type TrustOptions } from "@custody/manifest";
 import type { CommandContext, CommandSpec } from "../command.js";
+import { VAULT_OPTIONS } from "../vault-context.js";
+import { runVaultAudit } from "./audit-vault.js";
 import { absolute, passphrase, readText, required, withPassphraseHint } from "./key-files.js";
 
-const LOG_HELP = "--log DIR is the audit log directory (audit.log, checkpoints/).";
+const LOG_HELP =
+  "--log DIR is an audit log directory (audit.log, checkpoints/); without it, the vault's own log\n" +
+  "(--vault, --identity), read with your grants (auditor or custodian) and the read itself recorded.";
 
 async function trust(ctx: CommandContext): Promise<TrustOptions> {
   const files = ctx.strings("ca");
@@ -60,16 +64,18 @@ export const auditVerifyCommand: CommandSpec = {
   summary:
     "verify an audit log: every record, the hash chain, signed checkpoints (exit 1 on the first problem)",
   usage: [
-    "--log DIR --ca ca.pem [--json]",
+    "[--log DIR --ca ca.pem | --vault DIR --identity FILE] [--json]",
     "",
     LOG_HELP,
     "Checks every record, the chain, every checkpoint's signature under --ca, that each checkpoint's",
     "Merkle root matches the records, that checkpoints link, and that no signed record is missing.",
     "Prints the first problem with its code, its line and sequence number.",
   ].join("\n"),
-  options: { log: { type: "string" }, ca: { type: "string", multiple: true } },
+  options: { ...VAULT_OPTIONS, log: { type: "string" }, ca: { type: "string", multiple: true } },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
+    if (ctx.string("log") === undefined)
+      return runVaultAudit(ctx, { kind: "verify", describe: describeReport });
     const report = await verifyAuditLog(
       { dir: absolute(ctx, required(ctx, "log")) },
       { trust: await trust(ctx) },
@@ -89,17 +95,19 @@ export const auditShowCommand: CommandSpec = {
   path: ["audit", "show"],
   summary: "print audit records (checked as they are read)",
   usage: [
-    "--log DIR [--since SEQ] [--json]",
+    "[--log DIR | --vault DIR --identity FILE] [--since SEQ] [--json]",
     "",
     LOG_HELP,
     "One tab-separated line per record: seq, time, outcome, actor, action, target, reason.",
     "--json prints one record per line (JSON Lines) so a large log streams.",
   ].join("\n"),
-  options: { log: { type: "string" }, since: { type: "string" } },
+  options: { ...VAULT_OPTIONS, log: { type: "string" }, since: { type: "string" } },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
     const since = ctx.string("since");
     const options = since === undefined ? {} : { since: seqArgument(since, "--since") };
+    if (ctx.string("log") === undefined)
+      return runVaultAudit(ctx, { kind: "show", ...options, line: showLine });
     for await (const record of readAuditRecords({ dir: absolute(ctx, required(ctx, "log")) }, options)) {
       ctx.out(ctx.json ? JSON.stringify(record) : showLine(record));
     }
@@ -111,16 +119,17 @@ export const auditProveCommand: CommandSpec = {
   path: ["audit", "prove"],
   summary: "print an inclusion proof bundle for record SEQ against the latest signed checkpoint",
   usage: [
-    "SEQ --log DIR",
+    "SEQ [--log DIR | --vault DIR --identity FILE]",
     "",
     LOG_HELP,
     "Prints JSON a third party checks offline with only the CA: `custody audit verify-proof FILE --ca ca.pem`.",
     "Fails with ERR_NOT_FOUND when no signed checkpoint covers SEQ yet (run `custody audit checkpoint`).",
   ].join("\n"),
-  options: { log: { type: "string" } },
+  options: { ...VAULT_OPTIONS, log: { type: "string" } },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
     const seq = seqArgument(ctx.positionals[0], "SEQ");
+    if (ctx.string("log") === undefined) return runVaultAudit(ctx, { kind: "prove", seq });
     const source = new FileAuditSource(absolute(ctx, required(ctx, "log")));
     await source.assertExists();
     const latest = await readLatestCheckpoint(source);
@@ -139,12 +148,13 @@ export const auditCheckpointCommand: CommandSpec = {
   path: ["audit", "checkpoint"],
   summary: "sign and store a checkpoint over every record of an audit log",
   usage: [
-    "--log DIR --key signer.key --cert signer.pem [--passphrase-file FILE] [--json]",
+    "[--log DIR --key signer.key --cert signer.pem [--passphrase-file FILE] | --vault DIR --identity FILE] [--json]",
     "",
     LOG_HELP,
     "Takes the log's writer lock (ERR_AUDIT_LOCKED while another process writes it).",
   ].join("\n"),
   options: {
+    ...VAULT_OPTIONS,
     log: { type: "string" },
     key: { type: "string" },
     cert: { type: "string" },
@@ -152,6 +162,7 @@ export const auditCheckpointCommand: CommandSpec = {
   },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
+    if (ctx.string("log") === undefined) return runVaultAudit(ctx, { kind: "checkpoint" });
     const secret = await passphrase(ctx);
     const files = {
       keyFile: absolute(ctx, required(ctx, "key")),
