@@ -1,5 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,12 +45,15 @@ let itemB = "";
 
 beforeAll(() => {
   ok(["init", "--name", "alice", "--identity-out", id("alice")]);
-  for (const name of ["bob", "mallory", "carol", "dave"]) ok(["access", "issue-identity", name, "--out", id(name)], "alice");
+  for (const name of ["bob", "mallory", "carol", "dave"])
+    ok(["access", "issue-identity", name, "--out", id(name)], "alice");
   ok(["access", "grant", "bob", "investigator", "--scope", "case:A"], "alice");
   writeFileSync(join(work, "a.bin"), "evidence for case A\n");
   writeFileSync(join(work, "b.bin"), "evidence for case B\n");
   itemA = JSON.parse(ok(["ingest", join(work, "a.bin"), "--case", "A", "--json"], "alice").stdout).id;
-  itemB = JSON.parse(ok(["ingest", join(work, "b.bin"), "--case", "B", "--retain-days", "0", "--json"], "alice").stdout).id;
+  itemB = JSON.parse(
+    ok(["ingest", join(work, "b.bin"), "--case", "B", "--retain-days", "0", "--json"], "alice").stdout,
+  ).id;
 });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -70,12 +82,14 @@ describe("custody CLI end to end", () => {
       for (const [who, code] of Object.entries(expected)) {
         const before = auditRecords().length;
         const result = custody(args, who);
-        expect({ who, args, code: result.code, stderr: code === 0 ? "" : result.stderr.slice(0, 0) }).toEqual({
-          who,
-          args,
-          code,
-          stderr: "",
-        });
+        expect({ who, args, code: result.code, stderr: code === 0 ? "" : result.stderr.slice(0, 0) }).toEqual(
+          {
+            who,
+            args,
+            code,
+            stderr: "",
+          },
+        );
         const added = auditRecords().slice(before);
         if (code === 3) expect(added.some((r) => r.actor === who && r.outcome === "deny")).toBe(true);
       }
@@ -147,7 +161,8 @@ describe("custody CLI end to end", () => {
 function findStoredFile(dir: string, id: string): string {
   for (const name of readdirSync(dir, { recursive: true }) as string[]) {
     const path = join(dir, name);
-    if (statSync(path).isFile() && name.includes(id) && readFileSync(path).includes("evidence for case A")) return path;
+    if (statSync(path).isFile() && name.includes(id) && readFileSync(path).includes("evidence for case A"))
+      return path;
   }
   throw new Error(`no stored file for ${id}`);
 }
