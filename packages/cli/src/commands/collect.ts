@@ -16,6 +16,8 @@ import { cliVersion } from "../cli.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
+import { VAULT_OPTIONS } from "../vault-context.js";
+import { collectIntoVault } from "./triage.js";
 
 export interface CollectPackageOptions {
   /** The .zip to write; it appears only once complete and signed. */
@@ -85,30 +87,24 @@ export function packageName(host: string, at: Date): string {
 export const collectCommand: CommandSpec = {
   path: ["collect"],
   summary: "collect this machine into a signed investigation package",
-  usage: `[--out P.zip] [--only A,B] [--case ID] --key K --cert C [--json]
+  usage: `[--out P.zip] [--only A,B] [--case ID] (--key K --cert C | --ingest [--vault DIR] [--identity FILE]) [--json]
 Collects every data point of this machine (most volatile first), streaming each item into a signed
 BagIt package. --only limits the data points (others are recorded as skipped). The key's passphrase,
-if any, is read from CUSTODY_KEY_PASSPHRASE.`,
+if any, is read from CUSTODY_KEY_PASSPHRASE. --ingest signs with the vault's collector certificate
+instead, verifies the package against the vault CA and ingests it under --case (default: triage).`,
   options: {
     out: { type: "string", short: "o" },
     only: { type: "string" },
     case: { type: "string" },
     key: { type: "string" },
     cert: { type: "string" },
+    ingest: { type: "boolean" },
+    ...VAULT_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
-    const keyFile = ctx.string("key");
-    const certFile = ctx.string("cert");
-    if (keyFile === undefined || certFile === undefined) {
-      throw new CustodyError("ERR_USAGE", "collect needs --key and --cert to sign the package");
-    }
-    const passphrase = ctx.env.CUSTODY_KEY_PASSPHRASE;
-    const signer = await loadSignerFromFiles({
-      keyFile: resolve(ctx.cwd, keyFile),
-      certFile: resolve(ctx.cwd, certFile),
-      ...(passphrase ? { passphrase } : {}),
-    });
+    if (ctx.flag("ingest")) return collectIntoVault(ctx);
+    const signer = await signerFromOptions(ctx);
     const only = parseOnly(ctx.string("only"));
     const caseId = ctx.string("case");
     const out = resolve(ctx.cwd, ctx.string("out") ?? `${packageName(hostname(), new Date())}.zip`);
@@ -134,6 +130,20 @@ if any, is read from CUSTODY_KEY_PASSPHRASE.`,
     return 0;
   },
 };
+
+async function signerFromOptions(ctx: CommandContext): Promise<Signer> {
+  const keyFile = ctx.string("key");
+  const certFile = ctx.string("cert");
+  if (keyFile === undefined || certFile === undefined) {
+    throw new CustodyError("ERR_USAGE", "collect needs --key and --cert to sign the package (or --ingest)");
+  }
+  const passphrase = ctx.env.CUSTODY_KEY_PASSPHRASE;
+  return loadSignerFromFiles({
+    keyFile: resolve(ctx.cwd, keyFile),
+    certFile: resolve(ctx.cwd, certFile),
+    ...(passphrase ? { passphrase } : {}),
+  });
+}
 
 export function parseOnly(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { verifyPackage } from "@custody/archive";
-import { renderCustodyReportHtml, Vault } from "@custody/vault";
+import { type AuthenticatedPrincipal, renderCustodyReportHtml, Vault } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
@@ -26,56 +26,84 @@ the package in --out-dir (default: ./collections).`,
     only: { type: "string" },
   },
   async run(ctx) {
-    const dir = vaultDir(ctx);
-    const created = await ensureVault(ctx, dir);
-    const { vault, principal } = await openVaultAs(ctx);
-    try {
-      const outDir = resolve(ctx.cwd, ctx.string("out-dir") ?? "collections");
-      await mkdir(outDir, { recursive: true });
-      const name = packageName(hostname(), new Date());
-      const progress = ctx.progress();
-      const only = parseOnly(ctx.string("only"));
-      const collected = await collectPackage({
-        out: join(outDir, `${name}.zip`),
-        signer: await vault.collectorSigner(),
-        caseId: ctx.string("case") ?? "triage",
-        operator: principal.id,
-        ...(only === undefined ? {} : { only }),
-        onProgress: progressView(progress.update),
-      });
-      progress.done();
-      const file = collected.package.file;
-      const check = await verifyPackage(file, {
-        trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
-      });
-      const item = await vault.ingest(principal, file, {
-        caseId: ctx.string("case") ?? "triage",
-        how: "collect",
-      });
-      const signed = await vault.report(principal, item.id);
-      const reportJson = join(outDir, `${name}.custody-report.json`);
-      const reportHtml = join(outDir, `${name}.custody-report.html`);
-      await writeFile(reportJson, `${JSON.stringify(signed, null, 2)}\n`);
-      await writeFile(reportHtml, renderCustodyReportHtml(signed));
-      const result = {
-        vault: dir,
-        vaultCreated: created,
-        package: file,
-        packageVerified: check.ok,
-        problems: check.problems,
-        itemId: item.id,
-        summary: collected.rows,
-        custodyReport: { json: reportJson, html: reportHtml, events: signed.report.events.length },
-        ca: join(dir, "pki", "ca.pem"),
-      };
-      if (ctx.json) ctx.printJson(result);
-      else printResult(ctx, result, collected.package.items, collected.package.payloadBytes);
-      return check.ok ? 0 : 1;
-    } finally {
-      await vault.close();
-    }
+    const created = await ensureVault(ctx, vaultDir(ctx));
+    const outDir = resolve(ctx.cwd, ctx.string("out-dir") ?? "collections");
+    await mkdir(outDir, { recursive: true });
+    return collectIntoVault(ctx, { outDir, vaultCreated: created, writeReport: true });
   },
 };
+
+export interface CollectIntoVaultOptions {
+  /** Where the package (and the report) go; --out or the current directory otherwise. */
+  outDir?: string;
+  vaultCreated?: boolean;
+  writeReport?: boolean;
+}
+
+/** Collects this machine with the vault's collector signer, verifies, ingests, and optionally reports. */
+export async function collectIntoVault(
+  ctx: CommandContext,
+  options: CollectIntoVaultOptions = {},
+): Promise<number> {
+  const { vault, principal } = await openVaultAs(ctx);
+  try {
+    const name = packageName(hostname(), new Date());
+    const caseId = ctx.string("case") ?? "triage";
+    const out =
+      options.outDir === undefined
+        ? resolve(ctx.cwd, ctx.string("out") ?? `${name}.zip`)
+        : join(options.outDir, `${name}.zip`);
+    const progress = ctx.progress();
+    const only = parseOnly(ctx.string("only"));
+    const collected = await collectPackage({
+      out,
+      signer: await vault.collectorSigner(),
+      caseId,
+      operator: principal.id,
+      ...(only === undefined ? {} : { only }),
+      onProgress: progressView(progress.update),
+    }).finally(() => progress.done());
+    const file = collected.package.file;
+    const check = await verifyPackage(file, {
+      trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
+    });
+    const item = await vault.ingest(principal, file, { caseId, how: "collect", allowUnverified: false });
+    const report =
+      options.writeReport === true ? await writeReports(vault, principal, item.id, file) : undefined;
+    const result = {
+      vault: vault.dir,
+      vaultCreated: options.vaultCreated === true,
+      package: file,
+      packageVerified: check.ok,
+      problems: check.problems,
+      itemId: item.id,
+      caseId,
+      summary: collected.rows,
+      ...(report === undefined ? {} : { custodyReport: report }),
+      ca: join(vault.dir, "pki", "ca.pem"),
+    };
+    if (ctx.json) ctx.printJson(result);
+    else printResult(ctx, result, collected.package.items, collected.package.payloadBytes);
+    return check.ok ? 0 : 1;
+  } finally {
+    await vault.close();
+  }
+}
+
+async function writeReports(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  id: string,
+  packageFile: string,
+) {
+  const signed = await vault.report(principal, id);
+  const base = packageFile.replace(/\.zip$/, "");
+  const json = `${base}.custody-report.json`;
+  const html = `${base}.custody-report.html`;
+  await writeFile(json, `${JSON.stringify(signed, null, 2)}\n`, { flag: "wx" });
+  await writeFile(html, renderCustodyReportHtml(signed), { flag: "wx" });
+  return { json, html, events: signed.report.events.length };
+}
 
 async function ensureVault(ctx: CommandContext, dir: string): Promise<boolean> {
   if (existsSync(join(dir, "vault.json"))) return false;
@@ -95,6 +123,7 @@ interface TriageResult {
   package: string;
   packageVerified: boolean;
   itemId: string;
+  caseId: string;
   summary: {
     dataPoint: string;
     status: string;
@@ -103,7 +132,7 @@ interface TriageResult {
     bytes: number;
     durationMs: number;
   }[];
-  custodyReport: { json: string; html: string; events: number };
+  custodyReport?: { json: string; html: string; events: number } | undefined;
   ca: string;
 }
 
@@ -122,10 +151,13 @@ function printResult(ctx: CommandContext, r: TriageResult, items: number, bytes:
   ctx.out(
     `verified        ${r.packageVerified ? "yes: signature, chain, every digest, BagIt manifests" : "NO"}`,
   );
-  ctx.out(`vault item      ${r.itemId} in ${r.vault}`);
-  ctx.out(`custody report  ${r.custodyReport.html}`);
-  ctx.out(`                ${r.custodyReport.json} (${r.custodyReport.events} events, proofs signed)`);
-  ctx.out(
-    `check it        openssl cms -verify ... -CAfile ${r.ca}; custody verify ${r.package} --ca ${r.ca}`,
-  );
+  ctx.out(`vault item      ${r.itemId} (case ${r.caseId}) in ${r.vault}`);
+  if (r.custodyReport !== undefined) {
+    ctx.out(`custody report  ${r.custodyReport.html}`);
+    ctx.out(`                ${r.custodyReport.json} (${r.custodyReport.events} events, proofs signed)`);
+  }
+  ctx.out(`check it        custody verify ${r.package} --ca ${r.ca}`);
+  if (r.custodyReport !== undefined) {
+    ctx.out(`                custody report verify ${r.custodyReport.json} --ca ${r.ca}`);
+  }
 }
