@@ -8,6 +8,16 @@ const SCHEMAS = [
     module: "../packages/manifest/dist/index.js",
     build: (m) => m.custodyManifestJsonSchema(),
   },
+  ...[
+    "custody-audit-record",
+    "custody-audit-checkpoint-v1",
+    "custody-audit-inclusion-v1",
+    "custody-audit-consistency-v1",
+  ].map((name) => ({
+    file: `${name}.json`,
+    module: "../packages/audit/dist/index.js",
+    build: (m) => m.auditJsonSchemas()[name],
+  })),
 ];
 
 const out = new URL("../docs/schemas/", import.meta.url);

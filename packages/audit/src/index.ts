@@ -11,6 +11,7 @@ export {
 } from "./checkpoint.js";
 export { FileAuditSink } from "./file-sink.js";
 export { FileAuditSource } from "./file-source.js";
+export { auditJsonSchemas } from "./json-schema.js";
 export type { AuditLog, AuditLogOptions } from "./log.js";
 export { openAuditLog, openFileAuditLog, RECOVERY_ACTION, RECOVERY_ACTOR } from "./log.js";
 export type { ConsistencyProofBundle, InclusionProofBundle } from "./proofs.js";

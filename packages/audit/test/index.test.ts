@@ -15,6 +15,7 @@ describe("@custody/audit public surface", () => {
         "RECOVERY_ACTION",
         "RECOVERY_ACTOR",
         "auditEventSchema",
+        "auditJsonSchemas",
         "auditOutcomeSchema",
         "auditRecordSchema",
         "checkpointSchema",
@@ -38,6 +39,19 @@ describe("@custody/audit public surface", () => {
         "verifyInclusionBundle",
       ].sort(),
     );
+  });
+
+  it("gives JSON Schemas for every audit format", () => {
+    const schemas = audit.auditJsonSchemas();
+    expect(Object.keys(schemas).sort()).toEqual([
+      "custody-audit-checkpoint-v1",
+      "custody-audit-consistency-v1",
+      "custody-audit-inclusion-v1",
+      "custody-audit-record",
+    ]);
+    const record = schemas["custody-audit-record"] as { properties: Record<string, { type?: string }> };
+    expect(record.properties.details?.type).toBe("object");
+    expect(record.properties.seq?.type).toBe("integer");
   });
 
   it("validates events with the exported schema", () => {
