@@ -21,6 +21,8 @@ import { getCommand } from "./get.js";
 import { hashCommand } from "./hash.js";
 import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
+import { packageCommand } from "./package.js";
+import { extractCommand } from "./package-verify.js";
 import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
 import { reportCommand, reportVerifyCommand } from "./report.js";
 import { signCommand } from "./sign.js";
@@ -42,6 +44,7 @@ export const commands: readonly CommandSpec[] = [
   auditVerifyProofCommand,
   checkCommand,
   collectCommand,
+  extractCommand,
   getCommand,
   hashCommand,
   holdCommand,
@@ -51,6 +54,7 @@ export const commands: readonly CommandSpec[] = [
   keysIssueCommand,
   keysRevokeCommand,
   listCommand,
+  packageCommand,
   purgeCommand,
   releaseCommand,
   reportCommand,

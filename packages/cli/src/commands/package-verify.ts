@@ -1,0 +1,138 @@
+import { open } from "node:fs/promises";
+import { extname } from "node:path";
+import { extractPackage, type PackageReport, type VerifyOptions, verifyPackage } from "@custody/archive";
+import { CustodyError, fixedClock, isCustodyError, toCustodyError } from "@custody/core";
+import type { CommandContext, CommandSpec } from "../command.js";
+import { formatBytes } from "../progress.js";
+import { absolute, readText, required } from "./key-files.js";
+import { rate } from "./package.js";
+
+/** True when `file` is an investigation package: a .zip name or ZIP's local-header magic. */
+export async function isZipFile(file: string): Promise<boolean> {
+  if (extname(file).toLowerCase() === ".zip") return true;
+  const handle = await open(file, "r").catch(() => undefined);
+  if (handle === undefined) return false;
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    return bytesRead === 4 && head.readUInt32LE(0) === 0x04034b50;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `custody verify P.zip --ca ca.pem [--json]`: exit 0 only when everything holds, 1 with every problem. */
+export async function runVerifyPackage(ctx: CommandContext): Promise<number> {
+  const file = absolute(ctx, ctx.positionals[0] as string);
+  const options = withProgress(ctx, await trustOptions(ctx));
+  return printReport(ctx, await refusedAsReport(file, () => verifyPackage(file, options)));
+}
+
+export const extractCommand: CommandSpec = {
+  path: ["extract"],
+  summary: "verify an investigation package, then extract it into an empty folder",
+  usage: [
+    "P.zip --to DIR --ca ca.pem [--crl crl.pem] [--at TIME] [--json]",
+    "",
+    "Nothing is written unless the whole package verifies (signature, both manifests, tag manifest,",
+    "Payload-Oxum). DIR must be empty or absent; files land in DIR/<package name>/, never through links.",
+  ].join("\n"),
+  options: {
+    to: { type: "string" },
+    ca: { type: "string", multiple: true },
+    crl: { type: "string", multiple: true },
+    at: { type: "string" },
+  },
+  positionals: { min: 1, max: 1 },
+  async run(ctx) {
+    const file = absolute(ctx, ctx.positionals[0] as string);
+    const target = absolute(ctx, required(ctx, "to"));
+    const options = withProgress(ctx, await trustOptions(ctx));
+    const report = await extractPackage(file, target, options);
+    if (ctx.json) ctx.printJson({ ...summary(report), to: target });
+    else ctx.out(`extracted ${report.files} files of ${report.name} into ${target}`);
+    return 0;
+  },
+};
+
+async function trustOptions(ctx: CommandContext): Promise<VerifyOptions> {
+  const caFiles = ctx.strings("ca");
+  if (caFiles.length === 0)
+    throw new CustodyError("ERR_USAGE", "--ca is required (the CA certificate to trust)");
+  const trustAnchors = await Promise.all(caFiles.map((file) => readText(absolute(ctx, file), "CA file")));
+  const crls = await Promise.all(ctx.strings("crl").map((file) => readText(absolute(ctx, file), "CRL file")));
+  const at = ctx.string("at");
+  if (at !== undefined && Number.isNaN(Date.parse(at)))
+    throw new CustodyError("ERR_USAGE", `--at ${JSON.stringify(at)} is not a time`);
+  return { trust: { trustAnchors, crls }, ...(at === undefined ? {} : { clock: fixedClock(at) }) };
+}
+
+function withProgress(ctx: CommandContext, options: VerifyOptions): VerifyOptions {
+  const progress = ctx.progress();
+  const started = Date.now();
+  return {
+    ...options,
+    onProgress: ({ files, totalFiles, bytes, totalBytes }) =>
+      progress.update(
+        `${files}/${totalFiles} files, ${formatBytes(bytes)}/${formatBytes(totalBytes)}, ${rate(bytes, started)}`,
+      ),
+  };
+}
+
+/** A hostile archive is refused with a thrown code; for the command that is one more problem to print. */
+async function refusedAsReport(file: string, run: () => Promise<PackageReport>): Promise<PackageReport> {
+  try {
+    return await run();
+  } catch (error) {
+    if (
+      !isCustodyError(error) ||
+      (!error.code.startsWith("ERR_ARCHIVE") &&
+        !["ERR_UNSAFE_PATH", "ERR_DUPLICATE_PATH", "ERR_PACKAGE_INVALID"].includes(error.code))
+    ) {
+      throw isCustodyError(error) ? error : toCustodyError(error, "ERR_INTERNAL", `verifying ${file} failed`);
+    }
+    const path = typeof error.details.path === "string" ? error.details.path : undefined;
+    return {
+      ok: false,
+      file,
+      name: "",
+      files: 0,
+      payloadBytes: 0,
+      problems: [{ code: error.code, message: error.message, ...(path === undefined ? {} : { path }) }],
+    };
+  }
+}
+
+function summary(report: PackageReport) {
+  const { ok, file, name, files, payloadBytes, problems, signature, manifest } = report;
+  const signer =
+    signature === undefined
+      ? undefined
+      : { ...signature.signer, signingTime: signature.signingTime.toISOString() };
+  return {
+    ok,
+    file,
+    name,
+    files,
+    payloadBytes,
+    problems,
+    signer,
+    merkleRoot: manifest?.merkleRoot,
+    case: manifest?.case,
+  };
+}
+
+function printReport(ctx: CommandContext, report: PackageReport): number {
+  if (ctx.json) ctx.printJson(summary(report));
+  if (report.ok) {
+    if (!ctx.json)
+      ctx.out(
+        `valid: ${report.file}: ${report.files} files, ${formatBytes(report.payloadBytes)} payload, signed by ${report.signature?.signer.subject}`,
+      );
+    return 0;
+  }
+  for (const problem of report.problems)
+    ctx.err(`${problem.code}${problem.path === undefined ? "" : ` ${problem.path}`}: ${problem.message}`);
+  ctx.err(`invalid: ${report.file}: ${report.problems.length} problem(s)`);
+  return 1;
+}
