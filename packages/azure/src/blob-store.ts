@@ -1,6 +1,5 @@
-import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import type { BlobGetPropertiesResponse, ContainerClient } from "@azure/storage-blob";
+import type { ContainerClient } from "@azure/storage-blob";
 import {
   type Clock,
   CustodyError,
@@ -25,20 +24,14 @@ import {
   verifiedReadable,
   verifyObjects,
 } from "@custody/store";
-import {
-  type BlobRecord,
-  INTERNAL_PREFIX,
-  metadataToRecord,
-  type ObjectState,
-  recordToMetadata,
-  toStoredObject,
-} from "./blob-record.js";
+import { INTERNAL_PREFIX, metadataToRecord, type ObjectState, toStoredObject } from "./blob-record.js";
+import { uploadObject } from "./create.js";
 import { mapAzureError, statusOf } from "./errors.js";
 import { LibraryProtection } from "./library-protection.js";
+import { assertKeyFree, type LiveObject, readLive } from "./lookup.js";
 import { type AzureBlobEvidenceStoreOptions, blockSettings, containerClientFor } from "./options.js";
 import { probeEnforcement } from "./probe.js";
 import { applyServiceProtection, readLibraryState, serviceState } from "./state.js";
-import { stageBlocks } from "./upload.js";
 
 /** Write-once evidence storage on Azure Blob Storage (block blobs, create-only, resumable, verified reads). */
 export class AzureBlobEvidenceStore implements EvidenceStore {
@@ -97,36 +90,13 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
     const blob = this.#container.getBlockBlobClient(key);
     try {
       // Refuse before any data is sent; the commit below repeats the check atomically (ifNoneMatch "*").
-      await this.#assertFree(key);
-      const staged = await stageBlocks(blob, key, body, { ...blockSettings(this.#options), ...opts });
-      if (staged.reusedBlocks > 0)
-        this.#logger.info({ key, reusedBlocks: staged.reusedBlocks }, "upload resumed");
-      if (opts.expectedSha256 !== undefined && staged.sha256 !== opts.expectedSha256) {
-        throw new CustodyError(
-          "ERR_INTEGRITY_MISMATCH",
-          `the body of ${JSON.stringify(key)} does not hash to expectedSha256`,
-          {
-            details: { key, expectedSha256: opts.expectedSha256, actualSha256: staged.sha256 },
-          },
-        );
-      }
-      const record: BlobRecord = {
-        key,
-        size: staged.size,
-        sha256: staged.sha256,
-        createdAt: this.#clock.now(),
-        version: randomUUID(),
-        metadata: opts.metadata,
-        initial: {
-          legalHold: opts.legalHold,
-          ...(opts.retainUntil ? { retainUntil: opts.retainUntil.toISOString() } : {}),
-          deleted: false,
-        },
-      };
-      await blob.commitBlockList(staged.blockIds, {
-        conditions: { ifNoneMatch: "*" },
-        metadata: recordToMetadata(record),
-        abortSignal: opts.abortSignal,
+      await assertKeyFree(this.#container, key, this.#service);
+      const record = await uploadObject(blob, key, body, opts, {
+        clock: this.#clock,
+        logger: this.#logger,
+        service: this.#service,
+        lockRetention: this.#options.lockRetention === true,
+        ...blockSettings(this.#options),
       });
       const state = this.#service ? await this.#protect(key, record.initial) : record.initial;
       return toStoredObject(record, state);
@@ -263,41 +233,8 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
     );
   }
 
-  async #assertFree(key: string): Promise<void> {
-    const existing = await this.#live(key).catch((error: unknown) => {
-      if ((error as CustodyError).code === "ERR_NOT_FOUND") return undefined;
-      throw error;
-    });
-    if (existing !== undefined) {
-      throw new CustodyError(
-        "ERR_ALREADY_EXISTS",
-        `an object with key ${JSON.stringify(key)} already exists`,
-        { details: { key } },
-      );
-    }
-  }
-
-  /** The record and current state of a live object; a tombstoned one whose delete was cut short is finished off. */
-  async #live(
-    key: string,
-  ): Promise<{ record: BlobRecord; state: ObjectState; props: BlobGetPropertiesResponse }> {
-    return this.#guard(key, async () => {
-      const props = await this.#container.getBlobClient(key).getProperties();
-      const record = metadataToRecord(key, props.metadata);
-      const state = this.#service
-        ? serviceState(props)
-        : (await readLibraryState(this.#container, record)).state;
-      if (state.deleted) {
-        await this.#container
-          .getBlobClient(key)
-          .delete({ conditions: { ifMatch: props.etag } })
-          .catch(() => undefined);
-        throw new CustodyError("ERR_NOT_FOUND", `no object with key ${JSON.stringify(key)}`, {
-          details: { key },
-        });
-      }
-      return { record, state, props };
-    });
+  async #live(key: string): Promise<LiveObject> {
+    return this.#guard(key, () => readLive(this.#container, key, this.#service));
   }
 
   async #guard<T>(key: string, work: () => Promise<T>): Promise<T> {

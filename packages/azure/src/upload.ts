@@ -5,13 +5,17 @@ import { CustodyError, throwIfAborted } from "@custody/core";
 import { blockId } from "./blob-record.js";
 import { statusOf } from "./errors.js";
 
-export interface StagedUpload {
-  size: number;
-  sha256: string;
-  blockIds: string[];
-  /** Blocks a previous, interrupted attempt had already staged with the same bytes. */
-  reusedBlocks: number;
-}
+/** A body smaller than one block is kept whole and sent in one create-only request. */
+export type StagedUpload =
+  | { kind: "single"; size: number; sha256: string; bytes: Buffer }
+  | {
+      kind: "blocks";
+      size: number;
+      sha256: string;
+      blockIds: string[];
+      /** Blocks a previous, interrupted attempt had already staged with the same bytes. */
+      reusedBlocks: number;
+    };
 
 export interface StageOptions {
   blockSizeBytes: number;
@@ -30,7 +34,7 @@ export async function stageBlocks(
   body: Readable | AsyncIterable<Uint8Array>,
   options: StageOptions,
 ): Promise<StagedUpload> {
-  const staged = await uncommittedBlocks(blob, options.abortSignal);
+  let staged: Map<string, number> | undefined;
   const whole = createHash("sha256");
   const blockIds: string[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -41,6 +45,7 @@ export async function stageBlocks(
   const send = async (block: Buffer): Promise<void> => {
     const id = blockId(key, blockIds.length, createHash("sha256").update(block).digest("hex"));
     blockIds.push(id);
+    staged ??= await uncommittedBlocks(blob, options.abortSignal);
     if (staged.get(id) === block.byteLength) {
       reusedBlocks += 1;
       return;
@@ -81,13 +86,21 @@ export async function stageBlocks(
       }
       options.onProgress?.(size);
     }
+    if (blockIds.length === 0) {
+      return {
+        kind: "single",
+        size,
+        sha256: whole.digest("hex"),
+        bytes: Buffer.concat(pending, pendingBytes),
+      };
+    }
     if (pendingBytes > 0) await send(Buffer.concat(pending, pendingBytes));
   } finally {
     await Promise.all(inFlight);
   }
   if (failure !== undefined) throw failure;
   throwIfAborted(options.abortSignal);
-  return { size, sha256: whole.digest("hex"), blockIds, reusedBlocks };
+  return { kind: "blocks", size, sha256: whole.digest("hex"), blockIds, reusedBlocks };
 }
 
 /** Blocks staged but not committed under this name (by an interrupted upload); empty when none. */
