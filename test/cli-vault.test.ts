@@ -150,6 +150,16 @@ describe("custody CLI end to end", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("refuses an identity once it is revoked, and only a custodian may revoke", () => {
+    ok(["access", "issue-identity", "temp", "--out", id("temp")], "alice");
+    expect(custody(["access", "whoami"], "temp").code).toBe(0);
+    expect(custody(["access", "revoke-identity", "temp"], "bob").code).toBe(3);
+    ok(["access", "revoke-identity", "temp"], "alice");
+    const refused = custody(["access", "whoami"], "temp");
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain("revoked");
+  });
+
   it("verifies its audit log, denials included", () => {
     const verify = custody(["audit", "verify", "--json"], "alice");
     expect(verify.code).toBe(0);

@@ -2,6 +2,7 @@ import type { Grant, PendingApproval, PolicyChange, Scope } from "@custody/acces
 import { changeResource, requiredAction } from "@custody/access";
 import { CustodyError } from "@custody/core";
 import type { ApprovalOutcome } from "./approvals.js";
+import { registerIdentity } from "./identities.js";
 import type { AuthenticatedPrincipal } from "./identity.js";
 import { issueIdentity } from "./pki.js";
 import type { Vault } from "./vault.js";
@@ -99,7 +100,19 @@ export async function issueIdentityFor(
     resource: { kind: "vault" },
     target: `principal:${name}`,
   } as const;
-  return vault.run(request, () => issueIdentity(vault.pki, name, { clock: vault.clock }));
+  return vault.run(request, async () => {
+    const pem = await issueIdentity(vault.pki, name, { clock: vault.clock });
+    const issued = await registerIdentity(vault.dir, pem, vault.clock);
+    await vault.audit.append({
+      actor: principal.id,
+      action: "identity.issued",
+      target: `principal:${name}`,
+      outcome: "allow",
+      reason: `client certificate ${issued.serialNumber} issued to ${name}`,
+      details: { serialNumber: issued.serialNumber, fingerprintSha256: issued.fingerprintSha256 },
+    });
+    return pem;
+  });
 }
 
 export interface WhoAmI {

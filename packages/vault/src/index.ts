@@ -10,6 +10,8 @@ export type { CheckResult } from "./check.js";
 export type { StoreConfig, VaultConfig } from "./config.js";
 export { resolveVaultDir, storeConfigSchema, vaultConfigSchema } from "./config.js";
 export { renderCustodyReportHtml } from "./html.js";
+export type { IssuedIdentity } from "./identities.js";
+export { readIssuedIdentities } from "./identities.js";
 export type { AuthenticatedPrincipal, IdentityTrust } from "./identity.js";
 export {
   authenticateIdentity,

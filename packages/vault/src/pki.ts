@@ -139,7 +139,7 @@ async function writeSecret(dir: string, file: string, text: string): Promise<voi
   await writeFile(join(dir, file), text, { mode: 0o600, flag: "wx" });
 }
 
-async function writeAtomic(dir: string, file: string, text: string, mode: number): Promise<void> {
+export async function writeAtomic(dir: string, file: string, text: string, mode: number): Promise<void> {
   const temp = join(dir, `${file}.${process.pid}.tmp`);
   await writeFile(temp, text, { mode });
   await chmod(temp, mode);

@@ -27,6 +27,7 @@ import { type CheckResult, checkItems } from "./check.js";
 import { readVaultConfig, type VaultConfig, writeVaultConfig } from "./config.js";
 import { buildCustodyReport } from "./custody-report.js";
 import { type GuardedRequest, guarded } from "./guard.js";
+import { type IssuedIdentity, registerIdentity, revokeIdentity } from "./identities.js";
 import { type AuthenticatedPrincipal, authenticateIdentity } from "./identity.js";
 import { examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
 import {
@@ -90,6 +91,7 @@ export class Vault {
     await createVaultPki(dir, vaultId, { clock, keyBits: options.keyBits });
     const pki = await loadVaultPki(dir);
     const identityPem = await issueIdentity(pki, options.custodian, { clock, keyBits: options.keyBits });
+    await registerIdentity(dir, identityPem, clock);
     await AccessPolicyStore.init(join(dir, "policy"), options.custodian, { clock });
     const vault = await Vault.open({ dir, clock });
     await vault.audit.append({
@@ -279,6 +281,11 @@ export class Vault {
 
   issueIdentity(principal: AuthenticatedPrincipal, name: string): Promise<string> {
     return issueIdentityFor(this, principal, name);
+  }
+
+  /** Revokes every identity issued to `name` (a lost laptop, a departed analyst). */
+  revokeIdentity(principal: AuthenticatedPrincipal, name: string): Promise<IssuedIdentity[]> {
+    return revokeIdentity(this, principal, name);
   }
 
   whoami(principal: AuthenticatedPrincipal): Promise<WhoAmI> {

@@ -111,6 +111,25 @@ export const accessIssueIdentityCommand: CommandSpec = {
   },
 };
 
+export const accessRevokeIdentityCommand: CommandSpec = {
+  path: ["access", "revoke-identity"],
+  summary:
+    "revoke every identity certificate issued to NAME (the CRL is re-signed; they stop working at once)",
+  usage: "NAME",
+  options: { ...VAULT_OPTIONS },
+  positionals: { min: 1, max: 1 },
+  async run(ctx) {
+    const name = String(ctx.positionals[0]);
+    const revoked = await withVault(ctx, (v, p) => v.revokeIdentity(p, name));
+    if (ctx.json) ctx.printJson({ ok: true, name, revoked });
+    else
+      ctx.out(
+        `revoked ${revoked.length} identity certificate(s) of ${name}: ${revoked.map((r) => r.serialNumber).join(", ")}`,
+      );
+    return 0;
+  },
+};
+
 export const accessWhoamiCommand: CommandSpec = {
   path: ["access", "whoami"],
   summary: "who the vault takes you for, and your grants",

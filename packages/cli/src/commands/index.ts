@@ -5,6 +5,7 @@ import {
   accessIssueIdentityCommand,
   accessListCommand,
   accessRevokeCommand,
+  accessRevokeIdentityCommand,
   accessWhoamiCommand,
 } from "./access.js";
 import {
@@ -36,6 +37,7 @@ export const commands: readonly CommandSpec[] = [
   accessIssueIdentityCommand,
   accessListCommand,
   accessRevokeCommand,
+  accessRevokeIdentityCommand,
   accessWhoamiCommand,
   auditCheckpointCommand,
   auditProveCommand,
