@@ -107,6 +107,7 @@ class InvestigationPackageWriter implements PackageWriter {
   #summary: CollectionSummaryRow[] = [];
   #state: State = "open";
   #progress: PackageProgress = { files: 0, bytes: 0 };
+  #discarded: Promise<void> | undefined;
 
   constructor(outFile: string, options: PackageWriterOptions) {
     assertSafeRelativePath(options.name, "package name");
@@ -152,7 +153,7 @@ class InvestigationPackageWriter implements PackageWriter {
   }
 
   async finalize(): Promise<PackageResult> {
-    this.#assertOpen();
+    await this.#assertUsable();
     this.#state = "finalizing";
     try {
       await this.#sequencer.idle();
@@ -229,6 +230,7 @@ class InvestigationPackageWriter implements PackageWriter {
       // The entry's source failed: the package stays consistent without it and the path may be retried.
       if (this.#state !== "failed" && checkpoint !== undefined) zip.rollback(checkpoint);
       this.#claimed.delete(pathCollisionKey(path));
+      if (this.#controller.signal.aborted) await this.#fail();
       throw toCustodyError(error, "ERR_IO", `${pathUnderData} could not be added to the package`);
     } finally {
       turn.done();
@@ -264,10 +266,20 @@ class InvestigationPackageWriter implements PackageWriter {
       throw new CustodyError("ERR_CONFLICT", `the package writer is ${this.#state}`);
   }
 
-  async #fail(): Promise<void> {
+  /** Discards the temporary file once; every caller waits until it is gone. */
+  #fail(): Promise<void> {
     this.#state = "failed";
-    const zip = await this.#zip.catch(() => undefined);
-    await zip?.discard();
+    this.#discarded ??= this.#zip.then(
+      (zip) => zip.discard(),
+      () => {},
+    );
+    return this.#discarded;
+  }
+
+  /** Like #assertOpen, but after an abort it first waits until the temporary file is gone. */
+  async #assertUsable(): Promise<void> {
+    if (this.#controller.signal.aborted) await this.#fail();
+    this.#assertOpen();
   }
 }
 

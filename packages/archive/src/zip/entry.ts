@@ -37,30 +37,55 @@ export async function writeEntry(
   chunks: AsyncIterable<Buffer>,
   options: EntryOptions,
 ): Promise<WrittenEntry> {
-  const source = chunks[Symbol.asyncIterator]();
-  const digest = createHash("sha256");
-  let crc = 0;
-  let size = 0;
-  const take = async (): Promise<Buffer | undefined> => {
-    throwIfAborted(options.abortSignal);
-    const step = await source.next();
+  const source = new HashingSource(chunks[Symbol.asyncIterator](), options);
+  try {
+    return await encode(zip, source, options);
+  } finally {
+    // Stopped early (failure or abort): let the source release its file or stream.
+    await source.close();
+  }
+}
+
+/** Pulls chunks and hashes each (sha256, CRC-32) exactly once as it arrives. */
+class HashingSource {
+  readonly digest = createHash("sha256");
+  crc = 0;
+  size = 0;
+
+  constructor(
+    private readonly iterator: AsyncIterator<Buffer>,
+    private readonly options: EntryOptions,
+  ) {}
+
+  async take(): Promise<Buffer | undefined> {
+    throwIfAborted(this.options.abortSignal);
+    const step = await this.iterator.next();
     if (step.done) return undefined;
-    digest.update(step.value);
-    crc = crc32(step.value, crc);
-    size += step.value.length;
-    options.onBytes?.(step.value.length);
+    this.digest.update(step.value);
+    this.crc = crc32(step.value, this.crc);
+    this.size += step.value.length;
+    this.options.onBytes?.(step.value.length);
     return step.value;
-  };
-  const first = await take();
-  let pending = first === undefined ? undefined : await take();
+  }
+
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+}
+
+async function encode(zip: ZipWriter, source: HashingSource, options: EntryOptions): Promise<WrittenEntry> {
+  const first = await source.take();
+  let pending = first === undefined ? undefined : await source.take();
   const sample = await firstOutput(first, pending === undefined, options);
   const method = sample.method;
   await options.turn;
   throwIfAborted(options.abortSignal);
-  const single = pending === undefined;
   const firstBytes = sample.output ?? Buffer.alloc(0);
-  const knownSizes = single ? { crc32: crc, size, compressedSize: firstBytes.length } : undefined;
-  await zip.beginEntry({ name: options.name, method, modifiedAt: options.modifiedAt, sizes: knownSizes });
+  const known =
+    pending === undefined
+      ? { crc32: source.crc, size: source.size, compressedSize: firstBytes.length }
+      : undefined;
+  await zip.beginEntry({ name: options.name, method, modifiedAt: options.modifiedAt, sizes: known });
   await zip.writeData(firstBytes);
   let compressedSize = firstBytes.length;
   const queue: Promise<Buffer>[] = [];
@@ -74,7 +99,7 @@ export async function writeEntry(
   let previous = first;
   try {
     while (pending !== undefined) {
-      const next = await take();
+      const next = await source.take();
       if (method === METHOD_STORE) queue.push(Promise.resolve(pending));
       else queue.push(deflateChunk(pending, options.level, previous, next === undefined));
       previous = pending;
@@ -86,13 +111,9 @@ export async function writeEntry(
     // Compressions still running must settle before the caller discards the writer.
     await Promise.allSettled(queue);
   }
-  await zip.endEntry({ crc32: crc, size, compressedSize });
-  return {
-    size,
-    compressedSize,
-    sha256: digest.digest("hex"),
-    method: method === METHOD_STORE ? "store" : "deflate",
-  };
+  await zip.endEntry({ crc32: source.crc, size: source.size, compressedSize });
+  const kind = method === METHOD_STORE ? "store" : "deflate";
+  return { size: source.size, compressedSize, sha256: source.digest.digest("hex"), method: kind };
 }
 
 async function firstOutput(

@@ -86,7 +86,11 @@ class Reader implements ArchiveReader {
       check.end();
       return check;
     }
-    const input = Readable.from(readRange(this.file, start, start + entry.compressedSize, READ_CHUNK));
+    // Byte-counted buffering: about one chunk read ahead per entry, so memory stays flat.
+    const input = Readable.from(readRange(this.file, start, start + entry.compressedSize, READ_CHUNK), {
+      objectMode: false,
+      highWaterMark: READ_CHUNK,
+    });
     const done =
       entry.method === "deflate"
         ? pipeline(input, createInflateRaw({ chunkSize: 256 * 1024 }), check)
