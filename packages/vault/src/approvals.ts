@@ -1,8 +1,8 @@
 import type { Action, ApprovableChange, PendingApproval } from "@custody/access";
 import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./identity.js";
-import { type EvidenceItem, itemKey } from "./item.js";
-import { itemResource, toItem, type Vault } from "./vault.js";
+import { type EvidenceItem, itemKey, itemResource, toItem } from "./item.js";
+import type { Vault } from "./vault.js";
 
 /** An operation that either happened or now waits for the second custodian. */
 export type ApprovalOutcome = DoneOutcome | { status: "pending"; request: PendingApproval };

@@ -2,8 +2,8 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type ErrorCode, isCustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./identity.js";
-import { type EvidenceItem, itemKey } from "./item.js";
-import { itemResource, type Vault } from "./vault.js";
+import { type EvidenceItem, itemKey, itemResource } from "./item.js";
+import type { Vault } from "./vault.js";
 
 export interface CheckResult {
   id: string;

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { CustodyError, isoTimestampSchema, toCustodyError } from "@custody/core";
 import { z } from "zod";
@@ -71,7 +71,6 @@ function parseJson(text: string, dir: string): unknown {
 
 /** Writes vault.json exclusively: an existing vault is never overwritten. */
 export async function writeVaultConfig(dir: string, config: VaultConfig): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `.${CONFIG_FILE}.${process.pid}.tmp`);
   await writeFile(temp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   await rename(temp, join(dir, CONFIG_FILE));

@@ -20,9 +20,10 @@ export {
   readIdentityFile,
 } from "./identity.js";
 export type { IngestOptions } from "./ingest.js";
+export type { VaultInitOptions } from "./init.js";
 export type { Acquisition, EvidenceItem, ItemRecord } from "./item.js";
 export { acquisitionSchema, itemRecordSchema } from "./item.js";
 export type { CustodyReport, ReportVerification, SignedCustodyReport } from "./report.js";
 export { signCustodyReport, verifyCustodyReport } from "./report.js";
-export type { VaultInitOptions, VaultOpenOptions } from "./vault.js";
+export type { VaultOpenOptions } from "./vault.js";
 export { Vault } from "./vault.js";

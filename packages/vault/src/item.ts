@@ -1,3 +1,4 @@
+import type { Resource } from "@custody/access";
 import {
   CustodyError,
   canonicalJson,
@@ -5,6 +6,7 @@ import {
   isoTimestampSchema,
   sha256HexSchema,
 } from "@custody/core";
+import type { StoredObject } from "@custody/store";
 import { z } from "zod";
 
 /** Who acquired an item, how, where and when: what a court asks first. */
@@ -53,6 +55,7 @@ export interface EvidenceItem extends ItemRecord {
   storedAt: string;
 }
 
+/** The store metadata name under which an item's record travels with its bytes. */
 export const RECORD_METADATA_KEY = "custodyrecord";
 
 /** Store metadata values travel as HTTP headers on Azure, so the record is base64url of its canonical JSON. */
@@ -92,4 +95,24 @@ export function normalizeItemId(id: string): string {
     throw new CustodyError("ERR_INVALID_ARGUMENT", `'${id}' is not an item id (8 to 64 hex digits)`);
   }
   return lower;
+}
+
+/** The caller's view of a stored object: its record plus its live protection state. */
+export function toItem(object: StoredObject): EvidenceItem {
+  const record = decodeItemRecord(object.metadata[RECORD_METADATA_KEY], object.key);
+  return {
+    ...record,
+    legalHold: object.legalHold,
+    storedAt: object.createdAt.toISOString(),
+    ...(object.retainUntil === undefined ? {} : { retainUntil: object.retainUntil.toISOString() }),
+  };
+}
+
+/** What access rules see of an item: its case and, for a package, its device. */
+export function itemResource(item: ItemRecord): Resource {
+  return { kind: "item", itemId: item.id, caseId: item.caseId, ...deviceOf(item) };
+}
+
+export function deviceOf(record: ItemRecord): { deviceId?: string } {
+  return record.package?.deviceId === undefined ? {} : { deviceId: record.package.deviceId };
 }

@@ -82,14 +82,19 @@ export async function loadVaultPki(dir: string): Promise<VaultPki> {
   return { caCertificatePem, caKeyPem, signer, revoked, keyBits };
 }
 
-/** Issues an identity (client certificate + key) signed by the vault CA, as one PEM bundle. */
-export async function issueIdentity(pki: VaultPki, name: string, options: KeyOptions = {}): Promise<string> {
+/** Identity names become certificate CNs and audit actors: printable, no separators. */
+export function assertIdentityName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(name)) {
     throw new CustodyError(
       "ERR_INVALID_ARGUMENT",
       `'${name}' is not a valid identity name (letters, digits, . _ @ -)`,
     );
   }
+}
+
+/** Issues an identity (client certificate + key) signed by the vault CA, as one PEM bundle. */
+export async function issueIdentity(pki: VaultPki, name: string, options: KeyOptions = {}): Promise<string> {
+  assertIdentityName(name);
   const ca = { certificatePem: pki.caCertificatePem, keyPem: pki.caKeyPem };
   const issued = await issueCertificate(ca, {
     commonName: name,

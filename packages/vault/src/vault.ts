@@ -3,14 +3,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { type AccessPolicy, AccessPolicyStore, type Action, authorize, type Resource } from "@custody/access";
 import { type AuditLog, openFileAuditLog } from "@custody/audit";
-import {
-  type Clock,
-  CustodyError,
-  type Logger,
-  silentLogger,
-  systemClock,
-  uuidv7Generator,
-} from "@custody/core";
+import { type Clock, CustodyError, type Logger, silentLogger, systemClock } from "@custody/core";
 import { createKeySigner, type Signer } from "@custody/manifest";
 import { type EvidenceStore, FsEvidenceStore, type StoredObject } from "@custody/store";
 import {
@@ -24,21 +17,16 @@ import {
 } from "./access-ops.js";
 import { type ApprovalOutcome, approveRequest, purgeItem, releaseHold } from "./approvals.js";
 import { type CheckResult, checkItems } from "./check.js";
-import { readVaultConfig, type VaultConfig, writeVaultConfig } from "./config.js";
+import { readVaultConfig, type VaultConfig } from "./config.js";
 import { buildCustodyReport } from "./custody-report.js";
+import { ingestItem, listItems } from "./evidence-ops.js";
 import { type GuardedRequest, guarded } from "./guard.js";
-import { type IssuedIdentity, registerIdentity, revokeIdentity } from "./identities.js";
+import { type IssuedIdentity, revokeIdentity } from "./identities.js";
 import { type AuthenticatedPrincipal, authenticateIdentity } from "./identity.js";
-import { examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
-import {
-  decodeItemRecord,
-  type EvidenceItem,
-  encodeItemRecord,
-  ITEM_PREFIX,
-  type ItemRecord,
-  itemKey,
-} from "./item.js";
-import { createVaultPki, issueIdentity, loadVaultPki, PKI_FILES, readPkiFile, type VaultPki } from "./pki.js";
+import type { IngestOptions } from "./ingest.js";
+import { initVaultFiles, type VaultInitOptions } from "./init.js";
+import { type EvidenceItem, ITEM_PREFIX, itemKey, itemResource, toItem } from "./item.js";
+import { loadVaultPki, PKI_FILES, readPkiFile, type VaultPki } from "./pki.js";
 import type { SignedCustodyReport } from "./report.js";
 
 export interface VaultOpenOptions {
@@ -49,17 +37,7 @@ export interface VaultOpenOptions {
   store?: EvidenceStore;
 }
 
-export interface VaultInitOptions {
-  /** The first custodian; receives the returned identity. */
-  custodian: string;
-  defaultRetentionDays?: number;
-  clock?: Clock;
-  /** RSA size of the vault's keys; 3072 by default (tests use 2048 for speed). */
-  keyBits?: number;
-}
-
 const TOOL = "custody 0.1.0";
-const DAY_MS = 86_400_000;
 
 /** One vault: a store, its audit log, its access policy and its signer, every call authorized and audited. */
 export class Vault {
@@ -78,29 +56,16 @@ export class Vault {
 
   /** Creates a vault in `dir` (refused if one exists) and returns it with the first custodian's identity. */
   static async init(dir: string, options: VaultInitOptions): Promise<{ vault: Vault; identityPem: string }> {
+    const { identityPem } = await initVaultFiles(dir, options);
     const clock = options.clock ?? systemClock;
-    const vaultId = uuidv7Generator(clock).next();
-    await writeVaultConfig(dir, {
-      format: "custody.vault/v1",
-      vaultId,
-      createdAt: clock.now().toISOString(),
-      store: { kind: "fs", dir: "store" },
-      defaultRetentionDays: options.defaultRetentionDays ?? 365,
-      checkpointEvery: 1000,
-    });
-    await createVaultPki(dir, vaultId, { clock, keyBits: options.keyBits });
-    const pki = await loadVaultPki(dir);
-    const identityPem = await issueIdentity(pki, options.custodian, { clock, keyBits: options.keyBits });
-    await registerIdentity(dir, identityPem, clock);
-    await AccessPolicyStore.init(join(dir, "policy"), options.custodian, { clock });
     const vault = await Vault.open({ dir, clock });
     await vault.audit.append({
       actor: options.custodian,
       action: "vault.init",
-      target: `vault:${vaultId}`,
+      target: `vault:${vault.config.vaultId}`,
       outcome: "allow",
       reason: `vault created with ${options.custodian} as its first custodian`,
-      details: { vaultId },
+      details: { vaultId: vault.config.vaultId },
     });
     return { vault, identityPem };
   }
@@ -155,65 +120,13 @@ export class Vault {
     });
   }
 
-  async ingest(
-    principal: AuthenticatedPrincipal,
-    file: string,
-    options: IngestOptions,
-  ): Promise<EvidenceItem> {
-    const record = await examineForIngest(this.ingestContext(await this.crl()), principal, file, options);
-    const resource: Resource = { kind: "case", caseId: record.caseId, ...deviceOf(record) };
-    const details = {
-      source: file,
-      size: record.size,
-      sha256: record.id,
-      kind: record.kind,
-      caseId: record.caseId,
-    };
-    const request = {
-      principal,
-      action: "evidence.ingest",
-      resource,
-      target: `item:${record.id}`,
-      details,
-    } as const;
-    return this.run(request, async () => {
-      const retainDays = options.retainDays ?? this.config.defaultRetentionDays;
-      const stored = await this.store.create(itemKey(record.id), openForStore(file), {
-        expectedSha256: record.id,
-        ...(retainDays > 0
-          ? { retainUntil: new Date(this.clock.now().getTime() + retainDays * DAY_MS) }
-          : {}),
-        legalHold: options.legalHold === true,
-        metadata: { [RECORD_KEY]: encodeItemRecord(record) },
-        ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
-      });
-      return toItem(stored);
-    });
+  ingest(principal: AuthenticatedPrincipal, file: string, options: IngestOptions): Promise<EvidenceItem> {
+    return ingestItem(this, principal, file, options);
   }
 
   /** Items the principal may list (in `caseId` when given); one audit record for the listing. */
-  async list(principal: AuthenticatedPrincipal, options: { caseId?: string } = {}): Promise<EvidenceItem[]> {
-    const resource: Resource =
-      options.caseId === undefined ? { kind: "vault" } : { kind: "case", caseId: options.caseId };
-    const target = options.caseId === undefined ? "vault" : `case:${options.caseId}`;
-    if (options.caseId !== undefined) {
-      return this.run({ principal, action: "evidence.list", resource, target }, () =>
-        this.allItems(options.caseId),
-      );
-    }
-    this.assertAuthenticated(principal);
-    const all = await this.allItems();
-    const policy = await this.policy.refresh();
-    const visible = all.filter((item) => this.allows(policy, principal, "evidence.list", itemResource(item)));
-    await this.audit.append({
-      actor: principal.id,
-      action: "evidence.list",
-      target,
-      outcome: "allow",
-      reason: `listed ${visible.length} item(s) within the principal's scopes`,
-      details: { returned: visible.length },
-    });
-    return visible;
+  list(principal: AuthenticatedPrincipal, options: { caseId?: string } = {}): Promise<EvidenceItem[]> {
+    return listItems(this, principal, options);
   }
 
   async show(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
@@ -360,7 +273,7 @@ export class Vault {
     return authorize(policy, principal, action, resource, { clock: this.clock }).outcome === "allow";
   }
 
-  private ingestContext(crl: string) {
+  ingestContext(crl: string) {
     return {
       trustAnchors: this.trustAnchors,
       crls: [crl],
@@ -374,26 +287,6 @@ export class Vault {
     await this.audit.close();
     await this.store.close?.();
   }
-}
-
-const RECORD_KEY = "custodyrecord";
-
-export function toItem(object: StoredObject): EvidenceItem {
-  const record: ItemRecord = decodeItemRecord(object.metadata[RECORD_KEY], object.key);
-  return {
-    ...record,
-    legalHold: object.legalHold,
-    storedAt: object.createdAt.toISOString(),
-    ...(object.retainUntil === undefined ? {} : { retainUntil: object.retainUntil.toISOString() }),
-  };
-}
-
-export function itemResource(item: ItemRecord): Resource {
-  return { kind: "item", itemId: item.id, caseId: item.caseId, ...deviceOf(item) };
-}
-
-function deviceOf(record: ItemRecord): { deviceId?: string } {
-  return record.package?.deviceId === undefined ? {} : { deviceId: record.package.deviceId };
 }
 
 async function openConfiguredStore(dir: string, config: VaultConfig): Promise<EvidenceStore> {

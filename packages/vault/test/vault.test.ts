@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,8 +117,25 @@ describe("Vault evidence", () => {
     expect(() => verifyCustodyReport(forged, trust)).toThrow();
   });
 
-  it("fails an operation whose audit record cannot be written", async () => {
-    const other = await Vault.open({ dir: join(work, "missing") }).catch((e: unknown) => e);
-    expect(isCustodyError(other, "ERR_VAULT_NOT_INITIALIZED")).toBe(true);
+  it("fails an operation whose audit record cannot be written, and stores nothing", async () => {
+    const second = await Vault.init(join(work, "second"), { custodian: "carol", keyBits: 2048 });
+    const carol = second.vault.authenticate(second.identityPem);
+    writeFileSync(join(work, "late.txt"), "arrives after the log closed\n");
+    await second.vault.audit.close();
+    await expect(second.vault.ingest(carol, join(work, "late.txt"), { caseId: "A" })).rejects.toThrow();
+    let stored = 0;
+    for await (const _ of second.vault.store.list()) stored++;
+    expect(stored).toBe(0);
+  });
+
+  it("refuses to open a missing vault, to init over one, and leaves nothing behind a refused init", async () => {
+    const missing = await Vault.open({ dir: join(work, "missing") }).catch((e: unknown) => e);
+    expect(isCustodyError(missing, "ERR_VAULT_NOT_INITIALIZED")).toBe(true);
+    await expectCode(Vault.init(dir, { custodian: "eve", keyBits: 2048 }), "ERR_ALREADY_EXISTS");
+    await expectCode(
+      Vault.init(join(work, "bad"), { custodian: "no spaces/allowed", keyBits: 2048 }),
+      "ERR_INVALID_ARGUMENT",
+    );
+    expect(existsSync(join(work, "bad"))).toBe(false);
   });
 });

@@ -1,0 +1,79 @@
+import type { Resource } from "@custody/access";
+import type { AuthenticatedPrincipal } from "./identity.js";
+import { examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
+import {
+  deviceOf,
+  type EvidenceItem,
+  encodeItemRecord,
+  itemKey,
+  itemResource,
+  RECORD_METADATA_KEY,
+  toItem,
+} from "./item.js";
+import type { Vault } from "./vault.js";
+
+const DAY_MS = 86_400_000;
+
+export async function ingestItem(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  file: string,
+  options: IngestOptions,
+): Promise<EvidenceItem> {
+  const record = await examineForIngest(vault.ingestContext(await vault.crl()), principal, file, options);
+  const resource: Resource = { kind: "case", caseId: record.caseId, ...deviceOf(record) };
+  const details = {
+    source: file,
+    size: record.size,
+    sha256: record.id,
+    kind: record.kind,
+    caseId: record.caseId,
+  };
+  const request = {
+    principal,
+    action: "evidence.ingest",
+    resource,
+    target: `item:${record.id}`,
+    details,
+  } as const;
+  return vault.run(request, async () => {
+    const retainDays = options.retainDays ?? vault.config.defaultRetentionDays;
+    const stored = await vault.store.create(itemKey(record.id), openForStore(file), {
+      expectedSha256: record.id,
+      ...(retainDays > 0 ? { retainUntil: new Date(vault.clock.now().getTime() + retainDays * DAY_MS) } : {}),
+      legalHold: options.legalHold === true,
+      metadata: { [RECORD_METADATA_KEY]: encodeItemRecord(record) },
+      ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+    });
+    return toItem(stored);
+  });
+}
+
+/** Items the principal may list (in `caseId` when given); one audit record for the listing. */
+export async function listItems(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  options: { caseId?: string } = {},
+): Promise<EvidenceItem[]> {
+  const resource: Resource =
+    options.caseId === undefined ? { kind: "vault" } : { kind: "case", caseId: options.caseId };
+  const target = options.caseId === undefined ? "vault" : `case:${options.caseId}`;
+  if (options.caseId !== undefined) {
+    return vault.run({ principal, action: "evidence.list", resource, target }, () =>
+      vault.allItems(options.caseId),
+    );
+  }
+  vault.assertAuthenticated(principal);
+  const all = await vault.allItems();
+  const policy = await vault.policy.refresh();
+  const visible = all.filter((item) => vault.allows(policy, principal, "evidence.list", itemResource(item)));
+  await vault.audit.append({
+    actor: principal.id,
+    action: "evidence.list",
+    target,
+    outcome: "allow",
+    reason: `listed ${visible.length} item(s) within the principal's scopes`,
+    details: { returned: visible.length },
+  });
+  return visible;
+}
