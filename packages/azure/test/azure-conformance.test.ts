@@ -23,7 +23,6 @@ testEvidenceStore(
       connectionString: azurite.connectionString,
       containerName,
       createContainer: true,
-      blockSizeBytes: 4 * 1024 * 1024,
       clock,
     });
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
