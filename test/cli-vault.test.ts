@@ -61,6 +61,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe("custody CLI end to end", () => {
   it("lets each principal do exactly what its grants give, and records every denial", () => {
     const matrix: [string[], Record<string, number>][] = [
+      [["list"], { alice: 0, bob: 0, mallory: 3 }],
       [["list", "--case", "A"], { alice: 0, bob: 0, mallory: 3 }],
       [["list", "--case", "B"], { alice: 0, bob: 3, mallory: 3 }],
       [["show", itemA], { alice: 0, bob: 0, mallory: 3 }],
@@ -74,7 +75,15 @@ describe("custody CLI end to end", () => {
       [["access", "list"], { alice: 0, bob: 3, mallory: 3 }],
       [["access", "grant", "mallory", "analyst", "--scope", "case:A"], { bob: 3, mallory: 3 }],
       [["access", "issue-identity", "eve", "--out", join(work, "eve-x.pem")], { bob: 3, mallory: 3 }],
+      [["check"], { alice: 0, bob: 0, mallory: 0 }],
+      [["release", itemA], { bob: 3, mallory: 3 }],
+      [["purge", itemA], { bob: 3, mallory: 3 }],
+      [["access", "revoke", "bob", "investigator", "--scope", "case:A"], { bob: 3, mallory: 3 }],
+      [["access", "approve", "no-such-request"], { bob: 3, mallory: 3 }],
       [["audit", "show"], { alice: 0, bob: 3, mallory: 3 }],
+      [["audit", "verify"], { alice: 0, bob: 3, mallory: 3 }],
+      [["audit", "checkpoint"], { alice: 0, bob: 3, mallory: 3 }],
+      [["audit", "prove", "0"], { alice: 0, bob: 3, mallory: 3 }],
       [["ingest", join(work, "a.bin"), "--case", "A"], { bob: 3, mallory: 3 }],
       [["access", "whoami"], { alice: 0, bob: 0, mallory: 0 }],
     ];

@@ -38,6 +38,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
   const command = findCommand(argv);
+  const group = command === undefined ? commandsUnder(argv[0] ?? "") : [];
+  if (group.length > 0) {
+    // `custody keys` or `custody keys --help`: the group's commands.
+    io.stdout.write(generalHelp(group));
+    return argv.includes("--help") || argv.includes("-h") ? EXIT.ok : EXIT.usage;
+  }
   if (command === undefined) {
     err(
       `custody: unknown command '${argv.filter((a) => !a.startsWith("-")).join(" ")}' (see custody --help)`,
@@ -55,6 +61,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
   } catch (error) {
     return reportError(error, rest.includes("--json"), io);
   }
+}
+
+function commandsUnder(word: string): CommandSpec[] {
+  return commands.filter((c) => c.path.length > 1 && c.path[0] === word);
 }
 
 function findCommand(argv: readonly string[]): CommandSpec | undefined {
@@ -150,9 +160,9 @@ function commandHelp(command: CommandSpec): string {
   );
 }
 
-function generalHelp(): string {
-  const width = Math.max(...commands.map((c) => c.path.join(" ").length));
-  const rows = commands.map((c) => `  ${c.path.join(" ").padEnd(width)}  ${c.summary}`);
+function generalHelp(listed: readonly CommandSpec[] = commands): string {
+  const width = Math.max(...listed.map((c) => c.path.join(" ").length));
+  const rows = listed.map((c) => `  ${c.path.join(" ").padEnd(width)}  ${c.summary}`);
   return [
     `custody ${cliVersion()}: keep digital evidence under a provable chain of custody`,
     "",

@@ -29,12 +29,16 @@ export async function purgeItem(
   id: string,
 ): Promise<ApprovalOutcome> {
   const item = await vault.findItem(id);
-  assertPurgeable(vault, item);
   const change: ApprovableChange = { kind: "purge", resource: itemResource(item) };
+  // Authorized (and recorded) first: a person without the grant learns nothing about holds or retention.
+  const precheck = () => assertPurgeable(vault, item);
   if (await needsApproval(vault, change)) {
-    return propose(vault, principal, "evidence.purge", item, change);
+    return propose(vault, principal, "evidence.purge", item, change, precheck);
   }
-  return vault.run(vault.itemRequest(principal, "evidence.purge", item), () => performPurge(vault, item));
+  return vault.run(vault.itemRequest(principal, "evidence.purge", item), async () => {
+    precheck();
+    return performPurge(vault, item);
+  });
 }
 
 /** The second custodian approves a request; the change or operation it names happens now, recorded. */
@@ -98,8 +102,10 @@ async function propose(
   action: Action,
   item: EvidenceItem,
   change: ApprovableChange,
+  precheck: () => void = () => {},
 ): Promise<ApprovalOutcome> {
   return vault.run(vault.itemRequest(principal, action, item, { approval: "proposed" }), async () => {
+    precheck();
     const result = await vault.policy.propose(change, principal);
     if (result.request === undefined) throw new CustodyError("ERR_INTERNAL", "propose returned no request");
     await vault.audit.append({

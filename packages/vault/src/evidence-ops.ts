@@ -1,4 +1,4 @@
-import type { Resource } from "@custody/access";
+import type { AccessPolicy, Action, Resource } from "@custody/access";
 import type { AuthenticatedPrincipal } from "./identity.js";
 import { examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
 import {
@@ -64,8 +64,12 @@ export async function listItems(
     );
   }
   vault.assertAuthenticated(principal);
-  const all = await vault.allItems();
   const policy = await vault.policy.refresh();
+  if (!holdsActionAnywhere(policy, principal.id, "evidence.list", vault.clock.now())) {
+    // Nobody without a listing grant learns even how many items there are.
+    return vault.run({ principal, action: "evidence.list", resource, target }, async () => []);
+  }
+  const all = await vault.allItems();
   const visible = all.filter((item) => vault.allows(policy, principal, "evidence.list", itemResource(item)));
   await vault.audit.append({
     actor: principal.id,
@@ -76,4 +80,13 @@ export async function listItems(
     details: { returned: visible.length },
   });
   return visible;
+}
+
+function holdsActionAnywhere(policy: AccessPolicy, id: string, action: Action, now: Date): boolean {
+  return policy.grants.some(
+    (grant) =>
+      grant.principal === id &&
+      (grant.expiresAt === undefined || Date.parse(grant.expiresAt) > now.getTime()) &&
+      policy.roles[grant.role]?.permissions.includes(action) === true,
+  );
 }
