@@ -39,7 +39,7 @@ ${row(
     .join(", "),
 )}
 ${row("Stored at", item.storedAt)}${row("Retained until", item.retainUntil ?? "not set")}${row("Legal hold", item.legalHold ? "yes" : "no")}
-${item.package === undefined ? "" : row("Package verified", item.package.verified ? "yes" : `NO (${item.package.problems.length} problem(s))`) + row("Package signer", item.package.signer) + row("Manifest SHA-256", item.package.manifestSha256) + row("Device", item.package.deviceId)}
+${item.package === undefined ? "" : row("Package verified", item.package.verified ? "yes" : `NO (${item.package.problems.length} problem(s))`) + row("Package signer", item.package.signer) + row("Manifest SHA-256", item.package.manifestSha256) + row("Device", item.package.deviceId) + row("Collected", item.package.collectedAt) + row("Collected by", item.package.collectedBy)}
 </table>
 <h2>Acquisition</h2><table>
 ${row("Acquired by", item.acquisition.by)}${row("Identity fingerprint", item.acquisition.byFingerprintSha256)}
@@ -51,7 +51,8 @@ ${row("Tool", item.acquisition.tool)}${row("Source", item.acquisition.source)}
 ${events}</table>
 <h2>Proof</h2>
 <p>Each event above is included in the signed audit-log checkpoint below (RFC 9162 Merkle inclusion proofs in the JSON report).
-This page and the JSON report are signed by the vault; check them offline with <code>custody report --verify</code> or the vault CA.</p>
+The JSON report, which holds the same content, is signed by the vault: check it offline, with nothing but the vault CA, with
+<code>custody report verify REPORT.json --ca ca.pem</code>.</p>
 <table>${row("Checkpoint tree size", checkpoint?.treeSize)}${row("Checkpoint root", checkpoint?.rootHash)}${row("Checkpoint time", checkpoint?.time)}</table>
 <h2>Report signature (detached CMS, base64 DER)</h2><p class="mono">${escapeHtml(signed.signature)}</p>
 </body></html>

@@ -106,6 +106,12 @@ async function examinePackage(
     ...(manifest?.name === undefined ? {} : { packageName: manifest.name }),
     ...(manifest?.device?.id === undefined ? {} : { deviceId: manifest.device.id }),
     ...(report.signature?.signer.subject === undefined ? {} : { signer: report.signature.signer.subject }),
+    ...(manifest === undefined
+      ? {}
+      : {
+          collectedAt: manifest.createdAt,
+          collectedBy: `${manifest.collector.operator} on ${manifest.collector.host} with ${manifest.collector.tool} ${manifest.collector.toolVersion}`,
+        }),
   };
 }
 

@@ -37,6 +37,9 @@ export const itemRecordSchema = z.strictObject({
       packageName: z.string().optional(),
       deviceId: z.string().optional(),
       signer: z.string().optional(),
+      /** From the signed manifest: when and by whom the package was collected, on which host, with what. */
+      collectedAt: z.string().optional(),
+      collectedBy: z.string().optional(),
       problems: z.array(
         z.strictObject({ code: z.string(), path: z.string().optional(), message: z.string() }),
       ),
