@@ -49,20 +49,23 @@ export class ChainScanner {
   /** Checks one line; returns its record, or the problem at this line. */
   push(line: string, validUtf8 = true): AuditRecord | AuditProblem {
     this.lines += 1;
-    const at = { line: this.lines, seq: this.count };
+    // Runs once per record: no allocation beyond the record itself unless there is a problem.
     if (!validUtf8)
-      return { code: "ERR_AUDIT_RECORD_INVALID", kind: "malformed", message: "not UTF-8", ...at };
+      return this.problem("ERR_AUDIT_RECORD_INVALID", { kind: "malformed", message: "not UTF-8" });
     const parsed = parseRecordLine(line);
     if ("problem" in parsed) {
       const code = parsed.problem.kind === "modified" ? "ERR_AUDIT_CHAIN_BROKEN" : "ERR_AUDIT_RECORD_INVALID";
-      return { code, ...parsed.problem, ...at };
+      return this.problem(code, parsed.problem);
     }
-    const { record } = parsed;
-    const link = this.linkProblem(record);
-    if (link !== undefined) return { code: "ERR_AUDIT_CHAIN_BROKEN", ...link, ...at };
-    this.accumulator.append(recordLeafHash(record.hash));
-    this.lastHash = record.hash;
-    return record;
+    const link = this.linkProblem(parsed);
+    if (link !== undefined) return this.problem("ERR_AUDIT_CHAIN_BROKEN", link);
+    this.accumulator.append(recordLeafHash(parsed.hash));
+    this.lastHash = parsed.hash;
+    return parsed;
+  }
+
+  private problem(code: ErrorCode, what: Pick<AuditProblem, "kind" | "message">): AuditProblem {
+    return { code, kind: what.kind, message: what.message, line: this.lines, seq: this.count };
   }
 
   private linkProblem(record: AuditRecord): Pick<AuditProblem, "kind" | "message"> | undefined {

@@ -161,7 +161,7 @@ const MAX_LINE = 4 * MAX_NAME * 6 + MAX_REASON * 6 + MAX_DETAILS_BYTES + 1024;
  * bytes hash right is the canonical form that was written, without re-serializing it; a re-hashed edit
  * is caught by the chain and the signed checkpoints. Chain links are checked by the caller.
  */
-export function parseRecordLine(line: string): { record: AuditRecord } | { problem: RecordProblem } {
+export function parseRecordLine(line: string): AuditRecord | { problem: RecordProblem } {
   if (line.length > MAX_LINE) return { problem: { kind: "malformed", message: "the line is too long" } };
   let value: unknown;
   try {
@@ -180,7 +180,8 @@ export function parseRecordLine(line: string): { record: AuditRecord } | { probl
   if (sha256Hex(line.slice(0, at) + line.slice(at + HASH_FIELD_LENGTH)) !== record.hash) {
     return { problem: { kind: "modified", message: "the record's content does not match its hash" } };
   }
-  return { record };
+  // A record never has a "problem" field (the shape check allows exactly its ten), so callers can tell.
+  return record;
 }
 
 /** Validates a caller's event at the edge; nothing is written when this throws. */
