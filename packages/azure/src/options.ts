@@ -1,11 +1,9 @@
+import type { TokenCredential } from "@azure/identity";
 import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
 import { type Clock, CustodyError, type Logger } from "@custody/core";
 
 /** The @azure/identity credential type (DefaultAzureCredential, ManagedIdentityCredential, ...). */
-export type TokenCredential = Extract<
-  ConstructorParameters<typeof BlobServiceClient>[1],
-  { getToken: unknown }
->;
+export type { TokenCredential };
 
 export interface AzureBlobEvidenceStoreOptions {
   /** 3-63 lower-case letters, digits and single hyphens. */

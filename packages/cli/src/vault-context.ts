@@ -1,6 +1,13 @@
 import { join } from "node:path";
 import { CustodyError } from "@custody/core";
-import { type AuthenticatedPrincipal, readIdentityFile, resolveVaultDir, Vault } from "@custody/vault";
+import {
+  type AuthenticatedPrincipal,
+  readIdentityFile,
+  readVaultConfig,
+  resolveVaultDir,
+  Vault,
+} from "@custody/vault";
+import { configuredStore } from "./azure-store.js";
 import type { CommandContext } from "./command.js";
 
 /** Options every vault command takes. */
@@ -21,7 +28,8 @@ export async function openVaultAs(
   ctx: CommandContext,
 ): Promise<{ vault: Vault; principal: AuthenticatedPrincipal }> {
   const dir = vaultDir(ctx);
-  const vault = await Vault.open({ dir });
+  const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env);
+  const vault = await Vault.open({ dir, ...(store === undefined ? {} : { store }) });
   try {
     const file = ctx.string("identity") ?? ctx.env.CUSTODY_IDENTITY ?? join(dir, OWNER_IDENTITY);
     const principal = vault.authenticate(await readIdentityFile(file), ctx.env.CUSTODY_IDENTITY_PASSPHRASE);

@@ -8,7 +8,7 @@ export {
 } from "./audit-ops.js";
 export type { CheckResult } from "./check.js";
 export type { StoreConfig, VaultConfig } from "./config.js";
-export { resolveVaultDir, storeConfigSchema, vaultConfigSchema } from "./config.js";
+export { readVaultConfig, resolveVaultDir, storeConfigSchema, vaultConfigSchema } from "./config.js";
 export { renderCustodyReportHtml } from "./html.js";
 export type { IssuedIdentity } from "./identities.js";
 export { readIssuedIdentities } from "./identities.js";

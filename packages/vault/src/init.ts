@@ -3,7 +3,7 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
 import { type Clock, CustodyError, systemClock, toCustodyError, uuidv7Generator } from "@custody/core";
-import { CONFIG_FILE, writeVaultConfig } from "./config.js";
+import { CONFIG_FILE, type StoreConfig, storeConfigSchema, writeVaultConfig } from "./config.js";
 import { registerIdentity } from "./identities.js";
 import { assertIdentityName, createVaultPki, issueIdentity, loadVaultPki } from "./pki.js";
 
@@ -14,6 +14,8 @@ export interface VaultInitOptions {
   clock?: Clock;
   /** RSA size of the vault's keys; 3072 by default (tests use 2048 for speed). */
   keyBits?: number;
+  /** Where evidence goes: the fs store under the vault (default) or an Azure container. */
+  store?: StoreConfig;
 }
 
 /**
@@ -26,6 +28,9 @@ export async function initVaultFiles(
   options: VaultInitOptions,
 ): Promise<{ identityPem: string }> {
   assertIdentityName(options.custodian);
+  if (options.store !== undefined && !storeConfigSchema.safeParse(options.store).success) {
+    throw new CustodyError("ERR_INVALID_ARGUMENT", "the store configuration is not valid");
+  }
   if (existsSync(join(dir, CONFIG_FILE))) {
     throw new CustodyError("ERR_ALREADY_EXISTS", `a vault already exists at ${dir}`, { details: { dir } });
   }
@@ -59,7 +64,7 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
     format: "custody.vault/v1",
     vaultId,
     createdAt: clock.now().toISOString(),
-    store: { kind: "fs", dir: "store" },
+    store: options.store ?? { kind: "fs", dir: "store" },
     defaultRetentionDays: options.defaultRetentionDays ?? 365,
     checkpointEvery: 1000,
   });

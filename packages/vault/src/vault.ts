@@ -55,10 +55,17 @@ export class Vault {
   ) {}
 
   /** Creates a vault in `dir` (refused if one exists) and returns it with the first custodian's identity. */
-  static async init(dir: string, options: VaultInitOptions): Promise<{ vault: Vault; identityPem: string }> {
+  static async init(
+    dir: string,
+    options: VaultInitOptions & { openStore?: EvidenceStore },
+  ): Promise<{ vault: Vault; identityPem: string }> {
     const { identityPem } = await initVaultFiles(dir, options);
     const clock = options.clock ?? systemClock;
-    const vault = await Vault.open({ dir, clock });
+    const vault = await Vault.open({
+      dir,
+      clock,
+      ...(options.openStore === undefined ? {} : { store: options.openStore }),
+    });
     await vault.audit.append({
       actor: options.custodian,
       action: "vault.init",

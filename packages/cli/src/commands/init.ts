@@ -1,29 +1,46 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { Vault } from "@custody/vault";
-import type { CommandSpec } from "../command.js";
+import { CustodyError } from "@custody/core";
+import { type StoreConfig, Vault } from "@custody/vault";
+import { configuredStore } from "../azure-store.js";
+import type { CommandContext, CommandSpec } from "../command.js";
 import { intOption, OWNER_IDENTITY, vaultDir } from "../vault-context.js";
 
 export const initCommand: CommandSpec = {
   path: ["init"],
   summary: "create a vault (CA, signers, audit log, policy) and the first custodian's identity",
-  usage: `[--vault DIR] [--name NAME] [--identity-out FILE] [--retain-days N]
+  usage: `[--vault DIR] [--name NAME] [--identity-out FILE] [--retain-days N] [--store fs|azure --container NAME (--account-url URL | --connection-string-env VAR) [--create-container]]
 The vault goes to --vault, CUSTODY_VAULT or ./.custody; an existing vault is never overwritten.
 The custodian's identity (certificate + private key, mode 0600) goes to --identity-out, or to
-<vault>/identities/owner.pem, which custody uses when no --identity is given. On a shared vault, move it out.`,
+<vault>/identities/owner.pem, which custody uses when no --identity is given. On a shared vault, move it out.
+--store azure keeps the evidence in an Azure Blob container (keys, audit log and policy stay in the vault
+directory): --account-url uses DefaultAzureCredential; --connection-string-env names the environment variable
+holding a connection string (Azurite, development), which is never written to disk.`,
   options: {
     vault: { type: "string" },
     name: { type: "string" },
     "identity-out": { type: "string" },
     "retain-days": { type: "string" },
+    store: { type: "string" },
+    container: { type: "string" },
+    "account-url": { type: "string" },
+    "connection-string-env": { type: "string" },
+    "create-container": { type: "boolean" },
   },
   async run(ctx) {
     const dir = vaultDir(ctx);
     const name = ctx.string("name") ?? ctx.env.USER ?? "custodian";
     const retainDays = intOption(ctx, "retain-days");
+    const store = storeOption(ctx);
+    const openStore =
+      store === undefined
+        ? undefined
+        : await configuredStore(store, ctx.env, { createContainer: ctx.flag("create-container") });
     const { vault, identityPem } = await Vault.init(dir, {
       custodian: name,
       ...(retainDays === undefined ? {} : { defaultRetentionDays: retainDays }),
+      ...(store === undefined ? {} : { store }),
+      ...(openStore === undefined ? {} : { openStore }),
     });
     await vault.close();
     const identityFile = resolve(ctx.cwd, ctx.string("identity-out") ?? join(dir, OWNER_IDENTITY));
@@ -41,3 +58,24 @@ The custodian's identity (certificate + private key, mode 0600) goes to --identi
     return 0;
   },
 };
+
+function storeOption(ctx: CommandContext): StoreConfig | undefined {
+  const kind = ctx.string("store") ?? "fs";
+  if (kind === "fs") return undefined;
+  if (kind !== "azure") throw new CustodyError("ERR_USAGE", "--store is fs or azure");
+  const container = ctx.string("container");
+  const accountUrl = ctx.string("account-url");
+  const connectionStringEnv = ctx.string("connection-string-env");
+  if (container === undefined || (accountUrl === undefined) === (connectionStringEnv === undefined)) {
+    throw new CustodyError(
+      "ERR_USAGE",
+      "--store azure needs --container and one of --account-url or --connection-string-env",
+    );
+  }
+  return {
+    kind: "azure",
+    container,
+    ...(accountUrl === undefined ? {} : { accountUrl }),
+    ...(connectionStringEnv === undefined ? {} : { connectionStringEnv }),
+  };
+}
