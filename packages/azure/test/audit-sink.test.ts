@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { verifyAuditLog } from "@custody/audit";
 import { expectCode, sampleEvent, testAuditSink } from "@custody/audit/conformance";
+import { AzureAuditSink, AzureAuditSource, openAzureAuditLog } from "@custody/azure";
 import {
   createCertificateAuthority,
   createKeySigner,
@@ -9,8 +10,6 @@ import {
   type Signer,
 } from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AzureAuditSink, openAzureAuditLog } from "../src/audit-sink.js";
-import { AzureAuditSource } from "../src/audit-source.js";
 import { type AzuriteInstance, startAzurite } from "./azurite.js";
 
 let azurite: AzuriteInstance;
@@ -78,6 +77,25 @@ describe("azure audit sink specifics", () => {
     await first.close();
     const report = await verifyAuditLog(new AzureAuditSource(location), { trust: { trustAnchors } });
     expect(report).toMatchObject({ ok: true, records: 3 });
+  });
+
+  it("sets aside a checkpoint signature whose body never got stored, and records it", async () => {
+    const location = { containerClient: container, prefix: `${randomUUID()}/` };
+    const log = await openAzureAuditLog({ ...location, signer, checkpointIntervalMs: 0 });
+    await log.append(sampleEvent());
+    await log.close();
+    const orphan = container.getBlockBlobClient(`${location.prefix}checkpoints/000000000007.p7s`);
+    await orphan.upload("half", 4);
+    const reopened = await openAzureAuditLog({ ...location, signer, checkpointIntervalMs: 0 });
+    const records = [];
+    for await (const record of reopened.read({ since: 1 })) records.push(record);
+    expect(records[0]?.details).toMatchObject({ kind: "incomplete-checkpoint", treeSize: 7 });
+    expect(await orphan.exists()).toBe(false);
+    const kept = container.getBlockBlobClient(String(records[0]?.details.keptAt));
+    expect((await kept.downloadToBuffer()).toString()).toBe("half");
+    await reopened.close();
+    const report = await verifyAuditLog(new AzureAuditSource(location), { trust: { trustAnchors } });
+    expect(report).toMatchObject({ ok: true, records: 2 });
   });
 
   it("reports an unreachable service as ERR_BACKEND_UNAVAILABLE", async () => {
