@@ -67,6 +67,18 @@ function registerAppendTests(context: AuditSuiteContext): void {
     expect(await readAll(log)).toEqual(records);
     expect((await readAll(log, 3)).map((r) => r.seq)).toEqual([3, 4]);
     expect(log.size).toBe(5);
+    expect(await log.verify({ trust: context.trust })).toMatchObject({
+      ok: true,
+      records: 5,
+      unsignedRecords: 5,
+    });
+    await log.checkpoint();
+    await log.append(sampleEvent());
+    expect(await log.verify({ trust: context.trust })).toMatchObject({
+      ok: true,
+      records: 6,
+      unsignedRecords: 1,
+    });
   });
 
   it("group-commits concurrent appends: one write for many records, each resolved with its own", async () => {

@@ -34,6 +34,11 @@ export interface AuditVerifyReport {
   signer?: SignatureInfo["signer"];
   /** RFC 9162 root over the records checked (hex). */
   rootHash: string;
+  /**
+   * Records after the latest verified checkpoint: protected by the hash chain only (someone who can
+   * write the log can cut or rewrite them without the key). All of them when there is no checkpoint.
+   */
+  unsignedRecords: number;
   problem?: AuditProblem;
 }
 
@@ -232,6 +237,7 @@ class VerifyState {
       ...(this.latest === undefined ? {} : { latestCheckpoint: this.latest.checkpoint }),
       ...(this.signer === undefined ? {} : { signer: this.signer }),
       rootHash: scanner.accumulator.root().toString("hex"),
+      unsignedRecords: scanner.count - (this.latest?.checkpoint.treeSize ?? 0),
       ...(problem === undefined ? {} : { problem }),
     };
   }
