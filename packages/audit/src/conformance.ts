@@ -131,4 +131,18 @@ function registerAppendTests(context: AuditSuiteContext): void {
     const mirrored = lines.map((line) => (JSON.parse(line) as { audit: AuditRecord }).audit);
     expect(mirrored).toEqual(records);
   });
+
+  it("an append succeeds even when the mirror throws", async () => {
+    const broken = {
+      debug() {},
+      warn() {},
+      error() {},
+      info() {
+        throw new Error("SIEM down");
+      },
+    };
+    const log = await context.open({ mirror: broken });
+    expect((await log.append(sampleEvent())).seq).toBe(0);
+    expect((await log.verify({ trust: context.trust })).records).toBe(1);
+  });
 }

@@ -167,10 +167,20 @@ class LogImpl implements AuditLog {
     }
     for (const item of batch) {
       this.scanner.accumulator.append(recordLeafHash(item.record.hash));
-      this.options.mirror?.info({ audit: item.record }, "audit record");
+      this.mirror(item.record);
       item.resolve(item.record);
     }
     this.#checkpoints.recordsDurable();
+  }
+
+  /** The mirror is a copy: its failure is logged and never fails or delays the append. */
+  private mirror(record: AuditRecord): void {
+    if (this.options.mirror === undefined) return;
+    try {
+      this.options.mirror.info({ audit: record }, "audit record");
+    } catch (error) {
+      (this.options.logger ?? silentLogger).error({ err: error }, "audit mirror failed");
+    }
   }
 
   async checkpoint(): Promise<SignedCheckpoint> {
