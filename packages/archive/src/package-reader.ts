@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { CustodyError } from "@custody/core";
 import type { ArchiveEntry, ArchiveLimits } from "./zip/entry-checks.js";
-import { openArchive } from "./zip/reader.js";
+import { openArchive, WHOLE_LIMIT } from "./zip/reader.js";
 
 export interface PackageReaderLimits extends ArchiveLimits {
   /** Largest tag file (manifests, bag-info, signature) read into memory (default 256 MiB). */
@@ -25,7 +25,7 @@ export interface PackageReader {
   get(path: string): PackageEntry | undefined;
   /** The entry's bytes, checked against the declared size and CRC-32 as they stream. */
   open(entry: PackageEntry): Readable;
-  /** A tag file read whole, refused past `maxTagFileBytes`. */
+  /** An entry read whole (tag files, small payload files), refused past `maxTagFileBytes`. */
   readSmall(entry: PackageEntry): Promise<Buffer>;
   close(): Promise<void>;
 }
@@ -71,8 +71,10 @@ export async function openPackageReader(
             },
           );
         }
+        const raw = lookup(entry);
+        if (raw.size <= WHOLE_LIMIT && raw.compressedSize <= WHOLE_LIMIT) return archive.readWhole(raw);
         const chunks: Buffer[] = [];
-        for await (const chunk of archive.openEntry(lookup(entry))) chunks.push(chunk as Buffer);
+        for await (const chunk of archive.openEntry(raw)) chunks.push(chunk as Buffer);
         return Buffer.concat(chunks);
       },
       close: () => archive.close(),

@@ -1,10 +1,10 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { crc32, createInflateRaw } from "node:zlib";
+import { crc32, createInflateRaw, inflateRawSync } from "node:zlib";
 import { CustodyError, toCustodyError } from "@custody/core";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
-import { readDirectoryEnd } from "./directory-end.js";
+import { readAt, readDirectoryEnd } from "./directory-end.js";
 import {
   type ArchiveEntry,
   type ArchiveLimits,
@@ -19,10 +19,14 @@ export interface ArchiveReader {
   readonly entries: readonly ArchiveEntry[];
   /** The entry's bytes, decompressed; fails with a coded error if they differ from the declared size or CRC. */
   openEntry(entry: ArchiveEntry): Readable;
+  /** A small entry's bytes at once (one read, inflated in one call, same checks); see WHOLE_LIMIT. */
+  readWhole(entry: ArchiveEntry): Promise<Buffer>;
   close(): Promise<void>;
 }
 
 const READ_CHUNK = 1024 * 1024;
+/** Entries up to this size (compressed and declared) are read whole: no stream machinery per small file. */
+export const WHOLE_LIMIT = 1024 * 1024;
 
 /**
  * Opens a ZIP archive for safe reading: the whole structure is checked before any entry can be read
@@ -93,14 +97,48 @@ class Reader implements ArchiveReader {
     });
     const done =
       entry.method === "deflate"
-        ? pipeline(input, createInflateRaw({ chunkSize: 256 * 1024 }), check)
+        ? pipeline(input, createInflateRaw({ chunkSize: 64 * 1024 }), check)
         : pipeline(input, check);
     done.catch((error: unknown) => check.destroy(streamError(error, entry)));
     return check;
   }
 
+  async readWhole(entry: ArchiveEntry): Promise<Buffer> {
+    const start = this.dataStarts.get(entry);
+    if (start === undefined || entry.compressedSize > WHOLE_LIMIT || entry.size > WHOLE_LIMIT) {
+      throw new CustodyError("ERR_INVALID_ARGUMENT", `${entry.name} is not a small entry of this archive`);
+    }
+    const raw = Buffer.allocUnsafeSlow(entry.compressedSize);
+    for (let done = 0; done < raw.length; ) {
+      const { bytesRead } = await this.file.read(raw, done, raw.length - done, start + done);
+      if (bytesRead === 0)
+        throw new CustodyError("ERR_ARCHIVE_MALFORMED", `${entry.name}: unexpected end of file`);
+      done += bytesRead;
+    }
+    const data = entry.method === "store" ? raw : inflateWhole(raw, entry);
+    if (data.length !== entry.size) throw sizeMismatch(entry, `${data.length} bytes, ${entry.size} declared`);
+    if (crc32(data) >>> 0 !== entry.crc32 >>> 0) {
+      throw new CustodyError("ERR_INTEGRITY_MISMATCH", `${entry.name}: CRC-32 differs`, {
+        details: { path: entry.name },
+      });
+    }
+    return data;
+  }
+
   async close(): Promise<void> {
     await this.file.close();
+  }
+}
+
+/** Inflates at most one byte more than declared, so a lying entry is caught without inflating further. */
+function inflateWhole(raw: Buffer, entry: ArchiveEntry): Buffer {
+  try {
+    return inflateRawSync(raw, { maxOutputLength: entry.size + 1 });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+      throw sizeMismatch(entry, `more than the ${entry.size} bytes declared`);
+    }
+    throw streamError(error, entry);
   }
 }
 
@@ -144,7 +182,7 @@ function sizeMismatch(entry: ArchiveEntry, what: string): CustodyError {
   });
 }
 
-function streamError(error: unknown, entry: ArchiveEntry): CustodyError {
+function streamError(error: unknown, entry: ArchiveEntry): Error {
   if (error instanceof CustodyError) return error;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && code.startsWith("Z_")) {
@@ -153,6 +191,9 @@ function streamError(error: unknown, entry: ArchiveEntry): CustodyError {
       details: { path: entry.name },
     });
   }
+  // A bug is not a property of the archive: only I/O failures become coded problems.
+  if (typeof code !== "string" || !/^E[A-Z]+$/.test(code))
+    return error instanceof Error ? error : new Error(String(error));
   return toCustodyError(error, "ERR_IO", `cannot read ${entry.name}`);
 }
 
@@ -189,6 +230,23 @@ class HandleReader extends yauzl.RandomAccessReader {
 
   override _readStreamForRange(start: number, end: number): Readable {
     return Readable.from(readRange(this.file, start, end, 64 * 1024));
+  }
+
+  // yauzl reads the directory with many small reads; a positional read each avoids a stream per read.
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (error: Error | null) => void,
+  ): void {
+    readAt(this.file, position, length).then(
+      (data) => {
+        data.copy(buffer, offset);
+        callback(null);
+      },
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    );
   }
 }
 

@@ -71,7 +71,10 @@ export class ZipWriter {
 
   async beginEntry(start: ZipEntryStart): Promise<void> {
     if (this.#entry !== undefined) throw new Error("beginEntry while another entry is open");
-    const name = Buffer.from(start.name, "utf8");
+    // Its own allocation: a small Buffer.from() is a view of a shared pool slab, and the central
+    // record keeps this name until the end, which would pin a slab (and all it holds) per entry.
+    const name = Buffer.allocUnsafeSlow(Buffer.byteLength(start.name, "utf8"));
+    name.write(start.name, "utf8");
     if (name.length > MAX16) {
       throw new CustodyError("ERR_INVALID_ARGUMENT", `entry name is too long: ${start.name}`);
     }
