@@ -1,7 +1,7 @@
 import { type CustodyError, isCustodyError } from "@custody/core";
 import type { Signer, TrustOptions } from "@custody/manifest";
 import { expect } from "vitest";
-import type { AuditLog, AuditLogOptions } from "./log.js";
+import type { AuditLog, AuditLogOptions } from "./audit-log.js";
 import type { AuditEvent } from "./record.js";
 import type { AuditSink, AuditSource } from "./sink.js";
 

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { createCertificateAuthority } from "@custody/manifest";
 import { expect, it } from "vitest";
+import type { AuditLog } from "./audit-log.js";
 import { CHECKPOINT_FORMAT, type SignedCheckpoint, signCheckpoint } from "./checkpoint.js";
 import { type AuditSuiteContext, expectCode, sampleEvent } from "./conformance-kit.js";
-import type { AuditLog } from "./log.js";
 import { verifyConsistencyBundle, verifyInclusionBundle } from "./proofs.js";
 import type { AuditRecord } from "./record.js";
 import { verifyAuditLog } from "./verify.js";

@@ -2,9 +2,10 @@ import { Writable } from "node:stream";
 import { createCertificateAuthority, createKeySigner, issueCertificate } from "@custody/manifest";
 import { pino } from "pino";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { AuditLog } from "./audit-log.js";
 import { type AuditSinkHarness, type AuditSuiteContext, expectCode, sampleEvent } from "./conformance-kit.js";
 import { registerCheckpointTests, registerProofTests, registerWriterTests } from "./conformance-more.js";
-import { type AuditLog, openAuditLog } from "./log.js";
+import { openAuditLog } from "./open.js";
 import type { AuditEvent, AuditRecord } from "./record.js";
 import { verifyAuditLog } from "./verify.js";
 
@@ -114,6 +115,10 @@ function registerAppendTests(context: AuditSuiteContext): void {
     ];
     for (const event of bad) await expectCode(log.append(event as AuditEvent), "ERR_AUDIT_RECORD_INVALID");
     expect(log.size).toBe(1);
+    await log.close();
+    const future = await context.open({ clock: { now: () => new Date("+010000-01-01T00:00:00.000Z") } });
+    await expectCode(future.append(sampleEvent()), "ERR_AUDIT_RECORD_INVALID");
+    expect(future.size).toBe(1);
     expect((await verifyAuditLog(context.harness.source(), { trust: context.trust })).ok).toBe(true);
   });
 

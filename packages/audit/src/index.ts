@@ -1,3 +1,4 @@
+export type { AuditLog, AuditLogOptions } from "./audit-log.js";
 export type { AuditProblem, AuditProblemKind } from "./chain.js";
 export type { Checkpoint, SignedCheckpoint, SignedCheckpointJson } from "./checkpoint.js";
 export {
@@ -12,8 +13,7 @@ export {
 export { FileAuditSink } from "./file-sink.js";
 export { FileAuditSource } from "./file-source.js";
 export { auditJsonSchemas } from "./json-schema.js";
-export type { AuditLog, AuditLogOptions } from "./log.js";
-export { openAuditLog, openFileAuditLog, RECOVERY_ACTION, RECOVERY_ACTOR } from "./log.js";
+export { openAuditLog, openFileAuditLog, RECOVERY_ACTION, RECOVERY_ACTOR } from "./open.js";
 export type { ConsistencyProofBundle, InclusionProofBundle } from "./proofs.js";
 export {
   CONSISTENCY_BUNDLE_FORMAT,

@@ -1,9 +1,15 @@
-import { type Clock, CustodyError, silentLogger, systemClock, toCustodyError } from "@custody/core";
+import {
+  type Clock,
+  CustodyError,
+  isoTimestampSchema,
+  silentLogger,
+  systemClock,
+  toCustodyError,
+} from "@custody/core";
 import type { AuditLog, AuditLogOptions } from "./audit-log.js";
 import { type AuditProblem, ChainScanner, damagedError, iterateRecords, scanRecords } from "./chain.js";
 import type { SignedCheckpoint } from "./checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
-import { FileAuditSink } from "./file-sink.js";
 import {
   type ConsistencyProofBundle,
   createConsistencyBundle,
@@ -11,49 +17,20 @@ import {
   type InclusionProofBundle,
 } from "./proofs.js";
 import { type AuditEvent, type AuditRecord, parseEvent, recordLeafHash, sealRecord } from "./record.js";
-import type { AuditSink, SinkRecovery } from "./sink.js";
+import type { AuditSink } from "./sink.js";
 import { type AuditVerifyReport, type VerifyAuditOptions, verifyAuditLog } from "./verify.js";
 
-export type { AuditLog, AuditLogOptions } from "./audit-log.js";
-
-export const RECOVERY_ACTOR = "custody.audit";
-export const RECOVERY_ACTION = "audit.recover";
-
-/** Opens the file sink in `dir` (created if absent) and the log over it. */
-export async function openFileAuditLog(options: AuditLogOptions & { dir: string }): Promise<AuditLog> {
-  const sink = await FileAuditSink.open(options.dir);
-  return openAuditLog(sink, options);
-}
-
 /**
- * Opens a log over any sink: replays and checks what is stored (a damaged log is refused with the code of
- * its first problem), then records each repair the sink made while opening.
+ * The record's time, checked with the record schema's own rule: the event was validated with zod,
+ * seq, prev and hash are made here, so the clock's answer is the one part left to check.
  */
-export async function openAuditLog(sink: AuditSink, options: AuditLogOptions): Promise<AuditLog> {
-  try {
-    const log = await LogImpl.replay(sink, options);
-    for (const recovery of sink.recoveries) await log.append(recoveryEvent(sink, recovery));
-    log.startTimer();
-    return log;
-  } catch (error) {
-    await sink.close().catch(() => {});
-    throw toCustodyError(error, "ERR_IO", `cannot open audit log ${sink.description}`);
+function recordTime(clock: Clock): string {
+  const now = clock.now();
+  const time = Number.isNaN(now.getTime()) ? "" : now.toISOString();
+  if (!isoTimestampSchema.safeParse(time).success) {
+    throw new CustodyError("ERR_AUDIT_RECORD_INVALID", `the clock gave a time a record cannot hold: ${time}`);
   }
-}
-
-function recoveryEvent(sink: AuditSink, recovery: SinkRecovery): AuditEvent {
-  const reason =
-    recovery.kind === "torn-tail"
-      ? `cut ${recovery.tornBytes} torn bytes after the last whole record; kept at ${recovery.keptAt}`
-      : `set aside the incomplete checkpoint ${recovery.treeSize}; kept at ${recovery.keptAt}`;
-  return {
-    actor: RECOVERY_ACTOR,
-    action: RECOVERY_ACTION,
-    target: sink.description,
-    outcome: "error",
-    reason,
-    details: { ...recovery },
-  };
+  return time;
 }
 
 interface Pending {
@@ -63,7 +40,8 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-class LogImpl implements AuditLog {
+/** The log over one sink; made by `openAuditLog` (open.ts). */
+export class LogImpl implements AuditLog {
   #nextSeq: number;
   #lastHash: string;
   #pending: Pending[] = [];
@@ -121,10 +99,11 @@ class LogImpl implements AuditLog {
   async append(event: AuditEvent): Promise<AuditRecord> {
     this.assertWritable();
     const valid = parseEvent(event);
+    const time = recordTime(this.#clock);
     // Sealed synchronously, so records take sequence numbers in call order.
     const { record, line } = sealRecord({
       seq: this.#nextSeq,
-      time: this.#clock.now().toISOString(),
+      time,
       actor: valid.actor,
       action: valid.action,
       target: valid.target,
