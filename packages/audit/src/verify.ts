@@ -216,9 +216,25 @@ class VerifyState {
     return this.#mismatch ?? problem;
   }
 
+  /**
+   * Checkpoints beyond the last record: each is still checked (signature, chain), so a checkpoint from
+   * another history is reported as the fork it is rather than as a cut log.
+   */
   finish(count: number, beyond: number[]): AuditProblem | undefined {
     const first = beyond[0];
     if (first === undefined) return undefined;
+    for (const size of beyond) {
+      const stored = this.stored.get(size);
+      const candidates = [
+        ...(stored === undefined || "unusable" in stored ? [] : [stored]),
+        ...(this.#known.get(size) ?? []),
+      ];
+      for (const signed of candidates) {
+        const at = { treeSize: size, line: count, seq: count };
+        const problem = this.checkSignature(signed, at) ?? this.checkChain(signed, at);
+        if (problem?.kind === "fork") return problem;
+      }
+    }
     return {
       code: "ERR_AUDIT_TRUNCATED",
       kind: "truncated",

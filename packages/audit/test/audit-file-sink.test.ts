@@ -1,8 +1,14 @@
 import { spawn, spawnSync } from "node:child_process";
-import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { FileAuditSink, openFileAuditLog, RECOVERY_ACTION, verifyAuditLog } from "@custody/audit";
+import {
+  FileAuditSink,
+  openFileAuditLog,
+  RECOVERY_ACTION,
+  type SignedCheckpoint,
+  verifyAuditLog,
+} from "@custody/audit";
 import { expectCode, sampleEvent } from "@custody/audit/conformance";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestPki, type TestPki, tempDir } from "./fixtures.js";
@@ -192,5 +198,44 @@ describe("file sink: one writer at a time", () => {
     await (await FileAuditSink.open(dir)).close();
     await writeFile(join(dir, "audit.lock"), "garbage");
     await expectCode(FileAuditSink.open(dir), "ERR_AUDIT_LOCKED");
+  });
+});
+
+describe("forks", () => {
+  it("reports ERR_AUDIT_FORK when a checkpoint of a diverged copy of the log sits beside this one", async () => {
+    const base = await newDir();
+    const shared = await openFileAuditLog({ dir: base, signer: pki.signer });
+    for (let i = 0; i < 5; i += 1) await shared.append(sampleEvent());
+    await shared.close();
+    const copies = [`${base}-a`, `${base}-b`];
+    for (const copy of copies) await cp(base, copy, { recursive: true });
+    for (const [copy, extra] of [
+      [copies[0] as string, 3],
+      [copies[1] as string, 5],
+    ] as const) {
+      const log = await openFileAuditLog({ dir: copy, signer: pki.signer });
+      for (let i = 0; i < extra; i += 1) await log.append(sampleEvent());
+      await log.close();
+    }
+    const [a, b] = copies as [string, string];
+    expect((await verifyAuditLog({ dir: a }, { trust: pki.trust })).ok).toBe(true);
+    expect((await verifyAuditLog({ dir: b }, { trust: pki.trust })).ok).toBe(true);
+    // b's checkpoint 10 is validly signed and links to the shared checkpoint 5, as a's checkpoint 8 does.
+    for (const ext of ["json", "p7s"]) {
+      await cp(join(b, "checkpoints", `000000000010.${ext}`), join(a, "checkpoints", `000000000010.${ext}`));
+    }
+    const report = await verifyAuditLog({ dir: a }, { trust: pki.trust });
+    expect(report.problem).toMatchObject({ code: "ERR_AUDIT_FORK", kind: "fork", treeSize: 10 });
+    // Held outside the log, b's checkpoint is a fork too; a consistency proof between them cannot exist.
+    const bLog = await openFileAuditLog({ dir: b, signer: pki.signer });
+    const foreign = await bLog.latestCheckpoint();
+    await bLog.close();
+    for (const ext of ["json", "p7s"]) await rm(join(a, "checkpoints", `000000000010.${ext}`));
+    expect((await verifyAuditLog({ dir: a }, { trust: pki.trust })).ok).toBe(true);
+    const known = await verifyAuditLog(
+      { dir: a },
+      { trust: pki.trust, knownCheckpoints: [foreign as SignedCheckpoint] },
+    );
+    expect(known.problem).toMatchObject({ code: "ERR_AUDIT_FORK", treeSize: 10 });
   });
 });
