@@ -98,7 +98,12 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
         lockRetention: this.#options.lockRetention === true,
         ...blockSettings(this.#options),
       });
-      const state = this.#service ? await this.#protect(key, record.initial) : record.initial;
+      const state = this.#service
+        ? await this.#protect(key, {
+            ...(record.initial.legalHold ? { legalHold: true } : {}),
+            ...(record.initial.retainUntil ? { retainUntil: record.initial.retainUntil } : {}),
+          })
+        : record.initial;
       return toStoredObject(record, state);
     } catch (error) {
       throw mapAzureError(error, `could not store ${JSON.stringify(key)}`, key);
@@ -226,7 +231,7 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
     return applyServiceProtection(
       this.#container.getBlobClient(key),
       {
-        ...(wanted.legalHold ? { legalHold: wanted.legalHold } : {}),
+        ...(wanted.legalHold === undefined ? {} : { legalHold: wanted.legalHold }),
         ...(retainUntil ? { retainUntil } : {}),
       },
       this.#options.lockRetention === true,

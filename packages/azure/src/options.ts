@@ -22,7 +22,7 @@ export interface AzureBlobEvidenceStoreOptions {
   protection?: "probe" | "library";
   /** Service-enforced retention is set as a Locked policy (irreversible) instead of Unlocked. */
   lockRetention?: boolean;
-  /** Staged block size; default 8 MiB. */
+  /** Staged block size; default 4 MiB (at most 50,000 blocks per object: ~195 GiB; raise it for larger evidence). */
   blockSizeBytes?: number;
   /** Blocks staged in parallel; default 4. */
   concurrency?: number;
@@ -72,7 +72,7 @@ export function blockSettings(options: AzureBlobEvidenceStoreOptions): {
   blockSizeBytes: number;
   concurrency: number;
 } {
-  const blockSizeBytes = options.blockSizeBytes ?? 8 * 1024 * 1024;
+  const blockSizeBytes = options.blockSizeBytes ?? 4 * 1024 * 1024;
   const concurrency = options.concurrency ?? 4;
   if (
     !Number.isSafeInteger(blockSizeBytes) ||

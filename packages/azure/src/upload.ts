@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { CustodyError, throwIfAborted } from "@custody/core";
+import { bodyChunks } from "@custody/store";
 import { blockId } from "./blob-record.js";
+import { BlockPool } from "./block-pool.js";
 import { statusOf } from "./errors.js";
 
 /** A body smaller than one block is kept whole and sent in one create-only request. */
@@ -28,61 +30,80 @@ export interface StageOptions {
  * Streams `body` into staged (uncommitted) blocks, hashing the whole object on the way. Memory stays
  * at about (concurrency + 1) blocks whatever the object's size.
  */
+// The service's limit of blocks in one block blob.
+const MAX_BLOCKS = 50_000;
+
 export async function stageBlocks(
   blob: BlockBlobClient,
   key: string,
   body: Readable | AsyncIterable<Uint8Array>,
   options: StageOptions,
 ): Promise<StagedUpload> {
-  let staged: Map<string, number> | undefined;
+  const { blockSizeBytes, concurrency, abortSignal } = options;
+  const pool = new BlockPool(blockSizeBytes, concurrency + 1);
   const whole = createHash("sha256");
   const blockIds: string[] = [];
   const inFlight = new Set<Promise<void>>();
+  let staged: Map<string, number> | undefined;
   let failure: unknown;
   let reusedBlocks = 0;
   let size = 0;
 
-  const send = async (block: Buffer): Promise<void> => {
+  const send = async (buffer: Buffer, length: number): Promise<void> => {
+    if (blockIds.length >= MAX_BLOCKS) {
+      throw new CustodyError(
+        "ERR_SIZE_LIMIT",
+        `${JSON.stringify(key)} needs more than ${MAX_BLOCKS} blocks; raise blockSizeBytes`,
+        {
+          details: { key, blockSizeBytes },
+        },
+      );
+    }
+    const block = buffer.subarray(0, length);
     const id = blockId(key, blockIds.length, createHash("sha256").update(block).digest("hex"));
     blockIds.push(id);
-    staged ??= await uncommittedBlocks(blob, options.abortSignal);
-    if (staged.get(id) === block.byteLength) {
+    staged ??= await uncommittedBlocks(blob, abortSignal);
+    if (staged.get(id) === length) {
       reusedBlocks += 1;
+      pool.give(buffer);
       return;
     }
-    while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
-    if (failure !== undefined) throw failure;
     const upload: Promise<void> = blob
-      .stageBlock(id, block, block.byteLength, { abortSignal: options.abortSignal })
+      .stageBlock(id, block, length, { abortSignal })
       .then(
         () => undefined,
         (error: unknown) => {
           failure ??= error;
         },
       )
-      .finally(() => inFlight.delete(upload));
+      .finally(() => {
+        inFlight.delete(upload);
+        pool.give(buffer);
+      });
     inFlight.add(upload);
   };
 
-  const pending: Buffer[] = [];
-  let pendingBytes = 0;
+  let current = await pool.take();
+  let fill = 0;
   try {
-    for await (const chunk of body) {
+    for await (const chunk of bodyChunks(body)) {
       if (!(chunk instanceof Uint8Array)) {
         throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
       }
-      throwIfAborted(options.abortSignal);
+      throwIfAborted(abortSignal);
       if (failure !== undefined) throw failure;
       whole.update(chunk);
       size += chunk.byteLength;
-      pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      pendingBytes += chunk.byteLength;
-      while (pendingBytes >= options.blockSizeBytes) {
-        const joined = Buffer.concat(pending, pendingBytes);
-        await send(joined.subarray(0, options.blockSizeBytes));
-        pending.length = 0;
-        pendingBytes = joined.byteLength - options.blockSizeBytes;
-        if (pendingBytes > 0) pending.push(joined.subarray(options.blockSizeBytes));
+      for (let offset = 0; offset < chunk.byteLength; ) {
+        const n = Math.min(chunk.byteLength - offset, blockSizeBytes - fill);
+        current.set(chunk.subarray(offset, offset + n), fill);
+        fill += n;
+        offset += n;
+        if (fill === blockSizeBytes) {
+          await send(current, fill);
+          current = await pool.take(); // waits while `concurrency` blocks are in flight
+          fill = 0;
+        }
       }
       options.onProgress?.(size);
     }
@@ -91,15 +112,15 @@ export async function stageBlocks(
         kind: "single",
         size,
         sha256: whole.digest("hex"),
-        bytes: Buffer.concat(pending, pendingBytes),
+        bytes: Buffer.from(current.subarray(0, fill)),
       };
     }
-    if (pendingBytes > 0) await send(Buffer.concat(pending, pendingBytes));
+    if (fill > 0) await send(current, fill);
   } finally {
     await Promise.all(inFlight);
   }
   if (failure !== undefined) throw failure;
-  throwIfAborted(options.abortSignal);
+  throwIfAborted(abortSignal);
   return { kind: "blocks", size, sha256: whole.digest("hex"), blockIds, reusedBlocks };
 }
 

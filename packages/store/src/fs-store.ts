@@ -119,7 +119,7 @@ export class FsEvidenceStore implements EvidenceStore {
     try {
       const { meta, state } = await stageObject(staging, key, body, opts, this.#clock.now(), this.#ids);
       throwIfAborted(opts.abortSignal);
-      await commitStaging(this.#objects, this.#tmp, staging, target, key);
+      await commitStaging(this.#objects, staging, target, key);
       this.#logger.debug({ key, size: meta.size, sha256: meta.sha256 }, "evidence object stored");
       return toStoredObject(meta, state);
     } catch (error) {

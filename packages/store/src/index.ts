@@ -1,3 +1,4 @@
+export { bodyChunks } from "./chunks.js";
 export type { Sha256Result } from "./digest.js";
 export { createVerifyingStream, verifiedReadable } from "./digest.js";
 export type { FsEvidenceStoreOptions } from "./fs-store.js";

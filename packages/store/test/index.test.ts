@@ -14,6 +14,7 @@ describe("@custody/store public surface", () => {
         "EVIDENCE_KEY_PATTERN",
         "FsEvidenceStore",
         "assertBody",
+        "bodyChunks",
         "assertValidKey",
         "assertValidPrefix",
         "createVerifyingStream",

@@ -65,8 +65,10 @@ export async function stageObject(
     );
   }
   const record = initialRecord(key, digest, opts, now, ids);
-  await writeDurableFile(join(staging, META_FILE), encodeJson(record.meta));
-  await writeDurableFile(join(staging, stateFileName(0)), encodeJson(record.state));
+  await Promise.all([
+    writeDurableFile(join(staging, META_FILE), encodeJson(record.meta)),
+    writeDurableFile(join(staging, stateFileName(0)), encodeJson(record.state)),
+  ]);
   await fsyncDir(staging);
   return record;
 }
@@ -77,7 +79,6 @@ export async function stageObject(
  */
 export async function commitStaging(
   objectsRoot: string,
-  tmpDir: string,
   staging: string,
   target: string,
   key: string,
@@ -94,8 +95,8 @@ export async function commitStaging(
     if (code === "ENOTEMPTY" || code === "EEXIST") throw alreadyExists(key, error);
     throw error;
   }
+  // The new entry must survive a crash; a stale tmp/ entry could only ever be a leftover, removed on open.
   await fsyncDir(dirname(target));
-  await fsyncDir(tmpDir);
 }
 
 /** The cheap early check, made before a byte of the body is read. */

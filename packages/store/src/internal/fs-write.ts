@@ -1,6 +1,7 @@
 import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
+import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
 import { Sha256Hasher } from "./hasher.js";
 
@@ -21,14 +22,14 @@ export async function writeHashedFile(
   let size = 0;
   let sinceWriteback = 0;
   let writing: Promise<unknown> = Promise.resolve();
-  const writebacks: Promise<void>[] = [];
+  let writeback: Promise<void> | undefined;
   // A stalled source would never reach the next abort check; destroying it ends the loop now.
   const onAbort = (): void => {
     if (typeof (body as Readable).destroy === "function") (body as Readable).destroy();
   };
   options.abortSignal?.addEventListener("abort", onAbort, { once: true });
   try {
-    for await (const chunk of body) {
+    for await (const chunk of bodyChunks(body)) {
       throwIfAborted(options.abortSignal);
       if (!(chunk instanceof Uint8Array)) {
         throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
@@ -38,15 +39,20 @@ export async function writeHashedFile(
       writing = handle.write(chunk);
       size += chunk.byteLength;
       sinceWriteback += chunk.byteLength;
-      if (sinceWriteback >= WRITEBACK_EVERY_BYTES) {
+      // One writeback at a time, so writes never queue behind syncs in the thread pool.
+      if (sinceWriteback >= WRITEBACK_EVERY_BYTES && writeback === undefined) {
         sinceWriteback = 0;
-        writebacks.push(writing.then(() => handle.datasync()));
+        writeback = writing
+          .then(() => handle.datasync())
+          .finally(() => {
+            writeback = undefined;
+          });
       }
       options.onProgress?.(size);
     }
     await writing;
     throwIfAborted(options.abortSignal);
-    await Promise.all(writebacks);
+    await writeback;
     await handle.sync();
     return await hash.digest();
   } catch (error) {
@@ -54,7 +60,7 @@ export async function writeHashedFile(
     throw error;
   } finally {
     options.abortSignal?.removeEventListener("abort", onAbort);
-    await Promise.allSettled([writing, ...writebacks]);
+    await Promise.allSettled([writing, writeback]);
     await handle.close();
   }
 }

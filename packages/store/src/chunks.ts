@@ -1,0 +1,70 @@
+import type { Readable } from "node:stream";
+import { CustodyError } from "@custody/core";
+
+/**
+ * Yields a body's chunks one by one. For a Readable it listens to 'data' and pauses while a chunk is
+ * being handled: `for await` on a Readable calls read(), which concatenates whatever is buffered into
+ * a fresh allocation on every turn and made resident memory grow with the transfer rate.
+ */
+export async function* bodyChunks(body: Readable | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (!isReadable(body)) {
+    yield* body;
+    return;
+  }
+  const queue: Uint8Array[] = [];
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (chunk: Uint8Array): void => {
+    queue.push(chunk);
+    body.pause();
+    notify();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  const onError = (error: unknown): void => {
+    failure ??= error;
+    notify();
+  };
+  const onClose = (): void => {
+    if (!ended) failure ??= new CustodyError("ERR_IO", "the body closed before its end");
+    notify();
+  };
+  body.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        yield chunk;
+        if (queue.length === 0) body.resume();
+      } else if (failure !== undefined) {
+        throw failure;
+      } else if (ended) {
+        return;
+      } else {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    }
+  } finally {
+    body.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
+    if (!ended) body.destroy();
+  }
+}
+
+function isReadable(body: Readable | AsyncIterable<Uint8Array>): body is Readable {
+  const candidate = body as Partial<Readable>;
+  return (
+    typeof candidate.on === "function" &&
+    typeof candidate.pause === "function" &&
+    typeof candidate.resume === "function"
+  );
+}
