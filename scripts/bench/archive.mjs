@@ -36,7 +36,9 @@ async function child([kind, ...args]) {
   } else {
     const [pkg, caFile] = args;
     const { readFileSync } = await import("node:fs");
-    const report = await archive.verifyPackage(pkg, { trust: { trustAnchors: [readFileSync(caFile, "utf8")] } });
+    const report = await archive.verifyPackage(pkg, {
+      trust: { trustAnchors: [readFileSync(caFile, "utf8")] },
+    });
     if (!report.ok) throw new Error(`verification failed: ${JSON.stringify(report.problems.slice(0, 3))}`);
   }
   process.stdout.write(JSON.stringify({ ms: performance.now() - start }));
@@ -52,7 +54,8 @@ async function main() {
     },
   });
   const runs = Number(values.runs);
-  if (!existsSync(fileURLToPath(ARCHIVE_DIST))) throw new Error("build first: pnpm exec tsc -b packages/archive");
+  if (!existsSync(fileURLToPath(ARCHIVE_DIST)))
+    throw new Error("build first: pnpm exec tsc -b packages/archive");
   const base = await mkdtemp(join(tmpdir(), "custody-archive-bench-"));
   const cleanup = () => rm(base, { recursive: true, force: true });
   process.once("SIGINT", () => cleanup().then(() => process.exit(130)));
@@ -63,7 +66,13 @@ async function main() {
     const keys = await writeKeys(base);
     spawnSync("sh", ["-c", `cat ${join(tree, "big.bin")} > /dev/null`]); // page-cache it for everyone
     const rows = measure({ base, tree, keys, runs });
-    printTable(rows, { files: Number(values.files), smallBytes, bigMiB: values["big-mib"], big: values.big, runs });
+    printTable(rows, {
+      files: Number(values.files),
+      smallBytes,
+      bigMiB: values["big-mib"],
+      big: values.big,
+      runs,
+    });
   } finally {
     await cleanup();
   }
@@ -83,7 +92,9 @@ function measure({ base, tree, keys, runs }) {
   const zipThenHash = best(() => {
     spawnSync("rm", ["-f", theirs]);
     const zip = timed("zip", ["-r", "-6", "-q", theirs, "tree"], { cwd: base });
-    const hash = timed("sh", ["-c", "find tree -type f -print0 | xargs -0 sha256sum > /dev/null"], { cwd: base });
+    const hash = timed("sh", ["-c", "find tree -type f -print0 | xargs -0 sha256sum > /dev/null"], {
+      cwd: base,
+    });
     return { ms: zip.ms + hash.ms, zipMs: zip.ms };
   });
   const verify = best(() => ourChild(["verify", ours, keys.caFile]));
@@ -104,14 +115,27 @@ function measure({ base, tree, keys, runs }) {
 
 /** Runs our child under /usr/bin/time -v: the library call's ms, and the process's peak RSS. */
 function ourChild(args) {
-  const run = spawnSync("/usr/bin/time", ["-v", process.execPath, fileURLToPath(import.meta.url), "--child", ...args], {
-    maxBuffer: 1 << 20,
-  });
+  const run = spawnSync(
+    "/usr/bin/time",
+    ["-v", process.execPath, fileURLToPath(import.meta.url), "--child", ...args],
+    {
+      maxBuffer: 1 << 20,
+    },
+  );
   if (run.status !== 0) throw new Error(`child ${args[0]} failed: ${run.stderr.toString().slice(-2000)}`);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr.toString());
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(run.stderr.toString());
-  const wallMs = wall === null ? Number.NaN : ((Number(wall[1] ?? 0) * 60 + Number(wall[2])) * 60 + Number(wall[3])) * 1000;
-  return { ...JSON.parse(run.stdout.toString()), rssMiB: rss === null ? Number.NaN : Number(rss[1]) / 1024, wallMs };
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(
+    run.stderr.toString(),
+  );
+  const wallMs =
+    wall === null
+      ? Number.NaN
+      : ((Number(wall[1] ?? 0) * 60 + Number(wall[2])) * 60 + Number(wall[3])) * 1000;
+  return {
+    ...JSON.parse(run.stdout.toString()),
+    rssMiB: rss === null ? Number.NaN : Number(rss[1]) / 1024,
+    wallMs,
+  };
 }
 
 function timed(command, args, options = {}) {
@@ -167,7 +191,11 @@ async function writeKeys(base) {
   const manifest = await import(MANIFEST_DIST.href);
   const ca = await manifest.createCertificateAuthority({ commonName: "Bench CA" });
   const leaf = await manifest.issueCertificate(ca, { commonName: "Bench Signer", usage: "signer" });
-  const files = { caFile: join(base, "ca.pem"), keyFile: join(base, "signer.key"), certFile: join(base, "signer.pem") };
+  const files = {
+    caFile: join(base, "ca.pem"),
+    keyFile: join(base, "signer.key"),
+    certFile: join(base, "signer.pem"),
+  };
   writeFileSync(files.caFile, ca.certificatePem);
   writeFileSync(files.keyFile, leaf.keyPem);
   writeFileSync(files.certFile, leaf.certificatePem);
