@@ -81,7 +81,10 @@ async function startAzurite() {
   const child = spawn(join(repo, "node_modules/.bin/azurite-blob"), args, { cwd, stdio: "ignore" });
   for (let i = 0; i < 300; i += 1) {
     const up = await new Promise((r) => {
-      const req = request({ host: "127.0.0.1", port, path: "/" }, (res) => (res.resume(), r(true)));
+      const req = request({ host: "127.0.0.1", port, path: "/" }, (res) => {
+        res.resume();
+        r(true);
+      });
       req.on("error", () => r(false)).end();
     });
     if (up) break;

@@ -133,7 +133,15 @@ export class FsEvidenceStore implements EvidenceStore {
     throwIfAborted(options.abortSignal);
     const dir = objectDir(this.#objects, key);
     const { meta } = await this.#guard(key, () => readLiveRecord(dir, key));
-    const handle = await this.#guard(key, () => open(join(dir, DATA_FILE), "r"));
+    const handle = await open(join(dir, DATA_FILE), "r").catch((error: unknown) => {
+      // The record is there, so missing data is damage, not absence: verify must report it.
+      if (errnoCode(error) !== "ENOENT")
+        throw toCustodyError(error, "ERR_IO", `could not read ${JSON.stringify(key)}`);
+      throw new CustodyError("ERR_INTEGRITY_MISMATCH", `the data of ${JSON.stringify(key)} is missing`, {
+        cause: error,
+        details: { key },
+      });
+    });
     const source = handle.createReadStream({ highWaterMark: 1 << 20 });
     return verifiedReadable(source, meta, options.abortSignal);
   }

@@ -107,6 +107,20 @@ describe("FsEvidenceStore on disk", () => {
     }
   });
 
+  it("reports missing data under a live record as damage, not as absence", async () => {
+    const store = await FsEvidenceStore.open(dir);
+    await store.create("m", bytes("x"));
+    await store.create("n", bytes("y"));
+    await rm(join(dir, "objects", "=m", "data"));
+    expect(await codeOf(store.read("m"))).toBe("ERR_INTEGRITY_MISMATCH");
+    const kinds = [];
+    for await (const r of store.verify()) kinds.push([r.key, r.kind]);
+    expect(kinds).toEqual([
+      ["m", "error"],
+      ["n", "ok"],
+    ]);
+  });
+
   it("refuses retention that is not a future instant", async () => {
     const store = await FsEvidenceStore.open(dir);
     await store.create("r", bytes("x"));
