@@ -28,6 +28,8 @@ interface Case {
   entries: RawEntry[];
   options?: BuildOptions;
   limits?: Record<string, number>;
+  /** Bytes cut from the end of the generated file. */
+  cut?: number;
 }
 
 /** The corpus: each archive is generated here, so it documents itself and needs no binary in git. */
@@ -177,7 +179,16 @@ const corpus: Case[] = [
     code: "ERR_ARCHIVE_MALFORMED",
     entries: [],
     options: { prefix: text("just text, no archive here") },
+    cut: 22,
   },
+  {
+    name: "truncated file (end record cut)",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [ok("a.txt"), ok("b.txt")],
+    cut: 30,
+  },
+  { name: "empty file", code: "ERR_ARCHIVE_MALFORMED", entries: [], cut: 22 },
+  { name: "an archive with no entries", code: "ERR_PACKAGE_INVALID", entries: [] },
   {
     name: "two top-level folders",
     code: "ERR_PACKAGE_INVALID",
@@ -195,8 +206,7 @@ describe("hostile archive corpus", () => {
     it(`refuses ${item.name} with ${item.code}, writing nothing`, async () => {
       const file = join(dir, `hostile-${index}.zip`);
       const bytes = buildZip(item.entries, item.options);
-      if (item.name === "not a ZIP at all") await writeFile(file, bytes.subarray(0, 26));
-      else await writeFile(file, bytes);
+      await writeFile(file, bytes.subarray(0, bytes.length - (item.cut ?? 0)));
       const limits = item.limits ?? {};
       const verify = verifyPackage(file, { trust: { trustAnchors: [pki.caPem] }, limits });
       await expect(verify).rejects.toSatisfy((error) => isCustodyError(error) && error.code === item.code);
