@@ -4,7 +4,13 @@ import { lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import { openPackageReader, type PackageEntry, type PackageReader } from "./package-reader.js";
-import { type PackageReport, problemsError, type VerifyOptions, verifyOpened } from "./verify.js";
+import {
+  type ActualDigests,
+  type PackageReport,
+  problemsError,
+  type VerifyOptions,
+  verifyOpened,
+} from "./verify.js";
 
 export type ExtractOptions = VerifyOptions;
 
@@ -28,13 +34,13 @@ export async function extractPackage(
     options.limits === undefined ? {} : { limits: options.limits },
   );
   try {
-    const report = await verifyOpened(reader, file, options);
+    const { report, actual } = await verifyOpened(reader, file, options);
     if (!report.ok) throw problemsError(report);
     await checkTarget(target);
     await mkdir(target, { recursive: true });
     const root = join(target, reader.name);
     try {
-      await writeAll(reader, root, report, options.abortSignal);
+      await writeAll(reader, root, actual, options.abortSignal);
     } catch (error) {
       await rm(root, { recursive: true, force: true });
       throw toCustodyError(error, "ERR_IO", `extracting ${file} failed; nothing was left in ${dir}`);
@@ -65,10 +71,9 @@ async function checkTarget(target: string): Promise<void> {
 async function writeAll(
   reader: PackageReader,
   root: string,
-  report: PackageReport,
+  verified: ActualDigests,
   abortSignal?: AbortSignal,
 ): Promise<void> {
-  const expected = new Map(report.manifest?.items.map((item) => [item.path, item.sha256]));
   const made = new Set<string>();
   await makeFolder(root, made);
   for (const entry of reader.entries) {
@@ -83,8 +88,9 @@ async function writeAll(
       await makeFolder(folder, made);
     }
     const sha256 = await writeEntry(reader, entry, path);
-    const wanted = expected.get(entry.path);
-    if (wanted !== undefined && wanted !== sha256) {
+    // Every file, tag files included, must hash now to what verification saw: the archive cannot
+    // change between the two reads unnoticed.
+    if (verified.get(entry.path)?.sha256 !== sha256) {
       throw new CustodyError(
         "ERR_INTEGRITY_MISMATCH",
         `${entry.path} changed between verification and extraction`,

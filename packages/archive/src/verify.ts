@@ -64,17 +64,18 @@ export async function verifyPackage(file: string, options: VerifyOptions): Promi
     options.limits === undefined ? {} : { limits: options.limits },
   );
   try {
-    return await verifyOpened(reader, file, options);
+    return (await verifyOpened(reader, file, options)).report;
   } finally {
     await reader.close();
   }
 }
 
+/** Verifies an opened package; also returns what every file hashed to, for extraction to re-check. */
 export async function verifyOpened(
   reader: PackageReader,
   file: string,
   options: VerifyOptions,
-): Promise<PackageReport> {
+): Promise<{ report: PackageReport; actual: ActualDigests }> {
   const problems: PackageProblem[] = [];
   const tags = await readTagFiles(reader, problems);
   const report: PackageReport = {
@@ -92,7 +93,7 @@ export async function verifyOpened(
     .reduce((sum, [, item]) => sum + item.size, 0);
   checkListings({ reader, tags, actual, manifest: report.manifest, problems });
   report.ok = problems.length === 0;
-  return report;
+  return { report, actual };
 }
 
 function checkSignedManifest(tags: TagContents, options: VerifyOptions, report: PackageReport): void {

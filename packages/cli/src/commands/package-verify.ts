@@ -24,8 +24,9 @@ export async function isZipFile(file: string): Promise<boolean> {
 /** `custody verify P.zip --ca ca.pem [--json]`: exit 0 only when everything holds, 1 with every problem. */
 export async function runVerifyPackage(ctx: CommandContext): Promise<number> {
   const file = absolute(ctx, ctx.positionals[0] as string);
-  const options = withProgress(ctx, await trustOptions(ctx));
-  return printReport(ctx, await refusedAsReport(file, () => verifyPackage(file, options)));
+  const { options, done } = withProgress(ctx, await trustOptions(ctx));
+  const report = await refusedAsReport(file, () => verifyPackage(file, options)).finally(done);
+  return printReport(ctx, report);
 }
 
 export const extractCommand: CommandSpec = {
@@ -47,8 +48,8 @@ export const extractCommand: CommandSpec = {
   async run(ctx) {
     const file = absolute(ctx, ctx.positionals[0] as string);
     const target = absolute(ctx, required(ctx, "to"));
-    const options = withProgress(ctx, await trustOptions(ctx));
-    const report = await extractPackage(file, target, options);
+    const { options, done } = withProgress(ctx, await trustOptions(ctx));
+    const report = await extractPackage(file, target, options).finally(done);
     if (ctx.json) ctx.printJson({ ...summary(report), to: target });
     else ctx.out(`extracted ${report.files} files of ${report.name} into ${target}`);
     return 0;
@@ -67,16 +68,21 @@ async function trustOptions(ctx: CommandContext): Promise<VerifyOptions> {
   return { trust: { trustAnchors, crls }, ...(at === undefined ? {} : { clock: fixedClock(at) }) };
 }
 
-function withProgress(ctx: CommandContext, options: VerifyOptions): VerifyOptions {
+/** Files, bytes and rate on a terminal's progress line (nothing when not a TTY); `done` clears it. */
+function withProgress(
+  ctx: CommandContext,
+  base: VerifyOptions,
+): { options: VerifyOptions; done: () => void } {
   const progress = ctx.progress();
   const started = Date.now();
-  return {
-    ...options,
+  const options: VerifyOptions = {
+    ...base,
     onProgress: ({ files, totalFiles, bytes, totalBytes }) =>
       progress.update(
         `${files}/${totalFiles} files, ${formatBytes(bytes)}/${formatBytes(totalBytes)}, ${rate(bytes, started)}`,
       ),
   };
+  return { options, done: () => progress.done() };
 }
 
 /** A hostile archive is refused with a thrown code; for the command that is one more problem to print. */
