@@ -112,7 +112,7 @@ describe("audit log under real processes", () => {
     const report = await verifyAuditLog({ dir }, { trust: pki.trust });
     expect(report.problem).toBeUndefined();
     expect(report.records).toBe(records.size);
-  }, 90_000);
+  }, 180_000);
 
   it("two processes sharing one log take turns: no fork, no lost record", async () => {
     const dir = join(base, "two");
@@ -126,5 +126,5 @@ describe("audit log under real processes", () => {
     const report = await verifyAuditLog({ dir }, { trust: pki.trust });
     expect(report).toMatchObject({ ok: true, records: 100 });
     expect(report.latestCheckpoint?.treeSize).toBe(100);
-  }, 60_000);
+  }, 120_000);
 });
