@@ -30,6 +30,8 @@ export interface BuildOptions {
   doubleCentralDirectory?: boolean;
   /** Bytes cut from the end of the central directory while the end record still claims them. */
   truncateCentralDirectory?: number;
+  /** Entry count written in the end record (default: the real count). */
+  declaredCount?: number;
 }
 
 export function buildZip(entries: RawEntry[], options: BuildOptions = {}): Buffer {
@@ -80,8 +82,8 @@ export function buildZip(entries: RawEntry[], options: BuildOptions = {}): Buffe
     directory = directory.subarray(0, directory.length - options.truncateCentralDirectory);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt16LE(options.declaredCount ?? entries.length, 8);
+  end.writeUInt16LE(options.declaredCount ?? entries.length, 10);
   end.writeUInt32LE(declaredSize, 12);
   end.writeUInt32LE(directoryOffset, 16);
   return Buffer.concat([

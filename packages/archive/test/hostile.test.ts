@@ -188,6 +188,12 @@ const corpus: Case[] = [
     cut: 30,
   },
   { name: "empty file", code: "ERR_ARCHIVE_MALFORMED", entries: [], cut: 22 },
+  {
+    name: "a central record hidden past the declared count",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [ok("a.txt"), { ...ok("b.txt"), offset: 0, localName: "pkg/a.txt" }],
+    options: { declaredCount: 1 },
+  },
   { name: "an archive with no entries", code: "ERR_PACKAGE_INVALID", entries: [] },
   {
     name: "two top-level folders",

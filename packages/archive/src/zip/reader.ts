@@ -52,6 +52,17 @@ export async function openArchive(
     const raw = await readCentralDirectory(file, size);
     if (raw.length !== end.entryCount)
       throw new CustodyError("ERR_ARCHIVE_MALFORMED", "the entry count is wrong");
+    // Records past the declared count would be invisible here but listed by tools that read by size.
+    const recordBytes = raw.reduce(
+      (sum, e) => sum + 46 + e.fileNameLength + e.extraFieldLength + e.fileCommentLength,
+      0,
+    );
+    if (recordBytes !== end.centralDirectorySize) {
+      throw new CustodyError(
+        "ERR_ARCHIVE_MALFORMED",
+        `the central directory holds ${end.centralDirectorySize - recordBytes} bytes beyond its ${raw.length} records`,
+      );
+    }
     const set = new EntrySet(limits);
     const located: LocatedEntry[] = raw.map((entry) => {
       const checked = checkCentralEntry(entry, limits);
