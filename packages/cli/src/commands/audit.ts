@@ -50,8 +50,10 @@ function describeReport(report: AuditVerifyReport): string {
   const latest = report.latestCheckpoint;
   const signed =
     latest === undefined ? "no signed checkpoint" : `signed up to ${latest.treeSize} (${latest.rootHash})`;
+  const unsigned =
+    report.unsignedRecords > 0 ? `; ${report.unsignedRecords} records after it not signed yet` : "";
   if (report.ok)
-    return `ok: ${report.records} records, ${report.checkpoints} checkpoints verified, ${signed}`;
+    return `ok: ${report.records} records, ${report.checkpoints} checkpoints verified, ${signed}${unsigned}`;
   const p = report.problem;
   const where = [p?.line === undefined ? "" : `line ${p.line}`, p?.seq === undefined ? "" : `seq ${p.seq}`]
     .filter(Boolean)
