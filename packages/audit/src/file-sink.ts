@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, link, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
@@ -11,7 +12,9 @@ import {
   LOG_FILE,
   TORN_DIR,
 } from "./file-source.js";
+import { MAX_LINE_BYTES } from "./lines.js";
 import { acquireLock, type DirLock } from "./lock.js";
+import { parseRecordLine } from "./record.js";
 import type { AuditSink, SinkRecovery } from "./sink.js";
 
 const TAIL_SCAN = 64 * 1024;
@@ -107,9 +110,24 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   private async recover(): Promise<void> {
     const size = (await this.handle.stat()).size;
     const end = await lastNewlineEnd(this.handle, size);
-    if (end < size) await this.cutTornTail(end, size);
     this.#size = end;
+    if (end < size && !(await this.completeLastLine(end, size))) await this.cutTornTail(end, size);
     await this.setAsideIncompleteCheckpoints();
+  }
+
+  /**
+   * A tail that is a whole record, short only of its newline, is kept and completed: cutting it would
+   * drop a valid record (and make the log shorter than a checkpoint that may cover it).
+   */
+  private async completeLastLine(end: number, size: number): Promise<boolean> {
+    if (size - end > MAX_LINE_BYTES) return false;
+    const tail = Buffer.alloc(size - end);
+    await this.handle.read(tail, 0, tail.length, end);
+    if (!isUtf8(tail) || "problem" in parseRecordLine(tail.toString("utf8"))) return false;
+    await this.handle.write(Buffer.from("\n"));
+    this.#size = size + 1;
+    this.recoveries.push({ kind: "completed-line", offset: end, bytes: tail.length });
+    return true;
   }
 
   private async cutTornTail(end: number, size: number): Promise<void> {

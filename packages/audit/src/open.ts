@@ -31,10 +31,7 @@ export async function openAuditLog(sink: AuditSink, options: AuditLogOptions): P
 }
 
 function recoveryEvent(sink: AuditSink, recovery: SinkRecovery): AuditEvent {
-  const reason =
-    recovery.kind === "torn-tail"
-      ? `cut ${recovery.tornBytes} torn bytes after the last whole record; kept at ${recovery.keptAt}`
-      : `set aside the incomplete checkpoint ${recovery.treeSize}; kept at ${recovery.keptAt}`;
+  const reason = recoveryReason(recovery);
   return {
     actor: RECOVERY_ACTOR,
     action: RECOVERY_ACTION,
@@ -43,4 +40,15 @@ function recoveryEvent(sink: AuditSink, recovery: SinkRecovery): AuditEvent {
     reason,
     details: { ...recovery },
   };
+}
+
+function recoveryReason(recovery: SinkRecovery): string {
+  switch (recovery.kind) {
+    case "torn-tail":
+      return `cut ${recovery.tornBytes} torn bytes after the last whole record; kept at ${recovery.keptAt}`;
+    case "completed-line":
+      return `the last record (${recovery.bytes} bytes at ${recovery.offset}) lacked its newline; completed it`;
+    case "incomplete-checkpoint":
+      return `set aside the incomplete checkpoint ${recovery.treeSize}; kept at ${recovery.keptAt}`;
+  }
 }

@@ -22,6 +22,8 @@ export interface AuditSource {
 export type SinkRecovery =
   /** Bytes after the last whole record (a write torn by a crash), cut from the log and kept at `keptAt`. */
   | { kind: "torn-tail"; tornBytes: number; keptAt: string; offset: number }
+  /** A whole, self-consistent record that lacked only its newline: the newline was added, nothing cut. */
+  | { kind: "completed-line"; offset: number; bytes: number }
   /** Half of a checkpoint (its signature or its body) left by a crash, moved aside to `keptAt`. */
   | { kind: "incomplete-checkpoint"; treeSize: number; keptAt: string };
 

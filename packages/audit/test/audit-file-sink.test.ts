@@ -60,6 +60,26 @@ describe("file sink: torn writes", () => {
     expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 4 });
   });
 
+  it("completes a last record that lacks only its newline instead of cutting it", async () => {
+    const dir = await newDir();
+    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    for (let i = 0; i < 3; i += 1) await log.append(sampleEvent());
+    await log.close();
+    const file = join(dir, "audit.log");
+    const bytes = await readFile(file);
+    await writeFile(file, bytes.subarray(0, -1));
+    const reopened = await openFileAuditLog({ dir, signer: pki.signer });
+    const records = [];
+    for await (const record of reopened.read()) records.push(record);
+    expect(records).toHaveLength(4);
+    expect(records[3]?.details).toMatchObject({
+      kind: "completed-line",
+      offset: bytes.lastIndexOf(10, -2) + 1,
+    });
+    await reopened.close();
+    expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 4 });
+  });
+
   it("sets aside half-written checkpoints (a signature without body, an unfinished temporary file)", async () => {
     const dir = await newDir();
     const log = await openFileAuditLog({ dir, signer: pki.signer });
