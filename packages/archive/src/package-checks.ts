@@ -12,6 +12,15 @@ import {
 import type { PackageReader } from "./package-reader.js";
 import type { ActualDigests, PackageProblem } from "./verify.js";
 
+/**
+ * Archive-level faults found while reading an entry (a declared size the data exceeds, hidden bytes,
+ * corrupt deflate data, a limit) mean the archive itself is hostile or broken: the whole package is
+ * refused. A CRC or digest mismatch is a finding about one file, reported with its path.
+ */
+export function isRefusal(code: ErrorCode): boolean {
+  return code.startsWith("ERR_ARCHIVE_");
+}
+
 export interface TagContents {
   files: Map<string, Buffer>;
   payloadManifest?: Map<string, string>;
@@ -63,12 +72,7 @@ async function capture<T>(
   try {
     return await run();
   } catch (error) {
-    if (
-      !isCustodyError(error) ||
-      error.code === "ERR_ARCHIVE_LIMIT" ||
-      error.code === "ERR_ARCHIVE_SIZE_MISMATCH"
-    )
-      throw error;
+    if (!isCustodyError(error) || isRefusal(error.code)) throw error;
     problems.push({ code: error.code, path, message: error.message });
     return undefined;
   }

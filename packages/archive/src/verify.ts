@@ -8,7 +8,7 @@ import {
   verifyDetached,
 } from "@custody/manifest";
 import { TAG_FILES } from "./bagit.js";
-import { checkListings, readTagFiles, type TagContents } from "./package-checks.js";
+import { checkListings, isRefusal, readTagFiles, type TagContents } from "./package-checks.js";
 import {
   openPackageReader,
   type PackageEntry,
@@ -168,8 +168,7 @@ async function hashEntry(
     else for await (const chunk of reader.open(entry)) hash.update(chunk as Buffer);
     return hash.digest("hex");
   } catch (error) {
-    // A declared size the data exceeds is an attack on the reader: refuse the whole package.
-    if (!isCustodyError(error) || error.code === "ERR_ARCHIVE_SIZE_MISMATCH") throw error;
+    if (!isCustodyError(error) || isRefusal(error.code)) throw error;
     problems.push({ code: error.code, path: entry.path, message: error.message });
     return undefined;
   }

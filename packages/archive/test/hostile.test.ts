@@ -1,6 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deflateRawSync } from "node:zlib";
 import { isCustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractPackage, openPackageReader, verifyPackage } from "../src/index.js";
@@ -20,6 +22,7 @@ afterAll(async () => {
 const text = (s: string) => Buffer.from(s);
 const ok = (name: string, content = "fine\n"): RawEntry => ({ name: `pkg/${name}`, content: text(content) });
 const zeros = Buffer.alloc(8 * 1024 * 1024);
+const noise = randomBytes(1536 * 1024);
 const innerLocal = buildZip([ok("inner.txt")]).subarray(0, 30 + "pkg/inner.txt".length + 5);
 
 interface Case {
@@ -188,6 +191,30 @@ const corpus: Case[] = [
     cut: 30,
   },
   { name: "empty file", code: "ERR_ARCHIVE_MALFORMED", entries: [], cut: 22 },
+  {
+    name: "bytes hidden after a small entry's deflate stream",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [
+      {
+        name: "pkg/a.txt",
+        content: text("fine\n"),
+        method: 8,
+        stored: Buffer.concat([deflateRawSync(text("fine\n")), text("HIDDEN")]),
+      },
+    ],
+  },
+  {
+    name: "bytes hidden after a large entry's deflate stream",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [
+      {
+        name: "pkg/big.bin",
+        content: noise,
+        method: 8,
+        stored: Buffer.concat([deflateRawSync(noise), text("HIDDEN")]),
+      },
+    ],
+  },
   {
     name: "a central record hidden past the declared count",
     code: "ERR_ARCHIVE_MALFORMED",

@@ -4,6 +4,7 @@ import { throwIfAborted } from "@custody/core";
 import { deflateChunk, isWorthCompressing, looksCompressed } from "./compression.js";
 import { METHOD_DEFLATE, METHOD_STORE } from "./format.js";
 import type { ZipWriter } from "./writer.js";
+import { deflateWhole } from "./zlib-pool.js";
 
 /** Compressed chunks in flight per entry: bounds memory (DEPTH × 1 MiB) and keeps the thread pool busy. */
 const DEPTH = 4;
@@ -123,7 +124,10 @@ async function firstOutput(
 ): Promise<{ method: number; output: Buffer | undefined }> {
   if (first === undefined || looksCompressed(options.path, first))
     return { method: METHOD_STORE, output: first };
-  const output = await deflateChunk(first, options.level, undefined, last);
+  // A whole entry in one chunk goes through a reused zlib context; chunks of a larger one each need their own.
+  const output = last
+    ? await deflateWhole(first, options.level)
+    : await deflateChunk(first, options.level, undefined, false);
   if (isWorthCompressing(first, output)) return { method: METHOD_DEFLATE, output };
   return { method: METHOD_STORE, output: first };
 }

@@ -1,7 +1,7 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { crc32, createInflateRaw, inflateRawSync } from "node:zlib";
+import { crc32, createInflateRaw, type InflateRaw } from "node:zlib";
 import { CustodyError, toCustodyError } from "@custody/core";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
 import { readAt, readDirectoryEnd } from "./directory-end.js";
@@ -13,6 +13,7 @@ import {
   EntrySet,
 } from "./entry-checks.js";
 import { checkLayout, type LocatedEntry } from "./layout.js";
+import { inflateWhole } from "./zlib-pool.js";
 
 export interface ArchiveReader {
   /** Every entry, in central-directory order, each already checked. */
@@ -106,10 +107,9 @@ class Reader implements ArchiveReader {
       objectMode: false,
       highWaterMark: READ_CHUNK,
     });
-    const done =
-      entry.method === "deflate"
-        ? pipeline(input, createInflateRaw({ chunkSize: 64 * 1024 }), check)
-        : pipeline(input, check);
+    const inflater = entry.method === "deflate" ? createInflateRaw({ chunkSize: 64 * 1024 }) : undefined;
+    check.inflater = inflater;
+    const done = inflater === undefined ? pipeline(input, check) : pipeline(input, inflater, check);
     done.catch((error: unknown) => check.destroy(streamError(error, entry)));
     return check;
   }
@@ -126,7 +126,7 @@ class Reader implements ArchiveReader {
         throw new CustodyError("ERR_ARCHIVE_MALFORMED", `${entry.name}: unexpected end of file`);
       done += bytesRead;
     }
-    const data = entry.method === "store" ? raw : inflateWhole(raw, entry);
+    const data = entry.method === "store" ? raw : await inflateSmall(raw, entry);
     if (data.length !== entry.size) throw sizeMismatch(entry, `${data.length} bytes, ${entry.size} declared`);
     if (crc32(data) >>> 0 !== entry.crc32 >>> 0) {
       throw new CustodyError("ERR_INTEGRITY_MISMATCH", `${entry.name}: CRC-32 differs`, {
@@ -142,21 +142,36 @@ class Reader implements ArchiveReader {
 }
 
 /** Inflates at most one byte more than declared, so a lying entry is caught without inflating further. */
-function inflateWhole(raw: Buffer, entry: ArchiveEntry): Buffer {
-  try {
-    return inflateRawSync(raw, { maxOutputLength: entry.size + 1 });
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
-      throw sizeMismatch(entry, `more than the ${entry.size} bytes declared`);
-    }
+async function inflateSmall(raw: Buffer, entry: ArchiveEntry): Promise<Buffer> {
+  const result = await inflateWhole(raw, entry.size).catch((error: unknown) => {
     throw streamError(error, entry);
+  });
+  switch (result.kind) {
+    case "ok":
+      return result.data;
+    case "overflow":
+      throw sizeMismatch(entry, `more than the ${entry.size} bytes declared`);
+    case "trailing":
+      throw hiddenBytes(entry, result.unused);
   }
+}
+
+function hiddenBytes(entry: ArchiveEntry, unused: number): CustodyError {
+  return new CustodyError(
+    "ERR_ARCHIVE_MALFORMED",
+    `${entry.name}: ${unused} hidden bytes after its compressed data`,
+    {
+      details: { path: entry.name },
+    },
+  );
 }
 
 /** Counts and CRCs the bytes as they pass: more than declared stops at once (a bomb inflates no further). */
 class EntryCheck extends Transform {
   #size = 0;
   #crc = 0;
+  /** Set for deflated entries: all of the compressed bytes must have been part of the deflate stream. */
+  inflater: InflateRaw | undefined;
 
   constructor(private readonly entry: ArchiveEntry) {
     super();
@@ -173,7 +188,10 @@ class EntryCheck extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.#size !== this.entry.size) {
+    const unused = this.inflater === undefined ? 0 : this.entry.compressedSize - this.inflater.bytesWritten;
+    if (unused > 0) {
+      done(hiddenBytes(this.entry, unused));
+    } else if (this.#size !== this.entry.size) {
       done(sizeMismatch(this.entry, `${this.#size} bytes, ${this.entry.size} declared`));
     } else if (this.#crc >>> 0 !== this.entry.crc32 >>> 0) {
       done(
