@@ -69,6 +69,22 @@ describe("custody package / verify / extract", () => {
     await expect(readdir(join(work, "refused"))).rejects.toMatchObject({ code: "ENOENT" });
   });
 
+  it("verifies a detached signature over a .zip when --signature is given", async () => {
+    const signed = await run(["sign", "CASE-1.zip", "--key", "signer.key", "--cert", "signer.pem"]);
+    expect(signed.code).toBe(0);
+    const verified = await run([
+      "verify",
+      "CASE-1.zip",
+      "--signature",
+      "CASE-1.zip.p7s",
+      "--ca",
+      "ca.pem",
+      "--json",
+    ]);
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.out).signature).toContain("CASE-1.zip.p7s");
+  });
+
   it("exits 1 for a hostile archive, naming its code", async () => {
     await writeFile(
       join(work, "junk.zip"),

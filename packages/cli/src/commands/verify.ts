@@ -12,18 +12,19 @@ export const verifyCommand: CommandSpec = {
     "P.zip --ca ca.pem [--crl crl.pem] [--at TIME] [--json]",
     "FILE [--signature FILE.p7s] --ca ca.pem [--crl crl.pem] [--at TIME] [--json]",
     "",
-    "A package (.zip or ZIP magic) is checked without extracting it: the custody manifest's signature and",
-    "chain, every data/ file against manifest-sha256.txt and the custody manifest (listed exactly once,",
-    "size and sha256), the tag manifest, Payload-Oxum; a hostile archive is refused. Every problem is",
-    "printed with its code and path (--json gives the whole report).",
+    "A package (.zip or ZIP magic; without --signature) is checked without extracting it: the custody",
+    "manifest's signature and chain, every data/ file against manifest-sha256.txt and the custody",
+    "manifest (listed exactly once, size and sha256), the tag manifest, Payload-Oxum; a hostile archive",
+    "is refused. Every problem is printed with its code and path (--json gives the whole report).",
     "Any other FILE: the CMS signature (FILE.p7s by default) over FILE's exact bytes: the digest, the",
     "signature, the chain to a --ca certificate (repeatable), validity at the signing time and now (or",
     "--at), key usage, and revocation in each --crl. Nothing is fetched from the network.",
   ].join("\n"),
   options: { ...verifySignatureOptions },
   positionals: { min: 1, max: 1 },
+  // --signature always means a detached signature, even over a .zip file.
   run: async (ctx) =>
-    (await isZipFile(absolute(ctx, String(ctx.positionals[0]))))
+    ctx.string("signature") === undefined && (await isZipFile(absolute(ctx, String(ctx.positionals[0]))))
       ? runVerifyPackage(ctx)
       : runVerifySignature(ctx),
 };
