@@ -1,6 +1,4 @@
-import { join } from "node:path";
 import type { AuditRecord, AuditVerifyReport, InclusionProofBundle, SignedCheckpoint } from "@custody/audit";
-import { verifyAuditLog } from "@custody/audit";
 import type { AuthenticatedPrincipal } from "./identity.js";
 import type { Vault } from "./vault.js";
 
@@ -15,11 +13,9 @@ export async function verifyVaultAudit(
   vault: Vault,
   principal: AuthenticatedPrincipal,
 ): Promise<AuditVerifyReport> {
+  // The open log verifies what is durable, never an append still in flight.
   return vault.run(auditRequest(principal, "audit.read", "audit:verify"), async () =>
-    verifyAuditLog(
-      { dir: join(vault.dir, "audit") },
-      { trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] } },
-    ),
+    vault.audit.verify({ trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] } }),
   );
 }
 

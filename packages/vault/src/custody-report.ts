@@ -18,8 +18,10 @@ export async function buildCustodyReport(
     const events: AuditRecord[] = [];
     for await (const record of vault.audit.read()) if (record.target === target) events.push(record);
     const checkpoint = await vault.audit.checkpoint();
-    const proofs: InclusionProofBundle[] = [];
-    for (const event of events) proofs.push(await vault.audit.proveInclusion(event.seq, checkpoint));
+    const proofs: InclusionProofBundle[] = await vault.audit.proveInclusions(
+      events.map((e) => e.seq),
+      checkpoint,
+    );
     const report: CustodyReport = {
       format: "custody.report/v1",
       generatedAt: vault.clock.now().toISOString(),
