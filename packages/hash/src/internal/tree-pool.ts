@@ -42,19 +42,20 @@ function hash(fd, knownSize) {
   algorithms.forEach((a, i) => { digests[a] = hashes[i].digest("hex"); });
   return { kind: "file", size, digests };
 }
-parentPort.on("message", ({ id, path }) => {
+function one(path) {
   let fd = -1;
-  let reply;
   try {
     fd = fs.openSync(path, flags);
     const st = fs.fstatSync(fd);
-    reply = st.isFile() ? hash(fd, st.size) : { kind: "other", type: typeOf(st) };
+    return st.isFile() ? hash(fd, st.size) : { kind: "other", type: typeOf(st) };
   } catch (e) {
-    reply = { kind: "error", code: e.code, message: e.message };
+    return { kind: "error", code: e.code, message: e.message };
   } finally {
     if (fd >= 0) try { fs.closeSync(fd); } catch {}
   }
-  parentPort.postMessage({ id, ...reply });
+}
+parentPort.on("message", (batch) => {
+  parentPort.postMessage(batch.map(({ id, path }) => ({ id, ...one(path) })));
 });
 `;
 
@@ -63,52 +64,62 @@ interface Pending {
   resolve: (result: PooledResult) => void;
 }
 
-const WORKERS = 1;
+// Files per message: one message per file cost more on the calling thread than the worker's hashing.
+const BATCH = 32;
 
-/** Worker threads that open, read and digest files with synchronous calls, on every core. */
+/**
+ * A worker thread that opens, reads and digests files with synchronous calls, fed in batches. One
+ * worker plus this thread (walking, ordering) keep two cores busy; each further worker would cost
+ * ~12 MiB, which the 100 MiB budget cannot spare.
+ */
 export class TreeHashPool {
-  readonly #workers: { worker: Worker; load: number }[];
+  readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
+  #batch: { id: number; path: string }[] = [];
+  #flushTimer: NodeJS.Immediate | undefined;
   #nextId = 0;
   #broken: CustodyError | undefined;
 
   constructor(algorithms: readonly HashAlgorithm[], chunkBytes: number, flags: number) {
-    // One worker plus this thread (walking, collecting) keep two cores busy; a second worker was no
-    // faster on two cores and costs ~12 MiB, which the 100 MiB budget cannot spare.
-    const count = WORKERS;
-    this.#workers = Array.from({ length: count }, () => {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { algorithms: [...algorithms], chunkBytes, flags },
-        resourceLimits: WORKER_LIMITS,
-      });
-      const slot = { worker, load: 0 };
-      worker.on("message", (reply: Reply) => this.#settle(slot, reply));
-      worker.on("error", (cause) => this.#failAll(cause));
-      worker.on("exit", (code) => this.#failAll(new Error(`exited with code ${code}`)));
-      return slot;
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { algorithms: [...algorithms], chunkBytes, flags },
+      resourceLimits: WORKER_LIMITS,
     });
+    this.#worker.on("message", (replies: Reply[]) => {
+      for (const reply of replies) this.#settle(reply);
+    });
+    this.#worker.on("error", (cause) => this.#failAll(cause));
+    this.#worker.on("exit", (code) => this.#failAll(new Error(`exited with code ${code}`)));
   }
 
-  /** Digests one file on the least busy worker; never rejects. */
+  /** Digests one file on the worker; never rejects. */
   hash(absolute: string, path: string): Promise<PooledResult> {
     if (this.#broken !== undefined) return Promise.resolve({ kind: "error", error: this.#broken });
     const id = this.#nextId++;
-    const slot = this.#workers.reduce((min, w) => (w.load < min.load ? w : min));
-    slot.load += 1;
-    return new Promise((resolve) => {
-      this.#pending.set(id, { path, resolve });
-      slot.worker.postMessage({ id, path: absolute });
-    });
+    const result = new Promise<PooledResult>((resolve) => this.#pending.set(id, { path, resolve }));
+    this.#batch.push({ id, path: absolute });
+    // Whatever the walk queued in this turn of the event loop goes out together.
+    if (this.#batch.length >= BATCH) this.#flush();
+    else this.#flushTimer ??= setImmediate(() => this.#flush());
+    return result;
   }
 
   async close(): Promise<void> {
     this.#broken ??= new CustodyError("ERR_ABORTED", "the hashing pool was closed");
-    await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
+    await this.#worker.terminate();
   }
 
-  #settle(slot: { load: number }, reply: Reply): void {
-    slot.load -= 1;
+  #flush(): void {
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#batch.length === 0) return;
+    this.#worker.postMessage(this.#batch);
+    this.#batch = [];
+  }
+
+  #settle(reply: Reply): void {
     const pending = this.#pending.get(reply.id);
     if (pending === undefined) return;
     this.#pending.delete(reply.id);
