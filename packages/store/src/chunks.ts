@@ -1,10 +1,13 @@
 import type { Readable } from "node:stream";
 import { CustodyError } from "@custody/core";
 
+const QUEUE_HIGH_BYTES = 4 * 1024 * 1024;
+
 /**
- * Yields a body's chunks one by one. For a Readable it listens to 'data' and pauses while a chunk is
- * being handled: `for await` on a Readable calls read(), which concatenates whatever is buffered into
- * a fresh allocation on every turn and made resident memory grow with the transfer rate.
+ * Yields a body's chunks one by one. For a Readable it listens to 'data' and keeps a few MiB queued
+ * (so reading ahead overlaps with hashing and writing) and pauses above that: `for await` on a Readable
+ * calls read(), which concatenates whatever is buffered into a fresh allocation on every turn and made
+ * resident memory grow with the transfer rate.
  */
 export async function* bodyChunks(body: Readable | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   if (!isReadable(body)) {
@@ -12,6 +15,7 @@ export async function* bodyChunks(body: Readable | AsyncIterable<Uint8Array>): A
     return;
   }
   const queue: Uint8Array[] = [];
+  let queued = 0;
   let ended = false;
   let failure: unknown;
   let wake: (() => void) | undefined;
@@ -22,7 +26,8 @@ export async function* bodyChunks(body: Readable | AsyncIterable<Uint8Array>): A
   };
   const onData = (chunk: Uint8Array): void => {
     queue.push(chunk);
-    body.pause();
+    queued += chunk.byteLength;
+    if (queued >= QUEUE_HIGH_BYTES) body.pause();
     notify();
   };
   const onEnd = (): void => {
@@ -42,8 +47,9 @@ export async function* bodyChunks(body: Readable | AsyncIterable<Uint8Array>): A
     for (;;) {
       const chunk = queue.shift();
       if (chunk !== undefined) {
+        queued -= chunk.byteLength;
         yield chunk;
-        if (queue.length === 0) body.resume();
+        if (queued < QUEUE_HIGH_BYTES && body.isPaused()) body.resume();
       } else if (failure !== undefined) {
         throw failure;
       } else if (ended) {
