@@ -12,7 +12,7 @@ export type {
   PackageResult,
   PackageWriter,
   PackageWriterOptions,
-} from "./package-writer.js";
+} from "./package-types.js";
 export { createPackageWriter } from "./package-writer.js";
 export type { CollectionSummaryRow } from "./summary.js";
 export { collectionSummaryRowSchema, formatCollectionSummary, SUMMARY_COLUMNS } from "./summary.js";

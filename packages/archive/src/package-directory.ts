@@ -1,7 +1,8 @@
 import { opendir } from "node:fs/promises";
 import { join } from "node:path";
 import { CustodyError, throwIfAborted } from "@custody/core";
-import { createPackageWriter, type PackageResult, type PackageWriterOptions } from "./package-writer.js";
+import type { PackageResult, PackageWriterOptions } from "./package-types.js";
+import { createPackageWriter } from "./package-writer.js";
 
 export interface PackageDirectoryOptions extends PackageWriterOptions {
   /** Files read and compressed ahead of the one being written (default 8). */

@@ -1,6 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { link, lstat, open, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
   assertSafeRelativePath,
@@ -11,77 +9,22 @@ import {
   throwIfAborted,
   toCustodyError,
 } from "@custody/core";
-import { ManifestBuilder, type ManifestCollector, type ManifestDevice, type Signer } from "@custody/manifest";
+import { ManifestBuilder } from "@custody/manifest";
+import type {
+  ItemMeta,
+  ItemRecord,
+  PackageProgress,
+  PackageResult,
+  PackageWriter,
+  PackageWriterOptions,
+} from "./package-types.js";
+import { openTemporary, publish } from "./publish.js";
 import { Sequencer } from "./sequencer.js";
 import { type CollectionSummaryRow, collectionSummaryRowSchema } from "./summary.js";
 import { writeTagFiles } from "./tag-files.js";
 import { fileChunks, streamChunks } from "./zip/chunks.js";
 import { writeEntry } from "./zip/entry.js";
-import { type ZipCheckpoint, ZipWriter } from "./zip/writer.js";
-
-export interface PackageWriterOptions {
-  /** The package's name: the top-level folder in the ZIP and its BagIt External-Identifier. */
-  name: string;
-  caseId?: string;
-  device: ManifestDevice;
-  collector: ManifestCollector;
-  signer: Signer;
-  sourceOrganization?: string;
-  clock?: Clock;
-  /** zlib level for entries that compress (default 6, as `zip -6`). */
-  level?: number;
-  /** Writes ZIP64 records for every entry (tests and tools that want them); otherwise only where needed. */
-  forceZip64?: boolean;
-  abortSignal?: AbortSignal;
-  onProgress?: (progress: PackageProgress) => void;
-}
-
-export interface PackageProgress {
-  files: number;
-  bytes: number;
-}
-
-export interface ItemMeta {
-  /** Default: the first folder of the path under data/. */
-  dataPoint?: string;
-  /** The command or source the bytes came from. */
-  source?: string;
-  collectedAt?: Date | string;
-}
-
-export interface ItemRecord {
-  /** Bag-relative path, as both manifests list it: "data/<path under data>". */
-  path: string;
-  size: number;
-  sha256: string;
-  compressedSize: number;
-  method: "store" | "deflate";
-  collectedAt: string;
-  dataPoint: string;
-  source?: string;
-}
-
-export interface PackageResult {
-  file: string;
-  name: string;
-  size: number;
-  items: number;
-  payloadBytes: number;
-  payloadOxum: string;
-  manifestSha256: string;
-}
-
-export interface PackageWriter {
-  addStream(
-    pathUnderData: string,
-    body: Readable | AsyncIterable<Uint8Array>,
-    meta?: ItemMeta,
-  ): Promise<ItemRecord>;
-  addFile(pathUnderData: string, file: string, meta?: ItemMeta): Promise<ItemRecord>;
-  setCollectionSummary(rows: readonly CollectionSummaryRow[]): void;
-  finalize(): Promise<PackageResult>;
-  abort(reason?: unknown): Promise<void>;
-}
+import type { ZipCheckpoint, ZipWriter } from "./zip/writer.js";
 
 /**
  * Writes a signed investigation package in one pass: each entry is hashed while it is compressed and
@@ -280,30 +223,5 @@ class InvestigationPackageWriter implements PackageWriter {
   async #assertUsable(): Promise<void> {
     if (this.#controller.signal.aborted) await this.#fail();
     this.#assertOpen();
-  }
-}
-
-async function openTemporary(outFile: string, forceZip64: boolean): Promise<ZipWriter> {
-  const exists = await lstat(outFile).then(
-    () => true,
-    () => false,
-  );
-  if (exists)
-    throw new CustodyError("ERR_ALREADY_EXISTS", `${outFile} already exists`, { details: { path: outFile } });
-  const temporary = join(dirname(outFile), `.${basename(outFile)}.${randomUUID().slice(0, 8)}.partial`);
-  return ZipWriter.create(temporary, { forceZip64 });
-}
-
-/** Gives the finished file its name without ever replacing an existing one, then makes that durable. */
-async function publish(temporary: string, outFile: string): Promise<void> {
-  await link(temporary, outFile).catch((error: unknown) => {
-    throw toCustodyError(error, "ERR_IO", `cannot create ${outFile}`);
-  });
-  await unlink(temporary);
-  const directory = await open(dirname(outFile), "r");
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
   }
 }

@@ -9,7 +9,7 @@ import {
   serializeManifest,
 } from "@custody/manifest";
 import { BAGIT_TXT, formatBagInfo, formatManifest, payloadOxum, TAG_FILES } from "./bagit.js";
-import type { ItemRecord } from "./package-writer.js";
+import type { ItemRecord } from "./package-types.js";
 import { type CollectionSummaryRow, formatCollectionSummary } from "./summary.js";
 import { streamChunks } from "./zip/chunks.js";
 import { writeEntry } from "./zip/entry.js";
