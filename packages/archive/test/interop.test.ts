@@ -61,6 +61,23 @@ describe.skipIf(!hasTool("unzip"))("packages with standard tools", () => {
     expect(await readdir(extracted)).toEqual(["CASE-7"]);
   });
 
+  it.skipIf(!hasTool("python3", ["--version"]))(
+    "Python's zipfile (an independent reader) tests every entry's CRC",
+    () => {
+      const result = spawnSync("python3", ["-m", "zipfile", "-t", packageFile]);
+      expect(result.stderr.toString()).toBe("");
+      expect(result.stdout.toString()).toContain("Done testing");
+      expect(result.status).toBe(0);
+    },
+  );
+
+  it.skipIf(!hasTool("jar", ["--version"]))("the JDK's zip reader (jar) lists every entry", () => {
+    const listed = execFileSync("jar", ["tf", packageFile]).toString().trim().split("\n");
+    expect(listed).toContain("CASE-7/data/Processes/ps.txt");
+    expect(listed).toContain("CASE-7/custody-manifest.json.p7s");
+    expect(listed).toHaveLength(12);
+  });
+
   it.skipIf(!hasTool("sha256sum", ["--version"]))(
     "sha256sum -c manifest-sha256.txt passes from the bag root",
     () => {

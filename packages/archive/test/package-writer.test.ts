@@ -108,6 +108,9 @@ describe("createPackageWriter", () => {
     await writer.finalize();
     expect((await verifyPackage(out, { trust: { trustAnchors: [pki.caPem] } })).problems).toEqual([]);
     if (hasTool("unzip")) expect(execFileSync("unzip", ["-tq", out]).toString()).toContain("No errors");
+    if (hasTool("python3", ["--version"])) {
+      expect(execFileSync("python3", ["-m", "zipfile", "-t", out]).toString()).toContain("Done testing");
+    }
   });
 });
 
