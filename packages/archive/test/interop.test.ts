@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPackageWriter } from "../src/index.js";
+import { createPackageWriter, verifyPackage } from "../src/index.js";
 import { validateBagDirectory } from "./bagit-validator.js";
 import { collector, createTestPki, device, type TestPki } from "./fixtures.js";
 import { hasTool, textBlob } from "./helpers.js";
@@ -110,6 +110,23 @@ describe.skipIf(!hasTool("unzip"))("packages with standard tools", () => {
       const result = spawnSync("openssl", args, { cwd: bag });
       expect(result.stderr.toString()).toContain("Verification successful");
       expect(result.status).toBe(0);
+    },
+  );
+
+  it.skipIf(!hasTool("zip", ["-v"]))(
+    "the same bag zipped by Info-ZIP (folders, extra fields, data descriptors) verifies",
+    async () => {
+      const trust = { trustAnchors: [pki.caPem] };
+      const plain = join(dir, "rezipped.zip");
+      execFileSync("zip", ["-r", "-q", plain, "CASE-7"], { cwd: extracted });
+      expect((await verifyPackage(plain, { trust })).problems).toEqual([]);
+      // Writing to stdout makes zip use data descriptors (sizes after the data).
+      const streamed = execFileSync("zip", ["-r", "-q", "-", "CASE-7"], {
+        cwd: extracted,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      await writeFile(join(dir, "streamed.zip"), streamed);
+      expect((await verifyPackage(join(dir, "streamed.zip"), { trust })).problems).toEqual([]);
     },
   );
 

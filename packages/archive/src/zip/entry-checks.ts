@@ -1,3 +1,4 @@
+import { crc32 } from "node:zlib";
 import { CustodyError, pathCollisionKey, unsafePathReason } from "@custody/core";
 import type { Entry } from "yauzl";
 import { FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, FLAG_UTF8, METHOD_DEFLATE, METHOD_STORE } from "./format.js";
@@ -94,23 +95,32 @@ export function checkCentralEntry(entry: Entry, limits: Required<ArchiveLimits>)
   };
 }
 
-/** Names are UTF-8 when flagged, else they must be plain ASCII: CP437 guesses could hide look-alikes. */
+/**
+ * Names must be UTF-8: flagged, or unflagged as Info-ZIP writes them on Unix, or in Info-ZIP's Unicode
+ * Path field (0x7075) when its CRC matches the raw name. Anything else (CP437 guesses) is refused. Path
+ * safety holds under either reading: every byte of a multi-byte character is >= 0x80, never '/', '\\',
+ * '.' or ':'.
+ */
 function decodeName(entry: Entry): string {
   const raw = entry.fileName as unknown as Buffer;
-  const ascii = raw.every((byte) => byte < 0x80);
-  if (!ascii && !(entry.generalPurposeBitFlag & FLAG_UTF8)) {
-    throw new CustodyError("ERR_UNSAFE_PATH", "an entry name is neither UTF-8 (flagged) nor ASCII", {
-      details: { raw: raw.toString("hex") },
-    });
-  }
+  const flagged = (entry.generalPurposeBitFlag & FLAG_UTF8) !== 0;
+  const bytes = flagged ? raw : (unicodePath(entry, raw) ?? raw);
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (cause) {
     throw new CustodyError("ERR_UNSAFE_PATH", "an entry name is not valid UTF-8", {
       cause,
       details: { raw: raw.toString("hex") },
     });
   }
+}
+
+const EXTRA_UNICODE_PATH = 0x7075;
+
+function unicodePath(entry: Entry, raw: Buffer): Buffer | undefined {
+  const field = entry.extraFields.find((extra) => extra.id === EXTRA_UNICODE_PATH)?.data;
+  if (field === undefined || field.length < 6 || field[0] !== 1) return undefined;
+  return field.readUInt32LE(1) === crc32(raw) >>> 0 ? field.subarray(5) : undefined;
 }
 
 /** Only regular files and directories: a link or device inside evidence is refused, never recreated. */
