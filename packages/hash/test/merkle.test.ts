@@ -49,6 +49,12 @@ const flipBit = (b: Uint8Array, bit: number) => {
 describe("Merkle hashing", () => {
   it("separates leaves (0x00) from nodes (0x01)", () => {
     expect(merkleLeafHash(Buffer.from("x"))).toEqual(sha256(Buffer.from([0]), Buffer.from("x")));
+    for (const size of [0, 4095, 4096, 4097, 70_000]) {
+      const data = Buffer.alloc(size, size % 251);
+      expect(merkleLeafHash(data)).toEqual(sha256(Buffer.from([0]), data));
+    }
+    const leaf = merkleLeafHash(Buffer.from("y"));
+    expect(merkleLeafHash(Buffer.from("y"))).toEqual(leaf); // no state leaks between calls
     const [a, b] = leavesOf(2) as [Buffer, Buffer];
     expect(merkleNodeHash(a, b)).toEqual(sha256(Buffer.from([1]), a, b));
     expect(merkleRoot([])).toEqual(sha256());
