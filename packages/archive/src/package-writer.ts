@@ -132,6 +132,7 @@ class InvestigationPackageWriter implements PackageWriter {
     source: () => Promise<AsyncIterable<Buffer>>,
   ): Promise<ItemRecord> {
     this.#assertOpen();
+    const collectedAt = timestamp(meta.collectedAt ?? this.#clock.now());
     const path = this.#claim(pathUnderData);
     const turn = this.#sequencer.take();
     const zip = await this.#zip.catch(async (error: unknown) => {
@@ -143,7 +144,6 @@ class InvestigationPackageWriter implements PackageWriter {
       checkpoint = zip.checkpoint();
     });
     try {
-      const collectedAt = new Date(meta.collectedAt ?? this.#clock.now()).toISOString();
       const written = await writeEntry(zip, await source(), {
         name: `${this.#options.name}/${path}`,
         path,
@@ -224,4 +224,15 @@ class InvestigationPackageWriter implements PackageWriter {
     if (this.#controller.signal.aborted) await this.#fail();
     this.#assertOpen();
   }
+}
+
+function timestamp(value: Date | string): string {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `collectedAt ${JSON.stringify(String(value))} is not a time`,
+    );
+  }
+  return date.toISOString();
 }

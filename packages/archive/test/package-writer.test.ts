@@ -59,6 +59,24 @@ describe("createPackageWriter", () => {
     expect((await readdir(dir)).filter((name) => name.includes("signalled"))).toEqual([]);
   });
 
+  it("an abort releases a writer whose source hangs", async () => {
+    const controller = new AbortController();
+    const writer = createPackageWriter(join(dir, "hung.zip"), {
+      ...options("hung"),
+      abortSignal: controller.signal,
+    });
+    const hung = Readable.from(
+      (async function* () {
+        yield textBlob(10_000);
+        await new Promise(() => {}); // a collector that stops sending
+      })(),
+    );
+    const adding = writer.addStream("a.txt", hung);
+    setTimeout(() => controller.abort(new Error("timeout")), 50);
+    await expect(adding).rejects.toSatisfy((e) => isCustodyError(e, "ERR_ABORTED"));
+    expect((await readdir(dir)).filter((name) => name.includes("hung"))).toEqual([]);
+  });
+
   it("rolls back an entry whose source fails, and the package stays valid without it", async () => {
     const out = join(dir, "rolled.zip");
     const writer = createPackageWriter(out, options("rolled"));

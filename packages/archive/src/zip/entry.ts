@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
-import { throwIfAborted } from "@custody/core";
+import { CustodyError, throwIfAborted } from "@custody/core";
 import { deflateChunk, isWorthCompressing, looksCompressed } from "./compression.js";
 import { METHOD_DEFLATE, METHOD_STORE } from "./format.js";
 import type { ZipWriter } from "./writer.js";
@@ -60,7 +60,7 @@ class HashingSource {
 
   async take(): Promise<Buffer | undefined> {
     throwIfAborted(this.options.abortSignal);
-    const step = await this.iterator.next();
+    const step = await abortable(this.iterator.next(), this.options.abortSignal);
     if (step.done) return undefined;
     this.digest.update(step.value);
     this.crc = crc32(step.value, this.crc);
@@ -70,7 +70,9 @@ class HashingSource {
   }
 
   async close(): Promise<void> {
-    await this.iterator.return?.();
+    const closing = Promise.resolve(this.iterator.return?.()).catch(() => {});
+    // After an abort a hung source's return() would wait for its pending read forever; it runs later.
+    if (!this.options.abortSignal?.aborted) await closing;
   }
 }
 
@@ -130,4 +132,15 @@ async function firstOutput(
     : await deflateChunk(first, options.level, undefined, false);
   if (isWorthCompressing(first, output)) return { method: METHOD_DEFLATE, output };
   return { method: METHOD_STORE, output: first };
+}
+
+/** A source that stops sending (a hung collector) must not keep an aborted writer waiting. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () =>
+      reject(new CustodyError("ERR_ABORTED", "the operation was aborted", { cause: signal.reason }));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
