@@ -30,7 +30,7 @@ import { mapAzureError, statusOf } from "./errors.js";
 import { LibraryProtection } from "./library-protection.js";
 import { assertKeyFree, type LiveObject, readLive } from "./lookup.js";
 import { type AzureBlobEvidenceStoreOptions, blockSettings, containerClientFor } from "./options.js";
-import { probeEnforcement } from "./probe.js";
+import { capabilitiesFor, probeEnforcement } from "./probe.js";
 import { applyServiceProtection, readLibraryState, serviceState } from "./state.js";
 
 /** Write-once evidence storage on Azure Blob Storage (block blobs, create-only, resumable, verified reads). */
@@ -50,14 +50,7 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
     this.#logger = options.logger ?? silentLogger;
     this.#service = service;
     this.#library = new LibraryProtection(container, this.#clock);
-    const enforcement = service ? "service" : "library";
-    this.capabilities = Object.freeze({
-      backend: "azure-blob",
-      immutability: enforcement,
-      retention: enforcement,
-      legalHold: enforcement,
-      resumableUploads: true,
-    });
+    this.capabilities = capabilitiesFor(service ? "service" : "library");
   }
 
   /** Connects, checks the container (creating it if asked) and finds out what the service enforces. */
@@ -214,11 +207,15 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
   }
 
   async *verify(options: VerifyOptions = {}): AsyncIterable<VerifyResult> {
-    const keys = async function* (store: AzureBlobEvidenceStore) {
-      for await (const object of store.list(options.prefix === undefined ? {} : { prefix: options.prefix }))
-        yield object.key;
+    const prefix = options.prefix ?? "";
+    assertValidPrefix(prefix);
+    // Names, not records: a blob whose record is damaged is reported by its read, not fatal to the pass.
+    const keys = async function* (container: ContainerClient) {
+      for await (const item of container.listBlobsFlat({ prefix })) {
+        if (!item.name.startsWith(INTERNAL_PREFIX)) yield item.name;
+      }
     };
-    yield* verifyObjects(keys(this), (key) => this.read(key), options);
+    yield* verifyObjects(keys(this.#container), (key) => this.read(key), options);
   }
 
   async close(): Promise<void> {}

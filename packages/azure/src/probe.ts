@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ContainerClient } from "@azure/storage-blob";
 import type { Clock, Logger } from "@custody/core";
-import type { Enforcement } from "@custody/store";
+import type { Enforcement, StoreCapabilities } from "@custody/store";
 import { INTERNAL_PREFIX } from "./blob-record.js";
 import { statusOf } from "./errors.js";
 
@@ -44,4 +44,15 @@ export async function probeEnforcement(
     await blob.deleteImmutabilityPolicy().catch(() => undefined);
     await blob.delete().catch(() => undefined);
   }
+}
+
+/** One answer for all three protections: the probe confirms hold and retention together or not at all. */
+export function capabilitiesFor(enforcement: Enforcement): StoreCapabilities {
+  return Object.freeze({
+    backend: "azure-blob",
+    immutability: enforcement,
+    retention: enforcement,
+    legalHold: enforcement,
+    resumableUploads: true,
+  });
 }

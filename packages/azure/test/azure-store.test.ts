@@ -155,6 +155,13 @@ describe("AzureBlobEvidenceStore on Azurite", () => {
     await container.getBlockBlobClient("stray").upload("x", 1);
     expect(await codeOf(store.head("stray"))).toBe("ERR_INTEGRITY_MISMATCH");
     expect(await codeOf(store.create("stray", body(1)))).toBe("ERR_INTEGRITY_MISMATCH");
+    await store.create("proper", body(1));
+    const results = [];
+    for await (const r of store.verify?.() ?? []) results.push([r.key, r.kind]);
+    expect(results).toEqual([
+      ["proper", "ok"],
+      ["stray", "error"],
+    ]);
   });
 });
 
