@@ -8,6 +8,8 @@ export interface HashOptions {
   /** Digests to compute in the one read; default `["sha256"]`. */
   algorithms?: readonly HashAlgorithm[];
   abortSignal?: AbortSignal;
+  /** Called after each chunk with the bytes hashed so far. */
+  onProgress?: (bytesHashed: number) => void;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function hashStream(
     for await (const chunk of stream) {
       throwIfAborted(signal);
       hasher.update(asBytes(chunk));
+      options.onProgress?.(hasher.size);
     }
   } catch (cause) {
     throw toCustodyError(cause, "ERR_IO", "reading the stream to hash failed");

@@ -29,9 +29,10 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
     if (stat.isDirectory()) throw new CustodyError("ERR_INVALID_ARGUMENT", `${path} is a directory`);
     const parallel = stat.isFile() && stat.size >= PARALLEL_MIN_BYTES && useWorkers(algorithms);
     return parallel
-      ? await hashHandleInParallel(handle, algorithms, READ_CHUNK_BYTES, options.abortSignal)
+      ? await hashHandleInParallel(handle, algorithms, READ_CHUNK_BYTES, options)
       : await hashHandle(handle, algorithms, options.abortSignal, {
           knownSize: stat.isFile() ? stat.size : undefined,
+          onProgress: options.onProgress,
         });
   } catch (cause) {
     throw toCustodyError(cause, "ERR_IO", `reading ${path} failed`);
@@ -50,6 +51,7 @@ function useWorkers(algorithms: readonly HashAlgorithm[]): boolean {
  */
 export interface ReadPlan {
   knownSize?: number | undefined;
+  onProgress?: ((bytesHashed: number) => void) | undefined;
   /** Two buffers to alternate between (reused across files by hashTree); fresh 1 MiB ones if absent. */
   buffers?: readonly [Buffer, Buffer];
 }
@@ -83,6 +85,7 @@ export async function hashHandle(
         bytesRead < buffer.byteLength && (plan.knownSize ?? 0) > 0 && total >= (plan.knownSize ?? 0);
       pending = atEnd ? undefined : readInto(handle, buffers[current] as Buffer);
       hasher.update(buffer.subarray(0, bytesRead));
+      plan.onProgress?.(hasher.size);
     }
   } catch (error) {
     // The read in flight must settle before the caller closes the handle.

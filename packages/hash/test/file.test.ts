@@ -53,6 +53,16 @@ describe("hashFile", () => {
     expect(single.digests).toEqual({ sha256: result.digests.sha256 });
   });
 
+  it("reports progress after every chunk, ending at the file's size", async () => {
+    for (const algorithms of [["sha256"], ALL] as HashAlgorithm[][]) {
+      const seen: number[] = [];
+      await hashFile(large, { algorithms, onProgress: (bytes) => seen.push(bytes) });
+      expect(seen.length).toBe(Math.ceil(LARGE_BYTES / (1024 * 1024)));
+      expect(seen.at(-1)).toBe(LARGE_BYTES);
+      expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+    }
+  });
+
   it("aborts a large parallel hash and leaves no worker behind", async () => {
     const controller = new AbortController();
     const promise = hashFile(large, { algorithms: ALL, abortSignal: controller.signal });

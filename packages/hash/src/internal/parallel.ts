@@ -2,6 +2,7 @@ import type { FileHandle } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import { CustodyError, throwIfAborted } from "@custody/core/errors";
 import type { DigestResult, DigestSet, HashAlgorithm } from "../algorithms.js";
+import type { HashOptions } from "../digest.js";
 import { MultiHash } from "./multi-hash.js";
 import { partitionAlgorithms } from "./partition.js";
 
@@ -114,8 +115,9 @@ export async function hashHandleInParallel(
   handle: FileHandle,
   algorithms: readonly HashAlgorithm[],
   chunkBytes: number,
-  signal: AbortSignal | undefined,
+  options: HashOptions,
 ): Promise<DigestResult> {
+  const signal = options.abortSignal;
   const [mine = [], ...theirs] = partitionAlgorithms(algorithms);
   const ring = new SharedArrayBuffer(SLOTS * chunkBytes);
   const pool = new SlotPool();
@@ -132,6 +134,7 @@ export async function hashHandleInParallel(
       pool.claim(slot, workers.length);
       for (const worker of workers) worker.chunk(slot, bytesRead);
       hasher.update(view.subarray(0, bytesRead));
+      options.onProgress?.(hasher.size);
     }
     const digests = hasher.digests();
     for (const set of await Promise.all(workers.map((w) => w.digests()))) Object.assign(digests, set);
