@@ -89,6 +89,34 @@ export function registerProtectionTests(
     await store().create("failed", chunks("later"));
   });
 
+  it("never shows an object while its create is still streaming", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = async function* () {
+      yield Buffer.alloc(256 * 1024, 1);
+      await gate;
+      yield Buffer.alloc(256 * 1024, 2);
+    };
+    const pending = store().create("in-flight", slow());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expectCode(store().head("in-flight"), "ERR_NOT_FOUND");
+    await expectCode(store().read("in-flight"), "ERR_NOT_FOUND");
+    expect(await collect(store().list())).toEqual([]);
+    release();
+    expect((await pending).size).toBe(512 * 1024);
+    expect((await collect(store().list())).map((o) => o.key)).toEqual(["in-flight"]);
+  });
+
+  it("sets retention on an object created without it, then refuses delete", async () => {
+    await store().create("plain", chunks("x"));
+    const until = new Date(clock().now().getTime() + HOUR_MS);
+    expect((await store().extendRetention("plain", until)).retainUntil?.getTime()).toBe(until.getTime());
+    await expectCode(store().delete("plain"), "ERR_IMMUTABLE");
+    expect((await store().extendRetention("plain", until)).retainUntil?.getTime()).toBe(until.getTime());
+  });
+
   it("aborts a read with ERR_ABORTED", async () => {
     await store().create("r", chunks("x".repeat(100_000)));
     const controller = new AbortController();
