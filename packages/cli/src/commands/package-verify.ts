@@ -109,23 +109,18 @@ async function refusedAsReport(file: string, run: () => Promise<PackageReport>):
   }
 }
 
+/** The whole report as JSON: problems, who signed and when (with the chain), and the custody manifest. */
 function summary(report: PackageReport) {
   const { ok, file, name, files, payloadBytes, problems, signature, manifest } = report;
   const signer =
     signature === undefined
       ? undefined
-      : { ...signature.signer, signingTime: signature.signingTime.toISOString() };
-  return {
-    ok,
-    file,
-    name,
-    files,
-    payloadBytes,
-    problems,
-    signer,
-    merkleRoot: manifest?.merkleRoot,
-    case: manifest?.case,
-  };
+      : {
+          ...signature.signer,
+          signingTime: signature.signingTime.toISOString(),
+          certificateChain: signature.certificateChain,
+        };
+  return { ok, file, name, files, payloadBytes, problems, signer, case: manifest?.case, manifest };
 }
 
 function printReport(ctx: CommandContext, report: PackageReport): number {
