@@ -50,3 +50,12 @@ export function resolveAlgorithms(requested: readonly unknown[] | undefined): Ha
   }
   return result;
 }
+
+/** Refuses a path that is not a plain non-empty string (a NUL byte would be cut off by the OS). */
+export function assertPathArgument(path: unknown, what: string): asserts path is string {
+  if (typeof path !== "string" || path.length === 0 || path.includes("\0")) {
+    throw new CustodyError("ERR_INVALID_ARGUMENT", `${what} must be a non-empty path without NUL bytes`, {
+      details: { path: String(path) },
+    });
+  }
+}

@@ -20,6 +20,12 @@ export async function hashStream(
   stream: Readable | AsyncIterable<Uint8Array>,
   options: HashOptions = {},
 ): Promise<DigestResult> {
+  if (!isAsyncIterable(stream)) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      "hashStream needs a Readable or an async iterable of bytes",
+    );
+  }
   const hasher = new MultiHash(resolveAlgorithms(options.algorithms));
   const signal = options.abortSignal;
   throwIfAborted(signal);
@@ -38,6 +44,10 @@ export async function hashStream(
   }
   throwIfAborted(signal);
   return hasher.result();
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === "function";
 }
 
 function destroyOnAbort(stream: Readable | AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): void {

@@ -1,7 +1,12 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core/errors";
-import { type DigestResult, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
+import {
+  assertPathArgument,
+  type DigestResult,
+  type HashAlgorithm,
+  resolveAlgorithms,
+} from "./algorithms.js";
 import type { HashOptions } from "./digest.js";
 import { MultiHash } from "./internal/multi-hash.js";
 import { hashHandleInParallel } from "./internal/parallel.js";
@@ -16,6 +21,7 @@ const PARALLEL_MIN_BYTES = 32 * READ_CHUNK_BYTES;
  * share the read buffers, so sha256+sha1+md5 takes about as long as the slowest of them alone.
  */
 export async function hashFile(path: string, options: HashOptions = {}): Promise<DigestResult> {
+  assertPathArgument(path, "the file to hash");
   const algorithms = resolveAlgorithms(options.algorithms);
   throwIfAborted(options.abortSignal);
   let handle: FileHandle;

@@ -123,6 +123,7 @@ export function largestPowerOfTwoBelow(n: number): number {
 }
 
 function checkHashes(hashes: readonly Uint8Array[], what: string): void {
+  if (!Array.isArray(hashes)) throw invalidArgument(`expected an array of ${what}es`);
   hashes.forEach((hash, i) => {
     if (!(hash instanceof Uint8Array) || hash.byteLength !== MERKLE_HASH_BYTES) {
       throw invalidArgument(`${what} ${i} is not ${MERKLE_HASH_BYTES} bytes`);

@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { open, readlink, stat } from "node:fs/promises";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core/errors";
-import { type DigestSet, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
+import { assertPathArgument, type DigestSet, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
 import { hashHandle, READ_CHUNK_BYTES } from "./file.js";
 import { TreeHashPool } from "./internal/tree-pool.js";
 import { type OtherType, otherType, type WalkItem, walkTree } from "./internal/walk.js";
@@ -36,6 +36,7 @@ const POOL_AFTER_FILES = 32;
  * error, never skipped. Only a `dir` that is missing, unreadable or not a folder, or an abort, throws.
  */
 export async function* hashTree(dir: string, options: HashTreeOptions = {}): AsyncGenerator<TreeEntry> {
+  assertPathArgument(dir, "the folder to hash");
   const algorithms = resolveAlgorithms(options.algorithms);
   const concurrency = checkConcurrency(options.concurrency ?? 64);
   const signal = options.abortSignal;

@@ -20,6 +20,7 @@ export interface ConsistencyCheck {
 
 /** RFC 9162 §2.1.3.2. Returns only when the proof holds; otherwise throws ERR_PROOF_INVALID. */
 export function verifyInclusion(check: InclusionCheck): void {
+  if (typeof check !== "object" || check === null) reject("no proof to check");
   const { leafIndex, treeSize } = check;
   checkSize(leafIndex, "leafIndex");
   checkSize(treeSize, "treeSize");
@@ -51,6 +52,7 @@ export function verifyInclusion(check: InclusionCheck): void {
  * Returns only when the proof holds; otherwise throws ERR_PROOF_INVALID.
  */
 export function verifyConsistency(check: ConsistencyCheck): void {
+  if (typeof check !== "object" || check === null) reject("no proof to check");
   const { size1, size2 } = check;
   checkSize(size1, "size1");
   checkSize(size2, "size2");

@@ -86,6 +86,12 @@ describe("hashStream", () => {
     );
   });
 
+  it("refuses something that is not a stream", async () => {
+    for (const bad of [null, undefined, "text", Buffer.from("bytes"), 42, {}]) {
+      expect(await codeOf(hashStream(bad as unknown as Readable))).toBe("ERR_INVALID_ARGUMENT");
+    }
+  });
+
   it("refuses text chunks, whose bytes are no longer the evidence's", async () => {
     const text = createReadStream(sample).setEncoding("latin1");
     expect(await codeOf(hashStream(text))).toBe("ERR_INVALID_ARGUMENT");

@@ -79,6 +79,12 @@ describe("hashFile", () => {
     );
   });
 
+  it("refuses paths that are not plain strings, before touching the filesystem", async () => {
+    for (const bad of ["", "a\0b", 42, undefined, null, { path: "x" }]) {
+      expect((await errorOf(hashFile(bad as string))).code).toBe("ERR_INVALID_ARGUMENT");
+    }
+  });
+
   it("rejects with the read error and no digest when the kernel fails the read", async () => {
     // /proc/self/mem opens fine but reading address 0 fails with EIO, even for root.
     const error = await errorOf(hashFile("/proc/self/mem"));

@@ -219,5 +219,14 @@ describe("proofs (property tests)", () => {
     ]) {
       expect(rejects(() => verifyInclusion(bad))).toBe(true);
     }
+    for (const nothing of [undefined, null, "proof"]) {
+      expect(rejects(() => verifyInclusion(nothing as unknown as typeof good))).toBe(true);
+      expect(
+        rejects(() => verifyConsistency(nothing as unknown as Parameters<typeof verifyConsistency>[0])),
+      ).toBe(true);
+    }
+    expect(() => merkleRoot("leaves" as unknown as Buffer[])).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+    );
   });
 });

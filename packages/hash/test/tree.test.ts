@@ -157,6 +157,8 @@ describe("hashTree", () => {
     expect(await codeOf(collect(join(root, "missing")))).toBe("ERR_NOT_FOUND");
     expect(await codeOf(collect(join(root, "a.txt")))).toBe("ERR_INVALID_ARGUMENT");
     expect(await codeOf(collect(root, { concurrency: 0 }))).toBe("ERR_INVALID_ARGUMENT");
+    expect(await codeOf(collect(`${root}\0`))).toBe("ERR_INVALID_ARGUMENT");
+    expect(await codeOf(collect(""))).toBe("ERR_INVALID_ARGUMENT");
     expect(await codeOf(collect(root, { algorithms: ["sha3" as "sha256"] }))).toBe(
       "ERR_UNSUPPORTED_ALGORITHM",
     );
