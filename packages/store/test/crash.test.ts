@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const ROUNDS = Number(process.env.CUSTODY_STORE_CRASH_ROUNDS ?? 30);
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const writer = fileURLToPath(new URL("./fixtures/crash-writer.mjs", import.meta.url));
+const racer = fileURLToPath(new URL("./fixtures/race-writer.mjs", import.meta.url));
 
 function expectedDigest(seed: string, size: number): string {
   const hash = createHash("sha256");
@@ -53,7 +54,7 @@ function runAndKill(
   });
 }
 
-describe("FsEvidenceStore under SIGKILL", () => {
+describe("FsEvidenceStore across real processes", () => {
   let dir: string;
   beforeAll(async () => {
     // The writer runs the built package, as an embedding process would.
@@ -93,4 +94,26 @@ describe("FsEvidenceStore under SIGKILL", () => {
     const store = await FsEvidenceStore.open(dir);
     for await (const result of store.verify()) expect(result.kind).toBe("ok");
   }, 600_000);
+
+  it("lets exactly one of several processes racing for one key win", async () => {
+    const raceDir = await mkdtemp(join(tmpdir(), "custody-race-"));
+    try {
+      const startAt = Date.now() + 1500;
+      const outputs = await Promise.all(
+        Array.from({ length: 4 }, (_, id) =>
+          promisify(execFile)(process.execPath, [racer, raceDir, String(id), String(startAt)]).then((r) =>
+            r.stdout.trim(),
+          ),
+        ),
+      );
+      const winners = outputs.filter((o) => o.startsWith("won "));
+      expect(winners).toHaveLength(1);
+      expect(outputs.filter((o) => o === "lost ERR_ALREADY_EXISTS")).toHaveLength(3);
+      const store = await FsEvidenceStore.open(raceDir);
+      expect(`won ${(await store.head("contested")).sha256}`).toBe(winners[0]);
+      for await (const result of store.verify()) expect(result.kind).toBe("ok");
+    } finally {
+      await rm(raceDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
