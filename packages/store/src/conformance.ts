@@ -15,8 +15,8 @@ import type { EvidenceStore } from "./types.js";
 /** What a backend's test hands the suite for one test. */
 export interface ConformanceHarness {
   store: EvidenceStore;
-  /** Changes stored bytes of `key` behind the store's back (a flipped byte on disk, a rewritten blob). */
-  tamper(key: string): Promise<void>;
+  /** Changes stored bytes of `key` behind the store's back (a flipped byte on disk, a rewritten blob); without it the tamper test is skipped. */
+  tamper?(key: string): Promise<void>;
   cleanup?(): Promise<void>;
 }
 
@@ -39,7 +39,7 @@ export type { ManualClock } from "./internal/conformance-kit.js";
 /** The one suite every EvidenceStore backend passes. Call it at the top level of a vitest file. */
 export function testEvidenceStore(
   name: string,
-  factory: (context: ConformanceContext) => Promise<ConformanceHarness>,
+  factory: (context: ConformanceContext) => Promise<ConformanceHarness | EvidenceStore>,
   options: ConformanceOptions = {},
 ): void {
   describe(`EvidenceStore conformance: ${name}`, () => {
@@ -48,7 +48,9 @@ export function testEvidenceStore(
     const store = (): EvidenceStore => harness.store;
     beforeEach(async () => {
       clock = manualClock();
-      harness = await factory({ clock });
+      const made = await factory({ clock });
+      // A bare store is accepted too (no tamper hook, nothing to clean up).
+      harness = "store" in made ? made : { store: made };
     });
     afterEach(async () => {
       await harness.store.close?.();
