@@ -9,15 +9,19 @@ export const CHUNK_SIZE = 1024 * 1024;
  */
 export async function* fileChunks(file: FileHandle): AsyncGenerator<Buffer> {
   let left = (await file.stat()).size;
+  let grew = false;
   for (;;) {
-    // One byte more than the stat said was left: a file still growing is read to its real end.
-    const buffer = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, left + 1));
+    // One byte more than the stat said was left, so a file still growing is read to its real end.
+    const buffer = Buffer.allocUnsafe(grew ? CHUNK_SIZE : Math.min(CHUNK_SIZE, left + 1));
     let filled = 0;
     while (filled < buffer.length) {
       const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, null);
       if (bytesRead === 0) break;
       filled += bytesRead;
+      // All that stat promised has arrived and the byte past it did not: the end, without one more read.
+      if (!grew && filled >= left) break;
     }
+    grew ||= filled > left;
     left = Math.max(0, left - filled);
     if (filled > 0) yield filled === buffer.length ? buffer : buffer.subarray(0, filled);
     if (filled < buffer.length) return;
