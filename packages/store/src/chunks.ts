@@ -14,6 +14,10 @@ export async function* bodyChunks(body: Readable | AsyncIterable<Uint8Array>): A
     yield* body;
     return;
   }
+  // A stream that already ended or died will never emit 'end' again; waiting for it would hang.
+  if (body.errored) throw body.errored;
+  if (body.readableEnded) return;
+  if (body.destroyed) throw new CustodyError("ERR_INVALID_ARGUMENT", "the body stream was already destroyed");
   const queue: Uint8Array[] = [];
   let queued = 0;
   let ended = false;

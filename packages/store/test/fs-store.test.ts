@@ -121,6 +121,20 @@ describe("FsEvidenceStore on disk", () => {
     ]);
   });
 
+  it("refuses a body stream that was already destroyed, and stores nothing", async () => {
+    const { Readable } = await import("node:stream");
+    const store = await FsEvidenceStore.open(dir);
+    const dead = Readable.from([Buffer.from("x")]);
+    dead.destroy();
+    expect(await codeOf(store.create("dead", dead))).toBe("ERR_INVALID_ARGUMENT");
+    const failed = new Readable({ read() {} });
+    failed.destroy(new Error("device unplugged"));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await codeOf(store.create("failed", failed))).toBe("ERR_IO");
+    expect(await readdir(join(dir, "objects"))).toEqual([]);
+    expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+
   it("refuses retention that is not a future instant", async () => {
     const store = await FsEvidenceStore.open(dir);
     await store.create("r", bytes("x"));
