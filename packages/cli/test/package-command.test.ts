@@ -68,6 +68,7 @@ describe("custody package / verify / extract", () => {
     expect(verified.err).toContain("ERR_UNTRUSTED_SIGNER custody-manifest.json.p7s");
     const extracted = await run(["extract", "CASE-1.zip", "--to", "refused", "--ca", "other.pem"]);
     expect(extracted.code).toBe(1);
+    expect(extracted.err).toContain("ERR_UNTRUSTED_SIGNER custody-manifest.json.p7s");
     await expect(readdir(join(work, "refused"))).rejects.toMatchObject({ code: "ENOENT" });
   });
 
@@ -115,11 +116,11 @@ describe("custody package / verify / extract", () => {
     expect((await readdir(work)).filter((name) => name.includes("linked.zip"))).toEqual([]);
   });
 
-  it("refuses to extract into a non-empty folder; a missing --out is a usage error (exit 2)", async () => {
+  it("refuses to extract into a non-empty folder (exit 5); a missing --out is a usage error (exit 2)", async () => {
     await mkdir(join(work, "busy"));
     await writeFile(join(work, "busy/x"), "x");
     const extracted = await run(["extract", "CASE-1.zip", "--to", "busy", "--ca", "ca.pem"]);
-    expect(extracted.code).not.toBe(0);
+    expect(extracted.code).toBe(5);
     expect(extracted.err).toContain("ERR_TARGET_NOT_EMPTY");
     expect((await run(["package", "evidence"])).code).toBe(2);
   });

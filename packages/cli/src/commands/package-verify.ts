@@ -1,6 +1,12 @@
 import { open } from "node:fs/promises";
 import { extname } from "node:path";
-import { extractPackage, type PackageReport, type VerifyOptions, verifyPackage } from "@custody/archive";
+import {
+  extractPackage,
+  type PackageProblem,
+  type PackageReport,
+  type VerifyOptions,
+  verifyPackage,
+} from "@custody/archive";
 import { CustodyError, fixedClock, isCustodyError, toCustodyError } from "@custody/core";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
@@ -49,7 +55,15 @@ export const extractCommand: CommandSpec = {
     const file = absolute(ctx, ctx.positionals[0] as string);
     const target = absolute(ctx, required(ctx, "to"));
     const { options, done } = withProgress(ctx, await trustOptions(ctx));
-    const report = await extractPackage(file, target, options).finally(done);
+    const report = await extractPackage(file, target, options)
+      .catch((error: unknown) => {
+        // A package that does not verify: list every problem, then let the first one's code decide.
+        const problems = isCustodyError(error) ? error.details.problems : undefined;
+        if (Array.isArray(problems))
+          for (const problem of problems as PackageProblem[]) ctx.err(problemLine(problem));
+        throw error;
+      })
+      .finally(done);
     if (ctx.json) ctx.printJson({ ...summary(report), to: target });
     else ctx.out(`extracted ${report.files} files of ${report.name} into ${target}`);
     return 0;
@@ -132,8 +146,11 @@ function printReport(ctx: CommandContext, report: PackageReport): number {
       );
     return 0;
   }
-  for (const problem of report.problems)
-    ctx.err(`${problem.code}${problem.path === undefined ? "" : ` ${problem.path}`}: ${problem.message}`);
+  for (const problem of report.problems) ctx.err(problemLine(problem));
   ctx.err(`invalid: ${report.file}: ${report.problems.length} problem(s)`);
   return 1;
+}
+
+function problemLine(problem: PackageProblem): string {
+  return `${problem.code}${problem.path === undefined ? "" : ` ${problem.path}`}: ${problem.message}`;
 }
