@@ -1,4 +1,3 @@
-import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
   assertSafeRelativePath,
@@ -78,16 +77,7 @@ class InvestigationPackageWriter implements PackageWriter {
   }
 
   addFile(pathUnderData: string, file: string, meta: ItemMeta = {}): Promise<ItemRecord> {
-    return this.#add(pathUnderData, meta, async () => {
-      const handle = await open(file, "r");
-      return (async function* () {
-        try {
-          yield* fileChunks(handle);
-        } finally {
-          await handle.close();
-        }
-      })();
-    });
+    return this.#add(pathUnderData, meta, async () => fileChunks(file));
   }
 
   setCollectionSummary(rows: readonly CollectionSummaryRow[]): void {
