@@ -1,4 +1,4 @@
-import { readdir, readFile, rename, unlink } from "node:fs/promises";
+import { link, mkdir, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { CustodyError } from "@custody/core";
 import { z } from "zod";
@@ -36,24 +36,17 @@ export function objectDir(objectsRoot: string, key: string): string {
 
 /** Refuses a directory that is neither empty nor a store, and a store of a format this code does not know. */
 export async function ensureMarker(root: string): Promise<void> {
-  const bytes = await readFile(join(root, MARKER_FILE)).catch((error: unknown) => {
-    if (errnoCode(error) === "ENOENT") return undefined;
-    throw error;
-  });
+  let bytes = await readMarker(root);
   if (bytes === undefined) {
-    const entries = (await readdir(root)).filter((name) => name !== "objects" && name !== "tmp");
+    // The marker itself may be there already: another process is initializing the same store.
+    const entries = (await readdir(root)).filter((n) => n !== "objects" && n !== "tmp" && n !== MARKER_FILE);
     if (entries.length > 0) {
       throw new CustodyError("ERR_INVALID_ARGUMENT", `${root} is not empty and is not an evidence store`, {
         details: { dir: root, entries: entries.slice(0, 5) },
       });
     }
-    await writeDurableFile(join(root, MARKER_FILE), Buffer.from(`${JSON.stringify(MARKER)}\n`)).catch(
-      (error: unknown) => {
-        if (errnoCode(error) !== "EEXIST") throw error;
-      },
-    );
-    await fsyncDir(root);
-    return;
+    await writeMarker(root);
+    bytes = (await readMarker(root)) ?? Buffer.from("");
   }
   const parsed = markerSchema.safeParse(safeJson(bytes));
   if (!parsed.success || parsed.data.format !== MARKER.format) {
@@ -65,6 +58,28 @@ export async function ensureMarker(root: string): Promise<void> {
       },
     );
   }
+}
+
+async function readMarker(root: string): Promise<Buffer | undefined> {
+  return readFile(join(root, MARKER_FILE)).catch((error: unknown) => {
+    if (errnoCode(error) === "ENOENT") return undefined;
+    throw error;
+  });
+}
+
+/** Complete before it appears (written aside, then linked), so a concurrent opener never reads half of it. */
+async function writeMarker(root: string): Promise<void> {
+  await mkdir(join(root, "tmp"), { recursive: true });
+  const temp = join(root, "tmp", tempName(".marker"));
+  await writeDurableFile(temp, Buffer.from(`${JSON.stringify(MARKER)}\n`));
+  try {
+    await link(temp, join(root, MARKER_FILE));
+  } catch (error) {
+    if (errnoCode(error) !== "EEXIST") throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  await fsyncDir(root);
 }
 
 /** Removes what writers killed mid-way left in tmp/, and finishes deletes they had decided on. */
