@@ -1,6 +1,6 @@
 import { opendir } from "node:fs/promises";
 import { join } from "node:path";
-import { CustodyError, systemClock, throwIfAborted } from "@custody/core";
+import { CustodyError, systemClock, throwIfAborted, toCustodyError } from "@custody/core";
 import type { ItemRecord, PackageResult, PackageWriterOptions } from "./package-types.js";
 import { createPackageWriter } from "./package-writer.js";
 import type { CollectionSummaryRow } from "./summary.js";
@@ -41,7 +41,7 @@ export async function packageDirectory(
   } catch (error) {
     await Promise.allSettled(inFlight);
     await writer.abort(error);
-    throw error;
+    throw toCustodyError(error, "ERR_IO", `cannot package ${dir}`);
   }
 }
 

@@ -116,12 +116,24 @@ describe("custody package / verify / extract", () => {
     expect((await readdir(work)).filter((name) => name.includes("linked.zip"))).toEqual([]);
   });
 
-  it("refuses to extract into a non-empty folder (exit 5); a missing --out is a usage error (exit 2)", async () => {
+  it("exit codes: a non-empty target is a conflict (5), a missing --out a usage error (2), a missing folder not found (4)", async () => {
     await mkdir(join(work, "busy"));
     await writeFile(join(work, "busy/x"), "x");
     const extracted = await run(["extract", "CASE-1.zip", "--to", "busy", "--ca", "ca.pem"]);
     expect(extracted.code).toBe(5);
     expect(extracted.err).toContain("ERR_TARGET_NOT_EMPTY");
     expect((await run(["package", "evidence"])).code).toBe(2);
+    const missing = await run([
+      "package",
+      "no-such-dir",
+      "--out",
+      "m.zip",
+      "--key",
+      "signer.key",
+      "--cert",
+      "signer.pem",
+    ]);
+    expect(missing.code).toBe(4);
+    expect(missing.err).toContain("ERR_NOT_FOUND");
   });
 });
