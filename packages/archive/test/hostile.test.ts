@@ -204,6 +204,18 @@ const corpus: Case[] = [
     ],
   },
   {
+    name: "megabytes hidden after a deflate stream (past the reader's chunk)",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [
+      {
+        name: "pkg/big.bin",
+        content: noise,
+        method: 8,
+        stored: Buffer.concat([deflateRawSync(noise), randomBytes(2 * 1024 * 1024)]),
+      },
+    ],
+  },
+  {
     name: "bytes hidden after a large entry's deflate stream",
     code: "ERR_ARCHIVE_MALFORMED",
     entries: [

@@ -21,10 +21,10 @@ export async function inflateSmall(raw: Buffer, entry: ArchiveEntry): Promise<Bu
   }
 }
 
-function hiddenBytes(entry: ArchiveEntry, unused: number): CustodyError {
+function hiddenBytes(entry: ArchiveEntry, unused?: number): CustodyError {
   return new CustodyError(
     "ERR_ARCHIVE_MALFORMED",
-    `${entry.name}: ${unused} hidden bytes after its compressed data`,
+    `${entry.name}: ${unused ?? "some"} hidden bytes after its compressed data`,
     {
       details: { path: entry.name },
     },
@@ -85,6 +85,8 @@ export function streamError(error: unknown, entry: ArchiveEntry): Error {
       details: { path: entry.name },
     });
   }
+  // zlib saw the end of the deflate stream and yet more compressed bytes came: hidden data.
+  if (code === "ERR_STREAM_PUSH_AFTER_EOF") return hiddenBytes(entry);
   // A bug is not a property of the archive: only I/O failures become coded problems.
   if (typeof code !== "string" || !/^E[A-Z]+$/.test(code))
     return error instanceof Error ? error : new Error(String(error));
