@@ -42,6 +42,11 @@ export class EntryCheck extends Transform {
     super();
   }
 
+  // pipeline() destroys this stream with the raw zlib or file error; readers get it with its code.
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    done(error === null ? null : streamError(error, this.entry));
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.#size += chunk.length;
     if (this.#size > this.entry.size) {
