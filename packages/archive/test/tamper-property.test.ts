@@ -42,6 +42,7 @@ const edit = fc.oneof(
   fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant("delete" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
 );
 type Edit = typeof edit extends fc.Arbitrary<infer T> ? T : never;
 
@@ -51,6 +52,7 @@ function apply(original: Buffer, change: Edit): Buffer {
     return Buffer.from(original).fill((original[at] ?? 0) ^ (1 << change.bit), at, at + 1);
   if (change.kind === "insert")
     return Buffer.concat([original.subarray(0, at), Buffer.from([change.byte]), original.subarray(at)]);
+  if (change.kind === "truncate") return original.subarray(0, at);
   return Buffer.concat([original.subarray(0, at), original.subarray(at + 1)]);
 }
 
@@ -73,7 +75,7 @@ async function check(bytes: Buffer, expected: Map<string, string>): Promise<void
 
 const runs = Number(process.env.CUSTODY_TAMPER_RUNS ?? 150);
 
-it("any changed, inserted or deleted byte is refused with a code or reported; a pass means identical evidence", async () => {
+it("any changed, inserted or deleted byte, or a cut, is refused with a code or reported; a pass means identical evidence", async () => {
   await fc.assert(
     fc.asyncProperty(edit, (change) => check(apply(original, change), originalContents)),
     { numRuns: runs },
