@@ -1,5 +1,5 @@
-import { open, readFile, stat } from "node:fs/promises";
-import { verifyPackage } from "@custody/archive";
+import { readFile, stat } from "node:fs/promises";
+import { hasZipMagic, verifyPackage } from "@custody/archive";
 import { verifyAuditLog } from "@custody/audit";
 import { isCustodyError } from "@custody/core";
 import { type TrustOptions, verifyDetached } from "@custody/manifest";
@@ -27,7 +27,7 @@ export async function checkTargets(targets: readonly string[], trust: TrustOptio
 async function checkTarget(target: string, trust: TrustOptions): Promise<CheckOutcome> {
   try {
     if ((await stat(target)).isDirectory()) return await checkAuditLog(target, trust);
-    if (await isZip(target)) return await checkPackage(target, trust);
+    if (await hasZipMagic(target)) return await checkPackage(target, trust);
     if (target.endsWith(".json")) return await checkReport(target, trust);
     return await checkSignedFile(target, trust);
   } catch (error) {
@@ -80,16 +80,6 @@ async function checkSignedFile(target: string, trust: TrustOptions): Promise<Che
     summary: `signed by ${info.signer.subject} at ${info.signingTime.toISOString()}`,
     problems: [],
   };
-}
-
-async function isZip(file: string): Promise<boolean> {
-  const handle = await open(file, "r");
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
-    return bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50;
-  } finally {
-    await handle.close();
-  }
 }
 
 /** JUnit XML, which every CI system shows as a test report. */

@@ -14,6 +14,7 @@ export type {
   PackageWriterOptions,
 } from "./package-types.js";
 export { createPackageWriter } from "./package-writer.js";
+export { hasZipMagic } from "./sniff.js";
 export type { CollectionSummaryRow } from "./summary.js";
 export { collectionSummaryRowSchema, formatCollectionSummary, SUMMARY_COLUMNS } from "./summary.js";
 export type { PackageProblem, PackageReport, VerifyOptions, VerifyProgress } from "./verify.js";

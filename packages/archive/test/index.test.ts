@@ -12,10 +12,24 @@ it("exports exactly the public surface", () => {
     "encodeManifestPath",
     "extractPackage",
     "formatCollectionSummary",
+    "hasZipMagic",
     "openPackageReader",
     "packageDirectory",
     "verifyPackage",
   ]);
+});
+
+it("recognizes a package by its ZIP magic, not by its name", async () => {
+  const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = await mkdtemp(join(tmpdir(), "custody-magic-"));
+  await writeFile(join(dir, "a.bin"), Buffer.from([0x50, 0x4b, 0x03, 0x04, 0]));
+  await writeFile(join(dir, "b.zip"), "not a zip");
+  expect(await archive.hasZipMagic(join(dir, "a.bin"))).toBe(true);
+  expect(await archive.hasZipMagic(join(dir, "b.zip"))).toBe(false);
+  expect(await archive.hasZipMagic(join(dir, "missing"))).toBe(false);
+  await rm(dir, { recursive: true });
 });
 
 it("encodes manifest paths as RFC 8493 asks (CR, LF and % only) and back", () => {

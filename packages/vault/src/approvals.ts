@@ -1,4 +1,4 @@
-import type { Action, ApprovableChange, PendingApproval } from "@custody/access";
+import { type Action, type ApprovableChange, type PendingApproval, requiredAction } from "@custody/access";
 import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./identity.js";
 import { type EvidenceItem, itemKey, itemResource, toItem } from "./item.js";
@@ -61,7 +61,7 @@ export async function approveRequest(
     const outcome = await performApproved(vault, approved);
     await vault.audit.append({
       actor: principal.id,
-      action: actionOf(approved.change),
+      action: requiredAction(approved.change),
       target: targetOf(approved.change),
       outcome: "allow",
       reason: `${outcome.message}; proposed by ${approved.proposedBy}, approved by ${principal.id} (request ${requestId})`,
@@ -135,21 +135,6 @@ function assertPurgeable(vault: Vault, item: EvidenceItem): void {
   const until = item.retainUntil === undefined ? 0 : Date.parse(item.retainUntil);
   if (until > vault.clock.now().getTime()) {
     throw new CustodyError("ERR_IMMUTABLE", `item ${item.id} is retained until ${item.retainUntil}`);
-  }
-}
-
-function actionOf(change: ApprovableChange): string {
-  switch (change.kind) {
-    case "release-hold":
-      return "evidence.release";
-    case "purge":
-      return "evidence.purge";
-    case "grant":
-    case "define-role":
-    case "remove-role":
-      return "access.grant";
-    case "revoke":
-      return "access.revoke";
   }
 }
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { verifyPackage } from "@custody/archive";
+import { hasZipMagic, verifyPackage } from "@custody/archive";
 import { type Clock, CustodyError, toCustodyError } from "@custody/core";
 import { hashFile } from "@custody/hash";
 import { serializeManifest } from "@custody/manifest";
@@ -40,7 +40,7 @@ export async function examineForIngest(
   options: IngestOptions,
 ): Promise<ItemRecord> {
   const size = await fileSize(file);
-  const kind = options.kind === "file" ? "file" : (await looksLikeZip(file)) ? "package" : "file";
+  const kind = options.kind === "file" ? "file" : (await hasZipMagic(file)) ? "package" : "file";
   if (options.kind === "package" && kind !== "package") {
     throw new CustodyError("ERR_PACKAGE_INVALID", `${file} is not a ZIP investigation package`);
   }
@@ -122,16 +122,6 @@ async function fileSize(file: string): Promise<number> {
     return info.size;
   } catch (cause) {
     throw toCustodyError(cause, "ERR_IO", `cannot ingest ${file}`);
-  }
-}
-
-async function looksLikeZip(file: string): Promise<boolean> {
-  const handle = await open(file, "r");
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
-    return bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50;
-  } finally {
-    await handle.close();
   }
 }
 

@@ -163,8 +163,9 @@ export function progressView(update: (text: string) => void): (event: CollectPro
   };
 }
 
-function printSummary(ctx: CommandContext, result: CollectPackageResult): void {
-  const rows = result.rows.map((r) => [
+/** The collection summary as a table for people: one row per data point. */
+export function summaryTable(rows: readonly CollectionSummaryRow[]): string {
+  const cells = rows.map((r) => [
     r.dataPoint,
     r.status,
     r.errorCode ?? "",
@@ -172,7 +173,11 @@ function printSummary(ctx: CommandContext, result: CollectPackageResult): void {
     formatBytes(r.bytes),
     `${r.durationMs} ms`,
   ]);
-  ctx.out(formatTable(["Data point", "Status", "Error", "Files", "Bytes", "Time"], rows));
+  return formatTable(["Data point", "Status", "Error", "Files", "Bytes", "Time"], cells);
+}
+
+function printSummary(ctx: CommandContext, result: CollectPackageResult): void {
+  ctx.out(summaryTable(result.rows));
   ctx.out("");
   ctx.out(`package  ${result.package.file}`);
   ctx.out(`items    ${result.package.items} (${formatBytes(result.package.payloadBytes)})`);

@@ -1,7 +1,7 @@
-import { open } from "node:fs/promises";
 import { extname } from "node:path";
 import {
   extractPackage,
+  hasZipMagic,
   type PackageProblem,
   type PackageReport,
   type VerifyOptions,
@@ -15,16 +15,7 @@ import { rate } from "./package.js";
 
 /** True when `file` is an investigation package: a .zip name or ZIP's local-header magic. */
 export async function isZipFile(file: string): Promise<boolean> {
-  if (extname(file).toLowerCase() === ".zip") return true;
-  const handle = await open(file, "r").catch(() => undefined);
-  if (handle === undefined) return false;
-  try {
-    const head = Buffer.alloc(4);
-    const { bytesRead } = await handle.read(head, 0, 4, 0);
-    return bytesRead === 4 && head.readUInt32LE(0) === 0x04034b50;
-  } finally {
-    await handle.close();
-  }
+  return extname(file).toLowerCase() === ".zip" || (await hasZipMagic(file));
 }
 
 /** `custody verify P.zip --ca ca.pem [--json]`: exit 0 only when everything holds, 1 with every problem. */

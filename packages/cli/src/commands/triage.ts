@@ -3,12 +3,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { verifyPackage } from "@custody/archive";
+import type { CollectionSummaryRow } from "@custody/collect";
 import { type AuthenticatedPrincipal, renderCustodyReportHtml, Vault } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
-import { formatTable } from "../table.js";
 import { OWNER_IDENTITY, openVaultAs, vaultDir } from "../vault-context.js";
-import { collectPackage, packageName, parseOnly, progressView } from "./collect.js";
+import { collectPackage, packageName, parseOnly, progressView, summaryTable } from "./collect.js";
 
 export const triageCommand: CommandSpec = {
   path: ["triage"],
@@ -124,28 +124,13 @@ interface TriageResult {
   packageVerified: boolean;
   itemId: string;
   caseId: string;
-  summary: {
-    dataPoint: string;
-    status: string;
-    errorCode?: string;
-    files: number;
-    bytes: number;
-    durationMs: number;
-  }[];
+  summary: CollectionSummaryRow[];
   custodyReport?: { json: string; html: string; events: number } | undefined;
   ca: string;
 }
 
 function printResult(ctx: CommandContext, r: TriageResult, items: number, bytes: number): void {
-  const rows = r.summary.map((s) => [
-    s.dataPoint,
-    s.status,
-    s.errorCode ?? "",
-    String(s.files),
-    formatBytes(s.bytes),
-    `${s.durationMs} ms`,
-  ]);
-  ctx.out(formatTable(["Data point", "Status", "Error", "Files", "Bytes", "Time"], rows));
+  ctx.out(summaryTable(r.summary));
   ctx.out("");
   ctx.out(`package         ${r.package} (${items} items, ${formatBytes(bytes)})`);
   ctx.out(
