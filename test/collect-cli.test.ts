@@ -126,8 +126,27 @@ describe.runIf(process.platform === "linux")("custody collect", () => {
     const unknown = await cli(["collect", "--only", "Nope", "--key", "signer.key", "--cert", "signer.pem"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/Nope/);
-    const noKey = await cli(["collect", "--out", "q.zip"]);
-    expect(noKey.code).toBe(2);
+    const halfKey = await cli(["collect", "--out", "q.zip", "--key", "signer.key"]);
+    expect(halfKey.code).toBe(2);
     expect(await readdir(dir)).not.toContain("q.zip");
+  });
+
+  test("without a key of its own, signs with the local vault's collector certificate", async () => {
+    const run = await cli([
+      "collect",
+      "--out",
+      "v.zip",
+      "--only",
+      "UsersAndGroups",
+      "--vault",
+      "v",
+      "--json",
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ vaultCreated: true, packageVerified: true, package: join(dir, "v.zip") });
+    expect(result.itemId).toBeUndefined();
+    const verify = await cli(["verify", "v.zip", "--ca", join("v", "pki", "ca.pem")]);
+    expect(verify.code, verify.stderr).toBe(0);
   });
 });

@@ -16,8 +16,8 @@ import { cliVersion } from "../cli.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
-import { VAULT_OPTIONS } from "../vault-context.js";
-import { collectIntoVault } from "./triage.js";
+import { VAULT_OPTIONS, vaultDir } from "../vault-context.js";
+import { collectIntoVault, ensureVault } from "./triage.js";
 
 export interface CollectPackageOptions {
   /** The .zip to write; it appears only once complete and signed. */
@@ -87,11 +87,12 @@ export function packageName(host: string, at: Date): string {
 export const collectCommand: CommandSpec = {
   path: ["collect"],
   summary: "collect this machine into a signed investigation package",
-  usage: `[--out P.zip] [--only A,B] [--case ID] (--key K --cert C | --ingest [--vault DIR] [--identity FILE]) [--json]
+  usage: `[--out P.zip] [--only A,B] [--case ID] [--key K --cert C] [--ingest] [--vault DIR] [--identity FILE] [--json]
 Collects every data point of this machine (most volatile first), streaming each item into a signed
 BagIt package. --only limits the data points (others are recorded as skipped). The key's passphrase,
-if any, is read from CUSTODY_KEY_PASSPHRASE. --ingest signs with the vault's collector certificate
-instead, verifies the package against the vault CA and ingests it under --case (default: triage).`,
+if any, is read from CUSTODY_KEY_PASSPHRASE. Without --key and --cert the local vault's collector
+certificate signs (the vault is created if absent; its CA verifies the package). --ingest also stores the
+package in the vault under --case (default: triage).`,
   options: {
     out: { type: "string", short: "o" },
     only: { type: "string" },
@@ -104,6 +105,11 @@ instead, verifies the package against the vault CA and ingests it under --case (
   positionals: { min: 0, max: 0 },
   async run(ctx) {
     if (ctx.flag("ingest")) return collectIntoVault(ctx);
+    if (ctx.string("key") === undefined && ctx.string("cert") === undefined) {
+      // No key of one's own: the local vault's collector certificate signs (the vault is made if absent).
+      const created = await ensureVault(ctx, vaultDir(ctx));
+      return collectIntoVault(ctx, { ingest: false, vaultCreated: created });
+    }
     const signer = await signerFromOptions(ctx);
     const only = parseOnly(ctx.string("only"));
     const caseId = ctx.string("case");
@@ -135,7 +141,10 @@ async function signerFromOptions(ctx: CommandContext): Promise<Signer> {
   const keyFile = ctx.string("key");
   const certFile = ctx.string("cert");
   if (keyFile === undefined || certFile === undefined) {
-    throw new CustodyError("ERR_USAGE", "collect needs --key and --cert to sign the package (or --ingest)");
+    throw new CustodyError(
+      "ERR_USAGE",
+      "collect needs both --key and --cert (or neither, to sign with the local vault's collector certificate)",
+    );
   }
   const passphrase = ctx.env.CUSTODY_KEY_PASSPHRASE;
   return loadSignerFromFiles({

@@ -38,6 +38,8 @@ export interface CollectIntoVaultOptions {
   outDir?: string;
   vaultCreated?: boolean;
   writeReport?: boolean;
+  /** Store the package in the vault (default); false only signs it with the vault's collector key. */
+  ingest?: boolean;
 }
 
 /** Collects this machine with the vault's collector signer, verifies, ingests, and optionally reports. */
@@ -55,28 +57,45 @@ export async function collectIntoVault(
         : join(options.outDir, `${name}.zip`);
     const progress = ctx.progress();
     const only = parseOnly(ctx.string("only"));
-    const collected = await collectPackage({
-      out,
-      signer: await vault.collectorSigner(),
-      caseId,
-      operator: principal.id,
-      ...(only === undefined ? {} : { only }),
-      onProgress: progressView(progress.update),
-    }).finally(() => progress.done());
+    const collect = async () =>
+      collectPackage({
+        out,
+        signer: await vault.collectorSigner(),
+        caseId,
+        operator: principal.id,
+        ...(only === undefined ? {} : { only }),
+        onProgress: progressView(progress.update),
+      }).finally(() => progress.done());
+    // Signing with the vault's collector key is itself recorded, whether or not the package is ingested.
+    const collected = await vault.run(
+      {
+        principal,
+        action: "evidence.ingest",
+        resource: { kind: "case", caseId },
+        target: `package:${name}`,
+        details: { out, signedWith: "vault collector certificate" },
+      },
+      collect,
+    );
     const file = collected.package.file;
     const check = await verifyPackage(file, {
       trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
     });
-    const item = await vault.ingest(principal, file, { caseId, how: "collect", allowUnverified: false });
+    const item =
+      options.ingest === false
+        ? undefined
+        : await vault.ingest(principal, file, { caseId, how: "collect", allowUnverified: false });
     const report =
-      options.writeReport === true ? await writeReports(vault, principal, item.id, file) : undefined;
+      item !== undefined && options.writeReport === true
+        ? await writeReports(vault, principal, item.id, file)
+        : undefined;
     const result = {
       vault: vault.dir,
       vaultCreated: options.vaultCreated === true,
       package: file,
       packageVerified: check.ok,
       problems: check.problems,
-      itemId: item.id,
+      ...(item === undefined ? {} : { itemId: item.id }),
       caseId,
       summary: collected.rows,
       ...(report === undefined ? {} : { custodyReport: report }),
@@ -105,7 +124,7 @@ async function writeReports(
   return { json, html, events: signed.report.events.length };
 }
 
-async function ensureVault(ctx: CommandContext, dir: string): Promise<boolean> {
+export async function ensureVault(ctx: CommandContext, dir: string): Promise<boolean> {
   if (existsSync(join(dir, "vault.json"))) return false;
   const custodian = (ctx.env.USER ?? userInfo().username) || "custodian";
   const { vault, identityPem } = await Vault.init(dir, {
@@ -122,7 +141,7 @@ interface TriageResult {
   vault: string;
   package: string;
   packageVerified: boolean;
-  itemId: string;
+  itemId?: string;
   caseId: string;
   summary: CollectionSummaryRow[];
   custodyReport?: { json: string; html: string; events: number } | undefined;
@@ -136,7 +155,7 @@ function printResult(ctx: CommandContext, r: TriageResult, items: number, bytes:
   ctx.out(
     `verified        ${r.packageVerified ? "yes: signature, chain, every digest, BagIt manifests" : "NO"}`,
   );
-  ctx.out(`vault item      ${r.itemId} (case ${r.caseId}) in ${r.vault}`);
+  if (r.itemId !== undefined) ctx.out(`vault item      ${r.itemId} (case ${r.caseId}) in ${r.vault}`);
   if (r.custodyReport !== undefined) {
     ctx.out(`custody report  ${r.custodyReport.html}`);
     ctx.out(`                ${r.custodyReport.json} (${r.custodyReport.events} events, proofs signed)`);
