@@ -91,15 +91,6 @@ export function itemKey(id: string): string {
   return `${ITEM_PREFIX}${id}`;
 }
 
-/** Accepts a full id or an unambiguous prefix of at least 8 hex digits (as people copy them). */
-export function normalizeItemId(id: string): string {
-  const lower = id.trim().toLowerCase();
-  if (!/^[0-9a-f]{8,64}$/.test(lower)) {
-    throw new CustodyError("ERR_INVALID_ARGUMENT", `'${id}' is not an item id (8 to 64 hex digits)`);
-  }
-  return lower;
-}
-
 /** The caller's view of a stored object: its record plus its live protection state. */
 export function toItem(object: StoredObject): EvidenceItem {
   const record = decodeItemRecord(object.metadata[RECORD_METADATA_KEY], object.key);
