@@ -128,6 +128,8 @@ describe("FsEvidenceStore on disk", () => {
     dead.destroy();
     expect(await codeOf(store.create("dead", dead))).toBe("ERR_INVALID_ARGUMENT");
     const failed = new Readable({ read() {} });
+    // The caller saw its own stream fail (without a listener the error would be uncaught in this test).
+    failed.on("error", () => {});
     failed.destroy(new Error("device unplugged"));
     await new Promise((resolve) => setImmediate(resolve));
     expect(await codeOf(store.create("failed", failed))).toBe("ERR_IO");
