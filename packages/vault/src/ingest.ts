@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
+import { scopeIdSchema } from "@custody/access";
 import { hasZipMagic, verifyPackage } from "@custody/archive";
 import { type Clock, CustodyError, toCustodyError } from "@custody/core";
 import { hashFile } from "@custody/hash";
@@ -39,6 +40,12 @@ export async function examineForIngest(
   file: string,
   options: IngestOptions,
 ): Promise<ItemRecord> {
+  if (!scopeIdSchema.safeParse(options.caseId).success) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `'${options.caseId}' is not a case id (letters, digits, '.', '_', '@', '-'; at most 128)`,
+    );
+  }
   const size = await fileSize(file);
   const kind = options.kind === "file" ? "file" : (await hasZipMagic(file)) ? "package" : "file";
   if (options.kind === "package" && kind !== "package") {

@@ -1,4 +1,4 @@
-import type { Resource } from "@custody/access";
+import { type Resource, scopeIdSchema } from "@custody/access";
 import {
   CustodyError,
   canonicalJson,
@@ -25,7 +25,7 @@ export const itemRecordSchema = z.strictObject({
   format: z.literal("custody.item/v1"),
   id: sha256HexSchema,
   kind: z.enum(["package", "file"]),
-  caseId: z.string().min(1).max(128),
+  caseId: scopeIdSchema,
   name: z.string().max(1024),
   labels: z.record(z.string().min(1).max(128), z.string().max(1024)),
   size: z.number().int().nonnegative(),

@@ -215,6 +215,12 @@ export class Vault {
   /** Resolves a full id or a unique prefix to the stored item. ERR_NOT_FOUND when there is none. */
   async findItem(id: string): Promise<EvidenceItem> {
     const wanted = id.trim().toLowerCase();
+    if (!/^[0-9a-f]{8,64}$/.test(wanted)) {
+      throw new CustodyError(
+        "ERR_INVALID_ARGUMENT",
+        `'${id}' is not an item id (8 to 64 hex digits of its SHA-256)`,
+      );
+    }
     if (/^[0-9a-f]{64}$/.test(wanted)) return toItem(await this.store.head(itemKey(wanted)));
     const matches: StoredObject[] = [];
     for await (const object of this.store.list({ prefix: itemKey(wanted) })) matches.push(object);

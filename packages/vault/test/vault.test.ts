@@ -83,6 +83,15 @@ describe("Vault evidence", () => {
     ).toBe(true);
   });
 
+  it("refuses a case id or item id that could smuggle a path, before reading anything", async () => {
+    await expectCode(
+      vault.ingest(alice, join(work, "evidence.txt"), { caseId: "../etc" }),
+      "ERR_INVALID_ARGUMENT",
+    );
+    await expectCode(vault.show(alice, "items/../../x"), "ERR_INVALID_ARGUMENT");
+    await expectCode(vault.show(alice, "0123456789abcdef"), "ERR_NOT_FOUND");
+  });
+
   it("denies a principal without a grant, records the denial, and changes nothing", async () => {
     const pem = await vault.issueIdentity(alice, "mallory");
     const mallory = vault.authenticate(pem);
