@@ -53,10 +53,9 @@ export async function readVaultConfig(dir: string): Promise<VaultConfig> {
   }
   const parsed = vaultConfigSchema.safeParse(parseJson(text, dir));
   if (!parsed.success) {
-    throw new CustodyError(
-      "ERR_INVALID_ARGUMENT",
-      `${join(dir, CONFIG_FILE)} is invalid: ${parsed.error.message}`,
-    );
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined ? "" : `${issue.path.join(".") || "(top)"}: ${issue.message}`;
+    throw new CustodyError("ERR_INVALID_ARGUMENT", `${join(dir, CONFIG_FILE)} is invalid (${where})`);
   }
   return parsed.data;
 }

@@ -92,6 +92,17 @@ describe("Vault evidence", () => {
     await expectCode(vault.show(alice, "0123456789abcdef"), "ERR_NOT_FOUND");
   });
 
+  it("reports an object whose record was tampered with in check, instead of failing the whole pass", async () => {
+    const { Readable } = await import("node:stream");
+    const key = `items/${"ab".repeat(32)}`;
+    await vault.store.create(key, Readable.from([Buffer.from("planted")]), {
+      metadata: { custodyrecord: "e30" },
+    });
+    const results = await vault.check(alice);
+    expect(results.find((r) => r.id === key)).toMatchObject({ ok: false, code: "ERR_INTEGRITY_MISMATCH" });
+    expect(results.filter((r) => r.ok).length).toBeGreaterThan(0);
+  });
+
   it("denies a principal without a grant, records the denial, and changes nothing", async () => {
     const pem = await vault.issueIdentity(alice, "mallory");
     const mallory = vault.authenticate(pem);
