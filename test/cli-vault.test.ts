@@ -169,6 +169,20 @@ describe("custody CLI end to end", () => {
     expect(refused.stderr).toContain("revoked");
   });
 
+  it("serializes parallel commands on one vault instead of failing them (CI steps in parallel)", async () => {
+    const { spawn } = await import("node:child_process");
+    const runs = [1, 2, 3, 4].map(
+      (n) =>
+        new Promise<number | null>((resolve) => {
+          writeFileSync(join(work, `p${n}.bin`), `parallel ${n}\n`);
+          const env = { ...process.env, CUSTODY_VAULT: vault };
+          const args = [BIN, "ingest", join(work, `p${n}.bin`), "--case", "A", "--identity", id("alice")];
+          spawn(process.execPath, args, { cwd: work, env, stdio: "ignore" }).on("exit", resolve);
+        }),
+    );
+    expect(await Promise.all(runs)).toEqual([0, 0, 0, 0]);
+  });
+
   it("verifies its audit log, denials included", () => {
     const verify = custody(["audit", "verify", "--json"], "alice");
     expect(verify.code).toBe(0);

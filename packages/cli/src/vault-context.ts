@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { CustodyError } from "@custody/core";
+import { CustodyError, isCustodyError } from "@custody/core";
 import {
   type AuthenticatedPrincipal,
   readIdentityFile,
@@ -29,7 +29,10 @@ export async function openVaultAs(
 ): Promise<{ vault: Vault; principal: AuthenticatedPrincipal }> {
   const dir = vaultDir(ctx);
   const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env);
-  const vault = await Vault.open({ dir, ...(store === undefined ? {} : { store }) });
+  const vault = await openWhenFree(
+    () => Vault.open({ dir, ...(store === undefined ? {} : { store }) }),
+    ctx.env,
+  );
   try {
     const file = ctx.string("identity") ?? ctx.env.CUSTODY_IDENTITY ?? join(dir, OWNER_IDENTITY);
     const principal = vault.authenticate(await readIdentityFile(file), ctx.env.CUSTODY_IDENTITY_PASSPHRASE);
@@ -37,6 +40,25 @@ export async function openVaultAs(
   } catch (error) {
     await vault.close();
     throw error;
+  }
+}
+
+const LOCK_POLL_MS = 100;
+
+/**
+ * One process writes a vault's audit log at a time. Commands wait their turn (up to
+ * CUSTODY_LOCK_TIMEOUT_MS, 10 s by default) instead of failing at once, so parallel CI steps serialize.
+ */
+async function openWhenFree(open: () => Promise<Vault>, env: NodeJS.ProcessEnv): Promise<Vault> {
+  const waitMs = Number(env.CUSTODY_LOCK_TIMEOUT_MS ?? 10_000);
+  const deadline = Date.now() + (Number.isFinite(waitMs) ? waitMs : 10_000);
+  for (;;) {
+    try {
+      return await open();
+    } catch (error) {
+      if (!isCustodyError(error, "ERR_AUDIT_LOCKED") || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    }
   }
 }
 
