@@ -33,6 +33,7 @@ export function renderCliReference(commands: readonly CommandSpec[]): string {
     "Every command takes `--json` (data for programs on stdout, nothing else there) and `--help`. Messages",
     "for people go to stderr. Vault commands take `--vault DIR` (or `CUSTODY_VAULT`, default `./.custody`)",
     "and `--identity FILE` (or `CUSTODY_IDENTITY`; an encrypted key reads `CUSTODY_IDENTITY_PASSPHRASE`).",
+    "One process at a time writes a vault; others wait for it up to `CUSTODY_LOCK_TIMEOUT_MS` (10 s).",
     "",
     "| exit code | meaning |",
     "|---|---|",
