@@ -157,6 +157,10 @@ describe("custody CLI end to end", () => {
     expect(get.code).toBe(1);
     expect(get.stderr).toContain("ERR_INTEGRITY_MISMATCH");
     expect(existsSync(out)).toBe(false);
+    const failedRead = auditRecords().filter(
+      (r) => r.action === "evidence.read" && r.target === `item:${itemA}`,
+    );
+    expect(failedRead.at(-1)?.outcome).toBe("error");
   });
 
   it("refuses an identity once it is revoked, and only a custodian may revoke", () => {

@@ -3,7 +3,14 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { type AccessPolicy, AccessPolicyStore, type Action, authorize, type Resource } from "@custody/access";
 import { type AuditLog, openFileAuditLog } from "@custody/audit";
-import { type Clock, CustodyError, type Logger, silentLogger, systemClock } from "@custody/core";
+import {
+  type Clock,
+  CustodyError,
+  isCustodyError,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from "@custody/core";
 import { createKeySigner, type Signer } from "@custody/manifest";
 import { type EvidenceStore, FsEvidenceStore, type StoredObject } from "@custody/store";
 import {
@@ -148,10 +155,26 @@ export class Vault {
     options: { abortSignal?: AbortSignal } = {},
   ): Promise<{ item: EvidenceItem; stream: Readable }> {
     const item = await this.findItem(id);
-    return this.run(this.itemRequest(principal, "evidence.read", item), async () => ({
-      item,
-      stream: await this.store.read(itemKey(item.id), options),
-    }));
+    return this.run(this.itemRequest(principal, "evidence.read", item), async () => {
+      const stream = await this.store.read(itemKey(item.id), options);
+      // A read that fails mid-way (a byte changed on disk) is part of the item's history too.
+      stream.once("error", (error) => {
+        const code = isCustodyError(error) ? error.code : "ERR_IO";
+        this.audit
+          .append({
+            actor: principal.id,
+            action: "evidence.read",
+            target: `item:${item.id}`,
+            outcome: "error",
+            reason: `${code}: ${error.message}`.slice(0, 2000),
+            details: { caseId: item.caseId },
+          })
+          .catch((auditError: unknown) =>
+            this.logger.error({ err: auditError }, "could not record a failed read"),
+          );
+      });
+      return { item, stream };
+    });
   }
 
   async hold(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
