@@ -1,6 +1,6 @@
 import type { AccessPolicy, Action, Resource } from "@custody/access";
 import type { AuthenticatedPrincipal } from "./identity.js";
-import { examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
+import { assertIngestable, examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
 import {
   deviceOf,
   type EvidenceItem,
@@ -37,6 +37,7 @@ export async function ingestItem(
     details,
   } as const;
   return vault.run(request, async () => {
+    assertIngestable(record, options);
     const retainDays = options.retainDays ?? vault.config.defaultRetentionDays;
     const stored = await vault.store.create(itemKey(record.id), openForStore(file), {
       expectedSha256: record.id,

@@ -4,7 +4,7 @@ import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { scopeIdSchema } from "@custody/access";
 import { hasZipMagic, verifyPackage } from "@custody/archive";
-import { type Clock, CustodyError, toCustodyError } from "@custody/core";
+import { type Clock, CustodyError, isCustodyError, toCustodyError } from "@custody/core";
 import { hashFile } from "@custody/hash";
 import { serializeManifest } from "@custody/manifest";
 import type { AuthenticatedPrincipal } from "./identity.js";
@@ -54,7 +54,7 @@ export async function examineForIngest(
   // The whole-file digest and the package verification read the same bytes; run them side by side.
   const [digest, pkg] = await Promise.all([
     hashFile(file, { algorithms: ["sha256", "sha1", "md5"], abortSignal: options.abortSignal }),
-    kind === "package" ? examinePackage(ctx, file, options) : Promise.resolve(undefined),
+    kind === "package" ? examinePackage(ctx, file) : Promise.resolve(undefined),
   ]);
   if (digest.size !== size)
     throw new CustodyError("ERR_INTEGRITY_MISMATCH", `${file} changed while it was read`);
@@ -81,13 +81,18 @@ export async function examineForIngest(
   };
 }
 
-async function examinePackage(
-  ctx: IngestContext,
-  file: string,
-  options: IngestOptions,
-): Promise<ItemRecord["package"]> {
+async function examinePackage(ctx: IngestContext, file: string): Promise<ItemRecord["package"]> {
   const report = await verifyPackage(file, {
     trust: { trustAnchors: ctx.trustAnchors, crls: ctx.crls, clock: ctx.clock },
+  }).catch((error: unknown) => {
+    // A hostile archive is refused by the reader: that is a verification result, recorded like the others.
+    if (!isCustodyError(error)) throw error;
+    return {
+      ok: false,
+      problems: [{ code: error.code, message: error.message }],
+      manifest: undefined,
+      signature: undefined,
+    };
   });
   const problems = report.problems
     .slice(0, 10)
@@ -96,15 +101,6 @@ async function examinePackage(
       message: p.message.slice(0, 300),
       ...(p.path === undefined ? {} : { path: p.path }),
     }));
-  if (!report.ok && options.allowUnverified !== true) {
-    const first = problems[0];
-    throw new CustodyError(
-      "ERR_PACKAGE_INVALID",
-      `${file} failed verification (${problems.length} problem(s), first: ${first?.code} ${first?.path ?? ""} ${first?.message ?? ""}); ` +
-        "ingest it with --unverified to keep it anyway, recorded as unverified",
-      { details: { problems } },
-    );
-  }
   const manifest = report.manifest;
   return {
     verified: report.ok,
@@ -139,4 +135,17 @@ export function openForStore(file: string) {
 // The manifest is canonical JSON, so re-serializing gives the exact signed bytes.
 function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A package that failed verification is stored only when the caller asked for it explicitly. */
+export function assertIngestable(record: ItemRecord, options: IngestOptions): void {
+  const pkg = record.package;
+  if (pkg === undefined || pkg.verified || options.allowUnverified === true) return;
+  const first = pkg.problems[0];
+  throw new CustodyError(
+    "ERR_PACKAGE_INVALID",
+    `${record.name} failed verification (${pkg.problems.length} problem(s), first: ${first?.code} ${first?.path ?? ""} ${first?.message ?? ""}); ` +
+      "ingest it with --unverified to keep it anyway, recorded as unverified",
+    { details: { problems: pkg.problems } },
+  );
 }

@@ -103,6 +103,34 @@ describe("Vault evidence", () => {
     expect(results.filter((r) => r.ok).length).toBeGreaterThan(0);
   });
 
+  it("verifies a package before storing it: a foreign signer is refused unless ingested as unverified, which is recorded", async () => {
+    const { Readable } = await import("node:stream");
+    const { createPackageWriter } = await import("@custody/archive");
+    const { createKeySigner } = await import("@custody/manifest");
+    const foreignCa = await createCertificateAuthority({ commonName: "not the vault", keyBits: 2048 });
+    const leaf = await issueCertificate(foreignCa, {
+      commonName: "stranger",
+      usage: "signer",
+      keyBits: 2048,
+    });
+    const file = join(work, "foreign.zip");
+    const writer = createPackageWriter(file, {
+      name: "foreign",
+      device: { id: "laptop-7" },
+      collector: { operator: "x", tool: "t", toolVersion: "1", host: "h" },
+      signer: createKeySigner({ keyPem: leaf.keyPem, certificatePem: leaf.certificatePem }),
+    });
+    await writer.addStream("Processes/list.csv", Readable.from([Buffer.from("pid\n1\n")]));
+    await writer.finalize();
+    await expectCode(vault.ingest(alice, file, { caseId: "A" }), "ERR_PACKAGE_INVALID");
+    const kept = await vault.ingest(alice, file, { caseId: "A", allowUnverified: true });
+    expect(kept.package).toMatchObject({ verified: false, deviceId: "laptop-7" });
+    expect(kept.package?.problems[0]?.code).toBe("ERR_UNTRUSTED_SIGNER");
+    const records = (await auditLines()).filter((r) => r.target === `item:${kept.id}`);
+    // The refused attempt: decided, then failed verification; the second attempt: stored as unverified.
+    expect(records.map((r) => r.outcome)).toEqual(["allow", "error", "allow"]);
+  });
+
   it("denies a principal without a grant, records the denial, and changes nothing", async () => {
     const pem = await vault.issueIdentity(alice, "mallory");
     const mallory = vault.authenticate(pem);
