@@ -1,14 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPackageWriter, verifyPackage } from "@custody/archive";
+import { createPackageWriter } from "@custody/archive";
 import {
   type CollectionSummaryRow,
   collectDevice,
   deviceIdentity,
   packageWriterSink,
 } from "@custody/collect";
-import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal, EvidenceItem, Vault } from "@custody/vault";
 
 export interface TriageOptions {
@@ -62,27 +61,11 @@ export async function triageIntoVault(
       bytes: written.payloadBytes,
       manifestSha256: written.manifestSha256,
     });
-    await assertVerifies(vault, file);
+    // The vault verifies the package against its CA before storing it, and refuses it if it fails.
     const item = await vault.ingest(analyst, file, { caseId: options.caseId, how: "collect" });
     emit({ event: "ingested", id: item.id });
     return { item, summary: collection.rows };
   } finally {
     await rm(scratch, { recursive: true, force: true });
-  }
-}
-
-// Checked here as a third party would, so a broken package never reaches the vault silently.
-async function assertVerifies(vault: Vault, file: string): Promise<void> {
-  const report = await verifyPackage(file, {
-    trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
-  });
-  if (!report.ok) {
-    throw new CustodyError(
-      "ERR_PACKAGE_INVALID",
-      `the collected package does not verify: ${report.problems[0]?.message}`,
-      {
-        details: { problems: report.problems },
-      },
-    );
   }
 }

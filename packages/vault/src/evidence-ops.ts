@@ -1,4 +1,6 @@
+import type { Readable } from "node:stream";
 import type { AccessPolicy, Action, Resource } from "@custody/access";
+import { isCustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./identity.js";
 import { assertIngestable, examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
 import {
@@ -90,4 +92,65 @@ function holdsActionAnywhere(policy: AccessPolicy, id: string, action: Action, n
       (grant.expiresAt === undefined || Date.parse(grant.expiresAt) > now.getTime()) &&
       policy.roles[grant.role]?.permissions.includes(action) === true,
   );
+}
+
+export async function showItem(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  id: string,
+): Promise<EvidenceItem> {
+  const item = await vault.findItem(id);
+  return vault.run(vault.itemRequest(principal, "evidence.list", item), async () => item);
+}
+
+/** The item's bytes, verified as they stream; a read that fails mid-way is recorded. */
+export async function readItem(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  id: string,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<{ item: EvidenceItem; stream: Readable }> {
+  const item = await vault.findItem(id);
+  return vault.run(vault.itemRequest(principal, "evidence.read", item), async () => {
+    const stream = await vault.store.read(itemKey(item.id), options);
+    // A read that fails mid-way (a byte changed on disk) is part of the item's history too.
+    stream.once("error", (error) => {
+      const code = isCustodyError(error) ? error.code : "ERR_IO";
+      vault.audit
+        .append({
+          actor: principal.id,
+          action: "evidence.read",
+          target: `item:${item.id}`,
+          outcome: "error",
+          reason: `${code}: ${error.message}`.slice(0, 2000),
+          details: { caseId: item.caseId },
+        })
+        .catch((auditError: unknown) =>
+          vault.logger.error({ err: auditError }, "could not record a failed read"),
+        );
+    });
+    return { item, stream };
+  });
+}
+
+export async function holdItem(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  id: string,
+): Promise<EvidenceItem> {
+  const item = await vault.findItem(id);
+  return vault.run(vault.itemRequest(principal, "evidence.hold", item), async () =>
+    toItem(await vault.store.setLegalHold(itemKey(item.id), true)),
+  );
+}
+
+export async function extendItemRetention(
+  vault: Vault,
+  principal: AuthenticatedPrincipal,
+  id: string,
+  until: Date,
+): Promise<EvidenceItem> {
+  const item = await vault.findItem(id);
+  const request = vault.itemRequest(principal, "evidence.retain", item, { until: until.toISOString() });
+  return vault.run(request, async () => toItem(await vault.store.extendRetention(itemKey(item.id), until)));
 }

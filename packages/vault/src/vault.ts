@@ -3,14 +3,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { type AccessPolicy, AccessPolicyStore, type Action, authorize, type Resource } from "@custody/access";
 import { type AuditLog, openFileAuditLog } from "@custody/audit";
-import {
-  type Clock,
-  CustodyError,
-  isCustodyError,
-  type Logger,
-  silentLogger,
-  systemClock,
-} from "@custody/core";
+import { type Clock, CustodyError, type Logger, silentLogger, systemClock } from "@custody/core";
 import { createKeySigner, type Signer } from "@custody/manifest";
 import { type EvidenceStore, FsEvidenceStore, type StoredObject } from "@custody/store";
 import {
@@ -26,7 +19,7 @@ import { type ApprovalOutcome, approveRequest, purgeItem, releaseHold } from "./
 import { type CheckResult, checkItems } from "./check.js";
 import { readVaultConfig, type VaultConfig } from "./config.js";
 import { buildCustodyReport } from "./custody-report.js";
-import { ingestItem, listItems } from "./evidence-ops.js";
+import { extendItemRetention, holdItem, ingestItem, listItems, readItem, showItem } from "./evidence-ops.js";
 import { type GuardedRequest, guarded } from "./guard.js";
 import { type IssuedIdentity, revokeIdentity } from "./identities.js";
 import { type AuthenticatedPrincipal, authenticateIdentity } from "./identity.js";
@@ -143,51 +136,25 @@ export class Vault {
     return listItems(this, principal, options);
   }
 
-  async show(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
-    const item = await this.findItem(id);
-    return this.run(this.itemRequest(principal, "evidence.list", item), async () => item);
+  show(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
+    return showItem(this, principal, id);
   }
 
   /** The item's bytes, verified against its digest as they stream (the stream errors on a mismatch). */
-  async read(
+  read(
     principal: AuthenticatedPrincipal,
     id: string,
     options: { abortSignal?: AbortSignal } = {},
   ): Promise<{ item: EvidenceItem; stream: Readable }> {
-    const item = await this.findItem(id);
-    return this.run(this.itemRequest(principal, "evidence.read", item), async () => {
-      const stream = await this.store.read(itemKey(item.id), options);
-      // A read that fails mid-way (a byte changed on disk) is part of the item's history too.
-      stream.once("error", (error) => {
-        const code = isCustodyError(error) ? error.code : "ERR_IO";
-        this.audit
-          .append({
-            actor: principal.id,
-            action: "evidence.read",
-            target: `item:${item.id}`,
-            outcome: "error",
-            reason: `${code}: ${error.message}`.slice(0, 2000),
-            details: { caseId: item.caseId },
-          })
-          .catch((auditError: unknown) =>
-            this.logger.error({ err: auditError }, "could not record a failed read"),
-          );
-      });
-      return { item, stream };
-    });
+    return readItem(this, principal, id, options);
   }
 
-  async hold(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
-    const item = await this.findItem(id);
-    return this.run(this.itemRequest(principal, "evidence.hold", item), async () =>
-      toItem(await this.store.setLegalHold(itemKey(item.id), true)),
-    );
+  hold(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
+    return holdItem(this, principal, id);
   }
 
-  async extendRetention(principal: AuthenticatedPrincipal, id: string, until: Date): Promise<EvidenceItem> {
-    const item = await this.findItem(id);
-    const request = this.itemRequest(principal, "evidence.retain", item, { until: until.toISOString() });
-    return this.run(request, async () => toItem(await this.store.extendRetention(itemKey(item.id), until)));
+  extendRetention(principal: AuthenticatedPrincipal, id: string, until: Date): Promise<EvidenceItem> {
+    return extendItemRetention(this, principal, id, until);
   }
 
   release(principal: AuthenticatedPrincipal, id: string): Promise<ApprovalOutcome> {

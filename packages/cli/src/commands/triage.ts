@@ -78,13 +78,17 @@ export async function collectIntoVault(
       collect,
     );
     const file = collected.package.file;
-    const check = await verifyPackage(file, {
-      trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
-    });
+    // Ingest verifies the package against the vault CA itself; verify here only when nothing is ingested.
     const item =
       options.ingest === false
         ? undefined
         : await vault.ingest(principal, file, { caseId, how: "collect", allowUnverified: false });
+    const check =
+      item?.package !== undefined
+        ? { ok: item.package.verified, problems: item.package.problems }
+        : await verifyPackage(file, {
+            trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
+          });
     const report =
       item !== undefined && options.writeReport === true
         ? await writeReports(vault, principal, item.id, file)
