@@ -16,6 +16,8 @@ export type {
   IssueOptions,
 } from "./pki.js";
 export { createCertificateAuthority, issueCertificate } from "./pki.js";
+export type { CertificateRole } from "./roles.js";
+export { CERTIFICATE_ROLE_OIDS, CUSTODY_OID_ARC } from "./roles.js";
 export type {
   CustodyManifest,
   ManifestCase,

@@ -10,6 +10,7 @@ import { type CertificateFacts, describeSigner, KEY_USAGE, readCertificateBundle
 import { buildChain, checkChain } from "./chain.js";
 import { type ParsedSignedData, parseSignedData } from "./cms.js";
 import { integerValue, parseCrl } from "./crl.js";
+import type { CertificateRole } from "./roles.js";
 
 /** Everything verification trusts, passed in: nothing is read from the network, the disk or the system store. */
 export interface TrustOptions {
@@ -21,6 +22,13 @@ export interface TrustOptions {
   clock?: Clock;
   /** e.g. ["rsa-sha256", "ecdsa-sha256"]; DEFAULT_ALLOWED_ALGORITHMS when absent. */
   allowedAlgorithms?: string[];
+  /** The role the signer's certificate must hold (its extended key usage); any signing role when absent. */
+  requiredRole?: CertificateRole;
+  /**
+   * When the certificates must be valid: at the signing time and now (the default), or at the signing
+   * time alone, for signatures anchored by something newer (a later checkpoint, a timestamp token).
+   */
+  validity?: "signing-time-and-now" | "signing-time";
 }
 
 export interface SignatureInfo {
