@@ -9,6 +9,7 @@ import {
   accessWhoamiCommand,
 } from "./access.js";
 import {
+  auditAcceptTailCommand,
   auditCheckpointCommand,
   auditProveCommand,
   auditShowCommand,
@@ -39,6 +40,7 @@ export const commands: readonly CommandSpec[] = [
   accessRevokeCommand,
   accessRevokeIdentityCommand,
   accessWhoamiCommand,
+  auditAcceptTailCommand,
   auditCheckpointCommand,
   auditProveCommand,
   auditShowCommand,
