@@ -1,0 +1,160 @@
+import {
+  CustodyError,
+  canonicalJson,
+  canonicalJsonBytes,
+  type ErrorCode,
+  isCustodyError,
+} from "@custody/core";
+import { type SignatureInfo, type TrustOptions, verifyDetached } from "@custody/manifest";
+import type { Checkpoint } from "../checkpoint.js";
+import { type InclusionProofBundle, verifyInclusionBundle } from "../proofs.js";
+import { type AuditRecord, recordText, sha256Hex } from "../record.js";
+import { foldItemFacts } from "./facts.js";
+import { parseSignedCustodyReport } from "./guards.js";
+import { itemAuditTarget } from "./item-record.js";
+import type { CustodyReport, ItemState, SignedCustodyReport } from "./schema.js";
+
+export interface ReportVerification {
+  /** Subject of the vault signer certificate that signed the report. */
+  signer: string;
+  signerFingerprintSha256: string;
+  /** The signing time in the report's signature. */
+  signedAt: string;
+  /** `item:<caseId>/<sha256>`: the item every event is about. */
+  target: string;
+  events: number;
+  /** The signed checkpoint every event is proven against. */
+  checkpoint: Checkpoint;
+  /** The item's state as its fact records leave it (equal to the report's). */
+  state: ItemState;
+}
+
+/**
+ * Checks a signed custody report offline, synchronously, with nothing but the trust anchors: the vault
+ * signer's signature (role "vault-signer", valid at its signing time); every event is about this item,
+ * in log order, once, and matches its own hash; one proof per event, against one signed checkpoint; and
+ * the item's ingest record and state are what its fact records say. Throws a CustodyError whose code
+ * says what failed (ERR_INVALID_ARGUMENT, ERR_UNSUPPORTED_VERSION, the signature's own code,
+ * ERR_PROOF_INVALID, ERR_AUDIT_CHECKPOINT_INVALID, ERR_INTEGRITY_MISMATCH) and whose message names the event.
+ */
+export function verifyCustodyReport(signed: SignedCustodyReport, trust: TrustOptions): ReportVerification {
+  const { report, signature } = parseSignedCustodyReport(signed);
+  // Only the vault's own signer speaks for the log; a signature outlives its certificate because the
+  // checkpoint chain anchors it, so validity is checked at the signing time unless the caller asks for more.
+  const vaultTrust: TrustOptions = {
+    ...trust,
+    requiredRole: "vault-signer",
+    validity: trust.validity ?? "signing-time",
+  };
+  const info = verifySignature(report, signature, vaultTrust);
+  const target = itemAuditTarget(report.item.record);
+  checkEvents(report.events, target);
+  const checkpoint = checkProofs(report, vaultTrust);
+  const state = foldItemFacts(report.events, report.item.record);
+  checkState(state, report.item.state);
+  return {
+    signer: info.signer.subject,
+    signerFingerprintSha256: info.signer.fingerprintSha256,
+    signedAt: info.signingTime.toISOString(),
+    target,
+    events: report.events.length,
+    checkpoint,
+    state,
+  };
+}
+
+function verifySignature(report: CustodyReport, signature: string, trust: TrustOptions): SignatureInfo {
+  try {
+    return verifyDetached(canonicalJsonBytes(report), Buffer.from(signature, "base64"), trust);
+  } catch (cause) {
+    throw rethrow(cause, "the report's signature", "ERR_SIGNATURE_INVALID");
+  }
+}
+
+function checkEvents(events: readonly AuditRecord[], target: string): void {
+  let previous: number | undefined;
+  for (const event of events) {
+    if (event.target !== target) {
+      throw new CustodyError(
+        "ERR_PROOF_INVALID",
+        `event ${event.seq} (${event.action}) is about ${event.target}, not this report's item ${target}`,
+        { details: { seq: event.seq, target: event.target, expected: target } },
+      );
+    }
+    if (previous !== undefined && event.seq <= previous) {
+      throw new CustodyError(
+        "ERR_PROOF_INVALID",
+        `event ${event.seq} follows event ${previous}: events must be in log order, each once`,
+        { details: { seq: event.seq, previous } },
+      );
+    }
+    if (sha256Hex(recordText(event, event.hash).unsealed) !== event.hash) {
+      throw new CustodyError("ERR_PROOF_INVALID", `event ${event.seq} does not match its own hash`, {
+        details: { seq: event.seq },
+      });
+    }
+    previous = event.seq;
+  }
+}
+
+function checkProofs(report: CustodyReport, trust: TrustOptions): Checkpoint {
+  const { events, proofs } = report;
+  const first = proofs[0];
+  if (proofs.length !== events.length || first === undefined) {
+    throw new CustodyError(
+      "ERR_PROOF_INVALID",
+      `the report carries ${proofs.length} proofs for ${events.length} events: it needs one per event`,
+    );
+  }
+  const anchor = canonicalJson(first.checkpoint);
+  events.forEach((event, index) => {
+    const bundle = proofs[index] as InclusionProofBundle;
+    checkProof(event, bundle, anchor === canonicalJson(bundle.checkpoint), trust);
+  });
+  return first.checkpoint.checkpoint as Checkpoint;
+}
+
+function checkProof(
+  event: AuditRecord,
+  bundle: InclusionProofBundle,
+  sameCheckpoint: boolean,
+  trust: TrustOptions,
+) {
+  if (bundle.record.seq !== event.seq || bundle.record.hash !== event.hash) {
+    throw new CustodyError(
+      "ERR_PROOF_INVALID",
+      `the proof for event ${event.seq} is for record ${bundle.record.seq}, another record`,
+      { details: { seq: event.seq, proofSeq: bundle.record.seq } },
+    );
+  }
+  if (!sameCheckpoint) {
+    throw new CustodyError(
+      "ERR_PROOF_INVALID",
+      `the proof for event ${event.seq} is against checkpoint ${bundle.checkpoint.checkpoint.treeSize}, not the report's one checkpoint`,
+      { details: { seq: event.seq, treeSize: bundle.checkpoint.checkpoint.treeSize } },
+    );
+  }
+  try {
+    verifyInclusionBundle(bundle, { trust });
+  } catch (cause) {
+    throw rethrow(cause, `the proof for event ${event.seq}`, "ERR_PROOF_INVALID");
+  }
+}
+
+function checkState(folded: ItemState, stated: ItemState): void {
+  for (const key of ["legalHold", "retainUntil", "purged"] as const) {
+    if (folded[key] !== stated[key]) {
+      throw new CustodyError(
+        "ERR_INTEGRITY_MISMATCH",
+        `the report states ${key} ${String(stated[key])}, but the item's fact records give ${String(folded[key])}`,
+        { details: { field: key, stated: stated[key] ?? null, recorded: folded[key] ?? null } },
+      );
+    }
+  }
+}
+
+/** Keeps the code of a failure from a lower layer and says which part of the report it concerns. */
+function rethrow(cause: unknown, what: string, fallback: ErrorCode): CustodyError {
+  if (!isCustodyError(cause)) return new CustodyError(fallback, `${what} could not be checked`, { cause });
+  return new CustodyError(cause.code, `${what}: ${cause.message}`, { cause, details: cause.details });
+}
