@@ -222,6 +222,11 @@ describe("custody report v2: the attacker's edits are refused", () => {
     await refused(signed, "ERR_CERT_USAGE", /report's signature/);
   });
 
+  it("signs the report with a vault signer of another CA: the signer is not trusted", async () => {
+    const own = await createCertificateAuthority({ commonName: "Report Test CA", keyBits: 2048 });
+    await refused(await forge(() => {}, await signerFor(own, "vault-signer")), "ERR_UNTRUSTED_SIGNER");
+  });
+
   it("edits the report without a key: the signature no longer matches", async () => {
     const signed = { ...genuine, report: { ...genuine.report, item: { ...genuine.report.item } } };
     signed.report.item.state = { ...genuine.report.item.state, legalHold: false };

@@ -1,17 +1,11 @@
-import {
-  CustodyError,
-  canonicalJson,
-  canonicalJsonBytes,
-  type ErrorCode,
-  isCustodyError,
-} from "@custody/core";
+import { CustodyError, canonicalJsonBytes } from "@custody/core";
 import { type SignatureInfo, type TrustOptions, verifyDetached } from "@custody/manifest";
 import type { Checkpoint } from "../checkpoint.js";
-import { type InclusionProofBundle, verifyInclusionBundle } from "../proofs.js";
 import { type AuditRecord, recordText, sha256Hex } from "../record.js";
 import { foldItemFacts } from "./facts.js";
 import { parseSignedCustodyReport } from "./guards.js";
 import { itemAuditTarget } from "./item-record.js";
+import { checkProofs, rethrow } from "./proof-check.js";
 import type { CustodyReport, ItemState, SignedCustodyReport } from "./schema.js";
 
 export interface ReportVerification {
@@ -49,7 +43,7 @@ export function verifyCustodyReport(signed: SignedCustodyReport, trust: TrustOpt
   const info = verifySignature(report, signature, vaultTrust);
   const target = itemAuditTarget(report.item.record);
   checkEvents(report.events, target);
-  const checkpoint = checkProofs(report, vaultTrust);
+  const checkpoint = checkProofs(report.events, report.proofs, vaultTrust);
   const state = foldItemFacts(report.events, report.item.record);
   checkState(state, report.item.state);
   return {
@@ -97,50 +91,6 @@ function checkEvents(events: readonly AuditRecord[], target: string): void {
   }
 }
 
-function checkProofs(report: CustodyReport, trust: TrustOptions): Checkpoint {
-  const { events, proofs } = report;
-  const first = proofs[0];
-  if (proofs.length !== events.length || first === undefined) {
-    throw new CustodyError(
-      "ERR_PROOF_INVALID",
-      `the report carries ${proofs.length} proofs for ${events.length} events: it needs one per event`,
-    );
-  }
-  const anchor = canonicalJson(first.checkpoint);
-  events.forEach((event, index) => {
-    const bundle = proofs[index] as InclusionProofBundle;
-    checkProof(event, bundle, anchor === canonicalJson(bundle.checkpoint), trust);
-  });
-  return first.checkpoint.checkpoint as Checkpoint;
-}
-
-function checkProof(
-  event: AuditRecord,
-  bundle: InclusionProofBundle,
-  sameCheckpoint: boolean,
-  trust: TrustOptions,
-) {
-  if (bundle.record.seq !== event.seq || bundle.record.hash !== event.hash) {
-    throw new CustodyError(
-      "ERR_PROOF_INVALID",
-      `the proof for event ${event.seq} is for record ${bundle.record.seq}, another record`,
-      { details: { seq: event.seq, proofSeq: bundle.record.seq } },
-    );
-  }
-  if (!sameCheckpoint) {
-    throw new CustodyError(
-      "ERR_PROOF_INVALID",
-      `the proof for event ${event.seq} is against checkpoint ${bundle.checkpoint.checkpoint.treeSize}, not the report's one checkpoint`,
-      { details: { seq: event.seq, treeSize: bundle.checkpoint.checkpoint.treeSize } },
-    );
-  }
-  try {
-    verifyInclusionBundle(bundle, { trust });
-  } catch (cause) {
-    throw rethrow(cause, `the proof for event ${event.seq}`, "ERR_PROOF_INVALID");
-  }
-}
-
 function checkState(folded: ItemState, stated: ItemState): void {
   for (const key of ["legalHold", "retainUntil", "purged"] as const) {
     if (folded[key] !== stated[key]) {
@@ -151,10 +101,4 @@ function checkState(folded: ItemState, stated: ItemState): void {
       );
     }
   }
-}
-
-/** Keeps the code of a failure from a lower layer and says which part of the report it concerns. */
-function rethrow(cause: unknown, what: string, fallback: ErrorCode): CustodyError {
-  if (!isCustodyError(cause)) return new CustodyError(fallback, `${what} could not be checked`, { cause });
-  return new CustodyError(cause.code, `${what}: ${cause.message}`, { cause, details: cause.details });
 }
