@@ -60,7 +60,7 @@ function applyFact(
   action: ItemFactAction,
   record: ItemRecord,
 ): ItemState {
-  if (event.outcome !== "allow") throw mismatch(event, `a fact record with outcome ${event.outcome}`);
+  if (event.outcome !== "allow") throw mismatch(event, `is a fact record with outcome ${event.outcome}`);
   if (state === undefined) {
     if (action !== "evidence.ingested")
       throw mismatch(event, "comes before the item's evidence.ingested record");
