@@ -33,8 +33,9 @@ export interface ReportVerification {
  */
 export function verifyCustodyReport(signed: SignedCustodyReport, trust: TrustOptions): ReportVerification {
   const { report, signature } = parseSignedCustodyReport(signed);
-  // Only the vault's own signer speaks for the log; a signature outlives its certificate because the
-  // checkpoint chain anchors it, so validity is checked at the signing time unless the caller asks for more.
+  // Only the vault's own signer speaks for the log. Certificates are checked at the signing time, so a
+  // report outlives its signer's certificate (unless the caller asks for more); a CRL still refuses a
+  // revoked signer whatever the signing time claims.
   const vaultTrust: TrustOptions = {
     ...trust,
     requiredRole: "vault-signer",
