@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -22,6 +22,7 @@ import {
   type CertificateAuthority,
   type CertificateRole,
   createCertificateAuthority,
+  createCrl,
   createKeySigner,
   type IssueOptions,
   issueCertificate,
@@ -34,6 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./fixtures.js";
 
 let dir: string;
+let ca: CertificateAuthority;
 let remove: () => Promise<void>;
 let trust: TrustOptions;
 let vault: Signer;
@@ -112,7 +114,7 @@ async function appendHistory(log: AuditLog, a: ItemRecord, b: ItemRecord): Promi
 }
 
 beforeAll(async () => {
-  const ca = await createCertificateAuthority({ commonName: "Report Test CA", keyBits: 2048 });
+  ca = await createCertificateAuthority({ commonName: "Report Test CA", keyBits: 2048 });
   trust = { trustAnchors: [ca.certificatePem] };
   vault = await signerFor(ca, "vault-signer");
   collector = await signerFor(ca, "collector");
@@ -225,6 +227,19 @@ describe("custody report v2: the attacker's edits are refused", () => {
   it("signs the report with a vault signer of another CA: the signer is not trusted", async () => {
     const own = await createCertificateAuthority({ commonName: "Report Test CA", keyBits: 2048 });
     await refused(await forge(() => {}, await signerFor(own, "vault-signer")), "ERR_UNTRUSTED_SIGNER");
+  });
+
+  it("was signed by a vault signer revoked since: refused with the CA's revocation list", async () => {
+    const serialNumber = new X509Certificate(vault.certificateChain[0] as string).serialNumber;
+    const crl = createCrl(ca, [{ serialNumber, revokedAt: new Date() }]);
+    const error = (() => {
+      try {
+        verifyCustodyReport(genuine, { ...trust, crls: [crl] });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isCustodyError(error, "ERR_CERT_REVOKED"), String(error)).toBe(true);
   });
 
   it("edits the report without a key: the signature no longer matches", async () => {
