@@ -1,7 +1,7 @@
 import { crc32 } from "node:zlib";
 import { CustodyError, pathCollisionKey, unsafePathReason } from "@custody/core";
 import type { Entry } from "yauzl";
-import { FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, FLAG_UTF8, METHOD_DEFLATE, METHOD_STORE } from "./format.js";
+import { FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, METHOD_DEFLATE, METHOD_STORE } from "./format.js";
 
 /** Bounds on what a reader accepts; past any of them the archive is refused with ERR_ARCHIVE_LIMIT. */
 export interface ArchiveLimits {
