@@ -126,7 +126,7 @@ describe("names that differ only by case or Unicode normalization collide", () =
     ["Services/caf\u00e9/a.txt", "Services/cafe\u0301/b.txt"],
   ];
 
-  it.each(twoWays)("the writer refuses %j after %j", async (first, second) => {
+  it.each(twoWays)("the writer refuses %j after %j before reading it", async (first, second) => {
     const writer = createPackageWriter(join(dir, "never.zip"), {
       name: "PKG-7",
       device,
@@ -134,9 +134,14 @@ describe("names that differ only by case or Unicode normalization collide", () =
       signer: pki.signer,
     });
     await writer.addStream(first, Readable.from(["x"]));
-    await expect(writer.addStream(second, Readable.from(["y"]))).rejects.toSatisfy(
-      refusedWith("ERR_DUPLICATE_PATH"),
+    // A source that fails when read: the refusal must come before anything is read or written.
+    const unread = Readable.from(
+      (async function* () {
+        yield* [];
+        throw new Error("the source was read");
+      })(),
     );
+    await expect(writer.addStream(second, unread)).rejects.toSatisfy(refusedWith("ERR_DUPLICATE_PATH"));
     await writer.abort();
   });
 
