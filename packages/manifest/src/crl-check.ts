@@ -5,7 +5,11 @@ import { type CertificateFacts, KEY_USAGE } from "./certificate.js";
 import { integerValue, type ParsedCrl, parseCrl } from "./crl.js";
 
 /** ERR_MALFORMED_CRL unless `issuer` (a CA with cRLSign) signed `crl` with an allowed algorithm. */
-export function checkCrlSignature(crl: ParsedCrl, issuer: CertificateFacts, allowed: ReadonlySet<string>): void {
+export function checkCrlSignature(
+  crl: ParsedCrl,
+  issuer: CertificateFacts,
+  allowed: ReadonlySet<string>,
+): void {
   const algorithm = resolveCertificateAlgorithm(crl.signatureAlgorithmOid, allowed);
   if (!issuer.subjectDer.equals(crl.issuerDer) || !issuer.keyUsage?.has(KEY_USAGE.cRLSign)) {
     throw new CustodyError("ERR_MALFORMED_CRL", `the CRL is not issued by ${issuer.x509.subject}`);

@@ -133,7 +133,9 @@ function readCrlExtensions(optional: Asn1[]): bigint | undefined {
     if (critical && !UNDERSTOOD_CRL_EXTENSIONS.has(id)) reader.fail(`unknown critical extension ${id}`);
     if (id === OID.cRLNumber) {
       const value = reader.bytes(parts[parts.length - 1], DerType.OCTETSTRING, "cRLNumber");
-      crlNumber = integerValue(reader.integerBytes(parseDer(value, "cRLNumber", "ERR_MALFORMED_CRL"), "cRLNumber"));
+      crlNumber = integerValue(
+        reader.integerBytes(parseDer(value, "cRLNumber", "ERR_MALFORMED_CRL"), "cRLNumber"),
+      );
     }
   }
   return crlNumber;

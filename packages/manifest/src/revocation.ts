@@ -43,9 +43,11 @@ export function revokeCertificates(options: RevokeOptions): Promise<RevocationRe
   const previous = queues.get(options.crlPath) ?? Promise.resolve();
   const next = previous.catch(() => undefined).then(() => revokeNow(options));
   queues.set(options.crlPath, next);
-  void next.finally(() => {
-    if (queues.get(options.crlPath) === next) queues.delete(options.crlPath);
-  }).catch(() => undefined);
+  void next
+    .finally(() => {
+      if (queues.get(options.crlPath) === next) queues.delete(options.crlPath);
+    })
+    .catch(() => undefined);
   return next;
 }
 

@@ -1,12 +1,6 @@
 import { CustodyError } from "@custody/core";
 import { type CertificateFacts, KEY_USAGE } from "./certificate.js";
-import {
-  CERTIFICATE_ROLE_OIDS,
-  type CertificateRole,
-  KEY_PURPOSE,
-  rolesOf,
-  SIGNING_ROLES,
-} from "./roles.js";
+import { CERTIFICATE_ROLE_OIDS, type CertificateRole, KEY_PURPOSE, rolesOf, SIGNING_ROLES } from "./roles.js";
 
 // a foreign CA's signer may carry a standard purpose instead of a custody role
 const SIGNING_PURPOSES: readonly string[] = [
@@ -39,7 +33,10 @@ export function assertSigningCertificate(cert: CertificateFacts, requiredRole?: 
   }
   const purposes = cert.extendedKeyUsage;
   if (purposes !== undefined && !purposes.some((id) => SIGNING_PURPOSES.includes(id))) {
-    throw usageError(cert, `is not a signing certificate: extendedKeyUsage is ${purposes.join(", ") || "empty"}`);
+    throw usageError(
+      cert,
+      `is not a signing certificate: extendedKeyUsage is ${purposes.join(", ") || "empty"}`,
+    );
   }
 }
 
