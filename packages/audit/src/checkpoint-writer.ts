@@ -26,6 +26,8 @@ export class CheckpointWriter {
   #tail: Promise<unknown> = Promise.resolve();
   #auto: Promise<unknown> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The witness's newest checkpoint as far as this writer knows (read at open, then each one written). */
+  witnessed: SignedCheckpoint | undefined;
 
   constructor(
     private readonly sink: AuditSink,
@@ -129,9 +131,13 @@ export class CheckpointWriter {
    */
   private async witness(signed: SignedCheckpoint): Promise<void> {
     const { witness } = this.policy;
+    const held = this.witnessed?.checkpoint;
     if (witness === undefined) return;
+    // The witness already states this tree (its copy of a sink checkpoint that was deleted): nothing to add.
+    if (held?.treeSize === signed.checkpoint.treeSize && held.rootHash === signed.checkpoint.rootHash) return;
     try {
       await witness.write(signed.checkpoint.treeSize, signed.bytes, signed.signature);
+      this.witnessed = signed;
     } catch (error) {
       const treeSize = signed.checkpoint.treeSize;
       this.policy.logger.error(
@@ -147,9 +153,10 @@ export class CheckpointWriter {
   }
 
   /** At open: gives the witness the sink's latest checkpoint when it holds an older one (or none). */
-  async catchUpWitness(witnessed: SignedCheckpoint | undefined): Promise<void> {
+  async catchUpWitness(): Promise<void> {
     const latest = this.latest;
-    if (latest === undefined || (witnessed?.checkpoint.treeSize ?? 0) >= latest.checkpoint.treeSize) return;
+    if (latest === undefined || (this.witnessed?.checkpoint.treeSize ?? 0) >= latest.checkpoint.treeSize)
+      return;
     await this.witness(latest);
   }
 }

@@ -83,6 +83,7 @@ export class LogImpl implements AuditLog {
       intervalMs: options.checkpointIntervalMs ?? 60_000,
       witness: options.witness,
     });
+    this.#checkpoints.witnessed = replayed.witnessed;
   }
 
   /** Replays what is stored (one pass) and opens the log over it; writes nothing. */
@@ -106,7 +107,7 @@ export class LogImpl implements AuditLog {
 
   /** Copies the sink's latest checkpoint to the witness when the witness lacks it (a crash, a new witness). */
   async catchUpWitness(): Promise<void> {
-    await this.#checkpoints.catchUpWitness(this.#replayed.witnessed);
+    await this.#checkpoints.catchUpWitness();
   }
 
   startTimer(): void {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -100,6 +101,22 @@ describe("checkpoint witness", () => {
     await reopened.close();
     const latest = await readLatestCheckpoint({ dir });
     expect(await readFile(join(witnessDir, "000000000003.json"))).toEqual(latest?.bytes);
+  });
+
+  it("signs again a sealed tail whose sink checkpoint was deleted, when the witness holds that tree", async () => {
+    const { dir, witness, witnessDir } = await newLog();
+    const sealKey = randomBytes(32);
+    const log = await openFileAuditLog({ dir, signer: pki.signer, witness, sealKey });
+    for (let i = 0; i < 4; i += 1) await log.append(sampleEvent());
+    await log.close();
+    const held = await readFile(join(witnessDir, "000000000004.json"));
+    await rm(join(dir, "checkpoints", "000000000004.json"));
+    await rm(join(dir, "checkpoints", "000000000004.p7s"));
+    const reopened = await openFileAuditLog({ dir, signer: pki.signer, witness, sealKey });
+    expect((await reopened.latestCheckpoint())?.checkpoint.treeSize).toBe(4);
+    await reopened.close();
+    expect(await readFile(join(witnessDir, "000000000004.json"))).toEqual(held);
+    expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 5 });
   });
 });
 
