@@ -17,15 +17,9 @@ import {
   createInclusionBundles,
   type InclusionProofBundle,
 } from "./proofs.js";
-import {
-  type AuditEvent,
-  type AuditRecord,
-  makeRecord,
-  parseEvent,
-  recordLeafHash,
-  sealKeyObject,
-} from "./record.js";
+import { type AuditEvent, type AuditRecord, makeRecord, parseEvent, recordLeafHash } from "./record.js";
 import { type Replayed, replay } from "./replay.js";
+import { sealKeyObject } from "./seal.js";
 import type { AuditSink } from "./sink.js";
 import { type AuditVerifyReport, type VerifyAuditOptions, verifyAuditLog } from "./verify.js";
 

@@ -4,7 +4,8 @@ import type { AuditLogOptions, UnsealedTail } from "./audit-log.js";
 import { type AuditProblem, ChainScanner, damagedError, scanRecords } from "./chain.js";
 import { parseCheckpointBytes, type SignedCheckpoint } from "./checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
-import { type AuditRecord, hasValidSeal } from "./record.js";
+import type { AuditRecord } from "./record.js";
+import { hasValidSeal } from "./seal.js";
 import type { AuditSink } from "./sink.js";
 import type { CheckpointWitness } from "./witness.js";
 

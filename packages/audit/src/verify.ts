@@ -4,7 +4,8 @@ import type { SignatureInfo, TrustOptions } from "@custody/manifest";
 import { type AuditProblem, ChainScanner, scanRecords } from "./chain.js";
 import { type Checkpoint, parseCheckpointBytes, type SignedCheckpoint } from "./checkpoint.js";
 import { FileAuditSource } from "./file-source.js";
-import { type AuditRecord, hasValidSeal, sealKeyObject } from "./record.js";
+import type { AuditRecord } from "./record.js";
+import { hasValidSeal, sealKeyObject } from "./seal.js";
 import type { AuditSource } from "./sink.js";
 import { type Stored, VerifyState } from "./verify-state.js";
 
