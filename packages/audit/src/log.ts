@@ -1,4 +1,3 @@
-import type { KeyObject } from "node:crypto";
 import {
   type Clock,
   CustodyError,
@@ -19,7 +18,7 @@ import {
 } from "./proofs.js";
 import { type AuditEvent, type AuditRecord, makeRecord, parseEvent, recordLeafHash } from "./record.js";
 import { type Replayed, replay } from "./replay.js";
-import { sealKeyObject } from "./seal.js";
+import { type SealKey, toSealKey } from "./seal.js";
 import type { AuditSink } from "./sink.js";
 import { type AuditVerifyReport, type VerifyAuditOptions, verifyAuditLog } from "./verify.js";
 
@@ -53,7 +52,7 @@ export class LogImpl implements AuditLog {
   #closing = false;
   readonly #clock: Clock;
   readonly #checkpoints: CheckpointWriter;
-  readonly #sealKey: KeyObject | undefined;
+  readonly #sealKey: SealKey | undefined;
   readonly #replayed: Replayed;
   private readonly scanner: ChainScanner;
 
@@ -61,7 +60,7 @@ export class LogImpl implements AuditLog {
     private readonly sink: AuditSink,
     private readonly options: AuditLogOptions,
     replayed: Replayed,
-    sealKey: KeyObject | undefined,
+    sealKey: SealKey | undefined,
   ) {
     this.#replayed = replayed;
     this.scanner = replayed.scanner;
@@ -82,7 +81,7 @@ export class LogImpl implements AuditLog {
 
   /** Replays what is stored (one pass) and opens the log over it; writes nothing. */
   static async replay(sink: AuditSink, options: AuditLogOptions): Promise<LogImpl> {
-    const sealKey = options.sealKey === undefined ? undefined : sealKeyObject(options.sealKey);
+    const sealKey = options.sealKey === undefined ? undefined : toSealKey(options.sealKey);
     return new LogImpl(sink, options, await replay(sink, options, sealKey), sealKey);
   }
 

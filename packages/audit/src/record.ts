@@ -1,4 +1,4 @@
-import { hash, type KeyObject } from "node:crypto";
+import { hash } from "node:crypto";
 import {
   CustodyError,
   canonicalJson,
@@ -8,7 +8,7 @@ import {
 } from "@custody/core";
 import { merkleLeafHash } from "@custody/hash";
 import { z } from "zod";
-import { recordSeal } from "./seal.js";
+import { recordSeal, type SealKey } from "./seal.js";
 import { MAX_NAME, MAX_REASON, recordShapeProblem } from "./shape.js";
 
 /** The `prev` of the first record: there is nothing before it. */
@@ -151,15 +151,15 @@ export function sha256Hex(text: string): string {
 }
 
 /** Completes a record: its hash, its seal when a seal key is given, and the line that stores it. */
-export function makeRecord(body: RecordBody, sealKey?: KeyObject): { record: AuditRecord; line: string } {
+export function makeRecord(body: RecordBody, sealKey?: SealKey): { record: AuditRecord; line: string } {
   const detailsText = detailsJson(body);
   const parts = recordParts(body, detailsText);
   const digest = sha256Hex(joinParts(parts));
   const seal = sealKey === undefined ? undefined : recordSeal(sealKey, digest);
   // The record handed back is what a reader will get: its own copy of the details, as stored.
   const details = detailsText === "{}" ? {} : (JSON.parse(detailsText) as JsonObject);
-  const record: AuditRecord = { ...body, details, hash: digest };
-  if (seal !== undefined) record.seal = seal;
+  const record: AuditRecord =
+    seal === undefined ? { ...body, details, hash: digest } : { ...body, details, hash: digest, seal };
   return { record, line: joinParts(parts, digest, seal) };
 }
 

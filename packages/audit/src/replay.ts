@@ -1,11 +1,10 @@
-import type { KeyObject } from "node:crypto";
 import { CustodyError } from "@custody/core";
 import type { AuditLogOptions, UnsealedTail } from "./audit-log.js";
 import { type AuditProblem, ChainScanner, damagedError, scanRecords } from "./chain.js";
 import { parseCheckpointBytes, type SignedCheckpoint } from "./checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
 import type { AuditRecord } from "./record.js";
-import { hasValidSeal } from "./seal.js";
+import { hasValidSeal, type SealKey } from "./seal.js";
 import type { AuditSink } from "./sink.js";
 import type { CheckpointWitness } from "./witness.js";
 
@@ -30,7 +29,7 @@ export interface Replayed {
 export async function replay(
   sink: AuditSink,
   options: AuditLogOptions,
-  sealKey: KeyObject | undefined,
+  sealKey: SealKey | undefined,
 ): Promise<Replayed> {
   const latest = await CheckpointWriter.loadLatest(sink);
   const witnessed = await loadWitnessed(options.witness);

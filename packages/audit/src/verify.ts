@@ -1,11 +1,10 @@
-import type { KeyObject } from "node:crypto";
 import { throwIfAborted } from "@custody/core";
 import type { SignatureInfo, TrustOptions } from "@custody/manifest";
 import { type AuditProblem, ChainScanner, scanRecords } from "./chain.js";
 import { type Checkpoint, parseCheckpointBytes, type SignedCheckpoint } from "./checkpoint.js";
 import { FileAuditSource } from "./file-source.js";
 import type { AuditRecord } from "./record.js";
-import { hasValidSeal, sealKeyObject } from "./seal.js";
+import { hasValidSeal, type SealKey, toSealKey } from "./seal.js";
 import type { AuditSource } from "./sink.js";
 import { type Stored, VerifyState } from "./verify-state.js";
 
@@ -62,12 +61,12 @@ export async function verifyAuditLog(
   const state = new VerifyState(options, await loadStored(source));
   const sizes = state.sizes();
   const scanner = new ChainScanner();
-  const key = options.sealKey === undefined ? undefined : sealKeyObject(options.sealKey);
+  const key = options.sealKey === undefined ? undefined : toSealKey(options.sealKey);
   // Seals are checked only past the newest stored checkpoint, so a whole-log verification stays fast.
   const sealed = key === undefined ? undefined : { from: state.storedMax(), count: 0 };
   let next = 0;
   const visit = (record: AuditRecord): AuditProblem | undefined => {
-    if (sealed !== undefined && record.seq >= sealed.from && hasValidSeal(key as KeyObject, record)) {
+    if (sealed !== undefined && record.seq >= sealed.from && hasValidSeal(key as SealKey, record)) {
       sealed.count += 1;
     }
     if (scanner.count % PROGRESS_EVERY === 0) {
