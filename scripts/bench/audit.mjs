@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Audit log benchmark. Run after `pnpm exec tsc -b packages/audit` (it uses the built dist/):
-//   node --expose-gc scripts/bench/audit.mjs [--records 1000000] [--rounds 5]
+//   node --expose-gc scripts/bench/audit.mjs [--records 1000000] [--rounds 5] [--seal]
+// --seal opens every log with a seal key (each line carries an HMAC of its hash), as the vault does.
 // The peer is the machine's raw write+fdatasync of one line: the physical limit of a durable append.
 // Raw and ours run alternately in rounds (disks and shared CPUs drift); the table shows medians.
+import { randomBytes } from "node:crypto";
 import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,8 +23,10 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "5" },
     sequential: { type: "string", default: "1000" },
     concurrent: { type: "string", default: "50000" },
+    seal: { type: "boolean", default: false },
   },
 });
+const sealed = values.seal ? { sealKey: randomBytes(32) } : {};
 const ROUNDS = Number(values.rounds);
 const SEQUENTIAL = Number(values.sequential);
 const CONCURRENT = Number(values.concurrent);
@@ -78,7 +82,7 @@ async function appenders(log, total, concurrency) {
 const rounds = { raw: [], sequential: [], seqRatio: [], concurrent: [], concRatio: [] };
 for (let round = 0; round < ROUNDS; round += 1) {
   const dir = join(base, `round-${round}`);
-  const log = await openFileAuditLog({ dir, signer, checkpointIntervalMs: 0 });
+  const log = await openFileAuditLog({ dir, signer, checkpointIntervalMs: 0, ...sealed });
   const slice = Math.max(1, Math.floor(SEQUENTIAL / 10));
   let rawMs = 0;
   let oursMs = 0;
@@ -101,7 +105,13 @@ for (let round = 0; round < ROUNDS; round += 1) {
 /** Verifies a log of `count` records; reports the rate and how much the heap grew at its peak. */
 async function verifyRun(count) {
   const dir = join(base, `verify-${count}`);
-  const log = await openFileAuditLog({ dir, signer, checkpointEvery: 10_000, checkpointIntervalMs: 0 });
+  const log = await openFileAuditLog({
+    dir,
+    signer,
+    checkpointEvery: 10_000,
+    checkpointIntervalMs: 0,
+    ...sealed,
+  });
   await appenders(log, count, 1024);
   await log.close();
   global.gc?.();

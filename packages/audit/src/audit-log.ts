@@ -4,6 +4,7 @@ import type { SignedCheckpoint } from "./checkpoint.js";
 import type { ConsistencyProofBundle, InclusionProofBundle } from "./proofs.js";
 import type { AuditEvent, AuditRecord } from "./record.js";
 import type { AuditVerifyReport, VerifyAuditOptions } from "./verify.js";
+import type { CheckpointWitness } from "./witness.js";
 
 export interface AuditLogOptions {
   /** Signs checkpoints (the vault's signer). */
@@ -17,6 +18,37 @@ export interface AuditLogOptions {
   checkpointEvery?: number;
   /** A checkpoint this often when there are new records (default 60 s; 0 turns the timer off). */
   checkpointIntervalMs?: number;
+  /**
+   * A secret (at least 32 random bytes) kept beside the signer key. Every line written carries
+   * `seal` = HMAC-SHA256(sealKey, record hash), and at open every record after the latest checkpoint
+   * must carry a valid seal: a tail the writer sealed is signed at once (a crash before its checkpoint),
+   * any other tail is refused with ERR_AUDIT_UNSEALED_TAIL. Without it, records are unsealed and not checked.
+   */
+  sealKey?: Uint8Array;
+  /**
+   * Opens a log whose tail is not sealed (the custodian decided to accept it): `unsealedTail` describes
+   * it, and the caller records the acceptance; the next checkpoint covers the tail.
+   */
+  acceptUnsealedTail?: boolean;
+  /**
+   * Receives a copy of every checkpoint the log signs; a failed copy fails that checkpoint. At open the
+   * log must contain the witness's latest checkpoint (ERR_AUDIT_TRUNCATED or ERR_AUDIT_FORK otherwise).
+   */
+  witness?: CheckpointWitness;
+  /**
+   * Called with every record in order: each stored record during the replay at open, then each appended
+   * record once it is durable, before its append resolves. It must not throw (see the README).
+   */
+  onRecord?: (record: AuditRecord) => void;
+}
+
+/** Records after the latest checkpoint without a valid seal, found at open with `acceptUnsealedTail`. */
+export interface UnsealedTail {
+  /** The first record without a valid seal; every record from it to `fromSeq + count - 1` is unexplained. */
+  fromSeq: number;
+  count: number;
+  firstHash: string;
+  lastHash: string;
 }
 
 export interface AuditLog {
@@ -36,6 +68,8 @@ export interface AuditLog {
   verify(options: VerifyAuditOptions): Promise<AuditVerifyReport>;
   /** Durable records. */
   readonly size: number;
+  /** The unsealed tail accepted at open (`acceptUnsealedTail`), or undefined when there was none. */
+  readonly unsealedTail: UnsealedTail | undefined;
   /** Waits for pending appends, writes a final checkpoint when there are new records, releases the sink. */
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { type Clock, CustodyError, type Logger } from "@custody/core";
+import { type Clock, CustodyError, type Logger, toCustodyError } from "@custody/core";
 import type { MerkleAccumulator } from "@custody/hash";
 import type { Signer } from "@custody/manifest";
 import type { AuditProblem, ChainScanner } from "./chain.js";
@@ -10,6 +10,7 @@ import {
   signCheckpoint,
 } from "./checkpoint.js";
 import type { AuditSink, AuditSource } from "./sink.js";
+import type { CheckpointWitness } from "./witness.js";
 
 interface CheckpointPolicy {
   signer: Signer;
@@ -17,6 +18,7 @@ interface CheckpointPolicy {
   logger: Logger;
   every: number;
   intervalMs: number;
+  witness: CheckpointWitness | undefined;
 }
 
 /** Makes the writer's checkpoints one at a time, each linked to the one before. */
@@ -24,6 +26,8 @@ export class CheckpointWriter {
   #tail: Promise<unknown> = Promise.resolve();
   #auto: Promise<unknown> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The witness's newest checkpoint as far as this writer knows (read at open, then each one written). */
+  witnessed: SignedCheckpoint | undefined;
 
   constructor(
     private readonly sink: AuditSink,
@@ -117,6 +121,42 @@ export class CheckpointWriter {
     );
     await this.sink.writeCheckpoint(treeSize, signed.bytes, signed.signature);
     this.latest = signed;
+    await this.witness(signed);
     return signed;
+  }
+
+  /**
+   * The witness copy is what shows a log cut back with its checkpoints, so a checkpoint the witness
+   * lacks is reported as failed (the sink's copy stays; the next checkpoint or open repeats the copy).
+   */
+  private async witness(signed: SignedCheckpoint): Promise<void> {
+    const { witness } = this.policy;
+    const held = this.witnessed?.checkpoint;
+    if (witness === undefined) return;
+    // The witness already states this tree (its copy of a sink checkpoint that was deleted): nothing to add.
+    if (held?.treeSize === signed.checkpoint.treeSize && held.rootHash === signed.checkpoint.rootHash) return;
+    try {
+      await witness.write(signed.checkpoint.treeSize, signed.bytes, signed.signature);
+      this.witnessed = signed;
+    } catch (error) {
+      const treeSize = signed.checkpoint.treeSize;
+      this.policy.logger.error(
+        { err: error, log: this.sink.description, treeSize },
+        "audit checkpoint witness failed",
+      );
+      throw toCustodyError(
+        error,
+        "ERR_IO",
+        `checkpoint ${treeSize} is stored but ${witness.description} failed`,
+      );
+    }
+  }
+
+  /** At open: gives the witness the sink's latest checkpoint when it holds an older one (or none). */
+  async catchUpWitness(): Promise<void> {
+    const latest = this.latest;
+    if (latest === undefined || (this.witnessed?.checkpoint.treeSize ?? 0) >= latest.checkpoint.treeSize)
+      return;
+    await this.witness(latest);
   }
 }

@@ -85,13 +85,24 @@ export function parseCheckpoint(value: unknown): Checkpoint {
   return parsed.data as Checkpoint;
 }
 
+/** How far a checkpoint's signing time may be from the time it states (clocks of signer and writer). */
+export const CHECKPOINT_TIME_SKEW_MS = 5 * 60_000;
+
 /**
- * Checks a checkpoint's signature against the trust anchors. Any failure (bad signature, signer not
- * under the anchors, expired, revoked) is ERR_AUDIT_CHECKPOINT_INVALID with the signature error as cause.
+ * Checks a checkpoint's signature against the trust anchors: only the vault signer role may sign one,
+ * its certificates must be valid at the signing time (newer checkpoints anchor older ones), and the
+ * signing time must be the checkpoint's own `time`. Any failure (bad signature, another role, signer not
+ * under the anchors, revoked, a time that does not match) is ERR_AUDIT_CHECKPOINT_INVALID with the
+ * signature error as cause.
  */
 export function verifyCheckpointSignature(signed: SignedCheckpoint, trust: TrustOptions): SignatureInfo {
+  let info: SignatureInfo;
   try {
-    return verifyDetached(signed.bytes, signed.signature, trust);
+    info = verifyDetached(signed.bytes, signed.signature, {
+      ...trust,
+      requiredRole: "vault-signer",
+      validity: "signing-time",
+    });
   } catch (cause) {
     const code = isCustodyError(cause) ? cause.code : "ERR_SIGNATURE_INVALID";
     throw new CustodyError(
@@ -100,6 +111,18 @@ export function verifyCheckpointSignature(signed: SignedCheckpoint, trust: Trust
       { cause, details: { treeSize: signed.checkpoint.treeSize, signatureCode: code } },
     );
   }
+  assertSignedAtItsTime(signed, info.signingTime);
+  return info;
+}
+
+function assertSignedAtItsTime(signed: SignedCheckpoint, signingTime: Date): void {
+  const stated = Date.parse(signed.checkpoint.time);
+  if (Math.abs(signingTime.getTime() - stated) <= CHECKPOINT_TIME_SKEW_MS) return;
+  throw new CustodyError(
+    "ERR_AUDIT_CHECKPOINT_INVALID",
+    `checkpoint ${signed.checkpoint.treeSize} states ${signed.checkpoint.time} but was signed at ${signingTime.toISOString()}`,
+    { details: { treeSize: signed.checkpoint.treeSize, signingTime: signingTime.toISOString() } },
+  );
 }
 
 export function signedCheckpointToJson(signed: SignedCheckpoint): SignedCheckpointJson {

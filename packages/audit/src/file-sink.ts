@@ -1,9 +1,9 @@
 import { isUtf8 } from "node:buffer";
-import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { type FileHandle, link, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CustodyError, toCustodyError } from "@custody/core";
+import { createWhole, syncDir } from "./durable.js";
 import {
   CHECKPOINT_DIR,
   checkpointName,
@@ -173,20 +173,6 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   }
 }
 
-/**
- * Creates `path` with all of `bytes` or not at all: written and synced under a private name, then
- * linked into place (link fails when `path` exists, so this is also create-only).
- */
-async function createWhole(path: string, bytes: Buffer): Promise<void> {
-  const temp = `${path}.${randomUUID()}.tmp`;
-  await writeFile(temp, bytes, { flag: "wx", flush: true, mode: 0o600 });
-  try {
-    await link(temp, path);
-  } finally {
-    await rm(temp, { force: true });
-  }
-}
-
 /** Length of the log up to and including its last newline (0 when it has none). */
 async function lastNewlineEnd(handle: FileHandle, size: number): Promise<number> {
   const buffer = Buffer.alloc(TAIL_SCAN);
@@ -200,15 +186,6 @@ async function lastNewlineEnd(handle: FileHandle, size: number): Promise<number>
     stop = start;
   }
   return 0;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function stamp(): string {

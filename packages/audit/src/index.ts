@@ -1,4 +1,4 @@
-export type { AuditLog, AuditLogOptions } from "./audit-log.js";
+export type { AuditLog, AuditLogOptions, UnsealedTail } from "./audit-log.js";
 export type { AuditProblem, AuditProblemKind } from "./chain.js";
 export type { Checkpoint, SignedCheckpoint, SignedCheckpointJson } from "./checkpoint.js";
 export {
@@ -38,7 +38,13 @@ export { verifyCustodyReport } from "./custody-report/verify.js";
 export { FileAuditSink } from "./file-sink.js";
 export { FileAuditSource } from "./file-source.js";
 export { auditJsonSchemas } from "./json-schema.js";
-export { openAuditLog, openFileAuditLog, RECOVERY_ACTION, RECOVERY_ACTOR } from "./open.js";
+export {
+  openAuditLog,
+  openFileAuditLog,
+  RECOVERY_ACTION,
+  RECOVERY_ACTOR,
+  TAIL_SIGNED_ACTION,
+} from "./open.js";
 export type { ConsistencyProofBundle, InclusionProofBundle } from "./proofs.js";
 export {
   CONSISTENCY_BUNDLE_FORMAT,
@@ -64,3 +70,5 @@ export {
 export type { AuditSink, AuditSource, SinkRecovery } from "./sink.js";
 export type { AuditVerifyReport, VerifyAuditOptions } from "./verify.js";
 export { verifyAuditLog } from "./verify.js";
+export type { CheckpointWitness } from "./witness.js";
+export { DirectoryCheckpointWitness } from "./witness.js";

@@ -6,8 +6,9 @@ import { auditRecordSchema } from "./record.js";
 const DESCRIPTIONS = {
   "custody-audit-record": [
     auditRecordSchema,
-    "One line of audit.log, RFC 8785 canonical JSON. hash = sha256(canonical(record without hash)); prev = the " +
-      "previous record's hash (64 zeros for seq 0); details is a JSON object of at most 64 KiB canonical; " +
+    "One line of audit.log, RFC 8785 canonical JSON. hash = sha256(canonical(record without hash and seal)); " +
+      "prev = the previous record's hash (64 zeros for seq 0); details is a JSON object of at most 64 KiB " +
+      "canonical; seal (optional) = HMAC-SHA256(the vault's seal key, hex-decode(hash)); " +
       "Merkle leaf = sha256(0x00 || hex-decode(hash)).",
   ],
   "custody-audit-checkpoint-v1": [

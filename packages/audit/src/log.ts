@@ -6,8 +6,8 @@ import {
   systemClock,
   toCustodyError,
 } from "@custody/core";
-import type { AuditLog, AuditLogOptions } from "./audit-log.js";
-import { type AuditProblem, ChainScanner, damagedError, iterateRecords, scanRecords } from "./chain.js";
+import type { AuditLog, AuditLogOptions, UnsealedTail } from "./audit-log.js";
+import { type ChainScanner, iterateRecords } from "./chain.js";
 import type { SignedCheckpoint } from "./checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
 import {
@@ -16,7 +16,9 @@ import {
   createInclusionBundles,
   type InclusionProofBundle,
 } from "./proofs.js";
-import { type AuditEvent, type AuditRecord, parseEvent, recordLeafHash, sealRecord } from "./record.js";
+import { type AuditEvent, type AuditRecord, makeRecord, parseEvent, recordLeafHash } from "./record.js";
+import { type Replayed, replay } from "./replay.js";
+import { type SealKey, toSealKey } from "./seal.js";
 import type { AuditSink } from "./sink.js";
 import { type AuditVerifyReport, type VerifyAuditOptions, verifyAuditLog } from "./verify.js";
 
@@ -50,46 +52,55 @@ export class LogImpl implements AuditLog {
   #closing = false;
   readonly #clock: Clock;
   readonly #checkpoints: CheckpointWriter;
+  readonly #sealKey: SealKey | undefined;
+  readonly #replayed: Replayed;
+  private readonly scanner: ChainScanner;
 
   private constructor(
     private readonly sink: AuditSink,
     private readonly options: AuditLogOptions,
-    private readonly scanner: ChainScanner,
-    latest: SignedCheckpoint | undefined,
+    replayed: Replayed,
+    sealKey: SealKey | undefined,
   ) {
-    this.#nextSeq = scanner.count;
-    this.#lastHash = scanner.lastHash;
+    this.#replayed = replayed;
+    this.scanner = replayed.scanner;
+    this.#sealKey = sealKey;
+    this.#nextSeq = this.scanner.count;
+    this.#lastHash = this.scanner.lastHash;
     this.#clock = options.clock ?? systemClock;
-    this.#checkpoints = new CheckpointWriter(sink, scanner.accumulator, latest, {
+    this.#checkpoints = new CheckpointWriter(sink, this.scanner.accumulator, replayed.latest, {
       signer: options.signer,
       clock: this.#clock,
       logger: options.logger ?? silentLogger,
       every: options.checkpointEvery ?? 1000,
       intervalMs: options.checkpointIntervalMs ?? 60_000,
+      witness: options.witness,
     });
+    this.#checkpoints.witnessed = replayed.witnessed;
   }
 
+  /** Replays what is stored (one pass) and opens the log over it; writes nothing. */
   static async replay(sink: AuditSink, options: AuditLogOptions): Promise<LogImpl> {
-    const latest = await CheckpointWriter.loadLatest(sink);
-    const scanner = new ChainScanner();
-    const atLatest = (): AuditProblem | undefined =>
-      latest !== undefined && scanner.count === latest.checkpoint.treeSize
-        ? CheckpointWriter.compare(latest, scanner)
-        : undefined;
-    const problem = await scanRecords(sink.readBytes(), scanner, atLatest);
-    if (problem !== undefined) throw damagedError(problem, sink.description);
-    if (latest !== undefined && latest.checkpoint.treeSize > scanner.count) {
-      throw new CustodyError(
-        "ERR_AUDIT_TRUNCATED",
-        `${sink.description} has ${scanner.count} records but checkpoint ${latest.checkpoint.treeSize} covers more`,
-        { details: { records: scanner.count, treeSize: latest.checkpoint.treeSize } },
-      );
-    }
-    return new LogImpl(sink, options, scanner, latest);
+    const sealKey = options.sealKey === undefined ? undefined : toSealKey(options.sealKey);
+    return new LogImpl(sink, options, await replay(sink, options, sealKey), sealKey);
   }
 
   get size(): number {
     return this.scanner.count;
+  }
+
+  get unsealedTail(): UnsealedTail | undefined {
+    return this.#replayed.unsealedTail;
+  }
+
+  /** The sealed records a crashed writer left after its last checkpoint (signed by `openAuditLog`). */
+  get sealedTail(): UnsealedTail | undefined {
+    return this.#replayed.sealedTail;
+  }
+
+  /** Copies the sink's latest checkpoint to the witness when the witness lacks it (a crash, a new witness). */
+  async catchUpWitness(): Promise<void> {
+    await this.#checkpoints.catchUpWitness();
   }
 
   startTimer(): void {
@@ -101,17 +112,20 @@ export class LogImpl implements AuditLog {
     const valid = parseEvent(event);
     const time = recordTime(this.#clock);
     // Sealed synchronously, so records take sequence numbers in call order.
-    const { record, line } = sealRecord({
-      seq: this.#nextSeq,
-      time,
-      actor: valid.actor,
-      action: valid.action,
-      target: valid.target,
-      outcome: valid.outcome,
-      reason: valid.reason,
-      details: valid.details ?? {},
-      prev: this.#lastHash,
-    });
+    const { record, line } = makeRecord(
+      {
+        seq: this.#nextSeq,
+        time,
+        actor: valid.actor,
+        action: valid.action,
+        target: valid.target,
+        outcome: valid.outcome,
+        reason: valid.reason,
+        details: valid.details ?? {},
+        prev: this.#lastHash,
+      },
+      this.#sealKey,
+    );
     this.#nextSeq += 1;
     this.#lastHash = record.hash;
     return new Promise<AuditRecord>((resolve, reject) => {
@@ -144,12 +158,40 @@ export class LogImpl implements AuditLog {
       for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(this.#failure);
       return;
     }
-    for (const item of batch) {
-      this.scanner.accumulator.append(recordLeafHash(item.record.hash));
+    for (const item of batch) this.scanner.accumulator.append(recordLeafHash(item.record.hash));
+    for (let i = 0; i < batch.length; i += 1) {
+      const item = batch[i] as Pending;
       this.mirror(item.record);
+      if (!this.observe(item.record)) {
+        for (const rest of [...batch.slice(i), ...this.#pending.splice(0)]) rest.reject(this.#failure);
+        return;
+      }
       item.resolve(item.record);
     }
     this.#checkpoints.recordsDurable();
+  }
+
+  /**
+   * Hands a durable record to `onRecord`. An observer that throws is out of step with the log (the
+   * vault's state would miss a fact), so the log refuses everything until it is reopened and replayed.
+   */
+  private observe(record: AuditRecord): boolean {
+    if (this.options.onRecord === undefined) return true;
+    try {
+      this.options.onRecord(record);
+      return true;
+    } catch (cause) {
+      (this.options.logger ?? silentLogger).error(
+        { err: cause, seq: record.seq },
+        "audit record observer failed",
+      );
+      this.#failure = new CustodyError(
+        "ERR_INTERNAL",
+        `the audit record observer failed at record ${record.seq} (the record is durable); reopen the log`,
+        { cause, details: { seq: record.seq, durable: true } },
+      );
+      return false;
+    }
   }
 
   /** The mirror is a copy: its failure is logged and never fails or delays the append. */

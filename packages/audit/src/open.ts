@@ -1,5 +1,5 @@
 import { toCustodyError } from "@custody/core";
-import type { AuditLog, AuditLogOptions } from "./audit-log.js";
+import type { AuditLog, AuditLogOptions, UnsealedTail } from "./audit-log.js";
 import { FileAuditSink } from "./file-sink.js";
 import { LogImpl } from "./log.js";
 import type { AuditEvent } from "./record.js";
@@ -7,6 +7,8 @@ import type { AuditSink, SinkRecovery } from "./sink.js";
 
 export const RECOVERY_ACTOR = "custody.audit";
 export const RECOVERY_ACTION = "audit.recover";
+/** Recorded when open signs the sealed records a crashed writer left after its last checkpoint. */
+export const TAIL_SIGNED_ACTION = "audit.tail-signed";
 
 /** Opens the file sink in `dir` (created if absent) and the log over it. */
 export async function openFileAuditLog(options: AuditLogOptions & { dir: string }): Promise<AuditLog> {
@@ -16,11 +18,20 @@ export async function openFileAuditLog(options: AuditLogOptions & { dir: string 
 
 /**
  * Opens a log over any sink: replays and checks what is stored (a damaged log is refused with the code of
- * its first problem), then records each repair the sink made while opening.
+ * its first problem, an unsealed tail with ERR_AUDIT_UNSEALED_TAIL, before anything is written), signs a
+ * sealed tail a crashed writer left, then records each repair.
  */
 export async function openAuditLog(sink: AuditSink, options: AuditLogOptions): Promise<AuditLog> {
   try {
     const log = await LogImpl.replay(sink, options);
+    const tail = log.sealedTail;
+    if (tail === undefined) await log.catchUpWitness();
+    else {
+      // Signed first: these records were promised durable by a writer of this vault, which died
+      // before its checkpoint; the record that says so is covered by the next checkpoint.
+      const signed = await log.checkpoint();
+      await log.append(tailSignedEvent(sink, tail, signed.checkpoint.treeSize));
+    }
     for (const recovery of sink.recoveries) await log.append(recoveryEvent(sink, recovery));
     log.startTimer();
     return log;
@@ -39,6 +50,21 @@ function recoveryEvent(sink: AuditSink, recovery: SinkRecovery): AuditEvent {
     outcome: "error",
     reason,
     details: { ...recovery },
+  };
+}
+
+/**
+ * Outcome "error", like the sink's repairs: the previous writer did not finish (it never signed what it
+ * wrote), and "allow" would read as a decision someone made.
+ */
+function tailSignedEvent(sink: AuditSink, tail: UnsealedTail, treeSize: number): AuditEvent {
+  return {
+    actor: RECOVERY_ACTOR,
+    action: TAIL_SIGNED_ACTION,
+    target: sink.description.slice(-1024),
+    outcome: "error",
+    reason: `signed ${tail.count} sealed record(s) from ${tail.fromSeq} left unsigned by a writer that stopped before its checkpoint`,
+    details: { ...tail, treeSize },
   };
 }
 

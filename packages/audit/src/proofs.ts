@@ -156,8 +156,7 @@ export function verifyInclusionBundle(
 ): { record: AuditRecord; checkpoint: SignedCheckpoint } {
   const parsed = parseBundle(inclusionBundleSchema, bundle, "an audit inclusion bundle");
   const record = parsed.record as AuditRecord;
-  const text = recordText(record, record.hash);
-  if (sha256Hex(text.unsealed) !== record.hash) {
+  if (sha256Hex(recordText(record, record.hash).hashed) !== record.hash) {
     throw new CustodyError("ERR_PROOF_INVALID", `record ${record.seq} does not match its own hash`);
   }
   const checkpoint = signedCheckpointFromJson(parsed.checkpoint);

@@ -30,9 +30,15 @@ export const MAX_REASON = 8192;
 export function recordShapeProblem(value: unknown, linked = false): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "not an object";
   const keys = Object.keys(value);
-  if (keys.length !== FIELDS.size || !keys.every((key) => FIELDS.has(key)))
-    return "unexpected or missing fields";
   const v = value as Record<string, unknown>;
+  const sealed = Object.hasOwn(v, "seal");
+  if (
+    keys.length !== FIELDS.size + (sealed ? 1 : 0) ||
+    !keys.every((key) => FIELDS.has(key) || key === "seal")
+  )
+    return "unexpected or missing fields";
+  // The seal is never compared with anything computed here, so its form is checked in full.
+  if (sealed && !(typeof v.seal === "string" && HEX64.test(v.seal))) return "seal is not a sha256 HMAC";
   if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 0) return "seq is not a sequence number";
   if (typeof v.time !== "string" || !TIME.test(v.time) || !validTime(v.time))
     return "time is not a UTC timestamp";

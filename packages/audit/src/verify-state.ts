@@ -13,6 +13,7 @@ export class VerifyState {
   signer: SignatureInfo["signer"] | undefined;
   readonly #digests = new Set<string>();
   readonly #children = new Map<string, number>();
+  readonly #times = new Map<string, string>();
   readonly #known = new Map<number, SignedCheckpoint[]>();
   #mismatch: AuditProblem | undefined;
 
@@ -82,13 +83,20 @@ export class VerifyState {
       const message = `checkpoint ${size} does not link to an earlier stored checkpoint (one is missing or foreign)`;
       return { code: "ERR_AUDIT_CHECKPOINT_INVALID", kind: "checkpoint-chain", message, ...at };
     }
+    const before = prev === null ? undefined : this.#times.get(prev);
+    if (before !== undefined && signed.checkpoint.time < before) {
+      const message = `checkpoint ${size} is dated ${signed.checkpoint.time}, before the checkpoint it follows (${before})`;
+      return { code: "ERR_AUDIT_CHECKPOINT_INVALID", kind: "checkpoint-chain", message, ...at };
+    }
     const sibling = this.#children.get(prev ?? "genesis");
     if (sibling !== undefined) {
       const message = `checkpoints ${sibling} and ${size} both follow the same checkpoint: two histories`;
       return { code: "ERR_AUDIT_FORK", kind: "fork", message, ...at };
     }
     this.#children.set(prev ?? "genesis", size);
-    this.#digests.add(checkpointDigest(signed.bytes));
+    const digest = checkpointDigest(signed.bytes);
+    this.#digests.add(digest);
+    this.#times.set(digest, signed.checkpoint.time);
     return undefined;
   }
 
@@ -128,10 +136,10 @@ export class VerifyState {
     if (first === undefined) return undefined;
     for (const size of beyond) {
       const stored = this.stored.get(size);
-      const candidates = [
-        ...(stored === undefined || "unusable" in stored ? [] : [stored]),
-        ...(this.#known.get(size) ?? []),
-      ];
+      const own = stored === undefined || "unusable" in stored ? [] : [stored];
+      // A known copy of the stored checkpoint is the same checkpoint, not a second child of its parent.
+      const known = (this.#known.get(size) ?? []).filter((k) => !own.some((o) => o.bytes.equals(k.bytes)));
+      const candidates = [...own, ...known];
       for (const signed of candidates) {
         const at = { treeSize: size, line: count, seq: count };
         const problem = this.checkSignature(signed, at) ?? this.checkChain(signed, at);
@@ -148,7 +156,17 @@ export class VerifyState {
     };
   }
 
-  report(scanner: ChainScanner, problem: AuditProblem | undefined): AuditVerifyReport {
+  /** The largest stored tree size: past it every record is unsigned whatever else is found. */
+  storedMax(): number {
+    return Math.max(0, ...this.stored.keys());
+  }
+
+  report(
+    scanner: ChainScanner,
+    problem: AuditProblem | undefined,
+    sealed: { from: number; count: number } | undefined,
+  ): AuditVerifyReport {
+    const covered = this.latest?.checkpoint.treeSize ?? 0;
     return {
       ok: problem === undefined,
       records: scanner.count,
@@ -156,7 +174,9 @@ export class VerifyState {
       ...(this.latest === undefined ? {} : { latestCheckpoint: this.latest.checkpoint }),
       ...(this.signer === undefined ? {} : { signer: this.signer }),
       rootHash: scanner.accumulator.root().toString("hex"),
-      unsignedRecords: scanner.count - (this.latest?.checkpoint.treeSize ?? 0),
+      unsignedRecords: scanner.count - covered,
+      // Exact only when the latest verified checkpoint is the newest stored one (otherwise there is a problem).
+      ...(sealed !== undefined && sealed.from === covered ? { sealedUnsignedRecords: sealed.count } : {}),
       ...(problem === undefined ? {} : { problem }),
     };
   }

@@ -3,6 +3,8 @@ import type { SignatureInfo, TrustOptions } from "@custody/manifest";
 import { type AuditProblem, ChainScanner, scanRecords } from "./chain.js";
 import { type Checkpoint, parseCheckpointBytes, type SignedCheckpoint } from "./checkpoint.js";
 import { FileAuditSource } from "./file-source.js";
+import type { AuditRecord } from "./record.js";
+import { hasValidSeal, type SealKey, toSealKey } from "./seal.js";
 import type { AuditSource } from "./sink.js";
 import { type Stored, VerifyState } from "./verify-state.js";
 
@@ -14,6 +16,8 @@ export interface VerifyAuditOptions {
    * newest checkpoints.
    */
   knownCheckpoints?: readonly SignedCheckpoint[];
+  /** The vault's seal key: the report then says how many unsigned records carry a valid seal. */
+  sealKey?: Uint8Array;
   abortSignal?: AbortSignal;
   onProgress?: (progress: { records: number }) => void;
 }
@@ -34,6 +38,11 @@ export interface AuditVerifyReport {
    * write the log can cut or rewrite them without the key). All of them when there is no checkpoint.
    */
   unsignedRecords: number;
+  /**
+   * With `sealKey`: how many of the unsigned records carry a valid seal (written by the vault, not by
+   * hand). Absent when the log has a problem before its newest stored checkpoint.
+   */
+  sealedUnsignedRecords?: number;
   problem?: AuditProblem;
 }
 
@@ -52,8 +61,14 @@ export async function verifyAuditLog(
   const state = new VerifyState(options, await loadStored(source));
   const sizes = state.sizes();
   const scanner = new ChainScanner();
+  const key = options.sealKey === undefined ? undefined : toSealKey(options.sealKey);
+  // Seals are checked only past the newest stored checkpoint, so a whole-log verification stays fast.
+  const sealed = key === undefined ? undefined : { from: state.storedMax(), count: 0 };
   let next = 0;
-  const visit = (): AuditProblem | undefined => {
+  const visit = (record: AuditRecord): AuditProblem | undefined => {
+    if (sealed !== undefined && record.seq >= sealed.from && hasValidSeal(key as SealKey, record)) {
+      sealed.count += 1;
+    }
     if (scanner.count % PROGRESS_EVERY === 0) {
       throwIfAborted(options.abortSignal);
       options.onProgress?.({ records: scanner.count });
@@ -70,7 +85,7 @@ export async function verifyAuditLog(
   );
   const problem = await scanRecords(bytes, scanner, visit);
   const final = state.resolve(problem) ?? state.finish(scanner.count, sizes.slice(next));
-  return state.report(scanner, final);
+  return state.report(scanner, final, sealed);
 }
 
 /** Checkpoints are small (a few KB each): read them all first so records stream without pauses. */

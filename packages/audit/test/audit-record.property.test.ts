@@ -2,11 +2,11 @@ import { createHash } from "node:crypto";
 import { canonicalJson } from "@custody/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { auditRecordSchema, parseRecordLine, sealRecord, type UnsealedRecord } from "../src/record.js";
+import { auditRecordSchema, makeRecord, parseRecordLine, type RecordBody } from "../src/record.js";
 import { recordShapeProblem } from "../src/shape.js";
 
 const text = fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 });
-const unsealed: fc.Arbitrary<UnsealedRecord> = fc.record({
+const unsealed: fc.Arbitrary<RecordBody> = fc.record({
   seq: fc.nat(),
   time: fc
     .date({ min: new Date(0), max: new Date("2999-01-01"), noInvalidDate: true })
@@ -17,7 +17,7 @@ const unsealed: fc.Arbitrary<UnsealedRecord> = fc.record({
   outcome: fc.constantFrom("allow" as const, "deny" as const, "error" as const),
   reason: fc.string({ unit: "binary", maxLength: 40 }).filter((s) => s.isWellFormed()),
   details: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })) as fc.Arbitrary<
-    UnsealedRecord["details"]
+    RecordBody["details"]
   >,
   prev: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("hex")),
 });
@@ -26,7 +26,7 @@ describe("record serialization (property)", () => {
   it("stores exactly RFC 8785 canonical JSON and hashes canonical(record without hash)", () => {
     fc.assert(
       fc.property(unsealed, (record) => {
-        const sealed = sealRecord(record);
+        const sealed = makeRecord(record);
         const hash = createHash("sha256").update(canonicalJson(record)).digest("hex");
         expect(sealed.record.hash).toBe(hash);
         expect(sealed.line).toBe(canonicalJson({ ...record, hash }));
@@ -38,7 +38,7 @@ describe("record serialization (property)", () => {
   it("reads back what it wrote, and nothing it did not", () => {
     fc.assert(
       fc.property(unsealed, fc.nat(), (record, at) => {
-        const { line, record: sealed } = sealRecord(record);
+        const { line, record: sealed } = makeRecord(record);
         expect(parseRecordLine(line)).toEqual(JSON.parse(line));
         expect(sealed).toEqual(JSON.parse(line));
         const spaced = `${line.slice(0, 1)} ${line.slice(1)}`;
@@ -63,6 +63,7 @@ describe("record serialization (property)", () => {
       "details",
       "prev",
       "hash",
+      "seal",
       "extra",
     );
     const junk = fc.oneof(
@@ -72,7 +73,7 @@ describe("record serialization (property)", () => {
     );
     fc.assert(
       fc.property(unsealed, field, junk, fc.boolean(), (record, key, value, drop) => {
-        const candidate: Record<string, unknown> = { ...sealRecord(record).record };
+        const candidate: Record<string, unknown> = { ...makeRecord(record).record };
         if (drop) delete candidate[key];
         else candidate[key] = value;
         expect(recordShapeProblem(candidate) === undefined).toBe(

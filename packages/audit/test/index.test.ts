@@ -7,6 +7,7 @@ describe("@custody/audit public surface", () => {
       [
         "CHECKPOINT_FORMAT",
         "CONSISTENCY_BUNDLE_FORMAT",
+        "DirectoryCheckpointWitness",
         "FileAuditSink",
         "FileAuditSource",
         "GENESIS_PREV",
@@ -14,6 +15,7 @@ describe("@custody/audit public surface", () => {
         "MAX_DETAILS_BYTES",
         "RECOVERY_ACTION",
         "RECOVERY_ACTOR",
+        "TAIL_SIGNED_ACTION",
         "auditEventSchema",
         "auditJsonSchemas",
         "auditOutcomeSchema",

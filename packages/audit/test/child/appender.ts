@@ -5,7 +5,7 @@ import { type AuditLog, openFileAuditLog } from "@custody/audit";
 import { isCustodyError } from "@custody/core";
 import { createKeySigner } from "@custody/manifest";
 
-const [dir, keyFile, certFile, mode, countArg] = process.argv.slice(2);
+const [dir, keyFile, certFile, mode, countArg, sealKeyHex] = process.argv.slice(2);
 if (dir === undefined || keyFile === undefined || certFile === undefined) throw new Error("usage");
 const signer = createKeySigner({
   keyPem: await readFile(keyFile, "utf8"),
@@ -38,7 +38,21 @@ async function openWhenFree(): Promise<AuditLog> {
   }
 }
 
-if (mode === "flood") {
+if (mode === "sealed") {
+  // Sealed appends, each durable before it is reported, and no checkpoint: then it waits to be killed.
+  const log = await openFileAuditLog({
+    dir,
+    signer,
+    sealKey: Buffer.from(sealKeyHex ?? "", "hex"),
+    checkpointEvery: 1_000_000,
+    checkpointIntervalMs: 0,
+  });
+  for (let i = 0; i < Number(countArg); i += 1) {
+    const record = await log.append(event());
+    report(record.seq, record.hash);
+  }
+  setInterval(() => {}, 60_000);
+} else if (mode === "flood") {
   // As fast as possible, 16 appends in flight, until killed.
   const log = await openWhenFree();
   const worker = async () => {
