@@ -83,7 +83,7 @@ function checkEvents(events: readonly AuditRecord[], target: string): void {
         { details: { seq: event.seq, previous } },
       );
     }
-    if (sha256Hex(recordText(event, event.hash).unsealed) !== event.hash) {
+    if (sha256Hex(recordText(event, event.hash).hashed) !== event.hash) {
       throw new CustodyError("ERR_PROOF_INVALID", `event ${event.seq} does not match its own hash`, {
         details: { seq: event.seq },
       });
