@@ -56,8 +56,16 @@ export interface AccessListing {
   pendingApprovals: PendingApproval[];
 }
 
-export async function listAccess(ctx: VaultContext, principal: AuthenticatedPrincipal): Promise<AccessListing> {
-  const request = { principal, action: "access.read", resource: { kind: "policy" }, target: "policy" } as const;
+export async function listAccess(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+): Promise<AccessListing> {
+  const request = {
+    principal,
+    action: "access.read",
+    resource: { kind: "policy" },
+    target: "policy",
+  } as const;
   return ctx.guard.run(request, async () => {
     const policy = await ctx.guard.policy();
     return {
@@ -82,8 +90,14 @@ export interface WhoAmI {
 export async function whoAmI(ctx: VaultContext, principal: AuthenticatedPrincipal): Promise<WhoAmI> {
   ctx.guard.assertAuthenticated(principal);
   const policy = await ctx.guard.policy();
-  await ctx.guard.note(principal, "access.read", `principal:${principal.id}`, "a principal may always read its own grants", {
-    whoami: true,
-  });
+  await ctx.guard.note(
+    principal,
+    "access.read",
+    `principal:${principal.id}`,
+    "a principal may always read its own grants",
+    {
+      whoami: true,
+    },
+  );
   return { ...principal, grants: policy.grants.filter((g) => g.principal === principal.id) };
 }

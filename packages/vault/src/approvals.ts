@@ -22,24 +22,35 @@ interface Approval {
 }
 
 /** Releases a legal hold; with two custodians, opens a request the other one approves. */
-export async function releaseHold(ctx: VaultContext, principal: AuthenticatedPrincipal, ref: ItemRef): Promise<ApprovalOutcome> {
+export async function releaseHold(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  ref: ItemRef,
+): Promise<ApprovalOutcome> {
   const entry = await resolveItem(ctx, principal, "evidence.release", ref);
   const change: ApprovableChange = { kind: "release-hold", resource: itemResource(entry) };
   return ctx.guard.run(itemRequest(principal, "evidence.release", entry), async () => {
-    if (!entry.legalHold) throw new CustodyError("ERR_INVALID_ARGUMENT", `item ${entry.id} is not under legal hold`);
-    if (ctx.policy.requiresApproval(change)) return { status: "pending", request: await proposeChange(ctx, principal, change) };
+    if (!entry.legalHold)
+      throw new CustodyError("ERR_INVALID_ARGUMENT", `item ${entry.id} is not under legal hold`);
+    if (ctx.policy.requiresApproval(change))
+      return { status: "pending", request: await proposeChange(ctx, principal, change) };
     return performRelease(ctx, principal.id, entry);
   });
 }
 
 /** Deletes an item whose retention has passed and that is not held; two custodians must agree when two exist. */
-export async function purgeItem(ctx: VaultContext, principal: AuthenticatedPrincipal, ref: ItemRef): Promise<ApprovalOutcome> {
+export async function purgeItem(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  ref: ItemRef,
+): Promise<ApprovalOutcome> {
   const entry = await resolveItem(ctx, principal, "evidence.purge", ref);
   const change: ApprovableChange = { kind: "purge", resource: itemResource(entry) };
   // Authorized (and recorded) first: a person without the grant learns nothing about holds or retention.
   return ctx.guard.run(itemRequest(principal, "evidence.purge", entry), async () => {
     assertPurgeable(ctx, entry);
-    if (ctx.policy.requiresApproval(change)) return { status: "pending", request: await proposeChange(ctx, principal, change) };
+    if (ctx.policy.requiresApproval(change))
+      return { status: "pending", request: await proposeChange(ctx, principal, change) };
     return performPurge(ctx, principal.id, entry);
   });
 }
@@ -50,18 +61,33 @@ export async function approveRequest(
   principal: AuthenticatedPrincipal,
   requestId: string,
 ): Promise<ApprovalOutcome> {
-  const request = { principal, action: "access.approve", resource: { kind: "policy" }, target: `request:${requestId}` } as const;
+  const request = {
+    principal,
+    action: "access.approve",
+    resource: { kind: "policy" },
+    target: `request:${requestId}`,
+  } as const;
   return ctx.guard.run(request, async () => {
     const result = await commitPolicy(ctx, principal, () => ctx.policy.approve(requestId, principal));
     const approved = result.request;
     const approval = { requestId, proposedBy: approved.proposedBy, approvedBy: principal.id };
     const outcome = await performApproved(ctx, approved.change, approval);
-    await ctx.guard.note(principal, requiredAction(approved.change), targetOf(approved.change), `${outcome.message}; proposed by ${approved.proposedBy}, approved by ${principal.id} (request ${requestId})`, { ...approval, policyVersion: result.version });
+    await ctx.guard.note(
+      principal,
+      requiredAction(approved.change),
+      targetOf(approved.change),
+      `${outcome.message}; proposed by ${approved.proposedBy}, approved by ${principal.id} (request ${requestId})`,
+      { ...approval, policyVersion: result.version },
+    );
     return outcome;
   });
 }
 
-async function performApproved(ctx: VaultContext, change: ApprovableChange, approval: Approval): Promise<DoneOutcome> {
+async function performApproved(
+  ctx: VaultContext,
+  change: ApprovableChange,
+  approval: Approval,
+): Promise<DoneOutcome> {
   switch (change.kind) {
     case "release-hold":
       return performRelease(ctx, approval.approvedBy, approvedItem(ctx, change), approval);
@@ -82,24 +108,44 @@ async function performApproved(ctx: VaultContext, change: ApprovableChange, appr
   }
 }
 
-function approvedItem(ctx: VaultContext, change: { resource: { caseId?: string; itemId?: string } }): LedgerItem {
+function approvedItem(
+  ctx: VaultContext,
+  change: { resource: { caseId?: string; itemId?: string } },
+): LedgerItem {
   const entry = ctx.ledger.item(change.resource.caseId ?? "", change.resource.itemId ?? "");
-  if (entry === undefined || entry.purged) throw new CustodyError("ERR_NOT_FOUND", "the approved item no longer exists");
+  if (entry === undefined || entry.purged)
+    throw new CustodyError("ERR_NOT_FOUND", "the approved item no longer exists");
   return entry;
 }
 
-async function performRelease(ctx: VaultContext, actor: string, entry: LedgerItem, approval?: Approval): Promise<DoneOutcome> {
+async function performRelease(
+  ctx: VaultContext,
+  actor: string,
+  entry: LedgerItem,
+  approval?: Approval,
+): Promise<DoneOutcome> {
   await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), false);
   await ctx.guard.fact(actor, FACT.holdReleased, itemTarget(entry.caseId, entry.id), "legal hold released", {
     legalHold: false,
     ...approval,
   });
-  return { status: "done", message: `legal hold released on item ${entry.id}`, item: await viewItem(ctx, entry) };
+  return {
+    status: "done",
+    message: `legal hold released on item ${entry.id}`,
+    item: await viewItem(ctx, entry),
+  };
 }
 
-async function performPurge(ctx: VaultContext, actor: string, entry: LedgerItem, approval?: Approval): Promise<DoneOutcome> {
+async function performPurge(
+  ctx: VaultContext,
+  actor: string,
+  entry: LedgerItem,
+  approval?: Approval,
+): Promise<DoneOutcome> {
   await ctx.store.delete(itemKey(entry.caseId, entry.id));
-  await ctx.guard.fact(actor, FACT.purged, itemTarget(entry.caseId, entry.id), "item purged", { ...approval });
+  await ctx.guard.fact(actor, FACT.purged, itemTarget(entry.caseId, entry.id), "item purged", {
+    ...approval,
+  });
   return { status: "done", message: `item ${entry.id} purged` };
 }
 

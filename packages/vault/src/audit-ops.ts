@@ -28,7 +28,11 @@ export async function verifyVaultAudit(
   );
 }
 
-export async function showAudit(ctx: VaultContext, principal: AuthenticatedPrincipal, since = 0): Promise<AuditRecord[]> {
+export async function showAudit(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  since = 0,
+): Promise<AuditRecord[]> {
   return ctx.guard.run(auditRequest(principal, "audit.read", "audit:show"), async () => {
     const records: AuditRecord[] = [];
     for await (const record of ctx.guard.records(since)) records.push(record);
@@ -50,6 +54,11 @@ export async function proveAuditRecord(
   });
 }
 
-export async function checkpointAudit(ctx: VaultContext, principal: AuthenticatedPrincipal): Promise<SignedCheckpoint> {
-  return ctx.guard.run(auditRequest(principal, "audit.checkpoint", "audit:checkpoint"), () => ctx.guard.checkpoint());
+export async function checkpointAudit(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+): Promise<SignedCheckpoint> {
+  return ctx.guard.run(auditRequest(principal, "audit.checkpoint", "audit:checkpoint"), () =>
+    ctx.guard.checkpoint(),
+  );
 }

@@ -25,7 +25,11 @@ export interface CheckResult {
  * to its content address. Then, for a vault-wide checker, every stored object the log never ingested
  * (or has purged). Every finding is recorded.
  */
-export async function checkItems(ctx: VaultContext, principal: AuthenticatedPrincipal, ref?: ItemRef): Promise<CheckResult[]> {
+export async function checkItems(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  ref?: ItemRef,
+): Promise<CheckResult[]> {
   if (ref !== undefined) {
     const entry = await resolveItem(ctx, principal, "evidence.check", ref);
     return [await checkOne(ctx, principal, entry)];
@@ -49,7 +53,11 @@ export async function checkItems(ctx: VaultContext, principal: AuthenticatedPrin
   return results;
 }
 
-async function checkOne(ctx: VaultContext, principal: AuthenticatedPrincipal, entry: LedgerItem): Promise<CheckResult> {
+async function checkOne(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  entry: LedgerItem,
+): Promise<CheckResult> {
   const base = { id: entry.id, caseId: entry.caseId };
   return ctx.guard.run(itemRequest(principal, "evidence.check", entry), async () => {
     try {
@@ -57,7 +65,13 @@ async function checkOne(ctx: VaultContext, principal: AuthenticatedPrincipal, en
       return { ...base, ok: true };
     } catch (error) {
       if (!isCustodyError(error)) throw error;
-      await ctx.guard.failed(principal, "evidence.check", itemTarget(entry.caseId, entry.id), new CustodyError(error.code, `integrity check FAILED: ${error.message}`), { caseId: entry.caseId });
+      await ctx.guard.failed(
+        principal,
+        "evidence.check",
+        itemTarget(entry.caseId, entry.id),
+        new CustodyError(error.code, `integrity check FAILED: ${error.message}`),
+        { caseId: entry.caseId },
+      );
       return { ...base, ok: false, code: error.code, message: error.message };
     }
   });
@@ -67,14 +81,21 @@ async function examine(ctx: VaultContext, entry: LedgerItem): Promise<void> {
   const key = itemKey(entry.caseId, entry.id);
   const object = await ctx.store.head(key).catch((error: unknown) => {
     if (isCustodyError(error, "ERR_NOT_FOUND")) {
-      throw new CustodyError("ERR_NOT_FOUND", `item ${entry.id} was ingested and never purged, but is missing from the store`);
+      throw new CustodyError(
+        "ERR_NOT_FOUND",
+        `item ${entry.id} was ingested and never purged, but is missing from the store`,
+      );
     }
     throw error;
   });
   const item = verifiedItem(entry, object);
   assertProtection(entry, object);
   const check = new ContentAddressCheck(item.id, item.size);
-  await pipeline(await ctx.store.read(key), check, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  await pipeline(
+    await ctx.store.read(key),
+    check,
+    new Writable({ write: (_chunk, _encoding, done) => done() }),
+  );
 }
 
 // The store enforces holds and retention; what it enforces must be what the log says was set.
@@ -88,8 +109,15 @@ function assertProtection(entry: LedgerItem, object: StoredObject): void {
   }
 }
 
-async function reportUnknown(ctx: VaultContext, principal: AuthenticatedPrincipal, object: StoredObject): Promise<CheckResult> {
-  const error = new CustodyError("ERR_INTEGRITY_MISMATCH", `stored object ${object.key} has no ingest record in the audit log (or was purged)`);
+async function reportUnknown(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  object: StoredObject,
+): Promise<CheckResult> {
+  const error = new CustodyError(
+    "ERR_INTEGRITY_MISMATCH",
+    `stored object ${object.key} has no ingest record in the audit log (or was purged)`,
+  );
   await ctx.guard.failed(principal, "evidence.check", `object:${object.key}`, error);
   return { id: object.key, ok: false, code: error.code, message: error.message };
 }

@@ -8,7 +8,14 @@ import type { VaultContext } from "./context.js";
 import { FACT, itemTarget } from "./facts.js";
 import { assertIngestable, examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
 import { ContentAddressCheck, listedItem, viewItem } from "./item-view.js";
-import { type EvidenceItem, encodeItemRecord, ITEM_PREFIX, itemKey, itemResource, RECORD_METADATA_KEY } from "./items.js";
+import {
+  type EvidenceItem,
+  encodeItemRecord,
+  ITEM_PREFIX,
+  itemKey,
+  itemResource,
+  RECORD_METADATA_KEY,
+} from "./items.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
 
 const DAY_MS = 86_400_000;
@@ -21,9 +28,19 @@ export async function ingestItem(
 ): Promise<EvidenceItem> {
   const record = await examineForIngest(ctx, principal, file, options);
   const deviceId = record.package?.deviceId;
-  const resource: Resource = { kind: "case", caseId: record.caseId, ...(deviceId === undefined ? {} : { deviceId }) };
+  const resource: Resource = {
+    kind: "case",
+    caseId: record.caseId,
+    ...(deviceId === undefined ? {} : { deviceId }),
+  };
   const target = itemTarget(record.caseId, record.id);
-  const details = { source: file, size: record.size, sha256: record.id, kind: record.kind, caseId: record.caseId };
+  const details = {
+    source: file,
+    size: record.size,
+    sha256: record.id,
+    kind: record.kind,
+    caseId: record.caseId,
+  };
   return ctx.guard.run({ principal, action: "evidence.ingest", resource, target, details }, async () => {
     assertIngestable(record, options);
     const existing = ctx.ledger.item(record.caseId, record.id);
@@ -33,7 +50,8 @@ export async function ingestItem(
       });
     }
     const retainDays = options.retainDays ?? ctx.config.defaultRetentionDays;
-    const retainUntil = retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
+    const retainUntil =
+      retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
     const legalHold = options.legalHold === true;
     const stored = await ctx.store.create(itemKey(record.caseId, record.id), openForStore(file), {
       expectedSha256: record.id,
@@ -42,15 +60,27 @@ export async function ingestItem(
       metadata: { [RECORD_METADATA_KEY]: encodeItemRecord(record) },
       ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
     });
-    await ctx.guard.fact(principal.id, FACT.ingested, target, `${record.name} stored in case ${record.caseId}`, {
-      record,
-      recordSha256: itemRecordSha256(record),
-      legalHold,
-      ...(retainUntil === undefined ? {} : { retainUntil: retainUntil.toISOString() }),
-    });
+    await ctx.guard.fact(
+      principal.id,
+      FACT.ingested,
+      target,
+      `${record.name} stored in case ${record.caseId}`,
+      {
+        record,
+        recordSha256: itemRecordSha256(record),
+        legalHold,
+        ...(retainUntil === undefined ? {} : { retainUntil: retainUntil.toISOString() }),
+      },
+    );
     const entry = ctx.ledger.item(record.caseId, record.id);
-    if (entry === undefined) throw new CustodyError("ERR_INTERNAL", "the ingest fact did not reach the ledger");
-    return { ...record, legalHold, storedAt: stored.createdAt.toISOString(), ...(entry.retainUntil === undefined ? {} : { retainUntil: entry.retainUntil }) };
+    if (entry === undefined)
+      throw new CustodyError("ERR_INTERNAL", "the ingest fact did not reach the ledger");
+    return {
+      ...record,
+      legalHold,
+      storedAt: stored.createdAt.toISOString(),
+      ...(entry.retainUntil === undefined ? {} : { retainUntil: entry.retainUntil }),
+    };
   });
 }
 
@@ -64,36 +94,62 @@ export async function listItems(
 ): Promise<ListedItem[]> {
   const { caseId } = options;
   if (caseId !== undefined) {
-    const request = { principal, action: "evidence.list", resource: { kind: "case", caseId }, target: `case:${caseId}` } as const;
-    return ctx.guard.run(request, () => listed(ctx, [...ctx.ledger.items.values()].filter((i) => i.caseId === caseId)));
+    const request = {
+      principal,
+      action: "evidence.list",
+      resource: { kind: "case", caseId },
+      target: `case:${caseId}`,
+    } as const;
+    return ctx.guard.run(request, () =>
+      listed(
+        ctx,
+        [...ctx.ledger.items.values()].filter((i) => i.caseId === caseId),
+      ),
+    );
   }
   ctx.guard.assertAuthenticated(principal);
   const policy = await ctx.guard.policy();
   const all = [...ctx.ledger.items.values()];
-  const visible = all.filter((item) => ctx.guard.allows(policy, principal, "evidence.list", itemResource(item)));
+  const visible = all.filter((item) =>
+    ctx.guard.allows(policy, principal, "evidence.list", itemResource(item)),
+  );
   if (visible.length === 0 && !ctx.guard.allows(policy, principal, "evidence.list", { kind: "vault" })) {
     // Nobody without a listing grant learns even how many items there are.
     const anywhere = policy.grants.some((g) => g.principal === principal.id);
     if (!anywhere) await ctx.guard.refuse(principal, "evidence.list", "vault", "no grant lists evidence");
   }
   const items = await listed(ctx, visible);
-  await ctx.guard.note(principal, "evidence.list", "vault", `listed ${items.length} item(s) within the principal's grants`, {
-    returned: items.length,
-  });
+  await ctx.guard.note(
+    principal,
+    "evidence.list",
+    "vault",
+    `listed ${items.length} item(s) within the principal's grants`,
+    {
+      returned: items.length,
+    },
+  );
   return items;
 }
 
-async function listed(ctx: VaultContext, entries: ReturnType<VaultContext["ledger"]["itemsWithId"]>): Promise<ListedItem[]> {
+async function listed(
+  ctx: VaultContext,
+  entries: ReturnType<VaultContext["ledger"]["itemsWithId"]>,
+): Promise<ListedItem[]> {
   const live = entries.filter((entry) => !entry.purged);
   if (live.length === 0) return [];
   const stored = new Map<string, StoredObject>();
   for await (const object of ctx.store.list({ prefix: ITEM_PREFIX })) stored.set(object.key, object);
   const items: ListedItem[] = [];
-  for (const entry of live) items.push(await listedItem(ctx, entry, stored.get(itemKey(entry.caseId, entry.id))));
+  for (const entry of live)
+    items.push(await listedItem(ctx, entry, stored.get(itemKey(entry.caseId, entry.id))));
   return items;
 }
 
-export async function showItem(ctx: VaultContext, principal: AuthenticatedPrincipal, ref: ItemRef): Promise<EvidenceItem> {
+export async function showItem(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  ref: ItemRef,
+): Promise<EvidenceItem> {
   const entry = await resolveItem(ctx, principal, "evidence.list", ref);
   return ctx.guard.run(itemRequest(principal, "evidence.list", entry), () => viewItem(ctx, entry));
 }
@@ -123,19 +179,27 @@ export async function readItem(
     check.once("error", (error) => {
       ctx.guard
         .failed(principal, "evidence.read", target, error, { caseId: entry.caseId })
-        .catch((auditError: unknown) => ctx.logger.error({ err: auditError }, "could not record a failed read"));
+        .catch((auditError: unknown) =>
+          ctx.logger.error({ err: auditError }, "could not record a failed read"),
+        );
     });
     source.pipe(check);
     return { item, stream: check, computedSha256: () => check.sha256 };
   });
 }
 
-export async function holdItem(ctx: VaultContext, principal: AuthenticatedPrincipal, ref: ItemRef): Promise<EvidenceItem> {
+export async function holdItem(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  ref: ItemRef,
+): Promise<EvidenceItem> {
   const entry = await resolveItem(ctx, principal, "evidence.hold", ref);
   return ctx.guard.run(itemRequest(principal, "evidence.hold", entry), async () => {
     await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), true);
     if (!entry.legalHold) {
-      await ctx.guard.fact(principal.id, FACT.holdSet, itemTarget(entry.caseId, entry.id), "legal hold set", { legalHold: true });
+      await ctx.guard.fact(principal.id, FACT.holdSet, itemTarget(entry.caseId, entry.id), "legal hold set", {
+        legalHold: true,
+      });
     }
     return viewItem(ctx, entry);
   });
@@ -151,12 +215,21 @@ export async function extendItemRetention(
   const request = itemRequest(principal, "evidence.retain", entry, { until: until.toISOString() });
   return ctx.guard.run(request, async () => {
     if (entry.retainUntil !== undefined && Date.parse(entry.retainUntil) > until.getTime()) {
-      throw new CustodyError("ERR_IMMUTABLE", `item ${entry.id} is retained until ${entry.retainUntil}; retention only grows`);
+      throw new CustodyError(
+        "ERR_IMMUTABLE",
+        `item ${entry.id} is retained until ${entry.retainUntil}; retention only grows`,
+      );
     }
     await ctx.store.extendRetention(itemKey(entry.caseId, entry.id), until);
-    await ctx.guard.fact(principal.id, FACT.retentionExtended, itemTarget(entry.caseId, entry.id), "retention extended", {
-      retainUntil: until.toISOString(),
-    });
+    await ctx.guard.fact(
+      principal.id,
+      FACT.retentionExtended,
+      itemTarget(entry.caseId, entry.id),
+      "retention extended",
+      {
+        retainUntil: until.toISOString(),
+      },
+    );
     return viewItem(ctx, entry);
   });
 }
@@ -177,4 +250,3 @@ export function itemRequest(
     details: { caseId: entry.caseId, ...details },
   };
 }
-

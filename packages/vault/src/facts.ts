@@ -57,7 +57,10 @@ export const factSchemas = {
   [FACT.identityActivated]: z.object({ serialNumber: z.string(), ...approvalSchema }),
   [FACT.identityRevoked]: z.object({ serialNumbers: z.array(z.string()).min(1), ...approvalSchema }),
   [FACT.signerInstalled]: z.object({ serialNumber: z.string(), fingerprintSha256: sha256HexSchema }),
-  [FACT.tailAccepted]: z.object({ fromSeq: z.number().int().nonnegative(), count: z.number().int().positive() }),
+  [FACT.tailAccepted]: z.object({
+    fromSeq: z.number().int().nonnegative(),
+    count: z.number().int().positive(),
+  }),
 } as const;
 
 export type FactDetails<A extends FactAction> = z.infer<(typeof factSchemas)[A]>;

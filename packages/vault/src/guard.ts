@@ -51,7 +51,12 @@ export class Guard {
     return this.#policy();
   }
 
-  allows(policy: AccessPolicy, principal: AuthenticatedPrincipal, action: Action, resource: Resource): boolean {
+  allows(
+    policy: AccessPolicy,
+    principal: AuthenticatedPrincipal,
+    action: Action,
+    resource: Resource,
+  ): boolean {
     return authorize(policy, principal, action, resource, { clock: this.#clock }).outcome === "allow";
   }
 

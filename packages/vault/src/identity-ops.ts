@@ -30,20 +30,38 @@ export async function issueIdentityFor(
   name: string,
   kind: "person" | "device" = "person",
 ): Promise<IdentityIssue> {
-  const request = { principal, action: "identity.issue", resource: { kind: "vault" }, target: `principal:${name}`, details: { kind } } as const;
+  const request = {
+    principal,
+    action: "identity.issue",
+    resource: { kind: "vault" },
+    target: `principal:${name}`,
+    details: { kind },
+  } as const;
   return ctx.guard.run(request, async () => {
     const issued = await issueIdentity(ctx.pki, name, kind, { clock: ctx.clock });
     const change = { kind: "activate-identity", principal: name, serialNumber: issued.serialNumber } as const;
-    const pending = ctx.policy.requiresApproval(change) ? await proposeChange(ctx, principal, change) : undefined;
-    await ctx.guard.fact(principal.id, FACT.identityIssued, `principal:${name}`, `${kind} identity ${issued.serialNumber} issued to ${name}${pending === undefined ? "" : `, awaiting approval (request ${pending.id})`}`, {
-      name,
-      serialNumber: issued.serialNumber,
-      fingerprintSha256: issued.fingerprintSha256,
-      kind,
-      active: pending === undefined,
-      ...(pending === undefined ? {} : { requestId: pending.id }),
-    });
-    return { ...issued, status: pending === undefined ? "active" : "pending", ...(pending === undefined ? {} : { request: pending }) };
+    const pending = ctx.policy.requiresApproval(change)
+      ? await proposeChange(ctx, principal, change)
+      : undefined;
+    await ctx.guard.fact(
+      principal.id,
+      FACT.identityIssued,
+      `principal:${name}`,
+      `${kind} identity ${issued.serialNumber} issued to ${name}${pending === undefined ? "" : `, awaiting approval (request ${pending.id})`}`,
+      {
+        name,
+        serialNumber: issued.serialNumber,
+        fingerprintSha256: issued.fingerprintSha256,
+        kind,
+        active: pending === undefined,
+        ...(pending === undefined ? {} : { requestId: pending.id }),
+      },
+    );
+    return {
+      ...issued,
+      status: pending === undefined ? "active" : "pending",
+      ...(pending === undefined ? {} : { request: pending }),
+    };
   });
 }
 
@@ -57,11 +75,18 @@ export async function revokeIdentity(
   principal: AuthenticatedPrincipal,
   name: string,
 ): Promise<IdentityRevocation> {
-  const request = { principal, action: "identity.issue", resource: { kind: "vault" }, target: `principal:${name}`, details: { change: "revoke-identity" } } as const;
+  const request = {
+    principal,
+    action: "identity.issue",
+    resource: { kind: "vault" },
+    target: `principal:${name}`,
+    details: { change: "revoke-identity" },
+  } as const;
   return ctx.guard.run(request, async () => {
     liveIdentities(ctx, name);
     const change = { kind: "revoke-identity", principal: name } as const;
-    if (ctx.policy.requiresApproval(change)) return { status: "pending", request: await proposeChange(ctx, principal, change) };
+    if (ctx.policy.requiresApproval(change))
+      return { status: "pending", request: await proposeChange(ctx, principal, change) };
     return { status: "done", revoked: await performRevocation(ctx, principal.id, name) };
   });
 }
@@ -75,28 +100,50 @@ export async function performRevocation(
 ): Promise<LedgerIdentity[]> {
   const live = liveIdentities(ctx, name);
   const serialNumbers = live.map((identity) => identity.serialNumber);
-  await ctx.guard.fact(actor, FACT.identityRevoked, `principal:${name}`, `revoked ${serialNumbers.length} identit(ies) of ${name}`, {
-    serialNumbers,
-    ...approval,
-  });
+  await ctx.guard.fact(
+    actor,
+    FACT.identityRevoked,
+    `principal:${name}`,
+    `revoked ${serialNumbers.length} identit(ies) of ${name}`,
+    {
+      serialNumbers,
+      ...approval,
+    },
+  );
   const at = ctx.clock.now();
-  await revokeOnCrl(ctx.dir, ctx.pki, serialNumbers.map((serialNumber) => ({ serialNumber, revokedAt: at })), ctx.clock);
+  await revokeOnCrl(
+    ctx.dir,
+    ctx.pki,
+    serialNumbers.map((serialNumber) => ({ serialNumber, revokedAt: at })),
+    ctx.clock,
+  );
   return live;
 }
 
-export async function activateIdentity(ctx: VaultContext, serialNumber: string, approval: Approval): Promise<void> {
+export async function activateIdentity(
+  ctx: VaultContext,
+  serialNumber: string,
+  approval: Approval,
+): Promise<void> {
   const identity = ctx.ledger.identities.get(serialNumber);
   if (identity === undefined || identity.revoked) {
     throw new CustodyError("ERR_NOT_FOUND", `no issued, unrevoked identity ${serialNumber} to activate`);
   }
-  await ctx.guard.fact(approval.approvedBy, FACT.identityActivated, `principal:${identity.name}`, `identity ${serialNumber} of ${identity.name} activated`, {
-    serialNumber,
-    ...approval,
-  });
+  await ctx.guard.fact(
+    approval.approvedBy,
+    FACT.identityActivated,
+    `principal:${identity.name}`,
+    `identity ${serialNumber} of ${identity.name} activated`,
+    {
+      serialNumber,
+      ...approval,
+    },
+  );
 }
 
 function liveIdentities(ctx: VaultContext, name: string): LedgerIdentity[] {
   const live = ctx.ledger.identitiesOf(name).filter((identity) => !identity.revoked);
-  if (live.length === 0) throw new CustodyError("ERR_NOT_FOUND", `no unrevoked identity was issued to ${name}`);
+  if (live.length === 0)
+    throw new CustodyError("ERR_NOT_FOUND", `no unrevoked identity was issued to ${name}`);
   return live;
 }

@@ -2,10 +2,21 @@ export type { AccessListing, GrantRequest, WhoAmI } from "./access-ops.js";
 export type { ApprovalOutcome, DoneOutcome } from "./approvals.js";
 export type { AuditVerifyOptions } from "./audit-ops.js";
 export type { AuthenticatedPrincipal, IdentityTrust } from "./authenticate.js";
-export { authenticateIdentity, identityBundle, principalFromCertificate, readIdentityFile } from "./authenticate.js";
+export {
+  authenticateIdentity,
+  identityBundle,
+  principalFromCertificate,
+  readIdentityFile,
+} from "./authenticate.js";
 export type { CheckResult } from "./check.js";
 export type { StoreConfig, VaultConfig, WitnessConfig } from "./config.js";
-export { readVaultConfig, resolveVaultDir, storeConfigSchema, VAULT_FORMAT, vaultConfigSchema } from "./config.js";
+export {
+  readVaultConfig,
+  resolveVaultDir,
+  storeConfigSchema,
+  VAULT_FORMAT,
+  vaultConfigSchema,
+} from "./config.js";
 export type { ItemRead, ListedItem } from "./evidence-ops.js";
 export { renderCustodyReportHtml } from "./html.js";
 export type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";

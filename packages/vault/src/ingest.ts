@@ -27,7 +27,6 @@ export interface IngestOptions {
   abortSignal?: AbortSignal;
 }
 
-
 /** Everything known about a file before it is stored: its digests and, for a package, its verification. */
 export async function examineForIngest(
   ctx: VaultContext,
@@ -83,7 +82,10 @@ async function examinePackage(
 ): Promise<ItemRecord["package"]> {
   const crl = await readPkiFile(ctx.dir, PKI_FILES.crl);
   const trust = { trustAnchors: [ctx.pki.caCertificatePem], crls: [crl], clock: ctx.clock };
-  const report = await verifyPackage(file, { trust, ...(abortSignal === undefined ? {} : { abortSignal }) }).catch((error: unknown) => {
+  const report = await verifyPackage(file, {
+    trust,
+    ...(abortSignal === undefined ? {} : { abortSignal }),
+  }).catch((error: unknown) => {
     // A hostile archive is refused by the reader: that is a verification result, recorded like the others.
     if (!isCustodyError(error)) throw error;
     return {

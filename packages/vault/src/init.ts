@@ -1,14 +1,21 @@
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
 import { type Clock, CustodyError, systemClock, toCustodyError, uuidv7Generator } from "@custody/core";
 import type { EvidenceStore } from "@custody/store";
-import { CONFIG_FILE, type StoreConfig, storeConfigSchema, VAULT_FORMAT, type WitnessConfig, writeVaultConfig } from "./config.js";
+import {
+  CONFIG_FILE,
+  type StoreConfig,
+  storeConfigSchema,
+  VAULT_FORMAT,
+  type WitnessConfig,
+  writeVaultConfig,
+} from "./config.js";
 import { FACT } from "./facts.js";
 import { openVaultParts } from "./open.js";
 import { assertIdentityName, createVaultPki, fingerprintOf, issueIdentity, loadVaultPki } from "./pki.js";
-import { X509Certificate } from "node:crypto";
 
 export interface VaultInitOptions {
   /** The first custodian; receives the returned identity. */
@@ -29,7 +36,10 @@ export interface VaultInitOptions {
  * Everything is made in a sibling temp directory and renamed into place at the end, so a failed or
  * interrupted init leaves no half vault behind, and an existing vault is never touched.
  */
-export async function initVaultFiles(dir: string, options: VaultInitOptions): Promise<{ identityPem: string }> {
+export async function initVaultFiles(
+  dir: string,
+  options: VaultInitOptions,
+): Promise<{ identityPem: string }> {
   assertIdentityName(options.custodian);
   if (options.store !== undefined && !storeConfigSchema.safeParse(options.store).success) {
     throw new CustodyError("ERR_INVALID_ARGUMENT", "the store configuration is not valid");
@@ -43,7 +53,11 @@ export async function initVaultFiles(dir: string, options: VaultInitOptions): Pr
     await mkdir(staging, { recursive: true, mode: 0o700 });
     const identityPem = await writeVaultFiles(staging, options, clock);
     await rename(staging, dir).catch((cause: unknown) => {
-      throw toCustodyError(cause, "ERR_ALREADY_EXISTS", `cannot create the vault at ${dir} (is it a non-empty directory?)`);
+      throw toCustodyError(
+        cause,
+        "ERR_ALREADY_EXISTS",
+        `cannot create the vault at ${dir} (is it a non-empty directory?)`,
+      );
     });
     return { identityPem };
   } finally {
@@ -66,14 +80,23 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
     checkpointEvery: 1000,
     ...(options.witness === undefined ? {} : { witness: options.witness }),
   });
-  const opened = await openVaultParts({ dir, clock, ...(options.openStore === undefined ? {} : { store: options.openStore }) }, "init");
+  const opened = await openVaultParts(
+    { dir, clock, ...(options.openStore === undefined ? {} : { store: options.openStore }) },
+    "init",
+  );
   try {
     const { guard } = opened.ctx;
     const who = options.custodian;
-    await guard.fact(who, FACT.vaultInit, `vault:${vaultId}`, `vault created with ${who} as its first custodian`, {
-      vaultId,
-      ...(options.witness === undefined ? {} : { witness: options.witness }),
-    });
+    await guard.fact(
+      who,
+      FACT.vaultInit,
+      `vault:${vaultId}`,
+      `vault created with ${who} as its first custodian`,
+      {
+        vaultId,
+        ...(options.witness === undefined ? {} : { witness: options.witness }),
+      },
+    );
     const [signerPem] = [...pki.signers.values()].map((s) => s.certificatePem);
     if (signerPem === undefined) throw new CustodyError("ERR_INTERNAL", "the new vault has no signer");
     const signer = new X509Certificate(signerPem);
@@ -81,14 +104,23 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
       serialNumber: signer.serialNumber.toUpperCase(),
       fingerprintSha256: fingerprintOf(signer),
     });
-    await guard.fact(who, FACT.identityIssued, `principal:${who}`, `person identity ${identity.serialNumber} issued to ${who}`, {
-      name: who,
-      serialNumber: identity.serialNumber,
-      fingerprintSha256: identity.fingerprintSha256,
-      kind: "person",
-      active: true,
+    await guard.fact(
+      who,
+      FACT.identityIssued,
+      `principal:${who}`,
+      `person identity ${identity.serialNumber} issued to ${who}`,
+      {
+        name: who,
+        serialNumber: identity.serialNumber,
+        fingerprintSha256: identity.fingerprintSha256,
+        kind: "person",
+        active: true,
+      },
+    );
+    await guard.fact(who, FACT.policyChanged, "policy", "access policy version 1 (init)", {
+      version: policy.version,
+      hash: policy.hash,
     });
-    await guard.fact(who, FACT.policyChanged, "policy", "access policy version 1 (init)", { version: policy.version, hash: policy.hash });
     await guard.checkpoint();
   } finally {
     await opened.audit.close();

@@ -27,7 +27,10 @@ export async function listedItem(
       return { ...(await loggedView(ctx, entry)), finding: error.message };
     }
   }
-  return { ...(await loggedView(ctx, entry)), finding: "ingested and not purged, but missing from the store" };
+  return {
+    ...(await loggedView(ctx, entry)),
+    finding: "ingested and not purged, but missing from the store",
+  };
 }
 
 async function loggedView(ctx: VaultContext, entry: LedgerItem): Promise<EvidenceItem> {
@@ -48,7 +51,10 @@ export async function loggedRecord(ctx: VaultContext, entry: LedgerItem): Promis
     }
     break;
   }
-  throw new CustodyError("ERR_AUDIT_RECORD_INVALID", `the ingest record ${entry.ingestedSeq} of item ${entry.id} is gone`);
+  throw new CustodyError(
+    "ERR_AUDIT_RECORD_INVALID",
+    `the ingest record ${entry.ingestedSeq} of item ${entry.id} is gone`,
+  );
 }
 
 /**

@@ -173,7 +173,11 @@ function itemFacts(record: AuditRecord, item: Record<string, unknown>) {
 }
 
 function malformed(record: AuditRecord, what: string): CustodyError {
-  return new CustodyError("ERR_AUDIT_RECORD_INVALID", `audit record ${record.seq} (${record.action}) ${what}`, {
-    details: { seq: record.seq, action: record.action },
-  });
+  return new CustodyError(
+    "ERR_AUDIT_RECORD_INVALID",
+    `audit record ${record.seq} (${record.action}) ${what}`,
+    {
+      details: { seq: record.seq, action: record.action },
+    },
+  );
 }

@@ -2,7 +2,14 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
 import { type AuditLog, DirectoryCheckpointWitness, openFileAuditLog } from "@custody/audit";
-import { type Clock, CustodyError, canonicalJson, type Logger, silentLogger, systemClock } from "@custody/core";
+import {
+  type Clock,
+  CustodyError,
+  canonicalJson,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from "@custody/core";
 import { type EvidenceStore, FsEvidenceStore } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { readVaultConfig, type VaultConfig } from "./config.js";
@@ -64,7 +71,19 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       return policy.policy;
     };
     const guard = new Guard(audit, clock, policyNow, (p) => authenticated.has(p));
-    const ctx: VaultContext = { dir: options.dir, config, clock, logger, store, ledger, guard, policy, pki, signer, hostname: hostname() };
+    const ctx: VaultContext = {
+      dir: options.dir,
+      config,
+      clock,
+      logger,
+      store,
+      ledger,
+      guard,
+      policy,
+      pki,
+      signer,
+      hostname: hostname(),
+    };
     if (mode !== "init") {
       assertLogIsThisVault(ctx);
       assertPolicyBound(ctx);
@@ -88,7 +107,10 @@ function assertLogIsThisVault(ctx: VaultContext): void {
     );
   }
   if (canonicalJson(ledger.witness ?? null) !== canonicalJson(config.witness ?? null)) {
-    throw new CustodyError("ERR_INTEGRITY_MISMATCH", "vault.json's checkpoint witness is not the one the audit log records");
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      "vault.json's checkpoint witness is not the one the audit log records",
+    );
   }
 }
 
@@ -100,10 +122,16 @@ async function publishRevocations(ctx: VaultContext, pki: VaultPki): Promise<Set
   await revokeOnCrl(
     ctx.dir,
     pki,
-    missing.map((i) => ({ serialNumber: i.serialNumber, revokedAt: new Date(i.revokedAt ?? ctx.clock.now()) })),
+    missing.map((i) => ({
+      serialNumber: i.serialNumber,
+      revokedAt: new Date(i.revokedAt ?? ctx.clock.now()),
+    })),
     ctx.clock,
   );
-  ctx.logger.warn({ serials: missing.map((i) => i.serialNumber) }, "re-published revocations missing from the CRL");
+  ctx.logger.warn(
+    { serials: missing.map((i) => i.serialNumber) },
+    "re-published revocations missing from the CRL",
+  );
   for (const identity of missing) onCrl.add(identity.serialNumber);
   return onCrl;
 }

@@ -99,7 +99,13 @@ export async function loadVaultPki(dir: string): Promise<VaultPki> {
     throw new CustodyError("ERR_MALFORMED_KEY", `${join(dir, PKI_FILES.sealKey)} is not a 32-byte hex key`);
   }
   const keyBits = new X509Certificate(caCertificatePem).publicKey.asymmetricKeyDetails?.modulusLength ?? 3072;
-  return { caCertificatePem, ca, signers: await loadSigners(dir), sealKey: Buffer.from(sealHex, "hex"), keyBits };
+  return {
+    caCertificatePem,
+    ca,
+    signers: await loadSigners(dir),
+    sealKey: Buffer.from(sealHex, "hex"),
+    keyBits,
+  };
 }
 
 async function loadSigners(dir: string): Promise<Map<string, SignerFiles>> {

@@ -15,10 +15,16 @@ export async function commitPolicy<R extends PolicyChangeResult>(
   write: () => Promise<R>,
 ): Promise<R> {
   const result = await write();
-  await ctx.guard.fact(principal.id, FACT.policyChanged, "policy", `access policy version ${result.version} (${result.event.kind})`, {
-    version: result.version,
-    hash: result.hash,
-  });
+  await ctx.guard.fact(
+    principal.id,
+    FACT.policyChanged,
+    "policy",
+    `access policy version ${result.version} (${result.event.kind})`,
+    {
+      version: result.version,
+      hash: result.hash,
+    },
+  );
   return result;
 }
 

@@ -1,4 +1,9 @@
-import { type AuditRecord, type CustodyReport, type SignedCustodyReport, signCustodyReport } from "@custody/audit";
+import {
+  type AuditRecord,
+  type CustodyReport,
+  type SignedCustodyReport,
+  signCustodyReport,
+} from "@custody/audit";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { itemRequest } from "./evidence-ops.js";

@@ -29,8 +29,14 @@ export async function resolveItem(
   const policy = await ctx.guard.policy();
   const candidates = ctx.ledger
     .itemsWithId(wanted)
-    .filter((item) => (ref.includePurged === true || !item.purged) && (ref.caseId === undefined || item.caseId === ref.caseId));
-  const visible = candidates.filter((item) => ctx.guard.allows(policy, principal, action, itemResource(item)));
+    .filter(
+      (item) =>
+        (ref.includePurged === true || !item.purged) &&
+        (ref.caseId === undefined || item.caseId === ref.caseId),
+    );
+  const visible = candidates.filter((item) =>
+    ctx.guard.allows(policy, principal, action, itemResource(item)),
+  );
   const [only] = visible;
   if (visible.length === 1 && only !== undefined) return only;
   if (visible.length > 1) throw ambiguous(ref.id, visible);
@@ -47,7 +53,10 @@ export async function resolveItem(
 function parseItemId(id: string): string {
   const wanted = id.trim().toLowerCase();
   if (!/^[0-9a-f]{8,64}$/.test(wanted)) {
-    throw new CustodyError("ERR_INVALID_ARGUMENT", `'${id}' is not an item id (8 to 64 hex digits of its SHA-256)`);
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `'${id}' is not an item id (8 to 64 hex digits of its SHA-256)`,
+    );
   }
   return wanted;
 }

@@ -15,18 +15,39 @@ export interface SignerRotation {
  * installed by a fact in the log (the files on disk alone never choose the signer), and the new signer
  * signs the next checkpoint, which covers the rotation itself.
  */
-export async function rotateVaultSigner(ctx: VaultContext, principal: AuthenticatedPrincipal): Promise<SignerRotation> {
-  const request = { principal, action: "keys.rotate", resource: { kind: "vault" }, target: `vault:${ctx.config.vaultId}` } as const;
+export async function rotateVaultSigner(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+): Promise<SignerRotation> {
+  const request = {
+    principal,
+    action: "keys.rotate",
+    resource: { kind: "vault" },
+    target: `vault:${ctx.config.vaultId}`,
+  } as const;
   return ctx.guard.run(request, async () => {
     const previous = ctx.ledger.currentSigner;
     await ctx.guard.checkpoint();
-    const issued = await issueVaultSigner(ctx.dir, ctx.pki.ca, ctx.config.vaultId, { clock: ctx.clock, keyBits: ctx.pki.keyBits });
+    const issued = await issueVaultSigner(ctx.dir, ctx.pki.ca, ctx.config.vaultId, {
+      clock: ctx.clock,
+      keyBits: ctx.pki.keyBits,
+    });
     ctx.signer.add(issued.serialNumber, issued.files);
-    await ctx.guard.fact(principal.id, FACT.signerInstalled, `vault:${ctx.config.vaultId}`, `vault signer ${issued.serialNumber} installed`, {
+    await ctx.guard.fact(
+      principal.id,
+      FACT.signerInstalled,
+      `vault:${ctx.config.vaultId}`,
+      `vault signer ${issued.serialNumber} installed`,
+      {
+        serialNumber: issued.serialNumber,
+        fingerprintSha256: issued.fingerprintSha256,
+      },
+    );
+    await ctx.guard.checkpoint();
+    return {
       serialNumber: issued.serialNumber,
       fingerprintSha256: issued.fingerprintSha256,
-    });
-    await ctx.guard.checkpoint();
-    return { serialNumber: issued.serialNumber, fingerprintSha256: issued.fingerprintSha256, previousFingerprintSha256: previous };
+      previousFingerprintSha256: previous,
+    };
   });
 }

@@ -1,10 +1,10 @@
+import { X509Certificate } from "node:crypto";
+import type { Clock } from "@custody/core";
 import { CustodyError } from "@custody/core";
 import { createKeySigner, type Signer } from "@custody/manifest";
 import type { Ledger } from "./ledger.js";
 import type { SignerFiles } from "./pki.js";
 import { fingerprintOf } from "./pki.js";
-import { X509Certificate } from "node:crypto";
-import type { Clock } from "@custody/core";
 
 /**
  * The vault signer in force: the newest signer certificate the log installed (`keys.signer-installed`).
@@ -36,16 +36,24 @@ export class VaultSigner implements Signer {
 
   current(): Signer {
     const fingerprint = this.#ledger.currentSigner;
-    if (fingerprint === undefined) throw new CustodyError("ERR_VAULT_NOT_INITIALIZED", "no vault signer is installed");
+    if (fingerprint === undefined)
+      throw new CustodyError("ERR_VAULT_NOT_INITIALIZED", "no vault signer is installed");
     const cached = this.#cache.get(fingerprint);
     if (cached !== undefined) return cached;
     const files = [...this.#signers.values()].find(
       (f) => fingerprintOf(new X509Certificate(f.certificatePem)) === fingerprint,
     );
     if (files === undefined) {
-      throw new CustodyError("ERR_NOT_FOUND", `the vault signer ${fingerprint} the log installed has no key on disk`);
+      throw new CustodyError(
+        "ERR_NOT_FOUND",
+        `the vault signer ${fingerprint} the log installed has no key on disk`,
+      );
     }
-    const signer = createKeySigner({ keyPem: files.keyPem, certificatePem: files.certificatePem, clock: this.#clock });
+    const signer = createKeySigner({
+      keyPem: files.keyPem,
+      certificatePem: files.certificatePem,
+      clock: this.#clock,
+    });
     this.#cache.set(fingerprint, signer);
     return signer;
   }

@@ -1,18 +1,51 @@
-
-import type { AuditLog, AuditRecord, AuditVerifyReport, InclusionProofBundle, SignedCheckpoint, SignedCustodyReport } from "@custody/audit";
+import type {
+  AuditLog,
+  AuditRecord,
+  AuditVerifyReport,
+  InclusionProofBundle,
+  SignedCheckpoint,
+  SignedCustodyReport,
+} from "@custody/audit";
 import { CustodyError } from "@custody/core";
 import { createKeySigner, type Signer } from "@custody/manifest";
-import { type AccessListing, changeGrant, type GrantRequest, listAccess, type WhoAmI, whoAmI } from "./access-ops.js";
+import {
+  type AccessListing,
+  changeGrant,
+  type GrantRequest,
+  listAccess,
+  type WhoAmI,
+  whoAmI,
+} from "./access-ops.js";
 import { type ApprovalOutcome, approveRequest, purgeItem, releaseHold } from "./approvals.js";
-import { type AuditVerifyOptions, checkpointAudit, proveAuditRecord, showAudit, verifyVaultAudit } from "./audit-ops.js";
+import {
+  type AuditVerifyOptions,
+  checkpointAudit,
+  proveAuditRecord,
+  showAudit,
+  verifyVaultAudit,
+} from "./audit-ops.js";
 import { type AuthenticatedPrincipal, authenticateIdentity } from "./authenticate.js";
 import { type CheckResult, checkItems } from "./check.js";
 import type { VaultContext } from "./context.js";
-import { extendItemRetention, holdItem, ingestItem, type ItemRead, type ListedItem, listItems, readItem, showItem } from "./evidence-ops.js";
-import { type IdentityIssue, type IdentityRevocation, issueIdentityFor, revokeIdentity } from "./identity-ops.js";
+import {
+  extendItemRetention,
+  holdItem,
+  type ItemRead,
+  ingestItem,
+  type ListedItem,
+  listItems,
+  readItem,
+  showItem,
+} from "./evidence-ops.js";
+import { FACT } from "./facts.js";
+import {
+  type IdentityIssue,
+  type IdentityRevocation,
+  issueIdentityFor,
+  revokeIdentity,
+} from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
-import { FACT } from "./facts.js";
 import type { EvidenceItem } from "./items.js";
 import { openVaultParts, type VaultOpenOptions } from "./open.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
@@ -48,7 +81,11 @@ export class Vault {
   /** Creates a vault in `dir` (refused if one exists) and returns it with the first custodian's identity. */
   static async init(dir: string, options: VaultInitOptions): Promise<{ vault: Vault; identityPem: string }> {
     const { identityPem } = await initVaultFiles(dir, options);
-    const vault = await Vault.open({ dir, ...(options.clock === undefined ? {} : { clock: options.clock }), ...(options.openStore === undefined ? {} : { store: options.openStore }) });
+    const vault = await Vault.open({
+      dir,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.openStore === undefined ? {} : { store: options.openStore }),
+    });
     return { vault, identityPem };
   }
 
@@ -66,15 +103,29 @@ export class Vault {
     const vault = new Vault(await openVaultParts(options, "accept-tail"));
     try {
       const tail = vault.#audit.unsealedTail;
-      if (tail === undefined) throw new CustodyError("ERR_INVALID_ARGUMENT", "the audit log has no unsealed tail to accept");
+      if (tail === undefined)
+        throw new CustodyError("ERR_INVALID_ARGUMENT", "the audit log has no unsealed tail to accept");
       const principal = vault.authenticate(options.identityPem, options.passphrase);
       const { guard, config } = vault.#ctx;
-      const request = { principal, action: "audit.accept", resource: { kind: "audit" }, target: "audit:tail", details: { fromSeq: tail.fromSeq, count: tail.count } } as const;
+      const request = {
+        principal,
+        action: "audit.accept",
+        resource: { kind: "audit" },
+        target: "audit:tail",
+        details: { fromSeq: tail.fromSeq, count: tail.count },
+      } as const;
       return await guard.run(request, async () => {
-        await guard.fact(principal.id, FACT.tailAccepted, `vault:${config.vaultId}`, `accepted ${tail.count} unsealed record(s) from ${tail.fromSeq}: ${options.reason}`.slice(0, 2000), {
-          fromSeq: tail.fromSeq,
-          count: tail.count,
-        });
+        vault.#audit.acceptUnsealedTail();
+        await guard.fact(
+          principal.id,
+          FACT.tailAccepted,
+          `vault:${config.vaultId}`,
+          `accepted ${tail.count} unsealed record(s) from ${tail.fromSeq}: ${options.reason}`.slice(0, 2000),
+          {
+            fromSeq: tail.fromSeq,
+            count: tail.count,
+          },
+        );
         await guard.checkpoint();
         return { fromSeq: tail.fromSeq, count: tail.count };
       });
@@ -108,14 +159,29 @@ export class Vault {
   authenticate(identityPem: string, passphrase?: string): AuthenticatedPrincipal {
     const { ledger, pki, clock } = this.#ctx;
     const revoked = new Set(this.#revokedOnCrl);
-    for (const identity of ledger.identities.values()) if (identity.revoked) revoked.add(identity.serialNumber);
-    const principal = authenticateIdentity(identityPem, { caCertificatePem: pki.caCertificatePem, revokedSerials: revoked, clock }, passphrase);
+    for (const identity of ledger.identities.values())
+      if (identity.revoked) revoked.add(identity.serialNumber);
+    const principal = authenticateIdentity(
+      identityPem,
+      { caCertificatePem: pki.caCertificatePem, revokedSerials: revoked, clock },
+      passphrase,
+    );
     const known = ledger.identities.get(principal.serialNumber);
-    if (known === undefined || known.fingerprintSha256 !== principal.fingerprintSha256 || known.name !== principal.id) {
-      throw new CustodyError("ERR_IDENTITY_INVALID", `the identity ${principal.serialNumber} was not issued through this vault's audit log`);
+    if (
+      known === undefined ||
+      known.fingerprintSha256 !== principal.fingerprintSha256 ||
+      known.name !== principal.id
+    ) {
+      throw new CustodyError(
+        "ERR_IDENTITY_INVALID",
+        `the identity ${principal.serialNumber} was not issued through this vault's audit log`,
+      );
     }
     if (!known.active) {
-      throw new CustodyError("ERR_IDENTITY_INVALID", `the identity ${principal.serialNumber} awaits the second custodian's approval (request ${known.requestId ?? "?"})`);
+      throw new CustodyError(
+        "ERR_IDENTITY_INVALID",
+        `the identity ${principal.serialNumber} awaits the second custodian's approval (request ${known.requestId ?? "?"})`,
+      );
     }
     this.#authenticated.add(principal);
     return principal;
@@ -130,7 +196,13 @@ export class Vault {
     use: { caseId: string; target: string; details?: Record<string, string> },
     work: (signer: Signer) => Promise<T>,
   ): Promise<T> {
-    const request = { principal, action: "evidence.ingest", resource: { kind: "case", caseId: use.caseId }, target: use.target, details: { ...use.details, signedWith: "vault collector certificate" } } as const;
+    const request = {
+      principal,
+      action: "evidence.ingest",
+      resource: { kind: "case", caseId: use.caseId },
+      target: use.target,
+      details: { ...use.details, signedWith: "vault collector certificate" },
+    } as const;
     return this.#ctx.guard.run(request, async () => {
       const signer = createKeySigner({
         keyPem: await readPkiFile(this.#ctx.dir, PKI_FILES.collectorKey),
@@ -155,7 +227,11 @@ export class Vault {
   }
 
   /** The item's bytes, checked against its content address as they stream (the stream errors on a mismatch). */
-  read(principal: AuthenticatedPrincipal, item: ItemSelector, options: { abortSignal?: AbortSignal } = {}): Promise<ItemRead> {
+  read(
+    principal: AuthenticatedPrincipal,
+    item: ItemSelector,
+    options: { abortSignal?: AbortSignal } = {},
+  ): Promise<ItemRead> {
     return readItem(this.#ctx, principal, ref(item), options);
   }
 
@@ -199,7 +275,11 @@ export class Vault {
     return listAccess(this.#ctx, principal);
   }
 
-  issueIdentity(principal: AuthenticatedPrincipal, name: string, kind: "person" | "device" = "person"): Promise<IdentityIssue> {
+  issueIdentity(
+    principal: AuthenticatedPrincipal,
+    name: string,
+    kind: "person" | "device" = "person",
+  ): Promise<IdentityIssue> {
     return issueIdentityFor(this.#ctx, principal, name, kind);
   }
 
@@ -212,7 +292,10 @@ export class Vault {
     return whoAmI(this.#ctx, principal);
   }
 
-  verifyAudit(principal: AuthenticatedPrincipal, options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {
+  verifyAudit(
+    principal: AuthenticatedPrincipal,
+    options: AuditVerifyOptions = {},
+  ): Promise<AuditVerifyReport> {
     return verifyVaultAudit(this.#ctx, principal, options);
   }
 
@@ -242,5 +325,3 @@ export class Vault {
 function ref(item: ItemSelector): ItemRef {
   return typeof item === "string" ? { id: item } : item;
 }
-
-

@@ -107,15 +107,28 @@ approves (custody access approve REQUEST).`,
     if (out === undefined) throw new CustodyError("ERR_USAGE", "issue-identity needs --out FILE");
     const file = resolve(ctx.cwd, out);
     // Refused before the vault issues anything: a certificate whose key cannot be written is never made.
-    if (existsSync(file)) throw new CustodyError("ERR_ALREADY_EXISTS", `${file} exists; choose another --out`);
+    if (existsSync(file))
+      throw new CustodyError("ERR_ALREADY_EXISTS", `${file} exists; choose another --out`);
     await mkdir(dirname(file), { recursive: true });
     const name = String(ctx.positionals[0]);
-    const issued = await withVault(ctx, (v, p) => v.issueIdentity(p, name, ctx.flag("device") ? "device" : "person"));
+    const issued = await withVault(ctx, (v, p) =>
+      v.issueIdentity(p, name, ctx.flag("device") ? "device" : "person"),
+    );
     await writeFile(file, issued.identityPem, { mode: 0o600, flag: "wx" });
-    const summary = { ok: true, name, identity: file, serialNumber: issued.serialNumber, fingerprintSha256: issued.fingerprintSha256, status: issued.status, ...(issued.request === undefined ? {} : { request: issued.request }) };
+    const summary = {
+      ok: true,
+      name,
+      identity: file,
+      serialNumber: issued.serialNumber,
+      fingerprintSha256: issued.fingerprintSha256,
+      status: issued.status,
+      ...(issued.request === undefined ? {} : { request: issued.request }),
+    };
     if (ctx.json) ctx.printJson(summary);
     else if (issued.status === "pending")
-      ctx.out(`identity for ${name} written to ${file}; it logs in once the other custodian approves request ${issued.request?.id} (custody access approve ${issued.request?.id})`);
+      ctx.out(
+        `identity for ${name} written to ${file}; it logs in once the other custodian approves request ${issued.request?.id} (custody access approve ${issued.request?.id})`,
+      );
     else ctx.out(`identity for ${name} written to ${file} (certificate ${issued.serialNumber})`);
     return 0;
   },
@@ -123,7 +136,8 @@ approves (custody access approve REQUEST).`,
 
 export const accessRevokeIdentityCommand: CommandSpec = {
   path: ["access", "revoke-identity"],
-  summary: "revoke every identity certificate issued to NAME (a custodian's needs the other custodian's approval)",
+  summary:
+    "revoke every identity certificate issued to NAME (a custodian's needs the other custodian's approval)",
   usage: "NAME",
   options: { ...VAULT_OPTIONS },
   positionals: { min: 1, max: 1 },
@@ -132,9 +146,13 @@ export const accessRevokeIdentityCommand: CommandSpec = {
     const outcome = await withVault(ctx, (v, p) => v.revokeIdentity(p, name));
     if (ctx.json) ctx.printJson({ ok: true, name, ...outcome });
     else if (outcome.status === "pending")
-      ctx.out(`approval required: request ${outcome.request.id} waits for the other custodian (custody access approve ${outcome.request.id})`);
+      ctx.out(
+        `approval required: request ${outcome.request.id} waits for the other custodian (custody access approve ${outcome.request.id})`,
+      );
     else
-      ctx.out(`revoked ${outcome.revoked.length} identity certificate(s) of ${name}: ${outcome.revoked.map((r) => r.serialNumber).join(", ")}`);
+      ctx.out(
+        `revoked ${outcome.revoked.length} identity certificate(s) of ${name}: ${outcome.revoked.map((r) => r.serialNumber).join(", ")}`,
+      );
     return 0;
   },
 };

@@ -9,10 +9,10 @@ import {
   verifyAuditLog,
 } from "@custody/audit";
 import { CustodyError, isCustodyError } from "@custody/core";
-import type { CommandContext } from "../command.js";
-import { identityFile, vaultDir, withVault } from "../vault-context.js";
 import { readIdentityFile, readVaultConfig, Vault } from "@custody/vault";
 import { configuredStore } from "../azure-store.js";
+import type { CommandContext } from "../command.js";
+import { identityFile, vaultDir, withVault } from "../vault-context.js";
 
 /** Without --log, the audit commands work on the vault's own log, authorized and recorded like any other call. */
 export type VaultAuditCommand =
@@ -22,7 +22,14 @@ export type VaultAuditCommand =
   | { kind: "checkpoint"; out?: string };
 
 // A vault that refuses to open is exactly when its log must still be checkable.
-const FINDINGS_THAT_STOP_OPEN = new Set(["ERR_AUDIT_UNSEALED_TAIL", "ERR_AUDIT_TRUNCATED", "ERR_AUDIT_FORK", "ERR_AUDIT_CHAIN_BROKEN", "ERR_POLICY_INVALID", "ERR_INTEGRITY_MISMATCH"]);
+const FINDINGS_THAT_STOP_OPEN = new Set([
+  "ERR_AUDIT_UNSEALED_TAIL",
+  "ERR_AUDIT_TRUNCATED",
+  "ERR_AUDIT_FORK",
+  "ERR_AUDIT_CHAIN_BROKEN",
+  "ERR_POLICY_INVALID",
+  "ERR_INTEGRITY_MISMATCH",
+]);
 
 export async function runVaultAudit(ctx: CommandContext, command: VaultAuditCommand): Promise<number> {
   switch (command.kind) {
@@ -41,7 +48,11 @@ export async function runVaultAudit(ctx: CommandContext, command: VaultAuditComm
     case "checkpoint": {
       const signed = await withVault(ctx, (vault, principal) => vault.checkpoint(principal));
       if (command.out !== undefined) {
-        await writeFile(resolve(ctx.cwd, command.out), `${JSON.stringify(signedCheckpointToJson(signed), null, 2)}\n`, { flag: "wx" });
+        await writeFile(
+          resolve(ctx.cwd, command.out),
+          `${JSON.stringify(signedCheckpointToJson(signed), null, 2)}\n`,
+          { flag: "wx" },
+        );
       }
       if (ctx.json) ctx.printJson(signed.checkpoint);
       else ctx.out(`checkpoint ${signed.checkpoint.treeSize}: ${signed.checkpoint.rootHash}`);
@@ -63,14 +74,26 @@ async function verifyVault(
     ctx.err(`the vault refuses to open: ${error.code}: ${error.message}`);
     ctx.err("verifying its audit log read-only (this read cannot be recorded in it)");
     report = await verifyOffline(ctx, knownCheckpoints);
-    if (report.ok) report = { ...report, ok: false, problem: { code: error.code, kind: "rewritten", message: error.message } as AuditVerifyReport["problem"] };
+    if (report.ok)
+      report = {
+        ...report,
+        ok: false,
+        problem: {
+          code: error.code,
+          kind: "rewritten",
+          message: error.message,
+        } as AuditVerifyReport["problem"],
+      };
   }
   if (ctx.json) ctx.printJson(report);
   else (report.ok ? ctx.out : ctx.err)(describe(report));
   return report.ok ? 0 : 1;
 }
 
-async function verifyOffline(ctx: CommandContext, knownCheckpoints: SignedCheckpoint[]): Promise<AuditVerifyReport> {
+async function verifyOffline(
+  ctx: CommandContext,
+  knownCheckpoints: SignedCheckpoint[],
+): Promise<AuditVerifyReport> {
   const dir = vaultDir(ctx);
   const ca = await readFile(join(dir, "pki", "ca.pem"), "utf8");
   const crl = await readFile(join(dir, "pki", "crl.pem"), "utf8").catch(() => undefined);
@@ -88,7 +111,11 @@ export async function readCheckpoints(ctx: CommandContext, files: string[]): Pro
     try {
       json = JSON.parse(await readFile(resolve(ctx.cwd, file), "utf8"));
     } catch (cause) {
-      throw new CustodyError("ERR_AUDIT_CHECKPOINT_INVALID", `--checkpoint ${file} is not a JSON checkpoint or custody report`, { cause });
+      throw new CustodyError(
+        "ERR_AUDIT_CHECKPOINT_INVALID",
+        `--checkpoint ${file} is not a JSON checkpoint or custody report`,
+        { cause },
+      );
     }
     const proof = (json as { report?: { proofs?: { checkpoint?: unknown }[] } }).report?.proofs?.[0];
     found.push(signedCheckpointFromJson(proof?.checkpoint ?? json));
@@ -103,7 +130,9 @@ export async function acceptTail(ctx: CommandContext, reason: string) {
     dir,
     ...(store === undefined ? {} : { store }),
     identityPem: await readIdentityFile(identityFile(ctx, dir)),
-    ...(ctx.env.CUSTODY_IDENTITY_PASSPHRASE === undefined ? {} : { passphrase: ctx.env.CUSTODY_IDENTITY_PASSPHRASE }),
+    ...(ctx.env.CUSTODY_IDENTITY_PASSPHRASE === undefined
+      ? {}
+      : { passphrase: ctx.env.CUSTODY_IDENTITY_PASSPHRASE }),
     reason,
   });
 }

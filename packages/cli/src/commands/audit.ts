@@ -257,7 +257,10 @@ export const auditAcceptTailCommand: CommandSpec = {
     }
     const accepted = await acceptTail(ctx, reason);
     if (ctx.json) ctx.printJson({ ok: true, ...accepted });
-    else ctx.out(`accepted ${accepted.count} record(s) from seq ${accepted.fromSeq}; a checkpoint now signs them`);
+    else
+      ctx.out(
+        `accepted ${accepted.count} record(s) from seq ${accepted.fromSeq}; a checkpoint now signs them`,
+      );
     return 0;
   },
 };

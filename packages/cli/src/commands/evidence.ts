@@ -3,7 +3,14 @@ import type { EvidenceItem } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
-import { intOption, ITEM_OPTIONS, itemSelector, parseLabels, VAULT_OPTIONS, withVault } from "../vault-context.js";
+import {
+  ITEM_OPTIONS,
+  intOption,
+  itemSelector,
+  parseLabels,
+  VAULT_OPTIONS,
+  withVault,
+} from "../vault-context.js";
 
 export function printItem(ctx: CommandContext, item: EvidenceItem): void {
   if (ctx.json) {

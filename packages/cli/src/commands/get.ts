@@ -26,7 +26,8 @@ FILE is never overwritten. --out - writes to stdout (no such guarantee).`,
       return { item: read.item, sha256: read.computedSha256() };
     });
     if (ctx.json) ctx.printJson({ ok: true, id: item.id, caseId: item.caseId, sha256, size: item.size, out });
-    else if (out !== "-") ctx.err(`wrote ${item.size} bytes to ${out}; computed sha256 ${sha256}, the item's id: verified`);
+    else if (out !== "-")
+      ctx.err(`wrote ${item.size} bytes to ${out}; computed sha256 ${sha256}, the item's id: verified`);
     return 0;
   },
 };

@@ -55,10 +55,7 @@ export const retainCommand: CommandSpec = {
     if (until === undefined || !/^\d{4}-\d{2}-\d{2}/.test(until) || Number.isNaN(Date.parse(until))) {
       throw new CustodyError("ERR_USAGE", "retain needs --until DATE (e.g. 2030-12-31)");
     }
-    printItem(
-      ctx,
-      await withVault(ctx, (v, p) => v.extendRetention(p, itemSelector(ctx), new Date(until))),
-    );
+    printItem(ctx, await withVault(ctx, (v, p) => v.extendRetention(p, itemSelector(ctx), new Date(until))));
     return 0;
   },
 };

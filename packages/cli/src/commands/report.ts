@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { CustodyError } from "@custody/core";
 import { signedCustodyReportFromJson, verifyCustodyReport } from "@custody/audit";
+import { CustodyError } from "@custody/core";
 import { renderCustodyReportHtml } from "@custody/vault";
 import type { CommandSpec } from "../command.js";
 import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
@@ -41,7 +41,9 @@ export const reportVerifyCommand: CommandSpec = {
   async run(ctx) {
     const ca = ctx.string("ca");
     if (ca === undefined) throw new CustodyError("ERR_USAGE", "report verify needs --ca ca.pem");
-    const signed = signedCustodyReportFromJson(await readFile(resolve(ctx.cwd, String(ctx.positionals[0])), "utf8"));
+    const signed = signedCustodyReportFromJson(
+      await readFile(resolve(ctx.cwd, String(ctx.positionals[0])), "utf8"),
+    );
     const crl = ctx.string("crl");
     const result = verifyCustodyReport(signed, {
       trustAnchors: [await readFile(resolve(ctx.cwd, ca), "utf8")],
