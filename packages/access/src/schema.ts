@@ -74,7 +74,10 @@ const activateIdentitySchema = z.strictObject({
   principal: principalIdSchema,
   serialNumber: z.string().regex(/^[0-9A-F]{1,64}$/),
 });
-const revokeIdentitySchema = z.strictObject({ kind: z.literal("revoke-identity"), principal: principalIdSchema });
+const revokeIdentitySchema = z.strictObject({
+  kind: z.literal("revoke-identity"),
+  principal: principalIdSchema,
+});
 
 export const operationChangeSchema = z.discriminatedUnion("kind", [
   releaseHoldSchema,

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import type { Resource } from "@custody/access";
 import { itemRecordSha256 } from "@custody/audit";
-import { CustodyError, isCustodyError } from "@custody/core";
+import { CustodyError } from "@custody/core";
 import type { StoredObject } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";

@@ -3,7 +3,6 @@ import type { AuditLog, AuditRecord, InclusionProofBundle, SignedCheckpoint } fr
 import { type Clock, CustodyError, isCustodyError, type JsonValue } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { FactAction, FactDetails } from "./facts.js";
-import type { Ledger } from "./ledger.js";
 
 export interface GuardedRequest {
   principal: AuthenticatedPrincipal;

@@ -73,7 +73,8 @@ export class Ledger {
         return;
       }
       case FACT.ingested:
-        return this.#ingested(record, details(record, action));
+        this.#ingested(record, details(record, action));
+        return;
       case FACT.holdSet:
         this.#itemOf(record).legalHold = true;
         return;
@@ -90,7 +91,8 @@ export class Ledger {
         this.policyHead = details(record, action);
         return;
       case FACT.identityIssued:
-        return this.#issued(details(record, action));
+        this.#issued(details(record, action));
+        return;
       case FACT.identityActivated:
         this.#identity(record, details(record, action).serialNumber).active = true;
         return;
