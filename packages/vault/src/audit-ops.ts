@@ -22,7 +22,11 @@ export async function verifyVaultAudit(
 ): Promise<AuditVerifyReport> {
   return ctx.guard.run(auditRequest(principal, "audit.read", "audit:verify"), async () =>
     ctx.guard.verify({
-      trust: { trustAnchors: [ctx.pki.caCertificatePem], crls: [await readPkiFile(ctx.dir, PKI_FILES.crl)] },
+      trust: {
+        trustAnchors: [ctx.pki.caCertificatePem],
+        crls: [await readPkiFile(ctx.dir, PKI_FILES.crl)],
+        clock: ctx.clock,
+      },
       ...(options.knownCheckpoints === undefined ? {} : { knownCheckpoints: options.knownCheckpoints }),
     }),
   );

@@ -18,6 +18,7 @@ import { Guard } from "./guard.js";
 import { Ledger } from "./ledger.js";
 import { loadVaultPki, revokedOnCrl, revokeOnCrl, type VaultPki } from "./pki.js";
 import { assertPolicyBound } from "./policy-facts.js";
+import { renewExpiringSigner } from "./rotation.js";
 import { VaultSigner } from "./signer.js";
 
 export interface VaultOpenOptions {
@@ -89,6 +90,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       assertPolicyBound(ctx);
     }
     const crl = mode === "init" ? new Set<string>() : await publishRevocations(ctx, pki);
+    if (mode === "open") await renewExpiringSigner(ctx);
     return { ctx, audit, authenticated, revokedOnCrl: crl };
   } catch (error) {
     await audit.close().catch(() => {});
