@@ -38,6 +38,11 @@ export async function issueIdentityFor(
     details: { kind },
   } as const;
   return ctx.guard.run(request, async () => {
+    // Grants name principals: a device may never share a person's name (and so their grants).
+    const other = ctx.ledger.identitiesOf(name).find((identity) => identity.kind !== kind);
+    if (other !== undefined) {
+      throw new CustodyError("ERR_CONFLICT", `${name} is a ${other.kind}'s name; a ${kind} needs its own`);
+    }
     const issued = await issueIdentity(ctx.pki, name, kind, { clock: ctx.clock });
     const change = { kind: "activate-identity", principal: name, serialNumber: issued.serialNumber } as const;
     const pending = ctx.policy.requiresApproval(change)
