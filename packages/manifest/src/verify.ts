@@ -62,7 +62,9 @@ export function verifyDetachedDigest(
   trust: TrustOptions,
 ): SignatureInfo {
   const anchors = readTrustAnchors(trust.trustAnchors);
-  const times = validityTimes(trust);
+  // options are checked before any work, so a typo in a caller's trust options never weakens verification
+  if (trust.requiredRole !== undefined) assertCertificateRole(trust.requiredRole, "requiredRole");
+  const times = validityTimes(trust.validity);
   const allowed = new Set(trust.allowedAlgorithms ?? DEFAULT_ALLOWED_ALGORITHMS);
   const now = (trust.clock ?? systemClock).now();
   const parsed = parseSignedData(signatureDer);
@@ -88,10 +90,8 @@ export function verifyDetachedDigest(
   };
 }
 
-// options are checked before any work, so a typo in a caller's trust options never weakens verification
-function validityTimes(trust: TrustOptions): (signingTime: Date, now: Date) => Date[] {
-  if (trust.requiredRole !== undefined) assertCertificateRole(trust.requiredRole, "requiredRole");
-  switch (trust.validity ?? "signing-time-and-now") {
+function validityTimes(validity: TrustOptions["validity"]): (signingTime: Date, now: Date) => Date[] {
+  switch (validity ?? "signing-time-and-now") {
     case "signing-time-and-now":
       return (signingTime, now) => [signingTime, now];
     case "signing-time":
@@ -99,7 +99,7 @@ function validityTimes(trust: TrustOptions): (signingTime: Date, now: Date) => D
     default:
       throw new CustodyError(
         "ERR_INVALID_ARGUMENT",
-        `validity must be "signing-time-and-now" or "signing-time", not ${JSON.stringify(trust.validity)}`,
+        `validity must be "signing-time-and-now" or "signing-time", not ${JSON.stringify(validity)}`,
       );
   }
 }
