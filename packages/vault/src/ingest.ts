@@ -81,7 +81,13 @@ async function examinePackage(
   abortSignal: AbortSignal | undefined,
 ): Promise<ItemRecord["package"]> {
   const crl = await readPkiFile(ctx.dir, PKI_FILES.crl);
-  const trust = { trustAnchors: [ctx.pki.caCertificatePem], crls: [crl], clock: ctx.clock };
+  // Only a collector signs packages from the field: not the vault signer, not a person.
+  const trust = {
+    trustAnchors: [ctx.pki.caCertificatePem],
+    crls: [crl],
+    clock: ctx.clock,
+    requiredRole: "collector" as const,
+  };
   const report = await verifyPackage(file, {
     trust,
     ...(abortSignal === undefined ? {} : { abortSignal }),
