@@ -18,6 +18,11 @@ const SCHEMAS = [
     module: "../packages/audit/dist/index.js",
     build: (m) => m.auditJsonSchemas()[name],
   })),
+  ...["custody-report-v2", "custody-item-v1"].map((name) => ({
+    file: `${name}.json`,
+    module: "../packages/audit/dist/index.js",
+    build: (m) => m.custodyReportJsonSchemas()[name],
+  })),
 ];
 
 const out = new URL("../docs/schemas/", import.meta.url);

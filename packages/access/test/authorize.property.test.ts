@@ -5,6 +5,7 @@ import {
   authorize,
   createInitialPolicy,
   DEFAULT_ROLES,
+  POLICY_ADMIN_ACTIONS,
   parsePolicy,
   type Resource,
   type RoleDefinition,
@@ -16,9 +17,7 @@ const T0 = Date.parse("2026-01-01T00:00:00.000Z");
 const PEOPLE = ["alice", "p1", "p2", "p3"];
 const CASES = ["A", "B"];
 const DEVICES = ["d1", "d2"];
-const NON_ADMIN = ACTIONS.filter(
-  (a) => a !== "access.grant" && a !== "access.revoke" && a !== "access.approve",
-);
+const NON_ADMIN = ACTIONS.filter((a) => !POLICY_ADMIN_ACTIONS.includes(a));
 
 // The reference model: a direct reading of the rule, written without the library's helpers.
 function referenceAllows(
