@@ -180,9 +180,11 @@ async function dnsConfig(ctx: CollectContext): Promise<void> {
     "gai.conf",
     "systemd/resolved.conf",
   ]) {
-    await copyOne(ctx, `Dns/${file.replace("/", "_")}`, `/etc/${file}`, within);
+    await copyOne(ctx, `Dns/${file.replace("/", "_")}`, `/etc/${file}`, { followWithin: within });
   }
-  await copyOne(ctx, "Dns/run_systemd_resolve_resolv.conf", "/run/systemd/resolve/resolv.conf", within);
+  await copyOne(ctx, "Dns/run_systemd_resolve_resolv.conf", "/run/systemd/resolve/resolv.conf", {
+    followWithin: within,
+  });
   // The resolver cache has no file: only a running systemd-resolved can print it.
   await runTool(ctx, "Dns/DnsCache.txt", "resolvectl", ["show-cache"]);
 }

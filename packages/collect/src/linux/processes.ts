@@ -49,7 +49,7 @@ export const linuxProcesses: Collector = {
   volatilityRank: 1,
   source: "/proc/<pid>/{stat,status,cmdline,exe,cwd}; sha256 read through /proc/<pid>/exe",
   async collect(ctx) {
-    const accounts = await readAccounts();
+    const accounts = await readAccounts(ctx);
     const bootTime = parseBootTime(await readFile("/proc/stat", "utf8")) ?? 0;
     const hz = await clockTicksPerSecond();
     const hashes = new Map<string, Promise<string>>();
