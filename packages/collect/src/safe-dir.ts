@@ -3,8 +3,8 @@ import { type FileHandle, lstat, open, readdir, readlink } from "node:fs/promise
 import { join } from "node:path";
 import { codeForErrno, errnoOf } from "./errno.js";
 
-export type Absent = { kind: "absent" };
-export type Refused = { kind: "refused"; code: string; reason: string };
+export type ReadAbsent = { kind: "absent" };
+export type ReadRefused = { kind: "refused"; code: string; reason: string };
 
 // On Linux /proc/self/fd/<n>/<name> resolves <name> inside the directory the descriptor holds, whatever
 // has been renamed or swapped since: openat(2) for Node. Elsewhere each step is checked by lstat and the
@@ -15,11 +15,11 @@ const DIR_FLAGS = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | O_NOFOLLOW
 // O_NONBLOCK: a FIFO planted where a file is expected must not hang the open.
 const FILE_FLAGS = constants.O_RDONLY | O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
 
-export function refusedBy(errno: string, path: string): Refused {
+export function refusedBy(errno: string, path: string): ReadRefused {
   return { kind: "refused", code: codeForErrno(errno), reason: `${path}: ${errno}` };
 }
 
-export function unsafe(path: string, why: string): Refused {
+export function unsafe(path: string, why: string): ReadRefused {
   return { kind: "refused", code: "ERR_UNSAFE_PATH", reason: `${path}: ${why}` };
 }
 
@@ -43,7 +43,7 @@ export class SafeDir {
   ) {}
 
   /** Opens a folder the caller trusts as it is (its own symlinks are followed); see `openScope`. */
-  static async openTrusted(path: string): Promise<SafeDir | Absent | Refused> {
+  static async openTrusted(path: string): Promise<SafeDir | ReadAbsent | ReadRefused> {
     try {
       if (!FD_PATHS) {
         const info = await lstat(path);
@@ -58,7 +58,8 @@ export class SafeDir {
   }
 
   private at(name: string): string {
-    if (!isPlainName(name)) throw Object.assign(new Error(`not a plain name: ${name}`), { code: "EINVAL" });
+    if (!isPlainName(name))
+      throw Object.assign(new Error(`not a plain name: ${name}`), { code: "ERR_UNSAFE_PATH" });
     return this.handle === undefined ? join(this.path, name) : `/proc/self/fd/${this.handle.fd}/${name}`;
   }
 
@@ -80,7 +81,7 @@ export class SafeDir {
   }
 
   /** Opens a sub-folder; a symlink there is refused with ERR_UNSAFE_PATH, never followed. */
-  async openDir(name: string): Promise<SafeDir | Absent | Refused> {
+  async openDir(name: string): Promise<SafeDir | ReadAbsent | ReadRefused> {
     try {
       if (this.handle === undefined) {
         // Without /proc the path is all there is: refuse a symlink seen now, and compare inodes at the file.
@@ -101,7 +102,7 @@ export class SafeDir {
    * Opens a regular file in this folder for reading, without following a symlink, without touching its
    * access time where the kernel allows; anything but a regular file is refused.
    */
-  async openFile(name: string): Promise<{ kind: "open"; handle: FileHandle } | Absent | Refused> {
+  async openFile(name: string): Promise<{ kind: "open"; handle: FileHandle } | ReadAbsent | ReadRefused> {
     const path = this.child(name);
     let before: Stats | undefined;
     try {
@@ -132,9 +133,10 @@ export class SafeDir {
   }
 
   // ELOOP (O_NOFOLLOW on a file) and ENOTDIR (O_DIRECTORY|O_NOFOLLOW) both hide a symlink: look at it.
-  private async classify(name: string, errno: string): Promise<Absent | Refused> {
+  private async classify(name: string, errno: string): Promise<ReadAbsent | ReadRefused> {
     const path = this.child(name);
     if (errno === "ENOENT") return { kind: "absent" };
+    if (errno === "ERR_UNSAFE_PATH") return unsafe(path, "not a plain name");
     if (errno === "ELOOP" || errno === "ENOTDIR" || errno === "ENXIO") {
       const info = await lstat(this.at(name)).catch(() => undefined);
       if (info === undefined) return { kind: "absent" };

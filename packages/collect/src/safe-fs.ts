@@ -4,11 +4,11 @@ import { lstat } from "node:fs/promises";
 import { basename, dirname, join, parse, relative, resolve, sep } from "node:path";
 import { errnoOf } from "./errno.js";
 import { isOnRemoteFs, isUnder } from "./remote-fs.js";
-import { type Absent, type Refused, refusedBy, SafeDir, unsafe } from "./safe-dir.js";
+import { type ReadAbsent, type ReadRefused, refusedBy, SafeDir, unsafe } from "./safe-dir.js";
 
 export { codeForErrno, errnoOf } from "./errno.js";
 export { isOnRemoteFs, isUnder, parseRemoteMounts, remoteMountPoints } from "./remote-fs.js";
-export type { Absent, Refused } from "./safe-dir.js";
+export type { ReadAbsent, ReadRefused } from "./safe-dir.js";
 export { SafeDir } from "./safe-dir.js";
 
 export interface ReadOptions {
@@ -21,9 +21,9 @@ export interface ReadOptions {
   followWithin?: readonly string[];
 }
 
-export type SafeOpen = { kind: "open"; handle: FileHandle } | Absent | Refused;
-export type SafeList = { kind: "listed"; names: string[] } | Absent | Refused;
-export type SafeStat = { kind: "stat"; stats: Stats } | Absent | Refused;
+export type SafeOpen = { kind: "open"; handle: FileHandle } | ReadAbsent | ReadRefused;
+export type SafeList = { kind: "listed"; names: string[] } | ReadAbsent | ReadRefused;
+export type SafeStat = { kind: "stat"; stats: Stats } | ReadAbsent | ReadRefused;
 
 /**
  * The one way collectors read the machine: every open, listing and stat walks from a trusted folder
@@ -37,26 +37,26 @@ export interface CollectFs {
   list(path: string, options?: ReadOptions): Promise<SafeList>;
   lstat(path: string, options?: ReadOptions): Promise<SafeStat>;
   readlink(path: string, options?: ReadOptions): Promise<string | undefined>;
-  openDir(path: string, options?: ReadOptions): Promise<SafeDir | Absent | Refused>;
+  openDir(path: string, options?: ReadOptions): Promise<SafeDir | ReadAbsent | ReadRefused>;
 }
 
 /** `onRefused` hears every read refused (a symlink in the path, denial, a network filesystem). */
 export function collectFs(
   root = "/",
-  onRefused: (source: string, refused: Refused) => void = () => {},
+  onRefused: (source: string, refused: ReadRefused) => void = () => {},
 ): CollectFs {
   const real = (path: string): string => (root === "/" ? path : join(root, path));
   const noted = async <T extends { kind: string }>(path: string, outcome: Promise<T>): Promise<T> => {
     const result = await outcome;
     if (result.kind === "refused") {
-      const refused = result as unknown as Refused;
+      const refused = result as unknown as ReadRefused;
       // Reasons name the device's paths, not where its tree is mounted here.
       onRefused(path, root === "/" ? refused : { ...refused, reason: refused.reason.split(root).join("") });
     }
     return result;
   };
 
-  const openScope = async (scope: string): Promise<SafeDir | Absent | Refused> => {
+  const openScope = async (scope: string): Promise<SafeDir | ReadAbsent | ReadRefused> => {
     const checked = await checkTrustedChain(root, real(scope), scope);
     if (checked !== undefined) return checked;
     const dir = await SafeDir.openTrusted(real(scope));
@@ -67,8 +67,8 @@ export function collectFs(
     return dir;
   };
 
-  const openDirAt = async (path: string, scope: string): Promise<SafeDir | Absent | Refused> => {
-    if (!isUnder(path, scope)) return unsafe(path, `outside its scope ${scope}`);
+  const openDirAt = async (path: string, scope: string): Promise<SafeDir | ReadAbsent | ReadRefused> => {
+    if (!isUnder(resolve(path), resolve(scope))) return unsafe(path, `outside its scope ${scope}`);
     let dir = await openScope(scope);
     for (const name of segments(relative(scope, path))) {
       if (!(dir instanceof SafeDir)) return dir;
@@ -87,8 +87,8 @@ export function collectFs(
   const withParent = async <T>(
     path: string,
     options: ReadOptions | undefined,
-    use: (dir: SafeDir, name: string) => Promise<T | Absent | Refused>,
-  ): Promise<T | Absent | Refused> => {
+    use: (dir: SafeDir, name: string) => Promise<T | ReadAbsent | ReadRefused>,
+  ): Promise<T | ReadAbsent | ReadRefused> => {
     const dir = await openDirAt(dirname(path), options?.scope ?? dirname(path));
     if (!(dir instanceof SafeDir)) return dir;
     try {
@@ -173,7 +173,7 @@ async function checkTrustedChain(
   root: string,
   realScope: string,
   scope: string,
-): Promise<Refused | undefined> {
+): Promise<ReadRefused | undefined> {
   const start = root === "/" ? parse(realScope).root : root;
   let current = start;
   for (const name of segments(relative(start, realScope))) {
