@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+// Kernel state (/proc, /sys) is read directly, not through ctx.fs: the kernel makes these paths and no
+// user can replace a component of them (see the README's limits).
 import { open, readFile, readlink } from "node:fs/promises";
 import { csvStream } from "../csv.js";
 import { codeForErrno, errnoOf } from "../safe-fs.js";

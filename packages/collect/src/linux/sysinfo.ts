@@ -1,3 +1,5 @@
+// Kernel state (/proc, /sys) is read directly, not through ctx.fs: the kernel makes these paths and no
+// user can replace a component of them (see the README's limits).
 import { readFile } from "node:fs/promises";
 import { cpus, endianness, hostname, totalmem } from "node:os";
 import { systemClock } from "@custody/core";
