@@ -1,4 +1,4 @@
-import { constants, existsSync, type Stats } from "node:fs";
+import { constants, existsSync, lstatSync, type Stats } from "node:fs";
 import { type FileHandle, lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { codeForErrno, errnoOf } from "./errno.js";
@@ -74,6 +74,14 @@ export class SafeDir {
 
   lstat(name: string): Promise<Stats> {
     return lstat(this.at(name));
+  }
+
+  /**
+   * The same without a thread-pool round trip, for listings of many entries on a local disk (network
+   * filesystems are refused before a folder is opened); undefined when the entry is gone or unreadable.
+   */
+  lstatNow(name: string): Stats | undefined {
+    return lstatSync(this.at(name), { throwIfNoEntry: false });
   }
 
   readlink(name: string): Promise<string> {

@@ -147,6 +147,9 @@ async function openPending(ctx: CollectContext, item: Child, dev: number): Promi
   return { dir: opened, path: item.path };
 }
 
+// Entries stat'ed between two turns of the event loop (so a timeout or abort still cuts the listing).
+const STAT_BATCH = 256;
+
 /** Yields one folder's rows; resolves to its sub-folders in reverse order, or undefined to stop. */
 async function* rows(
   ctx: CollectContext,
@@ -162,32 +165,60 @@ async function* rows(
     return [];
   }
   const subdirs: string[] = [];
-  for (const name of names) {
+  for (let at = 0; at < names.length; at += STAT_BATCH) {
     if (ctx.abortSignal.aborted) return undefined;
-    if (budget.left-- <= 0) {
+    const batch = names.slice(at, at + Math.min(STAT_BATCH, Math.max(budget.left, 0)));
+    budget.left -= batch.length;
+    if (at > 0) await new Promise(setImmediate);
+    for (const name of batch) {
+      const entry = await statEntry(dir, name);
+      if (entry === undefined) continue;
+      yield row(join(path, entry.name), entry, owner);
+      if (entry.type === "dir" && entry.info.dev === dir.dev) subdirs.push(entry.name);
+    }
+    if (batch.length < Math.min(STAT_BATCH, names.length - at)) {
       ctx.problem(path, "ERR_SIZE_LIMIT", `listing stopped after ${ctx.limits.maxListEntries} entries`);
       return undefined;
     }
-    const info = await dir.lstat(name).catch(() => undefined);
-    if (info === undefined) continue;
-    const type = typeOf(info);
-    yield {
-      path: join(path, name),
-      type,
-      size: info.size,
-      uid: info.uid,
-      owner: owner(info.uid),
-      gid: info.gid,
-      mode: (info.mode & 0o7777).toString(8).padStart(4, "0"),
-      mtime: info.mtime.toISOString(),
-      atime: info.atime.toISOString(),
-      ctime: info.ctime.toISOString(),
-      birthtime: info.birthtimeMs > 0 ? info.birthtime.toISOString() : "",
-      linkTarget: type === "symlink" ? await dir.readlink(name).catch(() => "?") : "",
-    };
-    if (type === "dir" && info.dev === dir.dev) subdirs.push(name);
   }
   return subdirs.reverse();
+}
+
+interface Entry {
+  name: string;
+  info: Stats;
+  type: string;
+  linkTarget: string;
+}
+
+async function statEntry(dir: SafeDir, name: string): Promise<Entry | undefined> {
+  let info: Stats | undefined;
+  try {
+    info = dir.lstatNow(name);
+  } catch {
+    return undefined; // removed or unreadable between the listing and the stat, as with find
+  }
+  if (info === undefined) return undefined;
+  const type = typeOf(info);
+  const linkTarget = type === "symlink" ? await dir.readlink(name).catch(() => "?") : "";
+  return { name, info, type, linkTarget };
+}
+
+function row(path: string, { info, type, linkTarget }: Entry, owner: (uid: number) => string): ListingRow {
+  return {
+    path,
+    type,
+    size: info.size,
+    uid: info.uid,
+    owner: owner(info.uid),
+    gid: info.gid,
+    mode: (info.mode & 0o7777).toString(8).padStart(4, "0"),
+    mtime: info.mtime.toISOString(),
+    atime: info.atime.toISOString(),
+    ctime: info.ctime.toISOString(),
+    birthtime: info.birthtimeMs > 0 ? info.birthtime.toISOString() : "",
+    linkTarget,
+  };
 }
 
 function typeOf(info: Stats): string {
