@@ -40,6 +40,7 @@ export class SafeDir {
     readonly path: string,
     private readonly handle: FileHandle | undefined,
     readonly dev: number,
+    readonly ino: number,
   ) {}
 
   /** Opens a folder the caller trusts as it is (its own symlinks are followed); see `openScope`. */
@@ -47,10 +48,11 @@ export class SafeDir {
     try {
       if (!FD_PATHS) {
         const info = await lstat(path);
-        return info.isDirectory() ? new SafeDir(path, undefined, info.dev) : { kind: "absent" };
+        return info.isDirectory() ? new SafeDir(path, undefined, info.dev, info.ino) : { kind: "absent" };
       }
       const handle = await open(path, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
-      return new SafeDir(path, handle, (await handle.stat()).dev);
+      const info = await handle.stat();
+      return new SafeDir(path, handle, info.dev, info.ino);
     } catch (error) {
       const errno = errnoOf(error);
       return errno === "ENOENT" || errno === "ENOTDIR" ? { kind: "absent" } : refusedBy(errno, path);
@@ -94,13 +96,14 @@ export class SafeDir {
       if (this.handle === undefined) {
         // Without /proc the path is all there is: refuse a symlink seen now, and compare inodes at the file.
         const stats = await lstat(this.at(name));
-        if (stats.isDirectory()) return new SafeDir(this.child(name), undefined, stats.dev);
+        if (stats.isDirectory()) return new SafeDir(this.child(name), undefined, stats.dev, stats.ino);
         return stats.isSymbolicLink()
           ? unsafe(this.child(name), "symlink, not followed")
           : { kind: "absent" };
       }
       const handle = await open(this.at(name), DIR_FLAGS);
-      return new SafeDir(this.child(name), handle, (await handle.stat()).dev);
+      const info = await handle.stat();
+      return new SafeDir(this.child(name), handle, info.dev, info.ino);
     } catch (error) {
       return this.classify(name, errnoOf(error));
     }

@@ -21,6 +21,8 @@ export interface ReadOptions {
   followWithin?: readonly string[];
 }
 
+type ScopeCheck = { kind: "checked"; dev: number; ino: number } | ReadAbsent | ReadRefused;
+
 export type SafeOpen = { kind: "open"; handle: FileHandle } | ReadAbsent | ReadRefused;
 export type SafeList = { kind: "listed"; names: string[] } | ReadAbsent | ReadRefused;
 export type SafeStat = { kind: "stat"; stats: Stats } | ReadAbsent | ReadRefused;
@@ -56,13 +58,33 @@ export function collectFs(
     return result;
   };
 
-  const openScope = async (scope: string): Promise<SafeDir | ReadAbsent | ReadRefused> => {
-    const checked = await checkTrustedChain(root, real(scope), scope);
-    if (checked !== undefined) return checked;
+  // A data point reads the same few folders many times: the way to each is checked once, and every
+  // later open must find the very folder that was checked.
+  const checked = new Map<string, Promise<ScopeCheck>>();
+  const checkScope = async (scope: string): Promise<ScopeCheck> => {
+    const refused = await checkTrustedChain(root, real(scope), scope);
+    if (refused !== undefined) return refused;
     const dir = await SafeDir.openTrusted(real(scope));
-    if (dir instanceof SafeDir && (await isOnRemoteFs(await dir.realPath()))) {
+    if (!(dir instanceof SafeDir)) return dir;
+    try {
+      if (await isOnRemoteFs(await dir.realPath())) return unsafe(scope, "on a network filesystem");
+      return { kind: "checked", dev: dir.dev, ino: dir.ino };
+    } finally {
       await dir.close();
-      return unsafe(scope, "on a network filesystem");
+    }
+  };
+  const openScope = async (scope: string): Promise<SafeDir | ReadAbsent | ReadRefused> => {
+    const check = checked.get(scope) ?? checkScope(scope);
+    checked.set(scope, check);
+    const verdict = await check;
+    if (verdict.kind !== "checked") {
+      if (verdict.kind === "absent") checked.delete(scope); // it may appear later
+      return verdict;
+    }
+    const dir = await SafeDir.openTrusted(real(scope));
+    if (dir instanceof SafeDir && (dir.dev !== verdict.dev || dir.ino !== verdict.ino)) {
+      await dir.close();
+      return { kind: "refused", code: "ERR_CONFLICT", reason: `${scope}: replaced since it was checked` };
     }
     return dir;
   };

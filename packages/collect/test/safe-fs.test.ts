@@ -111,6 +111,20 @@ describe.runIf(linux)("collectFs: reads that never follow a symlink below their 
     await home.close();
   });
 
+  test("race: a trusted folder swapped after it was checked is refused, not read", async () => {
+    const reads = fs();
+    expect(await reads.readText("/home/alice/.ssh/authorized_keys", { scope: "/home/alice" })).toBe(
+      "alice-key\n",
+    );
+    // Checked once per data point; every later open must land on that same folder.
+    await rename(join(root, "home/alice"), join(root, "home/alice-old"));
+    await symlink(join(root, "root"), join(root, "home/alice"));
+    expect(await reads.openFile("/home/alice/.ssh/authorized_keys", { scope: "/home/alice" })).toMatchObject({
+      kind: "refused",
+      code: "ERR_CONFLICT",
+    });
+  });
+
   test("names that would leave their folder are refused", async () => {
     const home = (await fs().openDir("/home/alice")) as SafeDir;
     await expect(home.openDir("..")).resolves.toMatchObject({ kind: "refused" });
