@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { assertSafeRelativePath, CustodyError, type Logger } from "@custody/core";
-import { openLocalFile } from "./safe-fs.js";
+import { collectFs } from "./safe-fs.js";
 import type {
   CollectContext,
   CollectionSink,
@@ -32,6 +32,8 @@ export interface ContextOptions {
   logger: Logger;
   now: () => Date;
   onProgress: (event: CollectProgress) => void;
+  /** Where the device's tree is read from (default `/`). */
+  root?: string;
 }
 
 /** The context one collector writes through, plus the handle the runner uses to close and drain it. */
@@ -81,8 +83,13 @@ export function createContext(options: ContextOptions): {
     return run;
   };
 
+  // Every refused read is recorded where it happened: a symlinked path is a finding, not a silent gap.
+  const fs = collectFs(options.root ?? "/", (source, refused) =>
+    problem(source, refused.code, refused.reason),
+  );
   const ctx: CollectContext = {
     dataPoint: options.dataPoint,
+    fs,
     abortSignal: options.abortSignal,
     logger: options.logger,
     limits: options.limits,
@@ -93,12 +100,10 @@ export function createContext(options: ContextOptions): {
     emitFile(relativePath, absPath, fileOptions: EmitFileOptions) {
       assertSafeRelativePath(relativePath, "collected path");
       return serial(async () => {
-        const opened = await openLocalFile(absPath, fileOptions.followWithin);
+        const opened = await fs.openFile(absPath, fileOptions);
         if (opened.kind === "absent") return { kind: "absent", source: absPath };
-        if (opened.kind === "refused") {
-          problem(absPath, opened.code, opened.reason);
+        if (opened.kind === "refused")
           return { kind: "unreadable", source: absPath, code: opened.code, reason: opened.reason };
-        }
         return write(relativePath, opened.handle.createReadStream(), fileOptions);
       });
     },

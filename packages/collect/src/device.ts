@@ -1,5 +1,5 @@
 import { arch, hostname, platform, release } from "node:os";
-import { readSmallText } from "./safe-fs.js";
+import { hostFs } from "./safe-fs.js";
 
 export interface DeviceIdentity {
   /** A stable id: /etc/machine-id on Linux, else the host name. */
@@ -22,8 +22,10 @@ export async function deviceIdentity(): Promise<DeviceIdentity> {
       architecture: arch(),
     };
   }
-  const machineId = ((await readSmallText("/etc/machine-id", 256)) ?? "").trim();
-  const osRelease = (await readSmallText("/etc/os-release", 64 * 1024, ["/etc", "/usr/lib"])) ?? "";
+  const machineId = ((await hostFs.readText("/etc/machine-id", { maxBytes: 256 })) ?? "").trim();
+  const osRelease =
+    (await hostFs.readText("/etc/os-release", { maxBytes: 64 * 1024, followWithin: ["/etc", "/usr/lib"] })) ??
+    "";
   const field = (key: string) => new RegExp(`^${key}="?([^"\\n]*)"?$`, "m").exec(osRelease)?.[1] ?? "";
   return {
     id: /^[0-9a-f]{32}$/.test(machineId) ? machineId : name,

@@ -15,6 +15,16 @@ export { platformCollectors } from "./platform.js";
 export { SUMMARY_COLUMNS, summaryCsv } from "./run-log.js";
 export type { CollectDeviceOptions, CollectionResult } from "./runner.js";
 export { COLLECTOR_LOG, collectDevice } from "./runner.js";
+export type {
+  CollectFs,
+  ReadAbsent,
+  ReadOptions,
+  ReadRefused,
+  SafeDir,
+  SafeList,
+  SafeOpen,
+  SafeStat,
+} from "./safe-fs.js";
 export type { PackageWriterLike, SinkItem } from "./sink.js";
 export { directorySink, hashingSink, packageWriterSink } from "./sink.js";
 export type {

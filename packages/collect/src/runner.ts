@@ -31,6 +31,11 @@ export interface CollectDeviceOptions {
   onProgress?: (event: CollectProgress) => void;
   abortSignal?: AbortSignal;
   limits?: Partial<CollectLimits>;
+  /**
+   * Where the device's files are read from (default `/`): a mounted image, or a prepared tree in tests.
+   * Kernel state (/proc/<pid>, /proc/net, /sys/class/net) is always read from the running kernel.
+   */
+  root?: string;
 }
 
 export interface CollectionResult {
@@ -131,6 +136,7 @@ async function runOne(collector: Collector, options: RunOptions): Promise<Collec
     logger: options.log.logger,
     now: () => options.clock.now(),
     onProgress: options.onProgress,
+    ...(options.root === undefined ? {} : { root: options.root }),
   });
   options.log.write("info", { event: "data-point-start", dataPoint: collector.name });
   const outcome = await raceTimeout(collector.collect(ctx), options.limits.timeoutMs, controller);
@@ -140,9 +146,11 @@ async function runOne(collector: Collector, options: RunOptions): Promise<Collec
     outcome.kind === "threw"
       ? toCustodyError(outcome.error, "ERR_COLLECT_FAILED", `${collector.name} failed`)
       : undefined;
-  const errorCode = outcome.kind === "timeout" ? "ERR_TIMEOUT" : failure?.code;
+  const refused = failure?.code === "ERR_NOT_PRESENT" ? stats.problems[0]?.code : undefined;
+  const errorCode = outcome.kind === "timeout" ? "ERR_TIMEOUT" : (refused ?? failure?.code);
+  // A source that was refused (a symlinked path, denial) is there: "not-present" would hide it.
   const status =
-    failure?.code === "ERR_NOT_PRESENT"
+    failure?.code === "ERR_NOT_PRESENT" && stats.problems.length === 0
       ? "not-present"
       : errorCode !== undefined
         ? stats.files > 0

@@ -1,159 +1,219 @@
-import { constants } from "node:fs";
-import { type FileHandle, lstat, open, readFile, realpath } from "node:fs/promises";
-import { sep } from "node:path";
+import type { Stats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
+import { basename, dirname, join, parse, relative, resolve, sep } from "node:path";
+import { errnoOf } from "./errno.js";
+import { isOnRemoteFs, isUnder } from "./remote-fs.js";
+import { type ReadAbsent, type ReadRefused, refusedBy, SafeDir, unsafe } from "./safe-dir.js";
 
-// Filesystems that live on another machine: reading them would collect someone else's evidence and
-// can hang on a dead server.
-const REMOTE_FS = new Set([
-  "nfs",
-  "nfs4",
-  "cifs",
-  "smb3",
-  "smbfs",
-  "ncpfs",
-  "afs",
-  "ceph",
-  "glusterfs",
-  "9p",
-  "fuse.sshfs",
-  "fuse.rclone",
-  "davfs",
-  "fuse.s3fs",
-  "lustre",
-]);
+export { codeForErrno, errnoOf } from "./errno.js";
+export { isOnRemoteFs, isUnder, parseRemoteMounts, remoteMountPoints } from "./remote-fs.js";
+export type { ReadAbsent, ReadRefused } from "./safe-dir.js";
+export { SafeDir } from "./safe-dir.js";
 
-let remoteMounts: Promise<string[]> | undefined;
-
-/** Mount points of network filesystems, from /proc/self/mountinfo (none when it cannot be read). */
-export function remoteMountPoints(): Promise<string[]> {
-  remoteMounts ??= readFile("/proc/self/mountinfo", "utf8").then(parseRemoteMounts, () => []);
-  return remoteMounts;
+export interface ReadOptions {
+  /**
+   * The folder trusted as the start of the read (a user's home, /etc/cron.d): no symlink below it is
+   * followed, and a symlink on the way to it must be root's. Default: the path's own folder.
+   */
+  scope?: string;
+  /** Follow a symlink at the last step only when its target stays under one of these folders. */
+  followWithin?: readonly string[];
 }
 
-export function parseRemoteMounts(mountinfo: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split("\n")) {
-    const [left, right] = line.split(" - ");
-    const mountPoint = left?.split(" ")[4];
-    const fsType = right?.split(" ")[0];
-    if (mountPoint !== undefined && fsType !== undefined && REMOTE_FS.has(fsType)) {
-      out.push(unescapeMount(mountPoint));
-    }
-  }
-  return out;
-}
+type ScopeCheck = { kind: "checked"; dev: number; ino: number } | ReadAbsent | ReadRefused;
 
-function unescapeMount(value: string): string {
-  return value.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-}
-
-export function isUnder(path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
-}
-
-export async function isOnRemoteFs(path: string): Promise<boolean> {
-  return (await remoteMountPoints()).some((m) => m !== "/" && isUnder(path, m));
-}
-
-export type SafeOpen =
-  | { kind: "open"; handle: FileHandle; realPath: string }
-  | { kind: "absent" }
-  | { kind: "refused"; code: string; reason: string };
+export type SafeOpen = { kind: "open"; handle: FileHandle } | ReadAbsent | ReadRefused;
+export type SafeList = { kind: "listed"; names: string[] } | ReadAbsent | ReadRefused;
+export type SafeStat = { kind: "stat"; stats: Stats } | ReadAbsent | ReadRefused;
 
 /**
- * Opens a local regular file for reading without following a symlink out of `followWithin`,
- * without touching its access time where the kernel allows, and checks it was not swapped meanwhile.
+ * The one way collectors read the machine: every open, listing and stat walks from a trusted folder
+ * one component at a time and never follows a symlink below it. Paths are the device's own (`/etc/x`);
+ * `root` is where that tree is mounted here (`/`, or a folder in tests and for mounted images).
  */
-export async function openLocalFile(
-  absPath: string,
-  followWithin: readonly string[] = [],
-): Promise<SafeOpen> {
-  const first = await lstatOrCode(absPath);
-  if (typeof first === "string") return first === "ENOENT" ? { kind: "absent" } : refusedBy(first);
-  let realPath = absPath;
-  if (first.isSymbolicLink()) {
-    realPath = await realpath(absPath).catch(() => "");
-    if (realPath === "") return { kind: "refused", code: "ERR_NOT_FOUND", reason: "dangling symlink" };
-    if (!followWithin.some((root) => isUnder(realPath, root))) {
-      return { kind: "refused", code: "ERR_UNSAFE_PATH", reason: `symlink to ${realPath} is out of scope` };
+export interface CollectFs {
+  readonly root: string;
+  openFile(path: string, options?: ReadOptions): Promise<SafeOpen>;
+  readText(path: string, options?: ReadOptions & { maxBytes?: number }): Promise<string | undefined>;
+  list(path: string, options?: ReadOptions): Promise<SafeList>;
+  lstat(path: string, options?: ReadOptions): Promise<SafeStat>;
+  readlink(path: string, options?: ReadOptions): Promise<string | undefined>;
+  openDir(path: string, options?: ReadOptions): Promise<SafeDir | ReadAbsent | ReadRefused>;
+}
+
+/** `onRefused` hears every read refused (a symlink in the path, denial, a network filesystem). */
+export function collectFs(
+  root = "/",
+  onRefused: (source: string, refused: ReadRefused) => void = () => {},
+): CollectFs {
+  const real = (path: string): string => (root === "/" ? path : join(root, path));
+  const noted = async <T extends { kind: string }>(path: string, outcome: Promise<T>): Promise<T> => {
+    const result = await outcome;
+    if (result.kind === "refused") {
+      const refused = result as unknown as ReadRefused;
+      // Reasons name the device's paths, not where its tree is mounted here.
+      onRefused(path, root === "/" ? refused : { ...refused, reason: refused.reason.split(root).join("") });
     }
-  }
-  const target = await lstatOrCode(realPath);
-  if (typeof target === "string") return refusedBy(target);
-  if (!target.isFile()) return { kind: "refused", code: "ERR_UNSAFE_PATH", reason: "not a regular file" };
-  if (await isOnRemoteFs(realPath)) {
-    return { kind: "refused", code: "ERR_UNSAFE_PATH", reason: "on a network filesystem" };
-  }
-  const handle = await openNoAtime(realPath);
-  if (typeof handle === "string") return refusedBy(handle);
-  const opened = await handle.stat();
-  if (opened.ino !== target.ino || opened.dev !== target.dev) {
-    await handle.close();
-    return { kind: "refused", code: "ERR_CONFLICT", reason: "file was replaced while opening" };
-  }
-  return { kind: "open", handle, realPath };
+    return result;
+  };
+
+  // A data point reads the same few folders many times: the way to each is checked once, and every
+  // later open must find the very folder that was checked.
+  const checked = new Map<string, Promise<ScopeCheck>>();
+  const checkScope = async (scope: string): Promise<ScopeCheck> => {
+    const refused = await checkTrustedChain(root, real(scope), scope);
+    if (refused !== undefined) return refused;
+    const dir = await SafeDir.openTrusted(real(scope));
+    if (!(dir instanceof SafeDir)) return dir;
+    try {
+      if (await isOnRemoteFs(await dir.realPath())) return unsafe(scope, "on a network filesystem");
+      return { kind: "checked", dev: dir.dev, ino: dir.ino };
+    } finally {
+      await dir.close();
+    }
+  };
+  const openScope = async (scope: string): Promise<SafeDir | ReadAbsent | ReadRefused> => {
+    const check = checked.get(scope) ?? checkScope(scope);
+    checked.set(scope, check);
+    const verdict = await check;
+    if (verdict.kind !== "checked") {
+      if (verdict.kind === "absent") checked.delete(scope); // it may appear later
+      return verdict;
+    }
+    const dir = await SafeDir.openTrusted(real(scope));
+    if (dir instanceof SafeDir && (dir.dev !== verdict.dev || dir.ino !== verdict.ino)) {
+      await dir.close();
+      return { kind: "refused", code: "ERR_CONFLICT", reason: `${scope}: replaced since it was checked` };
+    }
+    return dir;
+  };
+
+  const openDirAt = async (path: string, scope: string): Promise<SafeDir | ReadAbsent | ReadRefused> => {
+    if (!isUnder(resolve(path), resolve(scope))) return unsafe(path, `outside its scope ${scope}`);
+    let dir = await openScope(scope);
+    for (const name of segments(relative(scope, path))) {
+      if (!(dir instanceof SafeDir)) return dir;
+      const next = await dir.openDir(name);
+      if (next instanceof SafeDir && next.dev !== dir.dev && (await isOnRemoteFs(await next.realPath()))) {
+        await next.close();
+        await dir.close();
+        return unsafe(next.path, "on a network filesystem");
+      }
+      await dir.close();
+      dir = next;
+    }
+    return dir;
+  };
+
+  const withParent = async <T>(
+    path: string,
+    options: ReadOptions | undefined,
+    use: (dir: SafeDir, name: string) => Promise<T | ReadAbsent | ReadRefused>,
+  ): Promise<T | ReadAbsent | ReadRefused> => {
+    const dir = await openDirAt(dirname(path), options?.scope ?? dirname(path));
+    if (!(dir instanceof SafeDir)) return dir;
+    try {
+      return await use(dir, basename(path));
+    } finally {
+      await dir.close();
+    }
+  };
+
+  const openFile = async (path: string, options?: ReadOptions): Promise<SafeOpen> => {
+    const opened = await withParent(path, options, (dir, name) => dir.openFile(name));
+    if (opened.kind !== "refused" || options?.followWithin === undefined) return opened;
+    const link = await withParent(path, options, async (dir, name) => {
+      const target = await dir.readlink(name).catch(() => undefined);
+      return target === undefined ? opened : { kind: "link" as const, target };
+    });
+    if (link.kind !== "link") return opened;
+    // One hop, to a target read from its own trusted folder: the target itself is not followed again.
+    const target = resolve(dirname(path), link.target);
+    const within = options.followWithin.find((r) => isUnder(target, r));
+    if (within === undefined) return unsafe(path, `symlink to ${target} is out of scope`);
+    return openFile(target, { scope: within });
+  };
+
+  const fs: CollectFs = {
+    root,
+    openFile: (path, options) => noted(path, openFile(path, options)),
+    async readText(path, options) {
+      const opened = await fs.openFile(path, options);
+      return opened.kind === "open"
+        ? readCapped(opened.handle, options?.maxBytes ?? 4 * 1024 * 1024)
+        : undefined;
+    },
+    list: (path, options) =>
+      noted(
+        path,
+        (async (): Promise<SafeList> => {
+          const dir = await openDirAt(path, options?.scope ?? path);
+          if (!(dir instanceof SafeDir)) return dir;
+          try {
+            return { kind: "listed", names: (await dir.list()).sort() };
+          } catch (error) {
+            return refusedBy(errnoOf(error), path);
+          } finally {
+            await dir.close();
+          }
+        })(),
+      ),
+    lstat: (path, options) =>
+      noted(
+        path,
+        withParent(path, options, async (dir, name): Promise<SafeStat> => {
+          try {
+            return { kind: "stat", stats: await dir.lstat(name) };
+          } catch (error) {
+            const errno = errnoOf(error);
+            return errno === "ENOENT" ? { kind: "absent" } : refusedBy(errno, path);
+          }
+        }),
+      ),
+    async readlink(path, options) {
+      const link = await withParent(path, options, async (dir, name) => ({
+        kind: "link" as const,
+        target: await dir.readlink(name).catch(() => undefined),
+      }));
+      return link.kind === "link" ? link.target : undefined;
+    },
+    openDir: (path, options) => noted(path, openDirAt(path, options?.scope ?? path)),
+  };
+  return fs;
 }
 
-// O_NOFOLLOW and O_NONBLOCK do not exist on Windows (undefined there): fall back to plain reads.
-const BASE_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+function segments(rel: string): string[] {
+  return rel.split(sep).filter((s) => s !== "");
+}
 
-async function openNoAtime(path: string): Promise<FileHandle | string> {
-  try {
-    return await open(path, BASE_FLAGS | (constants.O_NOATIME ?? 0));
-  } catch (error) {
-    // O_NOATIME is allowed only to the file's owner (or CAP_FOWNER): fall back to a plain read.
-    if (errnoOf(error) !== "EPERM") return errnoOf(error);
+/**
+ * The way to a trusted folder may pass the system's own symlinks (/lib -> usr/lib) but not one that
+ * anybody else made: a user who could plant one there could point a "system" read at their own files.
+ */
+async function checkTrustedChain(
+  root: string,
+  realScope: string,
+  scope: string,
+): Promise<ReadRefused | undefined> {
+  const start = root === "/" ? parse(realScope).root : root;
+  let current = start;
+  for (const name of segments(relative(start, realScope))) {
+    if (name === "..") return unsafe(scope, "leaves the collection root");
+    current = join(current, name);
+    const info = await lstat(current).catch((error: unknown) => errnoOf(error));
+    if (typeof info === "string") return undefined; // absent or denied: the open says which
+    if (info.isSymbolicLink() && info.uid !== 0)
+      return unsafe(scope, `${current} is a symlink owned by uid ${info.uid}, not followed`);
   }
-  try {
-    return await open(path, BASE_FLAGS);
-  } catch (error) {
-    return errnoOf(error);
-  }
+  return undefined;
 }
 
-async function lstatOrCode(path: string) {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    return errnoOf(error);
-  }
-}
-
-export function errnoOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : "EIO";
-}
-
-export function codeForErrno(errno: string): string {
-  switch (errno) {
-    case "ENOENT":
-    case "ENOTDIR":
-    case "ESRCH":
-      return "ERR_NOT_FOUND";
-    case "EACCES":
-    case "EPERM":
-      return "ERR_PERMISSION";
-    default:
-      return "ERR_IO";
-  }
-}
-
-function refusedBy(errno: string): SafeOpen {
-  return { kind: "refused", code: codeForErrno(errno), reason: errno };
-}
-
-/** Reads a small text file whole (for /proc and /etc files); undefined when absent or unreadable. */
-export async function readSmallText(
-  path: string,
-  maxBytes = 4 * 1024 * 1024,
-  followWithin: readonly string[] = [],
-): Promise<string | undefined> {
-  const opened = await openLocalFile(path, followWithin);
-  if (opened.kind !== "open") return undefined;
+async function readCapped(handle: FileHandle, maxBytes: number): Promise<string | undefined> {
   try {
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const chunk of opened.handle.createReadStream({ autoClose: false })) {
+    for await (const chunk of handle.createReadStream({ autoClose: false })) {
       chunks.push(chunk as Buffer);
       total += (chunk as Buffer).length;
       if (total >= maxBytes) break;
@@ -162,6 +222,9 @@ export async function readSmallText(
   } catch {
     return undefined;
   } finally {
-    await opened.handle.close();
+    await handle.close();
   }
 }
+
+/** The machine's own files, for callers outside a collection (the device record). */
+export const hostFs: CollectFs = collectFs("/");

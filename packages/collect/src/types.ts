@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Logger } from "@custody/core";
+import type { CollectFs } from "./safe-fs.js";
 
 export type CollectPlatform = "linux" | "win32";
 
@@ -23,8 +24,10 @@ export interface EmitMeta {
 }
 
 export interface EmitFileOptions extends EmitMeta {
-  /** Follow a symlink only when its real path stays under one of these roots; by default never. */
+  /** Follow a symlink at the last step only when its target stays under one of these roots; by default never. */
   followWithin?: readonly string[];
+  /** The trusted folder the read starts from (a user's home): no symlink below it is followed. */
+  scope?: string;
 }
 
 /** What happened to one emitted file. Absence and denial are facts to record, not exceptions. */
@@ -38,9 +41,11 @@ export interface CollectContext {
   readonly abortSignal: AbortSignal;
   readonly logger: Logger;
   readonly limits: CollectLimits;
+  /** Every file read, listing and stat a collector makes goes through this (refusals are recorded). */
+  readonly fs: CollectFs;
   /** Streams bytes to `<dataPoint>/<relativePath>` in the sink, within the per-file and total caps. */
   emit(relativePath: string, body: Readable | string | Buffer, meta: EmitMeta): Promise<EmitResult>;
-  /** Copies a local regular file without following symlinks out of scope; records absence and denial. */
+  /** Copies a local regular file through `fs` (no symlink below `scope` followed); records absence and denial. */
   emitFile(relativePath: string, absPath: string, options: EmitFileOptions): Promise<EmitResult>;
   /** Records a source that could not be read fully (the data point becomes "partial"). */
   problem(source: string, code: string, reason: string): void;

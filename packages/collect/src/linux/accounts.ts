@@ -1,4 +1,4 @@
-import { readSmallText } from "../safe-fs.js";
+import type { CollectFs } from "../safe-fs.js";
 
 export interface PasswdEntry {
   user: string;
@@ -73,9 +73,9 @@ export interface Accounts {
 }
 
 /** The local accounts, for uid/gid names and per-user home folders. */
-export async function readAccounts(): Promise<Accounts> {
-  const users = parsePasswd((await readSmallText("/etc/passwd")) ?? "");
-  const groups = parseGroup((await readSmallText("/etc/group")) ?? "");
+export async function readAccounts(ctx: { fs: CollectFs }): Promise<Accounts> {
+  const users = parsePasswd((await ctx.fs.readText("/etc/passwd")) ?? "");
+  const groups = parseGroup((await ctx.fs.readText("/etc/group")) ?? "");
   const byUid = new Map(users.map((u) => [u.uid, u.user]));
   const byGid = new Map(groups.map((g) => [g.gid, g.group]));
   return {

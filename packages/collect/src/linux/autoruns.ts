@@ -90,7 +90,7 @@ export const linuxAutoruns: Collector = {
     }
     await systemdUnits(ctx, rows);
     const cron = await cronTasks(ctx);
-    for (const task of [...cron.rows, ...(await timerTasks())]) {
+    for (const task of [...cron.rows, ...(await timerTasks(ctx))]) {
       rows.push({
         location: task.source,
         kind: task.kind,
@@ -100,13 +100,13 @@ export const linuxAutoruns: Collector = {
         copy: "see ScheduledTasks",
       });
     }
-    for (const user of usersWithHomes(await readAccounts())) await userFiles(ctx, user, record);
+    for (const user of usersWithHomes(await readAccounts(ctx))) await userFiles(ctx, user, record);
     await ctx.emit("Autoruns.csv", toCsv(COLUMNS, rows), { source: this.source });
   },
 };
 
 async function systemdUnits(ctx: CollectContext, rows: AutorunRow[]): Promise<void> {
-  for (const unit of await scanUnits([".service", ".socket", ".path", ".mount", ".target"])) {
+  for (const unit of await scanUnits(ctx, [".service", ".socket", ".path", ".mount", ".target"])) {
     if (unit.enabledBy.length === 0 && !unit.path.startsWith("/etc/") && !unit.path.startsWith("/run/"))
       continue;
     // Units an administrator (or an intruder) added under /etc are copied; packaged ones are only listed.
@@ -138,25 +138,30 @@ type RecordAutorun = (
   detail?: string,
 ) => void;
 
-/** Per-user shell init files and SSH keys, copied only from inside the user's own home. */
+/**
+ * Per-user shell init files and SSH keys, read only from inside the user's own home: a symlinked folder
+ * on the way (~/.ssh -> /root/.ssh) is refused, so nobody else's file is attributed to the user.
+ */
 async function userFiles(ctx: CollectContext, user: PasswdEntry, record: RecordAutorun): Promise<void> {
   const base = `Users/${segment(user.user)}`;
+  const inHome = { scope: user.home, followWithin: [user.home] };
   for (const file of USER_FILES) {
     const abs = join(user.home, file);
     record(
       user.home,
       "user-file",
-      await copyOne(ctx, `${base}/${file.split("/").map(segment).join("/")}`, abs, [user.home]),
+      await copyOne(ctx, `${base}/${file.split("/").map(segment).join("/")}`, abs, inHome),
       "yes",
       user.user,
     );
   }
-  for (const name of (await listNames(ctx, join(user.home, ".config/autostart"))) ?? []) {
+  const autostart = join(user.home, ".config/autostart");
+  for (const name of (await listNames(ctx, autostart, { scope: user.home })) ?? []) {
     const abs = join(user.home, ".config/autostart", name);
     record(
       user.home,
       "user-autostart",
-      await copyOne(ctx, `${base}/autostart/${segment(name)}`, abs, [user.home]),
+      await copyOne(ctx, `${base}/autostart/${segment(name)}`, abs, inHome),
       "yes",
       user.user,
     );

@@ -1,19 +1,17 @@
-import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { CustodyError } from "@custody/core";
-import { codeForErrno, errnoOf } from "../safe-fs.js";
+import type { ReadOptions } from "../safe-fs.js";
 import type { CollectContext } from "../types.js";
 import { segment } from "./accounts.js";
 
-/** Directory entries, or undefined when the folder is absent; denial is recorded on the context. */
-export async function listNames(ctx: CollectContext, dir: string): Promise<string[] | undefined> {
-  try {
-    return (await readdir(dir)).sort();
-  } catch (error) {
-    const errno = errnoOf(error);
-    if (errno !== "ENOENT" && errno !== "ENOTDIR") ctx.problem(dir, codeForErrno(errno), errno);
-    return undefined;
-  }
+/** Sorted entry names, or undefined when the folder is absent or refused (the refusal is recorded). */
+export async function listNames(
+  ctx: CollectContext,
+  dir: string,
+  options?: ReadOptions,
+): Promise<string[] | undefined> {
+  const listed = await ctx.fs.list(dir, options);
+  return listed.kind === "listed" ? listed.names : undefined;
 }
 
 export interface CopiedEntry {
@@ -33,44 +31,50 @@ export async function copyDir(
   relDir: string,
   dir: string,
   filter: (name: string) => boolean = () => true,
+  options?: ReadOptions,
 ): Promise<CopiedEntry[]> {
-  const names = await listNames(ctx, dir);
+  const scope = options?.scope ?? dir;
+  const names = await listNames(ctx, dir, { scope });
   const out: CopiedEntry[] = [];
   for (const name of names ?? []) {
     if (!filter(name)) continue;
-    out.push(await copyOne(ctx, `${relDir}/${segment(name)}`, join(dir, name)));
+    out.push(await copyOne(ctx, `${relDir}/${segment(name)}`, join(dir, name), { ...options, scope }));
   }
   return out;
 }
 
-/** Copies one file when it is a regular file; reports what it found either way. */
+/**
+ * Copies one file when it is a regular file; reports what it found either way. A symlink on the way
+ * below `options.scope` is never followed: the entry says ERR_UNSAFE_PATH.
+ */
 export async function copyOne(
   ctx: CollectContext,
   relPath: string,
   abs: string,
-  followWithin?: readonly string[],
+  options: ReadOptions = {},
 ): Promise<CopiedEntry> {
-  const info = await lstat(abs).catch((error: unknown) => errnoOf(error));
-  if (typeof info === "string")
+  const found = await ctx.fs.lstat(abs, options);
+  if (found.kind !== "stat")
     return {
       source: abs,
       kind: "other",
       target: "",
-      status: info === "ENOENT" ? "absent" : codeForErrno(info),
+      status: found.kind === "absent" ? "absent" : found.code,
       bytes: 0,
     };
-  if (info.isSymbolicLink() && followWithin === undefined) {
+  const info = found.stats;
+  if (info.isSymbolicLink() && options.followWithin === undefined) {
     return {
       source: abs,
       kind: "symlink",
-      target: await readlink(abs).catch(() => "?"),
+      target: (await ctx.fs.readlink(abs, options)) ?? "?",
       status: "listed",
       bytes: 0,
     };
   }
   if (!info.isFile() && !info.isSymbolicLink())
     return { source: abs, kind: "other", target: "", status: "listed", bytes: 0 };
-  const result = await ctx.emitFile(relPath, abs, { source: abs, ...(followWithin ? { followWithin } : {}) });
+  const result = await ctx.emitFile(relPath, abs, { source: abs, ...options });
   switch (result.kind) {
     case "written":
       return {

@@ -1,3 +1,5 @@
+// Kernel state (/proc, /sys) is read directly, not through ctx.fs: the kernel makes these paths and no
+// user can replace a component of them (see the README's limits).
 import { readdir, readFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { runTool } from "../command.js";
@@ -180,9 +182,11 @@ async function dnsConfig(ctx: CollectContext): Promise<void> {
     "gai.conf",
     "systemd/resolved.conf",
   ]) {
-    await copyOne(ctx, `Dns/${file.replace("/", "_")}`, `/etc/${file}`, within);
+    await copyOne(ctx, `Dns/${file.replace("/", "_")}`, `/etc/${file}`, { followWithin: within });
   }
-  await copyOne(ctx, "Dns/run_systemd_resolve_resolv.conf", "/run/systemd/resolve/resolv.conf", within);
+  await copyOne(ctx, "Dns/run_systemd_resolve_resolv.conf", "/run/systemd/resolve/resolv.conf", {
+    followWithin: within,
+  });
   // The resolver cache has no file: only a running systemd-resolved can print it.
   await runTool(ctx, "Dns/DnsCache.txt", "resolvectl", ["show-cache"]);
 }

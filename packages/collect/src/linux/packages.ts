@@ -1,6 +1,4 @@
-import { lstat } from "node:fs/promises";
 import { csvStream, toCsv } from "../csv.js";
-import { readSmallText } from "../safe-fs.js";
 import type { Collector } from "../types.js";
 import { copyOne, nothingPresent } from "./files.js";
 
@@ -84,16 +82,13 @@ export const linuxInstalledPrograms: Collector = {
   source: "/var/lib/dpkg/status; rpm database (raw copy, format noted); /lib/apk/db/installed",
   async collect(ctx) {
     const rows: PackageRow[] = [];
-    const dpkg = await readSmallText("/var/lib/dpkg/status", 64 * 1024 * 1024);
+    const dpkg = await ctx.fs.readText("/var/lib/dpkg/status", { maxBytes: 64 * 1024 * 1024 });
     if (dpkg !== undefined) rows.push(...parseDpkgStatus(dpkg));
-    const apk = await readSmallText("/lib/apk/db/installed", 64 * 1024 * 1024);
+    const apk = await ctx.fs.readText("/lib/apk/db/installed", { maxBytes: 64 * 1024 * 1024 });
     if (apk !== undefined) rows.push(...parseApkInstalled(apk));
     const rpm = [];
     for (const db of RPM_DBS) {
-      const present = await lstat(db.path).then(
-        () => true,
-        () => false,
-      );
+      const present = (await ctx.fs.lstat(db.path)).kind === "stat";
       if (!present) continue;
       // Parsing rpm's databases needs rpm itself; the raw copy keeps them for offline tools.
       rpm.push({

@@ -31,10 +31,12 @@ export const linuxPrefetch: Collector = {
     "evidence of execution: shell and REPL histories per user; /var/log/audit; process accounting (pacct)",
   async collect(ctx) {
     const copied: CopiedEntry[] = [];
-    for (const user of usersWithHomes(await readAccounts())) {
+    for (const user of usersWithHomes(await readAccounts(ctx))) {
+      // Read from inside the user's home only: a symlinked folder there is refused, never followed.
+      const inHome = { scope: user.home, followWithin: [user.home] };
       for (const file of HISTORIES) {
         const rel = `Histories/${segment(user.user)}/${file.split("/").map(segment).join("/")}`;
-        copied.push(await copyOne(ctx, rel, join(user.home, file), [user.home]));
+        copied.push(await copyOne(ctx, rel, join(user.home, file), inHome));
       }
     }
     copied.push(

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+// Kernel state (/proc, /sys) is read directly, not through ctx.fs: the kernel makes these paths and no
+// user can replace a component of them (see the README's limits).
 import { open, readFile, readlink } from "node:fs/promises";
 import { csvStream } from "../csv.js";
 import { codeForErrno, errnoOf } from "../safe-fs.js";
@@ -49,7 +51,7 @@ export const linuxProcesses: Collector = {
   volatilityRank: 1,
   source: "/proc/<pid>/{stat,status,cmdline,exe,cwd}; sha256 read through /proc/<pid>/exe",
   async collect(ctx) {
-    const accounts = await readAccounts();
+    const accounts = await readAccounts(ctx);
     const bootTime = parseBootTime(await readFile("/proc/stat", "utf8")) ?? 0;
     const hz = await clockTicksPerSecond();
     const hashes = new Map<string, Promise<string>>();

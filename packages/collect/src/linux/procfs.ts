@@ -1,3 +1,5 @@
+// Kernel state (/proc, /sys) is read directly, not through ctx.fs: the kernel makes these paths and no
+// user can replace a component of them (see the README's limits).
 import { readdir, readFile, readlink } from "node:fs/promises";
 
 /** Numeric entries of /proc, ascending. */

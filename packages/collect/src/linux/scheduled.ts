@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import { toCsv } from "../csv.js";
-import { readSmallText } from "../safe-fs.js";
 import type { CollectContext, Collector } from "../types.js";
 import { parseAnacrontab, parseCrontab } from "./cron.js";
 import { COPIED_COLUMNS, type CopiedEntry, copyOne, listNames, rawPath } from "./files.js";
@@ -30,7 +29,7 @@ export async function cronTasks(ctx: CollectContext): Promise<{ rows: TaskRow[];
     parse: (text: string) => Omit<TaskRow, "source" | "enabled" | "lastRun" | "kind">[],
     kind: string,
   ) => {
-    const text = await readSmallText(path, 1024 * 1024);
+    const text = await ctx.fs.readText(path, { maxBytes: 1024 * 1024 });
     if (text === undefined) return;
     files.push(path);
     for (const entry of parse(text)) rows.push({ kind, source: path, enabled: "yes", lastRun: "", ...entry });
@@ -79,9 +78,9 @@ export async function cronTasks(ctx: CollectContext): Promise<{ rows: TaskRow[];
 }
 
 /** systemd timers with their schedule, the unit they start, enablement and last run. */
-export async function timerTasks(): Promise<TaskRow[]> {
+export async function timerTasks(ctx: CollectContext): Promise<TaskRow[]> {
   const rows: TaskRow[] = [];
-  for (const unit of await scanUnits([".timer"])) {
+  for (const unit of await scanUnits(ctx, [".timer"])) {
     const s = unit.settings;
     const schedule = [
       "OnCalendar",
@@ -101,7 +100,7 @@ export async function timerTasks(): Promise<TaskRow[]> {
       user: "",
       command: s.get("Timer.Unit") ?? unit.name.replace(/\.timer$/, ".service"),
       enabled: unit.kind === "masked" ? "masked" : unit.enabledBy.length > 0 ? "yes" : "no",
-      lastRun: await timerLastRun(unit.name),
+      lastRun: await timerLastRun(ctx, unit.name),
     });
   }
   return rows;
@@ -115,7 +114,7 @@ export const linuxScheduledTasks: Collector = {
     "/etc/crontab, /etc/cron.d, /etc/cron.{hourly,daily,weekly,monthly}, /var/spool/cron, /etc/anacrontab, at spools, systemd *.timer units",
   async collect(ctx) {
     const cron = await cronTasks(ctx);
-    const rows = [...cron.rows, ...(await timerTasks())];
+    const rows = [...cron.rows, ...(await timerTasks(ctx))];
     await ctx.emit("ScheduledTasks.csv", toCsv(TASK_COLUMNS, rows), { source: this.source });
     const copied: CopiedEntry[] = [];
     for (const file of cron.files) copied.push(await copyOne(ctx, rawPath(file), file));

@@ -1,7 +1,5 @@
-import { constants } from "node:fs";
-import { open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { toCsv } from "../csv.js";
-import { codeForErrno, errnoOf } from "../safe-fs.js";
 import type { CollectContext, Collector } from "../types.js";
 import { readAccounts } from "./accounts.js";
 import {
@@ -15,7 +13,6 @@ import {
 } from "./files.js";
 import { LASTLOG_RECORD_BYTES, parseLastlogRecord, parseUtmp, UTMP_RECORD_BYTES } from "./utmp.js";
 
-const NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 const UTMP_COLUMNS = ["type", "pid", "line", "id", "user", "host", "time", "address"] as const;
 const TEXT_LOG = /^(auth\.log|secure|faillog|sudo\.log)(\.\d+)?(\.gz)?$/;
 
@@ -51,7 +48,7 @@ export const linuxSecurityEventLog: Collector = {
       for (const machine of (await listNames(ctx, root)) ?? []) {
         const dir = `${root}/${machine}`;
         const isJournal = (n: string) => n.endsWith(".journal") || n.endsWith(".journal~");
-        copied.push(...(await copyDir(ctx, rawPath(dir), dir, isJournal)));
+        copied.push(...(await copyDir(ctx, rawPath(dir), dir, isJournal, { scope: root })));
       }
     }
     const present = copied.filter((c) => c.status !== "absent");
@@ -79,16 +76,11 @@ async function loginRecords(ctx: CollectContext, name: string, path: string): Pr
 
 /** lastlog is sparse (indexed by uid up to 2^32): read only the records of known users. */
 async function lastlog(ctx: CollectContext): Promise<boolean> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  const opened = await ctx.fs.openFile("/var/log/lastlog");
+  if (opened.kind !== "open") return false;
+  const handle = opened.handle;
   try {
-    handle = await open("/var/log/lastlog", NOFOLLOW);
-  } catch (error) {
-    const errno = errnoOf(error);
-    if (errno !== "ENOENT") ctx.problem("/var/log/lastlog", codeForErrno(errno), errno);
-    return false;
-  }
-  try {
-    const accounts = await readAccounts();
+    const accounts = await readAccounts(ctx);
     const rows = [];
     const buf = Buffer.alloc(LASTLOG_RECORD_BYTES);
     for (const user of accounts.users) {
@@ -106,21 +98,23 @@ async function lastlog(ctx: CollectContext): Promise<boolean> {
 }
 
 async function readCapped(ctx: CollectContext, path: string, maxBytes: number): Promise<Buffer | undefined> {
+  const opened = await ctx.fs.openFile(path);
+  if (opened.kind !== "open") return undefined;
   try {
-    const handle = await open(path, NOFOLLOW);
-    try {
-      const size = Math.min((await handle.stat()).size, maxBytes);
-      const buf = Buffer.alloc(size);
-      const { bytesRead } = await handle.read(buf, 0, size, 0);
-      if ((await handle.stat()).size > maxBytes)
-        ctx.problem(path, "ERR_SIZE_LIMIT", `parsed the first ${maxBytes} bytes`);
-      return buf.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+    return await readStart(ctx, path, opened.handle, maxBytes);
   } catch (error) {
-    const errno = errnoOf(error);
-    if (errno !== "ENOENT") ctx.problem(path, codeForErrno(errno), errno);
+    ctx.problem(path, "ERR_IO", error instanceof Error ? error.message : String(error));
     return undefined;
+  } finally {
+    await opened.handle.close();
   }
+}
+
+async function readStart(ctx: CollectContext, path: string, handle: FileHandle, maxBytes: number) {
+  const size = Math.min((await handle.stat()).size, maxBytes);
+  const buf = Buffer.alloc(size);
+  const { bytesRead } = await handle.read(buf, 0, size, 0);
+  if ((await handle.stat()).size > maxBytes)
+    ctx.problem(path, "ERR_SIZE_LIMIT", `parsed the first ${maxBytes} bytes`);
+  return buf.subarray(0, bytesRead);
 }

@@ -1,4 +1,3 @@
-import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { toCsv } from "../csv.js";
 import type { CollectContext, Collector } from "../types.js";
@@ -25,14 +24,11 @@ export const linuxServices: Collector = {
   source:
     "systemd unit files (/etc, /run, /usr/lib/systemd/system) with state from /run/systemd/units and cgroups; /etc/init.d with /etc/rc?.d links",
   async collect(ctx) {
-    const active = await activeUnits();
+    const active = await activeUnits(ctx);
     // /run/systemd/system exists only when systemd is the init: otherwise no unit runs under it.
-    const booted = await access("/run/systemd/system").then(
-      () => true,
-      () => false,
-    );
+    const booted = (await ctx.fs.lstat("/run/systemd/system")).kind === "stat";
     const rows: Record<(typeof COLUMNS)[number], string>[] = [];
-    for (const unit of await scanUnits([".service", ".socket"])) {
+    for (const unit of await scanUnits(ctx, [".service", ".socket"])) {
       const running = active.has(unit.name);
       rows.push({
         name: unit.name,
@@ -46,7 +42,7 @@ export const linuxServices: Collector = {
                 ? "alias"
                 : "disabled",
         active: !booted ? "unknown (systemd not running)" : running ? "active" : "inactive",
-        pids: running ? await unitPids(unit.name) : "",
+        pids: running ? await unitPids(ctx, unit.name) : "",
         description: unit.settings.get("Unit.Description") ?? "",
         execStart: unit.settings.get("Service.ExecStart") ?? unit.settings.get("Socket.ListenStream") ?? "",
         user: unit.settings.get("Service.User") ?? "",

@@ -1,8 +1,9 @@
-import { readFile, readlink } from "node:fs/promises";
+// Kernel state (/proc, /sys) is read directly, not through ctx.fs: the kernel makes these paths and no
+// user can replace a component of them (see the README's limits).
+import { readFile } from "node:fs/promises";
 import { cpus, endianness, hostname, totalmem } from "node:os";
 import { systemClock } from "@custody/core";
 import { readClockState } from "../clock-state.js";
-import { readSmallText } from "../safe-fs.js";
 import type { Collector } from "../types.js";
 import { copyOne } from "./files.js";
 import { parseBootTime } from "./procfs.js";
@@ -29,7 +30,10 @@ export const linuxSystemInformation: Collector = {
     "/etc/os-release, /proc/{version,cmdline,cpuinfo,meminfo,uptime,stat,modules,self/mountinfo}, /etc/{timezone,localtime,machine-id,hostname}, /run/systemd/timesync",
   async collect(ctx) {
     const osRelease = parseOsRelease(
-      (await readSmallText("/etc/os-release", 64 * 1024, ["/etc", "/usr/lib"])) ?? "",
+      (await ctx.fs.readText("/etc/os-release", {
+        maxBytes: 64 * 1024,
+        followWithin: ["/etc", "/usr/lib"],
+      })) ?? "",
     );
     const bootTime = parseBootTime(await readFile("/proc/stat", "utf8").catch(() => ""));
     const uptime = Number((await readFile("/proc/uptime", "utf8").catch(() => "")).split(" ")[0]);
@@ -49,16 +53,17 @@ export const linuxSystemInformation: Collector = {
         "Time Zone",
         `${clock.timeZone} (UTC${clock.utcOffsetMinutes >= 0 ? "+" : "-"}${Math.abs(clock.utcOffsetMinutes)} min)`,
       ],
-      ["Local Time Link", await readlink("/etc/localtime").catch(() => "")],
+      ["Local Time Link", (await ctx.fs.readlink("/etc/localtime")) ?? ""],
       ["Clock Synchronized", `${clock.synchronized} (${clock.syncSource})`],
-      ["Machine ID", ((await readSmallText("/etc/machine-id")) ?? "").trim()],
+      ["Machine ID", ((await ctx.fs.readText("/etc/machine-id")) ?? "").trim()],
     ];
     await ctx.emit(
       "SystemInformation.txt",
       `${info.map(([k, v]) => `${`${k}:`.padEnd(26)}${v}`).join("\n")}\n`,
       { source: this.source },
     );
-    for (const [name, path] of RAW) await copyOne(ctx, `raw/${name}`, path, ["/etc", "/usr/lib", "/proc"]);
+    for (const [name, path] of RAW)
+      await copyOne(ctx, `raw/${name}`, path, { followWithin: ["/etc", "/usr/lib", "/proc"] });
   },
 };
 

@@ -1,6 +1,7 @@
-import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { readSmallText } from "../safe-fs.js";
+import type { CollectFs } from "../safe-fs.js";
+
+type Reads = { fs: CollectFs };
 
 // Unit search path in systemd's precedence order (earlier wins).
 export const UNIT_DIRS = [
@@ -23,30 +24,37 @@ export interface UnitFile {
 }
 
 /** Every unit (first found per name wins), with its enablement links and main settings. */
-export async function scanUnits(suffixes: readonly string[]): Promise<UnitFile[]> {
+export async function scanUnits(ctx: Reads, suffixes: readonly string[]): Promise<UnitFile[]> {
   const units = new Map<string, UnitFile>();
   const enabledBy = new Map<string, string[]>();
   for (const dir of UNIT_DIRS) {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const name of names.sort()) {
+    for (const name of await names(ctx, dir, dir)) {
       const path = join(dir, name);
       if (/\.(wants|requires|upholds)$/.test(name)) {
-        for (const link of await readdir(path).catch(() => [] as string[])) {
+        // A .wants folder that is itself a symlink is refused (and recorded), not followed.
+        for (const link of await names(ctx, path, dir)) {
           enabledBy.set(link, [...(enabledBy.get(link) ?? []), path]);
         }
         continue;
       }
       if (!suffixes.some((s) => name.endsWith(s)) || units.has(name)) continue;
-      units.set(name, await readUnit(name, path));
+      const unit = await readUnit(ctx, name, path);
+      if (unit !== undefined) units.set(name, unit);
     }
   }
   return [...units.values()].map((u) => ({ ...u, enabledBy: enabledBy.get(u.name) ?? [] }));
 }
 
-async function readUnit(name: string, path: string): Promise<UnitFile> {
-  const info = await lstat(path);
-  if (info.isSymbolicLink()) {
-    const target = await readlink(path).catch(() => "");
+async function names(ctx: Reads, dir: string, scope: string): Promise<string[]> {
+  const listed = await ctx.fs.list(dir, { scope });
+  return listed.kind === "listed" ? listed.names : [];
+}
+
+async function readUnit(ctx: Reads, name: string, path: string): Promise<UnitFile | undefined> {
+  const found = await ctx.fs.lstat(path);
+  if (found.kind !== "stat") return undefined;
+  if (found.stats.isSymbolicLink()) {
+    const target = (await ctx.fs.readlink(path)) ?? "";
     return {
       name,
       path,
@@ -62,7 +70,7 @@ async function readUnit(name: string, path: string): Promise<UnitFile> {
     kind: "file",
     target: "",
     enabledBy: [],
-    settings: parseUnit((await readSmallText(path, 1024 * 1024)) ?? ""),
+    settings: parseUnit((await ctx.fs.readText(path, { maxBytes: 1024 * 1024 })) ?? ""),
   };
 }
 
@@ -85,25 +93,22 @@ export function parseUnit(text: string): Map<string, string> {
 }
 
 /** Units with a running invocation (systemd >= 240 keeps one link per active unit). */
-export async function activeUnits(): Promise<Set<string>> {
-  const names = await readdir("/run/systemd/units").catch(() => [] as string[]);
-  return new Set(names.filter((n) => n.startsWith("invocation:")).map((n) => n.slice("invocation:".length)));
+export async function activeUnits(ctx: Reads): Promise<Set<string>> {
+  const links = await names(ctx, "/run/systemd/units", "/run/systemd/units");
+  return new Set(links.filter((n) => n.startsWith("invocation:")).map((n) => n.slice("invocation:".length)));
 }
 
 /** The pids in a service's cgroup (cgroup v2 layout), empty when not running or not v2. */
-export async function unitPids(unit: string): Promise<string> {
+export async function unitPids(ctx: Reads, unit: string): Promise<string> {
   for (const slice of ["system.slice", "user.slice"]) {
-    const text = await readSmallText(`/sys/fs/cgroup/${slice}/${unit}/cgroup.procs`);
+    const text = await ctx.fs.readText(`/sys/fs/cgroup/${slice}/${unit}/cgroup.procs`);
     if (text !== undefined) return text.trim().split("\n").filter(Boolean).join(" ");
   }
   return "";
 }
 
 /** When a persistent timer last fired: the mtime of its stamp file. */
-export async function timerLastRun(timer: string): Promise<string> {
-  for (const dir of ["/var/lib/systemd/timers"]) {
-    const info = await stat(join(dir, `stamp-${timer}`)).catch(() => undefined);
-    if (info) return info.mtime.toISOString();
-  }
-  return "";
+export async function timerLastRun(ctx: Reads, timer: string): Promise<string> {
+  const found = await ctx.fs.lstat(join("/var/lib/systemd/timers", `stamp-${timer}`));
+  return found.kind === "stat" && found.stats.isFile() ? found.stats.mtime.toISOString() : "";
 }

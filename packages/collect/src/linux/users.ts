@@ -1,4 +1,3 @@
-import { access } from "node:fs/promises";
 import { toCsv } from "../csv.js";
 import type { Collector } from "../types.js";
 import { readAccounts } from "./accounts.js";
@@ -10,7 +9,7 @@ export const linuxUsersAndGroups: Collector = {
   volatilityRank: 5,
   source: "/etc/passwd, /etc/group, /etc/sudoers, /etc/sudoers.d (shadow recorded as present/absent only)",
   async collect(ctx) {
-    const accounts = await readAccounts();
+    const accounts = await readAccounts(ctx);
     const users = accounts.users.map((u) => ({ ...u, group: accounts.groupName(u.gid) }));
     await ctx.emit(
       "Users.csv",
@@ -42,10 +41,7 @@ export const linuxUsersAndGroups: Collector = {
     for (const path of ["/etc/shadow", "/etc/gshadow"]) {
       shadow.push({
         path,
-        present: await access(path).then(
-          () => "yes",
-          () => "no",
-        ),
+        present: (await ctx.fs.lstat(path)).kind === "stat" ? "yes" : "no",
       });
     }
     await ctx.emit("Shadow.csv", toCsv(["path", "present"], shadow), {

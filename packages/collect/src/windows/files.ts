@@ -1,10 +1,10 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { captureTool } from "../command.js";
 import { toCsv } from "../csv.js";
 import { segment } from "../linux/accounts.js";
-import { COPIED_COLUMNS, type CopiedEntry, copyDir, copyOne } from "../linux/files.js";
+import { COPIED_COLUMNS, type CopiedEntry, copyDir, copyOne, listNames } from "../linux/files.js";
 import { listing } from "../linux/temp.js";
 import type { Collector } from "../types.js";
 
@@ -23,7 +23,7 @@ export function windowsFileCollectors(): Collector[] {
         const budget = { left: ctx.limits.maxListEntries };
         const owner = () => "";
         await listing(ctx, "SystemTemp.csv", join(systemRoot(), "Temp"), owner, budget);
-        for (const user of await readdir(usersRoot()).catch(() => [] as string[])) {
+        for (const user of (await listNames(ctx, usersRoot())) ?? []) {
           await listing(
             ctx,
             `Users/${segment(user)}.csv`,

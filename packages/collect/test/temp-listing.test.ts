@@ -1,0 +1,58 @@
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { collectDevice, directorySink, parseCsv } from "../src/index.js";
+
+const linux = process.platform === "linux";
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function device(files: number): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), "collect-temp-"));
+  dirs.push(root);
+  await mkdir(join(root, "tmp/big"), { recursive: true });
+  await writeFile(join(root, "etc-passwd"), "");
+  await Promise.all(Array.from({ length: files }, (_, i) => writeFile(join(root, "tmp/big", `f${i}`), "x")));
+  await symlink("/etc/shadow", join(root, "tmp/link"));
+  return root;
+}
+
+async function listing(root: string, maxListEntries?: number) {
+  const out = join(root, "out");
+  const result = await collectDevice({
+    sink: directorySink(out),
+    root,
+    only: ["TempDirectories"],
+    ...(maxListEntries === undefined ? {} : { limits: { maxListEntries } }),
+  });
+  const [header = [], ...rows] = parseCsv(await readFile(join(out, "TempDirectories/tmp.csv"), "utf8"));
+  const records = rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ""])));
+  return { row: result.rows.find((r) => r.dataPoint === "TempDirectories"), records };
+}
+
+describe.runIf(linux)("TempDirectories listing", () => {
+  test("every entry once, depth first and sorted, links listed with their target, never followed", async () => {
+    const root = await device(600);
+    const { row, records } = await listing(root);
+    expect(row?.status).toBe("ok");
+    expect(records).toHaveLength(602);
+    expect(records.slice(0, 3).map((r) => r.path)).toEqual(["/tmp/big", "/tmp/link", "/tmp/big/f0"]);
+    expect(records.find((r) => r.path === "/tmp/link")).toMatchObject({
+      type: "symlink",
+      linkTarget: "/etc/shadow",
+    });
+    const names = records.slice(2).map((r) => r.path);
+    expect(names).toEqual([...names].sort());
+  });
+
+  test("stops at maxListEntries across batches, recorded as ERR_SIZE_LIMIT", async () => {
+    const root = await device(600);
+    const { row, records } = await listing(root, 300);
+    expect(row).toMatchObject({ status: "partial", errorCode: "ERR_SIZE_LIMIT" });
+    expect(records).toHaveLength(300);
+  });
+});
