@@ -98,6 +98,9 @@ describe("a tail the vault did not write", () => {
       firstHash: forged.hash,
       lastHash: forged.hash,
     });
+    // Before the caller accepts, nothing signs the tail: not a checkpoint, not close().
+    await expect(log.checkpoint()).rejects.toMatchObject({ code: "ERR_AUDIT_UNSEALED_TAIL" });
+    log.acceptUnsealedTail();
     const accepted = await log.append({
       actor: "carol",
       action: "audit.tail-accepted",
@@ -112,6 +115,23 @@ describe("a tail the vault did not write", () => {
     const reopened = await openFileAuditLog({ dir, signer: pki.signer, sealKey });
     expect(reopened.unsealedTail).toBeUndefined();
     await reopened.close();
+  });
+
+  it("signs nothing when the tail is not accepted, so the next open still refuses it", async () => {
+    const dir = await closedLog(3);
+    await appendForged(dir);
+    const log = await openFileAuditLog({ dir, signer: pki.signer, sealKey, acceptUnsealedTail: true });
+    await log.append({
+      actor: "mallory",
+      action: "audit.accept",
+      target: "audit:tail",
+      outcome: "deny",
+      reason: "not a custodian",
+    });
+    await log.close();
+    await expect(openFileAuditLog({ dir, signer: pki.signer, sealKey })).rejects.toMatchObject({
+      code: "ERR_AUDIT_UNSEALED_TAIL",
+    });
   });
 
   it("without a seal key behaves as before (a library user with no vault)", async () => {

@@ -39,7 +39,7 @@ describe("azure audit sink specifics", () => {
   let trustAnchors: string[];
   beforeAll(async () => {
     const ca = await createCertificateAuthority({ commonName: "Azure Audit CA", keyBits: 2048 });
-    const leaf = await issueCertificate(ca, { commonName: "vault", usage: "signer", keyBits: 2048 });
+    const leaf = await issueCertificate(ca, { commonName: "vault", usage: "vault-signer", keyBits: 2048 });
     signer = createKeySigner({ keyPem: leaf.keyPem, certificatePem: leaf.certificatePem });
     trustAnchors = [ca.certificatePem];
   });

@@ -14,7 +14,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "custody-cli-audit-"));
   const ca = await createCertificateAuthority({ commonName: "CLI Audit CA", keyBits: 2048 });
   const other = await createCertificateAuthority({ commonName: "Other CA", keyBits: 2048 });
-  const leaf = await issueCertificate(ca, { commonName: "vault", usage: "signer", keyBits: 2048 });
+  const leaf = await issueCertificate(ca, { commonName: "vault", usage: "vault-signer", keyBits: 2048 });
   await writeFile(join(work, "ca.pem"), ca.certificatePem);
   await writeFile(join(work, "other.pem"), other.certificatePem);
   await writeFile(join(work, "signer.key"), leaf.keyPem, { mode: 0o600 });
