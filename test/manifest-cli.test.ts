@@ -1,9 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { X509Certificate } from "node:crypto";
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { runCli } from "@custody/cli";
+import {
+  certificateRoles,
+  createCertificateAuthority,
+  createCrl,
+  readRevokedSerials,
+} from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let work: string;
@@ -24,7 +31,18 @@ async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code, ...chunks };
 }
 
-const opensslVerify = (content: string, signature: string, caFile: string, extra: string[] = []) =>
+const exists = (file: string) =>
+  access(join(work, file)).then(
+    () => true,
+    () => false,
+  );
+
+const opensslVerify = (
+  content: string,
+  signature: string,
+  caFile: string,
+  extra: string[] = ["-purpose", "any"],
+) =>
   spawnSync(
     "openssl",
     [
@@ -39,8 +57,6 @@ const opensslVerify = (content: string, signature: string, caFile: string, extra
       signature,
       "-CAfile",
       caFile,
-      "-purpose",
-      "any",
       "-out",
       "/dev/null",
       ...extra,
@@ -70,6 +86,9 @@ describe("custody keys / sign / verify", () => {
     expect(report.ok).toBe(true);
     expect(report.signer.subject).toBe("CN=custody vault CA signer");
     expect(opensslVerify("evidence.txt", "evidence.txt.p7s", "keys/ca.pem")).toBe(0);
+    // the signer is a collector: emailProtection lets openssl's default S/MIME purpose accept it
+    expect(opensslVerify("evidence.txt", "evidence.txt.p7s", "keys/ca.pem", [])).toBe(0);
+    expect(certificateRoles(await readFile(join(work, "keys/signer.pem"), "utf8"))).toEqual(["collector"]);
     expect((await run(["sign", "evidence.txt", "--keys-dir", "keys"])).code).toBe(5);
   });
 
@@ -93,7 +112,7 @@ describe("custody keys / sign / verify", () => {
     );
   });
 
-  it("keys issue writes a client certificate; a client certificate cannot sign evidence", async () => {
+  it("keys issue writes a client certificate; signing with it is refused before anything is written", async () => {
     const issued = await run([
       "keys",
       "issue",
@@ -110,13 +129,38 @@ describe("custody keys / sign / verify", () => {
     ]);
     expect(issued.code, issued.err).toBe(0);
     expect((await stat(join(work, "people/alice.key"))).mode & 0o777).toBe(0o600);
+    expect(certificateRoles(await readFile(join(work, "people/alice.pem"), "utf8"))).toEqual(["person"]);
     await writeFile(join(work, "note.txt"), "note");
     const signed = await run(["sign", "note.txt", "--key", "people/alice.key", "--cert", "people/alice.pem"]);
-    expect(signed.code).toBe(0);
-    const verified = await run(["verify", "note.txt", "--ca", "keys/ca.pem"]);
-    expect(verified.code).toBe(1);
-    expect(verified.err).toContain("ERR_CERT_USAGE");
+    expect(signed.code).toBe(1);
+    expect(signed.err).toContain("ERR_CERT_USAGE");
+    expect(await exists("note.txt.p7s")).toBe(false);
     expect((await run(["keys", "issue", "--dir", "keys", "--name", "x", "--usage", "root"])).code).toBe(2);
+  });
+
+  it("keys issue --usage takes every role, each with its own EKU; identities cannot sign or package", async () => {
+    const roles = ["collector", "vault-signer", "script-signer", "person", "device", "server"];
+    for (const role of roles) {
+      const args = ["keys", "issue", "--dir", "keys", "--name", role, "--usage", role, "--out", "roles"];
+      const issued = await run([...args, "--key-bits", "2048", "--json"]);
+      expect(issued.code, issued.err).toBe(0);
+      expect((JSON.parse(issued.out) as { role: string }).role).toBe(role);
+      expect(certificateRoles(await readFile(join(work, `roles/${role}.pem`), "utf8"))).toEqual([role]);
+    }
+    await mkdir(join(work, "case-files"), { recursive: true });
+    await writeFile(join(work, "case-files/a.txt"), "a");
+    for (const role of ["person", "device", "server"]) {
+      const key = ["--key", `roles/${role}.key`, "--cert", `roles/${role}.pem`];
+      const signed = await run(["sign", "note.txt", "--out", `${role}.p7s`, ...key]);
+      expect(signed.code, role).toBe(1);
+      expect(signed.err).toContain("ERR_CERT_USAGE");
+      const packaged = await run(["package", "case-files", "--out", `${role}.zip`, "--case", "C-1", ...key]);
+      expect(packaged.code, role).toBe(1);
+      expect(packaged.err).toContain("ERR_CERT_USAGE");
+      expect(await exists(`${role}.zip`)).toBe(false);
+    }
+    const key = ["--key", "roles/collector.key", "--cert", "roles/collector.pem"];
+    expect((await run(["package", "case-files", "--out", "ok.zip", "--case", "C-1", ...key])).code).toBe(0);
   });
 
   it("keys revoke updates the CRL; verify --crl and openssl -crl_check then refuse the signer", async () => {
@@ -131,6 +175,55 @@ describe("custody keys / sign / verify", () => {
     await writeFile(join(work, "ca-crl.pem"), bundle);
     expect(opensslVerify("evidence.txt", "evidence.txt.p7s", "ca-crl.pem", ["-crl_check"])).not.toBe(0);
     expect((await run(["keys", "revoke", "--dir", "keys", "--cert", "keys/signer.pem"])).code).toBe(0);
+  });
+
+  it("keys revoke keeps every revocation in the signed CRL alone: an edited side file changes nothing", async () => {
+    const issue = (name: string) =>
+      run([
+        "keys",
+        "issue",
+        "--dir",
+        "keys",
+        "--name",
+        name,
+        "--usage",
+        "person",
+        "--out",
+        "people",
+        "--key-bits",
+        "2048",
+      ]);
+    expect((await issue("mallory")).code).toBe(0);
+    expect((await issue("bob")).code).toBe(0);
+    expect((await run(["keys", "revoke", "--dir", "keys", "--cert", "people/mallory.pem"])).code).toBe(0);
+    // someone with write access to the folder, no CA key, "forgets" the revocation in a list beside the CRL
+    await writeFile(join(work, "keys/revoked.json"), `${JSON.stringify({ version: 1, revoked: [] })}\n`);
+    const revoked = await run(["keys", "revoke", "--dir", "keys", "--cert", "people/bob.pem", "--json"]);
+    expect(revoked.code, revoked.err).toBe(0);
+    expect((JSON.parse(revoked.out) as { added: boolean }).added).toBe(true);
+    const serials = readRevokedSerials(
+      await readFile(join(work, "keys/crl.pem"), "utf8"),
+      await readFile(join(work, "keys/ca.pem"), "utf8"),
+    );
+    for (const name of ["mallory", "bob"]) {
+      const cert = new X509Certificate(await readFile(join(work, `people/${name}.pem`)));
+      expect(serials.has(cert.serialNumber), name).toBe(true);
+    }
+  });
+
+  it("keys revoke refuses a CRL the CA did not sign (exit 1, ERR_MALFORMED_CRL) and leaves it as it is", async () => {
+    const caName = "custody vault CA";
+    const impostor = await createCertificateAuthority({ commonName: caName, keyBits: 2048 });
+    const forged = createCrl(impostor, []);
+    const genuine = await readFile(join(work, "keys/crl.pem"), "utf8");
+    for (const hostile of [forged, "junk\n"]) {
+      await writeFile(join(work, "keys/crl.pem"), hostile);
+      const refused = await run(["keys", "revoke", "--dir", "keys", "--cert", "people/alice.pem"]);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain("ERR_MALFORMED_CRL");
+      expect(await readFile(join(work, "keys/crl.pem"), "utf8")).toBe(hostile);
+    }
+    await writeFile(join(work, "keys/crl.pem"), genuine);
   });
 
   it("encrypted keys need the passphrase: a usage error (exit 2) without it", async () => {

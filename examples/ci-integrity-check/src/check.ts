@@ -1,9 +1,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { hasZipMagic, verifyPackage } from "@custody/archive";
-import { verifyAuditLog } from "@custody/audit";
+import { signedCustodyReportFromJson, verifyAuditLog, verifyCustodyReport } from "@custody/audit";
 import { isCustodyError } from "@custody/core";
 import { type TrustOptions, verifyDetached } from "@custody/manifest";
-import { type SignedCustodyReport, verifyCustodyReport } from "@custody/vault";
 
 /** One thing a pipeline asked us to check, and what we found. */
 export interface CheckOutcome {
@@ -52,7 +51,7 @@ async function checkPackage(target: string, trust: TrustOptions): Promise<CheckO
 }
 
 async function checkReport(target: string, trust: TrustOptions): Promise<CheckOutcome> {
-  const signed = JSON.parse(await readFile(target, "utf8")) as SignedCustodyReport;
+  const signed = signedCustodyReportFromJson(await readFile(target, "utf8"));
   const result = verifyCustodyReport(signed, trust);
   return {
     target,

@@ -38,20 +38,24 @@ export async function triageIntoVault(
   try {
     const file = join(scratch, "package.zip");
     const device = await deviceIdentity();
-    const writer = createPackageWriter(file, {
-      name: `${device.hostname ?? device.id}-triage`,
-      caseId: options.caseId,
-      device,
-      collector: { operator: analyst.id, tool: "soc-triage", toolVersion: "0.1.0", host: hostname() },
-      signer: await vault.collectorSigner(),
-    });
-    const collection = await collectDevice({
-      sink: packageWriterSink(writer),
-      ...(options.only === undefined ? {} : { only: options.only }),
-      onProgress: (event) => emit({ event: "collect", ...event }),
-    }).catch(async (error: unknown) => {
-      await writer.abort(error);
-      throw error;
+    const use = { caseId: options.caseId, target: `package:${device.hostname ?? device.id}-triage` };
+    const { writer, collection } = await vault.withCollector(analyst, use, async (signer) => {
+      const writer = createPackageWriter(file, {
+        name: `${device.hostname ?? device.id}-triage`,
+        caseId: options.caseId,
+        device,
+        collector: { operator: analyst.id, tool: "soc-triage", toolVersion: "0.1.0", host: hostname() },
+        signer,
+      });
+      const collection = await collectDevice({
+        sink: packageWriterSink(writer),
+        ...(options.only === undefined ? {} : { only: options.only }),
+        onProgress: (event) => emit({ event: "collect", ...event }),
+      }).catch(async (error: unknown) => {
+        await writer.abort(error);
+        throw error;
+      });
+      return { writer, collection };
     });
     writer.setCollectionSummary(collection.rows);
     const written = await writer.finalize();

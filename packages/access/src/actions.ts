@@ -19,6 +19,8 @@ export const ACTIONS = [
   "access.read",
   "access.approve",
   "identity.issue",
+  "keys.rotate",
+  "audit.accept",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];
@@ -32,4 +34,10 @@ export function isAction(value: unknown): value is Action {
 }
 
 /** Actions that change who may do what; only the custodian role may hold them. */
-export const POLICY_ADMIN_ACTIONS: readonly Action[] = ["access.grant", "access.revoke", "access.approve"];
+export const POLICY_ADMIN_ACTIONS: readonly Action[] = [
+  "access.grant",
+  "access.revoke",
+  "access.approve",
+  "keys.rotate",
+  "audit.accept",
+];

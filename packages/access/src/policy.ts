@@ -62,12 +62,24 @@ export function requiredAction(change: ApprovableChange): Action {
       return "evidence.release";
     case "purge":
       return "evidence.purge";
+    case "activate-identity":
+    case "revoke-identity":
+      return "identity.issue";
   }
 }
 
 /** The resource `requiredAction(change)` is checked against. */
 export function changeResource(change: ApprovableChange): Resource {
-  return change.kind === "release-hold" || change.kind === "purge" ? change.resource : { kind: "policy" };
+  switch (change.kind) {
+    case "release-hold":
+    case "purge":
+      return change.resource;
+    case "activate-identity":
+    case "revoke-identity":
+      return { kind: "vault" };
+    default:
+      return { kind: "policy" };
+  }
 }
 
 /**
@@ -86,6 +98,10 @@ export function requiresApproval(policy: AccessPolicy, change: ApprovableChange)
     case "grant":
     case "revoke":
       return change.role === CUSTODIAN_ROLE;
+    // One custodian alone may neither give themselves a login as the other nor lock the other out.
+    case "activate-identity":
+    case "revoke-identity":
+      return custodiansOf(policy).includes(change.principal);
   }
 }
 
@@ -163,5 +179,13 @@ export function applyPolicyChange(draft: AccessPolicy, change: PolicyChange, by:
 }
 
 export function isPolicyChange(change: ApprovableChange): change is PolicyChange {
-  return change.kind !== "release-hold" && change.kind !== "purge";
+  switch (change.kind) {
+    case "grant":
+    case "revoke":
+    case "define-role":
+    case "remove-role":
+      return true;
+    default:
+      return false;
+  }
 }

@@ -66,9 +66,24 @@ export const policyChangeSchema = z.discriminatedUnion("kind", [
 ]);
 
 /** Vault operations that need a second custodian; the vault performs them once approved. */
+const releaseHoldSchema = z.strictObject({ kind: z.literal("release-hold"), resource: resourceSchema });
+const purgeSchema = z.strictObject({ kind: z.literal("purge"), resource: resourceSchema });
+/** A login certificate issued for a custodian's name takes effect only once the other custodian approves. */
+const activateIdentitySchema = z.strictObject({
+  kind: z.literal("activate-identity"),
+  principal: principalIdSchema,
+  serialNumber: z.string().regex(/^[0-9A-F]{1,64}$/),
+});
+const revokeIdentitySchema = z.strictObject({
+  kind: z.literal("revoke-identity"),
+  principal: principalIdSchema,
+});
+
 export const operationChangeSchema = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("release-hold"), resource: resourceSchema }),
-  z.strictObject({ kind: z.literal("purge"), resource: resourceSchema }),
+  releaseHoldSchema,
+  purgeSchema,
+  activateIdentitySchema,
+  revokeIdentitySchema,
 ]);
 
 export const approvableChangeSchema = z.discriminatedUnion("kind", [
@@ -76,8 +91,10 @@ export const approvableChangeSchema = z.discriminatedUnion("kind", [
   revokeChangeSchema,
   defineRoleChangeSchema,
   removeRoleChangeSchema,
-  z.strictObject({ kind: z.literal("release-hold"), resource: resourceSchema }),
-  z.strictObject({ kind: z.literal("purge"), resource: resourceSchema }),
+  releaseHoldSchema,
+  purgeSchema,
+  activateIdentitySchema,
+  revokeIdentitySchema,
 ]);
 
 export const requestIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "not a request id");

@@ -2,6 +2,13 @@ import { createHash } from "node:crypto";
 import { type ErrorCode, isCustodyError } from "@custody/core";
 import type { CustodyManifest } from "@custody/manifest";
 import {
+  checkBagFiles,
+  checkBagInfoBinding,
+  checkBagitBytes,
+  checkTagManifestPaths,
+  isKnownTagFile,
+} from "./bag-binding.js";
+import {
   type BagInfoField,
   bagInfoValue,
   checkBagitTxt,
@@ -86,15 +93,14 @@ interface ListingInput {
   problems: PackageProblem[];
 }
 
-/** Cross-checks what is in the archive against the three listings and bag-info. */
+/** Cross-checks what is in the archive against the three listings, and bag-info against the signed manifest. */
 export function checkListings(input: ListingInput): void {
   const { reader, tags, actual, problems } = input;
   const add = (code: ErrorCode, path: string, message: string) => problems.push({ code, path, message });
   const present = new Set(reader.entries.map((entry) => entry.path));
   const payload = [...present].filter((path) => path.startsWith("data/"));
-  const tagPaths = [...present].filter(
-    (path) => !path.startsWith("data/") && !/^tagmanifest-[a-z0-9]+\.txt$/.test(path),
-  );
+  const tagPaths = [...present].filter((path) => isKnownTagFile(path) && path !== TAG_FILES.tagManifest);
+  checkBagFiles(present, add);
   const compareDigest = (path: string, expected: string, listing: string) => {
     const got = actual.get(path);
     if (got !== undefined && got.sha256 !== expected)
@@ -116,9 +122,16 @@ export function checkListings(input: ListingInput): void {
     }
     checkList(tags.payloadManifest, payload, TAG_FILES.manifest);
   }
-  if (tags.tagManifest !== undefined) checkList(tags.tagManifest, tagPaths, TAG_FILES.tagManifest);
+  if (tags.tagManifest !== undefined) {
+    checkTagManifestPaths(tags.tagManifest.keys(), add);
+    checkList(tags.tagManifest, tagPaths, TAG_FILES.tagManifest);
+  }
+  checkBagitBytes(tags.files.get(TAG_FILES.bagit), add);
   if (input.manifest !== undefined) checkCustodyManifest(input.manifest, payload, present, actual, add);
   checkBagInfo(tags, payload, reader, add);
+  const manifestBytes = tags.files.get(TAG_FILES.custodyManifest);
+  if (tags.bagInfo !== undefined && input.manifest !== undefined && manifestBytes !== undefined)
+    checkBagInfoBinding(tags.bagInfo, input.manifest, manifestBytes, add);
 }
 
 type Add = (code: ErrorCode, path: string, message: string) => void;

@@ -45,7 +45,10 @@ export async function openPackageReader(
     const root = packageRoot(archive.entries);
     const byPath = new Map<string, { entry: PackageEntry; raw: ArchiveEntry }>();
     for (const raw of archive.entries) {
-      if (raw.directory) continue;
+      if (raw.directory) {
+        checkFolder(raw.name, root);
+        continue;
+      }
       const path = raw.name.slice(root.length + 1);
       const { size, compressedSize, method } = raw;
       byPath.set(path, { entry: { path, size, compressedSize, method }, raw });
@@ -102,4 +105,13 @@ function packageRoot(entries: readonly ArchiveEntry[]): string {
     }
   }
   return root;
+}
+
+/** Folders are the package's own, data/ and those under it; any other would be a folder nobody signed. */
+function checkFolder(name: string, root: string): void {
+  const path = name.slice(root.length + 1);
+  if (name === root || path === "data" || path.startsWith("data/")) return;
+  throw new CustodyError("ERR_PACKAGE_INVALID", `${name}/ is a folder outside data/: a package holds none`, {
+    details: { path: name },
+  });
 }

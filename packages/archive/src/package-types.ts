@@ -10,7 +10,6 @@ export interface PackageWriterOptions {
   device: ManifestDevice;
   collector: ManifestCollector;
   signer: Signer;
-  sourceOrganization?: string;
   clock?: Clock;
   /** zlib level for entries that compress (default 6, as `zip -6`). */
   level?: number;

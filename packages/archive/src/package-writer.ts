@@ -44,6 +44,7 @@ class InvestigationPackageWriter implements PackageWriter {
   #sequencer = new Sequencer();
   #controller = new AbortController();
   #claimed = new Map<string, string>();
+  #folders = new Map<string, string>();
   #items: ItemRecord[] = [];
   #manifest: ManifestBuilder;
   #summary: CollectionSummaryRow[] = [];
@@ -184,8 +185,26 @@ class InvestigationPackageWriter implements PackageWriter {
         },
       );
     }
+    this.#claimFolders(path, key);
     this.#claimed.set(key, path);
     return path;
+  }
+
+  /** One spelling per folder ("Data/a" then "data/b" would be one folder on Windows and macOS, two elsewhere). */
+  #claimFolders(path: string, key: string): void {
+    const keys = key.split("/");
+    const spelled = path.split("/");
+    for (let depth = 1; depth < keys.length; depth++) {
+      const earlier = this.#folders.get(keys.slice(0, depth).join("/"));
+      const spelling = spelled.slice(0, depth).join("/");
+      if (earlier !== undefined && earlier !== spelling) {
+        throw new CustodyError("ERR_DUPLICATE_PATH", `${path} spells the folder ${earlier} another way`, {
+          details: { path, earlier },
+        });
+      }
+    }
+    for (let depth = 1; depth < keys.length; depth++)
+      this.#folders.set(keys.slice(0, depth).join("/"), spelled.slice(0, depth).join("/"));
   }
 
   #report(files: number, bytes: number): void {

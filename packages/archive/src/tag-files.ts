@@ -8,6 +8,7 @@ import {
   type Signer,
   serializeManifest,
 } from "@custody/manifest";
+import { boundBagInfo } from "./bag-binding.js";
 import { BAGIT_TXT, formatBagInfo, formatManifest, payloadOxum, TAG_FILES } from "./bagit.js";
 import type { ItemRecord } from "./package-types.js";
 import { type CollectionSummaryRow, formatCollectionSummary } from "./summary.js";
@@ -23,7 +24,6 @@ export interface TagFileInput {
   signer: Signer;
   /** Holds the payload items; the collection summary is added here. */
   manifest: ManifestBuilder;
-  sourceOrganization?: string;
   clock: Clock;
   level?: number;
   items: readonly ItemRecord[];
@@ -41,7 +41,8 @@ const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 
 /**
  * The bag's tag files, after the payload: the collection summary, the signed custody manifest (which
- * lists the payload and the summary), the BagIt manifests and bag-info, then the tag manifest over all.
+ * lists the payload and the summary), the BagIt manifests and bag-info (derived from the signed
+ * manifest, so a verifier can derive it again), then the tag manifest over all.
  */
 export async function writeTagFiles(zip: ZipWriter, input: TagFileInput): Promise<TagFileResult> {
   const now = input.clock.now();
@@ -57,7 +58,8 @@ export async function writeTagFiles(zip: ZipWriter, input: TagFileInput): Promis
   const summaryEntry = await add(TAG_FILES.summary, summary);
   const summaryItem = { path: TAG_FILES.summary, size: summary.length, sha256: summaryEntry.sha256 };
   input.manifest.addItem({ ...summaryItem, collectedAt: now, dataPoint: "CollectionSummary" });
-  const manifest = serializeManifest(input.manifest.build());
+  const built = input.manifest.build();
+  const manifest = serializeManifest(built);
   const signature = await input.signer.sign(manifest);
   const manifestSha256 = sha256(manifest);
   const payloadBytes = input.items.reduce((total, item) => total + item.size, 0);
@@ -68,25 +70,10 @@ export async function writeTagFiles(zip: ZipWriter, input: TagFileInput): Promis
     [TAG_FILES.signature, signature],
     [TAG_FILES.manifest, Buffer.from(formatManifest(input.items))],
     [TAG_FILES.bagit, Buffer.from(BAGIT_TXT)],
-    [TAG_FILES.bagInfo, Buffer.from(formatBagInfo(bagInfo(input, now, oxum, manifestSha256)))],
+    [TAG_FILES.bagInfo, Buffer.from(formatBagInfo(boundBagInfo(built, manifestSha256)))],
   ];
   for (const [file, data] of tagFiles.slice(1)) await add(file, data);
   const tagManifest = formatManifest(tagFiles.map(([path, data]) => ({ path, sha256: sha256(data) })));
   await add(TAG_FILES.tagManifest, Buffer.from(tagManifest));
   return { payloadBytes, payloadOxum: oxum, manifestSha256 };
-}
-
-function bagInfo(input: TagFileInput, now: Date, oxum: string, manifestSha256: string): [string, string][] {
-  const fields: [string, string][] = [
-    ["Source-Organization", input.sourceOrganization ?? "custody"],
-    ["Bagging-Date", now.toISOString().slice(0, 10)],
-    ["External-Identifier", input.name],
-    ["Payload-Oxum", oxum],
-    ["Bag-Software-Agent", "custody (@custody/archive)"],
-  ];
-  if (input.caseId !== undefined) fields.push(["Custody-Case", input.caseId]);
-  fields.push(["Custody-Device", input.device.id]);
-  fields.push(["Custody-Manifest-Sha256", manifestSha256]);
-  fields.push(["Custody-Signature", TAG_FILES.signature]);
-  return fields;
 }

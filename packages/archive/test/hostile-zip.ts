@@ -20,6 +20,21 @@ export interface RawEntry {
   localName?: string;
   /** Points the central record at another offset (overlap and out-of-bounds tests). */
   offset?: number;
+  /** Extra fields of the central record and of the local header, as they are. */
+  extra?: Buffer;
+  localExtra?: Buffer;
+}
+
+/** An Info-ZIP Unicode Path extra field (0x7075): version 1, the CRC-32 of `rawName`, then `name` in UTF-8. */
+export function unicodePathField(rawName: string, name: string, crcOf: string = rawName): Buffer {
+  const utf8 = Buffer.from(name);
+  const field = Buffer.alloc(4 + 5 + utf8.length);
+  field.writeUInt16LE(0x7075, 0);
+  field.writeUInt16LE(5 + utf8.length, 2);
+  field.writeUInt8(1, 4);
+  field.writeUInt32LE(crc32(Buffer.from(crcOf)) >>> 0, 5);
+  utf8.copy(field, 9);
+  return field;
 }
 
 export interface BuildOptions {
@@ -56,6 +71,9 @@ export function buildZip(entries: RawEntry[], options: BuildOptions = {}): Buffe
     local.writeUInt32LE(data.length, 18);
     local.writeUInt32LE(size, 22);
     local.writeUInt16LE(localName.length, 26);
+    const localExtra = entry.localExtra ?? Buffer.alloc(0);
+    const extra = entry.extra ?? Buffer.alloc(0);
+    local.writeUInt16LE(localExtra.length, 28);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(entry.madeBy ?? (3 << 8) | 20, 4);
@@ -66,11 +84,12 @@ export function buildZip(entries: RawEntry[], options: BuildOptions = {}): Buffe
     central.writeUInt32LE(data.length, 20);
     central.writeUInt32LE(size, 24);
     central.writeUInt16LE(name.length, 28);
+    central.writeUInt16LE(extra.length, 30);
     central.writeUInt32LE((entry.externalAttributes ?? 0o100644 << 16) >>> 0, 38);
     central.writeUInt32LE(entry.offset ?? offset, 42);
-    const record = Buffer.concat([local, localName, data]);
+    const record = Buffer.concat([local, localName, localExtra, data]);
     locals.push(record);
-    centrals.push(Buffer.concat([central, name]));
+    centrals.push(Buffer.concat([central, name, extra]));
     offset += record.length;
   }
   const body = Buffer.concat(locals);

@@ -70,6 +70,8 @@ export interface AuditLog {
   readonly size: number;
   /** The unsealed tail accepted at open (`acceptUnsealedTail`), or undefined when there was none. */
   readonly unsealedTail: UnsealedTail | undefined;
+  /** Lets checkpoints sign the unsealed tail (after the caller recorded who accepted it, and why). */
+  acceptUnsealedTail(): void;
   /** Waits for pending appends, writes a final checkpoint when there are new records, releases the sink. */
   close(): Promise<void>;
 }

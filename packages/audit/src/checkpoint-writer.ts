@@ -104,7 +104,16 @@ export class CheckpointWriter {
     }
   }
 
+  /** Set while an unsealed tail opened with `acceptUnsealedTail` waits for the caller's acceptance. */
+  unsealedTailPending = false;
+
   private async make(): Promise<SignedCheckpoint> {
+    if (this.unsealedTailPending) {
+      throw new CustodyError(
+        "ERR_AUDIT_UNSEALED_TAIL",
+        "the log ends in unsealed records nobody has accepted yet: no checkpoint may sign them",
+      );
+    }
     const treeSize = this.accumulator.size;
     if (treeSize === 0)
       throw new CustodyError("ERR_INVALID_ARGUMENT", "an empty audit log has no checkpoint");

@@ -10,6 +10,31 @@ export {
   signedCheckpointToJson,
   verifyCheckpointSignature,
 } from "./checkpoint.js";
+export type { ItemFactAction } from "./custody-report/facts.js";
+export { foldItemFacts, ITEM_FACT_ACTIONS, isItemFactAction } from "./custody-report/facts.js";
+export {
+  assertSignedCustodyReport,
+  isSignedCustodyReport,
+  signedCustodyReportFromJson,
+} from "./custody-report/guards.js";
+export type { Acquisition, ItemRecord } from "./custody-report/item-record.js";
+export {
+  acquisitionSchema,
+  itemAuditTarget,
+  itemRecordSchema,
+  itemRecordSha256,
+} from "./custody-report/item-record.js";
+export { custodyReportJsonSchemas } from "./custody-report/json-schema.js";
+export type { CustodyReport, ItemState, SignedCustodyReport } from "./custody-report/schema.js";
+export {
+  CUSTODY_REPORT_FORMAT,
+  custodyReportSchema,
+  itemStateSchema,
+  signedCustodyReportSchema,
+} from "./custody-report/schema.js";
+export { signCustodyReport } from "./custody-report/sign.js";
+export type { ReportVerification } from "./custody-report/verify.js";
+export { verifyCustodyReport } from "./custody-report/verify.js";
 export { FileAuditSink } from "./file-sink.js";
 export { FileAuditSource } from "./file-source.js";
 export { auditJsonSchemas } from "./json-schema.js";

@@ -77,6 +77,7 @@ export class LogImpl implements AuditLog {
       witness: options.witness,
     });
     this.#checkpoints.witnessed = replayed.witnessed;
+    this.#checkpoints.unsealedTailPending = replayed.unsealedTail !== undefined;
   }
 
   /** Replays what is stored (one pass) and opens the log over it; writes nothing. */
@@ -91,6 +92,14 @@ export class LogImpl implements AuditLog {
 
   get unsealedTail(): UnsealedTail | undefined {
     return this.#replayed.unsealedTail;
+  }
+
+  /**
+   * The caller (a custodian, authorized and recorded) accepts the unsealed tail: from now on checkpoints
+   * may sign it. Until then nothing signs it, not even close(), so a refused acceptance signs nothing.
+   */
+  acceptUnsealedTail(): void {
+    this.#checkpoints.unsealedTailPending = false;
   }
 
   /** The sealed records a crashed writer left after its last checkpoint (signed by `openAuditLog`). */
@@ -254,7 +263,8 @@ export class LogImpl implements AuditLog {
     this.#checkpoints.stopTimer();
     await this.#flushing;
     try {
-      if (this.#failure === undefined && this.scanner.count > 0) await this.#checkpoints.checkpoint();
+      const signable = this.#failure === undefined && !this.#checkpoints.unsealedTailPending;
+      if (signable && this.scanner.count > 0) await this.#checkpoints.checkpoint();
       await this.#checkpoints.idle();
     } finally {
       await this.sink.close();

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { CustodyError, isCustodyError } from "@custody/core";
 import {
   type AuthenticatedPrincipal,
+  type ItemSelector,
   readIdentityFile,
   readVaultConfig,
   resolveVaultDir,
@@ -23,6 +24,11 @@ export function vaultDir(ctx: CommandContext): string {
   return resolveVaultDir(ctx.string("vault"), ctx.env, ctx.cwd);
 }
 
+/** The caller's identity file: --identity, then CUSTODY_IDENTITY, then the owner's file in the vault. */
+export function identityFile(ctx: CommandContext, dir: string): string {
+  return ctx.string("identity") ?? ctx.env.CUSTODY_IDENTITY ?? join(dir, OWNER_IDENTITY);
+}
+
 /** Opens the vault and authenticates the caller: --identity, then CUSTODY_IDENTITY, then the owner's file. */
 export async function openVaultAs(
   ctx: CommandContext,
@@ -34,8 +40,10 @@ export async function openVaultAs(
     ctx.env,
   );
   try {
-    const file = ctx.string("identity") ?? ctx.env.CUSTODY_IDENTITY ?? join(dir, OWNER_IDENTITY);
-    const principal = vault.authenticate(await readIdentityFile(file), ctx.env.CUSTODY_IDENTITY_PASSPHRASE);
+    const principal = vault.authenticate(
+      await readIdentityFile(identityFile(ctx, dir)),
+      ctx.env.CUSTODY_IDENTITY_PASSPHRASE,
+    );
     return { vault, principal };
   } catch (error) {
     await vault.close();
@@ -73,6 +81,16 @@ export async function withVault<T>(
   } finally {
     await vault.close();
   }
+}
+
+/** Options of commands that name one item: its id, and its case when the same bytes sit in several. */
+export const ITEM_OPTIONS = { ...VAULT_OPTIONS, case: { type: "string" } } as const;
+
+/** The item a command names: the first positional, and --case when given. */
+export function itemSelector(ctx: CommandContext): ItemSelector {
+  const id = String(ctx.positionals[0]);
+  const caseId = ctx.string("case");
+  return caseId === undefined ? id : { id, caseId };
 }
 
 /** `--label K=V` values as a record; a malformed one is a usage error. */

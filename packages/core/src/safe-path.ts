@@ -5,6 +5,12 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const DRIVE = /^[A-Za-z]:/;
 const MAX_PATH_BYTES = 4096;
 const MAX_SEGMENT_BYTES = 255;
+// Bidirectional controls and zero-width characters: a name that shows as another (U+202E turns
+// "gpj.exe" into "exe.jpg" on screen) or hides a difference ("a\u200Bb" looks like "ab").
+const INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const INVISIBLE_ALL = new RegExp(INVISIBLE.source, "g");
+// Windows opens the device, not a file, for these names with any extension and in any case.
+const DEVICE = /^(con|prn|aux|nul|conin\$|conout\$|(com|lpt)[0-9\u00b9\u00b2\u00b3])$/i;
 
 /** Why a relative path is unsafe, or undefined when it is safe. Shared by manifests and archive readers. */
 export function unsafePathReason(path: string): string | undefined {
@@ -20,7 +26,19 @@ export function unsafePathReason(path: string): string | undefined {
     if (segment === "." || segment === "") return "it contains an empty or '.' segment";
     if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES)
       return `a segment is longer than ${MAX_SEGMENT_BYTES} bytes`;
+    const portable = nonPortableReason(segment);
+    if (portable !== undefined) return portable;
   }
+  return undefined;
+}
+
+/** Names that Windows or macOS would store as another name, open as something else, or show misleadingly. */
+function nonPortableReason(segment: string): string | undefined {
+  if (segment.includes(":")) return "it contains ':' (an NTFS alternate data stream)";
+  if (/[. ]$/.test(segment)) return "a segment ends with a dot or a space (Windows drops them)";
+  if (INVISIBLE.test(segment)) return "it contains a bidirectional control or a zero-width character";
+  const stem = segment.split(".")[0]?.trimEnd() ?? segment;
+  if (DEVICE.test(stem)) return `a segment is the Windows device name ${stem.toUpperCase()}`;
   return undefined;
 }
 
@@ -36,10 +54,16 @@ export function assertSafeRelativePath(path: string, what = "path"): void {
 
 /**
  * The key under which two paths collide on a case-insensitive or normalizing filesystem
- * (macOS, Windows): Unicode NFC plus a case fold. Two distinct paths with one key are duplicates.
+ * (macOS, Windows): invisible characters dropped, Unicode NFC, a case fold, and the trailing dots and
+ * spaces Windows strips removed from each segment. Two distinct paths with one key are duplicates.
  */
 export function pathCollisionKey(path: string): string {
-  return path.normalize("NFC").toUpperCase().toLowerCase().normalize("NFC");
+  const folded = path.replace(INVISIBLE_ALL, "").normalize("NFC").toUpperCase().toLowerCase();
+  return folded
+    .split("/")
+    .map((segment) => segment.replace(/[. ]+$/, ""))
+    .join("/")
+    .normalize("NFC");
 }
 
 /** Finds the first pair of paths that collide, so readers can refuse look-alike duplicates. */

@@ -28,9 +28,42 @@ const HOSTILE: [string, string][] = [
   ["lone\ud800", "surrogate"],
   [`${"a/".repeat(2049)}a`, "longer than 4096"],
   ["x".repeat(256), "segment"],
+  ["a/report.", "dot or a space"],
+  ["a/report ", "dot or a space"],
+  ["dir./b", "dot or a space"],
+  ["a..", "dot or a space"],
+  ["evil.txt:hidden", "':'"],
+  ["CON", "device name CON"],
+  ["a/con.txt", "device name CON"],
+  ["Nul.tar.gz", "device name NUL"],
+  ["aux .log", "device name AUX"],
+  ["COM1", "device name COM1"],
+  ["lpt9.txt", "device name LPT9"],
+  ["com\u00b9", "device name"],
+  ["CONOUT$", "device name"],
+  ["invoice\u202Efdp.exe", "bidirectional"],
+  ["a\u200Bb", "zero-width"],
+  ["\uFEFFbom.txt", "zero-width"],
+  ["x\u2066y", "zero-width"],
 ];
 
-const SAFE = ["a", "a/b/c.txt", "é/ü", "..a", "a..", ".hidden", "a b", "日本/語", "x".repeat(255), "😀"];
+const SAFE = [
+  "a",
+  "a/b/c.txt",
+  "é/ü",
+  "..a",
+  "a..b",
+  "console.log",
+  "com10",
+  "lpt",
+  "nul_",
+  "CON_1/x",
+  ".hidden",
+  "a b",
+  "日本/語",
+  "x".repeat(255),
+  "😀",
+];
 
 describe("safe relative paths", () => {
   it.each(HOSTILE)("refuses %j (%s)", (path, reason) => {
@@ -75,6 +108,12 @@ describe("path collisions", () => {
     expect(pathCollisionKey("caf\u00e9")).toBe(pathCollisionKey("cafe\u0301"));
     expect(pathCollisionKey("STRASSE")).toBe(pathCollisionKey("straße"));
     expect(pathCollisionKey("a/b")).not.toBe(pathCollisionKey("a_b"));
+  });
+
+  it("folds what Windows drops: trailing dots and spaces of every segment, invisible characters", () => {
+    expect(pathCollisionKey("Data./x. ")).toBe(pathCollisionKey("data/x"));
+    expect(pathCollisionKey("a\u200Bb/c\uFEFF")).toBe(pathCollisionKey("ab/c"));
+    expect(pathCollisionKey("data/x")).not.toBe(pathCollisionKey("data/y"));
   });
 
   it("finds the first colliding pair, or none", () => {

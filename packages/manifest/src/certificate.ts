@@ -16,12 +16,15 @@ export interface CertificateFacts {
   /** The keyUsage bits (digitalSignature = 0 ... cRLSign = 6), or undefined without the extension. */
   readonly keyUsage: ReadonlySet<number> | undefined;
   readonly subjectKeyIdentifier: Buffer | undefined;
+  /** The extendedKeyUsage OIDs, or undefined without the extension. */
+  readonly extendedKeyUsage: readonly string[] | undefined;
   readonly criticalExtensions: readonly string[];
 }
 
 export const KEY_USAGE = { digitalSignature: 0, nonRepudiation: 1, keyCertSign: 5, cRLSign: 6 } as const;
 
 const SUBJECT_KEY_IDENTIFIER = "2.5.29.14";
+const EXTENDED_KEY_USAGE = "2.5.29.37";
 
 /** Reads a DER certificate; anything node:crypto or the structure reader refuses is ERR_MALFORMED_CERTIFICATE. */
 export function readCertificate(der: Buffer): CertificateFacts {
@@ -57,6 +60,7 @@ export function readCertificate(der: Buffer): CertificateFacts {
     subjectDer: toDer(reader.child(tbs, offset + 4, "subject")),
     keyUsage: extensions.keyUsage,
     subjectKeyIdentifier: extensions.subjectKeyIdentifier,
+    extendedKeyUsage: extensions.extendedKeyUsage,
     criticalExtensions: extensions.critical,
   };
 }
@@ -77,11 +81,17 @@ export function readCertificateBundle(pem: string): CertificateFacts[] {
 interface Extensions {
   keyUsage: Set<number> | undefined;
   subjectKeyIdentifier: Buffer | undefined;
+  extendedKeyUsage: string[] | undefined;
   critical: string[];
 }
 
 function readExtensions(reader: DerReader, optional: Asn1[]): Extensions {
-  const result: Extensions = { keyUsage: undefined, subjectKeyIdentifier: undefined, critical: [] };
+  const result: Extensions = {
+    keyUsage: undefined,
+    subjectKeyIdentifier: undefined,
+    extendedKeyUsage: undefined,
+    critical: [],
+  };
   const wrapper = optional.find((node) => reader.isContext(node, 3));
   if (wrapper === undefined) return result;
   for (const extension of reader.children(reader.child(wrapper, 0, "extensions"), "extensions")) {
@@ -91,6 +101,7 @@ function readExtensions(reader: DerReader, optional: Asn1[]): Extensions {
     const value = reader.bytes(parts[parts.length - 1], DerType.OCTETSTRING, "extension value");
     if (critical) result.critical.push(id);
     if (id === OID.keyUsage) result.keyUsage = keyUsageBits(reader, value);
+    if (id === EXTENDED_KEY_USAGE) result.extendedKeyUsage = extendedKeyUsage(reader, value);
     if (id === SUBJECT_KEY_IDENTIFIER) {
       result.subjectKeyIdentifier = reader.bytes(
         parseDer(value, "subjectKeyIdentifier", "ERR_MALFORMED_CERTIFICATE"),
@@ -114,6 +125,13 @@ function keyUsageBits(reader: DerReader, value: Buffer): Set<number> {
     if (byte & (0x80 >> (bit & 7))) set.add(bit);
   }
   return set;
+}
+
+function extendedKeyUsage(reader: DerReader, value: Buffer): string[] {
+  const list = parseDer(value, "extendedKeyUsage", "ERR_MALFORMED_CERTIFICATE");
+  return reader
+    .universal(list, DerType.SEQUENCE, "extendedKeyUsage")
+    .map((node) => reader.oid(node, "KeyPurposeId"));
 }
 
 /** The signer identity reported to callers and written into audit records. */

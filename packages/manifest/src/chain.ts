@@ -1,6 +1,8 @@
 import { CustodyError } from "@custody/core";
 import { assertKeyAllowed, resolveCertificateAlgorithm } from "./algorithms.js";
 import { type CertificateFacts, KEY_USAGE } from "./certificate.js";
+import type { CertificateRole } from "./roles.js";
+import { assertSigningCertificate, usageError } from "./usage.js";
 
 const MAX_DEPTH = 8;
 
@@ -14,7 +16,6 @@ const UNDERSTOOD = new Set([
   "2.5.29.35",
   "2.5.29.37",
 ]);
-const SIGNING_EKUS = ["1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.3", "2.5.29.37.0"];
 
 /** True when `issuer`'s name and key produced `child`'s signature (names compared as exact DER). */
 function issued(issuer: CertificateFacts, child: CertificateFacts): boolean {
@@ -54,6 +55,7 @@ export function checkChain(
   chain: readonly CertificateFacts[],
   times: readonly Date[],
   allowed: ReadonlySet<string>,
+  requiredRole?: CertificateRole,
 ): void {
   chain.forEach((cert, index) => {
     const isAnchor = index === chain.length - 1 && chain.length > 1;
@@ -62,7 +64,7 @@ export function checkChain(
     assertKeyAllowed(cert.publicKey, undefined, `certificate ${cert.x509.subject}`);
     for (const at of times) checkValidity(cert, at);
     checkCritical(cert);
-    if (index === 0) checkLeafUsage(cert);
+    if (index === 0) assertSigningCertificate(cert, requiredRole);
     else checkCaUsage(cert);
   });
 }
@@ -85,26 +87,10 @@ function checkValidity(cert: CertificateFacts, at: Date): void {
   }
 }
 
-function usageError(cert: CertificateFacts, message: string): CustodyError {
-  return new CustodyError("ERR_CERT_USAGE", `certificate ${cert.x509.subject} ${message}`, {
-    details: { subject: cert.x509.subject },
-  });
-}
-
 function checkCritical(cert: CertificateFacts): void {
   const unknown = cert.criticalExtensions.find((id) => !UNDERSTOOD.has(id));
   if (unknown !== undefined)
     throw usageError(cert, `has a critical extension this verifier does not know (${unknown})`);
-}
-
-function checkLeafUsage(cert: CertificateFacts): void {
-  if (!cert.keyUsage?.has(KEY_USAGE.digitalSignature)) {
-    throw usageError(cert, "is not allowed to sign: keyUsage lacks digitalSignature");
-  }
-  const extended = cert.x509.keyUsage;
-  if (extended !== undefined && extended.length > 0 && !extended.some((id) => SIGNING_EKUS.includes(id))) {
-    throw usageError(cert, `is not a signing certificate: extendedKeyUsage is ${extended.join(", ")}`);
-  }
 }
 
 function checkCaUsage(cert: CertificateFacts): void {

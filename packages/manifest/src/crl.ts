@@ -34,7 +34,7 @@ export interface CrlOptions {
   /** How long relying parties may use this list; 30 days by default. */
   nextUpdateDays?: number;
   /** Monotonic CRL number; the current time in seconds by default. */
-  crlNumber?: number;
+  crlNumber?: number | bigint;
 }
 
 /** A v2 X.509 CRL signed by the CA (sha256WithRSAEncryption), as PEM. */
@@ -76,6 +76,8 @@ export interface ParsedCrl {
   thisUpdate: Date;
   nextUpdate: Date | undefined;
   revoked: Map<bigint, Date>;
+  /** The cRLNumber extension: a CA never issues a smaller one later. */
+  crlNumber: bigint | undefined;
   tbsDer: Buffer;
   signatureAlgorithmOid: string;
   signature: Buffer;
@@ -99,7 +101,7 @@ export function parseCrl(input: string | Uint8Array): ParsedCrl {
   reader.universal(outerAlgorithm, SEQUENCE, "signatureAlgorithm");
   if (!algorithmDer.equals(toDer(outerAlgorithm as Asn1)))
     reader.fail("the outer and inner algorithms differ");
-  checkCriticalExtensions(fields.slice(offset + 3));
+  const crlNumber = readCrlExtensions(fields.slice(offset + 3));
   const next = fields[offset + 3];
   const hasNext = next?.type === DerType.UTCTIME || next?.type === DerType.GENERALIZEDTIME;
   const signatureBits = reader.bytes(signatureValue, DerType.BITSTRING, "signature");
@@ -109,6 +111,7 @@ export function parseCrl(input: string | Uint8Array): ParsedCrl {
     thisUpdate: reader.time(fields[offset + 2], "thisUpdate"),
     nextUpdate: hasNext ? reader.time(next, "nextUpdate") : undefined,
     revoked: readRevoked(fields[offset + (hasNext ? 4 : 3)]),
+    crlNumber,
     tbsDer: toDer(tbs as Asn1),
     signatureAlgorithmOid: reader.oid(reader.child(outerAlgorithm, 0, "algorithm"), "algorithm"),
     signature: signatureBits.subarray(1),
@@ -118,15 +121,24 @@ export function parseCrl(input: string | Uint8Array): ParsedCrl {
 // RFC 5280 §5.2: a CRL with a critical extension the reader does not understand must not be used
 const UNDERSTOOD_CRL_EXTENSIONS = new Set<string>([OID.cRLNumber, OID.authorityKeyIdentifier]);
 
-function checkCriticalExtensions(optional: Asn1[]): void {
+/** Refuses unknown critical extensions; returns the cRLNumber when present. */
+function readCrlExtensions(optional: Asn1[]): bigint | undefined {
   const wrapper = optional.find((node) => reader.isContext(node, 0));
-  if (wrapper === undefined) return;
+  if (wrapper === undefined) return undefined;
+  let crlNumber: bigint | undefined;
   for (const extension of reader.children(reader.child(wrapper, 0, "crlExtensions"), "crlExtensions")) {
     const parts = reader.children(extension, "extension");
     const id = reader.oid(parts[0], "extension id");
     const critical = parts.length === 3 && reader.bytes(parts[1], DerType.BOOLEAN, "critical")[0] !== 0;
     if (critical && !UNDERSTOOD_CRL_EXTENSIONS.has(id)) reader.fail(`unknown critical extension ${id}`);
+    if (id === OID.cRLNumber) {
+      const value = reader.bytes(parts[parts.length - 1], DerType.OCTETSTRING, "cRLNumber");
+      crlNumber = integerValue(
+        reader.integerBytes(parseDer(value, "cRLNumber", "ERR_MALFORMED_CRL"), "cRLNumber"),
+      );
+    }
   }
+  return crlNumber;
 }
 
 function readRevoked(node: Asn1 | undefined): Map<bigint, Date> {

@@ -55,7 +55,38 @@ export function sortByDer(children: Asn1[]): Asn1[] {
 }
 
 export function oid(dotted: string): Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(dotted).getBytes());
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, encodeOid(dotted).toString("binary"));
+}
+
+// forge's OID codec stops at 32-bit arcs; the custody arc (2.25.<UUID>) is a 128-bit arc, so BigInt here
+function encodeOid(dotted: string): Buffer {
+  if (!/^[0-2](\.(0|[1-9][0-9]*))+$/.test(dotted)) throw new Error(`not an OID: ${dotted}`);
+  const arcs = dotted.split(".").map((arc) => BigInt(arc));
+  const [first = 0n, second = 0n, ...rest] = arcs;
+  if (first < 2n && second > 39n) throw new Error(`not an OID: ${dotted}`);
+  const bytes: number[] = [];
+  for (const arc of [first * 40n + second, ...rest]) {
+    const group = [Number(arc & 0x7fn)];
+    for (let value = arc >> 7n; value > 0n; value >>= 7n) group.unshift(Number(value & 0x7fn) | 0x80);
+    bytes.push(...group);
+  }
+  return Buffer.from(bytes);
+}
+
+function decodeOid(bytes: Buffer): string | undefined {
+  const arcs: bigint[] = [];
+  let value = 0n;
+  for (const [index, byte] of bytes.entries()) {
+    // a leading 0x80 would give one OID two encodings
+    if (value === 0n && byte === 0x80) return undefined;
+    value = (value << 7n) | BigInt(byte & 0x7f);
+    if (byte & 0x80) continue;
+    if (arcs.length === 0) arcs.push(value < 80n ? value / 40n : 2n, value < 80n ? value % 40n : value - 80n);
+    else arcs.push(value);
+    value = 0n;
+    if (index === bytes.length - 1) return arcs.join(".");
+  }
+  return undefined; // empty, or the last arc is unterminated
 }
 
 export function integer(bytes: Buffer): Asn1 {
@@ -136,7 +167,9 @@ export class DerReader {
   }
 
   oid(node: Asn1 | undefined, name: string): string {
-    return asn1.derToOid(forge.util.createBuffer(this.bytes(node, asn1.Type.OID, name).toString("binary")));
+    const dotted = decodeOid(this.bytes(node, asn1.Type.OID, name));
+    if (dotted === undefined) this.fail(`${name} is not a valid OID`);
+    return dotted;
   }
 
   integerBytes(node: Asn1 | undefined, name: string): Buffer {

@@ -16,8 +16,17 @@ export type {
   IssueOptions,
 } from "./pki.js";
 export { createCertificateAuthority, issueCertificate } from "./pki.js";
+export type { RevocationEntry, RevocationResult, RevokeOptions } from "./revocation.js";
+export { initRevocationList, readRevokedSerials, revokeCertificates } from "./revocation.js";
 export type { CertificateRole } from "./roles.js";
-export { CERTIFICATE_ROLE_OIDS, CUSTODY_OID_ARC } from "./roles.js";
+export {
+  CERTIFICATE_ROLE_OIDS,
+  CERTIFICATE_ROLES,
+  CUSTODY_OID_ARC,
+  certificateRoles,
+  isCertificateRole,
+  SIGNING_ROLES,
+} from "./roles.js";
 export type {
   CustodyManifest,
   ManifestCase,

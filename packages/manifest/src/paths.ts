@@ -2,12 +2,14 @@ import { assertSafeRelativePath, CustodyError, pathCollisionKey } from "@custody
 import { merkleLeafHash, merkleRoot } from "@custody/hash";
 
 /**
- * Admits item paths one at a time and refuses any that would clash when extracted: unsafe paths
- * (ERR_UNSAFE_PATH), paths equal after Unicode NFC and case folding, and a file that is also another
- * item's directory (both ERR_DUPLICATE_PATH).
+ * Admits item paths one at a time and refuses any that would clash when extracted: unsafe or
+ * non-portable paths (ERR_UNSAFE_PATH), paths equal after Unicode NFC and case folding, a file that is
+ * also another item's directory, and one directory spelled two ways ("Data/a", "data/b": one folder on
+ * a case-insensitive disk, two elsewhere) (all ERR_DUPLICATE_PATH).
  */
 export class PathRegistry {
   private readonly files = new Map<string, string>();
+  /** Folder key -> the first item path under it (its spelling is that path's prefix). */
   private readonly directories = new Map<string, string>();
 
   add(path: string): void {
@@ -16,15 +18,20 @@ export class PathRegistry {
     const earlier = this.files.get(key) ?? this.directories.get(key);
     if (earlier !== undefined) throw duplicate(earlier, path);
     const segments = key.split("/");
+    const spelled = path.split("/");
     for (let i = 1; i < segments.length; i++) {
       const directory = segments.slice(0, i).join("/");
       const file = this.files.get(directory);
       if (file !== undefined) throw duplicate(file, path);
-      if (!this.directories.has(directory)) this.directories.set(directory, path);
+      const first = this.directories.get(directory);
+      if (first === undefined) this.directories.set(directory, path);
+      else if (prefix(first, i) !== spelled.slice(0, i).join("/")) throw duplicate(first, path);
     }
     this.files.set(key, path);
   }
 }
+
+const prefix = (path: string, segments: number) => path.split("/").slice(0, segments).join("/");
 
 function duplicate(earlier: string, path: string): CustodyError {
   const how = earlier === path ? "appears twice" : `collides with ${JSON.stringify(earlier)}`;

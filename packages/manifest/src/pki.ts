@@ -2,8 +2,15 @@ import { createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto"
 import { type Clock, CustodyError, systemClock } from "@custody/core";
 import forge from "node-forge";
 import { type CertificateFacts, readCertificatePem } from "./certificate.js";
-import { OID, parseDer, toDer, toPem } from "./der.js";
+import { OID, oid, parseDer, seq, toDer, toPem } from "./der.js";
 import { exportPrivateKey, generateRsaKey, loadPrivateKey } from "./keys.js";
+import {
+  assertCertificateRole,
+  CERTIFICATE_ROLE_OIDS,
+  type CertificateRole,
+  KEY_PURPOSE,
+  ROLE_PROFILES,
+} from "./roles.js";
 
 /** A CA as the PKI functions take it: its certificate and (possibly encrypted) PKCS#8 key. */
 export interface CertificateAuthority {
@@ -28,10 +35,12 @@ export interface CreateCaOptions {
   passphrase?: string;
 }
 
-export type CertificateUsage = "signer" | "client";
+/** A role, or an older name for one: "signer" is a collector, "client" a person. */
+export type CertificateUsage = CertificateRole | "signer" | "client";
 
 export interface IssueOptions {
   commonName: string;
+  /** What the certificate is for: its keyUsage, its standard extended key usage and its role's own OID. */
   usage: CertificateUsage;
   keyBits?: number;
   validDays?: number;
@@ -60,7 +69,10 @@ export async function createCertificateAuthority(options: CreateCaOptions): Prom
   return finish(der, key, options.passphrase);
 }
 
-/** A leaf certificate under `ca`: "signer" signs manifests and checkpoints, "client" authenticates people and services. */
+/**
+ * A leaf certificate under `ca` for one role (see ROLE_PROFILES): collector, vault-signer and script-signer
+ * sign; person, device and server are identities that never sign.
+ */
 export async function issueCertificate(
   ca: CertificateAuthority,
   options: IssueOptions,
@@ -68,10 +80,7 @@ export async function issueCertificate(
   const caCert = readCertificatePem(ca.certificatePem, "the CA certificate");
   const caKey = loadPrivateKey(ca.keyPem, ca.passphrase);
   assertCaKey(caCert, caKey);
-  const usage = [
-    { name: "keyUsage", critical: true, ...usageBits(options.usage) },
-    { name: "extKeyUsage", ...extendedUsage(options.usage) },
-  ];
+  const usage = roleExtensions(roleOf(options.usage));
   const key = await generateRsaKey(options.keyBits ?? 3072);
   const now = (options.clock ?? systemClock).now();
   const requested = now.getTime() + (options.validDays ?? 730) * DAY_MS;
@@ -88,30 +97,24 @@ export async function issueCertificate(
   return finish(der, key, options.passphrase);
 }
 
-function usageBits(usage: CertificateUsage): Record<string, boolean> {
-  switch (usage) {
-    case "signer":
-      return { digitalSignature: true, nonRepudiation: true };
-    case "client":
-      return { digitalSignature: true, keyEncipherment: true };
-    default:
-      return invalidUsage(usage);
-  }
+/** The role an IssueOptions.usage names ("signer" and "client" are the names older callers use). */
+export function roleOf(usage: CertificateUsage): CertificateRole {
+  if (usage === "signer") return "collector";
+  if (usage === "client") return "person";
+  assertCertificateRole(usage, "usage");
+  return usage;
 }
 
-function extendedUsage(usage: CertificateUsage): Record<string, boolean> {
-  switch (usage) {
-    case "signer":
-      return { emailProtection: true, codeSigning: true };
-    case "client":
-      return { clientAuth: true };
-    default:
-      return invalidUsage(usage);
-  }
-}
-
-function invalidUsage(usage: never): never {
-  throw new CustodyError("ERR_INVALID_ARGUMENT", `usage must be "signer" or "client", not ${String(usage)}`);
+function roleExtensions(role: CertificateRole): object[] {
+  const profile = ROLE_PROFILES[role];
+  const bits = Object.fromEntries(profile.keyUsage.map((name) => [name, true]));
+  const purposes = [KEY_PURPOSE[profile.keyPurpose], CERTIFICATE_ROLE_OIDS[role]];
+  // encoded here: forge's OID encoder stops at 32-bit arcs, and the role OIDs have a 128-bit one
+  const extendedKeyUsage = toDer(seq(purposes.map((id) => oid(id)))).toString("binary");
+  return [
+    { name: "keyUsage", critical: true, ...bits },
+    { id: "2.5.29.37", value: extendedKeyUsage },
+  ];
 }
 
 function authorityKeyId(caCert: CertificateFacts): object[] {

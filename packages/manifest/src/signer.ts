@@ -17,6 +17,7 @@ import {
   toDer,
 } from "./der.js";
 import { loadPrivateKey } from "./keys.js";
+import { assertSigningCertificate } from "./usage.js";
 
 /** Makes a detached CMS signature over exact bytes. A key file, an HSM or a cloud KMS can stand behind it. */
 export interface Signer {
@@ -48,10 +49,12 @@ export interface KeySignerOptions {
   clock?: Clock;
 }
 
-/** A Signer over a private key held in memory; the key is decrypted once, here. */
+/** A Signer over a private key held in memory; the key is decrypted once, here. Identity certificates are refused. */
 export function createKeySigner(options: KeySignerOptions): Signer {
-  const key = loadPrivateKey(options.keyPem, options.passphrase);
   const leaf = readCertificatePem(options.certificatePem, "the signer certificate");
+  // refused before the key is opened: an identity certificate is never a reason to ask for a passphrase
+  assertSigningCertificate(leaf);
+  const key = loadPrivateKey(options.keyPem, options.passphrase);
   if (!leaf.x509.checkPrivateKey(key)) {
     throw new CustodyError("ERR_MALFORMED_KEY", "the private key does not belong to the signer certificate");
   }
@@ -102,11 +105,16 @@ function keyTypeOf(key: KeyObject): SignatureKeyType {
   throw new CustodyError("ERR_MALFORMED_KEY", `signing keys must be RSA or EC, not ${key.asymmetricKeyType}`);
 }
 
-/** Builds the CMS structure around any SHA-256 signing function (RSA PKCS#1 v1.5 or ECDSA). */
+/**
+ * Builds the CMS structure around any SHA-256 signing function (RSA PKCS#1 v1.5 or ECDSA). A certificate that
+ * may not sign (an identity: person, device, server; no digitalSignature) is ERR_CERT_USAGE here, before
+ * anything is signed, by the same rule verifiers apply.
+ */
 export function createCmsSigner(options: CmsSignerOptions): Signer {
   const certificates = options.certificateChainPem.map((pem) => readCertificatePem(pem));
   const leaf = certificates[0];
   if (leaf === undefined) throw new CustodyError("ERR_INVALID_ARGUMENT", "the certificate chain is empty");
+  assertSigningCertificate(leaf);
   const clock = options.clock ?? systemClock;
   const certificateChain = Object.freeze(certificates.map((cert) => cert.x509.toString()));
   const signDigest = async (sha256: Uint8Array): Promise<Buffer> => {

@@ -1,16 +1,11 @@
 import { createHash, verify } from "node:crypto";
 import { type Clock, CustodyError, systemClock } from "@custody/core";
-import {
-  assertKeyAllowed,
-  DEFAULT_ALLOWED_ALGORITHMS,
-  resolveCertificateAlgorithm,
-  resolveSignerAlgorithm,
-} from "./algorithms.js";
-import { type CertificateFacts, describeSigner, KEY_USAGE, readCertificateBundle } from "./certificate.js";
+import { assertKeyAllowed, DEFAULT_ALLOWED_ALGORITHMS, resolveSignerAlgorithm } from "./algorithms.js";
+import { type CertificateFacts, describeSigner, readCertificateBundle } from "./certificate.js";
 import { buildChain, checkChain } from "./chain.js";
 import { type ParsedSignedData, parseSignedData } from "./cms.js";
-import { integerValue, parseCrl } from "./crl.js";
-import type { CertificateRole } from "./roles.js";
+import { applyCrl } from "./crl-check.js";
+import { assertCertificateRole, type CertificateRole } from "./roles.js";
 
 /** Everything verification trusts, passed in: nothing is read from the network, the disk or the system store. */
 export interface TrustOptions {
@@ -18,15 +13,19 @@ export interface TrustOptions {
   trustAnchors: string[];
   /** PEM CRLs; a CRL is applied to the certificates its (verified) issuer signed. */
   crls?: string[];
-  /** The verification time; certificates must be valid now and at the signing time. */
+  /** The verification time; certificates must be valid now and at the signing time (see `validity`). */
   clock?: Clock;
   /** e.g. ["rsa-sha256", "ecdsa-sha256"]; DEFAULT_ALLOWED_ALGORITHMS when absent. */
   allowedAlgorithms?: string[];
-  /** The role the signer's certificate must hold (its extended key usage); any signing role when absent. */
+  /**
+   * The role the signer's certificate must hold (its role OID in the extended key usage). When absent, any
+   * signing certificate is accepted; an identity (person, device, server) never is.
+   */
   requiredRole?: CertificateRole;
   /**
    * When the certificates must be valid: at the signing time and now (the default), or at the signing
    * time alone, for signatures anchored by something newer (a later checkpoint, a timestamp token).
+   * A CRL applies in both: a listed certificate is refused whatever its revocation date.
    */
   validity?: "signing-time-and-now" | "signing-time";
 }
@@ -63,6 +62,7 @@ export function verifyDetachedDigest(
   trust: TrustOptions,
 ): SignatureInfo {
   const anchors = readTrustAnchors(trust.trustAnchors);
+  const times = validityTimes(trust);
   const allowed = new Set(trust.allowedAlgorithms ?? DEFAULT_ALLOWED_ALGORITHMS);
   const now = (trust.clock ?? systemClock).now();
   const parsed = parseSignedData(signatureDer);
@@ -79,13 +79,29 @@ export function verifyDetachedDigest(
     );
   }
   const chain = buildChain(leaf, parsed.certificates, anchors);
-  checkChain(chain, [signingTime, now], allowed);
-  for (const crl of trust.crls ?? []) applyCrl(crl, chain, anchors, allowed);
+  checkChain(chain, times(signingTime, now), allowed, trust.requiredRole);
+  for (const crl of trust.crls ?? []) applyCrl(crl, chain, anchors, allowed, signingTime);
   return {
     signer: describeSigner(leaf),
     signingTime,
     certificateChain: chain.map((cert) => cert.x509.toString()),
   };
+}
+
+// options are checked before any work, so a typo in a caller's trust options never weakens verification
+function validityTimes(trust: TrustOptions): (signingTime: Date, now: Date) => Date[] {
+  if (trust.requiredRole !== undefined) assertCertificateRole(trust.requiredRole, "requiredRole");
+  switch (trust.validity ?? "signing-time-and-now") {
+    case "signing-time-and-now":
+      return (signingTime, now) => [signingTime, now];
+    case "signing-time":
+      return (signingTime) => [signingTime];
+    default:
+      throw new CustodyError(
+        "ERR_INVALID_ARGUMENT",
+        `validity must be "signing-time-and-now" or "signing-time", not ${JSON.stringify(trust.validity)}`,
+      );
+  }
 }
 
 // a trust anchor that holds no certificate is a configuration mistake, never silently skipped
@@ -152,47 +168,4 @@ function findSigner(parsed: ParsedSignedData): CertificateFacts {
     throw new CustodyError("ERR_UNTRUSTED_SIGNER", "the signature does not carry its signer's certificate");
   }
   return found;
-}
-
-/** Checks a CRL's signature by the CA that issued it, then whether it names a certificate on the path. */
-function applyCrl(
-  pem: string,
-  chain: readonly CertificateFacts[],
-  anchors: readonly CertificateFacts[],
-  allowed: ReadonlySet<string>,
-): void {
-  const crl = parseCrl(pem);
-  const index = chain.findIndex((cert, i) => i > 0 && cert.subjectDer.equals(crl.issuerDer));
-  // a CRL from a CA off this path is still checked, so a tampered issuer name cannot make it be ignored
-  const issuer = chain[index] ?? anchors.find((anchor) => anchor.subjectDer.equals(crl.issuerDer));
-  if (issuer === undefined) {
-    throw new CustodyError(
-      "ERR_MALFORMED_CRL",
-      "a CRL's issuer is neither a trust anchor nor on the signer's path",
-    );
-  }
-  const algorithm = resolveCertificateAlgorithm(crl.signatureAlgorithmOid, allowed);
-  if (!issuer.keyUsage?.has(KEY_USAGE.cRLSign) || !safeVerify(algorithm.hash, crl, issuer)) {
-    throw new CustodyError("ERR_MALFORMED_CRL", `the CRL is not signed by its issuer ${issuer.x509.subject}`);
-  }
-  if (index < 1) return;
-  const subject = chain[index - 1] as CertificateFacts;
-  const revokedAt = crl.revoked.get(integerValue(subject.serialDer));
-  if (revokedAt !== undefined) {
-    throw new CustodyError(
-      "ERR_CERT_REVOKED",
-      `certificate ${subject.x509.subject} was revoked ${revokedAt.toISOString()}`,
-      {
-        details: { subject: subject.x509.subject, revokedAt: revokedAt.toISOString() },
-      },
-    );
-  }
-}
-
-function safeVerify(hash: string, crl: ReturnType<typeof parseCrl>, issuer: CertificateFacts): boolean {
-  try {
-    return verify(hash, crl.tbsDer, issuer.publicKey, crl.signature);
-  } catch {
-    return false;
-  }
 }

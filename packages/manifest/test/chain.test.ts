@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CustodyError } from "@custody/core";
-import { createKeySigner, verifyDetached } from "@custody/manifest";
+import { verifyDetached } from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openssl, tempDir } from "./fixtures.js";
 
@@ -105,15 +105,18 @@ async function issued(
   );
 }
 
+// signed by openssl, as whoever holds the key could: custody's own signer refuses some of these certificates
 async function signWith(name: string, chain: string[] = []): Promise<Buffer> {
-  const read = (file: string) => readFile(join(work.dir, file), "utf8");
-  const chainPem = (await Promise.all(chain.map((c) => read(`${c}.pem`)))).join("");
-  const signer = createKeySigner({
-    keyPem: await read(`${name}.key`),
-    certificatePem: await read(`${name}.pem`),
-    chainPem,
-  });
-  return signer.sign(content);
+  await writeFile(join(work.dir, "content.bin"), content);
+  const bundle = (await Promise.all(chain.map((c) => readFile(join(work.dir, `${c}.pem`), "utf8")))).join("");
+  await writeFile(join(work.dir, "chain.pem"), bundle);
+  const extra = chain.length > 0 ? ["-certfile", "chain.pem"] : [];
+  const out = `${name}.p7s`;
+  await ossl(
+    ...["cms", "-sign", "-binary", "-outform", "DER", "-md", "sha256", "-in", "content.bin"],
+    ...["-signer", `${name}.pem`, "-inkey", `${name}.key`, "-out", out, ...extra],
+  );
+  return readFile(join(work.dir, out));
 }
 
 async function codeFor(name: string, anchor: string, chain: string[] = []): Promise<string> {

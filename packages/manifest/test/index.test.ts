@@ -5,7 +5,16 @@ describe("@custody/manifest public surface", () => {
   it("exports exactly the documented values", () => {
     expect(Object.keys(manifest).sort()).toEqual(
       [
+        "CERTIFICATE_ROLES",
+        "CERTIFICATE_ROLE_OIDS",
+        "CUSTODY_OID_ARC",
         "DEFAULT_ALLOWED_ALGORITHMS",
+        "SIGNING_ROLES",
+        "certificateRoles",
+        "initRevocationList",
+        "isCertificateRole",
+        "readRevokedSerials",
+        "revokeCertificates",
         "MANIFEST_VERSION",
         "MIN_RSA_BITS",
         "ManifestBuilder",

@@ -1,49 +1,63 @@
-import { type Action, type ApprovableChange, type PendingApproval, requiredAction } from "@custody/access";
+import { type ApprovableChange, type PendingApproval, requiredAction } from "@custody/access";
 import { CustodyError } from "@custody/core";
-import type { AuthenticatedPrincipal } from "./identity.js";
-import { type EvidenceItem, itemKey, itemResource, toItem } from "./item.js";
-import type { Vault } from "./vault.js";
+import type { AuthenticatedPrincipal } from "./authenticate.js";
+import type { VaultContext } from "./context.js";
+import { itemRequest } from "./evidence-ops.js";
+import { FACT, itemTarget } from "./facts.js";
+import { activateIdentity, performRevocation } from "./identity-ops.js";
+import { viewItem } from "./item-view.js";
+import { type EvidenceItem, itemKey, itemResource } from "./items.js";
+import type { LedgerItem } from "./ledger.js";
+import { commitPolicy, proposeChange } from "./policy-facts.js";
+import { type ItemRef, resolveItem } from "./resolve.js";
 
 /** An operation that either happened or now waits for the second custodian. */
 export type ApprovalOutcome = DoneOutcome | { status: "pending"; request: PendingApproval };
 export type DoneOutcome = { status: "done"; message: string; item?: EvidenceItem };
 
+interface Approval {
+  requestId: string;
+  proposedBy: string;
+  approvedBy: string;
+}
+
 /** Releases a legal hold; with two custodians, opens a request the other one approves. */
 export async function releaseHold(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  id: string,
+  ref: ItemRef,
 ): Promise<ApprovalOutcome> {
-  const item = await vault.findItem(id);
-  const change: ApprovableChange = { kind: "release-hold", resource: itemResource(item) };
-  if (await needsApproval(vault, change)) {
-    return propose(vault, principal, "evidence.release", item, change);
-  }
-  return vault.run(vault.itemRequest(principal, "evidence.release", item), () => performRelease(vault, item));
+  const entry = await resolveItem(ctx, principal, "evidence.release", ref);
+  const change: ApprovableChange = { kind: "release-hold", resource: itemResource(entry) };
+  return ctx.guard.run(itemRequest(principal, "evidence.release", entry), async () => {
+    if (!entry.legalHold)
+      throw new CustodyError("ERR_INVALID_ARGUMENT", `item ${entry.id} is not under legal hold`);
+    if (ctx.policy.requiresApproval(change))
+      return { status: "pending", request: await proposeChange(ctx, principal, change) };
+    return performRelease(ctx, principal.id, entry);
+  });
 }
 
 /** Deletes an item whose retention has passed and that is not held; two custodians must agree when two exist. */
 export async function purgeItem(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  id: string,
+  ref: ItemRef,
 ): Promise<ApprovalOutcome> {
-  const item = await vault.findItem(id);
-  const change: ApprovableChange = { kind: "purge", resource: itemResource(item) };
+  const entry = await resolveItem(ctx, principal, "evidence.purge", ref);
+  const change: ApprovableChange = { kind: "purge", resource: itemResource(entry) };
   // Authorized (and recorded) first: a person without the grant learns nothing about holds or retention.
-  const precheck = () => assertPurgeable(vault, item);
-  if (await needsApproval(vault, change)) {
-    return propose(vault, principal, "evidence.purge", item, change, precheck);
-  }
-  return vault.run(vault.itemRequest(principal, "evidence.purge", item), async () => {
-    precheck();
-    return performPurge(vault, item);
+  return ctx.guard.run(itemRequest(principal, "evidence.purge", entry), async () => {
+    assertPurgeable(ctx, entry);
+    if (ctx.policy.requiresApproval(change))
+      return { status: "pending", request: await proposeChange(ctx, principal, change) };
+    return performPurge(ctx, principal.id, entry);
   });
 }
 
 /** The second custodian approves a request; the change or operation it names happens now, recorded. */
 export async function approveRequest(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
   requestId: string,
 ): Promise<ApprovalOutcome> {
@@ -53,88 +67,94 @@ export async function approveRequest(
     resource: { kind: "policy" },
     target: `request:${requestId}`,
   } as const;
-  return vault.run(request, async () => {
-    const result = await vault.policy.approve(requestId, principal);
+  return ctx.guard.run(request, async () => {
+    const result = await commitPolicy(ctx, principal, () => ctx.policy.approve(requestId, principal));
     const approved = result.request;
-    if (approved === undefined)
-      throw new CustodyError("ERR_INTERNAL", `approval ${requestId} returned no request`);
-    const outcome = await performApproved(vault, approved);
-    await vault.audit.append({
-      actor: principal.id,
-      action: requiredAction(approved.change),
-      target: targetOf(approved.change),
-      outcome: "allow",
-      reason: `${outcome.message}; proposed by ${approved.proposedBy}, approved by ${principal.id} (request ${requestId})`,
-      details: {
-        requestId,
-        proposedBy: approved.proposedBy,
-        approvedBy: principal.id,
-        policyVersion: result.version,
-      },
-    });
+    const approval = { requestId, proposedBy: approved.proposedBy, approvedBy: principal.id };
+    const outcome = await performApproved(ctx, approved.change, approval);
+    await ctx.guard.note(
+      principal,
+      requiredAction(approved.change),
+      targetOf(approved.change),
+      `${outcome.message}; proposed by ${approved.proposedBy}, approved by ${principal.id} (request ${requestId})`,
+      { ...approval, policyVersion: result.version },
+    );
     return outcome;
   });
 }
 
-async function needsApproval(vault: Vault, change: ApprovableChange): Promise<boolean> {
-  await vault.policy.refresh();
-  return vault.policy.requiresApproval(change);
-}
-
-async function performApproved(vault: Vault, request: PendingApproval): Promise<DoneOutcome> {
-  const change = request.change;
+async function performApproved(
+  ctx: VaultContext,
+  change: ApprovableChange,
+  approval: Approval,
+): Promise<DoneOutcome> {
   switch (change.kind) {
     case "release-hold":
-      return performRelease(vault, await vault.findItem(change.resource.itemId ?? ""));
+      return performRelease(ctx, approval.approvedBy, approvedItem(ctx, change), approval);
     case "purge": {
-      const item = await vault.findItem(change.resource.itemId ?? "");
-      assertPurgeable(vault, item);
-      return performPurge(vault, item);
+      const entry = approvedItem(ctx, change);
+      assertPurgeable(ctx, entry);
+      return performPurge(ctx, approval.approvedBy, entry, approval);
+    }
+    case "activate-identity":
+      await activateIdentity(ctx, change.serialNumber, approval);
+      return { status: "done", message: `identity ${change.serialNumber} of ${change.principal} activated` };
+    case "revoke-identity": {
+      const revoked = await performRevocation(ctx, approval.approvedBy, change.principal, approval);
+      return { status: "done", message: `${revoked.length} identit(ies) of ${change.principal} revoked` };
     }
     default:
       return { status: "done", message: `policy change ${change.kind} applied` };
   }
 }
 
-async function propose(
-  vault: Vault,
-  principal: AuthenticatedPrincipal,
-  action: Action,
-  item: EvidenceItem,
-  change: ApprovableChange,
-  precheck: () => void = () => {},
-): Promise<ApprovalOutcome> {
-  return vault.run(vault.itemRequest(principal, action, item, { approval: "proposed" }), async () => {
-    precheck();
-    const result = await vault.policy.propose(change, principal);
-    if (result.request === undefined) throw new CustodyError("ERR_INTERNAL", "propose returned no request");
-    await vault.audit.append({
-      actor: principal.id,
-      action: "access.propose",
-      target: `item:${item.id}`,
-      outcome: "allow",
-      reason: `${change.kind} of item ${item.id} awaits the second custodian (request ${result.request.id})`,
-      details: { requestId: result.request.id, change: change.kind, expiresAt: result.request.expiresAt },
-    });
-    return { status: "pending", request: result.request };
+function approvedItem(
+  ctx: VaultContext,
+  change: { resource: { caseId?: string; itemId?: string } },
+): LedgerItem {
+  const entry = ctx.ledger.item(change.resource.caseId ?? "", change.resource.itemId ?? "");
+  if (entry === undefined || entry.purged)
+    throw new CustodyError("ERR_NOT_FOUND", "the approved item no longer exists");
+  return entry;
+}
+
+async function performRelease(
+  ctx: VaultContext,
+  actor: string,
+  entry: LedgerItem,
+  approval?: Approval,
+): Promise<DoneOutcome> {
+  await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), false);
+  await ctx.guard.fact(actor, FACT.holdReleased, itemTarget(entry.caseId, entry.id), "legal hold released", {
+    legalHold: false,
+    ...approval,
   });
+  return {
+    status: "done",
+    message: `legal hold released on item ${entry.id}`,
+    item: await viewItem(ctx, entry),
+  };
 }
 
-async function performRelease(vault: Vault, item: EvidenceItem): Promise<DoneOutcome> {
-  const updated = toItem(await vault.store.setLegalHold(itemKey(item.id), false));
-  return { status: "done", message: `legal hold released on item ${item.id}`, item: updated };
+async function performPurge(
+  ctx: VaultContext,
+  actor: string,
+  entry: LedgerItem,
+  approval?: Approval,
+): Promise<DoneOutcome> {
+  await ctx.store.delete(itemKey(entry.caseId, entry.id));
+  await ctx.guard.fact(actor, FACT.purged, itemTarget(entry.caseId, entry.id), "item purged", {
+    ...approval,
+  });
+  return { status: "done", message: `item ${entry.id} purged` };
 }
 
-async function performPurge(vault: Vault, item: EvidenceItem): Promise<DoneOutcome> {
-  await vault.store.delete(itemKey(item.id));
-  return { status: "done", message: `item ${item.id} purged` };
-}
-
-function assertPurgeable(vault: Vault, item: EvidenceItem): void {
-  if (item.legalHold) throw new CustodyError("ERR_IMMUTABLE", `item ${item.id} is under legal hold`);
-  const until = item.retainUntil === undefined ? 0 : Date.parse(item.retainUntil);
-  if (until > vault.clock.now().getTime()) {
-    throw new CustodyError("ERR_IMMUTABLE", `item ${item.id} is retained until ${item.retainUntil}`);
+// The log's state decides, not the store's flags (which a folder writer could clear).
+function assertPurgeable(ctx: VaultContext, entry: LedgerItem): void {
+  if (entry.legalHold) throw new CustodyError("ERR_IMMUTABLE", `item ${entry.id} is under legal hold`);
+  const until = entry.retainUntil === undefined ? 0 : Date.parse(entry.retainUntil);
+  if (until > ctx.clock.now().getTime()) {
+    throw new CustodyError("ERR_IMMUTABLE", `item ${entry.id} is retained until ${entry.retainUntil}`);
   }
 }
 
@@ -142,9 +162,11 @@ function targetOf(change: ApprovableChange): string {
   switch (change.kind) {
     case "release-hold":
     case "purge":
-      return `item:${change.resource.itemId ?? ""}`;
+      return itemTarget(change.resource.caseId ?? "", change.resource.itemId ?? "");
     case "grant":
     case "revoke":
+    case "activate-identity":
+    case "revoke-identity":
       return `principal:${change.principal}`;
     case "define-role":
     case "remove-role":

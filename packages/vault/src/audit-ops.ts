@@ -1,6 +1,7 @@
 import type { AuditRecord, AuditVerifyReport, InclusionProofBundle, SignedCheckpoint } from "@custody/audit";
-import type { AuthenticatedPrincipal } from "./identity.js";
-import type { Vault } from "./vault.js";
+import type { AuthenticatedPrincipal } from "./authenticate.js";
+import type { VaultContext } from "./context.js";
+import { PKI_FILES, readPkiFile } from "./pki.js";
 
 const auditRequest = (
   principal: AuthenticatedPrincipal,
@@ -8,46 +9,60 @@ const auditRequest = (
   target: string,
 ) => ({ principal, action, resource: { kind: "audit" }, target }) as const;
 
+export interface AuditVerifyOptions {
+  /** Checkpoints kept outside the vault (a custody report's, a witness's): the log must still contain them. */
+  knownCheckpoints?: readonly SignedCheckpoint[];
+}
+
 /** Verifies the vault's whole audit log against its signed checkpoints and the vault CA. */
 export async function verifyVaultAudit(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
+  options: AuditVerifyOptions = {},
 ): Promise<AuditVerifyReport> {
-  // The open log verifies what is durable, never an append still in flight.
-  return vault.run(auditRequest(principal, "audit.read", "audit:verify"), async () =>
-    vault.audit.verify({ trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] } }),
+  return ctx.guard.run(auditRequest(principal, "audit.read", "audit:verify"), async () =>
+    ctx.guard.verify({
+      trust: {
+        trustAnchors: [ctx.pki.caCertificatePem],
+        crls: [await readPkiFile(ctx.dir, PKI_FILES.crl)],
+        clock: ctx.clock,
+      },
+      ...(options.knownCheckpoints === undefined ? {} : { knownCheckpoints: options.knownCheckpoints }),
+    }),
   );
 }
 
 export async function showAudit(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
   since = 0,
 ): Promise<AuditRecord[]> {
-  return vault.run(auditRequest(principal, "audit.read", "audit:show"), async () => {
+  return ctx.guard.run(auditRequest(principal, "audit.read", "audit:show"), async () => {
     const records: AuditRecord[] = [];
-    for await (const record of vault.audit.read({ since })) records.push(record);
+    for await (const record of ctx.guard.records(since)) records.push(record);
     return records;
   });
 }
 
 /** An inclusion proof for record `seq` against a fresh signed checkpoint, checkable offline. */
 export async function proveAuditRecord(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
   seq: number,
 ): Promise<InclusionProofBundle> {
-  return vault.run(auditRequest(principal, "audit.read", `audit:${seq}`), async () => {
-    const checkpoint = await vault.audit.checkpoint();
-    return vault.audit.proveInclusion(seq, checkpoint);
+  return ctx.guard.run(auditRequest(principal, "audit.read", `audit:${seq}`), async () => {
+    const checkpoint = await ctx.guard.checkpoint();
+    const [proof] = await ctx.guard.proveInclusions([seq], checkpoint);
+    if (proof === undefined) throw new Error("no proof returned");
+    return proof;
   });
 }
 
 export async function checkpointAudit(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
 ): Promise<SignedCheckpoint> {
-  return vault.run(auditRequest(principal, "audit.checkpoint", "audit:checkpoint"), () =>
-    vault.audit.checkpoint(),
+  return ctx.guard.run(auditRequest(principal, "audit.checkpoint", "audit:checkpoint"), () =>
+    ctx.guard.checkpoint(),
   );
 }

@@ -1,99 +1,123 @@
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
+import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
 import type { StoredObject } from "@custody/store";
-import type { AuthenticatedPrincipal } from "./identity.js";
-import { type EvidenceItem, ITEM_PREFIX, itemKey, itemResource, toItem } from "./item.js";
-import type { Vault } from "./vault.js";
+import type { AuthenticatedPrincipal } from "./authenticate.js";
+import type { VaultContext } from "./context.js";
+import { itemRequest } from "./evidence-ops.js";
+import { itemTarget } from "./facts.js";
+import { ContentAddressCheck } from "./item-view.js";
+import { ITEM_PREFIX, itemKey, itemResource, verifiedItem } from "./items.js";
+import type { LedgerItem } from "./ledger.js";
+import { type ItemRef, resolveItem } from "./resolve.js";
 
 export interface CheckResult {
   id: string;
+  caseId?: string;
   ok: boolean;
   code?: ErrorCode;
   message?: string;
 }
 
 /**
- * Re-reads items and compares every byte with the recorded SHA-256. With an id, that item (a denial
- * is recorded and thrown); without, every item the principal may check, each check recorded.
+ * Reconciles store and log, both ways. For each item the log says exists: the object is there, its
+ * record is the one bound at ingest, its hold and retention are the logged ones, and every byte hashes
+ * to its content address. Then, for a vault-wide checker, every stored object the log never ingested
+ * (or has purged). Every finding is recorded.
  */
 export async function checkItems(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  id?: string,
+  ref?: ItemRef,
 ): Promise<CheckResult[]> {
-  vault.assertAuthenticated(principal);
-  if (id !== undefined) return [await checkOne(vault, principal, await vault.findItem(id))];
-  const policy = await vault.policy.refresh();
+  if (ref !== undefined) {
+    const entry = await resolveItem(ctx, principal, "evidence.check", ref);
+    return [await checkOne(ctx, principal, entry)];
+  }
+  ctx.guard.assertAuthenticated(principal);
+  const policy = await ctx.guard.policy();
   const results: CheckResult[] = [];
-  for await (const object of vault.store.list({ prefix: ITEM_PREFIX })) {
-    const item = tryToItem(object);
-    if ("damaged" in item) {
-      // A record that no longer decodes names no case: only a vault-wide checker sees (and records) it.
-      if (vault.allows(policy, principal, "evidence.check", { kind: "item", itemId: object.key })) {
-        results.push(await reportDamaged(vault, principal, object.key, item.damaged));
-      }
-    } else if (vault.allows(policy, principal, "evidence.check", itemResource(item))) {
-      results.push(await checkOne(vault, principal, item));
+  const known = new Set<string>();
+  for (const entry of ctx.ledger.items.values()) {
+    if (entry.purged) continue;
+    known.add(itemKey(entry.caseId, entry.id));
+    if (ctx.guard.allows(policy, principal, "evidence.check", itemResource(entry))) {
+      results.push(await checkOne(ctx, principal, entry));
+    }
+  }
+  if (ctx.guard.allows(policy, principal, "evidence.check", { kind: "vault" })) {
+    for await (const object of ctx.store.list({ prefix: ITEM_PREFIX })) {
+      if (!known.has(object.key)) results.push(await reportUnknown(ctx, principal, object));
     }
   }
   return results;
 }
 
-function tryToItem(object: StoredObject): EvidenceItem | { damaged: CustodyError } {
-  try {
-    return toItem(object);
-  } catch (error) {
-    if (isCustodyError(error)) return { damaged: error };
-    throw error;
-  }
-}
-
-async function reportDamaged(
-  vault: Vault,
-  principal: AuthenticatedPrincipal,
-  key: string,
-  error: CustodyError,
-): Promise<CheckResult> {
-  await vault.audit.append({
-    actor: principal.id,
-    action: "evidence.check",
-    target: `object:${key}`,
-    outcome: "error",
-    reason: `integrity check FAILED: ${error.code}: ${error.message}`,
-    details: {},
-  });
-  return { id: key, ok: false, code: error.code, message: error.message };
-}
-
 async function checkOne(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  item: EvidenceItem,
+  entry: LedgerItem,
 ): Promise<CheckResult> {
-  return vault.run(vault.itemRequest(principal, "evidence.check", item), async () => {
-    const result = await rehash(vault, item);
-    if (!result.ok) {
-      await vault.audit.append({
-        actor: principal.id,
-        action: "evidence.check",
-        target: `item:${item.id}`,
-        outcome: "error",
-        reason: `integrity check FAILED: ${result.code}: ${result.message}`,
-        details: { caseId: item.caseId },
-      });
+  const base = { id: entry.id, caseId: entry.caseId };
+  return ctx.guard.run(itemRequest(principal, "evidence.check", entry), async () => {
+    try {
+      await examine(ctx, entry);
+      return { ...base, ok: true };
+    } catch (error) {
+      if (!isCustodyError(error)) throw error;
+      await ctx.guard.failed(
+        principal,
+        "evidence.check",
+        itemTarget(entry.caseId, entry.id),
+        new CustodyError(error.code, `integrity check FAILED: ${error.message}`),
+        { caseId: entry.caseId },
+      );
+      return { ...base, ok: false, code: error.code, message: error.message };
     }
-    return result;
   });
 }
 
-async function rehash(vault: Vault, item: EvidenceItem): Promise<CheckResult> {
-  try {
-    const stream = await vault.store.read(itemKey(item.id));
-    await pipeline(stream, new Writable({ write: (_chunk, _encoding, done) => done() }));
-    return { id: item.id, ok: true };
-  } catch (error) {
-    if (!isCustodyError(error)) throw error;
-    return { id: item.id, ok: false, code: error.code, message: error.message };
+async function examine(ctx: VaultContext, entry: LedgerItem): Promise<void> {
+  const key = itemKey(entry.caseId, entry.id);
+  const object = await ctx.store.head(key).catch((error: unknown) => {
+    if (isCustodyError(error, "ERR_NOT_FOUND")) {
+      throw new CustodyError(
+        "ERR_NOT_FOUND",
+        `item ${entry.id} was ingested and never purged, but is missing from the store`,
+      );
+    }
+    throw error;
+  });
+  const item = verifiedItem(entry, object);
+  assertProtection(entry, object);
+  const check = new ContentAddressCheck(item.id, item.size);
+  await pipeline(
+    await ctx.store.read(key),
+    check,
+    new Writable({ write: (_chunk, _encoding, done) => done() }),
+  );
+}
+
+// The store enforces holds and retention; what it enforces must be what the log says was set.
+function assertProtection(entry: LedgerItem, object: StoredObject): void {
+  const stored = object.retainUntil?.toISOString();
+  if (object.legalHold !== entry.legalHold || stored !== entry.retainUntil) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      `item ${entry.id}'s stored protection (hold ${object.legalHold}, retained until ${stored ?? "not set"}) is not what the log states (hold ${entry.legalHold}, retained until ${entry.retainUntil ?? "not set"})`,
+    );
   }
+}
+
+async function reportUnknown(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  object: StoredObject,
+): Promise<CheckResult> {
+  const error = new CustodyError(
+    "ERR_INTEGRITY_MISMATCH",
+    `stored object ${object.key} has no ingest record in the audit log (or was purged)`,
+  );
+  await ctx.guard.failed(principal, "evidence.check", `object:${object.key}`, error);
+  return { id: object.key, ok: false, code: error.code, message: error.message };
 }

@@ -17,17 +17,24 @@ export const storeConfigSchema = z.discriminatedUnion("kind", [
 ]);
 
 /** `vault.json`: what a vault is made of. Paths are relative to the vault directory. */
+/** Where every signed checkpoint is also copied, outside the vault folder (catches a log cut back whole). */
+export const witnessConfigSchema = z.strictObject({ kind: z.literal("dir"), dir: z.string().min(1) });
+
+export const VAULT_FORMAT = "custody.vault/v2";
+
 export const vaultConfigSchema = z.strictObject({
-  format: z.literal("custody.vault/v1"),
+  format: z.literal(VAULT_FORMAT),
   vaultId: z.string().min(1),
   createdAt: isoTimestampSchema,
   store: storeConfigSchema,
   defaultRetentionDays: z.number().int().nonnegative(),
   checkpointEvery: z.number().int().positive(),
+  witness: witnessConfigSchema.optional(),
 });
 
 export type VaultConfig = z.infer<typeof vaultConfigSchema>;
 export type StoreConfig = z.infer<typeof storeConfigSchema>;
+export type WitnessConfig = z.infer<typeof witnessConfigSchema>;
 
 export const CONFIG_FILE = "vault.json";
 
@@ -51,13 +58,27 @@ export async function readVaultConfig(dir: string): Promise<VaultConfig> {
       },
     );
   }
-  const parsed = vaultConfigSchema.safeParse(parseJson(text, dir));
+  const json = parseJson(text, dir);
+  assertCurrentFormat(json, dir);
+  const parsed = vaultConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue === undefined ? "" : `${issue.path.join(".") || "(top)"}: ${issue.message}`;
     throw new CustodyError("ERR_INVALID_ARGUMENT", `${join(dir, CONFIG_FILE)} is invalid (${where})`);
   }
   return parsed.data;
+}
+
+// A v1 vault kept its item records, holds and policy outside the signed log: nothing it states can be proven.
+function assertCurrentFormat(json: unknown, dir: string): void {
+  const format = (json as { format?: unknown } | null)?.format;
+  if (typeof format === "string" && format !== VAULT_FORMAT) {
+    throw new CustodyError(
+      "ERR_UNSUPPORTED_VERSION",
+      `${join(dir, CONFIG_FILE)} is a ${format} vault; this custody opens ${VAULT_FORMAT} only (its facts are bound to the signed log): make a new vault and ingest the packages again`,
+      { details: { format } },
+    );
+  }
 }
 
 function parseJson(text: string, dir: string): unknown {

@@ -1,29 +1,39 @@
 import type { Readable } from "node:stream";
-import type { AccessPolicy, Action, Resource } from "@custody/access";
-import { isCustodyError } from "@custody/core";
-import type { AuthenticatedPrincipal } from "./identity.js";
+import type { Resource } from "@custody/access";
+import { itemRecordSha256 } from "@custody/audit";
+import { CustodyError } from "@custody/core";
+import type { StoredObject } from "@custody/store";
+import type { AuthenticatedPrincipal } from "./authenticate.js";
+import type { VaultContext } from "./context.js";
+import { FACT, itemTarget } from "./facts.js";
 import { assertIngestable, examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
+import { ContentAddressCheck, listedItem, viewItem } from "./item-view.js";
 import {
-  deviceOf,
   type EvidenceItem,
   encodeItemRecord,
+  ITEM_PREFIX,
   itemKey,
   itemResource,
   RECORD_METADATA_KEY,
-  toItem,
-} from "./item.js";
-import type { Vault } from "./vault.js";
+} from "./items.js";
+import { type ItemRef, resolveItem } from "./resolve.js";
 
 const DAY_MS = 86_400_000;
 
 export async function ingestItem(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
   file: string,
   options: IngestOptions,
 ): Promise<EvidenceItem> {
-  const record = await examineForIngest(vault.ingestContext(await vault.crl()), principal, file, options);
-  const resource: Resource = { kind: "case", caseId: record.caseId, ...deviceOf(record) };
+  const record = await examineForIngest(ctx, principal, file, options);
+  const deviceId = record.package?.deviceId;
+  const resource: Resource = {
+    kind: "case",
+    caseId: record.caseId,
+    ...(deviceId === undefined ? {} : { deviceId }),
+  };
+  const target = itemTarget(record.caseId, record.id);
   const details = {
     source: file,
     size: record.size,
@@ -31,126 +41,212 @@ export async function ingestItem(
     kind: record.kind,
     caseId: record.caseId,
   };
-  const request = {
-    principal,
-    action: "evidence.ingest",
-    resource,
-    target: `item:${record.id}`,
-    details,
-  } as const;
-  return vault.run(request, async () => {
+  return ctx.guard.run({ principal, action: "evidence.ingest", resource, target, details }, async () => {
     assertIngestable(record, options);
-    const retainDays = options.retainDays ?? vault.config.defaultRetentionDays;
-    const stored = await vault.store.create(itemKey(record.id), openForStore(file), {
+    const existing = ctx.ledger.item(record.caseId, record.id);
+    if (existing !== undefined && !existing.purged) {
+      throw new CustodyError("ERR_ALREADY_EXISTS", `item ${record.id} is already in case ${record.caseId}`, {
+        details: { id: record.id, caseId: record.caseId },
+      });
+    }
+    const retainDays = options.retainDays ?? ctx.config.defaultRetentionDays;
+    const retainUntil =
+      retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
+    const legalHold = options.legalHold === true;
+    const stored = await ctx.store.create(itemKey(record.caseId, record.id), openForStore(file), {
       expectedSha256: record.id,
-      ...(retainDays > 0 ? { retainUntil: new Date(vault.clock.now().getTime() + retainDays * DAY_MS) } : {}),
-      legalHold: options.legalHold === true,
+      ...(retainUntil === undefined ? {} : { retainUntil }),
+      legalHold,
       metadata: { [RECORD_METADATA_KEY]: encodeItemRecord(record) },
       ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
     });
-    return toItem(stored);
+    await ctx.guard.fact(
+      principal.id,
+      FACT.ingested,
+      target,
+      `${record.name} stored in case ${record.caseId}`,
+      {
+        record,
+        recordSha256: itemRecordSha256(record),
+        legalHold,
+        ...(retainUntil === undefined ? {} : { retainUntil: retainUntil.toISOString() }),
+      },
+    );
+    const entry = ctx.ledger.item(record.caseId, record.id);
+    if (entry === undefined)
+      throw new CustodyError("ERR_INTERNAL", "the ingest fact did not reach the ledger");
+    return {
+      ...record,
+      legalHold,
+      storedAt: stored.createdAt.toISOString(),
+      ...(entry.retainUntil === undefined ? {} : { retainUntil: entry.retainUntil }),
+    };
   });
 }
+
+export type ListedItem = EvidenceItem & { finding?: string };
 
 /** Items the principal may list (in `caseId` when given); one audit record for the listing. */
 export async function listItems(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
   options: { caseId?: string } = {},
-): Promise<EvidenceItem[]> {
-  const resource: Resource =
-    options.caseId === undefined ? { kind: "vault" } : { kind: "case", caseId: options.caseId };
-  const target = options.caseId === undefined ? "vault" : `case:${options.caseId}`;
-  if (options.caseId !== undefined) {
-    return vault.run({ principal, action: "evidence.list", resource, target }, () =>
-      vault.allItems(options.caseId),
+): Promise<ListedItem[]> {
+  const { caseId } = options;
+  if (caseId !== undefined) {
+    const request = {
+      principal,
+      action: "evidence.list",
+      resource: { kind: "case", caseId },
+      target: `case:${caseId}`,
+    } as const;
+    return ctx.guard.run(request, () =>
+      listed(
+        ctx,
+        [...ctx.ledger.items.values()].filter((i) => i.caseId === caseId),
+      ),
     );
   }
-  vault.assertAuthenticated(principal);
-  const policy = await vault.policy.refresh();
-  if (!holdsActionAnywhere(policy, principal.id, "evidence.list", vault.clock.now())) {
+  ctx.guard.assertAuthenticated(principal);
+  const policy = await ctx.guard.policy();
+  const all = [...ctx.ledger.items.values()];
+  const visible = all.filter((item) =>
+    ctx.guard.allows(policy, principal, "evidence.list", itemResource(item)),
+  );
+  if (visible.length === 0 && !ctx.guard.allows(policy, principal, "evidence.list", { kind: "vault" })) {
     // Nobody without a listing grant learns even how many items there are.
-    return vault.run({ principal, action: "evidence.list", resource, target }, async () => []);
+    const anywhere = policy.grants.some((g) => g.principal === principal.id);
+    if (!anywhere) await ctx.guard.refuse(principal, "evidence.list", "vault", "no grant lists evidence");
   }
-  const all = await vault.allItems();
-  const visible = all.filter((item) => vault.allows(policy, principal, "evidence.list", itemResource(item)));
-  await vault.audit.append({
-    actor: principal.id,
-    action: "evidence.list",
-    target,
-    outcome: "allow",
-    reason: `listed ${visible.length} item(s) within the principal's scopes`,
-    details: { returned: visible.length },
-  });
-  return visible;
+  const items = await listed(ctx, visible);
+  await ctx.guard.note(
+    principal,
+    "evidence.list",
+    "vault",
+    `listed ${items.length} item(s) within the principal's grants`,
+    {
+      returned: items.length,
+    },
+  );
+  return items;
 }
 
-function holdsActionAnywhere(policy: AccessPolicy, id: string, action: Action, now: Date): boolean {
-  return policy.grants.some(
-    (grant) =>
-      grant.principal === id &&
-      (grant.expiresAt === undefined || Date.parse(grant.expiresAt) > now.getTime()) &&
-      policy.roles[grant.role]?.permissions.includes(action) === true,
-  );
+async function listed(
+  ctx: VaultContext,
+  entries: ReturnType<VaultContext["ledger"]["itemsWithId"]>,
+): Promise<ListedItem[]> {
+  const live = entries.filter((entry) => !entry.purged);
+  if (live.length === 0) return [];
+  const stored = new Map<string, StoredObject>();
+  for await (const object of ctx.store.list({ prefix: ITEM_PREFIX })) stored.set(object.key, object);
+  const items: ListedItem[] = [];
+  for (const entry of live)
+    items.push(await listedItem(ctx, entry, stored.get(itemKey(entry.caseId, entry.id))));
+  return items;
 }
 
 export async function showItem(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  id: string,
+  ref: ItemRef,
 ): Promise<EvidenceItem> {
-  const item = await vault.findItem(id);
-  return vault.run(vault.itemRequest(principal, "evidence.list", item), async () => item);
+  const entry = await resolveItem(ctx, principal, "evidence.list", ref);
+  return ctx.guard.run(itemRequest(principal, "evidence.list", entry), () => viewItem(ctx, entry));
 }
 
-/** The item's bytes, verified as they stream; a read that fails mid-way is recorded. */
+/** The bytes of an item, checked against its content address as they stream. */
+export interface ItemRead {
+  item: EvidenceItem;
+  stream: Readable;
+  /** The SHA-256 the stream computed, once it has ended without error. */
+  computedSha256(): string | undefined;
+}
+
 export async function readItem(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  id: string,
+  ref: ItemRef,
   options: { abortSignal?: AbortSignal } = {},
-): Promise<{ item: EvidenceItem; stream: Readable }> {
-  const item = await vault.findItem(id);
-  return vault.run(vault.itemRequest(principal, "evidence.read", item), async () => {
-    const stream = await vault.store.read(itemKey(item.id), options);
+): Promise<ItemRead> {
+  const entry = await resolveItem(ctx, principal, "evidence.read", ref);
+  const target = itemTarget(entry.caseId, entry.id);
+  return ctx.guard.run(itemRequest(principal, "evidence.read", entry), async () => {
+    const item = await viewItem(ctx, entry);
+    const check = new ContentAddressCheck(item.id, item.size);
+    const source = await ctx.store.read(itemKey(entry.caseId, entry.id), options);
+    source.once("error", (error) => check.destroy(error));
     // A read that fails mid-way (a byte changed on disk) is part of the item's history too.
-    stream.once("error", (error) => {
-      const code = isCustodyError(error) ? error.code : "ERR_IO";
-      vault.audit
-        .append({
-          actor: principal.id,
-          action: "evidence.read",
-          target: `item:${item.id}`,
-          outcome: "error",
-          reason: `${code}: ${error.message}`.slice(0, 2000),
-          details: { caseId: item.caseId },
-        })
+    check.once("error", (error) => {
+      ctx.guard
+        .failed(principal, "evidence.read", target, error, { caseId: entry.caseId })
         .catch((auditError: unknown) =>
-          vault.logger.error({ err: auditError }, "could not record a failed read"),
+          ctx.logger.error({ err: auditError }, "could not record a failed read"),
         );
     });
-    return { item, stream };
+    source.pipe(check);
+    return { item, stream: check, computedSha256: () => check.sha256 };
   });
 }
 
 export async function holdItem(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  id: string,
+  ref: ItemRef,
 ): Promise<EvidenceItem> {
-  const item = await vault.findItem(id);
-  return vault.run(vault.itemRequest(principal, "evidence.hold", item), async () =>
-    toItem(await vault.store.setLegalHold(itemKey(item.id), true)),
-  );
+  const entry = await resolveItem(ctx, principal, "evidence.hold", ref);
+  return ctx.guard.run(itemRequest(principal, "evidence.hold", entry), async () => {
+    await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), true);
+    if (!entry.legalHold) {
+      await ctx.guard.fact(principal.id, FACT.holdSet, itemTarget(entry.caseId, entry.id), "legal hold set", {
+        legalHold: true,
+      });
+    }
+    return viewItem(ctx, entry);
+  });
 }
 
 export async function extendItemRetention(
-  vault: Vault,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  id: string,
+  ref: ItemRef,
   until: Date,
 ): Promise<EvidenceItem> {
-  const item = await vault.findItem(id);
-  const request = vault.itemRequest(principal, "evidence.retain", item, { until: until.toISOString() });
-  return vault.run(request, async () => toItem(await vault.store.extendRetention(itemKey(item.id), until)));
+  const entry = await resolveItem(ctx, principal, "evidence.retain", ref);
+  const request = itemRequest(principal, "evidence.retain", entry, { until: until.toISOString() });
+  return ctx.guard.run(request, async () => {
+    if (entry.retainUntil !== undefined && Date.parse(entry.retainUntil) > until.getTime()) {
+      throw new CustodyError(
+        "ERR_IMMUTABLE",
+        `item ${entry.id} is retained until ${entry.retainUntil}; retention only grows`,
+      );
+    }
+    await ctx.store.extendRetention(itemKey(entry.caseId, entry.id), until);
+    await ctx.guard.fact(
+      principal.id,
+      FACT.retentionExtended,
+      itemTarget(entry.caseId, entry.id),
+      "retention extended",
+      {
+        retainUntil: until.toISOString(),
+      },
+    );
+    return viewItem(ctx, entry);
+  });
+}
+
+/** The guarded request for one item: its target names case and id; a refused caller is told only the id. */
+export function itemRequest(
+  principal: AuthenticatedPrincipal,
+  action: Parameters<VaultContext["guard"]["run"]>[0]["action"],
+  entry: { caseId: string; id: string; deviceId: string | undefined },
+  details: Record<string, string> = {},
+) {
+  return {
+    principal,
+    action,
+    resource: itemResource(entry),
+    target: itemTarget(entry.caseId, entry.id),
+    publicTarget: `item ${entry.id}`,
+    details: { caseId: entry.caseId, ...details },
+  };
 }

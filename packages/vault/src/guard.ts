@@ -1,66 +1,167 @@
-import { type Action, authorize, type Resource } from "@custody/access";
-import type { AuditLog } from "@custody/audit";
+import { type AccessPolicy, type Action, authorize, type Resource } from "@custody/access";
+import type { AuditLog, AuditRecord, InclusionProofBundle, SignedCheckpoint } from "@custody/audit";
 import { type Clock, CustodyError, isCustodyError, type JsonValue } from "@custody/core";
-import type { AuthenticatedPrincipal } from "./identity.js";
-
-/** What every vault operation needs to be authorized and recorded. */
-export interface GuardContext {
-  audit: AuditLog;
-  clock: Clock;
-  currentPolicy(): Promise<Parameters<typeof authorize>[0]>;
-  isAuthenticated(principal: AuthenticatedPrincipal): boolean;
-}
+import type { AuthenticatedPrincipal } from "./authenticate.js";
+import type { FactAction, FactDetails } from "./facts.js";
 
 export interface GuardedRequest {
   principal: AuthenticatedPrincipal;
   action: Action;
   resource: Resource;
-  /** The audit record's target, e.g. `item:<sha256>` or `case:A`. */
+  /** The audit record's target, e.g. `item:<case>/<sha256>` or `case:A`. */
   target: string;
+  /** What a refused caller is told the target was; never more than the caller asked about. */
+  publicTarget?: string;
   details?: Record<string, JsonValue>;
 }
 
 /**
- * The one way a vault operation runs: authorize, record the decision durably, then act. A denial is
- * recorded and changes nothing; a failure after the decision is recorded as `error`. If the audit log
- * cannot take the record, the operation does not happen.
+ * The only writer of audit records. Every vault operation runs through `run`: authorize, record the
+ * decision durably, then act; a denial is recorded and changes nothing; a failure after the decision is
+ * recorded as `error`. Facts (what really changed) are recorded through `fact` once the change is done,
+ * and the ledger learns them from the log itself.
  */
-export async function guarded<T>(
-  ctx: GuardContext,
-  request: GuardedRequest,
-  perform: () => Promise<T>,
-): Promise<T> {
-  const { principal, action, target } = request;
-  if (!ctx.isAuthenticated(principal)) {
-    throw new CustodyError("ERR_IDENTITY_INVALID", "the principal was not authenticated by this vault");
+export class Guard {
+  readonly #audit: AuditLog;
+  readonly #clock: Clock;
+  readonly #policy: () => Promise<AccessPolicy>;
+  readonly #isAuthenticated: (principal: AuthenticatedPrincipal) => boolean;
+
+  constructor(
+    audit: AuditLog,
+    clock: Clock,
+    policy: () => Promise<AccessPolicy>,
+    isAuthenticated: (principal: AuthenticatedPrincipal) => boolean,
+  ) {
+    this.#audit = audit;
+    this.#clock = clock;
+    this.#policy = policy;
+    this.#isAuthenticated = isAuthenticated;
   }
-  const decision = authorize(await ctx.currentPolicy(), principal, action, request.resource, {
-    clock: ctx.clock,
-  });
-  const base = {
-    actor: principal.id,
-    action,
-    target,
-    details: { ...request.details, actorFingerprint: principal.fingerprintSha256 },
-  };
-  if (decision.outcome === "deny") {
-    await ctx.audit.append({ ...base, outcome: "deny", reason: decision.reason });
-    throw new CustodyError(
-      "ERR_ACCESS_DENIED",
-      `${principal.id} may not ${action} ${target}: ${decision.reason}`,
-    );
+
+  assertAuthenticated(principal: AuthenticatedPrincipal): void {
+    if (!this.#isAuthenticated(principal)) {
+      throw new CustodyError("ERR_IDENTITY_INVALID", "the principal was not authenticated by this vault");
+    }
   }
-  const allowed = await ctx.audit.append({ ...base, outcome: "allow", reason: decision.reason });
-  try {
-    return await perform();
-  } catch (error) {
+
+  /** The access policy as the signed log last stated it (refused when the files say otherwise). */
+  policy(): Promise<AccessPolicy> {
+    return this.#policy();
+  }
+
+  allows(
+    policy: AccessPolicy,
+    principal: AuthenticatedPrincipal,
+    action: Action,
+    resource: Resource,
+  ): boolean {
+    return authorize(policy, principal, action, resource, { clock: this.#clock }).outcome === "allow";
+  }
+
+  async run<T>(request: GuardedRequest, perform: () => Promise<T>): Promise<T> {
+    const { principal, action, target } = request;
+    this.assertAuthenticated(principal);
+    const decision = authorize(await this.#policy(), principal, action, request.resource, {
+      clock: this.#clock,
+    });
+    const base = {
+      actor: principal.id,
+      action,
+      target,
+      details: { ...request.details, actorSerial: principal.serialNumber },
+    };
+    if (decision.outcome === "deny") {
+      await this.#audit.append({ ...base, outcome: "deny", reason: decision.reason });
+      throw denied(principal, action, request.publicTarget ?? target);
+    }
+    const allowed = await this.#audit.append({ ...base, outcome: "allow", reason: decision.reason });
+    try {
+      return await perform();
+    } catch (error) {
+      await this.failed(principal, action, target, error, { decisionSeq: allowed.seq });
+      throw error;
+    }
+  }
+
+  /** Records a denial that happened before any lookup (the caller learns nothing more than "denied"). */
+  async refuse(
+    principal: AuthenticatedPrincipal,
+    action: Action,
+    publicTarget: string,
+    reason: string,
+  ): Promise<never> {
+    this.assertAuthenticated(principal);
+    await this.#audit.append({
+      actor: principal.id,
+      action,
+      target: publicTarget,
+      outcome: "deny",
+      reason,
+      details: { actorSerial: principal.serialNumber },
+    });
+    throw denied(principal, action, publicTarget);
+  }
+
+  /** States a fact that has just become true. */
+  fact<A extends FactAction>(
+    actor: string,
+    action: A,
+    target: string,
+    reason: string,
+    details: FactDetails<A>,
+  ): Promise<AuditRecord> {
+    return this.#audit.append({ actor, action, target, outcome: "allow", reason, details: asJson(details) });
+  }
+
+  /** Records something that went wrong or was found wrong (an integrity finding, a failed read). */
+  async failed(
+    principal: AuthenticatedPrincipal,
+    action: Action,
+    target: string,
+    error: unknown,
+    details: Record<string, JsonValue> = {},
+  ): Promise<void> {
     const code = isCustodyError(error) ? error.code : "ERR_INTERNAL";
-    await ctx.audit.append({
-      ...base,
+    await this.#audit.append({
+      actor: principal.id,
+      action,
+      target,
       outcome: "error",
       reason: `${code}: ${(error as Error).message}`.slice(0, 2000),
-      details: { ...base.details, decisionSeq: allowed.seq },
+      details: { ...details, actorSerial: principal.serialNumber },
     });
-    throw error;
   }
+
+  /** A record of an allowed operation beyond its decision (how many items a listing returned). */
+  note(principal: AuthenticatedPrincipal, action: Action, target: string, reason: string, details = {}) {
+    return this.#audit.append({ actor: principal.id, action, target, outcome: "allow", reason, details });
+  }
+
+  // Reading the log is not writing it: these never append.
+  records(since = 0): AsyncIterable<AuditRecord> {
+    return this.#audit.read({ since });
+  }
+
+  checkpoint(): Promise<SignedCheckpoint> {
+    return this.#audit.checkpoint();
+  }
+
+  proveInclusions(seqs: readonly number[], checkpoint?: SignedCheckpoint): Promise<InclusionProofBundle[]> {
+    return this.#audit.proveInclusions(seqs, checkpoint);
+  }
+
+  verify(options: Parameters<AuditLog["verify"]>[0]) {
+    return this.#audit.verify(options);
+  }
+}
+
+function denied(principal: AuthenticatedPrincipal, action: Action, publicTarget: string): CustodyError {
+  return new CustodyError("ERR_ACCESS_DENIED", `${principal.id} may not ${action} ${publicTarget}`, {
+    details: { action, target: publicTarget },
+  });
+}
+
+function asJson(value: object): Record<string, JsonValue> {
+  return JSON.parse(JSON.stringify(value)) as Record<string, JsonValue>;
 }

@@ -1,4 +1,4 @@
-import type { SignedCustodyReport } from "./report.js";
+import type { SignedCustodyReport } from "@custody/audit";
 
 const escapeHtml = (value: unknown): string =>
   String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -15,7 +15,8 @@ th{background:#f4f4f4;white-space:nowrap}code,.mono{font-family:ui-monospace,mon
 /** A self-contained page (no scripts, no external resources) that a person can read and print. */
 export function renderCustodyReportHtml(signed: SignedCustodyReport): string {
   const { report } = signed;
-  const { item } = report;
+  const item = report.item.record;
+  const state = report.item.state;
   const events = report.events
     .map(
       (e) =>
@@ -38,7 +39,7 @@ ${row(
     .map(([k, v]) => `${k}=${v}`)
     .join(", "),
 )}
-${row("Stored at", item.storedAt)}${row("Retained until", item.retainUntil ?? "not set")}${row("Legal hold", item.legalHold ? "yes" : "no")}
+${row("Retained until", state.retainUntil ?? "not set")}${row("Legal hold", state.legalHold ? "yes" : "no")}${row("Purged", state.purged ? "yes" : "no")}
 ${item.package === undefined ? "" : row("Package verified", item.package.verified ? "yes" : `NO (${item.package.problems.length} problem(s))`) + row("Package signer", item.package.signer) + row("Manifest SHA-256", item.package.manifestSha256) + row("Device", item.package.deviceId) + row("Collected", item.package.collectedAt) + row("Collected by", item.package.collectedBy)}
 </table>
 <h2>Acquisition</h2><table>

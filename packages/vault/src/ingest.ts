@@ -4,11 +4,13 @@ import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { scopeIdSchema } from "@custody/access";
 import { hasZipMagic, verifyPackage } from "@custody/archive";
-import { type Clock, CustodyError, isCustodyError, toCustodyError } from "@custody/core";
+import type { Acquisition, ItemRecord } from "@custody/audit";
+import { CustodyError, isCustodyError, toCustodyError } from "@custody/core";
 import { hashFile } from "@custody/hash";
 import { serializeManifest } from "@custody/manifest";
-import type { AuthenticatedPrincipal } from "./identity.js";
-import type { Acquisition, ItemRecord } from "./item.js";
+import type { AuthenticatedPrincipal } from "./authenticate.js";
+import { TOOL, type VaultContext } from "./context.js";
+import { PKI_FILES, readPkiFile } from "./pki.js";
 
 export interface IngestOptions {
   caseId: string;
@@ -25,17 +27,9 @@ export interface IngestOptions {
   abortSignal?: AbortSignal;
 }
 
-export interface IngestContext {
-  trustAnchors: string[];
-  crls: string[];
-  clock: Clock;
-  hostname: string;
-  tool: string;
-}
-
 /** Everything known about a file before it is stored: its digests and, for a package, its verification. */
 export async function examineForIngest(
-  ctx: IngestContext,
+  ctx: VaultContext,
   principal: AuthenticatedPrincipal,
   file: string,
   options: IngestOptions,
@@ -54,7 +48,7 @@ export async function examineForIngest(
   // The whole-file digest and the package verification read the same bytes; run them side by side.
   const [digest, pkg] = await Promise.all([
     hashFile(file, { algorithms: ["sha256", "sha1", "md5"], abortSignal: options.abortSignal }),
-    kind === "package" ? examinePackage(ctx, file) : Promise.resolve(undefined),
+    kind === "package" ? examinePackage(ctx, file, options.abortSignal) : Promise.resolve(undefined),
   ]);
   if (digest.size !== size)
     throw new CustodyError("ERR_INTEGRITY_MISMATCH", `${file} changed while it was read`);
@@ -75,15 +69,22 @@ export async function examineForIngest(
       at: ctx.clock.now().toISOString(),
       how: options.how ?? "ingest",
       where: ctx.hostname,
-      tool: ctx.tool,
+      tool: TOOL,
       source: file,
     },
   };
 }
 
-async function examinePackage(ctx: IngestContext, file: string): Promise<ItemRecord["package"]> {
+async function examinePackage(
+  ctx: VaultContext,
+  file: string,
+  abortSignal: AbortSignal | undefined,
+): Promise<ItemRecord["package"]> {
+  const crl = await readPkiFile(ctx.dir, PKI_FILES.crl);
+  const trust = { trustAnchors: [ctx.pki.caCertificatePem], crls: [crl], clock: ctx.clock };
   const report = await verifyPackage(file, {
-    trust: { trustAnchors: ctx.trustAnchors, crls: ctx.crls, clock: ctx.clock },
+    trust,
+    ...(abortSignal === undefined ? {} : { abortSignal }),
   }).catch((error: unknown) => {
     // A hostile archive is refused by the reader: that is a verification result, recorded like the others.
     if (!isCustodyError(error)) throw error;

@@ -1,11 +1,21 @@
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
 import { type Clock, CustodyError, systemClock, toCustodyError, uuidv7Generator } from "@custody/core";
-import { CONFIG_FILE, type StoreConfig, storeConfigSchema, writeVaultConfig } from "./config.js";
-import { registerIdentity } from "./identities.js";
-import { assertIdentityName, createVaultPki, issueIdentity, loadVaultPki } from "./pki.js";
+import type { EvidenceStore } from "@custody/store";
+import {
+  CONFIG_FILE,
+  type StoreConfig,
+  storeConfigSchema,
+  VAULT_FORMAT,
+  type WitnessConfig,
+  writeVaultConfig,
+} from "./config.js";
+import { FACT } from "./facts.js";
+import { openVaultParts } from "./open.js";
+import { assertIdentityName, createVaultPki, fingerprintOf, issueIdentity, loadVaultPki } from "./pki.js";
 
 export interface VaultInitOptions {
   /** The first custodian; receives the returned identity. */
@@ -16,12 +26,15 @@ export interface VaultInitOptions {
   keyBits?: number;
   /** Where evidence goes: the fs store under the vault (default) or an Azure container. */
   store?: StoreConfig;
+  /** A directory outside the vault that receives a copy of every signed checkpoint. */
+  witness?: WitnessConfig;
+  openStore?: EvidenceStore;
 }
 
 /**
- * Writes a new vault's files: config, PKI, first identity, access policy. Everything is made in a
- * sibling temp directory and renamed into place at the end, so a failed or interrupted init leaves no
- * half vault behind, and an existing vault is never touched.
+ * Writes a new vault: config, PKI, first identity, access policy, and the log records that state them.
+ * Everything is made in a sibling temp directory and renamed into place at the end, so a failed or
+ * interrupted init leaves no half vault behind, and an existing vault is never touched.
  */
 export async function initVaultFiles(
   dir: string,
@@ -56,17 +69,61 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
   const vaultId = uuidv7Generator(clock).next();
   await createVaultPki(dir, vaultId, { clock, keyBits: options.keyBits });
   const pki = await loadVaultPki(dir);
-  const identityPem = await issueIdentity(pki, options.custodian, { clock, keyBits: options.keyBits });
-  await registerIdentity(dir, identityPem, clock);
-  await AccessPolicyStore.init(join(dir, "policy"), options.custodian, { clock });
-  // Written last: a directory without vault.json is not a vault.
+  const identity = await issueIdentity(pki, options.custodian, "person", { clock, keyBits: options.keyBits });
+  const policy = await AccessPolicyStore.init(join(dir, "policy"), options.custodian, { clock });
   await writeVaultConfig(dir, {
-    format: "custody.vault/v1",
+    format: VAULT_FORMAT,
     vaultId,
     createdAt: clock.now().toISOString(),
     store: options.store ?? { kind: "fs", dir: "store" },
     defaultRetentionDays: options.defaultRetentionDays ?? 365,
     checkpointEvery: 1000,
+    ...(options.witness === undefined ? {} : { witness: options.witness }),
   });
-  return identityPem;
+  const opened = await openVaultParts(
+    { dir, clock, ...(options.openStore === undefined ? {} : { store: options.openStore }) },
+    "init",
+  );
+  try {
+    const { guard } = opened.ctx;
+    const who = options.custodian;
+    await guard.fact(
+      who,
+      FACT.vaultInit,
+      `vault:${vaultId}`,
+      `vault created with ${who} as its first custodian`,
+      {
+        vaultId,
+        ...(options.witness === undefined ? {} : { witness: options.witness }),
+      },
+    );
+    const [signerPem] = [...pki.signers.values()].map((s) => s.certificatePem);
+    if (signerPem === undefined) throw new CustodyError("ERR_INTERNAL", "the new vault has no signer");
+    const signer = new X509Certificate(signerPem);
+    await guard.fact(who, FACT.signerInstalled, `vault:${vaultId}`, "first vault signer installed", {
+      serialNumber: signer.serialNumber.toUpperCase(),
+      fingerprintSha256: fingerprintOf(signer),
+    });
+    await guard.fact(
+      who,
+      FACT.identityIssued,
+      `principal:${who}`,
+      `person identity ${identity.serialNumber} issued to ${who}`,
+      {
+        name: who,
+        serialNumber: identity.serialNumber,
+        fingerprintSha256: identity.fingerprintSha256,
+        kind: "person",
+        active: true,
+      },
+    );
+    await guard.fact(who, FACT.policyChanged, "policy", "access policy version 1 (init)", {
+      version: policy.version,
+      hash: policy.hash,
+    });
+    await guard.checkpoint();
+  } finally {
+    await opened.audit.close();
+  }
+  return identity.identityPem;
 }

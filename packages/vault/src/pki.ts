@@ -1,40 +1,42 @@
-import { X509Certificate } from "node:crypto";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { randomBytes, X509Certificate } from "node:crypto";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { type Clock, CustodyError, systemClock, toCustodyError } from "@custody/core";
 import {
+  type CertificateAuthority,
   createCertificateAuthority,
   createCrl,
-  createKeySigner,
   issueCertificate,
-  type Signer,
+  readRevokedSerials,
+  revokeCertificates,
 } from "@custody/manifest";
-import { z } from "zod";
-import { identityBundle } from "./identity.js";
+import { identityBundle } from "./authenticate.js";
 
 /** The vault's key material, under `<vault>/pki`. Private keys are mode 0600. */
 export const PKI_FILES = {
   caCert: "pki/ca.pem",
   caKey: "pki/ca.key",
   crl: "pki/crl.pem",
-  revoked: "pki/revoked.json",
-  signerCert: "pki/vault-signer.pem",
-  signerKey: "pki/vault-signer.key",
   collectorCert: "pki/collector.pem",
   collectorKey: "pki/collector.key",
+  /** The secret that seals each audit record until a checkpoint signs it. */
+  sealKey: "pki/audit-seal.key",
+  /** One `<serial>.pem` / `<serial>.key` pair per vault signer; the log says which one is current. */
+  signers: "pki/signers",
 } as const;
 
-const revokedSchema = z.array(
-  z.strictObject({ serialNumber: z.string(), revokedAt: z.string(), name: z.string(), reason: z.string() }),
-);
-export type RevokedEntry = z.infer<typeof revokedSchema>[number];
+export interface SignerFiles {
+  certificatePem: string;
+  keyPem: string;
+}
 
 export interface VaultPki {
   caCertificatePem: string;
-  caKeyPem: string;
-  signer: Signer;
-  revoked: RevokedEntry[];
+  ca: CertificateAuthority;
+  /** Every vault signer on disk, by serial (upper-case hex). */
+  signers: Map<string, SignerFiles>;
+  sealKey: Buffer;
   /** The CA key's size: identities are issued at the same strength. */
   keyBits: number;
 }
@@ -44,92 +46,140 @@ export interface KeyOptions {
   keyBits?: number | undefined;
 }
 
+/** A new vault's CA, first signer, collector certificate, seal key and empty CRL. */
 export async function createVaultPki(dir: string, vaultId: string, options: KeyOptions = {}): Promise<void> {
   const clock = options.clock ?? systemClock;
   const keyBits = options.keyBits ?? 3072;
-  await mkdir(join(dir, "pki"), { recursive: true, mode: 0o700 });
+  await mkdir(join(dir, PKI_FILES.signers), { recursive: true, mode: 0o700 });
   const ca = await createCertificateAuthority({ commonName: `custody vault CA ${vaultId}`, clock, keyBits });
   await writeSecret(dir, PKI_FILES.caCert, ca.certificatePem);
   await writeSecret(dir, PKI_FILES.caKey, ca.keyPem);
-  const signer = await issueCertificate(ca, {
-    commonName: `custody vault signer ${vaultId}`,
-    usage: "signer",
-    clock,
-    keyBits,
-  });
-  await writeSecret(dir, PKI_FILES.signerCert, signer.certificatePem);
-  await writeSecret(dir, PKI_FILES.signerKey, signer.keyPem);
   const collector = await issueCertificate(ca, {
-    commonName: `custody collector ${hostname()}`,
-    usage: "signer",
+    commonName: `custody collector ${hostname()}`.slice(0, 64),
+    usage: "collector",
     clock,
     keyBits,
   });
   await writeSecret(dir, PKI_FILES.collectorCert, collector.certificatePem);
   await writeSecret(dir, PKI_FILES.collectorKey, collector.keyPem);
-  await writeRevoked(dir, ca, [], clock);
+  await writeSecret(dir, PKI_FILES.sealKey, randomBytes(32).toString("hex"));
+  await writeFile(join(dir, PKI_FILES.crl), createCrl(ca, [], { clock }), { mode: 0o644, flag: "wx" });
+  await issueVaultSigner(dir, ca, vaultId, { clock, keyBits });
+}
+
+/** A new vault signer certificate and key, written beside the others; the caller records it in the log. */
+export async function issueVaultSigner(
+  dir: string,
+  ca: CertificateAuthority,
+  vaultId: string,
+  options: KeyOptions = {},
+): Promise<{ serialNumber: string; fingerprintSha256: string; files: SignerFiles }> {
+  const issued = await issueCertificate(ca, {
+    commonName: `custody vault signer ${vaultId}`.slice(0, 64),
+    usage: "vault-signer",
+    clock: options.clock ?? systemClock,
+    ...(options.keyBits === undefined ? {} : { keyBits: options.keyBits }),
+  });
+  const x509 = new X509Certificate(issued.certificatePem);
+  const serialNumber = x509.serialNumber.toUpperCase();
+  await writeSecret(dir, join(PKI_FILES.signers, `${serialNumber}.key`), issued.keyPem);
+  await writeSecret(dir, join(PKI_FILES.signers, `${serialNumber}.pem`), issued.certificatePem);
+  return {
+    serialNumber,
+    fingerprintSha256: fingerprintOf(x509),
+    files: { certificatePem: issued.certificatePem, keyPem: issued.keyPem },
+  };
 }
 
 export async function loadVaultPki(dir: string): Promise<VaultPki> {
   const caCertificatePem = await readPkiFile(dir, PKI_FILES.caCert);
-  const caKeyPem = await readPkiFile(dir, PKI_FILES.caKey);
-  const signer = createKeySigner({
-    keyPem: await readPkiFile(dir, PKI_FILES.signerKey),
-    certificatePem: await readPkiFile(dir, PKI_FILES.signerCert),
-  });
-  const revoked = revokedSchema.parse(JSON.parse(await readPkiFile(dir, PKI_FILES.revoked)));
+  const ca = { certificatePem: caCertificatePem, keyPem: await readPkiFile(dir, PKI_FILES.caKey) };
+  const sealHex = (await readPkiFile(dir, PKI_FILES.sealKey)).trim();
+  if (!/^[0-9a-f]{64}$/.test(sealHex)) {
+    throw new CustodyError("ERR_MALFORMED_KEY", `${join(dir, PKI_FILES.sealKey)} is not a 32-byte hex key`);
+  }
   const keyBits = new X509Certificate(caCertificatePem).publicKey.asymmetricKeyDetails?.modulusLength ?? 3072;
-  return { caCertificatePem, caKeyPem, signer, revoked, keyBits };
+  return {
+    caCertificatePem,
+    ca,
+    signers: await loadSigners(dir),
+    sealKey: Buffer.from(sealHex, "hex"),
+    keyBits,
+  };
+}
+
+async function loadSigners(dir: string): Promise<Map<string, SignerFiles>> {
+  const signers = new Map<string, SignerFiles>();
+  const names = await readdir(join(dir, PKI_FILES.signers)).catch((cause: unknown) => {
+    throw toCustodyError(cause, "ERR_IO", `cannot read ${join(dir, PKI_FILES.signers)}`);
+  });
+  for (const name of names) {
+    const serial = /^([0-9A-F]+)\.pem$/.exec(name)?.[1];
+    if (serial === undefined) continue;
+    signers.set(serial, {
+      certificatePem: await readPkiFile(dir, join(PKI_FILES.signers, name)),
+      keyPem: await readPkiFile(dir, join(PKI_FILES.signers, `${serial}.key`)),
+    });
+  }
+  return signers;
 }
 
 /** Identity names become certificate CNs and audit actors: printable, no separators. */
 export function assertIdentityName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(name)) {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(name)) {
     throw new CustodyError(
       "ERR_INVALID_ARGUMENT",
-      `'${name}' is not a valid identity name (letters, digits, . _ @ -)`,
+      `'${name}' is not a valid identity name (letters, digits, . _ @ -; at most 64)`,
     );
   }
 }
 
-/** Issues an identity (client certificate + key) signed by the vault CA, as one PEM bundle. */
-export async function issueIdentity(pki: VaultPki, name: string, options: KeyOptions = {}): Promise<string> {
+export interface IssuedIdentity {
+  identityPem: string;
+  serialNumber: string;
+  fingerprintSha256: string;
+}
+
+/** A login identity (client certificate + key, one PEM bundle) signed by the vault CA. */
+export async function issueIdentity(
+  pki: VaultPki,
+  name: string,
+  kind: "person" | "device",
+  options: KeyOptions = {},
+): Promise<IssuedIdentity> {
   assertIdentityName(name);
-  const ca = { certificatePem: pki.caCertificatePem, keyPem: pki.caKeyPem };
-  const issued = await issueCertificate(ca, {
+  const issued = await issueCertificate(pki.ca, {
     commonName: name,
-    usage: "client",
+    usage: kind,
     clock: options.clock ?? systemClock,
     keyBits: options.keyBits ?? pki.keyBits,
   });
-  return identityBundle(issued.certificatePem, issued.keyPem);
+  const x509 = new X509Certificate(issued.certificatePem);
+  return {
+    identityPem: identityBundle(issued.certificatePem, issued.keyPem),
+    serialNumber: x509.serialNumber.toUpperCase(),
+    fingerprintSha256: fingerprintOf(x509),
+  };
 }
 
-/** Adds a serial to the revocation list and re-issues the CRL; both written atomically. */
-export async function revokeSerial(
+/** Serials the vault's CRL revokes (a corrupt or foreign CRL is ERR_MALFORMED_CRL). */
+export async function revokedOnCrl(dir: string, pki: VaultPki): Promise<Set<string>> {
+  return readRevokedSerials(await readPkiFile(dir, PKI_FILES.crl), pki.caCertificatePem);
+}
+
+/** Adds serials to the CRL (the log has already recorded the revocation; this makes TLS peers see it). */
+export async function revokeOnCrl(
   dir: string,
   pki: VaultPki,
-  entry: RevokedEntry,
+  entries: { serialNumber: string; revokedAt: Date }[],
   clock: Clock,
 ): Promise<void> {
-  const ca = { certificatePem: pki.caCertificatePem, keyPem: pki.caKeyPem };
-  await writeRevoked(dir, ca, [...pki.revoked, entry], clock);
-  pki.revoked.push(entry);
+  if (entries.length === 0) return;
+  await revokeCertificates({ crlPath: join(dir, PKI_FILES.crl), ca: pki.ca, entries, clock });
 }
 
-async function writeRevoked(
-  dir: string,
-  ca: { certificatePem: string; keyPem: string },
-  revoked: RevokedEntry[],
-  clock: Clock,
-): Promise<void> {
-  const crl = createCrl(
-    ca,
-    revoked.map((r) => ({ serialNumber: r.serialNumber, revokedAt: new Date(r.revokedAt) })),
-    { clock },
-  );
-  await writeAtomic(dir, PKI_FILES.crl, crl, 0o644);
-  await writeAtomic(dir, PKI_FILES.revoked, `${JSON.stringify(revoked, null, 2)}\n`, 0o644);
+export function fingerprintOf(x509: X509Certificate): string {
+  return x509.fingerprint256.replaceAll(":", "").toLowerCase();
 }
 
 export async function readPkiFile(dir: string, file: string): Promise<string> {
@@ -142,11 +192,4 @@ export async function readPkiFile(dir: string, file: string): Promise<string> {
 
 async function writeSecret(dir: string, file: string, text: string): Promise<void> {
   await writeFile(join(dir, file), text, { mode: 0o600, flag: "wx" });
-}
-
-export async function writeAtomic(dir: string, file: string, text: string, mode: number): Promise<void> {
-  const temp = join(dir, `${file}.${process.pid}.tmp`);
-  await writeFile(temp, text, { mode });
-  await chmod(temp, mode);
-  await rename(temp, join(dir, file));
 }

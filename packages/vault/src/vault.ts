@@ -1,305 +1,327 @@
-import { hostname } from "node:os";
-import { join } from "node:path";
-import type { Readable } from "node:stream";
-import { type AccessPolicy, AccessPolicyStore, type Action, authorize, type Resource } from "@custody/access";
-import { type AuditLog, openFileAuditLog } from "@custody/audit";
-import { type Clock, CustodyError, type Logger, silentLogger, systemClock } from "@custody/core";
+import type {
+  AuditLog,
+  AuditRecord,
+  AuditVerifyReport,
+  InclusionProofBundle,
+  SignedCheckpoint,
+  SignedCustodyReport,
+} from "@custody/audit";
+import { CustodyError } from "@custody/core";
 import { createKeySigner, type Signer } from "@custody/manifest";
-import { type EvidenceStore, FsEvidenceStore, type StoredObject } from "@custody/store";
 import {
   type AccessListing,
   changeGrant,
   type GrantRequest,
-  issueIdentityFor,
   listAccess,
   type WhoAmI,
   whoAmI,
 } from "./access-ops.js";
 import { type ApprovalOutcome, approveRequest, purgeItem, releaseHold } from "./approvals.js";
+import {
+  type AuditVerifyOptions,
+  checkpointAudit,
+  proveAuditRecord,
+  showAudit,
+  verifyVaultAudit,
+} from "./audit-ops.js";
+import { type AuthenticatedPrincipal, authenticateIdentity } from "./authenticate.js";
 import { type CheckResult, checkItems } from "./check.js";
-import { readVaultConfig, type VaultConfig } from "./config.js";
-import { buildCustodyReport } from "./custody-report.js";
-import { extendItemRetention, holdItem, ingestItem, listItems, readItem, showItem } from "./evidence-ops.js";
-import { type GuardedRequest, guarded } from "./guard.js";
-import { type IssuedIdentity, revokeIdentity } from "./identities.js";
-import { type AuthenticatedPrincipal, authenticateIdentity } from "./identity.js";
+import type { VaultContext } from "./context.js";
+import {
+  extendItemRetention,
+  holdItem,
+  type ItemRead,
+  ingestItem,
+  type ListedItem,
+  listItems,
+  readItem,
+  showItem,
+} from "./evidence-ops.js";
+import { FACT } from "./facts.js";
+import {
+  type IdentityIssue,
+  type IdentityRevocation,
+  issueIdentityFor,
+  revokeIdentity,
+} from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
-import { type EvidenceItem, ITEM_PREFIX, itemKey, itemResource, toItem } from "./item.js";
-import { loadVaultPki, PKI_FILES, readPkiFile, type VaultPki } from "./pki.js";
-import type { SignedCustodyReport } from "./report.js";
+import type { EvidenceItem } from "./items.js";
+import { openVaultParts, type VaultOpenOptions } from "./open.js";
+import { PKI_FILES, readPkiFile } from "./pki.js";
+import { buildCustodyReport } from "./report-builder.js";
+import type { ItemRef } from "./resolve.js";
+import { rotateVaultSigner, type SignerRotation } from "./rotation.js";
 
-export interface VaultOpenOptions {
-  dir: string;
-  clock?: Clock;
-  logger?: Logger;
-  /** A store built by the caller (e.g. AzureBlobEvidenceStore); the fs store under `dir` otherwise. */
-  store?: EvidenceStore;
+export interface TailAcceptance {
+  fromSeq: number;
+  count: number;
 }
 
-const TOOL = "custody 0.1.0";
+/** An item id, or an id and the case that holds it when the same bytes sit in several cases. */
+export type ItemSelector = string | ItemRef;
 
-/** One vault: a store, its audit log, its access policy and its signer, every call authorized and audited. */
+/**
+ * One vault. Its store, audit log, policy and keys are private: every call is authenticated, authorized
+ * and recorded through one guard, and everything it states comes from its signed audit log.
+ */
 export class Vault {
-  readonly #authenticated = new WeakSet<AuthenticatedPrincipal>();
+  readonly #ctx: VaultContext;
+  readonly #audit: AuditLog;
+  readonly #authenticated: WeakSet<AuthenticatedPrincipal>;
+  readonly #revokedOnCrl: Set<string>;
 
-  private constructor(
-    readonly dir: string,
-    readonly config: VaultConfig,
-    readonly store: EvidenceStore,
-    readonly audit: AuditLog,
-    readonly policy: AccessPolicyStore,
-    readonly pki: VaultPki,
-    readonly clock: Clock,
-    readonly logger: Logger,
-  ) {}
+  private constructor(opened: Awaited<ReturnType<typeof openVaultParts>>) {
+    this.#ctx = opened.ctx;
+    this.#audit = opened.audit;
+    this.#authenticated = opened.authenticated;
+    this.#revokedOnCrl = opened.revokedOnCrl;
+  }
 
   /** Creates a vault in `dir` (refused if one exists) and returns it with the first custodian's identity. */
-  static async init(
-    dir: string,
-    options: VaultInitOptions & { openStore?: EvidenceStore },
-  ): Promise<{ vault: Vault; identityPem: string }> {
+  static async init(dir: string, options: VaultInitOptions): Promise<{ vault: Vault; identityPem: string }> {
     const { identityPem } = await initVaultFiles(dir, options);
-    const clock = options.clock ?? systemClock;
     const vault = await Vault.open({
       dir,
-      clock,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.openStore === undefined ? {} : { store: options.openStore }),
-    });
-    await vault.audit.append({
-      actor: options.custodian,
-      action: "vault.init",
-      target: `vault:${vault.config.vaultId}`,
-      outcome: "allow",
-      reason: `vault created with ${options.custodian} as its first custodian`,
-      details: { vaultId: vault.config.vaultId },
     });
     return { vault, identityPem };
   }
 
   static async open(options: VaultOpenOptions): Promise<Vault> {
-    const clock = options.clock ?? systemClock;
-    const logger = options.logger ?? silentLogger;
-    const config = await readVaultConfig(options.dir);
-    const pki = await loadVaultPki(options.dir);
-    const store = options.store ?? (await openConfiguredStore(options.dir, config));
-    const audit = await openFileAuditLog({
-      dir: join(options.dir, "audit"),
-      signer: pki.signer,
-      clock,
-      logger,
-      checkpointEvery: config.checkpointEvery,
-    });
-    const policy = await AccessPolicyStore.open(join(options.dir, "policy"), { clock, logger });
-    return new Vault(options.dir, config, store, audit, policy, pki, clock, logger);
+    return new Vault(await openVaultParts(options, "open"));
+  }
+
+  /**
+   * A custodian accepts records found after the last checkpoint without a valid seal (written by hand,
+   * or by a writer whose key was lost): the acceptance is recorded, names the records, and is signed.
+   */
+  static async acceptAuditTail(
+    options: VaultOpenOptions & { identityPem: string; passphrase?: string; reason: string },
+  ): Promise<TailAcceptance> {
+    const vault = new Vault(await openVaultParts(options, "accept-tail"));
+    try {
+      const tail = vault.#audit.unsealedTail;
+      if (tail === undefined)
+        throw new CustodyError("ERR_INVALID_ARGUMENT", "the audit log has no unsealed tail to accept");
+      const principal = vault.authenticate(options.identityPem, options.passphrase);
+      const { guard, config } = vault.#ctx;
+      const request = {
+        principal,
+        action: "audit.accept",
+        resource: { kind: "audit" },
+        target: "audit:tail",
+        details: { fromSeq: tail.fromSeq, count: tail.count },
+      } as const;
+      return await guard.run(request, async () => {
+        vault.#audit.acceptUnsealedTail();
+        await guard.fact(
+          principal.id,
+          FACT.tailAccepted,
+          `vault:${config.vaultId}`,
+          `accepted ${tail.count} unsealed record(s) from ${tail.fromSeq}: ${options.reason}`.slice(0, 2000),
+          {
+            fromSeq: tail.fromSeq,
+            count: tail.count,
+          },
+        );
+        await guard.checkpoint();
+        return { fromSeq: tail.fromSeq, count: tail.count };
+      });
+    } finally {
+      await vault.close();
+    }
+  }
+
+  get dir(): string {
+    return this.#ctx.dir;
+  }
+
+  get vaultId(): string {
+    return this.#ctx.config.vaultId;
   }
 
   /** The CA certificates that verify this vault's signatures, identities and packages. */
   get trustAnchors(): string[] {
-    return [this.pki.caCertificatePem];
+    return [this.#ctx.pki.caCertificatePem];
   }
 
-  async crl(): Promise<string> {
-    return readPkiFile(this.dir, PKI_FILES.crl);
+  crl(): Promise<string> {
+    return readPkiFile(this.#ctx.dir, PKI_FILES.crl);
   }
 
-  /** Checks an identity bundle (certificate + key) and returns a principal the vault will accept. */
+  /**
+   * Checks an identity bundle (certificate + key) and returns a principal the vault will accept: issued
+   * by the vault CA for login, unrevoked, its key held by the caller, and issued (and, for a custodian,
+   * approved) through this vault's log. A certificate minted with the CA key alone is refused.
+   */
   authenticate(identityPem: string, passphrase?: string): AuthenticatedPrincipal {
+    const { ledger, pki, clock } = this.#ctx;
+    const revoked = new Set(this.#revokedOnCrl);
+    for (const identity of ledger.identities.values())
+      if (identity.revoked) revoked.add(identity.serialNumber);
     const principal = authenticateIdentity(
       identityPem,
-      {
-        caCertificatePem: this.pki.caCertificatePem,
-        revokedSerials: new Set(this.pki.revoked.map((r) => r.serialNumber.toUpperCase())),
-        clock: this.clock,
-      },
+      { caCertificatePem: pki.caCertificatePem, revokedSerials: revoked, clock },
       passphrase,
     );
+    const known = ledger.identities.get(principal.serialNumber);
+    if (
+      known === undefined ||
+      known.fingerprintSha256 !== principal.fingerprintSha256 ||
+      known.name !== principal.id
+    ) {
+      throw new CustodyError(
+        "ERR_IDENTITY_INVALID",
+        `the identity ${principal.serialNumber} was not issued through this vault's audit log`,
+      );
+    }
+    if (!known.active) {
+      throw new CustodyError(
+        "ERR_IDENTITY_INVALID",
+        `the identity ${principal.serialNumber} awaits the second custodian's approval (request ${known.requestId ?? "?"})`,
+      );
+    }
     this.#authenticated.add(principal);
     return principal;
   }
 
-  /** The signer this machine's collector uses for packages it makes for this vault. */
-  async collectorSigner(): Promise<Signer> {
-    return createKeySigner({
-      keyPem: await readPkiFile(this.dir, PKI_FILES.collectorKey),
-      certificatePem: await readPkiFile(this.dir, PKI_FILES.collectorCert),
-      clock: this.clock,
+  /**
+   * Lends the vault's collector signer to `work` for one package; the use is authorized (ingest into the
+   * case) and recorded before the key signs anything.
+   */
+  async withCollector<T>(
+    principal: AuthenticatedPrincipal,
+    use: { caseId: string; target: string; details?: Record<string, string> },
+    work: (signer: Signer) => Promise<T>,
+  ): Promise<T> {
+    const request = {
+      principal,
+      action: "evidence.ingest",
+      resource: { kind: "case", caseId: use.caseId },
+      target: use.target,
+      details: { ...use.details, signedWith: "vault collector certificate" },
+    } as const;
+    return this.#ctx.guard.run(request, async () => {
+      const signer = createKeySigner({
+        keyPem: await readPkiFile(this.#ctx.dir, PKI_FILES.collectorKey),
+        certificatePem: await readPkiFile(this.#ctx.dir, PKI_FILES.collectorCert),
+        clock: this.#ctx.clock,
+      });
+      return work(signer);
     });
   }
 
   ingest(principal: AuthenticatedPrincipal, file: string, options: IngestOptions): Promise<EvidenceItem> {
-    return ingestItem(this, principal, file, options);
+    return ingestItem(this.#ctx, principal, file, options);
   }
 
   /** Items the principal may list (in `caseId` when given); one audit record for the listing. */
-  list(principal: AuthenticatedPrincipal, options: { caseId?: string } = {}): Promise<EvidenceItem[]> {
-    return listItems(this, principal, options);
+  list(principal: AuthenticatedPrincipal, options: { caseId?: string } = {}): Promise<ListedItem[]> {
+    return listItems(this.#ctx, principal, options);
   }
 
-  show(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
-    return showItem(this, principal, id);
+  show(principal: AuthenticatedPrincipal, item: ItemSelector): Promise<EvidenceItem> {
+    return showItem(this.#ctx, principal, ref(item));
   }
 
-  /** The item's bytes, verified against its digest as they stream (the stream errors on a mismatch). */
+  /** The item's bytes, checked against its content address as they stream (the stream errors on a mismatch). */
   read(
     principal: AuthenticatedPrincipal,
-    id: string,
+    item: ItemSelector,
     options: { abortSignal?: AbortSignal } = {},
-  ): Promise<{ item: EvidenceItem; stream: Readable }> {
-    return readItem(this, principal, id, options);
+  ): Promise<ItemRead> {
+    return readItem(this.#ctx, principal, ref(item), options);
   }
 
-  hold(principal: AuthenticatedPrincipal, id: string): Promise<EvidenceItem> {
-    return holdItem(this, principal, id);
+  hold(principal: AuthenticatedPrincipal, item: ItemSelector): Promise<EvidenceItem> {
+    return holdItem(this.#ctx, principal, ref(item));
   }
 
-  extendRetention(principal: AuthenticatedPrincipal, id: string, until: Date): Promise<EvidenceItem> {
-    return extendItemRetention(this, principal, id, until);
+  extendRetention(principal: AuthenticatedPrincipal, item: ItemSelector, until: Date): Promise<EvidenceItem> {
+    return extendItemRetention(this.#ctx, principal, ref(item), until);
   }
 
-  release(principal: AuthenticatedPrincipal, id: string): Promise<ApprovalOutcome> {
-    return releaseHold(this, principal, id);
+  release(principal: AuthenticatedPrincipal, item: ItemSelector): Promise<ApprovalOutcome> {
+    return releaseHold(this.#ctx, principal, ref(item));
   }
 
-  purge(principal: AuthenticatedPrincipal, id: string): Promise<ApprovalOutcome> {
-    return purgeItem(this, principal, id);
+  purge(principal: AuthenticatedPrincipal, item: ItemSelector): Promise<ApprovalOutcome> {
+    return purgeItem(this.#ctx, principal, ref(item));
   }
 
   approve(principal: AuthenticatedPrincipal, requestId: string): Promise<ApprovalOutcome> {
-    return approveRequest(this, principal, requestId);
+    return approveRequest(this.#ctx, principal, requestId);
   }
 
-  check(principal: AuthenticatedPrincipal, id?: string): Promise<CheckResult[]> {
-    return checkItems(this, principal, id);
+  check(principal: AuthenticatedPrincipal, item?: ItemSelector): Promise<CheckResult[]> {
+    return checkItems(this.#ctx, principal, item === undefined ? undefined : ref(item));
   }
 
-  report(principal: AuthenticatedPrincipal, id: string): Promise<SignedCustodyReport> {
-    return buildCustodyReport(this, principal, id);
+  report(principal: AuthenticatedPrincipal, item: ItemSelector): Promise<SignedCustodyReport> {
+    return buildCustodyReport(this.#ctx, principal, ref(item));
   }
 
   grant(principal: AuthenticatedPrincipal, grant: GrantRequest): Promise<ApprovalOutcome> {
-    return changeGrant(this, principal, "grant", grant);
+    return changeGrant(this.#ctx, principal, "grant", grant);
   }
 
   revoke(principal: AuthenticatedPrincipal, grant: GrantRequest): Promise<ApprovalOutcome> {
-    return changeGrant(this, principal, "revoke", grant);
+    return changeGrant(this.#ctx, principal, "revoke", grant);
   }
 
   listAccess(principal: AuthenticatedPrincipal): Promise<AccessListing> {
-    return listAccess(this, principal);
+    return listAccess(this.#ctx, principal);
   }
 
-  issueIdentity(principal: AuthenticatedPrincipal, name: string): Promise<string> {
-    return issueIdentityFor(this, principal, name);
+  issueIdentity(
+    principal: AuthenticatedPrincipal,
+    name: string,
+    kind: "person" | "device" = "person",
+  ): Promise<IdentityIssue> {
+    return issueIdentityFor(this.#ctx, principal, name, kind);
   }
 
   /** Revokes every identity issued to `name` (a lost laptop, a departed analyst). */
-  revokeIdentity(principal: AuthenticatedPrincipal, name: string): Promise<IssuedIdentity[]> {
-    return revokeIdentity(this, principal, name);
+  revokeIdentity(principal: AuthenticatedPrincipal, name: string): Promise<IdentityRevocation> {
+    return revokeIdentity(this.#ctx, principal, name);
   }
 
   whoami(principal: AuthenticatedPrincipal): Promise<WhoAmI> {
-    return whoAmI(this, principal);
+    return whoAmI(this.#ctx, principal);
   }
 
-  /** Resolves a full id or a unique prefix to the stored item. ERR_NOT_FOUND when there is none. */
-  async findItem(id: string): Promise<EvidenceItem> {
-    const wanted = id.trim().toLowerCase();
-    if (!/^[0-9a-f]{8,64}$/.test(wanted)) {
-      throw new CustodyError(
-        "ERR_INVALID_ARGUMENT",
-        `'${id}' is not an item id (8 to 64 hex digits of its SHA-256)`,
-      );
-    }
-    if (/^[0-9a-f]{64}$/.test(wanted)) return toItem(await this.store.head(itemKey(wanted)));
-    const matches: StoredObject[] = [];
-    for await (const object of this.store.list({ prefix: itemKey(wanted) })) matches.push(object);
-    if (matches.length === 1 && matches[0] !== undefined) return toItem(matches[0]);
-    if (matches.length === 0)
-      throw new CustodyError("ERR_NOT_FOUND", `no evidence item ${id}`, { details: { id } });
-    throw new CustodyError(
-      "ERR_INVALID_ARGUMENT",
-      `item id prefix ${id} is ambiguous (${matches.length} items)`,
-    );
-  }
-
-  async allItems(caseId?: string): Promise<EvidenceItem[]> {
-    const items: EvidenceItem[] = [];
-    for await (const object of this.store.list({ prefix: ITEM_PREFIX })) {
-      const item = toItem(object);
-      if (caseId === undefined || item.caseId === caseId) items.push(item);
-    }
-    return items;
-  }
-
-  itemRequest(
+  verifyAudit(
     principal: AuthenticatedPrincipal,
-    action: GuardedRequest["action"],
-    item: EvidenceItem,
-    details: GuardedRequest["details"] = {},
-  ): GuardedRequest {
-    return {
-      principal,
-      action,
-      resource: itemResource(item),
-      target: `item:${item.id}`,
-      details: { caseId: item.caseId, ...details },
-    };
+    options: AuditVerifyOptions = {},
+  ): Promise<AuditVerifyReport> {
+    return verifyVaultAudit(this.#ctx, principal, options);
   }
 
-  /** The library never trusts a bare name: only principals this vault authenticated may act. */
-  assertAuthenticated(principal: AuthenticatedPrincipal): void {
-    if (!this.#authenticated.has(principal)) {
-      throw new CustodyError("ERR_IDENTITY_INVALID", "the principal was not authenticated by this vault");
-    }
+  showAudit(principal: AuthenticatedPrincipal, since = 0): Promise<AuditRecord[]> {
+    return showAudit(this.#ctx, principal, since);
   }
 
-  run<T>(request: GuardedRequest, perform: () => Promise<T>): Promise<T> {
-    return guarded(
-      {
-        audit: this.audit,
-        clock: this.clock,
-        currentPolicy: () => this.policy.refresh(),
-        isAuthenticated: (p) => this.#authenticated.has(p),
-      },
-      request,
-      perform,
-    );
+  proveAudit(principal: AuthenticatedPrincipal, seq: number): Promise<InclusionProofBundle> {
+    return proveAuditRecord(this.#ctx, principal, seq);
   }
 
-  allows(
-    policy: AccessPolicy,
-    principal: AuthenticatedPrincipal,
-    action: Action,
-    resource: Resource,
-  ): boolean {
-    return authorize(policy, principal, action, resource, { clock: this.clock }).outcome === "allow";
+  checkpoint(principal: AuthenticatedPrincipal): Promise<SignedCheckpoint> {
+    return checkpointAudit(this.#ctx, principal);
   }
 
-  ingestContext(crl: string) {
-    return {
-      trustAnchors: this.trustAnchors,
-      crls: [crl],
-      clock: this.clock,
-      hostname: hostname(),
-      tool: TOOL,
-    };
+  /** Issues a new vault signer and records it; later checkpoints and reports use it, older ones still verify. */
+  rotateSigner(principal: AuthenticatedPrincipal): Promise<SignerRotation> {
+    return rotateVaultSigner(this.#ctx, principal);
   }
 
   async close(): Promise<void> {
-    await this.audit.close();
-    await this.store.close?.();
+    await this.#audit.close();
+    await this.#ctx.store.close?.();
   }
 }
 
-async function openConfiguredStore(dir: string, config: VaultConfig): Promise<EvidenceStore> {
-  switch (config.store.kind) {
-    case "fs":
-      return FsEvidenceStore.open(join(dir, config.store.dir));
-    case "azure":
-      throw new CustodyError(
-        "ERR_INVALID_ARGUMENT",
-        "this vault stores evidence in Azure: open it with an AzureBlobEvidenceStore passed as `store`",
-      );
-  }
+function ref(item: ItemSelector): ItemRef {
+  return typeof item === "string" ? { id: item } : item;
 }

@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { verifyCustodyReport } from "@custody/audit";
 import { isCustodyError } from "@custody/core";
 import { createCertificateAuthority, issueCertificate } from "@custody/manifest";
-import { type AuthenticatedPrincipal, identityBundle, Vault, verifyCustodyReport } from "@custody/vault";
+import { FsEvidenceStore } from "@custody/store";
+import { type AuthenticatedPrincipal, identityBundle, Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const work = mkdtempSync(join(tmpdir(), "custody-vault-"));
@@ -52,7 +54,7 @@ describe("Vault identities", () => {
 
   it("refuses an identity from another CA and a key that is not the certificate's", async () => {
     const otherCa = await createCertificateAuthority({ commonName: "other", keyBits: 2048 });
-    const stranger = await issueCertificate(otherCa, { commonName: "alice", usage: "client", keyBits: 2048 });
+    const stranger = await issueCertificate(otherCa, { commonName: "alice", usage: "person", keyBits: 2048 });
     expect(() => vault.authenticate(identityBundle(stranger.certificatePem, stranger.keyPem))).toThrow(
       expect.objectContaining({ code: "ERR_IDENTITY_INVALID" }),
     );
@@ -78,7 +80,7 @@ describe("Vault evidence", () => {
     const records = await auditLines();
     expect(
       records.some(
-        (r) => r.action === "evidence.ingest" && r.target === `item:${id}` && r.outcome === "allow",
+        (r) => r.action === "evidence.ingested" && r.target === `item:A/${id}` && r.outcome === "allow",
       ),
     ).toBe(true);
   });
@@ -90,14 +92,15 @@ describe("Vault evidence", () => {
     );
     await expectCode(vault.show(alice, "items/../../x"), "ERR_INVALID_ARGUMENT");
     await expectCode(vault.show(alice, "0123456789abcdef"), "ERR_NOT_FOUND");
+    await expectCode(vault.show(alice, { id, caseId: "../B" }), "ERR_NOT_FOUND");
   });
 
-  it("reports an object whose record was tampered with in check, instead of failing the whole pass", async () => {
+  it("reports an object planted in the store without an ingest record, instead of failing the whole pass", async () => {
     const { Readable } = await import("node:stream");
-    const key = `items/${"ab".repeat(32)}`;
-    await vault.store.create(key, Readable.from([Buffer.from("planted")]), {
-      metadata: { custodyrecord: "e30" },
-    });
+    const key = `items/${"cd".repeat(32)}/${"ab".repeat(32)}`;
+    // The folder writer, through the store's own code but not through the vault.
+    const store = await FsEvidenceStore.open(join(dir, "store"));
+    await store.create(key, Readable.from([Buffer.from("planted")]), { metadata: { custodyrecord: "e30" } });
     const results = await vault.check(alice);
     expect(results.find((r) => r.id === key)).toMatchObject({ ok: false, code: "ERR_INTEGRITY_MISMATCH" });
     expect(results.filter((r) => r.ok).length).toBeGreaterThan(0);
@@ -110,7 +113,7 @@ describe("Vault evidence", () => {
     const foreignCa = await createCertificateAuthority({ commonName: "not the vault", keyBits: 2048 });
     const leaf = await issueCertificate(foreignCa, {
       commonName: "stranger",
-      usage: "signer",
+      usage: "collector",
       keyBits: 2048,
     });
     const file = join(work, "foreign.zip");
@@ -126,18 +129,23 @@ describe("Vault evidence", () => {
     const kept = await vault.ingest(alice, file, { caseId: "A", allowUnverified: true });
     expect(kept.package).toMatchObject({ verified: false, deviceId: "laptop-7" });
     expect(kept.package?.problems[0]?.code).toBe("ERR_UNTRUSTED_SIGNER");
-    const records = (await auditLines()).filter((r) => r.target === `item:${kept.id}`);
-    // The refused attempt: decided, then failed verification; the second attempt: stored as unverified.
-    expect(records.map((r) => r.outcome)).toEqual(["allow", "error", "allow"]);
+    const records = (await auditLines()).filter((r) => r.target === `item:A/${kept.id}`);
+    // The refused attempt: decided, then failed verification; the second: decided, stored as unverified.
+    expect(records.map((r) => `${r.action} ${r.outcome}`)).toEqual([
+      "evidence.ingest allow",
+      "evidence.ingest error",
+      "evidence.ingest allow",
+      "evidence.ingested allow",
+    ]);
   });
 
   it("denies a principal without a grant, records the denial, and changes nothing", async () => {
-    const pem = await vault.issueIdentity(alice, "mallory");
-    const mallory = vault.authenticate(pem);
+    const issued = await vault.issueIdentity(alice, "mallory");
+    const mallory = vault.authenticate(issued.identityPem);
     await expectCode(vault.hold(mallory, id), "ERR_ACCESS_DENIED");
     expect((await vault.show(alice, id)).legalHold).toBe(false);
     const last = (await auditLines()).filter((r) => r.actor === "mallory").at(-1);
-    expect(last).toMatchObject({ action: "evidence.hold", outcome: "deny", target: `item:${id}` });
+    expect(last).toMatchObject({ action: "evidence.hold", outcome: "deny", target: `item ${id}` });
   });
 
   it("streams an item back verified", async () => {
@@ -169,10 +177,10 @@ describe("Vault evidence", () => {
     const second = await Vault.init(join(work, "second"), { custodian: "carol", keyBits: 2048 });
     const carol = second.vault.authenticate(second.identityPem);
     writeFileSync(join(work, "late.txt"), "arrives after the log closed\n");
-    await second.vault.audit.close();
+    await second.vault.close();
     await expect(second.vault.ingest(carol, join(work, "late.txt"), { caseId: "A" })).rejects.toThrow();
     let stored = 0;
-    for await (const _ of second.vault.store.list()) stored++;
+    for await (const _ of (await FsEvidenceStore.open(join(work, "second", "store"))).list()) stored++;
     expect(stored).toBe(0);
   });
 

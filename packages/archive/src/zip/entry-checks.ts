@@ -1,7 +1,7 @@
 import { crc32 } from "node:zlib";
 import { CustodyError, pathCollisionKey, unsafePathReason } from "@custody/core";
 import type { Entry } from "yauzl";
-import { FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, FLAG_UTF8, METHOD_DEFLATE, METHOD_STORE } from "./format.js";
+import { FLAG_ENCRYPTED, FLAG_STRONG_ENCRYPTION, METHOD_DEFLATE, METHOD_STORE } from "./format.js";
 
 /** Bounds on what a reader accepts; past any of them the archive is refused with ERR_ARCHIVE_LIMIT. */
 export interface ArchiveLimits {
@@ -96,17 +96,15 @@ export function checkCentralEntry(entry: Entry, limits: Required<ArchiveLimits>)
 }
 
 /**
- * Names must be UTF-8: flagged, or unflagged as Info-ZIP writes them on Unix, or in Info-ZIP's Unicode
- * Path field (0x7075) when its CRC matches the raw name. Anything else (CP437 guesses) is refused. Path
- * safety holds under either reading: every byte of a multi-byte character is >= 0x80, never '/', '\\',
- * '.' or ':'.
+ * Names must be UTF-8: flagged, or unflagged as Info-ZIP writes them on Unix; anything else (CP437
+ * guesses) is refused. An Info-ZIP Unicode Path field (0x7075) is accepted only when it repeats the raw
+ * name: tools that honour it and tools that ignore it must extract the same file.
  */
 function decodeName(entry: Entry): string {
   const raw = entry.fileName as unknown as Buffer;
-  const flagged = (entry.generalPurposeBitFlag & FLAG_UTF8) !== 0;
-  const bytes = flagged ? raw : (unicodePath(entry, raw) ?? raw);
+  checkUnicodePaths(entry.extraFields, raw, "central directory");
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return new TextDecoder("utf-8", { fatal: true }).decode(raw);
   } catch (cause) {
     throw new CustodyError("ERR_UNSAFE_PATH", "an entry name is not valid UTF-8", {
       cause,
@@ -117,10 +115,31 @@ function decodeName(entry: Entry): string {
 
 const EXTRA_UNICODE_PATH = 0x7075;
 
-function unicodePath(entry: Entry, raw: Buffer): Buffer | undefined {
-  const field = entry.extraFields.find((extra) => extra.id === EXTRA_UNICODE_PATH)?.data;
-  if (field === undefined || field.length < 6 || field[0] !== 1) return undefined;
-  return field.readUInt32LE(1) === crc32(raw) >>> 0 ? field.subarray(5) : undefined;
+/** Refuses a Unicode Path field (central or local) that is unreadable, stale, or names another file. */
+export function checkUnicodePaths(
+  fields: readonly { id: number; data: Buffer }[],
+  raw: Buffer,
+  where: string,
+): void {
+  for (const { id, data } of fields) {
+    if (id !== EXTRA_UNICODE_PATH) continue;
+    const reason =
+      data.length < 5 || data[0] !== 1
+        ? "cannot be read"
+        : data.readUInt32LE(1) !== crc32(raw) >>> 0
+          ? "is stale (its CRC-32 is not the raw name's)"
+          : data.subarray(5).equals(raw)
+            ? undefined
+            : `names ${JSON.stringify(data.subarray(5).toString("utf8"))}, not the raw name`;
+    if (reason !== undefined) {
+      const name = raw.toString("utf8");
+      throw new CustodyError(
+        "ERR_UNSAFE_PATH",
+        `${name}: the Unicode Path field in the ${where} ${reason}; tools would disagree on the file's name`,
+        { details: { path: name } },
+      );
+    }
+  }
 }
 
 /** Only regular files and directories: a link or device inside evidence is refused, never recreated. */
@@ -148,7 +167,10 @@ function checkFileType(entry: Entry, name: string): void {
   }
 }
 
-/** Tracks names and totals across entries: exact, case- or Unicode-folded duplicates and file/folder clashes. */
+/**
+ * Tracks names and totals across entries: exact, case- or Unicode-folded duplicates, file/folder clashes
+ * and one folder spelled two ways.
+ */
 export class EntrySet {
   #files = new Map<string, string>();
   #folders = new Map<string, string>();
@@ -163,23 +185,27 @@ export class EntrySet {
       ? (this.#files.get(key) ?? (this.#explicitFolders.has(key) ? this.#folders.get(key) : undefined))
       : (this.#files.get(key) ?? this.#folders.get(key));
     if (clash !== undefined) throw duplicate(entry.name, clash);
-    if (entry.directory) {
-      this.#explicitFolders.add(key);
-      this.#folders.set(key, entry.name);
-    } else {
-      this.#files.set(key, entry.name);
-    }
     const segments = key.split("/");
-    for (let depth = 1; depth < segments.length; depth++) {
-      const folder = segments.slice(0, depth).join("/");
-      const file = this.#files.get(folder);
-      if (file !== undefined) throw duplicate(entry.name, file);
-      if (!this.#folders.has(folder)) this.#folders.set(folder, folder);
+    const spelled = entry.name.split("/");
+    for (let depth = 1; depth <= segments.length; depth++) {
+      if (depth === segments.length && !entry.directory) break;
+      this.#claimFolder(segments.slice(0, depth).join("/"), spelled.slice(0, depth).join("/"), entry);
     }
+    if (entry.directory) this.#explicitFolders.add(key);
+    else this.#files.set(key, entry.name);
     this.#total += entry.size;
     if (this.#total > this.limits.maxTotalBytes) {
       throw limit(`the entries declare more than ${this.limits.maxTotalBytes} bytes in all`, entry.name);
     }
+  }
+
+  /** One folder, one spelling: "Data/" and "data/" are one folder on Windows and macOS, two elsewhere. */
+  #claimFolder(key: string, spelling: string, entry: ArchiveEntry): void {
+    const file = this.#files.get(key);
+    if (file !== undefined) throw duplicate(entry.name, file);
+    const earlier = this.#folders.get(key);
+    if (earlier === undefined) this.#folders.set(key, spelling);
+    else if (earlier !== spelling) throw duplicate(entry.name, earlier);
   }
 }
 

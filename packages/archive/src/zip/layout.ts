@@ -1,7 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Entry } from "yauzl";
 import { type DirectoryEnd, malformed, readAt } from "./directory-end.js";
-import type { ArchiveEntry } from "./entry-checks.js";
+import { type ArchiveEntry, checkUnicodePaths } from "./entry-checks.js";
 import {
   EXTRA_ZIP64,
   FLAG_DATA_DESCRIPTOR,
@@ -96,7 +96,9 @@ async function checkLocalHeader(
   if (header.readUInt16LE(8) !== raw.compressionMethod) throw differs("compression method");
   const flags = header.readUInt16LE(6);
   if ((flags ^ raw.generalPurposeBitFlag) & 0x0049) throw differs("encryption or descriptor flags");
-  const zip64 = findZip64(variable.subarray(nameLength));
+  const extras = extraFields(variable.subarray(nameLength));
+  checkUnicodePaths(extras, variable.subarray(0, nameLength), "local header");
+  const zip64 = findZip64(extras);
   if (!(flags & FLAG_DATA_DESCRIPTOR)) {
     const crc = header.readUInt32LE(14);
     const compressed = local64(header.readUInt32LE(18), zip64, 1);
@@ -107,21 +109,25 @@ async function checkLocalHeader(
   return { dataStart, descriptorZip64: zip64 !== undefined };
 }
 
-/** The ZIP64 extra field's 64-bit values, if the local header has one. */
-function findZip64(extra: Buffer): bigint[] | undefined {
-  let at = 0;
-  while (at + 4 <= extra.length) {
-    const id = extra.readUInt16LE(at);
+/** A header's extra fields; one that runs past the end is malformed. */
+function extraFields(extra: Buffer): { id: number; data: Buffer }[] {
+  const fields: { id: number; data: Buffer }[] = [];
+  for (let at = 0; at + 4 <= extra.length; ) {
     const size = extra.readUInt16LE(at + 2);
     if (at + 4 + size > extra.length) throw malformed("an extra field runs past its header");
-    if (id === EXTRA_ZIP64) {
-      const values: bigint[] = [];
-      for (let v = at + 4; v + 8 <= at + 4 + size; v += 8) values.push(extra.readBigUInt64LE(v));
-      return values;
-    }
+    fields.push({ id: extra.readUInt16LE(at), data: extra.subarray(at + 4, at + 4 + size) });
     at += 4 + size;
   }
-  return undefined;
+  return fields;
+}
+
+/** The ZIP64 extra field's 64-bit values, if the local header has one. */
+function findZip64(fields: readonly { id: number; data: Buffer }[]): bigint[] | undefined {
+  const data = fields.find((field) => field.id === EXTRA_ZIP64)?.data;
+  if (data === undefined) return undefined;
+  const values: bigint[] = [];
+  for (let v = 0; v + 8 <= data.length; v += 8) values.push(data.readBigUInt64LE(v));
+  return values;
 }
 
 /** A local size field: its value, or the ZIP64 one when it holds the 0xFFFFFFFF marker. */

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Scope } from "@custody/access";
@@ -93,20 +94,42 @@ export const accessApproveCommand: CommandSpec = {
 
 export const accessIssueIdentityCommand: CommandSpec = {
   path: ["access", "issue-identity"],
-  summary: "issue a client-certificate identity for NAME, signed by the vault CA",
-  usage: "NAME --out FILE\nFILE holds the certificate and its private key (mode 0600): hand it to NAME only.",
-  options: { ...VAULT_OPTIONS, out: { type: "string" } },
+  summary: "issue a login identity for NAME (a custodian's needs the other custodian's approval)",
+  usage: `NAME --out FILE [--device]
+FILE holds the certificate and its private key (mode 0600): hand it to NAME only. The certificate is
+bound to NAME in the audit log by its serial and fingerprint; one minted elsewhere with the CA key does
+not log in. With two custodians, an identity for a custodian's name works only once the other custodian
+approves (custody access approve REQUEST).`,
+  options: { ...VAULT_OPTIONS, out: { type: "string" }, device: { type: "boolean" } },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
     const out = ctx.string("out");
     if (out === undefined) throw new CustodyError("ERR_USAGE", "issue-identity needs --out FILE");
-    const name = String(ctx.positionals[0]);
-    const pem = await withVault(ctx, (v, p) => v.issueIdentity(p, name));
     const file = resolve(ctx.cwd, out);
+    // Refused before the vault issues anything: a certificate whose key cannot be written is never made.
+    if (existsSync(file))
+      throw new CustodyError("ERR_ALREADY_EXISTS", `${file} exists; choose another --out`);
     await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, pem, { mode: 0o600, flag: "wx" });
-    if (ctx.json) ctx.printJson({ ok: true, name, identity: file });
-    else ctx.out(`identity for ${name} written to ${file}`);
+    const name = String(ctx.positionals[0]);
+    const issued = await withVault(ctx, (v, p) =>
+      v.issueIdentity(p, name, ctx.flag("device") ? "device" : "person"),
+    );
+    await writeFile(file, issued.identityPem, { mode: 0o600, flag: "wx" });
+    const summary = {
+      ok: true,
+      name,
+      identity: file,
+      serialNumber: issued.serialNumber,
+      fingerprintSha256: issued.fingerprintSha256,
+      status: issued.status,
+      ...(issued.request === undefined ? {} : { request: issued.request }),
+    };
+    if (ctx.json) ctx.printJson(summary);
+    else if (issued.status === "pending")
+      ctx.out(
+        `identity for ${name} written to ${file}; it logs in once the other custodian approves request ${issued.request?.id} (custody access approve ${issued.request?.id})`,
+      );
+    else ctx.out(`identity for ${name} written to ${file} (certificate ${issued.serialNumber})`);
     return 0;
   },
 };
@@ -114,17 +137,21 @@ export const accessIssueIdentityCommand: CommandSpec = {
 export const accessRevokeIdentityCommand: CommandSpec = {
   path: ["access", "revoke-identity"],
   summary:
-    "revoke every identity certificate issued to NAME (the CRL is re-signed; they stop working at once)",
+    "revoke every identity certificate issued to NAME (a custodian's needs the other custodian's approval)",
   usage: "NAME",
   options: { ...VAULT_OPTIONS },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
     const name = String(ctx.positionals[0]);
-    const revoked = await withVault(ctx, (v, p) => v.revokeIdentity(p, name));
-    if (ctx.json) ctx.printJson({ ok: true, name, revoked });
+    const outcome = await withVault(ctx, (v, p) => v.revokeIdentity(p, name));
+    if (ctx.json) ctx.printJson({ ok: true, name, ...outcome });
+    else if (outcome.status === "pending")
+      ctx.out(
+        `approval required: request ${outcome.request.id} waits for the other custodian (custody access approve ${outcome.request.id})`,
+      );
     else
       ctx.out(
-        `revoked ${revoked.length} identity certificate(s) of ${name}: ${revoked.map((r) => r.serialNumber).join(", ")}`,
+        `revoked ${outcome.revoked.length} identity certificate(s) of ${name}: ${outcome.revoked.map((r) => r.serialNumber).join(", ")}`,
       );
     return 0;
   },

@@ -15,7 +15,7 @@ import { CustodyError, toCustodyError } from "@custody/core";
 import { loadSignerFromFiles, type TrustOptions } from "@custody/manifest";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { VAULT_OPTIONS } from "../vault-context.js";
-import { runVaultAudit } from "./audit-vault.js";
+import { acceptTail, readCheckpoints, runVaultAudit } from "./audit-vault.js";
 import { absolute, passphrase, readText, required, withPassphraseHint } from "./key-files.js";
 
 const LOG_HELP =
@@ -66,21 +66,30 @@ export const auditVerifyCommand: CommandSpec = {
   summary:
     "verify an audit log: every record, the hash chain, signed checkpoints (exit 1 on the first problem)",
   usage: [
-    "[--log DIR --ca ca.pem | --vault DIR --identity FILE] [--json]",
+    "[--log DIR --ca ca.pem | --vault DIR --identity FILE] [--checkpoint FILE]... [--json]",
     "",
     LOG_HELP,
+    "--checkpoint FILE is a signed checkpoint kept outside the vault (`custody audit checkpoint --out`,",
+    "or a custody report, which holds one): the log must still contain it, so a log cut back together",
+    "with its newest checkpoints is caught. A vault that refuses to open is verified read-only.",
     "Checks every record, the chain, every checkpoint's signature under --ca, that each checkpoint's",
     "Merkle root matches the records, that checkpoints link, and that no signed record is missing.",
     "Prints the first problem with its code, its line and sequence number.",
   ].join("\n"),
-  options: { ...VAULT_OPTIONS, log: { type: "string" }, ca: { type: "string", multiple: true } },
+  options: {
+    ...VAULT_OPTIONS,
+    log: { type: "string" },
+    ca: { type: "string", multiple: true },
+    checkpoint: { type: "string", multiple: true },
+  },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
+    const checkpoints = ctx.strings("checkpoint");
     if (ctx.string("log") === undefined)
-      return runVaultAudit(ctx, { kind: "verify", describe: describeReport });
+      return runVaultAudit(ctx, { kind: "verify", describe: describeReport, checkpoints });
     const report = await verifyAuditLog(
       { dir: absolute(ctx, required(ctx, "log")) },
-      { trust: await trust(ctx) },
+      { trust: await trust(ctx), knownCheckpoints: await readCheckpoints(ctx, checkpoints) },
     );
     if (ctx.json) ctx.printJson(report);
     else if (report.ok) ctx.out(describeReport(report));
@@ -150,9 +159,11 @@ export const auditCheckpointCommand: CommandSpec = {
   path: ["audit", "checkpoint"],
   summary: "sign and store a checkpoint over every record of an audit log",
   usage: [
-    "[--log DIR --key signer.key --cert signer.pem [--passphrase-file FILE] | --vault DIR --identity FILE] [--json]",
+    "[--log DIR --key signer.key --cert signer.pem [--passphrase-file FILE] | --vault DIR --identity FILE [--out FILE]] [--json]",
     "",
     LOG_HELP,
+    "--out FILE saves the vault's signed checkpoint: keep it outside the vault and give it to",
+    "`custody audit verify --checkpoint FILE` later.",
     "Takes the log's writer lock (ERR_AUDIT_LOCKED while another process writes it).",
   ].join("\n"),
   options: {
@@ -161,10 +172,13 @@ export const auditCheckpointCommand: CommandSpec = {
     key: { type: "string" },
     cert: { type: "string" },
     "passphrase-file": { type: "string" },
+    out: { type: "string" },
   },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
-    if (ctx.string("log") === undefined) return runVaultAudit(ctx, { kind: "checkpoint" });
+    const out = ctx.string("out");
+    if (ctx.string("log") === undefined)
+      return runVaultAudit(ctx, { kind: "checkpoint", ...(out === undefined ? {} : { out }) });
     const secret = await passphrase(ctx);
     const files = {
       keyFile: absolute(ctx, required(ctx, "key")),
@@ -220,6 +234,33 @@ export const auditVerifyProofCommand: CommandSpec = {
     const { record, checkpoint } = verifyInclusionBundle(bundle, options);
     if (ctx.json) ctx.printJson({ ok: true, record, checkpoint: checkpoint.checkpoint });
     else ctx.out(`ok: record ${record.seq} is in the log signed at ${checkpoint.checkpoint.treeSize}`);
+    return 0;
+  },
+};
+
+export const auditAcceptTailCommand: CommandSpec = {
+  path: ["audit", "accept-tail"],
+  summary: "a custodian accepts audit records found after the last checkpoint without a valid seal",
+  usage: [
+    "--reason TEXT [--vault DIR --identity FILE]",
+    "",
+    "A vault whose log ends in records it did not seal (appended by hand, or by a writer whose seal key",
+    "was lost) refuses to open (ERR_AUDIT_UNSEALED_TAIL). Look at them first (`custody audit verify`,",
+    "and the log itself); accepting records your decision, names the records, and signs them in.",
+  ].join("\n"),
+  options: { ...VAULT_OPTIONS, reason: { type: "string" } },
+  positionals: { min: 0, max: 0 },
+  async run(ctx) {
+    const reason = ctx.string("reason");
+    if (reason === undefined || reason.trim() === "") {
+      throw new CustodyError("ERR_USAGE", "accept-tail needs --reason TEXT (it is recorded)");
+    }
+    const accepted = await acceptTail(ctx, reason);
+    if (ctx.json) ctx.printJson({ ok: true, ...accepted });
+    else
+      ctx.out(
+        `accepted ${accepted.count} record(s) from seq ${accepted.fromSeq}; a checkpoint now signs them`,
+      );
     return 0;
   },
 };

@@ -1,26 +1,30 @@
 import type { CommandSpec } from "../command.js";
 import { formatTable } from "../table.js";
-import { VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
 
 export const checkCommand: CommandSpec = {
   path: ["check"],
   summary: "re-hash stored items against their records (one item, or every item you may check)",
-  usage: "[ID]\nExit 1 when any item's bytes no longer match its recorded SHA-256.",
-  options: { ...VAULT_OPTIONS },
+  usage: `[ID [--case ID]]
+Reconciles store and audit log both ways: every item the log ingested is present, its record and its
+hold and retention are the logged ones, and its bytes hash to its id; every stored object was ingested.
+Exit 1 on any finding.`,
+  options: ITEM_OPTIONS,
   positionals: { min: 0, max: 1 },
   async run(ctx) {
-    const id = ctx.positionals[0];
-    const results = await withVault(ctx, (v, p) => v.check(p, id));
+    const item = ctx.positionals[0] === undefined ? undefined : itemSelector(ctx);
+    const results = await withVault(ctx, (v, p) => v.check(p, item));
     const ok = results.every((r) => r.ok);
     if (ctx.json) ctx.printJson({ ok, results });
     else {
       const rows = results.map((r) => [
         r.id.slice(0, 16),
+        r.caseId ?? "",
         r.ok ? "ok" : "FAILED",
         r.code ?? "",
         r.message ?? "",
       ]);
-      ctx.out(formatTable(["ID", "STATUS", "CODE", "DETAIL"], rows));
+      ctx.out(formatTable(["ID", "CASE", "STATUS", "CODE", "DETAIL"], rows));
       ctx.err(
         ok ? `${results.length} item(s) verified` : `${results.filter((r) => !r.ok).length} item(s) FAILED`,
       );

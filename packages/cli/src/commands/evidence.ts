@@ -3,7 +3,14 @@ import type { EvidenceItem } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
-import { intOption, parseLabels, VAULT_OPTIONS, withVault } from "../vault-context.js";
+import {
+  ITEM_OPTIONS,
+  intOption,
+  itemSelector,
+  parseLabels,
+  VAULT_OPTIONS,
+  withVault,
+} from "../vault-context.js";
 
 export function printItem(ctx: CommandContext, item: EvidenceItem): void {
   if (ctx.json) {
@@ -101,8 +108,9 @@ export const listCommand: CommandSpec = {
       i.legalHold ? "hold" : "",
       i.retainUntil?.slice(0, 10) ?? "",
       i.name,
+      i.finding === undefined ? "" : `FINDING: ${i.finding}`,
     ]);
-    ctx.out(formatTable(["ID", "CASE", "KIND", "SIZE", "HOLD", "RETAINED", "NAME"], rows));
+    ctx.out(formatTable(["ID", "CASE", "KIND", "SIZE", "HOLD", "RETAINED", "NAME", ""], rows));
     return 0;
   },
 };
@@ -110,14 +118,11 @@ export const listCommand: CommandSpec = {
 export const showCommand: CommandSpec = {
   path: ["show"],
   summary: "show one item's record: digests, acquisition, retention, hold",
-  usage: "ID",
-  options: { ...VAULT_OPTIONS },
+  usage: "ID [--case ID]",
+  options: ITEM_OPTIONS,
   positionals: { min: 1, max: 1 },
   async run(ctx) {
-    printItem(
-      ctx,
-      await withVault(ctx, (vault, principal) => vault.show(principal, String(ctx.positionals[0]))),
-    );
+    printItem(ctx, await withVault(ctx, (vault, principal) => vault.show(principal, itemSelector(ctx))));
     return 0;
   },
 };

@@ -4,28 +4,30 @@ import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CustodyError, toCustodyError } from "@custody/core";
 import type { CommandSpec } from "../command.js";
-import { VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
 
 export const getCommand: CommandSpec = {
   path: ["get"],
   summary: "copy an item out of the vault, verifying every byte against its recorded digest",
-  usage: `ID --out FILE
+  usage: `ID --out FILE [--case ID]
 The copy is written to a temporary name and appears under FILE only when all of it matched the
-recorded SHA-256; an existing FILE is never overwritten. --out - writes to stdout (no such guarantee).`,
-  options: { ...VAULT_OPTIONS, out: { type: "string" } },
+SHA-256 it is named by (computed as the bytes stream, never taken from stored metadata); an existing
+FILE is never overwritten. --out - writes to stdout (no such guarantee).`,
+  options: { ...ITEM_OPTIONS, out: { type: "string" } },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
     const out = ctx.string("out");
     if (out === undefined)
       throw new CustodyError("ERR_USAGE", "get needs --out FILE (or --out - for stdout)");
-    const item = await withVault(ctx, async (vault, principal) => {
-      const { item, stream } = await vault.read(principal, String(ctx.positionals[0]));
-      if (out === "-") await pipeline(stream, ctx.stdout);
-      else await copyVerified(stream, resolve(ctx.cwd, out));
-      return item;
+    const { item, sha256 } = await withVault(ctx, async (vault, principal) => {
+      const read = await vault.read(principal, itemSelector(ctx));
+      if (out === "-") await pipeline(read.stream, ctx.stdout);
+      else await copyVerified(read.stream, resolve(ctx.cwd, out));
+      return { item: read.item, sha256: read.computedSha256() };
     });
-    if (ctx.json) ctx.printJson({ ok: true, id: item.id, sha256: item.id, size: item.size, out });
-    else if (out !== "-") ctx.err(`wrote ${item.size} bytes to ${out}; sha256 ${item.id} verified`);
+    if (ctx.json) ctx.printJson({ ok: true, id: item.id, caseId: item.caseId, sha256, size: item.size, out });
+    else if (out !== "-")
+      ctx.err(`wrote ${item.size} bytes to ${out}; computed sha256 ${sha256}, the item's id: verified`);
     return 0;
   },
 };

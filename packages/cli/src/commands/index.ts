@@ -9,6 +9,7 @@ import {
   accessWhoamiCommand,
 } from "./access.js";
 import {
+  auditAcceptTailCommand,
   auditCheckpointCommand,
   auditProveCommand,
   auditShowCommand,
@@ -22,6 +23,7 @@ import { getCommand } from "./get.js";
 import { hashCommand } from "./hash.js";
 import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
+import { keysRotateCommand } from "./keys-rotate.js";
 import { packageCommand } from "./package.js";
 import { extractCommand } from "./package-verify.js";
 import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
@@ -39,6 +41,7 @@ export const commands: readonly CommandSpec[] = [
   accessRevokeCommand,
   accessRevokeIdentityCommand,
   accessWhoamiCommand,
+  auditAcceptTailCommand,
   auditCheckpointCommand,
   auditProveCommand,
   auditShowCommand,
@@ -55,6 +58,7 @@ export const commands: readonly CommandSpec[] = [
   keysInitCommand,
   keysIssueCommand,
   keysRevokeCommand,
+  keysRotateCommand,
   listCommand,
   packageCommand,
   purgeCommand,

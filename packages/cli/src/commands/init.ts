@@ -9,10 +9,12 @@ import { intOption, OWNER_IDENTITY, vaultDir } from "../vault-context.js";
 export const initCommand: CommandSpec = {
   path: ["init"],
   summary: "create a vault (CA, signers, audit log, policy) and the first custodian's identity",
-  usage: `[--vault DIR] [--name NAME] [--identity-out FILE] [--retain-days N] [--store fs|azure --container NAME (--account-url URL | --connection-string-env VAR) [--create-container]]
+  usage: `[--vault DIR] [--name NAME] [--identity-out FILE] [--retain-days N] [--witness DIR] [--store fs|azure --container NAME (--account-url URL | --connection-string-env VAR) [--create-container]]
 The vault goes to --vault, CUSTODY_VAULT or ./.custody; an existing vault is never overwritten.
 The custodian's identity (certificate + private key, mode 0600) goes to --identity-out, or to
 <vault>/identities/owner.pem, which custody uses when no --identity is given. On a shared vault, move it out.
+--witness DIR (outside the vault, e.g. another disk or mount) receives a copy of every signed checkpoint;
+the vault refuses to open when its log no longer contains the witness's newest one.
 --store azure keeps the evidence in an Azure Blob container (keys, audit log and policy stay in the vault
 directory): --account-url uses DefaultAzureCredential; --connection-string-env names the environment variable
 holding a connection string (Azurite, development), which is never written to disk.`,
@@ -26,12 +28,14 @@ holding a connection string (Azurite, development), which is never written to di
     "account-url": { type: "string" },
     "connection-string-env": { type: "string" },
     "create-container": { type: "boolean" },
+    witness: { type: "string" },
   },
   async run(ctx) {
     const dir = vaultDir(ctx);
     const name = ctx.string("name") ?? ctx.env.USER ?? "custodian";
     const retainDays = intOption(ctx, "retain-days");
     const store = storeOption(ctx);
+    const witness = ctx.string("witness");
     const openStore =
       store === undefined
         ? undefined
@@ -41,6 +45,7 @@ holding a connection string (Azurite, development), which is never written to di
       ...(retainDays === undefined ? {} : { defaultRetentionDays: retainDays }),
       ...(store === undefined ? {} : { store }),
       ...(openStore === undefined ? {} : { openStore }),
+      ...(witness === undefined ? {} : { witness: { kind: "dir" as const, dir: resolve(ctx.cwd, witness) } }),
     });
     await vault.close();
     const identityFile = resolve(ctx.cwd, ctx.string("identity-out") ?? join(dir, OWNER_IDENTITY));
@@ -48,7 +53,7 @@ holding a connection string (Azurite, development), which is never written to di
     await writeFile(identityFile, identityPem, { mode: 0o600, flag: "wx" });
     const result = {
       vault: dir,
-      vaultId: vault.config.vaultId,
+      vaultId: vault.vaultId,
       custodian: name,
       identity: identityFile,
       ca: join(dir, "pki", "ca.pem"),

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { access, link, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { access, link, readFile, unlink, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { CustodyError, toCustodyError } from "@custody/core";
 import type { CommandContext } from "../command.js";
@@ -9,7 +9,6 @@ export const KEYS_LAYOUT = {
   caName: "ca",
   signerName: "signer",
   crl: "crl.pem",
-  revoked: "revoked.json",
 } as const;
 
 /** Environment variables the key commands read (documented in `custody keys init --help`). */
@@ -71,18 +70,6 @@ export function positiveInteger(ctx: CommandContext, name: string, fallback: num
   return value;
 }
 
-/** Replaces `file` whole: readers see the old or the new content, never a torn one. */
-export async function replaceFile(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const temporary = `${file}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    await writeFile(temporary, data, { mode, flag: "wx", flush: true });
-    await rename(temporary, file);
-  } catch (cause) {
-    await unlink(temporary).catch(() => undefined);
-    throw toCustodyError(cause, "ERR_IO", `cannot write ${file}`);
-  }
-}
-
 /** Creates `file` whole and never replaces an existing one (ERR_ALREADY_EXISTS). */
 export async function createFile(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const temporary = `${file}.${randomBytes(6).toString("hex")}.tmp`;
@@ -112,14 +99,17 @@ export function caFiles(dir: string): { keyFile: string; certFile: string } {
 }
 
 /** ERR_ALREADY_EXISTS when any of `names` (relative to `dir`, or absolute) exists. */
-export async function assertAbsent(dir: string, names: string[]): Promise<void> {
+export async function assertAbsent(
+  dir: string,
+  names: string[],
+  reason = "keys are never replaced",
+): Promise<void> {
   for (const name of names) {
     const file = isAbsolute(name) ? name : join(dir, name);
     const exists = await access(file).then(
       () => true,
       () => false,
     );
-    if (exists)
-      throw new CustodyError("ERR_ALREADY_EXISTS", `${file} already exists; keys are never replaced`);
+    if (exists) throw new CustodyError("ERR_ALREADY_EXISTS", `${file} already exists; ${reason}`);
   }
 }

@@ -2,51 +2,44 @@ import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { CustodyError } from "@custody/core";
 import {
+  CERTIFICATE_ROLES,
   type CertificateAuthority,
+  type CertificateUsage,
+  certificateRoles,
   createCertificateAuthority,
   createCrl,
+  initRevocationList,
   issueCertificate,
   readKeyPair,
+  revokeCertificates,
   writeKeyPair,
 } from "@custody/manifest";
-import { z } from "zod";
 import type { CommandContext, CommandSpec } from "../command.js";
 import {
   absolute,
   assertAbsent,
   caFiles,
-  createFile,
   KEY_ENV,
   KEYS_LAYOUT,
   passphrase,
   positiveInteger,
   readText,
-  replaceFile,
   required,
   withPassphraseHint,
 } from "./key-files.js";
 
 const PASSPHRASE_OPTION = { "passphrase-file": { type: "string" } } as const;
 
-const revokedListSchema = z.strictObject({
-  version: z.literal(1),
-  revoked: z.array(
-    z.strictObject({
-      serialNumber: z.string().regex(/^[0-9a-f]+$/),
-      revokedAt: z.iso.datetime(),
-      subject: z.string(),
-    }),
-  ),
-});
-type RevokedList = z.infer<typeof revokedListSchema>;
+// "signer" and "client" are the names older scripts use for a collector and a person
+const USAGES: readonly string[] = [...CERTIFICATE_ROLES, "signer", "client"];
 
 export const keysInitCommand: CommandSpec = {
   path: ["keys", "init"],
-  summary: "create a vault CA, a signer certificate and an empty CRL in a new keys directory",
+  summary: "create a vault CA, a collector (signer) certificate and an empty CRL in a new keys directory",
   usage: [
     "--dir DIR [--cn NAME] [--key-bits 3072] [--valid-days 3650] [--passphrase-file FILE]",
     "",
-    `Writes DIR/ca.{key,pem}, DIR/signer.{key,pem}, DIR/${KEYS_LAYOUT.crl} and DIR/${KEYS_LAYOUT.revoked}.`,
+    `Writes DIR/ca.{key,pem}, DIR/signer.{key,pem} (a collector certificate) and DIR/${KEYS_LAYOUT.crl}.`,
     "Keys are PKCS#8, mode 0600, encrypted with AES-256 when a passphrase is given",
     `(--passphrase-file, or $${KEY_ENV.passphrase}). Existing keys are never replaced.`,
     `Give DIR/ca.pem to whoever verifies; \`custody sign\` finds the signer through $${KEY_ENV.keysDir}.`,
@@ -63,12 +56,7 @@ export const keysInitCommand: CommandSpec = {
     const secret = await passphrase(ctx);
     // refuse before spending seconds on key generation, and before writing anything
     const signerFiles = [`${KEYS_LAYOUT.signerName}.key`, `${KEYS_LAYOUT.signerName}.pem`];
-    await assertAbsent(dir, [
-      ...Object.values(caFiles(dir)),
-      ...signerFiles,
-      KEYS_LAYOUT.crl,
-      KEYS_LAYOUT.revoked,
-    ]);
+    await assertAbsent(dir, [...Object.values(caFiles(dir)), ...signerFiles, KEYS_LAYOUT.crl]);
     const keyBits = positiveInteger(ctx, "key-bits", 3072);
     const commonName = ctx.string("cn") ?? "custody vault CA";
     const ca = await createCertificateAuthority({
@@ -79,13 +67,12 @@ export const keysInitCommand: CommandSpec = {
     const withSecret = secret === undefined ? {} : { passphrase: secret };
     const signer = await issueCertificate(ca, {
       commonName: `${commonName} signer`,
-      usage: "signer",
+      usage: "collector",
       keyBits,
     });
     await writeKeyPair(dir, KEYS_LAYOUT.caName, ca, withSecret);
     await writeKeyPair(dir, KEYS_LAYOUT.signerName, signer, withSecret);
-    await createFile(join(dir, KEYS_LAYOUT.crl), createCrl(ca, []));
-    await createFile(join(dir, KEYS_LAYOUT.revoked), `${JSON.stringify({ version: 1, revoked: [] })}\n`);
+    await initRevocationList({ crlPath: join(dir, KEYS_LAYOUT.crl), ca });
     const result = {
       dir,
       ca: describe(ca.certificatePem),
@@ -100,10 +87,19 @@ export const keysInitCommand: CommandSpec = {
 
 export const keysIssueCommand: CommandSpec = {
   path: ["keys", "issue"],
-  summary: "issue a signer or client certificate from the vault CA",
+  summary:
+    "issue a certificate for one role (collector, vault signer, script signer, person, device, server)",
   usage: [
-    "--dir DIR --name NAME --usage signer|client [--out DIR] [--cn CN] [--key-bits 3072] [--valid-days 730]",
+    "--dir DIR --name NAME --usage ROLE [--out DIR] [--cn CN] [--key-bits 3072] [--valid-days 730]",
     "",
+    "ROLE is what the certificate may do; each role carries its own extended key usage OID:",
+    "  collector      signs investigation packages (digitalSignature, nonRepudiation; emailProtection)",
+    "  vault-signer   signs audit checkpoints and custody reports (as collector, its own OID)",
+    "  script-signer  signs library scripts (digitalSignature; codeSigning)",
+    "  person         logs a person in; never signs (digitalSignature, keyEncipherment; clientAuth)",
+    "  device         an enrolled device's identity; never signs (as person, its own OID)",
+    "  server         a server's TLS identity; never signs (digitalSignature, keyEncipherment; serverAuth)",
+    "`signer` is accepted for collector and `client` for person.",
     "Writes OUT/NAME.key (0600) and OUT/NAME.pem; OUT is DIR when not given.",
     `The CA key and the new key use the same passphrase (--passphrase-file or $${KEY_ENV.passphrase}).`,
   ].join("\n"),
@@ -119,14 +115,14 @@ export const keysIssueCommand: CommandSpec = {
   },
   async run(ctx) {
     const usage = required(ctx, "usage");
-    if (usage !== "signer" && usage !== "client")
-      throw new CustodyError("ERR_USAGE", "--usage must be signer or client");
+    if (!USAGES.includes(usage))
+      throw new CustodyError("ERR_USAGE", `--usage must be one of ${USAGES.join(", ")}`);
     const name = required(ctx, "name");
     const ca = await loadCa(ctx);
     const out = absolute(ctx, ctx.string("out") ?? required(ctx, "dir"));
     const issued = await issueCertificate(ca, {
       commonName: ctx.string("cn") ?? name,
-      usage,
+      usage: usage as CertificateUsage,
       keyBits: positiveInteger(ctx, "key-bits", 3072),
       validDays: positiveInteger(ctx, "valid-days", 730),
     });
@@ -136,11 +132,12 @@ export const keysIssueCommand: CommandSpec = {
       issued,
       ca.passphrase === undefined ? {} : { passphrase: ca.passphrase },
     );
-    const result = { ...files, usage, ...describe(issued.certificatePem) };
+    const [role] = certificateRoles(issued.certificatePem);
+    const result = { ...files, usage, role, ...describe(issued.certificatePem) };
     if (ctx.json) ctx.printJson({ ok: true, ...result });
     else
       ctx.out(
-        `issued ${usage} certificate ${result.subject} (serial ${result.serialNumber}): ${files.certFile}`,
+        `issued ${role} certificate ${result.subject} (serial ${result.serialNumber}): ${files.certFile}`,
       );
     return 0;
   },
@@ -152,8 +149,10 @@ export const keysRevokeCommand: CommandSpec = {
   usage: [
     "--dir DIR --cert FILE [--passphrase-file FILE]",
     "",
-    `Adds the certificate to DIR/${KEYS_LAYOUT.revoked} and replaces DIR/${KEYS_LAYOUT.crl} with a newly signed CRL.`,
-    "Revoking a certificate twice is harmless. Pass the CRL to `custody verify --crl`.",
+    `Adds the certificate's serial to DIR/${KEYS_LAYOUT.crl}, the signed list that is the only record of`,
+    "revocations: the list is checked against the CA first (a corrupt or foreign one is refused), then",
+    "replaced whole and durably, so a crash leaves the old list or the new one. Revoking twice is harmless.",
+    "Pass the CRL to `custody verify --crl`. A signature by a revoked certificate is refused whatever its date.",
   ].join("\n"),
   options: { dir: { type: "string" }, cert: { type: "string" }, ...PASSPHRASE_OPTION },
   async run(ctx) {
@@ -164,26 +163,28 @@ export const keysRevokeCommand: CommandSpec = {
     if (!target.checkIssued(caCert) || !target.verify(caCert.publicKey)) {
       throw new CustodyError("ERR_INVALID_ARGUMENT", `${target.subject} was not issued by the CA in ${dir}`);
     }
-    const list = await readRevoked(dir);
+    const crl = join(dir, KEYS_LAYOUT.crl);
     const serialNumber = target.serialNumber.toLowerCase();
-    if (!list.revoked.some((entry) => entry.serialNumber === serialNumber)) {
-      list.revoked.push({ serialNumber, revokedAt: new Date().toISOString(), subject: target.subject });
-    }
-    const crl = createCrl(
-      ca,
-      list.revoked.map((entry) => ({
-        serialNumber: entry.serialNumber,
-        revokedAt: new Date(entry.revokedAt),
-      })),
-    );
-    // the list is written first: a crash between the two leaves a CRL that the next revoke rebuilds
-    await replaceFile(join(dir, KEYS_LAYOUT.revoked), `${JSON.stringify(list, null, 2)}\n`);
-    await replaceFile(join(dir, KEYS_LAYOUT.crl), crl);
-    if (ctx.json) ctx.printJson({ ok: true, revoked: list.revoked, crl: join(dir, KEYS_LAYOUT.crl) });
-    else
+    const result = await revokeCertificates({ crlPath: crl, ca, entries: [{ serialNumber }] });
+    const revoked = result.revoked.map((entry) => ({
+      serialNumber: entry.serialNumber.toLowerCase(),
+      revokedAt: entry.revokedAt.toISOString(),
+    }));
+    const added = result.added.length > 0;
+    if (ctx.json) {
+      ctx.printJson({
+        ok: true,
+        certificate: { subject: target.subject, serialNumber },
+        added,
+        revoked,
+        crl,
+      });
+    } else {
+      const already = added ? "" : " (already revoked)";
       ctx.out(
-        `revoked ${target.subject} (serial ${serialNumber}); ${list.revoked.length} revoked in ${KEYS_LAYOUT.crl}`,
+        `revoked ${target.subject} (serial ${serialNumber})${already}; ${revoked.length} revoked in ${crl}`,
       );
+    }
     return 0;
   },
 };
@@ -197,26 +198,6 @@ async function loadCa(ctx: CommandContext): Promise<CertificateAuthority> {
     if (secret === undefined) createCrl(ca, []);
     return ca;
   });
-}
-
-async function readRevoked(dir: string): Promise<RevokedList> {
-  const text = await readText(join(dir, KEYS_LAYOUT.revoked), "revocation list");
-  const parsed = revokedListSchema.safeParse(parseJson(text));
-  if (!parsed.success) {
-    throw new CustodyError(
-      "ERR_INVALID_ARGUMENT",
-      `${join(dir, KEYS_LAYOUT.revoked)} is not a custody revocation list`,
-    );
-  }
-  return parsed.data;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined; // reported by the schema check as "not a revocation list"
-  }
 }
 
 function parseCertificate(pem: string): X509Certificate {

@@ -1,7 +1,7 @@
 import { CustodyError } from "@custody/core";
 import type { ApprovalOutcome } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
-import { VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
 import { printItem } from "./evidence.js";
 
 const one = { min: 1, max: 1 } as const;
@@ -24,11 +24,11 @@ function printOutcome(ctx: CommandContext, outcome: ApprovalOutcome): number {
 export const holdCommand: CommandSpec = {
   path: ["hold"],
   summary: "put an item under legal hold (it cannot be deleted until released)",
-  usage: "ID",
-  options: { ...VAULT_OPTIONS },
+  usage: "ID [--case ID]",
+  options: ITEM_OPTIONS,
   positionals: one,
   async run(ctx) {
-    printItem(ctx, await withVault(ctx, (v, p) => v.hold(p, String(ctx.positionals[0]))));
+    printItem(ctx, await withVault(ctx, (v, p) => v.hold(p, itemSelector(ctx))));
     return 0;
   },
 };
@@ -36,29 +36,26 @@ export const holdCommand: CommandSpec = {
 export const releaseCommand: CommandSpec = {
   path: ["release"],
   summary: "release a legal hold (with two custodians, the other one must approve)",
-  usage: "ID",
-  options: { ...VAULT_OPTIONS },
+  usage: "ID [--case ID]",
+  options: ITEM_OPTIONS,
   positionals: one,
   async run(ctx) {
-    return printOutcome(ctx, await withVault(ctx, (v, p) => v.release(p, String(ctx.positionals[0]))));
+    return printOutcome(ctx, await withVault(ctx, (v, p) => v.release(p, itemSelector(ctx))));
   },
 };
 
 export const retainCommand: CommandSpec = {
   path: ["retain"],
   summary: "extend an item's retention (never shortens it)",
-  usage: "ID --until DATE",
-  options: { ...VAULT_OPTIONS, until: { type: "string" } },
+  usage: "ID --until DATE [--case ID]",
+  options: { ...ITEM_OPTIONS, until: { type: "string" } },
   positionals: one,
   async run(ctx) {
     const until = ctx.string("until");
     if (until === undefined || !/^\d{4}-\d{2}-\d{2}/.test(until) || Number.isNaN(Date.parse(until))) {
       throw new CustodyError("ERR_USAGE", "retain needs --until DATE (e.g. 2030-12-31)");
     }
-    printItem(
-      ctx,
-      await withVault(ctx, (v, p) => v.extendRetention(p, String(ctx.positionals[0]), new Date(until))),
-    );
+    printItem(ctx, await withVault(ctx, (v, p) => v.extendRetention(p, itemSelector(ctx), new Date(until))));
     return 0;
   },
 };
@@ -66,10 +63,10 @@ export const retainCommand: CommandSpec = {
 export const purgeCommand: CommandSpec = {
   path: ["purge"],
   summary: "delete an item after its retention (never under hold; with two custodians, both agree)",
-  usage: "ID",
-  options: { ...VAULT_OPTIONS },
+  usage: "ID [--case ID]",
+  options: ITEM_OPTIONS,
   positionals: one,
   async run(ctx) {
-    return printOutcome(ctx, await withVault(ctx, (v, p) => v.purge(p, String(ctx.positionals[0]))));
+    return printOutcome(ctx, await withVault(ctx, (v, p) => v.purge(p, itemSelector(ctx))));
   },
 };

@@ -1,30 +1,31 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { signedCustodyReportFromJson, verifyCustodyReport } from "@custody/audit";
 import { CustodyError } from "@custody/core";
-import { renderCustodyReportHtml, type SignedCustodyReport, verifyCustodyReport } from "@custody/vault";
+import { renderCustodyReportHtml } from "@custody/vault";
 import type { CommandSpec } from "../command.js";
-import { VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
 
 export const reportCommand: CommandSpec = {
   path: ["report"],
   summary: "an item's signed custody report: acquisition, every audit record, checkpoint and proofs",
-  usage: `ID [--format json|html] [--out FILE]
+  usage: `ID [--case ID] [--format json|html] [--out FILE]
 json (default) is the signed report; html is a self-contained page for people. Check a saved JSON
 report offline with: custody report verify FILE --ca ca.pem`,
-  options: { ...VAULT_OPTIONS, format: { type: "string" }, out: { type: "string" } },
+  options: { ...ITEM_OPTIONS, format: { type: "string" }, out: { type: "string" } },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
     const format = ctx.string("format") ?? "json";
     if (format !== "json" && format !== "html")
       throw new CustodyError("ERR_USAGE", "--format is json or html");
-    const signed = await withVault(ctx, (v, p) => v.report(p, String(ctx.positionals[0])));
+    const signed = await withVault(ctx, (v, p) => v.report(p, itemSelector(ctx)));
     const text = format === "html" ? renderCustodyReportHtml(signed) : `${JSON.stringify(signed, null, 2)}\n`;
     const out = ctx.string("out");
     if (out === undefined) ctx.stdout.write(text);
     else {
       await writeFile(resolve(ctx.cwd, out), text, { flag: "wx" });
       ctx.err(
-        `custody report for ${signed.report.item.id} (${signed.report.events.length} events) written to ${out}`,
+        `custody report for ${signed.report.item.record.id} (${signed.report.events.length} events) written to ${out}`,
       );
     }
     return 0;
@@ -40,7 +41,9 @@ export const reportVerifyCommand: CommandSpec = {
   async run(ctx) {
     const ca = ctx.string("ca");
     if (ca === undefined) throw new CustodyError("ERR_USAGE", "report verify needs --ca ca.pem");
-    const signed = parseReport(await readFile(resolve(ctx.cwd, String(ctx.positionals[0])), "utf8"));
+    const signed = signedCustodyReportFromJson(
+      await readFile(resolve(ctx.cwd, String(ctx.positionals[0])), "utf8"),
+    );
     const crl = ctx.string("crl");
     const result = verifyCustodyReport(signed, {
       trustAnchors: [await readFile(resolve(ctx.cwd, ca), "utf8")],
@@ -54,13 +57,3 @@ export const reportVerifyCommand: CommandSpec = {
     return 0;
   },
 };
-
-function parseReport(text: string): SignedCustodyReport {
-  try {
-    const value = JSON.parse(text) as SignedCustodyReport;
-    if (typeof value?.signature !== "string" || typeof value?.report !== "object") throw new Error("shape");
-    return value;
-  } catch (cause) {
-    throw new CustodyError("ERR_MALFORMED_SIGNATURE", "not a signed custody report", { cause });
-  }
-}

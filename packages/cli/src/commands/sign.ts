@@ -4,7 +4,15 @@ import { join } from "node:path";
 import { CustodyError, toCustodyError } from "@custody/core";
 import { loadSignerFromFiles, type Signer } from "@custody/manifest";
 import type { CommandContext, CommandSpec } from "../command.js";
-import { absolute, createFile, KEY_ENV, KEYS_LAYOUT, passphrase, withPassphraseHint } from "./key-files.js";
+import {
+  absolute,
+  assertAbsent,
+  createFile,
+  KEY_ENV,
+  KEYS_LAYOUT,
+  passphrase,
+  withPassphraseHint,
+} from "./key-files.js";
 
 export const signCommand: CommandSpec = {
   path: ["sign"],
@@ -16,8 +24,10 @@ export const signCommand: CommandSpec = {
     `signer.key and signer.pem in --keys-dir or $${KEY_ENV.keysDir} (made by \`custody keys init\`).`,
     `An encrypted key is opened with --passphrase-file or $${KEY_ENV.passphrase}.`,
     "The file is hashed as a stream; the signature is DER CMS SignedData (SHA-256, signingTime) that",
-    "`openssl cms -verify -binary -inform DER -content FILE -in FILE.p7s -CAfile ca.pem -purpose any` accepts.",
-    "An existing signature file is never replaced.",
+    "`openssl cms -verify -binary -inform DER -content FILE -in FILE.p7s -CAfile ca.pem` accepts (add",
+    "`-purpose any` for a script signer's signature or a certificate without emailProtection).",
+    "An existing signature file is never replaced. Only a signing certificate (collector, vault-signer,",
+    "script-signer) may sign: an identity (person, device, server) is refused before anything is signed.",
   ].join("\n"),
   options: {
     key: { type: "string" },
@@ -30,7 +40,10 @@ export const signCommand: CommandSpec = {
   async run(ctx) {
     const file = absolute(ctx, ctx.positionals[0] as string);
     const out = absolute(ctx, ctx.string("out") ?? `${file}.p7s`);
-    const signer = await resolveSigner(ctx);
+    const files = signerFiles(ctx);
+    // refused before the key is opened or the file read
+    await assertAbsent(ctx.cwd, [out], "a signature file is never replaced");
+    const signer = await resolveSigner(ctx, files);
     const signature = await signFile(signer, file);
     await createFile(out, signature);
     if (ctx.json) ctx.printJson({ ok: true, file, signature: out, bytes: signature.length });
@@ -39,8 +52,10 @@ export const signCommand: CommandSpec = {
   },
 };
 
-async function resolveSigner(ctx: CommandContext): Promise<Signer> {
-  const files = signerFiles(ctx);
+async function resolveSigner(
+  ctx: CommandContext,
+  files: { keyFile: string; certFile: string },
+): Promise<Signer> {
   const secret = await passphrase(ctx);
   return withPassphraseHint(() =>
     loadSignerFromFiles({ ...files, ...(secret === undefined ? {} : { passphrase: secret }) }),

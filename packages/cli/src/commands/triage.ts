@@ -57,25 +57,17 @@ export async function collectIntoVault(
         : join(options.outDir, `${name}.zip`);
     const progress = ctx.progress();
     const only = parseOnly(ctx.string("only"));
-    const collect = async () =>
+    // Signing with the vault's collector key is itself recorded, whether or not the package is ingested.
+    const use = { caseId, target: `package:${name}`, details: { out } };
+    const collected = await vault.withCollector(principal, use, (signer) =>
       collectPackage({
         out,
-        signer: await vault.collectorSigner(),
+        signer,
         caseId,
         operator: principal.id,
         ...(only === undefined ? {} : { only }),
         onProgress: progressView(progress.update),
-      }).finally(() => progress.done());
-    // Signing with the vault's collector key is itself recorded, whether or not the package is ingested.
-    const collected = await vault.run(
-      {
-        principal,
-        action: "evidence.ingest",
-        resource: { kind: "case", caseId },
-        target: `package:${name}`,
-        details: { out, signedWith: "vault collector certificate" },
-      },
-      collect,
+      }).finally(() => progress.done()),
     );
     const file = collected.package.file;
     // Ingest verifies the package against the vault CA itself; verify here only when nothing is ingested.

@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject, randomBytes, sign, verify, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { type Clock, CustodyError, systemClock, toCustodyError } from "@custody/core";
+import { CERTIFICATE_ROLE_OIDS } from "@custody/manifest";
 
 /** A person or device as the vault knows them after checking their certificate and key. */
 export interface AuthenticatedPrincipal {
@@ -44,6 +45,7 @@ export function authenticateIdentity(
 ): AuthenticatedPrincipal {
   const { certificate, key } = parseBundle(bundle, passphrase);
   checkIssuedByVault(certificate, trust);
+  checkLoginRole(certificate);
   proveKeyPossession(certificate, key);
   return principalFromCertificate(certificate);
 }
@@ -106,6 +108,20 @@ function checkIssuedByVault(certificate: X509Certificate, trust: IdentityTrust):
   }
 }
 
+const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+const LOGIN_ROLES = [CERTIFICATE_ROLE_OIDS.person, CERTIFICATE_ROLE_OIDS.device];
+
+/** Only a login identity logs in: clientAuth and a person or device role, never a signer's certificate. */
+function checkLoginRole(certificate: X509Certificate): void {
+  const usages = certificate.keyUsage ?? [];
+  if (!usages.includes(CLIENT_AUTH) || !usages.some((oid) => LOGIN_ROLES.includes(oid))) {
+    throw new CustodyError(
+      "ERR_IDENTITY_INVALID",
+      "the certificate is not a login identity (it needs clientAuth and a person or device role)",
+    );
+  }
+}
+
 function proveKeyPossession(certificate: X509Certificate, key: KeyObject): void {
   const challenge = randomBytes(32);
   let signature: Buffer;
@@ -124,7 +140,7 @@ export function principalFromCertificate(certificate: X509Certificate): Authenti
   const commonName = /(?:^|\n)CN=([^\n]+)/.exec(certificate.subject)?.[1];
   if (commonName === undefined)
     throw new CustodyError("ERR_IDENTITY_INVALID", "the identity certificate has no CN");
-  const isDevice = /(?:^|\n)OU=device(?:\n|$)/.test(certificate.subject);
+  const isDevice = (certificate.keyUsage ?? []).includes(CERTIFICATE_ROLE_OIDS.device);
   return {
     id: commonName,
     kind: isDevice ? "device" : "person",

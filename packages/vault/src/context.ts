@@ -1,0 +1,28 @@
+import type { AccessPolicyStore } from "@custody/access";
+import type { Clock, Logger } from "@custody/core";
+import type { EvidenceStore } from "@custody/store";
+import type { VaultConfig } from "./config.js";
+import type { Guard } from "./guard.js";
+import type { Ledger } from "./ledger.js";
+import type { VaultPki } from "./pki.js";
+import type { VaultSigner } from "./signer.js";
+
+/**
+ * What an operation module gets: the parts of one open vault, never the `Vault` facade. Audit records
+ * are written through `guard` only; the ledger changes only when the guard appends a fact.
+ */
+export interface VaultContext {
+  readonly dir: string;
+  readonly config: VaultConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly store: EvidenceStore;
+  readonly ledger: Ledger;
+  readonly guard: Guard;
+  readonly policy: AccessPolicyStore;
+  readonly pki: VaultPki;
+  readonly signer: VaultSigner;
+  readonly hostname: string;
+}
+
+export const TOOL = "custody 0.1.0";

@@ -1,0 +1,71 @@
+import { isoTimestampSchema, sha256HexSchema } from "@custody/core";
+import { z } from "zod";
+
+/**
+ * The records that state a fact. The vault appends one after each change has really happened, and
+ * everything it states later (an item's record and protection, the access policy head, which
+ * certificates may log in) is rebuilt from these records alone: a file edited on disk that no fact
+ * names is a finding, never a fact.
+ */
+export const FACT = {
+  vaultInit: "vault.init",
+  ingested: "evidence.ingested",
+  holdSet: "evidence.hold-set",
+  holdReleased: "evidence.hold-released",
+  retentionExtended: "evidence.retention-extended",
+  purged: "evidence.purged",
+  policyChanged: "access.policy-changed",
+  identityIssued: "identity.issued",
+  identityActivated: "identity.activated",
+  identityRevoked: "identity.revoked",
+  signerInstalled: "keys.signer-installed",
+  tailAccepted: "audit.tail-accepted",
+} as const;
+
+export type FactAction = (typeof FACT)[keyof typeof FACT];
+
+const approvalSchema = {
+  requestId: z.string().optional(),
+  proposedBy: z.string().optional(),
+  approvedBy: z.string().optional(),
+};
+
+export const factSchemas = {
+  [FACT.vaultInit]: z.object({
+    vaultId: z.string().min(1),
+    witness: z.object({ kind: z.literal("dir"), dir: z.string() }).optional(),
+  }),
+  [FACT.ingested]: z.object({
+    record: z.record(z.string(), z.unknown()),
+    recordSha256: sha256HexSchema,
+    legalHold: z.boolean(),
+    retainUntil: isoTimestampSchema.optional(),
+  }),
+  [FACT.holdSet]: z.object({ legalHold: z.literal(true) }),
+  [FACT.holdReleased]: z.object({ legalHold: z.literal(false), ...approvalSchema }),
+  [FACT.retentionExtended]: z.object({ retainUntil: isoTimestampSchema }),
+  [FACT.purged]: z.object(approvalSchema),
+  [FACT.policyChanged]: z.object({ version: z.number().int().positive(), hash: sha256HexSchema }),
+  [FACT.identityIssued]: z.object({
+    name: z.string().min(1),
+    serialNumber: z.string().regex(/^[0-9A-F]+$/),
+    fingerprintSha256: sha256HexSchema,
+    kind: z.enum(["person", "device"]),
+    active: z.boolean(),
+    requestId: z.string().optional(),
+  }),
+  [FACT.identityActivated]: z.object({ serialNumber: z.string(), ...approvalSchema }),
+  [FACT.identityRevoked]: z.object({ serialNumbers: z.array(z.string()).min(1), ...approvalSchema }),
+  [FACT.signerInstalled]: z.object({ serialNumber: z.string(), fingerprintSha256: sha256HexSchema }),
+  [FACT.tailAccepted]: z.object({
+    fromSeq: z.number().int().nonnegative(),
+    count: z.number().int().positive(),
+  }),
+} as const;
+
+export type FactDetails<A extends FactAction> = z.infer<(typeof factSchemas)[A]>;
+
+/** The audit target of one item: a case's copy of some bytes. */
+export function itemTarget(caseId: string, id: string): string {
+  return `item:${caseId}/${id}`;
+}

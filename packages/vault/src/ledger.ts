@@ -1,0 +1,185 @@
+import type { AuditRecord } from "@custody/audit";
+import { CustodyError } from "@custody/core";
+import { FACT, type FactAction, type FactDetails, factSchemas } from "./facts.js";
+
+/** What the log says of one item. The full record travels with the bytes and must hash to recordSha256. */
+export interface LedgerItem {
+  readonly caseId: string;
+  readonly id: string;
+  readonly recordSha256: string;
+  readonly deviceId: string | undefined;
+  readonly ingestedSeq: number;
+  legalHold: boolean;
+  retainUntil: string | undefined;
+  purged: boolean;
+}
+
+/** A login certificate the vault issued through its guarded path. */
+export interface LedgerIdentity {
+  readonly name: string;
+  readonly serialNumber: string;
+  readonly fingerprintSha256: string;
+  readonly kind: "person" | "device";
+  /** False until the second custodian approves an identity for a custodian's name. */
+  active: boolean;
+  revoked: boolean;
+  revokedAt?: string;
+  readonly requestId: string | undefined;
+}
+
+/**
+ * The vault's state as the signed audit log states it, rebuilt record by record at open (in the same
+ * pass that checks the chain) and kept current as facts are appended. Nothing here is read from any
+ * other file.
+ */
+export class Ledger {
+  vaultId: string | undefined;
+  witness: { kind: "dir"; dir: string } | undefined;
+  policyHead: { version: number; hash: string } | undefined;
+  readonly items = new Map<string, LedgerItem>();
+  readonly identities = new Map<string, LedgerIdentity>();
+  /** Fingerprint of the vault signer the log installed last. */
+  currentSigner: string | undefined;
+  /** Records seen, so a caller can tell an empty log from a vault. */
+  records = 0;
+
+  observe(record: AuditRecord): void {
+    this.records += 1;
+    if (record.outcome !== "allow" || !isFact(record.action)) return;
+    this.#apply(record, record.action);
+  }
+
+  /** Items of one content address, across the cases that hold it. */
+  itemsWithId(prefix: string): LedgerItem[] {
+    const found: LedgerItem[] = [];
+    for (const item of this.items.values()) if (item.id.startsWith(prefix)) found.push(item);
+    return found;
+  }
+
+  item(caseId: string, id: string): LedgerItem | undefined {
+    return this.items.get(`${caseId}/${id}`);
+  }
+
+  identitiesOf(name: string): LedgerIdentity[] {
+    return [...this.identities.values()].filter((identity) => identity.name === name);
+  }
+
+  #apply(record: AuditRecord, action: FactAction): void {
+    switch (action) {
+      case FACT.vaultInit: {
+        const facts = details(record, action);
+        this.vaultId = facts.vaultId;
+        this.witness = facts.witness;
+        return;
+      }
+      case FACT.ingested:
+        this.#ingested(record, details(record, action));
+        return;
+      case FACT.holdSet:
+        this.#itemOf(record).legalHold = true;
+        return;
+      case FACT.holdReleased:
+        this.#itemOf(record).legalHold = false;
+        return;
+      case FACT.retentionExtended:
+        this.#itemOf(record).retainUntil = details(record, action).retainUntil;
+        return;
+      case FACT.purged:
+        this.#itemOf(record).purged = true;
+        return;
+      case FACT.policyChanged:
+        this.policyHead = details(record, action);
+        return;
+      case FACT.identityIssued:
+        this.#issued(details(record, action));
+        return;
+      case FACT.identityActivated:
+        this.#identity(record, details(record, action).serialNumber).active = true;
+        return;
+      case FACT.identityRevoked:
+        for (const serial of details(record, action).serialNumbers) {
+          const identity = this.#identity(record, serial);
+          identity.revoked = true;
+          identity.revokedAt = record.time;
+        }
+        return;
+      case FACT.signerInstalled:
+        this.currentSigner = details(record, action).fingerprintSha256;
+        return;
+      case FACT.tailAccepted:
+        return;
+    }
+  }
+
+  #ingested(record: AuditRecord, facts: FactDetails<typeof FACT.ingested>): void {
+    const { caseId, id, deviceId } = itemFacts(record, facts.record);
+    const key = `${caseId}/${id}`;
+    const previous = this.items.get(key);
+    if (previous !== undefined && !previous.purged) throw malformed(record, "ingests an item that exists");
+    this.items.set(key, {
+      caseId,
+      id,
+      deviceId,
+      recordSha256: facts.recordSha256,
+      ingestedSeq: record.seq,
+      legalHold: facts.legalHold,
+      retainUntil: facts.retainUntil,
+      purged: false,
+    });
+  }
+
+  #issued(facts: FactDetails<typeof FACT.identityIssued>): void {
+    this.identities.set(facts.serialNumber, {
+      name: facts.name,
+      serialNumber: facts.serialNumber,
+      fingerprintSha256: facts.fingerprintSha256,
+      kind: facts.kind,
+      active: facts.active,
+      revoked: false,
+      requestId: facts.requestId,
+    });
+  }
+
+  #itemOf(record: AuditRecord): LedgerItem {
+    const item = this.items.get(record.target.slice("item:".length));
+    if (item === undefined || item.purged) throw malformed(record, "names an item the log never ingested");
+    return item;
+  }
+
+  #identity(record: AuditRecord, serial: string): LedgerIdentity {
+    const identity = this.identities.get(serial);
+    if (identity === undefined) throw malformed(record, `names identity ${serial} the log never issued`);
+    return identity;
+  }
+}
+
+const FACT_ACTIONS: ReadonlySet<string> = new Set(Object.values(FACT));
+
+function isFact(action: string): action is FactAction {
+  return FACT_ACTIONS.has(action);
+}
+
+function details<A extends FactAction>(record: AuditRecord, action: A): FactDetails<A> {
+  const parsed = factSchemas[action].safeParse(record.details);
+  if (!parsed.success) throw malformed(record, "has malformed details");
+  return parsed.data as FactDetails<A>;
+}
+
+function itemFacts(record: AuditRecord, item: Record<string, unknown>) {
+  const { caseId, id } = item;
+  const pkg = item.package as { deviceId?: unknown } | undefined;
+  if (typeof caseId !== "string" || typeof id !== "string" || record.target !== `item:${caseId}/${id}`) {
+    throw malformed(record, "does not match its target");
+  }
+  return { caseId, id, deviceId: typeof pkg?.deviceId === "string" ? pkg.deviceId : undefined };
+}
+
+function malformed(record: AuditRecord, what: string): CustodyError {
+  return new CustodyError(
+    "ERR_AUDIT_RECORD_INVALID",
+    `audit record ${record.seq} (${record.action}) ${what}`,
+    {
+      details: { seq: record.seq, action: record.action },
+    },
+  );
+}

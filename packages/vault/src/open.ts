@@ -1,0 +1,151 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { AccessPolicyStore } from "@custody/access";
+import { type AuditLog, DirectoryCheckpointWitness, openFileAuditLog } from "@custody/audit";
+import {
+  type Clock,
+  CustodyError,
+  canonicalJson,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from "@custody/core";
+import { type EvidenceStore, FsEvidenceStore } from "@custody/store";
+import type { AuthenticatedPrincipal } from "./authenticate.js";
+import { readVaultConfig, type VaultConfig } from "./config.js";
+import type { VaultContext } from "./context.js";
+import { Guard } from "./guard.js";
+import { Ledger } from "./ledger.js";
+import { loadVaultPki, revokedOnCrl, revokeOnCrl, type VaultPki } from "./pki.js";
+import { assertPolicyBound } from "./policy-facts.js";
+import { renewExpiringSigner } from "./rotation.js";
+import { VaultSigner } from "./signer.js";
+
+export interface VaultOpenOptions {
+  dir: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** A store built by the caller (e.g. AzureBlobEvidenceStore); the fs store under `dir` otherwise. */
+  store?: EvidenceStore;
+}
+
+/** `init`: a log being written for the first time; `accept-tail`: a custodian reviews an unsealed tail. */
+export type OpenMode = "open" | "init" | "accept-tail";
+
+export interface OpenedVault {
+  ctx: VaultContext;
+  audit: AuditLog;
+  authenticated: WeakSet<AuthenticatedPrincipal>;
+  revokedOnCrl: Set<string>;
+}
+
+/**
+ * Opens a vault's parts and rebuilds its state from the signed log in one pass, then refuses any file
+ * that states something the log does not: another vault's log, a policy version added or rewritten on
+ * disk, a witness dropped from vault.json.
+ */
+export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode): Promise<OpenedVault> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const config = await readVaultConfig(options.dir);
+  const pki = await loadVaultPki(options.dir);
+  const store = options.store ?? (await openConfiguredStore(options.dir, config));
+  const ledger = new Ledger();
+  const signer = new VaultSigner(pki.signers, ledger, clock);
+  const audit = await openFileAuditLog({
+    dir: join(options.dir, "audit"),
+    signer,
+    clock,
+    logger,
+    checkpointEvery: config.checkpointEvery,
+    sealKey: pki.sealKey,
+    onRecord: (record) => ledger.observe(record),
+    ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
+    ...(mode === "accept-tail" ? { acceptUnsealedTail: true } : {}),
+  });
+  try {
+    const policy = await AccessPolicyStore.open(join(options.dir, "policy"), { clock, logger });
+    const authenticated = new WeakSet<AuthenticatedPrincipal>();
+    const policyNow = async () => {
+      await policy.refresh();
+      assertPolicyBound({ ledger, policy });
+      return policy.policy;
+    };
+    const guard = new Guard(audit, clock, policyNow, (p) => authenticated.has(p));
+    const ctx: VaultContext = {
+      dir: options.dir,
+      config,
+      clock,
+      logger,
+      store,
+      ledger,
+      guard,
+      policy,
+      pki,
+      signer,
+      hostname: hostname(),
+    };
+    if (mode !== "init") {
+      assertLogIsThisVault(ctx);
+      assertPolicyBound(ctx);
+    }
+    const crl = mode === "init" ? new Set<string>() : await publishRevocations(ctx, pki);
+    if (mode === "open") await renewExpiringSigner(ctx);
+    return { ctx, audit, authenticated, revokedOnCrl: crl };
+  } catch (error) {
+    await audit.close().catch(() => {});
+    throw error;
+  }
+}
+
+function assertLogIsThisVault(ctx: VaultContext): void {
+  const { ledger, config } = ctx;
+  if (ledger.vaultId !== config.vaultId) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      ledger.vaultId === undefined
+        ? "the audit log does not record this vault's creation"
+        : `vault.json names vault ${config.vaultId} but the audit log is vault ${ledger.vaultId}'s`,
+    );
+  }
+  if (canonicalJson(ledger.witness ?? null) !== canonicalJson(config.witness ?? null)) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      "vault.json's checkpoint witness is not the one the audit log records",
+    );
+  }
+}
+
+// A revocation is effective once logged; a crash before the CRL was re-signed is finished here.
+async function publishRevocations(ctx: VaultContext, pki: VaultPki): Promise<Set<string>> {
+  const onCrl = await revokedOnCrl(ctx.dir, pki);
+  const missing = [...ctx.ledger.identities.values()].filter((i) => i.revoked && !onCrl.has(i.serialNumber));
+  if (missing.length === 0) return onCrl;
+  await revokeOnCrl(
+    ctx.dir,
+    pki,
+    missing.map((i) => ({
+      serialNumber: i.serialNumber,
+      revokedAt: new Date(i.revokedAt ?? ctx.clock.now()),
+    })),
+    ctx.clock,
+  );
+  ctx.logger.warn(
+    { serials: missing.map((i) => i.serialNumber) },
+    "re-published revocations missing from the CRL",
+  );
+  for (const identity of missing) onCrl.add(identity.serialNumber);
+  return onCrl;
+}
+
+async function openConfiguredStore(dir: string, config: VaultConfig): Promise<EvidenceStore> {
+  switch (config.store.kind) {
+    case "fs":
+      return FsEvidenceStore.open(join(dir, config.store.dir));
+    case "azure":
+      throw new CustodyError(
+        "ERR_INVALID_ARGUMENT",
+        "this vault stores evidence in Azure: open it with an AzureBlobEvidenceStore passed as `store`",
+      );
+  }
+}

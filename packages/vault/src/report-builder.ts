@@ -1,0 +1,57 @@
+import {
+  type AuditRecord,
+  type CustodyReport,
+  type SignedCustodyReport,
+  signCustodyReport,
+} from "@custody/audit";
+import type { AuthenticatedPrincipal } from "./authenticate.js";
+import type { VaultContext } from "./context.js";
+import { itemRequest } from "./evidence-ops.js";
+import { FACT, itemTarget } from "./facts.js";
+import { loggedRecord } from "./item-view.js";
+import { type ItemRef, resolveItem } from "./resolve.js";
+
+/**
+ * Builds and signs an item's custody report from the log alone: its record as the ingest fact states it,
+ * its state as the later facts leave it, and every event that targets it. The request itself is recorded
+ * first, then a checkpoint is signed so that every event, this request included, has an inclusion proof.
+ */
+export async function buildCustodyReport(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  ref: ItemRef,
+): Promise<SignedCustodyReport> {
+  const entry = await resolveItem(ctx, principal, "report.read", { ...ref, includePurged: true });
+  return ctx.guard.run(itemRequest(principal, "report.read", entry), async () => {
+    const target = itemTarget(entry.caseId, entry.id);
+    let events: AuditRecord[] = [];
+    for await (const record of ctx.guard.records()) {
+      if (record.target !== target) continue;
+      // Bytes purged and ingested again into the same case start a new history.
+      if (record.action === FACT.purged && record.seq < entry.ingestedSeq) events = [];
+      else events.push(record);
+    }
+    const checkpoint = await ctx.guard.checkpoint();
+    const proofs = await ctx.guard.proveInclusions(
+      events.map((e) => e.seq),
+      checkpoint,
+    );
+    const report: CustodyReport = {
+      format: "custody.report/v2",
+      generatedAt: ctx.clock.now().toISOString(),
+      generatedBy: principal.id,
+      vaultId: ctx.config.vaultId,
+      item: {
+        record: await loggedRecord(ctx, entry),
+        state: {
+          legalHold: entry.legalHold,
+          purged: entry.purged,
+          ...(entry.retainUntil === undefined ? {} : { retainUntil: entry.retainUntil }),
+        },
+      },
+      events,
+      proofs,
+    };
+    return signCustodyReport(report, ctx.signer);
+  });
+}
