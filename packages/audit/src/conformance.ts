@@ -19,7 +19,7 @@ export function testAuditSink(name: string, factory: () => Promise<AuditSinkHarn
     const opened: AuditLog[] = [];
     beforeAll(async () => {
       const ca = await createCertificateAuthority({ commonName: "Audit Test CA", keyBits: 2048 });
-      const leaf = await issueCertificate(ca, { commonName: "vault", usage: "signer", keyBits: 2048 });
+      const leaf = await issueCertificate(ca, { commonName: "vault", usage: "vault-signer", keyBits: 2048 });
       context.signer = createKeySigner({ keyPem: leaf.keyPem, certificatePem: leaf.certificatePem });
       context.trust = { trustAnchors: [ca.certificatePem] };
     });

@@ -88,16 +88,23 @@ describe("a tail the vault did not write", () => {
     );
   });
 
-  it("opens an accepted tail: reports it, and the next checkpoint covers it after the caller's record", async () => {
+  it("opens a tail for review: nothing signs it until the caller accepts it, then the next checkpoint does", async () => {
     const dir = await closedLog(4);
     const forged = await appendForged(dir);
-    const log = await openFileAuditLog({ dir, signer: pki.signer, sealKey, acceptUnsealedTail: true });
-    expect(log.unsealedTail).toEqual({
+    const open = () => openFileAuditLog({ dir, signer: pki.signer, sealKey, acceptUnsealedTail: true });
+    const review = await open();
+    expect(review.unsealedTail).toEqual({
       fromSeq: 4,
       count: 1,
       firstHash: forged.hash,
       lastHash: forged.hash,
     });
+    await expectCode(review.checkpoint(), "ERR_AUDIT_UNSEALED_TAIL");
+    // The custodian refuses: closing signs nothing, and the tail is still refused at the next open.
+    await review.close();
+    await expectCode(openFileAuditLog({ dir, signer: pki.signer, sealKey }), "ERR_AUDIT_UNSEALED_TAIL");
+
+    const log = await open();
     const accepted = await log.append({
       actor: "carol",
       action: "audit.tail-accepted",
@@ -106,6 +113,7 @@ describe("a tail the vault did not write", () => {
       reason: "custodian looked at the records",
       details: { ...log.unsealedTail },
     });
+    log.acceptUnsealedTail();
     const checkpoint = await log.checkpoint();
     expect(checkpoint.checkpoint.treeSize).toBe(accepted.seq + 1);
     await log.close();
