@@ -33,7 +33,7 @@ const CONCURRENT = Number(values.concurrent);
 
 const base = await mkdtemp(join(tmpdir(), "custody-audit-bench-"));
 const ca = await createCertificateAuthority({ commonName: "Bench CA", keyBits: 2048 });
-const leaf = await issueCertificate(ca, { commonName: "vault", usage: "signer", keyBits: 2048 });
+const leaf = await issueCertificate(ca, { commonName: "vault", usage: "vault-signer", keyBits: 2048 });
 const signer = createKeySigner({ keyPem: leaf.keyPem, certificatePem: leaf.certificatePem });
 const trust = { trustAnchors: [ca.certificatePem] };
 

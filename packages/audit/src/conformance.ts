@@ -5,6 +5,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { AuditLog } from "./audit-log.js";
 import { type AuditSinkHarness, type AuditSuiteContext, expectCode, sampleEvent } from "./conformance-kit.js";
 import { registerCheckpointTests, registerProofTests, registerWriterTests } from "./conformance-more.js";
+import { registerSealTests } from "./conformance-seal.js";
 import { openAuditLog } from "./open.js";
 import type { AuditEvent, AuditRecord } from "./record.js";
 import { verifyAuditLog } from "./verify.js";
@@ -43,6 +44,7 @@ export function testAuditSink(name: string, factory: () => Promise<AuditSinkHarn
     registerCheckpointTests(context);
     registerProofTests(context);
     registerWriterTests(context);
+    registerSealTests(context);
   });
 }
 

@@ -1,8 +1,9 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { canonicalJson } from "@custody/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { auditRecordSchema, makeRecord, parseRecordLine, type RecordBody } from "../src/record.js";
+import { recordSeal, toSealKey } from "../src/seal.js";
 import { recordShapeProblem } from "../src/shape.js";
 
 const text = fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 });
@@ -32,6 +33,26 @@ describe("record serialization (property)", () => {
         expect(sealed.line).toBe(canonicalJson({ ...record, hash }));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("seals with HMAC-SHA256 of the hash bytes, outside the hash, in canonical key order", () => {
+    const key = fc.uint8Array({ minLength: 32, maxLength: 100 });
+    fc.assert(
+      fc.property(unsealed, key, (record, bytes) => {
+        const sealKey = toSealKey(bytes);
+        const { line, record: sealed } = makeRecord(record, sealKey);
+        expect(sealed.hash).toBe(makeRecord(record).record.hash);
+        const mac = createHmac("sha256", bytes).update(sealed.hash, "hex").digest("hex");
+        expect(sealed.seal).toBe(mac);
+        expect(recordSeal(sealKey, sealed.hash)).toBe(mac);
+        expect(line).toBe(canonicalJson({ ...record, hash: sealed.hash, seal: mac }));
+        expect(parseRecordLine(line)).toEqual(sealed);
+        // The seal moved before the hash, or its digits changed, is not the canonical line.
+        const moved = line.replace(`,"seal":"${mac}"`, "").replace('{"action"', `{"seal":"${mac}","action"`);
+        expect(parseRecordLine(moved)).toHaveProperty("problem");
+      }),
+      { numRuns: 200 },
     );
   });
 

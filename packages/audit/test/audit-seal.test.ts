@@ -88,19 +88,23 @@ describe("a tail the vault did not write", () => {
     );
   });
 
-  it("opens an accepted tail: reports it, and the next checkpoint covers it after the caller's record", async () => {
+  it("opens a tail for review: nothing signs it until the caller accepts it, then the next checkpoint does", async () => {
     const dir = await closedLog(4);
     const forged = await appendForged(dir);
-    const log = await openFileAuditLog({ dir, signer: pki.signer, sealKey, acceptUnsealedTail: true });
-    expect(log.unsealedTail).toEqual({
+    const open = () => openFileAuditLog({ dir, signer: pki.signer, sealKey, acceptUnsealedTail: true });
+    const review = await open();
+    expect(review.unsealedTail).toEqual({
       fromSeq: 4,
       count: 1,
       firstHash: forged.hash,
       lastHash: forged.hash,
     });
-    // Before the caller accepts, nothing signs the tail: not a checkpoint, not close().
-    await expect(log.checkpoint()).rejects.toMatchObject({ code: "ERR_AUDIT_UNSEALED_TAIL" });
-    log.acceptUnsealedTail();
+    await expectCode(review.checkpoint(), "ERR_AUDIT_UNSEALED_TAIL");
+    // The custodian refuses: closing signs nothing, and the tail is still refused at the next open.
+    await review.close();
+    await expectCode(openFileAuditLog({ dir, signer: pki.signer, sealKey }), "ERR_AUDIT_UNSEALED_TAIL");
+
+    const log = await open();
     const accepted = await log.append({
       actor: "carol",
       action: "audit.tail-accepted",
@@ -109,29 +113,13 @@ describe("a tail the vault did not write", () => {
       reason: "custodian looked at the records",
       details: { ...log.unsealedTail },
     });
+    log.acceptUnsealedTail();
     const checkpoint = await log.checkpoint();
     expect(checkpoint.checkpoint.treeSize).toBe(accepted.seq + 1);
     await log.close();
     const reopened = await openFileAuditLog({ dir, signer: pki.signer, sealKey });
     expect(reopened.unsealedTail).toBeUndefined();
     await reopened.close();
-  });
-
-  it("signs nothing when the tail is not accepted, so the next open still refuses it", async () => {
-    const dir = await closedLog(3);
-    await appendForged(dir);
-    const log = await openFileAuditLog({ dir, signer: pki.signer, sealKey, acceptUnsealedTail: true });
-    await log.append({
-      actor: "mallory",
-      action: "audit.accept",
-      target: "audit:tail",
-      outcome: "deny",
-      reason: "not a custodian",
-    });
-    await log.close();
-    await expect(openFileAuditLog({ dir, signer: pki.signer, sealKey })).rejects.toMatchObject({
-      code: "ERR_AUDIT_UNSEALED_TAIL",
-    });
   });
 
   it("without a seal key behaves as before (a library user with no vault)", async () => {
