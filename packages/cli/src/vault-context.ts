@@ -27,10 +27,18 @@ export function vaultDir(ctx: CommandContext): string {
 export async function openVaultAs(
   ctx: CommandContext,
 ): Promise<{ vault: Vault; principal: AuthenticatedPrincipal }> {
+  return openAndAuthenticate(ctx).catch((error: unknown) => {
+    throw unparsableVaultFile(error, vaultDir(ctx));
+  });
+}
+
+async function openAndAuthenticate(
+  ctx: CommandContext,
+): Promise<{ vault: Vault; principal: AuthenticatedPrincipal }> {
   const dir = vaultDir(ctx);
-  const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env);
+  const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env, { logger: ctx.logger });
   const vault = await openWhenFree(
-    () => Vault.open({ dir, ...(store === undefined ? {} : { store }) }),
+    () => Vault.open({ dir, logger: ctx.logger, ...(store === undefined ? {} : { store }) }),
     ctx.env,
   );
   try {
@@ -67,12 +75,29 @@ export async function withVault<T>(
   ctx: CommandContext,
   body: (vault: Vault, principal: AuthenticatedPrincipal) => Promise<T>,
 ): Promise<T> {
-  const { vault, principal } = await openVaultAs(ctx);
   try {
-    return await body(vault, principal);
-  } finally {
-    await vault.close();
+    const { vault, principal } = await openVaultAs(ctx);
+    try {
+      return await body(vault, principal);
+    } finally {
+      await vault.close();
+    }
+  } catch (error) {
+    throw unparsableVaultFile(error, vaultDir(ctx));
   }
+}
+
+/**
+ * A vault file that does not parse (JSON or PEM edited or damaged on disk) is an integrity finding
+ * with a code, never a raw SyntaxError; the libraries give most such files their own code already.
+ */
+export function unparsableVaultFile(error: unknown, dir: string): unknown {
+  if (!(error instanceof SyntaxError)) return error;
+  return new CustodyError(
+    "ERR_INTEGRITY_MISMATCH",
+    `a file of the vault at ${dir} does not parse (edited or damaged on disk): ${error.message}`,
+    { cause: error, details: { vault: dir } },
+  );
 }
 
 /** `--label K=V` values as a record; a malformed one is a usage error. */
