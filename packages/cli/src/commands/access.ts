@@ -1,10 +1,10 @@
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Scope } from "@custody/access";
 import { scopeSchema } from "@custody/access";
 import { CustodyError } from "@custody/core";
 import type { ApprovalOutcome, GrantRequest } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
+import { reserveOutput } from "../out-file.js";
 import { formatTable } from "../table.js";
 import { parseExpiry, VAULT_OPTIONS, withVault } from "../vault-context.js";
 
@@ -101,10 +101,14 @@ export const accessIssueIdentityCommand: CommandSpec = {
     const out = ctx.string("out");
     if (out === undefined) throw new CustodyError("ERR_USAGE", "issue-identity needs --out FILE");
     const name = String(ctx.positionals[0]);
-    const pem = await withVault(ctx, (v, p) => v.issueIdentity(p, name));
-    const file = resolve(ctx.cwd, out);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, pem, { mode: 0o600, flag: "wx" });
+    // The key file exists (empty, 0600) before the vault issues anything: no certificate without its key.
+    const output = await reserveOutput(resolve(ctx.cwd, out), 0o600);
+    const pem = await withVault(ctx, (v, p) => v.issueIdentity(p, name)).catch(async (error: unknown) => {
+      await output.discard();
+      throw error;
+    });
+    await output.fill(pem);
+    const file = output.file;
     if (ctx.json) ctx.printJson({ ok: true, name, identity: file });
     else ctx.out(`identity for ${name} written to ${file}`);
     return 0;

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CustodyError, toCustodyError } from "@custody/core";
 import type { CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { VAULT_OPTIONS, withVault } from "../vault-context.js";
 
 export const getCommand: CommandSpec = {
@@ -18,6 +19,7 @@ recorded SHA-256; an existing FILE is never overwritten. --out - writes to stdou
     const out = ctx.string("out");
     if (out === undefined)
       throw new CustodyError("ERR_USAGE", "get needs --out FILE (or --out - for stdout)");
+    if (out !== "-") await assertOutputAbsent(resolve(ctx.cwd, out));
     const item = await withVault(ctx, async (vault, principal) => {
       const { item, stream } = await vault.read(principal, String(ctx.positionals[0]));
       if (out === "-") await pipeline(stream, ctx.stdout);

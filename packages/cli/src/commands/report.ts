@@ -1,8 +1,9 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { CustodyError } from "@custody/core";
+import { CustodyError, toCustodyError } from "@custody/core";
 import { renderCustodyReportHtml, type SignedCustodyReport, verifyCustodyReport } from "@custody/vault";
 import type { CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { VAULT_OPTIONS, withVault } from "../vault-context.js";
 
 export const reportCommand: CommandSpec = {
@@ -17,12 +18,13 @@ report offline with: custody report verify FILE --ca ca.pem`,
     const format = ctx.string("format") ?? "json";
     if (format !== "json" && format !== "html")
       throw new CustodyError("ERR_USAGE", "--format is json or html");
+    const out = ctx.string("out");
+    if (out !== undefined) await assertOutputAbsent(resolve(ctx.cwd, out));
     const signed = await withVault(ctx, (v, p) => v.report(p, String(ctx.positionals[0])));
     const text = format === "html" ? renderCustodyReportHtml(signed) : `${JSON.stringify(signed, null, 2)}\n`;
-    const out = ctx.string("out");
     if (out === undefined) ctx.stdout.write(text);
     else {
-      await writeFile(resolve(ctx.cwd, out), text, { flag: "wx" });
+      await writeOutput(resolve(ctx.cwd, out), text);
       ctx.err(
         `custody report for ${signed.report.item.id} (${signed.report.events.length} events) written to ${out}`,
       );
@@ -62,5 +64,13 @@ function parseReport(text: string): SignedCustodyReport {
     return value;
   } catch (cause) {
     throw new CustodyError("ERR_MALFORMED_SIGNATURE", "not a signed custody report", { cause });
+  }
+}
+
+async function writeOutput(file: string, text: string): Promise<void> {
+  try {
+    await writeFile(file, text, { flag: "wx" });
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `cannot write ${file}`);
   }
 }
