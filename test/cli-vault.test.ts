@@ -59,6 +59,7 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("custody CLI end to end", () => {
+  // About 80 child processes, one full CLI start each: minutes on a loaded machine.
   it("lets each principal do exactly what its grants give, and records every denial", () => {
     const matrix: [string[], Record<string, number>][] = [
       [["list"], { alice: 0, bob: 0, mallory: 3 }],
@@ -103,7 +104,7 @@ describe("custody CLI end to end", () => {
         if (code === 3) expect(added.some((r) => r.actor === who && r.outcome === "deny")).toBe(true);
       }
     }
-  });
+  }, 300_000);
 
   it("refuses a third custodian and needs both custodians to release a hold", () => {
     ok(["access", "grant", "carol", "custodian"], "alice");

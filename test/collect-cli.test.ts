@@ -11,6 +11,14 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 // (unzip, sha256sum -c, openssl cms -verify).
 let dir: string;
 
+function isLogLine(line: string): boolean {
+  try {
+    return typeof (JSON.parse(line) as { level?: unknown }).level === "number";
+  } catch {
+    return false;
+  }
+}
+
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -51,7 +59,9 @@ describe.runIf(process.platform === "linux")("custody collect", () => {
       "signer.pem",
       "--json",
     ]);
-    expect(run.stderr).toBe("");
+    // Nothing for people on stderr with --json; the collection's warnings (a source not fully read by an
+    // unprivileged test) are pino log lines there.
+    expect(run.stderr.split("\n").filter((line) => line !== "" && !isLogLine(line))).toEqual([]);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as {
       package: { file: string; items: number };

@@ -1,4 +1,4 @@
-import { CustodyError } from "@custody/core";
+import { CustodyError, type Logger } from "@custody/core";
 import type { EvidenceStore } from "@custody/store";
 import type { StoreConfig } from "@custody/vault";
 
@@ -10,11 +10,15 @@ import type { StoreConfig } from "@custody/vault";
 export async function configuredStore(
   store: StoreConfig,
   env: NodeJS.ProcessEnv,
-  options: { createContainer?: boolean } = {},
+  options: { createContainer?: boolean; logger?: Logger } = {},
 ): Promise<EvidenceStore | undefined> {
   if (store.kind !== "azure") return undefined;
   const { AzureBlobEvidenceStore, defaultAzureCredential } = await import("@custody/azure");
-  const base = { containerName: store.container, createContainer: options.createContainer === true };
+  const base = {
+    containerName: store.container,
+    createContainer: options.createContainer === true,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  };
   if (store.connectionStringEnv !== undefined) {
     const connectionString = env[store.connectionStringEnv];
     if (connectionString === undefined || connectionString === "") {

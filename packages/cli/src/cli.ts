@@ -1,10 +1,19 @@
 import { readFileSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { CustodyError, isCustodyError } from "@custody/core";
+import { CustodyError, type Logger, silentLogger } from "@custody/core";
 import type { CommandContext, CommandSpec, OptionValue } from "./command.js";
 import { commands } from "./commands/index.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { presentError } from "./failure.js";
+import { createCliLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS, takeLogLevel } from "./logging.js";
 import { createProgressLine } from "./progress.js";
+import {
+  ignoreStderrErrors,
+  StdoutClosedError,
+  type StdoutWatch,
+  settle,
+  watchStdout,
+} from "./stdout-watch.js";
 
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -28,20 +37,39 @@ export function cliVersion(): string {
 
 /** Runs `custody` with `argv` (without node and the script) and resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const stdout = watchStdout(io.stdout);
+  ignoreStderrErrors(io.stderr);
+  const fail = { json: argv.includes("--json"), io, stdout, logger: silentLogger };
+  let code: number;
+  try {
+    const global = takeLogLevel(argv, io.env);
+    fail.logger = createCliLogger(global.level, io.stderr);
+    code = await dispatch(global.argv, io, stdout, fail.logger);
+  } catch (error) {
+    code = reportError(error, fail);
+  }
+  await settle(io.stdout);
+  if (stdout.closed) return EXIT.closedPipe;
+  // Output that could not be written (a full disk behind `> file`) is a failure, not a success.
+  if (stdout.failure !== undefined && code === EXIT.ok) return reportError(stdout.failure, fail);
+  return code;
+}
+
+async function dispatch(argv: string[], io: CliIo, stdout: StdoutWatch, logger: Logger): Promise<number> {
   const err = (text: string) => io.stderr.write(`${text}\n`);
   if (argv[0] === "--version" || argv[0] === "-V") {
-    io.stdout.write(`${cliVersion()}\n`);
+    stdout.write(`${cliVersion()}\n`);
     return EXIT.ok;
   }
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-    io.stdout.write(generalHelp());
+    stdout.write(generalHelp());
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
   const command = findCommand(argv);
   const group = command === undefined ? commandsUnder(argv[0] ?? "") : [];
   if (group.length > 0) {
     // `custody keys` or `custody keys --help`: the group's commands.
-    io.stdout.write(generalHelp(group));
+    stdout.write(generalHelp(group));
     return argv.includes("--help") || argv.includes("-h") ? EXIT.ok : EXIT.usage;
   }
   if (command === undefined) {
@@ -50,17 +78,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     );
     return EXIT.usage;
   }
-  const rest = argv.slice(command.path.length);
-  try {
-    const ctx = makeContext(command, rest, io);
-    if (ctx === undefined) {
-      io.stdout.write(commandHelp(command));
-      return EXIT.ok;
-    }
-    return await command.run(ctx);
-  } catch (error) {
-    return reportError(error, rest.includes("--json"), io);
+  const ctx = makeContext(command, argv.slice(command.path.length), { io, stdout, logger });
+  if (ctx === undefined) {
+    stdout.write(commandHelp(command));
+    return EXIT.ok;
   }
+  return await command.run(ctx);
 }
 
 function commandsUnder(word: string): CommandSpec[] {
@@ -72,7 +95,17 @@ function findCommand(argv: readonly string[]): CommandSpec | undefined {
   return matches.sort((a, b) => b.path.length - a.path.length)[0];
 }
 
-function makeContext(command: CommandSpec, args: string[], io: CliIo): CommandContext | undefined {
+interface Sinks {
+  io: CliIo;
+  stdout: StdoutWatch;
+  logger: Logger;
+}
+
+function makeContext(
+  command: CommandSpec,
+  args: string[],
+  { io, stdout, logger }: Sinks,
+): CommandContext | undefined {
   const parsed = parseOrUsage(command, args);
   if (parsed.values.help === true) return undefined;
   checkPositionals(command, parsed.positionals);
@@ -88,9 +121,10 @@ function makeContext(command: CommandSpec, args: string[], io: CliIo): CommandCo
     stdout: io.stdout,
     stderr: io.stderr,
     stdin: io.stdin,
-    out: (text) => io.stdout.write(`${text}\n`),
+    logger,
+    out: (text) => stdout.write(`${text}\n`),
     err: (text) => io.stderr.write(`${text}\n`),
-    printJson: (value) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    printJson: (value) => stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     progress: () => createProgressLine(io.stderr, isTTY && values.json !== true),
     string: (name) => lastString(values[name]),
     strings: (name) => allStrings(values[name]),
@@ -134,13 +168,14 @@ function allStrings(value: OptionValue): string[] {
   return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === "string");
 }
 
-function reportError(error: unknown, json: boolean, io: CliIo): number {
-  const coded = isCustodyError(error)
-    ? error
-    : new CustodyError("ERR_INTERNAL", `internal error: ${(error as Error)?.stack ?? String(error)}`, {
-        cause: error,
-      });
-  if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: coded.toJSON() }, null, 2)}\n`);
+/** `custody: ERR_…: message` on stderr (and the error as JSON with --json); never a stack. */
+function reportError(error: unknown, { json, io, stdout, logger }: Sinks & { json: boolean }): number {
+  // The reader of stdout has gone (`custody list | head -1`): end quietly, as coreutils do.
+  if (stdout.closed || error instanceof StdoutClosedError) return EXIT.closedPipe;
+  const coded = presentError(error);
+  logger.debug({ err: error }, "the failure behind the message");
+  if (json && stdout.failure === undefined)
+    io.stdout.write(`${JSON.stringify({ ok: false, error: coded.toJSON() }, null, 2)}\n`);
   io.stderr.write(`custody: ${coded.code}: ${coded.message}\n`);
   return exitCodeFor(coded.code);
 }
@@ -171,9 +206,11 @@ function generalHelp(listed: readonly CommandSpec[] = commands): string {
     "commands:",
     ...rows,
     "",
-    "Every command takes --json (data for programs on stdout) and --help.",
+    "Every command takes --json (data for programs on stdout) and --help; --log-level LEVEL (or",
+    `CUSTODY_LOG_LEVEL; ${LOG_LEVELS.join(", ")}; default ${DEFAULT_LOG_LEVEL}) sets what is logged to stderr.`,
     "Exit codes: 0 ok, 1 verification or integrity failure, 2 usage error, 3 access denied,",
-    "4 not found, 5 conflict or immutable, 6 backend unavailable, 10 internal error.",
+    "4 not found, 5 conflict or immutable, 6 backend unavailable, 7 disk full or I/O error,",
+    "10 internal error, 141 stdout closed by its reader (see docs/cli.md).",
     "",
   ].join("\n");
 }

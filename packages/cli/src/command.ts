@@ -1,4 +1,5 @@
 import type { ParseArgsOptionsConfig } from "node:util";
+import type { Logger } from "@custody/core";
 
 /** What a parsed option can hold (node:util parseArgs values). */
 export type OptionValue = string | boolean | (string | boolean)[] | undefined;
@@ -21,7 +22,9 @@ export interface CommandContext {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly stdin: NodeJS.ReadableStream;
-  /** A line of data on stdout. */
+  /** Where library warnings go (pino, on stderr; --log-level, $CUSTODY_LOG_LEVEL, default warn). */
+  readonly logger: Logger;
+  /** A line of data on stdout; throws once stdout's reader has gone, so long output stops there. */
   out(text: string): void;
   /** A message for a person on stderr. */
   err(text: string): void;
@@ -34,7 +37,7 @@ export interface CommandContext {
   flag(name: string): boolean;
 }
 
-/** One `custody` subcommand. `--json` and `--help` are added to every command by the framework. */
+/** One `custody` subcommand. `--json`, `--help` and `--log-level` are added to every command by the framework. */
 export interface CommandSpec {
   /** Words that select the command: ["hash"], ["keys", "init"]. */
   readonly path: readonly string[];

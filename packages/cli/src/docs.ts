@@ -1,4 +1,6 @@
+import type { ErrorCode } from "@custody/core";
 import type { CommandSpec } from "./command.js";
+import { EXIT_CODE_BY_ERROR, EXIT_MEANINGS } from "./exit-codes.js";
 
 /** docs/cli.md, generated from the command registry so the reference never drifts from the code. */
 export function renderCliReference(commands: readonly CommandSpec[]): string {
@@ -34,18 +36,29 @@ export function renderCliReference(commands: readonly CommandSpec[]): string {
     "for people go to stderr. Vault commands take `--vault DIR` (or `CUSTODY_VAULT`, default `./.custody`)",
     "and `--identity FILE` (or `CUSTODY_IDENTITY`; an encrypted key reads `CUSTODY_IDENTITY_PASSPHRASE`).",
     "One process at a time writes a vault; others wait for it up to `CUSTODY_LOCK_TIMEOUT_MS` (10 s).",
+    "`--log-level LEVEL` (anywhere on the line; or `CUSTODY_LOG_LEVEL`; default `warn`) sets what the",
+    "libraries log to stderr as pino JSON lines; at `debug` a failure's stack and causes are logged too.",
     "",
-    "| exit code | meaning |",
-    "|---|---|",
-    "| 0 | success |",
-    "| 1 | verification or integrity failure |",
-    "| 2 | usage error |",
-    "| 3 | access denied |",
-    "| 4 | not found |",
-    "| 5 | conflict or immutable (exists, held, retained, third custodian) |",
-    "| 6 | backend unavailable |",
-    "| 10 | internal error |",
+    "A failure prints one line, `custody: ERR_…: message`, on stderr (with `--json`, also the error as",
+    "JSON on stdout) and never a stack; the exit code says which kind of failure it was. When the reader",
+    "of stdout goes away (`custody list | head -1`), custody stops quietly with 141, as coreutils do",
+    "(killed by SIGPIPE): the pipeline succeeds without `pipefail` and fails with it.",
+    "",
+    ...exitCodeTable(),
     "",
     ...sections,
   ].join("\n");
+}
+
+/** Every exit code with its meaning and every error code that ends with it. */
+function exitCodeTable(): string[] {
+  const byExit = new Map<number, ErrorCode[]>();
+  for (const [code, exit] of Object.entries(EXIT_CODE_BY_ERROR) as [ErrorCode, number][]) {
+    byExit.set(exit, [...(byExit.get(exit) ?? []), code]);
+  }
+  const rows = Object.entries(EXIT_MEANINGS).map(([exit, meaning]) => {
+    const codes = (byExit.get(Number(exit)) ?? []).map((c) => `\`${c}\``).join(", ");
+    return `| ${exit} | ${meaning} | ${codes} |`;
+  });
+  return ["| exit code | meaning | error codes |", "|---|---|---|", ...rows];
 }

@@ -33,10 +33,18 @@ export function identityFile(ctx: CommandContext, dir: string): string {
 export async function openVaultAs(
   ctx: CommandContext,
 ): Promise<{ vault: Vault; principal: AuthenticatedPrincipal }> {
+  return openAndAuthenticate(ctx).catch((error: unknown) => {
+    throw unparsableVaultFile(error, vaultDir(ctx));
+  });
+}
+
+async function openAndAuthenticate(
+  ctx: CommandContext,
+): Promise<{ vault: Vault; principal: AuthenticatedPrincipal }> {
   const dir = vaultDir(ctx);
-  const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env);
+  const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env, { logger: ctx.logger });
   const vault = await openWhenFree(
-    () => Vault.open({ dir, ...(store === undefined ? {} : { store }) }),
+    () => Vault.open({ dir, logger: ctx.logger, ...(store === undefined ? {} : { store }) }),
     ctx.env,
   );
   try {
@@ -75,11 +83,15 @@ export async function withVault<T>(
   ctx: CommandContext,
   body: (vault: Vault, principal: AuthenticatedPrincipal) => Promise<T>,
 ): Promise<T> {
-  const { vault, principal } = await openVaultAs(ctx);
   try {
-    return await body(vault, principal);
-  } finally {
-    await vault.close();
+    const { vault, principal } = await openVaultAs(ctx);
+    try {
+      return await body(vault, principal);
+    } finally {
+      await vault.close();
+    }
+  } catch (error) {
+    throw unparsableVaultFile(error, vaultDir(ctx));
   }
 }
 
@@ -91,6 +103,19 @@ export function itemSelector(ctx: CommandContext): ItemSelector {
   const id = String(ctx.positionals[0]);
   const caseId = ctx.string("case");
   return caseId === undefined ? id : { id, caseId };
+}
+
+/**
+ * A vault file that does not parse (JSON or PEM edited or damaged on disk) is an integrity finding
+ * with a code, never a raw SyntaxError; the libraries give most such files their own code already.
+ */
+export function unparsableVaultFile(error: unknown, dir: string): unknown {
+  if (!(error instanceof SyntaxError)) return error;
+  return new CustodyError(
+    "ERR_INTEGRITY_MISMATCH",
+    `a file of the vault at ${dir} does not parse (edited or damaged on disk): ${error.message}`,
+    { cause: error, details: { vault: dir } },
+  );
 }
 
 /** `--label K=V` values as a record; a malformed one is a usage error. */

@@ -34,7 +34,7 @@ export interface ConformanceOptions {
   largeObjectTimeoutMs?: number;
 }
 
-export type { ManualClock } from "./internal/conformance-kit.js";
+export type { ManualClock } from "./manual-clock.js";
 
 /** The one suite every EvidenceStore backend passes. Call it at the top level of a vitest file. */
 export function testEvidenceStore(

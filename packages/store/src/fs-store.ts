@@ -32,7 +32,6 @@ import {
   updateState,
 } from "./internal/fs-record.js";
 import { walkKeys } from "./internal/fs-walk.js";
-import { verifyObjects } from "./internal/verify.js";
 import type {
   CreateOptions,
   EvidenceStore,
@@ -50,6 +49,7 @@ import {
   validateCreateOptions,
   validRetention,
 } from "./validate.js";
+import { verifyObjects } from "./verify.js";
 
 export interface FsEvidenceStoreOptions {
   clock?: Clock;

@@ -3,7 +3,6 @@ export type { Sha256Result } from "./digest.js";
 export { createVerifyingStream, verifiedReadable } from "./digest.js";
 export type { FsEvidenceStoreOptions } from "./fs-store.js";
 export { FsEvidenceStore } from "./fs-store.js";
-export { verifyObjects } from "./internal/verify.js";
 export type {
   CreateOptions,
   Enforcement,
@@ -26,3 +25,4 @@ export {
   validateCreateOptions,
   validRetention,
 } from "./validate.js";
+export { verifyObjects } from "./verify.js";

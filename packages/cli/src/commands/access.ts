@@ -1,11 +1,10 @@
-import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Scope } from "@custody/access";
 import { scopeSchema } from "@custody/access";
 import { CustodyError } from "@custody/core";
 import type { ApprovalOutcome, GrantRequest } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
+import { reserveOutput } from "../out-file.js";
 import { formatTable } from "../table.js";
 import { parseExpiry, VAULT_OPTIONS, withVault } from "../vault-context.js";
 
@@ -105,16 +104,17 @@ approves (custody access approve REQUEST).`,
   async run(ctx) {
     const out = ctx.string("out");
     if (out === undefined) throw new CustodyError("ERR_USAGE", "issue-identity needs --out FILE");
-    const file = resolve(ctx.cwd, out);
-    // Refused before the vault issues anything: a certificate whose key cannot be written is never made.
-    if (existsSync(file))
-      throw new CustodyError("ERR_ALREADY_EXISTS", `${file} exists; choose another --out`);
-    await mkdir(dirname(file), { recursive: true });
     const name = String(ctx.positionals[0]);
+    // The key file exists (empty, 0600) before the vault issues anything: no certificate without its key.
+    const output = await reserveOutput(resolve(ctx.cwd, out), 0o600);
     const issued = await withVault(ctx, (v, p) =>
       v.issueIdentity(p, name, ctx.flag("device") ? "device" : "person"),
-    );
-    await writeFile(file, issued.identityPem, { mode: 0o600, flag: "wx" });
+    ).catch(async (error: unknown) => {
+      await output.discard();
+      throw error;
+    });
+    await output.fill(issued.identityPem);
+    const file = output.file;
     const summary = {
       ok: true,
       name,

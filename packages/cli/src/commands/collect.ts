@@ -14,6 +14,7 @@ import { type Clock, CustodyError, type Logger, systemClock } from "@custody/cor
 import { loadSignerFromFiles, type Signer } from "@custody/manifest";
 import { cliVersion } from "../cli.js";
 import type { CommandContext, CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
 import { VAULT_OPTIONS, vaultDir } from "../vault-context.js";
@@ -105,6 +106,9 @@ package in the vault under --case (default: triage).`,
   positionals: { min: 0, max: 0 },
   async run(ctx) {
     if (ctx.flag("ingest")) return collectIntoVault(ctx);
+    const givenOut = ctx.string("out");
+    // Before the vault is made or anything collected: an existing package is never replaced.
+    if (givenOut !== undefined) await assertOutputAbsent(resolve(ctx.cwd, givenOut));
     if (ctx.string("key") === undefined && ctx.string("cert") === undefined) {
       // No key of one's own: the local vault's collector certificate signs (the vault is made if absent).
       const created = await ensureVault(ctx, vaultDir(ctx));
@@ -113,7 +117,7 @@ package in the vault under --case (default: triage).`,
     const signer = await signerFromOptions(ctx);
     const only = parseOnly(ctx.string("only"));
     const caseId = ctx.string("case");
-    const out = resolve(ctx.cwd, ctx.string("out") ?? `${packageName(hostname(), new Date())}.zip`);
+    const out = resolve(ctx.cwd, givenOut ?? `${packageName(hostname(), new Date())}.zip`);
     const progress = ctx.progress();
     // Ctrl-C stops between reads and removes the unfinished package instead of leaving a temp file.
     const interrupt = new AbortController();
@@ -124,6 +128,7 @@ package in the vault under --case (default: triage).`,
       signer,
       ...(only === undefined ? {} : { only }),
       ...(caseId === undefined ? {} : { caseId }),
+      logger: ctx.logger,
       abortSignal: interrupt.signal,
       onProgress: progressView(progress.update),
     }).finally(() => {

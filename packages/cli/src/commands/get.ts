@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CustodyError, toCustodyError } from "@custody/core";
 import type { CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
 
 export const getCommand: CommandSpec = {
@@ -19,6 +20,7 @@ FILE is never overwritten. --out - writes to stdout (no such guarantee).`,
     const out = ctx.string("out");
     if (out === undefined)
       throw new CustodyError("ERR_USAGE", "get needs --out FILE (or --out - for stdout)");
+    if (out !== "-") await assertOutputAbsent(resolve(ctx.cwd, out));
     const { item, sha256 } = await withVault(ctx, async (vault, principal) => {
       const read = await vault.read(principal, itemSelector(ctx));
       if (out === "-") await pipeline(read.stream, ctx.stdout);

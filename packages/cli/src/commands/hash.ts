@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
@@ -43,7 +44,8 @@ export const hashCommand: CommandSpec = {
     "lines, one per algorithm and file, which `cksum -c` checks; --json gives every digest of",
     "every file with its size.",
     `Algorithms: ${HASH_ALGORITHMS.join(", ")} (default sha256).`,
-    "Symlinks are reported, never followed; they, special files and unreadable files go to stderr",
+    "Symlinks are reported, never followed; they, special files (a FIFO, socket or device is never",
+    "opened, so it cannot hang the command) and unreadable files go to stderr",
     "and make the exit code 1 after the rest is hashed.",
   ].join("\n"),
   options: {
@@ -118,6 +120,9 @@ async function* hashOperand(
       yield* hashFolder(absolute, operand, algorithms);
     } else if (info.isDirectory()) {
       throw new CustodyError("ERR_INVALID_ARGUMENT", "is a folder (use -r)");
+    } else if (!info.isFile()) {
+      // Opening a FIFO blocks until a writer comes; a device may never end. Refused before any open.
+      throw new CustodyError("ERR_INVALID_ARGUMENT", `is a ${specialKind(info)}, not a regular file`);
     } else {
       yield { kind: "file", path: operand, ...(await hashFile(absolute, { algorithms })) };
     }
@@ -125,6 +130,14 @@ async function* hashOperand(
     const error = toCustodyError(cause, "ERR_IO", "cannot hash");
     yield { kind: "error", path: operand, error: { code: error.code, message: error.message } };
   }
+}
+
+function specialKind(info: Stats): string {
+  if (info.isFIFO()) return "FIFO";
+  if (info.isSocket()) return "socket";
+  if (info.isCharacterDevice()) return "character device";
+  if (info.isBlockDevice()) return "block device";
+  return "special file";
 }
 
 async function* hashFolder(

@@ -4,6 +4,7 @@ import { CustodyError } from "@custody/core";
 import { type StoreConfig, Vault } from "@custody/vault";
 import { configuredStore } from "../azure-store.js";
 import type { CommandContext, CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { intOption, OWNER_IDENTITY, vaultDir } from "../vault-context.js";
 
 export const initCommand: CommandSpec = {
@@ -36,10 +37,16 @@ holding a connection string (Azurite, development), which is never written to di
     const retainDays = intOption(ctx, "retain-days");
     const store = storeOption(ctx);
     const witness = ctx.string("witness");
+    const identityOut = ctx.string("identity-out");
+    // Refused before the vault exists: a vault whose first custodian's key cannot be written is locked.
+    if (identityOut !== undefined) await assertOutputAbsent(resolve(ctx.cwd, identityOut), "--identity-out");
     const openStore =
       store === undefined
         ? undefined
-        : await configuredStore(store, ctx.env, { createContainer: ctx.flag("create-container") });
+        : await configuredStore(store, ctx.env, {
+            createContainer: ctx.flag("create-container"),
+            logger: ctx.logger,
+          });
     const { vault, identityPem } = await Vault.init(dir, {
       custodian: name,
       ...(retainDays === undefined ? {} : { defaultRetentionDays: retainDays }),
@@ -48,7 +55,7 @@ holding a connection string (Azurite, development), which is never written to di
       ...(witness === undefined ? {} : { witness: { kind: "dir" as const, dir: resolve(ctx.cwd, witness) } }),
     });
     await vault.close();
-    const identityFile = resolve(ctx.cwd, ctx.string("identity-out") ?? join(dir, OWNER_IDENTITY));
+    const identityFile = resolve(ctx.cwd, identityOut ?? join(dir, OWNER_IDENTITY));
     await mkdir(dirname(identityFile), { recursive: true, mode: 0o700 });
     await writeFile(identityFile, identityPem, { mode: 0o600, flag: "wx" });
     const result = {

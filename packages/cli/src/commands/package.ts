@@ -4,6 +4,7 @@ import { packageDirectory } from "@custody/archive";
 import { CustodyError } from "@custody/core";
 import { loadSignerFromFiles, type Signer } from "@custody/manifest";
 import type { CommandContext, CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { formatBytes } from "../progress.js";
 import { absolute, KEY_ENV, KEYS_LAYOUT, passphrase, required, withPassphraseHint } from "./key-files.js";
 
@@ -36,6 +37,7 @@ export const packageCommand: CommandSpec = {
     const dir = absolute(ctx, ctx.positionals[0] as string);
     const out = absolute(ctx, required(ctx, "out"));
     const name = ctx.string("name") ?? basename(out, extname(out));
+    await assertOutputAbsent(out);
     const signer = await packageSigner(ctx);
     const progress = ctx.progress();
     const started = Date.now();

@@ -1,9 +1,10 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { signedCustodyReportFromJson, verifyCustodyReport } from "@custody/audit";
-import { CustodyError } from "@custody/core";
+import { CustodyError, toCustodyError } from "@custody/core";
 import { renderCustodyReportHtml } from "@custody/vault";
 import type { CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
 
 export const reportCommand: CommandSpec = {
@@ -18,12 +19,13 @@ report offline with: custody report verify FILE --ca ca.pem`,
     const format = ctx.string("format") ?? "json";
     if (format !== "json" && format !== "html")
       throw new CustodyError("ERR_USAGE", "--format is json or html");
+    const out = ctx.string("out");
+    if (out !== undefined) await assertOutputAbsent(resolve(ctx.cwd, out));
     const signed = await withVault(ctx, (v, p) => v.report(p, itemSelector(ctx)));
     const text = format === "html" ? renderCustodyReportHtml(signed) : `${JSON.stringify(signed, null, 2)}\n`;
-    const out = ctx.string("out");
     if (out === undefined) ctx.stdout.write(text);
     else {
-      await writeFile(resolve(ctx.cwd, out), text, { flag: "wx" });
+      await writeOutput(resolve(ctx.cwd, out), text);
       ctx.err(
         `custody report for ${signed.report.item.record.id} (${signed.report.events.length} events) written to ${out}`,
       );
@@ -57,3 +59,11 @@ export const reportVerifyCommand: CommandSpec = {
     return 0;
   },
 };
+
+async function writeOutput(file: string, text: string): Promise<void> {
+  try {
+    await writeFile(file, text, { flag: "wx" });
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `cannot write ${file}`);
+  }
+}

@@ -6,6 +6,7 @@ import { verifyPackage } from "@custody/archive";
 import type { CollectionSummaryRow } from "@custody/collect";
 import { type AuthenticatedPrincipal, renderCustodyReportHtml, Vault } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { formatBytes } from "../progress.js";
 import { OWNER_IDENTITY, openVaultAs, vaultDir } from "../vault-context.js";
 import { collectPackage, packageName, parseOnly, progressView, summaryTable } from "./collect.js";
@@ -47,14 +48,15 @@ export async function collectIntoVault(
   ctx: CommandContext,
   options: CollectIntoVaultOptions = {},
 ): Promise<number> {
+  const name = packageName(hostname(), new Date());
+  const out =
+    options.outDir === undefined
+      ? resolve(ctx.cwd, ctx.string("out") ?? `${name}.zip`)
+      : join(options.outDir, `${name}.zip`);
+  await assertOutputAbsent(out);
   const { vault, principal } = await openVaultAs(ctx);
   try {
-    const name = packageName(hostname(), new Date());
     const caseId = ctx.string("case") ?? "triage";
-    const out =
-      options.outDir === undefined
-        ? resolve(ctx.cwd, ctx.string("out") ?? `${name}.zip`)
-        : join(options.outDir, `${name}.zip`);
     const progress = ctx.progress();
     const only = parseOnly(ctx.string("only"));
     // Signing with the vault's collector key is itself recorded, whether or not the package is ingested.
@@ -65,6 +67,7 @@ export async function collectIntoVault(
         signer,
         caseId,
         operator: principal.id,
+        logger: ctx.logger,
         ...(only === undefined ? {} : { only }),
         onProgress: progressView(progress.update),
       }).finally(() => progress.done()),

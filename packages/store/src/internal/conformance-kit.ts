@@ -1,22 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { type Clock, type ErrorCode, isCustodyError } from "@custody/core";
+import { type ErrorCode, isCustodyError } from "@custody/core";
 import { expect } from "vitest";
 
-/** A clock the suite moves forward to let retention expire. */
-export interface ManualClock extends Clock {
-  advance(ms: number): void;
-}
-
-export function manualClock(start = new Date()): ManualClock {
-  let now = start.getTime();
-  return {
-    now: () => new Date(now),
-    advance: (ms) => {
-      now += ms;
-    },
-  };
-}
+export { type ManualClock, manualClock } from "../manual-clock.js";
 
 export async function* chunks(...parts: (string | Uint8Array)[]): AsyncGenerator<Uint8Array> {
   for (const part of parts) yield typeof part === "string" ? Buffer.from(part) : part;

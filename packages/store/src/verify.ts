@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { type CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
-import type { VerifyOptions, VerifyResult } from "../types.js";
-import { Sha256Hasher } from "./hasher.js";
+import { Sha256Hasher } from "./internal/hasher.js";
+import type { VerifyOptions, VerifyResult } from "./types.js";
 
 interface Digest {
   size: number;

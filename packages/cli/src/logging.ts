@@ -1,0 +1,48 @@
+import { CustodyError, type Logger } from "@custody/core";
+import { pino } from "pino";
+
+/** pino's levels; `silent` turns every log line off. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_LOG_LEVEL: LogLevel = "warn";
+
+/**
+ * Takes the global `--log-level LEVEL` (or `--log-level=LEVEL`) out of argv wherever it stands before
+ * `--`; the level falls back to $CUSTODY_LOG_LEVEL, then warn.
+ */
+export function takeLogLevel(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { argv: string[]; level: LogLevel } {
+  const rest: string[] = [];
+  let given: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (arg === "--log-level") {
+      given = argv[i + 1];
+      if (given === undefined) throw new CustodyError("ERR_USAGE", "--log-level needs a LEVEL");
+      i++;
+    } else if (arg.startsWith("--log-level=")) given = arg.slice("--log-level=".length);
+    else rest.push(arg);
+  }
+  return { argv: rest, level: parseLevel(given ?? env.CUSTODY_LOG_LEVEL ?? DEFAULT_LOG_LEVEL) };
+}
+
+function parseLevel(value: string): LogLevel {
+  const level = value.trim().toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
+  throw new CustodyError(
+    "ERR_USAGE",
+    `--log-level (or CUSTODY_LOG_LEVEL) is one of ${LOG_LEVELS.join(", ")}, got '${value}'`,
+  );
+}
+
+/** The logger every library call gets: pino JSON lines on stderr, so stdout stays data only. */
+export function createCliLogger(level: LogLevel, stderr: NodeJS.WritableStream): Logger {
+  return pino({ level, base: { name: "custody" } }, stderr);
+}
