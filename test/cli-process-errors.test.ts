@@ -136,9 +136,14 @@ describe("a vault file that does not parse", () => {
   it("is a coded error, never ERR_INTERNAL or a stack, for a corrupt revocation list", () => {
     const vault = join(work, "corrupt-vault");
     expect(custody(["init", "--name", "alice"], { CUSTODY_VAULT: vault }).code).toBe(0);
-    const revoked = join(vault, "pki", "revoked.json");
+    const revoked = join(vault, "pki", "crl.pem");
     const saved = readFileSync(revoked);
-    for (const garbage of ["{oops", "", "[1,", "\u0000\u0001"]) {
+    for (const garbage of [
+      "{oops",
+      "",
+      "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n",
+      "\u0000\u0001",
+    ]) {
       writeFileSync(revoked, garbage);
       for (const args of [["list"], ["access", "revoke-identity", "alice"]]) {
         const r = custody(args, { CUSTODY_VAULT: vault });

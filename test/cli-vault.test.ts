@@ -159,7 +159,7 @@ describe("custody CLI end to end", () => {
     expect(get.stderr).toContain("ERR_INTEGRITY_MISMATCH");
     expect(existsSync(out)).toBe(false);
     const failedRead = auditRecords().filter(
-      (r) => r.action === "evidence.read" && r.target === `item:${itemA}`,
+      (r) => r.action === "evidence.read" && r.target === `item:A/${itemA}`,
     );
     expect(failedRead.at(-1)?.outcome).toBe("error");
   });
