@@ -24,11 +24,13 @@ describe("@custody/core public surface", () => {
         "sha256HexSchema",
         "sha512HexSchema",
         "silentLogger",
+        "syncDirectory",
         "systemClock",
         "throwIfAborted",
         "toCustodyError",
         "unsafePathReason",
         "uuidv7Generator",
+        "writeFileAtomic",
       ].sort(),
     );
   });
