@@ -225,6 +225,15 @@ describe("the folder writer without keys", () => {
     refused(["list"], "alice", "ERR_POLICY_INVALID");
   });
 
+  it("cannot shorten the retention new items get, or point the vault at another store", () => {
+    const file = join(vault, "vault.json");
+    const config = JSON.parse(readFileSync(file, "utf8"));
+    writeFileSync(file, JSON.stringify({ ...config, defaultRetentionDays: 0 }));
+    refused(["list"], "alice", "ERR_INTEGRITY_MISMATCH");
+    writeFileSync(file, JSON.stringify({ ...config, store: { kind: "fs", dir: "elsewhere" } }));
+    refused(["list"], "alice", "ERR_INTEGRITY_MISMATCH");
+  });
+
   it("cannot append a record that the next command would sign", () => {
     const lines = readFileSync(auditLog(), "utf8").trimEnd().split("\n");
     const last = JSON.parse(lines.at(-1) ?? "{}");

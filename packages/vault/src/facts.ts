@@ -34,6 +34,8 @@ export const factSchemas = {
   [FACT.vaultInit]: z.object({
     vaultId: z.string().min(1),
     witness: z.object({ kind: z.literal("dir"), dir: z.string() }).optional(),
+    /** What vault.json says that changes what the vault does (retention given to new items, its store). */
+    settings: z.record(z.string(), z.unknown()).optional(),
   }),
   [FACT.ingested]: z.object({
     record: z.record(z.string(), z.unknown()),

@@ -14,7 +14,7 @@ import {
   writeVaultConfig,
 } from "./config.js";
 import { FACT } from "./facts.js";
-import { openVaultParts } from "./open.js";
+import { openVaultParts, vaultSettings } from "./open.js";
 import { assertIdentityName, createVaultPki, fingerprintOf, issueIdentity, loadVaultPki } from "./pki.js";
 
 export interface VaultInitOptions {
@@ -95,6 +95,7 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
       {
         vaultId,
         ...(options.witness === undefined ? {} : { witness: options.witness }),
+        settings: vaultSettings(opened.ctx.config),
       },
     );
     const [signerPem] = [...pki.signers.values()].map((s) => s.certificatePem);

@@ -35,6 +35,7 @@ export interface LedgerIdentity {
 export class Ledger {
   vaultId: string | undefined;
   witness: { kind: "dir"; dir: string } | undefined;
+  settings: Record<string, unknown> | undefined;
   policyHead: { version: number; hash: string } | undefined;
   readonly items = new Map<string, LedgerItem>();
   readonly identities = new Map<string, LedgerIdentity>();
@@ -70,6 +71,7 @@ export class Ledger {
         const facts = details(record, action);
         this.vaultId = facts.vaultId;
         this.witness = facts.witness;
+        this.settings = facts.settings;
         return;
       }
       case FACT.ingested:

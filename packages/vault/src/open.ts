@@ -114,6 +114,12 @@ function assertLogIsThisVault(ctx: VaultContext): void {
       "vault.json's checkpoint witness is not the one the audit log records",
     );
   }
+  if (canonicalJson(ledger.settings ?? null) !== canonicalJson(vaultSettings(config))) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      "vault.json's settings (retention, store, checkpoints) are not the ones the audit log records",
+    );
+  }
 }
 
 // A revocation is effective once logged; a crash before the CRL was re-signed is finished here.
@@ -136,6 +142,15 @@ async function publishRevocations(ctx: VaultContext, pki: VaultPki): Promise<Set
   );
   for (const identity of missing) onCrl.add(identity.serialNumber);
   return onCrl;
+}
+
+/** The parts of vault.json bound to the log at init: editing them on disk is refused at open. */
+export function vaultSettings(config: VaultConfig) {
+  return {
+    store: config.store,
+    defaultRetentionDays: config.defaultRetentionDays,
+    checkpointEvery: config.checkpointEvery,
+  };
 }
 
 async function openConfiguredStore(dir: string, config: VaultConfig): Promise<EvidenceStore> {
