@@ -29,13 +29,20 @@ const DESCRIPTIONS = {
 
 /** JSON Schemas (draft 2020-12) of the audit formats, keyed by file name stem, for docs/schemas/. */
 export function auditJsonSchemas(): Record<string, Record<string, unknown>> {
+  return toJsonSchemas(DESCRIPTIONS);
+}
+
+/** Each zod schema as a published JSON Schema with its id, title and description. */
+export function toJsonSchemas(
+  descriptions: Readonly<Record<string, readonly [z.ZodType, string]>>,
+): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
-  for (const [name, [schema, description]] of Object.entries(DESCRIPTIONS)) {
+  for (const [name, [schema, description]] of Object.entries(descriptions)) {
     out[name] = {
       $id: `https://custody.invalid/schemas/${name}.json`,
       title: name,
       description,
-      // details is checked by code (canonical size); in JSON Schema it is an object.
+      // audit record details are checked by code (canonical size); in JSON Schema they are an object.
       ...z.toJSONSchema(schema, {
         target: "draft-2020-12",
         unrepresentable: "any",

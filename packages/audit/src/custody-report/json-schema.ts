@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { toJsonSchemas } from "../json-schema.js";
 import { itemRecordSchema } from "./item-record.js";
 import { signedCustodyReportSchema } from "./schema.js";
 
@@ -19,21 +19,5 @@ const DESCRIPTIONS = {
 
 /** JSON Schemas (draft 2020-12) of the custody report and item record formats, keyed by file name stem. */
 export function custodyReportJsonSchemas(): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [name, [schema, description]] of Object.entries(DESCRIPTIONS)) {
-    out[name] = {
-      $id: `https://custody.invalid/schemas/${name}.json`,
-      title: name,
-      description,
-      // audit record details are checked by code (canonical size); in JSON Schema they are an object.
-      ...z.toJSONSchema(schema, {
-        target: "draft-2020-12",
-        unrepresentable: "any",
-        override: (ctx) => {
-          if (ctx.zodSchema._zod.def.type === "custom") ctx.jsonSchema.type = "object";
-        },
-      }),
-    };
-  }
-  return out;
+  return toJsonSchemas(DESCRIPTIONS);
 }
