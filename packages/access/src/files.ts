@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { CustodyError, toCustodyError } from "@custody/core";
+import { CustodyError, syncDirectory, toCustodyError } from "@custody/core";
 
 /** Version files: `000001.json`, `000002.json`, ... (wider past 999999). */
 const VERSION_FILE = /^(\d{6,})\.json$/;
@@ -98,15 +98,6 @@ async function writeAndSync(path: string, bytes: Uint8Array): Promise<void> {
   const handle = await open(path, "wx", 0o644);
   try {
     await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
     await handle.sync();
   } finally {
     await handle.close();

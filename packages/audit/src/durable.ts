@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { link, open, rm, writeFile } from "node:fs/promises";
+import { link, rm, writeFile } from "node:fs/promises";
 
 /**
  * Creates `path` with all of `bytes` or not at all: written and synced under a private name, then
@@ -12,14 +12,5 @@ export async function createWhole(path: string, bytes: Buffer): Promise<void> {
     await link(temp, path);
   } finally {
     await rm(temp, { force: true });
-  }
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

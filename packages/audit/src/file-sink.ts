@@ -2,8 +2,8 @@ import { isUtf8 } from "node:buffer";
 import { constants } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CustodyError, toCustodyError } from "@custody/core";
-import { createWhole, syncDir } from "./durable.js";
+import { CustodyError, syncDirectory, toCustodyError } from "@custody/core";
+import { createWhole } from "./durable.js";
 import {
   CHECKPOINT_DIR,
   checkpointName,
@@ -48,7 +48,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     let handle: FileHandle | undefined;
     try {
       handle = await open(join(dir, LOG_FILE), LOG_FLAGS, 0o600);
-      await syncDir(dir);
+      await syncDirectory(dir);
       const sink = new FileAuditSink(dir, handle, lock);
       await sink.recover();
       return sink;
@@ -89,7 +89,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
       // Signature first: a body on disk always has its signature, so a crash leaves only an orphan .p7s.
       await createWhole(join(base, checkpointName(treeSize, "p7s")), signature);
       await createWhole(join(base, checkpointName(treeSize, "json")), bytes);
-      await syncDir(base);
+      await syncDirectory(base);
     } catch (error) {
       throw toCustodyError(error, "ERR_IO", `cannot store checkpoint ${treeSize} in ${this.dir}`);
     }
@@ -158,7 +158,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
       await mkdir(join(this.dir, TORN_DIR), { recursive: true });
       const keptAt = join(TORN_DIR, `${stamp()}-checkpoint-${name}`);
       await rename(join(base, name), join(this.dir, keptAt));
-      await syncDir(base);
+      await syncDirectory(base);
       this.recoveries.push({ kind: "incomplete-checkpoint", treeSize: Number(match[1]), keptAt });
     }
   }
@@ -167,8 +167,8 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     await mkdir(join(this.dir, TORN_DIR), { recursive: true });
     const keptAt = join(TORN_DIR, name);
     await writeFile(join(this.dir, keptAt), bytes, { flag: "wx", flush: true, mode: 0o600 });
-    await syncDir(join(this.dir, TORN_DIR));
-    await syncDir(this.dir);
+    await syncDirectory(join(this.dir, TORN_DIR));
+    await syncDirectory(this.dir);
     return keptAt;
   }
 }

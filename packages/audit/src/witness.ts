@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { CustodyError, toCustodyError } from "@custody/core";
-import { createWhole, syncDir } from "./durable.js";
+import { CustodyError, syncDirectory, toCustodyError } from "@custody/core";
+import { createWhole } from "./durable.js";
 import { checkpointName } from "./file-source.js";
 
 /**
@@ -38,7 +38,7 @@ export class DirectoryCheckpointWitness implements CheckpointWitness {
       // Signature first, as in the sink: a body always has its signature.
       await createOrSame(join(this.dir, checkpointName(treeSize, "p7s")), signature);
       await createOrSame(join(this.dir, checkpointName(treeSize, "json")), bytes);
-      await syncDir(this.dir);
+      await syncDirectory(this.dir);
     } catch (error) {
       throw toCustodyError(error, "ERR_IO", `cannot write checkpoint ${treeSize} to ${this.description}`);
     }
