@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { Resource } from "@custody/access";
+import type { AccessPolicy, Resource } from "@custody/access";
 import { itemRecordSha256 } from "@custody/audit";
 import { CustodyError } from "@custody/core";
 import type { StoredObject } from "@custody/store";
@@ -113,10 +113,9 @@ export async function listItems(
   const visible = all.filter((item) =>
     ctx.guard.allows(policy, principal, "evidence.list", itemResource(item)),
   );
-  if (visible.length === 0 && !ctx.guard.allows(policy, principal, "evidence.list", { kind: "vault" })) {
-    // Nobody without a listing grant learns even how many items there are.
-    const anywhere = policy.grants.some((g) => g.principal === principal.id);
-    if (!anywhere) await ctx.guard.refuse(principal, "evidence.list", "vault", "no grant lists evidence");
+  // Nobody without a listing grant learns even how many items there are: that is a recorded denial.
+  if (!listsAnywhere(policy, principal.id, ctx.clock.now())) {
+    await ctx.guard.refuse(principal, "evidence.list", "vault", "no unexpired grant lists evidence");
   }
   const items = await listed(ctx, visible);
   await ctx.guard.note(
@@ -129,6 +128,15 @@ export async function listItems(
     },
   );
   return items;
+}
+
+function listsAnywhere(policy: AccessPolicy, id: string, now: Date): boolean {
+  return policy.grants.some(
+    (grant) =>
+      grant.principal === id &&
+      (grant.expiresAt === undefined || Date.parse(grant.expiresAt) > now.getTime()) &&
+      policy.roles[grant.role]?.permissions.includes("evidence.list") === true,
+  );
 }
 
 async function listed(
