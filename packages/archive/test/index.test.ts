@@ -15,6 +15,7 @@ it("exports exactly the public surface", () => {
     "hasZipMagic",
     "openPackageReader",
     "packageDirectory",
+    "packageVerification",
     "verifyPackage",
   ]);
 });
