@@ -7,12 +7,14 @@ describe("@custody/core public surface", () => {
       [
         "CustodyError",
         "ERROR_CODES",
+        "SUMMARY_COLUMNS",
         "assertSafeRelativePath",
         "byteSizeSchema",
         "canonicalJson",
         "canonicalJsonBytes",
         "digestSetSchema",
         "findPathCollision",
+        "formatCollectionSummary",
         "fixedClock",
         "isCustodyError",
         "isoTimestampSchema",
@@ -24,11 +26,13 @@ describe("@custody/core public surface", () => {
         "sha256HexSchema",
         "sha512HexSchema",
         "silentLogger",
+        "syncDirectory",
         "systemClock",
         "throwIfAborted",
         "toCustodyError",
         "unsafePathReason",
         "uuidv7Generator",
+        "writeFileAtomic",
       ].sort(),
     );
   });
