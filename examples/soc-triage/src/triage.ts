@@ -1,13 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { hostname, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPackageWriter } from "@custody/archive";
-import {
-  type CollectionSummaryRow,
-  collectDevice,
-  deviceIdentity,
-  packageWriterSink,
-} from "@custody/collect";
+import type { CollectionSummaryRow } from "@custody/collect";
+import { collectIntoVault } from "@custody/triage";
 import type { AuthenticatedPrincipal, EvidenceItem, Vault } from "@custody/vault";
 
 export interface TriageOptions {
@@ -25,8 +20,8 @@ export interface TriageOutcome {
 
 /**
  * What a SOC tool embedding custody does on a suspect machine: collect every data point straight into a
- * package signed by the vault's collector certificate, check it as a third party would, ingest it, and
- * keep no copy outside the vault.
+ * package signed by the vault's collector certificate, have the vault check it as a third party would and
+ * ingest it, and keep no copy outside the vault.
  */
 export async function triageIntoVault(
   vault: Vault,
@@ -36,39 +31,23 @@ export async function triageIntoVault(
   const emit = options.onEvent ?? (() => {});
   const scratch = await mkdtemp(join(tmpdir(), "soc-triage-"));
   try {
-    const file = join(scratch, "package.zip");
-    const device = await deviceIdentity();
-    const use = { caseId: options.caseId, target: `package:${device.hostname ?? device.id}-triage` };
-    const { writer, collection } = await vault.withCollector(analyst, use, async (signer) => {
-      const writer = createPackageWriter(file, {
-        name: `${device.hostname ?? device.id}-triage`,
-        caseId: options.caseId,
-        device,
-        collector: { operator: analyst.id, tool: "soc-triage", toolVersion: "0.1.0", host: hostname() },
-        signer,
-      });
-      const collection = await collectDevice({
-        sink: packageWriterSink(writer),
-        ...(options.only === undefined ? {} : { only: options.only }),
-        onProgress: (event) => emit({ event: "collect", ...event }),
-      }).catch(async (error: unknown) => {
-        await writer.abort(error);
-        throw error;
-      });
-      return { writer, collection };
+    const result = await collectIntoVault(vault, analyst, {
+      out: join(scratch, "package.zip"),
+      caseId: options.caseId,
+      tool: { name: "soc-triage", version: "0.1.0" },
+      ...(options.only === undefined ? {} : { only: options.only }),
+      onProgress: (event) => emit({ event: "collect", ...event }),
     });
-    writer.setCollectionSummary(collection.rows);
-    const written = await writer.finalize();
     emit({
       event: "packaged",
-      items: written.items,
-      bytes: written.payloadBytes,
-      manifestSha256: written.manifestSha256,
+      items: result.package.items,
+      bytes: result.package.payloadBytes,
+      manifestSha256: result.package.manifestSha256,
     });
-    // The vault verifies the package against its CA before storing it, and refuses it if it fails.
-    const item = await vault.ingest(analyst, file, { caseId: options.caseId, how: "collect" });
-    emit({ event: "ingested", id: item.id });
-    return { item, summary: collection.rows };
+    // The vault verified the package against its CA before storing it; it refuses one that fails.
+    if (result.item === undefined) throw new Error("the package was not ingested");
+    emit({ event: "ingested", id: result.item.id });
+    return { item: result.item, summary: result.rows };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

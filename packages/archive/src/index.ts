@@ -13,6 +13,8 @@ export type {
   PackageWriter,
   PackageWriterOptions,
 } from "./package-types.js";
+export type { PackageVerification, RecordedPackageVerification } from "./package-verification.js";
+export { packageVerification } from "./package-verification.js";
 export { createPackageWriter } from "./package-writer.js";
 export { hasZipMagic } from "./sniff.js";
 export type { CollectionSummaryRow } from "./summary.js";

@@ -15,30 +15,5 @@ export const collectionSummaryRowSchema = z.object({
 
 export type CollectionSummaryRow = z.infer<typeof collectionSummaryRowSchema>;
 
-export const SUMMARY_COLUMNS = [
-  "Data point",
-  "Source",
-  "Status",
-  "Error code",
-  "Started",
-  "Duration ms",
-  "Files",
-  "Bytes",
-] as const;
-
-/** RFC 4180 CSV with a header row and CRLF line ends, as spreadsheet tools expect. */
-export function formatCollectionSummary(rows: readonly CollectionSummaryRow[]): string {
-  const lines = [SUMMARY_COLUMNS.map(csvField).join(",")];
-  for (const row of rows) {
-    const values = [row.dataPoint, row.source, row.status, row.errorCode ?? "", row.startedAt];
-    values.push(String(row.durationMs), String(row.files), String(row.bytes));
-    lines.push(values.map(csvField).join(","));
-  }
-  return `${lines.join("\r\n")}\r\n`;
-}
-
-function csvField(value: string): string {
-  // A leading = + - @ makes spreadsheets evaluate the cell; a quote prefix keeps it text.
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
+// One writer of CollectionSummary.csv for the whole repository: core's (the collector's log uses it too).
+export { formatCollectionSummary, SUMMARY_COLUMNS } from "@custody/core";

@@ -15,6 +15,7 @@ it("exports exactly the public surface", () => {
     "hasZipMagic",
     "openPackageReader",
     "packageDirectory",
+    "packageVerification",
     "verifyPackage",
   ]);
 });
@@ -54,4 +55,19 @@ it("writes the collection summary as CSV that spreadsheets will not evaluate", (
   expect(csv).toBe(
     `${archive.SUMMARY_COLUMNS.join(",")}\r\nProcesses,"'=cmd|""/c calc""",failed,ERR_COLLECT_FAILED,2026-01-02T03:04:05.000Z,5,0,0\r\n`,
   );
+});
+
+it("gives one { ok, problems } shape for a verifier's report and for a verification recorded at ingest", () => {
+  const problem = { code: "ERR_DIGEST_MISMATCH" as const, path: "data/a.txt", message: "changed" };
+  expect(archive.packageVerification({ ok: false, problems: [problem] })).toEqual({
+    ok: false,
+    problems: [problem],
+  });
+  expect(
+    archive.packageVerification({
+      verified: false,
+      problems: [problem, { code: "ERR_FROM_A_NEWER_VERSION", message: "?" }],
+    }),
+  ).toEqual({ ok: false, problems: [problem, { code: "ERR_PACKAGE_INVALID", message: "?" }] });
+  expect(archive.packageVerification({ verified: true, problems: [] })).toEqual({ ok: true, problems: [] });
 });

@@ -1,4 +1,4 @@
-import type { Clock, Logger } from "@custody/core";
+import { type Clock, formatCollectionSummary, type Logger } from "@custody/core";
 import type { ClockState } from "./clock-state.js";
 import { toCsv } from "./csv.js";
 import type { CollectionSummaryRow } from "./types.js";
@@ -15,17 +15,6 @@ export interface RunLog {
     clocks: { clockAtStart: ClockState; clockAtEnd: ClockState },
   ): [string, string][];
 }
-
-export const SUMMARY_COLUMNS = [
-  "dataPoint",
-  "source",
-  "status",
-  "errorCode",
-  "startedAt",
-  "durationMs",
-  "files",
-  "bytes",
-] as const satisfies readonly (keyof CollectionSummaryRow)[];
 
 const CLOCK_COLUMNS = [
   "phase",
@@ -66,13 +55,8 @@ export function runLog(clock: Clock, forward: Logger): RunLog {
       return [
         ["CollectorLog.jsonl", `${lines.join("\n")}\n`],
         ["ClockState.csv", toCsv(CLOCK_COLUMNS, clockRows)],
-        ["CollectionSummary.csv", summaryCsv(rows)],
+        ["CollectionSummary.csv", formatCollectionSummary(rows)],
       ];
     },
   };
-}
-
-/** CollectionSummary.csv: one row per data point, like the source document's CollectionSummaryReport. */
-export function summaryCsv(rows: readonly CollectionSummaryRow[]): string {
-  return toCsv(SUMMARY_COLUMNS, rows);
 }

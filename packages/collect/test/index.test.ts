@@ -6,7 +6,6 @@ describe("@custody/collect public surface", () => {
     expect(Object.keys(collect).sort()).toEqual([
       "COLLECTOR_LOG",
       "DEFAULT_LIMITS",
-      "SUMMARY_COLUMNS",
       "collectDevice",
       "csvCell",
       "csvLine",
@@ -37,7 +36,6 @@ describe("@custody/collect public surface", () => {
       "platformCollectors",
       "readClockState",
       "recordsToCsv",
-      "summaryCsv",
       "toCsv",
       "windowsCollectors",
     ]);
@@ -77,30 +75,5 @@ describe("@custody/collect public surface", () => {
       expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
     );
     expect(collect.platformCollectors("linux").length).toBe(12);
-  });
-
-  test("summary CSV has the archive's columns in order", () => {
-    expect(collect.SUMMARY_COLUMNS).toEqual([
-      "dataPoint",
-      "source",
-      "status",
-      "errorCode",
-      "startedAt",
-      "durationMs",
-      "files",
-      "bytes",
-    ]);
-    const csv = collect.summaryCsv([
-      {
-        dataPoint: "X",
-        source: "=evil()",
-        status: "ok",
-        startedAt: "2026-01-01T00:00:00.000Z",
-        durationMs: 1,
-        files: 0,
-        bytes: 0,
-      },
-    ]);
-    expect(csv.split("\r\n")[1]).toBe("X,'=evil(),ok,,2026-01-01T00:00:00.000Z,1,0,0");
   });
 });

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { fixedClock, isCustodyError } from "@custody/core";
+import { fixedClock, isCustodyError, SUMMARY_COLUMNS } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   COLLECTOR_LOG,
@@ -113,16 +113,8 @@ describe("collectDevice runner", () => {
     // The truncated stream is a complete entry in the sink, not a torn one.
     expect(await readFile(join(dir, "a", "HangsInStream", "stream.txt"), "utf8")).toBe("partial bytes");
     const summary = parseCsv(await readFile(join(dir, "a", COLLECTOR_LOG, "CollectionSummary.csv"), "utf8"));
-    expect(summary[0]).toEqual([
-      "dataPoint",
-      "source",
-      "status",
-      "errorCode",
-      "startedAt",
-      "durationMs",
-      "files",
-      "bytes",
-    ]);
+    // The same writer, hence the same columns, as the package's own CollectionSummary.csv.
+    expect(summary[0]).toEqual([...SUMMARY_COLUMNS]);
     expect(summary.slice(1).map((r) => r[2])).toEqual([
       "ok",
       "partial",

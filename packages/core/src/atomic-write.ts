@@ -1,16 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { link, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { toCustodyError } from "./errors.js";
 
 export interface AtomicWriteOptions {
   mode?: number;
+  /** Create only: an existing file is never replaced (ERR_ALREADY_EXISTS). */
+  exclusive?: boolean;
 }
 
 /**
- * Replaces `path` with `data` so that a crash at any moment leaves either the old file or the new one,
- * whole: the bytes go to a temp file beside it, are fsynced, renamed over the target, and the directory
- * is fsynced so the rename itself survives a power cut.
+ * Replaces (or, with `exclusive`, creates) `path` with `data` so that a crash at any moment leaves either
+ * the old file or the new one, whole: the bytes go to a temp file beside it, are fsynced, renamed over the
+ * target (linked to it when exclusive), and the directory is fsynced so the new name survives a power cut.
  */
 export async function writeFileAtomic(
   path: string,
@@ -18,6 +20,7 @@ export async function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  let placed = false;
   try {
     const handle = await open(temp, "wx", options.mode ?? 0o644);
     try {
@@ -27,11 +30,16 @@ export async function writeFileAtomic(
     } finally {
       await handle.close();
     }
-    await rename(temp, path);
+    if (options.exclusive === true) {
+      await link(temp, path);
+      await unlink(temp);
+    } else await rename(temp, path);
+    placed = true;
     await syncDirectory(dirname(path));
   } catch (cause) {
-    await unlink(temp).catch(() => undefined);
     throw toCustodyError(cause, "ERR_IO", `cannot write ${path}`);
+  } finally {
+    if (!placed) await unlink(temp).catch(() => undefined);
   }
 }
 

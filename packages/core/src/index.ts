@@ -4,6 +4,8 @@ export type { JsonValue } from "./canonical-json.js";
 export { canonicalJson, canonicalJsonBytes } from "./canonical-json.js";
 export type { Clock } from "./clock.js";
 export { fixedClock, systemClock } from "./clock.js";
+export type { CollectionSummaryFields } from "./collection-summary.js";
+export { formatCollectionSummary, SUMMARY_COLUMNS } from "./collection-summary.js";
 export type { CustodyErrorOptions, ErrorCode } from "./errors.js";
 export { CustodyError, ERROR_CODES, isCustodyError, throwIfAborted, toCustodyError } from "./errors.js";
 export type { IdGenerator } from "./ids.js";

@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { CustodyError, toCustodyError } from "@custody/core";
+import { CustodyError, toCustodyError, writeFileAtomic } from "@custody/core";
 import { exportPrivateKey, isEncryptedKeyPem, loadPrivateKey } from "./keys.js";
 
 export interface KeyPair {
@@ -45,9 +44,9 @@ export async function writeKeyPair(
   await mkdir(dir, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {
     throw toCustodyError(cause, "ERR_IO", `cannot create ${dir}`);
   });
-  await createExclusive(files.keyFile, keyPem, 0o600);
+  await writeFileAtomic(files.keyFile, keyPem, { mode: 0o600, exclusive: true });
   try {
-    await createExclusive(files.certFile, pair.certificatePem, 0o644);
+    await writeFileAtomic(files.certFile, pair.certificatePem, { mode: 0o644, exclusive: true });
   } catch (error) {
     await unlink(files.keyFile).catch(() => undefined);
     throw error;
@@ -77,18 +76,5 @@ async function readText(file: string): Promise<string> {
     return await readFile(file, "utf8");
   } catch (cause) {
     throw toCustodyError(cause, "ERR_IO", `cannot read ${file}`);
-  }
-}
-
-// written under a temporary name and linked into place: a crash never leaves a half-written key
-async function createExclusive(file: string, text: string, mode: number): Promise<void> {
-  const temporary = `${file}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    await writeFile(temporary, text, { mode, flag: "wx", flush: true });
-    await link(temporary, file);
-  } catch (cause) {
-    throw toCustodyError(cause, "ERR_IO", `cannot create ${file}`);
-  } finally {
-    await unlink(temporary).catch(() => undefined);
   }
 }

@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { type Clock, CustodyError, systemClock, toCustodyError } from "@custody/core";
+import { type Clock, CustodyError, systemClock, toCustodyError, writeFileAtomic } from "@custody/core";
 import { DEFAULT_ALLOWED_ALGORITHMS } from "./algorithms.js";
-import { writeFileDurably } from "./atomic-file.js";
 import { readCertificatePem } from "./certificate.js";
 import { createCrl, type ParsedCrl, parseCrl } from "./crl.js";
 import { checkCrlSignature } from "./crl-check.js";
@@ -65,7 +64,7 @@ async function revokeNow(options: RevokeOptions): Promise<RevocationResult> {
   const list = [...revoked].map(([serial, revokedAt]) => ({ serialNumber: serialHex(serial), revokedAt }));
   const crlNumber = nextCrlNumber(current, now);
   const crlPem = createCrl(options.ca, list, { clock: { now: () => now }, crlNumber });
-  await writeFileDurably(options.crlPath, crlPem);
+  await writeFileAtomic(options.crlPath, crlPem);
   return { crlPem, revoked: list, added, crlNumber };
 }
 
@@ -76,7 +75,7 @@ export async function initRevocationList(options: {
   clock?: Clock;
 }): Promise<string> {
   const crlPem = createCrl(options.ca, [], options.clock === undefined ? {} : { clock: options.clock });
-  await writeFileDurably(options.crlPath, crlPem, { exclusive: true });
+  await writeFileAtomic(options.crlPath, crlPem, { exclusive: true });
   return crlPem;
 }
 

@@ -1,6 +1,6 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { CustodyError, isoTimestampSchema, toCustodyError } from "@custody/core";
+import { CustodyError, isoTimestampSchema, toCustodyError, writeFileAtomic } from "@custody/core";
 import { z } from "zod";
 
 /** Where the evidence bytes live. The fs store is the embedded default. */
@@ -91,7 +91,8 @@ function parseJson(text: string, dir: string): unknown {
 
 /** Writes vault.json exclusively: an existing vault is never overwritten. */
 export async function writeVaultConfig(dir: string, config: VaultConfig): Promise<void> {
-  const temp = join(dir, `.${CONFIG_FILE}.${process.pid}.tmp`);
-  await writeFile(temp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: "wx" });
-  await rename(temp, join(dir, CONFIG_FILE));
+  await writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, {
+    mode: 0o600,
+    exclusive: true,
+  });
 }

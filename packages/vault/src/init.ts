@@ -3,7 +3,14 @@ import { existsSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
-import { type Clock, CustodyError, systemClock, toCustodyError, uuidv7Generator } from "@custody/core";
+import {
+  type Clock,
+  CustodyError,
+  syncDirectory,
+  systemClock,
+  toCustodyError,
+  uuidv7Generator,
+} from "@custody/core";
 import type { EvidenceStore } from "@custody/store";
 import {
   CONFIG_FILE,
@@ -59,6 +66,8 @@ export async function initVaultFiles(
         `cannot create the vault at ${dir} (is it a non-empty directory?)`,
       );
     });
+    // The vault's name itself must survive a power cut, not only its files.
+    await syncDirectory(dirname(dir));
     return { identityPem };
   } finally {
     await rm(staging, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 import { randomBytes, X509Certificate } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { type Clock, CustodyError, systemClock, toCustodyError } from "@custody/core";
+import { type Clock, CustodyError, systemClock, toCustodyError, writeFileAtomic } from "@custody/core";
 import {
   type CertificateAuthority,
   createCertificateAuthority,
@@ -63,7 +63,10 @@ export async function createVaultPki(dir: string, vaultId: string, options: KeyO
   await writeSecret(dir, PKI_FILES.collectorCert, collector.certificatePem);
   await writeSecret(dir, PKI_FILES.collectorKey, collector.keyPem);
   await writeSecret(dir, PKI_FILES.sealKey, randomBytes(32).toString("hex"));
-  await writeFile(join(dir, PKI_FILES.crl), createCrl(ca, [], { clock }), { mode: 0o644, flag: "wx" });
+  await writeFileAtomic(join(dir, PKI_FILES.crl), createCrl(ca, [], { clock }), {
+    mode: 0o644,
+    exclusive: true,
+  });
   await issueVaultSigner(dir, ca, vaultId, { clock, keyBits });
 }
 
@@ -191,5 +194,5 @@ export async function readPkiFile(dir: string, file: string): Promise<string> {
 }
 
 async function writeSecret(dir: string, file: string, text: string): Promise<void> {
-  await writeFile(join(dir, file), text, { mode: 0o600, flag: "wx" });
+  await writeFileAtomic(join(dir, file), text, { mode: 0o600, exclusive: true });
 }

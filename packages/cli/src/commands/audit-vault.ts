@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   type AuditRecord,
@@ -8,7 +8,7 @@ import {
   signedCheckpointToJson,
   verifyAuditLog,
 } from "@custody/audit";
-import { CustodyError, isCustodyError } from "@custody/core";
+import { CustodyError, isCustodyError, writeFileAtomic } from "@custody/core";
 import { readIdentityFile, readVaultConfig, Vault } from "@custody/vault";
 import { configuredStore } from "../azure-store.js";
 import type { CommandContext } from "../command.js";
@@ -48,10 +48,10 @@ export async function runVaultAudit(ctx: CommandContext, command: VaultAuditComm
     case "checkpoint": {
       const signed = await withVault(ctx, (vault, principal) => vault.checkpoint(principal));
       if (command.out !== undefined) {
-        await writeFile(
+        await writeFileAtomic(
           resolve(ctx.cwd, command.out),
           `${JSON.stringify(signedCheckpointToJson(signed), null, 2)}\n`,
-          { flag: "wx" },
+          { exclusive: true },
         );
       }
       if (ctx.json) ctx.printJson(signed.checkpoint);

@@ -1,89 +1,16 @@
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { createPackageWriter, type PackageResult } from "@custody/archive";
-import {
-  type CollectionResult,
-  type CollectionSummaryRow,
-  type CollectLimits,
-  type CollectProgress,
-  collectDevice,
-  deviceIdentity,
-  packageWriterSink,
-} from "@custody/collect";
-import { type Clock, CustodyError, type Logger, systemClock } from "@custody/core";
+import type { CollectionSummaryRow, CollectProgress } from "@custody/collect";
+import { CustodyError } from "@custody/core";
 import { loadSignerFromFiles, type Signer } from "@custody/manifest";
+import { type CollectPackageResult, collectPackage, packageName } from "@custody/triage";
 import { cliVersion } from "../cli.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
 import { VAULT_OPTIONS, vaultDir } from "../vault-context.js";
-import { collectIntoVault, ensureVault } from "./triage.js";
-
-export interface CollectPackageOptions {
-  /** The .zip to write; it appears only once complete and signed. */
-  out: string;
-  signer: Signer;
-  only?: readonly string[];
-  caseId?: string;
-  operator?: string;
-  clock?: Clock;
-  logger?: Logger;
-  limits?: Partial<CollectLimits>;
-  abortSignal?: AbortSignal;
-  onProgress?: (event: CollectProgress) => void;
-}
-
-export interface CollectPackageResult {
-  package: PackageResult;
-  rows: CollectionSummaryRow[];
-  collection: CollectionResult;
-}
-
-/**
- * Collects this machine straight into a signed investigation package (the composition the
- * `collect` command and the main job share). On failure the partial package is removed.
- */
-export async function collectPackage(options: CollectPackageOptions): Promise<CollectPackageResult> {
-  const clock = options.clock ?? systemClock;
-  const device = await deviceIdentity();
-  const writer = createPackageWriter(options.out, {
-    name: packageName(device.hostname, clock.now()),
-    ...(options.caseId === undefined ? {} : { caseId: options.caseId }),
-    device,
-    collector: {
-      operator: options.operator ?? userInfo().username,
-      tool: "custody collect",
-      toolVersion: cliVersion(),
-      host: hostname(),
-    },
-    signer: options.signer,
-    clock,
-    ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
-  });
-  try {
-    const collection = await collectDevice({
-      sink: packageWriterSink(writer),
-      clock,
-      ...(options.only === undefined ? {} : { only: options.only }),
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
-      ...(options.limits === undefined ? {} : { limits: options.limits }),
-      ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
-      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-    });
-    writer.setCollectionSummary(collection.rows);
-    return { package: await writer.finalize(), rows: collection.rows, collection };
-  } catch (error) {
-    await writer.abort(error);
-    throw error;
-  }
-}
-
-/** "<host>-<UTC time>": one folder name, sortable. */
-export function packageName(host: string, at: Date): string {
-  const safeHost = host.replace(/[^A-Za-z0-9.-]/g, "_").slice(0, 64) || "host";
-  return `${safeHost}-${at.toISOString().replace(/[:.]/g, "").replace(/Z$/, "Z")}`;
-}
+import { collectIntoLocalVault, ensureVault } from "./triage.js";
 
 export const collectCommand: CommandSpec = {
   path: ["collect"],
@@ -105,14 +32,14 @@ package in the vault under --case (default: triage).`,
   },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
-    if (ctx.flag("ingest")) return collectIntoVault(ctx);
+    if (ctx.flag("ingest")) return collectIntoLocalVault(ctx);
     const givenOut = ctx.string("out");
     // Before the vault is made or anything collected: an existing package is never replaced.
     if (givenOut !== undefined) await assertOutputAbsent(resolve(ctx.cwd, givenOut));
     if (ctx.string("key") === undefined && ctx.string("cert") === undefined) {
       // No key of one's own: the local vault's collector certificate signs (the vault is made if absent).
       const created = await ensureVault(ctx, vaultDir(ctx));
-      return collectIntoVault(ctx, { ingest: false, vaultCreated: created });
+      return collectIntoLocalVault(ctx, { ingest: false, vaultCreated: created });
     }
     const signer = await signerFromOptions(ctx);
     const only = parseOnly(ctx.string("only"));
@@ -126,6 +53,7 @@ package in the vault under --case (default: triage).`,
     const result = await collectPackage({
       out,
       signer,
+      tool: collectorTool(),
       ...(only === undefined ? {} : { only }),
       ...(caseId === undefined ? {} : { caseId }),
       logger: ctx.logger,
@@ -141,6 +69,11 @@ package in the vault under --case (default: triage).`,
     return 0;
   },
 };
+
+/** The collector tool recorded in every package the CLI writes. */
+export function collectorTool(): { name: string; version: string } {
+  return { name: "custody collect", version: cliVersion() };
+}
 
 async function signerFromOptions(ctx: CommandContext): Promise<Signer> {
   const keyFile = ctx.string("key");

@@ -1,8 +1,8 @@
 import { createWriteStream } from "node:fs";
 import { link, rm } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { CustodyError, toCustodyError } from "@custody/core";
+import { CustodyError, syncDirectory, toCustodyError } from "@custody/core";
 import type { CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
 import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
@@ -39,6 +39,7 @@ async function copyVerified(stream: NodeJS.ReadableStream, target: string): Prom
   try {
     await pipeline(stream, createWriteStream(temp, { flags: "wx", mode: 0o600, flush: true }));
     await link(temp, target);
+    await syncDirectory(dirname(target));
   } catch (cause) {
     throw toCustodyError(cause, "ERR_IO", `cannot write ${target}`);
   } finally {

@@ -1,6 +1,6 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { CustodyError } from "@custody/core";
+import { CustodyError, writeFileAtomic } from "@custody/core";
 import { type StoreConfig, Vault } from "@custody/vault";
 import { configuredStore } from "../azure-store.js";
 import type { CommandContext, CommandSpec } from "../command.js";
@@ -57,7 +57,7 @@ holding a connection string (Azurite, development), which is never written to di
     await vault.close();
     const identityFile = resolve(ctx.cwd, identityOut ?? join(dir, OWNER_IDENTITY));
     await mkdir(dirname(identityFile), { recursive: true, mode: 0o700 });
-    await writeFile(identityFile, identityPem, { mode: 0o600, flag: "wx" });
+    await writeFileAtomic(identityFile, identityPem, { mode: 0o600, exclusive: true });
     const result = {
       vault: dir,
       vaultId: vault.vaultId,

@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { access, link, readFile, unlink, writeFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { CustodyError, toCustodyError } from "@custody/core";
+import { CustodyError, toCustodyError, writeFileAtomic } from "@custody/core";
 import type { CommandContext } from "../command.js";
 
 /** Files of a keys directory made by `custody keys init`. */
@@ -70,17 +69,9 @@ export function positiveInteger(ctx: CommandContext, name: string, fallback: num
   return value;
 }
 
-/** Creates `file` whole and never replaces an existing one (ERR_ALREADY_EXISTS). */
-export async function createFile(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const temporary = `${file}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    await writeFile(temporary, data, { mode, flag: "wx", flush: true });
-    await link(temporary, file);
-  } catch (cause) {
-    throw toCustodyError(cause, "ERR_IO", `cannot create ${file}`);
-  } finally {
-    await unlink(temporary).catch(() => undefined);
-  }
+/** Creates `file` whole and durably, and never replaces an existing one (ERR_ALREADY_EXISTS). */
+export function createFile(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  return writeFileAtomic(file, data, { mode, exclusive: true });
 }
 
 export async function readText(file: string, what: string): Promise<string> {

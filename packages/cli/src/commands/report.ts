@@ -1,7 +1,7 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { signedCustodyReportFromJson, verifyCustodyReport } from "@custody/audit";
-import { CustodyError, toCustodyError } from "@custody/core";
+import { CustodyError, toCustodyError, writeFileAtomic } from "@custody/core";
 import { renderCustodyReportHtml } from "@custody/vault";
 import type { CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
@@ -62,7 +62,7 @@ export const reportVerifyCommand: CommandSpec = {
 
 async function writeOutput(file: string, text: string): Promise<void> {
   try {
-    await writeFile(file, text, { flag: "wx" });
+    await writeFileAtomic(file, text, { exclusive: true });
   } catch (cause) {
     throw toCustodyError(cause, "ERR_IO", `cannot write ${file}`);
   }

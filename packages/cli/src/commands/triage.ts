@@ -1,15 +1,16 @@
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { verifyPackage } from "@custody/archive";
 import type { CollectionSummaryRow } from "@custody/collect";
-import { type AuthenticatedPrincipal, renderCustodyReportHtml, Vault } from "@custody/vault";
+import { writeFileAtomic } from "@custody/core";
+import { collectIntoVault, packageName } from "@custody/triage";
+import { Vault } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
 import { formatBytes } from "../progress.js";
 import { OWNER_IDENTITY, openVaultAs, vaultDir } from "../vault-context.js";
-import { collectPackage, packageName, parseOnly, progressView, summaryTable } from "./collect.js";
+import { collectorTool, parseOnly, progressView, summaryTable } from "./collect.js";
 
 export const triageCommand: CommandSpec = {
   path: ["triage"],
@@ -30,11 +31,11 @@ the package in --out-dir (default: ./collections).`,
     const created = await ensureVault(ctx, vaultDir(ctx));
     const outDir = resolve(ctx.cwd, ctx.string("out-dir") ?? "collections");
     await mkdir(outDir, { recursive: true });
-    return collectIntoVault(ctx, { outDir, vaultCreated: created, writeReport: true });
+    return collectIntoLocalVault(ctx, { outDir, vaultCreated: created, writeReport: true });
   },
 };
 
-export interface CollectIntoVaultOptions {
+export interface CollectIntoLocalVaultOptions {
   /** Where the package (and the report) go; --out or the current directory otherwise. */
   outDir?: string;
   vaultCreated?: boolean;
@@ -43,10 +44,10 @@ export interface CollectIntoVaultOptions {
   ingest?: boolean;
 }
 
-/** Collects this machine with the vault's collector signer, verifies, ingests, and optionally reports. */
-export async function collectIntoVault(
+/** The main job against the vault of the command line (`collect --ingest`, `collect` without a key, `triage`). */
+export async function collectIntoLocalVault(
   ctx: CommandContext,
-  options: CollectIntoVaultOptions = {},
+  options: CollectIntoLocalVaultOptions = {},
 ): Promise<number> {
   const name = packageName(hostname(), new Date());
   const out =
@@ -59,68 +60,35 @@ export async function collectIntoVault(
     const caseId = ctx.string("case") ?? "triage";
     const progress = ctx.progress();
     const only = parseOnly(ctx.string("only"));
-    // Signing with the vault's collector key is itself recorded, whether or not the package is ingested.
-    const use = { caseId, target: `package:${name}`, details: { out } };
-    const collected = await vault.withCollector(principal, use, (signer) =>
-      collectPackage({
-        out,
-        signer,
-        caseId,
-        operator: principal.id,
-        logger: ctx.logger,
-        ...(only === undefined ? {} : { only }),
-        onProgress: progressView(progress.update),
-      }).finally(() => progress.done()),
-    );
-    const file = collected.package.file;
-    // Ingest verifies the package against the vault CA itself; verify here only when nothing is ingested.
-    const item =
-      options.ingest === false
-        ? undefined
-        : await vault.ingest(principal, file, { caseId, how: "collect", allowUnverified: false });
-    const check =
-      item?.package !== undefined
-        ? { ok: item.package.verified, problems: item.package.problems }
-        : await verifyPackage(file, {
-            trust: { trustAnchors: vault.trustAnchors, crls: [await vault.crl()] },
-          });
-    const report =
-      item !== undefined && options.writeReport === true
-        ? await writeReports(vault, principal, item.id, file)
-        : undefined;
+    const done = await collectIntoVault(vault, principal, {
+      out,
+      name,
+      caseId,
+      tool: collectorTool(),
+      logger: ctx.logger,
+      ...(only === undefined ? {} : { only }),
+      onProgress: progressView(progress.update),
+      ...(options.ingest === false ? { ingest: false } : {}),
+      report: options.writeReport === true,
+    }).finally(() => progress.done());
     const result = {
       vault: vault.dir,
       vaultCreated: options.vaultCreated === true,
-      package: file,
-      packageVerified: check.ok,
-      problems: check.problems,
-      ...(item === undefined ? {} : { itemId: item.id }),
+      package: done.file,
+      packageVerified: done.verification.ok,
+      problems: done.verification.problems,
+      ...(done.item === undefined ? {} : { itemId: done.item.id }),
       caseId,
-      summary: collected.rows,
-      ...(report === undefined ? {} : { custodyReport: report }),
+      summary: done.rows,
+      ...(done.report === undefined ? {} : { custodyReport: done.report }),
       ca: join(vault.dir, "pki", "ca.pem"),
     };
     if (ctx.json) ctx.printJson(result);
-    else printResult(ctx, result, collected.package.items, collected.package.payloadBytes);
-    return check.ok ? 0 : 1;
+    else printResult(ctx, result, done.package.items, done.package.payloadBytes);
+    return done.verification.ok ? 0 : 1;
   } finally {
     await vault.close();
   }
-}
-
-async function writeReports(
-  vault: Vault,
-  principal: AuthenticatedPrincipal,
-  id: string,
-  packageFile: string,
-) {
-  const signed = await vault.report(principal, id);
-  const base = packageFile.replace(/\.zip$/, "");
-  const json = `${base}.custody-report.json`;
-  const html = `${base}.custody-report.html`;
-  await writeFile(json, `${JSON.stringify(signed, null, 2)}\n`, { flag: "wx" });
-  await writeFile(html, renderCustodyReportHtml(signed), { flag: "wx" });
-  return { json, html, events: signed.report.events.length };
 }
 
 export async function ensureVault(ctx: CommandContext, dir: string): Promise<boolean> {
@@ -131,7 +99,7 @@ export async function ensureVault(ctx: CommandContext, dir: string): Promise<boo
   });
   await vault.close();
   await mkdir(join(dir, "identities"), { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, OWNER_IDENTITY), identityPem, { mode: 0o600, flag: "wx" });
+  await writeFileAtomic(join(dir, OWNER_IDENTITY), identityPem, { mode: 0o600, exclusive: true });
   ctx.err(`created vault ${dir} (custodian ${custodian})`);
   return true;
 }
