@@ -26,5 +26,6 @@ export type { EvidenceItem } from "./items.js";
 export type { VaultOpenOptions } from "./open.js";
 export type { ItemRef } from "./resolve.js";
 export type { SignerRotation } from "./rotation.js";
-export type { ItemSelector, TailAcceptance } from "./vault.js";
+export type { TailAcceptance } from "./tail.js";
+export type { ItemSelector } from "./vault.js";
 export { Vault } from "./vault.js";

@@ -37,7 +37,6 @@ import {
   readItem,
   showItem,
 } from "./evidence-ops.js";
-import { FACT } from "./facts.js";
 import {
   type IdentityIssue,
   type IdentityRevocation,
@@ -52,11 +51,7 @@ import { PKI_FILES, readPkiFile } from "./pki.js";
 import { buildCustodyReport } from "./report-builder.js";
 import type { ItemRef } from "./resolve.js";
 import { rotateVaultSigner, type SignerRotation } from "./rotation.js";
-
-export interface TailAcceptance {
-  fromSeq: number;
-  count: number;
-}
+import { acceptUnsealedTail, type TailAcceptance } from "./tail.js";
 
 /** An item id, or an id and the case that holds it when the same bytes sit in several cases. */
 export type ItemSelector = string | ItemRef;
@@ -102,33 +97,8 @@ export class Vault {
   ): Promise<TailAcceptance> {
     const vault = new Vault(await openVaultParts(options, "accept-tail"));
     try {
-      const tail = vault.#audit.unsealedTail;
-      if (tail === undefined)
-        throw new CustodyError("ERR_INVALID_ARGUMENT", "the audit log has no unsealed tail to accept");
       const principal = vault.authenticate(options.identityPem, options.passphrase);
-      const { guard, config } = vault.#ctx;
-      const request = {
-        principal,
-        action: "audit.accept",
-        resource: { kind: "audit" },
-        target: "audit:tail",
-        details: { fromSeq: tail.fromSeq, count: tail.count },
-      } as const;
-      return await guard.run(request, async () => {
-        vault.#audit.acceptUnsealedTail();
-        await guard.fact(
-          principal.id,
-          FACT.tailAccepted,
-          `vault:${config.vaultId}`,
-          `accepted ${tail.count} unsealed record(s) from ${tail.fromSeq}: ${options.reason}`.slice(0, 2000),
-          {
-            fromSeq: tail.fromSeq,
-            count: tail.count,
-          },
-        );
-        await guard.checkpoint();
-        return { fromSeq: tail.fromSeq, count: tail.count };
-      });
+      return await acceptUnsealedTail(vault.#ctx, vault.#audit, principal, options.reason);
     } finally {
       await vault.close();
     }
