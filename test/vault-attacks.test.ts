@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import {
   appendFileSync,
   cpSync,
@@ -260,6 +260,48 @@ describe("the folder writer without keys", () => {
     ok(["audit", "accept-tail", "--reason", "reviewed: a test record"], "alice");
     ok(["list"], "alice");
     expect(readFileSync(auditLog(), "utf8")).toContain("audit.tail-accepted");
+  });
+
+  it("cannot swap the seal key for one of their own and seal a forged record with it", () => {
+    const key = Buffer.alloc(32, 7);
+    writeFileSync(join(vault, "pki", "audit-seal.key"), key.toString("hex"));
+    const lines = readFileSync(auditLog(), "utf8").trimEnd().split("\n");
+    const last = JSON.parse(lines.at(-1) ?? "{}");
+    const forged: Record<string, unknown> = {
+      seq: last.seq + 1,
+      time: new Date().toISOString(),
+      actor: "alice",
+      action: "evidence.hold-released",
+      target: `item:A/${itemA}`,
+      outcome: "allow",
+      reason: "legal hold released",
+      details: { legalHold: false },
+      prev: last.hash,
+    };
+    forged.hash = sha256(canonicalJson(forged));
+    forged.seal = createHmac("sha256", key)
+      .update(Buffer.from(String(forged.hash), "hex"))
+      .digest("hex");
+    appendFileSync(auditLog(), `${canonicalJson(forged)}\n`);
+    refused(["list"], "alice", "ERR_INTEGRITY_MISMATCH");
+  });
+
+  it("cannot replace the newest checkpoint's signature (no key, or a collector's key)", async () => {
+    const dir = join(vault, "audit", "checkpoints");
+    const newest =
+      readdirSync(dir)
+        .filter((n) => n.endsWith(".p7s"))
+        .sort()
+        .at(-1) ?? "";
+    const body = readFileSync(join(dir, newest.replace(/\.p7s$/, ".json")));
+    writeFileSync(join(dir, newest), Buffer.from("not a signature"));
+    refused(["list"], "alice", "ERR_AUDIT_CHECKPOINT_INVALID");
+    const collector = createKeySigner({
+      keyPem: readFileSync(join(vault, "pki", "collector.key"), "utf8"),
+      certificatePem: readFileSync(join(vault, "pki", "collector.pem"), "utf8"),
+    });
+    writeFileSync(join(dir, newest), await collector.sign(body));
+    refused(["list"], "alice", "ERR_AUDIT_CHECKPOINT_INVALID");
   });
 
   it("cannot cut the log back together with its newest checkpoints", () => {

@@ -36,6 +36,8 @@ export const factSchemas = {
     witness: z.object({ kind: z.literal("dir"), dir: z.string() }).optional(),
     /** What vault.json says that changes what the vault does (retention given to new items, its store). */
     settings: z.record(z.string(), z.unknown()).optional(),
+    /** sha256 of the audit seal key: a key swapped on disk would let its maker seal a forged tail. */
+    sealKeySha256: sha256HexSchema.optional(),
   }),
   [FACT.ingested]: z.object({
     record: z.record(z.string(), z.unknown()),

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -105,6 +105,7 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
         vaultId,
         ...(options.witness === undefined ? {} : { witness: options.witness }),
         settings: vaultSettings(opened.ctx.config),
+        sealKeySha256: createHash("sha256").update(pki.sealKey).digest("hex"),
       },
     );
     const [signerPem] = [...pki.signers.values()].map((s) => s.certificatePem);

@@ -43,6 +43,12 @@ export class Ledger {
   currentSigner: string | undefined;
   /** Records seen, so a caller can tell an empty log from a vault. */
   records = 0;
+  readonly #sealKeySha256: string | undefined;
+
+  /** `sealKeySha256`: the digest of the seal key this vault was opened with (checked against vault.init). */
+  constructor(sealKeySha256?: string) {
+    this.#sealKeySha256 = sealKeySha256;
+  }
 
   observe(record: AuditRecord): void {
     this.records += 1;
@@ -69,6 +75,7 @@ export class Ledger {
     switch (action) {
       case FACT.vaultInit: {
         const facts = details(record, action);
+        this.#assertSealKey(record, facts.sealKeySha256);
         this.vaultId = facts.vaultId;
         this.witness = facts.witness;
         this.settings = facts.settings;
@@ -111,6 +118,15 @@ export class Ledger {
       case FACT.tailAccepted:
         return;
     }
+  }
+
+  /** The seal key the vault opened with must be the one it was created with, before any seal is trusted. */
+  #assertSealKey(record: AuditRecord, recorded: string | undefined): void {
+    if (this.#sealKeySha256 === undefined || recorded === this.#sealKeySha256) return;
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      "the audit seal key on disk is not the one this vault was created with (record " + record.seq + ")",
+    );
   }
 
   #ingested(record: AuditRecord, facts: FactDetails<typeof FACT.ingested>): void {

@@ -1,7 +1,13 @@
+import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
-import { type AuditLog, DirectoryCheckpointWitness, openFileAuditLog } from "@custody/audit";
+import {
+  type AuditLog,
+  DirectoryCheckpointWitness,
+  openFileAuditLog,
+  verifyCheckpointSignature,
+} from "@custody/audit";
 import {
   type Clock,
   CustodyError,
@@ -50,7 +56,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const config = await readVaultConfig(options.dir);
   const pki = await loadVaultPki(options.dir);
   const store = options.store ?? (await openConfiguredStore(options.dir, config));
-  const ledger = new Ledger();
+  const ledger = new Ledger(createHash("sha256").update(pki.sealKey).digest("hex"));
   const signer = new VaultSigner(pki.signers, ledger, clock);
   const audit = await openFileAuditLog({
     dir: join(options.dir, "audit"),
@@ -86,6 +92,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       hostname: hostname(),
     };
     if (mode !== "init") {
+      await assertLatestCheckpointSigned(ctx, audit);
       assertLogIsThisVault(ctx);
       assertPolicyBound(ctx);
     }
@@ -96,6 +103,19 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     await audit.close().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * The log is trusted at open because its newest checkpoint matches it; that checkpoint must then be
+ * signed by a vault signer under this vault's CA, or a folder writer could rewrite the log and its
+ * checkpoint files together without any key.
+ */
+async function assertLatestCheckpointSigned(ctx: VaultContext, audit: AuditLog): Promise<void> {
+  const latest = await audit.latestCheckpoint();
+  if (latest === undefined) {
+    throw new CustodyError("ERR_AUDIT_CHECKPOINT_INVALID", "the vault's audit log has no signed checkpoint");
+  }
+  verifyCheckpointSignature(latest, { trustAnchors: [ctx.pki.caCertificatePem], clock: ctx.clock });
 }
 
 function assertLogIsThisVault(ctx: VaultContext): void {
