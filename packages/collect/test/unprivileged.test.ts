@@ -10,12 +10,24 @@ import { afterAll, describe, expect, test } from "vitest";
 const dist = new URL("../dist/index.js", import.meta.url);
 const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
 const hasNobody = spawnSync("id", ["nobody"]).status === 0;
+// nobody must reach node and the built package: not so when the checkout sits in a private 0700 folder.
+const nobodyCanRun = (): boolean =>
+  spawnSync(setpriv as string, [
+    "--reuid=nobody",
+    "--regid=nogroup",
+    "--clear-groups",
+    process.execPath,
+    "-e",
+    `await import(${JSON.stringify(dist.href)})`,
+    "--input-type=module",
+  ]).status === 0;
 const canRun =
   process.platform === "linux" &&
   process.getuid?.() === 0 &&
   setpriv !== undefined &&
   hasNobody &&
-  existsSync(dist);
+  existsSync(dist) &&
+  nobodyCanRun();
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -180,13 +181,24 @@ describe("hashTree", () => {
 // nobody (uid 65534); an unprivileged test runner needs no switch.
 async function runAsNobody(dir: string): Promise<(TreeEntry & { error: { code: string } })[]> {
   const child = fileURLToPath(new URL("./fixtures/tree-child.mjs", import.meta.url));
-  const ids = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-  const proc = spawn(process.execPath, [child, dir], { ...ids, stdio: ["ignore", "pipe", "pipe"] });
+  // As root, drop the capabilities that bypass file permissions (the checkout itself may sit in a
+  // private 0700 folder that another uid could not even enter); elsewhere run as the user we are.
+  const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+  const unprivileged =
+    process.getuid?.() === 0 && setpriv !== undefined
+      ? { command: setpriv, args: ["--bounding-set=-dac_override,-dac_read_search", "--", process.execPath] }
+      : { command: process.execPath, args: [] };
+  const proc = spawn(unprivileged.command, [...unprivileged.args, child, dir], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   proc.stdout.on("data", (d: Buffer) => (out += d));
   proc.stderr.on("data", (d: Buffer) => (err += d));
-  const code = await new Promise((resolve) => proc.on("close", resolve));
+  const code = await new Promise((resolve, reject) => {
+    proc.on("error", reject);
+    proc.on("close", resolve);
+  });
   if (code !== 0) throw new Error(`child failed (${code}): ${err}`);
   return out
     .trim()
