@@ -42,7 +42,51 @@ function parseLevel(value: string): LogLevel {
   );
 }
 
-/** The logger every library call gets: pino JSON lines on stderr, so stdout stays data only. */
+/**
+ * The logger every library call gets, on stderr so stdout stays data only: JSON lines for scripts and
+ * log shippers, one readable line per message when a person is watching the terminal.
+ */
 export function createCliLogger(level: LogLevel, stderr: NodeJS.WritableStream): Logger {
-  return pino({ level, base: { name: "custody" } }, stderr);
+  const terminal = (stderr as { isTTY?: boolean }).isTTY === true;
+  return pino({ level, base: { name: "custody" } }, terminal ? readableLines(stderr) : stderr);
+}
+
+const LEVEL_NAMES: Readonly<Record<number, string>> = {
+  60: "fatal",
+  50: "error",
+  40: "warning",
+  30: "info",
+  20: "debug",
+  10: "trace",
+};
+
+/** `custody: warning: source not fully read (dataPoint=Processes, code=ERR_PERMISSION)`. */
+function readableLines(stderr: NodeJS.WritableStream): { write(line: string): void } {
+  return {
+    write(line: string) {
+      try {
+        const {
+          level,
+          msg,
+          time: _time,
+          name: _name,
+          pid: _pid,
+          hostname: _host,
+          ...rest
+        } = JSON.parse(line);
+        const fields = Object.entries(rest)
+          .filter(([, value]) => value !== null && typeof value !== "object")
+          .map(([key, value]) => `${key}=${String(value)}`)
+          .join(", ");
+        const text = msg ?? rest.event ?? "";
+        // Clears a progress line being drawn on the same terminal, so the message starts a line of its own.
+        const clear = "\r\u001b[2K";
+        stderr.write(
+          `${clear}custody: ${LEVEL_NAMES[level] ?? level}: ${text}${fields === "" ? "" : ` (${fields})`}\n`,
+        );
+      } catch {
+        stderr.write(line);
+      }
+    },
+  };
 }
