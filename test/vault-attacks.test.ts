@@ -63,6 +63,25 @@ function snapshot(): () => void {
 }
 
 let itemA = "";
+
+/** The attacker's next log record, releasing itemA's hold, chained and hashed as the vault would. */
+function forgedRelease(): Record<string, unknown> {
+  const lines = readFileSync(auditLog(), "utf8").trimEnd().split("\n");
+  const last = JSON.parse(lines.at(-1) ?? "{}");
+  const forged: Record<string, unknown> = {
+    seq: last.seq + 1,
+    time: new Date().toISOString(),
+    actor: "alice",
+    action: "evidence.hold-released",
+    target: `item:A/${itemA}`,
+    outcome: "allow",
+    reason: "legal hold released",
+    details: { legalHold: false },
+    prev: last.hash,
+  };
+  forged.hash = sha256(canonicalJson(forged));
+  return forged;
+}
 let restore: () => void = () => {};
 
 beforeAll(() => {
@@ -235,21 +254,7 @@ describe("the folder writer without keys", () => {
   });
 
   it("cannot append a record that the next command would sign", () => {
-    const lines = readFileSync(auditLog(), "utf8").trimEnd().split("\n");
-    const last = JSON.parse(lines.at(-1) ?? "{}");
-    const forged: Record<string, unknown> = {
-      seq: last.seq + 1,
-      time: new Date().toISOString(),
-      actor: "alice",
-      action: "evidence.hold-released",
-      target: `item:A/${itemA}`,
-      outcome: "allow",
-      reason: "legal hold released",
-      details: { legalHold: false },
-      prev: last.hash,
-    };
-    forged.hash = sha256(canonicalJson(forged));
-    appendFileSync(auditLog(), `${canonicalJson(forged)}\n`);
+    appendFileSync(auditLog(), `${canonicalJson(forgedRelease())}\n`);
     const before = readFileSync(auditLog());
     refused(["list"], "alice", "ERR_AUDIT_UNSEALED_TAIL");
     expect(readFileSync(auditLog()).equals(before)).toBe(true);
@@ -265,20 +270,7 @@ describe("the folder writer without keys", () => {
   it("cannot swap the seal key for one of their own and seal a forged record with it", () => {
     const key = Buffer.alloc(32, 7);
     writeFileSync(join(vault, "pki", "audit-seal.key"), key.toString("hex"));
-    const lines = readFileSync(auditLog(), "utf8").trimEnd().split("\n");
-    const last = JSON.parse(lines.at(-1) ?? "{}");
-    const forged: Record<string, unknown> = {
-      seq: last.seq + 1,
-      time: new Date().toISOString(),
-      actor: "alice",
-      action: "evidence.hold-released",
-      target: `item:A/${itemA}`,
-      outcome: "allow",
-      reason: "legal hold released",
-      details: { legalHold: false },
-      prev: last.hash,
-    };
-    forged.hash = sha256(canonicalJson(forged));
+    const forged = forgedRelease();
     forged.seal = createHmac("sha256", key)
       .update(Buffer.from(String(forged.hash), "hex"))
       .digest("hex");

@@ -125,7 +125,7 @@ export class Ledger {
     if (this.#sealKeySha256 === undefined || recorded === this.#sealKeySha256) return;
     throw new CustodyError(
       "ERR_INTEGRITY_MISMATCH",
-      "the audit seal key on disk is not the one this vault was created with (record " + record.seq + ")",
+      `the audit seal key on disk is not the one this vault was created with (record ${record.seq})`,
     );
   }
 

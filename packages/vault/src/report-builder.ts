@@ -1,14 +1,16 @@
 import {
   type AuditRecord,
   type CustodyReport,
+  type ItemRecord,
+  itemRecordSchema,
   type SignedCustodyReport,
   signCustodyReport,
 } from "@custody/audit";
+import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { itemRequest } from "./evidence-ops.js";
 import { FACT, itemTarget } from "./facts.js";
-import { loggedRecord } from "./item-view.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
 
 /**
@@ -42,7 +44,7 @@ export async function buildCustodyReport(
       generatedBy: principal.id,
       vaultId: ctx.config.vaultId,
       item: {
-        record: await loggedRecord(ctx, entry),
+        record: ingestedRecord(events, entry.ingestedSeq),
         state: {
           legalHold: entry.legalHold,
           purged: entry.purged,
@@ -54,4 +56,16 @@ export async function buildCustodyReport(
     };
     return signCustodyReport(report, ctx.signer);
   });
+}
+
+/** The item record as its ingest fact states it, from the events already read. */
+function ingestedRecord(events: readonly AuditRecord[], seq: number): ItemRecord {
+  const fact = events.find((event) => event.seq === seq && event.action === FACT.ingested);
+  if (fact === undefined) {
+    throw new CustodyError(
+      "ERR_AUDIT_RECORD_INVALID",
+      `the ingest record ${seq} is not in the item's history`,
+    );
+  }
+  return itemRecordSchema.parse(fact.details.record);
 }
