@@ -1,0 +1,100 @@
+import { describe, expect, test } from "vitest";
+import { decodeCodePage, encodeCodePage, isKnownCodePage, parseChcp } from "../src/windows/codepage.js";
+import { parseHeaderedCsv, SCHTASKS_TASK_TO_RUN } from "../src/windows/tables.js";
+
+// No real `schtasks /query /fo csv /v` or localized `tasklist /v /fo csv` output with these shapes has been
+// published (fixtures/windows/real/README.md): these lines are constructed, in the shape the tools write
+// (every field quoted, inner quotes not escaped; tasklist's localized header names padded with spaces).
+const SCHTASKS_HEADER =
+  '"HostName","TaskName","Next Run Time","Status","Logon Mode","Last Run Time","Last Result","Author","Task To Run","Start In","Comment","Scheduled Task State"';
+const schtasksLine = (taskToRun: string, comment = "N/A"): string =>
+  `"WKS-042","\\Updater","N/A","Ready","Interactive/Background","N/A","267011","WKS-042\\Administrator","${taskToRun}","N/A","${comment}","Enabled"`;
+const SCHTASKS = { quoting: "unescaped", freeColumn: SCHTASKS_TASK_TO_RUN } as const;
+
+describe("schtasks /fo csv: the command line comes out byte for byte", () => {
+  test.each([
+    'reg query "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\X" /v "SD"',
+    'cmd /c "echo a,b > C:\\Users\\Public\\x.txt"',
+    'powershell -c "Write-Output "a","b""',
+    '"C:\\Program Files\\App\\app.exe" --flag ""',
+    'rundll32 "a","b","c"',
+  ])("%s", (command) => {
+    const text = `${SCHTASKS_HEADER}\r\n${schtasksLine(command)}\r\n${SCHTASKS_HEADER}\r\n${schtasksLine("defrag.exe")}\r\n`;
+    const parsed = parseHeaderedCsv(text, SCHTASKS);
+    expect(parsed.unparsed).toEqual([]);
+    expect(parsed.rows.map((r) => r["Task To Run"])).toEqual([command, "defrag.exe"]);
+    expect(parsed.rows[0]?.Comment).toBe("N/A");
+    expect(parsed.rows[0]?.["Scheduled Task State"]).toBe("Enabled");
+  });
+
+  test("read as RFC 4180 (the old way), the same line loses its quotes: the reason for the unescaped mode", () => {
+    const command = 'reg query "HKLM\\X" /v "SD"';
+    const rfc = parseHeaderedCsv(`${SCHTASKS_HEADER}\r\n${schtasksLine(command)}\r\n`);
+    expect(rfc.rows[0]?.["Task To Run"]).not.toBe(command);
+  });
+
+  test("a line with fewer fields than the header is unparsed, not guessed", () => {
+    const text = `${SCHTASKS_HEADER}\r\n"WKS-042","\\Broken","N/A"\r\nINFO: There are no scheduled tasks presently available at your access level.\r\n`;
+    const parsed = parseHeaderedCsv(text, SCHTASKS);
+    expect(parsed.rows).toEqual([]);
+    expect(parsed.unparsed.map((u) => u.line)).toEqual([2, 3]);
+  });
+
+  test("surplus separators without a free column are unparsed", () => {
+    const parsed = parseHeaderedCsv(`${SCHTASKS_HEADER}\r\n${schtasksLine('a","b')}\r\n`, {
+      quoting: "unescaped",
+    });
+    expect(parsed.rows).toEqual([]);
+    expect(parsed.unparsed).toHaveLength(1);
+  });
+});
+
+describe("tasklist /v /fo csv in other languages", () => {
+  test("padded header names are trimmed, so columns are found by name; values untouched", () => {
+    const text = [
+      '"Nom de l\'image          ","PID ","Nom de la session","Numéro de session","Utilisation de la mémoire","Statut ","Nom d\'utilisateur","Temps processeur","Titre de la fenêtre"',
+      '"explorer.exe","5232","Console","1","148 220 Ko","En cours d\'exécution","CONTOSO\\jdoe","0:01:02","Titre "cité", avec virgule"',
+    ].join("\r\n");
+    const parsed = parseHeaderedCsv(text, { quoting: "unescaped", freeColumn: -1 });
+    expect(parsed.unparsed).toEqual([]);
+    expect(parsed.rows[0]?.["Nom de l'image"]).toBe("explorer.exe");
+    expect(parsed.rows[0]?.PID).toBe("5232");
+    expect(parsed.rows[0]?.Statut).toBe("En cours d'exécution");
+    expect(parsed.rows[0]?.["Titre de la fenêtre"]).toBe('Titre "cité", avec virgule');
+  });
+});
+
+describe("console code pages", () => {
+  test("OEM pages 437 and 850 by table, 866 and 936 through TextDecoder, UTF-16 by its BOM", () => {
+    const french = "Nom de l'hôte: Mémoire virtuelle\u00a0: taille maximale Répertoire Windows";
+    expect(decodeCodePage(encodeCodePage(french, 850), 850)).toEqual({ text: french, codePage: "850" });
+    const english = "Ç ü é £ ¥ ƒ ñ ░ │ ╗ α ß µ";
+    expect(decodeCodePage(encodeCodePage(english, 437), 437).text).toBe(english);
+    expect(decodeCodePage(Uint8Array.from([0x88, 0xac, 0xef]), 866).text).toBe("Имя");
+    expect(decodeCodePage(Uint8Array.from([0xd6, 0xf7, 0xbb, 0xfa]), 936).text).toBe("主机");
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("Hôte", "utf16le")]);
+    expect(decodeCodePage(utf16, 850)).toEqual({ text: "Hôte", codePage: "1200" });
+  });
+
+  test("every byte of 437 and 850 decodes (no replacement character); an unknown page is said so", () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    for (const page of [437, 850, 866, 1252]) {
+      expect(isKnownCodePage(page)).toBe(true);
+      expect(decodeCodePage(all, page).text).not.toContain("\uFFFD");
+    }
+    expect(decodeCodePage(Buffer.from("abc"), 1361)).toEqual({
+      text: "abc",
+      codePage: "1361 unknown (read as UTF-8)",
+    });
+    expect(decodeCodePage(Buffer.from("abc"), undefined).codePage).toBe("unknown (read as UTF-8)");
+  });
+
+  test("chcp's answer in any language", () => {
+    expect(parseChcp("Active code page: 437\r\n")).toBe(437);
+    expect(parseChcp("Page de codes active\u00a0: 850\r\n")).toBe(850);
+    expect(parseChcp("Aktive Codepage: 850.\r\n")).toBe(850);
+    expect(parseChcp("Текущая кодовая страница: 866\r\n")).toBe(866);
+    expect(parseChcp("活动代码页: 936\r\n")).toBe(936);
+    expect(parseChcp("")).toBeUndefined();
+  });
+});
