@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { decodeCodePage, encodeCodePage, isKnownCodePage, parseChcp } from "../src/windows/codepage.js";
+import { parseArpA, parseIpconfigAll, parseNetstatAno } from "../src/windows/network.js";
 import { parseHeaderedCsv, SCHTASKS_TASK_TO_RUN } from "../src/windows/tables.js";
 
 // No real `schtasks /query /fo csv /v` or localized `tasklist /v /fo csv` output with these shapes has been
@@ -61,6 +62,58 @@ describe("tasklist /v /fo csv in other languages", () => {
     expect(parsed.rows[0]?.PID).toBe("5232");
     expect(parsed.rows[0]?.Statut).toBe("En cours d'exécution");
     expect(parsed.rows[0]?.["Titre de la fenêtre"]).toBe('Titre "cité", avec virgule');
+  });
+});
+
+describe("localized listings by structure (constructed lines in the shape of French and German output)", () => {
+  test("arp -a and netstat -ano: translated titles, headers and states", () => {
+    const arp = parseArpA(
+      "\r\nInterface\u00a0: 192.168.137.1 --- 0x4\r\n  Adresse Internet      Adresse physique      Type\r\n  192.168.137.2         d8-bb-c1-aa-c0-e7     dynamique\r\n",
+    );
+    expect(arp.unparsed).toEqual([]);
+    expect(arp.rows).toEqual([
+      {
+        interface: "192.168.137.1",
+        interfaceIndex: "0x4",
+        ipAddress: "192.168.137.2",
+        physicalAddress: "d8-bb-c1-aa-c0-e7",
+        type: "dynamique",
+      },
+    ]);
+    const netstat = parseNetstatAno(
+      "\r\nAktive Verbindungen\r\n\r\n  Proto  Lokale Adresse         Remoteadresse          Status           PID\r\n  TCP    0.0.0.0:135            0.0.0.0:0              ABHÖREN          1128\r\n  UDP    [::]:500               *:*                                    3464\r\n",
+    );
+    expect(netstat.unparsed).toEqual([]);
+    expect(netstat.rows.map((r) => [r.protocol, r.state, r.pid])).toEqual([
+      ["TCP", "ABHÖREN", 1128],
+      ["UDP", "", 3464],
+    ]);
+  });
+
+  test("ipconfig /all in French: colon right after the dot leaders, values at one column", () => {
+    const text = [
+      "",
+      "Configuration IP de Windows",
+      "",
+      "Carte Ethernet Ethernet :",
+      "",
+      "   Suffixe DNS propre à la connexion. . . : home",
+      "   Adresse IPv6 de liaison locale. . . . .: fe80::e1d3:81bf:d626:3084%4",
+      "   Adresse IPv4. . . . . . . . . . . . . .: 192.168.137.1",
+      "   Passerelle par défaut. . . . . . . . . :",
+      "   Serveurs DNS. . .  . . . . . . . . . . : 192.168.1.1",
+      `${" ".repeat(44)}fd00::1`,
+      "",
+    ].join("\r\n");
+    const parsed = parseIpconfigAll(text);
+    expect(parsed.unparsed).toEqual([]);
+    expect(parsed.rows.map((r) => [r.section, r.key, r.value])).toEqual([
+      ["Carte Ethernet Ethernet", "Suffixe DNS propre à la connexion", "home"],
+      ["Carte Ethernet Ethernet", "Adresse IPv6 de liaison locale", "fe80::e1d3:81bf:d626:3084%4"],
+      ["Carte Ethernet Ethernet", "Adresse IPv4", "192.168.137.1"],
+      ["Carte Ethernet Ethernet", "Passerelle par défaut", ""],
+      ["Carte Ethernet Ethernet", "Serveurs DNS", "192.168.1.1; fd00::1"],
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { decodeCodePage } from "../src/windows/codepage.js";
 import type { Parsed } from "../src/windows/ledger.js";
-import { type KeyValueRow, parseIpconfigAll, parseNetstatAno } from "../src/windows/network.js";
+import { type KeyValueRow, parseArpA, parseIpconfigAll, parseNetstatAno } from "../src/windows/network.js";
 import { parseNetLocalgroupList, parseNetLocalgroupMembers, parseSystemInfo } from "../src/windows/system.js";
 
 // Outputs captured on real machines by other projects (provenance and licenses: fixtures/windows/real/README.md).
@@ -90,7 +90,7 @@ describe("systeminfo on real machines (XP to 11 24H2, Server 2008 to 2022, seven
 });
 
 describe("ipconfig /all on real machines (XP, 7, 2008, 2016, 10, 11)", () => {
-  const samples = files("jc").filter((f) => /ipconfig/.test(f));
+  const samples = [...files("jc"), ...files("getmac")].filter((f) => /ipconfig/.test(f));
   test.each(samples)("%s: every line parsed", (path) => {
     const parsed: Parsed<KeyValueRow> = parseIpconfigAll(read(path));
     expect(parsed.unparsed).toEqual([]);
@@ -111,7 +111,24 @@ describe("ipconfig /all on real machines (XP, 7, 2008, 2016, 10, 11)", () => {
   });
 });
 
-describe("netstat -ano and net localgroup on real machines", () => {
+describe("netstat -ano, arp -a and net localgroup on real machines", () => {
+  test("arp -a (Windows 10): entries under their interface, the header recognised", () => {
+    const all = parseArpA(read("getmac/windows_10-arp_-a.out"));
+    expect(all.unparsed).toEqual([]);
+    expect(all.rows).toHaveLength(47);
+    expect(new Set(all.rows.map((r) => r.interface)).size).toBeGreaterThan(1);
+    expect(all.rows[0]).toEqual({
+      interface: "10.0.0.185",
+      interfaceIndex: "0x5",
+      ipAddress: "10.0.0.1",
+      physicalAddress: "6a-d7-9a-29-2b-82",
+      type: "dynamic",
+    });
+    const one = parseArpA(read("getmac/windows_10-arp_-a_10.0.0.175.out"));
+    expect(one.unparsed).toEqual([]);
+    expect(one.rows.map((r) => r.ipAddress)).toEqual(["10.0.0.175"]);
+  });
+
   test("netstat -ano (Windows 10): every connection, nothing unparsed", () => {
     const parsed = parseNetstatAno(read("jc/windows-10-netstat-aon.out"));
     expect(parsed.unparsed).toEqual([]);

@@ -34,21 +34,20 @@ function netstatRow(line: string): NetstatRow | undefined {
   const f = line.trim().split(/\s+/);
   const protocol = f[0]?.toUpperCase();
   if (protocol !== "TCP" && protocol !== "UDP") return undefined;
-  // UDP rows have no state column: the pid is always last. The state is localized on some systems.
-  if (f.length !== (protocol === "TCP" ? 5 : 4)) return undefined;
-  const pid = Number(f[f.length - 1]);
-  if (!/^\d+$/.test(f[f.length - 1] ?? "")) return undefined;
+  // proto, local, remote, [state], pid: the pid is always last; UDP has no state; a TCP state is
+  // translated on some systems ("ABHÖREN"), so it is whatever stands between the remote end and the pid.
+  const last = f[f.length - 1] ?? "";
+  if (!/^\d+$/.test(last) || (protocol === "UDP" ? f.length !== 4 : f.length < 5)) return undefined;
   const local = splitEndpoint(f[1] ?? "");
   const remote = splitEndpoint(f[2] ?? "");
-  const state = protocol === "TCP" ? (f[3] ?? "") : "";
   return {
     protocol,
     localAddress: local.address,
     localPort: local.port,
     remoteAddress: remote.address,
     remotePort: remote.port,
-    state,
-    pid,
+    state: f.slice(3, -1).join(" "),
+    pid: Number(last),
   };
 }
 
