@@ -43,6 +43,7 @@ function regValues(text: string): Parsed<RegValueRow> {
   return { rows: values, unparsed, consumed };
 }
 
+/** A Windows data point run through console tools: they learn the console's code page first. */
 function windows(
   name: string,
   volatilityRank: number,
@@ -118,18 +119,25 @@ export function windowsCollectors(): Collector[] {
         ]);
       },
     ),
-    windows("SmbSessions", 0, "Get-SmbSession; Get-SmbConnection", async (ctx) => {
-      for (const [file, cmdlet] of [
-        ["SMBInboundSessions.csv", "Get-SmbSession"],
-        ["SMBOutboundSessions.csv", "Get-SmbConnection"],
-      ] as const) {
-        const parsed = await powershellCsv(ctx, file, cmdlet);
-        if (parsed !== undefined && parsed.rows.length === 0)
-          await ctx.emit(`${file.replace(".csv", "")}-none.txt`, "No SMB sessions found.\r\n", {
-            source: cmdlet,
-          });
-      }
-    }),
+    {
+      name: "SmbSessions",
+      platform: "win32",
+      volatilityRank: 0,
+      source: "Get-SmbSession; Get-SmbConnection",
+      // PowerShell only, told to write UTF-8: no console code page to learn.
+      collect: async (ctx) => {
+        for (const [file, cmdlet] of [
+          ["SMBInboundSessions.csv", "Get-SmbSession"],
+          ["SMBOutboundSessions.csv", "Get-SmbConnection"],
+        ] as const) {
+          const parsed = await powershellCsv(ctx, file, cmdlet);
+          if (parsed !== undefined && parsed.rows.length === 0)
+            await ctx.emit(`${file.replace(".csv", "")}-none.txt`, "No SMB sessions found.\r\n", {
+              source: cmdlet,
+            });
+        }
+      },
+    },
     windows("Processes", 1, "tasklist /v /fo csv; Win32_Process", async (ctx, codePage) => {
       await parsedCommand(ctx, {
         raw: "Processes.txt",
