@@ -4,6 +4,7 @@ import { decodeCodePage } from "../src/windows/codepage.js";
 import type { Parsed } from "../src/windows/ledger.js";
 import { type KeyValueRow, parseArpA, parseIpconfigAll, parseNetstatAno } from "../src/windows/network.js";
 import { parseNetLocalgroupList, parseNetLocalgroupMembers, parseSystemInfo } from "../src/windows/system.js";
+import { parseHeaderedCsv, SCHTASKS_TASK_TO_RUN } from "../src/windows/tables.js";
 
 // Outputs captured on real machines by other projects (provenance and licenses: fixtures/windows/real/README.md).
 const real = new URL("./fixtures/windows/real/", import.meta.url);
@@ -153,5 +154,22 @@ describe("netstat -ano, arp -a and net localgroup on real machines", () => {
     expect(admins.rows[0]?.group).toBe("Administrators");
     expect(admins.rows[0]?.members.length).toBeGreaterThan(0);
     expect(admins.rows[0]?.members).not.toContain("The command completed successfully.");
+  });
+});
+
+describe("schtasks /query /fo csv /v as published in Metasploit Framework's test data", () => {
+  test("inner quotes of Task To Run kept byte for byte, the columns after it in place", () => {
+    const parsed = parseHeaderedCsv(read("metasploit/task_scheduler_spec-schtasks-query-fo-csv-v.txt"), {
+      quoting: "unescaped",
+      freeColumn: SCHTASKS_TASK_TO_RUN,
+    });
+    expect(parsed.unparsed).toEqual([]);
+    expect(parsed.rows).toHaveLength(1);
+    expect(parsed.rows[0]?.["Task To Run"]).toBe(
+      'reg query "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\DGvtFiFtnZQVmtY" /v "SD"',
+    );
+    expect(parsed.rows[0]?.["Power Management"]).toBe("Stop On Battery Mode, No Start On Batteries");
+    expect(parsed.rows[0]?.["Repeat: Stop If Still Running"]).toBe("Disabled");
+    expect(Object.keys(parsed.rows[0] ?? {})).toHaveLength(28);
   });
 });
