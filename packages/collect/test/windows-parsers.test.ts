@@ -99,6 +99,17 @@ describe("network commands", () => {
   });
 });
 
+test("CR CR LF line ends (some Windows tools write them) read as one line end", () => {
+  for (const [name, parse] of [
+    ["ipconfig-displaydns.txt", parseDisplayDns],
+    ["ipconfig-all.txt", parseIpconfigAll],
+    ["systeminfo.txt", parseSystemInfo],
+  ] as const) {
+    const text = fixture(name);
+    expect(parse(text.replaceAll("\r\n", "\r\r\n")).rows).toEqual(parse(text).rows);
+  }
+});
+
 describe("CSV commands", () => {
   test("schtasks /query /fo csv /v: repeated headers dropped, fields by name", () => {
     const { rows, unparsed } = parseHeaderedCsv(fixture("schtasks-query-fo-csv-v.txt"), {

@@ -66,9 +66,10 @@ export function decodeCodePage(bytes: Uint8Array, codePage: number | undefined):
 }
 
 function decodeTable(bytes: Uint8Array, high: string): string {
-  let out = "";
-  for (const byte of bytes) out += byte < 0x80 ? String.fromCharCode(byte) : (high[byte - 0x80] ?? "\uFFFD");
-  return out;
+  // Every character of both tables is one UTF-16 code unit: map byte to unit, then decode in one go.
+  const units = new Uint16Array(bytes.length);
+  for (const [i, byte] of bytes.entries()) units[i] = byte < 0x80 ? byte : high.charCodeAt(byte - 0x80);
+  return new TextDecoder("utf-16le").decode(units);
 }
 
 /** Encodes text into a table code page (437, 850): for building test inputs in a console's own bytes. */

@@ -12,8 +12,9 @@ export interface Parsed<T> {
   consumed: number;
 }
 
+/** Lines of console output: CRLF, LF, a lone CR, and the CR CR LF some Windows tools write, each end one line. */
 export function lines(text: string): string[] {
-  return text.replace(/^\uFEFF/, "").split(/\r?\n|\r/);
+  return text.replace(/^\uFEFF/, "").split(/\r*\n|\r/);
 }
 
 /**

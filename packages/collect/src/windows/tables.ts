@@ -75,17 +75,17 @@ function unescapedRecords(all: readonly string[]): CsvRecord[] {
 /** RFC 4180 records, which may span lines inside quotes; each keeps the lines it came from. */
 function rfcRecords(all: readonly string[]): CsvRecord[] {
   const records: CsvRecord[] = [];
-  let pending: { text: string; lines: number[] } | undefined;
+  let pending: { parts: string[]; lines: number[]; quotes: number } | undefined;
   for (const [index, line] of all.entries()) {
     if (pending === undefined && line === "") continue;
-    pending =
-      pending === undefined
-        ? { text: line, lines: [index] }
-        : { text: `${pending.text}\n${line}`, lines: [...pending.lines, index] };
+    pending ??= { parts: [], lines: [], quotes: 0 };
+    pending.parts.push(line);
+    pending.lines.push(index);
+    pending.quotes += line.split('"').length - 1;
     // An odd number of quotes so far: the record goes on, inside a quoted field.
-    if ((pending.text.match(/"/g)?.length ?? 0) % 2 === 1 && index < all.length - 1) continue;
-    const fields = parseCsv(`${pending.text}\n`)[0] ?? [];
-    records.push({ fields, raw: pending.text, lines: pending.lines });
+    if (pending.quotes % 2 === 1 && index < all.length - 1) continue;
+    const raw = pending.parts.join("\n");
+    records.push({ fields: parseCsv(`${raw}\n`)[0] ?? [], raw, lines: pending.lines });
     pending = undefined;
   }
   return records;
