@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { decodeCodePage, encodeCodePage, isKnownCodePage, parseChcp } from "../src/windows/codepage.js";
 import { parseArpA, parseIpconfigAll, parseNetstatAno } from "../src/windows/network.js";
+import { parseScQuery } from "../src/windows/system.js";
 import { parseHeaderedCsv, SCHTASKS_TASK_TO_RUN } from "../src/windows/tables.js";
 
 // No real `schtasks /query /fo csv /v` or localized `tasklist /v /fo csv` output with these shapes has been
@@ -87,6 +88,36 @@ describe("localized listings by structure (constructed lines in the shape of Fre
     expect(netstat.rows.map((r) => [r.protocol, r.state, r.pid])).toEqual([
       ["TCP", "ABHÖREN", 1128],
       ["UDP", "", 3464],
+    ]);
+  });
+
+  test("sc queryex read by position: translated labels change nothing", () => {
+    const text = [
+      "",
+      "SERVICE_NAME: Dhcp",
+      "ANZEIGENAME: DHCP-Client",
+      "        TYP                : 20  WIN32_SHARE_PROCESS",
+      "        STATUS             : 4  RUNNING",
+      "                                (STOPPABLE, NOT_PAUSABLE, ACCEPTS_SHUTDOWN)",
+      "        WIN32_EXITCODE     : 0  (0x0)",
+      "        DIENST_EXITCODE    : 0  (0x0)",
+      "        CHECKPOINT         : 0x0",
+      "        WAIT_HINT          : 0x0",
+      "        PID                : 1520",
+      "        FLAGS              :",
+      "",
+    ].join("\r\n");
+    const parsed = parseScQuery(text);
+    expect(parsed.unparsed).toEqual([]);
+    expect(parsed.rows).toEqual([
+      {
+        name: "Dhcp",
+        displayName: "DHCP-Client",
+        type: "WIN32_SHARE_PROCESS",
+        state: "RUNNING",
+        pid: "1520",
+        win32ExitCode: "0",
+      },
     ]);
   });
 

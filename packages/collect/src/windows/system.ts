@@ -11,34 +11,54 @@ export interface ServiceRow {
   win32ExitCode: string;
 }
 
+/** The order of the indented lines of an `sc queryex` block, the same whatever the language of their labels. */
+const SC_FIELDS = [
+  "type",
+  "state",
+  "win32ExitCode",
+  "serviceExitCode",
+  "checkpoint",
+  "waitHint",
+  "pid",
+  "flags",
+];
+
 /**
- * `sc queryex type= service state= all`: SERVICE_NAME blocks of "KEY : value" lines (sc does not
- * translate its keys); the indented flag line under STATE belongs to it.
+ * `sc queryex type= service state= all`: blocks of two unindented "LABEL: value" lines (service name,
+ * display name) and indented "LABEL : value" lines in a fixed order (type, state, exit codes, checkpoint,
+ * wait hint, pid, flags). Read by position, so translated labels ("ANZEIGENAME", "TYP") read the same;
+ * the parenthesised line under the state belongs to it.
  */
 export function parseScQuery(text: string): Parsed<ServiceRow> {
   const ledger = new LineLedger(text);
   const rows: ServiceRow[] = [];
-  let current: ServiceRow | undefined;
+  let current: { row: ServiceRow; named: boolean; fields: number } | undefined;
   for (const [index, line] of ledger.lines.entries()) {
-    const match = /^\s*([A-Z_0-9]+)\s*:\s?(.*)$/.exec(line);
-    if (!match) {
-      if (current !== undefined && /^\s+\([A-Z_, ]+\)\s*$/.test(line)) ledger.take(index);
-      continue;
-    }
-    const key = match[1] ?? "";
-    const value = (match[2] ?? "").trim();
-    if (key === "SERVICE_NAME") {
-      current = { name: value, displayName: "", type: "", state: "", pid: "", win32ExitCode: "" };
-      rows.push(current);
-    } else if (current === undefined) continue;
-    else if (key === "DISPLAY_NAME") current.displayName = value;
-    else if (key === "TYPE") current.type = value.replace(/^\S+\s+/, "");
-    else if (key === "STATE") current.state = value.replace(/^\S+\s+/, "");
-    else if (key === "PID") current.pid = value;
-    else if (key === "WIN32_EXIT_CODE") current.win32ExitCode = value.split(/\s+/)[0] ?? "";
+    const match = /^(\s*)([^\s:][^:]*?)\s*:\s?(.*)$/.exec(line);
+    const value = (match?.[3] ?? "").trim();
+    if (match && match[1] === "") {
+      if (current !== undefined && !current.named && current.fields === 0) {
+        current.row.displayName = value;
+        current.named = true;
+      } else {
+        const row = { name: value, displayName: "", type: "", state: "", pid: "", win32ExitCode: "" };
+        current = { row, named: false, fields: 0 };
+        rows.push(row);
+      }
+    } else if (match && current !== undefined && current.fields < SC_FIELDS.length) {
+      scField(current.row, SC_FIELDS[current.fields] ?? "", value);
+      current.fields++;
+    } else if (!(current !== undefined && /^\s+\([A-Z_, ]+\)\s*$/.test(line))) continue;
     ledger.take(index);
   }
   return ledger.result(rows);
+}
+
+function scField(row: ServiceRow, field: string, value: string): void {
+  if (field === "type") row.type = value.replace(/^\S+\s+/, "");
+  else if (field === "state") row.state = value.replace(/^\S+\s+/, "");
+  else if (field === "win32ExitCode") row.win32ExitCode = value.split(/\s+/)[0] ?? "";
+  else if (field === "pid") row.pid = value;
 }
 
 const RULE = /^-{20,}$/;
