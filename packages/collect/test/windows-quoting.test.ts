@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { decodeCodePage, encodeCodePage, isKnownCodePage, parseChcp } from "../src/windows/codepage.js";
+import { oemCodePage } from "../src/windows/console.js";
 import { parseArpA, parseIpconfigAll, parseNetstatAno } from "../src/windows/network.js";
 import { parseScQuery } from "../src/windows/system.js";
 import { parseHeaderedCsv, SCHTASKS_TASK_TO_RUN } from "../src/windows/tables.js";
@@ -171,6 +172,13 @@ describe("console code pages", () => {
       codePage: "1361 unknown (read as UTF-8)",
     });
     expect(decodeCodePage(Buffer.from("abc"), undefined).codePage).toBe("unknown (read as UTF-8)");
+  });
+
+  test("the OEM default from the registry when chcp gives no answer", () => {
+    const reg =
+      "\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Nls\\CodePage\r\n    OEMCP    REG_SZ    850\r\n\r\n";
+    expect(oemCodePage(reg)).toBe(850);
+    expect(oemCodePage("")).toBeUndefined();
   });
 
   test("chcp's answer in any language", () => {

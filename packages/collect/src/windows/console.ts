@@ -3,10 +3,12 @@ import { type CsvValue, recordsToCsv } from "../csv.js";
 import type { CollectContext } from "../types.js";
 import { decodeCodePage, parseChcp } from "./codepage.js";
 import type { Parsed } from "./ledger.js";
+import { parseRegQuery } from "./registry.js";
 
 /** PowerShell is told to write UTF-8 (no byte order mark), so its output needs no code page guess. */
 export const POWERSHELL_UTF8 = "[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false; ";
 export const UTF8 = 65001;
+export const NLS_CODE_PAGE = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Nls\\CodePage";
 
 /**
  * The console output code page the tools of this data point write in: `chcp` run the same way as they
@@ -14,7 +16,17 @@ export const UTF8 = 65001;
  */
 export async function consoleCodePage(ctx: CollectContext): Promise<number | undefined> {
   const answer = await captureToolBytes(ctx, undefined, "chcp.com", []);
-  return answer === undefined ? undefined : parseChcp(answer.toString("latin1"));
+  const page = answer === undefined ? undefined : parseChcp(answer.toString("latin1"));
+  if (page !== undefined) return page;
+  // No answer from chcp: the system's OEM default, which a new console starts with.
+  const reg = await captureToolBytes(ctx, undefined, "reg", ["query", NLS_CODE_PAGE, "/v", "OEMCP"]);
+  return reg === undefined ? undefined : oemCodePage(reg.toString("latin1"));
+}
+
+/** The OEMCP value of `reg query <Nls\\CodePage> /v OEMCP`. */
+export function oemCodePage(regOutput: string): number | undefined {
+  const value = parseRegQuery(regOutput).values.find((v) => v.name.toUpperCase() === "OEMCP");
+  return value !== undefined && /^\d+$/.test(value.data) ? Number(value.data) : undefined;
 }
 
 export interface CommandSpec<T> {
