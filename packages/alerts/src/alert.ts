@@ -1,0 +1,53 @@
+import { randomUUID } from "node:crypto";
+import type { AuditOutcome, AuditRecord } from "@custody/audit";
+
+export const ALERT_FORMAT = "custody.alert/v1";
+
+export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/** The parts of an audit record an alert carries: enough to find it in the log, never its details. */
+export interface AlertRecordRef {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: AuditOutcome;
+  reason: string;
+  hash: string;
+}
+
+/** One alert: which rule fired on which record (and, for a burst, how many records in which window). */
+export interface Alert {
+  format: typeof ALERT_FORMAT;
+  /** Unique per alert; a receiver drops a retried delivery it has already seen by this id. */
+  id: string;
+  rule: string;
+  severity: AlertSeverity;
+  summary: string;
+  /** When the alert was raised (the engine's clock), ISO 8601 UTC. */
+  time: string;
+  record: AlertRecordRef;
+  burst?: { count: number; windowMs: number; firstSeq: number };
+}
+
+/** Alert text never carries more than this much of the record's reason. */
+const MAX_REASON_CHARS = 500;
+
+export function recordRef(record: AuditRecord): AlertRecordRef {
+  return {
+    seq: record.seq,
+    time: record.time,
+    actor: record.actor,
+    action: record.action,
+    target: record.target,
+    outcome: record.outcome,
+    reason: record.reason.slice(0, MAX_REASON_CHARS),
+    hash: record.hash,
+  };
+}
+
+export function makeAlert(fields: Omit<Alert, "format" | "id">): Alert {
+  return { format: ALERT_FORMAT, id: randomUUID(), ...fields };
+}
