@@ -7,6 +7,7 @@ import { DEFAULT_RULES } from "./default-rules.js";
 import { createLogSink } from "./log-sink.js";
 import { parseOptions } from "./options.js";
 import { type AlertRule, alertRuleSchema, ruleIdSchema } from "./rule-schema.js";
+import { assertWebhookSecret } from "./signature.js";
 import type { AlertSink } from "./sink.js";
 import { createSyslogSink, type SyslogSinkOptions, syslogOptionsSchema } from "./syslog.js";
 import { createWebhookSink, type WebhookSinkOptions, webhookOptionsSchema } from "./webhook.js";
@@ -106,9 +107,11 @@ async function resolveSinks(
   const resolved: AlertConfig["sinks"] = { log: sinks.log };
   if (sinks.webhook !== undefined) {
     const { secretFile, caFile, ...webhook } = sinks.webhook;
+    const secret = await readSecret(resolve(base, secretFile));
+    assertWebhookSecret(secret);
     resolved.webhook = {
       ...webhook,
-      secret: await readSecret(resolve(base, secretFile)),
+      secret,
       ...(caFile === undefined ? {} : { ca: await readCertificates(resolve(base, caFile)) }),
     };
   }

@@ -14,12 +14,12 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 const webhookUrlSchema = z
   .url()
   .refine((text) => {
-    const url = new URL(text);
-    return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+    const url = URL.parse(text);
+    return url?.protocol === "https:" || (url?.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
   }, "the URL must be https (plain http is allowed to 127.0.0.1, [::1] and localhost only)")
   .refine((text) => {
-    const url = new URL(text);
-    return url.username === "" && url.password === "";
+    const url = URL.parse(text);
+    return url?.username === "" && url.password === "";
   }, "the URL must not carry credentials (the HMAC secret authenticates the sender)");
 
 export const webhookOptionsSchema = z.strictObject({
