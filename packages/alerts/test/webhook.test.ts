@@ -66,11 +66,10 @@ describe("webhook sink: hostile receivers first", () => {
     for (const alert of alerts) sink.send(alert);
     const stats = sink.stats();
     expect(stats.queued).toBe(2);
-    let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
     // Waits for the sink to have failed at least once against the closed port, then opens it.
     while ((sink.stats().lastError ?? "") === "") await new Promise((r) => setImmediate(r));
     expect(sink.stats().lastError).toContain("ECONNREFUSED");
-    receiver = await startReceiver((_r, response) => response.writeHead(200).end(), undefined, port);
+    const receiver = await startReceiver((_r, response) => response.writeHead(200).end(), undefined, port);
     await sink.flush();
     expect(receiver.received.map((r) => JSON.parse(r.body).id)).toEqual(alerts.map((a) => a.id));
     expect(sink.stats()).toMatchObject({ delivered: 2, failed: 0, dropped: 0 });
