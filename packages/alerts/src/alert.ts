@@ -34,6 +34,8 @@ export interface Alert {
 
 /** Alert text never carries more than this much of the record's reason. */
 const MAX_REASON_CHARS = 500;
+/** A summary is for people; the record (by seq and hash) holds the rest. */
+const MAX_SUMMARY_CHARS = 2000;
 
 export function recordRef(record: AuditRecord): AlertRecordRef {
   return {
@@ -43,11 +45,24 @@ export function recordRef(record: AuditRecord): AlertRecordRef {
     action: record.action,
     target: record.target,
     outcome: record.outcome,
-    reason: record.reason.slice(0, MAX_REASON_CHARS),
+    reason: clipText(record.reason, MAX_REASON_CHARS),
     hash: record.hash,
   };
 }
 
 export function makeAlert(fields: Omit<Alert, "format" | "id">): Alert {
-  return { format: ALERT_FORMAT, id: randomUUID(), ...fields };
+  return {
+    format: ALERT_FORMAT,
+    id: randomUUID(),
+    ...fields,
+    summary: clipText(fields.summary, MAX_SUMMARY_CHARS),
+  };
+}
+
+/** At most `max` UTF-16 units, never cutting a surrogate pair in half. */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }

@@ -1,7 +1,7 @@
 import type { AuditRecord } from "@custody/audit";
 import { type Clock, CustodyError, type Logger, silentLogger, systemClock } from "@custody/core";
 import type { z } from "zod";
-import { type Alert, makeAlert, recordRef } from "./alert.js";
+import { type Alert, clipText, makeAlert, recordRef } from "./alert.js";
 import { BurstTracker } from "./burst.js";
 import { DEFAULT_RULES } from "./default-rules.js";
 import { anyMatches } from "./matcher.js";
@@ -115,13 +115,13 @@ function evaluate(runner: RuleRunner, record: AuditRecord, clock: Clock): Alert 
   const seconds = Math.round(rule.windowMs / 1000);
   return makeAlert({
     ...base,
-    summary: `${rule.description}: ${record.actor}, ${hit.count} matching records within ${seconds} s (last: ${describe(record)})`,
+    summary: `${rule.description}: ${hit.count} records by ${record.actor} within ${seconds} s (last: ${record.action} ${record.target}, seq ${record.seq})`,
     burst: { count: hit.count, windowMs: rule.windowMs, firstSeq: hit.firstSeq },
   });
 }
 
 function describe(record: AuditRecord): string {
-  return `${record.actor} ${record.action} ${record.target} -> ${record.outcome} (seq ${record.seq}): ${record.reason.slice(0, 200)}`;
+  return `${record.actor} ${record.action} ${record.target} -> ${record.outcome} (seq ${record.seq}): ${clipText(record.reason, 200)}`;
 }
 
 /** Validates rules at the edge: each against the schema, and ids unique. */

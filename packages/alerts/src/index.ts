@@ -1,5 +1,6 @@
 export type { Alert, AlertRecordRef, AlertSeverity } from "./alert.js";
 export { ALERT_FORMAT, ALERT_SEVERITIES } from "./alert.js";
+export { alertSchema } from "./alert-schema.js";
 export type { AlertConfig } from "./config.js";
 export {
   ALERT_CONFIG_FORMAT,
@@ -11,6 +12,7 @@ export {
 export { DEFAULT_RULES } from "./default-rules.js";
 export type { AlertEngine, AlertEngineOptions, AlertEngineStats, AlertRuleInput } from "./engine.js";
 export { createAlertEngine } from "./engine.js";
+export { alertJsonSchemas } from "./json-schema.js";
 export { createLogSink } from "./log-sink.js";
 export type { AlertMatcher, AlertRule, BurstRule, MatchRule } from "./rule-schema.js";
 export { alertRuleSchema, matcherSchema } from "./rule-schema.js";
