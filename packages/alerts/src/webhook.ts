@@ -1,5 +1,10 @@
-import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+} from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { type Clock, silentLogger, systemClock } from "@custody/core";
 import { z } from "zod";
 import type { Alert } from "./alert.js";
@@ -10,15 +15,19 @@ import { type AttemptResult, DeliveryWorker } from "./worker.js";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
+function parseUrl(text: string): URL | undefined {
+  return URL.canParse(text) ? new URL(text) : undefined;
+}
+
 /** https, or plain http to this machine only (alerts name people and items); no credentials in the URL. */
 const webhookUrlSchema = z
   .url()
   .refine((text) => {
-    const url = URL.parse(text);
+    const url = parseUrl(text);
     return url?.protocol === "https:" || (url?.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
   }, "the URL must be https (plain http is allowed to 127.0.0.1, [::1] and localhost only)")
   .refine((text) => {
-    const url = URL.parse(text);
+    const url = parseUrl(text);
     return url?.username === "" && url.password === "";
   }, "the URL must not carry credentials (the HMAC secret authenticates the sender)");
 
@@ -51,6 +60,8 @@ export function createWebhookSink(options: WebhookSinkOptions): AlertSink {
   const settings = parseOptions(webhookOptionsSchema, rest, "webhook sink options");
   assertWebhookSecret(secret);
   const url = new URL(settings.url);
+  // One kept-alive connection, since deliveries go one at a time: no handshake per alert.
+  const agent = new (url.protocol === "https:" ? HttpsAgent : HttpAgent)({ keepAlive: true, maxSockets: 1 });
   const post = (delivery: Delivery, signal: AbortSignal) => {
     const timestamp = Math.floor(clock.now().getTime() / 1000);
     const headers = {
@@ -65,7 +76,7 @@ export function createWebhookSink(options: WebhookSinkOptions): AlertSink {
     const request = send(url, {
       method: "POST",
       headers,
-      agent: false,
+      agent,
       signal: AbortSignal.any([signal, timeout]),
       ...(ca === undefined ? {} : { ca }),
     });
@@ -89,17 +100,33 @@ export function createWebhookSink(options: WebhookSinkOptions): AlertSink {
       worker.enqueue({ id: alert.id, body });
     },
     flush: () => worker.flush(),
-    close: (closeOptions) => worker.close(closeOptions?.timeoutMs ?? 5_000),
+    async close(closeOptions) {
+      await worker.close(closeOptions?.timeoutMs ?? 5_000);
+      agent.destroy();
+    },
     stats: () => worker.stats(),
   };
 }
 
-/** Sends the body and classifies the answer; the response body is never read (it may be endless). */
+/** Reading more of an answer than this is pointless: the status says it all. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * Sends the body and classifies the answer by its status. The answer's body is read and dropped, so the
+ * connection can carry the next alert, but only up to MAX_ANSWER_BYTES: a longer (or endless) one is cut.
+ */
 function answer(request: ClientRequest, body: string, timeout: AbortSignal): Promise<AttemptResult> {
   return new Promise((resolve) => {
     request.once("response", (response: IncomingMessage) => {
-      response.destroy();
-      resolve(classify(response.statusCode ?? 0));
+      const result = classify(response.statusCode ?? 0);
+      let bytes = 0;
+      response.on("data", (chunk: Buffer) => {
+        bytes += chunk.byteLength;
+        if (bytes > MAX_ANSWER_BYTES) response.destroy();
+      });
+      response.on("error", () => {});
+      response.once("end", () => resolve(result));
+      response.once("close", () => resolve(result));
     });
     request.once("error", (error) => {
       const reason = timeout.aborted ? "the receiver did not answer in time" : error.message;
