@@ -55,6 +55,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const byRule: Record<string, number> = {};
   let closed = false;
 
+  // A bug here (or in a logger) is counted and reported, never thrown into the vault's append.
+  const fault = (error: unknown, context: object, message: string) => {
+    counts.internalErrors += 1;
+    try {
+      logger.error({ err: error, ...context }, message);
+    } catch {}
+  };
   const raise = (alert: Alert) => {
     counts.alerts += 1;
     byRule[alert.rule] = (byRule[alert.rule] ?? 0) + 1;
@@ -62,8 +69,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       try {
         sink.send(alert);
       } catch (error) {
-        counts.internalErrors += 1;
-        logger.error({ err: error, sink: sink.name }, "an alert sink threw in send");
+        fault(error, { sink: sink.name }, "an alert sink threw in send");
       }
     }
   };
@@ -71,15 +77,15 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   return {
     observe(record) {
       if (closed) return;
-      try {
-        counts.records += 1;
-        for (const runner of runners) {
+      counts.records += 1;
+      // Each rule on its own: one that fails does not keep the others from seeing the record.
+      for (const runner of runners) {
+        try {
           const alert = evaluate(runner, record, clock);
           if (alert !== undefined) raise(alert);
+        } catch (error) {
+          fault(error, { rule: runner.rule.id, seq: record?.seq }, "an alert rule failed on a record");
         }
-      } catch (error) {
-        counts.internalErrors += 1;
-        logger.error({ err: error, seq: record?.seq }, "alert rules failed on a record");
       }
     },
     async flush() {

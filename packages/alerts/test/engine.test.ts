@@ -50,13 +50,23 @@ describe("alert engine: hostile cases first", () => {
     const good = memorySink();
     const logger = lines();
     const engine = createAlertEngine({ sinks: [broken, good], logger });
+    const throwing = createAlertEngine({
+      sinks: [broken],
+      logger: {
+        ...logger,
+        error: () => {
+          throw new Error("logger bug");
+        },
+      },
+    });
+    expect(() => throwing.observe(sampleRecord({ action: "evidence.purged" }))).not.toThrow();
     expect(() => engine.observe(sampleRecord({ action: "evidence.purged" }))).not.toThrow();
     expect(good.alerts.map((a) => a.rule)).toEqual(["evidence-purged"]);
     expect(() => engine.observe(null as unknown as AuditRecord)).not.toThrow();
     expect(() => engine.observe({ seq: 1 } as unknown as AuditRecord)).not.toThrow();
-    // The sink's throw and the null record; the partial record matched nothing.
-    expect(engine.stats().internalErrors).toBe(2);
-    expect(logger.errors).toHaveLength(2);
+    // The sink's throw, and the null record in every rule; the partial record matched nothing.
+    expect(engine.stats().internalErrors).toBe(1 + DEFAULT_RULES.length);
+    expect(logger.errors).toHaveLength(1 + DEFAULT_RULES.length);
     await engine.close();
     engine.observe(sampleRecord({ action: "evidence.purged" }));
     expect(good.alerts).toHaveLength(1);
