@@ -6,6 +6,11 @@ export const ALERT_FORMAT = "custody.alert/v1";
 export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
+/** Higher is more urgent: what a full queue keeps longest. */
+export function severityRank(severity: AlertSeverity): number {
+  return ALERT_SEVERITIES.length - ALERT_SEVERITIES.indexOf(severity);
+}
+
 /** The parts of an audit record an alert carries: enough to find it in the log, never its details. */
 export interface AlertRecordRef {
   seq: number;

@@ -6,15 +6,22 @@ export interface BurstHit {
   firstSeq: number;
 }
 
+interface ActorWindow {
+  /** The actor's latest matching records within the window, at most `threshold` of them. */
+  recent: { timeMs: number; seq: number }[];
+  /** No second alert for this actor before this time: one alert per actor per window. */
+  quietUntilMs: number;
+}
+
 /**
- * Counts one rule's matching records per actor over a sliding window of record times. Memory is
- * bounded: at most `threshold` entries per actor and `maxActors` actors (the least recently seen actor
- * is forgotten first, and counted). After firing, an actor's window starts again, so a sustained attack
- * raises one alert per `threshold` records instead of one per record.
+ * Counts one rule's matching records per actor over a sliding window of record times, and raises at
+ * most one alert per actor per window (a sustained attack is one alert a window, not one per record).
+ * Memory is bounded: `threshold` entries per actor and `maxActors` actors; the least recently seen
+ * actor is forgotten first, and counted.
  */
 export class BurstTracker {
   readonly #rule: BurstRule;
-  readonly #recent = new Map<string, { timeMs: number; seq: number }[]>();
+  readonly #actors = new Map<string, ActorWindow>();
   #evicted = 0;
 
   constructor(rule: BurstRule) {
@@ -25,30 +32,30 @@ export class BurstTracker {
     return this.#evicted;
   }
 
-  get trackedActors(): number {
-    return this.#recent.size;
-  }
-
   /** Adds a matching record; returns the burst when this record completes one. */
   add(record: AuditRecord): BurstHit | undefined {
+    const { threshold, windowMs } = this.#rule;
     const timeMs = Date.parse(record.time);
-    const since = timeMs - this.#rule.windowMs;
-    const kept = (this.#recent.get(record.actor) ?? []).filter((e) => e.timeMs > since);
-    kept.push({ timeMs, seq: record.seq });
-    this.#recent.delete(record.actor);
-    if (kept.length >= this.#rule.threshold) {
-      return { count: kept.length, firstSeq: kept[0]?.seq ?? record.seq };
-    }
-    this.#recent.set(record.actor, kept);
+    const window = this.#actors.get(record.actor) ?? { recent: [], quietUntilMs: Number.NEGATIVE_INFINITY };
+    window.recent = window.recent.filter((e) => e.timeMs > timeMs - windowMs);
+    window.recent.push({ timeMs, seq: record.seq });
+    if (window.recent.length > threshold) window.recent.shift();
+    // Re-inserted so that Map order is least recently seen first.
+    this.#actors.delete(record.actor);
+    this.#actors.set(record.actor, window);
     this.#evictOldest();
-    return undefined;
+    if (window.recent.length < threshold || timeMs < window.quietUntilMs) return undefined;
+    const hit = { count: window.recent.length, firstSeq: window.recent[0]?.seq ?? record.seq };
+    window.recent = [];
+    window.quietUntilMs = timeMs + windowMs;
+    return hit;
   }
 
   #evictOldest(): void {
-    while (this.#recent.size > this.#rule.maxActors) {
-      const oldest = this.#recent.keys().next();
+    while (this.#actors.size > this.#rule.maxActors) {
+      const oldest = this.#actors.keys().next();
       if (oldest.done === true) return;
-      this.#recent.delete(oldest.value);
+      this.#actors.delete(oldest.value);
       this.#evicted += 1;
     }
   }

@@ -4,7 +4,7 @@ import { hostname as osHostname } from "node:os";
 import { connect as tlsConnect } from "node:tls";
 import { silentLogger } from "@custody/core";
 import { z } from "zod";
-import type { Alert } from "./alert.js";
+import { type Alert, severityRank } from "./alert.js";
 import { deliverySchema, parseOptions, type SinkRuntime, timeoutMsSchema } from "./options.js";
 import type { AlertSink } from "./sink.js";
 import { formatSyslogMessage, frameSyslogMessage } from "./syslog-format.js";
@@ -31,6 +31,11 @@ export type SyslogSinkOptions = z.input<typeof syslogOptionsSchema> &
     cert?: string;
     key?: string;
   };
+
+interface Frame {
+  frame: Buffer;
+  rank: number;
+}
 
 /**
  * Sends each alert as one RFC 5424 message, octet-counted (RFC 6587) over one long-lived TCP or TLS
@@ -67,7 +72,7 @@ export function createSyslogSink(options: SyslogSinkOptions): AlertSink {
     return next;
   };
 
-  const write = async (frame: Buffer, signal: AbortSignal): Promise<AttemptResult> => {
+  const write = async ({ frame }: Frame, signal: AbortSignal): Promise<AttemptResult> => {
     try {
       socket ??= await open(signal);
       const current = socket;
@@ -82,16 +87,21 @@ export function createSyslogSink(options: SyslogSinkOptions): AlertSink {
     }
   };
 
-  const worker = new DeliveryWorker<Buffer>({
+  const worker = new DeliveryWorker<Frame>({
     ...settings,
     name: `syslog ${settings.host}:${settings.port}`,
     logger,
     random,
+    rank: (frame) => frame.rank,
     attempt: write,
   });
   return {
     name: "syslog",
-    send: (alert: Alert) => worker.enqueue(frameSyslogMessage(formatSyslogMessage(alert, header))),
+    send: (alert: Alert) =>
+      worker.enqueue({
+        frame: frameSyslogMessage(formatSyslogMessage(alert, header)),
+        rank: severityRank(alert.severity),
+      }),
     flush: () => worker.flush(),
     async close(closeOptions) {
       await worker.close(closeOptions?.timeoutMs ?? 5_000);

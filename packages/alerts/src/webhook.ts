@@ -7,7 +7,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { type Clock, silentLogger, systemClock } from "@custody/core";
 import { z } from "zod";
-import type { Alert } from "./alert.js";
+import { type Alert, severityRank } from "./alert.js";
 import { deliverySchema, parseOptions, type SinkRuntime, timeoutMsSchema } from "./options.js";
 import { assertWebhookSecret, SIGNATURE_HEADER, signWebhookBody, type WebhookSecret } from "./signature.js";
 import type { AlertSink } from "./sink.js";
@@ -49,6 +49,7 @@ export type WebhookSinkOptions = z.input<typeof webhookOptionsSchema> &
 interface Delivery {
   id: string;
   body: string;
+  rank: number;
 }
 
 /**
@@ -87,6 +88,7 @@ export function createWebhookSink(options: WebhookSinkOptions): AlertSink {
     name: `webhook ${url.origin}`,
     logger,
     random,
+    rank: (delivery) => delivery.rank,
     attempt: post,
   });
   return {
@@ -97,7 +99,7 @@ export function createWebhookSink(options: WebhookSinkOptions): AlertSink {
         worker.drop("an alert larger than maxBodyBytes was not sent");
         return;
       }
-      worker.enqueue({ id: alert.id, body });
+      worker.enqueue({ id: alert.id, body, rank: severityRank(alert.severity) });
     },
     flush: () => worker.flush(),
     async close(closeOptions) {

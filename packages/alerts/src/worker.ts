@@ -17,6 +17,8 @@ export interface WorkerOptions<T> extends BackoffOptions {
   maxAttempts: number;
   logger: Logger;
   random: () => number;
+  /** When the queue is full, the oldest item of the lowest rank is dropped. */
+  rank(item: T): number;
   attempt(item: T, signal: AbortSignal): Promise<AttemptResult>;
 }
 
@@ -35,7 +37,7 @@ export class DeliveryWorker<T> {
 
   constructor(options: WorkerOptions<T>) {
     this.#options = options;
-    this.#queue = new BoundedQueue(options.maxQueue);
+    this.#queue = new BoundedQueue(options.maxQueue, options.rank);
   }
 
   enqueue(item: T): void {
@@ -43,7 +45,8 @@ export class DeliveryWorker<T> {
       this.drop("the sink is closed");
       return;
     }
-    if (this.#queue.push(item) !== undefined) this.drop("the queue is full: the oldest alert was dropped");
+    if (this.#queue.push(item) !== undefined)
+      this.drop("the queue is full: the oldest alert of the lowest severity was dropped");
     this.#pumping ??= this.#pump().finally(() => {
       this.#pumping = undefined;
     });

@@ -116,6 +116,31 @@ describe("webhook sink: hostile receivers first", () => {
     await receiver.close();
   });
 
+  it("when full, drops the oldest alert of the lowest severity: a flood of minor alerts cannot push out a critical one", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const receiver = await startReceiver(
+      (_r, response) => void gate.then(() => response.writeHead(200).end()),
+    );
+    const sink = createWebhookSink({ url: receiver.url, ...quick, timeoutMs: 600_000, maxQueue: 2 });
+    const low = () => sampleAlert({ severity: "low" });
+    const first = low();
+    const critical = sampleAlert({ severity: "critical", rule: "integrity-mismatch" });
+    sink.send(first);
+    await receiver.requests(1); // in flight, held
+    const later = [low(), critical, low(), low()];
+    for (const alert of later) sink.send(alert);
+    expect(sink.stats()).toMatchObject({ queued: 3, dropped: 2 });
+    release();
+    await sink.flush();
+    const ids = receiver.received.map((r) => JSON.parse(r.body).id);
+    expect(ids).toEqual([first.id, critical.id, later[3]?.id]);
+    await sink.close();
+    await receiver.close();
+  });
+
   it("drops an alert larger than maxBodyBytes instead of sending it", async () => {
     const receiver = await startReceiver((_r, response) => response.writeHead(200).end());
     const sink = createWebhookSink({ url: receiver.url, ...quick, maxBodyBytes: 1024 });
