@@ -4,7 +4,7 @@ import type { Alert } from "./alert.js";
 export interface SinkStats {
   queued: number;
   delivered: number;
-  /** Dropped unsent: the queue was full (oldest first), the sink was closed, or the alert was too big. */
+  /** Dropped unsent: the queue was full (lowest severity, then oldest, first), the sink closed, or too big. */
   dropped: number;
   /** Given up on: refused by the receiver, or still undelivered after every attempt. */
   failed: number;

@@ -109,7 +109,15 @@ describe("syslog sink: hostile values and receivers first", () => {
 
   it("keeps alerts while the listener is down at startup, connects when it comes up", async () => {
     const port = await freePort();
-    const sink = createSyslogSink({ host: "127.0.0.1", port, transport: "tcp", ...quick, maxAttempts: 100 });
+    // Retries for several seconds: time enough to open the port again on a loaded machine.
+    const sink = createSyslogSink({
+      host: "127.0.0.1",
+      port,
+      transport: "tcp",
+      ...quick,
+      maxDelayMs: 100,
+      maxAttempts: 100,
+    });
     sink.send(sampleAlert());
     sink.send(sampleAlert());
     while ((sink.stats().lastError ?? "") === "") await new Promise((r) => setImmediate(r));

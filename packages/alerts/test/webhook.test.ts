@@ -53,7 +53,8 @@ describe("webhook sink: hostile receivers first", () => {
     const sink = createWebhookSink({ url: receiver.url, ...quick, timeoutMs: 200 });
     sink.send(sampleAlert());
     await sink.flush();
-    expect(sink.stats()).toMatchObject({ delivered: 1, retries: 1, failed: 0 });
+    expect(sink.stats()).toMatchObject({ delivered: 1, failed: 0 });
+    expect(sink.stats().retries).toBeGreaterThanOrEqual(1);
     expect(sink.stats().lastError).toContain("did not answer in time");
     await sink.close();
     await receiver.close();
@@ -61,7 +62,13 @@ describe("webhook sink: hostile receivers first", () => {
 
   it("keeps alerts for a receiver that is down at startup, and delivers them when it comes up", async () => {
     const port = await freePort();
-    const sink = createWebhookSink({ url: `http://127.0.0.1:${port}/alerts`, ...quick, maxAttempts: 100 });
+    // Retries for several seconds: time enough to open the port again on a loaded machine.
+    const sink = createWebhookSink({
+      url: `http://127.0.0.1:${port}/alerts`,
+      ...quick,
+      maxDelayMs: 100,
+      maxAttempts: 100,
+    });
     const alerts = [sampleAlert(), sampleAlert()];
     for (const alert of alerts) sink.send(alert);
     const stats = sink.stats();
