@@ -8,7 +8,7 @@ import { verifyCustodyReport } from "@custody/audit";
 import { isCustodyError } from "@custody/core";
 import { createCertificateAuthority, issueCertificate } from "@custody/manifest";
 import { FsEvidenceStore } from "@custody/store";
-import { type AuthenticatedPrincipal, identityBundle, Vault } from "@custody/vault";
+import { type AuthenticatedPrincipal, bindVault, identityBundle, Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const work = mkdtempSync(join(tmpdir(), "custody-vault-"));
@@ -44,6 +44,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await vault.close();
   rmSync(work, { recursive: true, force: true });
+});
+
+describe("bindVault", () => {
+  it("acts as the bound principal, audited like a direct call", async () => {
+    const api = bindVault(vault, alice);
+    expect((await api.whoami()).id).toBe("alice");
+    const before = (await auditLines()).length;
+    await api.list({ caseId: "BIND" });
+    const last = (await auditLines()).slice(before).at(-1);
+    expect(last).toMatchObject({ actor: "alice", action: "evidence.list", outcome: "allow" });
+  });
 });
 
 describe("Vault identities", () => {
