@@ -1,5 +1,5 @@
 export type { AtomicWriteOptions } from "./atomic-write.js";
-export { syncDirectory, writeFileAtomic } from "./atomic-write.js";
+export { makeDirectoryDurable, syncDirectory, writeFileAtomic } from "./atomic-write.js";
 export type { JsonValue } from "./canonical-json.js";
 export { canonicalJson, canonicalJsonBytes } from "./canonical-json.js";
 export type { Clock } from "./clock.js";
