@@ -27,6 +27,7 @@ describe("@custody/core public surface", () => {
         "sha512HexSchema",
         "silentLogger",
         "syncDirectory",
+        "makeDirectoryDurable",
         "systemClock",
         "throwIfAborted",
         "toCustodyError",
