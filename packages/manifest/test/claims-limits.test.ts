@@ -101,3 +101,78 @@ describe("verifyDetached limits", () => {
     expect(thrown(() => verifyDetached(content, pss, trust)).code).toBe("ERR_MALFORMED_SIGNATURE");
   });
 });
+
+describe("critical extensions on the path", () => {
+  // A CA made with openssl, once plain and once with a critical name constraint; each issues a signer.
+  async function opensslChain(
+    name: string,
+    caExtensions: string[],
+  ): Promise<{ ca: string; signature: Buffer }> {
+    const at = (file: string) => `${name}-${file}`;
+    await writeFile(
+      join(work.dir, at("leaf.ext")),
+      "keyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\nsubjectAltName=email:signer@example.org\n",
+    );
+    const steps = [
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", at("ca.key"), "-out", at("ca.pem")]
+        .concat(["-days", "30", "-subj", `/CN=${name} CA`, "-addext", "basicConstraints=critical,CA:TRUE"])
+        .concat(["-addext", "keyUsage=critical,keyCertSign,cRLSign"], caExtensions),
+      [
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        at("leaf.key"),
+        "-out",
+        at("leaf.csr"),
+        "-subj",
+        "/CN=signer",
+      ],
+      [
+        "x509",
+        "-req",
+        "-in",
+        at("leaf.csr"),
+        "-CA",
+        at("ca.pem"),
+        "-CAkey",
+        at("ca.key"),
+        "-CAcreateserial",
+      ].concat(["-days", "20", "-extfile", at("leaf.ext"), "-out", at("leaf.pem")]),
+      [
+        "cms",
+        "-sign",
+        "-binary",
+        "-in",
+        "content.json",
+        "-signer",
+        at("leaf.pem"),
+        "-inkey",
+        at("leaf.key"),
+      ].concat(["-md", "sha256", "-outform", "DER", "-out", at("sig.p7s")]),
+    ];
+    await writeFile(join(work.dir, "content.json"), content);
+    for (const step of steps) {
+      const result = await openssl(step, work.dir);
+      expect(result.code, result.stderr).toBe(0);
+    }
+    return {
+      ca: await readFile(join(work.dir, at("ca.pem")), "utf8"),
+      signature: await readFile(join(work.dir, at("sig.p7s"))),
+    };
+  }
+
+  it("refuses a path whose CA carries a critical name constraint, which is not evaluated", async () => {
+    const plain = await opensslChain("plain", []);
+    expect(verifyDetached(content, plain.signature, { trustAnchors: [plain.ca] })).toBeDefined();
+    const constrained = await opensslChain("constrained", [
+      "-addext",
+      "nameConstraints=critical,permitted;email:.example.org",
+    ]);
+    const error = thrown(() =>
+      verifyDetached(content, constrained.signature, { trustAnchors: [constrained.ca] }),
+    );
+    expect(error.code).toBe("ERR_CERT_USAGE");
+  });
+});
