@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 // docs/claims.md maps every guarantee the documentation states to the test that shows it. This module
@@ -113,4 +113,40 @@ export function checkRow(
 
 export function checkClaims(markdown: string, root: string): ClaimProblem[] {
   return parseClaims(markdown).flatMap((row) => checkRow(row, root));
+}
+
+// Generated or measured pages: their statements are checked elsewhere (docs/cli.md by the CLI's docs
+// test, docs/benchmarks.md by the benchmark scripts that print it).
+const NOT_CLAIMS = new Set(["docs/cli.md", "docs/benchmarks.md", "docs/claims.md"]);
+
+/** README.md, packages/x/README.md, examples/x/README.md and docs/*.md: the documents that state claims. */
+export function claimDocuments(root: string): string[] {
+  const readmes = (folder: string) =>
+    existsSync(join(root, folder))
+      ? readdirSync(join(root, folder))
+          .map((name) => `${folder}/${name}/README.md`)
+          .filter((path) => existsSync(join(root, path)))
+      : [];
+  const docs = readdirSync(join(root, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => `docs/${name}`);
+  return ["README.md", ...readmes("packages"), ...readmes("examples"), ...docs].filter(
+    (d) => !NOT_CLAIMS.has(d),
+  );
+}
+
+/** Paths listed (in backticks) under the heading "Documents without claims yet". */
+export function documentsWithoutClaims(markdown: string): string[] {
+  const section =
+    /^## Documents without claims yet\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(markdown)?.[1] ?? "";
+  return [...section.matchAll(/^- `([^`]+\.md)`/gm)].map((match) => match[1] ?? "");
+}
+
+/** Documents that state claims but have no row in docs/claims.md and are not listed as pending. */
+export function uncoveredDocuments(markdown: string, documents: string[]): string[] {
+  const stated = new Set(
+    parseClaims(markdown).flatMap((row) => [...row.statedIn.matchAll(/`([\w./-]+\.md)`/g)].map((m) => m[1])),
+  );
+  const pending = new Set(documentsWithoutClaims(markdown));
+  return documents.filter((doc) => !stated.has(doc) && !pending.has(doc));
 }
