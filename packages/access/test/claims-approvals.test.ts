@@ -53,11 +53,11 @@ describe("grants and approvals", () => {
 
   it("refuses an approval once the proposer is no longer entitled to the change", async () => {
     const store = await newStore();
-    const purger = {
+    const purger: PolicyChange = {
       kind: "define-role",
       name: "purger",
       role: { permissions: ["evidence.purge"] },
-    } as const;
+    };
     await store.apply(purger, alice);
     await store.apply({ kind: "grant", principal: "dave", role: "purger", scope: "case:A" }, alice);
     await store.apply({ kind: "grant", principal: "bob", role: "custodian", scope: "*" }, alice);
