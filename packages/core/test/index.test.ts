@@ -27,6 +27,8 @@ describe("@custody/core public surface", () => {
         "sha512HexSchema",
         "silentLogger",
         "syncDirectory",
+        "acquireFileLock",
+        "withFileLock",
         "makeDirectoryDurable",
         "systemClock",
         "throwIfAborted",
