@@ -1,9 +1,11 @@
 import type { AccessPolicyStore } from "@custody/access";
 import type { Clock, Logger } from "@custody/core";
 import type { EvidenceStore } from "@custody/store";
+import type { BoundPolicy } from "./bound-policy.js";
 import type { VaultConfig } from "./config.js";
 import type { Guard } from "./guard.js";
 import type { Ledger } from "./ledger.js";
+import type { KeyedLocks } from "./locks.js";
 import type { VaultPki } from "./pki.js";
 import type { VaultSigner } from "./signer.js";
 
@@ -20,6 +22,10 @@ export interface VaultContext {
   readonly ledger: Ledger;
   readonly guard: Guard;
   readonly policy: AccessPolicyStore;
+  /** The policy version the log states; policy changes run through `boundPolicy.change`. */
+  readonly boundPolicy: BoundPolicy;
+  /** Check-then-act sections (an item's protection, the access state) hold these (locks.ts). */
+  readonly locks: KeyedLocks;
   readonly pki: VaultPki;
   readonly signer: VaultSigner;
   readonly hostname: string;

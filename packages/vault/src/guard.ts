@@ -26,6 +26,8 @@ export class Guard {
   readonly #clock: Clock;
   readonly #policy: () => Promise<AccessPolicy>;
   readonly #isAuthenticated: (principal: AuthenticatedPrincipal) => boolean;
+  /** Facts appended and not yet durable: the ledger learns them only once they are. */
+  readonly #factsInFlight = new Set<Promise<unknown>>();
 
   constructor(
     audit: AuditLog,
@@ -46,8 +48,22 @@ export class Guard {
   }
 
   /** The access policy as the signed log last stated it (refused when the files say otherwise). */
-  policy(): Promise<AccessPolicy> {
-    return this.#policy();
+  async policy(): Promise<AccessPolicy> {
+    return (await this.settledState()).policy;
+  }
+
+  /**
+   * Waits until every fact appended so far is durable (so the ledger states it), then reads the policy.
+   * A record appended synchronously after this resolves sits right after the state it was decided on:
+   * a decision never goes into the log behind a fact it did not see. Waiting costs nothing a record
+   * would not wait anyway: it could not be durable before the facts ahead of it in the log.
+   */
+  async settledState(): Promise<{ policy: AccessPolicy }> {
+    for (;;) {
+      while (this.#factsInFlight.size > 0) await Promise.allSettled([...this.#factsInFlight]);
+      const policy = await this.#policy();
+      if (this.#factsInFlight.size === 0) return { policy };
+    }
   }
 
   allows(
@@ -62,9 +78,10 @@ export class Guard {
   async run<T>(request: GuardedRequest, perform: () => Promise<T>): Promise<T> {
     const { principal, action, target } = request;
     this.assertAuthenticated(principal);
-    const decision = authorize(await this.#policy(), principal, action, request.resource, {
-      clock: this.#clock,
-    });
+    const { policy } = await this.settledState();
+    // Checked again on the settled state: a revocation may have landed while this request waited.
+    this.assertAuthenticated(principal);
+    const decision = authorize(policy, principal, action, request.resource, { clock: this.#clock });
     const base = {
       actor: principal.id,
       action,
@@ -111,7 +128,18 @@ export class Guard {
     reason: string,
     details: FactDetails<A>,
   ): Promise<AuditRecord> {
-    return this.#audit.append({ actor, action, target, outcome: "allow", reason, details: asJson(details) });
+    const appended = this.#audit.append({
+      actor,
+      action,
+      target,
+      outcome: "allow",
+      reason,
+      details: asJson(details),
+    });
+    const tracked = appended.catch(() => undefined);
+    this.#factsInFlight.add(tracked);
+    void tracked.then(() => this.#factsInFlight.delete(tracked));
+    return appended;
   }
 
   /** Records something that went wrong or was found wrong (an integrity finding, a failed read). */

@@ -18,10 +18,12 @@ import {
 } from "@custody/core";
 import { type EvidenceStore, FsEvidenceStore } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
+import { BoundPolicy } from "./bound-policy.js";
 import { readVaultConfig, type VaultConfig } from "./config.js";
 import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
 import { Ledger } from "./ledger.js";
+import { KeyedLocks } from "./locks.js";
 import { loadVaultPki, revokedOnCrl, revokeOnCrl, type VaultPki } from "./pki.js";
 import { assertPolicyBound } from "./policy-facts.js";
 import { renewExpiringSigner } from "./rotation.js";
@@ -72,12 +74,11 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   try {
     const policy = await AccessPolicyStore.open(join(options.dir, "policy"), { clock, logger });
     const authenticated = new WeakSet<AuthenticatedPrincipal>();
-    const policyNow = async () => {
-      await policy.refresh();
-      assertPolicyBound({ ledger, policy });
-      return policy.policy;
-    };
-    const guard = new Guard(audit, clock, policyNow, (p) => authenticated.has(p));
+    const boundPolicy = new BoundPolicy(ledger, policy);
+    // A principal stays valid only while the log has not revoked its certificate.
+    const isCurrent = (p: AuthenticatedPrincipal) =>
+      authenticated.has(p) && ledger.identities.get(p.serialNumber)?.revoked !== true;
+    const guard = new Guard(audit, clock, () => boundPolicy.current(), isCurrent);
     const ctx: VaultContext = {
       dir: options.dir,
       config,
@@ -87,6 +88,8 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       ledger,
       guard,
       policy,
+      boundPolicy,
+      locks: new KeyedLocks(),
       pki,
       signer,
       hostname: hostname(),

@@ -14,18 +14,17 @@ export async function commitPolicy<R extends PolicyChangeResult>(
   principal: AuthenticatedPrincipal,
   write: () => Promise<R>,
 ): Promise<R> {
-  const result = await write();
-  await ctx.guard.fact(
-    principal.id,
-    FACT.policyChanged,
-    "policy",
-    `access policy version ${result.version} (${result.event.kind})`,
-    {
-      version: result.version,
-      hash: result.hash,
-    },
-  );
-  return result;
+  return ctx.boundPolicy.change(async () => {
+    const result = await write();
+    await ctx.guard.fact(
+      principal.id,
+      FACT.policyChanged,
+      "policy",
+      `access policy version ${result.version} (${result.event.kind})`,
+      { version: result.version, hash: result.hash },
+    );
+    return result;
+  });
 }
 
 /** Opens an approval request for the second custodian, recorded like every other policy version. */
