@@ -80,10 +80,16 @@ try {
     const rate = median(list);
     return `| ${name} | ${Math.round(rate).toLocaleString("en")} | ${Math.round(rate * records).toLocaleString("en")} | ${((rate * records) / rawRate).toFixed(1)}x |`;
   };
-  console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}; medians of ${ROUNDS} rounds`);
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}; medians of ${ROUNDS} rounds`,
+  );
   console.log("| operation | ops/s | audit records/s | records vs raw |");
   console.log("|---|---|---|---|");
-  console.log(`| raw write+fdatasync, one line at a time (peer) | ${Math.round(rawRate).toLocaleString("en")} | ${Math.round(rawRate).toLocaleString("en")} | 1.0x |`);
+  console.log(
+    `| raw write+fdatasync, one line at a time (peer) | ${Math.round(rawRate).toLocaleString("en")} | ${Math.round(rawRate).toLocaleString("en")} | 1.0x |`,
+  );
   console.log(row("`show`, 1 caller", result.show1, 1));
   console.log(row(`\`show\`, ${CALLERS} callers`, result.showN, 1));
   console.log(row("ingest of a small file, 1 caller", result.ingest1, 2));
