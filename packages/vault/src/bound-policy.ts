@@ -12,10 +12,12 @@ export class BoundPolicy {
   #bound: { version: number; hash: string; policy: AccessPolicy } | undefined;
   #changing = 0;
 
-  constructor(
-    private readonly ledger: Ledger,
-    private readonly store: AccessPolicyStore,
-  ) {
+  private readonly ledger: Ledger;
+  private readonly store: AccessPolicyStore;
+
+  constructor(ledger: Ledger, store: AccessPolicyStore) {
+    this.ledger = ledger;
+    this.store = store;
     this.#remember();
   }
 
