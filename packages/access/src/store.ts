@@ -33,6 +33,7 @@ import {
 } from "./transitions.js";
 
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
+const RECENT_VERSIONS = 64;
 
 /**
  * The access policy kept as numbered, hash-chained versions in one directory (`000001.json`, ...).
@@ -49,6 +50,8 @@ export class AccessPolicyStore {
   readonly #logger: Logger;
   #head: PolicyVersion;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Versions read or written lately, so a reader can use the one a log states while newer ones exist. */
+  readonly #recent = new Map<number, PolicyVersion>();
 
   private constructor(storage: PolicyVersionStorage, head: PolicyVersion, options: AccessPolicyStoreOptions) {
     this.#storage = storage;
@@ -103,7 +106,9 @@ export class AccessPolicyStore {
     const head = versions.at(-1);
     if (head === undefined)
       throw new CustodyError("ERR_NOT_FOUND", `no access policy in ${storage.description}`);
-    return new AccessPolicyStore(storage, head, options);
+    const store = new AccessPolicyStore(storage, head, options);
+    for (const version of versions.slice(-RECENT_VERSIONS)) store.#remember(version);
+    return store;
   }
 
   /** The newest version this store has seen (call `refresh()` to pick up other writers). */
@@ -122,8 +127,24 @@ export class AccessPolicyStore {
   /** Reads versions other processes wrote since, checking each link. */
   async refresh(): Promise<AccessPolicy> {
     const newer = await loadVersions(this.#storage, this.#head);
-    this.#head = newer.at(-1) ?? this.#head;
+    for (const version of newer) this.#remember(version);
+    const last = newer.at(-1);
+    // Refreshes may overlap (several callers at once): the head only moves forward.
+    if (last !== undefined && last.policy.version > this.#head.policy.version) this.#head = last;
     return this.#head.policy;
+  }
+
+  /** A version this store read or wrote lately (the last RECENT_VERSIONS), checked like the head. */
+  recentVersion(version: number): { policy: AccessPolicy; hash: string } | undefined {
+    return version === this.version ? this.#head : this.#recent.get(version);
+  }
+
+  #remember(version: PolicyVersion): void {
+    this.#recent.set(version.policy.version, version);
+    for (const old of this.#recent.keys()) {
+      if (this.#recent.size <= RECENT_VERSIONS) break;
+      this.#recent.delete(old);
+    }
   }
 
   /** `authorize` against the current version with the store's clock. */
@@ -213,6 +234,7 @@ export class AccessPolicyStore {
     throwIfAborted(options.abortSignal);
     await this.#storage.create(next.version, canonicalJsonBytes(next));
     this.#head = { policy: next, hash: policyHash(next) };
+    this.#remember(this.#head);
     this.#logger.info(
       { version: next.version, event: next.event.kind, by: next.event.by },
       "access policy changed",

@@ -42,7 +42,9 @@ export async function changeGrant(
       if (ctx.policy.requiresApproval(change)) {
         return { status: "pending", request: await proposeChange(ctx, principal, change) };
       }
-      const result = await commitPolicy(ctx, principal, () => ctx.policy.apply(change, principal));
+      const result = await commitPolicy(ctx, principal, (options) =>
+        ctx.policy.apply(change, principal, options),
+      );
       return {
         status: "done",
         message: `${kind} of role ${grant.role} over ${grant.scope} for ${grant.name} applied (policy version ${result.version})`,

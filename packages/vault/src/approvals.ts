@@ -77,7 +77,9 @@ export async function approveRequest(
   } as const;
   return ctx.guard.run(request, () =>
     ctx.locks.with(approvalLocks(ctx, requestId), async () => {
-      const result = await commitPolicy(ctx, principal, () => ctx.policy.approve(requestId, principal));
+      const result = await commitPolicy(ctx, principal, (options) =>
+        ctx.policy.approve(requestId, principal, options),
+      );
       const approved = result.request;
       const approval = { requestId, proposedBy: approved.proposedBy, approvedBy: principal.id };
       const outcome = await performApproved(ctx, approved.change, approval);
@@ -146,10 +148,16 @@ async function performRelease(
   entry: LedgerItem,
   approval?: Approval,
 ): Promise<DoneOutcome> {
-  await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), false);
-  await ctx.guard.fact(actor, FACT.holdReleased, itemTarget(entry.caseId, entry.id), "legal hold released", {
-    legalHold: false,
-    ...approval,
+  const key = itemKey(entry.caseId, entry.id);
+  await ctx.store.setLegalHold(key, false);
+  const target = itemTarget(entry.caseId, entry.id);
+  const details = { legalHold: false as const, ...approval };
+  // Another replica stated something about the item first: release again unless the log says released.
+  await ctx.guard.fact(actor, FACT.holdReleased, target, "legal hold released", details, async () => {
+    assertLive(entry);
+    if (!entry.legalHold) return false;
+    await ctx.store.setLegalHold(key, false);
+    return true;
   });
   return {
     status: "done",
@@ -165,9 +173,8 @@ async function performPurge(
   approval?: Approval,
 ): Promise<DoneOutcome> {
   await ctx.store.delete(itemKey(entry.caseId, entry.id));
-  await ctx.guard.fact(actor, FACT.purged, itemTarget(entry.caseId, entry.id), "item purged", {
-    ...approval,
-  });
+  const target = itemTarget(entry.caseId, entry.id);
+  await ctx.guard.fact(actor, FACT.purged, target, "item purged", { ...approval }, async () => !entry.purged);
   return { status: "done", message: `item ${entry.id} purged` };
 }
 

@@ -7,6 +7,7 @@ import type { Guard } from "./guard.js";
 import type { Ledger } from "./ledger.js";
 import type { KeyedLocks } from "./locks.js";
 import type { VaultPki } from "./pki.js";
+import type { RevocationList } from "./revocations.js";
 import type { VaultSigner } from "./signer.js";
 
 /**
@@ -26,6 +27,8 @@ export interface VaultContext {
   readonly boundPolicy: BoundPolicy;
   /** Check-then-act sections (an item's protection, the access state) hold these (locks.ts). */
   readonly locks: KeyedLocks;
+  /** The CRL (a file, or numbered lists in the shared state); the log decides, the list publishes. */
+  readonly revocations: RevocationList;
   readonly pki: VaultPki;
   readonly signer: VaultSigner;
   readonly hostname: string;

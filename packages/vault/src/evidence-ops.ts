@@ -227,8 +227,13 @@ export async function holdItem(
           FACT.holdSet,
           itemTarget(entry.caseId, entry.id),
           "legal hold set",
-          {
-            legalHold: true,
+          { legalHold: true },
+          // Another replica stated something about the item first: hold it again unless the log says held.
+          async () => {
+            assertLive(entry);
+            if (entry.legalHold) return false;
+            await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), true);
+            return true;
           },
         );
       }
@@ -260,8 +265,13 @@ export async function extendItemRetention(
         FACT.retentionExtended,
         itemTarget(entry.caseId, entry.id),
         "retention extended",
-        {
-          retainUntil: until.toISOString(),
+        { retainUntil: until.toISOString() },
+        async () => {
+          assertLive(entry);
+          if (entry.retainUntil !== undefined && Date.parse(entry.retainUntil) >= until.getTime())
+            return false;
+          await ctx.store.extendRetention(itemKey(entry.caseId, entry.id), until);
+          return true;
         },
       );
       return viewItem(ctx, entry);

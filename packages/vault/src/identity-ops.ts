@@ -5,7 +5,7 @@ import type { VaultContext } from "./context.js";
 import { FACT } from "./facts.js";
 import type { LedgerIdentity } from "./ledger.js";
 import { ACCESS_LOCK } from "./locks.js";
-import { issueIdentity, revokeOnCrl } from "./pki.js";
+import { issueIdentity } from "./pki.js";
 import { proposeChange } from "./policy-facts.js";
 
 export interface IdentityIssue {
@@ -124,13 +124,7 @@ export async function performRevocation(
       ...approval,
     },
   );
-  const at = ctx.clock.now();
-  await revokeOnCrl(
-    ctx.dir,
-    ctx.pki,
-    serialNumbers.map((serialNumber) => ({ serialNumber, revokedAt: at })),
-    ctx.clock,
-  );
+  await ctx.revocations.publish(ctx.ledger);
   return live;
 }
 

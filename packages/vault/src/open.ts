@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
 import {
   type AuditLog,
+  type AuditLogOptions,
   DirectoryCheckpointWitness,
+  openAuditLog,
   openFileAuditLog,
   verifyCheckpointSignature,
 } from "@custody/audit";
@@ -24,9 +26,12 @@ import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
 import { Ledger } from "./ledger.js";
 import { KeyedLocks } from "./locks.js";
-import { loadVaultPki, revokedOnCrl, revokeOnCrl, type VaultPki } from "./pki.js";
+import { loadVaultPki } from "./pki.js";
 import { assertPolicyBound } from "./policy-facts.js";
+import { FileRevocationList, SharedRevocationList } from "./revocations.js";
 import { renewExpiringSigner } from "./rotation.js";
+import { assertSharedCa, sharedStateFor } from "./shared-open.js";
+import type { VaultSharedState } from "./shared-state.js";
 import { VaultSigner } from "./signer.js";
 
 export interface VaultOpenOptions {
@@ -35,6 +40,8 @@ export interface VaultOpenOptions {
   logger?: Logger;
   /** A store built by the caller (e.g. AzureBlobEvidenceStore); the fs store under `dir` otherwise. */
   store?: EvidenceStore;
+  /** The state replicas share (default: the one the Azure store offers, when vault.json asks for it). */
+  shared?: VaultSharedState;
 }
 
 /** `init`: a log being written for the first time; `accept-tail`: a custodian reviews an unsealed tail. */
@@ -60,8 +67,9 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const store = options.store ?? (await openConfiguredStore(options.dir, config));
   const ledger = new Ledger(createHash("sha256").update(pki.sealKey).digest("hex"));
   const signer = new VaultSigner(pki.signers, ledger, clock);
-  const audit = await openFileAuditLog({
-    dir: join(options.dir, "audit"),
+  const shared = sharedStateFor(config, options.shared, store);
+  if (shared !== undefined) await assertSharedCa(shared, pki);
+  const auditOptions: AuditLogOptions = {
     signer,
     clock,
     logger,
@@ -70,11 +78,22 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     onRecord: (record) => ledger.observe(record),
     ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
     ...(mode === "accept-tail" ? { acceptUnsealedTail: true } : {}),
-  });
+  };
+  const audit =
+    shared === undefined
+      ? await openFileAuditLog({ dir: join(options.dir, "audit"), ...auditOptions })
+      : await openAuditLog(await shared.openAuditSink(), auditOptions);
   try {
-    const policy = await AccessPolicyStore.open(join(options.dir, "policy"), { clock, logger });
+    const policy = await AccessPolicyStore.open(shared?.policyVersions ?? join(options.dir, "policy"), {
+      clock,
+      logger,
+    });
+    const revocations =
+      shared === undefined
+        ? new FileRevocationList(options.dir, pki, clock)
+        : new SharedRevocationList(shared, pki, clock);
     const authenticated = new WeakSet<AuthenticatedPrincipal>();
-    const boundPolicy = new BoundPolicy(ledger, policy);
+    const boundPolicy = new BoundPolicy(ledger, policy, shared !== undefined);
     // A principal stays valid only while the log has not revoked its certificate.
     const isCurrent = (p: AuthenticatedPrincipal) =>
       authenticated.has(p) && ledger.identities.get(p.serialNumber)?.revoked !== true;
@@ -90,6 +109,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       policy,
       boundPolicy,
       locks: new KeyedLocks(),
+      revocations,
       pki,
       signer,
       hostname: hostname(),
@@ -97,9 +117,11 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     if (mode !== "init") {
       await assertLatestCheckpointSigned(ctx, audit);
       assertLogIsThisVault(ctx);
-      assertPolicyBound(ctx);
+      // Replicas: versions another replica is writing right now may follow the stated one (never used).
+      if (shared === undefined) assertPolicyBound(ctx);
+      else await boundPolicy.current();
     }
-    const crl = mode === "init" ? new Set<string>() : await publishRevocations(ctx, pki);
+    const crl = mode === "init" ? new Set<string>() : await publishRevocations(ctx);
     if (mode === "open") await renewExpiringSigner(ctx);
     return { ctx, audit, authenticated, revokedOnCrl: crl };
   } catch (error) {
@@ -146,24 +168,12 @@ function assertLogIsThisVault(ctx: VaultContext): void {
 }
 
 // A revocation is effective once logged; a crash before the CRL was re-signed is finished here.
-async function publishRevocations(ctx: VaultContext, pki: VaultPki): Promise<Set<string>> {
-  const onCrl = await revokedOnCrl(ctx.dir, pki);
-  const missing = [...ctx.ledger.identities.values()].filter((i) => i.revoked && !onCrl.has(i.serialNumber));
-  if (missing.length === 0) return onCrl;
-  await revokeOnCrl(
-    ctx.dir,
-    pki,
-    missing.map((i) => ({
-      serialNumber: i.serialNumber,
-      revokedAt: new Date(i.revokedAt ?? ctx.clock.now()),
-    })),
-    ctx.clock,
-  );
-  ctx.logger.warn(
-    { serials: missing.map((i) => i.serialNumber) },
-    "re-published revocations missing from the CRL",
-  );
-  for (const identity of missing) onCrl.add(identity.serialNumber);
+async function publishRevocations(ctx: VaultContext): Promise<Set<string>> {
+  const onCrl = await ctx.revocations.revokedSerials();
+  const missing = await ctx.revocations.publish(ctx.ledger);
+  if (missing.length > 0)
+    ctx.logger.warn({ serials: missing }, "re-published revocations missing from the CRL");
+  for (const serial of missing) onCrl.add(serial);
   return onCrl;
 }
 
