@@ -134,7 +134,20 @@ export class AzureAuditSink extends AzureAuditSource implements AuditSink {
   }
 
   readRange(start: number, end: number): AsyncIterable<Uint8Array> {
+    const base = this.#size - this.#current.length;
+    // The usual catch-up: a few records at the end of the current segment, one ranged read.
+    if (start >= base && end <= this.#size) return this.readSegmentRange(start - base, end - start);
     return this.readBytes({ start, end });
+  }
+
+  private async *readSegmentRange(offset: number, count: number): AsyncIterable<Uint8Array> {
+    if (count <= 0) return;
+    try {
+      const response = await this.segmentClient(this.#current.index).download(offset, count);
+      for await (const chunk of response.readableStreamBody ?? []) yield chunk as Buffer;
+    } catch (error) {
+      throw auditAzureError(error, `cannot read the tail of ${this.description}`);
+    }
   }
 
   async claimCheckpoint(after: number, treeSize: number): Promise<boolean> {

@@ -9,6 +9,7 @@ import type {
 import { type Clock, CustodyError, isCustodyError, type JsonValue } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { FactAction, FactDetails } from "./facts.js";
+import { backOff, RACE_RETRIES } from "./races.js";
 
 export interface GuardedRequest {
   principal: AuthenticatedPrincipal;
@@ -128,6 +129,7 @@ export class Guard {
       } catch (error) {
         attempt += 1;
         if (!isCustodyError(error, "ERR_AUDIT_RACE") || attempt > RACE_RETRIES) throw error;
+        await backOff(attempt);
       }
     }
   }
@@ -139,6 +141,7 @@ export class Guard {
         return await this.#audit.append(event);
       } catch (error) {
         if (!isCustodyError(error, "ERR_AUDIT_RACE") || attempt >= RACE_RETRIES) throw error;
+        await backOff(attempt + 1);
         await this.#audit.catchUp();
       }
     }
@@ -186,6 +189,7 @@ export class Guard {
         return await appended;
       } catch (error) {
         if (!isCustodyError(error, "ERR_AUDIT_RACE") || attempt >= RACE_RETRIES) throw error;
+        await backOff(attempt + 1);
         await this.#audit.catchUp();
         if (redo !== undefined && !(await redo())) return undefined;
       }
@@ -233,9 +237,6 @@ export class Guard {
     return this.#audit.verify(options);
   }
 }
-
-/** Races a caller loses in a row (to other replicas appending first) before its error is reported. */
-const RACE_RETRIES = 64;
 
 function denied(principal: AuthenticatedPrincipal, action: Action, publicTarget: string): CustodyError {
   return new CustodyError("ERR_ACCESS_DENIED", `${principal.id} may not ${action} ${publicTarget}`, {
