@@ -273,7 +273,7 @@ export class LogImpl implements AuditLog {
   catchUp(): Promise<void> {
     const shared = this.#shared;
     if (shared === undefined) return Promise.resolve();
-    this.assertUsable();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     this.#queuedCatchUp ??= this.inTurn(async () => {
       this.#queuedCatchUp = undefined;
       await this.readOthers(shared);

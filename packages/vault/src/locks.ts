@@ -18,11 +18,6 @@ export class KeyedLocks {
     }
   }
 
-  /** Keys someone holds or waits for (a test hook: empty when the vault is idle). */
-  get busy(): string[] {
-    return [...this.#tails.keys()];
-  }
-
   async #acquire(key: string): Promise<() => void> {
     const previous = this.#tails.get(key) ?? Promise.resolve();
     let release: () => void = () => {};
