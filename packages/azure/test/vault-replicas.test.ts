@@ -6,6 +6,7 @@ import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { verifyAuditLog } from "@custody/audit";
 import { AzureAuditSource, AzureBlobEvidenceStore } from "@custody/azure";
 import { isCustodyError } from "@custody/core";
+import { readRevokedSerials } from "@custody/manifest";
 import { Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AzuriteInstance, startAzurite } from "./azurite.js";
@@ -179,3 +180,29 @@ function flipBase64(pem: string): string {
   lines[1] = `${line.slice(0, 30)}${line[30] === "A" ? "B" : "A"}${line.slice(31)}`;
   return lines.join("\n");
 }
+
+describe("identities across replicas", () => {
+  it("an identity issued on one replica logs in on another once it caught up; a revocation reaches both, and the CRL", async () => {
+    const a = await Vault.open({ dir: join(work, "replica-1"), store: await openStore() });
+    const b = await Vault.open({ dir: join(work, "replica-2"), store: await openStore() });
+    try {
+      const aliceOnA = a.authenticate(identityPem);
+      const bob = await a.issueIdentity(aliceOnA, "bob-replicas");
+      await a.grant(aliceOnA, { name: "bob-replicas", role: "auditor", scope: "*" });
+      expect(() => b.authenticate(bob.identityPem)).toThrow(
+        expect.objectContaining({ code: "ERR_IDENTITY_INVALID" }),
+      );
+      await b.catchUp();
+      const bobOnB = b.authenticate(bob.identityPem);
+      expect((await b.whoami(bobOnB)).grants.map((g) => g.role)).toEqual(["auditor"]);
+      await a.revokeIdentity(aliceOnA, "bob-replicas");
+      // The principal B authenticated before the revocation is refused at B's next decision.
+      const error = await b.listAccess(bobOnB).catch((e: unknown) => e);
+      expect(isCustodyError(error) ? error.code : error).toBe("ERR_IDENTITY_INVALID");
+      expect(readRevokedSerials(await b.crl(), await caPem()).has(bob.serialNumber)).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 120_000);
+});

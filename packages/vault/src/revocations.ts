@@ -54,12 +54,14 @@ export class FileRevocationList implements RevocationList {
 }
 
 const CRL_PREFIX = "pki/crl/";
-const crlName = (seq: number) => `${CRL_PREFIX}${String(seq + 1).padStart(12, "0")}.pem`;
+/** `<n>-<time>.pem`: sorted by name, the newest list of the newest revocation comes last. */
+const crlName = (seq: number, at: Date) =>
+  `${CRL_PREFIX}${String(seq + 1).padStart(12, "0")}-${at.toISOString().replaceAll(/[-:.]/g, "")}.pem`;
 
 /**
- * Numbered CRLs in the shared state, `pki/crl/<n>.pem`, each made whole from the ledger after the
- * revocation record n-1 and stored create-only: replicas never overwrite each other's list, and the
- * highest number states every revocation up to it.
+ * Numbered CRLs in the shared state, `pki/crl/<n>-<time>.pem`, each made whole from the ledger after the
+ * revocation record n-1 and stored create-only: replicas never overwrite each other's list, the highest
+ * number states every revocation up to it, and a list signed again later (same n) sorts after it.
  */
 export class SharedRevocationList implements RevocationList {
   readonly shared: VaultSharedState;
@@ -90,8 +92,9 @@ export class SharedRevocationList implements RevocationList {
     const revoked = revokedIn(ledger, this.clock);
     const missing = revoked.filter((entry) => !listed.has(entry.serialNumber));
     if (missing.length === 0) return [];
+    const now = this.clock.now();
     await this.shared.createDocument(
-      crlName(ledger.lastRevocationSeq),
+      crlName(ledger.lastRevocationSeq, now),
       createCrl(this.pki.ca, revoked, { clock: this.clock }),
     );
     return missing.map((entry) => entry.serialNumber);
@@ -99,6 +102,7 @@ export class SharedRevocationList implements RevocationList {
 
   /** The first list of a new vault (nobody revoked). */
   async create(): Promise<void> {
-    await this.shared.createDocument(crlName(-1), createCrl(this.pki.ca, [], { clock: this.clock }));
+    const now = this.clock.now();
+    await this.shared.createDocument(crlName(-1, now), createCrl(this.pki.ca, [], { clock: this.clock }));
   }
 }

@@ -124,6 +124,15 @@ export class Vault {
   }
 
   /**
+   * Reads what other replicas appended to the shared log (a no-op for a vault one process serves).
+   * Operations do it themselves before deciding; `authenticate` is synchronous and knows only what this
+   * replica has read, so a server calls this first when an identity is unknown (issued on another replica).
+   */
+  catchUp(): Promise<void> {
+    return this.#ctx.guard.catchUp();
+  }
+
+  /**
    * Checks an identity bundle (certificate + key) and returns a principal the vault will accept: issued
    * by the vault CA for login, unrevoked, its key held by the caller, and issued (and, for a custodian,
    * approved) through this vault's log. A certificate minted with the CA key alone is refused.
