@@ -1,7 +1,7 @@
 import { CustodyError, canonicalJson, isCustodyError } from "@custody/core";
-import { listVersions, readVersionFile } from "./files.js";
 import { createInitialPolicy, isPolicyChange, policyHash } from "./policy.js";
 import type { AccessPolicy, PolicyEvent } from "./schema.js";
+import { type PolicyVersionStorage, toPolicyStorage } from "./storage.js";
 import { applyTransition, approveTransition, cancelTransition, proposeTransition } from "./transitions.js";
 import { parsePolicy } from "./validate.js";
 
@@ -16,18 +16,24 @@ export interface PolicyVersion {
  * policy, numbered as its name says, names its predecessor's hash, and is exactly what its recorded
  * event does to its predecessor, so a hand edit anywhere is refused with ERR_POLICY_INVALID.
  */
-export async function loadVersions(dir: string, from?: PolicyVersion): Promise<PolicyVersion[]> {
-  const numbers = await listVersions(dir);
+export async function loadVersions(
+  where: string | PolicyVersionStorage,
+  from?: PolicyVersion,
+): Promise<PolicyVersion[]> {
+  const storage = toPolicyStorage(where);
+  const numbers = await storage.list();
   const start = from === undefined ? 1 : from.policy.version + 1;
   const wanted = numbers.filter((n) => n >= start);
   if (from === undefined && numbers.length === 0) {
-    throw new CustodyError("ERR_NOT_FOUND", `no access policy in ${dir}`, { details: { dir } });
+    throw new CustodyError("ERR_NOT_FOUND", `no access policy in ${storage.description}`, {
+      details: { dir: storage.description },
+    });
   }
   const loaded: PolicyVersion[] = [];
   let previous = from;
   for (const [index, version] of wanted.entries()) {
     if (version !== start + index) throw invalid(version, `version ${start + index} is missing`);
-    const current = await loadOne(dir, version, previous);
+    const current = await loadOne(storage, version, previous);
     loaded.push(current);
     previous = current;
   }
@@ -35,11 +41,11 @@ export async function loadVersions(dir: string, from?: PolicyVersion): Promise<P
 }
 
 async function loadOne(
-  dir: string,
+  storage: PolicyVersionStorage,
   version: number,
   previous: PolicyVersion | undefined,
 ): Promise<PolicyVersion> {
-  const bytes = await readVersionFile(dir, version);
+  const bytes = await storage.read(version);
   const policy = parseFile(bytes, version);
   if (policy.version !== version) throw invalid(version, `the file says it is version ${policy.version}`);
   const hash = policyHash(policy);
@@ -78,7 +84,7 @@ export interface PolicyHistoryReport {
 }
 
 /** Checks a policy directory offline, as `AccessPolicyStore.open` does, without opening a store. */
-export async function verifyPolicyHistory(dir: string): Promise<PolicyHistoryReport> {
+export async function verifyPolicyHistory(dir: string | PolicyVersionStorage): Promise<PolicyHistoryReport> {
   const versions = await loadVersions(dir);
   const head = versions.at(-1);
   if (head === undefined) throw new CustodyError("ERR_NOT_FOUND", `no access policy in ${dir}`);

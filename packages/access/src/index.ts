@@ -41,6 +41,8 @@ export {
 } from "./schema.js";
 export type { Resource, ResourceKind, Scope } from "./scope.js";
 export { RESOURCE_KINDS, resourceSchema, scopeCovers, scopeIdSchema, scopeSchema } from "./scope.js";
+export type { PolicyVersionStorage } from "./storage.js";
+export { DirectoryPolicyStorage } from "./storage.js";
 export { AccessPolicyStore, DEFAULT_APPROVAL_TTL_MS } from "./store.js";
 export type {
   AccessPolicyStoreOptions,

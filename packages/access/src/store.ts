@@ -11,12 +11,12 @@ import {
 } from "@custody/core";
 import type { Action } from "./actions.js";
 import { authorize, type Decision } from "./authorize.js";
-import { ensureDirectory, removeDeadTempFiles, writeVersionFile } from "./files.js";
 import { loadVersions, type PolicyVersion } from "./history.js";
 import { createInitialPolicy, custodiansOf, policyHash, requiresApproval } from "./policy.js";
 import type { AccessPolicy, Actor, ApprovableChange, PolicyChange } from "./schema.js";
 import { principalIdSchema } from "./schema.js";
 import type { Resource } from "./scope.js";
+import { type PolicyVersionStorage, toPolicyStorage } from "./storage.js";
 import type {
   AccessPolicyStoreOptions,
   ApprovalResult,
@@ -33,6 +33,7 @@ import {
 } from "./transitions.js";
 
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
+const RECENT_VERSIONS = 64;
 
 /**
  * The access policy kept as numbered, hash-chained versions in one directory (`000001.json`, ...).
@@ -40,16 +41,21 @@ export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
  * stay, so the history can be checked. A version written by another process first gives ERR_CONFLICT.
  */
 export class AccessPolicyStore {
+  /** The directory (or the shared storage's description) the versions live in. */
   readonly dir: string;
+  readonly #storage: PolicyVersionStorage;
   readonly #clock: Clock;
   readonly #ids: IdGenerator;
   readonly #ttlMs: number;
   readonly #logger: Logger;
   #head: PolicyVersion;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Versions read or written lately, so a reader can use the one a log states while newer ones exist. */
+  readonly #recent = new Map<number, PolicyVersion>();
 
-  private constructor(dir: string, head: PolicyVersion, options: AccessPolicyStoreOptions) {
-    this.dir = dir;
+  private constructor(storage: PolicyVersionStorage, head: PolicyVersion, options: AccessPolicyStoreOptions) {
+    this.#storage = storage;
+    this.dir = storage.description;
     this.#head = head;
     this.#clock = options.clock ?? systemClock;
     this.#ids = options.ids ?? uuidv7Generator(this.#clock);
@@ -59,7 +65,7 @@ export class AccessPolicyStore {
 
   /** Creates the directory's first version with `custodian` as the only custodian; ERR_ALREADY_EXISTS if present. */
   static async init(
-    dir: string,
+    where: string | PolicyVersionStorage,
     custodian: Actor | string,
     options: InitOptions = {},
   ): Promise<AccessPolicyStore> {
@@ -72,25 +78,37 @@ export class AccessPolicyStore {
       at: (options.clock ?? systemClock).now(),
       roles: options.roles,
     });
-    await ensureDirectory(dir);
+    const storage = toPolicyStorage(where);
+    await storage.prepare();
     try {
-      await writeVersionFile(dir, 1, canonicalJsonBytes(policy));
+      await storage.create(1, canonicalJsonBytes(policy));
     } catch (cause) {
       if (cause instanceof CustodyError && cause.code === "ERR_CONFLICT") {
-        throw new CustodyError("ERR_ALREADY_EXISTS", `an access policy already exists in ${dir}`, { cause });
+        throw new CustodyError(
+          "ERR_ALREADY_EXISTS",
+          `an access policy already exists in ${storage.description}`,
+          { cause },
+        );
       }
       throw cause;
     }
-    return new AccessPolicyStore(dir, { policy, hash: policyHash(policy) }, options);
+    return new AccessPolicyStore(storage, { policy, hash: policyHash(policy) }, options);
   }
 
   /** Loads and checks the whole history; ERR_NOT_FOUND when empty, ERR_POLICY_INVALID when tampered. */
-  static async open(dir: string, options: AccessPolicyStoreOptions = {}): Promise<AccessPolicyStore> {
-    const versions = await loadVersions(dir);
-    await removeDeadTempFiles(dir);
+  static async open(
+    where: string | PolicyVersionStorage,
+    options: AccessPolicyStoreOptions = {},
+  ): Promise<AccessPolicyStore> {
+    const storage = toPolicyStorage(where);
+    const versions = await loadVersions(storage);
+    await storage.prepare();
     const head = versions.at(-1);
-    if (head === undefined) throw new CustodyError("ERR_NOT_FOUND", `no access policy in ${dir}`);
-    return new AccessPolicyStore(dir, head, options);
+    if (head === undefined)
+      throw new CustodyError("ERR_NOT_FOUND", `no access policy in ${storage.description}`);
+    const store = new AccessPolicyStore(storage, head, options);
+    for (const version of versions.slice(-RECENT_VERSIONS)) store.#remember(version);
+    return store;
   }
 
   /** The newest version this store has seen (call `refresh()` to pick up other writers). */
@@ -108,9 +126,25 @@ export class AccessPolicyStore {
 
   /** Reads versions other processes wrote since, checking each link. */
   async refresh(): Promise<AccessPolicy> {
-    const newer = await loadVersions(this.dir, this.#head);
-    this.#head = newer.at(-1) ?? this.#head;
+    const newer = await loadVersions(this.#storage, this.#head);
+    for (const version of newer) this.#remember(version);
+    const last = newer.at(-1);
+    // Refreshes may overlap (several callers at once): the head only moves forward.
+    if (last !== undefined && last.policy.version > this.#head.policy.version) this.#head = last;
     return this.#head.policy;
+  }
+
+  /** A version this store read or wrote lately (the last RECENT_VERSIONS), checked like the head. */
+  recentVersion(version: number): { policy: AccessPolicy; hash: string } | undefined {
+    return version === this.version ? this.#head : this.#recent.get(version);
+  }
+
+  #remember(version: PolicyVersion): void {
+    this.#recent.set(version.policy.version, version);
+    for (const old of this.#recent.keys()) {
+      if (this.#recent.size <= RECENT_VERSIONS) break;
+      this.#recent.delete(old);
+    }
   }
 
   /** `authorize` against the current version with the store's clock. */
@@ -157,7 +191,7 @@ export class AccessPolicyStore {
 
   /** Every version from 1, re-checked from disk. */
   async history(): Promise<AccessPolicy[]> {
-    return (await loadVersions(this.dir)).map((version) => version.policy);
+    return (await loadVersions(this.#storage)).map((version) => version.policy);
   }
 
   async #commitRequest(
@@ -198,8 +232,9 @@ export class AccessPolicyStore {
     const transition = make(head.policy, this.#clock.now());
     const next = transition.policy;
     throwIfAborted(options.abortSignal);
-    await writeVersionFile(this.dir, next.version, canonicalJsonBytes(next));
+    await this.#storage.create(next.version, canonicalJsonBytes(next));
     this.#head = { policy: next, hash: policyHash(next) };
+    this.#remember(this.#head);
     this.#logger.info(
       { version: next.version, event: next.event.kind, by: next.event.by },
       "access policy changed",

@@ -26,6 +26,7 @@ describe("@custody/access public surface", () => {
         "changeResource",
         "createInitialPolicy",
         "custodiansOf",
+        "DirectoryPolicyStorage",
         "describeGrant",
         "grantSchema",
         "isAction",

@@ -54,6 +54,12 @@ export interface UnsealedTail {
 export interface AuditLog {
   /** Appends one record; resolves once it is durable. Concurrent appends share one write and one sync. */
   append(event: AuditEvent): Promise<AuditRecord>;
+  /**
+   * Reads what other writers of a shared sink appended since (a no-op for a sink with one writer). A
+   * caller that decides on the state the log states calls it first; an append that loses a race to
+   * another writer fails with ERR_AUDIT_RACE, nothing stored, and the caller decides again after this.
+   */
+  catchUp(): Promise<void>;
   /** Signs and stores a checkpoint over every durable record (returns the latest when nothing is new). */
   checkpoint(): Promise<SignedCheckpoint>;
   latestCheckpoint(): Promise<SignedCheckpoint | undefined>;

@@ -9,7 +9,7 @@ import {
   type SignedCheckpoint,
   signCheckpoint,
 } from "./checkpoint.js";
-import type { AuditSink, AuditSource } from "./sink.js";
+import type { AuditSink, AuditSource, SharedAuditSink } from "./sink.js";
 import type { CheckpointWitness } from "./witness.js";
 
 interface CheckpointPolicy {
@@ -19,7 +19,12 @@ interface CheckpointPolicy {
   every: number;
   intervalMs: number;
   witness: CheckpointWitness | undefined;
+  /** Other writers sign checkpoints of the same log: link to the newest stored one, claimed first. */
+  shared?: SharedAuditSink | undefined;
 }
+
+/** How many times a shared writer looks again for the newest checkpoint while another writer makes it. */
+const CLAIM_ATTEMPTS = 50;
 
 /** Makes the writer's checkpoints one at a time, each linked to the one before. */
 export class CheckpointWriter {
@@ -118,11 +123,17 @@ export class CheckpointWriter {
     if (treeSize === 0)
       throw new CustodyError("ERR_INVALID_ARGUMENT", "an empty audit log has no checkpoint");
     if (this.latest !== undefined && this.latest.checkpoint.treeSize === treeSize) return this.latest;
+    // The root is taken now: appends continue while a shared writer claims its checkpoint.
+    const rootHash = this.accumulator.root().toString("hex");
+    if (this.policy.shared !== undefined) {
+      const newest = await this.claimNext(this.policy.shared, treeSize);
+      if (newest !== undefined) return newest;
+    }
     const signed = await signCheckpoint(
       {
         format: CHECKPOINT_FORMAT,
         treeSize,
-        rootHash: this.accumulator.root().toString("hex"),
+        rootHash,
         time: this.policy.clock.now().toISOString(),
         prevCheckpoint: this.latest === undefined ? null : checkpointDigest(this.latest.bytes),
       },
@@ -132,6 +143,25 @@ export class CheckpointWriter {
     this.latest = signed;
     await this.witness(signed);
     return signed;
+  }
+
+  /**
+   * Links to the newest checkpoint any writer stored and claims its successor. Returns a stored checkpoint
+   * when it already covers `treeSize` (nothing to sign), undefined once this writer holds the claim.
+   */
+  private async claimNext(shared: SharedAuditSink, treeSize: number): Promise<SignedCheckpoint | undefined> {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
+      const stored = await CheckpointWriter.loadLatest(shared);
+      if (stored !== undefined) this.latest = stored;
+      if (stored !== undefined && stored.checkpoint.treeSize >= treeSize) return stored;
+      if (await shared.claimCheckpoint(stored?.checkpoint.treeSize ?? 0, treeSize)) return undefined;
+      // Another writer is signing the successor right now: wait for it to appear, then link to it.
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
+    }
+    throw new CustodyError(
+      "ERR_AUDIT_RACE",
+      `another writer holds the next checkpoint of ${shared.description}`,
+    );
   }
 
   /**

@@ -67,7 +67,8 @@ export {
   MAX_DETAILS_BYTES,
   recordLeafHash,
 } from "./record.js";
-export type { AuditSink, AuditSource, SinkRecovery } from "./sink.js";
+export type { AuditSink, AuditSource, SharedAuditSink, SinkRecovery } from "./sink.js";
+export { isSharedSink } from "./sink.js";
 export type { AuditVerifyReport, VerifyAuditOptions } from "./verify.js";
 export { verifyAuditLog } from "./verify.js";
 export type { CheckpointWitness } from "./witness.js";

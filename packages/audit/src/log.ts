@@ -1,6 +1,7 @@
 import {
   type Clock,
   CustodyError,
+  isCustodyError,
   isoTimestampSchema,
   silentLogger,
   systemClock,
@@ -19,7 +20,8 @@ import {
 import { type AuditEvent, type AuditRecord, makeRecord, parseEvent, recordLeafHash } from "./record.js";
 import { type Replayed, replay } from "./replay.js";
 import { type SealKey, toSealKey } from "./seal.js";
-import type { AuditSink } from "./sink.js";
+import { raceLost, readOtherWriters } from "./shared-tail.js";
+import { type AuditSink, isSharedSink, type SharedAuditSink } from "./sink.js";
 import { type AuditVerifyReport, type VerifyAuditOptions, verifyAuditLog } from "./verify.js";
 
 /**
@@ -34,6 +36,9 @@ function recordTime(clock: Clock): string {
   }
   return time;
 }
+
+/** The Azure service's largest append block: a shared batch is one block, stored whole or not at all. */
+const SHARED_BATCH_BYTES = 4 * 1024 * 1024;
 
 interface Pending {
   record: AuditRecord;
@@ -50,6 +55,11 @@ export class LogImpl implements AuditLog {
   #flushing: Promise<void> | undefined;
   #failure: CustodyError | undefined;
   #closing = false;
+  /** Set when other processes append to the same sink (see SharedAuditSink). */
+  readonly #shared: SharedAuditSink | undefined;
+  /** Writes and catch-ups take turns: a catch-up never reads this writer's own batch as someone else's. */
+  #turn: Promise<unknown> = Promise.resolve();
+  #queuedCatchUp: Promise<void> | undefined;
   readonly #clock: Clock;
   readonly #checkpoints: CheckpointWriter;
   readonly #sealKey: SealKey | undefined;
@@ -68,6 +78,7 @@ export class LogImpl implements AuditLog {
     this.#nextSeq = this.scanner.count;
     this.#lastHash = this.scanner.lastHash;
     this.#clock = options.clock ?? systemClock;
+    this.#shared = isSharedSink(sink) ? sink : undefined;
     this.#checkpoints = new CheckpointWriter(sink, this.scanner.accumulator, replayed.latest, {
       signer: options.signer,
       clock: this.#clock,
@@ -75,6 +86,7 @@ export class LogImpl implements AuditLog {
       every: options.checkpointEvery ?? 1000,
       intervalMs: options.checkpointIntervalMs ?? 60_000,
       witness: options.witness,
+      shared: this.#shared,
     });
     this.#checkpoints.witnessed = replayed.witnessed;
     this.#checkpoints.unsealedTailPending = replayed.unsealedTail !== undefined;
@@ -147,27 +159,62 @@ export class LogImpl implements AuditLog {
   private async flush(): Promise<void> {
     try {
       while (this.#pending.length > 0) {
-        const batch = this.#pending;
-        this.#pending = [];
-        await this.writeBatch(batch);
+        const batch = this.takeBatch();
+        await this.inTurn(() => this.writeBatch(batch));
       }
     } finally {
       this.#flushing = undefined;
     }
   }
 
+  /** Everything queued; for a shared sink at most one append block, so a batch lands whole or not at all. */
+  private takeBatch(): Pending[] {
+    if (this.#shared === undefined) return this.#pending.splice(0);
+    let bytes = 0;
+    let count = 0;
+    for (const item of this.#pending) {
+      bytes += Buffer.byteLength(item.line) + 1;
+      if (count > 0 && bytes > SHARED_BATCH_BYTES) break;
+      count += 1;
+    }
+    return this.#pending.splice(0, count);
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(work);
+    this.#turn = run.catch(() => undefined);
+    return run;
+  }
+
   private async writeBatch(batch: Pending[]): Promise<void> {
+    const first = batch[0]?.record;
+    if (
+      this.#shared !== undefined &&
+      (first?.seq !== this.scanner.count || first.prev !== this.scanner.lastHash)
+    ) {
+      // Sequenced before a catch-up moved the tail: writing it would break the chain.
+      for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(raceLost(this.#shared));
+      this.rewindToDurable();
+      return;
+    }
     let text = "";
     for (const item of batch) text += `${item.line}\n`;
     try {
       await this.sink.append(Buffer.from(text, "utf8"));
     } catch (error) {
+      if (this.#shared !== undefined && isCustodyError(error, "ERR_AUDIT_RACE")) {
+        // Nothing of this batch was stored; its records and those after them are decided again by their callers.
+        for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(raceLost(this.#shared));
+        this.rewindToDurable();
+        return;
+      }
       // The stored tail is now unknown and the chain in memory is ahead of it: refuse everything until reopened.
       this.#failure = toCustodyError(error, "ERR_IO", `audit append to ${this.sink.description} failed`);
       for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(this.#failure);
       return;
     }
     for (const item of batch) this.scanner.accumulator.append(recordLeafHash(item.record.hash));
+    this.scanner.lastHash = batch.at(-1)?.record.hash ?? this.scanner.lastHash;
     for (let i = 0; i < batch.length; i += 1) {
       const item = batch[i] as Pending;
       this.mirror(item.record);
@@ -213,8 +260,47 @@ export class LogImpl implements AuditLog {
     }
   }
 
+  private rewindToDurable(): void {
+    this.#nextSeq = this.scanner.count;
+    this.#lastHash = this.scanner.lastHash;
+  }
+
+  /**
+   * For a shared sink: reads and replays what other writers appended since (one read shared by the
+   * callers that wait for it). Records queued meanwhile were sequenced on the old tail: they fail with
+   * ERR_AUDIT_RACE and their callers decide again. A no-op for a sink with one writer.
+   */
+  catchUp(): Promise<void> {
+    const shared = this.#shared;
+    if (shared === undefined) return Promise.resolve();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    this.#queuedCatchUp ??= this.inTurn(async () => {
+      this.#queuedCatchUp = undefined;
+      await this.readOthers(shared);
+    });
+    return this.#queuedCatchUp;
+  }
+
+  private async readOthers(shared: SharedAuditSink): Promise<void> {
+    try {
+      const read = await readOtherWriters(shared, this.scanner, this.#sealKey, (record) => {
+        this.options.onRecord?.(record);
+        this.mirror(record);
+      });
+      if (read === 0) return;
+    } catch (error) {
+      this.#failure = toCustodyError(error, "ERR_IO", `cannot follow ${shared.description}`);
+      for (const item of this.#pending.splice(0)) item.reject(this.#failure);
+      throw this.#failure;
+    }
+    for (const item of this.#pending.splice(0)) item.reject(raceLost(shared));
+    this.rewindToDurable();
+    this.#checkpoints.recordsDurable();
+  }
+
   async checkpoint(): Promise<SignedCheckpoint> {
     this.assertUsable();
+    await this.catchUp();
     return this.#checkpoints.checkpoint();
   }
 

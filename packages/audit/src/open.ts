@@ -3,7 +3,7 @@ import type { AuditLog, AuditLogOptions, UnsealedTail } from "./audit-log.js";
 import { FileAuditSink } from "./file-sink.js";
 import { LogImpl } from "./log.js";
 import type { AuditEvent } from "./record.js";
-import type { AuditSink, SinkRecovery } from "./sink.js";
+import { type AuditSink, isSharedSink, type SinkRecovery } from "./sink.js";
 
 export const RECOVERY_ACTOR = "custody.audit";
 export const RECOVERY_ACTION = "audit.recover";
@@ -25,7 +25,8 @@ export async function openAuditLog(sink: AuditSink, options: AuditLogOptions): P
   try {
     const log = await LogImpl.replay(sink, options);
     const tail = log.sealedTail;
-    if (tail === undefined) await log.catchUpWitness();
+    // On a shared sink a sealed tail is other writers' records not yet signed, not a crash.
+    if (tail === undefined || isSharedSink(sink)) await log.catchUpWitness();
     else {
       // Signed first: these records were promised durable by a writer of this vault, which died
       // before its checkpoint; the record that says so is covered by the next checkpoint.

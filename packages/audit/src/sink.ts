@@ -27,6 +27,29 @@ export type SinkRecovery =
   /** Half of a checkpoint (its signature or its body) left by a crash, moved aside to `keptAt`. */
   | { kind: "incomplete-checkpoint"; treeSize: number; keptAt: string };
 
+/**
+ * A sink several processes append to at once (Azure append blobs with `appendPosition` conditions): an
+ * append lands only where this writer believes the log ends, else it fails with ERR_AUDIT_RACE and
+ * stores nothing. The log then reads the other writers' records (`refreshTail`, `readRange`), checks
+ * and replays them, and its callers decide again on the new state and retry.
+ */
+export interface SharedAuditSink extends AuditSink {
+  readonly shared: true;
+  /** Learns where the stored log ends now, other writers' appends included (moves `size`). */
+  refreshTail(): Promise<void>;
+  /** The bytes from `start` (a record boundary this writer knows) to `end`. */
+  readRange(start: number, end: number): AsyncIterable<Uint8Array>;
+  /**
+   * Claims, create-only, the right to write the checkpoint that follows the one of `after` records, so
+   * two writers never sign two successors of one checkpoint (a fork). False when another writer holds it.
+   */
+  claimCheckpoint(after: number, treeSize: number): Promise<boolean>;
+}
+
+export function isSharedSink(sink: AuditSink): sink is SharedAuditSink {
+  return (sink as Partial<SharedAuditSink>).shared === true;
+}
+
 /** Write access for exactly one writer (the sink enforces that; see each sink's README section). */
 export interface AuditSink extends AuditSource {
   /** Repairs found while opening; the log appends a record for each. */

@@ -26,6 +26,7 @@ describe("@custody/audit public surface", () => {
         "createInclusionBundle",
         "createInclusionBundles",
         "inclusionBundleSchema",
+        "isSharedSink",
         "openAuditLog",
         "openFileAuditLog",
         "parseCheckpointBytes",

@@ -19,7 +19,15 @@ export interface AzureAuditSinkOptions extends AzureAuditLocation {
   maxSegmentBytes?: number;
   /** Start a new segment before one has this many blocks (default 49,000; the service's limit is 50,000). */
   maxSegmentBlocks?: number;
+  /**
+   * Several processes (vault replicas) append to this log: a lost append race leaves the sink usable (the
+   * log catches up and its callers decide again) instead of stopping this writer.
+   */
+  shared?: boolean;
 }
+
+/** A claim on a checkpoint's successor older than this, whose checkpoint never appeared, was abandoned. */
+const STALE_CLAIM_MS = 120_000;
 
 /** The service's largest append block; bigger batches are split at line ends. */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024;
@@ -39,9 +47,11 @@ export class AzureAuditSink extends AzureAuditSource implements AuditSink {
   #closed = false;
   readonly #maxBytes: number;
   readonly #maxBlocks: number;
+  readonly #sharedWriters: boolean;
 
   private constructor(options: AzureAuditSinkOptions) {
     super(options);
+    this.#sharedWriters = options.shared === true;
     this.#maxBytes = options.maxSegmentBytes ?? 1024 * 1024 * 1024;
     this.#maxBlocks = options.maxSegmentBlocks ?? 49_000;
     if (!(this.#maxBlocks >= 1 && this.#maxBytes >= MAX_BLOCK_BYTES / 64)) {
@@ -64,7 +74,8 @@ export class AzureAuditSink extends AzureAuditSource implements AuditSink {
     sink.#size = segments.reduce((sum, s) => sum + s.length, 0);
     // No segment yet: the first append creates segment 0 (as if a sealed segment -1 preceded it).
     sink.#current = segments.at(-1) ?? { index: -1, length: 0, blocks: 0, sealed: true };
-    await sink.setAsideIncompleteCheckpoints();
+    // Another replica may be between the two halves of its checkpoint right now: not a crash to repair.
+    if (!sink.#sharedWriters) await sink.setAsideIncompleteCheckpoints();
     return sink;
   }
 
@@ -72,7 +83,9 @@ export class AzureAuditSink extends AzureAuditSource implements AuditSink {
     return this.#size;
   }
 
-  override readBytes(options: { end?: number; abortSignal?: AbortSignal } = {}): AsyncIterable<Uint8Array> {
+  override readBytes(
+    options: { start?: number; end?: number; abortSignal?: AbortSignal } = {},
+  ): AsyncIterable<Uint8Array> {
     return super.readBytes({ ...options, end: Math.min(options.end ?? this.#size, this.#size) });
   }
 
@@ -81,8 +94,87 @@ export class AzureAuditSink extends AzureAuditSource implements AuditSink {
     try {
       for (const block of splitAtLines(lines, MAX_BLOCK_BYTES)) await this.appendBlock(block);
     } catch (error) {
-      this.#failure = auditAzureError(error, `audit append to ${this.description} failed`);
-      throw this.#failure;
+      const failure = auditAzureError(error, `audit append to ${this.description} failed`);
+      // A lost race stored nothing (the condition failed): the writer catches up and tries again.
+      if (!(this.#sharedWriters && failure.code === "ERR_AUDIT_RACE")) this.#failure = failure;
+      throw failure;
+    }
+  }
+
+  /** The shared-writer part (see SharedAuditSink in @custody/audit); `shared` is true only when asked for. */
+  get shared(): true | undefined {
+    return this.#sharedWriters ? true : undefined;
+  }
+
+  /** Follows the current segment to its stored end, and on to the next ones another writer created. */
+  async refreshTail(): Promise<void> {
+    this.assertUsable();
+    try {
+      for (;;) {
+        const current = this.#current;
+        if (current.index >= 0) {
+          const properties = await this.segmentClient(current.index).getProperties();
+          const length = properties.contentLength ?? 0;
+          this.#size += length - current.length;
+          this.#current = {
+            index: current.index,
+            length,
+            blocks: properties.blobCommittedBlockCount ?? 0,
+            sealed: properties.isSealed === true,
+          };
+        }
+        if (current.index >= 0 && !this.#current.sealed) return;
+        const next = this.segmentClient(current.index + 1);
+        if (!(await next.exists())) return;
+        this.#current = { index: current.index + 1, length: 0, blocks: 0, sealed: false };
+      }
+    } catch (error) {
+      throw auditAzureError(error, `cannot follow the audit log ${this.description}`);
+    }
+  }
+
+  readRange(start: number, end: number): AsyncIterable<Uint8Array> {
+    const base = this.#size - this.#current.length;
+    // The usual catch-up: a few records at the end of the current segment, one ranged read.
+    if (start >= base && end <= this.#size) return this.readSegmentRange(start - base, end - start);
+    return this.readBytes({ start, end });
+  }
+
+  private async *readSegmentRange(offset: number, count: number): AsyncIterable<Uint8Array> {
+    if (count <= 0) return;
+    try {
+      const response = await this.segmentClient(this.#current.index).download(offset, count);
+      for await (const chunk of response.readableStreamBody ?? []) yield chunk as Buffer;
+    } catch (error) {
+      throw auditAzureError(error, `cannot read the tail of ${this.description}`);
+    }
+  }
+
+  async claimCheckpoint(after: number, treeSize: number): Promise<boolean> {
+    const claim = this.container.getBlockBlobClient(
+      `${this.prefix}checkpoints/${checkpointBlobName(after, "json")}.next`,
+    );
+    const body = JSON.stringify({ treeSize, claimedAt: new Date().toISOString() });
+    try {
+      await claim.upload(body, Buffer.byteLength(body), { conditions: { ifNoneMatch: "*" } });
+      return true;
+    } catch (error) {
+      const mapped = auditAzureError(error, `cannot claim the checkpoint after ${after}`);
+      if (mapped.code !== "ERR_ALREADY_EXISTS") throw mapped;
+    }
+    await this.breakStaleClaim(claim);
+    return false;
+  }
+
+  /** A writer that claimed a successor and died leaves a claim no checkpoint follows: it is removed after a while. */
+  private async breakStaleClaim(claim: ReturnType<AzureAuditSink["checkpointClient"]>): Promise<void> {
+    try {
+      const properties = await claim.getProperties();
+      const age = Date.now() - (properties.lastModified?.getTime() ?? Date.now());
+      if (age < STALE_CLAIM_MS) return;
+      await claim.delete({ conditions: { ifMatch: properties.etag ?? "*" } });
+    } catch {
+      // Someone else broke or renewed it first; the caller looks again.
     }
   }
 

@@ -101,14 +101,23 @@ export class AzureAuditSource implements AuditSource {
     return segments.sort((a, b) => a.index - b.index);
   }
 
-  async *readBytes(options: { end?: number; abortSignal?: AbortSignal } = {}): AsyncIterable<Uint8Array> {
+  async *readBytes(
+    options: { start?: number; end?: number; abortSignal?: AbortSignal } = {},
+  ): AsyncIterable<Uint8Array> {
     let left = options.end ?? Number.POSITIVE_INFINITY;
+    let skip = options.start ?? 0;
+    left -= skip;
     for (const segment of await this.listSegments()) {
-      const count = Math.min(segment.length, left);
-      if (count <= 0) break;
+      const offset = Math.min(skip, segment.length);
+      skip -= offset;
+      const count = Math.min(segment.length - offset, left);
+      if (count <= 0) {
+        if (left <= 0) break;
+        continue;
+      }
       left -= count;
       try {
-        const response = await this.segmentClient(segment.index).download(0, count, {
+        const response = await this.segmentClient(segment.index).download(offset, count, {
           ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
         });
         for await (const chunk of response.readableStreamBody ?? []) yield chunk as Buffer;

@@ -32,6 +32,7 @@ import { assertKeyFree, type LiveObject, readLive } from "./lookup.js";
 import { type AzureBlobEvidenceStoreOptions, blockSettings, containerClientFor } from "./options.js";
 import { capabilitiesFor, probeEnforcement } from "./probe.js";
 import { applyServiceProtection, readLibraryState, serviceState } from "./state.js";
+import { AzureVaultState } from "./vault-state.js";
 
 /** Write-once evidence storage on Azure Blob Storage (block blobs, create-only, resumable, verified reads). */
 export class AzureBlobEvidenceStore implements EvidenceStore {
@@ -219,6 +220,11 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
   }
 
   async close(): Promise<void> {}
+
+  /** The state a replicated vault keeps beside its evidence (audit log, policy, CA, CRLs) in this container. */
+  vaultSharedState(): AzureVaultState {
+    return new AzureVaultState(this.#container);
+  }
 
   async #protect(
     key: string,

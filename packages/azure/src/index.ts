@@ -5,3 +5,4 @@ export { AzureAuditSource } from "./audit-source.js";
 export { AzureBlobEvidenceStore } from "./blob-store.js";
 export { defaultAzureCredential } from "./credential.js";
 export type { AzureBlobEvidenceStoreOptions, TokenCredential } from "./options.js";
+export { AzurePolicyStorage, AzureVaultState, VAULT_STATE_PREFIX } from "./vault-state.js";

@@ -3,6 +3,7 @@ import { changeResource, requiredAction } from "@custody/access";
 import type { ApprovalOutcome } from "./approvals.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
+import { ACCESS_LOCK } from "./locks.js";
 import { commitPolicy, proposeChange } from "./policy-facts.js";
 
 export interface GrantRequest {
@@ -36,16 +37,20 @@ export async function changeGrant(
     target: `principal:${grant.name}`,
     details: { role: grant.role, scope: grant.scope, change: kind },
   };
-  return ctx.guard.run(request, async () => {
-    if (ctx.policy.requiresApproval(change)) {
-      return { status: "pending", request: await proposeChange(ctx, principal, change) };
-    }
-    const result = await commitPolicy(ctx, principal, () => ctx.policy.apply(change, principal));
-    return {
-      status: "done",
-      message: `${kind} of role ${grant.role} over ${grant.scope} for ${grant.name} applied (policy version ${result.version})`,
-    };
-  });
+  return ctx.guard.run(request, () =>
+    ctx.locks.with([ACCESS_LOCK], async (): Promise<ApprovalOutcome> => {
+      if (ctx.policy.requiresApproval(change)) {
+        return { status: "pending", request: await proposeChange(ctx, principal, change) };
+      }
+      const result = await commitPolicy(ctx, principal, (options) =>
+        ctx.policy.apply(change, principal, options),
+      );
+      return {
+        status: "done",
+        message: `${kind} of role ${grant.role} over ${grant.scope} for ${grant.name} applied (policy version ${result.version})`,
+      };
+    }),
+  );
 }
 
 export interface AccessListing {

@@ -2,12 +2,13 @@ import { type ApprovableChange, type PendingApproval, requiredAction } from "@cu
 import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
-import { itemRequest } from "./evidence-ops.js";
+import { assertLive, itemRequest } from "./evidence-ops.js";
 import { FACT, itemTarget } from "./facts.js";
 import { activateIdentity, performRevocation } from "./identity-ops.js";
 import { viewItem } from "./item-view.js";
 import { type EvidenceItem, itemKey, itemResource } from "./items.js";
 import type { LedgerItem } from "./ledger.js";
+import { ACCESS_LOCK, itemLock } from "./locks.js";
 import { commitPolicy, proposeChange } from "./policy-facts.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
 
@@ -29,13 +30,17 @@ export async function releaseHold(
 ): Promise<ApprovalOutcome> {
   const entry = await resolveItem(ctx, principal, "evidence.release", ref);
   const change: ApprovableChange = { kind: "release-hold", resource: itemResource(entry) };
-  return ctx.guard.run(itemRequest(principal, "evidence.release", entry), async () => {
-    if (!entry.legalHold)
-      throw new CustodyError("ERR_INVALID_ARGUMENT", `item ${entry.id} is not under legal hold`);
-    if (ctx.policy.requiresApproval(change))
-      return { status: "pending", request: await proposeChange(ctx, principal, change) };
-    return performRelease(ctx, principal.id, entry);
-  });
+  // The custodian count decides between "done" and "pending": it may not change in between.
+  return ctx.guard.run(itemRequest(principal, "evidence.release", entry), () =>
+    ctx.locks.with([itemLock(entry.caseId, entry.id), ACCESS_LOCK], async () => {
+      assertLive(entry);
+      if (!entry.legalHold)
+        throw new CustodyError("ERR_INVALID_ARGUMENT", `item ${entry.id} is not under legal hold`);
+      if (ctx.policy.requiresApproval(change))
+        return { status: "pending", request: await proposeChange(ctx, principal, change) };
+      return performRelease(ctx, principal.id, entry);
+    }),
+  );
 }
 
 /** Deletes an item whose retention has passed and that is not held; two custodians must agree when two exist. */
@@ -47,12 +52,15 @@ export async function purgeItem(
   const entry = await resolveItem(ctx, principal, "evidence.purge", ref);
   const change: ApprovableChange = { kind: "purge", resource: itemResource(entry) };
   // Authorized (and recorded) first: a person without the grant learns nothing about holds or retention.
-  return ctx.guard.run(itemRequest(principal, "evidence.purge", entry), async () => {
-    assertPurgeable(ctx, entry);
-    if (ctx.policy.requiresApproval(change))
-      return { status: "pending", request: await proposeChange(ctx, principal, change) };
-    return performPurge(ctx, principal.id, entry);
-  });
+  return ctx.guard.run(itemRequest(principal, "evidence.purge", entry), () =>
+    ctx.locks.with([itemLock(entry.caseId, entry.id), ACCESS_LOCK], async () => {
+      assertLive(entry);
+      assertPurgeable(ctx, entry);
+      if (ctx.policy.requiresApproval(change))
+        return { status: "pending", request: await proposeChange(ctx, principal, change) };
+      return performPurge(ctx, principal.id, entry);
+    }),
+  );
 }
 
 /** The second custodian approves a request; the change or operation it names happens now, recorded. */
@@ -67,20 +75,36 @@ export async function approveRequest(
     resource: { kind: "policy" },
     target: `request:${requestId}`,
   } as const;
-  return ctx.guard.run(request, async () => {
-    const result = await commitPolicy(ctx, principal, () => ctx.policy.approve(requestId, principal));
-    const approved = result.request;
-    const approval = { requestId, proposedBy: approved.proposedBy, approvedBy: principal.id };
-    const outcome = await performApproved(ctx, approved.change, approval);
-    await ctx.guard.note(
-      principal,
-      requiredAction(approved.change),
-      targetOf(approved.change),
-      `${outcome.message}; proposed by ${approved.proposedBy}, approved by ${principal.id} (request ${requestId})`,
-      { ...approval, policyVersion: result.version },
-    );
-    return outcome;
-  });
+  return ctx.guard.run(request, () =>
+    ctx.locks.with(approvalLocks(ctx, requestId), async () => {
+      const result = await commitPolicy(ctx, principal, (options) =>
+        ctx.policy.approve(requestId, principal, options),
+      );
+      const approved = result.request;
+      const approval = { requestId, proposedBy: approved.proposedBy, approvedBy: principal.id };
+      const outcome = await performApproved(ctx, approved.change, approval);
+      await ctx.guard.note(
+        principal,
+        requiredAction(approved.change),
+        targetOf(approved.change),
+        `${outcome.message}; proposed by ${approved.proposedBy}, approved by ${principal.id} (request ${requestId})`,
+        { ...approval, policyVersion: result.version },
+      );
+      return outcome;
+    }),
+  );
+}
+
+/** The access lock, and the item's when the request names one (its release or purge happens now). */
+function approvalLocks(ctx: VaultContext, requestId: string): string[] {
+  const pending = ctx.policy.policy.pendingApprovals.find((request) => request.id === requestId);
+  const resource =
+    pending?.change.kind === "release-hold" || pending?.change.kind === "purge"
+      ? pending.change.resource
+      : undefined;
+  return resource === undefined
+    ? [ACCESS_LOCK]
+    : [ACCESS_LOCK, itemLock(resource.caseId ?? "", resource.itemId ?? "")];
 }
 
 async function performApproved(
@@ -124,10 +148,16 @@ async function performRelease(
   entry: LedgerItem,
   approval?: Approval,
 ): Promise<DoneOutcome> {
-  await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), false);
-  await ctx.guard.fact(actor, FACT.holdReleased, itemTarget(entry.caseId, entry.id), "legal hold released", {
-    legalHold: false,
-    ...approval,
+  const key = itemKey(entry.caseId, entry.id);
+  await ctx.store.setLegalHold(key, false);
+  const target = itemTarget(entry.caseId, entry.id);
+  const details = { legalHold: false as const, ...approval };
+  // Another replica stated something about the item first: release again unless the log says released.
+  await ctx.guard.fact(actor, FACT.holdReleased, target, "legal hold released", details, async () => {
+    assertLive(entry);
+    if (!entry.legalHold) return false;
+    await ctx.store.setLegalHold(key, false);
+    return true;
   });
   return {
     status: "done",
@@ -143,9 +173,8 @@ async function performPurge(
   approval?: Approval,
 ): Promise<DoneOutcome> {
   await ctx.store.delete(itemKey(entry.caseId, entry.id));
-  await ctx.guard.fact(actor, FACT.purged, itemTarget(entry.caseId, entry.id), "item purged", {
-    ...approval,
-  });
+  const target = itemTarget(entry.caseId, entry.id);
+  await ctx.guard.fact(actor, FACT.purged, target, "item purged", { ...approval }, async () => !entry.purged);
   return { status: "done", message: `item ${entry.id} purged` };
 }
 

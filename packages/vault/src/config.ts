@@ -13,6 +13,11 @@ export const storeConfigSchema = z.discriminatedUnion("kind", [
     accountUrl: z.url().optional(),
     /** ...the name of an environment variable that holds a connection string (never the secret itself). */
     connectionStringEnv: z.string().optional(),
+    /**
+     * The audit log, checkpoints, policy, CA certificate and CRLs live in the container too, so several
+     * replicas serve one vault (the default for a new Azure vault). Absent: they stay in the vault folder.
+     */
+    shared: z.boolean().optional(),
   }),
 ]);
 

@@ -1,10 +1,13 @@
 import type { AccessPolicyStore } from "@custody/access";
 import type { Clock, Logger } from "@custody/core";
 import type { EvidenceStore } from "@custody/store";
+import type { BoundPolicy } from "./bound-policy.js";
 import type { VaultConfig } from "./config.js";
 import type { Guard } from "./guard.js";
 import type { Ledger } from "./ledger.js";
+import type { KeyedLocks } from "./locks.js";
 import type { VaultPki } from "./pki.js";
+import type { RevocationList } from "./revocations.js";
 import type { VaultSigner } from "./signer.js";
 
 /**
@@ -20,6 +23,12 @@ export interface VaultContext {
   readonly ledger: Ledger;
   readonly guard: Guard;
   readonly policy: AccessPolicyStore;
+  /** The policy version the log states; policy changes run through `boundPolicy.change`. */
+  readonly boundPolicy: BoundPolicy;
+  /** Check-then-act sections (an item's protection, the access state) hold these (locks.ts). */
+  readonly locks: KeyedLocks;
+  /** The CRL (a file, or numbered lists in the shared state); the log decides, the list publishes. */
+  readonly revocations: RevocationList;
   readonly pki: VaultPki;
   readonly signer: VaultSigner;
   readonly hostname: string;

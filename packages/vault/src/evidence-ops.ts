@@ -16,6 +16,8 @@ import {
   itemResource,
   RECORD_METADATA_KEY,
 } from "./items.js";
+import type { LedgerItem } from "./ledger.js";
+import { itemLock } from "./locks.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
 
 const DAY_MS = 86_400_000;
@@ -41,47 +43,60 @@ export async function ingestItem(
     kind: record.kind,
     caseId: record.caseId,
   };
-  return ctx.guard.run({ principal, action: "evidence.ingest", resource, target, details }, async () => {
-    assertIngestable(record, options);
-    const existing = ctx.ledger.item(record.caseId, record.id);
-    if (existing !== undefined && !existing.purged) {
-      throw new CustodyError("ERR_ALREADY_EXISTS", `item ${record.id} is already in case ${record.caseId}`, {
-        details: { id: record.id, caseId: record.caseId },
-      });
-    }
-    const retainDays = options.retainDays ?? ctx.config.defaultRetentionDays;
-    const retainUntil =
-      retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
-    const legalHold = options.legalHold === true;
-    const stored = await ctx.store.create(itemKey(record.caseId, record.id), openForStore(file), {
-      expectedSha256: record.id,
-      ...(retainUntil === undefined ? {} : { retainUntil }),
-      legalHold,
-      metadata: { [RECORD_METADATA_KEY]: encodeItemRecord(record) },
-      ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+  const request = { principal, action: "evidence.ingest", resource, target, details } as const;
+  return ctx.guard.run(request, () =>
+    ctx.locks.with([itemLock(record.caseId, record.id)], () =>
+      storeIngested(ctx, principal, file, record, options),
+    ),
+  );
+}
+
+/** Under the item's lock: two ingests of the same bytes into one case cannot both store and state it. */
+async function storeIngested(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  file: string,
+  record: Awaited<ReturnType<typeof examineForIngest>>,
+  options: IngestOptions,
+): Promise<EvidenceItem> {
+  const target = itemTarget(record.caseId, record.id);
+  assertIngestable(record, options);
+  const existing = ctx.ledger.item(record.caseId, record.id);
+  if (existing !== undefined && !existing.purged) {
+    throw new CustodyError("ERR_ALREADY_EXISTS", `item ${record.id} is already in case ${record.caseId}`, {
+      details: { id: record.id, caseId: record.caseId },
     });
-    await ctx.guard.fact(
-      principal.id,
-      FACT.ingested,
-      target,
-      `${record.name} stored in case ${record.caseId}`,
-      {
-        record,
-        recordSha256: itemRecordSha256(record),
-        legalHold,
-        ...(retainUntil === undefined ? {} : { retainUntil: retainUntil.toISOString() }),
-      },
-    );
-    const entry = ctx.ledger.item(record.caseId, record.id);
-    if (entry === undefined)
-      throw new CustodyError("ERR_INTERNAL", "the ingest fact did not reach the ledger");
-    return {
-      ...record,
-      legalHold,
-      storedAt: stored.createdAt.toISOString(),
-      ...(entry.retainUntil === undefined ? {} : { retainUntil: entry.retainUntil }),
-    };
+  }
+  const retainDays = options.retainDays ?? ctx.config.defaultRetentionDays;
+  const retainUntil = retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
+  const legalHold = options.legalHold === true;
+  const stored = await ctx.store.create(itemKey(record.caseId, record.id), openForStore(file), {
+    expectedSha256: record.id,
+    ...(retainUntil === undefined ? {} : { retainUntil }),
+    legalHold,
+    metadata: { [RECORD_METADATA_KEY]: encodeItemRecord(record) },
+    ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
   });
+  await ctx.guard.fact(
+    principal.id,
+    FACT.ingested,
+    target,
+    `${record.name} stored in case ${record.caseId}`,
+    {
+      record,
+      recordSha256: itemRecordSha256(record),
+      legalHold,
+      ...(retainUntil === undefined ? {} : { retainUntil: retainUntil.toISOString() }),
+    },
+  );
+  const entry = ctx.ledger.item(record.caseId, record.id);
+  if (entry === undefined) throw new CustodyError("ERR_INTERNAL", "the ingest fact did not reach the ledger");
+  return {
+    ...record,
+    legalHold,
+    storedAt: stored.createdAt.toISOString(),
+    ...(entry.retainUntil === undefined ? {} : { retainUntil: entry.retainUntil }),
+  };
 }
 
 export type ListedItem = EvidenceItem & { finding?: string };
@@ -202,15 +217,29 @@ export async function holdItem(
   ref: ItemRef,
 ): Promise<EvidenceItem> {
   const entry = await resolveItem(ctx, principal, "evidence.hold", ref);
-  return ctx.guard.run(itemRequest(principal, "evidence.hold", entry), async () => {
-    await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), true);
-    if (!entry.legalHold) {
-      await ctx.guard.fact(principal.id, FACT.holdSet, itemTarget(entry.caseId, entry.id), "legal hold set", {
-        legalHold: true,
-      });
-    }
-    return viewItem(ctx, entry);
-  });
+  return ctx.guard.run(itemRequest(principal, "evidence.hold", entry), () =>
+    ctx.locks.with([itemLock(entry.caseId, entry.id)], async () => {
+      assertLive(entry);
+      await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), true);
+      if (!entry.legalHold) {
+        await ctx.guard.fact(
+          principal.id,
+          FACT.holdSet,
+          itemTarget(entry.caseId, entry.id),
+          "legal hold set",
+          { legalHold: true },
+          // Another replica stated something about the item first: hold it again unless the log says held.
+          async () => {
+            assertLive(entry);
+            if (entry.legalHold) return false;
+            await ctx.store.setLegalHold(itemKey(entry.caseId, entry.id), true);
+            return true;
+          },
+        );
+      }
+      return viewItem(ctx, entry);
+    }),
+  );
 }
 
 export async function extendItemRetention(
@@ -221,25 +250,42 @@ export async function extendItemRetention(
 ): Promise<EvidenceItem> {
   const entry = await resolveItem(ctx, principal, "evidence.retain", ref);
   const request = itemRequest(principal, "evidence.retain", entry, { until: until.toISOString() });
-  return ctx.guard.run(request, async () => {
-    if (entry.retainUntil !== undefined && Date.parse(entry.retainUntil) > until.getTime()) {
-      throw new CustodyError(
-        "ERR_IMMUTABLE",
-        `item ${entry.id} is retained until ${entry.retainUntil}; retention only grows`,
+  return ctx.guard.run(request, () =>
+    ctx.locks.with([itemLock(entry.caseId, entry.id)], async () => {
+      assertLive(entry);
+      if (entry.retainUntil !== undefined && Date.parse(entry.retainUntil) > until.getTime()) {
+        throw new CustodyError(
+          "ERR_IMMUTABLE",
+          `item ${entry.id} is retained until ${entry.retainUntil}; retention only grows`,
+        );
+      }
+      await ctx.store.extendRetention(itemKey(entry.caseId, entry.id), until);
+      await ctx.guard.fact(
+        principal.id,
+        FACT.retentionExtended,
+        itemTarget(entry.caseId, entry.id),
+        "retention extended",
+        { retainUntil: until.toISOString() },
+        async () => {
+          assertLive(entry);
+          if (entry.retainUntil !== undefined && Date.parse(entry.retainUntil) >= until.getTime())
+            return false;
+          await ctx.store.extendRetention(itemKey(entry.caseId, entry.id), until);
+          return true;
+        },
       );
-    }
-    await ctx.store.extendRetention(itemKey(entry.caseId, entry.id), until);
-    await ctx.guard.fact(
-      principal.id,
-      FACT.retentionExtended,
-      itemTarget(entry.caseId, entry.id),
-      "retention extended",
-      {
-        retainUntil: until.toISOString(),
-      },
-    );
-    return viewItem(ctx, entry);
-  });
+      return viewItem(ctx, entry);
+    }),
+  );
+}
+
+/** Inside an item's lock: the item may have been purged while the caller waited for it. */
+export function assertLive(entry: LedgerItem): void {
+  if (entry.purged) {
+    throw new CustodyError("ERR_NOT_FOUND", `item ${entry.id} was purged`, {
+      details: { id: entry.id, caseId: entry.caseId },
+    });
+  }
 }
 
 /** The guarded request for one item: its target names case and id; a refused caller is told only the id. */

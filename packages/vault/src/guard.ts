@@ -1,8 +1,15 @@
 import { type AccessPolicy, type Action, authorize, type Resource } from "@custody/access";
-import type { AuditLog, AuditRecord, InclusionProofBundle, SignedCheckpoint } from "@custody/audit";
+import type {
+  AuditEvent,
+  AuditLog,
+  AuditRecord,
+  InclusionProofBundle,
+  SignedCheckpoint,
+} from "@custody/audit";
 import { type Clock, CustodyError, isCustodyError, type JsonValue } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { FactAction, FactDetails } from "./facts.js";
+import { backOff, RACE_RETRIES } from "./races.js";
 
 export interface GuardedRequest {
   principal: AuthenticatedPrincipal;
@@ -26,6 +33,8 @@ export class Guard {
   readonly #clock: Clock;
   readonly #policy: () => Promise<AccessPolicy>;
   readonly #isAuthenticated: (principal: AuthenticatedPrincipal) => boolean;
+  /** Facts appended and not yet durable: the ledger learns them only once they are. */
+  readonly #factsInFlight = new Set<Promise<unknown>>();
 
   constructor(
     audit: AuditLog,
@@ -46,8 +55,24 @@ export class Guard {
   }
 
   /** The access policy as the signed log last stated it (refused when the files say otherwise). */
-  policy(): Promise<AccessPolicy> {
-    return this.#policy();
+  async policy(): Promise<AccessPolicy> {
+    return (await this.settledState()).policy;
+  }
+
+  /**
+   * Waits until every fact appended so far is durable (so the ledger states it), then reads the policy.
+   * A record appended synchronously after this resolves sits right after the state it was decided on:
+   * a decision never goes into the log behind a fact it did not see. Waiting costs nothing a record
+   * would not wait anyway: it could not be durable before the facts ahead of it in the log.
+   */
+  async settledState(): Promise<{ policy: AccessPolicy }> {
+    for (;;) {
+      // Replicas: what the others appended first (one read shared by the callers waiting for it).
+      await this.#audit.catchUp();
+      while (this.#factsInFlight.size > 0) await Promise.allSettled([...this.#factsInFlight]);
+      const policy = await this.#policy();
+      if (this.#factsInFlight.size === 0) return { policy };
+    }
   }
 
   allows(
@@ -62,25 +87,63 @@ export class Guard {
   async run<T>(request: GuardedRequest, perform: () => Promise<T>): Promise<T> {
     const { principal, action, target } = request;
     this.assertAuthenticated(principal);
-    const decision = authorize(await this.#policy(), principal, action, request.resource, {
-      clock: this.#clock,
-    });
     const base = {
       actor: principal.id,
       action,
       target,
       details: { ...request.details, actorSerial: principal.serialNumber },
     };
-    if (decision.outcome === "deny") {
-      await this.#audit.append({ ...base, outcome: "deny", reason: decision.reason });
-      throw denied(principal, action, request.publicTarget ?? target);
-    }
-    const allowed = await this.#audit.append({ ...base, outcome: "allow", reason: decision.reason });
+    const allowed = await this.#decided((policy) => {
+      // Checked again on the settled state: a revocation may have landed while this request waited.
+      this.assertAuthenticated(principal);
+      const decision = authorize(policy, principal, action, request.resource, { clock: this.#clock });
+      return { ...base, outcome: decision.outcome, reason: decision.reason };
+    });
+    if (allowed.outcome === "deny") throw denied(principal, action, request.publicTarget ?? target);
     try {
       return await perform();
     } catch (error) {
       await this.failed(principal, action, target, error, { decisionSeq: allowed.seq });
       throw error;
+    }
+  }
+
+  /** Reads what other replicas appended to the log (a no-op for a vault one process serves). */
+  catchUp(): Promise<void> {
+    return this.#audit.catchUp();
+  }
+
+  /**
+   * Appends the record `decide` makes on the settled state, with nothing in between: no fact can slip
+   * between the state read and the record. A record that loses the log to another replica first is
+   * decided again on the state that replica left.
+   */
+  async #decided(decide: (policy: AccessPolicy) => AuditEvent): Promise<AuditRecord> {
+    for (let attempt = 0; ; ) {
+      const { policy } = await this.settledState();
+      // A fact may have been appended while the settled state was handed back: settle again.
+      if (this.#factsInFlight.size > 0) continue;
+      const appended = this.#audit.append(decide(policy));
+      try {
+        return await appended;
+      } catch (error) {
+        attempt += 1;
+        if (!isCustodyError(error, "ERR_AUDIT_RACE") || attempt > RACE_RETRIES) throw error;
+        await backOff(attempt);
+      }
+    }
+  }
+
+  /** Appends a record whose content does not depend on the state, again after a lost race. */
+  async #appendRetrying(event: AuditEvent): Promise<AuditRecord> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.#audit.append(event);
+      } catch (error) {
+        if (!isCustodyError(error, "ERR_AUDIT_RACE") || attempt >= RACE_RETRIES) throw error;
+        await backOff(attempt + 1);
+        await this.#audit.catchUp();
+      }
     }
   }
 
@@ -92,7 +155,7 @@ export class Guard {
     reason: string,
   ): Promise<never> {
     this.assertAuthenticated(principal);
-    await this.#audit.append({
+    await this.#appendRetrying({
       actor: principal.id,
       action,
       target: publicTarget,
@@ -103,15 +166,34 @@ export class Guard {
     throw denied(principal, action, publicTarget);
   }
 
-  /** States a fact that has just become true. */
-  fact<A extends FactAction>(
+  /**
+   * States a fact that has just become true. When another replica appended first, the log is read again
+   * and `redo` (when given) checks the fact still holds on the new state, redoing the change if needed;
+   * it returns false when the fact no longer needs stating (then nothing is appended).
+   */
+  async fact<A extends FactAction>(
     actor: string,
     action: A,
     target: string,
     reason: string,
     details: FactDetails<A>,
-  ): Promise<AuditRecord> {
-    return this.#audit.append({ actor, action, target, outcome: "allow", reason, details: asJson(details) });
+    redo?: () => Promise<boolean>,
+  ): Promise<AuditRecord | undefined> {
+    const event = { actor, action, target, outcome: "allow" as const, reason, details: asJson(details) };
+    for (let attempt = 0; ; attempt += 1) {
+      const appended = this.#audit.append(event);
+      const tracked = appended.catch(() => undefined);
+      this.#factsInFlight.add(tracked);
+      void tracked.then(() => this.#factsInFlight.delete(tracked));
+      try {
+        return await appended;
+      } catch (error) {
+        if (!isCustodyError(error, "ERR_AUDIT_RACE") || attempt >= RACE_RETRIES) throw error;
+        await backOff(attempt + 1);
+        await this.#audit.catchUp();
+        if (redo !== undefined && !(await redo())) return undefined;
+      }
+    }
   }
 
   /** Records something that went wrong or was found wrong (an integrity finding, a failed read). */
@@ -123,7 +205,7 @@ export class Guard {
     details: Record<string, JsonValue> = {},
   ): Promise<void> {
     const code = isCustodyError(error) ? error.code : "ERR_INTERNAL";
-    await this.#audit.append({
+    await this.#appendRetrying({
       actor: principal.id,
       action,
       target,
@@ -135,7 +217,7 @@ export class Guard {
 
   /** A record of an allowed operation beyond its decision (how many items a listing returned). */
   note(principal: AuthenticatedPrincipal, action: Action, target: string, reason: string, details = {}) {
-    return this.#audit.append({ actor: principal.id, action, target, outcome: "allow", reason, details });
+    return this.#appendRetrying({ actor: principal.id, action, target, outcome: "allow", reason, details });
   }
 
   // Reading the log is not writing it: these never append.

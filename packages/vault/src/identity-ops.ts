@@ -4,7 +4,8 @@ import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { FACT } from "./facts.js";
 import type { LedgerIdentity } from "./ledger.js";
-import { issueIdentity, revokeOnCrl } from "./pki.js";
+import { ACCESS_LOCK } from "./locks.js";
+import { issueIdentity } from "./pki.js";
 import { proposeChange } from "./policy-facts.js";
 
 export interface IdentityIssue {
@@ -37,37 +38,43 @@ export async function issueIdentityFor(
     target: `principal:${name}`,
     details: { kind },
   } as const;
-  return ctx.guard.run(request, async () => {
-    // Grants name principals: a device may never share a person's name (and so their grants).
-    const other = ctx.ledger.identitiesOf(name).find((identity) => identity.kind !== kind);
-    if (other !== undefined) {
-      throw new CustodyError("ERR_CONFLICT", `${name} is a ${other.kind}'s name; a ${kind} needs its own`);
-    }
-    const issued = await issueIdentity(ctx.pki, name, kind, { clock: ctx.clock });
-    const change = { kind: "activate-identity", principal: name, serialNumber: issued.serialNumber } as const;
-    const pending = ctx.policy.requiresApproval(change)
-      ? await proposeChange(ctx, principal, change)
-      : undefined;
-    await ctx.guard.fact(
-      principal.id,
-      FACT.identityIssued,
-      `principal:${name}`,
-      `${kind} identity ${issued.serialNumber} issued to ${name}${pending === undefined ? "" : `, awaiting approval (request ${pending.id})`}`,
-      {
-        name,
+  return ctx.guard.run(request, () =>
+    ctx.locks.with([ACCESS_LOCK], async (): Promise<IdentityIssue> => {
+      // Grants name principals: a device may never share a person's name (and so their grants).
+      const other = ctx.ledger.identitiesOf(name).find((identity) => identity.kind !== kind);
+      if (other !== undefined) {
+        throw new CustodyError("ERR_CONFLICT", `${name} is a ${other.kind}'s name; a ${kind} needs its own`);
+      }
+      const issued = await issueIdentity(ctx.pki, name, kind, { clock: ctx.clock });
+      const change = {
+        kind: "activate-identity",
+        principal: name,
         serialNumber: issued.serialNumber,
-        fingerprintSha256: issued.fingerprintSha256,
-        kind,
-        active: pending === undefined,
-        ...(pending === undefined ? {} : { requestId: pending.id }),
-      },
-    );
-    return {
-      ...issued,
-      status: pending === undefined ? "active" : "pending",
-      ...(pending === undefined ? {} : { request: pending }),
-    };
-  });
+      } as const;
+      const pending = ctx.policy.requiresApproval(change)
+        ? await proposeChange(ctx, principal, change)
+        : undefined;
+      await ctx.guard.fact(
+        principal.id,
+        FACT.identityIssued,
+        `principal:${name}`,
+        `${kind} identity ${issued.serialNumber} issued to ${name}${pending === undefined ? "" : `, awaiting approval (request ${pending.id})`}`,
+        {
+          name,
+          serialNumber: issued.serialNumber,
+          fingerprintSha256: issued.fingerprintSha256,
+          kind,
+          active: pending === undefined,
+          ...(pending === undefined ? {} : { requestId: pending.id }),
+        },
+      );
+      return {
+        ...issued,
+        status: pending === undefined ? "active" : "pending",
+        ...(pending === undefined ? {} : { request: pending }),
+      };
+    }),
+  );
 }
 
 export type IdentityRevocation =
@@ -87,13 +94,15 @@ export async function revokeIdentity(
     target: `principal:${name}`,
     details: { change: "revoke-identity" },
   } as const;
-  return ctx.guard.run(request, async () => {
-    liveIdentities(ctx, name);
-    const change = { kind: "revoke-identity", principal: name } as const;
-    if (ctx.policy.requiresApproval(change))
-      return { status: "pending", request: await proposeChange(ctx, principal, change) };
-    return { status: "done", revoked: await performRevocation(ctx, principal.id, name) };
-  });
+  return ctx.guard.run(request, () =>
+    ctx.locks.with([ACCESS_LOCK], async (): Promise<IdentityRevocation> => {
+      liveIdentities(ctx, name);
+      const change = { kind: "revoke-identity", principal: name } as const;
+      if (ctx.policy.requiresApproval(change))
+        return { status: "pending", request: await proposeChange(ctx, principal, change) };
+      return { status: "done", revoked: await performRevocation(ctx, principal.id, name) };
+    }),
+  );
 }
 
 /** Records the revocation (effective for the vault at once), then publishes it on the CRL. */
@@ -115,13 +124,7 @@ export async function performRevocation(
       ...approval,
     },
   );
-  const at = ctx.clock.now();
-  await revokeOnCrl(
-    ctx.dir,
-    ctx.pki,
-    serialNumbers.map((serialNumber) => ({ serialNumber, revokedAt: at })),
-    ctx.clock,
-  );
+  await ctx.revocations.publish(ctx.ledger);
   return live;
 }
 

@@ -28,6 +28,7 @@ export type { EvidenceItem } from "./items.js";
 export type { VaultOpenOptions } from "./open.js";
 export type { ItemRef } from "./resolve.js";
 export type { SignerRotation } from "./rotation.js";
+export type { SharedStateSource, VaultSharedState } from "./shared-state.js";
 export type { TailAcceptance } from "./tail.js";
 export type { ItemSelector } from "./vault.js";
 export { Vault } from "./vault.js";

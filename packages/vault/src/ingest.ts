@@ -10,7 +10,6 @@ import { hashFile } from "@custody/hash";
 import { serializeManifest } from "@custody/manifest";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
-import { PKI_FILES, readPkiFile } from "./pki.js";
 
 export interface IngestOptions {
   caseId: string;
@@ -80,7 +79,7 @@ async function examinePackage(
   file: string,
   abortSignal: AbortSignal | undefined,
 ): Promise<ItemRecord["package"]> {
-  const crl = await readPkiFile(ctx.dir, PKI_FILES.crl);
+  const crl = await ctx.revocations.read();
   // Only a collector signs packages from the field: not the vault signer, not a person.
   const trust = {
     trustAnchors: [ctx.pki.caCertificatePem],

@@ -22,7 +22,17 @@ import {
 } from "./config.js";
 import { FACT } from "./facts.js";
 import { openVaultParts, vaultSettings } from "./open.js";
-import { assertIdentityName, createVaultPki, fingerprintOf, issueIdentity, loadVaultPki } from "./pki.js";
+import {
+  assertIdentityName,
+  createVaultPki,
+  fingerprintOf,
+  issueIdentity,
+  loadVaultPki,
+  type VaultPki,
+} from "./pki.js";
+import { SharedRevocationList } from "./revocations.js";
+import { SHARED_CA } from "./shared-open.js";
+import { sharedStateOf, type VaultSharedState } from "./shared-state.js";
 
 export interface VaultInitOptions {
   /** The first custodian; receives the returned identity. */
@@ -36,6 +46,8 @@ export interface VaultInitOptions {
   /** A directory outside the vault that receives a copy of every signed checkpoint. */
   witness?: WitnessConfig;
   openStore?: EvidenceStore;
+  /** The state replicas share (default: the one an Azure `openStore` offers; see VaultSharedState). */
+  shared?: VaultSharedState;
 }
 
 /**
@@ -79,18 +91,32 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
   await createVaultPki(dir, vaultId, { clock, keyBits: options.keyBits });
   const pki = await loadVaultPki(dir);
   const identity = await issueIdentity(pki, options.custodian, "person", { clock, keyBits: options.keyBits });
-  const policy = await AccessPolicyStore.init(join(dir, "policy"), options.custodian, { clock });
+  const store = storeConfigOf(options);
+  const shared = store.kind === "azure" && store.shared === true ? sharedForInit(options) : undefined;
+  if (shared !== undefined) await claimSharedState(shared, pki, clock);
+  const policy = await AccessPolicyStore.init(
+    shared?.policyVersions ?? join(dir, "policy"),
+    options.custodian,
+    {
+      clock,
+    },
+  );
   await writeVaultConfig(dir, {
     format: VAULT_FORMAT,
     vaultId,
     createdAt: clock.now().toISOString(),
-    store: options.store ?? { kind: "fs", dir: "store" },
+    store,
     defaultRetentionDays: options.defaultRetentionDays ?? 365,
     checkpointEvery: 1000,
     ...(options.witness === undefined ? {} : { witness: options.witness }),
   });
   const opened = await openVaultParts(
-    { dir, clock, ...(options.openStore === undefined ? {} : { store: options.openStore }) },
+    {
+      dir,
+      clock,
+      ...(options.openStore === undefined ? {} : { store: options.openStore }),
+      ...(shared === undefined ? {} : { shared }),
+    },
     "init",
   );
   try {
@@ -137,4 +163,29 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
     await opened.audit.close();
   }
   return identity.identityPem;
+}
+
+/** An Azure vault keeps its shared state in its container unless vault.json says otherwise (`shared: false`). */
+function storeConfigOf(options: VaultInitOptions): StoreConfig {
+  const store = options.store ?? { kind: "fs", dir: "store" };
+  return store.kind === "azure" ? { ...store, shared: store.shared ?? true } : store;
+}
+
+function sharedForInit(options: VaultInitOptions): VaultSharedState {
+  const shared = options.shared ?? sharedStateOf(options.openStore);
+  if (shared === undefined) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      "an Azure vault keeps its audit log and policy in its container: pass the AzureBlobEvidenceStore as openStore",
+    );
+  }
+  return shared;
+}
+
+/** The CA certificate goes first, create-only: a container that already holds a vault is refused. */
+async function claimSharedState(shared: VaultSharedState, pki: VaultPki, clock: Clock): Promise<void> {
+  if (!(await shared.createDocument(SHARED_CA, pki.caCertificatePem))) {
+    throw new CustodyError("ERR_ALREADY_EXISTS", `${shared.description} already holds a vault`);
+  }
+  await new SharedRevocationList(shared, pki, clock).create();
 }

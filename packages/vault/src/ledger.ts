@@ -41,6 +41,8 @@ export class Ledger {
   readonly identities = new Map<string, LedgerIdentity>();
   /** Fingerprint of the vault signer the log installed last. */
   currentSigner: string | undefined;
+  /** The seq of the newest revocation fact (-1: none); a shared CRL is numbered by it. */
+  lastRevocationSeq = -1;
   /** Records seen, so a caller can tell an empty log from a vault. */
   records = 0;
   readonly #sealKeySha256: string | undefined;
@@ -111,6 +113,7 @@ export class Ledger {
           identity.revoked = true;
           identity.revokedAt = record.time;
         }
+        this.lastRevocationSeq = record.seq;
         return;
       case FACT.signerInstalled:
         this.currentSigner = details(record, action).fingerprintSha256;

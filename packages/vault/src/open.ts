@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
 import {
   type AuditLog,
+  type AuditLogOptions,
   type AuditRecord,
   DirectoryCheckpointWitness,
+  openAuditLog,
   openFileAuditLog,
   RECOVERY_ACTOR,
   verifyCheckpointSignature,
@@ -20,13 +22,18 @@ import {
 } from "@custody/core";
 import { type EvidenceStore, FsEvidenceStore } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
+import { BoundPolicy } from "./bound-policy.js";
 import { readVaultConfig, type VaultConfig } from "./config.js";
 import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
 import { Ledger } from "./ledger.js";
-import { loadVaultPki, revokedOnCrl, revokeOnCrl, type VaultPki } from "./pki.js";
+import { KeyedLocks } from "./locks.js";
+import { loadVaultPki } from "./pki.js";
 import { assertPolicyBound } from "./policy-facts.js";
+import { FileRevocationList, SharedRevocationList } from "./revocations.js";
 import { renewExpiringSigner } from "./rotation.js";
+import { assertSharedCa, sharedStateFor } from "./shared-open.js";
+import type { VaultSharedState } from "./shared-state.js";
 import { VaultSigner } from "./signer.js";
 
 export interface VaultOpenOptions {
@@ -41,6 +48,8 @@ export interface VaultOpenOptions {
    * only queue; a throw is logged and ignored (the vault keeps working).
    */
   onAuditRecord?: (record: AuditRecord) => void;
+  /** The state replicas share (default: the one the Azure store offers, when vault.json asks for it). */
+  shared?: VaultSharedState;
 }
 
 /** `init`: a log being written for the first time; `accept-tail`: a custodian reviews an unsealed tail. */
@@ -67,8 +76,9 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const ledger = new Ledger(createHash("sha256").update(pki.sealKey).digest("hex"));
   const signer = new VaultSigner(pki.signers, ledger, clock);
   const watch = watchRecords(options.onAuditRecord, logger);
-  const audit = await openFileAuditLog({
-    dir: join(options.dir, "audit"),
+  const shared = sharedStateFor(config, options.shared, store);
+  if (shared !== undefined) await assertSharedCa(shared, pki);
+  const auditOptions: AuditLogOptions = {
     signer,
     clock,
     logger,
@@ -80,17 +90,27 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     },
     ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
     ...(mode === "accept-tail" ? { acceptUnsealedTail: true } : {}),
-  });
+  };
+  const audit =
+    shared === undefined
+      ? await openFileAuditLog({ dir: join(options.dir, "audit"), ...auditOptions })
+      : await openAuditLog(await shared.openAuditSink(), auditOptions);
   try {
     await watch.goLive(audit);
-    const policy = await AccessPolicyStore.open(join(options.dir, "policy"), { clock, logger });
+    const policy = await AccessPolicyStore.open(shared?.policyVersions ?? join(options.dir, "policy"), {
+      clock,
+      logger,
+    });
+    const revocations =
+      shared === undefined
+        ? new FileRevocationList(options.dir, pki, clock)
+        : new SharedRevocationList(shared, pki, clock);
     const authenticated = new WeakSet<AuthenticatedPrincipal>();
-    const policyNow = async () => {
-      await policy.refresh();
-      assertPolicyBound({ ledger, policy });
-      return policy.policy;
-    };
-    const guard = new Guard(audit, clock, policyNow, (p) => authenticated.has(p));
+    const boundPolicy = new BoundPolicy(ledger, policy, shared !== undefined);
+    // A principal stays valid only while the log has not revoked its certificate.
+    const isCurrent = (p: AuthenticatedPrincipal) =>
+      authenticated.has(p) && ledger.identities.get(p.serialNumber)?.revoked !== true;
+    const guard = new Guard(audit, clock, () => boundPolicy.current(), isCurrent);
     const ctx: VaultContext = {
       dir: options.dir,
       config,
@@ -100,6 +120,9 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       ledger,
       guard,
       policy,
+      boundPolicy,
+      locks: new KeyedLocks(),
+      revocations,
       pki,
       signer,
       hostname: hostname(),
@@ -107,9 +130,11 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     if (mode !== "init") {
       await assertLatestCheckpointSigned(ctx, audit);
       assertLogIsThisVault(ctx);
-      assertPolicyBound(ctx);
+      // Replicas: versions another replica is writing right now may follow the stated one (never used).
+      if (shared === undefined) assertPolicyBound(ctx);
+      else await boundPolicy.current();
     }
-    const crl = mode === "init" ? new Set<string>() : await publishRevocations(ctx, pki);
+    const crl = mode === "init" ? new Set<string>() : await publishRevocations(ctx);
     if (mode === "open") await renewExpiringSigner(ctx);
     return { ctx, audit, authenticated, revokedOnCrl: crl };
   } catch (error) {
@@ -185,24 +210,12 @@ function assertLogIsThisVault(ctx: VaultContext): void {
 }
 
 // A revocation is effective once logged; a crash before the CRL was re-signed is finished here.
-async function publishRevocations(ctx: VaultContext, pki: VaultPki): Promise<Set<string>> {
-  const onCrl = await revokedOnCrl(ctx.dir, pki);
-  const missing = [...ctx.ledger.identities.values()].filter((i) => i.revoked && !onCrl.has(i.serialNumber));
-  if (missing.length === 0) return onCrl;
-  await revokeOnCrl(
-    ctx.dir,
-    pki,
-    missing.map((i) => ({
-      serialNumber: i.serialNumber,
-      revokedAt: new Date(i.revokedAt ?? ctx.clock.now()),
-    })),
-    ctx.clock,
-  );
-  ctx.logger.warn(
-    { serials: missing.map((i) => i.serialNumber) },
-    "re-published revocations missing from the CRL",
-  );
-  for (const identity of missing) onCrl.add(identity.serialNumber);
+async function publishRevocations(ctx: VaultContext): Promise<Set<string>> {
+  const onCrl = await ctx.revocations.revokedSerials();
+  const missing = await ctx.revocations.publish(ctx.ledger);
+  if (missing.length > 0)
+    ctx.logger.warn({ serials: missing }, "re-published revocations missing from the CRL");
+  for (const serial of missing) onCrl.add(serial);
   return onCrl;
 }
 

@@ -1,5 +1,5 @@
-import type { ApprovableChange, PendingApproval, PolicyChangeResult } from "@custody/access";
-import { CustodyError } from "@custody/core";
+import type { ApprovableChange, PendingApproval, PolicyChangeResult, WriteOptions } from "@custody/access";
+import { CustodyError, isCustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { FACT } from "./facts.js";
@@ -12,20 +12,42 @@ import { FACT } from "./facts.js";
 export async function commitPolicy<R extends PolicyChangeResult>(
   ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  write: () => Promise<R>,
+  write: (options: WriteOptions) => Promise<R>,
 ): Promise<R> {
-  const result = await write();
-  await ctx.guard.fact(
-    principal.id,
-    FACT.policyChanged,
-    "policy",
-    `access policy version ${result.version} (${result.event.kind})`,
-    {
-      version: result.version,
-      hash: result.hash,
-    },
-  );
-  return result;
+  return ctx.boundPolicy.change(async () => {
+    const result = await writeOnStatedHead(ctx, write);
+    await ctx.guard.fact(
+      principal.id,
+      FACT.policyChanged,
+      "policy",
+      `access policy version ${result.version} (${result.event.kind})`,
+      { version: result.version, hash: result.hash },
+    );
+    return result;
+  });
+}
+
+/** Conflicts in a row a change retries (each after reading the log again) before it reports ERR_CONFLICT. */
+const CONFLICT_RETRIES = 5;
+
+/**
+ * Each version is written on top of the version the log states, never on one another replica wrote but
+ * has not stated yet. A version taken by another writer first is ERR_CONFLICT (never a lost update): the
+ * change is retried on the new head once the log states it, and reported when that keeps failing.
+ */
+async function writeOnStatedHead<R>(
+  ctx: VaultContext,
+  write: (options: WriteOptions) => Promise<R>,
+): Promise<R> {
+  for (let attempt = 0; ; attempt += 1) {
+    const head = ctx.ledger.policyHead;
+    try {
+      return await write(head === undefined ? {} : { expectedVersion: head.version });
+    } catch (error) {
+      if (!isCustodyError(error, "ERR_CONFLICT") || attempt >= CONFLICT_RETRIES) throw error;
+      await ctx.guard.catchUp();
+    }
+  }
 }
 
 /** Opens an approval request for the second custodian, recorded like every other policy version. */
@@ -34,7 +56,9 @@ export async function proposeChange(
   principal: AuthenticatedPrincipal,
   change: ApprovableChange,
 ): Promise<PendingApproval> {
-  const result = await commitPolicy(ctx, principal, () => ctx.policy.propose(change, principal));
+  const result = await commitPolicy(ctx, principal, (options) =>
+    ctx.policy.propose(change, principal, options),
+  );
   if (result.request === undefined) throw new CustodyError("ERR_INTERNAL", "propose returned no request");
   return result.request;
 }

@@ -2,6 +2,7 @@ import { X509Certificate } from "node:crypto";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { FACT } from "./facts.js";
+import { KEYS_LOCK } from "./locks.js";
 import { issueVaultSigner } from "./pki.js";
 
 export interface SignerRotation {
@@ -47,7 +48,7 @@ export async function rotateVaultSigner(
     resource: { kind: "vault" },
     target: `vault:${ctx.config.vaultId}`,
   } as const;
-  return ctx.guard.run(request, () => installSigner(ctx, principal.id));
+  return ctx.guard.run(request, () => ctx.locks.with([KEYS_LOCK], () => installSigner(ctx, principal.id)));
 }
 
 async function installSigner(ctx: VaultContext, actor: string): Promise<SignerRotation> {

@@ -80,6 +80,7 @@ export class Vault {
       dir,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.openStore === undefined ? {} : { store: options.openStore }),
+      ...(options.shared === undefined ? {} : { shared: options.shared }),
     });
     return { vault, identityPem };
   }
@@ -117,8 +118,18 @@ export class Vault {
     return [this.#ctx.pki.caCertificatePem];
   }
 
+  /** The vault's current CRL (PEM), as published to TLS peers and package verification. */
   crl(): Promise<string> {
-    return readPkiFile(this.#ctx.dir, PKI_FILES.crl);
+    return this.#ctx.revocations.read();
+  }
+
+  /**
+   * Reads what other replicas appended to the shared log (a no-op for a vault one process serves).
+   * Operations do it themselves before deciding; `authenticate` is synchronous and knows only what this
+   * replica has read, so a server calls this first when an identity is unknown (issued on another replica).
+   */
+  catchUp(): Promise<void> {
+    return this.#ctx.guard.catchUp();
   }
 
   /**

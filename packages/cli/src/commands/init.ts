@@ -16,8 +16,9 @@ The custodian's identity (certificate + private key, mode 0600) goes to --identi
 <vault>/identities/owner.pem, which custody uses when no --identity is given. On a shared vault, move it out.
 --witness DIR (outside the vault, e.g. another disk or mount) receives a copy of every signed checkpoint;
 the vault refuses to open when its log no longer contains the witness's newest one.
---store azure keeps the evidence in an Azure Blob container (keys, audit log and policy stay in the vault
-directory): --account-url uses DefaultAzureCredential; --connection-string-env names the environment variable
+--store azure keeps the evidence, the audit log, checkpoints, policy, CA certificate and CRLs in an Azure
+Blob container (only the keys stay in the vault directory: copies of it are replicas, see docs/replicas.md):
+--account-url uses DefaultAzureCredential; --connection-string-env names the environment variable
 holding a connection string (Azurite, development), which is never written to disk.`,
   options: {
     vault: { type: "string" },

@@ -1,0 +1,84 @@
+import type { AccessPolicy, AccessPolicyStore } from "@custody/access";
+import type { Ledger } from "./ledger.js";
+import { assertPolicyBound } from "./policy-facts.js";
+
+const SHARED_REFRESHES = 3;
+
+/**
+ * The access policy decisions are taken on: always the version the signed log states. A change writes
+ * its version first and states it in the log next; while that is in flight, decisions keep using the
+ * version the log states (the one they are recorded against), never the newer file. Outside a change,
+ * a version the log does not state is refused (ERR_POLICY_INVALID), as at open.
+ */
+export class BoundPolicy {
+  #bound: { version: number; hash: string; policy: AccessPolicy } | undefined;
+  #changing = 0;
+
+  private readonly ledger: Ledger;
+  private readonly store: AccessPolicyStore;
+
+  /** Replicas share the versions: one written by another replica may not be stated yet. */
+  private readonly shared: boolean;
+
+  constructor(ledger: Ledger, store: AccessPolicyStore, shared = false) {
+    this.ledger = ledger;
+    this.store = store;
+    this.shared = shared;
+    this.#remember();
+  }
+
+  async current(): Promise<AccessPolicy> {
+    if (this.shared) return this.#sharedCurrent();
+    if (this.#changing === 0) await this.store.refresh();
+    if (this.#remember()) return this.store.policy;
+    const head = this.ledger.policyHead;
+    const bound = this.#bound;
+    if (
+      this.#changing > 0 &&
+      bound !== undefined &&
+      bound.version === head?.version &&
+      bound.hash === head.hash
+    )
+      return bound.policy;
+    assertPolicyBound({ ledger: this.ledger, policy: this.store });
+    return this.store.policy;
+  }
+
+  /**
+   * Replicas: the caught-up log says which version holds; it is read only when this replica has not seen
+   * it yet (one listing saved per decision). Versions another replica wrote but has not stated yet are
+   * never used; a stated version the storage does not hold is refused (ERR_POLICY_INVALID).
+   */
+  async #sharedCurrent(): Promise<AccessPolicy> {
+    for (let attempt = 0; ; attempt += 1) {
+      if (this.#remember()) return this.store.policy;
+      const head = this.ledger.policyHead;
+      const stated = head === undefined ? undefined : this.store.recentVersion(head.version);
+      if (stated !== undefined && stated.hash === head?.hash) return stated.policy;
+      if (attempt >= SHARED_REFRESHES) break;
+      // The log may have moved on while the versions were listed: list again.
+      await this.store.refresh();
+    }
+    assertPolicyBound({ ledger: this.ledger, policy: this.store });
+    return this.store.policy;
+  }
+
+  /** Runs one policy change (write the version, then state it); decisions meanwhile use the stated version. */
+  async change<T>(work: () => Promise<T>): Promise<T> {
+    this.#changing += 1;
+    try {
+      return await work();
+    } finally {
+      this.#changing -= 1;
+      this.#remember();
+    }
+  }
+
+  #remember(): boolean {
+    const head = this.ledger.policyHead;
+    const { version, hash } = this.store;
+    if (head === undefined || head.version !== version || head.hash !== hash) return false;
+    if (this.#bound?.hash !== hash) this.#bound = { version, hash, policy: this.store.policy };
+    return true;
+  }
+}
