@@ -42,6 +42,16 @@ describe("@custody/manifest public surface", () => {
         "verifyDetachedDigest",
         "verifyManifest",
         "writeKeyPair",
+        "addTimestampToken",
+        "createTimestampRequest",
+        "imprintOf",
+        "parseTimestampRequest",
+        "parseTimestampResponse",
+        "requestTimestamp",
+        "requestTimestampFromAny",
+        "signatureTimestampImprint",
+        "signatureTimestampToken",
+        "verifyTimestampToken",
       ].sort(),
     );
   });
