@@ -1,5 +1,4 @@
 import { CustodyError } from "@custody/core";
-import type forge from "node-forge";
 import { parseSignedData } from "../cms.js";
 import { type Asn1, contextTag, OID, oid, parseDer, seq, setOf, toDer } from "../der.js";
 import { imprintOf, type MessageImprint } from "./imprint.js";
