@@ -56,6 +56,8 @@ export type { TimestampRequest } from "./timestamp/request.js";
 export { createTimestampRequest, parseTimestampRequest } from "./timestamp/request.js";
 export { parseTimestampResponse } from "./timestamp/response.js";
 export type { SignatureTimestampOptions } from "./timestamp/signature-time.js";
+export type { TimestampingOptions, TimestampOutcome } from "./timestamp/timestamping-signer.js";
+export { timestampingSigner } from "./timestamp/timestamping-signer.js";
 export type { TimestampInfo, TimestampTrust } from "./timestamp/verify-token.js";
 export { verifyTimestampToken } from "./timestamp/verify-token.js";
 export type { SignatureInfo, TrustOptions } from "./verify.js";

@@ -52,6 +52,7 @@ describe("@custody/manifest public surface", () => {
         "signatureTimestampImprint",
         "signatureTimestampToken",
         "verifyTimestampToken",
+        "timestampingSigner",
       ].sort(),
     );
   });

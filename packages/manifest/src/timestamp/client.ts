@@ -85,7 +85,8 @@ export async function requestTimestampFromAny(
       return await requestTimestamp(imprint, authority, options);
     } catch (cause) {
       const error = toCustodyError(cause, "ERR_BACKEND_UNAVAILABLE", `timestamp from ${authority.url}`);
-      if (error.code === "ERR_ABORTED") throw error;
+      // with one TSA its own error says most; an abort stops trying
+      if (error.code === "ERR_ABORTED" || authorities.length === 1) throw error;
       failures.push({ url: authority.url, code: error.code, message: error.message });
     }
   }
