@@ -41,6 +41,8 @@ export class Ledger {
   readonly identities = new Map<string, LedgerIdentity>();
   /** Fingerprint of the vault signer the log installed last. */
   currentSigner: string | undefined;
+  /** The TSAs the log configured, in order: checkpoints and reports carry their tokens. */
+  readonly timestampAuthorities: FactDetails<typeof FACT.tsaAdded>[] = [];
   /** Records seen, so a caller can tell an empty log from a vault. */
   records = 0;
   readonly #sealKeySha256: string | undefined;
@@ -116,6 +118,9 @@ export class Ledger {
         this.currentSigner = details(record, action).fingerprintSha256;
         return;
       case FACT.tailAccepted:
+        return;
+      case FACT.tsaAdded:
+        this.timestampAuthorities.push(details(record, action));
         return;
     }
   }

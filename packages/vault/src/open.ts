@@ -57,7 +57,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const pki = await loadVaultPki(options.dir);
   const store = options.store ?? (await openConfiguredStore(options.dir, config));
   const ledger = new Ledger(createHash("sha256").update(pki.sealKey).digest("hex"));
-  const signer = new VaultSigner(pki.signers, ledger, clock);
+  const signer = new VaultSigner(pki.signers, ledger, clock, logger);
   const audit = await openFileAuditLog({
     dir: join(options.dir, "audit"),
     signer,

@@ -30,6 +30,7 @@ import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./prot
 import { reportCommand, reportVerifyCommand } from "./report.js";
 import { signCommand } from "./sign.js";
 import { triageCommand } from "./triage.js";
+import { tsaAddCommand, tsaListCommand } from "./tsa.js";
 import { verifyCommand } from "./verify.js";
 
 /** Every `custody` command. One line per command module; keep the list sorted by command path. */
@@ -69,5 +70,7 @@ export const commands: readonly CommandSpec[] = [
   showCommand,
   signCommand,
   triageCommand,
+  tsaAddCommand,
+  tsaListCommand,
   verifyCommand,
 ];
