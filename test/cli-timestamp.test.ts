@@ -123,6 +123,51 @@ describe("custody package --tsa and custody verify --tsa-ca", () => {
     expect(required.err).toContain("ERR_TIMESTAMP_MISSING");
   });
 
+  it("adds a token to a detached signature later, into a new file, and verify then checks it", async () => {
+    await writeFile(join(work, "note.txt"), "a file signed without a TSA\n");
+    expect((await run(["sign", "note.txt", ...sign])).code).toBe(0);
+    const stamped = await run([
+      "timestamp",
+      "note.txt.p7s",
+      "--tsa",
+      tsa.url,
+      "--tsa-ca",
+      tsa.caFile,
+      "--out",
+      "note.tsd.p7s",
+    ]);
+    expect(stamped.code).toBe(0);
+    expect(stamped.out).toContain("trusted time");
+    const again = await run([
+      "timestamp",
+      "note.txt.p7s",
+      "--tsa",
+      tsa.url,
+      "--tsa-ca",
+      tsa.caFile,
+      "--out",
+      "note.tsd.p7s",
+    ]);
+    expect(again.code).toBe(5);
+    const verified = await run([
+      "verify",
+      "note.txt",
+      "--signature",
+      "note.tsd.p7s",
+      "--ca",
+      "ca.pem",
+      "--tsa-ca",
+      tsa.caFile,
+      "--at",
+      afterExpiry,
+    ]);
+    expect(verified.code).toBe(0);
+    expect(verified.out).toMatch(/valid: .* trusted time .* from CN=Test TSA/);
+    const original = await run(["verify", "note.txt", "--ca", "ca.pem", "--tsa-ca", tsa.caFile]);
+    expect(original.code).toBe(1);
+    expect(original.err).toContain("ERR_TIMESTAMP_MISSING");
+  });
+
   it("refuses --tsa without --tsa-ca, and a TSA that answers for a CA it was not given", async () => {
     const usage = await run(["package", "evidence", "--out", "S.zip", ...sign, "--tsa", tsa.url]);
     expect(usage.code).toBe(2);

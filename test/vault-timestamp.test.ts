@@ -128,7 +128,7 @@ describe("a vault's TSA: an audited fact; checkpoints and reports carry its toke
   });
 
   it("still makes reports and checkpoints when the TSA is down, without a token, and says so", async () => {
-    await tsa.close();
+    tsa.setDown(true);
     const report = await run(["report", itemId, "--out", join(work, "report-down.json")]);
     expect(report.code).toBe(0);
     expect(report.err).toContain("timestamp missing");
@@ -146,5 +146,24 @@ describe("a vault's TSA: an audited fact; checkpoints and reports carry its toke
     const plain = await run(["report", "verify", "report-down.json", "--ca", "vault-ca.pem"]);
     expect(plain.code).toBe(0);
     expect(plain.out).toContain("timestamp absent");
+    const anchor = await run(["timestamp"]);
+    expect(anchor.code).toBe(1);
+    expect(anchor.err).toContain("ERR_TIMESTAMP_MISSING");
+    const failed = (await auditActions()).filter(
+      (r) => r.action === "audit.checkpoint" && r.outcome === "error",
+    );
+    expect(failed.length).toBeGreaterThan(0);
+  });
+
+  it("anchors what lacks a token later: custody timestamp signs a checkpoint over every record so far", async () => {
+    tsa.setDown(false);
+    const records = (await auditActions()).length;
+    const anchor = await run(["timestamp", "--json"]);
+    expect(anchor.code).toBe(0);
+    const stamp = JSON.parse(anchor.out);
+    // the guard's own decision record is the last one covered
+    expect(stamp.treeSize).toBe(records + 1);
+    expect(stamp.tsa).toBe("CN=Test TSA");
+    expect((await run(["audit", "verify"])).code).toBe(0);
   });
 });

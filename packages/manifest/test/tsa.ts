@@ -23,6 +23,8 @@ export interface TestTsa {
   keyFile: string;
   policy: string;
   requests: number;
+  /** While down, every path answers HTTP 503 (an outage the tests can end). */
+  setDown(down: boolean): void;
   close(): Promise<void>;
 }
 
@@ -162,10 +164,11 @@ export async function startTestTsa(dir: string, name = "Test TSA"): Promise<Test
     queue = next.catch(() => undefined);
     return next;
   };
-  const state = { requests: 0, first: undefined as Buffer | undefined };
+  const state = { requests: 0, down: false, first: undefined as Buffer | undefined };
   const server = createServer((request, response) => {
     state.requests += 1;
-    void handle(request, response, (query) => serial(() => route(dir, request.url ?? "", query, state)));
+    const path = state.down ? "/down" : (request.url ?? "");
+    void handle(request, response, (query) => serial(() => route(dir, path, query, state)));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -180,6 +183,9 @@ export async function startTestTsa(dir: string, name = "Test TSA"): Promise<Test
     policy: TSA_POLICY,
     get requests() {
       return state.requests;
+    },
+    setDown: (down) => {
+      state.down = down;
     },
     close: () => closeServer(server),
   };

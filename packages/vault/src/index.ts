@@ -29,7 +29,7 @@ export type { VaultOpenOptions } from "./open.js";
 export type { ItemRef } from "./resolve.js";
 export type { SignerRotation } from "./rotation.js";
 export type { TailAcceptance } from "./tail.js";
-export type { TsaConfigured, TsaRequest } from "./timestamp-ops.js";
+export type { LogTimestamp, TsaConfigured, TsaRequest } from "./timestamp-ops.js";
 export type { ConfiguredTsa } from "./timestamp-signer.js";
 export type { ItemSelector } from "./vault.js";
 export { Vault } from "./vault.js";

@@ -1,6 +1,13 @@
 import { X509Certificate } from "node:crypto";
 import { CustodyError } from "@custody/core";
-import { imprintOf, requestTimestamp, type TimestampInfo } from "@custody/manifest";
+import {
+  imprintOf,
+  requestTimestamp,
+  signatureTimestampImprint,
+  signatureTimestampToken,
+  type TimestampInfo,
+  verifyTimestampToken,
+} from "@custody/manifest";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { FACT } from "./facts.js";
@@ -92,4 +99,53 @@ function certificatesIn(pem: string): string[] {
 
 function describeProbe(info: TimestampInfo): TsaConfigured["probe"] {
   return { time: info.time.toISOString(), tsa: info.tsa.subject, policy: info.policy };
+}
+
+export interface LogTimestamp {
+  /** Records covered: everything up to this tree size existed no later than `time`. */
+  treeSize: number;
+  rootHash: string;
+  time: string;
+  tsa: string;
+  policy: string;
+}
+
+/**
+ * Anchors the whole log in trusted time now: a new checkpoint, signed and timestamped. Its Merkle root
+ * covers every earlier record (and consistency proofs link every earlier checkpoint to it), so checkpoints
+ * and reports made while no TSA answered are bound to this token's time: they existed no later than it.
+ * No TSA configured, or none answering, is ERR_TIMESTAMP_MISSING, recorded as the operation's error.
+ */
+export async function timestampAuditLog(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+): Promise<LogTimestamp> {
+  const request = {
+    principal,
+    action: "audit.checkpoint",
+    resource: { kind: "audit" },
+    target: "audit:timestamp",
+  } as const;
+  return ctx.guard.run(request, async () => {
+    const configured = ctx.ledger.timestampAuthorities;
+    if (configured.length === 0)
+      throw new CustodyError("ERR_TIMESTAMP_MISSING", "no TSA is configured (custody tsa add)");
+    const signed = await ctx.guard.checkpoint();
+    const token = signatureTimestampToken(signed.signature);
+    if (token === undefined) {
+      throw new CustodyError(
+        "ERR_TIMESTAMP_MISSING",
+        `checkpoint ${signed.checkpoint.treeSize} was signed but no TSA gave a token`,
+      );
+    }
+    const trust = { trustAnchors: configured.flatMap((tsa) => tsa.trustAnchorsPem) };
+    const info = verifyTimestampToken(token, signatureTimestampImprint(signed.signature), trust);
+    return {
+      treeSize: signed.checkpoint.treeSize,
+      rootHash: signed.checkpoint.rootHash,
+      time: info.time.toISOString(),
+      tsa: info.tsa.subject,
+      policy: info.policy,
+    };
+  });
 }

@@ -55,8 +55,10 @@ import { acceptUnsealedTail, type TailAcceptance } from "./tail.js";
 import {
   addTimestampAuthority,
   configuredTimestampAuthorities,
+  type LogTimestamp,
   type TsaConfigured,
   type TsaRequest,
+  timestampAuditLog,
 } from "./timestamp-ops.js";
 import type { ConfiguredTsa } from "./timestamp-signer.js";
 
@@ -296,6 +298,11 @@ export class Vault {
   /** Adds a TSA whose tokens later checkpoints and reports carry (custodians only; tried, then recorded). */
   addTimestampAuthority(principal: AuthenticatedPrincipal, request: TsaRequest): Promise<TsaConfigured> {
     return addTimestampAuthority(this.#ctx, principal, request);
+  }
+
+  /** A new checkpoint with a token: every record so far existed no later than its time. */
+  timestampAuditLog(principal: AuthenticatedPrincipal): Promise<LogTimestamp> {
+    return timestampAuditLog(this.#ctx, principal);
   }
 
   /** The TSAs the signed log configured, in the order they are asked. */

@@ -30,7 +30,7 @@ import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./prot
 import { reportCommand, reportVerifyCommand } from "./report.js";
 import { signCommand } from "./sign.js";
 import { triageCommand } from "./triage.js";
-import { tsaAddCommand, tsaListCommand } from "./tsa.js";
+import { timestampCommand, tsaAddCommand, tsaListCommand } from "./tsa.js";
 import { verifyCommand } from "./verify.js";
 
 /** Every `custody` command. One line per command module; keep the list sorted by command path. */
@@ -69,6 +69,7 @@ export const commands: readonly CommandSpec[] = [
   retainCommand,
   showCommand,
   signCommand,
+  timestampCommand,
   triageCommand,
   tsaAddCommand,
   tsaListCommand,

@@ -1,7 +1,10 @@
-import { CustodyError } from "@custody/core";
-import type { CommandSpec } from "../command.js";
+import { readFile } from "node:fs/promises";
+import { CustodyError, toCustodyError } from "@custody/core";
+import { addTimestampToken, requestTimestampFromAny, signatureTimestampImprint } from "@custody/manifest";
+import type { CommandContext, CommandSpec } from "../command.js";
 import { VAULT_OPTIONS, withVault } from "../vault-context.js";
-import { absolute, readText } from "./key-files.js";
+import { absolute, assertAbsent, createFile, readText, required } from "./key-files.js";
+import { describeTimestamp, timestampJson, tsaAuthoritiesFrom, tsaOptions } from "./tsa-options.js";
 
 export const tsaAddCommand: CommandSpec = {
   path: ["tsa", "add"],
@@ -55,3 +58,44 @@ export const tsaListCommand: CommandSpec = {
     return 0;
   },
 };
+
+export const timestampCommand: CommandSpec = {
+  path: ["timestamp"],
+  summary: "add RFC 3161 trusted time to what lacks it: the vault's audit log, or a detached signature",
+  usage: `[--vault DIR --identity FILE]
+FILE.p7s --tsa URL --tsa-ca FILE --out OUT.p7s
+Without FILE: the vault signs a new checkpoint with a token from its TSAs (custody tsa add); its Merkle
+root covers every record so far, so checkpoints and reports made while no TSA answered are anchored too:
+they existed no later than the token's time. No TSA answering is ERR_TIMESTAMP_MISSING (recorded).
+With FILE.p7s (a detached signature, e.g. from custody sign): OUT.p7s is the same signature with a token
+over its signature value in the SignerInfo; the signed bytes are unchanged and FILE.p7s is left as it is.`,
+  options: { ...VAULT_OPTIONS, ...tsaOptions, out: { type: "string" } },
+  positionals: { min: 0, max: 1 },
+  async run(ctx) {
+    if (ctx.positionals.length === 1) return timestampSignatureFile(ctx);
+    const stamp = await withVault(ctx, (vault, principal) => vault.timestampAuditLog(principal));
+    if (ctx.json) ctx.printJson({ ok: true, ...stamp });
+    else
+      ctx.out(
+        `audit log timestamped: records 0-${stamp.treeSize - 1} existed no later than ${stamp.time} (${stamp.tsa}, policy ${stamp.policy})`,
+      );
+    return 0;
+  },
+};
+
+async function timestampSignatureFile(ctx: CommandContext): Promise<number> {
+  const file = absolute(ctx, String(ctx.positionals[0]));
+  const out = absolute(ctx, required(ctx, "out"));
+  await assertAbsent(ctx.cwd, [out], "a signature file is never replaced");
+  const authorities = await tsaAuthoritiesFrom(ctx);
+  if (authorities === undefined)
+    throw new CustodyError("ERR_USAGE", "a signature file needs --tsa URL --tsa-ca FILE");
+  const signature = await readFile(file).catch((cause: unknown) => {
+    throw toCustodyError(cause, "ERR_IO", `cannot read ${file}`);
+  });
+  const stamp = await requestTimestampFromAny(signatureTimestampImprint(signature), authorities);
+  await createFile(out, addTimestampToken(signature, stamp.token));
+  if (ctx.json) ctx.printJson({ ok: true, signature: out, url: stamp.url, ...timestampJson(stamp.info) });
+  else ctx.out(`${out}: ${describeTimestamp(stamp.info)}`);
+  return 0;
+}
