@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -167,6 +167,47 @@ describe("custody package --tsa and custody verify --tsa-ca", () => {
     expect(original.code).toBe(1);
     expect(original.err).toContain("ERR_TIMESTAMP_MISSING");
   });
+
+  it.runIf(process.platform === "linux")(
+    "collect --tsa records the clock offset at start and end in the signed package, with the TSA's tokens",
+    async () => {
+      const collected = await run([
+        "collect",
+        "--out",
+        "C.zip",
+        "--only",
+        "UsersAndGroups",
+        ...sign,
+        "--tsa",
+        tsa.url,
+        "--tsa-ca",
+        tsa.caFile,
+        "--json",
+      ]);
+      expect(collected.code).toBe(0);
+      const result = JSON.parse(collected.out);
+      expect(result.timestamp).toMatchObject({ status: "stamped" });
+      for (const phase of ["start", "end"])
+        expect(result.offsets[phase]).toMatchObject({ phase, tsa: "CN=Test TSA" });
+      const extracted = await run([
+        "extract",
+        "C.zip",
+        "--to",
+        "c-out",
+        "--ca",
+        "ca.pem",
+        "--tsa-ca",
+        tsa.caFile,
+      ]);
+      expect(extracted.code).toBe(0);
+      const [bag] = await readdir(join(work, "c-out"));
+      const recorded = JSON.parse(
+        await readFile(join(work, "c-out", String(bag), "data/CollectorLog/ClockOffset.json"), "utf8"),
+      );
+      expect(recorded.start.offsetMs).toBe(result.offsets.start.offsetMs);
+      expect(Math.abs(recorded.end.offsetMs)).toBeLessThanOrEqual(recorded.end.uncertaintyMs);
+    },
+  );
 
   it("refuses --tsa without --tsa-ca, and a TSA that answers for a CA it was not given", async () => {
     const usage = await run(["package", "evidence", "--out", "S.zip", ...sign, "--tsa", tsa.url]);

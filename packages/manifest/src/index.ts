@@ -50,6 +50,8 @@ export { createCmsSigner, createKeySigner, loadSignerFromFiles } from "./signer.
 export { addTimestampToken, signatureTimestampImprint, signatureTimestampToken } from "./timestamp/attach.js";
 export type { Timestamp, TimestampAuthority, TimestampRequestOptions } from "./timestamp/client.js";
 export { requestTimestamp, requestTimestampFromAny } from "./timestamp/client.js";
+export type { ClockOffset, ClockOffsetUnavailable } from "./timestamp/clock-offset.js";
+export { clockOffsetFrom, measureClockOffset } from "./timestamp/clock-offset.js";
 export type { MessageImprint, TimestampHash } from "./timestamp/imprint.js";
 export { imprintOf } from "./timestamp/imprint.js";
 export type { TimestampRequest } from "./timestamp/request.js";

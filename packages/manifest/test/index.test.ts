@@ -53,6 +53,8 @@ describe("@custody/manifest public surface", () => {
         "signatureTimestampToken",
         "verifyTimestampToken",
         "timestampingSigner",
+        "clockOffsetFrom",
+        "measureClockOffset",
       ].sort(),
     );
   });

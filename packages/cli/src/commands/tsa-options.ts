@@ -7,7 +7,7 @@ import type {
   TimestampInfo,
   TimestampOutcome,
 } from "@custody/manifest";
-import { timestampingSigner } from "@custody/manifest";
+import { measureClockOffset, timestampingSigner } from "@custody/manifest";
 import type { CommandContext } from "../command.js";
 import { absolute, readText } from "./key-files.js";
 
@@ -108,4 +108,24 @@ export function reportOutcomes(ctx: CommandContext, outcomes: readonly Timestamp
     );
     return { status: "missing", code: outcome.error.code, message: outcome.error.message };
   });
+}
+
+/**
+ * Measures the clock against the first TSA that answers, at each phase of a collection; when none does,
+ * the record says why (and a warning is printed), so the gap is itself on record.
+ */
+export function clockOffsetMeter(
+  ctx: CommandContext,
+  authorities: readonly TimestampAuthority[],
+): (phase: "start" | "end") => Promise<Record<string, unknown>> {
+  return async (phase) => {
+    const failures: unknown[] = [];
+    for (const authority of authorities) {
+      const measured = await measureClockOffset(authority, { label: phase });
+      if (!("error" in measured)) return { phase, ...measured };
+      failures.push(measured);
+    }
+    ctx.err(`warning: clock offset at ${phase} not measured: no TSA answered`);
+    return { phase, unavailable: failures };
+  };
 }
