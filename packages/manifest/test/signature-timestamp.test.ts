@@ -13,6 +13,7 @@ import {
 } from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSignedData } from "../src/cms.js";
+import { type Asn1, contextTag, OID, oid, parseDer, seq, setOf, toDer } from "../src/der.js";
 import { createTestPki, PKI_EPOCH, type TestPki, tempDir } from "./fixtures.js";
 import { ossl, startTestTsa, type TestTsa } from "./tsa.js";
 
@@ -147,6 +148,34 @@ describe("a timestamp token in the CMS SignerInfo (id-aa-timeStampToken)", () =>
       () => addTimestampToken(once, signatureTimestampToken(once) ?? Buffer.alloc(0)),
       "ERR_ALREADY_EXISTS",
     );
+  });
+
+  it("refuses any unsigned attribute but one timestamp token: bytes anyone could add are not accepted", async () => {
+    const signer = createKeySigner({ keyPem: pki.signer.keyPem, certificatePem: pki.signer.certificatePem });
+    const plain = await signer.sign(content);
+    const token = signatureTimestampToken(await stamped(plain)) ?? Buffer.alloc(0);
+    const withAttribute = (attribute: ReturnType<typeof seq>) => {
+      const root = parseDer(plain, "signature", "ERR_INTERNAL");
+      const signedData = (root.value as Asn1[])[1]?.value as Asn1[];
+      const fields = signedData[0]?.value as Asn1[];
+      const signerInfo = (fields[fields.length - 1]?.value as Asn1[])[0]?.value as Asn1[];
+      signerInfo.push(contextTag(1, [attribute]));
+      return toDer(root);
+    };
+    const tokenNode = () => parseDer(token, "token", "ERR_INTERNAL");
+    const foreign = withAttribute(seq([oid("1.2.840.113549.1.9.6"), setOf([tokenNode()])]));
+    expectCode(
+      () => verifyDetached(content, foreign, { trustAnchors: [pki.ca.certificatePem] }),
+      "ERR_MALFORMED_SIGNATURE",
+    );
+    const twoTokens = withAttribute(seq([oid(OID.timeStampToken), setOf([tokenNode(), tokenNode()])]));
+    expectCode(
+      () => verifyDetached(content, twoTokens, { trustAnchors: [pki.ca.certificatePem] }),
+      "ERR_MALFORMED_SIGNATURE",
+    );
+    const one = withAttribute(seq([oid(OID.timeStampToken), setOf([tokenNode()])]));
+    const trust = { trustAnchors: [pki.ca.certificatePem], timestamp: { trustAnchors: [tsa.caPem] } };
+    expect(verifyDetached(content, one, trust).timestampStatus).toBe("verified");
   });
 
   it("refuses a token from a TSA that is not configured, though the signature itself is sound", async () => {

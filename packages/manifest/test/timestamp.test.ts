@@ -192,6 +192,19 @@ describe("verifyTimestampToken on hostile tokens", () => {
     expect(out).toContain("Verification: OK");
   });
 
+  it("accepts the TSA's own certificate as its anchor, and nothing else under that certificate", async () => {
+    const token = await handMade(tsa.dir);
+    const tsaCert = await readFile(tsa.certFile, "utf8");
+    expect(
+      verifyTimestampToken(token, imprintOf(data), { trustAnchors: [tsaCert] }).certificateChain,
+    ).toHaveLength(1);
+    const otherCert = await readFile(join(notTsaDir, "tsa.pem"), "utf8");
+    expectCode(
+      () => verifyTimestampToken(token, imprintOf(data), { trustAnchors: [otherCert] }),
+      "ERR_TIMESTAMP_UNTRUSTED",
+    );
+  });
+
   it("refuses a token for other data", async () => {
     const token = await handMade(tsa.dir);
     expectCode(
