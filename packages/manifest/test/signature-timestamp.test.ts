@@ -33,6 +33,11 @@ function expectCode(action: () => unknown, code: string): void {
   expect((thrown as CustodyError).code).toBe(code);
 }
 
+function childrenOf(node: Asn1 | undefined): Asn1[] {
+  if (node === undefined || !Array.isArray(node.value)) throw new Error("unexpected signature shape");
+  return node.value;
+}
+
 async function stamped(signature: Buffer): Promise<Buffer> {
   const stamp = await requestTimestamp(signatureTimestampImprint(signature), {
     url: tsa.url,
@@ -156,10 +161,9 @@ describe("a timestamp token in the CMS SignerInfo (id-aa-timeStampToken)", () =>
     const token = signatureTimestampToken(await stamped(plain)) ?? Buffer.alloc(0);
     const withAttribute = (attribute: ReturnType<typeof seq>) => {
       const root = parseDer(plain, "signature", "ERR_INTERNAL");
-      const signedData = (root.value as Asn1[])[1]?.value as Asn1[];
-      const fields = signedData[0]?.value as Asn1[];
-      const signerInfo = (fields[fields.length - 1]?.value as Asn1[])[0]?.value as Asn1[];
-      signerInfo.push(contextTag(1, [attribute]));
+      // ContentInfo / [0] / SignedData / signerInfos (last) / SignerInfo
+      const fields = childrenOf(childrenOf(childrenOf(root)[1])[0]);
+      childrenOf(childrenOf(fields[fields.length - 1])[0]).push(contextTag(1, [attribute]));
       return toDer(root);
     };
     const tokenNode = () => parseDer(token, "token", "ERR_INTERNAL");
