@@ -21,6 +21,8 @@ export const ACTIONS = [
   "identity.issue",
   "keys.rotate",
   "audit.accept",
+  // RFC 3161 timestamps: which TSAs the vault trusts for its trusted time
+  "timestamp.configure",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];
@@ -40,4 +42,5 @@ export const POLICY_ADMIN_ACTIONS: readonly Action[] = [
   "access.approve",
   "keys.rotate",
   "audit.accept",
+  "timestamp.configure",
 ];

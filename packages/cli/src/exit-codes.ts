@@ -104,6 +104,15 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   ERR_PACKAGE_UNVERIFIED: V,
   ERR_NOT_PRESENT: EXIT.notFound,
   ERR_COLLECT_FAILED: EXIT.internal,
+  // RFC 3161 timestamps: a token that does not check is an integrity finding; a TSA that refuses or
+  // answers a different request is a service that cannot be used now
+  ERR_TIMESTAMP_INVALID: V,
+  ERR_TIMESTAMP_IMPRINT: V,
+  ERR_TIMESTAMP_NONCE: EXIT.backendUnavailable,
+  ERR_TIMESTAMP_UNTRUSTED: V,
+  ERR_TIMESTAMP_OUTSIDE_VALIDITY: V,
+  ERR_TIMESTAMP_REFUSED: EXIT.backendUnavailable,
+  ERR_TIMESTAMP_MISSING: V,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -12,7 +12,7 @@ export { parseApkInstalled, parseDpkgStatus } from "./linux/packages.js";
 export type { SocketRow } from "./linux/proc-net.js";
 export { parseProcNetSockets } from "./linux/proc-net.js";
 export { platformCollectors } from "./platform.js";
-export type { CollectDeviceOptions, CollectionResult } from "./runner.js";
+export type { ClockOffsetRecord, CollectDeviceOptions, CollectionResult } from "./runner.js";
 export { COLLECTOR_LOG, collectDevice } from "./runner.js";
 export type {
   CollectFs,

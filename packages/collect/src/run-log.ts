@@ -12,7 +12,11 @@ export interface RunLog {
   /** The CollectorLog data point's files. */
   files(
     rows: readonly CollectionSummaryRow[],
-    clocks: { clockAtStart: ClockState; clockAtEnd: ClockState },
+    clocks: {
+      clockAtStart: ClockState;
+      clockAtEnd: ClockState;
+      clockOffsets?: { start: Record<string, unknown>; end: Record<string, unknown> };
+    },
   ): [string, string][];
 }
 
@@ -47,14 +51,19 @@ export function runLog(clock: Clock, forward: Logger): RunLog {
   return {
     logger,
     write,
-    files(rows, { clockAtStart, clockAtEnd }) {
+    files(rows, { clockAtStart, clockAtEnd, clockOffsets }) {
       const clockRows = [
         { phase: "start", ...clockAtStart },
         { phase: "end", ...clockAtEnd },
       ];
+      const offsets: [string, string][] =
+        clockOffsets === undefined
+          ? []
+          : [["ClockOffset.json", `${JSON.stringify(clockOffsets, null, 2)}\n`]];
       return [
         ["CollectorLog.jsonl", `${lines.join("\n")}\n`],
         ["ClockState.csv", toCsv(CLOCK_COLUMNS, clockRows)],
+        ...offsets,
         ["CollectionSummary.csv", formatCollectionSummary(rows)],
       ];
     },

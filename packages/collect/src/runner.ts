@@ -37,12 +37,22 @@ export interface CollectDeviceOptions {
    * Kernel state (/proc/<pid>, /proc/net, /sys/class/net) is always read from the running kernel.
    */
   root?: string;
+  /**
+   * Measures the device clock against a reference (a TSA, the vault server) at the start and at the end;
+   * each result (a measurement with its evidence, or why there is none) goes to CollectorLog/ClockOffset.json.
+   */
+  measureClockOffset?: (phase: "start" | "end") => Promise<ClockOffsetRecord>;
 }
+
+/** One clock offset measurement as recorded: opaque to this package beyond being JSON. */
+export type ClockOffsetRecord = Record<string, unknown>;
 
 export interface CollectionResult {
   rows: CollectionSummaryRow[];
   clockAtStart: ClockState;
   clockAtEnd: ClockState;
+  /** Present when `measureClockOffset` was given. */
+  clockOffsets?: { start: ClockOffsetRecord; end: ClockOffsetRecord };
 }
 
 export const COLLECTOR_LOG = "CollectorLog";
@@ -59,6 +69,7 @@ export async function collectDevice(options: CollectDeviceOptions): Promise<Coll
   const log = runLog(clock, options.logger ?? silentLogger);
   const onProgress = options.onProgress ?? (() => {});
   const clockAtStart = await readClockState(clock);
+  const offsetAtStart = await options.measureClockOffset?.("start");
   log.write("info", { event: "collection-start", clock: clockAtStart });
   const rows: CollectionSummaryRow[] = [];
   for (const [index, collector] of collectors.entries()) {
@@ -79,9 +90,15 @@ export async function collectDevice(options: CollectDeviceOptions): Promise<Coll
     });
   }
   const clockAtEnd = await readClockState(clock);
+  const offsetAtEnd = await options.measureClockOffset?.("end");
   log.write("info", { event: "collection-end", clock: clockAtEnd });
-  rows.push(await writeRunLog(options.sink, log, rows, { clockAtStart, clockAtEnd }, clock));
-  return { rows, clockAtStart, clockAtEnd };
+  const clockOffsets =
+    offsetAtStart === undefined || offsetAtEnd === undefined
+      ? undefined
+      : { start: offsetAtStart, end: offsetAtEnd };
+  const clocks = { clockAtStart, clockAtEnd, ...(clockOffsets === undefined ? {} : { clockOffsets }) };
+  rows.push(await writeRunLog(options.sink, log, rows, clocks, clock));
+  return { rows, ...clocks };
 }
 
 function orderByVolatility(collectors: readonly Collector[]): Collector[] {
@@ -232,7 +249,7 @@ async function writeRunLog(
   sink: CollectionSink,
   log: RunLog,
   rows: CollectionSummaryRow[],
-  clocks: { clockAtStart: ClockState; clockAtEnd: ClockState },
+  clocks: Omit<CollectionResult, "rows">,
   clock: Clock,
 ): Promise<CollectionSummaryRow> {
   const startedAt = clock.now();

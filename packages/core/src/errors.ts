@@ -74,6 +74,14 @@ export const ERROR_CODES = [
   // collection
   "ERR_NOT_PRESENT",
   "ERR_COLLECT_FAILED",
+  // RFC 3161 timestamps (trusted time)
+  "ERR_TIMESTAMP_INVALID",
+  "ERR_TIMESTAMP_IMPRINT",
+  "ERR_TIMESTAMP_NONCE",
+  "ERR_TIMESTAMP_UNTRUSTED",
+  "ERR_TIMESTAMP_OUTSIDE_VALIDITY",
+  "ERR_TIMESTAMP_REFUSED",
+  "ERR_TIMESTAMP_MISSING",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -56,6 +56,8 @@ export function checkChain(
   times: readonly Date[],
   allowed: ReadonlySet<string>,
   requiredRole?: CertificateRole,
+  // a timestamp token's leaf is a TSA, held to RFC 3161's rule instead of the signing rule
+  checkLeaf: (cert: CertificateFacts) => void = (cert) => assertSigningCertificate(cert, requiredRole),
 ): void {
   chain.forEach((cert, index) => {
     const isAnchor = index === chain.length - 1 && chain.length > 1;
@@ -64,7 +66,7 @@ export function checkChain(
     assertKeyAllowed(cert.publicKey, undefined, `certificate ${cert.x509.subject}`);
     for (const at of times) checkValidity(cert, at);
     checkCritical(cert);
-    if (index === 0) assertSigningCertificate(cert, requiredRole);
+    if (index === 0) checkLeaf(cert);
     else checkCaUsage(cert);
   });
 }

@@ -13,7 +13,21 @@ export interface ParsedSignedData {
   messageDigest: Buffer;
   signingTime: Date | undefined;
   signature: Buffer;
+  /** Signed attributes other than contentType, messageDigest and signingTime, by OID: their single value. */
+  otherAttributes: ReadonlyMap<string, Asn1>;
+  /** The DER of the unsigned id-aa-timeStampToken attribute's token (RFC 3161 Appendix A), if any. */
+  timestampToken: Buffer | undefined;
+  /** The encapsulated content (a timestamp token's TSTInfo); undefined for a detached signature. */
+  content: Buffer | undefined;
 }
+
+/** What a SignedData must hold: detached id-data (a package signature) or an encapsulated TSTInfo. */
+export interface SignedDataProfile {
+  contentType: string;
+  detached: boolean;
+}
+
+const DETACHED_DATA: SignedDataProfile = { contentType: OID.data, detached: true };
 
 export type SignerIdentifier =
   | { kind: "issuerAndSerial"; issuerDer: Buffer; serialDer: Buffer }
@@ -30,7 +44,10 @@ const { SEQUENCE, SET, NULL } = DerType;
  * unsigned envelope is read strictly (tags, versions, algorithm parameters), so that no byte of a
  * signature can change without the signature being refused.
  */
-export function parseSignedData(der: Uint8Array): ParsedSignedData {
+export function parseSignedData(
+  der: Uint8Array,
+  profile: SignedDataProfile = DETACHED_DATA,
+): ParsedSignedData {
   if (der.byteLength > MAX_SIGNATURE_BYTES) {
     throw new CustodyError(
       "ERR_SIZE_LIMIT",
@@ -53,22 +70,32 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
   const [version, digestAlgorithms, encapsulated, ...rest] = fields;
   const signerInfos = reader.universal(rest.pop(), SET, "signerInfos");
   if (signerInfos.length !== 1) reader.fail(`expected exactly one SignerInfo, found ${signerInfos.length}`);
-  checkEncapsulated(encapsulated);
-  const signerInfo = parseSignerInfo(signerInfos[0]);
-  checkVersion(version, signerInfo.signer.kind, "SignedData");
+  const content = readEncapsulated(encapsulated, profile);
+  const signerInfo = parseSignerInfo(signerInfos[0], profile.contentType);
+  // RFC 5652 §5.1: version 3 when the SignerInfo is version 3 or the content is not id-data
+  const signedDataVersion = signerInfo.signer.kind === "issuerAndSerial" && profile.contentType === OID.data;
+  checkVersion(version, signedDataVersion ? "issuerAndSerial" : "subjectKeyIdentifier", "SignedData");
   const digests = reader
     .universal(digestAlgorithms, SET, "digestAlgorithms")
     .map((node) => algorithmOid(node, "digest"));
   if (!digests.includes(signerInfo.digestAlgorithmOid))
     reader.fail("digestAlgorithms does not list the signer's digest");
-  return { ...signerInfo, certificates: readCertificates(rest) };
+  return { ...signerInfo, content, certificates: readCertificates(rest) };
 }
 
-function checkEncapsulated(node: Asn1 | undefined): void {
+function readEncapsulated(node: Asn1 | undefined, profile: SignedDataProfile): Buffer | undefined {
   const encapsulated = reader.universal(node, SEQUENCE, "encapContentInfo");
-  if (reader.oid(encapsulated[0], "eContentType") !== OID.data)
-    reader.fail("the content type is not id-data");
-  if (encapsulated.length !== 1) reader.fail("the signature is not detached: it carries content");
+  if (reader.oid(encapsulated[0], "eContentType") !== profile.contentType) {
+    reader.fail(`the content type is not ${profile.contentType}`);
+  }
+  if (profile.detached) {
+    if (encapsulated.length !== 1) reader.fail("the signature is not detached: it carries content");
+    return undefined;
+  }
+  const wrapper = encapsulated[1];
+  if (encapsulated.length !== 2 || !reader.isContext(wrapper, 0)) reader.fail("the content is missing");
+  if (reader.children(wrapper, "eContent").length !== 1) reader.fail("eContent is not [0] EXPLICIT");
+  return reader.bytes(reader.child(wrapper, 0, "eContent"), DerType.OCTETSTRING, "eContent");
 }
 
 // [0] certificates and [1] crls are optional; nothing else may sit between encapContentInfo and signerInfos
@@ -111,7 +138,10 @@ function algorithmOid(node: Asn1 | undefined, name: string): string {
   return reader.oid(parts[0], `${name} algorithm`);
 }
 
-function parseSignerInfo(node: Asn1 | undefined): Omit<ParsedSignedData, "certificates"> {
+function parseSignerInfo(
+  node: Asn1 | undefined,
+  contentType: string,
+): Omit<ParsedSignedData, "certificates" | "content"> {
   const fields = reader.universal(node, SEQUENCE, "SignerInfo");
   const [version, sid, digestAlgorithm, signedAttributes, signatureAlgorithm, signature, unsigned, ...extra] =
     fields;
@@ -121,7 +151,7 @@ function parseSignerInfo(node: Asn1 | undefined): Omit<ParsedSignedData, "certif
   if (!reader.isContext(signedAttributes, 0)) reader.fail("the SignerInfo has no signed attributes");
   const signer = parseSignerIdentifier(sid);
   checkVersion(version, signer.kind, "SignerInfo");
-  const attributes = readAttributes(reader.children(signedAttributes, "signedAttrs"));
+  const attributes = readAttributes(reader.children(signedAttributes, "signedAttrs"), contentType);
   const set = toDer(signedAttributes);
   set[0] = 0x31; // RFC 5652 §5.4: the signature covers the attributes with an explicit SET OF tag
   return {
@@ -130,6 +160,7 @@ function parseSignerInfo(node: Asn1 | undefined): Omit<ParsedSignedData, "certif
     signatureAlgorithmOid: algorithmOid(signatureAlgorithm, "signature"),
     signedAttributesDer: set,
     signature: reader.bytes(signature, DerType.OCTETSTRING, "signature value"),
+    timestampToken: unsigned === undefined ? undefined : readUnsigned(unsigned),
     ...attributes,
   };
 }
@@ -159,9 +190,10 @@ function asOctets(node: Asn1): Asn1 | undefined {
 interface Attributes {
   messageDigest: Buffer;
   signingTime: Date | undefined;
+  otherAttributes: Map<string, Asn1>;
 }
 
-function readAttributes(list: Asn1[]): Attributes {
+function readAttributes(list: Asn1[], contentType: string): Attributes {
   const seen = new Map<string, Asn1>();
   for (const attribute of list) {
     const parts = reader.universal(attribute, SEQUENCE, "attribute");
@@ -174,14 +206,33 @@ function readAttributes(list: Asn1[]): Attributes {
       reader.fail(`attribute ${id} must have one value`);
     seen.set(id, values[0] as Asn1);
   }
-  if (reader.oid(seen.get(OID.contentType), "contentType attribute") !== OID.data) {
-    reader.fail("the contentType attribute is not id-data");
+  if (reader.oid(seen.get(OID.contentType), "contentType attribute") !== contentType) {
+    reader.fail(`the contentType attribute is not ${contentType}`);
   }
   const signingTime = seen.get(OID.signingTime);
+  const otherAttributes = new Map(seen);
+  for (const id of [OID.contentType, OID.messageDigest, OID.signingTime]) otherAttributes.delete(id);
   return {
     messageDigest: reader.bytes(seen.get(OID.messageDigest), DerType.OCTETSTRING, "messageDigest attribute"),
     signingTime: signingTime === undefined ? undefined : reader.time(signingTime, "signingTime"),
+    otherAttributes,
   };
+}
+
+/**
+ * The unsigned attributes may hold one id-aa-timeStampToken with one token: anything else would be bytes
+ * anyone can add to a signature without it being refused, so it is refused.
+ */
+function readUnsigned(unsigned: Asn1): Buffer {
+  const list = reader.children(unsigned, "unsignedAttrs");
+  if (list.length !== 1) reader.fail("the unsigned attributes must be exactly one timestamp token");
+  const parts = reader.universal(list[0], SEQUENCE, "unsigned attribute");
+  if (parts.length !== 2 || reader.oid(parts[0], "unsigned attribute type") !== OID.timeStampToken) {
+    reader.fail("the only unsigned attribute accepted is id-aa-timeStampToken");
+  }
+  const values = reader.universal(parts[1], SET, "timeStampToken values");
+  if (values.length !== 1) reader.fail("the timestamp attribute must hold exactly one token");
+  return toDer(values[0] as Asn1);
 }
 
 function isSingleValued(id: string): boolean {

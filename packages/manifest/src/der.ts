@@ -19,6 +19,16 @@ export const OID = {
   basicConstraints: "2.5.29.19",
   cRLNumber: "2.5.29.20",
   authorityKeyIdentifier: "2.5.29.35",
+  extendedKeyUsage: "2.5.29.37",
+  // RFC 3161 and RFC 5035
+  tstInfo: "1.2.840.113549.1.9.16.1.4",
+  timeStampToken: "1.2.840.113549.1.9.16.2.14",
+  signingCertificate: "1.2.840.113549.1.9.16.2.12",
+  signingCertificateV2: "1.2.840.113549.1.9.16.2.47",
+  timeStamping: "1.3.6.1.5.5.7.3.8",
+  sha1: "1.3.14.3.2.26",
+  sha384: "2.16.840.1.101.3.4.2.2",
+  sha512: "2.16.840.1.101.3.4.2.3",
 } as const;
 
 type FromDer = (bytes: forge.util.ByteStringBuffer, options: object) => Asn1;
@@ -91,6 +101,19 @@ function decodeOid(bytes: Buffer): string | undefined {
 
 export function integer(bytes: Buffer): Asn1 {
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, bytes.toString("binary"));
+}
+
+export function boolean(value: boolean): Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BOOLEAN, false, value ? "\u00ff" : "\u0000");
+}
+
+export function generalizedTime(date: Date): Asn1 {
+  return asn1.create(
+    asn1.Class.UNIVERSAL,
+    asn1.Type.GENERALIZEDTIME,
+    false,
+    asn1.dateToGeneralizedTime(date),
+  );
 }
 
 export function octets(bytes: Buffer): Asn1 {

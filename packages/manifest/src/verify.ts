@@ -6,6 +6,12 @@ import { buildChain, checkChain } from "./chain.js";
 import { type ParsedSignedData, parseSignedData } from "./cms.js";
 import { applyCrl } from "./crl-check.js";
 import { assertCertificateRole, type CertificateRole } from "./roles.js";
+import {
+  assertValidAtTimestamp,
+  checkSignatureTimestamp,
+  type SignatureTimestampOptions,
+} from "./timestamp/signature-time.js";
+import type { TimestampInfo } from "./timestamp/verify-token.js";
 
 /** Everything verification trusts, passed in: nothing is read from the network, the disk or the system store. */
 export interface TrustOptions {
@@ -28,6 +34,12 @@ export interface TrustOptions {
    * A CRL applies in both: a listed certificate is refused whatever its revocation date.
    */
   validity?: "signing-time-and-now" | "signing-time";
+  /**
+   * The TSAs trusted for the signature's RFC 3161 token. A verified token replaces "now" in the validity
+   * check: the certificates must be valid at the signing time and at the token's time, so a signature
+   * outlives its certificate. Without this option a token is not checked (reported as unchecked).
+   */
+  timestamp?: SignatureTimestampOptions;
 }
 
 export interface SignatureInfo {
@@ -35,6 +47,10 @@ export interface SignatureInfo {
   signingTime: Date;
   /** PEM, leaf first, ending with the trust anchor. */
   certificateChain: string[];
+  /** The verified trusted time, when the signature carries a token and `timestamp` trust was given. */
+  timestamp?: TimestampInfo;
+  /** "unchecked": a token is present but no TSA trust was given; "absent": no token. */
+  timestampStatus: "verified" | "unchecked" | "absent";
 }
 
 // a signer's clock may run a little ahead of the verifier's
@@ -80,13 +96,18 @@ export function verifyDetachedDigest(
       `the signing time ${signingTime.toISOString()} is in the future`,
     );
   }
+  const stamp = checkSignatureTimestamp(parsed, trust.timestamp, signingTime);
   const chain = buildChain(leaf, parsed.certificates, anchors);
-  checkChain(chain, times(signingTime, now), allowed, trust.requiredRole);
+  if (stamp.kind === "verified") assertValidAtTimestamp(leaf, stamp.info);
+  const checkedAt = stamp.kind === "verified" ? [signingTime, stamp.info.time] : times(signingTime, now);
+  checkChain(chain, checkedAt, allowed, trust.requiredRole);
   for (const crl of trust.crls ?? []) applyCrl(crl, chain, anchors, allowed, signingTime);
   return {
     signer: describeSigner(leaf),
     signingTime,
     certificateChain: chain.map((cert) => cert.x509.toString()),
+    ...(stamp.kind === "verified" ? { timestamp: stamp.info } : {}),
+    timestampStatus: stamp.kind,
   };
 }
 

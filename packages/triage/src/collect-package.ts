@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { createPackageWriter, type PackageResult } from "@custody/archive";
 import {
+  type CollectDeviceOptions,
   type CollectionResult,
   type CollectionSummaryRow,
   type CollectLimits,
@@ -36,6 +37,8 @@ export interface CollectPackageOptions {
   limits?: Partial<CollectLimits>;
   abortSignal?: AbortSignal;
   onProgress?: (event: CollectProgress) => void;
+  /** Measures the device clock against a reference at the start and the end (CollectorLog/ClockOffset.json). */
+  measureClockOffset?: CollectDeviceOptions["measureClockOffset"];
 }
 
 export interface CollectPackageResult {
@@ -76,6 +79,7 @@ export async function collectPackage(options: CollectPackageOptions): Promise<Co
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.measureClockOffset === undefined ? {} : { measureClockOffset: options.measureClockOffset }),
     });
     writer.setCollectionSummary(collection.rows);
     return { package: await writer.finalize(), rows: collection.rows, collection };

@@ -27,6 +27,7 @@ export async function verifyVaultAudit(
         trustAnchors: [ctx.pki.caCertificatePem],
         crls: [await readPkiFile(ctx.dir, PKI_FILES.crl)],
         clock: ctx.clock,
+        ...timestampTrust(ctx),
       },
       ...(options.knownCheckpoints === undefined ? {} : { knownCheckpoints: options.knownCheckpoints }),
     });
@@ -48,6 +49,12 @@ export async function verifyVaultAudit(
     }
     return report;
   });
+}
+
+// checkpoint tokens are checked against every TSA the log configured; a checkpoint without one still verifies
+function timestampTrust(ctx: VaultContext): { timestamp?: { trustAnchors: string[] } } {
+  const anchors = ctx.ledger.timestampAuthorities.flatMap((tsa) => tsa.trustAnchorsPem);
+  return anchors.length === 0 ? {} : { timestamp: { trustAnchors: anchors } };
 }
 
 export async function showAudit(

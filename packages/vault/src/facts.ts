@@ -20,6 +20,7 @@ export const FACT = {
   identityRevoked: "identity.revoked",
   signerInstalled: "keys.signer-installed",
   tailAccepted: "audit.tail-accepted",
+  tsaAdded: "timestamp.tsa-added",
 } as const;
 
 export type FactAction = (typeof FACT)[keyof typeof FACT];
@@ -64,6 +65,23 @@ export const factSchemas = {
   [FACT.tailAccepted]: z.object({
     fromSeq: z.number().int().nonnegative(),
     count: z.number().int().positive(),
+  }),
+  // the TSA and the anchors its tokens are checked against live in the log, never in a file beside it
+  [FACT.tsaAdded]: z.object({
+    url: z.url({ protocol: /^https?$/ }),
+    trustAnchorsPem: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(64 * 1024),
+      )
+      .min(1)
+      .max(8),
+    policy: z
+      .string()
+      .regex(/^[0-2](\.(0|[1-9][0-9]*))+$/)
+      .optional(),
   }),
 } as const;
 

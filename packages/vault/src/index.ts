@@ -30,5 +30,7 @@ export type { ItemRef } from "./resolve.js";
 export type { SignerRotation } from "./rotation.js";
 export type { SharedStateSource, VaultSharedState } from "./shared-state.js";
 export type { TailAcceptance } from "./tail.js";
+export type { LogTimestamp, TsaConfigured, TsaRequest } from "./timestamp-ops.js";
+export type { ConfiguredTsa } from "./timestamp-signer.js";
 export type { ItemSelector } from "./vault.js";
 export { Vault } from "./vault.js";

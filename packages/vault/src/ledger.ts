@@ -43,6 +43,8 @@ export class Ledger {
   currentSigner: string | undefined;
   /** The seq of the newest revocation fact (-1: none); a shared CRL is numbered by it. */
   lastRevocationSeq = -1;
+  /** The TSAs the log configured, in order: checkpoints and reports carry their tokens. */
+  readonly timestampAuthorities: FactDetails<typeof FACT.tsaAdded>[] = [];
   /** Records seen, so a caller can tell an empty log from a vault. */
   records = 0;
   readonly #sealKeySha256: string | undefined;
@@ -119,6 +121,9 @@ export class Ledger {
         this.currentSigner = details(record, action).fingerprintSha256;
         return;
       case FACT.tailAccepted:
+        return;
+      case FACT.tsaAdded:
+        this.timestampAuthorities.push(details(record, action));
         return;
     }
   }

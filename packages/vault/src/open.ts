@@ -74,7 +74,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const pki = await loadVaultPki(options.dir);
   const store = options.store ?? (await openConfiguredStore(options.dir, config));
   const ledger = new Ledger(createHash("sha256").update(pki.sealKey).digest("hex"));
-  const signer = new VaultSigner(pki.signers, ledger, clock);
+  const signer = new VaultSigner(pki.signers, ledger, clock, logger);
   const watch = watchRecords(options.onAuditRecord, logger);
   const shared = sharedStateFor(config, options.shared, store);
   if (shared !== undefined) await assertSharedCa(shared, pki);

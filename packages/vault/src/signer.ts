@@ -1,10 +1,11 @@
 import { X509Certificate } from "node:crypto";
-import type { Clock } from "@custody/core";
-import { CustodyError } from "@custody/core";
+import type { Clock, Logger } from "@custody/core";
+import { CustodyError, silentLogger } from "@custody/core";
 import { createKeySigner, type Signer } from "@custody/manifest";
 import type { Ledger } from "./ledger.js";
 import type { SignerFiles } from "./pki.js";
 import { fingerprintOf } from "./pki.js";
+import { stampVaultSignature } from "./timestamp-signer.js";
 
 /**
  * The vault signer in force: the newest signer certificate the log installed (`keys.signer-installed`).
@@ -15,19 +16,28 @@ export class VaultSigner implements Signer {
   readonly #ledger: Ledger;
   readonly #clock: Clock;
   readonly #cache = new Map<string, Signer>();
+  readonly #logger: Logger;
 
-  constructor(signers: Map<string, SignerFiles>, ledger: Ledger, clock: Clock) {
+  constructor(
+    signers: Map<string, SignerFiles>,
+    ledger: Ledger,
+    clock: Clock,
+    logger: Logger = silentLogger,
+  ) {
     this.#signers = signers;
     this.#ledger = ledger;
     this.#clock = clock;
+    this.#logger = logger;
   }
 
   get certificateChain(): readonly string[] {
     return this.current().certificateChain;
   }
 
-  sign(data: Uint8Array): Promise<Buffer> {
-    return this.current().sign(data);
+  /** Checkpoints and reports: with a TSA in the log, the signature carries its token (or a warning says why not). */
+  async sign(data: Uint8Array): Promise<Buffer> {
+    const signature = await this.current().sign(data);
+    return stampVaultSignature(signature, this.#ledger.timestampAuthorities, this.#logger);
   }
 
   add(serialNumber: string, files: SignerFiles): void {

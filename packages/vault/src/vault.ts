@@ -52,6 +52,15 @@ import { buildCustodyReport } from "./report-builder.js";
 import type { ItemRef } from "./resolve.js";
 import { rotateVaultSigner, type SignerRotation } from "./rotation.js";
 import { acceptUnsealedTail, type TailAcceptance } from "./tail.js";
+import {
+  addTimestampAuthority,
+  configuredTimestampAuthorities,
+  type LogTimestamp,
+  type TsaConfigured,
+  type TsaRequest,
+  timestampAuditLog,
+} from "./timestamp-ops.js";
+import type { ConfiguredTsa } from "./timestamp-signer.js";
 
 /** An item id, or an id and the case that holds it when the same bytes sit in several cases. */
 export type ItemSelector = string | ItemRef;
@@ -295,6 +304,21 @@ export class Vault {
   /** Issues a new vault signer and records it; later checkpoints and reports use it, older ones still verify. */
   rotateSigner(principal: AuthenticatedPrincipal): Promise<SignerRotation> {
     return rotateVaultSigner(this.#ctx, principal);
+  }
+
+  /** Adds a TSA whose tokens later checkpoints and reports carry (custodians only; tried, then recorded). */
+  addTimestampAuthority(principal: AuthenticatedPrincipal, request: TsaRequest): Promise<TsaConfigured> {
+    return addTimestampAuthority(this.#ctx, principal, request);
+  }
+
+  /** A new checkpoint with a token: every record so far existed no later than its time. */
+  timestampAuditLog(principal: AuthenticatedPrincipal): Promise<LogTimestamp> {
+    return timestampAuditLog(this.#ctx, principal);
+  }
+
+  /** The TSAs the signed log configured, in the order they are asked. */
+  get timestampAuthorities(): readonly ConfiguredTsa[] {
+    return configuredTimestampAuthorities(this.#ctx);
   }
 
   async close(): Promise<void> {

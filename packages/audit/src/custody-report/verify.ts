@@ -1,5 +1,5 @@
 import { CustodyError, canonicalJsonBytes } from "@custody/core";
-import { type SignatureInfo, type TrustOptions, verifyDetached } from "@custody/manifest";
+import { type SignatureInfo, type TimestampInfo, type TrustOptions, verifyDetached } from "@custody/manifest";
 import type { Checkpoint } from "../checkpoint.js";
 import { type AuditRecord, recordText, sha256Hex } from "../record.js";
 import { foldItemFacts } from "./facts.js";
@@ -21,6 +21,9 @@ export interface ReportVerification {
   checkpoint: Checkpoint;
   /** The item's state as its fact records leave it (equal to the report's). */
   state: ItemState;
+  /** The report signature's verified RFC 3161 time, when it has a token and TSA anchors were given. */
+  timestamp?: TimestampInfo;
+  timestampStatus: SignatureInfo["timestampStatus"];
 }
 
 /**
@@ -44,7 +47,10 @@ export function verifyCustodyReport(signed: SignedCustodyReport, trust: TrustOpt
   const info = verifySignature(report, signature, vaultTrust);
   const target = itemAuditTarget(report.item.record);
   checkEvents(report.events, target);
-  const checkpoint = checkProofs(report.events, report.proofs, vaultTrust);
+  // the checkpoint may predate the TSA: its token is checked when present, required only of the report
+  const timestamp =
+    trust.timestamp === undefined ? {} : { timestamp: { ...trust.timestamp, required: false } };
+  const checkpoint = checkProofs(report.events, report.proofs, { ...vaultTrust, ...timestamp });
   const state = foldItemFacts(report.events, report.item.record);
   checkState(state, report.item.state);
   return {
@@ -55,6 +61,8 @@ export function verifyCustodyReport(signed: SignedCustodyReport, trust: TrustOpt
     events: report.events.length,
     checkpoint,
     state,
+    ...(info.timestamp === undefined ? {} : { timestamp: info.timestamp }),
+    timestampStatus: info.timestampStatus,
   };
 }
 

@@ -11,6 +11,13 @@ import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
 import { VAULT_OPTIONS, vaultDir } from "../vault-context.js";
 import { collectIntoLocalVault, ensureVault } from "./triage.js";
+import {
+  clockOffsetMeter,
+  reportOutcomes,
+  timestampedSigner,
+  tsaAuthoritiesFrom,
+  tsaOptions,
+} from "./tsa-options.js";
 
 export const collectCommand: CommandSpec = {
   path: ["collect"],
@@ -20,7 +27,10 @@ Collects every data point of this machine (most volatile first), streaming each 
 BagIt package. --only limits the data points (others are recorded as skipped). The key's passphrase,
 if any, is read from CUSTODY_KEY_PASSPHRASE. Without --key and --cert the local vault's collector
 certificate signs (the vault is created if absent; its CA verifies the package). --ingest also stores the
-package in the vault under --case (default: triage).`,
+package in the vault under --case (default: triage).
+--tsa URL --tsa-ca FILE (with --key and --cert): the device clock is measured against that TSA at the start
+and the end (CollectorLog/ClockOffset.json: offset, bound, and the TSA's token as evidence) and the package
+signature carries a token; a TSA that does not answer is recorded there and warned about, never skipped.`,
   options: {
     out: { type: "string", short: "o" },
     only: { type: "string" },
@@ -29,9 +39,14 @@ package in the vault under --case (default: triage).`,
     cert: { type: "string" },
     ingest: { type: "boolean" },
     ...VAULT_OPTIONS,
+    ...tsaOptions,
   },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
+    const authorities = await tsaAuthoritiesFrom(ctx);
+    if (authorities !== undefined && (ctx.flag("ingest") || ctx.string("key") === undefined)) {
+      throw new CustodyError("ERR_USAGE", "--tsa goes with --key and --cert (a vault uses its own TSAs)");
+    }
     if (ctx.flag("ingest")) return collectIntoLocalVault(ctx);
     const givenOut = ctx.string("out");
     // Before the vault is made or anything collected: an existing package is never replaced.
@@ -41,7 +56,7 @@ package in the vault under --case (default: triage).`,
       const created = await ensureVault(ctx, vaultDir(ctx));
       return collectIntoLocalVault(ctx, { ingest: false, vaultCreated: created });
     }
-    const signer = await signerFromOptions(ctx);
+    const { signer, outcomes } = timestampedSigner(await signerFromOptions(ctx), authorities);
     const only = parseOnly(ctx.string("only"));
     const caseId = ctx.string("case");
     const out = resolve(ctx.cwd, givenOut ?? `${packageName(hostname(), new Date())}.zip`);
@@ -59,12 +74,15 @@ package in the vault under --case (default: triage).`,
       logger: ctx.logger,
       abortSignal: interrupt.signal,
       onProgress: progressView(progress.update),
+      ...(authorities === undefined ? {} : { measureClockOffset: clockOffsetMeter(ctx, authorities) }),
     }).finally(() => {
       process.off("SIGINT", onSigint);
       progress.done();
     });
     const clock = { start: result.collection.clockAtStart, end: result.collection.clockAtEnd };
-    if (ctx.json) ctx.printJson({ package: result.package, summary: result.rows, clock });
+    const [timestamp] = reportOutcomes(ctx, outcomes);
+    const offsets = result.collection.clockOffsets;
+    if (ctx.json) ctx.printJson({ package: result.package, summary: result.rows, clock, offsets, timestamp });
     else printSummary(ctx, result);
     return 0;
   },
@@ -133,4 +151,14 @@ function printSummary(ctx: CommandContext, result: CollectPackageResult): void {
   ctx.out(
     `clock    ${start.systemTime} .. ${end.systemTime} ${start.timeZone}, synchronized: ${end.synchronized}`,
   );
+  const offsets = result.collection.clockOffsets;
+  if (offsets !== undefined)
+    ctx.out(`offset   start ${offsetText(offsets.start)}, end ${offsetText(offsets.end)}`);
+}
+
+function offsetText(record: Record<string, unknown>): string {
+  const { offsetMs, uncertaintyMs, tsa } = record;
+  return typeof offsetMs === "number"
+    ? `${offsetMs} ms ±${String(uncertaintyMs)} ms (${String(tsa)})`
+    : "not measured";
 }

@@ -30,6 +30,7 @@ import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./prot
 import { reportCommand, reportVerifyCommand } from "./report.js";
 import { signCommand } from "./sign.js";
 import { triageCommand } from "./triage.js";
+import { timestampCommand, tsaAddCommand, tsaListCommand } from "./tsa.js";
 import { verifyCommand } from "./verify.js";
 
 /** Every `custody` command. One line per command module; keep the list sorted by command path. */
@@ -68,6 +69,9 @@ export const commands: readonly CommandSpec[] = [
   retainCommand,
   showCommand,
   signCommand,
+  timestampCommand,
   triageCommand,
+  tsaAddCommand,
+  tsaListCommand,
   verifyCommand,
 ];

@@ -12,6 +12,7 @@ import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
 import { absolute, readText, required } from "./key-files.js";
 import { rate } from "./package.js";
+import { signatureTime, tsaTrustFrom } from "./tsa-options.js";
 
 /** True when `file` is an investigation package: a .zip name or ZIP's local-header magic. */
 export async function isZipFile(file: string): Promise<boolean> {
@@ -30,7 +31,7 @@ export const extractCommand: CommandSpec = {
   path: ["extract"],
   summary: "verify an investigation package, then extract it into an empty folder",
   usage: [
-    "P.zip --to DIR --ca ca.pem [--crl crl.pem] [--at TIME] [--json]",
+    "P.zip --to DIR --ca ca.pem [--crl crl.pem] [--at TIME] [--tsa-ca FILE] [--json]",
     "",
     "Nothing is written unless the whole package verifies (signature, both manifests, tag manifest,",
     "Payload-Oxum). DIR must be empty or absent; files land in DIR/<package name>/, never through links.",
@@ -40,6 +41,7 @@ export const extractCommand: CommandSpec = {
     ca: { type: "string", multiple: true },
     crl: { type: "string", multiple: true },
     at: { type: "string" },
+    "tsa-ca": { type: "string", multiple: true },
   },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
@@ -70,7 +72,11 @@ async function trustOptions(ctx: CommandContext): Promise<VerifyOptions> {
   const at = ctx.string("at");
   if (at !== undefined && Number.isNaN(Date.parse(at)))
     throw new CustodyError("ERR_USAGE", `--at ${JSON.stringify(at)} is not a time`);
-  return { trust: { trustAnchors, crls }, ...(at === undefined ? {} : { clock: fixedClock(at) }) };
+  const timestamp = await tsaTrustFrom(ctx);
+  return {
+    trust: { trustAnchors, crls, ...(timestamp === undefined ? {} : { timestamp }) },
+    ...(at === undefined ? {} : { clock: fixedClock(at) }),
+  };
 }
 
 /** Files, bytes and rate on a terminal's progress line (nothing when not a TTY); `done` clears it. */
@@ -125,7 +131,8 @@ function summary(report: PackageReport) {
           signingTime: signature.signingTime.toISOString(),
           certificateChain: signature.certificateChain,
         };
-  return { ok, file, name, files, payloadBytes, problems, signer, case: manifest?.case, manifest };
+  const timestamp = signature === undefined ? undefined : signatureTime(signature).json;
+  return { ok, file, name, files, payloadBytes, problems, signer, timestamp, case: manifest?.case, manifest };
 }
 
 function printReport(ctx: CommandContext, report: PackageReport): number {
@@ -135,6 +142,7 @@ function printReport(ctx: CommandContext, report: PackageReport): number {
       ctx.out(
         `valid: ${report.file}: ${report.files} files, ${formatBytes(report.payloadBytes)} payload, signed by ${report.signature?.signer.subject}`,
       );
+    if (!ctx.json && report.signature !== undefined) ctx.out(`  ${signatureTime(report.signature).text}`);
     return 0;
   }
   for (const problem of report.problems) ctx.err(problemLine(problem));

@@ -7,18 +7,23 @@ import type { CommandContext, CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
 import { formatBytes } from "../progress.js";
 import { absolute, KEY_ENV, KEYS_LAYOUT, passphrase, required, withPassphraseHint } from "./key-files.js";
+import { reportOutcomes, timestampedSigner, tsaAuthoritiesFrom, tsaOptions } from "./tsa-options.js";
 
 export const packageCommand: CommandSpec = {
   path: ["package"],
   summary: "package a folder as a signed investigation package (a BagIt bag in a ZIP)",
   usage: [
     "DIR --out P.zip [--case ID] [--device ID] [--name NAME] [--key K --cert C | --keys-dir DIR] [--level 0-9]",
+    "    [--tsa URL --tsa-ca FILE]",
     "",
     "Every regular file under DIR becomes data/<path> of a BagIt 1.0 bag named NAME (default: the",
     "--out file name without .zip), with manifest-sha256.txt, bag-info.txt, CollectionSummary.csv and a",
     "custody manifest signed by the signer (--key/--cert, $CUSTODY_SIGNER_KEY/$CUSTODY_SIGNER_CERT, or",
     "signer.key/signer.pem in --keys-dir or $CUSTODY_KEYS_DIR). Links in DIR are refused. P.zip appears",
     "only when complete and is never replaced. Progress is shown on a terminal.",
+    "--tsa (repeatable, tried in order) puts an RFC 3161 token from that TSA, checked against --tsa-ca, in",
+    "the manifest signature. When no TSA gives one, the package is still written, without a token, and a",
+    'warning says so (JSON: timestamp.status "missing").',
   ].join("\n"),
   options: {
     out: { type: "string" },
@@ -31,6 +36,7 @@ export const packageCommand: CommandSpec = {
     "keys-dir": { type: "string" },
     "passphrase-file": { type: "string" },
     level: { type: "string" },
+    ...tsaOptions,
   },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
@@ -38,7 +44,8 @@ export const packageCommand: CommandSpec = {
     const out = absolute(ctx, required(ctx, "out"));
     const name = ctx.string("name") ?? basename(out, extname(out));
     await assertOutputAbsent(out);
-    const signer = await packageSigner(ctx);
+    const authorities = await tsaAuthoritiesFrom(ctx);
+    const { signer, outcomes } = timestampedSigner(await packageSigner(ctx), authorities);
     const progress = ctx.progress();
     const started = Date.now();
     const caseId = ctx.string("case");
@@ -58,7 +65,8 @@ export const packageCommand: CommandSpec = {
         progress.update(`${files} files, ${formatBytes(bytes)}, ${rate(bytes, started)}`),
     });
     progress.done();
-    if (ctx.json) ctx.printJson({ ok: true, ...result });
+    const [timestamp] = reportOutcomes(ctx, outcomes);
+    if (ctx.json) ctx.printJson({ ok: true, ...result, ...(timestamp === undefined ? {} : { timestamp }) });
     else
       ctx.out(
         `wrote ${result.file}: ${result.items} files, ${formatBytes(result.payloadBytes)} payload, manifest sha256 ${result.manifestSha256}`,

@@ -6,6 +6,7 @@ import { renderCustodyReportHtml } from "@custody/vault";
 import type { CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
 import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
+import { describeTimestamp, timestampJson, tsaTrustFrom } from "./tsa-options.js";
 
 export const reportCommand: CommandSpec = {
   path: ["report"],
@@ -37,8 +38,13 @@ report offline with: custody report verify FILE --ca ca.pem`,
 export const reportVerifyCommand: CommandSpec = {
   path: ["report", "verify"],
   summary: "check a saved custody report offline: signature, record hashes, inclusion proofs",
-  usage: "FILE --ca ca.pem [--crl crl.pem]\nExit 0 when everything holds, 1 with the reason otherwise.",
-  options: { ca: { type: "string" }, crl: { type: "string" } },
+  usage: [
+    "FILE --ca ca.pem [--crl crl.pem] [--tsa-ca FILE]",
+    "Exit 0 when everything holds, 1 with the reason otherwise. --tsa-ca requires an RFC 3161 token on the",
+    "report's signature from a TSA under that CA (checkpoint tokens are checked when present) and prints its",
+    "trusted time; without it a token is reported, not checked.",
+  ].join("\n"),
+  options: { ca: { type: "string" }, crl: { type: "string" }, "tsa-ca": { type: "string", multiple: true } },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
     const ca = ctx.string("ca");
@@ -47,14 +53,22 @@ export const reportVerifyCommand: CommandSpec = {
       await readFile(resolve(ctx.cwd, String(ctx.positionals[0])), "utf8"),
     );
     const crl = ctx.string("crl");
+    const timestamp = await tsaTrustFrom(ctx);
     const result = verifyCustodyReport(signed, {
       trustAnchors: [await readFile(resolve(ctx.cwd, ca), "utf8")],
       ...(crl === undefined ? {} : { crls: [await readFile(resolve(ctx.cwd, crl), "utf8")] }),
+      ...(timestamp === undefined ? {} : { timestamp }),
     });
-    if (ctx.json) ctx.printJson({ ok: true, ...result });
+    const stamp = result.timestamp;
+    if (ctx.json)
+      ctx.printJson({
+        ok: true,
+        ...result,
+        timestamp: stamp === undefined ? undefined : timestampJson(stamp),
+      });
     else
       ctx.out(
-        `custody report valid: ${result.events} event(s) proven; signed by ${result.signer} at ${result.signedAt}`,
+        `custody report valid: ${result.events} event(s) proven; signed by ${result.signer} at ${result.signedAt}; ${stamp === undefined ? `timestamp ${result.timestampStatus}` : describeTimestamp(stamp)}`,
       );
     return 0;
   },

@@ -5,11 +5,13 @@ import { type Clock, CustodyError, fixedClock, isCustodyError, toCustodyError } 
 import {
   parseCrl,
   type SignatureInfo,
+  type SignatureTimestampOptions,
   signatureDigestAlgorithm,
   verifyDetachedDigest,
 } from "@custody/manifest";
 import type { CommandContext } from "../command.js";
 import { absolute, readText } from "./key-files.js";
+import { signatureTime, tsaTrustFrom } from "./tsa-options.js";
 
 /** Detached signatures are small; anything larger is not one (and is not read into memory). */
 const MAX_SIGNATURE_BYTES = 1024 * 1024;
@@ -20,6 +22,7 @@ export const verifySignatureOptions = {
   ca: { type: "string", multiple: true },
   crl: { type: "string", multiple: true },
   at: { type: "string" },
+  "tsa-ca": { type: "string", multiple: true },
 } as const;
 
 /**
@@ -47,9 +50,13 @@ export async function runVerifySignature(ctx: CommandContext): Promise<number> {
     signer: info.signer,
     signingTime: info.signingTime.toISOString(),
     chain: info.certificateChain.map((pem) => subjectOf(pem)),
+    timestamp: signatureTime(info).json,
   };
   if (ctx.json) ctx.printJson(result);
-  else ctx.out(`valid: ${file} signed by ${info.signer.subject} at ${result.signingTime}`);
+  else
+    ctx.out(
+      `valid: ${file} signed by ${info.signer.subject} at ${result.signingTime}; ${signatureTime(info).text}`,
+    );
   return 0;
 }
 
@@ -64,6 +71,7 @@ interface CliTrust {
   crls: string[];
   clock?: Clock;
   allowedAlgorithms?: string[];
+  timestamp?: SignatureTimestampOptions;
 }
 
 // trust inputs are the user's own files: a broken one is a usage error (exit 2), not an invalid signature
@@ -86,11 +94,13 @@ async function trustFrom(ctx: CommandContext): Promise<CliTrust> {
       throw new CustodyError("ERR_INVALID_ARGUMENT", `--crl ${crlFiles[i]} is not a PEM CRL`, { cause });
     }
   });
+  const timestamp = await tsaTrustFrom(ctx);
+  const base = { trustAnchors, crls, ...(timestamp === undefined ? {} : { timestamp }) };
   const at = ctx.string("at");
-  if (at === undefined) return { trustAnchors, crls };
+  if (at === undefined) return base;
   if (Number.isNaN(Date.parse(at)))
     throw new CustodyError("ERR_USAGE", `--at ${JSON.stringify(at)} is not a time`);
-  return { trustAnchors, crls, clock: fixedClock(at) };
+  return { ...base, clock: fixedClock(at) };
 }
 
 async function readSignature(file: string): Promise<Buffer> {
