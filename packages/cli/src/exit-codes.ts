@@ -104,6 +104,10 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   ERR_PACKAGE_UNVERIFIED: V,
   ERR_NOT_PRESENT: EXIT.notFound,
   ERR_COLLECT_FAILED: EXIT.internal,
+  // disk acquisition (issue 18): a source that changed under the reader is an integrity finding
+  ERR_SOURCE_CHANGED: V,
+  ERR_SOURCE_UNSUPPORTED: EXIT.usage,
+  ERR_COMPRESSION_UNAVAILABLE: EXIT.internal,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -74,6 +74,10 @@ export const ERROR_CODES = [
   // collection
   "ERR_NOT_PRESENT",
   "ERR_COLLECT_FAILED",
+  // disk acquisition (issue 18)
+  "ERR_SOURCE_CHANGED",
+  "ERR_SOURCE_UNSUPPORTED",
+  "ERR_COMPRESSION_UNAVAILABLE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

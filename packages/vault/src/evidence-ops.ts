@@ -7,7 +7,7 @@ import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { FACT, itemTarget } from "./facts.js";
 import { assertIngestable, examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
-import { ContentAddressCheck, listedItem, viewItem } from "./item-view.js";
+import { listedItem, viewItem } from "./item-view.js";
 import {
   type EvidenceItem,
   encodeItemRecord,
@@ -17,6 +17,7 @@ import {
   RECORD_METADATA_KEY,
 } from "./items.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
+import { verifiedItemBytes } from "./stored-bytes.js";
 
 const DAY_MS = 86_400_000;
 
@@ -180,9 +181,8 @@ export async function readItem(
   const target = itemTarget(entry.caseId, entry.id);
   return ctx.guard.run(itemRequest(principal, "evidence.read", entry), async () => {
     const item = await viewItem(ctx, entry);
-    const check = new ContentAddressCheck(item.id, item.size);
     const source = await ctx.store.read(itemKey(entry.caseId, entry.id), options);
-    source.once("error", (error) => check.destroy(error));
+    const check = verifiedItemBytes(source, item);
     // A read that fails mid-way (a byte changed on disk) is part of the item's history too.
     check.once("error", (error) => {
       ctx.guard
@@ -191,7 +191,6 @@ export async function readItem(
           ctx.logger.error({ err: auditError }, "could not record a failed read"),
         );
     });
-    source.pipe(check);
     return { item, stream: check, computedSha256: () => check.sha256 };
   });
 }
