@@ -1,4 +1,5 @@
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
+import { DIRECT_BLOCK_BYTES, DirectReader } from "./direct-reader.js";
 import type { LocalSource } from "./local-source.js";
 import type { ReadErrorLog } from "./read-errors.js";
 
@@ -27,21 +28,26 @@ export async function* readSource(
   const size = source.description.size;
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const modifiedAt = await source.modifiedAt();
+  const salvager = new Salvager(source, errors, options.retries ?? 2);
   const read = (position: number) => {
-    const pending = readChunk(source, errors, position, Math.min(chunkBytes, size - position), options);
+    const pending = readChunk(source, salvager, position, Math.min(chunkBytes, size - position));
     pending.catch(() => undefined); // awaited below; a consumer that stops early must not leave it unhandled
     return pending;
   };
-  let position = 0;
-  let next = size > 0 ? read(0) : undefined;
-  while (next !== undefined) {
-    throwIfAborted(options.abortSignal);
-    const chunk = await next;
-    position += chunk.byteLength;
-    next = position < size ? read(position) : undefined;
-    yield chunk;
+  try {
+    let position = 0;
+    let next = size > 0 ? read(0) : undefined;
+    while (next !== undefined) {
+      throwIfAborted(options.abortSignal);
+      const chunk = await next;
+      position += chunk.byteLength;
+      next = position < size ? read(position) : undefined;
+      yield chunk;
+    }
+    await assertUnchanged(source, size, modifiedAt);
+  } finally {
+    await salvager.close();
   }
-  await assertUnchanged(source, size, modifiedAt);
 }
 
 async function assertUnchanged(source: LocalSource, size: number, modifiedAt: number): Promise<void> {
@@ -56,10 +62,9 @@ async function assertUnchanged(source: LocalSource, size: number, modifiedAt: nu
 
 async function readChunk(
   source: LocalSource,
-  errors: ReadErrorLog,
+  salvager: Salvager,
   position: number,
   length: number,
-  options: DeviceReadOptions,
 ): Promise<Buffer> {
   const buffer = Buffer.allocUnsafeSlow(length);
   let filled = 0;
@@ -70,7 +75,9 @@ async function readChunk(
     } catch (error) {
       if (!isMediumError(error))
         throw toCustodyError(error, "ERR_IO", `reading ${source.description.path} failed`);
-      await salvage(source, errors, buffer.subarray(filled), position + filled, options.retries ?? 2);
+      // Re-read from the sector the failure is in (a short read before it may have ended mid-sector).
+      const from = filled - (filled % source.description.sectorSize);
+      await salvager.salvage(buffer.subarray(from), position + from);
       return buffer;
     }
     if (bytesRead === 0) {
@@ -84,46 +91,73 @@ async function readChunk(
   return buffer;
 }
 
-/** Reads `target` sector by sector: what reads is kept, what fails after the retries is zeros and a log entry. */
-async function salvage(
-  source: LocalSource,
-  errors: ReadErrorLog,
-  target: Buffer,
-  position: number,
-  retries: number,
-): Promise<void> {
-  const sector = source.description.sectorSize;
-  for (let offset = 0; offset < target.length; offset += sector) {
-    const piece = target.subarray(offset, Math.min(offset + sector, target.length));
-    const failure = await readSector(source, errors, piece, position + offset, retries);
-    if (failure !== undefined) {
-      piece.fill(0);
-      errors.add(position + offset, piece.length, failure);
-    }
-  }
-}
+/**
+ * Re-reads a failed region block by block (64 KiB, O_DIRECT where the source allows it), a failing
+ * block sector by sector; a sector that still fails after the retries is zero-filled and logged.
+ */
+class Salvager {
+  #direct: Promise<DirectReader | undefined> | undefined;
 
-async function readSector(
-  source: LocalSource,
-  errors: ReadErrorLog,
-  piece: Buffer,
-  position: number,
-  retries: number,
-): Promise<string | undefined> {
-  let failure = "EIO";
-  for (let attempt = 0; attempt <= retries; attempt += 1) {
-    if (attempt > 0) errors.retries += 1;
-    try {
-      const { bytesRead } = await source.handle.read(piece, 0, piece.length, position);
-      if (bytesRead === piece.length) return undefined;
-      throw changed(source, `it ended at ${position + bytesRead} bytes while a failing sector was retried`);
-    } catch (error) {
-      if (!isMediumError(error))
-        throw toCustodyError(error, "ERR_IO", `reading ${source.description.path} failed`);
-      failure = (error as NodeJS.ErrnoException).code ?? "EIO";
+  constructor(
+    private readonly source: LocalSource,
+    private readonly errors: ReadErrorLog,
+    private readonly retries: number,
+  ) {}
+
+  async salvage(target: Buffer, position: number): Promise<void> {
+    for (let offset = 0; offset < target.length; offset += DIRECT_BLOCK_BYTES) {
+      const block = target.subarray(offset, Math.min(offset + DIRECT_BLOCK_BYTES, target.length));
+      if ((await this.#attempt(block, position + offset)) === undefined) continue;
+      await this.#sectors(block, position + offset);
     }
   }
-  return failure;
+
+  async close(): Promise<void> {
+    await (await this.#direct)?.close();
+  }
+
+  async #sectors(block: Buffer, position: number): Promise<void> {
+    const sector = this.source.description.sectorSize;
+    for (let offset = 0; offset < block.length; offset += sector) {
+      const piece = block.subarray(offset, Math.min(offset + sector, block.length));
+      let failure = await this.#attempt(piece, position + offset);
+      for (let retry = 0; failure !== undefined && retry < this.retries; retry += 1) {
+        this.errors.retries += 1;
+        failure = await this.#attempt(piece, position + offset);
+      }
+      if (failure !== undefined) {
+        piece.fill(0);
+        this.errors.add(position + offset, piece.length, failure);
+      }
+    }
+  }
+
+  /** One read of `piece` at `position`: undefined when it read whole, else the medium error's code. */
+  async #attempt(piece: Buffer, position: number): Promise<string | undefined> {
+    try {
+      const direct =
+        piece.length % this.source.description.sectorSize === 0 ? await this.#directReader() : undefined;
+      const bytesRead =
+        direct === undefined
+          ? (await this.source.handle.read(piece, 0, piece.length, position)).bytesRead
+          : await direct.readInto(piece, position);
+      if (bytesRead === piece.length) return undefined;
+    } catch (error) {
+      if (!isMediumError(error)) {
+        throw toCustodyError(error, "ERR_IO", `reading ${this.source.description.path} failed`);
+      }
+      return (error as NodeJS.ErrnoException).code ?? "EIO";
+    }
+    throw changed(
+      this.source,
+      `it ended before ${position + piece.length} bytes while a failure was re-read`,
+    );
+  }
+
+  #directReader(): Promise<DirectReader | undefined> {
+    this.#direct ??= DirectReader.open(this.source.description.path);
+    return this.#direct;
+  }
 }
 
 function isMediumError(error: unknown): boolean {
