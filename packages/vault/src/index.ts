@@ -1,5 +1,7 @@
 export type { AccessListing, GrantRequest, WhoAmI } from "./access-ops.js";
 export type { AcquisitionOptions, AcquisitionSource } from "./acquire-ops.js";
+export type { VaultApi } from "./api.js";
+export { bindVault } from "./api.js";
 export type { ApprovalOutcome, DoneOutcome } from "./approvals.js";
 export type { AuditVerifyOptions } from "./audit-ops.js";
 export type { AuthenticatedPrincipal, IdentityTrust } from "./authenticate.js";

@@ -8,7 +8,7 @@ import { verifyCustodyReport } from "@custody/audit";
 import { isCustodyError } from "@custody/core";
 import { createCertificateAuthority, issueCertificate } from "@custody/manifest";
 import { FsEvidenceStore } from "@custody/store";
-import { type AuthenticatedPrincipal, identityBundle, Vault } from "@custody/vault";
+import { type AuthenticatedPrincipal, bindVault, identityBundle, Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const work = mkdtempSync(join(tmpdir(), "custody-vault-"));
@@ -44,6 +44,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await vault.close();
   rmSync(work, { recursive: true, force: true });
+});
+
+describe("bindVault", () => {
+  it("acts as the bound principal, audited like a direct call", async () => {
+    const api = bindVault(vault, alice);
+    expect((await api.whoami()).id).toBe("alice");
+    const before = (await auditLines()).length;
+    await api.list({ caseId: "BIND" });
+    const last = (await auditLines()).slice(before).at(-1);
+    expect(last).toMatchObject({ actor: "alice", action: "evidence.list", outcome: "allow" });
+  });
 });
 
 describe("Vault identities", () => {
@@ -170,7 +181,9 @@ describe("Vault evidence", () => {
     const forged = structuredClone(signed);
     const first = forged.report.events[0];
     if (first) first.reason = "rewritten";
-    expect(() => verifyCustodyReport(forged, trust)).toThrow();
+    expect(() => verifyCustodyReport(forged, trust)).toThrow(
+      expect.objectContaining({ code: "ERR_DIGEST_MISMATCH" }),
+    );
   });
 
   it("fails an operation whose audit record cannot be written, and stores nothing", async () => {
@@ -178,7 +191,10 @@ describe("Vault evidence", () => {
     const carol = second.vault.authenticate(second.identityPem);
     writeFileSync(join(work, "late.txt"), "arrives after the log closed\n");
     await second.vault.close();
-    await expect(second.vault.ingest(carol, join(work, "late.txt"), { caseId: "A" })).rejects.toThrow();
+    await expectCode(
+      second.vault.ingest(carol, join(work, "late.txt"), { caseId: "A" }),
+      "ERR_INVALID_ARGUMENT",
+    );
     let stored = 0;
     for await (const _ of (await FsEvidenceStore.open(join(work, "second", "store"))).list()) stored++;
     expect(stored).toBe(0);
