@@ -8,6 +8,7 @@ import {
   accessRevokeIdentityCommand,
   accessWhoamiCommand,
 } from "./access.js";
+import { acquireCommand } from "./acquire.js";
 import {
   auditAcceptTailCommand,
   auditCheckpointCommand,
@@ -41,6 +42,7 @@ export const commands: readonly CommandSpec[] = [
   accessRevokeCommand,
   accessRevokeIdentityCommand,
   accessWhoamiCommand,
+  acquireCommand,
   auditAcceptTailCommand,
   auditCheckpointCommand,
   auditProveCommand,
