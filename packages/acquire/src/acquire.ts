@@ -17,6 +17,8 @@ export interface AcquireOptions extends DeviceReadOptions {
   legalHold?: boolean;
   /** Store the image zstd-compressed (digests and `get` stay those of the raw image). */
   compress?: "zstd";
+  /** Digests beside sha256 (always: it is the id); default sha1 and md5. */
+  alsoDigests?: readonly ("sha1" | "md5")[];
   /** Read the source a second time after the copy and record whether it gave the same sha256. */
   verifySource?: boolean;
   /** For a snapshot SAS URL: retries, timeouts and range size of the HTTP reads. */
@@ -61,6 +63,7 @@ export async function acquire(
       ...(options.retainDays === undefined ? {} : { retainDays: options.retainDays }),
       ...(options.legalHold === undefined ? {} : { legalHold: options.legalHold }),
       ...(options.compress === undefined ? {} : { compress: options.compress }),
+      ...(options.alsoDigests === undefined ? {} : { alsoDigests: options.alsoDigests }),
       ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
       ...(options.onProgress === undefined
         ? {}

@@ -1,8 +1,8 @@
-import { pipeline, Readable } from "node:stream";
+import { PassThrough, pipeline, Readable } from "node:stream";
 import { scopeIdSchema } from "@custody/access";
 import { type DiskImage, type ItemRecord, itemRecordSha256 } from "@custody/audit";
 import { CustodyError } from "@custody/core";
-import { DigestStream, type HashAlgorithm } from "@custody/hash";
+import { type DigestSet, type HashAlgorithm, ThreadedDigestStream } from "@custody/hash";
 import type { AddressedCreateOptions, EvidenceStore } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
@@ -32,6 +32,8 @@ export interface AcquisitionOptions {
   legalHold?: boolean;
   /** Store the image zstd-compressed; the id and digests stay those of the raw bytes. */
   compress?: "zstd";
+  /** Digests beside sha256 (always computed: it is the id); default sha1 and md5. */
+  alsoDigests?: readonly ("sha1" | "md5")[];
   abortSignal?: AbortSignal;
   /** Raw bytes read so far. */
   onProgress?: (bytes: number) => void;
@@ -61,7 +63,9 @@ export async function ingestAcquisitionItem(
   return ctx.guard.run(request, async () => {
     const retainUntil = retentionOf(ctx, options);
     const legalHold = options.legalHold === true;
-    const digests = new DigestStream({ algorithms: rawAlgorithms(options) });
+    // On a worker thread: the store hashes sha256 on this one, so the two run side by side.
+    const algorithms = rawAlgorithms(options);
+    const digests = algorithms.length === 0 ? new PassThrough() : new ThreadedDigestStream({ algorithms });
     let record: ItemRecord | undefined;
     const place: AddressedCreateOptions["place"] = async (written) => {
       record = await recordOf(ctx, principal, source, options, digests, written);
@@ -107,6 +111,13 @@ function assertAcquisitionOptions(options: AcquisitionOptions): void {
   if (typeof options.name !== "string" || options.name.length === 0 || options.name.length > 1024) {
     throw new CustodyError("ERR_INVALID_ARGUMENT", "an acquisition needs a name of 1 to 1024 characters");
   }
+  const also = options.alsoDigests ?? [];
+  if (!Array.isArray(also) || also.some((algorithm) => algorithm !== "sha1" && algorithm !== "md5")) {
+    throw new CustodyError(
+      "ERR_UNSUPPORTED_ALGORITHM",
+      "an acquisition's digests beside sha256 are sha1 and md5",
+    );
+  }
   if (options.compress !== undefined && options.compress !== "zstd") {
     throw new CustodyError(
       "ERR_INVALID_ARGUMENT",
@@ -133,13 +144,14 @@ function retentionOf(ctx: VaultContext, options: AcquisitionOptions): Date | und
 
 // Stored raw, the store's own sha256 is the raw sha256: hashing it twice would cost a pass.
 function rawAlgorithms(options: AcquisitionOptions): HashAlgorithm[] {
-  return options.compress === undefined ? ["sha1", "md5"] : ["sha256", "sha1", "md5"];
+  const also: HashAlgorithm[] = [...new Set(options.alsoDigests ?? (["sha1", "md5"] as const))];
+  return options.compress === undefined ? also : ["sha256", ...also];
 }
 
 // One pipeline: an error or a destroy anywhere (a failing source, an aborted store) ends every stage.
 function storedBody(
   body: AsyncIterable<Uint8Array>,
-  digests: DigestStream,
+  digests: ThreadedDigestStream | PassThrough,
   options: AcquisitionOptions,
 ): Readable {
   const raw = Readable.from(counted(body, options.onProgress), { objectMode: false, highWaterMark: 4 });
@@ -164,10 +176,14 @@ async function recordOf(
   principal: AuthenticatedPrincipal,
   source: AcquisitionSource,
   options: AcquisitionOptions,
-  digests: DigestStream,
+  digests: ThreadedDigestStream | PassThrough,
   written: { sha256: string; size: number },
 ): Promise<ItemRecord> {
-  const raw = digests.result();
+  // Without a digest stream (sha256 only, stored raw) the store's digest and size are the raw ones.
+  const raw =
+    digests instanceof ThreadedDigestStream
+      ? digests.result()
+      : { size: written.size, digests: {} as DigestSet };
   const sha256 = options.compress === undefined ? written.sha256 : (raw.digests.sha256 ?? "");
   const image = await source.finish({ size: raw.size, sha256 });
   const storedAs =
@@ -180,7 +196,11 @@ async function recordOf(
     name: options.name,
     labels: options.labels ?? {},
     size: raw.size,
-    digests: { sha256, sha1: raw.digests.sha1, md5: raw.digests.md5 },
+    digests: {
+      sha256,
+      ...(raw.digests.sha1 === undefined ? {} : { sha1: raw.digests.sha1 }),
+      ...(raw.digests.md5 === undefined ? {} : { md5: raw.digests.md5 }),
+    },
     acquisition: {
       by: principal.id,
       byFingerprintSha256: principal.fingerprintSha256,

@@ -9,10 +9,10 @@ import { printItem } from "./evidence.js";
 export const acquireCommand: CommandSpec = {
   path: ["acquire"],
   summary: "image a disk, an image file or an Azure snapshot (SAS URL) into the vault in one read",
-  usage: `SOURCE --case ID [--name N] [--compress zstd] [--verify-source] [--retries N] [--retain-days N] [--legal-hold] [--label K=V]...
+  usage: `SOURCE --case ID [--name N] [--hash sha256,sha1,md5] [--compress zstd] [--verify-source] [--retries N] [--retain-days N] [--legal-hold] [--label K=V]...
 SOURCE is a block device (/dev/sdb, /dev/nvme0n1, /dev/loop0, /dev/dm-0), an image file, or the read SAS
 URL of an Azure disk snapshot (what "grant access" returns). The bytes are read once: sha256, sha1 and
-md5 are computed as they stream into the vault, create-only. A sector that cannot be read is retried
+md5 (--hash: sha256 and any of sha1, md5) are computed as they stream into the vault, create-only. A sector that cannot be read is retried
 (--retries, default 2), then zero-filled and listed in the item record with its offset. A symlink, FIFO
 or character device is refused; name the device itself. --verify-source reads the source a second time
 and records whether it matched (exit 1 when it did not; the image is kept). With --compress zstd the
@@ -22,6 +22,7 @@ vault stores a compressed image; the id and digests are those of the raw bytes, 
     case: { type: "string" },
     name: { type: "string" },
     compress: { type: "string" },
+    hash: { type: "string" },
     "verify-source": { type: "boolean" },
     retries: { type: "string" },
     "retain-days": { type: "string" },
@@ -38,6 +39,7 @@ vault stores a compressed image; the id and digests are those of the raw bytes, 
     const retainDays = intOption(ctx, "retain-days");
     const retries = intOption(ctx, "retries");
     const name = ctx.string("name");
+    const alsoDigests = parseHashes(ctx.string("hash"));
     const progress = ctx.progress();
     const item = await withVault(ctx, (vault, principal) =>
       acquire(vault, principal, String(ctx.positionals[0]), {
@@ -49,6 +51,7 @@ vault stores a compressed image; the id and digests are those of the raw bytes, 
         ...(compress === undefined ? {} : { compress }),
         ...(retainDays === undefined ? {} : { retainDays }),
         ...(retries === undefined ? {} : { retries }),
+        ...(alsoDigests === undefined ? {} : { alsoDigests }),
         onProgress: (bytes, total) =>
           progress.update(`acquired ${formatBytes(bytes)} of ${formatBytes(total)}`),
       }),
@@ -65,6 +68,15 @@ vault stores a compressed image; the id and digests are those of the raw bytes, 
     return 0;
   },
 };
+
+function parseHashes(value: string | undefined): ("sha1" | "md5")[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(",").map((name) => name.trim());
+  if (!names.includes("sha256") || names.some((name) => !["sha256", "sha1", "md5"].includes(name))) {
+    throw new CustodyError("ERR_USAGE", "--hash is sha256 and any of sha1, md5 (e.g. --hash sha256,md5)");
+  }
+  return names.filter((name): name is "sha1" | "md5" => name === "sha1" || name === "md5");
+}
 
 function printImageSummary(ctx: CommandContext, item: EvidenceItem): void {
   const image = item.image;
