@@ -7,7 +7,7 @@ import { makeVault, readBack } from "./helpers.js";
 
 describe("@custody/acquire public surface", () => {
   it("exports exactly the documented values", () => {
-    expect(Object.keys(acquirePackage).sort()).toEqual(["acquire"]);
+    expect(Object.keys(acquirePackage).sort()).toEqual(["acquire", "acquireAzureVm"]);
   });
 
   it("runs the README example", async () => {
