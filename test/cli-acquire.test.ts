@@ -52,6 +52,10 @@ describe("custody acquire", () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("ERR_SOURCE_UNSUPPORTED");
     expect(custody("acquire", join(work, "disk.img"), "--case", "IR-18", "--compress", "xz").status).toBe(2);
+    expect(custody("acquire", join(work, "disk.img"), "--case", "IR-18", "--hash", "md5").status).toBe(2);
+    const vm = custody("acquire", "azure-vm", "--vm", "web-1", "--case", "IR-18");
+    expect(vm.status).toBe(2);
+    expect(vm.stderr).toContain("--subscription");
   });
 
   it.skipIf(loopUnavailable !== undefined)(

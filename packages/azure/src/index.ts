@@ -5,3 +5,5 @@ export { AzureAuditSource } from "./audit-source.js";
 export { AzureBlobEvidenceStore } from "./blob-store.js";
 export { defaultAzureCredential } from "./credential.js";
 export type { AzureBlobEvidenceStoreOptions, TokenCredential } from "./options.js";
+export type { ComputeVmSnapshotsOptions } from "./vm-snapshots.js";
+export { ComputeVmSnapshots } from "./vm-snapshots.js";

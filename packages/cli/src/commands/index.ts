@@ -9,6 +9,7 @@ import {
   accessWhoamiCommand,
 } from "./access.js";
 import { acquireCommand } from "./acquire.js";
+import { acquireAzureVmCommand } from "./acquire-azure-vm.js";
 import {
   auditAcceptTailCommand,
   auditCheckpointCommand,
@@ -43,6 +44,7 @@ export const commands: readonly CommandSpec[] = [
   accessRevokeIdentityCommand,
   accessWhoamiCommand,
   acquireCommand,
+  acquireAzureVmCommand,
   auditAcceptTailCommand,
   auditCheckpointCommand,
   auditProveCommand,
