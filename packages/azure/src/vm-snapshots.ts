@@ -75,7 +75,8 @@ export class ComputeVmSnapshots {
   }
 
   async createSnapshot(disk: VmDisk, snapshotName: string): Promise<DiskSnapshot> {
-    const location = this.#location ?? (await this.vm(), this.#location);
+    if (this.#location === undefined) await this.vm();
+    const location = this.#location;
     if (location === undefined)
       throw new CustodyError("ERR_BACKEND_UNAVAILABLE", "the VM's location is unknown");
     const snapshot = await this.#call(`snapshot ${disk.name}`, () =>
