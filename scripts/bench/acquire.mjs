@@ -59,7 +59,7 @@ async function main() {
     throw new Error("the acquisition benchmark makes a loop device: run it as root");
   for (const tool of ["dc3dd", "ewfacquire", "losetup"]) {
     if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
-      throw new Error(`${tool} is missing: ./dev system-tools installs it`);
+      throw new Error(`${tool} is missing: apt-get install dc3dd ewf-tools`);
   }
   if (!existsSync(fileURLToPath(ACQUIRE_DIST))) throw new Error("build first: pnpm exec tsc -b");
   const base = await mkdtemp(join(tmpdir(), "custody-acquire-bench-"));

@@ -31,7 +31,7 @@ export const faultyFsUnavailable: string | undefined =
     ? "no /dev/fuse"
     : !commandWorks(SYSTEM_PYTHON, ["-c", "import fusepy"]) &&
         !commandWorks(SYSTEM_PYTHON, ["-c", "import fuse"])
-      ? "python3-fusepy is not installed (./dev system-tools installs it)"
+      ? "python3-fusepy is not installed (./dev test installs it as root)"
       : undefined);
 
 /** Why device-mapper tests cannot run here: the kernel must have it (many VM kernels do not). */
