@@ -3,6 +3,8 @@ import { randomBytes } from "node:crypto";
 import { open, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { acquire } from "@custody/acquire";
+import { type EvidenceStore, FsEvidenceStore } from "@custody/store";
+import { Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   expectCode,
@@ -123,5 +125,38 @@ describe("acquire an image file", () => {
     await writeFile(image, randomBytes(3 * 1024 * 1024 + 17));
     const item = await acquire(t.vault, t.alice, image, { caseId: "IR-18", verifySource: true });
     expect(item.image?.verification).toMatchObject({ sha256: item.id, matched: true });
+  });
+
+  it("refuses, with a clear error and nothing stored, a vault whose store cannot take a streamed item", async () => {
+    const plain = await FsEvidenceStore.open(join(t.work, "plain-store"));
+    // A real store without createAddressed (as the Azure Blob store is today).
+    const store: EvidenceStore = {
+      capabilities: { ...plain.capabilities, backend: "blob-like" },
+      create: (key, body, options) => plain.create(key, body, options),
+      read: (key, options) => plain.read(key, options),
+      head: (key) => plain.head(key),
+      list: (options) => plain.list(options),
+      setLegalHold: (key, on) => plain.setLegalHold(key, on),
+      extendRetention: (key, until) => plain.extendRetention(key, until),
+      delete: (key) => plain.delete(key),
+    };
+    const { vault, identityPem } = await Vault.init(join(t.work, "vault-without-addressed"), {
+      custodian: "alice",
+      keyBits: 2048,
+      openStore: store,
+    });
+    try {
+      const image = join(t.work, "any.img");
+      await writeFile(image, randomBytes(4096));
+      const alice = vault.authenticate(identityPem);
+      await expectCode(acquire(vault, alice, image, { caseId: "IR-18" }), "ERR_INVALID_ARGUMENT");
+      const ingests = (await vault.showAudit(alice)).filter((record) => record.action === "evidence.ingest");
+      expect(ingests.map((record) => record.outcome)).toEqual(["allow", "error"]);
+      const stored: string[] = [];
+      for await (const object of plain.list()) stored.push(object.key);
+      expect(stored).toEqual([]);
+    } finally {
+      await vault.close();
+    }
   });
 });

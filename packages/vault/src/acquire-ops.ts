@@ -51,7 +51,6 @@ export async function ingestAcquisitionItem(
   options: AcquisitionOptions,
 ): Promise<EvidenceItem> {
   assertAcquisitionOptions(options);
-  const createAddressed = addressedCreate(ctx.store);
   const { caseId } = options;
   const request = {
     principal,
@@ -61,6 +60,7 @@ export async function ingestAcquisitionItem(
     details: { name: options.name, kind: "disk-image", compress: options.compress ?? "none" },
   } as const;
   return ctx.guard.run(request, async () => {
+    const createAddressed = addressedCreate(ctx.store);
     const retainUntil = retentionOf(ctx, options);
     const legalHold = options.legalHold === true;
     // On a worker thread: the store hashes sha256 on this one, so the two run side by side.
