@@ -80,11 +80,16 @@ export async function ingestAcquisitionItem(
         metadata: { [RECORD_METADATA_KEY]: encodeItemRecord(record) },
       };
     };
-    const stored = await createAddressed(storedBody(source.body, digests, options), {
+    const body = storedBody(source.body, digests, options);
+    const stored = await createAddressed(body, {
       place,
       legalHold,
       ...(retainUntil === undefined ? {} : { retainUntil }),
       ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+    }).catch((error: unknown) => {
+      // A store that failed before reading it all must not leave the reader and hashing workers running.
+      body.destroy();
+      throw error;
     });
     if (record === undefined) throw new CustodyError("ERR_INTERNAL", "the store did not place the image");
     const fact = {
