@@ -10,6 +10,8 @@ export {
   signedCheckpointToJson,
   verifyCheckpointSignature,
 } from "./checkpoint.js";
+export type { DiskImage, ImageSource, ReadError } from "./custody-report/disk-image.js";
+export { diskImageSchema } from "./custody-report/disk-image.js";
 export type { ItemFactAction } from "./custody-report/facts.js";
 export { foldItemFacts, ITEM_FACT_ACTIONS, isItemFactAction } from "./custody-report/facts.js";
 export {

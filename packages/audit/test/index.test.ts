@@ -52,6 +52,7 @@ describe("@custody/audit public surface", () => {
         "itemRecordSchema",
         "itemRecordSha256",
         "custodyReportJsonSchemas",
+        "diskImageSchema",
         "CUSTODY_REPORT_FORMAT",
         "custodyReportSchema",
         "itemStateSchema",

@@ -6,3 +6,5 @@ export { AzureBlobEvidenceStore } from "./blob-store.js";
 export { defaultAzureCredential } from "./credential.js";
 export type { AzureBlobEvidenceStoreOptions, TokenCredential } from "./options.js";
 export { AzurePolicyStorage, AzureVaultState, VAULT_STATE_PREFIX } from "./vault-state.js";
+export type { ComputeVmSnapshotsOptions } from "./vm-snapshots.js";
+export { ComputeVmSnapshots } from "./vm-snapshots.js";

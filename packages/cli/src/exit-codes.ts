@@ -113,6 +113,10 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   ERR_TIMESTAMP_OUTSIDE_VALIDITY: V,
   ERR_TIMESTAMP_REFUSED: EXIT.backendUnavailable,
   ERR_TIMESTAMP_MISSING: V,
+  // disk acquisition (issue 18): a source that changed under the reader is an integrity finding
+  ERR_SOURCE_CHANGED: V,
+  ERR_SOURCE_UNSUPPORTED: EXIT.usage,
+  ERR_COMPRESSION_UNAVAILABLE: EXIT.internal,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

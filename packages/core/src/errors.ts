@@ -82,6 +82,10 @@ export const ERROR_CODES = [
   "ERR_TIMESTAMP_OUTSIDE_VALIDITY",
   "ERR_TIMESTAMP_REFUSED",
   "ERR_TIMESTAMP_MISSING",
+  // disk acquisition (issue 18)
+  "ERR_SOURCE_CHANGED",
+  "ERR_SOURCE_UNSUPPORTED",
+  "ERR_COMPRESSION_UNAVAILABLE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

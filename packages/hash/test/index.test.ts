@@ -7,6 +7,7 @@ describe("@custody/hash public surface", () => {
       [
         "DIGEST_BYTES",
         "DigestStream",
+        "ThreadedDigestStream",
         "HASH_ALGORITHMS",
         "MERKLE_HASH_BYTES",
         "MerkleAccumulator",

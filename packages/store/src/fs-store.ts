@@ -14,7 +14,13 @@ import {
   uuidv7Generator,
 } from "@custody/core";
 import { verifiedReadable } from "./digest.js";
-import { assertDeletable, assertKeyFree, commitStaging, stageObject } from "./internal/fs-commit.js";
+import {
+  assertDeletable,
+  assertKeyFree,
+  commitStaging,
+  stageAddressedObject,
+  stageObject,
+} from "./internal/fs-commit.js";
 import { errnoCode, mkdirDurable, removeTree, tempName } from "./internal/fs-durable.js";
 import {
   cleanTmp,
@@ -34,6 +40,7 @@ import {
 } from "./internal/fs-record.js";
 import { walkKeys } from "./internal/fs-walk.js";
 import type {
+  AddressedCreateOptions,
   CreateOptions,
   EvidenceStore,
   ListOptions,
@@ -126,6 +133,36 @@ export class FsEvidenceStore implements EvidenceStore {
     } catch (error) {
       await removeTree(staging);
       throw toCustodyError(error, "ERR_IO", `could not store ${JSON.stringify(key)}`);
+    }
+  }
+
+  async createAddressed(
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: AddressedCreateOptions,
+  ): Promise<StoredObject> {
+    assertBody(body);
+    if (typeof options?.place !== "function") {
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "createAddressed needs a place function");
+    }
+    const { place, ...rest } = options;
+    const opts = validateCreateOptions(rest, this.#clock);
+    throwIfAborted(opts.abortSignal);
+    const staging = join(this.#tmp, tempName(".create"));
+    try {
+      const staged = await stageAddressedObject(staging, body, opts, place, this.#clock, this.#ids);
+      throwIfAborted(opts.abortSignal);
+      const key = staged.meta.key;
+      const target = objectDir(this.#objects, key);
+      await assertKeyFree(target, key);
+      await commitStaging(this.#objects, staging, target, key);
+      this.#logger.debug(
+        { key, size: staged.meta.size, sha256: staged.meta.sha256 },
+        "evidence object stored",
+      );
+      return toStoredObject(staged.meta, staged.state);
+    } catch (error) {
+      await removeTree(staging);
+      throw toCustodyError(error, "ERR_IO", "could not store the object");
     }
   }
 

@@ -4,6 +4,7 @@ export { createVerifyingStream, verifiedReadable } from "./digest.js";
 export type { FsEvidenceStoreOptions } from "./fs-store.js";
 export { FsEvidenceStore } from "./fs-store.js";
 export type {
+  AddressedCreateOptions,
   CreateOptions,
   Enforcement,
   EvidenceStore,

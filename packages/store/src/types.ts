@@ -29,6 +29,18 @@ export interface CreateOptions {
   onProgress?: (bytes: number) => void;
 }
 
+/** Options of `createAddressed`: the key and metadata are decided by `place` once the body is written. */
+export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha256" | "metadata"> {
+  /**
+   * Called once, after every byte is written and made durable but before the object becomes visible,
+   * with the digest of what was written. It returns the key and metadata; if it throws, nothing is stored.
+   */
+  place(written: {
+    sha256: string;
+    size: number;
+  }): Promise<{ key: string; metadata?: Record<string, string> }>;
+}
+
 export interface ReadOptions {
   abortSignal?: AbortSignal;
 }
@@ -81,6 +93,15 @@ export interface EvidenceStore {
     key: string,
     body: Readable | AsyncIterable<Uint8Array>,
     options?: CreateOptions,
+  ): Promise<StoredObject>;
+  /**
+   * Optional: streams `body` in when its key depends on its digest (a content address known only at its
+   * end). Create-only like `create`, but the key is checked after the body was read: an existing key
+   * fails with ERR_ALREADY_EXISTS having stored nothing.
+   */
+  createAddressed?(
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: AddressedCreateOptions,
   ): Promise<StoredObject>;
   /** The stream errors with ERR_INTEGRITY_MISMATCH at its end, instead of 'end', when the bytes are not the stored ones. */
   read(key: string, options?: ReadOptions): Promise<Readable>;

@@ -6,10 +6,10 @@ import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { itemRequest } from "./evidence-ops.js";
 import { itemTarget } from "./facts.js";
-import { ContentAddressCheck } from "./item-view.js";
 import { ITEM_PREFIX, itemKey, itemResource, verifiedItem } from "./items.js";
 import type { LedgerItem } from "./ledger.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
+import { verifiedItemBytes } from "./stored-bytes.js";
 
 export interface CheckResult {
   id: string;
@@ -90,10 +90,8 @@ async function examine(ctx: VaultContext, entry: LedgerItem): Promise<void> {
   });
   const item = verifiedItem(entry, object);
   assertProtection(entry, object);
-  const check = new ContentAddressCheck(item.id, item.size);
   await pipeline(
-    await ctx.store.read(key),
-    check,
+    verifiedItemBytes(await ctx.store.read(key), item),
     new Writable({ write: (_chunk, _encoding, done) => done() }),
   );
 }

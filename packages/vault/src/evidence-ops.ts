@@ -7,7 +7,7 @@ import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { FACT, itemTarget } from "./facts.js";
 import { assertIngestable, examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
-import { ContentAddressCheck, listedItem, viewItem } from "./item-view.js";
+import { listedItem, viewItem } from "./item-view.js";
 import {
   type EvidenceItem,
   encodeItemRecord,
@@ -19,6 +19,7 @@ import {
 import type { LedgerItem } from "./ledger.js";
 import { itemLock } from "./locks.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
+import { verifiedItemBytes } from "./stored-bytes.js";
 
 const DAY_MS = 86_400_000;
 
@@ -195,9 +196,8 @@ export async function readItem(
   const target = itemTarget(entry.caseId, entry.id);
   return ctx.guard.run(itemRequest(principal, "evidence.read", entry), async () => {
     const item = await viewItem(ctx, entry);
-    const check = new ContentAddressCheck(item.id, item.size);
     const source = await ctx.store.read(itemKey(entry.caseId, entry.id), options);
-    source.once("error", (error) => check.destroy(error));
+    const check = verifiedItemBytes(source, item);
     // A read that fails mid-way (a byte changed on disk) is part of the item's history too.
     check.once("error", (error) => {
       ctx.guard
@@ -206,7 +206,6 @@ export async function readItem(
           ctx.logger.error({ err: auditError }, "could not record a failed read"),
         );
     });
-    source.pipe(check);
     return { item, stream: check, computedSha256: () => check.sha256 };
   });
 }

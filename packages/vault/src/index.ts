@@ -1,4 +1,5 @@
 export type { AccessListing, GrantRequest, WhoAmI } from "./access-ops.js";
+export type { AcquisitionOptions, AcquisitionSource } from "./acquire-ops.js";
 export type { VaultApi } from "./api.js";
 export { bindVault } from "./api.js";
 export type { ApprovalOutcome, DoneOutcome } from "./approvals.js";

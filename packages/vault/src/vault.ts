@@ -16,6 +16,7 @@ import {
   type WhoAmI,
   whoAmI,
 } from "./access-ops.js";
+import { type AcquisitionOptions, type AcquisitionSource, ingestAcquisitionItem } from "./acquire-ops.js";
 import { type ApprovalOutcome, approveRequest, purgeItem, releaseHold } from "./approvals.js";
 import {
   type AuditVerifyOptions,
@@ -205,6 +206,18 @@ export class Vault {
 
   ingest(principal: AuthenticatedPrincipal, file: string, options: IngestOptions): Promise<EvidenceItem> {
     return ingestItem(this.#ctx, principal, file, options);
+  }
+
+  /**
+   * Streams a disk image in create-only (one read: sha256, sha1 and md5 of the raw bytes), optionally
+   * stored zstd-compressed; the image's facts go in the item record, bound by the ingest fact.
+   */
+  ingestAcquisition(
+    principal: AuthenticatedPrincipal,
+    source: AcquisitionSource,
+    options: AcquisitionOptions,
+  ): Promise<EvidenceItem> {
+    return ingestAcquisitionItem(this.#ctx, principal, source, options);
   }
 
   /** Items the principal may list (in `caseId` when given); one audit record for the listing. */

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { canonicalJsonBytes, digestSetSchema, isoTimestampSchema, sha256HexSchema } from "@custody/core";
 import { z } from "zod";
+import { diskImageSchema } from "./disk-image.js";
 
 /**
  * A case id, exactly as `@custody/access` defines scope ids (its `scopeIdSchema`): repeated here so that
@@ -18,7 +19,7 @@ export const acquisitionSchema = z.strictObject({
   by: z.string().min(1),
   byFingerprintSha256: sha256HexSchema,
   at: isoTimestampSchema,
-  how: z.enum(["ingest", "collect"]),
+  how: z.enum(["ingest", "collect", "acquire"]),
   where: z.string().min(1),
   tool: z.string().min(1),
   source: z.string(),
@@ -50,6 +51,8 @@ export const itemRecordSchema = z.strictObject({
     })
     .optional(),
   acquisition: acquisitionSchema,
+  /** A disk image acquired by `custody acquire`: its source, times, read errors, verification. */
+  image: diskImageSchema.optional(),
 });
 
 export type ItemRecord = z.infer<typeof itemRecordSchema>;

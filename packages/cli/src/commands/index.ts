@@ -8,6 +8,8 @@ import {
   accessRevokeIdentityCommand,
   accessWhoamiCommand,
 } from "./access.js";
+import { acquireCommand } from "./acquire.js";
+import { acquireAzureVmCommand } from "./acquire-azure-vm.js";
 import {
   auditAcceptTailCommand,
   auditCheckpointCommand,
@@ -42,6 +44,8 @@ export const commands: readonly CommandSpec[] = [
   accessRevokeCommand,
   accessRevokeIdentityCommand,
   accessWhoamiCommand,
+  acquireCommand,
+  acquireAzureVmCommand,
   auditAcceptTailCommand,
   auditCheckpointCommand,
   auditProveCommand,

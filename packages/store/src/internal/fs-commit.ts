@@ -1,9 +1,9 @@
 import { mkdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { CustodyError, type IdGenerator } from "@custody/core";
+import { type Clock, CustodyError, type IdGenerator } from "@custody/core";
 import type { Sha256Result } from "../digest.js";
-import type { ValidCreateOptions } from "../validate.js";
+import { assertValidKey, objectMetadataSchema, type ValidCreateOptions } from "../validate.js";
 import { errnoCode, fsyncDir, mkdirDurable, writeDurableFile } from "./fs-durable.js";
 import {
   DATA_FILE,
@@ -64,7 +64,41 @@ export async function stageObject(
       },
     );
   }
-  const record = initialRecord(key, digest, opts, now, ids);
+  return writeRecord(staging, initialRecord(key, digest, opts, now, ids));
+}
+
+/**
+ * Like `stageObject` for a body whose key and metadata depend on its digest: `place` decides them once
+ * the data is written and durable. Returns the staged record (its key is the placed one).
+ */
+export async function stageAddressedObject(
+  staging: string,
+  body: Readable | AsyncIterable<Uint8Array>,
+  opts: ValidCreateOptions,
+  place: (written: Sha256Result) => Promise<{ key: string; metadata?: Record<string, string> }>,
+  clock: Clock,
+  ids: IdGenerator,
+): Promise<{ meta: FsObjectMeta; state: FsObjectState }> {
+  await mkdir(staging);
+  const digest = await writeHashedFile(join(staging, DATA_FILE), body, opts);
+  const placed = await place({ sha256: digest.sha256, size: digest.size });
+  assertValidKey(placed.key);
+  const metadata = placed.metadata ?? {};
+  const parsed = objectMetadataSchema.safeParse(metadata);
+  if (!parsed.success) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `the placed metadata of ${JSON.stringify(placed.key)} is not valid`,
+    );
+  }
+  const record = initialRecord(placed.key, digest, { ...opts, metadata: { ...metadata } }, clock.now(), ids);
+  return writeRecord(staging, record);
+}
+
+async function writeRecord(
+  staging: string,
+  record: { meta: FsObjectMeta; state: FsObjectState },
+): Promise<{ meta: FsObjectMeta; state: FsObjectState }> {
   await Promise.all([
     writeDurableFile(join(staging, META_FILE), encodeJson(record.meta)),
     writeDurableFile(join(staging, stateFileName(0)), encodeJson(record.state)),

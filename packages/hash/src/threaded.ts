@@ -1,0 +1,165 @@
+import { Transform, type TransformCallback } from "node:stream";
+import { Worker } from "node:worker_threads";
+import { CustodyError } from "@custody/core/errors";
+import { type DigestResult, type DigestSet, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
+import { WORKER_LIMITS } from "./internal/parallel.js";
+
+const SLOTS = 4;
+const SLOT_BYTES = 4 * 1024 * 1024;
+
+// Plain JS evaluated in the worker, so it runs the same from src/ (tests) and dist/ (users).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const { ring, slotBytes, algorithms } = workerData;
+const hashes = algorithms.map((a) => createHash(a));
+parentPort.on("message", (m) => {
+  if (m.type === "chunk") {
+    for (const h of hashes) h.update(new Uint8Array(ring, m.slot * slotBytes, m.length));
+    parentPort.postMessage({ type: "done", slot: m.slot });
+  } else {
+    const digests = {};
+    algorithms.forEach((a, i) => { digests[a] = hashes[i].digest("hex"); });
+    parentPort.postMessage({ type: "digests", digests });
+  }
+});
+`;
+
+type WorkerMessage = { type: "done"; slot: number } | { type: "digests"; digests: DigestSet };
+
+/**
+ * A pass-through like `DigestStream` whose digests are computed on worker threads (one per algorithm),
+ * so the thread that moves the bytes (and may hash them for another purpose, as a store does) is not
+ * slowed by them. Each chunk is copied into a small shared ring (4 × 4 MiB) that every worker reads;
+ * when the slowest falls behind, the stream waits.
+ */
+export class ThreadedDigestStream extends Transform {
+  readonly algorithms: readonly HashAlgorithm[];
+  readonly #ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  /** One worker per algorithm: md5 and sha1 run side by side, each reading the same slot. */
+  readonly #workers: Worker[];
+  readonly #readers = new Array<number>(SLOTS).fill(0);
+  readonly #free: number[] = Array.from({ length: SLOTS }, (_, slot) => slot);
+  readonly #digestSet: DigestSet = {};
+  #pendingDigests = 0;
+  #waiting: (() => void) | undefined;
+  #finished: ((digests: DigestSet) => void) | undefined;
+  #failure: Error | undefined;
+  #size = 0;
+  #result: DigestResult | undefined;
+
+  constructor(options: { algorithms?: readonly HashAlgorithm[] } = {}) {
+    super();
+    this.algorithms = resolveAlgorithms(options.algorithms);
+    this.#workers = this.algorithms.map((algorithm) => this.#startWorker(algorithm));
+  }
+
+  #startWorker(algorithm: HashAlgorithm): Worker {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ring: this.#ring, slotBytes: SLOT_BYTES, algorithms: [algorithm] },
+      resourceLimits: WORKER_LIMITS,
+    });
+    worker.on("message", (message: WorkerMessage) => this.#onMessage(message));
+    worker.on("error", (cause) => this.#fail(cause));
+    worker.on("exit", (code) => this.#fail(new Error(`exited with code ${code}`)));
+    return worker;
+  }
+
+  #terminate(): void {
+    for (const worker of this.#workers) void worker.terminate();
+  }
+
+  /** The digests of everything written; available from the 'finish' event on. */
+  result(): DigestResult {
+    if (this.#result === undefined) {
+      throw new CustodyError(
+        "ERR_INVALID_ARGUMENT",
+        "ThreadedDigestStream.result() is only available after 'finish'",
+      );
+    }
+    return this.#result;
+  }
+
+  override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (!(chunk instanceof Uint8Array)) {
+      callback(new CustodyError("ERR_INVALID_ARGUMENT", "a digest stream takes bytes, not text or objects"));
+      return;
+    }
+    this.#feed(chunk).then(() => callback(null, chunk), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#digests().then((digests) => {
+      this.#result = { size: this.#size, digests };
+      this.#terminate();
+      callback();
+    }, callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#terminate();
+    callback(error);
+  }
+
+  async #feed(chunk: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < chunk.byteLength; offset += SLOT_BYTES) {
+      const piece = chunk.subarray(offset, Math.min(offset + SLOT_BYTES, chunk.byteLength));
+      const slot = await this.#slot();
+      new Uint8Array(this.#ring, slot * SLOT_BYTES, piece.byteLength).set(piece);
+      this.#readers[slot] = this.#workers.length;
+      for (const worker of this.#workers)
+        worker.postMessage({ type: "chunk", slot, length: piece.byteLength });
+      this.#size += piece.byteLength;
+    }
+  }
+
+  #slot(): Promise<number> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const slot = this.#free.pop();
+    if (slot !== undefined) return Promise.resolve(slot);
+    return new Promise((resolve) => {
+      this.#waiting = () => resolve(this.#slot());
+    }).then((value) => value as number);
+  }
+
+  #digests(): Promise<DigestSet> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise((resolve) => {
+      this.#finished = resolve;
+      this.#pendingDigests = this.#workers.length;
+      for (const worker of this.#workers) worker.postMessage({ type: "end" });
+    });
+  }
+
+  #onMessage(message: WorkerMessage): void {
+    switch (message.type) {
+      case "done": {
+        this.#readers[message.slot] = (this.#readers[message.slot] ?? 1) - 1;
+        if (this.#readers[message.slot] !== 0) return;
+        this.#free.push(message.slot);
+        const waiting = this.#waiting;
+        this.#waiting = undefined;
+        waiting?.();
+        return;
+      }
+      case "digests":
+        Object.assign(this.#digestSet, message.digests);
+        this.#pendingDigests -= 1;
+        if (this.#pendingDigests === 0) this.#finished?.(this.#orderedDigests());
+        return;
+    }
+  }
+
+  #orderedDigests(): DigestSet {
+    const ordered: DigestSet = {};
+    for (const algorithm of this.algorithms) ordered[algorithm] = this.#digestSet[algorithm];
+    return ordered;
+  }
+
+  #fail(cause: unknown): void {
+    if (this.#result !== undefined || this.destroyed) return;
+    this.#failure = new CustodyError("ERR_INTERNAL", "a hashing worker thread died", { cause });
+    this.destroy(this.#failure);
+  }
+}

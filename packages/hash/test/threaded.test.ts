@@ -1,0 +1,51 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ThreadedDigestStream } from "@custody/hash";
+import { describe, expect, it } from "vitest";
+
+const sink = () =>
+  new Writable({
+    write(_chunk, _encoding, done) {
+      done();
+    },
+  });
+
+describe("ThreadedDigestStream", () => {
+  it("passes every byte through and digests them on a worker like node:crypto does", async () => {
+    const data = randomBytes(19 * 1024 * 1024 + 3);
+    const chunks = [data.subarray(0, 1), data.subarray(1, 9 * 1024 * 1024), data.subarray(9 * 1024 * 1024)];
+    const digest = new ThreadedDigestStream({ algorithms: ["sha1", "md5", "sha256"] });
+    const seen: Buffer[] = [];
+    await pipeline(
+      Readable.from(chunks),
+      digest,
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          seen.push(chunk);
+          done();
+        },
+      }),
+    );
+    expect(Buffer.concat(seen).equals(data)).toBe(true);
+    expect(digest.result()).toEqual({
+      size: data.length,
+      digests: {
+        sha1: createHash("sha1").update(data).digest("hex"),
+        md5: createHash("md5").update(data).digest("hex"),
+        sha256: createHash("sha256").update(data).digest("hex"),
+      },
+    });
+  });
+
+  it("gives no result before the end, and an aborted copy stops its worker", async () => {
+    const digest = new ThreadedDigestStream();
+    expect(() => digest.result()).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    async function* failing() {
+      yield randomBytes(1024);
+      throw new Error("the source failed");
+    }
+    await expect(pipeline(Readable.from(failing()), digest, sink())).rejects.toThrow("the source failed");
+    expect(digest.destroyed).toBe(true);
+  });
+});
