@@ -83,16 +83,18 @@ export const issueIdentityBodySchema = z.strictObject({
 
 export const identityParamsSchema = z.strictObject({ name: identityNameSchema });
 
-export const verifyAuditBodySchema = z.strictObject({
-  knownCheckpoints: z.array(signedCheckpointJsonSchema).max(1000).optional(),
-});
+export const verifyAuditBodySchema = z
+  .strictObject({
+    knownCheckpoints: z.array(signedCheckpointJsonSchema).max(1000).optional(),
+  })
+  .nullish();
 
 export const showAuditQuerySchema = z.strictObject({ since: decimal(15).optional() });
 
 export const proofParamsSchema = z.strictObject({ seq: decimal(15) });
 
 /** POSTs that take no body: an absent body or `{}`. */
-export const emptyBodySchema = z.strictObject({}).optional();
+export const emptyBodySchema = z.strictObject({}).nullish();
 
 /** Request headers of the upload route. */
 export const UPLOAD_DIGEST_HEADER = "x-custody-sha256";

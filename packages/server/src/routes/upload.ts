@@ -23,6 +23,13 @@ export const UPLOAD_DIR = join("server", "uploads");
  */
 export function uploadRoute(app: FastifyInstance, ctx: RouteContext): void {
   route(app, ctx, ROUTES.ingest, async ({ api, query, request, reply }) => {
+    if (request.body !== request.raw) {
+      reply.header("connection", "close");
+      throw new CustodyError(
+        "ERR_INVALID_ARGUMENT",
+        "an upload is the raw bytes, content-type application/octet-stream",
+      );
+    }
     if (ctx.uploads.active >= ctx.limits.maxConcurrentUploads) {
       reply.header("connection", "close").header("retry-after", "5");
       throw new CustodyError("ERR_SERVER_BUSY", "too many uploads in progress; retry later");
