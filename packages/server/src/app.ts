@@ -38,7 +38,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: options.logger,
     serverFactory: (handler) => {
-      https = createServer(options.tls, handler);
+      https = createServer({ ...options.tls, ...httpTimeouts(options.limits) }, handler);
       return https;
     },
     genReqId: () => ids.next(),
@@ -50,7 +50,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   configure(app, options);
   await app.ready();
   if (https === undefined) throw new CustodyError("ERR_INTERNAL", "the HTTPS server was not created");
-  applyTimeouts(https, options.limits);
+  https.timeout = options.limits.idleSocketTimeoutMs;
+  https.maxHeadersCount = 100;
   return { app, https };
 }
 
@@ -119,11 +120,14 @@ function clearBodyDeadline(raw: object): void {
 }
 
 /** Node's and Fastify's defaults let a client hold a connection forever; these bound every phase. */
-function applyTimeouts(https: HttpsServer, limits: ServerLimits): void {
-  https.headersTimeout = limits.headersTimeoutMs;
-  // the whole-request timeout would cut long uploads: each route has its own deadline instead
-  https.requestTimeout = 0;
-  https.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  https.timeout = limits.idleSocketTimeoutMs;
-  https.maxHeadersCount = 100;
+function httpTimeouts(limits: ServerLimits) {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    // the whole-request timeout would cut long uploads: each route has its own deadline instead
+    requestTimeout: 0,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // how often Node looks for connections past their headers timeout (30 s by default)
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    maxHeaderSize: 16 * 1024,
+  };
 }

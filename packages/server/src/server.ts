@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
-import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import type { Server as HttpsServer } from "node:https";
+import type { Socket } from "node:net";
 import { hostname } from "node:os";
 import { systemClock } from "@custody/core";
 import pino, { type Logger } from "pino";
@@ -58,8 +59,8 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
     refusals.tlsRefused(error.code ?? error.message, socket.remoteAddress),
   );
   refuseUnauthorized(built.https, (reason, address) => refusals.tlsRefused(reason, address));
-  const net = listenGate(built, allow, limits, logger);
-  const port = await listen(net, options.host ?? "127.0.0.1", options.port ?? 8443);
+  gate(built.https, allow, limits, logger);
+  const port = await listen(built.https, options.host ?? "127.0.0.1", options.port ?? 8443);
   const urls = serverUrls(options.host ?? "127.0.0.1", port);
   const timer = setInterval(() => {
     keeper?.refresh().catch((error: unknown) => logger.error({ err: error }, "CRL refresh failed"));
@@ -86,35 +87,31 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
     refreshCrl: async () => ({ nextUpdate: (await (keeper as CrlKeeper).refresh()).nextUpdate }),
     close: () => {
       ready = false;
-      closing ??= shutdown({ options, built, net, timer, limits, logger });
+      closing ??= shutdown({ options, built, timer, limits, logger });
       return closing;
     },
   };
 }
 
 /**
- * The listening socket: connections from outside the allow-list, or past the connection cap, are
- * closed before any TLS byte; the others are handed to the HTTPS server.
+ * Connections from outside the allow-list are closed on the raw `connection` event, before any TLS byte
+ * is read or written; past `maxConnections` Node closes them too.
  */
-function listenGate(built: App, allow: AllowList, limits: ServerLimits, logger: Logger): NetServer {
-  const net = createNetServer({ pauseOnConnect: false, noDelay: true }, (socket: Socket) => {
-    if (!allow.allows(socket.remoteAddress)) {
-      logger.warn({ clientAddress: socket.remoteAddress }, "connection from outside the allow-list closed");
-      socket.destroy();
-      return;
-    }
-    built.https.emit("connection", socket);
+function gate(https: HttpsServer, allow: AllowList, limits: ServerLimits, logger: Logger): void {
+  https.prependListener("connection", (socket: Socket) => {
+    if (allow.allows(socket.remoteAddress)) return;
+    logger.warn({ clientAddress: socket.remoteAddress }, "connection from outside the allow-list closed");
+    socket.destroy();
   });
-  net.maxConnections = limits.maxConnections;
-  return net;
+  https.maxConnections = limits.maxConnections;
 }
 
-function listen(net: NetServer, host: string, port: number): Promise<number> {
+function listen(https: HttpsServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    net.once("error", reject);
-    net.listen({ host, port }, () => {
-      net.off("error", reject);
-      const address = net.address();
+    https.once("error", reject);
+    https.listen({ host, port }, () => {
+      https.off("error", reject);
+      const address = https.address();
       resolve(typeof address === "object" && address !== null ? address.port : port);
     });
   });
@@ -128,24 +125,29 @@ function serverUrls(host: string, port: number): string[] {
 interface Shutdown {
   options: ServerOptions;
   built: App;
-  net: NetServer;
   timer: NodeJS.Timeout;
   limits: ServerLimits;
   logger: Logger;
 }
 
-async function shutdown({ options, built, net, timer, limits, logger }: Shutdown): Promise<void> {
+async function shutdown({ options, built, timer, limits, logger }: Shutdown): Promise<void> {
   clearInterval(timer);
   logger.info("shutting down: no new connections, draining requests in flight");
-  const stopped = new Promise<void>((resolve) => net.close(() => resolve()));
-  built.https.closeIdleConnections();
+  // close() stops accepting and resolves once every connection has ended; a connection whose request
+  // has just been answered becomes idle and is closed here rather than kept alive
+  const stopped = new Promise<boolean>((resolve) => built.https.close(() => resolve(true)));
+  const sweeper = setInterval(() => built.https.closeIdleConnections(), 50);
   const drained = await Promise.race([
-    built.app.close().then(() => true),
+    stopped,
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), limits.drainTimeoutMs).unref()),
   ]);
-  if (!drained) logger.warn("requests still running after the drain timeout: closing their connections");
-  built.https.closeAllConnections();
-  await stopped;
+  clearInterval(sweeper);
+  if (!drained) {
+    logger.warn("requests still running after the drain timeout: closing their connections");
+    built.https.closeAllConnections();
+    await stopped;
+  }
+  await built.app.close();
   if (options.closeVaultOnClose !== false) await options.vault.close();
   if (options.writeServerFile !== false) await removeServerFile(options.vault.dir);
   logger.info("custody server stopped");
