@@ -40,11 +40,21 @@ export async function serveVault(
   const dir = await mkdtemp(join(tmpdir(), "custody-server-"));
   const vaultDir = join(dir, "vault");
   const initClock = options.initClock ?? options.clock;
-  const { vault, identityPem } = await Vault.init(vaultDir, {
+  const created = await Vault.init(vaultDir, {
     custodian: "alice",
     keyBits: 2048,
     ...(initClock === undefined ? {} : { clock: initClock }),
   });
+  const { identityPem } = created;
+  let vault = created.vault;
+  if (initClock !== options.clock) {
+    // made in the past, served now: open it again with the server's clock
+    await vault.close();
+    vault = await Vault.open({
+      dir: vaultDir,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+  }
   const server = await startServer({ names: ["localhost", "127.0.0.1"], port: 0, ...options, vault });
   const ca = vault.trustAnchors[0] ?? "";
   const url = server.urls[0] ?? "";
