@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { ZodType } from "zod";
 import { authenticate } from "./auth.js";
+import { VaultGate } from "./gate.js";
 import type { ServerLimits } from "./options.js";
 import { notFound, sendProblem } from "./problems.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -58,7 +59,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
 function configure(app: FastifyInstance, options: AppOptions): void {
   const { vault, limits } = options;
   const limiter = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
-  const ctx: RouteContext = { vault, limits, uploads: { active: 0 }, onRevocation: options.onRevocation };
+  const ctx: RouteContext = {
+    vault,
+    limits,
+    uploads: { active: 0 },
+    gate: new VaultGate(),
+    onRevocation: options.onRevocation,
+  };
   app.setValidatorCompiler(({ schema }) => (data) => {
     const parsed = (schema as ZodType).safeParse(data);
     if (parsed.success) return { value: parsed.data };
