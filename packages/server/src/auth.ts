@@ -52,7 +52,7 @@ export async function authenticate(
       details: { retryAfterMs: taken.retryAfterMs },
     });
   }
-  const principal = await vault.authenticatePeer(certificate.toString(), {
+  const principal = await vault.authenticatePeer(certificate, {
     requestId: request.id,
     clientAddress: clientAddress(request),
   });

@@ -152,10 +152,13 @@ export class Vault {
    * key), checked again here on every request (vault CA, validity, revocation by the CRL and by the log,
    * login role, issued through the log). A refusal is recorded with the request id and client address.
    */
-  async authenticatePeer(certificatePem: string, request: RequestContext): Promise<AuthenticatedPrincipal> {
+  async authenticatePeer(
+    certificatePem: string | X509Certificate,
+    request: RequestContext,
+  ): Promise<AuthenticatedPrincipal> {
     let certificate: X509Certificate | undefined;
     try {
-      certificate = new X509Certificate(certificatePem);
+      certificate = typeof certificatePem === "string" ? new X509Certificate(certificatePem) : certificatePem;
       const { pki, clock } = this.#ctx;
       const trust = { caCertificatePem: pki.caCertificatePem, revokedSerials: this.#revokedSerials(), clock };
       const principal = checkPeerCertificate(certificate, trust);
