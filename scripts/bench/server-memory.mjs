@@ -2,7 +2,7 @@
 // The server's memory while it holds many idle mutual-TLS connections and takes large uploads: the peak
 // RSS of the server process (sampled from /proc), against its RSS when idle. Uses dist/.
 //   node scripts/bench/server-memory.mjs [--connections 500] [--uploads 2] [--size-mib 512]
-import { execSync, spawnSync } from "node:child_process";
+import { execSync, spawn } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import { createWriteStream, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -23,10 +23,27 @@ const connections = Number(values.connections);
 const uploads = Number(values.uploads);
 const sizeMiB = Number(values["size-mib"]);
 const base = await mkdtemp(join(tmpdir(), "custody-memory-bench-"));
+function curl(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("curl", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.once("error", reject);
+    child.once("exit", () => resolve({ stdout, stderr }));
+  });
+}
+
 const rss = (pid) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
 const server = await startServerChild(base, { BENCH_KEEPALIVE_MS: "600000" });
+let sampler;
 try {
   const idle = rss(server.pid);
   const agent = new Agent({
@@ -39,7 +56,7 @@ try {
   await Promise.all(Array.from({ length: connections }, () => send(server.url, "/healthz", { agent })));
   const held = rss(server.pid);
   let peak = held;
-  const sampler = setInterval(() => {
+  sampler = setInterval(() => {
     peak = Math.max(peak, rss(server.pid));
   }, 100);
   const file = join(base, "upload.bin");
@@ -62,7 +79,8 @@ try {
     execSync(
       `printf '${n % 10}' | dd of=${file} bs=1 seek=${sizeMiB * 1024 * 1024 - 1} conv=notrunc status=none`,
     );
-    const run = spawnSync("curl", [
+    // curl runs asynchronously: a synchronous spawn would stop the RSS sampler for the whole upload
+    const run = await curl([
       "-sS",
       "--tlsv1.3",
       "--cacert",
@@ -73,8 +91,11 @@ try {
       tls.key,
       "-H",
       "content-type: application/octet-stream",
-      "--data-binary",
-      `@${file}`,
+      // -T streams the file (--data-binary @file reads it all into memory first)
+      "-X",
+      "POST",
+      "-T",
+      file,
       "-o",
       "/dev/null",
       "-w",
@@ -101,6 +122,7 @@ try {
   );
   console.log(`\nconnections still open at the end: ${stillOpen} of ${connections}`);
 } finally {
+  clearInterval(sampler);
   await server.stop();
   await rm(base, { recursive: true, force: true });
 }

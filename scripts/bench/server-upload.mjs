@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A large upload through the server's ingest route (streamed, spooled, hashed, verified, stored, audited)
-// against the same bytes sent by the same client (`curl --data-binary @file`, mutual TLS 1.3) to a minimal
+// against the same bytes sent by the same client (`curl -X POST -T file`, mutual TLS 1.3; `--data-binary @file`
+// reads a 1 GiB file into memory first and fails) to a minimal
 // Node HTTPS server that only writes the body to disk. Both servers in their own process; uses dist/.
 //   node scripts/bench/server-upload.mjs [--size-mib 1024]
 import { execSync, spawn, spawnSync } from "node:child_process";
@@ -55,8 +56,10 @@ function curl(url, file, tls) {
     tls.key,
     "-H",
     "content-type: application/octet-stream",
-    "--data-binary",
-    `@${file}`,
+    "-X",
+    "POST",
+    "-T",
+    file,
     "-o",
     "/dev/null",
     "-w",
@@ -104,7 +107,7 @@ try {
   peer.kill();
   const mibs = (ms) => (sizeMiB / (ms / 1000)).toFixed(0);
   console.log(
-    `${sizeMiB} MiB, curl --data-binary over mutual TLS 1.3; load: ${execSync("uptime").toString().trim()}\n`,
+    `${sizeMiB} MiB, curl -X POST -T file over mutual TLS 1.3; load: ${execSync("uptime").toString().trim()}\n`,
   );
   console.log("| server | seconds | MiB/s |\n| --- | ---: | ---: |");
   console.log(
