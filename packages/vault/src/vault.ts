@@ -174,10 +174,17 @@ export class Vault {
     }
   }
 
-  /** Records a connection refused before any request (a failed TLS handshake: no, foreign or expired certificate). */
-  recordRefusedConnection(request: RequestContext, reason: string): Promise<void> {
-    const error = new CustodyError("ERR_IDENTITY_INVALID", `TLS handshake refused: ${reason}`);
-    return refuseLogin(this.#ctx, error, request);
+  /**
+   * Records a refusal by the TLS layer (no, foreign, expired or revoked certificate): `reason` says why,
+   * `certificate` (when the peer sent one) names who.
+   */
+  recordRefusedConnection(
+    request: RequestContext,
+    reason: string,
+    certificate?: X509Certificate,
+  ): Promise<void> {
+    const error = new CustodyError("ERR_IDENTITY_INVALID", reason);
+    return refuseLogin(this.#ctx, error, { ...request, certificate });
   }
 
   /** An upload that never became an ingest (the client left, the digest differed, it was too large). */
