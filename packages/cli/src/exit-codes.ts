@@ -117,6 +117,9 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   ERR_SOURCE_CHANGED: V,
   ERR_SOURCE_UNSUPPORTED: EXIT.usage,
   ERR_COMPRESSION_UNAVAILABLE: EXIT.internal,
+  // server (issue 12)
+  ERR_RATE_LIMITED: EXIT.backendUnavailable,
+  ERR_SERVER_BUSY: EXIT.backendUnavailable,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -86,6 +86,9 @@ export const ERROR_CODES = [
   "ERR_SOURCE_CHANGED",
   "ERR_SOURCE_UNSUPPORTED",
   "ERR_COMPRESSION_UNAVAILABLE",
+  // server (issue 12): answered with 429 and 503, the client retries later
+  "ERR_RATE_LIMITED",
+  "ERR_SERVER_BUSY",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -9,6 +9,14 @@ export interface AuthenticatedPrincipal {
   readonly kind: "person" | "device" | "service";
   readonly fingerprintSha256: string;
   readonly serialNumber: string;
+  /** Set for a server request: written into the details of every audit record the request causes. */
+  readonly request?: RequestContext;
+}
+
+/** Which request of which client (a server's request id, the peer address) an operation serves. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly clientAddress: string;
 }
 
 /** Trust material the vault checks identities against. */
@@ -50,6 +58,19 @@ export function authenticateIdentity(
   return principalFromCertificate(certificate);
 }
 
+/**
+ * Checks a certificate a TLS handshake presented (the handshake proved the key): issued by the vault CA,
+ * valid now, not revoked, a login identity. The caller then checks that the log issued it.
+ */
+export function checkPeerCertificate(
+  certificate: X509Certificate,
+  trust: IdentityTrust,
+): AuthenticatedPrincipal {
+  checkIssuedByVault(certificate, trust);
+  checkLoginRole(certificate);
+  return principalFromCertificate(certificate);
+}
+
 function parseBundle(
   bundle: string,
   passphrase: string | undefined,
@@ -88,8 +109,21 @@ function parseKey(keyPem: string, passphrase: string | undefined): KeyObject {
   }
 }
 
+// a server authenticates every request: the vault CA is parsed once, not per request
+const parsedCas = new Map<string, X509Certificate>();
+
+function caCertificate(pem: string): X509Certificate {
+  let ca = parsedCas.get(pem);
+  if (ca === undefined) {
+    ca = new X509Certificate(pem);
+    if (parsedCas.size > 16) parsedCas.clear();
+    parsedCas.set(pem, ca);
+  }
+  return ca;
+}
+
 function checkIssuedByVault(certificate: X509Certificate, trust: IdentityTrust): void {
-  const ca = new X509Certificate(trust.caCertificatePem);
+  const ca = caCertificate(trust.caCertificatePem);
   if (!certificate.checkIssued(ca) || !certificate.verify(ca.publicKey)) {
     throw new CustodyError("ERR_IDENTITY_INVALID", "the identity was not issued by this vault's CA");
   }

@@ -30,6 +30,7 @@ import { packageCommand } from "./package.js";
 import { extractCommand } from "./package-verify.js";
 import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
 import { reportCommand, reportVerifyCommand } from "./report.js";
+import { serveCommand } from "./serve.js";
 import { signCommand } from "./sign.js";
 import { triageCommand } from "./triage.js";
 import { timestampCommand, tsaAddCommand, tsaListCommand } from "./tsa.js";
@@ -71,6 +72,7 @@ export const commands: readonly CommandSpec[] = [
   reportCommand,
   reportVerifyCommand,
   retainCommand,
+  serveCommand,
   showCommand,
   signCommand,
   timestampCommand,
