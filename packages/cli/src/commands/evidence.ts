@@ -9,7 +9,7 @@ import {
   itemSelector,
   parseLabels,
   VAULT_OPTIONS,
-  withVault,
+  withVaultApi,
 } from "../vault-context.js";
 
 export function printItem(ctx: CommandContext, item: EvidenceItem): void {
@@ -71,8 +71,8 @@ fails is refused unless --unverified, which stores it marked unverified (recorde
     if (kind !== "auto" && kind !== "package" && kind !== "file")
       throw new CustodyError("ERR_USAGE", "--kind is auto, package or file");
     const retainDays = intOption(ctx, "retain-days");
-    const item = await withVault(ctx, (vault, principal) =>
-      vault.ingest(principal, String(ctx.positionals[0]), {
+    const item = await withVaultApi(ctx, (api) =>
+      api.ingest(String(ctx.positionals[0]), {
         caseId,
         kind,
         labels: parseLabels(ctx.strings("label")),
@@ -93,9 +93,7 @@ export const listCommand: CommandSpec = {
   options: { ...VAULT_OPTIONS, case: { type: "string" } },
   async run(ctx) {
     const caseId = ctx.string("case");
-    const items = await withVault(ctx, (vault, principal) =>
-      vault.list(principal, caseId === undefined ? {} : { caseId }),
-    );
+    const items = await withVaultApi(ctx, (api) => api.list(caseId === undefined ? {} : { caseId }));
     if (ctx.json) {
       ctx.printJson(items);
       return 0;
@@ -122,7 +120,7 @@ export const showCommand: CommandSpec = {
   options: ITEM_OPTIONS,
   positionals: { min: 1, max: 1 },
   async run(ctx) {
-    printItem(ctx, await withVault(ctx, (vault, principal) => vault.show(principal, itemSelector(ctx))));
+    printItem(ctx, await withVaultApi(ctx, (api) => api.show(itemSelector(ctx))));
     return 0;
   },
 };

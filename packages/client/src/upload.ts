@@ -1,0 +1,70 @@
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Readable, Transform } from "node:stream";
+import { CustodyError, toCustodyError } from "@custody/core";
+import { readLimited } from "./problem.js";
+import type { Transport } from "./transport.js";
+import type { EvidenceItem, IngestOptions } from "./types.js";
+
+/**
+ * Streams the file to `POST /v1/items` with its length, hashing it on the way out (one read of the
+ * file), and checks that the item the server stored is named by that digest and size.
+ */
+export async function uploadFile(
+  transport: Transport,
+  file: string,
+  options: IngestOptions,
+): Promise<EvidenceItem> {
+  const size = await fileSize(file);
+  let hash: Hash = createHash("sha256");
+  const response = await transport.send({
+    method: "POST",
+    path: "/v1/items",
+    query: ingestQuery(options),
+    headers: { "content-type": "application/octet-stream", "content-length": String(size) },
+    body: () => {
+      hash = createHash("sha256"); // a retry re-reads the file from its start
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      // Never more than the announced length, even when the file grows meanwhile.
+      const bytes = size === 0 ? Readable.from([]) : createReadStream(file, { end: size - 1 });
+      return bytes.pipe(hashing);
+    },
+    abortSignal: options.abortSignal,
+  });
+  const item = JSON.parse(await readLimited(response, 16 * 1024 * 1024)) as EvidenceItem;
+  const sent = hash.digest("hex");
+  if (item.id !== sent || item.size !== size) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      `the server recorded item ${item.id} (${item.size} bytes) for ${file}, whose ${size} bytes sent hash to ${sent}`,
+      { details: { file, sent, stored: item.id } },
+    );
+  }
+  return item;
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new CustodyError("ERR_INVALID_ARGUMENT", `${file} is not a regular file`);
+    return info.size;
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `cannot read ${file}`);
+  }
+}
+
+export function ingestQuery(options: IngestOptions): URLSearchParams {
+  const query = new URLSearchParams({ case: options.caseId });
+  if (options.kind !== undefined) query.set("kind", options.kind);
+  if (options.retainDays !== undefined) query.set("retainDays", String(options.retainDays));
+  if (options.legalHold === true) query.set("legalHold", "true");
+  if (options.allowUnverified === true) query.set("allowUnverified", "true");
+  for (const [key, value] of Object.entries(options.labels ?? {})) query.append("label", `${key}=${value}`);
+  return query;
+}
