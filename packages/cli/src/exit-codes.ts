@@ -104,6 +104,9 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   ERR_PACKAGE_UNVERIFIED: V,
   ERR_NOT_PRESENT: EXIT.notFound,
   ERR_COLLECT_FAILED: EXIT.internal,
+  // server (issue 12)
+  ERR_RATE_LIMITED: EXIT.backendUnavailable,
+  ERR_SERVER_BUSY: EXIT.backendUnavailable,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

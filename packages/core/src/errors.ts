@@ -74,6 +74,9 @@ export const ERROR_CODES = [
   // collection
   "ERR_NOT_PRESENT",
   "ERR_COLLECT_FAILED",
+  // server (issue 12): answered with 429 and 503, the client retries later
+  "ERR_RATE_LIMITED",
+  "ERR_SERVER_BUSY",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,0 +1,61 @@
+export { openApiDocument } from "./openapi.js";
+export type { ProblemDetails } from "./problem.js";
+export {
+  errorFromProblem,
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPE_PREFIX,
+  parseProblem,
+  problemDetailsSchema,
+  problemFromError,
+} from "./problem.js";
+export type { GrantRequestBody, IngestQuery, ListQuery } from "./requests.js";
+export {
+  approvalParamsSchema,
+  approvalRequestIdSchema,
+  caseIdSchema,
+  emptyBodySchema,
+  grantRequestSchema,
+  ITEM_HEADER,
+  identityNameSchema,
+  identityParamsSchema,
+  ingestQuerySchema,
+  issueIdentityBodySchema,
+  itemIdSchema,
+  itemParamsSchema,
+  itemQuerySchema,
+  labelTextSchema,
+  listQuerySchema,
+  MAX_LIST_LIMIT,
+  proofParamsSchema,
+  REQUEST_ID_HEADER,
+  retentionBodySchema,
+  scopeSchema,
+  showAuditQuerySchema,
+  UPLOAD_DIGEST_HEADER,
+  verifyAuditBodySchema,
+} from "./requests.js";
+export type { ListPage, SignedCheckpointWire } from "./responses.js";
+export {
+  accessListingSchema,
+  approvalOutcomeSchema,
+  auditRecordSchema,
+  auditRecordsSchema,
+  auditVerifyReportSchema,
+  checkpointSchema,
+  checkResultSchema,
+  checkResultsSchema,
+  evidenceItemSchema,
+  healthSchema,
+  identityIssueSchema,
+  identityRevocationSchema,
+  inclusionProofBundleSchema,
+  listedItemSchema,
+  listPageSchema,
+  signedCheckpointJsonSchema,
+  signedCustodyReportSchema,
+  signerRotationSchema,
+  whoAmISchema,
+} from "./responses.js";
+export type { BodyLimitClass, RouteName, RouteSpec } from "./routes.js";
+export { API_BASE_PATH, BODY_LIMIT_BYTES, OPERATIONAL_ROUTES, ROUTES, routePath } from "./routes.js";
+export { HTTP_STATUS_BY_CODE, httpStatusFor } from "./status.js";

@@ -1,0 +1,261 @@
+import type { z } from "zod";
+import * as rq from "./requests.js";
+import * as rs from "./responses.js";
+
+/** How much body a route takes: none, a small JSON document, a larger JSON document, or a streamed upload. */
+export type BodyLimitClass = "empty" | "json" | "large-json" | "upload";
+
+/** The body size of each class, in bytes (the upload's is the server's `maxUploadBytes`). */
+export const BODY_LIMIT_BYTES: Readonly<Record<Exclude<BodyLimitClass, "upload">, number>> = {
+  empty: 1024,
+  json: 64 * 1024,
+  "large-json": 4 * 1024 * 1024,
+};
+
+export interface RouteSpec {
+  /** The VaultApi method (or the unauthenticated endpoint) the route serves; also the OpenAPI operationId. */
+  operation: string;
+  method: "GET" | "POST" | "DELETE";
+  /** Fastify-style path (`:name` parameters) under the base path. */
+  path: string;
+  summary: string;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  /** A JSON body schema; `octet-stream` for the raw upload. */
+  body?: z.ZodType | "octet-stream";
+  bodyLimit: BodyLimitClass;
+  status: number;
+  /** A JSON response schema; `octet-stream` for the item's bytes. */
+  response: z.ZodType | "octet-stream";
+  /** Unauthenticated routes say nothing about the vault. */
+  authenticated: boolean;
+}
+
+export const API_BASE_PATH = "/v1";
+
+const item = { params: rq.itemParamsSchema, query: rq.itemQuerySchema } as const;
+const empty = { body: rq.emptyBodySchema, bodyLimit: "empty" } as const;
+const get = { method: "GET", bodyLimit: "empty", authenticated: true, status: 200 } as const;
+const post = { method: "POST", authenticated: true, status: 200 } as const;
+
+/** Every route of the server, keyed by the VaultApi method it serves. */
+export const ROUTES = {
+  ingest: {
+    ...post,
+    operation: "ingest",
+    path: "/v1/items",
+    summary: "Stores the request body (raw bytes, streamed) as an item of the case",
+    query: rq.ingestQuerySchema,
+    body: "octet-stream",
+    bodyLimit: "upload",
+    status: 201,
+    response: rs.evidenceItemSchema,
+  },
+  list: {
+    ...get,
+    operation: "list",
+    path: "/v1/items",
+    summary: "Items the caller may list, one page at a time",
+    query: rq.listQuerySchema,
+    response: rs.listPageSchema,
+  },
+  show: {
+    ...get,
+    ...item,
+    operation: "show",
+    path: "/v1/items/:id",
+    summary: "One item",
+    response: rs.evidenceItemSchema,
+  },
+  read: {
+    ...get,
+    ...item,
+    operation: "read",
+    path: "/v1/items/:id/content",
+    summary: "The item's bytes, streamed; the stream is cut if they do not hash to the item id",
+    response: "octet-stream",
+  },
+  hold: {
+    ...post,
+    ...item,
+    ...empty,
+    operation: "hold",
+    path: "/v1/items/:id/hold",
+    summary: "Sets a legal hold",
+    response: rs.evidenceItemSchema,
+  },
+  extendRetention: {
+    ...post,
+    ...item,
+    operation: "extendRetention",
+    path: "/v1/items/:id/retention",
+    summary: "Extends the retention (never shortens it)",
+    body: rq.retentionBodySchema,
+    bodyLimit: "json",
+    response: rs.evidenceItemSchema,
+  },
+  release: {
+    ...post,
+    ...item,
+    ...empty,
+    operation: "release",
+    path: "/v1/items/:id/release",
+    summary: "Releases a legal hold (pending the other custodian's approval with two custodians)",
+    response: rs.approvalOutcomeSchema,
+  },
+  purge: {
+    ...post,
+    ...item,
+    ...empty,
+    operation: "purge",
+    path: "/v1/items/:id/purge",
+    summary: "Deletes an item after its retention (pending the other custodian's approval with two)",
+    response: rs.approvalOutcomeSchema,
+  },
+  approve: {
+    ...post,
+    ...empty,
+    operation: "approve",
+    path: "/v1/approvals/:requestId",
+    summary: "Approves another custodian's pending request",
+    params: rq.approvalParamsSchema,
+    response: rs.approvalOutcomeSchema,
+  },
+  checkItem: {
+    ...post,
+    ...item,
+    ...empty,
+    operation: "checkItem",
+    path: "/v1/items/:id/check",
+    summary: "Reconciles one item's bytes, record and protection with the log",
+    response: rs.checkResultsSchema,
+  },
+  check: {
+    ...post,
+    ...empty,
+    operation: "check",
+    path: "/v1/check",
+    summary: "Reconciles the whole store with the log, both ways",
+    response: rs.checkResultsSchema,
+  },
+  report: {
+    ...get,
+    ...item,
+    operation: "report",
+    path: "/v1/items/:id/report",
+    summary: "The item's signed custody report",
+    response: rs.signedCustodyReportSchema,
+  },
+  grant: {
+    ...post,
+    operation: "grant",
+    path: "/v1/access/grants",
+    summary: "Grants a role in a scope",
+    body: rq.grantRequestSchema,
+    bodyLimit: "json",
+    response: rs.approvalOutcomeSchema,
+  },
+  revoke: {
+    ...post,
+    operation: "revoke",
+    path: "/v1/access/revocations",
+    summary: "Revokes a grant",
+    body: rq.grantRequestSchema,
+    bodyLimit: "json",
+    response: rs.approvalOutcomeSchema,
+  },
+  listAccess: {
+    ...get,
+    operation: "listAccess",
+    path: "/v1/access",
+    summary: "The access policy",
+    response: rs.accessListingSchema,
+  },
+  issueIdentity: {
+    ...post,
+    operation: "issueIdentity",
+    path: "/v1/identities",
+    summary: "Issues a login identity (certificate and key, returned once)",
+    body: rq.issueIdentityBodySchema,
+    bodyLimit: "json",
+    status: 201,
+    response: rs.identityIssueSchema,
+  },
+  revokeIdentity: {
+    ...get,
+    method: "DELETE",
+    operation: "revokeIdentity",
+    path: "/v1/identities/:name",
+    summary: "Revokes every identity issued to a name",
+    params: rq.identityParamsSchema,
+    response: rs.identityRevocationSchema,
+  },
+  whoami: {
+    ...get,
+    operation: "whoami",
+    path: "/v1/whoami",
+    summary: "The caller",
+    response: rs.whoAmISchema,
+  },
+  verifyAudit: {
+    ...post,
+    operation: "verifyAudit",
+    path: "/v1/audit/verify",
+    summary: "Verifies the whole audit log (and that it still holds the given checkpoints)",
+    body: rq.verifyAuditBodySchema,
+    bodyLimit: "large-json",
+    response: rs.auditVerifyReportSchema,
+  },
+  showAudit: {
+    ...get,
+    operation: "showAudit",
+    path: "/v1/audit",
+    summary: "Audit records from `since`",
+    query: rq.showAuditQuerySchema,
+    response: rs.auditRecordsSchema,
+  },
+  proveAudit: {
+    ...get,
+    operation: "proveAudit",
+    path: "/v1/audit/proofs/:seq",
+    summary: "An inclusion proof of one record under the latest checkpoint",
+    params: rq.proofParamsSchema,
+    response: rs.inclusionProofBundleSchema,
+  },
+  checkpoint: {
+    ...post,
+    ...empty,
+    operation: "checkpoint",
+    path: "/v1/audit/checkpoints",
+    summary: "Signs a checkpoint now",
+    status: 201,
+    response: rs.signedCheckpointJsonSchema,
+  },
+  rotateSigner: {
+    ...post,
+    ...empty,
+    operation: "rotateSigner",
+    path: "/v1/keys/rotations",
+    summary: "Issues a new vault signer",
+    status: 201,
+    response: rs.signerRotationSchema,
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+/** Unauthenticated operational endpoints: they say nothing about the vault. */
+export const OPERATIONAL_ROUTES = {
+  healthz: { path: "/healthz", response: rs.healthSchema },
+  readyz: { path: "/readyz", response: rs.healthSchema },
+  openapi: { path: "/openapi.json" },
+} as const;
+
+export type RouteName = keyof typeof ROUTES;
+
+/** A route's path with its parameters filled in (each one URL-encoded). */
+export function routePath(path: string, params: Record<string, string | number> = {}): string {
+  return path.replace(/:([A-Za-z]+)/g, (_match, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new TypeError(`missing path parameter ${name}`);
+    return encodeURIComponent(String(value));
+  });
+}
