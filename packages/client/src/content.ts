@@ -9,7 +9,11 @@ import type { EvidenceItem, ItemRead } from "./types.js";
  * unless they are exactly `item.size` bytes whose SHA-256 is the item's id. The server's own check and
  * its `x-custody-sha256` header are not trusted; only the digest computed here is.
  */
-export function verifiedContent(response: IncomingMessage, item: EvidenceItem): ItemRead {
+export function verifiedContent(
+  response: IncomingMessage,
+  item: EvidenceItem,
+  abortSignal?: AbortSignal,
+): ItemRead {
   const hash = createHash("sha256");
   let received = 0;
   let computed: string | undefined;
@@ -29,8 +33,14 @@ export function verifiedContent(response: IncomingMessage, item: EvidenceItem): 
       done();
     },
   });
-  response.on("error", (cause) => verifier.destroy(cutShort(item, received, cause)));
-  response.on("aborted", () => verifier.destroy(cutShort(item, received, undefined)));
+  const stop = (cause: unknown) =>
+    verifier.destroy(
+      abortSignal?.aborted
+        ? new CustodyError("ERR_ABORTED", `reading item ${item.id} was aborted`, { cause })
+        : cutShort(item, received, cause),
+    );
+  response.on("error", stop);
+  response.on("aborted", () => stop(undefined));
   verifier.on("close", () => {
     if (!response.complete) response.destroy();
   });

@@ -2,6 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
+import { evidenceItemSchema, ROUTES } from "@custody/api";
 import { CustodyError, toCustodyError } from "@custody/core";
 import { readLimited } from "./problem.js";
 import type { Transport } from "./transport.js";
@@ -20,7 +21,7 @@ export async function uploadFile(
   let hash: Hash = createHash("sha256");
   const response = await transport.send({
     method: "POST",
-    path: "/v1/items",
+    path: ROUTES.ingest.path,
     query: ingestQuery(options),
     headers: { "content-type": "application/octet-stream", "content-length": String(size) },
     body: () => {
@@ -37,7 +38,7 @@ export async function uploadFile(
     },
     abortSignal: options.abortSignal,
   });
-  const item = JSON.parse(await readLimited(response, 16 * 1024 * 1024)) as EvidenceItem;
+  const item = storedItem(await readLimited(response, 16 * 1024 * 1024));
   const sent = hash.digest("hex");
   if (item.id !== sent || item.size !== size) {
     throw new CustodyError(
@@ -67,4 +68,19 @@ export function ingestQuery(options: IngestOptions): URLSearchParams {
   if (options.allowUnverified === true) query.set("allowUnverified", "true");
   for (const [key, value] of Object.entries(options.labels ?? {})) query.append("label", `${key}=${value}`);
   return query;
+}
+
+function storedItem(text: string): EvidenceItem {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (!evidenceItemSchema.safeParse(value).success)
+    throw new CustodyError(
+      "ERR_BACKEND_UNAVAILABLE",
+      "the server's answer to ingest is not an evidence item",
+    );
+  return value as EvidenceItem;
 }

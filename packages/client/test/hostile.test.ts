@@ -32,7 +32,8 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   return isCustodyError(error) ? error.code : String(error);
 }
 
-const whoami: Handler = (_req, res) => sendJson(res, 200, { id: "alice" });
+const ALICE = { id: "alice", kind: "person", fingerprintSha256: "f", serialNumber: "1", grants: [] };
+const whoami: Handler = (_req, res) => sendJson(res, 200, ALICE);
 
 const drain = (stream: NodeJS.ReadableStream) =>
   pipeline(stream, new Writable({ write: (_chunk, _encoding, done) => done() }));
@@ -62,7 +63,7 @@ describe("the client trusts only the vault's server", () => {
       identityPem: pki.identityPem,
       caPem: otherCa.certificatePem,
     });
-    expect(await anchored.whoami()).toEqual({ id: "alice" });
+    expect(await anchored.whoami()).toEqual(ALICE);
     anchored.close();
   });
 
