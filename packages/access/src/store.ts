@@ -108,8 +108,9 @@ export class AccessPolicyStore {
 
   /** Reads versions other processes wrote since, checking each link. */
   async refresh(): Promise<AccessPolicy> {
-    const newer = await loadVersions(this.dir, this.#head);
-    this.#head = newer.at(-1) ?? this.#head;
+    const newer = (await loadVersions(this.dir, this.#head)).at(-1);
+    // two refreshes may overlap (a server runs requests side by side): the head only moves forward
+    if (newer !== undefined && newer.policy.version > this.#head.policy.version) this.#head = newer;
     return this.#head.policy;
   }
 

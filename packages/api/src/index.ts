@@ -32,6 +32,7 @@ export {
   scopeSchema,
   showAuditQuerySchema,
   UPLOAD_DIGEST_HEADER,
+  uploadNameSchema,
   verifyAuditBodySchema,
 } from "./requests.js";
 export type { ListPage, SignedCheckpointWire } from "./responses.js";

@@ -32,8 +32,14 @@ export const itemQuerySchema = z.strictObject({ case: caseIdSchema.optional() })
 /** `label=K=V`, repeatable; keys 1..128 characters, values up to 1024. */
 export const labelTextSchema = z.string().regex(/^[^=]{1,128}=[\s\S]{0,1024}$/, "a label is KEY=VALUE");
 
+/** The uploaded file's name (recorded as the item's name): one path segment, no control characters. */
+export const uploadNameSchema = z
+  .string()
+  .regex(/^(?!\.\.?$)[^/\\\p{Cc}]{1,255}$/u, "a file name: one path segment, at most 255 characters");
+
 export const ingestQuerySchema = z.strictObject({
   case: caseIdSchema,
+  name: uploadNameSchema.optional(),
   kind: z.enum(["auto", "package", "file"]).optional(),
   retainDays: decimal(6).optional(),
   legalHold: booleanText.optional(),
@@ -77,16 +83,18 @@ export const issueIdentityBodySchema = z.strictObject({
 
 export const identityParamsSchema = z.strictObject({ name: identityNameSchema });
 
-export const verifyAuditBodySchema = z.strictObject({
-  knownCheckpoints: z.array(signedCheckpointJsonSchema).max(1000).optional(),
-});
+export const verifyAuditBodySchema = z
+  .strictObject({
+    knownCheckpoints: z.array(signedCheckpointJsonSchema).max(1000).optional(),
+  })
+  .nullish();
 
 export const showAuditQuerySchema = z.strictObject({ since: decimal(15).optional() });
 
 export const proofParamsSchema = z.strictObject({ seq: decimal(15) });
 
 /** POSTs that take no body: an absent body or `{}`. */
-export const emptyBodySchema = z.strictObject({}).optional();
+export const emptyBodySchema = z.strictObject({}).nullish();
 
 /** Request headers of the upload route. */
 export const UPLOAD_DIGEST_HEADER = "x-custody-sha256";

@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
+import { isIP } from "node:net";
 import { type Clock, CustodyError, systemClock } from "@custody/core";
 import forge from "node-forge";
 import { type CertificateFacts, readCertificatePem } from "./certificate.js";
@@ -46,6 +47,8 @@ export interface IssueOptions {
   validDays?: number;
   clock?: Clock;
   passphrase?: string;
+  /** DNS names and IP addresses the certificate names (subjectAltName), for a server's TLS certificate. */
+  subjectAltNames?: readonly string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -90,6 +93,7 @@ export async function issueCertificate(
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
     ...usage,
+    ...subjectAltName(options.subjectAltNames ?? []),
     { name: "subjectKeyIdentifier" },
     ...authorityKeyId(caCert),
   ]);
@@ -115,6 +119,12 @@ function roleExtensions(role: CertificateRole): object[] {
     { name: "keyUsage", critical: true, ...bits },
     { id: "2.5.29.37", value: extendedKeyUsage },
   ];
+}
+
+function subjectAltName(names: readonly string[]): object[] {
+  if (names.length === 0) return [];
+  const altNames = names.map((name) => (isIP(name) === 0 ? { type: 2, value: name } : { type: 7, ip: name }));
+  return [{ name: "subjectAltName", altNames }];
 }
 
 function authorityKeyId(caCert: CertificateFacts): object[] {

@@ -17,6 +17,14 @@ export interface AuthenticatedPrincipal {
   readonly kind: "person" | "device" | "service";
   readonly fingerprintSha256: string;
   readonly serialNumber: string;
+  /** Set for a server request: written into the details of every audit record the request causes. */
+  readonly request?: RequestContext;
+}
+
+/** Which request of which client (a server's request id, the peer address) an operation serves. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly clientAddress: string;
 }
 
 /** Trust material the vault checks identities against. */
@@ -60,6 +68,19 @@ export function authenticateIdentity(
   checkIssuedByVault(certificate, trust);
   checkLoginRole(certificate);
   proveKeyPossession(certificate, key);
+  return principalFromCertificate(certificate);
+}
+
+/**
+ * Checks a certificate a TLS handshake presented (the handshake proved the key): issued by the vault CA,
+ * valid now, not revoked, a login identity. The caller then checks that the log issued it.
+ */
+export function checkPeerCertificate(
+  certificate: X509Certificate,
+  trust: IdentityTrust,
+): AuthenticatedPrincipal {
+  checkIssuedByVault(certificate, trust);
+  checkLoginRole(certificate);
   return principalFromCertificate(certificate);
 }
 

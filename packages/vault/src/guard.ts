@@ -69,7 +69,7 @@ export class Guard {
       actor: principal.id,
       action,
       target,
-      details: { ...request.details, actorSerial: principal.serialNumber },
+      details: { ...request.details, ...requestDetails(principal) },
     };
     if (decision.outcome === "deny") {
       await this.#audit.append({ ...base, outcome: "deny", reason: decision.reason });
@@ -98,9 +98,32 @@ export class Guard {
       target: publicTarget,
       outcome: "deny",
       reason,
-      details: { actorSerial: principal.serialNumber },
+      details: requestDetails(principal),
     });
     throw denied(principal, action, publicTarget);
+  }
+
+  /** Records a refused login (a certificate the vault does not accept, a refused TLS handshake). */
+  async refuseLogin(actor: string, reason: string, details: Record<string, JsonValue>): Promise<void> {
+    await this.#audit.append({
+      actor,
+      action: LOGIN_ACTION,
+      target: "vault",
+      outcome: "deny",
+      reason,
+      details,
+    });
+  }
+
+  /** Records what the vault's own service did (a server certificate issued, a CRL re-signed). */
+  vaultEvent(
+    actor: string,
+    action: string,
+    target: string,
+    reason: string,
+    details: Record<string, JsonValue>,
+  ) {
+    return this.#audit.append({ actor, action, target, outcome: "allow", reason, details });
   }
 
   /** States a fact that has just become true. */
@@ -129,13 +152,20 @@ export class Guard {
       target,
       outcome: "error",
       reason: `${code}: ${(error as Error).message}`.slice(0, 2000),
-      details: { ...details, actorSerial: principal.serialNumber },
+      details: { ...details, ...requestDetails(principal) },
     });
   }
 
   /** A record of an allowed operation beyond its decision (how many items a listing returned). */
   note(principal: AuthenticatedPrincipal, action: Action, target: string, reason: string, details = {}) {
-    return this.#audit.append({ actor: principal.id, action, target, outcome: "allow", reason, details });
+    return this.#audit.append({
+      actor: principal.id,
+      action,
+      target,
+      outcome: "allow",
+      reason,
+      details: { ...details, ...(principal.request === undefined ? {} : requestDetails(principal)) },
+    });
   }
 
   // Reading the log is not writing it: these never append.
@@ -154,6 +184,18 @@ export class Guard {
   verify(options: Parameters<AuditLog["verify"]>[0]) {
     return this.#audit.verify(options);
   }
+}
+
+/** The action of a login refused before any vault operation. */
+export const LOGIN_ACTION = "identity.login";
+
+/** The actor's serial, and for a server request its request id and client address. */
+function requestDetails(principal: AuthenticatedPrincipal): Record<string, JsonValue> {
+  const { request } = principal;
+  return {
+    actorSerial: principal.serialNumber,
+    ...(request === undefined ? {} : { requestId: request.requestId, clientAddress: request.clientAddress }),
+  };
 }
 
 function denied(principal: AuthenticatedPrincipal, action: Action, publicTarget: string): CustodyError {

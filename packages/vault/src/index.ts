@@ -3,7 +3,7 @@ export type { VaultApi } from "./api.js";
 export { bindVault } from "./api.js";
 export type { ApprovalOutcome, DoneOutcome } from "./approvals.js";
 export type { AuditVerifyOptions } from "./audit-ops.js";
-export type { AuthenticatedPrincipal, IdentityTrust } from "./authenticate.js";
+export type { AuthenticatedPrincipal, IdentityTrust, RequestContext } from "./authenticate.js";
 export {
   authenticateIdentity,
   identityBundle,
@@ -28,6 +28,8 @@ export type { EvidenceItem } from "./items.js";
 export type { VaultOpenOptions } from "./open.js";
 export type { ItemRef } from "./resolve.js";
 export type { SignerRotation } from "./rotation.js";
+export type { CrlStatus, ServerCertificate } from "./server-ops.js";
+export { SERVER_FILES } from "./server-ops.js";
 export type { TailAcceptance } from "./tail.js";
 export type { ItemSelector } from "./vault.js";
 export { Vault } from "./vault.js";

@@ -24,6 +24,8 @@ export interface IngestOptions {
   allowUnverified?: boolean;
   /** How the bytes were acquired (`collect` when this vault's collector made them). */
   how?: Acquisition["how"];
+  /** Where the bytes came from, recorded in the acquisition (the file path by default; a server says the client). */
+  source?: string;
   abortSignal?: AbortSignal;
 }
 
@@ -70,7 +72,7 @@ export async function examineForIngest(
       how: options.how ?? "ingest",
       where: ctx.hostname,
       tool: TOOL,
-      source: file,
+      source: options.source ?? file,
     },
   };
 }

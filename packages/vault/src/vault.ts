@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import type {
   AuditLog,
   AuditRecord,
@@ -6,7 +7,7 @@ import type {
   SignedCheckpoint,
   SignedCustodyReport,
 } from "@custody/audit";
-import { CustodyError } from "@custody/core";
+import { CustodyError, isCustodyError, type JsonValue } from "@custody/core";
 import { createKeySigner, type Signer } from "@custody/manifest";
 import {
   type AccessListing,
@@ -24,7 +25,12 @@ import {
   showAudit,
   verifyVaultAudit,
 } from "./audit-ops.js";
-import { type AuthenticatedPrincipal, authenticateIdentity } from "./authenticate.js";
+import {
+  type AuthenticatedPrincipal,
+  authenticateIdentity,
+  checkPeerCertificate,
+  type RequestContext,
+} from "./authenticate.js";
 import { type CheckResult, checkItems } from "./check.js";
 import type { VaultContext } from "./context.js";
 import {
@@ -51,6 +57,15 @@ import { PKI_FILES, readPkiFile } from "./pki.js";
 import { buildCustodyReport } from "./report-builder.js";
 import type { ItemRef } from "./resolve.js";
 import { rotateVaultSigner, type SignerRotation } from "./rotation.js";
+import {
+  type CrlStatus,
+  currentCrl,
+  recordIngestFailure,
+  refuseLogin,
+  republishCrl,
+  type ServerCertificate,
+  serverCertificate,
+} from "./server-ops.js";
 import { acceptUnsealedTail, type TailAcceptance } from "./tail.js";
 
 /** An item id, or an id and the case that holds it when the same bytes sit in several cases. */
@@ -127,16 +142,76 @@ export class Vault {
    * approved) through this vault's log. A certificate minted with the CA key alone is refused.
    */
   authenticate(identityPem: string, passphrase?: string): AuthenticatedPrincipal {
-    const { ledger, pki, clock } = this.#ctx;
+    const { pki, clock } = this.#ctx;
+    const trust = { caCertificatePem: pki.caCertificatePem, revokedSerials: this.#revokedSerials(), clock };
+    return this.#admit(authenticateIdentity(identityPem, trust, passphrase));
+  }
+
+  /**
+   * The principal a server request runs as: the certificate its TLS handshake verified (which proved the
+   * key), checked again here on every request (vault CA, validity, revocation by the CRL and by the log,
+   * login role, issued through the log). A refusal is recorded with the request id and client address.
+   */
+  async authenticatePeer(certificatePem: string, request: RequestContext): Promise<AuthenticatedPrincipal> {
+    let certificate: X509Certificate | undefined;
+    try {
+      certificate = new X509Certificate(certificatePem);
+      const { pki, clock } = this.#ctx;
+      const trust = { caCertificatePem: pki.caCertificatePem, revokedSerials: this.#revokedSerials(), clock };
+      const principal = checkPeerCertificate(certificate, trust);
+      return this.#admit({
+        ...principal,
+        request: { requestId: request.requestId, clientAddress: request.clientAddress },
+      });
+    } catch (error) {
+      await refuseLogin(this.#ctx, error, { ...request, certificate });
+      throw isCustodyError(error)
+        ? error
+        : new CustodyError("ERR_IDENTITY_INVALID", "the certificate cannot be read");
+    }
+  }
+
+  /** Records a connection refused before any request (a failed TLS handshake: no, foreign or expired certificate). */
+  recordRefusedConnection(request: RequestContext, reason: string): Promise<void> {
+    const error = new CustodyError("ERR_IDENTITY_INVALID", `TLS handshake refused: ${reason}`);
+    return refuseLogin(this.#ctx, error, request);
+  }
+
+  /** An upload that never became an ingest (the client left, the digest differed, it was too large). */
+  recordIngestFailure(
+    principal: AuthenticatedPrincipal,
+    caseId: string,
+    error: unknown,
+    details: Record<string, JsonValue> = {},
+  ): Promise<void> {
+    return recordIngestFailure(this.#ctx, principal, caseId, error, details);
+  }
+
+  /** The server's TLS certificate for `names`, issued (and recorded) by the vault CA when needed. */
+  serverCertificate(names: readonly string[]): Promise<ServerCertificate> {
+    return serverCertificate(this.#ctx, names);
+  }
+
+  /** The CRL as published, with its `nextUpdate`. */
+  crlStatus(): Promise<CrlStatus> {
+    return currentCrl(this.#ctx);
+  }
+
+  /** Signs the CRL again (same entries, new validity) and records it. */
+  republishCrl(): Promise<CrlStatus> {
+    return republishCrl(this.#ctx);
+  }
+
+  #revokedSerials(): Set<string> {
     const revoked = new Set(this.#revokedOnCrl);
-    for (const identity of ledger.identities.values())
+    for (const identity of this.#ctx.ledger.identities.values())
       if (identity.revoked) revoked.add(identity.serialNumber);
-    const principal = authenticateIdentity(
-      identityPem,
-      { caCertificatePem: pki.caCertificatePem, revokedSerials: revoked, clock },
-      passphrase,
-    );
-    const known = ledger.identities.get(principal.serialNumber);
+    return revoked;
+  }
+
+  /** The log must have issued (and, for a custodian's name, activated) this very certificate. */
+  #admit(principal: AuthenticatedPrincipal): AuthenticatedPrincipal {
+    const known = this.#ctx.ledger.identities.get(principal.serialNumber);
     if (
       known === undefined ||
       known.fingerprintSha256 !== principal.fingerprintSha256 ||

@@ -28,6 +28,7 @@ import { packageCommand } from "./package.js";
 import { extractCommand } from "./package-verify.js";
 import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
 import { reportCommand, reportVerifyCommand } from "./report.js";
+import { serveCommand } from "./serve.js";
 import { signCommand } from "./sign.js";
 import { triageCommand } from "./triage.js";
 import { verifyCommand } from "./verify.js";
@@ -66,6 +67,7 @@ export const commands: readonly CommandSpec[] = [
   reportCommand,
   reportVerifyCommand,
   retainCommand,
+  serveCommand,
   showCommand,
   signCommand,
   triageCommand,

@@ -1,0 +1,81 @@
+import { CustodyError } from "@custody/core";
+import { defaultServerNames, startServer } from "@custody/server";
+import { readVaultConfig, Vault } from "@custody/vault";
+import { pino } from "pino";
+import { configuredStore } from "../azure-store.js";
+import type { CommandContext, CommandSpec } from "../command.js";
+import { EXIT } from "../exit-codes.js";
+import { vaultDir } from "../vault-context.js";
+
+/** `HOST:PORT`, `[v6]:PORT` or `:PORT`. */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65_535) {
+    throw new CustodyError("ERR_USAGE", `--listen takes HOST:PORT (e.g. 127.0.0.1:8443), not '${text}'`);
+  }
+  return { host: match[1] ?? (match[2] === "" ? "0.0.0.0" : (match[2] ?? "127.0.0.1")), port };
+}
+
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      resolve(signal);
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+}
+
+export const serveCommand: CommandSpec = {
+  path: ["serve"],
+  summary: "serve the vault over HTTPS with mutual TLS until SIGTERM or SIGINT",
+  usage: `[--vault DIR] [--listen HOST:PORT] [--allow CIDR]... [--name NAME]...
+The server holds the vault (its audit lock) and serves every vault operation at /v1 to callers whose
+client certificate is a vault identity (\`custody --server https://HOST:PORT --identity FILE ...\`).
+--listen      where to listen (default 127.0.0.1:8443)
+--allow       a CIDR range allowed to connect (repeatable); others are closed before TLS; default: all
+--name        a DNS name or IP address for the server certificate (repeatable); default: the host name,
+              localhost and 127.0.0.1. The certificate is issued by the vault CA on first serve (recorded)
+While it runs, <vault>/server.json says where; SIGTERM or SIGINT drains requests, closes the audit log
+with a signed checkpoint and removes it. Logs are pino JSON lines on stdout (level: $CUSTODY_LOG_LEVEL,
+default info). See docs/server.md.`,
+  options: {
+    vault: { type: "string" },
+    listen: { type: "string" },
+    allow: { type: "string", multiple: true },
+    name: { type: "string", multiple: true },
+  },
+  positionals: { min: 0, max: 0 },
+  async run(ctx: CommandContext): Promise<number> {
+    const dir = vaultDir(ctx);
+    const { host, port } = parseListen(ctx.string("listen") ?? "127.0.0.1:8443");
+    const logger = pino(
+      { level: ctx.env.CUSTODY_LOG_LEVEL ?? "info", base: { name: "custody-server" } },
+      ctx.stdout,
+    );
+    const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env, { logger: ctx.logger });
+    const vault = await Vault.open({ dir, logger: ctx.logger, ...(store === undefined ? {} : { store }) });
+    const names = ctx.strings("name");
+    const server = await startServer({
+      vault,
+      host,
+      port,
+      names: names.length === 0 ? defaultServerNames() : names,
+      allow: ctx.strings("allow"),
+      logger,
+    }).catch(async (error: unknown) => {
+      await vault.close();
+      throw error;
+    });
+    ctx.err(
+      `custody server listening on ${server.urls.join(", ")} (vault ${vault.vaultId}); stop with SIGTERM or Ctrl+C`,
+    );
+    const signal = await stopSignal();
+    ctx.err(`${signal}: draining requests, closing the vault`);
+    await server.close();
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,140 @@
+import { createServer, type Server as HttpsServer } from "node:https";
+import type { TlsOptions } from "node:tls";
+import { OPERATIONAL_ROUTES, openApiDocument, REQUEST_ID_HEADER } from "@custody/api";
+import { CustodyError, uuidv7Generator } from "@custody/core";
+import type { Vault } from "@custody/vault";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { ZodType } from "zod";
+import { authenticate } from "./auth.js";
+import { VaultGate } from "./gate.js";
+import type { ServerLimits } from "./options.js";
+import { notFound, sendProblem } from "./problems.js";
+import { RateLimiter } from "./rate-limit.js";
+import { accessRoutes } from "./routes/access.js";
+import { auditRoutes } from "./routes/audit.js";
+import { evidenceRoutes } from "./routes/evidence.js";
+import type { RouteContext } from "./routes/register.js";
+import { uploadRoute } from "./routes/upload.js";
+
+export interface AppOptions {
+  vault: Vault;
+  tls: TlsOptions;
+  limits: ServerLimits;
+  logger: Logger;
+  onRevocation(): void;
+  /** False once a graceful shutdown has begun: /readyz answers 503. */
+  isReady(): boolean;
+}
+
+export interface App {
+  app: FastifyInstance;
+  https: HttpsServer;
+}
+
+/** The Fastify application on an HTTPS server it does not listen with (the server feeds it connections). */
+export async function buildApp(options: AppOptions): Promise<App> {
+  let https: HttpsServer | undefined;
+  const ids = uuidv7Generator();
+  const app = Fastify({
+    loggerInstance: options.logger,
+    serverFactory: (handler) => {
+      https = createServer({ ...options.tls, ...httpTimeouts(options.limits) }, handler);
+      return https;
+    },
+    genReqId: () => ids.next(),
+    requestIdHeader: false,
+    bodyLimit: 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  configure(app, options);
+  await app.ready();
+  if (https === undefined) throw new CustodyError("ERR_INTERNAL", "the HTTPS server was not created");
+  https.timeout = options.limits.idleSocketTimeoutMs;
+  https.maxHeadersCount = 100;
+  return { app, https };
+}
+
+function configure(app: FastifyInstance, options: AppOptions): void {
+  const { vault, limits } = options;
+  const limiter = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
+  const ctx: RouteContext = {
+    vault,
+    limits,
+    uploads: { active: 0 },
+    gate: new VaultGate(),
+    onRevocation: options.onRevocation,
+  };
+  app.setValidatorCompiler(({ schema }) => (data) => {
+    const parsed = (schema as ZodType).safeParse(data);
+    if (parsed.success) return { value: parsed.data };
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `;
+    return {
+      error: new CustodyError("ERR_INVALID_ARGUMENT", `${where}${issue?.message ?? "invalid request"}`),
+    };
+  });
+  const json = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  // an empty JSON body on a route that takes none is no body, not an error
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) =>
+    body === "" ? done(null, undefined) : json(request, String(body), done),
+  );
+  app.addContentTypeParser("application/octet-stream", (_request, payload, done) => done(null, payload));
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    const config = request.routeOptions.config as { authenticated?: boolean; upload?: boolean };
+    if (config.upload !== true) bodyDeadline(request.raw, limits.requestBodyTimeoutMs);
+    if (config.authenticated === true) await authenticate(vault, limiter, request, reply);
+  });
+  app.addHook("preHandler", async (request) => clearBodyDeadline(request.raw));
+  app.addHook("onResponse", async (request) => clearBodyDeadline(request.raw));
+  app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
+  app.setNotFoundHandler((request, reply) => notFound(request, reply));
+  operationalRoutes(app, options);
+  evidenceRoutes(app, ctx);
+  uploadRoute(app, ctx);
+  accessRoutes(app, ctx);
+  auditRoutes(app, ctx);
+}
+
+function operationalRoutes(app: FastifyInstance, options: AppOptions): void {
+  const open = { config: { authenticated: false } };
+  app.get(OPERATIONAL_ROUTES.healthz.path, open, async () => ({ status: "ok" }));
+  app.get(OPERATIONAL_ROUTES.readyz.path, open, async (_request, reply) =>
+    options.isReady() ? { status: "ok" } : reply.code(503).send({ status: "draining" }),
+  );
+  const document = openApiDocument();
+  app.get(OPERATIONAL_ROUTES.openapi.path, open, async () => document);
+}
+
+const deadlines = new WeakMap<object, NodeJS.Timeout>();
+
+/** A request whose body has not arrived in time is cut (slow-body clients on JSON routes). */
+function bodyDeadline(raw: { destroy(error?: Error): void }, timeoutMs: number): void {
+  const timer = setTimeout(
+    () => raw.destroy(new CustodyError("ERR_TIMEOUT", "request body too slow")),
+    timeoutMs,
+  );
+  timer.unref();
+  deadlines.set(raw, timer);
+}
+
+function clearBodyDeadline(raw: object): void {
+  clearTimeout(deadlines.get(raw));
+  deadlines.delete(raw);
+}
+
+/** Node's and Fastify's defaults let a client hold a connection forever; these bound every phase. */
+function httpTimeouts(limits: ServerLimits) {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    // the whole-request timeout would cut long uploads: each route has its own deadline instead
+    requestTimeout: 0,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // how often Node looks for connections past their headers timeout (30 s by default)
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    maxHeaderSize: 16 * 1024,
+  };
+}

@@ -1,0 +1,117 @@
+import { constants } from "node:crypto";
+import type { Server as HttpsServer } from "node:https";
+import type { SecureContextOptions, TLSSocket, TlsOptions } from "node:tls";
+import type { Clock } from "@custody/core";
+import type { CrlStatus, ServerCertificate, Vault } from "@custody/vault";
+import type { Logger } from "pino";
+
+/**
+ * TLS 1.3 only, mutual: a client certificate under the vault CA is requested and checked against the
+ * CRL at the handshake. Session tickets are off, so a revoked certificate never resumes an old session.
+ *
+ * `rejectUnauthorized` is false on purpose: with it, Node destroys a socket whose certificate failed
+ * verification without telling the application why, so the refusal could not be audited. Instead
+ * `refuseUnauthorized` runs first on every `secureConnection` and closes such a socket (recording why)
+ * before the HTTP server reads a byte from it; the request hook checks `authorized` again.
+ */
+export function tlsOptions(
+  certificate: ServerCertificate,
+  caPem: string,
+  crlPem: string,
+  handshakeTimeoutMs: number,
+): TlsOptions {
+  return {
+    ...secureContextOptions(certificate, caPem, crlPem),
+    requestCert: true,
+    rejectUnauthorized: false,
+    handshakeTimeout: handshakeTimeoutMs,
+  };
+}
+
+function secureContextOptions(
+  certificate: ServerCertificate,
+  caPem: string,
+  crlPem: string,
+): SecureContextOptions {
+  return {
+    key: certificate.keyPem,
+    cert: certificate.certificatePem,
+    ca: [caPem],
+    crl: [crlPem],
+    minVersion: "TLSv1.3",
+    secureOptions: constants.SSL_OP_NO_TICKET,
+  };
+}
+
+export interface CrlKeeperOptions {
+  vault: Vault;
+  server: HttpsServer;
+  certificate: ServerCertificate;
+  clock: Clock;
+  refreshBeforeMs: number;
+  logger: Logger;
+}
+
+/**
+ * Keeps the CRL TLS checks fresh without a restart: a CRL changed on disk (a revocation, another replica)
+ * is installed with `setSecureContext`, and one that would expire soon is signed again first, because an
+ * expired CRL makes TLS refuse every client.
+ */
+export class CrlKeeper {
+  readonly #options: CrlKeeperOptions;
+  #installed: string;
+  #running: Promise<CrlStatus> | undefined;
+
+  constructor(options: CrlKeeperOptions, installedPem: string) {
+    this.#options = options;
+    this.#installed = installedPem;
+  }
+
+  /** Checks the CRL now; resolves to the CRL TLS uses afterwards. */
+  refresh(): Promise<CrlStatus> {
+    this.#running ??= this.#refresh().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #refresh(): Promise<CrlStatus> {
+    const { vault, clock, refreshBeforeMs, logger } = this.#options;
+    let status = await vault.crlStatus();
+    const expiresIn = (status.nextUpdate?.getTime() ?? Number.POSITIVE_INFINITY) - clock.now().getTime();
+    if (expiresIn < refreshBeforeMs) {
+      status = await vault.republishCrl();
+      logger.info({ nextUpdate: status.nextUpdate }, "signed the CRL again before it expires");
+    }
+    if (status.crlPem !== this.#installed) this.#install(status.crlPem);
+    return status;
+  }
+
+  #install(crlPem: string): void {
+    const { server, certificate, vault } = this.#options;
+    server.setSecureContext(secureContextOptions(certificate, vault.trustAnchors[0] ?? "", crlPem));
+    this.#installed = crlPem;
+    this.#options.logger.info("installed a new CRL for TLS");
+  }
+}
+
+/** Before the server starts: the CRL it hands to TLS, signed again first if it is close to expiry. */
+export async function initialCrl(vault: Vault, clock: Clock, refreshBeforeMs: number): Promise<CrlStatus> {
+  const status = await vault.crlStatus();
+  const expiresIn = (status.nextUpdate?.getTime() ?? Number.POSITIVE_INFINITY) - clock.now().getTime();
+  return expiresIn < refreshBeforeMs ? vault.republishCrl() : status;
+}
+
+/** Closes, before HTTP sees it, a TLS connection whose client certificate did not verify; tells `onRefused` why. */
+export function refuseUnauthorized(
+  server: HttpsServer,
+  onRefused: (reason: string, address: string | undefined) => void,
+): void {
+  server.prependListener("secureConnection", (socket: TLSSocket) => {
+    if (socket.authorized) return;
+    const reason =
+      socket.authorizationError === undefined ? "no client certificate" : String(socket.authorizationError);
+    onRefused(reason, socket.remoteAddress);
+    socket.destroy();
+  });
+}

@@ -1,0 +1,121 @@
+import { connect as netConnect, type Socket } from "node:net";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, type Served, serveVault } from "./helpers.js";
+
+describe("idle connections and slowloris clients do not starve a real one", () => {
+  let served: Served;
+  const sockets: (Socket | TLSSocket)[] = [];
+
+  beforeAll(async () => {
+    served = await serveVault({
+      limits: { headersTimeoutMs: 2_000, requestBodyTimeoutMs: 2_000, maxConnections: 400 },
+    });
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await served.cleanup();
+  });
+
+  function port(): number {
+    return Number(new URL(served.url).port);
+  }
+
+  async function tlsSlowloris(): Promise<TLSSocket> {
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port: port(),
+      ca: served.ca,
+      cert: served.alice.cert,
+      key: served.alice.key,
+      servername: "localhost",
+    });
+    sockets.push(socket);
+    socket.on("error", () => {});
+    await new Promise<void>((resolve, reject) => {
+      socket.once("secureConnect", () => resolve());
+      socket.once("error", reject);
+    });
+    socket.write("GET /v1/whoami HTTP/1.1\r\nHost: localhost\r\n");
+    // read what the server says (its 408) so that the socket's close is seen
+    socket.resume();
+    return socket;
+  }
+
+  it("200 idle TCP connections, 20 slowloris clients and a slow JSON body, then a real request succeeds", async () => {
+    for (let n = 0; n < 200; n += 1) {
+      const socket = netConnect({ host: "127.0.0.1", port: port() });
+      socket.on("error", () => {});
+      sockets.push(socket);
+    }
+    const slow = await Promise.all(Array.from({ length: 20 }, () => tlsSlowloris()));
+    const closed = Promise.all(
+      slow.map((socket) => new Promise<void>((resolve) => socket.once("close", () => resolve()))),
+    );
+    const response = await call(served.url, "/v1/whoami", { identity: served.alice, ca: served.ca });
+    expect(response.status).toBe(200);
+    // the slowloris clients never finish their headers: the server closes them (headers timeout)
+    await closed;
+  });
+
+  it("a JSON body that never finishes is cut, and the server keeps serving", async () => {
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port: port(),
+      ca: served.ca,
+      cert: served.alice.cert,
+      key: served.alice.key,
+      servername: "localhost",
+    });
+    socket.on("error", () => {});
+    socket.resume();
+    await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()));
+    socket.write(
+      "POST /v1/access/grants HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    );
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    const response = await call(served.url, "/healthz", { identity: served.alice, ca: served.ca });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("per-identity rate and concurrent uploads", () => {
+  let served: Served;
+
+  beforeAll(async () => {
+    served = await serveVault({ limits: { requestsPerSecond: 1, requestBurst: 3, maxConcurrentUploads: 0 } });
+  });
+  afterAll(async () => served.cleanup());
+
+  it("answers 429 ERR_RATE_LIMITED with Retry-After once an identity spends its burst", async () => {
+    const statuses: number[] = [];
+    let limited: Awaited<ReturnType<typeof call>> | undefined;
+    for (let n = 0; n < 6; n += 1) {
+      const response = await call(served.url, "/v1/whoami", { identity: served.alice, ca: served.ca });
+      statuses.push(response.status);
+      if (response.status === 429) limited = response;
+    }
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(limited?.json()).toMatchObject({ code: "ERR_RATE_LIMITED", status: 429 });
+    expect(Number(limited?.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("concurrent uploads", () => {
+  it("answers 503 ERR_SERVER_BUSY when the upload slots are taken", async () => {
+    const served = await serveVault({ limits: { maxConcurrentUploads: 0 } });
+    try {
+      const response = await call(served.url, "/v1/items?case=C", {
+        method: "POST",
+        identity: served.alice,
+        ca: served.ca,
+        body: "x",
+        headers: { "content-type": "application/octet-stream" },
+      });
+      expect(response.status).toBe(503);
+      expect(response.json()).toMatchObject({ code: "ERR_SERVER_BUSY" });
+    } finally {
+      await served.cleanup();
+    }
+  });
+});

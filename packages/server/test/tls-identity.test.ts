@@ -1,0 +1,158 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createCertificateAuthority, issueCertificate } from "@custody/manifest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AuditLine,
+  auditRecords,
+  call,
+  eventually,
+  identityOf,
+  keepAliveAgent,
+  type Served,
+  serveVault,
+} from "./helpers.js";
+
+let served: Served;
+
+beforeAll(async () => {
+  served = await serveVault();
+});
+afterAll(async () => served.cleanup());
+
+async function refusalRecorded(match: (record: AuditLine) => boolean): Promise<AuditLine> {
+  return eventually(
+    async () => (await auditRecords(served)).find((r) => r.action === "identity.login" && match(r)),
+    "a recorded refusal",
+  );
+}
+
+async function vaultCa() {
+  return {
+    certificatePem: served.ca,
+    keyPem: await readFile(join(served.vaultDir, "pki", "ca.key"), "utf8"),
+  };
+}
+
+describe("mutual TLS refuses callers the vault does not accept, and records each attempt", () => {
+  it("a client without a certificate is refused at the handshake", async () => {
+    const before = (await auditRecords(served)).length;
+    await expect(call(served.url, "/v1/whoami", { ca: served.ca })).rejects.toThrow();
+    const record = await refusalRecorded((r) => r.seq >= before && r.actor === "unauthenticated");
+    expect(record).toMatchObject({ outcome: "deny", details: { clientAddress: "127.0.0.1" } });
+  });
+
+  it("a certificate from another CA is refused", async () => {
+    const other = await createCertificateAuthority({ commonName: "someone else's CA", keyBits: 2048 });
+    const mallory = await issueCertificate(other, { commonName: "alice", usage: "person", keyBits: 2048 });
+    const before = (await auditRecords(served)).length;
+    const identity = { cert: mallory.certificatePem, key: mallory.keyPem };
+    await expect(call(served.url, "/v1/whoami", { identity, ca: served.ca })).rejects.toThrow();
+    const record = await refusalRecorded((r) => r.seq >= before);
+    expect(record.reason).toMatch(/TLS handshake refused/);
+  });
+
+  it("an expired certificate under the vault CA is refused", async () => {
+    const past = { now: () => new Date(Date.now() - 10 * 86_400_000) };
+    const old = await issueCertificate(await vaultCa(), {
+      commonName: "alice",
+      usage: "person",
+      keyBits: 2048,
+      validDays: 1,
+      clock: past,
+    });
+    const before = (await auditRecords(served)).length;
+    await expect(
+      call(served.url, "/v1/whoami", {
+        identity: { cert: old.certificatePem, key: old.keyPem },
+        ca: served.ca,
+      }),
+    ).rejects.toThrow();
+    const record = await refusalRecorded((r) => r.seq >= before);
+    expect(record.reason).toMatch(/expired|EXPIRED/);
+  });
+
+  it("a certificate minted with the CA key but never issued through the log is refused (401)", async () => {
+    const minted = await issueCertificate(await vaultCa(), {
+      commonName: "alice",
+      usage: "person",
+      keyBits: 2048,
+    });
+    const response = await call(served.url, "/v1/whoami", {
+      identity: { cert: minted.certificatePem, key: minted.keyPem },
+      ca: served.ca,
+    });
+    expect(response.status).toBe(401);
+    expect(response.json()).toMatchObject({ code: "ERR_IDENTITY_INVALID", status: 401 });
+    const requestId = response.headers["x-request-id"];
+    const record = await refusalRecorded((r) => r.details.requestId === requestId);
+    expect(record).toMatchObject({
+      actor: "alice",
+      outcome: "deny",
+      details: { clientAddress: "127.0.0.1" },
+    });
+  });
+
+  it("the vault's collector (signing) certificate is not a login", async () => {
+    const collector = {
+      cert: await readFile(join(served.vaultDir, "pki", "collector.pem"), "utf8"),
+      key: await readFile(join(served.vaultDir, "pki", "collector.key"), "utf8"),
+    };
+    const before = (await auditRecords(served)).length;
+    const outcome = await call(served.url, "/v1/whoami", { identity: collector, ca: served.ca }).catch(
+      (error: Error) => error,
+    );
+    if (outcome instanceof Error) {
+      await refusalRecorded((r) => r.seq >= before);
+    } else {
+      expect(outcome.status).toBe(401);
+      expect(outcome.json()).toMatchObject({ code: "ERR_IDENTITY_INVALID" });
+      const record = await refusalRecorded((r) => r.details.requestId === outcome.headers["x-request-id"]);
+      expect(record.reason).toMatch(/not a login identity/);
+    }
+  });
+
+  it("an identity revoked while its connection is open is refused from its next request, and cannot connect again", async () => {
+    const issued = await call(served.url, "/v1/identities", {
+      method: "POST",
+      identity: served.alice,
+      ca: served.ca,
+      json: { name: "bob" },
+    });
+    expect(issued.status).toBe(201);
+    const bob = identityOf((issued.json() as { identityPem: string }).identityPem);
+    const agent = keepAliveAgent(bob, served.ca);
+    try {
+      const first = await call(served.url, "/v1/whoami", { identity: bob, ca: served.ca, agent });
+      expect(first.status).toBe(200);
+      expect(first.json()).toMatchObject({ id: "bob" });
+      const revoked = await call(served.url, "/v1/identities/bob", {
+        method: "DELETE",
+        identity: served.alice,
+        ca: served.ca,
+      });
+      expect(revoked.status).toBe(200);
+      const again = await call(served.url, "/v1/whoami", { identity: bob, ca: served.ca, agent });
+      expect(again.status).toBe(401);
+      expect(again.json()).toMatchObject({ code: "ERR_IDENTITY_INVALID" });
+      expect((again.json() as { detail: string }).detail).toMatch(/revoked/);
+      const record = await refusalRecorded((r) => r.details.requestId === again.headers["x-request-id"]);
+      expect(record.actor).toBe("bob");
+      await served.server.refreshCrl();
+      await expect(call(served.url, "/v1/whoami", { identity: bob, ca: served.ca })).rejects.toThrow();
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("writes the request id and client address into the audit record of every request", async () => {
+    const response = await call(served.url, "/v1/whoami", { identity: served.alice, ca: served.ca });
+    expect(response.status).toBe(200);
+    const requestId = response.headers["x-request-id"];
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const records = await auditRecords(served);
+    const mine = records.filter((r) => r.details.requestId === requestId);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine[0]).toMatchObject({ actor: "alice", details: { clientAddress: "127.0.0.1" } });
+  });
+});
