@@ -34,7 +34,13 @@ export const LOCAL: Transport = {
   stop: async () => {},
 };
 
-export function vaultScenario(transport: Transport): void {
+/** Runs `custody ARGS --identity <who>.pem` on the scenario's vault, without the transport's arguments. */
+export type LocalRun = (
+  args: string[],
+  as: string,
+) => { code: number | null; stdout: string; stderr: string };
+
+export function vaultScenario(transport: Transport): { runLocally: LocalRun } {
   const work = mkdtempSync(join(tmpdir(), "custody-e2e-"));
   const vault = join(work, "vault");
   const id = (name: string) => join(work, `${name}.pem`);
@@ -226,6 +232,16 @@ export function vaultScenario(transport: Transport): void {
       expect(denials.map((r) => r.actor)).toContain("mallory");
     });
   });
+  return {
+    runLocally: (args, as) => {
+      const result = spawnSync(process.execPath, [BIN, ...args, "--identity", id(as)], {
+        cwd: work,
+        env: env(),
+        encoding: "utf8",
+      });
+      return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+    },
+  };
 }
 
 function findStoredFile(dir: string, id: string): string {

@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const { values } = parseArgs({
+  allowPositionals: true,
   options: {
     mib: { type: "string", default: "1024" },
     runs: { type: "string", default: "3" },
@@ -209,6 +210,7 @@ async function main() {
           file,
         ]),
     };
+    process.on("exit", () => server.kill());
     const times = Object.fromEntries(Object.keys(peers).map((k) => [k, []]));
     for (let r = 0; r < Number(values.runs); r++)
       for (const [name, go] of Object.entries(peers)) times[name].push(await go());

@@ -87,3 +87,17 @@ function errorCode(cause: unknown): string {
   const code = (cause as { code?: unknown }).code;
   return typeof code === "string" ? code : "";
 }
+
+/** The connection ended without an answer (Node's "socket hang up"). */
+export function isHangUp(cause: unknown): boolean {
+  return errorCode(cause) === "ECONNRESET";
+}
+
+/** The server closes new connections right after the handshake: it refuses the identity certificate. */
+export function refusedAfterHandshake(origin: string, cause: unknown): CustodyError {
+  return new CustodyError(
+    "ERR_IDENTITY_INVALID",
+    `the server at ${origin} closes connections after the TLS handshake without answering: it refuses the identity certificate (revoked, expired or not issued by this vault's CA)`,
+    { cause },
+  );
+}

@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { CustodyError } from "@custody/core";
 import type { TlsIdentity } from "./identity.js";
 import { problemError } from "./problem.js";
-import { transportError } from "./tls-errors.js";
+import { isHangUp, refusedAfterHandshake, transportError } from "./tls-errors.js";
 
 export interface TransportOptions {
   baseUrl: string;
@@ -73,6 +73,8 @@ export class Transport {
         if ((response.statusCode ?? 0) < 300) return response;
         throw await problemError(response);
       }
+      if (outcome.closedAfterHandshake && (await this.#refusesIdentity()))
+        throw refusedAfterHandshake(this.origin, outcome.error);
       // Only what surely never reached the server is repeated: a GET, or a request whose bytes never left.
       const repeatable = (idempotent || !outcome.sent) && outcome.retryable;
       if (!repeatable || attempt >= this.#retries || call.abortSignal?.aborted) throw outcome.error;
@@ -84,13 +86,31 @@ export class Transport {
     this.#agent.destroy();
   }
 
+  /**
+   * A server that checks client certificates after the TLS 1.3 handshake (Node's, with the vault's
+   * revocation list) closes a refused connection without an alert, which looks like any dropped
+   * connection. One unauthenticated, unaudited `GET /healthz` on a new connection tells them apart: a
+   * refused identity is refused there too.
+   */
+  async #refusesIdentity(): Promise<boolean> {
+    const probe = await this.#attempt({ method: "GET", path: "/healthz" });
+    if (probe.kind === "response") probe.response.resume();
+    return probe.kind === "failed" && probe.closedAfterHandshake;
+  }
+
   #attempt(call: Call): Promise<Attempt> {
     const url = new URL(`${this.#base.pathname.replace(/\/$/, "")}${call.path}`, this.#base);
     if (call.query !== undefined) url.search = call.query.toString();
     return new Promise((resolve) => {
       let sent = false;
+      let freshHandshake = false;
       const fail = (cause: unknown) =>
-        resolve({ kind: "failed", sent, ...transportError(cause, this.origin) });
+        resolve({
+          kind: "failed",
+          sent,
+          closedAfterHandshake: freshHandshake && isHangUp(cause),
+          ...transportError(cause, this.origin),
+        });
       const req = request(url, {
         method: call.method,
         agent: this.#agent,
@@ -104,7 +124,11 @@ export class Transport {
       req.once("socket", (socket) => {
         // Over TLS nothing of the request leaves before the handshake; a kept-alive socket may have sent it.
         if (req.reusedSocket) sent = true;
-        else socket.once("secureConnect", () => (sent = true));
+        else
+          socket.once("secureConnect", () => {
+            sent = true;
+            freshHandshake = true;
+          });
       });
       writeBody(req, call.body?.());
     });
@@ -113,7 +137,7 @@ export class Transport {
 
 type Attempt =
   | { kind: "response"; response: IncomingMessage }
-  | { kind: "failed"; sent: boolean; retryable: boolean; error: CustodyError };
+  | { kind: "failed"; sent: boolean; closedAfterHandshake: boolean; retryable: boolean; error: CustodyError };
 
 function writeBody(req: ReturnType<typeof request>, body: string | Readable | undefined): void {
   if (body === undefined || typeof body === "string") {

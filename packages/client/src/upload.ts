@@ -8,6 +8,9 @@ import { readLimited } from "./problem.js";
 import type { Transport } from "./transport.js";
 import type { EvidenceItem, IngestOptions } from "./types.js";
 
+/** Large reads keep the per-chunk cost (hash, TLS record, syscalls) small next to the bytes moved. */
+const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
 /**
  * Streams the file to `POST /v1/items` with its length, hashing it on the way out (one read of the
  * file), and checks that the item the server stored is named by that digest and size.
@@ -33,7 +36,10 @@ export async function uploadFile(
         },
       });
       // Never more than the announced length, even when the file grows meanwhile.
-      const bytes = size === 0 ? Readable.from([]) : createReadStream(file, { end: size - 1 });
+      const bytes =
+        size === 0
+          ? Readable.from([])
+          : createReadStream(file, { end: size - 1, highWaterMark: UPLOAD_CHUNK_BYTES });
       return bytes.pipe(hashing);
     },
     abortSignal: options.abortSignal,

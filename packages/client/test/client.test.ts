@@ -137,6 +137,7 @@ describe("retries", () => {
     let seen = 0;
     let drop = true;
     const client = await clientOf((req, res) => {
+      if (req.url === "/healthz") return sendJson(res, 200, { status: "ok" }); // the identity is fine
       seen += 1;
       if (drop) {
         drop = req.method !== "GET"; // a GET is dropped once, a POST always
@@ -157,6 +158,24 @@ describe("retries", () => {
     drop = true;
     expect((await failure(client.hold("a".repeat(64)))).code).toBe("ERR_BACKEND_UNAVAILABLE");
     expect(seen).toBe(1);
+  });
+
+  it("reports a server that closes every new connection after the handshake as refusing the identity", async () => {
+    let requests = 0;
+    const server = await startServer(pki.serverFor("IP:127.0.0.1"), pki.ca.certificatePem, () => {
+      requests += 1;
+    });
+    closers.push(server.close);
+    // As Node's TLS server does when its own certificate checks (the CRL) refuse the client.
+    server.server.prependListener("secureConnection", (socket) => socket.destroy());
+    const client = createVaultClient({ baseUrl: server.url, identityPem: pki.identityPem });
+    clients.push(client);
+    const error = await failure(client.hold("a".repeat(64)));
+    expect(error).toMatchObject({
+      code: "ERR_IDENTITY_INVALID",
+      message: expect.stringContaining("revoked"),
+    });
+    expect(requests).toBe(0);
   });
 
   it("stops a read when its abortSignal fires, with ERR_ABORTED", async () => {
