@@ -1,17 +1,26 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { join } from "node:path";
 import { BIN, type Transport } from "./cli-vault-scenario.js";
 
 /**
  * `custody serve` as a child process of the built CLI on 127.0.0.1 (a free port), and every scenario
  * command sent to it with --server. The URL is the one the server prints once it listens.
  */
-export function serverTransport(): Transport & { url(): string; log(): string } {
+export function serverTransport(): Transport & {
+  url(): string;
+  vaultCa(): string;
+  foreignCa(): string;
+} {
   let child: ChildProcess | undefined;
   let url = "";
   let output = "";
+  let vaultDir = "";
+  let workDir = "";
   return {
     name: "custody serve",
     async start(vault, work) {
+      vaultDir = vault;
+      workDir = work;
       const env = { ...process.env, CUSTODY_LOG_LEVEL: "warn" };
       delete env.CUSTODY_SERVER;
       const server = spawn(
@@ -33,7 +42,31 @@ export function serverTransport(): Transport & { url(): string; log(): string } 
     },
     args: () => ["--server", url],
     url: () => url,
-    log: () => output,
+    vaultCa: () => join(vaultDir, "pki", "ca.pem"),
+    /** A CA certificate of no vault (made with openssl). */
+    foreignCa: () => {
+      const file = join(workDir, "foreign-ca.pem");
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          join(workDir, "foreign-ca.key"),
+          "-out",
+          file,
+          "-subj",
+          "/CN=foreign",
+          "-days",
+          "1",
+        ],
+        { stdio: "pipe" },
+      );
+      return file;
+    },
     async stop() {
       const server = child;
       child = undefined;

@@ -13,13 +13,30 @@ describe("the CLI against a server and against the same vault locally", () => {
     expect(local.stderr).toContain(`holds this vault; use --server ${server.url()}`);
   });
 
-  it("prints the same error message and exit code for a denied command", async () => {
-    const denied = ["access", "list"];
-    const remote = runLocally([...denied, "--server", server.url()], "mallory");
+  it("refuses a server certificate under a foreign --ca, and trusts the vault CA given with --ca", () => {
+    const foreign = runLocally(["list", "--server", server.url(), "--ca", server.foreignCa()], "bob");
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain("ERR_UNTRUSTED_SIGNER");
+    const own = runLocally(["list", "--server", server.url(), "--ca", server.vaultCa()], "bob");
+    expect(own.code).toBe(0);
+  });
+
+  it("prints the same output, error messages and exit codes as locally", async () => {
+    const commands: [string[], string][] = [
+      [["access", "list"], "mallory"],
+      [["list", "--case", "B"], "bob"],
+      [["list"], "alice"],
+      [["list", "--json"], "bob"],
+      [["access", "whoami", "--json"], "bob"],
+      [["access", "list"], "alice"],
+      [["show", "0123456789abcdef"], "alice"],
+    ];
+    const remote = commands.map(([args, as]) => runLocally([...args, "--server", server.url()], as));
     await server.stop();
-    const local = runLocally(denied, "mallory");
-    expect(local.code).toBe(3);
-    expect(local.stderr).toMatch(/^custody: ERR_ACCESS_DENIED: .*mallory/);
-    expect({ code: remote.code, stderr: remote.stderr }).toEqual({ code: local.code, stderr: local.stderr });
+    const local = commands.map(([args, as]) => runLocally(args, as));
+    expect(local[0]?.code).toBe(3);
+    expect(local[0]?.stderr).toMatch(/^custody: ERR_ACCESS_DENIED: .*mallory/);
+    expect(local.map((r) => r.code)).toEqual([3, 3, 0, 0, 0, 0, 4]);
+    expect(remote).toEqual(local);
   });
 });

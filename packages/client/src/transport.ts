@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { Agent, request } from "node:https";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -71,7 +71,12 @@ export class Transport {
       if (outcome.kind === "response") {
         const { response } = outcome;
         if ((response.statusCode ?? 0) < 300) return response;
-        throw await problemError(response);
+        const error = await problemError(response);
+        outcome.request.destroy(); // an upload the server refused early stops sending
+        const wait = refusedUnprocessed(error, response);
+        if (wait === undefined || attempt >= this.#retries || call.abortSignal?.aborted) throw error;
+        await delay(wait);
+        continue;
       }
       if (outcome.closedAfterHandshake && (await this.#refusesIdentity()))
         throw refusedAfterHandshake(this.origin, outcome.error);
@@ -118,7 +123,7 @@ export class Transport {
         timeout: this.#idleTimeoutMs,
         ...(call.abortSignal === undefined ? {} : { signal: call.abortSignal }),
       });
-      req.once("response", (response) => resolve({ kind: "response", response }));
+      req.once("response", (response) => resolve({ kind: "response", response, request: req }));
       req.once("error", fail);
       req.once("timeout", () => req.destroy(new CustodyError("ERR_TIMEOUT", "the server went silent")));
       req.once("socket", (socket) => {
@@ -136,7 +141,7 @@ export class Transport {
 }
 
 type Attempt =
-  | { kind: "response"; response: IncomingMessage }
+  | { kind: "response"; response: IncomingMessage; request: ClientRequest }
   | { kind: "failed"; sent: boolean; closedAfterHandshake: boolean; retryable: boolean; error: CustodyError };
 
 function writeBody(req: ReturnType<typeof request>, body: string | Readable | undefined): void {
@@ -159,6 +164,16 @@ function baseUrl(text: string): URL {
     throw new CustodyError("ERR_USAGE", `'${text}' is not a server URL (https://HOST:PORT, no credentials)`);
   }
   return url;
+}
+
+/** The server's caps (rate, concurrent uploads) refuse before doing anything: waiting and repeating is safe. */
+const UNPROCESSED_CODES = new Set(["ERR_RATE_LIMITED", "ERR_SERVER_BUSY"]);
+const MAX_RETRY_AFTER_MS = 10_000;
+
+function refusedUnprocessed(error: CustodyError, response: IncomingMessage): number | undefined {
+  if (!UNPROCESSED_CODES.has(error.code)) return undefined;
+  const seconds = Number(response.headers["retry-after"]);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : 1000;
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,8 +1,9 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import { basename } from "node:path";
 import { Readable, Transform } from "node:stream";
-import { evidenceItemSchema, ROUTES } from "@custody/api";
+import { evidenceItemSchema, ROUTES, uploadNameSchema } from "@custody/api";
 import { CustodyError, toCustodyError } from "@custody/core";
 import { readLimited } from "./problem.js";
 import type { Transport } from "./transport.js";
@@ -25,7 +26,7 @@ export async function uploadFile(
   const response = await transport.send({
     method: "POST",
     path: ROUTES.ingest.path,
-    query: ingestQuery(options),
+    query: ingestQuery(file, options),
     headers: { "content-type": "application/octet-stream", "content-length": String(size) },
     body: () => {
       hash = createHash("sha256"); // a retry re-reads the file from its start
@@ -66,8 +67,10 @@ async function fileSize(file: string): Promise<number> {
   }
 }
 
-export function ingestQuery(options: IngestOptions): URLSearchParams {
+export function ingestQuery(file: string, options: IngestOptions): URLSearchParams {
   const query = new URLSearchParams({ case: options.caseId });
+  // The item is named after the file, as a local ingest names it (a name the API refuses is left out).
+  if (uploadNameSchema.safeParse(basename(file)).success) query.set("name", basename(file));
   if (options.kind !== undefined) query.set("kind", options.kind);
   if (options.retainDays !== undefined) query.set("retainDays", String(options.retainDays));
   if (options.legalHold === true) query.set("legalHold", "true");

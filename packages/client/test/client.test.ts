@@ -109,7 +109,7 @@ describe("createVaultClient", () => {
     const stored = await client.ingest(file, { caseId: "A", labels: { host: "pc-1" }, retainDays: 3 });
     expect(stored.id).toBe(received.sha256);
     expect(received).toMatchObject({ length: String(bytes.length), type: "application/octet-stream" });
-    expect(received.url).toBe("/v1/items?case=A&retainDays=3&label=host%3Dpc-1");
+    expect(received.url).toBe("/v1/items?case=A&name=upload.bin&retainDays=3&label=host%3Dpc-1");
     lie = true;
     expect((await failure(client.ingest(file, { caseId: "A" }))).code).toBe("ERR_INTEGRITY_MISMATCH");
   });
@@ -158,6 +158,24 @@ describe("retries", () => {
     drop = true;
     expect((await failure(client.hold("a".repeat(64)))).code).toBe("ERR_BACKEND_UNAVAILABLE");
     expect(seen).toBe(1);
+  });
+
+  it("waits and repeats a request the server refused unprocessed (rate limit, busy), as Retry-After says", async () => {
+    const bytes = Buffer.from("retry me\n");
+    const file = join(pki.work, "retry.bin");
+    writeFileSync(file, bytes);
+    let calls = 0;
+    const client = await clientOf(async (req, res) => {
+      calls += 1;
+      if (calls === 1) {
+        const problem = problemFromError(new CustodyError("ERR_SERVER_BUSY", "too many uploads"), "r1");
+        res.writeHead(503, { "content-type": PROBLEM_CONTENT_TYPE, "retry-after": "1", connection: "close" });
+        return res.end(JSON.stringify(problem));
+      }
+      sendJson(res, 201, item(await readBody(req)));
+    });
+    expect((await client.ingest(file, { caseId: "A" })).size).toBe(bytes.length);
+    expect(calls).toBe(2);
   });
 
   it("reports a server that closes every new connection after the handshake as refusing the identity", async () => {

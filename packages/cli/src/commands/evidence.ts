@@ -88,12 +88,17 @@ fails is refused unless --unverified, which stores it marked unverified (recorde
 
 export const listCommand: CommandSpec = {
   path: ["list"],
-  summary: "list the evidence items you may see (in one case with --case)",
+  summary: "list the evidence items you may see (in one case with --case), oldest first",
   usage: "[--case ID]",
   options: { ...VAULT_OPTIONS, case: { type: "string" } },
   async run(ctx) {
     const caseId = ctx.string("case");
-    const items = await withVaultApi(ctx, (api) => api.list(caseId === undefined ? {} : { caseId }));
+    const listed = await withVaultApi(ctx, (api) => api.list(caseId === undefined ? {} : { caseId }));
+    // Oldest first, whichever way the vault was reached (a server pages in its own order).
+    const items = [...listed].sort(
+      (a, b) =>
+        a.storedAt.localeCompare(b.storedAt) || a.id.localeCompare(b.id) || a.caseId.localeCompare(b.caseId),
+    );
     if (ctx.json) {
       ctx.printJson(items);
       return 0;
