@@ -10,8 +10,9 @@ import type { ItemRead, ItemSelector } from "./types.js";
 export async function readItem(
   transport: Transport,
   selector: ItemSelector,
-  abortSignal: AbortSignal | undefined,
+  ownSignal: AbortSignal | undefined,
 ): Promise<ItemRead> {
+  const abortSignal = transport.signalFor(ownSignal);
   const input = itemInput(selector);
   const asked = input.params?.id ?? "";
   const response = await transport.send({

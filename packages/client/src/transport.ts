@@ -17,6 +17,8 @@ export interface TransportOptions {
   idleTimeoutMs?: number;
   /** Keep-alive connections per client (the server sees one TLS peer per connection). */
   maxSockets?: number;
+  /** Stops every call of this client (a call's own signal stops that call). */
+  abortSignal?: AbortSignal;
 }
 
 export interface Call {
@@ -35,6 +37,7 @@ export class Transport {
   readonly #base: URL;
   readonly #retries: number;
   readonly #idleTimeoutMs: number;
+  readonly #abortSignal: AbortSignal | undefined;
 
   constructor(options: TransportOptions) {
     this.#base = baseUrl(options.baseUrl);
@@ -57,6 +60,7 @@ export class Transport {
     });
     this.#retries = options.retries ?? 2;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+    this.#abortSignal = options.abortSignal;
   }
 
   get origin(): string {
@@ -64,7 +68,14 @@ export class Transport {
   }
 
   /** The response to `call` once its status is a success; a failure becomes the server's CustodyError. */
-  async send(call: Call): Promise<IncomingMessage> {
+  /** The signal that stops a call: the client's and the call's own, whichever fires first. */
+  signalFor(own: AbortSignal | undefined): AbortSignal | undefined {
+    if (own === undefined || this.#abortSignal === undefined) return own ?? this.#abortSignal;
+    return AbortSignal.any([own, this.#abortSignal]);
+  }
+
+  async send(given: Call): Promise<IncomingMessage> {
+    const call = { ...given, abortSignal: this.signalFor(given.abortSignal) };
     const idempotent = call.method === "GET";
     for (let attempt = 0; ; attempt += 1) {
       const outcome = await this.#attempt(call);

@@ -196,6 +196,24 @@ describe("retries", () => {
     expect(requests).toBe(0);
   });
 
+  it("stops any call when the client's abortSignal fires, with ERR_ABORTED", async () => {
+    let asked: () => void = () => {};
+    const reached = new Promise<void>((resolve) => (asked = resolve));
+    const server = await startServer(pki.serverFor("IP:127.0.0.1"), pki.ca.certificatePem, () => asked());
+    closers.push(server.close);
+    const controller = new AbortController();
+    const client = createVaultClient({
+      baseUrl: server.url,
+      identityPem: pki.identityPem,
+      abortSignal: controller.signal,
+    });
+    clients.push(client);
+    const pending = failure(client.listAccess()); // the server never answers
+    await reached;
+    controller.abort();
+    expect((await pending).code).toBe("ERR_ABORTED");
+  });
+
   it("stops a read when its abortSignal fires, with ERR_ABORTED", async () => {
     const bytes = Buffer.alloc(4 * 1024 * 1024, 7);
     const described = item(bytes);
