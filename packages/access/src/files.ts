@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { link, mkdir, open, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { link, open, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { CustodyError, syncDirectory, toCustodyError } from "@custody/core";
+import { CustodyError, makeDirectoryDurable, syncDirectory, toCustodyError } from "@custody/core";
 
 /** Version files: `000001.json`, `000002.json`, ... (wider past 999999). */
 const VERSION_FILE = /^(\d{6,})\.json$/;
@@ -106,7 +106,8 @@ async function writeAndSync(path: string, bytes: Uint8Array): Promise<void> {
 
 export async function ensureDirectory(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
+    // Durable in its parent: a version acknowledged in a new folder must not vanish with the folder.
+    await makeDirectoryDurable(dir, 0o755);
   } catch (cause) {
     throw toCustodyError(cause, "ERR_IO", `cannot create the policy directory ${dir}`);
   }

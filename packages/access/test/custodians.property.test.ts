@@ -82,21 +82,30 @@ function step(policy: AccessPolicy, op: Op, at: Date, ids: { next(): string }): 
   }
 }
 
+/** How many steps took each branch of checkStep over a whole run (a branch never taken checks nothing). */
+const steps = { unchanged: 0, changed: 0, approved: 0, custodiansChanged: 0 };
+
 // What must hold between every pair of versions, whatever the sequence.
 function checkStep(before: AccessPolicy, after: AccessPolicy): void {
   parsePolicy(after);
   const count = custodiansOf(after).length;
   expect(count).toBeGreaterThanOrEqual(1);
   expect(count).toBeLessThanOrEqual(MAX_CUSTODIANS);
-  if (after === before) return;
+  if (after === before) {
+    steps.unchanged += 1;
+    return;
+  }
+  steps.changed += 1;
   const event = after.event;
   expect(after.version).toBe(before.version + 1);
   if (event.kind === "apply" && event.change) expect(requiresApproval(before, event.change)).toBe(false);
   if (event.kind === "approve") {
+    steps.approved += 1;
     expect(event.by).not.toBe(event.proposedBy);
     expect(custodiansOf(before)).toContain(event.by);
   }
   const changedCustodians = custodiansOf(before).join() !== custodiansOf(after).join();
+  if (changedCustodians) steps.custodiansChanged += 1;
   if (changedCustodians && custodiansOf(before).length === MAX_CUSTODIANS) expect(event.kind).toBe("approve");
 }
 
@@ -121,6 +130,10 @@ describe("the custodian rule through any sequence of operations", () => {
       }),
       { numRuns: 300 },
     );
+    expect(steps.unchanged).toBeGreaterThan(0);
+    expect(steps.changed).toBeGreaterThan(100);
+    expect(steps.approved).toBeGreaterThan(0);
+    expect(steps.custodiansChanged).toBeGreaterThan(0);
   });
 
   describe("through the file store", () => {

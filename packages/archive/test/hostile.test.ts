@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
@@ -7,7 +7,13 @@ import { isCustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractPackage, openPackageReader, verifyPackage } from "../src/index.js";
 import { createTestPki, type TestPki } from "./fixtures.js";
-import { type BuildOptions, buildZip, type RawEntry } from "./hostile-zip.js";
+import {
+  type BuildOptions,
+  buildZip,
+  ntfsTimesField,
+  type RawEntry,
+  unicodePathField,
+} from "./hostile-zip.js";
 
 let dir: string;
 let pki: TestPki;
@@ -233,6 +239,71 @@ const corpus: Case[] = [
     entries: [ok("a.txt"), { ...ok("b.txt"), offset: 0, localName: "pkg/a.txt" }],
     options: { declaredCount: 1 },
   },
+  {
+    name: "a data descriptor whose CRC differs from the central record",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [{ ...ok("a.txt"), descriptor: { crc: 0x12345678 } }],
+  },
+  {
+    name: "a data descriptor whose sizes differ from the central record",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [{ ...ok("a.txt", "0123456789"), descriptor: { size: 4, compressedSize: 4 } }],
+  },
+  {
+    name: "a ZIP64 local field that states another size than the central record",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [{ ...ok("a.txt", "0123456789"), zip64: { local: { size: 3, compressedSize: 10 } } }],
+  },
+  {
+    name: "a ZIP64 central field that claims more data than the entry has",
+    code: "ERR_ARCHIVE_SIZE_MISMATCH",
+    entries: [
+      { ...ok("a.txt", "0123456789"), zip64: { central: { size: 10, compressedSize: 5000 } } },
+      ok("b.txt"),
+    ],
+  },
+  {
+    name: "a Unicode Path field (0x7075) that names another file",
+    code: "ERR_UNSAFE_PATH",
+    entries: [{ ...ok("a.txt"), extra: unicodePathField("pkg/a.txt", "pkg/evil.txt") }],
+  },
+  {
+    name: "a Windows reparse point (NTFS host, FILE_ATTRIBUTE_REPARSE_POINT)",
+    code: "ERR_ARCHIVE_SYMLINK",
+    entries: [{ ...ok("a.txt"), madeBy: (10 << 8) | 20, externalAttributes: 0x420, extra: ntfsTimesField() }],
+  },
+  {
+    name: "strong encryption (flag bit 6)",
+    code: "ERR_ARCHIVE_ENCRYPTED",
+    entries: [{ ...ok("a.txt"), flags: 0x800 | 0x41 }],
+  },
+  {
+    name: "deflate64 (method 9)",
+    code: "ERR_ARCHIVE_UNSUPPORTED_METHOD",
+    entries: [{ ...ok("a.txt"), method: 9, stored: text("xx") }],
+  },
+  {
+    name: "corrupt deflate data",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [
+      { name: "pkg/a.txt", content: text("hello"), method: 8, stored: Buffer.from([0xff, 0xff, 0xff]) },
+    ],
+  },
+  { name: "a device name (CON.txt)", code: "ERR_UNSAFE_PATH", entries: [ok("CON.txt")] },
+  { name: "a segment ending in a dot", code: "ERR_UNSAFE_PATH", entries: [ok("notes.")] },
+  { name: "an NTFS alternate data stream", code: "ERR_UNSAFE_PATH", entries: [ok("a.txt:hidden")] },
+  { name: "a right-to-left override", code: "ERR_UNSAFE_PATH", entries: [ok("invoice\u202Etxt.exe")] },
+  {
+    name: "a padded central directory",
+    code: "ERR_ARCHIVE_MALFORMED",
+    entries: [ok("a.txt")],
+    options: { padCentralDirectory: 46 },
+  },
+  {
+    name: "a folder entry outside data/",
+    code: "ERR_PACKAGE_INVALID",
+    entries: [ok("a.txt"), { name: "pkg/extra/", externalAttributes: (0o040755 << 16) >>> 0 }],
+  },
   { name: "an archive with no entries", code: "ERR_PACKAGE_INVALID", entries: [] },
   {
     name: "two top-level folders",
@@ -273,5 +344,38 @@ describe("hostile archive corpus", () => {
     expect(reader.name).toBe("pkg");
     expect(reader.entries.map((entry) => entry.path)).toEqual(["a.txt", "b.txt"]);
     await reader.close();
+  });
+
+  it("reads the builder's honest data descriptors, ZIP64 fields and NTFS times (each hostile case differs from these by its lie alone)", async () => {
+    const file = join(dir, "plain-extras.zip");
+    await writeFile(
+      file,
+      buildZip([
+        { ...ok("a.txt"), descriptor: {} },
+        { ...ok("b.txt", "0123456789"), zip64: { local: { size: 10, compressedSize: 10 } } },
+        { ...ok("c.txt", "0123456789"), zip64: { central: { size: 10, compressedSize: 10 } } },
+        { ...ok("d.txt"), madeBy: (10 << 8) | 20, externalAttributes: 0x20, extra: ntfsTimesField() },
+        { ...ok("e.txt"), extra: unicodePathField("pkg/e.txt", "pkg/e.txt") },
+      ]),
+    );
+    const reader = await openPackageReader(file);
+    expect(reader.entries.map((entry) => entry.path)).toEqual(["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"]);
+    await reader.close();
+  });
+
+  it("has a case for every code in the README's table of what the reader refuses", async () => {
+    const readme = await readFile(join(import.meta.dirname, "..", "README.md"), "utf8");
+    const after = readme.slice(readme.indexOf("### What the reader refuses")).split("\n").slice(1);
+    const rows = after.slice(after.findIndex((line) => line.startsWith("|")));
+    const table = rows
+      .slice(
+        0,
+        rows.findIndex((line) => !line.startsWith("|")),
+      )
+      .join("\n");
+    const claimed = new Set(table.match(/`ERR_[A-Z_]+`/g)?.map((code) => code.slice(1, -1)));
+    expect(claimed.size).toBeGreaterThan(5);
+    const covered = new Set(corpus.map((item) => item.code));
+    expect([...claimed].filter((code) => !covered.has(code))).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { constants } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CustodyError, syncDirectory, toCustodyError } from "@custody/core";
+import { CustodyError, makeDirectoryDurable, syncDirectory, toCustodyError } from "@custody/core";
 import { createWhole } from "./durable.js";
 import {
   CHECKPOINT_DIR,
@@ -41,7 +41,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
 
   /** Creates the directory if needed, takes the lock (ERR_AUDIT_LOCKED), repairs what a crash left. */
   static async open(dir: string): Promise<FileAuditSink> {
-    await mkdir(join(dir, CHECKPOINT_DIR), { recursive: true }).catch((error: unknown) => {
+    await makeDirectoryDurable(join(dir, CHECKPOINT_DIR)).catch((error: unknown) => {
       throw toCustodyError(error, "ERR_IO", `cannot create audit log directory ${dir}`);
     });
     const lock = await acquireLock(join(dir, LOCK_FILE));

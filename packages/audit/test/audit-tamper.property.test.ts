@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -22,20 +22,31 @@ let attacker: TestPki;
 let log: Buffer;
 let checkpoints: Checkpoints;
 let remove: () => Promise<void>;
-const RECORDS = 40;
+/** Records under a signed checkpoint, then a sealed tail after the last one (as a running vault has). */
+const SIGNED = 40;
+const TAIL = 6;
+const RECORDS = SIGNED + TAIL;
+const sealKey = randomBytes(32);
 
 beforeAll(async () => {
   pki = await createTestPki();
   attacker = await createTestPki("Attacker CA");
   const temp = await tempDir("tamper");
   remove = temp.remove;
-  // Checkpoints at exactly 10, 20, 30, 40 (automatic ones could land later while one is being signed).
-  const writer = await openFileAuditLog({ dir: temp.dir, signer: pki.signer, checkpointEvery: 1e6 });
+  // Checkpoints at exactly 10, 20, 30, 40 (automatic ones could land later while one is being signed),
+  // then six sealed records no checkpoint covers yet. The log is read while its writer still holds it,
+  // since closing would sign the tail.
+  const writer = await openFileAuditLog({
+    dir: temp.dir,
+    signer: pki.signer,
+    sealKey,
+    checkpointEvery: 1e6,
+    checkpointIntervalMs: 0,
+  });
   for (let i = 0; i < RECORDS; i += 1) {
     await writer.append(sampleEvent(i));
-    if ((i + 1) % 10 === 0) await writer.checkpoint();
+    if ((i + 1) % 10 === 0 && i < SIGNED) await writer.checkpoint();
   }
-  await writer.close();
   log = await readFile(join(temp.dir, "audit.log"));
   checkpoints = new Map();
   for (const name of await readdir(join(temp.dir, "checkpoints"))) {
@@ -43,6 +54,7 @@ beforeAll(async () => {
     const file = (ext: string) => readFile(join(temp.dir, "checkpoints", `${name.slice(0, 12)}.${ext}`));
     checkpoints.set(size, { bytes: await file("json"), signature: await file("p7s") });
   }
+  await writer.close();
 });
 afterAll(() => remove());
 
@@ -61,11 +73,14 @@ function memorySource(bytes: Buffer, stored: Checkpoints): AuditSource {
 const lines = (bytes: Buffer): string[] => bytes.toString("utf8").split("\n").slice(0, -1);
 const join_ = (list: string[]): Buffer => Buffer.from(list.map((l) => `${l}\n`).join(""));
 
-/** What an attacker with write access but without the signing key can do: edit, then re-hash the chain. */
+/**
+ * What an attacker with write access but without the signing or seal key can do: edit, then re-hash the
+ * chain. Seals (an HMAC outside the hash) cannot be recomputed, so the rewritten records carry none.
+ */
 function rehash(records: AuditRecord[]): string[] {
   let prev = "0".repeat(64);
   return records.map((record, seq) => {
-    const { hash: _old, ...rest } = { ...record, seq, prev };
+    const { hash: _old, seal: _seal, ...rest } = { ...record, seq, prev };
     const hash = createHash("sha256").update(canonicalJson(rest)).digest("hex");
     prev = hash;
     return canonicalJson({ ...rest, hash });
@@ -94,6 +109,27 @@ async function resign(rewritten: string[]): Promise<Checkpoints> {
 }
 
 const index = fc.integer({ min: 0, max: RECORDS - 1 });
+
+/**
+ * The original log with only the seal of a record under a checkpoint changed: a seal authenticates a
+ * record until a signed checkpoint covers it, after which the verifier relies on the signature.
+ */
+function touchesOnlyASignedSeal(bytes: Buffer): boolean {
+  const before = lines(log);
+  const after = lines(bytes);
+  if (before.length !== after.length) return false;
+  const changed = before.flatMap((line, i) => (line === after[i] ? [] : [i]));
+  if (changed.length !== 1 || (changed[0] as number) >= SIGNED) return false;
+  const unsealed = (line: string) => line.replace(/"seal":"[^"]*"/, "");
+  const i = changed[0] as number;
+  return unsealed(before[i] as string) === unsealed(after[i] as string);
+}
+
+/** A log that is the original cut at a record boundary past the last checkpoint: a shorter honest log. */
+function dropsOnlyTailSuffix(bytes: Buffer): boolean {
+  const kept = lines(bytes);
+  return kept.length >= SIGNED && kept.length < RECORDS && log.subarray(0, bytes.length).equals(bytes);
+}
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant("swap" as const), i: index, j: index }).filter((m) => m.i !== m.j),
@@ -153,8 +189,14 @@ async function apply(m: Mutation): Promise<{ bytes: Buffer; stored: Checkpoints 
 
 describe("tamper detection (property)", () => {
   it("the untouched log verifies", async () => {
-    const report = await verifyAuditLog(memorySource(log, checkpoints), { trust: pki.trust });
-    expect(report).toMatchObject({ ok: true, records: RECORDS, checkpoints: 4 });
+    const report = await verifyAuditLog(memorySource(log, checkpoints), { trust: pki.trust, sealKey });
+    expect(report).toMatchObject({
+      ok: true,
+      records: RECORDS,
+      checkpoints: 4,
+      unsignedRecords: TAIL,
+      sealedUnsignedRecords: TAIL,
+    });
   });
 
   it("detects every one of hundreds of random mutations", async () => {
@@ -162,10 +204,14 @@ describe("tamper detection (property)", () => {
     await fc.assert(
       fc.asyncProperty(mutation, async (m) => {
         const { bytes, stored } = await apply(m);
-        const report = await verifyAuditLog(memorySource(bytes, stored), { trust: pki.trust });
-        expect(report.ok, `${JSON.stringify(m)} went unnoticed`).toBe(false);
-        expect(report.problem?.code).toMatch(/^ERR_/);
-        const key = `${m.kind}:${report.problem?.kind}`;
+        if (dropsOnlyTailSuffix(bytes)) return; // no checkpoint or seal can show a missing end (see below)
+        if (touchesOnlyASignedSeal(bytes)) return; // under a checkpoint the signature speaks (see below)
+        const report = await verifyAuditLog(memorySource(bytes, stored), { trust: pki.trust, sealKey });
+        // In the tail, a chain recomputed without the seal key shows as records without a valid seal.
+        const forgedTail = report.ok && report.sealedUnsignedRecords !== report.unsignedRecords;
+        expect(!report.ok || forgedTail, `${JSON.stringify(m)} went unnoticed`).toBe(true);
+        if (!report.ok) expect(report.problem?.code).toMatch(/^ERR_/);
+        const key = forgedTail ? `${m.kind}:unsealed-tail` : `${m.kind}:${report.problem?.kind}`;
         seen.set(key, (seen.get(key) ?? 0) + 1);
       }),
       { numRuns: 400 },
@@ -184,6 +230,27 @@ describe("tamper detection (property)", () => {
         kind,
       ).toBe(true);
     }
+    // The tail branch was reached: some forgeries after the last checkpoint were caught by their seals.
+    expect([...seen.keys()].filter((key) => key.endsWith(":unsealed-tail")).length).toBeGreaterThan(0);
+  });
+
+  it("does not check the seal of a record a signed checkpoint covers (the signature does that)", async () => {
+    const list = lines(log);
+    list[3] = (list[3] as string).replace(
+      /"seal":"(.)/,
+      (_m, c: string) => `"seal":"${c === "0" ? "1" : "0"}`,
+    );
+    const report = await verifyAuditLog(memorySource(join_(list), checkpoints), {
+      trust: pki.trust,
+      sealKey,
+    });
+    expect(report).toMatchObject({ ok: true, sealedUnsignedRecords: TAIL });
+  });
+
+  it("cannot see records removed from the end of the unsigned tail (the witness and close-time checkpoint are the defence)", async () => {
+    const cut = join_(lines(log).slice(0, RECORDS - 2));
+    const report = await verifyAuditLog(memorySource(cut, checkpoints), { trust: pki.trust, sealKey });
+    expect(report).toMatchObject({ ok: true, records: RECORDS - 2, unsignedRecords: TAIL - 2 });
   });
 
   it("names the problem: modified, missing, out-of-order, duplicated, rewritten, untrusted, truncated", async () => {

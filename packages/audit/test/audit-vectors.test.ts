@@ -1,73 +1,87 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { verifyConsistency, verifyInclusion } from "@custody/hash";
-import { describe, expect, it } from "vitest";
+import {
+  CHECKPOINT_FORMAT,
+  CONSISTENCY_BUNDLE_FORMAT,
+  type SignedCheckpointJson,
+  signedCheckpointToJson,
+  verifyConsistencyBundle,
+} from "@custody/audit";
+import { beforeAll, describe, expect, it } from "vitest";
+import { signCheckpoint } from "../src/checkpoint.js";
+import { createTestPki, type TestPki } from "./fixtures.js";
 
-// The RFC 9162 conformance vectors shared by the project (transparency-dev/merkle testdata).
-const ROOT = fileURLToPath(new URL("../../../../shared/vectors/rfc9162-merkle/", import.meta.url));
+// The RFC 9162 consistency vectors (kept with the hash package's tests, which run the bare
+// verifiers once) are run here through the audit's own bundle verifier: each vector's two tree heads
+// become checkpoints signed by a vault signer, so a fork between two signed checkpoints is caught by
+// the code a third party runs, not only by the Merkle function underneath it.
+const ROOT = fileURLToPath(new URL("../../hash/test/fixtures/rfc9162-merkle/consistency/", import.meta.url));
 
-function vectors(kind: "inclusion" | "consistency"): { name: string; data: Record<string, unknown> }[] {
-  const out: { name: string; data: Record<string, unknown> }[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith(".json")) {
-        out.push({ name: path.slice(ROOT.length), data: JSON.parse(readFileSync(path, "utf8")) });
-      }
-    }
-  };
-  walk(join(ROOT, kind));
-  return out;
+interface ConsistencyVector {
+  size1: number;
+  size2: number;
+  root1: string;
+  root2: string;
+  proof: string[] | null;
+  wantErr: boolean;
 }
 
-const b64 = (value: unknown): Buffer => Buffer.from(String(value ?? ""), "base64");
-const list = (value: unknown): Buffer[] => ((value as string[] | null) ?? []).map(b64);
+const vectors = readdirSync(ROOT, { recursive: true, encoding: "utf8" })
+  .filter((name) => name.endsWith(".json"))
+  .sort()
+  .map((name) => ({ name, data: JSON.parse(readFileSync(join(ROOT, name), "utf8")) as ConsistencyVector }));
 
-/** Runs `check`; true when it accepted. Only ERR_PROOF_INVALID counts as a rejection. */
-function accepted(check: () => void): boolean {
-  try {
-    check();
-    return true;
-  } catch (error) {
-    expect(error).toMatchObject({ code: "ERR_PROOF_INVALID" });
-    return false;
-  }
+const hex = (b64: string): string => Buffer.from(b64, "base64").toString("hex");
+const isSha256 = (b64: string): boolean => Buffer.from(b64, "base64").length === 32;
+
+let pki: TestPki;
+const signed = new Map<string, SignedCheckpointJson>();
+
+/** A signed checkpoint for one tree head; cached, since many vectors share heads. */
+async function head(treeSize: number, rootB64: string): Promise<SignedCheckpointJson> {
+  const key = `${treeSize}:${rootB64}`;
+  const cached = signed.get(key);
+  if (cached !== undefined) return cached;
+  const checkpoint = await signCheckpoint(
+    {
+      format: CHECKPOINT_FORMAT,
+      treeSize,
+      rootHash: hex(rootB64),
+      time: new Date().toISOString(),
+      prevCheckpoint: null,
+    },
+    pki.signer,
+  );
+  const json = signedCheckpointToJson(checkpoint);
+  signed.set(key, json);
+  return json;
 }
 
-describe("the verifiers the audit bundles use pass the RFC 9162 vectors", () => {
-  const inclusion = vectors("inclusion");
-  const consistency = vectors("consistency");
+/** Vectors a signed checkpoint can carry: a tree of at least one leaf and a 32-byte root. */
+const signable = vectors.filter(
+  ({ data }) => data.size1 > 0 && data.size2 > 0 && isSha256(data.root1) && isSha256(data.root2),
+);
 
-  it("finds the vectors", () => {
-    expect(inclusion.length).toBeGreaterThan(50);
-    expect(consistency.length).toBeGreaterThan(50);
+beforeAll(async () => {
+  pki = await createTestPki();
+});
+
+describe("audit consistency bundles against the RFC 9162 vectors", () => {
+  it("carries both outcomes among the vectors a checkpoint can hold", () => {
+    expect(signable.filter(({ data }) => data.wantErr).length).toBeGreaterThan(20);
+    expect(signable.filter(({ data }) => !data.wantErr).length).toBeGreaterThanOrEqual(5);
   });
 
-  it.each(inclusion)("inclusion $name", ({ data }) => {
-    const ok = accepted(() =>
-      verifyInclusion({
-        leafIndex: Number(data.leafIdx),
-        treeSize: Number(data.treeSize),
-        leafHash: b64(data.leafHash),
-        proof: list(data.proof),
-        root: b64(data.root),
-      }),
-    );
-    expect(ok).toBe(!data.wantErr);
-  });
-
-  it.each(consistency)("consistency $name", ({ data }) => {
-    const ok = accepted(() =>
-      verifyConsistency({
-        size1: Number(data.size1),
-        size2: Number(data.size2),
-        root1: b64(data.root1),
-        root2: b64(data.root2),
-        proof: list(data.proof),
-      }),
-    );
-    expect(ok).toBe(!data.wantErr);
+  it.each(signable)("consistency $name", async ({ data }) => {
+    const bundle = {
+      format: CONSISTENCY_BUNDLE_FORMAT,
+      from: await head(data.size1, data.root1),
+      to: await head(data.size2, data.root2),
+      proof: (data.proof ?? []).map(hex),
+    };
+    const run = () => verifyConsistencyBundle(bundle, { trust: pki.trust });
+    if (data.wantErr) expect(run).toThrow(expect.objectContaining({ code: "ERR_PROOF_INVALID" }));
+    else expect(run().to.checkpoint.treeSize).toBe(data.size2);
   });
 });

@@ -209,7 +209,11 @@ describe("custody report v2: a genuine report", () => {
     expect(result.status, String(result.stderr)).toBe(0);
     const edited = canonicalJson({ ...genuine.report, generatedBy: "mallory" });
     await writeFile(files.content, edited);
-    expect(verify().status).not.toBe(0);
+    const refused = verify();
+    expect(refused.status).not.toBe(0);
+    // openssl must refuse for the content, not for some other reason (a missing file, a bad CA).
+    expect(String(refused.stderr)).toMatch(/Verification failure/);
+    expect(String(refused.stderr)).toMatch(/content verify error/);
   });
 });
 

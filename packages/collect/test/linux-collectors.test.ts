@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFile, mkdtemp, readFile, realpath, rm, unlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, readlink, realpath, rm, unlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import {
   type CollectionResult,
   collectDevice,
@@ -49,7 +49,12 @@ beforeAll(async () => {
   await import("node:fs/promises").then((fs) => fs.chmod(copy, 0o755));
   deletedSha = await sha256(copy);
   deleted = spawn(copy, ["60"], { stdio: "ignore", env: { LD_PRELOAD: "/nonexistent/custody-preload.so" } });
-  await new Promise((r) => setTimeout(r, 100));
+  // Unlink only once the program runs from the file (its /proc exe link names it), whatever the load.
+  const running = deleted;
+  await vi.waitFor(async () => expect(await readlink(`/proc/${running.pid}/exe`)).toBe(copy), {
+    timeout: 30_000,
+    interval: 10,
+  });
   await unlink(copy);
   const sink = directorySink(out);
   result = await collectDevice({ sink });

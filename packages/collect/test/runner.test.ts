@@ -142,6 +142,10 @@ describe("collectDevice runner", () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
+    let lateSettled: () => void = () => {};
+    const settled = new Promise<void>((resolve) => {
+      lateSettled = resolve;
+    });
     await collectDevice({
       sink,
       limits: { timeoutMs: 100 },
@@ -149,11 +153,12 @@ describe("collectDevice runner", () => {
         collector("Slow", 1, async (ctx) => {
           await gate;
           late = await ctx.emit("late.txt", "too late", { source: "memory" }).catch((e: unknown) => e);
+          lateSettled();
         }),
       ],
     });
     release();
-    await new Promise((r) => setTimeout(r, 20));
+    await settled;
     expect(isCustodyError(late, "ERR_ABORTED")).toBe(true);
     expect(sink.items.map((i) => i.path)).not.toContain("Slow/late.txt");
   });

@@ -1,6 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import fc from "fast-check";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { captureTool, commandLine, runTool } from "../src/command.js";
 import {
   type Collector,
@@ -78,8 +78,11 @@ describe.runIf(linux)(
         collectors: [collector(async (ctx) => void (await runTool(ctx, "sleep.txt", "sleep", [marker])))],
       });
       expect(result.rows[0]).toMatchObject({ status: "partial", errorCode: "ERR_TIMEOUT" });
-      await new Promise((r) => setTimeout(r, 200));
-      expect(await processesWithArgs(`sleep ${marker}`)).toBe(0);
+      // The kill is asynchronous: wait for the process to be gone (polling), not for a fixed time.
+      await vi.waitFor(async () => expect(await processesWithArgs(`sleep ${marker}`)).toBe(0), {
+        timeout: 30_000,
+        interval: 25,
+      });
     });
 
     test("command lines quote what a shell would split", () => {

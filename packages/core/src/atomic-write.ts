@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { link, open, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { link, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { toCustodyError } from "./errors.js";
 
 export interface AtomicWriteOptions {
@@ -51,4 +51,31 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * `mkdir -p` that survives a power cut: each folder it creates is made durable in its parent (fsync of
+ * the parent), so nothing acknowledged inside a new folder can vanish with the folder itself.
+ */
+export async function makeDirectoryDurable(path: string, mode?: number): Promise<void> {
+  const missing: string[] = [];
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    if ((await stat(dir).catch(notFound)) !== undefined || dirname(dir) === dir) break;
+    missing.unshift(dir);
+  }
+  for (const dir of missing) {
+    const created = await mkdir(dir, mode).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === "EEXIST") return false;
+        throw error;
+      },
+    );
+    if (created) await syncDirectory(dirname(dir));
+  }
+}
+
+function notFound(error: NodeJS.ErrnoException): undefined {
+  if (error.code === "ENOENT") return undefined;
+  throw error;
 }

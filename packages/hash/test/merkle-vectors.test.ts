@@ -5,10 +5,8 @@ import { isCustodyError } from "@custody/core";
 import { verifyConsistency, verifyInclusion } from "@custody/hash";
 import { describe, expect, it } from "vitest";
 
-// The public transparency-dev vectors live beside the clone (../shared from the repository root),
-// the same relative place in CI.
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-const vectorDir = join(repoRoot, "..", "shared", "vectors", "rfc9162-merkle");
+// The public transparency-dev vectors, kept in the repository (fixtures/rfc9162-merkle/README.md).
+const vectorDir = fileURLToPath(new URL("./fixtures/rfc9162-merkle/", import.meta.url));
 
 interface InclusionVector {
   leafIdx: number;

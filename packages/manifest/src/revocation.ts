@@ -1,5 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { type Clock, CustodyError, systemClock, toCustodyError, writeFileAtomic } from "@custody/core";
+import {
+  type Clock,
+  CustodyError,
+  systemClock,
+  toCustodyError,
+  withFileLock,
+  writeFileAtomic,
+} from "@custody/core";
 import { DEFAULT_ALLOWED_ALGORITHMS } from "./algorithms.js";
 import { readCertificatePem } from "./certificate.js";
 import { createCrl, type ParsedCrl, parseCrl } from "./crl.js";
@@ -29,18 +36,23 @@ export interface RevocationResult {
   crlNumber: bigint;
 }
 
-// in-process callers are serialized per file; separate processes must not revoke into one CRL at once
+// In-process callers queue per file; separate processes take turns through a lock file beside the CRL
+// (a read-modify-write of one file: without the lock, two revocations at once could lose one).
 const queues = new Map<string, Promise<unknown>>();
 
 /**
  * Adds serials to the CRL at `crlPath`: reads it and verifies it against the CA (a corrupt or foreign file is
  * ERR_MALFORMED_CRL, a missing one ERR_NOT_FOUND), signs a new CRL holding the old entries and the new, and
  * replaces the file durably (temp file, fsync, rename, fsync of the directory). A crash leaves the old CRL or
- * the new one, never a torn or unsigned one; when this resolves, the revocation is on disk.
+ * the new one, never a torn or unsigned one; when this resolves, the revocation is on disk. Processes
+ * revoking into one CRL at once take turns (ERR_CONFLICT if another holds it for more than 10 s).
  */
 export function revokeCertificates(options: RevokeOptions): Promise<RevocationResult> {
   const previous = queues.get(options.crlPath) ?? Promise.resolve();
-  const next = previous.catch(() => undefined).then(() => revokeNow(options));
+  const lock = { code: "ERR_CONFLICT", what: "the revocation list" } as const;
+  const next = previous
+    .catch(() => undefined)
+    .then(() => withFileLock(`${options.crlPath}.lock`, lock, () => revokeNow(options)));
   queues.set(options.crlPath, next);
   void next
     .finally(() => {

@@ -235,4 +235,14 @@ describe("crash safety: a revoking process killed with SIGKILL at random points"
     const leftovers = (await readdir(work.dir)).filter((name) => name.startsWith(".crash.pem."));
     await Promise.all(leftovers.map((name) => rm(join(work.dir, name))));
   }, 120_000);
+
+  it("lets two processes revoke into one CRL at once without losing a revocation (they take turns)", async () => {
+    const crlPath = await freshCrl("two.pem");
+    const [a, b] = [startRevoker(crlPath), startRevoker(crlPath)];
+    await Promise.all([a.ackedAtLeast(8), b.ackedAtLeast(8)]);
+    for (const child of live) child.kill("SIGKILL");
+    await Promise.all([a.exit, b.exit]);
+    const revoked = readRevokedSerials(await readFile(crlPath, "utf8"), pki.ca.certificatePem);
+    for (const serial of [...a.acked, ...b.acked]) expect(revoked.has(serial), serial).toBe(true);
+  }, 120_000);
 });

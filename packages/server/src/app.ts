@@ -11,6 +11,7 @@ import { VaultGate } from "./gate.js";
 import type { ServerLimits } from "./options.js";
 import { notFound, sendProblem } from "./problems.js";
 import { RateLimiter } from "./rate-limit.js";
+import type { RefusalRecorder } from "./refusals.js";
 import { accessRoutes } from "./routes/access.js";
 import { auditRoutes } from "./routes/audit.js";
 import { evidenceRoutes } from "./routes/evidence.js";
@@ -22,6 +23,7 @@ export interface AppOptions {
   tls: TlsOptions;
   limits: ServerLimits;
   logger: Logger;
+  refusals: RefusalRecorder;
   onRevocation(): void;
   /** False once a graceful shutdown has begun: /readyz answers 503. */
   isReady(): boolean;
@@ -86,7 +88,7 @@ function configure(app: FastifyInstance, options: AppOptions): void {
     reply.header(REQUEST_ID_HEADER, request.id);
     const config = request.routeOptions.config as { authenticated?: boolean; upload?: boolean };
     if (config.upload !== true) bodyDeadline(request.raw, limits.requestBodyTimeoutMs);
-    if (config.authenticated === true) await authenticate(vault, limiter, request, reply);
+    if (config.authenticated === true) await authenticate(vault, limiter, options.refusals, request, reply);
   });
   app.addHook("preHandler", async (request) => clearBodyDeadline(request.raw));
   app.addHook("onResponse", async (request) => clearBodyDeadline(request.raw));

@@ -4,6 +4,8 @@ import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiter } from "./rate-limit.js";
+import type { RefusalRecorder } from "./refusals.js";
+import { ANSWERED_TLS_ERRORS } from "./tls.js";
 
 const principals = new WeakMap<FastifyRequest, AuthenticatedPrincipal>();
 const peerCertificates = new WeakMap<TLSSocket, X509Certificate>();
@@ -36,14 +38,16 @@ function peerCertificate(socket: TLSSocket): X509Certificate | undefined {
 export async function authenticate(
   vault: Vault,
   limiter: RateLimiter,
+  refusals: RefusalRecorder,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
   const socket = request.raw.socket as TLSSocket;
   const certificate = peerCertificate(socket);
-  if (certificate === undefined || socket.authorized !== true) {
+  if (certificate === undefined) {
     throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
   }
+  if (socket.authorized !== true) return refusePeer(refusals, certificate, socket, request, reply);
   const fingerprint = certificate.fingerprint256;
   const taken = limiter.take(fingerprint);
   if (!taken.ok) {
@@ -52,9 +56,34 @@ export async function authenticate(
       details: { retryAfterMs: taken.retryAfterMs },
     });
   }
-  const principal = await vault.authenticatePeer(certificate.toString(), {
+  const principal = await vault.authenticatePeer(certificate, {
     requestId: request.id,
     clientAddress: clientAddress(request),
   });
   principals.set(request, principal);
+}
+
+/**
+ * A connection TLS let through with a verdict against its certificate (revoked, expired, not yet valid):
+ * never served, whatever the vault's own check would say. Its request is answered 401 with the reason,
+ * recorded (within the refusal budget), and the connection closed.
+ */
+async function refusePeer(
+  refusals: RefusalRecorder,
+  certificate: X509Certificate,
+  socket: TLSSocket,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<never> {
+  const verdict = ANSWERED_TLS_ERRORS.get(String(socket.authorizationError)) ?? "was refused by TLS";
+  const message = `the identity certificate ${certificate.serialNumber.toUpperCase()} ${verdict}`;
+  reply.header("connection", "close");
+  await refusals.record(
+    { requestId: request.id, clientAddress: clientAddress(request) },
+    message,
+    certificate,
+  );
+  throw new CustodyError("ERR_IDENTITY_INVALID", message, {
+    details: { tls: String(socket.authorizationError) },
+  });
 }

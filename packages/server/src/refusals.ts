@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
-import type { Vault } from "@custody/vault";
+import { randomUUID, type X509Certificate } from "node:crypto";
+import type { RequestContext, Vault } from "@custody/vault";
 import type { Logger } from "pino";
 
 const WINDOW_MS = 60_000;
@@ -24,17 +24,22 @@ export class RefusalRecorder {
     this.#logger = logger;
   }
 
-  /** A handshake that failed, or a certificate that did not verify (expired, revoked, foreign, absent). */
+  /** A handshake that failed, or a certificate that did not verify (foreign, absent). */
   tlsRefused(reason: string, address: string | undefined): void {
     const clientAddress = address ?? "unknown";
     this.#logger.warn({ clientAddress, reason }, "TLS client refused");
     // a peer that resets mid-handshake (a port scan, a client giving up) states nothing about identity
-    if (reason === "ECONNRESET" || !this.#admit(clientAddress)) return;
-    this.#vault
-      .recordRefusedConnection({ requestId: `tls-${randomUUID()}`, clientAddress }, reason)
-      .catch((failure: unknown) =>
-        this.#logger.error({ err: failure }, "cannot record a refused connection"),
-      );
+    if (reason === "ECONNRESET") return;
+    this.record(
+      { requestId: `tls-${randomUUID()}`, clientAddress },
+      `TLS handshake refused: ${reason}`,
+    ).catch((failure: unknown) => this.#logger.error({ err: failure }, "cannot record a refused connection"));
+  }
+
+  /** Records one refusal unless this address (or everyone) has had its share this minute. */
+  async record(request: RequestContext, reason: string, certificate?: X509Certificate): Promise<void> {
+    if (!this.#admit(request.clientAddress)) return;
+    await this.#vault.recordRefusedConnection(request, reason, certificate);
   }
 
   #admit(address: string): boolean {

@@ -41,11 +41,13 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
   const caPem = vault.trustAnchors[0] ?? "";
   let ready = true;
   let keeper: CrlKeeper | undefined;
+  const refusals = new RefusalRecorder(vault, logger);
   const built: App = await buildApp({
     vault,
     tls: tlsOptions(certificate, caPem, crl.crlPem, limits.handshakeTimeoutMs),
     limits,
     logger,
+    refusals,
     isReady: () => ready,
     onRevocation: () =>
       void keeper?.refresh().catch((error: unknown) => logger.error({ err: error }, "CRL refresh failed")),
@@ -54,7 +56,6 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
     { vault, server: built.https, certificate, clock, refreshBeforeMs, logger },
     crl.crlPem,
   );
-  const refusals = new RefusalRecorder(vault, logger);
   built.https.on("tlsClientError", (error: Error & { code?: string }, socket) =>
     refusals.tlsRefused(error.code ?? error.message, socket.remoteAddress),
   );

@@ -102,6 +102,17 @@ export async function initialCrl(vault: Vault, clock: Clock, refreshBeforeMs: nu
   return expiresIn < refreshBeforeMs ? vault.republishCrl() : status;
 }
 
+/**
+ * TLS verdicts on a vault certificate that a person should read as the vault words them ("... is revoked"):
+ * such a connection reaches HTTP, where its one request is answered 401 with the reason and recorded,
+ * and the connection is closed. It is never served: see `refusePeer` in auth.ts.
+ */
+export const ANSWERED_TLS_ERRORS: ReadonlyMap<string, string> = new Map([
+  ["CERT_REVOKED", "is revoked"],
+  ["CERT_HAS_EXPIRED", "has expired"],
+  ["CERT_NOT_YET_VALID", "is not valid yet"],
+]);
+
 /** Closes, before HTTP sees it, a TLS connection whose client certificate did not verify; tells `onRefused` why. */
 export function refuseUnauthorized(
   server: HttpsServer,
@@ -109,6 +120,8 @@ export function refuseUnauthorized(
 ): void {
   server.prependListener("secureConnection", (socket: TLSSocket) => {
     if (socket.authorized) return;
+    const answered = ANSWERED_TLS_ERRORS.has(String(socket.authorizationError));
+    if (answered && socket.getPeerX509Certificate() !== undefined) return;
     const reason =
       socket.authorizationError === undefined ? "no client certificate" : String(socket.authorizationError);
     onRefused(reason, socket.remoteAddress);

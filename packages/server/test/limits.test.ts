@@ -1,7 +1,8 @@
+import { request } from "node:https";
 import { connect as netConnect, type Socket } from "node:net";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, type Served, serveVault } from "./helpers.js";
+import { call, eventually, type Served, serveVault } from "./helpers.js";
 
 describe("idle connections and slowloris clients do not starve a real one", () => {
   let served: Served;
@@ -114,6 +115,45 @@ describe("concurrent uploads", () => {
       });
       expect(response.status).toBe(503);
       expect(response.json()).toMatchObject({ code: "ERR_SERVER_BUSY" });
+    } finally {
+      await served.cleanup();
+    }
+  });
+});
+
+describe("an upload slower than the minimum rate", () => {
+  it("is cut, nothing is stored, and the failure is recorded", async () => {
+    const served = await serveVault({
+      limits: { uploadRateWindowMs: 300, uploadMinBytesPerWindow: 1024 * 1024 },
+    });
+    try {
+      const outcome = await new Promise<string>((resolve) => {
+        const req = request(new URL("/v1/items?case=SLOW", served.url), {
+          method: "POST",
+          headers: { "content-type": "application/octet-stream", "content-length": String(10 * 1024 * 1024) },
+          ca: served.ca,
+          cert: served.alice.cert,
+          key: served.alice.key,
+          agent: false,
+        });
+        req.on("response", (res) => {
+          res.resume();
+          resolve(String(res.statusCode));
+        });
+        req.on("error", (error) => resolve(error.message));
+        req.write(Buffer.alloc(1024));
+      });
+      expect(outcome).not.toBe("201");
+      const records = await eventually(async () => {
+        const audit = await call(served.url, "/v1/audit", { identity: served.alice, ca: served.ca });
+        const found = (audit.json() as { outcome: string; action: string; reason: string }[]).filter(
+          (r) => r.outcome === "error" && r.action === "evidence.ingest",
+        );
+        return found.length > 0 ? found : undefined;
+      }, "the error record of the slow upload");
+      expect(records[0]?.reason).toMatch(/ERR_TIMEOUT/);
+      const listed = await call(served.url, "/v1/items?case=SLOW", { identity: served.alice, ca: served.ca });
+      expect((listed.json() as { items: unknown[] }).items).toEqual([]);
     } finally {
       await served.cleanup();
     }

@@ -1,19 +1,35 @@
 import { createHash } from "node:crypto";
-import { openApiDocument } from "@custody/api";
+import { openApiDocument, ROUTES, type RouteSpec } from "@custody/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { call, identityOf, type Served, serveVault } from "./helpers.js";
 
 let served: Served;
 const bytes = Buffer.from("evidence bytes for the server routes test\n");
 const id = createHash("sha256").update(bytes).digest("hex");
 
-function as(method: string, path: string, json?: unknown) {
-  return call(served.url, path, {
+/** Every answer the server gives must parse with the route's response schema (clients may validate with it). */
+const answered: { route: RouteSpec; body: unknown }[] = [];
+
+async function as(method: string, path: string, json?: unknown) {
+  const response = await call(served.url, path, {
     method,
     identity: served.alice,
     ca: served.ca,
     ...(json === undefined ? {} : { json }),
   });
+  const route = routeFor(method, new URL(path, served.url).pathname);
+  if (route !== undefined && response.status < 300 && route.response !== "octet-stream") {
+    answered.push({ route, body: response.json() });
+  }
+  return response;
+}
+
+function routeFor(method: string, pathname: string): RouteSpec | undefined {
+  return (Object.values(ROUTES) as RouteSpec[]).find(
+    (route) =>
+      route.method === method && new RegExp(`^${route.path.replace(/:[A-Za-z]+/g, "[^/]+")}$`).test(pathname),
+  );
 }
 
 beforeAll(async () => {
@@ -142,6 +158,14 @@ describe("every VaultApi method over HTTPS", () => {
     expect((await as("GET", "/readyz")).json()).toEqual({ status: "ok" });
     const doc = await as("GET", "/openapi.json");
     expect(doc.json()).toEqual(JSON.parse(JSON.stringify(openApiDocument())));
+  });
+
+  it("answered every JSON request with a body its route's response schema accepts", () => {
+    expect(answered.length).toBeGreaterThan(15);
+    for (const { route, body } of answered) {
+      const parsed = (route.response as z.ZodType).safeParse(body);
+      expect(parsed.success, `${route.operation}: ${JSON.stringify(parsed.error?.issues[0])}`).toBe(true);
+    }
   });
 
   it("pages a listing with a cursor", async () => {

@@ -1,6 +1,7 @@
+import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createCertificateAuthority, issueCertificate } from "@custody/manifest";
+import { createCertificateAuthority, issueCertificate, revokeCertificates } from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AuditLine,
@@ -52,7 +53,7 @@ describe("mutual TLS refuses callers the vault does not accept, and records each
     expect(record.reason).toMatch(/TLS handshake refused/);
   });
 
-  it("an expired certificate under the vault CA is refused", async () => {
+  it("an expired certificate under the vault CA is refused with 401 and the reason, never served", async () => {
     const past = { now: () => new Date(Date.now() - 10 * 86_400_000) };
     const old = await issueCertificate(await vaultCa(), {
       commonName: "alice",
@@ -61,15 +62,18 @@ describe("mutual TLS refuses callers the vault does not accept, and records each
       validDays: 1,
       clock: past,
     });
-    const before = (await auditRecords(served)).length;
-    await expect(
-      call(served.url, "/v1/whoami", {
-        identity: { cert: old.certificatePem, key: old.keyPem },
-        ca: served.ca,
-      }),
-    ).rejects.toThrow();
-    const record = await refusalRecorded((r) => r.seq >= before);
-    expect(record.reason).toMatch(/expired|EXPIRED/);
+    const response = await call(served.url, "/v1/whoami", {
+      identity: { cert: old.certificatePem, key: old.keyPem },
+      ca: served.ca,
+    });
+    expect(response.status).toBe(401);
+    expect(response.json()).toMatchObject({
+      code: "ERR_IDENTITY_INVALID",
+      detail: expect.stringMatching(/has expired$/),
+    });
+    expect(response.headers.connection).toBe("close");
+    const record = await refusalRecorded((r) => r.details.requestId === response.headers["x-request-id"]);
+    expect(record).toMatchObject({ actor: "alice", reason: expect.stringMatching(/has expired/) });
   });
 
   it("a certificate minted with the CA key but never issued through the log is refused (401)", async () => {
@@ -138,11 +142,39 @@ describe("mutual TLS refuses callers the vault does not accept, and records each
       expect((again.json() as { detail: string }).detail).toMatch(/revoked/);
       const record = await refusalRecorded((r) => r.details.requestId === again.headers["x-request-id"]);
       expect(record.actor).toBe("bob");
+      // a new connection: TLS now finds bob on the CRL; the answer says so and nothing is served
       await served.server.refreshCrl();
-      await expect(call(served.url, "/v1/whoami", { identity: bob, ca: served.ca })).rejects.toThrow();
+      const anew = await call(served.url, "/v1/whoami", { identity: bob, ca: served.ca });
+      expect(anew.status).toBe(401);
+      expect(anew.json()).toMatchObject({
+        code: "ERR_IDENTITY_INVALID",
+        detail: expect.stringMatching(/is revoked$/),
+      });
+      expect(anew.json()).toMatchObject({ details: { tls: "CERT_REVOKED" } });
     } finally {
       agent.destroy();
     }
+  });
+
+  it("a certificate put on the CRL outside the vault's log is not served either (TLS's verdict stands)", async () => {
+    const issued = await call(served.url, "/v1/identities", {
+      method: "POST",
+      identity: served.alice,
+      ca: served.ca,
+      json: { name: "carol" },
+    });
+    const carol = identityOf((issued.json() as { identityPem: string }).identityPem);
+    expect((await call(served.url, "/v1/whoami", { identity: carol, ca: served.ca })).status).toBe(200);
+    const serialNumber = new X509Certificate(carol.cert).serialNumber;
+    await revokeCertificates({
+      crlPath: join(served.vaultDir, "pki", "crl.pem"),
+      ca: await vaultCa(),
+      entries: [{ serialNumber }],
+    });
+    await served.server.refreshCrl();
+    const refused = await call(served.url, "/v1/whoami", { identity: carol, ca: served.ca });
+    expect(refused.status).toBe(401);
+    expect(refused.json()).toMatchObject({ code: "ERR_IDENTITY_INVALID", details: { tls: "CERT_REVOKED" } });
   });
 
   it("writes the request id and client address into the audit record of every request", async () => {

@@ -1,4 +1,4 @@
-import { mkdir, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import {
@@ -6,6 +6,7 @@ import {
   CustodyError,
   type IdGenerator,
   type Logger,
+  makeDirectoryDurable,
   silentLogger,
   systemClock,
   throwIfAborted,
@@ -91,7 +92,7 @@ export class FsEvidenceStore implements EvidenceStore {
     }
     const root = resolve(dir);
     try {
-      await mkdir(root, { recursive: true });
+      await makeDirectoryDurable(root);
       await ensureMarker(root);
       const store = new FsEvidenceStore(root, options);
       await mkdirDurable(root, ["objects"]);

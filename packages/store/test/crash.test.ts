@@ -92,7 +92,10 @@ describe("FsEvidenceStore across real processes", () => {
     }
     expect(acknowledged).toBeGreaterThan(0);
     const store = await FsEvidenceStore.open(dir);
-    for await (const result of store.verify()) expect(result.kind).toBe("ok");
+    const verified: string[] = [];
+    for await (const result of store.verify()) verified.push(result.kind);
+    expect(verified.length).toBeGreaterThan(0);
+    expect(verified.filter((kind) => kind !== "ok")).toEqual([]);
   }, 600_000);
 
   it("lets exactly one of several processes racing for one key win", async () => {
@@ -111,7 +114,10 @@ describe("FsEvidenceStore across real processes", () => {
       expect(outputs.filter((o) => o === "lost ERR_ALREADY_EXISTS")).toHaveLength(3);
       const store = await FsEvidenceStore.open(raceDir);
       expect(`won ${(await store.head("contested")).sha256}`).toBe(winners[0]);
-      for await (const result of store.verify()) expect(result.kind).toBe("ok");
+      const verified: string[] = [];
+      for await (const result of store.verify()) verified.push(result.kind);
+      expect(verified.length).toBeGreaterThan(0);
+      expect(verified.filter((kind) => kind !== "ok")).toEqual([]);
     } finally {
       await rm(raceDir, { recursive: true, force: true });
     }

@@ -140,8 +140,21 @@ function parseKey(keyPem: string, passphrase: string | undefined): KeyObject {
   }
 }
 
+// a server authenticates every request: the vault CA is parsed once, not per request
+const parsedCas = new Map<string, X509Certificate>();
+
+function caCertificate(pem: string): X509Certificate {
+  let ca = parsedCas.get(pem);
+  if (ca === undefined) {
+    ca = new X509Certificate(pem);
+    if (parsedCas.size > 16) parsedCas.clear();
+    parsedCas.set(pem, ca);
+  }
+  return ca;
+}
+
 function checkIssuedByVault(certificate: X509Certificate, trust: IdentityTrust): void {
-  const ca = new X509Certificate(trust.caCertificatePem);
+  const ca = caCertificate(trust.caCertificatePem);
   if (!certificate.checkIssued(ca) || !certificate.verify(ca.publicKey)) {
     throw new CustodyError("ERR_IDENTITY_INVALID", "the identity was not issued by this vault's CA");
   }

@@ -152,10 +152,13 @@ export class Vault {
    * key), checked again here on every request (vault CA, validity, revocation by the CRL and by the log,
    * login role, issued through the log). A refusal is recorded with the request id and client address.
    */
-  async authenticatePeer(certificatePem: string, request: RequestContext): Promise<AuthenticatedPrincipal> {
+  async authenticatePeer(
+    certificatePem: string | X509Certificate,
+    request: RequestContext,
+  ): Promise<AuthenticatedPrincipal> {
     let certificate: X509Certificate | undefined;
     try {
-      certificate = new X509Certificate(certificatePem);
+      certificate = typeof certificatePem === "string" ? new X509Certificate(certificatePem) : certificatePem;
       const { pki, clock } = this.#ctx;
       const trust = { caCertificatePem: pki.caCertificatePem, revokedSerials: this.#revokedSerials(), clock };
       const principal = checkPeerCertificate(certificate, trust);
@@ -171,10 +174,17 @@ export class Vault {
     }
   }
 
-  /** Records a connection refused before any request (a failed TLS handshake: no, foreign or expired certificate). */
-  recordRefusedConnection(request: RequestContext, reason: string): Promise<void> {
-    const error = new CustodyError("ERR_IDENTITY_INVALID", `TLS handshake refused: ${reason}`);
-    return refuseLogin(this.#ctx, error, request);
+  /**
+   * Records a refusal by the TLS layer (no, foreign, expired or revoked certificate): `reason` says why,
+   * `certificate` (when the peer sent one) names who.
+   */
+  recordRefusedConnection(
+    request: RequestContext,
+    reason: string,
+    certificate?: X509Certificate,
+  ): Promise<void> {
+    const error = new CustodyError("ERR_IDENTITY_INVALID", reason);
+    return refuseLogin(this.#ctx, error, { ...request, certificate });
   }
 
   /** An upload that never became an ingest (the client left, the digest differed, it was too large). */

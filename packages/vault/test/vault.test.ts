@@ -181,7 +181,9 @@ describe("Vault evidence", () => {
     const forged = structuredClone(signed);
     const first = forged.report.events[0];
     if (first) first.reason = "rewritten";
-    expect(() => verifyCustodyReport(forged, trust)).toThrow();
+    expect(() => verifyCustodyReport(forged, trust)).toThrow(
+      expect.objectContaining({ code: "ERR_DIGEST_MISMATCH" }),
+    );
   });
 
   it("fails an operation whose audit record cannot be written, and stores nothing", async () => {
@@ -189,7 +191,10 @@ describe("Vault evidence", () => {
     const carol = second.vault.authenticate(second.identityPem);
     writeFileSync(join(work, "late.txt"), "arrives after the log closed\n");
     await second.vault.close();
-    await expect(second.vault.ingest(carol, join(work, "late.txt"), { caseId: "A" })).rejects.toThrow();
+    await expectCode(
+      second.vault.ingest(carol, join(work, "late.txt"), { caseId: "A" }),
+      "ERR_INVALID_ARGUMENT",
+    );
     let stored = 0;
     for await (const _ of (await FsEvidenceStore.open(join(work, "second", "store"))).list()) stored++;
     expect(stored).toBe(0);

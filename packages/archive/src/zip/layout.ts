@@ -55,7 +55,7 @@ export async function checkLayout(
     dataStarts.set(entry, dataStart);
     expected = dataStart + entry.compressedSize;
     if (raw.generalPurposeBitFlag & FLAG_DATA_DESCRIPTOR)
-      expected += await descriptorSize(file, expected, descriptorZip64);
+      expected += await checkDescriptor(file, expected, descriptorZip64, entry);
     if (expected > end.centralDirectoryOffset) {
       throw malformed(`${entry.name} runs into the central directory`, { path: entry.name });
     }
@@ -137,9 +137,27 @@ function local64(value: number, zip64: bigint[] | undefined, index: number): num
   return big === undefined ? value : Number(big);
 }
 
-/** A data descriptor: optional signature, CRC, then 4- or 8-byte sizes. */
-async function descriptorSize(file: FileHandle, at: number, zip64: boolean): Promise<number> {
-  const head = await readAt(file, at, 4);
-  const signed = head.readUInt32LE(0) === SIG_DATA_DESCRIPTOR;
+/**
+ * A data descriptor (optional signature, CRC, then 4- or 8-byte sizes) must state the central record's
+ * CRC and sizes: a streaming reader trusts the descriptor, so one that differs shows such a tool another
+ * file than the one we check. Returns its length.
+ */
+async function checkDescriptor(
+  file: FileHandle,
+  at: number,
+  zip64: boolean,
+  entry: ArchiveEntry,
+): Promise<number> {
+  const bytes = await readAt(file, at, 4 + 4 + (zip64 ? 16 : 8));
+  const signed = bytes.readUInt32LE(0) === SIG_DATA_DESCRIPTOR;
+  const body = bytes.subarray(signed ? 4 : 0);
+  const crc = body.readUInt32LE(0);
+  const compressed = zip64 ? Number(body.readBigUInt64LE(4)) : body.readUInt32LE(4);
+  const size = zip64 ? Number(body.readBigUInt64LE(12)) : body.readUInt32LE(8);
+  if (crc !== entry.crc32 || compressed !== entry.compressedSize || size !== entry.size) {
+    throw malformed(`${entry.name}: its data descriptor's CRC or sizes differ from the central directory's`, {
+      path: entry.name,
+    });
+  }
   return (signed ? 4 : 0) + 4 + (zip64 ? 16 : 8);
 }

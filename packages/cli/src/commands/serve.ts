@@ -29,6 +29,15 @@ function stopSignal(): Promise<string> {
   });
 }
 
+/**
+ * The vault the server holds. Alerting (`@custody/alerts`, issue 12) plugs in here: an engine built from
+ * `--alerts FILE` passed as Vault.open's `onAuditRecord`, and closed after `server.close()` below.
+ */
+async function openServedVault(ctx: CommandContext, dir: string): Promise<Vault> {
+  const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env, { logger: ctx.logger });
+  return Vault.open({ dir, logger: ctx.logger, ...(store === undefined ? {} : { store }) });
+}
+
 export const serveCommand: CommandSpec = {
   path: ["serve"],
   summary: "serve the vault over HTTPS with mutual TLS until SIGTERM or SIGINT",
@@ -56,8 +65,7 @@ default info). See docs/server.md.`,
       { level: ctx.env.CUSTODY_LOG_LEVEL ?? "info", base: { name: "custody-server" } },
       ctx.stdout,
     );
-    const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env, { logger: ctx.logger });
-    const vault = await Vault.open({ dir, logger: ctx.logger, ...(store === undefined ? {} : { store }) });
+    const vault = await openServedVault(ctx, dir);
     const names = ctx.strings("name");
     const server = await startServer({
       vault,

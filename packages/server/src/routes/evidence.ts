@@ -10,9 +10,12 @@ export function evidenceRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return page(items, query.limit === undefined ? MAX_LIST_LIMIT : Number(query.limit), query.cursor);
   });
   route(app, ctx, ROUTES.show, ({ api, params, query }) => api.show(selector(params, query)));
-  route(app, ctx, ROUTES.read, async ({ api, params, query, reply, request }) => {
+  route(app, ctx, ROUTES.read, async ({ api, params, query, reply }) => {
+    // the client going away stops the read (the response closing before it finished)
     const abort = new AbortController();
-    request.raw.once("close", () => abort.abort());
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
     const read = await api.read(selector(params, query), { abortSignal: abort.signal });
     reply
       .code(200)

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, type Hash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -66,7 +66,7 @@ async function receive(
     if (!request.raw.complete) abort.abort();
   });
   const declared = Number(request.headers["content-length"] ?? Number.NaN);
-  const meter = new UploadMeter(ctx.limits, declared);
+  const meter = new UploadMeter(ctx.limits, declared, request.headers[UPLOAD_DIGEST_HEADER] !== undefined);
   try {
     if (declared > ctx.limits.maxUploadBytes) throw meter.tooLarge(declared);
     await mkdir(spool, { recursive: true, mode: 0o700 });
@@ -127,14 +127,16 @@ function splitLabel(label: string): [string, string] {
 /** Counts and hashes the body as it passes; cuts it past the size limit or below the minimum rate. */
 class UploadMeter extends Transform {
   bytes = 0;
-  readonly #hash = createHash("sha256");
+  // only when the client states the digest: the vault hashes the spool itself anyway
+  readonly #hash: Hash | undefined;
   readonly #limits: ServerLimits;
   readonly #declared: number;
   #windowBytes = 0;
   readonly #watchdog: NodeJS.Timeout;
 
-  constructor(limits: ServerLimits, declared: number) {
+  constructor(limits: ServerLimits, declared: number, hashing: boolean) {
     super({ highWaterMark: 1024 * 1024 });
+    this.#hash = hashing ? createHash("sha256") : undefined;
     this.#limits = limits;
     this.#declared = declared;
     this.#watchdog = setInterval(() => this.#checkRate(), limits.uploadRateWindowMs);
@@ -148,7 +150,7 @@ class UploadMeter extends Transform {
     else if (this.bytes > this.#declared) {
       done(new CustodyError("ERR_INVALID_ARGUMENT", "the body is longer than its content-length"));
     } else {
-      this.#hash.update(chunk);
+      this.#hash?.update(chunk);
       done(null, chunk);
     }
   }
@@ -176,7 +178,7 @@ class UploadMeter extends Transform {
   }
 
   sha256(): string {
-    return this.#hash.digest("hex");
+    return this.#hash?.digest("hex") ?? "";
   }
 
   stop(): void {

@@ -1,0 +1,110 @@
+// Shared by the server benchmarks: a custody server on a fresh vault in its own process (so the load
+// generator and the server do not share an event loop), and a tiny mTLS keep-alive load generator.
+//   node scripts/bench/lib/server.mjs child DIR   (what startServerChild runs)
+import { spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:https";
+import { join } from "node:path";
+
+const dist = (pkg) => new URL(`../../../packages/${pkg}/dist/index.js`, import.meta.url).href;
+
+if (process.argv[2] === "child") {
+  const dir = process.argv[3];
+  const { Vault } = await import(dist("vault"));
+  const { startServer } = await import(dist("server"));
+  const { vault, identityPem } = await Vault.init(join(dir, "vault"), { custodian: "bench", keyBits: 2048 });
+  await writeFile(join(dir, "bench.pem"), identityPem, { mode: 0o600 });
+  const server = await startServer({
+    vault,
+    port: 0,
+    names: ["127.0.0.1", "localhost"],
+    limits: {
+      requestsPerSecond: 1e9,
+      requestBurst: 1e9,
+      maxUploadBytes: 64 * 1024 ** 3,
+      maxConnections: 5000,
+      // the memory benchmark holds idle connections open for the length of its uploads
+      keepAliveTimeoutMs: Number(process.env.BENCH_KEEPALIVE_MS ?? 10_000),
+      idleSocketTimeoutMs: Number(process.env.BENCH_KEEPALIVE_MS ?? 120_000),
+    },
+  });
+  process.stdout.write(`${JSON.stringify({ url: server.urls[0], pid: process.pid })}\n`);
+  process.on("SIGTERM", () => server.close().then(() => process.exit(0)));
+}
+
+export function identityParts(pem) {
+  return {
+    cert: /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)[0],
+    key: /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(pem)[0],
+  };
+}
+
+/** Starts the server child on a vault under `dir`; resolves once it listens. */
+export async function startServerChild(dir, env = {}) {
+  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, "child", dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
+  });
+  const line = await new Promise((resolve, reject) => {
+    let text = "";
+    child.stdout.on("data", (chunk) => {
+      text += chunk;
+      if (text.includes("\n")) resolve(text.split("\n")[0]);
+    });
+    child.once("exit", (code) => reject(new Error(`server child exited ${code}`)));
+  });
+  const { url, pid } = JSON.parse(line);
+  const pem = await readFile(join(dir, "bench.pem"), "utf8");
+  const ca = await readFile(join(dir, "vault", "pki", "ca.pem"), "utf8");
+  const stop = () =>
+    new Promise((resolve) => {
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    });
+  return { url, pid, ca, identity: identityParts(pem), identityFile: join(dir, "bench.pem"), child, stop };
+}
+
+/** One request on `agent`; resolves with status and body. */
+export function send(url, path, { agent, method = "GET", body, headers = {} }) {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, url), { agent, method, headers });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.end(body);
+  });
+}
+
+/**
+ * `connections` keep-alive mTLS connections each issuing requests back to back for `seconds`:
+ * requests per second, p50/p99 latency, errors.
+ */
+export async function load(url, paths, { identity, ca, connections, seconds }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections, ...identity, ca });
+  const latencies = [];
+  let errors = 0;
+  const deadline = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, worker) => {
+      for (let n = worker; performance.now() < deadline; n++) {
+        const start = performance.now();
+        const response = await send(url, paths[n % paths.length], { agent }).catch(() => ({ status: 0 }));
+        if (response.status !== 200) errors++;
+        latencies.push(performance.now() - start);
+      }
+    }),
+  );
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return {
+    requests: latencies.length,
+    perSecond: latencies.length / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors,
+  };
+}

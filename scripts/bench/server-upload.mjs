@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// A large upload through the server's ingest route (streamed, spooled, hashed, verified, stored, audited)
+// against the same bytes sent by the same client (`curl -X POST -T file`, mutual TLS 1.3; `--data-binary @file`
+// reads a 1 GiB file into memory first and fails) to a minimal
+// Node HTTPS server that only writes the body to disk. Both servers in their own process; uses dist/.
+//   node scripts/bench/server-upload.mjs [--size-mib 1024]
+import { execSync, spawn, spawnSync } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { startServerChild } from "./lib/server.mjs";
+
+const { values } = parseArgs({ options: { "size-mib": { type: "string", default: "1024" } } });
+const sizeMiB = Number(values["size-mib"]);
+const base = await mkdtemp(join(tmpdir(), "custody-upload-bench-"));
+
+// the peer: a minimal HTTPS server, same TLS settings, that writes the body to a file and answers 201
+const PEER = `
+import { createServer } from "node:https";
+import { createWriteStream, readFileSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
+const [dir, key, cert, ca] = process.argv.slice(1);
+let n = 0;
+const server = createServer({ key: readFileSync(key), cert: readFileSync(cert), ca: readFileSync(ca), requestCert: true,
+  rejectUnauthorized: true, minVersion: "TLSv1.3" }, async (req, res) => {
+  await pipeline(req, createWriteStream(dir + "/body-" + n++));
+  res.writeHead(201).end("{}");
+});
+server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));
+`;
+
+async function writeRandom(file, mib) {
+  const out = createWriteStream(file);
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < mib; i++) {
+    randomFillSync(chunk);
+    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+  }
+  await new Promise((resolve) => out.end(resolve));
+}
+
+function curl(url, file, tls) {
+  const start = performance.now();
+  const run = spawnSync("curl", [
+    "-sS",
+    "--fail-with-body",
+    "--tlsv1.3",
+    "--cacert",
+    tls.ca,
+    "--cert",
+    tls.cert,
+    "--key",
+    tls.key,
+    "-H",
+    "content-type: application/octet-stream",
+    "-X",
+    "POST",
+    "-T",
+    file,
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    url,
+  ]);
+  const ms = performance.now() - start;
+  if (run.stdout.toString() !== "201") throw new Error(`curl ${url}: ${run.stdout} ${run.stderr}`);
+  return ms;
+}
+
+const server = await startServerChild(base);
+try {
+  const file = join(base, "upload.bin");
+  await writeRandom(file, sizeMiB);
+  const tls = {
+    ca: join(base, "vault", "pki", "ca.pem"),
+    cert: join(base, "cert.pem"),
+    key: join(base, "key.pem"),
+  };
+  await writeFile(tls.cert, server.identity.cert);
+  await writeFile(tls.key, server.identity.key, { mode: 0o600 });
+  const peerDir = join(base, "peer");
+  execSync(`mkdir -p ${peerDir}`);
+  const peer = spawn(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      PEER,
+      peerDir,
+      join(base, "vault", "server", "tls.key"),
+      join(base, "vault", "server", "tls.pem"),
+      tls.ca,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const peerPort = await new Promise((resolve) =>
+    peer.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
+  );
+  spawnSync("cat", [file], { stdio: ["ignore", "ignore", "inherit"] }); // the page cache holds it for both runs
+  const peerMs = curl(`https://127.0.0.1:${peerPort}/`, file, tls);
+  execSync(`rm -rf ${peerDir}/*`);
+  const oursMs = curl(`${server.url}/v1/items?case=BENCH&name=upload.bin`, file, tls);
+  peer.kill();
+  const mibs = (ms) => (sizeMiB / (ms / 1000)).toFixed(0);
+  console.log(
+    `${sizeMiB} MiB, curl -X POST -T file over mutual TLS 1.3; load: ${execSync("uptime").toString().trim()}\n`,
+  );
+  console.log("| server | seconds | MiB/s |\n| --- | ---: | ---: |");
+  console.log(
+    `| minimal Node HTTPS server writing the body to disk (peer) | ${(peerMs / 1000).toFixed(2)} | ${mibs(peerMs)} |`,
+  );
+  console.log(
+    `| custody server ingest (spool + hash + verify + store + audit) | ${(oursMs / 1000).toFixed(2)} | ${mibs(oursMs)} |`,
+  );
+  console.log(`\ncustody / peer: ${(oursMs / peerMs).toFixed(2)}×`);
+} finally {
+  await server.stop();
+  await rm(base, { recursive: true, force: true });
+}
