@@ -211,13 +211,13 @@ async function main() {
           join(dir, "identity.pem"),
           file,
         ]),
-      "custody --server ingest": () =>
+      "custody --server ingest": (r) =>
         run(process.execPath, [
           custody,
           "ingest",
           file,
           "--case",
-          "BENCH",
+          `BENCH-${r}`, // the same bytes once per case
           "--kind",
           "file",
           "--server",
@@ -250,7 +250,7 @@ async function main() {
     });
     const times = Object.fromEntries(Object.keys(peers).map((k) => [k, []]));
     for (let r = 0; r < Number(values.runs); r++)
-      for (const [name, go] of Object.entries(peers)) times[name].push(await go());
+      for (const [name, go] of Object.entries(peers)) times[name].push(await go(r));
     server.kill();
     // The server closes the vault (a signed checkpoint) before the folder goes.
     await new Promise((resolve) => {
