@@ -41,7 +41,7 @@ export function renderCliReference(commands: readonly CommandSpec[]): string {
     "the same output and exit codes; the identity file is the TLS client certificate and the vault CA",
     "certificate it carries is the only trust anchor for the server, unless `--ca FILE` names another.",
     "Commands that need the vault's own files or keys (`init`, `triage`, `collect` into the vault,",
-    "`audit accept-tail`) refuse `--server` with `ERR_USAGE`.",
+    "`audit accept-tail`) refuse `--server` with a usage error (exit 2).",
     "`--log-level LEVEL` (anywhere on the line; or `CUSTODY_LOG_LEVEL`; default `warn`) sets what the",
     "libraries log to stderr as pino JSON lines; at `debug` a failure's stack and causes are logged too.",
     "",
