@@ -23,6 +23,11 @@ const SCHEMAS = [
     module: "../packages/audit/dist/index.js",
     build: (m) => m.custodyReportJsonSchemas()[name],
   })),
+  ...["custody-alerts-v1", "custody-alert-v1"].map((name) => ({
+    file: `${name}.json`,
+    module: "../packages/alerts/dist/index.js",
+    build: (m) => m.alertJsonSchemas()[name],
+  })),
 ];
 
 const out = new URL("../docs/schemas/", import.meta.url);

@@ -11,6 +11,9 @@ export const collectionSummaryRowSchema = z.object({
   durationMs: z.number().int().nonnegative(),
   files: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
+  codePage: z.string().optional(),
+  parserLanguage: z.string().optional(),
+  unparsedLines: z.number().int().nonnegative().optional(),
 });
 
 export type CollectionSummaryRow = z.infer<typeof collectionSummaryRowSchema>;

@@ -53,7 +53,7 @@ it("writes the collection summary as CSV that spreadsheets will not evaluate", (
     },
   ]);
   expect(csv).toBe(
-    `${archive.SUMMARY_COLUMNS.join(",")}\r\nProcesses,"'=cmd|""/c calc""",failed,ERR_COLLECT_FAILED,2026-01-02T03:04:05.000Z,5,0,0\r\n`,
+    `${archive.SUMMARY_COLUMNS.join(",")}\r\nProcesses,"'=cmd|""/c calc""",failed,ERR_COLLECT_FAILED,2026-01-02T03:04:05.000Z,5,0,0,,,\r\n`,
   );
 });
 

@@ -57,7 +57,7 @@ describe("custody package / verify / extract", () => {
     expect(extracted.code).toBe(0);
     expect(await readFile(join(work, "out/CASE-1/data/notes.txt"), "utf8")).toBe("collected by hand\n");
     const summary = await readFile(join(work, "out/CASE-1/CollectionSummary.csv"), "utf8");
-    expect(summary).toMatch(/^Processes,custody package .*evidence,ok,,[^,]+,\d+,1,7500\r$/m);
+    expect(summary).toMatch(/^Processes,custody package .*evidence,ok,,[^,]+,\d+,1,7500,,,\r$/m);
   });
 
   it("exits 1 and lists the problems of a package signed by another CA", async () => {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createVaultClient } from "@custody/client";
+import { createVaultClient, parseTlsIdentity } from "@custody/client";
 import { isCustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Handler, makePki, type Pki, sendJson, startServer } from "./tls-fixture.js";
@@ -75,6 +75,20 @@ describe("the client trusts only the vault's server", () => {
       message: expect.stringContaining("is not for"),
     });
     client.close();
+  });
+
+  it("takes as the caller the certificate that matches the key, and the other certificates as trust anchors", () => {
+    const blocks = [...pki.identityPem.matchAll(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g)].map(
+      (m) => m[0],
+    );
+    const [leaf, key, ca] = blocks as [string, string, string];
+    // The CA certificate first: position does not make it the caller.
+    const parsed = parseTlsIdentity(`${ca}\n${key}\n${leaf}\n`);
+    expect(parsed.certificatePem).toBe(leaf);
+    expect(parsed.trustAnchorsPem).toEqual([ca]);
+    expect(() => parseTlsIdentity(`${ca}\n${key}\n`)).toThrow(
+      expect.objectContaining({ code: "ERR_IDENTITY_INVALID" }),
+    );
   });
 
   it("refuses an identity file without a CA certificate unless --ca is given", () => {

@@ -75,7 +75,7 @@ export async function runTool(
 
 /**
  * Runs a tool whose output is small and also parsed (Windows listings): keeps stdout (within the
- * per-file cap), writes it raw to `relPath`, and returns it. undefined when the tool is absent.
+ * per-file cap), writes it raw to `relPath`, and returns it as UTF-8. undefined when the tool is absent.
  */
 export async function captureTool(
   ctx: CollectContext,
@@ -83,6 +83,16 @@ export async function captureTool(
   name: string,
   args: readonly string[],
 ): Promise<string | undefined> {
+  return (await captureToolBytes(ctx, relPath, name, args))?.toString("utf8");
+}
+
+/** captureTool's bytes, as the tool wrote them (Windows tools write in the console's code page). */
+export async function captureToolBytes(
+  ctx: CollectContext,
+  relPath: string | undefined,
+  name: string,
+  args: readonly string[],
+): Promise<Buffer | undefined> {
   const file = await findTool(name);
   if (file === undefined) {
     ctx.problem(name, "ERR_NOT_PRESENT", "tool not found in the system folders");
@@ -106,9 +116,9 @@ export async function captureTool(
     child.on("close", (code, signal) => resolve(code ?? signal ?? "killed"));
   });
   const output = Buffer.concat(chunks).subarray(0, ctx.limits.maxFileBytes);
-  await ctx.emit(relPath, output, { source: line });
+  if (relPath !== undefined) await ctx.emit(relPath, output, { source: line });
   // reg query exits 1 for a missing key: its message is the recorded answer, not a failure.
   if (status !== 0 && !(name === "reg" && status === 1))
     ctx.problem(line, "ERR_COLLECT_FAILED", `exit ${status}`);
-  return output.toString("utf8");
+  return output;
 }

@@ -9,6 +9,7 @@ import type {
   EmitFileOptions,
   EmitMeta,
   EmitResult,
+  ParseReport,
 } from "./types.js";
 
 export interface Problem {
@@ -22,6 +23,7 @@ export interface ContextStats {
   bytes: number;
   problems: Problem[];
   commands: string[];
+  parsing: ParseReport[];
 }
 
 export interface ContextOptions {
@@ -42,7 +44,7 @@ export function createContext(options: ContextOptions): {
   stats: ContextStats;
   close(): Promise<void>;
 } {
-  const stats: ContextStats = { files: 0, bytes: 0, problems: [], commands: [] };
+  const stats: ContextStats = { files: 0, bytes: 0, problems: [], commands: [], parsing: [] };
   let closed = false;
   // A package is one ZIP stream: entries must go in one at a time even if a collector emits in parallel.
   let queue: Promise<unknown> = Promise.resolve();
@@ -110,6 +112,9 @@ export function createContext(options: ContextOptions): {
     problem,
     command(commandLine) {
       stats.commands.push(commandLine);
+    },
+    parsed(report) {
+      stats.parsing.push(report);
     },
   };
   return {

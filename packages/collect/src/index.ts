@@ -38,19 +38,25 @@ export type {
   EmitFileOptions,
   EmitMeta,
   EmitResult,
+  ParseReport,
   SinkItemMeta,
 } from "./types.js";
 export { DEFAULT_LIMITS } from "./types.js";
+export type { Decoded } from "./windows/codepage.js";
+export { decodeCodePage, isKnownCodePage, parseChcp } from "./windows/codepage.js";
 export { windowsCollectors } from "./windows/collectors.js";
+export type { Parsed, UnparsedLine } from "./windows/ledger.js";
 export type { ArpRow as WindowsArpRow, DnsCacheRow, KeyValueRow, NetstatRow } from "./windows/network.js";
 export { parseArpA, parseDisplayDns, parseIpconfigAll, parseNetstatAno } from "./windows/network.js";
 export type { InstalledProgramRow, RegValueRow } from "./windows/registry.js";
 export { installedProgramsFromReg, parseRegQuery } from "./windows/registry.js";
-export type { ServiceRow } from "./windows/system.js";
+export type { LocalGroup, ServiceRow, SystemInfo } from "./windows/system.js";
 export {
   parseNetLocalgroupList,
   parseNetLocalgroupMembers,
   parseScQuery,
   parseSystemInfo,
+  SYSTEMINFO_LANGUAGES,
 } from "./windows/system.js";
-export { parseHeaderedCsv, parsePowerShellTable } from "./windows/tables.js";
+export type { HeaderedCsvOptions } from "./windows/tables.js";
+export { parseHeaderedCsv, parsePowerShellTable, SCHTASKS_TASK_TO_RUN } from "./windows/tables.js";

@@ -18,6 +18,7 @@ import {
   type Collector,
   type CollectProgress,
   DEFAULT_LIMITS,
+  type ParseReport,
 } from "./types.js";
 
 export interface CollectDeviceOptions {
@@ -168,6 +169,7 @@ async function runOne(collector: Collector, options: RunOptions): Promise<Collec
     files: stats.files,
     bytes: stats.bytes,
   };
+  Object.assign(row, parsingColumns(stats.parsing));
   const code = status === "not-present" ? undefined : (errorCode ?? stats.problems[0]?.code);
   if (code !== undefined) row.errorCode = code;
   options.log.write(status === "ok" || status === "not-present" ? "info" : "warn", {
@@ -177,6 +179,27 @@ async function runOne(collector: Collector, options: RunOptions): Promise<Collec
     problems: stats.problems,
   });
   return row;
+}
+
+/** The summary's code page, parser language and unparsed-lines cells from a data point's parse reports. */
+export function parsingColumns(
+  reports: readonly ParseReport[],
+): Pick<CollectionSummaryRow, "codePage" | "parserLanguage" | "unparsedLines"> {
+  if (reports.length === 0) return {};
+  const byPage = new Map<string, string[]>();
+  for (const r of reports) {
+    const tools = byPage.get(r.codePage) ?? [];
+    if (!tools.includes(r.tool)) tools.push(r.tool);
+    byPage.set(r.codePage, tools);
+  }
+  const languages = [
+    ...new Set(reports.flatMap((r) => (r.language === undefined ? [] : [`${r.tool}: ${r.language}`]))),
+  ];
+  return {
+    codePage: [...byPage].map(([page, tools]) => `${page}: ${tools.join(", ")}`).join("; "),
+    ...(languages.length > 0 ? { parserLanguage: languages.join("; ") } : {}),
+    unparsedLines: reports.reduce((sum, r) => sum + r.unparsed, 0),
+  };
 }
 
 type Outcome = { kind: "done" } | { kind: "threw"; error: unknown } | { kind: "timeout" };

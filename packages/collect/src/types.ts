@@ -16,6 +16,22 @@ export interface CollectionSummaryRow {
   durationMs: number;
   files: number;
   bytes: number;
+  /** The code page each command's output was decoded with ("850: netstat.exe, arp.exe"); empty off Windows. */
+  codePage?: string;
+  /** The label table a parser used where labels could not be avoided ("systeminfo: fr"). */
+  parserLanguage?: string;
+  /** Lines of command output no parser could make sense of (kept in an Unparsed file beside them). */
+  unparsedLines?: number;
+}
+
+/** How one command's output was read, for the summary. */
+export interface ParseReport {
+  /** The tool, as its file name (`ipconfig.exe`). */
+  tool: string;
+  codePage: string;
+  /** The language table a label-dependent parser matched, if it needed one. */
+  language?: string;
+  unparsed: number;
 }
 
 export interface EmitMeta {
@@ -51,6 +67,8 @@ export interface CollectContext {
   problem(source: string, code: string, reason: string): void;
   /** Records the exact command line of a tool the collector had to run. */
   command(commandLine: string): void;
+  /** Records how a command's output was decoded and parsed (code page, language table, unparsed lines). */
+  parsed(report: ParseReport): void;
 }
 
 export interface Collector {

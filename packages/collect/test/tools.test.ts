@@ -6,6 +6,7 @@ import {
   type Collector,
   collectDevice,
   hashingSink,
+  installedProgramsFromReg,
   parseApkInstalled,
   parseArpA,
   parseCsv,
@@ -23,6 +24,7 @@ import {
   parseRegQuery,
   parseScQuery,
   parseSystemInfo,
+  SCHTASKS_TASK_TO_RUN,
 } from "../src/index.js";
 import { parseProcStat } from "../src/linux/procfs.js";
 import { parseUtmp } from "../src/linux/utmp.js";
@@ -146,6 +148,40 @@ describe("parsers take hostile input without throwing", () => {
     test(name, () => {
       fc.assert(
         fc.property(text, (input) => void parse(input)),
+        { numRuns: 300 },
+      );
+    });
+  }
+  // Every Windows parser accounts for every non-blank line: used, recognised as structure, or returned
+  // as unparsed with its own text and line number. Nothing is dropped silently, nothing invented.
+  const windowsParsers: [
+    string,
+    (text: string) => { unparsed: { line: number; text: string }[]; consumed: number },
+  ][] = [
+    ["netstat", parseNetstatAno],
+    ["arp", parseArpA],
+    ["ipconfig", parseIpconfigAll],
+    ["displaydns", parseDisplayDns],
+    ["reg", parseRegQuery],
+    ["uninstall", installedProgramsFromReg],
+    ["sc", parseScQuery],
+    ["localgroup list", parseNetLocalgroupList],
+    ["localgroup members", parseNetLocalgroupMembers],
+    ["systeminfo", parseSystemInfo],
+    ["headered csv", (t) => parseHeaderedCsv(t)],
+    ["schtasks csv", (t) => parseHeaderedCsv(t, { quoting: "unescaped", freeColumn: SCHTASKS_TASK_TO_RUN })],
+    ["tasklist csv", (t) => parseHeaderedCsv(t, { quoting: "unescaped", freeColumn: -1 })],
+    ["powershell table", parsePowerShellTable],
+  ];
+  for (const [name, parse] of windowsParsers) {
+    test(`${name}: no line lost`, () => {
+      fc.assert(
+        fc.property(text, (input) => {
+          const all = input.replace(/^\uFEFF/, "").split(/\r*\n|\r/);
+          const { unparsed, consumed } = parse(input);
+          for (const u of unparsed) expect(all[u.line - 1]).toBe(u.text);
+          expect(consumed + unparsed.length).toBe(all.filter((l) => l.trim() !== "").length);
+        }),
         { numRuns: 300 },
       );
     });

@@ -15,14 +15,15 @@ import {
   parseScQuery,
   parseSystemInfo,
 } from "../src/windows/system.js";
-import { parseHeaderedCsv, parsePowerShellTable } from "../src/windows/tables.js";
+import { parseHeaderedCsv, parsePowerShellTable, SCHTASKS_TASK_TO_RUN } from "../src/windows/tables.js";
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`./fixtures/windows/${name}`, import.meta.url), "utf8");
 
 describe("network commands", () => {
   test("netstat -ano: TCP with state, UDP without, IPv6 in brackets with zone ids", () => {
-    const rows = parseNetstatAno(fixture("netstat-ano.txt"));
+    const { rows, unparsed } = parseNetstatAno(fixture("netstat-ano.txt"));
+    expect(unparsed).toEqual([]);
     expect(rows).toHaveLength(17);
     expect(rows.find((r) => r.remoteAddress === "185.220.101.4")).toEqual({
       protocol: "TCP",
@@ -46,7 +47,8 @@ describe("network commands", () => {
   });
 
   test("arp -a: entries carry their interface", () => {
-    const rows = parseArpA(fixture("arp-a.txt"));
+    const { rows, unparsed } = parseArpA(fixture("arp-a.txt"));
+    expect(unparsed).toEqual([]);
     expect(rows).toHaveLength(7);
     expect(rows[0]).toEqual({
       interface: "10.0.0.42",
@@ -59,7 +61,8 @@ describe("network commands", () => {
   });
 
   test("ipconfig /all: sections, dotted keys, continuation values", () => {
-    const rows = parseIpconfigAll(fixture("ipconfig-all.txt"));
+    const { rows, unparsed } = parseIpconfigAll(fixture("ipconfig-all.txt"));
+    expect(unparsed).toEqual([]);
     const get = (section: string, key: string) =>
       rows.find((r) => r.section === section && r.key === key)?.value;
     expect(get("Windows IP Configuration", "Host Name")).toBe("WKS-042");
@@ -72,7 +75,8 @@ describe("network commands", () => {
   });
 
   test("ipconfig /displaydns: records with type, TTL and data; negative entries kept", () => {
-    const rows = parseDisplayDns(fixture("ipconfig-displaydns.txt"));
+    const { rows, unparsed } = parseDisplayDns(fixture("ipconfig-displaydns.txt"));
+    expect(unparsed).toEqual([]);
     expect(rows.map((r) => [r.entry, r.recordName, r.recordType, r.timeToLive, r.data])).toEqual([
       [
         "login.microsoftonline.com",
@@ -95,9 +99,24 @@ describe("network commands", () => {
   });
 });
 
+test("CR CR LF line ends (some Windows tools write them) read as one line end", () => {
+  for (const [name, parse] of [
+    ["ipconfig-displaydns.txt", parseDisplayDns],
+    ["ipconfig-all.txt", parseIpconfigAll],
+    ["systeminfo.txt", parseSystemInfo],
+  ] as const) {
+    const text = fixture(name);
+    expect(parse(text.replaceAll("\r\n", "\r\r\n")).rows).toEqual(parse(text).rows);
+  }
+});
+
 describe("CSV commands", () => {
   test("schtasks /query /fo csv /v: repeated headers dropped, fields by name", () => {
-    const rows = parseHeaderedCsv(fixture("schtasks-query-fo-csv-v.txt"));
+    const { rows, unparsed } = parseHeaderedCsv(fixture("schtasks-query-fo-csv-v.txt"), {
+      quoting: "unescaped",
+      freeColumn: SCHTASKS_TASK_TO_RUN,
+    });
+    expect(unparsed).toEqual([]);
     expect(rows.map((r) => r.TaskName)).toEqual([
       "\\MicrosoftEdgeUpdateTaskMachineCore",
       "\\OneDriveUpdater",
@@ -108,7 +127,10 @@ describe("CSV commands", () => {
   });
 
   test("tasklist /v /fo csv: quoted numbers with thousands separators; a hostile name is defused on output", () => {
-    const rows = parseHeaderedCsv(fixture("tasklist-v-fo-csv.txt"));
+    const { rows } = parseHeaderedCsv(fixture("tasklist-v-fo-csv.txt"), {
+      quoting: "unescaped",
+      freeColumn: -1,
+    });
     expect(rows).toHaveLength(6);
     expect(rows[3]).toMatchObject({
       "Image Name": "explorer.exe",
@@ -122,12 +144,12 @@ describe("CSV commands", () => {
   });
 
   test("Get-SmbSession as ConvertTo-Csv and as the default table view", () => {
-    const csv = parseHeaderedCsv(fixture("get-smbsession-csv.txt"));
+    const csv = parseHeaderedCsv(fixture("get-smbsession-csv.txt")).rows;
     expect(csv.map((r) => [r.ClientComputerName, r.ClientUserName, r.Dialect])).toEqual([
       ["10.0.0.15", "CONTOSO\\svc-backup", "3.1.1"],
       ["[fe80::1]", "CONTOSO\\jdoe", "3.1.1"],
     ]);
-    const table = parsePowerShellTable(fixture("get-smbsession-table.txt"));
+    const table = parsePowerShellTable(fixture("get-smbsession-table.txt")).rows;
     expect(table).toEqual([
       {
         SessionId: "8813272891461",
@@ -142,7 +164,7 @@ describe("CSV commands", () => {
         NumOpens: "0",
       },
     ]);
-    expect(parseHeaderedCsv(fixture("get-smbconnection-empty.txt"))).toEqual([]);
+    expect(parseHeaderedCsv(fixture("get-smbconnection-empty.txt")).rows).toEqual([]);
   });
 });
 
@@ -157,11 +179,16 @@ describe("registry, services, groups, systeminfo", () => {
       ["EmptyValue", "REG_SZ", ""],
       ["Flags", "REG_DWORD", "0x1"],
     ]);
-    expect(parseRegQuery(fixture("reg-query-missing.txt"))).toEqual({ found: false, values: [], keys: [] });
+    expect(parseRegQuery(fixture("reg-query-missing.txt"))).toMatchObject({
+      found: false,
+      values: [],
+      keys: [],
+      unparsed: [],
+    });
   });
 
   test("reg query /s on Uninstall: one program per subkey with a DisplayName", () => {
-    const programs = installedProgramsFromReg(fixture("reg-query-uninstall-s.txt"));
+    const programs = installedProgramsFromReg(fixture("reg-query-uninstall-s.txt")).rows;
     expect(programs.map((p) => [p.displayName, p.displayVersion, p.publisher, p.installDate])).toEqual([
       ["7-Zip 23.01 (x64)", "23.01", "Igor Pavlov", ""],
       [
@@ -176,7 +203,8 @@ describe("registry, services, groups, systeminfo", () => {
   });
 
   test("sc queryex: services with state, type, pid and exit code", () => {
-    const rows = parseScQuery(fixture("sc-queryex.txt"));
+    const { rows, unparsed } = parseScQuery(fixture("sc-queryex.txt"));
+    expect(unparsed).toEqual([]);
     expect(rows).toEqual([
       {
         name: "AdobeARMservice",
@@ -206,23 +234,27 @@ describe("registry, services, groups, systeminfo", () => {
   });
 
   test("net localgroup: the list, and members per group (an empty group has none)", () => {
-    expect(parseNetLocalgroupList(fixture("net-localgroup.txt"))).toEqual([
+    expect(parseNetLocalgroupList(fixture("net-localgroup.txt")).rows).toEqual([
       "Access Control Assistance Operators",
       "Administrators",
       "Backup Operators",
       "Remote Desktop Users",
       "Users",
     ]);
-    expect(parseNetLocalgroupMembers(fixture("net-localgroup-administrators.txt"))).toEqual({
+    expect(parseNetLocalgroupMembers(fixture("net-localgroup-administrators.txt")).rows[0]).toEqual({
       group: "Administrators",
       comment: "Administrators have complete and unrestricted access to the computer/domain",
       members: ["Administrator", "CONTOSO\\Domain Admins", "CONTOSO\\jdoe", "helpdesk-tmp"],
     });
-    expect(parseNetLocalgroupMembers(fixture("net-localgroup-backup-operators.txt")).members).toEqual([]);
+    expect(
+      parseNetLocalgroupMembers(fixture("net-localgroup-backup-operators.txt")).rows[0]?.members,
+    ).toEqual([]);
   });
 
   test("systeminfo: keys with colons, values with colons, continuation lines", () => {
-    const rows = parseSystemInfo(fixture("systeminfo.txt"));
+    const { rows, unparsed, language } = parseSystemInfo(fixture("systeminfo.txt"));
+    expect(unparsed).toEqual([]);
+    expect(language).toBe("en");
     const get = (key: string) => rows.find((r) => r.key === key)?.value;
     expect(get("Host Name")).toBe("WKS-042");
     expect(get("Original Install Date")).toBe("6/2/2025, 9:14:37 AM");

@@ -8,6 +8,10 @@ export interface CollectionSummaryFields {
   durationMs: number;
   files: number;
   bytes: number;
+  /** Appended columns (Windows command output): code page per tool, label table used, unparsed lines. */
+  codePage?: string;
+  parserLanguage?: string;
+  unparsedLines?: number;
 }
 
 export const SUMMARY_COLUMNS = [
@@ -19,6 +23,9 @@ export const SUMMARY_COLUMNS = [
   "Duration ms",
   "Files",
   "Bytes",
+  "Code page",
+  "Parser language",
+  "Unparsed lines",
 ] as const;
 
 /**
@@ -30,6 +37,7 @@ export function formatCollectionSummary(rows: readonly CollectionSummaryFields[]
   for (const row of rows) {
     const values = [row.dataPoint, row.source, row.status, row.errorCode ?? "", row.startedAt];
     values.push(String(row.durationMs), String(row.files), String(row.bytes));
+    values.push(row.codePage ?? "", row.parserLanguage ?? "", row.unparsedLines?.toString() ?? "");
     lines.push(values.map(csvField).join(","));
   }
   return `${lines.join("\r\n")}\r\n`;

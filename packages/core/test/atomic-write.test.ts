@@ -57,7 +57,7 @@ describe("formatCollectionSummary", () => {
       },
     ]);
     expect(csv).toBe(
-      `${SUMMARY_COLUMNS.join(",")}\r\nProcesses,"'=cmd|""/c calc""",failed,ERR_COLLECT_FAILED,2026-01-02T03:04:05.000Z,5,0,0\r\n`,
+      `${SUMMARY_COLUMNS.join(",")}\r\nProcesses,"'=cmd|""/c calc""",failed,ERR_COLLECT_FAILED,2026-01-02T03:04:05.000Z,5,0,0,,,\r\n`,
     );
   });
 });

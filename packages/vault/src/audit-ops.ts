@@ -1,4 +1,5 @@
 import type { AuditRecord, AuditVerifyReport, InclusionProofBundle, SignedCheckpoint } from "@custody/audit";
+import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
@@ -20,16 +21,33 @@ export async function verifyVaultAudit(
   principal: AuthenticatedPrincipal,
   options: AuditVerifyOptions = {},
 ): Promise<AuditVerifyReport> {
-  return ctx.guard.run(auditRequest(principal, "audit.read", "audit:verify"), async () =>
-    ctx.guard.verify({
+  return ctx.guard.run(auditRequest(principal, "audit.read", "audit:verify"), async () => {
+    const report = await ctx.guard.verify({
       trust: {
         trustAnchors: [ctx.pki.caCertificatePem],
         crls: [await readPkiFile(ctx.dir, PKI_FILES.crl)],
         clock: ctx.clock,
       },
       ...(options.knownCheckpoints === undefined ? {} : { knownCheckpoints: options.knownCheckpoints }),
-    }),
-  );
+    });
+    // A failed verification is a finding about the vault: it goes in the log (and to whoever watches
+    // the log), not only to the caller.
+    const problem = report.problem;
+    if (!report.ok && problem !== undefined) {
+      await ctx.guard.failed(
+        principal,
+        "audit.read",
+        "audit:verify",
+        new CustodyError(problem.code, problem.message),
+        {
+          kind: problem.kind,
+          ...(problem.seq === undefined ? {} : { seq: problem.seq }),
+          ...(problem.line === undefined ? {} : { line: problem.line }),
+        },
+      );
+    }
+    return report;
+  });
 }
 
 export async function showAudit(

@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { AccessPolicyStore } from "@custody/access";
 import {
   type AuditLog,
+  type AuditRecord,
   DirectoryCheckpointWitness,
   openFileAuditLog,
+  RECOVERY_ACTOR,
   verifyCheckpointSignature,
 } from "@custody/audit";
 import {
@@ -33,6 +35,12 @@ export interface VaultOpenOptions {
   logger?: Logger;
   /** A store built by the caller (e.g. AzureBlobEvidenceStore); the fs store under `dir` otherwise. */
   store?: EvidenceStore;
+  /**
+   * Sees every audit record appended once the log is open (not the replay of older ones), when it is
+   * durable, in order: where an alert engine's `observe` goes. It runs inside the append, so it must
+   * only queue; a throw is logged and ignored (the vault keeps working).
+   */
+  onAuditRecord?: (record: AuditRecord) => void;
 }
 
 /** `init`: a log being written for the first time; `accept-tail`: a custodian reviews an unsealed tail. */
@@ -58,6 +66,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const store = options.store ?? (await openConfiguredStore(options.dir, config));
   const ledger = new Ledger(createHash("sha256").update(pki.sealKey).digest("hex"));
   const signer = new VaultSigner(pki.signers, ledger, clock);
+  const watch = watchRecords(options.onAuditRecord, logger);
   const audit = await openFileAuditLog({
     dir: join(options.dir, "audit"),
     signer,
@@ -65,11 +74,15 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     logger,
     checkpointEvery: config.checkpointEvery,
     sealKey: pki.sealKey,
-    onRecord: (record) => ledger.observe(record),
+    onRecord: (record) => {
+      ledger.observe(record);
+      watch.observe(record);
+    },
     ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
     ...(mode === "accept-tail" ? { acceptUnsealedTail: true } : {}),
   });
   try {
+    await watch.goLive(audit);
     const policy = await AccessPolicyStore.open(join(options.dir, "policy"), { clock, logger });
     const authenticated = new WeakSet<AuthenticatedPrincipal>();
     const policyNow = async () => {
@@ -103,6 +116,35 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     await audit.close().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Forwards live records to the caller's observer, never letting it throw into the audit append. The
+ * replay at open is not forwarded, except the repairs the open itself appended (a torn write cut, a
+ * crashed writer's tail signed): those are the records at or after the latest checkpoint once open.
+ */
+function watchRecords(observer: ((record: AuditRecord) => void) | undefined, logger: Logger) {
+  const repairs: AuditRecord[] = [];
+  let live = false;
+  const forward = (record: AuditRecord) => {
+    try {
+      observer?.(record);
+    } catch (error) {
+      logger.error({ err: error, seq: record.seq }, "the onAuditRecord observer threw");
+    }
+  };
+  return {
+    observe(record: AuditRecord) {
+      if (observer === undefined) return;
+      if (live) forward(record);
+      else if (record.actor === RECOVERY_ACTOR && repairs.push(record) > 64) repairs.shift();
+    },
+    async goLive(audit: AuditLog) {
+      live = true;
+      const signed = (await audit.latestCheckpoint())?.checkpoint.treeSize ?? 0;
+      for (const record of repairs.splice(0)) if (record.seq >= signed) forward(record);
+    },
+  };
 }
 
 /**

@@ -1,16 +1,23 @@
-import { captureTool } from "../command.js";
+import { captureToolBytes } from "../command.js";
 import { type CsvValue, recordsToCsv } from "../csv.js";
 import type { CollectContext, Collector } from "../types.js";
+import { consoleCodePage, POWERSHELL_UTF8, parsedCommand, UTF8 } from "./console.js";
 import { windowsFileCollectors } from "./files.js";
+import type { Parsed } from "./ledger.js";
 import { parseArpA, parseDisplayDns, parseIpconfigAll, parseNetstatAno } from "./network.js";
-import { installedProgramsFromReg, parseRegQuery } from "./registry.js";
+import {
+  type InstalledProgramRow,
+  installedProgramsFromReg,
+  parseRegQuery,
+  type RegValueRow,
+} from "./registry.js";
 import {
   parseNetLocalgroupList,
   parseNetLocalgroupMembers,
   parseScQuery,
   parseSystemInfo,
 } from "./system.js";
-import { parseHeaderedCsv } from "./tables.js";
+import { parseHeaderedCsv, SCHTASKS_TASK_TO_RUN } from "./tables.js";
 
 export const AUTORUN_KEYS = [
   "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Run",
@@ -29,19 +36,37 @@ export const AUTORUN_KEYS = [
 
 const POWERSHELL = ["-NoProfile", "-NonInteractive", "-Command"];
 
-async function csvOf(ctx: CollectContext, name: string, rows: readonly object[]): Promise<void> {
-  await ctx.emit(name, recordsToCsv(rows as Record<string, CsvValue>[]), {
-    source: "parsed from the raw output beside it",
-  });
+const keyFile = (key: string): string => `${key.replace(/[\\ ]/g, "_")}.txt`;
+
+function regValues(text: string): Parsed<RegValueRow> {
+  const { values, unparsed, consumed } = parseRegQuery(text);
+  return { rows: values, unparsed, consumed };
 }
 
+/** A Windows data point run through console tools: they learn the console's code page first. */
 function windows(
   name: string,
   volatilityRank: number,
   source: string,
-  collect: (ctx: CollectContext) => Promise<void>,
+  collect: (ctx: CollectContext, codePage: number | undefined) => Promise<void>,
 ): Collector {
-  return { name, platform: "win32", volatilityRank, source, collect };
+  return {
+    name,
+    platform: "win32",
+    volatilityRank,
+    source,
+    collect: async (ctx) => collect(ctx, await consoleCodePage(ctx)),
+  };
+}
+
+async function powershellCsv(ctx: CollectContext, raw: string, script: string) {
+  return parsedCommand(ctx, {
+    raw,
+    tool: "powershell",
+    args: [...POWERSHELL, `${POWERSHELL_UTF8}${script} | ConvertTo-Csv -NoTypeInformation`],
+    codePage: UTF8,
+    parse: (text) => parseHeaderedCsv(text),
+  });
 }
 
 export function windowsCollectors(): Collector[] {
@@ -50,16 +75,41 @@ export function windowsCollectors(): Collector[] {
       "NetworkConnections",
       0,
       "netstat -ano; arp -a; ipconfig /all; ipconfig /displaydns; netsh advfirewall; pfirewall.log",
-      async (ctx) => {
-        const netstat = await captureTool(ctx, "ActiveNetConnections.txt", "netstat", ["-ano"]);
-        const arp = await captureTool(ctx, "Arp.txt", "arp", ["-a"]);
-        if (netstat !== undefined) await csvOf(ctx, "ActiveNetConnections.csv", parseNetstatAno(netstat));
-        if (arp !== undefined) await csvOf(ctx, "Arp.csv", parseArpA(arp));
-        const dns = await captureTool(ctx, "DnsCache.txt", "ipconfig", ["/displaydns"]);
-        if (dns !== undefined) await csvOf(ctx, "DnsCache.csv", parseDisplayDns(dns));
-        const ip = await captureTool(ctx, "IpConfig.txt", "ipconfig", ["/all"]);
-        if (ip !== undefined) await csvOf(ctx, "IpConfig.csv", parseIpconfigAll(ip));
-        await captureTool(ctx, "FirewallExecutionLog.txt", "netsh", [
+      async (ctx, codePage) => {
+        const run = { codePage };
+        await parsedCommand(ctx, {
+          ...run,
+          raw: "ActiveNetConnections.txt",
+          tool: "netstat",
+          args: ["-ano"],
+          parse: parseNetstatAno,
+          csv: "ActiveNetConnections.csv",
+        });
+        await parsedCommand(ctx, {
+          ...run,
+          raw: "Arp.txt",
+          tool: "arp",
+          args: ["-a"],
+          parse: parseArpA,
+          csv: "Arp.csv",
+        });
+        await parsedCommand(ctx, {
+          ...run,
+          raw: "DnsCache.txt",
+          tool: "ipconfig",
+          args: ["/displaydns"],
+          parse: parseDisplayDns,
+          csv: "DnsCache.csv",
+        });
+        await parsedCommand(ctx, {
+          ...run,
+          raw: "IpConfig.txt",
+          tool: "ipconfig",
+          args: ["/all"],
+          parse: parseIpconfigAll,
+          csv: "IpConfig.csv",
+        });
+        await captureToolBytes(ctx, "FirewallExecutionLog.txt", "netsh", [
           "advfirewall",
           "firewall",
           "show",
@@ -69,78 +119,133 @@ export function windowsCollectors(): Collector[] {
         ]);
       },
     ),
-    windows("SmbSessions", 0, "Get-SmbSession; Get-SmbConnection", async (ctx) => {
-      for (const [file, cmdlet] of [
-        ["SMBInboundSessions.csv", "Get-SmbSession"],
-        ["SMBOutboundSessions.csv", "Get-SmbConnection"],
-      ] as const) {
-        const text = await captureTool(ctx, file, "powershell", [
-          ...POWERSHELL,
-          `${cmdlet} | ConvertTo-Csv -NoTypeInformation`,
-        ]);
-        if (text !== undefined && parseHeaderedCsv(text).length === 0)
-          await ctx.emit(`${file.replace(".csv", "")}-none.txt`, "No SMB sessions found.\r\n", {
-            source: cmdlet,
-          });
-      }
+    {
+      name: "SmbSessions",
+      platform: "win32",
+      volatilityRank: 0,
+      source: "Get-SmbSession; Get-SmbConnection",
+      // PowerShell only, told to write UTF-8: no console code page to learn.
+      collect: async (ctx) => {
+        for (const [file, cmdlet] of [
+          ["SMBInboundSessions.csv", "Get-SmbSession"],
+          ["SMBOutboundSessions.csv", "Get-SmbConnection"],
+        ] as const) {
+          const parsed = await powershellCsv(ctx, file, cmdlet);
+          if (parsed !== undefined && parsed.rows.length === 0)
+            await ctx.emit(`${file.replace(".csv", "")}-none.txt`, "No SMB sessions found.\r\n", {
+              source: cmdlet,
+            });
+        }
+      },
+    },
+    windows("Processes", 1, "tasklist /v /fo csv; Win32_Process", async (ctx, codePage) => {
+      await parsedCommand(ctx, {
+        raw: "Processes.txt",
+        tool: "tasklist",
+        args: ["/v", "/fo", "csv"],
+        codePage,
+        // The window title is the last column and free text.
+        parse: (text) => parseHeaderedCsv(text, { quoting: "unescaped", freeColumn: -1 }),
+        csv: "Processes.csv",
+      });
+      await powershellCsv(
+        ctx,
+        "ProcessDetails.csv",
+        "Get-CimInstance Win32_Process | Select-Object ProcessId,ParentProcessId,Name,ExecutablePath,CommandLine,CreationDate",
+      );
     }),
-    windows("Processes", 1, "tasklist /v /fo csv; Win32_Process", async (ctx) => {
-      await captureTool(ctx, "Processes.csv", "tasklist", ["/v", "/fo", "csv"]);
-      await captureTool(ctx, "ProcessDetails.csv", "powershell", [
-        ...POWERSHELL,
-        "Get-CimInstance Win32_Process | Select-Object ProcessId,ParentProcessId,Name,ExecutablePath,CommandLine,CreationDate | ConvertTo-Csv -NoTypeInformation",
-      ]);
+    windows("SystemInformation", 2, "systeminfo", async (ctx, codePage) => {
+      await parsedCommand(ctx, {
+        raw: "SystemInformation.txt",
+        tool: "systeminfo",
+        args: [],
+        codePage,
+        parse: parseSystemInfo,
+        csv: "SystemInformation.csv",
+      });
     }),
-    windows("SystemInformation", 2, "systeminfo", async (ctx) => {
-      const text = await captureTool(ctx, "SystemInformation.txt", "systeminfo", []);
-      if (text !== undefined) await csvOf(ctx, "SystemInformation.csv", parseSystemInfo(text));
+    windows("Services", 3, "sc queryex type= service state= all", async (ctx, codePage) => {
+      const args = ["queryex", "type=", "service", "state=", "all"];
+      await parsedCommand(ctx, {
+        raw: "Services.txt",
+        tool: "sc",
+        args,
+        codePage,
+        parse: parseScQuery,
+        csv: "Services.csv",
+      });
     }),
-    windows("Services", 3, "sc queryex type= service state= all", async (ctx) => {
-      const text = await captureTool(ctx, "Services.txt", "sc", [
-        "queryex",
-        "type=",
-        "service",
-        "state=",
-        "all",
-      ]);
-      if (text !== undefined) await csvOf(ctx, "Services.csv", parseScQuery(text));
+    windows("ScheduledTasks", 4, "schtasks /query /fo csv /v", async (ctx, codePage) => {
+      await parsedCommand(ctx, {
+        raw: "ScheduledTasks.txt",
+        tool: "schtasks",
+        args: ["/query", "/fo", "csv", "/v"],
+        codePage,
+        parse: (text) => parseHeaderedCsv(text, { quoting: "unescaped", freeColumn: SCHTASKS_TASK_TO_RUN }),
+        csv: "ScheduledTasks.csv",
+      });
     }),
-    windows("ScheduledTasks", 4, "schtasks /query /fo csv /v", async (ctx) => {
-      await captureTool(ctx, "ScheduledTasks.csv", "schtasks", ["/query", "/fo", "csv", "/v"]);
-    }),
-    windows("Autoruns", 5, "reg query on each autorun key", async (ctx) => {
-      const rows = [];
+    windows("Autoruns", 5, "reg query on each autorun key", async (ctx, codePage) => {
+      const rows: RegValueRow[] = [];
       for (const key of AUTORUN_KEYS) {
-        const text = await captureTool(ctx, `${key.replace(/[\\ ]/g, "_")}.txt`, "reg", ["query", key]);
-        if (text !== undefined) rows.push(...parseRegQuery(text).values);
+        const parsed = await parsedCommand(ctx, {
+          raw: keyFile(key),
+          tool: "reg",
+          args: ["query", key],
+          codePage,
+          parse: regValues,
+        });
+        rows.push(...(parsed?.rows ?? []));
       }
       await csvOf(ctx, "Autoruns.csv", rows);
     }),
-    windows("InstalledPrograms", 5, "reg query ...\\Uninstall /s", async (ctx) => {
-      const rows = [];
+    windows("InstalledPrograms", 5, "reg query ...\\Uninstall /s", async (ctx, codePage) => {
+      const rows: InstalledProgramRow[] = [];
       for (const key of [
         "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
         "HKLM\\Software\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
       ]) {
-        const text = await captureTool(ctx, `${key.replace(/[\\ ]/g, "_")}.txt`, "reg", ["query", key, "/s"]);
-        if (text !== undefined) rows.push(...installedProgramsFromReg(text));
+        const parsed = await parsedCommand(ctx, {
+          raw: keyFile(key),
+          tool: "reg",
+          args: ["query", key, "/s"],
+          codePage,
+          parse: installedProgramsFromReg,
+        });
+        rows.push(...(parsed?.rows ?? []));
       }
       await csvOf(ctx, "InstalledPrograms.csv", rows);
     }),
-    windows("UsersAndGroups", 5, "net localgroup; net localgroup NAME; net user", async (ctx) => {
-      const list = await captureTool(ctx, "LocalGroups.txt", "net", ["localgroup"]);
+    windows("UsersAndGroups", 5, "net localgroup; net localgroup NAME; net user", async (ctx, codePage) => {
+      const list = await parsedCommand(ctx, {
+        raw: "LocalGroups.txt",
+        tool: "net",
+        args: ["localgroup"],
+        codePage,
+        parse: parseNetLocalgroupList,
+      });
       const rows = [];
-      for (const [i, group] of parseNetLocalgroupList(list ?? "").entries()) {
-        const text = await captureTool(ctx, `Groups/${String(i).padStart(3, "0")}.txt`, "net", [
-          "localgroup",
-          group,
-        ]);
-        const parsed = parseNetLocalgroupMembers(text ?? "");
-        rows.push({ group, comment: parsed.comment, members: parsed.members.join("; ") });
+      for (const [i, group] of (list?.rows ?? []).entries()) {
+        const raw = `Groups/${String(i).padStart(3, "0")}.txt`;
+        const parsed = await parsedCommand(ctx, {
+          raw,
+          tool: "net",
+          args: ["localgroup", group],
+          codePage,
+          parse: parseNetLocalgroupMembers,
+        });
+        const found = parsed?.rows[0];
+        rows.push({ group, comment: found?.comment ?? "", members: (found?.members ?? []).join("; ") });
       }
       await csvOf(ctx, "Groups.csv", rows);
-      await captureTool(ctx, "Users.txt", "net", ["user"]);
+      await captureToolBytes(ctx, "Users.txt", "net", ["user"]);
     }),
     ...windowsFileCollectors(),
   ];
+}
+
+async function csvOf(ctx: CollectContext, name: string, rows: readonly object[]): Promise<void> {
+  await ctx.emit(name, recordsToCsv(rows as Record<string, CsvValue>[]), {
+    source: "parsed from the raw outputs beside it",
+  });
 }

@@ -1,4 +1,12 @@
-/** Parsers for netstat -ano, arp -a, ipconfig /all and ipconfig /displaydns (English output). */
+/**
+ * Parsers for netstat -ano, arp -a, ipconfig /all and ipconfig /displaydns. They go by structure (the
+ * protocol token, the " --- 0x" interface line, the aligned value column, the order of a DNS record's
+ * fields), never by English labels, so localized output parses the same; lines that fit no structure
+ * are returned as unparsed.
+ */
+
+import { type LabelledLine, labelledLines } from "./labelled.js";
+import { LineLedger, type Parsed } from "./ledger.js";
 
 export interface NetstatRow {
   protocol: string;
@@ -10,29 +18,37 @@ export interface NetstatRow {
   pid: number;
 }
 
-export function parseNetstatAno(text: string): NetstatRow[] {
+export function parseNetstatAno(text: string): Parsed<NetstatRow> {
+  const ledger = new LineLedger(text);
   const rows: NetstatRow[] = [];
-  for (const line of lines(text)) {
-    const f = line.trim().split(/\s+/);
-    const protocol = f[0]?.toUpperCase();
-    if (protocol !== "TCP" && protocol !== "UDP") continue;
-    // UDP rows have no state column: the pid is always last.
-    const hasState = f.length >= 5;
-    const local = splitEndpoint(f[1] ?? "");
-    const remote = splitEndpoint(f[2] ?? "");
-    const pid = Number(f[f.length - 1]);
-    if (!Number.isInteger(pid)) continue;
-    rows.push({
-      protocol,
-      localAddress: local.address,
-      localPort: local.port,
-      remoteAddress: remote.address,
-      remotePort: remote.port,
-      state: hasState ? (f[3] ?? "") : "",
-      pid,
-    });
+  for (const [index, line] of ledger.lines.entries()) {
+    const row = netstatRow(line);
+    // Before the first connection: the title and the (localized) column header.
+    if (row !== undefined || rows.length === 0) ledger.take(index);
+    if (row !== undefined) rows.push(row);
   }
-  return rows;
+  return ledger.result(rows);
+}
+
+function netstatRow(line: string): NetstatRow | undefined {
+  const f = line.trim().split(/\s+/);
+  const protocol = f[0]?.toUpperCase();
+  if (protocol !== "TCP" && protocol !== "UDP") return undefined;
+  // proto, local, remote, [state], pid: the pid is always last; UDP has no state; a TCP state is
+  // translated on some systems ("ABHÖREN"), so it is whatever stands between the remote end and the pid.
+  const last = f[f.length - 1] ?? "";
+  if (!/^\d+$/.test(last) || (protocol === "UDP" ? f.length !== 4 : f.length < 5)) return undefined;
+  const local = splitEndpoint(f[1] ?? "");
+  const remote = splitEndpoint(f[2] ?? "");
+  return {
+    protocol,
+    localAddress: local.address,
+    localPort: local.port,
+    remoteAddress: remote.address,
+    remotePort: remote.port,
+    state: f.slice(3, -1).join(" "),
+    pid: Number(last),
+  };
 }
 
 /** "10.0.0.1:443", "[fe80::1%12]:445", "*:*": address and port split at the last colon. */
@@ -50,18 +66,29 @@ export interface ArpRow {
   type: string;
 }
 
-export function parseArpA(text: string): ArpRow[] {
+const ARP_INTERFACE = /^\S.*?:\s*(\S+)\s+---\s+(0x[0-9a-fA-F]+)\s*$/;
+
+/** arp -a: "Interface: IP --- 0xN" (in any language) opens a table whose first line is its header. */
+export function parseArpA(text: string): Parsed<ArpRow> {
+  const ledger = new LineLedger(text);
   const rows: ArpRow[] = [];
-  let iface = { address: "", index: "" };
-  for (const line of lines(text)) {
-    const header = /^Interface:\s+(\S+)\s+---\s+(0x[0-9a-fA-F]+)/.exec(line.trim());
+  let iface: { address: string; index: string; headerAt: number } | undefined;
+  for (const [index, line] of ledger.lines.entries()) {
+    const header = ARP_INTERFACE.exec(line.trim());
     if (header) {
-      iface = { address: header[1] ?? "", index: header[2] ?? "" };
+      iface = { address: header[1] ?? "", index: header[2] ?? "", headerAt: index };
+      ledger.take(index);
+      continue;
+    }
+    if (iface === undefined) continue;
+    if (index === iface.headerAt + 1) {
+      ledger.take(index);
       continue;
     }
     const f = line.trim().split(/\s+/);
     if (f.length !== 3 || !/^[0-9a-fA-F:.]+$/.test(f[0] ?? "") || !/^[0-9a-fA-F-]+$/.test(f[1] ?? ""))
       continue;
+    ledger.take(index);
     rows.push({
       interface: iface.address,
       interfaceIndex: iface.index,
@@ -70,7 +97,7 @@ export function parseArpA(text: string): ArpRow[] {
       type: f[2] ?? "",
     });
   }
-  return rows;
+  return ledger.result(rows);
 }
 
 export interface KeyValueRow {
@@ -80,24 +107,39 @@ export interface KeyValueRow {
 }
 
 /**
- * ipconfig /all: unindented lines open a section ("Ethernet adapter X:"); "Key . . . : value" lines
- * belong to it; deeper-indented lines without a key continue the previous value (DNS servers).
+ * ipconfig /all: unindented lines open a section ("Ethernet adapter X:", "Carte Ethernet X :"); indented
+ * lines are "label . . . : value" with the value at one aligned column, or continue the previous value
+ * (DNS servers, the search list) when they start at that column. A label longer than the column
+ * ("Connection-specific DNS Suffix Search List :") has its values on the lines below.
  */
-export function parseIpconfigAll(text: string): KeyValueRow[] {
+export function parseIpconfigAll(text: string): Parsed<KeyValueRow> {
+  const ledger = new LineLedger(text);
   const rows: KeyValueRow[] = [];
   let section = "";
-  for (const line of lines(text)) {
-    if (line.trim() === "") continue;
-    if (!/^\s/.test(line)) {
-      section = line.trim().replace(/:$/, "");
-      continue;
-    }
-    const match = /^\s+(.+?)(?:\s?\.)+\s?:\s?(.*)$/.exec(line);
-    const last = rows[rows.length - 1];
-    if (match) rows.push({ section, key: (match[1] ?? "").trim(), value: (match[2] ?? "").trim() });
-    else if (last) last.value = `${last.value}; ${line.trim()}`.replace(/^; /, "");
+  for (const item of labelledLines(ledger.lines, { indented: true })) {
+    if (item.kind === "heading") section = item.text.replace(/\s*:$/, "");
+    if (!addLabelled(rows, item, section)) continue;
+    ledger.take(item.index);
   }
-  return rows;
+  return ledger.result(rows);
+}
+
+/** Adds a labelled line to `rows`; false when it fits nowhere (left unparsed). */
+export function addLabelled(rows: KeyValueRow[], item: LabelledLine, section: string): boolean {
+  const last = rows[rows.length - 1];
+  switch (item.kind) {
+    case "heading":
+      return true;
+    case "pair":
+      rows.push({ section, key: item.key, value: item.value });
+      return true;
+    case "continuation":
+      if (last === undefined || last.section !== section) return false;
+      last.value = last.value === "" ? item.text : `${last.value}; ${item.text}`;
+      return true;
+    case "other":
+      return false;
+  }
 }
 
 export interface DnsCacheRow {
@@ -109,38 +151,59 @@ export interface DnsCacheRow {
   data: string;
 }
 
-/** ipconfig /displaydns: blocks per entry; "Name does not exist." entries are kept as negative cache. */
-export function parseDisplayDns(text: string): DnsCacheRow[] {
+/**
+ * ipconfig /displaydns: an entry name underlined with dashes, then records of labelled lines in a fixed
+ * order (name, type, time to live, data length, section, then the data lines), separated by blank
+ * lines. A single unlabelled line under an entry is its negative answer ("Name does not exist.").
+ */
+export function parseDisplayDns(text: string): Parsed<DnsCacheRow> {
+  const ledger = new LineLedger(text);
   const rows: DnsCacheRow[] = [];
-  let entry = "";
-  let current: DnsCacheRow | undefined;
-  const all = lines(text);
-  for (const [i, line] of all.entries()) {
-    const trimmed = line.trim();
-    if (/^-{10,}$/.test(all[i + 1]?.trim() ?? "")) {
-      entry = trimmed;
-      continue;
+  const all = ledger.lines;
+  let entry: string | undefined;
+  let group: LabelledLine[] = [];
+  const flush = (): void => {
+    if (entry !== undefined && group.length >= 6) {
+      rows.push(dnsRecord(entry, group));
+      for (const item of group) ledger.take(item.index);
     }
-    if (trimmed === "Name does not exist." || trimmed === "No records of type AAAA") {
-      rows.push({ entry, recordName: entry, recordType: "", timeToLive: "", section: "", data: trimmed });
-      continue;
+    group = [];
+  };
+  for (const item of labelledLines(all, { indented: true })) {
+    const next = all[item.index + 1]?.trim() ?? "";
+    if (/^-{10,}$/.test(next)) {
+      flush();
+      entry = item.text;
+      ledger.take(item.index);
+      ledger.take(item.index + 1);
+    } else if (/^-{10,}$/.test(item.text)) continue;
+    else if (item.kind === "pair" || item.kind === "continuation") group.push(item);
+    else if (item.kind === "heading" && rows.length === 0 && entry === undefined) ledger.take(item.index);
+    else if (item.kind === "other" && entry !== undefined && group.length === 0) {
+      rows.push({ entry, recordName: entry, recordType: "", timeToLive: "", section: "", data: item.text });
+      ledger.take(item.index);
     }
-    const match = /^(.+?)(?:\s?\.)*\s*:\s(.*)$/.exec(trimmed);
-    if (!match) continue;
-    const key = (match[1] ?? "").trim();
-    const value = (match[2] ?? "").trim();
-    if (key === "Record Name") {
-      current = { entry, recordName: value, recordType: "", timeToLive: "", section: "", data: "" };
-      rows.push(current);
-    } else if (current === undefined) continue;
-    else if (key === "Record Type") current.recordType = value;
-    else if (key === "Time To Live") current.timeToLive = value;
-    else if (key === "Section") current.section = value;
-    else if (key !== "Data Length") current.data = `${key}: ${value}`;
+    if (item.blankAfter) flush();
   }
-  return rows;
+  flush();
+  return ledger.result(rows);
 }
 
-export function lines(text: string): string[] {
-  return text.replace(/^\uFEFF/, "").split(/\r?\n/);
+function dnsRecord(entry: string, group: readonly LabelledLine[]): DnsCacheRow {
+  const value = (i: number): string => {
+    const item = group[i];
+    return item?.kind === "pair" ? item.value : (item?.text ?? "");
+  };
+  const data = group
+    .slice(5)
+    .map((item) => (item.kind === "pair" ? `${item.key}: ${item.value}` : item.text))
+    .join("; ");
+  return {
+    entry,
+    recordName: value(0),
+    recordType: value(1),
+    timeToLive: value(2),
+    section: value(4),
+    data,
+  };
 }

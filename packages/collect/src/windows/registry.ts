@@ -1,4 +1,4 @@
-import { lines } from "./network.js";
+import { LineLedger, type Parsed, type UnparsedLine } from "./ledger.js";
 
 export interface RegValueRow {
   key: string;
@@ -7,30 +7,40 @@ export interface RegValueRow {
   data: string;
 }
 
-export const REG_KEY_NOT_FOUND = "ERROR: The system was unable to find the specified registry key or value.";
-
 /**
  * `reg query KEY [/s]`: key lines start with HKEY_; value lines are four-space indented
- * "name    TYPE    data" (names may contain spaces, so split on the type token).
+ * "name    TYPE    data" (names may contain spaces, so split on the type token, which reg never
+ * translates). Output without any key line is reg's message that the key does not exist (in the
+ * system's language): `found` is false and the message is not data.
  */
-export function parseRegQuery(text: string): { found: boolean; values: RegValueRow[]; keys: string[] } {
-  if (text.includes(REG_KEY_NOT_FOUND)) return { found: false, values: [], keys: [] };
+export function parseRegQuery(text: string): {
+  found: boolean;
+  values: RegValueRow[];
+  keys: string[];
+  unparsed: UnparsedLine[];
+  consumed: number;
+} {
+  const ledger = new LineLedger(text);
   const values: RegValueRow[] = [];
   const keys: string[] = [];
   let key = "";
-  for (const line of lines(text)) {
+  for (const [index, line] of ledger.lines.entries()) {
     if (/^HKEY_/.test(line)) {
       key = line.trim();
       keys.push(key);
+      ledger.take(index);
       continue;
     }
     const match = /^ {4}(.*?) {4}(REG_[A-Z_0-9]+)(?: {4}(.*))?$/.exec(
       line.replace(/\s+$/, (s) => (s.length >= 4 ? "    " : "")),
     );
-    if (match)
-      values.push({ key, name: match[1] ?? "", type: match[2] ?? "", data: (match[3] ?? "").trimEnd() });
+    if (!match || keys.length === 0) continue;
+    ledger.take(index);
+    values.push({ key, name: match[1] ?? "", type: match[2] ?? "", data: (match[3] ?? "").trimEnd() });
   }
-  return { found: true, values, keys };
+  if (keys.length === 0) for (const index of ledger.lines.keys()) ledger.take(index);
+  const { unparsed, consumed } = ledger.result(values);
+  return { found: keys.length > 0, values, keys, unparsed, consumed };
 }
 
 export interface InstalledProgramRow {
@@ -43,14 +53,15 @@ export interface InstalledProgramRow {
 }
 
 /** `reg query ...\Uninstall /s`: one program per subkey that has a DisplayName (like Programs and Features). */
-export function installedProgramsFromReg(text: string): InstalledProgramRow[] {
+export function installedProgramsFromReg(text: string): Parsed<InstalledProgramRow> {
+  const parsed = parseRegQuery(text);
   const byKey = new Map<string, Map<string, string>>();
-  for (const v of parseRegQuery(text).values) {
+  for (const v of parsed.values) {
     const fields = byKey.get(v.key) ?? new Map<string, string>();
     fields.set(v.name, v.data);
     byKey.set(v.key, fields);
   }
-  return [...byKey]
+  const rows = [...byKey]
     .filter(([, f]) => (f.get("DisplayName") ?? "") !== "")
     .map(([key, f]) => ({
       key,
@@ -60,4 +71,5 @@ export function installedProgramsFromReg(text: string): InstalledProgramRow[] {
       installDate: f.get("InstallDate") ?? "",
       installLocation: (f.get("InstallLocation") ?? "").replace(/^"(.*)"$/, "$1"),
     }));
+  return { rows, unparsed: parsed.unparsed, consumed: parsed.consumed };
 }

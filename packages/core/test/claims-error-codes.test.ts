@@ -1,0 +1,82 @@
+import { ERROR_CODES } from "@custody/core";
+import { describe, expect, it } from "vitest";
+
+// The codes released so far. Scripts and other products branch on them, so a code is never removed or
+// renamed; new codes are appended to ERROR_CODES (and may be added here once released).
+const RELEASED = [
+  "ERR_INVALID_ARGUMENT",
+  "ERR_USAGE",
+  "ERR_INTERNAL",
+  "ERR_ABORTED",
+  "ERR_TIMEOUT",
+  "ERR_IO",
+  "ERR_STORAGE_FULL",
+  "ERR_PERMISSION",
+  "ERR_NOT_FOUND",
+  "ERR_ALREADY_EXISTS",
+  "ERR_CONFLICT",
+  "ERR_INTEGRITY_MISMATCH",
+  "ERR_IMMUTABLE",
+  "ERR_BACKEND_UNAVAILABLE",
+  "ERR_ACCESS_DENIED",
+  "ERR_UNSUPPORTED_ALGORITHM",
+  "ERR_UNSUPPORTED_VERSION",
+  "ERR_CANONICAL_JSON",
+  "ERR_UNSAFE_PATH",
+  "ERR_DUPLICATE_PATH",
+  "ERR_SIZE_LIMIT",
+  "ERR_MANIFEST_INVALID",
+  "ERR_MERKLE_ROOT_MISMATCH",
+  "ERR_SIGNATURE_INVALID",
+  "ERR_DIGEST_MISMATCH",
+  "ERR_UNTRUSTED_SIGNER",
+  "ERR_CERT_EXPIRED",
+  "ERR_CERT_NOT_YET_VALID",
+  "ERR_CERT_REVOKED",
+  "ERR_CERT_USAGE",
+  "ERR_MALFORMED_SIGNATURE",
+  "ERR_MALFORMED_CERTIFICATE",
+  "ERR_MALFORMED_CRL",
+  "ERR_MALFORMED_KEY",
+  "ERR_PASSPHRASE_REQUIRED",
+  "ERR_ALGORITHM_NOT_ALLOWED",
+  "ERR_PROOF_INVALID",
+  "ERR_ARCHIVE_MALFORMED",
+  "ERR_ARCHIVE_SYMLINK",
+  "ERR_ARCHIVE_ENCRYPTED",
+  "ERR_ARCHIVE_UNSUPPORTED_METHOD",
+  "ERR_ARCHIVE_LIMIT",
+  "ERR_ARCHIVE_SIZE_MISMATCH",
+  "ERR_PACKAGE_INVALID",
+  "ERR_BAGIT_INVALID",
+  "ERR_MISSING_ENTRY",
+  "ERR_UNLISTED_ENTRY",
+  "ERR_OXUM_MISMATCH",
+  "ERR_TARGET_NOT_EMPTY",
+  "ERR_AUDIT_RECORD_INVALID",
+  "ERR_AUDIT_CHAIN_BROKEN",
+  "ERR_AUDIT_TRUNCATED",
+  "ERR_AUDIT_FORK",
+  "ERR_AUDIT_CHECKPOINT_INVALID",
+  "ERR_AUDIT_LOCKED",
+  "ERR_AUDIT_RACE",
+  "ERR_AUDIT_UNSEALED_TAIL",
+  "ERR_POLICY_INVALID",
+  "ERR_CUSTODIAN_LIMIT",
+  "ERR_APPROVAL_REQUIRED",
+  "ERR_IDENTITY_INVALID",
+  "ERR_APPROVAL_EXPIRED",
+  "ERR_VAULT_NOT_INITIALIZED",
+  "ERR_PACKAGE_UNVERIFIED",
+  "ERR_NOT_PRESENT",
+  "ERR_COLLECT_FAILED",
+] as const;
+
+describe("ERROR_CODES", () => {
+  it("keeps every released code, and only adds new ones", () => {
+    const current = new Set<string>(ERROR_CODES);
+    expect(RELEASED.filter((code) => !current.has(code))).toEqual([]);
+    expect(new Set(RELEASED).size).toBe(RELEASED.length);
+    expect(ERROR_CODES.length).toBeGreaterThanOrEqual(RELEASED.length);
+  });
+});
