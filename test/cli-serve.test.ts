@@ -22,11 +22,19 @@ function custody(args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function whoami(url: string, pem: string, ca: string): Promise<{ status: number; body: string }> {
+function https(
+  url: string,
+  pem: string,
+  ca: string,
+  method = "GET",
+  path = "/v1/whoami",
+  json?: unknown,
+): Promise<{ status: number; body: string }> {
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
   const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(pem)?.[0];
   return new Promise((resolve, reject) => {
-    const req = request(new URL("/v1/whoami", url), { cert, key, ca, agent: false });
+    const headers = json === undefined ? {} : { "content-type": "application/json" };
+    const req = request(new URL(path, url), { method, headers, cert, key, ca, agent: false });
     req.on("error", reject);
     req.on("response", (res) => {
       let body = "";
@@ -35,7 +43,7 @@ function whoami(url: string, pem: string, ca: string): Promise<{ status: number;
       });
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.end();
+    req.end(json === undefined ? undefined : JSON.stringify(json));
   });
 }
 
@@ -70,15 +78,29 @@ describe("custody serve", () => {
     };
     expect(info.pid).toBe(child.pid);
     const ca = readFileSync(join(vault, "pki", "ca.pem"), "utf8");
-    const response = await whoami(info.urls[0] ?? "", readFileSync(owner, "utf8"), ca);
+    const url = info.urls[0] ?? "";
+    const response = await https(url, readFileSync(owner, "utf8"), ca);
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({ id: "alice" });
+    // the default alert rules watch every record: an identity issued through the server raises one
+    const issued = await https(url, readFileSync(owner, "utf8"), ca, "POST", "/v1/identities", {
+      name: "bob",
+    });
+    expect(issued.status).toBe(201);
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(existsSync(join(vault, "server.json"))).toBe(false);
     expect(stdout).toContain('"msg":"custody server listening"');
+    expect(stdout).toMatch(/custody alert identity-changed \(high\)/);
     const verify = custody(["audit", "verify", "--identity", owner, "--json"]);
     expect(verify.code, verify.stderr).toBe(0);
+  });
+
+  it("refuses an alert configuration it cannot read, before serving", () => {
+    const result = custody(["serve", "--vault", vault, "--alerts", join(work, "missing.json")]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/ERR_NOT_FOUND/);
+    expect(existsSync(join(vault, "server.json"))).toBe(false);
   });
 
   it("refuses a --listen it cannot read", () => {

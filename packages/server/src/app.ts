@@ -6,7 +6,7 @@ import type { Vault } from "@custody/vault";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { ZodType } from "zod";
-import { authenticate } from "./auth.js";
+import { authenticate, refuseUnverifiedPeer } from "./auth.js";
 import { VaultGate } from "./gate.js";
 import type { ServerLimits } from "./options.js";
 import { notFound, sendProblem } from "./problems.js";
@@ -89,6 +89,7 @@ function configure(app: FastifyInstance, options: AppOptions): void {
     const config = request.routeOptions.config as { authenticated?: boolean; upload?: boolean };
     if (config.upload !== true) bodyDeadline(request.raw, limits.requestBodyTimeoutMs);
     if (config.authenticated === true) await authenticate(vault, limiter, options.refusals, request, reply);
+    else await refuseUnverifiedPeer(options.refusals, request, reply);
   });
   app.addHook("preHandler", async (request) => clearBodyDeadline(request.raw));
   app.addHook("onResponse", async (request) => clearBodyDeadline(request.raw));

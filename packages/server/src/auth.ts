@@ -42,12 +42,11 @@ export async function authenticate(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const socket = request.raw.socket as TLSSocket;
-  const certificate = peerCertificate(socket);
+  await refuseUnverifiedPeer(refusals, request, reply);
+  const certificate = peerCertificate(request.raw.socket as TLSSocket);
   if (certificate === undefined) {
     throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
   }
-  if (socket.authorized !== true) return refusePeer(refusals, certificate, socket, request, reply);
   const fingerprint = certificate.fingerprint256;
   const taken = limiter.take(fingerprint);
   if (!taken.ok) {
@@ -61,6 +60,21 @@ export async function authenticate(
     clientAddress: clientAddress(request),
   });
   principals.set(request, principal);
+}
+
+/** Every route, operational ones included, refuses a connection whose certificate TLS did not verify. */
+export async function refuseUnverifiedPeer(
+  refusals: RefusalRecorder,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const socket = request.raw.socket as TLSSocket;
+  if (socket.authorized === true) return;
+  const certificate = peerCertificate(socket);
+  if (certificate === undefined) {
+    throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
+  }
+  await refusePeer(refusals, certificate, socket, request, reply);
 }
 
 /**

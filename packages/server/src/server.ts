@@ -2,7 +2,7 @@ import { X509Certificate } from "node:crypto";
 import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { hostname } from "node:os";
-import { systemClock } from "@custody/core";
+import { systemClock, toCustodyError } from "@custody/core";
 import pino, { type Logger } from "pino";
 import { AllowList } from "./allow-list.js";
 import { type App, buildApp } from "./app.js";
@@ -61,7 +61,12 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
   );
   refuseUnauthorized(built.https, (reason, address) => refusals.tlsRefused(reason, address));
   gate(built.https, allow, limits, logger);
-  const port = await listen(built.https, options.host ?? "127.0.0.1", options.port ?? 8443);
+  const port = await listen(built.https, options.host ?? "127.0.0.1", options.port ?? 8443).catch(
+    async (error: unknown) => {
+      await built.app.close();
+      throw error;
+    },
+  );
   const urls = serverUrls(options.host ?? "127.0.0.1", port);
   const timer = setInterval(() => {
     keeper?.refresh().catch((error: unknown) => logger.error({ err: error }, "CRL refresh failed"));
@@ -109,9 +114,11 @@ function gate(https: HttpsServer, allow: AllowList, limits: ServerLimits, logger
 
 function listen(https: HttpsServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    https.once("error", reject);
+    const failed = (error: Error) =>
+      reject(toCustodyError(error, "ERR_BACKEND_UNAVAILABLE", `cannot listen on ${host}:${port}`));
+    https.once("error", failed);
     https.listen({ host, port }, () => {
-      https.off("error", reject);
+      https.off("error", failed);
       const address = https.address();
       resolve(typeof address === "object" && address !== null ? address.port : port);
     });

@@ -55,7 +55,13 @@ export async function serveVault(
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
   }
-  const server = await startServer({ names: ["localhost", "127.0.0.1"], port: 0, ...options, vault });
+  const server = await startServer({ names: ["localhost", "127.0.0.1"], port: 0, ...options, vault }).catch(
+    async (error: unknown) => {
+      await vault.close();
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    },
+  );
   const ca = vault.trustAnchors[0] ?? "";
   const url = server.urls[0] ?? "";
   return {

@@ -159,3 +159,28 @@ describe("an upload slower than the minimum rate", () => {
     }
   });
 });
+
+describe("the connection cap", () => {
+  it("closes connections past maxConnections before TLS, and serves again once they go", async () => {
+    const served = await serveVault({ limits: { maxConnections: 3 } });
+    const held: Socket[] = [];
+    try {
+      for (let n = 0; n < 3; n += 1) {
+        const socket = netConnect({ host: "127.0.0.1", port: served.server.port });
+        socket.on("error", () => {});
+        await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+        held.push(socket);
+      }
+      await expect(call(served.url, "/healthz", { identity: served.alice, ca: served.ca })).rejects.toThrow();
+      for (const socket of held) socket.destroy();
+      const response = await eventually(
+        () => call(served.url, "/healthz", { identity: served.alice, ca: served.ca }).catch(() => undefined),
+        "a connection accepted again",
+      );
+      expect(response.status).toBe(200);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await served.cleanup();
+    }
+  });
+});

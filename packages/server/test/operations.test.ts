@@ -144,3 +144,15 @@ describe("graceful shutdown", () => {
     }
   });
 });
+
+describe("listening", () => {
+  it("a port already taken is ERR_BACKEND_UNAVAILABLE", async () => {
+    const first = await serveVault();
+    try {
+      const second = await serveVault({ port: first.server.port }).catch((error: unknown) => error);
+      expect(second).toMatchObject({ code: "ERR_BACKEND_UNAVAILABLE" });
+    } finally {
+      await first.cleanup();
+    }
+  });
+});

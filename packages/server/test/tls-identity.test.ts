@@ -175,6 +175,8 @@ describe("mutual TLS refuses callers the vault does not accept, and records each
     const refused = await call(served.url, "/v1/whoami", { identity: carol, ca: served.ca });
     expect(refused.status).toBe(401);
     expect(refused.json()).toMatchObject({ code: "ERR_IDENTITY_INVALID", details: { tls: "CERT_REVOKED" } });
+    // not even the operational routes answer a revoked certificate
+    expect((await call(served.url, "/healthz", { identity: carol, ca: served.ca })).status).toBe(401);
   });
 
   it("writes the request id and client address into the audit record of every request", async () => {
