@@ -2,19 +2,25 @@ import { join } from "node:path";
 import { CustodyError, isCustodyError } from "@custody/core";
 import {
   type AuthenticatedPrincipal,
+  bindVault,
   type ItemSelector,
   readIdentityFile,
   readVaultConfig,
   resolveVaultDir,
   Vault,
+  type VaultApi,
 } from "@custody/vault";
 import { configuredStore } from "./azure-store.js";
 import type { CommandContext } from "./command.js";
+import { lockHolderHint } from "./lock-hint.js";
+import { openRemoteVault, serverUrl } from "./remote.js";
 
-/** Options every vault command takes. */
+/** Options every vault command takes: a local vault (--vault) or a server (--server, --ca). */
 export const VAULT_OPTIONS = {
   vault: { type: "string" },
   identity: { type: "string" },
+  server: { type: "string" },
+  ca: { type: "string" },
 } as const;
 
 /** Where `custody init` leaves the first custodian's identity unless told otherwise. */
@@ -45,6 +51,7 @@ async function openAndAuthenticate(
   const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env, { logger: ctx.logger });
   const vault = await openWhenFree(
     () => Vault.open({ dir, logger: ctx.logger, ...(store === undefined ? {} : { store }) }),
+    dir,
     ctx.env,
   );
   try {
@@ -65,24 +72,58 @@ const LOCK_POLL_MS = 100;
  * One process writes a vault's audit log at a time. Commands wait their turn (up to
  * CUSTODY_LOCK_TIMEOUT_MS, 10 s by default) instead of failing at once, so parallel CI steps serialize.
  */
-async function openWhenFree(open: () => Promise<Vault>, env: NodeJS.ProcessEnv): Promise<Vault> {
+async function openWhenFree(open: () => Promise<Vault>, dir: string, env: NodeJS.ProcessEnv): Promise<Vault> {
   const waitMs = Number(env.CUSTODY_LOCK_TIMEOUT_MS ?? 10_000);
   const deadline = Date.now() + (Number.isFinite(waitMs) ? waitMs : 10_000);
   for (;;) {
     try {
       return await open();
     } catch (error) {
-      if (!isCustodyError(error, "ERR_AUDIT_LOCKED") || Date.now() >= deadline) throw error;
+      if (!isCustodyError(error, "ERR_AUDIT_LOCKED")) throw error;
+      // A server holds the lock for as long as it runs: waiting would only time out.
+      const hint = await lockHolderHint(dir, error);
+      if (hint !== undefined || Date.now() >= deadline) throw hint ?? error;
       await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
     }
   }
 }
 
-/** Runs `body` with an open vault and closes it whatever happens. */
-export async function withVault<T>(
+/**
+ * Runs `body` with the caller's view of the vault and closes it whatever happens: the local vault
+ * (`bindVault`), or the server of --server / CUSTODY_SERVER through `@custody/client`. Commands see
+ * only `VaultApi`, so they print the same output and exit with the same codes either way.
+ */
+export async function withVaultApi<T>(ctx: CommandContext, body: (api: VaultApi) => Promise<T>): Promise<T> {
+  if (serverUrl(ctx) !== undefined) {
+    const client = await openRemoteVault(ctx);
+    try {
+      return await body(client);
+    } finally {
+      client.close();
+    }
+  }
+  try {
+    const { vault, principal } = await openVaultAs(ctx);
+    try {
+      return await body(bindVault(vault, principal));
+    } finally {
+      await vault.close();
+    }
+  } catch (error) {
+    throw unparsableVaultFile(error, vaultDir(ctx));
+  }
+}
+
+/**
+ * Runs `body` with the local vault itself, for commands the server's API does not carry yet (disk
+ * acquisition reads a device on this machine; the TSA settings and timestamping); --server is refused.
+ */
+export async function withLocalVault<T>(
   ctx: CommandContext,
+  command: string,
   body: (vault: Vault, principal: AuthenticatedPrincipal) => Promise<T>,
 ): Promise<T> {
+  assertLocalVault(ctx, command, "the server's API does not carry it yet");
   try {
     const { vault, principal } = await openVaultAs(ctx);
     try {
@@ -93,6 +134,16 @@ export async function withVault<T>(
   } catch (error) {
     throw unparsableVaultFile(error, vaultDir(ctx));
   }
+}
+
+/** A command that needs the vault's own files or keys (init, triage, accept-tail) refuses --server. */
+export function assertLocalVault(ctx: CommandContext, command: string, why: string): void {
+  const server = serverUrl(ctx);
+  if (server === undefined) return;
+  throw new CustodyError(
+    "ERR_USAGE",
+    `${command} works on a local vault only (${why}); it cannot run through the server ${server}: unset CUSTODY_SERVER or run it on the server's machine with --vault`,
+  );
 }
 
 /** Options of commands that name one item: its id, and its case when the same bytes sit in several. */

@@ -104,5 +104,13 @@ export async function whoAmI(ctx: VaultContext, principal: AuthenticatedPrincipa
       whoami: true,
     },
   );
-  return { ...principal, grants: policy.grants.filter((g) => g.principal === principal.id) };
+  // Exactly the WhoAmI fields: a server request's context (request id, address) is not who one is.
+  const { id, kind, fingerprintSha256, serialNumber } = principal;
+  return {
+    id,
+    kind,
+    fingerprintSha256,
+    serialNumber,
+    grants: policy.grants.filter((g) => g.principal === id),
+  };
 }

@@ -1,4 +1,12 @@
-import { createPrivateKey, type KeyObject, randomBytes, sign, verify, X509Certificate } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  randomBytes,
+  sign,
+  verify,
+  X509Certificate,
+} from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { type Clock, CustodyError, systemClock, toCustodyError } from "@custody/core";
 import { CERTIFICATE_ROLE_OIDS } from "@custody/manifest";
@@ -29,9 +37,14 @@ export interface IdentityTrust {
 
 const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g;
 
-/** An identity file is PEM: the client certificate, then its private key (PKCS#8, encrypted or not). */
-export function identityBundle(certificatePem: string, keyPem: string): string {
-  return `${certificatePem.trim()}\n${keyPem.trim()}\n`;
+/**
+ * An identity file is PEM: the client certificate, then its private key (PKCS#8, encrypted or not), then
+ * the vault CA certificate, which a client of the server trusts as the server's issuer. Only the
+ * certificate whose public key matches the key is the identity; the others are trust anchors.
+ */
+export function identityBundle(certificatePem: string, keyPem: string, caCertificatePem?: string): string {
+  const ca = caCertificatePem === undefined ? "" : `${caCertificatePem.trim()}\n`;
+  return `${certificatePem.trim()}\n${keyPem.trim()}\n${ca}`;
 }
 
 export async function readIdentityFile(file: string): Promise<string> {
@@ -76,21 +89,39 @@ function parseBundle(
   passphrase: string | undefined,
 ): { certificate: X509Certificate; key: KeyObject } {
   const blocks = [...bundle.matchAll(PEM_BLOCK)];
-  const certPem = blocks.find((b) => b[1] === "CERTIFICATE")?.[0];
+  const certPems = blocks.filter((b) => b[1] === "CERTIFICATE").map((b) => b[0]);
   const keyPem = blocks.find((b) => b[1]?.endsWith("PRIVATE KEY"))?.[0];
-  if (certPem === undefined || keyPem === undefined) {
+  if (certPems.length === 0 || keyPem === undefined) {
     throw new CustodyError(
       "ERR_IDENTITY_INVALID",
       "an identity file needs a CERTIFICATE and a PRIVATE KEY block",
     );
   }
-  let certificate: X509Certificate;
+  const key = parseKey(keyPem, passphrase);
+  return { certificate: certificateOfKey(certPems.map(parseCertificate), key), key };
+}
+
+function parseCertificate(pem: string): X509Certificate {
   try {
-    certificate = new X509Certificate(certPem);
+    return new X509Certificate(pem);
   } catch (cause) {
     throw new CustodyError("ERR_IDENTITY_INVALID", "the identity certificate cannot be parsed", { cause });
   }
-  return { certificate, key: parseKey(keyPem, passphrase) };
+}
+
+/** The identity is the one certificate made for the key: the CA certificate after it is never the caller. */
+function certificateOfKey(certificates: X509Certificate[], key: KeyObject): X509Certificate {
+  const publicDer = createPublicKey(key).export({ type: "spki", format: "der" });
+  const matching = certificates
+    .filter((c) => c.publicKey.export({ type: "spki", format: "der" }).equals(publicDer))
+    .filter((c, at, all) => all.findIndex((other) => other.fingerprint256 === c.fingerprint256) === at);
+  if (matching.length === 1) return matching[0] as X509Certificate;
+  throw new CustodyError(
+    "ERR_IDENTITY_INVALID",
+    matching.length === 0
+      ? "the identity key does not belong to its certificate"
+      : "the identity file holds several certificates for its key",
+  );
 }
 
 function parseKey(keyPem: string, passphrase: string | undefined): KeyObject {

@@ -159,7 +159,7 @@ export async function issueIdentity(
   });
   const x509 = new X509Certificate(issued.certificatePem);
   return {
-    identityPem: identityBundle(issued.certificatePem, issued.keyPem),
+    identityPem: identityBundle(issued.certificatePem, issued.keyPem, pki.caCertificatePem),
     serialNumber: x509.serialNumber.toUpperCase(),
     fingerprintSha256: fingerprintOf(x509),
   };

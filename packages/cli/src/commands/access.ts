@@ -6,7 +6,7 @@ import type { ApprovalOutcome, GrantRequest } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { reserveOutput } from "../out-file.js";
 import { formatTable } from "../table.js";
-import { parseExpiry, VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { parseExpiry, VAULT_OPTIONS, withVaultApi } from "../vault-context.js";
 
 function printOutcome(ctx: CommandContext, outcome: ApprovalOutcome): number {
   if (ctx.json) ctx.printJson(outcome);
@@ -42,7 +42,7 @@ export const accessGrantCommand: CommandSpec = {
   positionals: { min: 2, max: 2 },
   async run(ctx) {
     const request = grantRequest(ctx, true);
-    return printOutcome(ctx, await withVault(ctx, (v, p) => v.grant(p, request)));
+    return printOutcome(ctx, await withVaultApi(ctx, (api) => api.grant(request)));
   },
 };
 
@@ -54,7 +54,7 @@ export const accessRevokeCommand: CommandSpec = {
   positionals: { min: 2, max: 2 },
   async run(ctx) {
     const request = grantRequest(ctx, false);
-    return printOutcome(ctx, await withVault(ctx, (v, p) => v.revoke(p, request)));
+    return printOutcome(ctx, await withVaultApi(ctx, (api) => api.revoke(request)));
   },
 };
 
@@ -64,7 +64,7 @@ export const accessListCommand: CommandSpec = {
   usage: "",
   options: { ...VAULT_OPTIONS },
   async run(ctx) {
-    const listing = await withVault(ctx, (v, p) => v.listAccess(p));
+    const listing = await withVaultApi(ctx, (api) => api.listAccess());
     if (ctx.json) {
       ctx.printJson(listing);
       return 0;
@@ -87,7 +87,7 @@ export const accessApproveCommand: CommandSpec = {
   options: { ...VAULT_OPTIONS },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
-    return printOutcome(ctx, await withVault(ctx, (v, p) => v.approve(p, String(ctx.positionals[0]))));
+    return printOutcome(ctx, await withVaultApi(ctx, (api) => api.approve(String(ctx.positionals[0]))));
   },
 };
 
@@ -107,8 +107,8 @@ approves (custody access approve REQUEST).`,
     const name = String(ctx.positionals[0]);
     // The key file exists (empty, 0600) before the vault issues anything: no certificate without its key.
     const output = await reserveOutput(resolve(ctx.cwd, out), 0o600);
-    const issued = await withVault(ctx, (v, p) =>
-      v.issueIdentity(p, name, ctx.flag("device") ? "device" : "person"),
+    const issued = await withVaultApi(ctx, (api) =>
+      api.issueIdentity(name, ctx.flag("device") ? "device" : "person"),
     ).catch(async (error: unknown) => {
       await output.discard();
       throw error;
@@ -143,7 +143,7 @@ export const accessRevokeIdentityCommand: CommandSpec = {
   positionals: { min: 1, max: 1 },
   async run(ctx) {
     const name = String(ctx.positionals[0]);
-    const outcome = await withVault(ctx, (v, p) => v.revokeIdentity(p, name));
+    const outcome = await withVaultApi(ctx, (api) => api.revokeIdentity(name));
     if (ctx.json) ctx.printJson({ ok: true, name, ...outcome });
     else if (outcome.status === "pending")
       ctx.out(
@@ -163,7 +163,7 @@ export const accessWhoamiCommand: CommandSpec = {
   usage: "",
   options: { ...VAULT_OPTIONS },
   async run(ctx) {
-    const me = await withVault(ctx, (v, p) => v.whoami(p));
+    const me = await withVaultApi(ctx, (api) => api.whoami());
     if (ctx.json) ctx.printJson(me);
     else {
       ctx.out(`${me.id} (${me.kind}, certificate ${me.serialNumber}, sha256 ${me.fingerprintSha256})`);

@@ -1,7 +1,7 @@
 import { acquireAzureVm } from "@custody/acquire";
 import { CustodyError } from "@custody/core";
 import type { CommandContext, CommandSpec } from "../command.js";
-import { intOption, VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { intOption, VAULT_OPTIONS, withLocalVault } from "../vault-context.js";
 
 export const acquireAzureVmCommand: CommandSpec = {
   path: ["acquire", "azure-vm"],
@@ -42,7 +42,7 @@ permissions it needs are in docs/acquisition.md. Not exercised by the project's 
     const accessSeconds = intOption(ctx, "access-seconds");
     const { ComputeVmSnapshots, defaultAzureCredential } = await import("@custody/azure");
     const service = new ComputeVmSnapshots({ ...target, credential: defaultAzureCredential() });
-    const run = await withVault(ctx, (vault, principal) =>
+    const run = await withLocalVault(ctx, "acquire azure-vm", (vault, principal) =>
       acquireAzureVm(vault, principal, service, {
         caseId,
         verifySource: ctx.flag("verify-source"),

@@ -3,7 +3,7 @@ import { CustodyError } from "@custody/core";
 import type { EvidenceItem } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
-import { intOption, parseLabels, VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { intOption, parseLabels, VAULT_OPTIONS, withLocalVault } from "../vault-context.js";
 import { printItem } from "./evidence.js";
 
 export const acquireCommand: CommandSpec = {
@@ -41,7 +41,7 @@ vault stores a compressed image; the id and digests are those of the raw bytes, 
     const name = ctx.string("name");
     const alsoDigests = parseHashes(ctx.string("hash"));
     const progress = ctx.progress();
-    const item = await withVault(ctx, (vault, principal) =>
+    const item = await withLocalVault(ctx, "acquire", (vault, principal) =>
       acquire(vault, principal, String(ctx.positionals[0]), {
         caseId,
         labels: parseLabels(ctx.strings("label")),

@@ -12,7 +12,8 @@ import { CustodyError, isCustodyError, writeFileAtomic } from "@custody/core";
 import { readIdentityFile, readVaultConfig, Vault } from "@custody/vault";
 import { configuredStore } from "../azure-store.js";
 import type { CommandContext } from "../command.js";
-import { identityFile, vaultDir, withVault } from "../vault-context.js";
+import { serverUrl } from "../remote.js";
+import { assertLocalVault, identityFile, vaultDir, withVaultApi } from "../vault-context.js";
 
 /** Without --log, the audit commands work on the vault's own log, authorized and recorded like any other call. */
 export type VaultAuditCommand =
@@ -36,17 +37,17 @@ export async function runVaultAudit(ctx: CommandContext, command: VaultAuditComm
     case "verify":
       return verifyVault(ctx, command.describe, await readCheckpoints(ctx, command.checkpoints));
     case "show": {
-      const records = await withVault(ctx, (vault, principal) => vault.showAudit(principal, command.since));
+      const records = await withVaultApi(ctx, (api) => api.showAudit(command.since));
       for (const record of records) ctx.out(ctx.json ? JSON.stringify(record) : command.line(record));
       return 0;
     }
     case "prove": {
-      const bundle = await withVault(ctx, (vault, principal) => vault.proveAudit(principal, command.seq));
+      const bundle = await withVaultApi(ctx, (api) => api.proveAudit(command.seq));
       ctx.out(JSON.stringify(bundle, null, ctx.json ? undefined : 2));
       return 0;
     }
     case "checkpoint": {
-      const signed = await withVault(ctx, (vault, principal) => vault.checkpoint(principal));
+      const signed = await withVaultApi(ctx, (api) => api.checkpoint());
       if (command.out !== undefined) {
         await writeFileAtomic(
           resolve(ctx.cwd, command.out),
@@ -68,9 +69,11 @@ async function verifyVault(
 ): Promise<number> {
   let report: AuditVerifyReport;
   try {
-    report = await withVault(ctx, (vault, principal) => vault.verifyAudit(principal, { knownCheckpoints }));
+    report = await withVaultApi(ctx, (api) => api.verifyAudit({ knownCheckpoints }));
   } catch (error) {
-    if (!isCustodyError(error) || !FINDINGS_THAT_STOP_OPEN.has(error.code)) throw error;
+    // Through a server, its answer is the verdict: the log's files are on its machine, not here.
+    if (!isCustodyError(error) || !FINDINGS_THAT_STOP_OPEN.has(error.code) || serverUrl(ctx) !== undefined)
+      throw error;
     ctx.err(`the vault refuses to open: ${error.code}: ${error.message}`);
     ctx.err("verifying its audit log read-only (this read cannot be recorded in it)");
     report = await verifyOffline(ctx, knownCheckpoints);
@@ -124,6 +127,7 @@ export async function readCheckpoints(ctx: CommandContext, files: string[]): Pro
 }
 
 export async function acceptTail(ctx: CommandContext, reason: string) {
+  assertLocalVault(ctx, "audit accept-tail", "it repairs the log's files under the vault's own lock");
   const dir = vaultDir(ctx);
   const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env);
   return Vault.acceptAuditTail({

@@ -1,6 +1,6 @@
 import type { CommandSpec } from "../command.js";
 import { formatTable } from "../table.js";
-import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
+import { ITEM_OPTIONS, itemSelector, withVaultApi } from "../vault-context.js";
 
 export const checkCommand: CommandSpec = {
   path: ["check"],
@@ -13,7 +13,7 @@ Exit 1 on any finding.`,
   positionals: { min: 0, max: 1 },
   async run(ctx) {
     const item = ctx.positionals[0] === undefined ? undefined : itemSelector(ctx);
-    const results = await withVault(ctx, (v, p) => v.check(p, item));
+    const results = await withVaultApi(ctx, (api) => api.check(item));
     const ok = results.every((r) => r.ok);
     if (ctx.json) ctx.printJson({ ok, results });
     else {

@@ -9,7 +9,7 @@ import {
   itemSelector,
   parseLabels,
   VAULT_OPTIONS,
-  withVault,
+  withVaultApi,
 } from "../vault-context.js";
 
 export function printItem(ctx: CommandContext, item: EvidenceItem): void {
@@ -71,8 +71,8 @@ fails is refused unless --unverified, which stores it marked unverified (recorde
     if (kind !== "auto" && kind !== "package" && kind !== "file")
       throw new CustodyError("ERR_USAGE", "--kind is auto, package or file");
     const retainDays = intOption(ctx, "retain-days");
-    const item = await withVault(ctx, (vault, principal) =>
-      vault.ingest(principal, String(ctx.positionals[0]), {
+    const item = await withVaultApi(ctx, (api) =>
+      api.ingest(String(ctx.positionals[0]), {
         caseId,
         kind,
         labels: parseLabels(ctx.strings("label")),
@@ -88,13 +88,16 @@ fails is refused unless --unverified, which stores it marked unverified (recorde
 
 export const listCommand: CommandSpec = {
   path: ["list"],
-  summary: "list the evidence items you may see (in one case with --case)",
+  summary: "list the evidence items you may see (in one case with --case), oldest first",
   usage: "[--case ID]",
   options: { ...VAULT_OPTIONS, case: { type: "string" } },
   async run(ctx) {
     const caseId = ctx.string("case");
-    const items = await withVault(ctx, (vault, principal) =>
-      vault.list(principal, caseId === undefined ? {} : { caseId }),
+    const listed = await withVaultApi(ctx, (api) => api.list(caseId === undefined ? {} : { caseId }));
+    // Oldest first, whichever way the vault was reached (a server pages in its own order).
+    const items = [...listed].sort(
+      (a, b) =>
+        a.storedAt.localeCompare(b.storedAt) || a.id.localeCompare(b.id) || a.caseId.localeCompare(b.caseId),
     );
     if (ctx.json) {
       ctx.printJson(items);
@@ -122,7 +125,7 @@ export const showCommand: CommandSpec = {
   options: ITEM_OPTIONS,
   positionals: { min: 1, max: 1 },
   async run(ctx) {
-    printItem(ctx, await withVault(ctx, (vault, principal) => vault.show(principal, itemSelector(ctx))));
+    printItem(ctx, await withVaultApi(ctx, (api) => api.show(itemSelector(ctx))));
     return 0;
   },
 };

@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { CustodyError, syncDirectory, toCustodyError } from "@custody/core";
 import type { CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
-import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
+import { ITEM_OPTIONS, itemSelector, withVaultApi } from "../vault-context.js";
 
 export const getCommand: CommandSpec = {
   path: ["get"],
@@ -21,8 +21,8 @@ FILE is never overwritten. --out - writes to stdout (no such guarantee).`,
     if (out === undefined)
       throw new CustodyError("ERR_USAGE", "get needs --out FILE (or --out - for stdout)");
     if (out !== "-") await assertOutputAbsent(resolve(ctx.cwd, out));
-    const { item, sha256 } = await withVault(ctx, async (vault, principal) => {
-      const read = await vault.read(principal, itemSelector(ctx));
+    const { item, sha256 } = await withVaultApi(ctx, async (api) => {
+      const read = await api.read(itemSelector(ctx));
       if (out === "-") await pipeline(read.stream, ctx.stdout);
       else await copyVerified(read.stream, resolve(ctx.cwd, out));
       return { item: read.item, sha256: read.computedSha256() };

@@ -5,7 +5,7 @@ import { type StoreConfig, Vault } from "@custody/vault";
 import { configuredStore } from "../azure-store.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
-import { intOption, OWNER_IDENTITY, vaultDir } from "../vault-context.js";
+import { assertLocalVault, intOption, OWNER_IDENTITY, vaultDir } from "../vault-context.js";
 
 export const initCommand: CommandSpec = {
   path: ["init"],
@@ -33,6 +33,7 @@ holding a connection string (Azurite, development), which is never written to di
     witness: { type: "string" },
   },
   async run(ctx) {
+    assertLocalVault(ctx, "init", "it creates the vault's folder and keys on this machine");
     const dir = vaultDir(ctx);
     const name = ctx.string("name") ?? ctx.env.USER ?? "custodian";
     const retainDays = intOption(ctx, "retain-days");

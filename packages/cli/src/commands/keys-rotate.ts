@@ -1,5 +1,5 @@
 import type { CommandSpec } from "../command.js";
-import { VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { VAULT_OPTIONS, withVaultApi } from "../vault-context.js";
 
 export const keysRotateCommand: CommandSpec = {
   path: ["keys", "rotate"],
@@ -11,7 +11,7 @@ of the old signer keep verifying after its certificate expires.`,
   options: { ...VAULT_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
-    const rotation = await withVault(ctx, (vault, principal) => vault.rotateSigner(principal));
+    const rotation = await withVaultApi(ctx, (api) => api.rotateSigner());
     if (ctx.json) ctx.printJson({ ok: true, ...rotation });
     else ctx.out(`vault signer ${rotation.serialNumber} installed (sha256 ${rotation.fingerprintSha256})`);
     return 0;

@@ -1,7 +1,7 @@
 import { CustodyError } from "@custody/core";
 import type { ApprovalOutcome } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
-import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
+import { ITEM_OPTIONS, itemSelector, withVaultApi } from "../vault-context.js";
 import { printItem } from "./evidence.js";
 
 const one = { min: 1, max: 1 } as const;
@@ -28,7 +28,7 @@ export const holdCommand: CommandSpec = {
   options: ITEM_OPTIONS,
   positionals: one,
   async run(ctx) {
-    printItem(ctx, await withVault(ctx, (v, p) => v.hold(p, itemSelector(ctx))));
+    printItem(ctx, await withVaultApi(ctx, (api) => api.hold(itemSelector(ctx))));
     return 0;
   },
 };
@@ -40,7 +40,7 @@ export const releaseCommand: CommandSpec = {
   options: ITEM_OPTIONS,
   positionals: one,
   async run(ctx) {
-    return printOutcome(ctx, await withVault(ctx, (v, p) => v.release(p, itemSelector(ctx))));
+    return printOutcome(ctx, await withVaultApi(ctx, (api) => api.release(itemSelector(ctx))));
   },
 };
 
@@ -55,7 +55,7 @@ export const retainCommand: CommandSpec = {
     if (until === undefined || !/^\d{4}-\d{2}-\d{2}/.test(until) || Number.isNaN(Date.parse(until))) {
       throw new CustodyError("ERR_USAGE", "retain needs --until DATE (e.g. 2030-12-31)");
     }
-    printItem(ctx, await withVault(ctx, (v, p) => v.extendRetention(p, itemSelector(ctx), new Date(until))));
+    printItem(ctx, await withVaultApi(ctx, (api) => api.extendRetention(itemSelector(ctx), new Date(until))));
     return 0;
   },
 };
@@ -67,6 +67,6 @@ export const purgeCommand: CommandSpec = {
   options: ITEM_OPTIONS,
   positionals: one,
   async run(ctx) {
-    return printOutcome(ctx, await withVault(ctx, (v, p) => v.purge(p, itemSelector(ctx))));
+    return printOutcome(ctx, await withVaultApi(ctx, (api) => api.purge(itemSelector(ctx))));
   },
 };

@@ -5,7 +5,7 @@ import { CustodyError, toCustodyError, writeFileAtomic } from "@custody/core";
 import { renderCustodyReportHtml } from "@custody/vault";
 import type { CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
-import { ITEM_OPTIONS, itemSelector, withVault } from "../vault-context.js";
+import { ITEM_OPTIONS, itemSelector, withVaultApi } from "../vault-context.js";
 import { describeTimestamp, timestampJson, tsaTrustFrom } from "./tsa-options.js";
 
 export const reportCommand: CommandSpec = {
@@ -22,7 +22,7 @@ report offline with: custody report verify FILE --ca ca.pem`,
       throw new CustodyError("ERR_USAGE", "--format is json or html");
     const out = ctx.string("out");
     if (out !== undefined) await assertOutputAbsent(resolve(ctx.cwd, out));
-    const signed = await withVault(ctx, (v, p) => v.report(p, itemSelector(ctx)));
+    const signed = await withVaultApi(ctx, (api) => api.report(itemSelector(ctx)));
     const text = format === "html" ? renderCustodyReportHtml(signed) : `${JSON.stringify(signed, null, 2)}\n`;
     if (out === undefined) ctx.stdout.write(text);
     else {

@@ -9,7 +9,7 @@ import { Vault } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { assertOutputAbsent } from "../out-file.js";
 import { formatBytes } from "../progress.js";
-import { OWNER_IDENTITY, openVaultAs, vaultDir } from "../vault-context.js";
+import { assertLocalVault, OWNER_IDENTITY, openVaultAs, vaultDir } from "../vault-context.js";
 import { collectorTool, parseOnly, progressView, summaryTable } from "./collect.js";
 
 export const triageCommand: CommandSpec = {
@@ -45,6 +45,9 @@ export interface CollectIntoLocalVaultOptions {
 }
 
 /** The main job against the vault of the command line (`collect --ingest`, `collect` without a key, `triage`). */
+const COLLECTOR_KEY_IS_LOCAL =
+  "the package is signed with the vault's collector key; with a server, collect --key K --cert C --out F, then custody ingest F";
+
 export async function collectIntoLocalVault(
   ctx: CommandContext,
   options: CollectIntoLocalVaultOptions = {},
@@ -54,6 +57,7 @@ export async function collectIntoLocalVault(
     options.outDir === undefined
       ? resolve(ctx.cwd, ctx.string("out") ?? `${name}.zip`)
       : join(options.outDir, `${name}.zip`);
+  assertLocalVault(ctx, "collecting into the vault", COLLECTOR_KEY_IS_LOCAL);
   await assertOutputAbsent(out);
   const { vault, principal } = await openVaultAs(ctx);
   try {
@@ -92,6 +96,7 @@ export async function collectIntoLocalVault(
 }
 
 export async function ensureVault(ctx: CommandContext, dir: string): Promise<boolean> {
+  assertLocalVault(ctx, "collecting into the vault", COLLECTOR_KEY_IS_LOCAL);
   if (existsSync(join(dir, "vault.json"))) return false;
   const custodian = (ctx.env.USER ?? userInfo().username) || "custodian";
   const { vault, identityPem } = await Vault.init(dir, {

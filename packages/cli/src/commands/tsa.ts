@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { CustodyError, toCustodyError } from "@custody/core";
 import { addTimestampToken, requestTimestampFromAny, signatureTimestampImprint } from "@custody/manifest";
 import type { CommandContext, CommandSpec } from "../command.js";
-import { VAULT_OPTIONS, withVault } from "../vault-context.js";
+import { VAULT_OPTIONS, withLocalVault } from "../vault-context.js";
 import { absolute, assertAbsent, createFile, readText, required } from "./key-files.js";
 import { describeTimestamp, timestampJson, tsaAuthoritiesFrom, tsaOptions } from "./tsa-options.js";
 
@@ -24,7 +24,7 @@ configuration is a fact in the signed audit log. Several TSAs are asked in the o
       caFiles.map((file) => readText(absolute(ctx, file), "TSA CA file")),
     );
     const policy = ctx.string("policy");
-    const added = await withVault(ctx, (vault, principal) =>
+    const added = await withLocalVault(ctx, "tsa add", (vault, principal) =>
       vault.addTimestampAuthority(principal, {
         url,
         trustAnchorsPem,
@@ -47,7 +47,7 @@ export const tsaListCommand: CommandSpec = {
   options: { ...VAULT_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(ctx) {
-    const list = await withVault(ctx, async (vault) => [...vault.timestampAuthorities]);
+    const list = await withLocalVault(ctx, "tsa list", async (vault) => [...vault.timestampAuthorities]);
     if (ctx.json)
       ctx.printJson(
         list.map(({ url, policy, trustAnchorsPem }) => ({ url, policy, anchors: trustAnchorsPem.length })),
@@ -73,7 +73,9 @@ over its signature value in the SignerInfo; the signed bytes are unchanged and F
   positionals: { min: 0, max: 1 },
   async run(ctx) {
     if (ctx.positionals.length === 1) return timestampSignatureFile(ctx);
-    const stamp = await withVault(ctx, (vault, principal) => vault.timestampAuditLog(principal));
+    const stamp = await withLocalVault(ctx, "timestamp", (vault, principal) =>
+      vault.timestampAuditLog(principal),
+    );
     if (ctx.json) ctx.printJson({ ok: true, ...stamp });
     else
       ctx.out(

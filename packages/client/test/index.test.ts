@@ -1,0 +1,8 @@
+import * as client from "@custody/client";
+import { describe, expect, it } from "vitest";
+
+describe("@custody/client", () => {
+  it("exports the client factory and the identity parser, nothing else", () => {
+    expect(Object.keys(client).sort()).toEqual(["createVaultClient", "parseTlsIdentity"]);
+  });
+});
