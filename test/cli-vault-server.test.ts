@@ -21,6 +21,13 @@ describe("the CLI against a server and against the same vault locally", () => {
     expect(own.code).toBe(0);
   });
 
+  it("takes --server before the command too, as the issue writes it (custody --server URL --identity FILE list)", () => {
+    const leading = runLocally(["--server", server.url(), "list", "--json"], "bob");
+    const trailing = runLocally(["list", "--json", "--server", server.url()], "bob");
+    expect(leading.code, leading.stderr).toBe(0);
+    expect(leading).toEqual(trailing);
+  });
+
   it("prints the same output, error messages and exit codes as locally", async () => {
     const commands: [string[], string][] = [
       [["access", "list"], "mallory"],

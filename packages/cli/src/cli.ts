@@ -55,6 +55,25 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
   return code;
 }
 
+/** Options that may also stand before the command, as in `custody --server URL --identity FILE list`. */
+const LEADING_VALUE_OPTIONS = new Set(["--server", "--identity", "--vault", "--ca"]);
+
+/** Moves leading `--server URL`-style options after the command words, where the command parses them. */
+export function optionsAfterCommand(argv: readonly string[]): string[] {
+  const leading: string[] = [];
+  let at = 0;
+  while (at < argv.length) {
+    const arg = argv[at] as string;
+    const name = arg.split("=")[0] as string;
+    if (arg === "--json") leading.push(arg);
+    else if (LEADING_VALUE_OPTIONS.has(name) && arg.includes("=")) leading.push(arg);
+    else if (LEADING_VALUE_OPTIONS.has(name) && at + 1 < argv.length) leading.push(arg, argv[++at] as string);
+    else break;
+    at += 1;
+  }
+  return [...argv.slice(at), ...leading];
+}
+
 async function dispatch(argv: string[], io: CliIo, stdout: StdoutWatch, logger: Logger): Promise<number> {
   const err = (text: string) => io.stderr.write(`${text}\n`);
   if (argv[0] === "--version" || argv[0] === "-V") {
@@ -65,6 +84,7 @@ async function dispatch(argv: string[], io: CliIo, stdout: StdoutWatch, logger: 
     stdout.write(generalHelp());
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
+  argv = optionsAfterCommand(argv);
   const command = findCommand(argv);
   const group = command === undefined ? commandsUnder(argv[0] ?? "") : [];
   if (group.length > 0) {
