@@ -28,8 +28,9 @@ describe("policy file size", () => {
     const [first] = await readdir(dir);
     expect(first).toBe("000001.json");
     await writeFile(join(dir, "000002.json"), Buffer.alloc(MAX_POLICY_FILE_BYTES + 1, 0x20));
-    for (const attempt of [AccessPolicyStore.open(dir), verifyPolicyHistory(dir)]) {
-      const error = await failure(attempt);
+    // One at a time: a second promise made up front could reject before anything awaits it.
+    for (const attempt of [() => AccessPolicyStore.open(dir), () => verifyPolicyHistory(dir)]) {
+      const error = await failure(attempt());
       expect(isCustodyError(error, "ERR_POLICY_INVALID"), String(error)).toBe(true);
       expect(String((error as Error).message)).toMatch(/larger than/);
     }
