@@ -10,7 +10,7 @@ import { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { send, startServerChild } from "./lib/server.mjs";
+import { curlUploadArgs, send, startServerChild } from "./lib/server.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -80,28 +80,7 @@ try {
       `printf '${n % 10}' | dd of=${file} bs=1 seek=${sizeMiB * 1024 * 1024 - 1} conv=notrunc status=none`,
     );
     // curl runs asynchronously: a synchronous spawn would stop the RSS sampler for the whole upload
-    const run = await curl([
-      "-sS",
-      "--tlsv1.3",
-      "--cacert",
-      tls.ca,
-      "--cert",
-      tls.cert,
-      "--key",
-      tls.key,
-      "-H",
-      "content-type: application/octet-stream",
-      // -T streams the file (--data-binary @file reads it all into memory first)
-      "-X",
-      "POST",
-      "-T",
-      file,
-      "-o",
-      "/dev/null",
-      "-w",
-      "%{http_code}",
-      `${server.url}/v1/items?case=MEM&name=u${n}.bin`,
-    ]);
+    const run = await curl(curlUploadArgs(`${server.url}/v1/items?case=MEM&name=u${n}.bin`, file, tls));
     if (run.stdout.toString() !== "201") throw new Error(`upload ${n}: ${run.stdout} ${run.stderr}`);
   }
   clearInterval(sampler);

@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startServerChild } from "./lib/server.mjs";
+import { curlUploadArgs, startServerChild } from "./lib/server.mjs";
 
 const { values } = parseArgs({ options: { "size-mib": { type: "string", default: "1024" } } });
 const sizeMiB = Number(values["size-mib"]);
@@ -44,28 +44,7 @@ async function writeRandom(file, mib) {
 
 function curl(url, file, tls) {
   const start = performance.now();
-  const run = spawnSync("curl", [
-    "-sS",
-    "--fail-with-body",
-    "--tlsv1.3",
-    "--cacert",
-    tls.ca,
-    "--cert",
-    tls.cert,
-    "--key",
-    tls.key,
-    "-H",
-    "content-type: application/octet-stream",
-    "-X",
-    "POST",
-    "-T",
-    file,
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{http_code}",
-    url,
-  ]);
+  const run = spawnSync("curl", ["--fail-with-body", ...curlUploadArgs(url, file, tls)]);
   const ms = performance.now() - start;
   if (run.stdout.toString() !== "201") throw new Error(`curl ${url}: ${run.stdout} ${run.stderr}`);
   return ms;

@@ -108,3 +108,14 @@ export async function load(url, paths, { identity, ca, connections, seconds }) {
     errors,
   };
 }
+
+/** curl arguments that stream `file` (-T, never read whole) to an mTLS upload route and print the status. */
+export function curlUploadArgs(url, file, tls) {
+  return [
+    "-sS",
+    "--tlsv1.3",
+    ...["--cacert", tls.ca, "--cert", tls.cert, "--key", tls.key],
+    ...["-H", "content-type: application/octet-stream", "-X", "POST", "-T", file],
+    ...["-o", "/dev/null", "-w", "%{http_code}", url],
+  ];
+}
