@@ -23,6 +23,13 @@ export const ACTIONS = [
   "audit.accept",
   // RFC 3161 timestamps: which TSAs the vault trusts for its trusted time
   "timestamp.configure",
+  // live response (issue 13): devices, their enrollment, the vault's settings, and the two command tiers
+  "device.enroll",
+  "device.read",
+  "device.manage",
+  "settings.manage",
+  "live.basic",
+  "live.advanced",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];
@@ -43,4 +50,6 @@ export const POLICY_ADMIN_ACTIONS: readonly Action[] = [
   "keys.rotate",
   "audit.accept",
   "timestamp.configure",
+  "device.manage",
+  "settings.manage",
 ];

@@ -42,12 +42,14 @@ export const DEFAULT_ROLES: Readonly<Record<string, RoleDefinition>> = Object.fr
     permissions: ["evidence.list", "evidence.read", "evidence.export", "evidence.check", "report.read"],
   },
   responder: {
-    description: "collects and ingests evidence into its scope",
-    permissions: ["evidence.ingest", "evidence.list"],
+    description:
+      "collects and ingests evidence into its scope; basic and advanced live-response commands there",
+    permissions: ["evidence.ingest", "evidence.list", "device.read", "live.basic", "live.advanced"],
   },
   analyst: {
-    description: "lists evidence and reads custody reports in scope, never evidence content",
-    permissions: ["evidence.list", "report.read"],
+    description:
+      "lists evidence and reads custody reports in scope, never evidence content; basic live-response commands there",
+    permissions: ["evidence.list", "report.read", "device.read", "live.basic"],
   },
   auditor: {
     description: "reads the audit log, the policy and every custody report, never evidence content",

@@ -120,6 +120,20 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   // server (issue 12)
   ERR_RATE_LIMITED: EXIT.backendUnavailable,
   ERR_SERVER_BUSY: EXIT.backendUnavailable,
+  // live response (issue 13)
+  ERR_LIVE_RESPONSE_OFF: EXIT.accessDenied,
+  ERR_ENROLLMENT_TOKEN_INVALID: EXIT.accessDenied,
+  ERR_DEVICE_QUARANTINED: EXIT.accessDenied,
+  ERR_DEVICE_OFFLINE: EXIT.backendUnavailable,
+  ERR_SESSION_LIMIT: EXIT.conflict,
+  ERR_SESSION_CLOSED: EXIT.conflict,
+  ERR_PREREQUISITE: EXIT.usage,
+  ERR_UNKNOWN_COMMAND: EXIT.usage,
+  ERR_AGENT_POLICY: EXIT.accessDenied,
+  ERR_REPLAY: EXIT.conflict,
+  ERR_PROTOCOL: EXIT.internal,
+  ERR_FILE_CHANGED: V,
+  ERR_COMMAND_FAILED: EXIT.internal,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -89,6 +89,20 @@ export const ERROR_CODES = [
   // server (issue 12): answered with 429 and 503, the client retries later
   "ERR_RATE_LIMITED",
   "ERR_SERVER_BUSY",
+  // live response (issue 13)
+  "ERR_LIVE_RESPONSE_OFF",
+  "ERR_ENROLLMENT_TOKEN_INVALID",
+  "ERR_DEVICE_QUARANTINED",
+  "ERR_DEVICE_OFFLINE",
+  "ERR_SESSION_LIMIT",
+  "ERR_SESSION_CLOSED",
+  "ERR_PREREQUISITE",
+  "ERR_UNKNOWN_COMMAND",
+  "ERR_AGENT_POLICY",
+  "ERR_REPLAY",
+  "ERR_PROTOCOL",
+  "ERR_FILE_CHANGED",
+  "ERR_COMMAND_FAILED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
