@@ -1,0 +1,1 @@
+export { type Envelope, envelopeSchema, PROTOCOL_VERSION } from "./protocol.js";
