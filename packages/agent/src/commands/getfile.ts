@@ -39,21 +39,19 @@ class ExpectedHash extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#bytes += chunk.length;
-    if (this.#bytes > this.expectedSize)
-      return callback(changed(`the file grew past ${this.expectedSize} bytes while it was sent`));
+    if (this.#bytes > this.expectedSize) {
+      callback(changed(`the file grew past ${this.expectedSize} bytes while it was sent`));
+      return;
+    }
     this.#hash.update(chunk);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
     const sha256 = this.#hash.digest("hex");
-    if (this.#bytes !== this.expectedSize || sha256 !== this.expectedSha256)
-      return callback(
-        changed(
-          `the file read now (${this.#bytes} bytes, sha256 ${sha256}) is not the one fileinfo reported`,
-        ),
-      );
-    callback();
+    const same = this.#bytes === this.expectedSize && sha256 === this.expectedSha256;
+    const message = `the file read now (${this.#bytes} bytes, sha256 ${sha256}) is not the one fileinfo reported`;
+    callback(same ? null : changed(message));
   }
 }
 
