@@ -1,6 +1,7 @@
 import type { Clock } from "@custody/core";
 import type { Vault } from "@custody/vault";
 import type { Logger } from "pino";
+import type { AgentTimeouts } from "./live/agent-hub.js";
 import type { EnrollLimits } from "./live/enroll.js";
 
 /** What the server refuses to wait for or hold; each refusal is answered with its problem code. */
@@ -67,4 +68,6 @@ export interface ServerOptions {
   closeVaultOnClose?: boolean;
   /** Enrollment attempts allowed per address and in total (`POST /v1/enroll`). */
   enrollLimits?: Partial<EnrollLimits>;
+  /** Agent liveness: ping every `pingIntervalMs` (20 s), cut after `pongTimeoutMs` (10 s) without a pong. */
+  agentTimeouts?: Partial<AgentTimeouts>;
 }

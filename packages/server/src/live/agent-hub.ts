@@ -23,18 +23,21 @@ export const AGENT_PATH = "/v1/agent";
 /** RFC 6455 "policy violation": the close code for every protocol or identity breach. */
 export const CLOSE_POLICY = 1008;
 
-export interface AgentHubOptions {
+export interface AgentTimeouts {
+  /** WebSocket pings (20 s); an agent that has not answered `pongTimeoutMs` (10 s) later is cut. */
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  /** An agent must say hello this soon after the upgrade (10 s). */
+  helloTimeoutMs: number;
+  /** How often live connections are checked against the log (revoked, quarantined): 1 s. */
+  recheckIntervalMs: number;
+}
+
+export interface AgentHubOptions extends Partial<AgentTimeouts> {
   vault: Vault;
   refusals: RefusalRecorder;
   logger: Logger;
   clock: Clock;
-  /** WebSocket pings (20 s); an agent that has not answered `pongTimeoutMs` (10 s) later is cut. */
-  pingIntervalMs?: number;
-  pongTimeoutMs?: number;
-  /** An agent must say hello this soon after the upgrade (10 s). */
-  helloTimeoutMs?: number;
-  /** How often live connections are checked against the log (revoked, quarantined): 1 s. */
-  recheckIntervalMs?: number;
 }
 
 /** One agent connection: who it is (from its certificate), its sequence state and what it said. */
