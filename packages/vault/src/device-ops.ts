@@ -6,6 +6,7 @@ import type { AuthenticatedPrincipal, RequestContext } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { DEVICE_FACT, type DeviceFacts, type DeviceState, type LedgerDevice } from "./device-facts.js";
 import type { Ledger } from "./ledger.js";
+import { ACCESS_LOCK } from "./locks.js";
 import { fingerprintOf } from "./pki.js";
 
 const HOUR_MS = 3_600_000;
@@ -316,7 +317,8 @@ export function revokeDevice(ctx: VaultContext, principal: AuthenticatedPrincipa
       deviceId,
       serialNumbers: [...device.serialNumbers],
     });
-    await ctx.revocations.publish(ctx.ledger);
+    // the CRL file is shared with identity revocations, which publish under the access lock
+    await ctx.locks.with([ACCESS_LOCK], () => ctx.revocations.publish(ctx.ledger));
     return deviceRecord(ctx.ledger, knownDevice(ctx, deviceId));
   });
 }
