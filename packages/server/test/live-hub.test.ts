@@ -68,12 +68,13 @@ describe("the agent endpoint wss://…/v1/agent", () => {
     await expect(new TestAgent(served, device, { protocol: "chat" }).opened).rejects.toThrow();
   }, 60_000);
 
-  it("a second live connection for one device (a copied key) quarantines it: both cut, recorded, refused until approved", async () => {
+  it("a second live connection without the current nonce (a copied key) quarantines it: both cut, recorded, refused until approved", async () => {
     const device = await enrolledDevice(served, "clone");
     const first = new TestAgent(served, device);
     const nonce = await first.hello(device.deviceId, null);
     const second = new TestAgent(served, device);
-    await expect(second.opened).rejects.toThrow(/HTTP 409/);
+    await expect(second.hello(device.deviceId, null)).rejects.toThrow(/closed before a welcome/);
+    expect((await second.closed).code).toBe(1008);
     expect((await first.closed).code).toBe(1008);
     expect(await deviceState(device.deviceId)).toMatchObject({ state: "quarantined", online: false });
     await recorded(
@@ -90,6 +91,20 @@ describe("the agent endpoint wss://…/v1/agent", () => {
     const back = new TestAgent(served, device);
     await expect(back.hello(device.deviceId, nonce)).resolves.toEqual(expect.any(String));
     back.close();
+  }, 60_000);
+
+  it("the same agent reconnecting with the current nonce while its old socket looks alive replaces it", async () => {
+    const device = await enrolledDevice(served, "reconnect");
+    const old = new TestAgent(served, device);
+    const nonce = await old.hello(device.deviceId, null);
+    const fresh = new TestAgent(served, device);
+    await fresh.hello(device.deviceId, nonce);
+    expect((await old.closed).code).toBe(1008);
+    expect(await deviceState(device.deviceId)).toMatchObject({ state: "active", online: true });
+    served.server.hub.send(device.deviceId, "cancel", { cmdId: "c-9", reason: "to the new socket" });
+    expect((await fresh.next("cancel")).body.cmdId).toBe("c-9");
+    await recorded((r) => r.action === "agent.replaced" && r.actor === device.deviceId, "the replacement");
+    fresh.close();
   }, 60_000);
 
   it("a stale nonce on reconnect (the key used elsewhere meanwhile) quarantines the device", async () => {
@@ -135,6 +150,26 @@ describe("the agent endpoint wss://…/v1/agent", () => {
     expect(revoked.status).toBe(200);
     expect((await agent.closed).code).toBe(1008);
     expect(served.server.hub.list().some((status) => status.deviceId === device.deviceId)).toBe(false);
+  }, 60_000);
+});
+
+describe("reconnect floods", () => {
+  it("upgrades from one device past its budget are refused with 429 before the vault is asked", async () => {
+    const device = await enrolledDevice(served, "flood");
+    const statuses: string[] = [];
+    for (let attempt = 0; attempt < 15; attempt += 1) {
+      const agent = new TestAgent(served, device);
+      statuses.push(
+        await agent.opened.then(
+          () => "open",
+          (error: Error) => error.message,
+        ),
+      );
+      agent.close();
+      await agent.closed;
+    }
+    expect(statuses).toContain("HTTP 429");
+    expect(statuses[0]).toBe("open");
   }, 60_000);
 });
 
