@@ -128,7 +128,8 @@ export class DeviceLedger {
         const facts = parse(record, action);
         const token = this.tokens.get(facts.tokenId);
         if (token === undefined || token.usesLeft <= 0) throw malformed(record, "uses a token it cannot");
-        token.usesLeft = facts.usesLeft;
+        // counted, not copied: two replicas' uses each take one
+        token.usesLeft -= 1;
         return {};
       }
       case DEVICE_FACT.enrolled:
