@@ -57,8 +57,9 @@ const AGENT_FRAMES_FOR_LISTENERS = new Set(["ack", "rows", "result"]);
  * The agents' WebSocket endpoint on the server's HTTPS listener. An upgrade is accepted only from a
  * device certificate the vault authenticates (chain, validity, not revoked, enrolled, not quarantined);
  * every frame is decoded and validated (`@custody/agent/protocol`), and anything else closes the socket
- * with 1008 and an audit record. A second live connection for one device, or a stale nonce, quarantines
- * it. The log is re-read every second, so a revoked or quarantined device is cut within that.
+ * with 1008 and an audit record. A `hello` with a stale nonce quarantines the device (a copied key); a
+ * second connection with the current one replaces the first (the same agent back after a drop). The log
+ * is re-read every second, so a revoked or quarantined device is cut within that.
  */
 export class AgentHub implements DeviceHub {
   readonly #options: Required<AgentHubOptions>;
