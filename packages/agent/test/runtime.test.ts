@@ -349,6 +349,69 @@ describe("the running agent", () => {
   });
 });
 
+describe("a broken or hostile server", () => {
+  async function connected(): Promise<AgentLink> {
+    await stopAgents();
+    const stop = new AbortController();
+    const index = server.links.length;
+    const done = runAgent({ dir, policyPath: join(work, "all.json"), signal: stop.signal, random: () => 0 });
+    agents.push({ stop, done });
+    const link = await server.nextLink(index);
+    await link.waitFor((f) => f.t === "hello");
+    return link;
+  }
+
+  test("a command before the welcome closes the connection with 1008", async () => {
+    const link = await connected();
+    link.send("command", command({ cmdId: "c-early", name: "dir", positional: ["/"] }));
+    expect(await link.waitClosed()).toMatchObject({
+      code: 1008,
+      reason: expect.stringContaining("before welcome"),
+    });
+    expect(link.frames.some((f) => f.t === "ack")).toBe(false);
+  });
+
+  test("a binary frame closes the connection with 1008", async () => {
+    const link = await connected();
+    link.ws.send(Buffer.from("{}"), { binary: true });
+    expect((await link.waitClosed()).code).toBe(1008);
+  });
+
+  test("a dropped connection stops the commands it was running", async () => {
+    const link = await connected();
+    link.send("welcome", {
+      nonce: "z".repeat(43),
+      serverTime: new Date().toISOString(),
+      maxFrameBytes: 1024 * 1024,
+    });
+    const file = join(work, "drop.bin");
+    const bytes = Buffer.alloc(8 * 1024 * 1024, 3);
+    await writeFile(file, bytes);
+    server.stall.add("t-drop");
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    link.send(
+      "command",
+      command({
+        cmdId: "c-drop",
+        name: "getfile",
+        positional: [file],
+        transfer: {
+          id: "t-drop",
+          path: "/v1/agent/transfers/t-drop",
+          expectedSha256: sha256,
+          expectedSize: bytes.length,
+          maxBytes: bytes.length,
+        },
+      }),
+    );
+    await link.ack("c-drop");
+    while (server.transfers.get("t-drop") === undefined) await new Promise((r) => setTimeout(r, 20));
+    link.ws.terminate();
+    while (server.transfers.get("t-drop")?.closed !== true) await new Promise((r) => setTimeout(r, 20));
+    expect(server.transfers.get("t-drop")?.complete).toBe(false);
+  });
+});
+
 describe("pinning", () => {
   test("the agent does not talk to a server under another CA", async () => {
     const impostor = await LiveTestServer.start({ chain: true });
