@@ -335,11 +335,14 @@ describe("the running agent", () => {
     expect((await link.waitClosed()).code).toBe(1008);
   });
 
-  test("a policy that allows only basic commands refuses getfile on the device", async () => {
+  test("a policy that allows only basic commands refuses getfile on the device; a restarted agent still refuses a replay", async () => {
     await stopAgents();
     const { link } = await startAgent(await policyFile("basic.json", { basic: true, advanced: false }));
     link.send("command", command({ cmdId: "c-adv", name: "getfile", positional: ["/etc/hostname"] }));
     expect((await link.ack("c-adv")).body).toMatchObject({ accepted: false, code: "ERR_AGENT_POLICY" });
+    // the agent restarted: the ids it took before are still remembered
+    link.send("command", command({ cmdId: "c-cd", name: "cd", positional: ["/"] }));
+    expect((await link.ack("c-cd")).body).toMatchObject({ accepted: false, code: "ERR_REPLAY" });
   });
 
   test("an agent refuses to start on a policy others can write", async () => {
