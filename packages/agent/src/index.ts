@@ -1,1 +1,1 @@
-export { type Envelope, envelopeSchema, PROTOCOL_VERSION } from "./protocol.js";
+export * from "./protocol.js";

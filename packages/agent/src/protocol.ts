@@ -1,16 +1,25 @@
-import { z } from "zod";
+/**
+ * `@custody/agent/protocol`: everything the agent, the server and the console share about the wire and
+ * the commands (frame schemas, encode/decode, sequence checks, the command registry and grammar).
+ */
 
-/** The agent's wire protocol: versioned, zod-validated frames shared by the agent and the server. */
-export const PROTOCOL_VERSION = 1;
-
-/** Every frame, in both directions, is this envelope around a body that its type `t` defines. */
-export const envelopeSchema = z.strictObject({
-  v: z.literal(PROTOCOL_VERSION),
-  t: z.string().regex(/^[a-z][a-z-]{0,31}$/),
-  id: z.string().min(1).max(64),
-  seq: z.number().int().nonnegative(),
-  ts: z.iso.datetime(),
-  body: z.record(z.string(), z.unknown()),
-});
-
-export type Envelope = z.infer<typeof envelopeSchema>;
+export { type DecodeOptions, decodeFrame, type EncodeOptions, encodeFrame } from "./frames.js";
+export {
+  MAX_ARGS,
+  MAX_LINE_BYTES,
+  type ParsedCommandLine,
+  parseCommandLine,
+  renderCommandLine,
+} from "./grammar.js";
+export { protocolError } from "./protocol-error.js";
+export {
+  bindArguments,
+  COMMANDS,
+  type CommandPlatform,
+  type CommandSpec,
+  type CommandTier,
+  commandNames,
+} from "./registry.js";
+export * from "./schemas.js";
+export { FIRST_SEQ, SequenceChecker, SequenceCounter } from "./sequence.js";
+export { renderTable } from "./table.js";

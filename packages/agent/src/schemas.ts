@@ -1,0 +1,145 @@
+import { ERROR_CODES } from "@custody/core";
+import { z } from "zod";
+
+/** The agent's wire protocol: versioned, zod-validated frames shared by the agent and the server. */
+export const PROTOCOL_VERSION = 1;
+/** The WebSocket subprotocol both ends insist on. */
+export const AGENT_SUBPROTOCOL = "custody.agent.v1";
+/** Largest frame either end accepts (the WebSocket `maxPayload`). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Largest `rows` frame: output is chunked so a cancel is never stuck behind a huge frame. */
+export const MAX_ROWS_FRAME_BYTES = 256 * 1024;
+
+/** Every frame, in both directions, is this envelope around a body that its type `t` defines. */
+export const envelopeSchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  t: z.string().regex(/^[a-z][a-z-]{0,31}$/),
+  id: z.string().min(1).max(64),
+  seq: z.number().int().nonnegative(),
+  ts: z.iso.datetime(),
+  body: z.record(z.string(), z.unknown()),
+});
+
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/);
+const text = (max: number) => z.string().max(max);
+const errorCode = z.enum(ERROR_CODES);
+/** `D-` and 26 Crockford base32 characters: 128 random bits (the contract's device id). */
+export const deviceIdSchema = z.string().regex(/^D-[0-9A-HJKMNP-TV-Z]{26}$/);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const helloSchema = z.strictObject({
+  deviceId: deviceIdSchema,
+  agentVersion: text(64).min(1),
+  hostname: text(255),
+  os: text(64),
+  arch: text(32),
+  policyHash: sha256,
+  prevNonce: text(128).min(1).nullable(),
+  capabilities: z.array(text(32)).max(128),
+});
+
+export const welcomeSchema = z.strictObject({
+  nonce: z.string().min(16).max(128),
+  serverTime: z.iso.datetime(),
+  maxFrameBytes: z.number().int().min(1024).max(MAX_FRAME_BYTES),
+});
+
+export const transferSchema = z.strictObject({
+  id,
+  path: z.string().regex(/^\/v1\/agent\/transfers\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+  expectedSha256: sha256,
+  expectedSize: z.number().int().nonnegative(),
+  maxBytes: z.number().int().positive(),
+});
+
+export const commandSchema = z.strictObject({
+  cmdId: id,
+  sessionId: id,
+  deviceId: deviceIdSchema,
+  name: z.string().regex(/^[a-z][a-z0-9]{0,31}$/),
+  positional: z.array(text(8192)).max(64),
+  flags: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/), z.union([text(8192), z.literal(true)])),
+  cwd: text(4096).min(1).nullable(),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600 * 1000),
+  notAfter: z.iso.datetime(),
+  issuedBy: text(256).min(1),
+  transfer: transferSchema.optional(),
+});
+
+export const ackSchema = z.union([
+  z.strictObject({ cmdId: id, accepted: z.literal(true) }),
+  z.strictObject({ cmdId: id, accepted: z.literal(false), code: errorCode, message: text(4096) }),
+]);
+
+export const rowsSchema = z.strictObject({
+  cmdId: id,
+  chunk: z.number().int().nonnegative(),
+  rows: z.array(z.record(z.string(), z.unknown())),
+});
+
+export const resultSchema = z.strictObject({
+  cmdId: id,
+  status: z.enum(["completed", "failed", "timed-out", "cancelled"]),
+  error: z.strictObject({ code: errorCode, message: text(4096) }).optional(),
+  rows: z.number().int().nonnegative(),
+  durationMs: z.number().nonnegative(),
+  data: z.record(z.string(), z.unknown()).optional(),
+  survivors: z.array(z.number().int().positive()).optional(),
+});
+
+export const cancelSchema = z.strictObject({ cmdId: id, reason: text(1024) });
+export const closeSessionSchema = z.strictObject({ sessionId: id });
+
+/** Frame types by who may send them: a frame from the wrong side is a protocol error. */
+export const AGENT_FRAMES = {
+  hello: helloSchema,
+  ack: ackSchema,
+  rows: rowsSchema,
+  result: resultSchema,
+} as const;
+export const SERVER_FRAMES = {
+  welcome: welcomeSchema,
+  command: commandSchema,
+  cancel: cancelSchema,
+  "close-session": closeSessionSchema,
+} as const;
+
+export type HelloBody = z.infer<typeof helloSchema>;
+export type WelcomeBody = z.infer<typeof welcomeSchema>;
+export type CommandBody = z.infer<typeof commandSchema>;
+export type TransferBody = z.infer<typeof transferSchema>;
+export type AckBody = z.infer<typeof ackSchema>;
+export type RowsBody = z.infer<typeof rowsSchema>;
+export type ResultBody = z.infer<typeof resultSchema>;
+export type CancelBody = z.infer<typeof cancelSchema>;
+export type CloseSessionBody = z.infer<typeof closeSessionSchema>;
+
+export type AgentFrameType = keyof typeof AGENT_FRAMES;
+export type ServerFrameType = keyof typeof SERVER_FRAMES;
+export type FrameType = AgentFrameType | ServerFrameType;
+export type FrameSender = "agent" | "server";
+
+export interface FrameBodies {
+  hello: HelloBody;
+  welcome: WelcomeBody;
+  command: CommandBody;
+  ack: AckBody;
+  rows: RowsBody;
+  result: ResultBody;
+  cancel: CancelBody;
+  "close-session": CloseSessionBody;
+}
+
+/** A decoded frame: the envelope with its body typed by `t` (a tagged union). */
+export type Frame = {
+  [T in FrameType]: { v: 1; t: T; id: string; seq: number; ts: string; body: FrameBodies[T] };
+}[FrameType];
+
+export type AgentFrame = Extract<Frame, { t: AgentFrameType }>;
+export type ServerFrame = Extract<Frame, { t: ServerFrameType }>;
