@@ -1,3 +1,16 @@
+export {
+  deviceFactsBodySchema,
+  deviceIdSchema,
+  deviceParamsSchema,
+  deviceRecordSchema,
+  deviceRecordsSchema,
+  enrollBodySchema,
+  enrollmentSchema,
+  enrollmentTokenBodySchema,
+  enrollmentTokenSchema,
+  liveResponseBodySchema,
+  liveResponseSettingSchema,
+} from "./devices.js";
 export { openApiDocument } from "./openapi.js";
 export type { ProblemDetails } from "./problem.js";
 export {

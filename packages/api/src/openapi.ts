@@ -73,6 +73,8 @@ function operation(route: RouteSpec): JsonSchema {
   return {
     operationId: route.operation,
     summary: route.summary,
+    // a route that needs no client certificate (enrollment) says so
+    ...(route.authenticated ? {} : { security: [] }),
     ...(params.length === 0 ? {} : { parameters: params }),
     ...(body === undefined ? {} : { requestBody: body }),
     responses: { [String(route.status)]: successResponse(route), default: PROBLEM },

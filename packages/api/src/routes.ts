@@ -1,13 +1,15 @@
 import type { z } from "zod";
+import * as dv from "./devices.js";
 import * as rq from "./requests.js";
 import * as rs from "./responses.js";
 
 /** How much body a route takes: none, a small JSON document, a larger JSON document, or a streamed upload. */
-export type BodyLimitClass = "empty" | "json" | "large-json" | "upload";
+export type BodyLimitClass = "empty" | "small-json" | "json" | "large-json" | "upload";
 
 /** The body size of each class, in bytes (the upload's is the server's `maxUploadBytes`). */
 export const BODY_LIMIT_BYTES: Readonly<Record<Exclude<BodyLimitClass, "upload">, number>> = {
   empty: 1024,
+  "small-json": 16 * 1024,
   json: 64 * 1024,
   "large-json": 4 * 1024 * 1024,
 };
@@ -239,6 +241,76 @@ export const ROUTES = {
     summary: "Issues a new vault signer",
     status: 201,
     response: rs.signerRotationSchema,
+  },
+  createEnrollmentToken: {
+    ...post,
+    operation: "createEnrollmentToken",
+    path: "/v1/enrollment-tokens",
+    summary: "Makes an enrollment token for devices (shown once; the vault keeps its hash)",
+    body: dv.enrollmentTokenBodySchema,
+    bodyLimit: "json",
+    status: 201,
+    response: dv.enrollmentTokenSchema,
+  },
+  enroll: {
+    ...post,
+    operation: "enroll",
+    path: "/v1/enroll",
+    summary: "Enrolls a device: the token authorizes it, the certificate is issued for the request's key",
+    body: dv.enrollBodySchema,
+    bodyLimit: "small-json",
+    status: 201,
+    response: dv.enrollmentSchema,
+    authenticated: false,
+  },
+  listDevices: {
+    ...get,
+    operation: "listDevices",
+    path: "/v1/devices",
+    summary: "Enrolled devices the caller may read, online or not",
+    response: dv.deviceRecordsSchema,
+  },
+  showDevice: {
+    ...get,
+    operation: "showDevice",
+    path: "/v1/devices/:id",
+    summary: "One device",
+    params: dv.deviceParamsSchema,
+    response: dv.deviceRecordSchema,
+  },
+  approveDevice: {
+    ...post,
+    ...empty,
+    operation: "approveDevice",
+    path: "/v1/devices/:id/approve",
+    summary: "Lifts a device's quarantine",
+    params: dv.deviceParamsSchema,
+    response: dv.deviceRecordSchema,
+  },
+  revokeDevice: {
+    ...get,
+    method: "DELETE",
+    operation: "revokeDevice",
+    path: "/v1/devices/:id",
+    summary: "Revokes a device's certificates; its live connection is cut",
+    params: dv.deviceParamsSchema,
+    response: dv.deviceRecordSchema,
+  },
+  liveResponse: {
+    ...get,
+    operation: "liveResponse",
+    path: "/v1/settings/live-response",
+    summary: "Whether live response is on",
+    response: dv.liveResponseSettingSchema,
+  },
+  setLiveResponse: {
+    ...post,
+    operation: "setLiveResponse",
+    path: "/v1/settings/live-response",
+    summary: "Turns live response on or off (custodians)",
+    body: dv.liveResponseBodySchema,
+    bodyLimit: "json",
+    response: dv.liveResponseSettingSchema,
   },
 } as const satisfies Record<string, RouteSpec>;
 

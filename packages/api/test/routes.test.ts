@@ -45,6 +45,13 @@ describe("the route table", () => {
       "proveAudit",
       "checkpoint",
       "rotateSigner",
+      "createEnrollmentToken",
+      "listDevices",
+      "showDevice",
+      "approveDevice",
+      "revokeDevice",
+      "liveResponse",
+      "setLiveResponse",
     ]) {
       expect(operations.has(method), method).toBe(true);
     }

@@ -74,6 +74,13 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     proveAudit: (seq) => call("proveAudit", { params: { seq: String(seq) } }),
     checkpoint: async () => checkpointFromWire(await callRoute(transport, ROUTES.checkpoint, {})),
     rotateSigner: () => call("rotateSigner"),
+    createEnrollmentToken: (request) => call("createEnrollmentToken", { body: request ?? {} }),
+    listDevices: () => call("listDevices"),
+    showDevice: (deviceId) => call("showDevice", { params: { id: deviceId } }),
+    approveDevice: (deviceId) => call("approveDevice", { params: { id: deviceId } }),
+    revokeDevice: (deviceId) => call("revokeDevice", { params: { id: deviceId } }),
+    liveResponse: () => call("liveResponse"),
+    setLiveResponse: (enabled) => call("setLiveResponse", { body: { enabled } }),
     close: () => transport.close(),
   } satisfies VaultClient;
 }

@@ -127,7 +127,7 @@ function subjectAltName(names: readonly string[]): object[] {
   return [{ name: "subjectAltName", altNames }];
 }
 
-function authorityKeyId(caCert: CertificateFacts): object[] {
+export function authorityKeyId(caCert: CertificateFacts): object[] {
   const id = caCert.subjectKeyIdentifier;
   return id === undefined ? [] : [{ name: "authorityKeyIdentifier", keyIdentifier: id.toString("binary") }];
 }
@@ -141,12 +141,18 @@ export function assertCaKey(caCert: CertificateFacts, caKey: KeyObject): void {
   }
 }
 
-function draft(key: KeyObject, commonName: string, notBefore: Date, notAfter: Date): forge.pki.Certificate {
+export function draft(
+  key: KeyObject,
+  commonName: string,
+  notBefore: Date,
+  notAfter: Date,
+): forge.pki.Certificate {
   if (commonName.length === 0 || commonName.length > 64) {
     throw new CustodyError("ERR_INVALID_ARGUMENT", "commonName must be 1 to 64 characters");
   }
   const cert = forge.pki.createCertificate();
-  const spki = createPublicKey(key).export({ type: "spki", format: "pem" }).toString();
+  const publicKey = key.type === "public" ? key : createPublicKey(key);
+  const spki = publicKey.export({ type: "spki", format: "pem" }).toString();
   cert.publicKey = forge.pki.publicKeyFromPem(spki);
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = notBefore;
@@ -171,7 +177,7 @@ interface ForgeTbs {
 }
 
 /** forge lays out the TBSCertificate; node:crypto makes the RSA signature (forge's RSA is ~60x slower). */
-function signTbs(
+export function signTbs(
   cert: forge.pki.Certificate,
   signingKey: KeyObject,
   issuer: CertificateFacts | undefined,

@@ -26,6 +26,8 @@ describe("@custody/manifest public surface", () => {
         "custodyManifestJsonSchema",
         "custodyManifestSchema",
         "issueCertificate",
+        "issueDeviceCertificate",
+        "MIN_DEVICE_RSA_BITS",
         "keyPairFiles",
         "loadSignerFromFiles",
         "manifestCaseSchema",

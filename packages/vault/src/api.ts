@@ -10,6 +10,12 @@ import type { ApprovalOutcome } from "./approvals.js";
 import type { AuditVerifyOptions } from "./audit-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { CheckResult } from "./check.js";
+import type {
+  DeviceRecord,
+  EnrollmentToken,
+  EnrollmentTokenRequest,
+  LiveResponseSetting,
+} from "./device-ops.js";
 import type { ItemRead, ListedItem } from "./evidence-ops.js";
 import type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";
@@ -46,6 +52,13 @@ export interface VaultApi {
   proveAudit(seq: number): Promise<InclusionProofBundle>;
   checkpoint(): Promise<SignedCheckpoint>;
   rotateSigner(): Promise<SignerRotation>;
+  createEnrollmentToken(request?: EnrollmentTokenRequest): Promise<EnrollmentToken>;
+  listDevices(): Promise<DeviceRecord[]>;
+  showDevice(deviceId: string): Promise<DeviceRecord>;
+  approveDevice(deviceId: string): Promise<DeviceRecord>;
+  revokeDevice(deviceId: string): Promise<DeviceRecord>;
+  liveResponse(): Promise<LiveResponseSetting>;
+  setLiveResponse(enabled: boolean): Promise<LiveResponseSetting>;
 }
 
 /** The vault as seen by one authenticated principal. */
@@ -73,5 +86,12 @@ export function bindVault(vault: Vault, principal: AuthenticatedPrincipal): Vaul
     proveAudit: (seq) => vault.proveAudit(principal, seq),
     checkpoint: () => vault.checkpoint(principal),
     rotateSigner: () => vault.rotateSigner(principal),
+    createEnrollmentToken: (request) => vault.createEnrollmentToken(principal, request),
+    listDevices: () => vault.listDevices(principal),
+    showDevice: (deviceId) => vault.showDevice(principal, deviceId),
+    approveDevice: (deviceId) => vault.approveDevice(principal, deviceId),
+    revokeDevice: (deviceId) => vault.revokeDevice(principal, deviceId),
+    liveResponse: () => vault.liveResponse(principal),
+    setLiveResponse: (enabled) => vault.setLiveResponse(principal, enabled),
   };
 }

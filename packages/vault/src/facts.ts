@@ -1,5 +1,6 @@
 import { isoTimestampSchema, sha256HexSchema } from "@custody/core";
 import { z } from "zod";
+import { DEVICE_FACT, deviceFactSchemas } from "./device-facts.js";
 
 /**
  * The records that state a fact. The vault appends one after each change has really happened, and
@@ -21,6 +22,7 @@ export const FACT = {
   signerInstalled: "keys.signer-installed",
   tailAccepted: "audit.tail-accepted",
   tsaAdded: "timestamp.tsa-added",
+  ...DEVICE_FACT,
 } as const;
 
 export type FactAction = (typeof FACT)[keyof typeof FACT];
@@ -83,6 +85,7 @@ export const factSchemas = {
       .regex(/^[0-2](\.(0|[1-9][0-9]*))+$/)
       .optional(),
   }),
+  ...deviceFactSchemas,
 } as const;
 
 export type FactDetails<A extends FactAction> = z.infer<(typeof factSchemas)[A]>;

@@ -240,6 +240,17 @@ export class Guard {
     });
   }
 
+  /** Records a refusal of a caller that has no principal (an enrollment whose token does not hold). */
+  async refuseAnonymous(
+    actor: string,
+    action: string,
+    target: string,
+    reason: string,
+    details: Record<string, JsonValue>,
+  ): Promise<void> {
+    await this.#appendRetrying({ actor, action, target, outcome: "deny", reason, details });
+  }
+
   /** Records what the vault's own service did (a server certificate issued, a CRL re-signed). */
   vaultEvent(
     actor: string,

@@ -1,5 +1,6 @@
 import type { AuditRecord } from "@custody/audit";
 import { CustodyError } from "@custody/core";
+import { DeviceLedger, isDeviceFact } from "./device-facts.js";
 import { FACT, type FactAction, type FactDetails, factSchemas } from "./facts.js";
 
 /** What the log says of one item. The full record travels with the bytes and must hash to recordSha256. */
@@ -39,6 +40,8 @@ export class Ledger {
   policyHead: { version: number; hash: string } | undefined;
   readonly items = new Map<string, LedgerItem>();
   readonly identities = new Map<string, LedgerIdentity>();
+  /** Enrollment tokens, devices and the live-response setting. */
+  readonly live = new DeviceLedger();
   /** Fingerprint of the vault signer the log installed last. */
   currentSigner: string | undefined;
   /** The seq of the newest revocation fact (-1: none); a shared CRL is numbered by it. */
@@ -57,7 +60,8 @@ export class Ledger {
   observe(record: AuditRecord): void {
     this.records += 1;
     if (record.outcome !== "allow" || !isFact(record.action)) return;
-    this.#apply(record, record.action);
+    if (isDeviceFact(record.action)) this.#applyDevice(record);
+    else this.#apply(record, record.action);
   }
 
   /** Items of one content address, across the cases that hold it. */
@@ -126,6 +130,18 @@ export class Ledger {
         this.timestampAuthorities.push(details(record, action));
         return;
     }
+  }
+
+  /** A device's certificate is an identity like any other: it logs in, and is revoked, the same way. */
+  #applyDevice(record: AuditRecord): void {
+    const { issued, revoked } = this.live.apply(record);
+    if (issued !== undefined) this.#issued({ ...issued, kind: "device", active: true });
+    for (const serial of revoked ?? []) {
+      const identity = this.#identity(record, serial);
+      identity.revoked = true;
+      identity.revokedAt = record.time;
+    }
+    if (revoked !== undefined) this.lastRevocationSeq = record.seq;
   }
 
   /** The seal key the vault opened with must be the one it was created with, before any seal is trusted. */

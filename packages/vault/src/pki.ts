@@ -151,6 +151,13 @@ export async function issueIdentity(
   options: KeyOptions = {},
 ): Promise<IssuedIdentity> {
   assertIdentityName(name);
+  // `D-` names are device ids: a person named like one could be mistaken for (and granted as) a device
+  if (kind === "person" && /^D-/i.test(name)) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `'${name}' is reserved: names starting with D- are device ids`,
+    );
+  }
   const issued = await issueCertificate(pki.ca, {
     commonName: name,
     usage: kind,

@@ -19,6 +19,7 @@ import {
   whoAmI,
 } from "./access-ops.js";
 import { type AcquisitionOptions, type AcquisitionSource, ingestAcquisitionItem } from "./acquire-ops.js";
+import { acceptAgentConnection, deviceStanding, quarantineDevice, recordAgentEvent } from "./agent-ops.js";
 import { type ApprovalOutcome, approveRequest, purgeItem, releaseHold } from "./approvals.js";
 import {
   type AuditVerifyOptions,
@@ -35,6 +36,24 @@ import {
 } from "./authenticate.js";
 import { type CheckResult, checkItems } from "./check.js";
 import type { VaultContext } from "./context.js";
+import type { DeviceState } from "./device-facts.js";
+import {
+  approveDevice,
+  createEnrollmentToken,
+  type DeviceRecord,
+  deviceRecord,
+  type Enrollment,
+  type EnrollmentRequest,
+  type EnrollmentToken,
+  type EnrollmentTokenRequest,
+  enrollDevice,
+  type LiveResponseSetting,
+  listDevices,
+  liveResponseSetting,
+  revokeDevice,
+  setLiveResponse,
+  showDevice,
+} from "./device-ops.js";
 import {
   extendItemRetention,
   holdItem,
@@ -447,6 +466,84 @@ export class Vault {
   /** The TSAs the signed log configured, in the order they are asked. */
   get timestampAuthorities(): readonly ConfiguredTsa[] {
     return configuredTimestampAuthorities(this.#ctx);
+  }
+
+  /** A one-time (or `uses`-time) enrollment token for devices (`device.enroll`). */
+  createEnrollmentToken(
+    principal: AuthenticatedPrincipal,
+    request: EnrollmentTokenRequest = {},
+  ): Promise<EnrollmentToken> {
+    return createEnrollmentToken(this.#ctx, principal, request);
+  }
+
+  /** Enrolls a device with a token and its certificate request; the token is the authority, not a login. */
+  enroll(request: EnrollmentRequest, context: RequestContext): Promise<Enrollment> {
+    return enrollDevice(this.#ctx, request, context);
+  }
+
+  listDevices(principal: AuthenticatedPrincipal): Promise<DeviceRecord[]> {
+    return listDevices(this.#ctx, principal);
+  }
+
+  showDevice(principal: AuthenticatedPrincipal, deviceId: string): Promise<DeviceRecord> {
+    return showDevice(this.#ctx, principal, deviceId);
+  }
+
+  approveDevice(principal: AuthenticatedPrincipal, deviceId: string): Promise<DeviceRecord> {
+    return approveDevice(this.#ctx, principal, deviceId);
+  }
+
+  revokeDevice(principal: AuthenticatedPrincipal, deviceId: string): Promise<DeviceRecord> {
+    return revokeDevice(this.#ctx, principal, deviceId);
+  }
+
+  liveResponse(principal: AuthenticatedPrincipal): Promise<LiveResponseSetting> {
+    return liveResponseSetting(this.#ctx, principal);
+  }
+
+  setLiveResponse(principal: AuthenticatedPrincipal, enabled: boolean): Promise<LiveResponseSetting> {
+    return setLiveResponse(this.#ctx, principal, enabled);
+  }
+
+  /** Whether live response is on, as the log last stated it (sessions refuse to open while it is off). */
+  get liveResponseEnabled(): boolean {
+    return this.#ctx.ledger.live.liveResponse;
+  }
+
+  /** Where a device principal stands now: only `active` devices may hold an agent connection. */
+  deviceStanding(principal: AuthenticatedPrincipal): DeviceState | "unknown" {
+    return deviceStanding(this.#ctx, principal);
+  }
+
+  /** The enrolled devices as the log states them, for a server's hub (no authorization: not a caller's view). */
+  enrolledDevices(): DeviceRecord[] {
+    return [...this.#ctx.ledger.live.devices.values()].map(deviceRecord);
+  }
+
+  /** An agent's hello: checks its previous nonce (clone detection) and records a new one. */
+  acceptAgentConnection(
+    principal: AuthenticatedPrincipal,
+    prevNonce: string | null,
+    context: RequestContext,
+  ): Promise<{ nonce: string }> {
+    return acceptAgentConnection(this.#ctx, principal, prevNonce, context);
+  }
+
+  /** Quarantines a device (a second live connection, a stale nonce) until a custodian approves it. */
+  quarantineDevice(deviceId: string, reason: string, details: Record<string, JsonValue> = {}): Promise<void> {
+    return quarantineDevice(this.#ctx, deviceId, reason, details);
+  }
+
+  /** Records an agent connection's event (`agent.protocol-error`, `agent.disconnect`, ...). */
+  recordAgentEvent(
+    principal: AuthenticatedPrincipal,
+    action: string,
+    outcome: "allow" | "deny",
+    reason: string,
+    context: RequestContext,
+    details: Record<string, JsonValue> = {},
+  ): Promise<void> {
+    return recordAgentEvent(this.#ctx, principal, action, outcome, reason, context, details);
   }
 
   async close(): Promise<void> {

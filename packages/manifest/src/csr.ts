@@ -1,0 +1,135 @@
+import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
+import { type Clock, CustodyError, systemClock } from "@custody/core";
+import forge from "node-forge";
+import { readCertificatePem } from "./certificate.js";
+import { DerReader, DerType, OID, oid, parseDer, pemBlocks, seq, toDer, toPem } from "./der.js";
+import { loadPrivateKey } from "./keys.js";
+import { assertCaKey, authorityKeyId, type CertificateAuthority, draft, signTbs } from "./pki.js";
+import { CERTIFICATE_ROLE_OIDS, KEY_PURPOSE } from "./roles.js";
+
+/** The smallest RSA key a device certificate is issued for (the vault's own keys are 3072 bits). */
+export const MIN_DEVICE_RSA_BITS = 3072;
+
+const DAY_MS = 86_400_000;
+
+/** Signature algorithms a CSR may be signed with, and the digest each one uses. */
+const CSR_SIGNATURES: Readonly<Record<string, string>> = {
+  [OID.sha256WithRSA]: "sha256",
+  "1.2.840.113549.1.1.12": "sha384",
+  "1.2.840.113549.1.1.13": "sha512",
+};
+
+export interface DeviceCertificateOptions {
+  /** The device id: the certificate's CN (OU is always `device`). */
+  deviceId: string;
+  /** 90 days by default. */
+  validDays?: number;
+  clock?: Clock;
+}
+
+export interface IssuedFromCsr {
+  certificatePem: string;
+  /** Lower-case hex, as `X509Certificate.serialNumber` names it. */
+  serialNumber: string;
+  /** sha256 of the requester's public key (SPKI DER), lower-case hex. */
+  publicKeySha256: string;
+}
+
+/** What a CSR proves: the key it names, and that its holder signed the request with it. */
+interface ProvenRequest {
+  publicKey: KeyObject;
+  spkiDer: Buffer;
+}
+
+/**
+ * A device certificate for the key a PKCS#10 request carries. The request's self-signature must verify
+ * (its maker holds the key) and the key must be RSA of at least 3072 bits. Nothing else of the request is
+ * used: its subject, its attributes and any extensions it asks for (CA:true, other names, other key
+ * purposes) are ignored, and the certificate says only CN=<deviceId>, OU=device, clientAuth plus the
+ * device role, digitalSignature, for 90 days.
+ */
+export function issueDeviceCertificate(
+  ca: CertificateAuthority,
+  csrPem: string,
+  options: DeviceCertificateOptions,
+): IssuedFromCsr {
+  const request = proveRequest(csrPem);
+  const caCert = readCertificatePem(ca.certificatePem, "the CA certificate");
+  const caKey = loadPrivateKey(ca.keyPem, ca.passphrase);
+  assertCaKey(caCert, caKey);
+  const now = (options.clock ?? systemClock).now();
+  const requested = now.getTime() + (options.validDays ?? 90) * DAY_MS;
+  const notAfter = new Date(Math.min(requested, caCert.notAfter.getTime()));
+  const cert = draft(request.publicKey, options.deviceId, now, notAfter);
+  cert.setSubject([
+    { name: "commonName", value: options.deviceId, valueTagClass: forge.asn1.Type.UTF8 },
+    { name: "organizationalUnitName", value: "device", valueTagClass: forge.asn1.Type.UTF8 },
+  ] as unknown as forge.pki.CertificateField[]);
+  const purposes = [KEY_PURPOSE.clientAuth, CERTIFICATE_ROLE_OIDS.device];
+  cert.setExtensions([
+    { name: "basicConstraints", cA: false, critical: true },
+    { name: "keyUsage", critical: true, digitalSignature: true },
+    { id: "2.5.29.37", value: toDer(seq(purposes.map((id) => oid(id)))).toString("binary") },
+    { name: "subjectKeyIdentifier" },
+    ...authorityKeyId(caCert),
+  ]);
+  const certificatePem = toPem("CERTIFICATE", signTbs(cert, caKey, caCert));
+  const facts = readCertificatePem(certificatePem);
+  return {
+    certificatePem,
+    serialNumber: facts.x509.serialNumber.toLowerCase(),
+    publicKeySha256: createHash("sha256").update(request.spkiDer).digest("hex"),
+  };
+}
+
+/** Parses a PEM CSR and checks its self-signature and key; every refusal is a CustodyError. */
+export function proveRequest(csrPem: string): ProvenRequest {
+  const blocks = typeof csrPem === "string" ? pemBlocks(csrPem, "CERTIFICATE REQUEST") : [];
+  const der = blocks[0];
+  if (blocks.length !== 1 || der === undefined || der.length === 0) {
+    throw new CustodyError("ERR_INVALID_ARGUMENT", "the request is not one PEM CERTIFICATE REQUEST");
+  }
+  const reader: DerReader = new DerReader("ERR_INVALID_ARGUMENT", "certificate request");
+  const root = parseDer(der, "the certificate request", "ERR_INVALID_ARGUMENT");
+  const [info, algorithm, signature] = reader.universal(root, DerType.SEQUENCE, "request");
+  const fields = reader.universal(info, DerType.SEQUENCE, "certificationRequestInfo");
+  const spki = fields[2];
+  if (spki === undefined) reader.fail("certificationRequestInfo has no subjectPKInfo");
+  const spkiDer = toDer(spki);
+  const publicKey = readPublicKey(spkiDer);
+  const algorithmOid = reader.oid(reader.child(algorithm, 0, "signatureAlgorithm"), "signatureAlgorithm");
+  const digest = CSR_SIGNATURES[algorithmOid];
+  if (digest === undefined) {
+    throw new CustodyError(
+      "ERR_ALGORITHM_NOT_ALLOWED",
+      `the request is signed with ${algorithmOid}; RSA with SHA-256, -384 or -512 is required`,
+    );
+  }
+  const bits = reader.bytes(signature, DerType.BITSTRING, "signature");
+  if (bits[0] !== 0) reader.fail("the signature has unused bits");
+  if (info === undefined || !verify(digest, toDer(info), publicKey, bits.subarray(1))) {
+    throw new CustodyError(
+      "ERR_SIGNATURE_INVALID",
+      "the request's self-signature does not verify: it was not signed with the key it names",
+    );
+  }
+  return { publicKey, spkiDer };
+}
+
+function readPublicKey(spkiDer: Buffer): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: spkiDer, format: "der", type: "spki" });
+  } catch (cause) {
+    throw new CustodyError("ERR_INVALID_ARGUMENT", "the request's public key cannot be read", { cause });
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (key.asymmetricKeyType !== "rsa" || bits < MIN_DEVICE_RSA_BITS) {
+    throw new CustodyError(
+      "ERR_ALGORITHM_NOT_ALLOWED",
+      `a device key must be RSA of at least ${MIN_DEVICE_RSA_BITS} bits, not ${key.asymmetricKeyType ?? "?"}${bits > 0 ? `-${bits}` : ""}`,
+      { details: { type: key.asymmetricKeyType ?? "unknown", bits } },
+    );
+  }
+  return key;
+}
