@@ -5,6 +5,7 @@ import {
   type CommandSpec,
   type ParsedCommandLine,
   parseCommandLine,
+  renderCommandLine,
   type resultSchema,
 } from "@custody/agent/protocol";
 import { CustodyError, canonicalJson, isCustodyError, type JsonValue } from "@custody/core";
@@ -315,8 +316,8 @@ export class CommandRunner {
   /** `-auto`: fileinfo of the same path as its own command, authorized at the prerequisite phase. */
   async #runPrerequisite(parent: Tracked): Promise<boolean> {
     const path = pathArgument(parent.parsed);
-    const line = `fileinfo ${quote(path)}`;
-    const parsed = parseCommandLine(line);
+    const parsed: ParsedCommandLine = { name: "fileinfo", positional: [path], flags: {}, background: false };
+    const line = renderCommandLine(parsed);
     const spec = COMMANDS.fileinfo as CommandSpec;
     const child = this.#track(parent.principal, parent.session, line, parsed, spec, parent.entry.id);
     this.#register(child);
@@ -407,8 +408,10 @@ export class CommandRunner {
     if (result.status === "completed" && tracked.entry.name === "cd" && typeof data?.cwd === "string") {
       tracked.session.cwd = data.cwd;
     }
-    if (result.status === "completed" && tracked.entry.name === "fileinfo" && data !== undefined) {
-      this.#rememberFileinfo(tracked, data);
+    // fileinfo's facts come as its data, or as its one row
+    const info = data ?? tracked.rows[0];
+    if (result.status === "completed" && tracked.entry.name === "fileinfo" && info !== undefined) {
+      this.#rememberFileinfo(tracked, info);
     }
     let error: { code: string; message: string } | undefined = result.error;
     if (tracked.transfer !== undefined && result.status === "completed") {
@@ -508,11 +511,6 @@ function summary(entry: CommandEntry): string {
 function pathArgument(parsed: ParsedCommandLine): string {
   const value = parsed.flags.path ?? parsed.positional[0];
   return typeof value === "string" ? value : "";
-}
-
-/** A path as one argument of the console grammar. */
-function quote(value: string): string {
-  return /^[^\s"&>|<-][^\s"]*$/.test(value) ? value : `"${value.replaceAll('"', '""')}"`;
 }
 
 function stopError(status: "timed-out" | "cancelled", reason: string) {

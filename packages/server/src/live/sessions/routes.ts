@@ -4,7 +4,7 @@ import type { AuthenticatedPrincipal } from "@custody/vault";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { principalOf } from "../../auth.js";
-import type { LiveSessions } from "./service.js";
+import { LiveSessions, type LiveSessionsOptions } from "./service.js";
 import type { CommandEvent } from "./session.js";
 
 const idParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/) });
@@ -151,4 +151,15 @@ function ownCommand(live: LiveSessions, request: FastifyRequest) {
 function publicLimits(live: LiveSessions) {
   const { idleMs, maxGetfileBytes, sessionsPerUser, sessionsPerDevice, maxSessions } = live.limits;
   return { idleMs, maxGetfileBytes, sessionsPerUser, sessionsPerDevice, maxSessions };
+}
+
+/**
+ * Live sessions on a server's app: the routes, and at shutdown every open session closed (reason
+ * `server-restart`) with its transcript stored, while the vault is still open.
+ */
+export function registerLiveSessions(app: FastifyInstance, options: LiveSessionsOptions): LiveSessions {
+  const live = new LiveSessions(options);
+  sessionRoutes(app, live);
+  app.addHook("onClose", async () => live.closeAll("server-restart"));
+  return live;
 }
