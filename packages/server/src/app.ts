@@ -1,13 +1,16 @@
 import { createServer, type Server as HttpsServer } from "node:https";
 import type { TlsOptions } from "node:tls";
 import { OPERATIONAL_ROUTES, openApiDocument, REQUEST_ID_HEADER } from "@custody/api";
-import { CustodyError, uuidv7Generator } from "@custody/core";
+import { type Clock, CustodyError, systemClock, uuidv7Generator } from "@custody/core";
 import type { Vault } from "@custody/vault";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { ZodType } from "zod";
-import { authenticate, refuseUnverifiedPeer } from "./auth.js";
+import { authenticate, type PrincipalKind, refuseUnverifiedPeer } from "./auth.js";
 import { VaultGate } from "./gate.js";
+import { AgentHub } from "./live/agent-hub.js";
+import { deviceRoutes } from "./live/device-routes.js";
+import { DEFAULT_ENROLL_LIMITS, type EnrollLimits, enrollRoute } from "./live/enroll.js";
 import type { ServerLimits } from "./options.js";
 import { notFound, sendProblem } from "./problems.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -27,11 +30,15 @@ export interface AppOptions {
   onRevocation(): void;
   /** False once a graceful shutdown has begun: /readyz answers 503. */
   isReady(): boolean;
+  clock?: Clock;
+  enrollLimits?: Partial<EnrollLimits>;
 }
 
 export interface App {
   app: FastifyInstance;
   https: HttpsServer;
+  /** The agents' WebSocket endpoint (`/v1/agent`) on the same listener. */
+  hub: AgentHub;
 }
 
 /** The Fastify application on an HTTPS server it does not listen with (the server feeds it connections). */
@@ -50,15 +57,22 @@ export async function buildApp(options: AppOptions): Promise<App> {
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
-  configure(app, options);
+  const hub = new AgentHub({
+    vault: options.vault,
+    refusals: options.refusals,
+    logger: options.logger,
+    clock: options.clock ?? systemClock,
+  });
+  configure(app, options, hub);
   await app.ready();
   if (https === undefined) throw new CustodyError("ERR_INTERNAL", "the HTTPS server was not created");
   https.timeout = options.limits.idleSocketTimeoutMs;
   https.maxHeadersCount = 100;
-  return { app, https };
+  hub.attach(https);
+  return { app, https, hub };
 }
 
-function configure(app: FastifyInstance, options: AppOptions): void {
+function configure(app: FastifyInstance, options: AppOptions, hub: AgentHub): void {
   const { vault, limits } = options;
   const limiter = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
   const ctx: RouteContext = {
@@ -86,9 +100,14 @@ function configure(app: FastifyInstance, options: AppOptions): void {
   app.addContentTypeParser("application/octet-stream", (_request, payload, done) => done(null, payload));
   app.addHook("onRequest", async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    const config = request.routeOptions.config as { authenticated?: boolean; upload?: boolean };
+    const config = request.routeOptions.config as {
+      authenticated?: boolean;
+      upload?: boolean;
+      principal?: PrincipalKind;
+    };
     if (config.upload !== true) bodyDeadline(request.raw, limits.requestBodyTimeoutMs);
-    if (config.authenticated === true) await authenticate(vault, limiter, options.refusals, request, reply);
+    if (config.authenticated === true)
+      await authenticate(vault, limiter, options.refusals, request, reply, config.principal);
     else await refuseUnverifiedPeer(options.refusals, request, reply);
   });
   app.addHook("preHandler", async (request) => clearBodyDeadline(request.raw));
@@ -100,6 +119,8 @@ function configure(app: FastifyInstance, options: AppOptions): void {
   uploadRoute(app, ctx);
   accessRoutes(app, ctx);
   auditRoutes(app, ctx);
+  enrollRoute(app, vault, { ...DEFAULT_ENROLL_LIMITS, ...options.enrollLimits });
+  deviceRoutes(app, ctx, hub);
 }
 
 function operationalRoutes(app: FastifyInstance, options: AppOptions): void {

@@ -8,6 +8,15 @@ import type { RefusalRecorder } from "./refusals.js";
 import { ANSWERED_TLS_ERRORS } from "./tls.js";
 
 const principals = new WeakMap<FastifyRequest, AuthenticatedPrincipal>();
+
+/**
+ * Routes a caller reaches without a client certificate: a device enrolling has none yet. TLS lets a
+ * connection without a certificate through; every other route answers it 401 (recorded).
+ */
+export const CERTIFICATE_OPTIONAL_PATHS: ReadonlySet<string> = new Set(["/v1/enroll"]);
+
+/** Which kind of principal a route serves: people by default; agent routes serve devices only. */
+export type PrincipalKind = "person" | "device";
 const peerCertificates = new WeakMap<TLSSocket, X509Certificate>();
 
 /** The principal `authenticate` found for this request (only on authenticated routes). */
@@ -41,10 +50,16 @@ export async function authenticate(
   refusals: RefusalRecorder,
   request: FastifyRequest,
   reply: FastifyReply,
+  kind: PrincipalKind = "person",
 ): Promise<void> {
   await refuseUnverifiedPeer(refusals, request, reply);
   const certificate = peerCertificate(request.raw.socket as TLSSocket);
   if (certificate === undefined) {
+    reply.header("connection", "close");
+    await refusals.record(
+      { requestId: request.id, clientAddress: clientAddress(request) },
+      "no client certificate",
+    );
     throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
   }
   const fingerprint = certificate.fingerprint256;
@@ -55,11 +70,23 @@ export async function authenticate(
       details: { retryAfterMs: taken.retryAfterMs },
     });
   }
-  const principal = await vault.authenticatePeer(certificate, {
-    requestId: request.id,
-    clientAddress: clientAddress(request),
-  });
+  const context = { requestId: request.id, clientAddress: clientAddress(request) };
+  const principal = await vault.authenticatePeer(certificate, context);
+  if (principal.kind !== kind) await refuseKind(refusals, principal.kind, kind, context, certificate);
   principals.set(request, principal);
+}
+
+/** A device certificate on a person's route, or a person's on an agent route: refused before any body. */
+async function refuseKind(
+  refusals: RefusalRecorder,
+  found: string,
+  wanted: PrincipalKind,
+  context: { requestId: string; clientAddress: string },
+  certificate: X509Certificate,
+): Promise<never> {
+  const message = `kind-mismatch: a ${found} certificate on a route for ${wanted}s`;
+  await refusals.record(context, message, certificate);
+  throw new CustodyError("ERR_ACCESS_DENIED", message, { details: { kind: found, wanted } });
 }
 
 /** Every route, operational ones included, refuses a connection whose certificate TLS did not verify. */
@@ -72,6 +99,7 @@ export async function refuseUnverifiedPeer(
   if (socket.authorized === true) return;
   const certificate = peerCertificate(socket);
   if (certificate === undefined) {
+    if (CERTIFICATE_OPTIONAL_PATHS.has(request.routeOptions.url ?? "")) return;
     throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
   }
   await refusePeer(refusals, certificate, socket, request, reply);

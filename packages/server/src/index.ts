@@ -1,4 +1,6 @@
 export { AllowList } from "./allow-list.js";
+export type { EnrollLimits } from "./live/enroll.js";
+export type { DeviceHub, DeviceStatus, ServerFrameType } from "./live/hub.js";
 export type { ServerLimits, ServerOptions } from "./options.js";
 export { DEFAULT_LIMITS } from "./options.js";
 export type { CustodyServer } from "./server.js";

@@ -1,6 +1,7 @@
 import type { Clock } from "@custody/core";
 import type { Vault } from "@custody/vault";
 import type { Logger } from "pino";
+import type { EnrollLimits } from "./live/enroll.js";
 
 /** What the server refuses to wait for or hold; each refusal is answered with its problem code. */
 export interface ServerLimits {
@@ -64,4 +65,6 @@ export interface ServerOptions {
   writeServerFile?: boolean;
   /** Close the vault when the server closes (default true). */
   closeVaultOnClose?: boolean;
+  /** Enrollment attempts allowed per address and in total (`POST /v1/enroll`). */
+  enrollLimits?: Partial<EnrollLimits>;
 }

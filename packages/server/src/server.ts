@@ -6,6 +6,7 @@ import { systemClock, toCustodyError } from "@custody/core";
 import pino, { type Logger } from "pino";
 import { AllowList } from "./allow-list.js";
 import { type App, buildApp } from "./app.js";
+import type { DeviceHub } from "./live/hub.js";
 import { DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from "./options.js";
 import { RefusalRecorder } from "./refusals.js";
 import { removeServerFile, writeServerFile } from "./server-file.js";
@@ -18,6 +19,8 @@ export interface CustodyServer {
   readonly urls: string[];
   readonly port: number;
   readonly limits: ServerLimits;
+  /** The agents connected to this server (live-response sessions work through it). */
+  readonly hub: DeviceHub;
   /** Checks the CRL now (picks up a changed one, signs it again when it nears expiry). */
   refreshCrl(): Promise<{ nextUpdate: Date | undefined }>;
   /** Graceful shutdown: stop accepting, drain, close the vault (a signed checkpoint), remove server.json. */
@@ -42,15 +45,20 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
   let ready = true;
   let keeper: CrlKeeper | undefined;
   const refusals = new RefusalRecorder(vault, logger);
-  const built: App = await buildApp({
+  let built: App | undefined;
+  built = await buildApp({
     vault,
     tls: tlsOptions(certificate, caPem, crl.crlPem, limits.handshakeTimeoutMs),
     limits,
     logger,
     refusals,
     isReady: () => ready,
-    onRevocation: () =>
-      void keeper?.refresh().catch((error: unknown) => logger.error({ err: error }, "CRL refresh failed")),
+    clock,
+    ...(options.enrollLimits === undefined ? {} : { enrollLimits: options.enrollLimits }),
+    onRevocation: () => {
+      built?.hub.recheck();
+      void keeper?.refresh().catch((error: unknown) => logger.error({ err: error }, "CRL refresh failed"));
+    },
   });
   keeper = new CrlKeeper(
     { vault, server: built.https, certificate, clock, refreshBeforeMs, logger },
@@ -90,6 +98,7 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
     urls,
     port,
     limits,
+    hub: built.hub,
     refreshCrl: async () => ({ nextUpdate: (await (keeper as CrlKeeper).refresh()).nextUpdate }),
     close: () => {
       ready = false;
@@ -141,6 +150,8 @@ interface Shutdown {
 async function shutdown({ options, built, timer, limits, logger }: Shutdown): Promise<void> {
   clearInterval(timer);
   logger.info("shutting down: no new connections, draining requests in flight");
+  // agent sockets are upgraded connections: the HTTP server would wait for them forever
+  built.hub.close();
   // close() stops accepting and resolves once every connection has ended; a connection whose request
   // has just been answered becomes idle and is closed here rather than kept alive
   const stopped = new Promise<boolean>((resolve) => built.https.close(() => resolve(true)));

@@ -120,6 +120,8 @@ export function refuseUnauthorized(
 ): void {
   server.prependListener("secureConnection", (socket: TLSSocket) => {
     if (socket.authorized) return;
+    // no certificate at all: HTTP answers it (401, recorded) unless the route needs none (enrollment)
+    if (socket.getPeerX509Certificate() === undefined) return;
     const answered = ANSWERED_TLS_ERRORS.has(String(socket.authorizationError));
     if (answered && socket.getPeerX509Certificate() !== undefined) return;
     const reason =

@@ -36,9 +36,12 @@ async function vaultCa() {
 }
 
 describe("mutual TLS refuses callers the vault does not accept, and records each attempt", () => {
-  it("a client without a certificate is refused at the handshake", async () => {
+  it("a client without a certificate is refused (401, recorded, connection closed) on every route but enrollment", async () => {
     const before = (await auditRecords(served)).length;
-    await expect(call(served.url, "/v1/whoami", { ca: served.ca })).rejects.toThrow();
+    const response = await call(served.url, "/v1/whoami", { ca: served.ca });
+    expect(response.status).toBe(401);
+    expect(response.json()).toMatchObject({ code: "ERR_IDENTITY_INVALID" });
+    expect(response.headers.connection).toBe("close");
     const record = await refusalRecorded((r) => r.seq >= before && r.actor === "unauthenticated");
     expect(record).toMatchObject({ outcome: "deny", details: { clientAddress: "127.0.0.1" } });
   });

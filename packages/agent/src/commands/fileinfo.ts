@@ -1,0 +1,55 @@
+import { readlink, stat } from "node:fs/promises";
+import { throwIfAborted, toCustodyError } from "@custody/core";
+import { hashStream } from "@custody/hash";
+import type { AgentPolicy } from "../policy-types.js";
+import { loadOwners, statFields } from "./owners.js";
+import { checkedPath, fileType, lstatChecked, openRegular } from "./paths.js";
+
+export interface FileInfoOptions {
+  cwd: string | null;
+  signal: AbortSignal;
+  policy: AgentPolicy;
+}
+
+/**
+ * lstat, then for a regular file one read that yields sha256, sha1 and md5; a symlink is described with
+ * its target but not followed, a special file is described but never opened.
+ */
+export async function fileInfo(input: string, options: FileInfoOptions): Promise<Record<string, unknown>> {
+  const path = await checkedPath(input, options.cwd, options.policy);
+  const owners = await loadOwners();
+  const linkStats = await lstatChecked(path);
+  const type = fileType(linkStats);
+  const row: Record<string, unknown> = { path, type, ...statFields(linkStats, owners) };
+  if (type === "symlink") {
+    row.linkTarget = await readlink(path).catch(() => null);
+    row.targetType = await stat(path).then(fileType, () => "missing");
+    return row;
+  }
+  if (type !== "file") return row;
+  const { handle, stats } = await openRegular(path, options.policy);
+  try {
+    throwIfAborted(options.signal);
+    const stream = handle.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 });
+    const { size, digests } = await hashStream(stream, {
+      algorithms: ["sha256", "sha1", "md5"],
+      abortSignal: options.signal,
+    });
+    const after = await handle.stat();
+    // A file that grew, shrank or was rewritten during the read has no single digest to report.
+    const changed = after.size !== size || after.mtimeMs !== stats.mtimeMs;
+    return {
+      ...row,
+      ...statFields(stats, owners),
+      size,
+      sha256: digests.sha256,
+      sha1: digests.sha1,
+      md5: digests.md5,
+      changedWhileReading: changed,
+    };
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `reading ${path} failed`);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,91 @@
+import { createHash } from "node:crypto";
+import { type Readable, Transform, type TransformCallback } from "node:stream";
+import { CustodyError, throwIfAborted } from "@custody/core";
+import type { AgentPolicy } from "../policy-types.js";
+import type { TransferBody } from "../schemas.js";
+import { checkedPath, openRegular } from "./paths.js";
+
+/** Sends the file's bytes to the transfer URL (the runtime does it over mTLS); resolves once stored. */
+export type Uploader = (
+  transfer: TransferBody,
+  body: Readable,
+  size: number,
+  signal: AbortSignal,
+) => Promise<void>;
+
+export interface GetFileOptions {
+  cwd: string | null;
+  signal: AbortSignal;
+  policy: AgentPolicy;
+  transfer: TransferBody | undefined;
+  upload: Uploader | undefined;
+}
+
+/**
+ * Hashes what flows through and, before the last byte is passed on, compares it with the hash the
+ * fileinfo prerequisite reported: a file that changed since then fails the upload (ERR_FILE_CHANGED),
+ * so the request is torn down and the server stores nothing.
+ */
+class ExpectedHash extends Transform {
+  readonly #hash = createHash("sha256");
+  #bytes = 0;
+
+  constructor(
+    private readonly expectedSha256: string,
+    private readonly expectedSize: number,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#bytes += chunk.length;
+    if (this.#bytes > this.expectedSize) {
+      callback(changed(`the file grew past ${this.expectedSize} bytes while it was sent`));
+      return;
+    }
+    this.#hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const sha256 = this.#hash.digest("hex");
+    const same = this.#bytes === this.expectedSize && sha256 === this.expectedSha256;
+    const message = `the file read now (${this.#bytes} bytes, sha256 ${sha256}) is not the one fileinfo reported`;
+    callback(same ? null : changed(message));
+  }
+}
+
+function changed(message: string): CustodyError {
+  return new CustodyError("ERR_FILE_CHANGED", message);
+}
+
+export async function getFile(input: string, options: GetFileOptions): Promise<Record<string, unknown>> {
+  const { transfer, upload } = options;
+  if (transfer === undefined || upload === undefined)
+    throw new CustodyError("ERR_PROTOCOL", "getfile came without a transfer");
+  const path = await checkedPath(input, options.cwd, options.policy);
+  const { handle, stats } = await openRegular(path, options.policy);
+  try {
+    const limit = Math.min(options.policy.maxGetfileBytes, transfer.maxBytes);
+    if (stats.size > limit)
+      throw new CustodyError(
+        "ERR_SIZE_LIMIT",
+        `${path} is ${stats.size} bytes, over the ${limit}-byte getfile limit`,
+        { details: { size: stats.size, limit } },
+      );
+    if (stats.size !== transfer.expectedSize)
+      throw changed(`${path} is ${stats.size} bytes now, ${transfer.expectedSize} when fileinfo read it`);
+    throwIfAborted(options.signal);
+    const source = handle.createReadStream({
+      autoClose: false,
+      highWaterMark: 1024 * 1024,
+      signal: options.signal,
+    });
+    const checked = source.pipe(new ExpectedHash(transfer.expectedSha256, transfer.expectedSize));
+    source.on("error", (error) => checked.destroy(error));
+    await upload(transfer, checked, stats.size, options.signal);
+    return { path, size: stats.size, sha256: transfer.expectedSha256 };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,124 @@
+import { lstat, realpath } from "node:fs/promises";
+import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
+import type { AgentPolicy } from "../policy-types.js";
+import { bindArguments } from "../registry.js";
+import type { TransferBody } from "../schemas.js";
+import { collectedRows, isCollectedCommand } from "./collected.js";
+import { dir } from "./dir.js";
+import { drivers } from "./drivers.js";
+import { fileInfo } from "./fileinfo.js";
+import { findFile } from "./findfile.js";
+import { getFile, type Uploader } from "./getfile.js";
+import { checkedPath } from "./paths.js";
+import { registry } from "./registry-query.js";
+
+export type Row = Record<string, unknown>;
+/** Yields the command's rows, then returns its result data (cd: `{cwd}`, fileinfo and getfile: the file). */
+export type CommandRun = AsyncGenerator<Row, Row | undefined, void>;
+
+export interface CommandInput {
+  name: string;
+  positional: readonly string[];
+  flags: Readonly<Record<string, string | true>>;
+}
+
+export interface RunCommandOptions {
+  cwd: string | null;
+  signal: AbortSignal;
+  policy: AgentPolicy;
+  transfer?: TransferBody;
+  upload?: Uploader;
+}
+
+async function cd(input: string, options: RunCommandOptions): Promise<Row> {
+  const path = await checkedPath(input, options.cwd, options.policy);
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", `cannot cd to ${path}`);
+  }
+  await checkedPath(real, null, options.policy);
+  if (!(await lstat(real)).isDirectory())
+    throw new CustodyError("ERR_INVALID_ARGUMENT", `${path} is not a directory`, { details: { path } });
+  return { cwd: real };
+}
+
+function filterProcesses(rows: Row[], args: Record<string, string | true>): Row[] {
+  return rows.filter(
+    (row) =>
+      (args.pid === undefined || String(row.pid) === args.pid) &&
+      (args.name === undefined || row.name === args.name),
+  );
+}
+
+async function* collected(
+  name: string,
+  args: Record<string, string | true>,
+  signal: AbortSignal,
+): CommandRun {
+  let rows = await collectedRows(name, signal);
+  if (name === "processes") rows = filterProcesses(rows, args);
+  if ((name === "services" || name === "scheduledtasks") && typeof args.name === "string") {
+    const wanted = args.name;
+    rows = rows.filter(
+      (row) =>
+        String(row.name ?? row.command ?? "").includes(wanted) || String(row.source ?? "").includes(wanted),
+    );
+  }
+  for (const row of rows) {
+    throwIfAborted(signal);
+    yield row;
+  }
+  return undefined;
+}
+
+async function* single(row: Promise<Row>): CommandRun {
+  const value = await row;
+  yield value;
+  return value;
+}
+
+async function* each(rows: Promise<Row[]>, signal: AbortSignal): CommandRun {
+  for (const row of await rows) {
+    throwIfAborted(signal);
+    yield row;
+  }
+  return undefined;
+}
+
+/**
+ * Runs one agent-side command: arguments are bound against the registry (ERR_USAGE), paths resolved
+ * against the session directory and checked against the local policy, and every command stops when
+ * `signal` fires. Console commands and unknown names are refused.
+ */
+export async function* runCommand(command: CommandInput, options: RunCommandOptions): CommandRun {
+  const args = bindArguments(command.name, command.positional, command.flags);
+  throwIfAborted(options.signal);
+  const path = typeof args.path === "string" ? args.path : undefined;
+  switch (command.name) {
+    case "cd":
+      return yield* single(cd(String(args.path), options));
+    case "dir":
+      return yield* dir(path, args.recursive === true, options);
+    case "fileinfo":
+      return yield* single(fileInfo(String(args.path), options));
+    case "findfile":
+      return yield* findFile(args, options);
+    case "getfile":
+      return yield* single(
+        getFile(String(args.path), { ...options, transfer: options.transfer, upload: options.upload }),
+      );
+    case "drivers":
+      return yield* each(drivers(), options.signal);
+    case "registry":
+      return yield* each(registry(String(args.key), options.signal), options.signal);
+    default:
+      if (isCollectedCommand(command.name)) return yield* collected(command.name, args, options.signal);
+      throw new CustodyError("ERR_UNKNOWN_COMMAND", `${command.name} does not run on the device`, {
+        details: { name: command.name },
+      });
+  }
+}
+
+export type { Uploader } from "./getfile.js";

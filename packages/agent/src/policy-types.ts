@@ -1,0 +1,14 @@
+import type { CommandTier } from "./registry.js";
+
+/** What the device's owner allows, whatever the server asks: read from a root-owned file at start. */
+export interface AgentPolicy {
+  format: "custody.agent.policy/v1";
+  /** Command tiers the agent runs; a tier not listed true is refused with ERR_AGENT_POLICY. */
+  tiers: Record<CommandTier, boolean>;
+  paths: {
+    /** Absolute paths (and everything under them) the agent never reads, lists or sends. */
+    deny: string[];
+  };
+  /** Largest file getfile sends. */
+  maxGetfileBytes: number;
+}
