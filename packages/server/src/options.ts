@@ -2,6 +2,7 @@ import type { Clock } from "@custody/core";
 import type { Vault } from "@custody/vault";
 import type { Logger } from "pino";
 import type { EnrollLimits } from "./live/enroll.js";
+import type { LiveLimits } from "./live/sessions/index.js";
 
 /** What the server refuses to wait for or hold; each refusal is answered with its problem code. */
 export interface ServerLimits {
@@ -67,4 +68,6 @@ export interface ServerOptions {
   closeVaultOnClose?: boolean;
   /** Enrollment attempts allowed per address and in total (`POST /v1/enroll`). */
   enrollLimits?: Partial<EnrollLimits>;
+  /** Live-response session limits (10 sessions, 1 per person, 1 per device, idle 30 min, getfile 750 MiB). */
+  liveLimits?: Partial<LiveLimits>;
 }

@@ -55,6 +55,7 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
     isReady: () => ready,
     clock,
     ...(options.enrollLimits === undefined ? {} : { enrollLimits: options.enrollLimits }),
+    ...(options.liveLimits === undefined ? {} : { liveLimits: options.liveLimits }),
     onRevocation: () => {
       built?.hub.recheck();
       void keeper?.refresh().catch((error: unknown) => logger.error({ err: error }, "CRL refresh failed"));

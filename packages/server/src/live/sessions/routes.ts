@@ -16,7 +16,7 @@ const cancelBody = z.strictObject({ reason: z.string().max(1024).optional() }).o
 export const EVENTS_CONTENT_TYPE = "application/x-ndjson";
 const KEEPALIVE_MS = 20_000;
 
-const authenticated = { config: { authenticated: true } };
+const authenticated = { config: { authenticated: true, principal: "person" } };
 
 /**
  * The live-response routes: sessions, commands, their events, cancel (people only), and the transfer
@@ -78,7 +78,7 @@ function transferRoute(app: FastifyInstance, live: LiveSessions): void {
     url: "/v1/agent/transfers/:id",
     bodyLimit: live.limits.maxGetfileBytes,
     // a long upload has its own pace: the JSON routes' body deadline does not apply
-    config: { authenticated: true, upload: true },
+    config: { authenticated: true, upload: true, principal: "device" },
     schema: { params: idParams },
     handler: async (request, reply) => {
       const device = principalOf(request);
