@@ -110,6 +110,9 @@ export async function ingestLiveFile(
       const check = new ClaimCheck(options);
       const source = body instanceof Readable ? body : Readable.from(body);
       source.once("error", (error) => check.destroy(error));
+      // the store sees the error through the stream it reads; a store that stopped reading first must not
+      // leave it unhandled
+      check.on("error", () => undefined);
       const stored = await ctx.store.create(itemKey(options.caseId, id), source.pipe(check), {
         expectedSha256: id,
         ...(retainUntil === undefined ? {} : { retainUntil }),
