@@ -22,13 +22,14 @@ export interface GetFileOptions {
 }
 
 /**
- * Hashes what flows through and, before the last byte is passed on, compares it with the hash the
- * fileinfo prerequisite reported: a file that changed since then fails the upload (ERR_FILE_CHANGED),
- * so the request is torn down and the server stores nothing.
+ * Hashes what flows through and holds back the last chunk until the end: only when the whole file hashes
+ * to what the fileinfo prerequisite reported is that chunk passed on. A file that changed since then
+ * fails (ERR_FILE_CHANGED) with its body incomplete, so the server never sees a whole upload to store.
  */
 class ExpectedHash extends Transform {
   readonly #hash = createHash("sha256");
   #bytes = 0;
+  #held: Buffer | undefined;
 
   constructor(
     private readonly expectedSha256: string,
@@ -44,14 +45,16 @@ class ExpectedHash extends Transform {
       return;
     }
     this.#hash.update(chunk);
-    callback(null, chunk);
+    const previous = this.#held;
+    this.#held = chunk;
+    callback(null, previous);
   }
 
   override _flush(callback: TransformCallback): void {
     const sha256 = this.#hash.digest("hex");
     const same = this.#bytes === this.expectedSize && sha256 === this.expectedSha256;
     const message = `the file read now (${this.#bytes} bytes, sha256 ${sha256}) is not the one fileinfo reported`;
-    callback(same ? null : changed(message));
+    callback(same ? null : changed(message), same ? this.#held : undefined);
   }
 }
 

@@ -10,6 +10,7 @@ import {
 } from "./access.js";
 import { acquireCommand } from "./acquire.js";
 import { acquireAzureVmCommand } from "./acquire-azure-vm.js";
+import { agentEnrollCommand, agentPolicyCommand, agentRunCommand } from "./agent.js";
 import {
   auditAcceptTailCommand,
   auditCheckpointCommand,
@@ -48,6 +49,9 @@ export const commands: readonly CommandSpec[] = [
   accessWhoamiCommand,
   acquireCommand,
   acquireAzureVmCommand,
+  agentEnrollCommand,
+  agentPolicyCommand,
+  agentRunCommand,
   auditAcceptTailCommand,
   auditCheckpointCommand,
   auditProveCommand,
