@@ -23,6 +23,8 @@ export interface LiveConsole {
   session: LiveSessionView;
   foreground?: string;
   trace: boolean;
+  /** `live run getfile`: stdout is the new item's id alone. */
+  quietRows?: boolean;
 }
 
 /** The live-response client of --server as the caller (live response always goes through a server). */
@@ -97,7 +99,7 @@ export async function follow(
   parsed: ParsedCommandLine,
 ): Promise<LiveCommand> {
   const mode: OutputMode = parsed.output ?? "table";
-  const streaming = mode === "json" && parsed.redirect === undefined;
+  const streaming = mode === "json" && parsed.redirect === undefined && con.quietRows !== true;
   const rows: Record<string, unknown>[] = [];
   con.foreground = cmdId;
   if (con.trace) con.ctx.err(`trace: following ${cmdId}`);
@@ -130,7 +132,7 @@ async function show(
   rows: Record<string, unknown>[],
   streamed: boolean,
 ): Promise<void> {
-  if (streamed || (rows.length === 0 && parsed.redirect === undefined)) return;
+  if (streamed || con.quietRows === true || (rows.length === 0 && parsed.redirect === undefined)) return;
   const text = renderRows(parsed.name, rows, mode);
   if (parsed.redirect === undefined) {
     con.ctx.out(text);

@@ -67,7 +67,7 @@ code is the command's: 0 when it completed. getfile prints the new item's id.`,
     const client = await openLiveClient(ctx);
     try {
       const session = await client.openSession(device as string, caseOf(ctx));
-      const con: LiveConsole = { ctx, client, session, trace: false };
+      const con: LiveConsole = { ctx, client, session, trace: false, quietRows: words[0] === "getfile" };
       const onSigint = () => void cancelForeground(con);
       process.on("SIGINT", onSigint);
       let command: Awaited<ReturnType<typeof runLine>>;
