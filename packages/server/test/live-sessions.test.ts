@@ -342,6 +342,28 @@ describe("live-response sessions", () => {
     expect(close?.details).toMatchObject({ sessionId, transcriptItemId: view.transcriptItemId });
     expect(received.some((f) => f.t === "close-session")).toBe(true);
   }, 60_000);
+
+  it("checks and reserves the limits with no await in between: of parallel opens on one device exactly one succeeds", async () => {
+    const people = [carol];
+    for (const name of ["dave", "erin", "frank"]) {
+      people.push(await person(name));
+      await grant(name, "analyst", "*");
+    }
+    const opens = await Promise.all(
+      people.map((who) => as(who, "POST", "/v1/sessions", { deviceId: device.deviceId, caseId: CASE })),
+    );
+    expect(opens.map((r) => r.status).sort()).toEqual([201, 429, 429, 429]);
+    const winner = opens.findIndex((r) => r.status === 201);
+    const holder = ["carol", "dave", "erin", "frank"][winner];
+    for (const refused of opens.filter((r) => r.status === 429)) {
+      expect(refused.json()).toMatchObject({
+        code: "ERR_SESSION_LIMIT",
+        details: { limit: "per-device", heldBy: holder },
+      });
+    }
+    const id = (opens[winner]?.json() as { id: string }).id;
+    expect((await as(people[winner] as Identity, "DELETE", `/v1/sessions/${id}`)).status).toBe(200);
+  }, 60_000);
 });
 
 function fileFacts(path: string, bytes: Buffer) {
