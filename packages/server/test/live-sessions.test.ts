@@ -361,7 +361,7 @@ describe("live-response sessions", () => {
         details: { limit: "per-device", heldBy: holder },
       });
     }
-    const id = (opens[winner]?.json() as { id: string }).id;
+    const id = ((opens[winner] as { json(): unknown }).json() as { id: string }).id;
     expect((await as(people[winner] as Identity, "DELETE", `/v1/sessions/${id}`)).status).toBe(200);
   }, 60_000);
 });
