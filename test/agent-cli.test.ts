@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -86,5 +87,28 @@ describe("custody agent", () => {
     const [code] = await once(agent, "exit");
     expect(code).toBe(0);
     expect((await link.waitClosed()).code).toBe(1001);
+  });
+});
+
+describe("the systemd unit", () => {
+  const unit = join(import.meta.dirname, "..", "packages", "agent", "systemd", "custody-agent.service");
+  const text = readFileSync(unit, "utf8");
+
+  test("starts custody-agent run with the default folder and policy, writable there only", () => {
+    expect(text).toMatch(
+      /^ExecStart=\/usr\/bin\/custody-agent run --dir \/var\/lib\/custody-agent --policy \/etc\/custody-agent\/policy\.json$/m,
+    );
+    expect(text).toMatch(/^ProtectSystem=strict$/m);
+    expect(text).toMatch(/^ReadWritePaths=\/var\/lib\/custody-agent$/m);
+    expect(text).toMatch(/^CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE$/m);
+  });
+
+  const analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((p) => existsSync(p));
+  test.runIf(analyze !== undefined)("systemd rates its exposure OK (at most 3.0)", () => {
+    const out = execFileSync(analyze as string, ["security", "--offline=true", "--no-pager", unit], {
+      encoding: "utf8",
+    });
+    const exposure = Number(/Overall exposure level for custody-agent\.service: ([\d.]+)/.exec(out)?.[1]);
+    expect(exposure).toBeLessThanOrEqual(3);
   });
 });

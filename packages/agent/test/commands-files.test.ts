@@ -89,6 +89,9 @@ describe("fileinfo", () => {
     expect(await refused(run("fileinfo", ["file.txt"]))).toBe("ERR_UNSAFE_PATH:relative");
     const { data } = await run("fileinfo", ["b/../file.txt"], {}, { cwd: join(root, "a") });
     expect(data?.path).toBe(join(root, "a/file.txt"));
+    expect(await refused(run("fileinfo", ["file.txt"], {}, { cwd: "a" }))).toBe(
+      "ERR_UNSAFE_PATH:relative-cwd",
+    );
   });
 
   test.each([

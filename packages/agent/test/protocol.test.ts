@@ -8,6 +8,7 @@ import {
   SequenceCounter,
 } from "@custody/agent/protocol";
 import { CustodyError } from "@custody/core";
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 
 const DEVICE = "D-0123456789ABCDEFGHJKMNPQRS";
@@ -161,6 +162,26 @@ describe("frames", () => {
       code: "ERR_PROTOCOL",
       reason: "body",
     });
+  });
+});
+
+describe("arbitrary input", () => {
+  test("any text or JSON value either decodes or is refused with ERR_PROTOCOL (property)", () => {
+    const inputs = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.json({ maxDepth: 4 }),
+      fc.jsonValue({ maxDepth: 4 }).map((body) => frame({ body })),
+    );
+    fc.assert(
+      fc.property(inputs, fc.constantFrom("agent" as const, "server" as const), (input, from) => {
+        try {
+          decodeFrame(input, { from });
+        } catch (error) {
+          expect(error).toBeInstanceOf(CustodyError);
+          expect((error as CustodyError).code).toBe("ERR_PROTOCOL");
+        }
+      }),
+    );
   });
 });
 

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { ZodType } from "zod";
 import { authenticate, type PrincipalKind, refuseUnverifiedPeer } from "./auth.js";
 import { VaultGate } from "./gate.js";
-import { AgentHub } from "./live/agent-hub.js";
+import { AgentHub, type AgentTimeouts } from "./live/agent-hub.js";
 import { deviceRoutes } from "./live/device-routes.js";
 import { DEFAULT_ENROLL_LIMITS, type EnrollLimits, enrollRoute } from "./live/enroll.js";
 import { type LiveLimits, registerLiveSessions } from "./live/sessions/index.js";
@@ -35,6 +35,7 @@ export interface AppOptions {
   enrollLimits?: Partial<EnrollLimits>;
   /** Live-response session limits (the source document's by default). */
   liveLimits?: Partial<LiveLimits>;
+  agentTimeouts?: Partial<AgentTimeouts>;
 }
 
 export interface App {
@@ -65,6 +66,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     refusals: options.refusals,
     logger: options.logger,
     clock: options.clock ?? systemClock,
+    ...options.agentTimeouts,
   });
   configure(app, options, hub);
   await app.ready();

@@ -54,14 +54,7 @@ export async function authenticate(
 ): Promise<void> {
   await refuseUnverifiedPeer(refusals, request, reply);
   const certificate = peerCertificate(request.raw.socket as TLSSocket);
-  if (certificate === undefined) {
-    reply.header("connection", "close");
-    await refusals.record(
-      { requestId: request.id, clientAddress: clientAddress(request) },
-      "no client certificate",
-    );
-    throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
-  }
+  if (certificate === undefined) throw await refuseAnonymous(refusals, request, reply);
   const fingerprint = certificate.fingerprint256;
   const taken = limiter.take(fingerprint);
   if (!taken.ok) {
@@ -100,9 +93,23 @@ export async function refuseUnverifiedPeer(
   const certificate = peerCertificate(socket);
   if (certificate === undefined) {
     if (CERTIFICATE_OPTIONAL_PATHS.has(request.routeOptions.url ?? "")) return;
-    throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
+    throw await refuseAnonymous(refusals, request, reply);
   }
   await refusePeer(refusals, certificate, socket, request, reply);
+}
+
+/** A request without a client certificate on a route that needs one: 401, recorded, connection closed. */
+async function refuseAnonymous(
+  refusals: RefusalRecorder,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<CustodyError> {
+  reply.header("connection", "close");
+  await refusals.record(
+    { requestId: request.id, clientAddress: clientAddress(request) },
+    "no client certificate",
+  );
+  return new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
 }
 
 /**

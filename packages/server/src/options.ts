@@ -1,6 +1,7 @@
 import type { Clock } from "@custody/core";
 import type { Vault } from "@custody/vault";
 import type { Logger } from "pino";
+import type { AgentTimeouts } from "./live/agent-hub.js";
 import type { EnrollLimits } from "./live/enroll.js";
 import type { LiveLimits } from "./live/sessions/index.js";
 
@@ -70,4 +71,6 @@ export interface ServerOptions {
   enrollLimits?: Partial<EnrollLimits>;
   /** Live-response session limits (10 sessions, 1 per person, 1 per device, idle 30 min, getfile 750 MiB). */
   liveLimits?: Partial<LiveLimits>;
+  /** Agent liveness: ping every `pingIntervalMs` (20 s), cut after `pongTimeoutMs` (10 s) without a pong. */
+  agentTimeouts?: Partial<AgentTimeouts>;
 }

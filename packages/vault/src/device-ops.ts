@@ -5,6 +5,8 @@ import { issueDeviceCertificate } from "@custody/manifest";
 import type { AuthenticatedPrincipal, RequestContext } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { DEVICE_FACT, type DeviceFacts, type DeviceState, type LedgerDevice } from "./device-facts.js";
+import type { Ledger } from "./ledger.js";
+import { ACCESS_LOCK } from "./locks.js";
 import { fingerprintOf } from "./pki.js";
 
 const HOUR_MS = 3_600_000;
@@ -88,11 +90,17 @@ function deviceResource(device: { deviceId: string; caseId?: string | undefined 
   } as const;
 }
 
-export function deviceRecord(device: LedgerDevice): DeviceRecord {
+/** A device whose every certificate was revoked (by `devices revoke` or by identity) is revoked. */
+function stateOf(ledger: Ledger, device: LedgerDevice): DeviceState {
+  const live = device.serialNumbers.some((serial) => ledger.identities.get(serial)?.revoked === false);
+  return live ? device.state : "revoked";
+}
+
+export function deviceRecord(ledger: Ledger, device: LedgerDevice): DeviceRecord {
   return {
     deviceId: device.deviceId,
     ...device.facts,
-    state: device.state,
+    state: stateOf(ledger, device),
     ...(device.quarantineReason === undefined ? {} : { quarantineReason: device.quarantineReason }),
     ...(device.caseId === undefined ? {} : { caseId: device.caseId }),
     enrolledAt: device.enrolledAt,
@@ -246,7 +254,7 @@ export async function listDevices(
   await ctx.guard.note(principal, "device.read", "devices", `listed ${visible.length} device(s)`, {
     returned: visible.length,
   });
-  return visible.map(deviceRecord);
+  return visible.map((device) => deviceRecord(ctx.ledger, device));
 }
 
 function readsDevicesAnywhere(policy: AccessPolicy, id: string, now: Date): boolean {
@@ -281,32 +289,37 @@ async function onDevice<T>(
 }
 
 export function showDevice(ctx: VaultContext, principal: AuthenticatedPrincipal, deviceId: string) {
-  return onDevice(ctx, principal, "device.read", deviceId, async (device) => deviceRecord(device));
+  return onDevice(ctx, principal, "device.read", deviceId, async (device) =>
+    deviceRecord(ctx.ledger, device),
+  );
 }
 
 /** Lifts a quarantine (a suspected clone): the next connection starts a new nonce chain. */
 export function approveDevice(ctx: VaultContext, principal: AuthenticatedPrincipal, deviceId: string) {
   return onDevice(ctx, principal, "device.manage", deviceId, async (device) => {
-    if (device.state === "revoked") {
+    if (stateOf(ctx.ledger, device) === "revoked") {
       throw new CustodyError("ERR_CONFLICT", `${deviceId} is revoked; enroll the device again`);
     }
     await ctx.guard.fact(principal.id, DEVICE_FACT.approved, `device:${deviceId}`, "approved", {
       deviceId,
     });
-    return deviceRecord(knownDevice(ctx, deviceId));
+    return deviceRecord(ctx.ledger, knownDevice(ctx, deviceId));
   });
 }
 
 /** Revokes the device's certificates: the log first (effective at once), then the CRL TLS reads. */
 export function revokeDevice(ctx: VaultContext, principal: AuthenticatedPrincipal, deviceId: string) {
   return onDevice(ctx, principal, "device.manage", deviceId, async (device) => {
-    if (device.state === "revoked") throw new CustodyError("ERR_CONFLICT", `${deviceId} is already revoked`);
+    if (stateOf(ctx.ledger, device) === "revoked") {
+      throw new CustodyError("ERR_CONFLICT", `${deviceId} is already revoked`);
+    }
     await ctx.guard.fact(principal.id, DEVICE_FACT.revoked, `device:${deviceId}`, "revoked", {
       deviceId,
       serialNumbers: [...device.serialNumbers],
     });
-    await ctx.revocations.publish(ctx.ledger);
-    return deviceRecord(knownDevice(ctx, deviceId));
+    // the CRL file is shared with identity revocations, which publish under the access lock
+    await ctx.locks.with([ACCESS_LOCK], () => ctx.revocations.publish(ctx.ledger));
+    return deviceRecord(ctx.ledger, knownDevice(ctx, deviceId));
   });
 }
 

@@ -517,7 +517,8 @@ export class Vault {
 
   /** The enrolled devices as the log states them, for a server's hub (no authorization: not a caller's view). */
   enrolledDevices(): DeviceRecord[] {
-    return [...this.#ctx.ledger.live.devices.values()].map(deviceRecord);
+    const { ledger } = this.#ctx;
+    return [...ledger.live.devices.values()].map((device) => deviceRecord(ledger, device));
   }
 
   /** An agent's hello: checks its previous nonce (clone detection) and records a new one. */

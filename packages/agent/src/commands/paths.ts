@@ -23,6 +23,9 @@ export function resolvePath(input: string, cwd: string | null): string {
   if (input === "") throw new CustodyError("ERR_INVALID_ARGUMENT", "an empty path");
   if (input.includes("\0")) throw unsafe("nul", "a path with a NUL byte", input);
   if (posix.isAbsolute(input)) return posix.resolve(input);
+  // A relative session directory would resolve against the agent's own working directory.
+  if (cwd !== null && !posix.isAbsolute(cwd))
+    throw unsafe("relative-cwd", `the session directory ${cwd} is not absolute`, cwd);
   if (cwd === null)
     throw unsafe(
       "relative",

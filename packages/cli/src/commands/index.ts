@@ -21,6 +21,13 @@ import {
 } from "./audit.js";
 import { checkCommand } from "./check.js";
 import { collectCommand } from "./collect.js";
+import {
+  devicesApproveCommand,
+  devicesEnrollTokenCommand,
+  devicesListCommand,
+  devicesRevokeCommand,
+  devicesShowCommand,
+} from "./devices.js";
 import { ingestCommand, listCommand, showCommand } from "./evidence.js";
 import { getCommand } from "./get.js";
 import { hashCommand } from "./hash.js";
@@ -33,6 +40,7 @@ import { extractCommand } from "./package-verify.js";
 import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
 import { reportCommand, reportVerifyCommand } from "./report.js";
 import { serveCommand } from "./serve.js";
+import { settingsSetCommand, settingsShowCommand } from "./settings.js";
 import { signCommand } from "./sign.js";
 import { triageCommand } from "./triage.js";
 import { timestampCommand, tsaAddCommand, tsaListCommand } from "./tsa.js";
@@ -60,6 +68,11 @@ export const commands: readonly CommandSpec[] = [
   auditVerifyProofCommand,
   checkCommand,
   collectCommand,
+  devicesApproveCommand,
+  devicesEnrollTokenCommand,
+  devicesListCommand,
+  devicesRevokeCommand,
+  devicesShowCommand,
   extractCommand,
   getCommand,
   hashCommand,
@@ -80,6 +93,8 @@ export const commands: readonly CommandSpec[] = [
   reportVerifyCommand,
   retainCommand,
   serveCommand,
+  settingsSetCommand,
+  settingsShowCommand,
   showCommand,
   signCommand,
   timestampCommand,

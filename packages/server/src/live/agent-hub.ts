@@ -16,6 +16,7 @@ import { type Clock, CustodyError, isCustodyError, uuidv7Generator } from "@cust
 import type { AuthenticatedPrincipal, RequestContext, Vault } from "@custody/vault";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
+import { RateLimiter } from "../rate-limit.js";
 import type { RefusalRecorder } from "../refusals.js";
 import type { DeviceHub, DeviceStatus, ServerFrameType } from "./hub.js";
 
@@ -23,18 +24,21 @@ export const AGENT_PATH = "/v1/agent";
 /** RFC 6455 "policy violation": the close code for every protocol or identity breach. */
 export const CLOSE_POLICY = 1008;
 
-export interface AgentHubOptions {
+export interface AgentTimeouts {
+  /** WebSocket pings (20 s); an agent that has not answered `pongTimeoutMs` (10 s) later is cut. */
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  /** An agent must say hello this soon after the upgrade (10 s). */
+  helloTimeoutMs: number;
+  /** How often live connections are checked against the log (revoked, quarantined): 1 s. */
+  recheckIntervalMs: number;
+}
+
+export interface AgentHubOptions extends Partial<AgentTimeouts> {
   vault: Vault;
   refusals: RefusalRecorder;
   logger: Logger;
   clock: Clock;
-  /** WebSocket pings (20 s); an agent that has not answered `pongTimeoutMs` (10 s) later is cut. */
-  pingIntervalMs?: number;
-  pongTimeoutMs?: number;
-  /** An agent must say hello this soon after the upgrade (10 s). */
-  helloTimeoutMs?: number;
-  /** How often live connections are checked against the log (revoked, quarantined): 1 s. */
-  recheckIntervalMs?: number;
 }
 
 /** One agent connection: who it is (from its certificate), its sequence state and what it said. */
@@ -68,6 +72,8 @@ export class AgentHub implements DeviceHub {
   readonly #disconnectListeners = new Set<(deviceId: string) => void>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #ids = uuidv7Generator();
+  /** Reconnect floods: upgrades per client address (a device key, or no key at all), 1 a second, 10 saved. */
+  readonly #upgrades = new RateLimiter(1, 10);
 
   constructor(options: AgentHubOptions) {
     this.#options = {
@@ -172,6 +178,8 @@ export class AgentHub implements DeviceHub {
   async #upgrade(request: IncomingMessage, socket: TLSSocket, head: Buffer): Promise<void> {
     const context = { requestId: this.#ids.next(), clientAddress: socket.remoteAddress ?? "unknown" };
     if ((request.url ?? "") !== AGENT_PATH) return refuseUpgrade(socket, 404, "not found");
+    const key = socket.getPeerX509Certificate()?.fingerprint256 ?? context.clientAddress;
+    if (!this.#upgrades.take(key).ok) return refuseUpgrade(socket, 429, "too many requests");
     const principal = await this.#authenticate(socket, context);
     if (principal === undefined) return refuseUpgrade(socket, 401, "unauthorized");
     if (principal.kind !== "device") {
@@ -189,10 +197,6 @@ export class AgentHub implements DeviceHub {
         context,
       );
       return refuseUpgrade(socket, 403, "forbidden");
-    }
-    if (this.#live.has(principal.id)) {
-      await this.#secondConnection(principal, context);
-      return refuseUpgrade(socket, 409, "conflict");
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, principal, context));
   }
@@ -216,13 +220,6 @@ export class AgentHub implements DeviceHub {
     }
   }
 
-  /** Two live connections for one device: one of them holds a copied key. Both are cut, the device quarantined. */
-  async #secondConnection(principal: AuthenticatedPrincipal, context: RequestContext): Promise<void> {
-    const reason = "clone suspected: a second live connection for the device";
-    await this.#options.vault.quarantineDevice(principal.id, reason, { ...context });
-    this.cut(principal.id, reason);
-  }
-
   #accept(ws: WebSocket, principal: AuthenticatedPrincipal, context: RequestContext): void {
     const connection: Connection = {
       ws,
@@ -235,13 +232,6 @@ export class AgentHub implements DeviceHub {
       awaitingPong: false,
     };
     this.#all.add(connection);
-    // claimed at once: a second upgrade racing this one is a second connection
-    if (this.#live.has(principal.id)) {
-      void this.#secondConnection(principal, context);
-      this.#close(connection, CLOSE_POLICY, "a second connection for the device");
-      return;
-    }
-    this.#live.set(principal.id, connection);
     this.#seen(principal.id);
     const helloTimer = setTimeout(() => {
       if (connection.phase === "hello") this.#protocolError(connection, "no hello in time");
@@ -324,11 +314,30 @@ export class AgentHub implements DeviceHub {
         };
         connection.ws.send(encodeFrame("welcome", body, { seq: connection.outbound.next() }));
         connection.phase = "live";
+        this.#goLive(connection);
       })
       .catch((error: unknown) => {
         const code = isCustodyError(error) ? error.code : "ERR_INTERNAL";
         this.#close(connection, CLOSE_POLICY, code);
+        // a stale nonce while another connection is live: that one goes too (the device is quarantined)
+        if (code === "ERR_DEVICE_QUARANTINED") this.cut(principal.id, "the device was quarantined");
       });
+  }
+
+  /**
+   * A second connection for a device is judged by its nonce, in the vault: one that showed the nonce the
+   * live connection was given is the same agent reconnecting (its old socket is dead or half-open), and
+   * replaces it; one that did not has quarantined the device before it got here.
+   */
+  #goLive(connection: Connection): void {
+    const deviceId = connection.principal.id;
+    const previous = this.#live.get(deviceId);
+    this.#live.set(deviceId, connection);
+    if (previous !== undefined && previous !== connection) {
+      this.#record(previous, "agent.replaced", "a new connection showed the current nonce", "allow");
+      this.#close(previous, CLOSE_POLICY, "replaced by a new connection");
+      for (const listener of this.#disconnectListeners) listener(deviceId);
+    }
   }
 
   #protocolError(connection: Connection, reason: string): void {
@@ -337,10 +346,10 @@ export class AgentHub implements DeviceHub {
     this.#close(connection, CLOSE_POLICY, "protocol error");
   }
 
-  #record(connection: Connection, action: string, reason: string): void {
+  #record(connection: Connection, action: string, reason: string, outcome: "allow" | "deny" = "deny"): void {
     const { principal, context } = connection;
     this.#options.vault
-      .recordAgentEvent(principal, action, "deny", reason, context)
+      .recordAgentEvent(principal, action, outcome, reason, context)
       .catch((error: unknown) => this.#options.logger.error({ err: error }, "cannot record an agent event"));
   }
 
