@@ -1,8 +1,8 @@
-import { createHash, type Hash } from "node:crypto";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline, Readable, Transform, type TransformCallback } from "node:stream";
 import { type Action, type Resource, scopeIdSchema } from "@custody/access";
 import { type AuditRecord, type ItemRecord, itemRecordSha256 } from "@custody/audit";
 import { CustodyError, type JsonValue } from "@custody/core";
+import { ThreadedDigestStream } from "@custody/hash";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
 import { FACT, itemTarget } from "./facts.js";
@@ -107,13 +107,15 @@ export async function ingestLiveFile(
       const retainDays = ctx.config.defaultRetentionDays;
       const retainUntil =
         retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
-      const check = new ClaimCheck(options);
+      const digests = claimDigests(options);
+      const check = new ClaimCheck(options, digests);
       const source = body instanceof Readable ? body : Readable.from(body);
-      source.once("error", (error) => check.destroy(error));
-      // the store sees the error through the stream it reads; a store that stopped reading first must not
-      // leave it unhandled
-      check.on("error", () => undefined);
-      const stored = await ctx.store.create(itemKey(options.caseId, id), source.pipe(check), {
+      // one pipeline: an error anywhere ends the stream the store reads, and nothing is left unhandled
+      const checked =
+        digests === undefined
+          ? pipeline(source, check, () => undefined)
+          : pipeline(source, digests, check, () => undefined);
+      const stored = await ctx.store.create(itemKey(options.caseId, id), checked, {
         expectedSha256: id,
         ...(retainUntil === undefined ? {} : { retainUntil }),
         legalHold: false,
@@ -173,45 +175,59 @@ function liveRecord(
   };
 }
 
-/** Counts the bytes and checks sha1/md5 and the size as they pass: the stream errors at its end otherwise. */
+/**
+ * Counts the bytes and checks the size as they pass; at the end checks sha1/md5, computed on worker
+ * threads by `digests` (upstream of this stream, so finished before this one flushes), so the thread that
+ * moves the bytes and hashes sha256 for the store is not slowed by them. The stream errors at its end
+ * on any difference, before the store commits.
+ */
 class ClaimCheck extends Transform {
   #bytes = 0;
-  readonly #expectedSize: number;
-  readonly #hashes: { name: string; hash: Hash; expected: string }[] = [];
+  readonly #options: LiveFileOptions;
+  readonly #digests: ThreadedDigestStream | undefined;
 
-  constructor(options: LiveFileOptions) {
+  constructor(options: LiveFileOptions, digests: ThreadedDigestStream | undefined) {
     super({ highWaterMark: 1024 * 1024 });
-    this.#expectedSize = options.expectedSize;
-    if (options.expectedSha1 !== undefined)
-      this.#hashes.push({ name: "sha1", hash: createHash("sha1"), expected: options.expectedSha1 });
-    if (options.expectedMd5 !== undefined)
-      this.#hashes.push({ name: "md5", hash: createHash("md5"), expected: options.expectedMd5 });
+    this.#options = options;
+    this.#digests = digests;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.#bytes += chunk.length;
-    if (this.#bytes > this.#expectedSize) {
-      done(mismatch(`the device sent more than the ${this.#expectedSize} bytes it announced`));
+    if (this.#bytes > this.#options.expectedSize) {
+      done(mismatch(`the device sent more than the ${this.#options.expectedSize} bytes it announced`));
       return;
     }
-    for (const { hash } of this.#hashes) hash.update(chunk);
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.#bytes !== this.#expectedSize) {
-      done(mismatch(`the device sent ${this.#bytes} bytes, not the ${this.#expectedSize} it announced`));
+    const expected = this.#options.expectedSize;
+    if (this.#bytes !== expected) {
+      done(mismatch(`the device sent ${this.#bytes} bytes, not the ${expected} it announced`));
       return;
     }
-    for (const { name, hash, expected } of this.#hashes) {
-      const actual = hash.digest("hex");
-      if (actual !== expected.toLowerCase()) {
-        done(mismatch(`the bytes' ${name} is ${actual}, not the ${expected} the device announced`));
+    const actual = this.#digests?.result().digests ?? {};
+    for (const [name, claim] of [
+      ["sha1", this.#options.expectedSha1],
+      ["md5", this.#options.expectedMd5],
+    ] as const) {
+      if (claim !== undefined && actual[name] !== claim.toLowerCase()) {
+        done(mismatch(`the bytes' ${name} is ${actual[name]}, not the ${claim} the device announced`));
         return;
       }
     }
     done();
   }
+}
+
+/** sha1/md5 on worker threads when the device announced them. */
+function claimDigests(options: LiveFileOptions): ThreadedDigestStream | undefined {
+  const algorithms = [
+    ...(options.expectedSha1 === undefined ? [] : (["sha1"] as const)),
+    ...(options.expectedMd5 === undefined ? [] : (["md5"] as const)),
+  ];
+  return algorithms.length === 0 ? undefined : new ThreadedDigestStream({ algorithms });
 }
 
 function mismatch(message: string): CustodyError {
