@@ -206,6 +206,30 @@ describe("live-response sessions", () => {
     expect(await settled(next.id)).toMatchObject({ status: "completed", rows: 1 });
   }, 60_000);
 
+  it("refuses hostile command lines and bodies with a clear code, sending nothing", async () => {
+    const before = commandsSent().length;
+    const cases: [string, string][] = [
+      [JSON.stringify({ line: "nosuch -x 1" }), "ERR_UNKNOWN_COMMAND"],
+      [JSON.stringify({ line: "dir /tmp\u001b]52;c;x\u0007" }), "ERR_USAGE"],
+      [JSON.stringify({ line: "processes; rm -rf /" }), "ERR_USAGE"],
+      ['{"line":"dir /tmp","__proto__":{"admin":true}}', "ERR_INVALID_ARGUMENT"],
+      [JSON.stringify({ line: "x".repeat(9000) }), "ERR_INVALID_ARGUMENT"],
+      [JSON.stringify({ line: "help" }), "ERR_USAGE"],
+    ];
+    for (const [body, code] of cases) {
+      const response = await call(served.url, `/v1/sessions/${sessionId}/commands`, {
+        method: "POST",
+        identity: bob,
+        ca: served.ca,
+        body,
+        headers: { "content-type": "application/json" },
+      });
+      expect(response.status, body).toBeGreaterThanOrEqual(400);
+      expect(response.json(), body).toMatchObject({ code });
+    }
+    expect(commandsSent().length).toBe(before);
+  }, 60_000);
+
   it("getfile needs a fileinfo of the path; the file streams into the case create-only under its digest, from that device only", async () => {
     const without = (await submit("getfile /srv/a.bin")).json() as { id: string };
     expect(await settled(without.id)).toMatchObject({
