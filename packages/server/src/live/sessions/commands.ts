@@ -1,5 +1,3 @@
-import { createHash, type Hash, randomUUID } from "node:crypto";
-import { posix } from "node:path";
 import {
   COMMANDS,
   type CommandSpec,
@@ -8,34 +6,26 @@ import {
   renderCommandLine,
   type resultSchema,
 } from "@custody/agent/protocol";
-import { CustodyError, canonicalJson, isCustodyError, type JsonValue } from "@custody/core";
+import { CustodyError, canonicalJson, type JsonValue } from "@custody/core";
 import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
 import { type AuthorizationPhase, type AuthorizerDeps, authorizeCommand } from "./authorize.js";
 import type { LiveLimits } from "./limits.js";
 import { type CommandEntry, type CommandEvent, FINAL_STATUSES, type LiveSession } from "./session.js";
-import { type Transfer, Transfers } from "./transfers.js";
+import {
+  errorOf,
+  newTracked,
+  pathArgument,
+  recentFileinfo,
+  rememberFileinfo,
+  stopError,
+  summary,
+  type Tracked,
+  unref,
+} from "./tracked.js";
+import { Transfers } from "./transfers.js";
 
 type Result = ReturnType<typeof resultSchema.parse>;
-
-/** A command while the server tracks it: its log entry, its output so far, who follows it. */
-interface Tracked {
-  entry: CommandEntry;
-  session: LiveSession;
-  principal: AuthenticatedPrincipal;
-  spec: CommandSpec;
-  parsed: ParsedCommandLine;
-  rows: Record<string, unknown>[];
-  hash: Hash;
-  listeners: Set<(event: CommandEvent) => void>;
-  timers: NodeJS.Timeout[];
-  startedMs?: number;
-  transfer?: Transfer;
-  /** Set once a timeout or a cancel asked the agent to stop: its answer settles the status. */
-  stopping?: "timed-out" | "cancelled";
-  done: Promise<CommandEntry>;
-  settle(entry: CommandEntry): void;
-}
 
 export interface CommandRunnerDeps extends AuthorizerDeps {
   vault: Vault;
@@ -73,11 +63,13 @@ export class CommandRunner {
         `${parsed.name} is answered by the console, not sent to the device`,
       );
     }
-    const tracked = this.#track(principal, session, line, parsed, spec);
+    const tracked = newTracked(principal, session, line, parsed, spec);
     await this.#authorize(tracked, "submit");
     this.#register(tracked);
     const missing =
-      spec.prerequisite !== undefined && parsed.flags.auto !== true && !this.#prerequisiteMet(tracked);
+      spec.prerequisite !== undefined &&
+      parsed.flags.auto !== true &&
+      !recentFileinfo(tracked, this.#deps.limits.prerequisiteWindowMs);
     if (missing) {
       const path = String(parsed.positional[0] ?? parsed.flags.path ?? "");
       await this.#finish(tracked, "failed", {
@@ -143,49 +135,6 @@ export class CommandRunner {
 
   busy(session: LiveSession): boolean {
     return this.log(session).some((entry) => !FINAL_STATUSES.has(entry.status));
-  }
-
-  #track(
-    principal: AuthenticatedPrincipal,
-    session: LiveSession,
-    line: string,
-    parsed: ParsedCommandLine,
-    spec: CommandSpec,
-    prerequisiteOf?: string,
-  ): Tracked {
-    let settle: (entry: CommandEntry) => void = () => undefined;
-    const done = new Promise<CommandEntry>((resolve) => {
-      settle = resolve;
-    });
-    const entry: CommandEntry = {
-      id: `C-${randomUUID()}`,
-      sessionId: session.id,
-      line,
-      name: parsed.name,
-      analyst: principal.id,
-      deviceId: session.deviceId,
-      caseId: session.caseId,
-      background: parsed.background,
-      ...(prerequisiteOf === undefined ? {} : { prerequisiteOf }),
-      submittedAt: new Date().toISOString(),
-      status: "queued",
-      rows: 0,
-      decisions: [],
-    };
-    const tracked: Tracked = {
-      entry,
-      session,
-      principal,
-      spec,
-      parsed,
-      rows: [],
-      hash: createHash("sha256"),
-      listeners: new Set(),
-      timers: [],
-      done,
-      settle,
-    };
-    return tracked;
   }
 
   #register(tracked: Tracked): void {
@@ -276,7 +225,7 @@ export class CommandRunner {
       const ok = await this.#runPrerequisite(tracked);
       if (!ok) return false;
     }
-    const info = this.#prerequisiteMet(tracked);
+    const info = recentFileinfo(tracked, this.#deps.limits.prerequisiteWindowMs);
     if (info === undefined) {
       await this.#finish(tracked, "failed", {
         code: "ERR_PREREQUISITE",
@@ -319,7 +268,7 @@ export class CommandRunner {
     const parsed: ParsedCommandLine = { name: "fileinfo", positional: [path], flags: {}, background: false };
     const line = renderCommandLine(parsed);
     const spec = COMMANDS.fileinfo as CommandSpec;
-    const child = this.#track(parent.principal, parent.session, line, parsed, spec, parent.entry.id);
+    const child = newTracked(parent.principal, parent.session, line, parsed, spec, parent.entry.id);
     this.#register(child);
     child.entry.status = "running";
     child.startedMs = Date.now();
@@ -335,20 +284,6 @@ export class CommandRunner {
       message: `its prerequisite ${result.id} (${line}) ended ${result.status}${result.error === undefined ? "" : `: ${result.error.message}`}`,
     });
     return false;
-  }
-
-  /** The session's recent fileinfo of this command's path, if any. */
-  #prerequisiteMet(tracked: Tracked) {
-    const path = pathArgument(tracked.parsed);
-    const { session } = tracked;
-    const keys = [path];
-    if (session.cwd !== null && !path.startsWith("/")) keys.push(posix.join(session.cwd, path));
-    const horizon = Date.now() - this.#deps.limits.prerequisiteWindowMs;
-    for (const key of keys) {
-      const found = session.fileinfo.get(key);
-      if (found !== undefined && found.at >= horizon) return found;
-    }
-    return undefined;
   }
 
   #stop(tracked: Tracked, status: "timed-out" | "cancelled", reason: string): void {
@@ -411,7 +346,7 @@ export class CommandRunner {
     // fileinfo's facts come as its data, or as its one row
     const info = data ?? tracked.rows[0];
     if (result.status === "completed" && tracked.entry.name === "fileinfo" && info !== undefined) {
-      this.#rememberFileinfo(tracked, info);
+      rememberFileinfo(tracked, info);
     }
     let error: { code: string; message: string } | undefined = result.error;
     if (tracked.transfer !== undefined && result.status === "completed") {
@@ -421,13 +356,6 @@ export class CommandRunner {
     }
     const final = error !== undefined && status === "completed" ? "failed" : status;
     await this.#finish(tracked, final, error, data);
-  }
-
-  #rememberFileinfo(tracked: Tracked, data: Record<string, unknown>): void {
-    const entry = { at: Date.now(), cmdId: tracked.entry.id, data };
-    const given = pathArgument(tracked.parsed);
-    tracked.session.fileinfo.set(given, entry);
-    if (typeof data.path === "string") tracked.session.fileinfo.set(data.path, entry);
   }
 
   #onDisconnect(deviceId: string): void {
@@ -501,30 +429,4 @@ export class CommandRunner {
       },
     });
   }
-}
-
-function summary(entry: CommandEntry): string {
-  const error = entry.error === undefined ? "" : `: ${entry.error.code} ${entry.error.message}`;
-  return `${entry.name} ${entry.status} after ${entry.durationMs} ms, ${entry.rows} rows${error}`;
-}
-
-function pathArgument(parsed: ParsedCommandLine): string {
-  const value = parsed.flags.path ?? parsed.positional[0];
-  return typeof value === "string" ? value : "";
-}
-
-function stopError(status: "timed-out" | "cancelled", reason: string) {
-  return status === "timed-out"
-    ? new CustodyError("ERR_TIMEOUT", `the command timed out (${reason})`)
-    : new CustodyError("ERR_ABORTED", `cancelled: ${reason}`);
-}
-
-function errorOf(error: unknown): { code: string; message: string } {
-  if (isCustodyError(error)) return { code: error.code, message: error.message };
-  return { code: "ERR_INTERNAL", message: (error as Error).message ?? String(error) };
-}
-
-function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
-  timer.unref();
-  return timer;
 }
