@@ -22,6 +22,7 @@ const rss = (pid) =>
 const MiB = 1024 * 1024;
 
 if (process.argv[2] === "custody") await custodyChild(process.argv[3], Number(process.argv[4]));
+else if (process.argv[2] === "custody-again") await custodyAgain(process.argv[3]);
 else if (process.argv[2] === "peer") await peerChild(process.argv[3]);
 else await main();
 
@@ -51,6 +52,23 @@ async function custodyChild(dir, count) {
     limits: { maxConnections: count + 100, requestsPerSecond: 1e9, requestBurst: 1e9 },
   });
   globalThis.gc?.();
+  process.stdout.write(`${JSON.stringify({ url: server.urls[0], pid: process.pid })}\n`);
+  process.on("SIGTERM", () => server.close().then(() => process.exit(0)));
+}
+
+/** The same vault served again (a restart): the agents come back with the nonce they were given. */
+async function custodyAgain(dir) {
+  const { Vault } = await import(dist("vault"));
+  const { startServer } = await import(dist("server"));
+  const vault = await Vault.open({ dir: join(dir, "vault") });
+  const count = JSON.parse(readFileSync(join(dir, "devices.json"), "utf8")).length;
+  const server = await startServer({
+    vault,
+    port: 0,
+    names: ["127.0.0.1"],
+    writeServerFile: false,
+    limits: { maxConnections: count + 100, requestsPerSecond: 1e9, requestBurst: 1e9 },
+  });
   process.stdout.write(`${JSON.stringify({ url: server.urls[0], pid: process.pid })}\n`);
   process.on("SIGTERM", () => server.close().then(() => process.exit(0)));
 }
@@ -126,11 +144,11 @@ async function connectAll(url, devices, key, ca) {
         os: "linux",
         arch: "x64",
         policyHash: "0".repeat(64),
-        prevNonce: null,
+        prevNonce: device.nonce ?? null,
         capabilities: [],
       };
       ws.send(encodeFrame("hello", hello, { seq: 1 }));
-      await welcomed;
+      device.nonce = JSON.parse(String(await welcomed)).body.nonce;
       sockets.push(ws);
     }
   }
@@ -144,8 +162,7 @@ async function measure(server, devices, key, ca) {
   const { sockets, seconds } = await connectAll(server.url, devices, key, ca);
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const held = rss(server.pid);
-  for (const ws of sockets) ws.terminate();
-  return { idle, held, perAgent: (held - idle) / devices.length, seconds };
+  return { idle, held, perAgent: (held - idle) / devices.length, seconds, sockets };
 }
 
 async function main() {
@@ -180,9 +197,19 @@ async function main() {
     const devices = JSON.parse(readFileSync(join(dir, "devices.json"), "utf8"));
     const ca = readFileSync(join(dir, "vault", "pki", "ca.pem"), "utf8");
     const ours = await measure(custody, devices, key, ca);
+    // a restart: the server closes every agent (1001) and its vault; the agents reconnect to the next one
+    const stopped = new Promise((resolve) => custody.child.once("exit", resolve));
     custody.child.kill("SIGTERM");
+    await stopped;
+    const again = await startChild(["custody-again", dir]);
+    const back = await connectAll(again.url, devices, key, ca);
+    const agentsBack = back.sockets.length;
+    for (const ws of back.sockets) ws.terminate();
+    again.child.kill("SIGTERM");
     const peer = await startChild(["peer", dir]);
+    for (const device of devices) device.nonce = undefined;
     const theirs = await measure(peer, devices, key, ca);
+    for (const ws of theirs.sockets) ws.terminate();
     peer.child.kill("SIGTERM");
     const row = (name, m) =>
       `| ${name} | ${count} | ${(m.idle / MiB).toFixed(1)} | ${(m.held / MiB).toFixed(1)} | ${(m.perAgent / 1024).toFixed(1)} | ${m.seconds.toFixed(1)} |`;
@@ -193,6 +220,9 @@ async function main() {
     console.log("|---|---|---|---|---|---|");
     console.log(row("custody serve (vault-checked mTLS, audited hello)", ours));
     console.log(row("bare ws over node:https (peer)", theirs));
+    console.log(
+      `after a restart of custody serve: ${agentsBack} agents back (hello with their last nonce, welcomed) in ${back.seconds.toFixed(1)} s`,
+    );
     console.log(
       `ratio per agent: ${(ours.perAgent / theirs.perAgent).toFixed(2)}x; connect time: ${(ours.seconds / theirs.seconds).toFixed(2)}x`,
     );

@@ -12,7 +12,7 @@ import { DEFAULT_AGENT_DIR } from "./runtime/state.js";
 const USAGE = `usage: custody-agent enroll --server https://HOST:PORT --token TOKEN [--dir DIR] [--ca FILE]
        custody-agent run [--dir DIR] [--policy FILE]
        custody-agent policy
-DIR defaults to ${DEFAULT_AGENT_DIR}, the policy to ${DEFAULT_POLICY_PATH}. Same as \`custody agent ...\`.`;
+The token may be given in $CUSTODY_ENROLL_TOKEN instead. DIR defaults to ${DEFAULT_AGENT_DIR}, the policy to ${DEFAULT_POLICY_PATH}. Same as \`custody agent ...\`.`;
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 
@@ -47,11 +47,13 @@ async function main(argv: string[]): Promise<number> {
   const dir = values.dir ?? DEFAULT_AGENT_DIR;
   switch (command) {
     case "enroll": {
-      if (values.server === undefined || values.token === undefined) break;
+      // The token may come from the environment, so it is not shown in the process list.
+      const token = values.token ?? process.env.CUSTODY_ENROLL_TOKEN;
+      if (values.server === undefined || token === undefined) break;
       const caPem = values.ca === undefined ? undefined : await readFile(values.ca, "utf8");
       const state = await enrollAgent({
         server: values.server,
-        token: values.token,
+        token,
         dir,
         ...(caPem === undefined ? {} : { caPem }),
       });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COMMANDS } from "@custody/agent/protocol";
+import { parseRegQuery } from "@custody/collect";
 import { CustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parseProcModules } from "../src/commands/drivers.js";
@@ -134,14 +135,14 @@ describe("parsers on recorded output", () => {
     const fixture = fileURLToPath(
       new URL("../../collect/test/fixtures/windows/reg-query-run.txt", import.meta.url),
     );
-    const out = registryRows(await readFile(fixture, "utf8"));
+    const out = registryRows(await readFile(fixture, "utf8"), parseRegQuery);
     expect(out.length).toBeGreaterThan(0);
     for (const row of out) expect(Object.keys(row).sort()).toEqual(["data", "key", "name", "type"]);
     expect(out[0]?.key).toMatch(/^HKEY_/);
     const missing = fileURLToPath(
       new URL("../../collect/test/fixtures/windows/reg-query-missing.txt", import.meta.url),
     );
-    expect(() => registryRows(readFileSync(missing, "utf8"))).toThrow(
+    expect(() => registryRows(readFileSync(missing, "utf8"), parseRegQuery)).toThrow(
       expect.objectContaining({ code: "ERR_NOT_FOUND" }),
     );
   });

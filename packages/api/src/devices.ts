@@ -23,12 +23,14 @@ export const enrollmentTokenBodySchema = z
 
 export const liveResponseBodySchema = z.strictObject({ enabled: z.boolean() });
 
-/** What an agent says of its device: printable, bounded; shown to people, trusted for nothing. */
+/** What an agent says of its device: bounded text without control characters; shown, trusted for nothing. */
 const factText = (max: number) =>
-  z.string().regex(new RegExp(`^[\\x21-\\x7e][\\x20-\\x7e]{0,${max - 1}}$`), "printable ASCII");
+  z
+    .string()
+    .regex(new RegExp(`^[^\\p{Cc}]{1,${max}}$`, "u"), `1 to ${max} characters, no control characters`);
 
 export const deviceFactsBodySchema = z.strictObject({
-  hostname: factText(253),
+  hostname: factText(255),
   os: factText(64),
   arch: factText(32),
   agentVersion: factText(64),

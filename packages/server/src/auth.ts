@@ -5,19 +5,31 @@ import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiter } from "./rate-limit.js";
 import type { RefusalRecorder } from "./refusals.js";
-import { ANSWERED_TLS_ERRORS } from "./tls.js";
+import { ANSWERED_TLS_ERRORS, peerCertificate } from "./tls.js";
 
 const principals = new WeakMap<FastifyRequest, AuthenticatedPrincipal>();
 
 /**
- * Routes a caller reaches without a client certificate: a device enrolling has none yet. TLS lets a
- * connection without a certificate through; every other route answers it 401 (recorded).
+ * The only routes a caller may reach without a client certificate, as `METHOD /path` (the route's
+ * pattern; HEAD counts as GET): load-balancer probes, which say nothing about the vault. Every other
+ * route, unknown paths included, refuses a connection without a certificate (401, recorded, closed).
+ * A route added here gets no principal (`principalOf` throws): it must check its caller some other way.
  */
-export const CERTIFICATE_OPTIONAL_PATHS: ReadonlySet<string> = new Set(["/v1/enroll"]);
+export const ROUTES_WITHOUT_CLIENT_CERTIFICATE: ReadonlySet<string> = new Set([
+  "GET /healthz",
+  "GET /readyz",
+  // a device enrolling has no certificate yet: its enrollment token is the authority (live/enroll.ts)
+  "POST /v1/enroll",
+]);
 
 /** Which kind of principal a route serves: people by default; agent routes serve devices only. */
 export type PrincipalKind = "person" | "device";
-const peerCertificates = new WeakMap<TLSSocket, X509Certificate>();
+
+/** Whether this request's route is one of `ROUTES_WITHOUT_CLIENT_CERTIFICATE`. */
+export function needsNoClientCertificate(request: FastifyRequest): boolean {
+  const method = request.method === "HEAD" ? "GET" : request.method;
+  return ROUTES_WITHOUT_CLIENT_CERTIFICATE.has(`${method} ${request.routeOptions.url ?? ""}`);
+}
 
 /** The principal `authenticate` found for this request (only on authenticated routes). */
 export function principalOf(request: FastifyRequest): AuthenticatedPrincipal {
@@ -28,15 +40,6 @@ export function principalOf(request: FastifyRequest): AuthenticatedPrincipal {
 
 export function clientAddress(request: FastifyRequest): string {
   return request.raw.socket.remoteAddress ?? "unknown";
-}
-
-/** The certificate the TLS handshake verified, read once per connection. */
-function peerCertificate(socket: TLSSocket): X509Certificate | undefined {
-  const known = peerCertificates.get(socket);
-  if (known !== undefined) return known;
-  const certificate = socket.getPeerX509Certificate?.();
-  if (certificate !== undefined) peerCertificates.set(socket, certificate);
-  return certificate;
 }
 
 /**
@@ -54,7 +57,8 @@ export async function authenticate(
 ): Promise<void> {
   await refuseUnverifiedPeer(refusals, request, reply);
   const certificate = peerCertificate(request.raw.socket as TLSSocket);
-  if (certificate === undefined) throw await refuseAnonymous(refusals, request, reply);
+  // a route that needs no certificate was reached without one: it names no principal
+  if (certificate === undefined) return;
   const fingerprint = certificate.fingerprint256;
   const taken = limiter.take(fingerprint);
   if (!taken.ok) {
@@ -82,7 +86,11 @@ async function refuseKind(
   throw new CustodyError("ERR_ACCESS_DENIED", message, { details: { kind: found, wanted } });
 }
 
-/** Every route, operational ones included, refuses a connection whose certificate TLS did not verify. */
+/**
+ * Every route, operational ones included, refuses a connection whose certificate TLS did not verify. A
+ * connection without a certificate reaches only `ROUTES_WITHOUT_CLIENT_CERTIFICATE`; on any other route
+ * it is answered 401, the attempt recorded (within the refusal budget) and the connection closed.
+ */
 export async function refuseUnverifiedPeer(
   refusals: RefusalRecorder,
   request: FastifyRequest,
@@ -91,25 +99,15 @@ export async function refuseUnverifiedPeer(
   const socket = request.raw.socket as TLSSocket;
   if (socket.authorized === true) return;
   const certificate = peerCertificate(socket);
-  if (certificate === undefined) {
-    if (CERTIFICATE_OPTIONAL_PATHS.has(request.routeOptions.url ?? "")) return;
-    throw await refuseAnonymous(refusals, request, reply);
-  }
-  await refusePeer(refusals, certificate, socket, request, reply);
-}
-
-/** A request without a client certificate on a route that needs one: 401, recorded, connection closed. */
-async function refuseAnonymous(
-  refusals: RefusalRecorder,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): Promise<CustodyError> {
+  if (certificate !== undefined) await refusePeer(refusals, certificate, socket, request, reply);
+  if (needsNoClientCertificate(request)) return;
+  const message = "a client certificate issued by the vault CA is required";
   reply.header("connection", "close");
   await refusals.record(
     { requestId: request.id, clientAddress: clientAddress(request) },
     "no client certificate",
   );
-  return new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
+  throw new CustodyError("ERR_IDENTITY_INVALID", message);
 }
 
 /**

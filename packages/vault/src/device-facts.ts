@@ -25,7 +25,7 @@ const caseIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/);
 
 /** What an agent says of its device at enrollment (shown by `devices list`; not trusted for anything). */
 export const deviceFactsSchema = z.strictObject({
-  hostname: z.string().min(1).max(253),
+  hostname: z.string().min(1).max(255),
   os: z.string().min(1).max(64),
   arch: z.string().min(1).max(32),
   agentVersion: z.string().min(1).max(64),
@@ -128,7 +128,8 @@ export class DeviceLedger {
         const facts = parse(record, action);
         const token = this.tokens.get(facts.tokenId);
         if (token === undefined || token.usesLeft <= 0) throw malformed(record, "uses a token it cannot");
-        token.usesLeft = facts.usesLeft;
+        // counted, not copied: two replicas' uses each take one
+        token.usesLeft -= 1;
         return {};
       }
       case DEVICE_FACT.enrolled:

@@ -206,11 +206,16 @@ export async function enrollDevice(
       publicKeySha256: issued.publicKeySha256,
       factsSha256,
     });
-    await ctx.guard.fact(actor, DEVICE_FACT.tokenUsed, `token:${tokenId}`, `enrolled ${deviceId}`, {
-      tokenId,
-      deviceId,
-      usesLeft: token.usesLeft - 1,
-    });
+    // another replica may have used the token meanwhile: after a lost race, it must still have a use left
+    const used = await ctx.guard.fact(
+      actor,
+      DEVICE_FACT.tokenUsed,
+      `token:${tokenId}`,
+      `enrolled ${deviceId}`,
+      { tokenId, deviceId, usesLeft: token.usesLeft - 1 },
+      async () => tokenProblem(ctx, tokenId, parsed[2] ?? "", parsed[3] ?? "") === undefined,
+    );
+    if (used === undefined) throw await refuse("no uses left (used on another replica)");
     await ctx.guard.fact(actor, DEVICE_FACT.enrolled, target, `certificate ${serialNumber}`, {
       deviceId,
       serialNumber,

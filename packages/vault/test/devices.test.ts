@@ -150,6 +150,19 @@ describe("enrollment", () => {
     });
   }, 60_000);
 
+  it("a token for two devices enrolls two (each its own id and certificate), then no more, and a reopened vault agrees", async () => {
+    const token = await vault.createEnrollmentToken(alice, { uses: 2 });
+    const csrPem = await csr("pair");
+    const first = await enroll(token.token, csrPem);
+    const second = await enroll(token.token, csrPem);
+    expect(first.deviceId).not.toBe(second.deviceId);
+    await expect(enroll(token.token, csrPem)).rejects.toMatchObject({ code: "ERR_ENROLLMENT_TOKEN_INVALID" });
+    await vault.close();
+    vault = await Vault.open({ dir: join(dir, "vault"), clock });
+    alice = vault.authenticate(aliceIdentity);
+    await expect(enroll(token.token, csrPem)).rejects.toMatchObject({ code: "ERR_ENROLLMENT_TOKEN_INVALID" });
+  }, 60_000);
+
   it("refuses a person identity named like a device", async () => {
     await expect(vault.issueIdentity(alice, "D-0123456789ABCDEFGHJKMNPQRS")).rejects.toMatchObject({
       code: "ERR_INVALID_ARGUMENT",

@@ -1,11 +1,5 @@
 import type { Readable } from "node:stream";
-import {
-  type CollectionSink,
-  type Collector,
-  collectDevice,
-  linuxCollectors,
-  parseCsv,
-} from "@custody/collect";
+import type { CollectionSink, Collector } from "@custody/collect";
 import { CustodyError, throwIfAborted } from "@custody/core";
 
 /** Which collector and which of its CSV files each command shows, and the columns that are numbers. */
@@ -34,7 +28,7 @@ async function readText(body: Readable): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function toRows(csv: string): Record<string, unknown>[] {
+function toRows(csv: string, parseCsv: (text: string) => string[][]): Record<string, unknown>[] {
   const [header, ...lines] = parseCsv(csv);
   if (header === undefined) return [];
   return lines
@@ -58,6 +52,8 @@ export async function collectedRows(name: string, signal: AbortSignal): Promise<
   if (source === undefined) throw new CustodyError("ERR_UNKNOWN_COMMAND", `no collector behind ${name}`);
   if (process.platform !== "linux")
     throw new CustodyError("ERR_NOT_PRESENT", `${name} is not available on ${process.platform} yet`);
+  // Loaded on first use: an idle agent does not carry the collectors (docs/benchmarks.md § agent).
+  const { collectDevice, linuxCollectors, parseCsv } = await import("@custody/collect");
   const collector = linuxCollectors().find((c: Collector) => c.name === source.collector);
   if (collector === undefined)
     throw new CustodyError("ERR_NOT_PRESENT", `no ${source.collector} collector here`);
@@ -81,5 +77,5 @@ export async function collectedRows(name: string, signal: AbortSignal): Promise<
       "ERR_COMMAND_FAILED",
       `${collector.name} produced no table (${row?.status ?? "no status"} ${row?.errorCode ?? ""})`.trim(),
     );
-  return toRows(csv);
+  return toRows(csv, parseCsv);
 }

@@ -1,6 +1,5 @@
 import type { Stats } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { parseGroup, parsePasswd } from "@custody/collect";
 
 /** uid and gid to names, read once per command from /etc/passwd and /etc/group. */
 export interface Owners {
@@ -13,6 +12,8 @@ async function readSmall(path: string): Promise<string> {
 }
 
 export async function loadOwners(): Promise<Owners> {
+  // Loaded on first use: an idle agent does not carry the collectors (docs/benchmarks.md § agent).
+  const { parseGroup, parsePasswd } = await import("@custody/collect");
   const users = new Map(parsePasswd(await readSmall("/etc/passwd")).map((e) => [e.uid, e.user]));
   const groups = new Map(parseGroup(await readSmall("/etc/group")).map((e) => [e.gid, e.group]));
   return {

@@ -1,4 +1,4 @@
-import { parseRegQuery } from "@custody/collect";
+import type { parseRegQuery as ParseRegQuery } from "@custody/collect";
 import { CustodyError } from "@custody/core";
 import { runInGroup } from "./spawn.js";
 
@@ -6,7 +6,7 @@ const HIVES =
   /^(HKLM|HKCU|HKCR|HKU|HKCC|HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER|HKEY_CLASSES_ROOT|HKEY_USERS|HKEY_CURRENT_CONFIG)(\\[^\\]+)*\\?$/i;
 
 /** Rows for `registry KEY` from `reg query` output: the key's values, then its subkeys. */
-export function registryRows(text: string): Record<string, unknown>[] {
+export function registryRows(text: string, parseRegQuery: typeof ParseRegQuery): Record<string, unknown>[] {
   const parsed = parseRegQuery(text);
   if (!parsed.found) throw new CustodyError("ERR_NOT_FOUND", "the registry key does not exist");
   return [
@@ -24,5 +24,6 @@ export async function registry(key: string, signal: AbortSignal): Promise<Record
   const reg = `${process.env.SystemRoot ?? "C:\\Windows"}\\System32\\reg.exe`;
   const { done } = runInGroup(reg, ["query", key], { signal });
   const { stdout } = await done;
-  return registryRows(stdout.toString("utf8"));
+  const { parseRegQuery } = await import("@custody/collect");
+  return registryRows(stdout.toString("utf8"), parseRegQuery);
 }

@@ -26,6 +26,7 @@ vault CA the token names (sha256) among the certificates the server presents, an
 one-time token with a certificate request to POST /v1/enroll. Stores the device certificate, the vault
 CA, the server URL and the device id in DIR. --ca gives the vault CA certificate when the server does
 not present it; it must match the token. A DIR that already holds an enrollment is refused.
+The token may be given in $CUSTODY_ENROLL_TOKEN instead of --token (kept out of the process list).
 Tokens come from \`custody devices enroll-token\`. See packages/agent/README.md.`,
   options: {
     server: { type: "string" },
