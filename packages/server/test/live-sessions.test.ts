@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -387,6 +389,29 @@ describe("live-response sessions", () => {
     }
     const id = ((opens[winner] as { json(): unknown }).json() as { id: string }).id;
     expect((await as(people[winner] as Identity, "DELETE", `/v1/sessions/${id}`)).status).toBe(200);
+  }, 60_000);
+  it("closes an open session with its transcript when the server shuts down", async () => {
+    const opened = await call(served.url, "/v1/sessions", {
+      method: "POST",
+      identity: carol,
+      ca: served.ca,
+      json: { deviceId: device.deviceId, caseId: CASE },
+    });
+    const { id } = opened.json() as { id: string };
+    await served.server.close();
+    // the vault is closed with the server: its log file is read as it was left
+    const text = await readFile(join(served.vaultDir, "audit", "audit.log"), "utf8");
+    const records = text
+      .split("\n")
+      .filter((line) => line.includes(id))
+      .map((line) => JSON.parse(line) as { action: string; details: Record<string, unknown> });
+    expect(
+      records.find((r) => r.action === "live.session-close")?.details,
+      JSON.stringify(records.map((r) => r.action)),
+    ).toMatchObject({
+      reason: "server-restart",
+      transcriptItemId: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
   }, 60_000);
 });
 
