@@ -133,6 +133,19 @@ export class CommandRunner {
     );
   }
 
+  /**
+   * A closed session's outputs are in its transcript and their digests in the log: the rows kept for
+   * consoles are let go (`forget` drops the commands themselves once the session is forgotten).
+   */
+  release(session: LiveSession, forget = false): void {
+    for (const id of session.commands) {
+      const tracked = this.#commands.get(id);
+      if (tracked === undefined) continue;
+      tracked.rows = [];
+      if (forget) this.#commands.delete(id);
+    }
+  }
+
   busy(session: LiveSession): boolean {
     return this.log(session).some((entry) => !FINAL_STATUSES.has(entry.status));
   }

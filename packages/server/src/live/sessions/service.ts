@@ -124,6 +124,7 @@ export class LiveSessions {
       // an offline device has nothing of the session running
     }
     const transcript = buildTranscript(session, this.commands.log(session), this.limits);
+    this.commands.release(session);
     const stored = await this.#storeTranscript(session, transcript).catch((error: unknown) => ({ error }));
     if ("id" in stored) session.transcriptItemId = stored.id;
     const failure = "error" in stored ? String((stored.error as Error).message) : undefined;
@@ -233,6 +234,8 @@ export class LiveSessions {
   #forgetOldClosed(): void {
     while (this.#closed.size > 1_000) {
       const oldest = this.#closed.keys().next().value as string;
+      const session = this.#closed.get(oldest);
+      if (session !== undefined) this.commands.release(session, true);
       this.#closed.delete(oldest);
     }
   }
