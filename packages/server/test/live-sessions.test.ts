@@ -390,6 +390,34 @@ describe("live-response sessions", () => {
     const id = ((opens[winner] as { json(): unknown }).json() as { id: string }).id;
     expect((await as(people[winner] as Identity, "DELETE", `/v1/sessions/${id}`)).status).toBe(200);
   }, 60_000);
+  it("cuts off a person revoked while holding a session: the session closes, its running command is cancelled", async () => {
+    const dave = await person("dave2");
+    await grant("dave2", "analyst", "*");
+    const opened = await as(dave, "POST", "/v1/sessions", { deviceId: device.deviceId, caseId: CASE });
+    const { id } = opened.json() as { id: string };
+    const running = (await as(dave, "POST", `/v1/sessions/${id}/commands`, { line: "services" })).json() as {
+      id: string;
+    };
+    await agent.next("command");
+    await as(served.alice, "DELETE", "/v1/identities/dave2");
+    const cancel = await agent.next("cancel");
+    expect(cancel.body.cmdId).toBe(running.id);
+    agent.send("result", { cmdId: running.id, status: "cancelled", rows: 0, durationMs: 3 });
+    const close = await eventually(
+      async () =>
+        (await auditRecords(served)).find(
+          (r) => r.action === "live.session-close" && r.details.sessionId === id,
+        ),
+      "the revoked session closed",
+    );
+    expect(close.details).toMatchObject({
+      reason: "revoked",
+      transcriptSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    // a revoked identity is refused from its next request on
+    expect((await as(dave, "GET", `/v1/sessions/${id}`)).status).toBe(401);
+  }, 60_000);
+
   it("closes an open session with its transcript when the server shuts down", async () => {
     const opened = await call(served.url, "/v1/sessions", {
       method: "POST",

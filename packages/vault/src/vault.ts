@@ -332,6 +332,16 @@ export class Vault {
     return ingestAcquisitionItem(this.#ctx, principal, source, options);
   }
 
+  /** Whether the vault still accepts this principal (not revoked since it was authenticated). */
+  isCurrent(principal: AuthenticatedPrincipal): boolean {
+    try {
+      this.#ctx.guard.assertAuthenticated(principal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** One audited live-response decision (a command at submit, dispatch or as a prerequisite; a session). */
   decideLive(principal: AuthenticatedPrincipal, request: LiveDecisionRequest): Promise<AuditRecord> {
     return decideLive(this.#ctx, principal, request);

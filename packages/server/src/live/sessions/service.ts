@@ -29,6 +29,7 @@ export class LiveSessions {
   readonly #closed = new Map<string, LiveSession>();
   readonly #closing = new Map<string, Promise<SessionView>>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #recheck: NodeJS.Timeout;
 
   constructor(options: LiveSessionsOptions) {
     this.#options = options;
@@ -45,6 +46,9 @@ export class LiveSessions {
     });
     this.#sweeper = setInterval(() => this.#sweep(), Math.min(30_000, Math.max(50, this.limits.idleMs / 4)));
     this.#sweeper.unref();
+    // a person revoked while holding a session is cut off within a second, running commands included
+    this.#recheck = setInterval(() => this.#closeRevoked(), 1_000);
+    this.#recheck.unref();
   }
 
   async open(principal: AuthenticatedPrincipal, deviceId: string, caseId: string): Promise<SessionView> {
@@ -108,6 +112,7 @@ export class LiveSessions {
 
   async closeAll(reason: string): Promise<void> {
     clearInterval(this.#sweeper);
+    clearInterval(this.#recheck);
     await Promise.allSettled([...this.#open.values()].map((session) => this.close(session, reason)));
   }
 
@@ -217,6 +222,14 @@ export class LiveSessions {
         "live response is off in this vault (a custodian turns it on)",
       ),
     };
+  }
+
+  #closeRevoked(): void {
+    for (const session of this.#open.values()) {
+      if (!this.#options.vault.isCurrent(session.principal)) {
+        void this.close(session, "revoked").catch(() => undefined);
+      }
+    }
   }
 
   #isIdle(session: LiveSession): boolean {
