@@ -2,7 +2,7 @@ import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto
 import { type Clock, CustodyError, systemClock } from "@custody/core";
 import forge from "node-forge";
 import { readCertificatePem } from "./certificate.js";
-import { DerReader, DerType, OID, oid, parseDer, pemBlocks, seq, toDer, toPem } from "./der.js";
+import { DerReader, DerType, OID, octets, oid, parseDer, pemBlocks, seq, toDer, toPem } from "./der.js";
 import { loadPrivateKey } from "./keys.js";
 import { assertCaKey, authorityKeyId, type CertificateAuthority, draft, signTbs } from "./pki.js";
 import { CERTIFICATE_ROLE_OIDS, KEY_PURPOSE } from "./roles.js";
@@ -17,6 +17,8 @@ const CSR_SIGNATURES: Readonly<Record<string, string>> = {
   [OID.sha256WithRSA]: "sha256",
   "1.2.840.113549.1.1.12": "sha384",
   "1.2.840.113549.1.1.13": "sha512",
+  [OID.ecdsaWithSha256]: "sha256",
+  "1.2.840.10045.4.3.3": "sha384",
 };
 
 export interface DeviceCertificateOptions {
@@ -43,7 +45,7 @@ interface ProvenRequest {
 
 /**
  * A device certificate for the key a PKCS#10 request carries. The request's self-signature must verify
- * (its maker holds the key) and the key must be RSA of at least 3072 bits. Nothing else of the request is
+ * (its maker holds the key) and the key must be RSA of at least 3072 bits or EC P-256. Nothing else of the request is
  * used: its subject, its attributes and any extensions it asks for (CA:true, other names, other key
  * purposes) are ignored, and the certificate says only CN=<deviceId>, OU=device, clientAuth plus the
  * device role, digitalSignature, for 90 days.
@@ -60,7 +62,9 @@ export function issueDeviceCertificate(
   const now = (options.clock ?? systemClock).now();
   const requested = now.getTime() + (options.validDays ?? 90) * DAY_MS;
   const notAfter = new Date(Math.min(requested, caCert.notAfter.getTime()));
-  const cert = draft(request.publicKey, options.deviceId, now, notAfter);
+  const isRsa = request.publicKey.asymmetricKeyType === "rsa";
+  // forge holds RSA keys only: an EC key is drafted with the CA's and its own SPKI put in when signing
+  const cert = draft(isRsa ? request.publicKey : caCert.publicKey, options.deviceId, now, notAfter);
   cert.setSubject([
     { name: "commonName", value: options.deviceId, valueTagClass: forge.asn1.Type.UTF8 },
     { name: "organizationalUnitName", value: "device", valueTagClass: forge.asn1.Type.UTF8 },
@@ -70,10 +74,11 @@ export function issueDeviceCertificate(
     { name: "basicConstraints", cA: false, critical: true },
     { name: "keyUsage", critical: true, digitalSignature: true },
     { id: "2.5.29.37", value: toDer(seq(purposes.map((id) => oid(id)))).toString("binary") },
-    { name: "subjectKeyIdentifier" },
+    { id: "2.5.29.14", value: toDer(octets(subjectKeyId(request.spkiDer))).toString("binary") },
     ...authorityKeyId(caCert),
   ]);
-  const certificatePem = toPem("CERTIFICATE", signTbs(cert, caKey, caCert));
+  const der = signTbs(cert, caKey, caCert, isRsa ? undefined : request.spkiDer);
+  const certificatePem = toPem("CERTIFICATE", der);
   const facts = readCertificatePem(certificatePem);
   return {
     certificatePem,
@@ -102,7 +107,7 @@ export function proveRequest(csrPem: string): ProvenRequest {
   if (digest === undefined) {
     throw new CustodyError(
       "ERR_ALGORITHM_NOT_ALLOWED",
-      `the request is signed with ${algorithmOid}; RSA with SHA-256, -384 or -512 is required`,
+      `the request is signed with ${algorithmOid}; RSA (SHA-256/384/512) or ECDSA (SHA-256/384) is required`,
     );
   }
   const bits = reader.bytes(signature, DerType.BITSTRING, "signature");
@@ -123,13 +128,25 @@ function readPublicKey(spkiDer: Buffer): KeyObject {
   } catch (cause) {
     throw new CustodyError("ERR_INVALID_ARGUMENT", "the request's public key cannot be read", { cause });
   }
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (key.asymmetricKeyType !== "rsa" || bits < MIN_DEVICE_RSA_BITS) {
-    throw new CustodyError(
-      "ERR_ALGORITHM_NOT_ALLOWED",
-      `a device key must be RSA of at least ${MIN_DEVICE_RSA_BITS} bits, not ${key.asymmetricKeyType ?? "?"}${bits > 0 ? `-${bits}` : ""}`,
-      { details: { type: key.asymmetricKeyType ?? "unknown", bits } },
-    );
-  }
-  return key;
+  const details = key.asymmetricKeyDetails;
+  const bits = details?.modulusLength ?? 0;
+  if (key.asymmetricKeyType === "rsa" && bits >= MIN_DEVICE_RSA_BITS) return key;
+  if (key.asymmetricKeyType === "ec" && details?.namedCurve === "prime256v1") return key;
+  const kind = `${key.asymmetricKeyType ?? "?"}${bits > 0 ? `-${bits}` : ""}${details?.namedCurve === undefined ? "" : ` ${details.namedCurve}`}`;
+  throw new CustodyError(
+    "ERR_ALGORITHM_NOT_ALLOWED",
+    `a device key must be RSA of at least ${MIN_DEVICE_RSA_BITS} bits or EC P-256, not ${kind}`,
+    { details: { type: key.asymmetricKeyType ?? "unknown", bits } },
+  );
+}
+
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bytes. */
+function subjectKeyId(spkiDer: Buffer): Buffer {
+  const reader: DerReader = new DerReader("ERR_INVALID_ARGUMENT", "public key");
+  const bits = reader.bytes(
+    reader.child(parseDer(spkiDer, "public key", "ERR_INVALID_ARGUMENT"), 1, "subjectPublicKey"),
+    DerType.BITSTRING,
+    "subjectPublicKey",
+  );
+  return createHash("sha1").update(bits.subarray(1)).digest();
 }

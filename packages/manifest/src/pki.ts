@@ -181,6 +181,7 @@ export function signTbs(
   cert: forge.pki.Certificate,
   signingKey: KeyObject,
   issuer: CertificateFacts | undefined,
+  subjectPublicKeyInfo?: Buffer,
 ): Buffer {
   cert.siginfo.algorithmOid = OID.sha256WithRSA;
   cert.signatureOid = OID.sha256WithRSA;
@@ -188,6 +189,10 @@ export function signTbs(
   // the issuer is copied byte for byte from the CA's subject, so name matching never depends on re-encoding
   if (issuer !== undefined && Array.isArray(tbs.value)) {
     tbs.value[3] = parseDer(issuer.subjectDer, "CA subject", "ERR_MALFORMED_CERTIFICATE");
+  }
+  // a key forge cannot hold (EC): its SubjectPublicKeyInfo goes in byte for byte
+  if (subjectPublicKeyInfo !== undefined && Array.isArray(tbs.value)) {
+    tbs.value[6] = parseDer(subjectPublicKeyInfo, "public key", "ERR_INVALID_ARGUMENT");
   }
   const signature = sign("sha256", toDer(tbs), signingKey);
   cert.signature = signature.toString("binary");

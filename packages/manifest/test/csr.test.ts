@@ -92,6 +92,31 @@ describe("issueDeviceCertificate", () => {
     expect(verified.stdout + verified.stderr).toContain("device.pem: OK");
   });
 
+  it("issues for an EC P-256 key too (the certificate carries the request's key, openssl verifies it)", async () => {
+    const ec = await csr(
+      "p256",
+      ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+      ["-subj", "/CN=x"],
+    );
+    const issued = issueDeviceCertificate(ca, ec, { deviceId: DEVICE, clock: NOW });
+    const x509 = new X509Certificate(issued.certificatePem);
+    expect(x509.publicKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
+    const key = await readFile(join(work.dir, "p256.key"), "utf8");
+    expect(x509.checkPrivateKey((await import("node:crypto")).createPrivateKey(key))).toBe(true);
+    expect(x509.verify(new X509Certificate(ca.certificatePem).publicKey)).toBe(true);
+    await writeFile(join(work.dir, "p256.pem"), issued.certificatePem);
+    const verified = await openssl(
+      ["verify", "-attime", "1767225600", "-purpose", "sslclient", "-CAfile", "ca.pem", "p256.pem"],
+      work.dir,
+    );
+    expect(verified.stdout + verified.stderr).toContain("p256.pem: OK");
+    const shown = await openssl(
+      ["x509", "-in", "p256.pem", "-noout", "-ext", "subjectKeyIdentifier"],
+      work.dir,
+    );
+    expect(shown.code).toBe(0);
+  }, 30_000);
+
   it("refuses a request whose self-signature does not verify (no proof of possession)", () => {
     const der = Buffer.from(greedyCsr.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
     const last = der.length - 1;

@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditRecords, call, type Served, serveVault } from "./helpers.js";
-import { deviceRequest, enrolledDevice, enrollmentToken, FACTS } from "./live-helpers.js";
+import { deviceRequest, enrolledDevice, enrollmentToken, FACTS, TestAgent } from "./live-helpers.js";
 
 let served: Served;
 
@@ -104,6 +104,13 @@ describe("POST /v1/enroll over real TLS, without a client certificate", () => {
       (r) => r.action === "identity.login" && r.details.requestId === response.headers["x-request-id"],
     );
     expect(record).toMatchObject({ outcome: "deny", actor: device.deviceId });
+  }, 60_000);
+
+  it("an EC P-256 device enrolls and its agent connects with that certificate", async () => {
+    const device = await enrolledDevice(served, "p256", "p256");
+    const agent = new TestAgent(served, device);
+    await expect(agent.hello(device.deviceId, null)).resolves.toEqual(expect.any(String));
+    agent.close();
   }, 60_000);
 
   it("rate-limits enrollment attempts from one address (429 with retry-after)", async () => {

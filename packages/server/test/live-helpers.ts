@@ -15,23 +15,13 @@ import { call, type Identity, type Served } from "./helpers.js";
 const run = promisify(execFile);
 export const FACTS = { hostname: "ws-017", os: "linux", arch: "x64", agentVersion: "0.1.0" };
 
-/** A device key made with openssl (as a device would) and its PKCS#10 request. */
-export async function deviceRequest(dir: string, name: string, bits = 3072) {
+/** A device key made with openssl (as a device would: RSA-3072, or EC P-256) and its PKCS#10 request. */
+export async function deviceRequest(dir: string, name: string, key: "rsa" | "p256" = "rsa") {
+  const keyArgs =
+    key === "rsa" ? ["-newkey", "rsa:3072"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
   await run(
     "openssl",
-    [
-      "req",
-      "-new",
-      "-newkey",
-      `rsa:${bits}`,
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      "/CN=x",
-    ],
+    ["req", "-new", ...keyArgs, "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", "/CN=x"],
     { cwd: dir },
   );
   return {
@@ -53,8 +43,12 @@ export async function enrollmentToken(served: Served, body: object = {}): Promis
 }
 
 /** Enrolls a new device over HTTPS without a client certificate; its identity for the agent endpoint. */
-export async function enrolledDevice(served: Served, name: string): Promise<Identity & { deviceId: string }> {
-  const { csrPem, keyPem } = await deviceRequest(served.dir, name);
+export async function enrolledDevice(
+  served: Served,
+  name: string,
+  key: "rsa" | "p256" = "rsa",
+): Promise<Identity & { deviceId: string }> {
+  const { csrPem, keyPem } = await deviceRequest(served.dir, name, key);
   const token = await enrollmentToken(served);
   const response = await call(served.url, "/v1/enroll", {
     method: "POST",

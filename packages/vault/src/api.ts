@@ -10,12 +10,8 @@ import type { ApprovalOutcome } from "./approvals.js";
 import type { AuditVerifyOptions } from "./audit-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { CheckResult } from "./check.js";
-import type {
-  DeviceRecord,
-  EnrollmentToken,
-  EnrollmentTokenRequest,
-  LiveResponseSetting,
-} from "./device-ops.js";
+import type { DeviceRecord, LiveResponseSetting } from "./device-ops.js";
+import type { EnrollmentToken, EnrollmentTokenRequest } from "./enrollment-ops.js";
 import type { ItemRead, ListedItem } from "./evidence-ops.js";
 import type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";

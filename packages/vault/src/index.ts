@@ -22,15 +22,14 @@ export {
 } from "./config.js";
 export type { DeviceFacts, DeviceState } from "./device-facts.js";
 export { DEVICE_ID_PATTERN, deviceFactsSchema } from "./device-facts.js";
+export type { DeviceRecord, LiveResponseSetting } from "./device-ops.js";
 export type {
-  DeviceRecord,
   Enrollment,
   EnrollmentRequest,
   EnrollmentToken,
   EnrollmentTokenRequest,
-  LiveResponseSetting,
-} from "./device-ops.js";
-export { TOKEN_MAX_TTL_MS } from "./device-ops.js";
+} from "./enrollment-ops.js";
+export { TOKEN_MAX_TTL_MS } from "./enrollment-ops.js";
 export type { ItemRead, ListedItem } from "./evidence-ops.js";
 export { renderCustodyReportHtml } from "./html.js";
 export type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";

@@ -39,14 +39,8 @@ import type { VaultContext } from "./context.js";
 import type { DeviceState } from "./device-facts.js";
 import {
   approveDevice,
-  createEnrollmentToken,
   type DeviceRecord,
   deviceRecord,
-  type Enrollment,
-  type EnrollmentRequest,
-  type EnrollmentToken,
-  type EnrollmentTokenRequest,
-  enrollDevice,
   type LiveResponseSetting,
   listDevices,
   liveResponseSetting,
@@ -54,6 +48,14 @@ import {
   setLiveResponse,
   showDevice,
 } from "./device-ops.js";
+import {
+  createEnrollmentToken,
+  type Enrollment,
+  type EnrollmentRequest,
+  type EnrollmentToken,
+  type EnrollmentTokenRequest,
+  enrollDevice,
+} from "./enrollment-ops.js";
 import {
   extendItemRetention,
   holdItem,

@@ -230,6 +230,17 @@ describe("access", () => {
     await expect(vault.revokeDevice(bobPrincipal, anyDevice?.deviceId ?? "")).rejects.toMatchObject({
       code: "ERR_ACCESS_DENIED",
     });
+    // a case-scoped analyst sees the devices of that case only; someone with no device grant sees none
+    const carol = await vault.issueIdentity(alice, "carol");
+    await vault.grant(alice, { name: "carol", role: "analyst", scope: "case:C-1" });
+    const inCase = await vault.listDevices(vault.authenticate(carol.identityPem));
+    expect(inCase.length).toBeGreaterThan(0);
+    expect(inCase.every((device) => device.caseId === "C-1")).toBe(true);
+    const dave = await vault.issueIdentity(alice, "dave");
+    await vault.grant(alice, { name: "dave", role: "auditor", scope: "*" });
+    await expect(vault.listDevices(vault.authenticate(dave.identityPem))).rejects.toMatchObject({
+      code: "ERR_ACCESS_DENIED",
+    });
     expect((await vault.setLiveResponse(alice, true)).enabled).toBe(true);
     expect(vault.liveResponseEnabled).toBe(true);
     const log = await records();

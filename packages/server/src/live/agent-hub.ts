@@ -1,4 +1,3 @@
-import type { X509Certificate } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
@@ -16,11 +15,10 @@ import { type Clock, CustodyError, isCustodyError, uuidv7Generator } from "@cust
 import type { AuthenticatedPrincipal, RequestContext, Vault } from "@custody/vault";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
-import { RateLimiter } from "../rate-limit.js";
 import type { RefusalRecorder } from "../refusals.js";
+import { AgentAdmission, refuseUpgrade } from "./agent-admission.js";
 import type { DeviceHub, DeviceStatus, ServerFrameType } from "./hub.js";
 
-export const AGENT_PATH = "/v1/agent";
 /** RFC 6455 "policy violation": the close code for every protocol or identity breach. */
 export const CLOSE_POLICY = 1008;
 
@@ -59,8 +57,9 @@ const AGENT_FRAMES_FOR_LISTENERS = new Set(["ack", "rows", "result"]);
  * The agents' WebSocket endpoint on the server's HTTPS listener. An upgrade is accepted only from a
  * device certificate the vault authenticates (chain, validity, not revoked, enrolled, not quarantined);
  * every frame is decoded and validated (`@custody/agent/protocol`), and anything else closes the socket
- * with 1008 and an audit record. A second live connection for one device, or a stale nonce, quarantines
- * it. The log is re-read every second, so a revoked or quarantined device is cut within that.
+ * with 1008 and an audit record. A `hello` with a stale nonce quarantines the device (a copied key); a
+ * second connection with the current one replaces the first (the same agent back after a drop). The log
+ * is re-read every second, so a revoked or quarantined device is cut within that.
  */
 export class AgentHub implements DeviceHub {
   readonly #options: Required<AgentHubOptions>;
@@ -72,8 +71,7 @@ export class AgentHub implements DeviceHub {
   readonly #disconnectListeners = new Set<(deviceId: string) => void>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #ids = uuidv7Generator();
-  /** Reconnect floods: upgrades per client address (a device key, or no key at all), 1 a second, 10 saved. */
-  readonly #upgrades = new RateLimiter(1, 10);
+  readonly #admission: AgentAdmission;
 
   constructor(options: AgentHubOptions) {
     this.#options = {
@@ -83,6 +81,7 @@ export class AgentHub implements DeviceHub {
       recheckIntervalMs: 1_000,
       ...options,
     };
+    this.#admission = new AgentAdmission(options.vault, options.refusals);
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_FRAME_BYTES,
@@ -177,47 +176,9 @@ export class AgentHub implements DeviceHub {
 
   async #upgrade(request: IncomingMessage, socket: TLSSocket, head: Buffer): Promise<void> {
     const context = { requestId: this.#ids.next(), clientAddress: socket.remoteAddress ?? "unknown" };
-    if ((request.url ?? "") !== AGENT_PATH) return refuseUpgrade(socket, 404, "not found");
-    const key = socket.getPeerX509Certificate()?.fingerprint256 ?? context.clientAddress;
-    if (!this.#upgrades.take(key).ok) return refuseUpgrade(socket, 429, "too many requests");
-    const principal = await this.#authenticate(socket, context);
-    if (principal === undefined) return refuseUpgrade(socket, 401, "unauthorized");
-    if (principal.kind !== "device") {
-      const message = `kind-mismatch: a ${principal.kind} certificate on the agent endpoint`;
-      await this.#options.refusals.record(context, message, socket.getPeerX509Certificate());
-      return refuseUpgrade(socket, 403, "forbidden");
-    }
-    const standing = this.#options.vault.deviceStanding(principal);
-    if (standing !== "active") {
-      await this.#options.vault.recordAgentEvent(
-        principal,
-        "agent.connect",
-        "deny",
-        `the device is ${standing}`,
-        context,
-      );
-      return refuseUpgrade(socket, 403, "forbidden");
-    }
+    const principal = await this.#admission.admit(request, socket, context);
+    if (principal === undefined) return;
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, principal, context));
-  }
-
-  /** The certificate TLS verified, checked again by the vault (revocation from the log, enrollment). */
-  async #authenticate(socket: TLSSocket, context: RequestContext) {
-    const certificate: X509Certificate | undefined = socket.getPeerX509Certificate();
-    if (certificate === undefined || socket.authorized !== true) {
-      await this.#options.refusals.record(
-        context,
-        "agent endpoint: no verified client certificate",
-        certificate,
-      );
-      return undefined;
-    }
-    try {
-      return await this.#options.vault.authenticatePeer(certificate, context);
-    } catch (error) {
-      if (isCustodyError(error)) return undefined;
-      throw error;
-    }
   }
 
   #accept(ws: WebSocket, principal: AuthenticatedPrincipal, context: RequestContext): void {
@@ -395,11 +356,4 @@ export class AgentHub implements DeviceHub {
     }, this.#options.pongTimeoutMs);
     check.unref();
   }
-}
-
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  if (socket.writable) {
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-  }
-  socket.destroy();
 }
