@@ -1,16 +1,17 @@
 import { PassThrough, type Readable } from "node:stream";
+import { cancelBodySchema, commandBodySchema, liveIdParamsSchema, openSessionBodySchema } from "@custody/api";
 import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "@custody/vault";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { z } from "zod";
+import type { z } from "zod";
 import { principalOf } from "../../auth.js";
 import { LiveSessions, type LiveSessionsOptions } from "./service.js";
 import type { CommandEvent } from "./session.js";
 
-const idParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/) });
-const openBody = z.strictObject({ deviceId: z.string().min(1).max(128), caseId: z.string().min(1).max(128) });
-const commandBody = z.strictObject({ line: z.string().min(1).max(8192) });
-const cancelBody = z.strictObject({ reason: z.string().max(1024).optional() }).optional();
+const idParams = liveIdParamsSchema;
+const openBody = openSessionBodySchema;
+const commandBody = commandBodySchema;
+const cancelBody = cancelBodySchema;
 
 /** NDJSON lines of a followed command; a keep-alive line while it is silent, so idle sockets are not cut. */
 export const EVENTS_CONTENT_TYPE = "application/x-ndjson";
