@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { COMMANDS } from "@custody/agent/protocol";
+import { COMMANDS, encodeFrame } from "@custody/agent/protocol";
 import { parseRegQuery } from "@custody/collect";
 import { CustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -15,6 +15,7 @@ import { type Row, runCommand } from "../src/commands/index.js";
 import { registryRows } from "../src/commands/registry-query.js";
 import { runInGroup } from "../src/commands/spawn.js";
 import type { AgentPolicy } from "../src/policy-types.js";
+import { executeCommand } from "../src/runtime/executor.js";
 
 const linux = process.platform === "linux";
 const policy: AgentPolicy = {
@@ -92,6 +93,47 @@ describe.runIf(linux)("commands on Linux read the live system", () => {
       (e: CustodyError) => e.code === "ERR_NOT_PRESENT" && !existsSync("/proc/modules"),
     );
     expect(listed).toBe(true);
+  });
+
+  test("findfile from / does not walk /proc or /sys", async () => {
+    const found = await rows("findfile", { name: "cmdline", root: "/", max_depth: "3" });
+    expect(
+      found.filter((r) => String(r.path).startsWith("/proc/") || String(r.path).startsWith("/sys/")),
+    ).toEqual([]);
+  });
+
+  test("a process row too large for one frame is sent with its long fields cut", async () => {
+    const big = spawn("sleep", ["1000", ..."xyz".split("").map((c) => c.repeat(100 * 1024))]);
+    try {
+      const sent: Row[][] = [];
+      const command = {
+        cmdId: "c-big",
+        sessionId: "s",
+        deviceId: "D-0123456789ABCDEFGHJKMNPQRS",
+        name: "processes",
+        positional: [],
+        flags: { pid: String(big.pid) },
+        cwd: null,
+        timeoutMs: 60_000,
+        notAfter: new Date(Date.now() + 60_000).toISOString(),
+        issuedBy: "t",
+      };
+      const result = await executeCommand(command, {
+        policy,
+        signal: new AbortController().signal,
+        upload: async () => {},
+        sendRows: async (r) => void sent.push(r),
+      });
+      expect(result).toMatchObject({ status: "completed", rows: 1 });
+      const line = String(sent[0]?.[0]?.commandLine);
+      expect(line.length).toBeLessThan(20 * 1024);
+      expect(line.endsWith("…[cut]")).toBe(true);
+      expect(() =>
+        encodeFrame("rows", { cmdId: "c-big", chunk: 0, rows: sent[0] ?? [] }, { seq: 1 }),
+      ).not.toThrow();
+    } finally {
+      big.kill("SIGKILL");
+    }
   });
 
   test("registry is not present off Windows", async () => {

@@ -335,17 +335,83 @@ describe("the running agent", () => {
     expect((await link.waitClosed()).code).toBe(1008);
   });
 
-  test("a policy that allows only basic commands refuses getfile on the device", async () => {
+  test("a policy that allows only basic commands refuses getfile on the device; a restarted agent still refuses a replay", async () => {
     await stopAgents();
     const { link } = await startAgent(await policyFile("basic.json", { basic: true, advanced: false }));
     link.send("command", command({ cmdId: "c-adv", name: "getfile", positional: ["/etc/hostname"] }));
     expect((await link.ack("c-adv")).body).toMatchObject({ accepted: false, code: "ERR_AGENT_POLICY" });
+    // the agent restarted: the ids it took before are still remembered
+    link.send("command", command({ cmdId: "c-cd", name: "cd", positional: ["/"] }));
+    expect((await link.ack("c-cd")).body).toMatchObject({ accepted: false, code: "ERR_REPLAY" });
   });
 
   test("an agent refuses to start on a policy others can write", async () => {
     const loose = await policyFile("loose.json", { basic: true, advanced: true });
     await chmod(loose, 0o666);
     expect(await code(runAgent({ dir, policyPath: loose }))).toBe("ERR_PERMISSION");
+  });
+});
+
+describe("a broken or hostile server", () => {
+  async function connected(): Promise<AgentLink> {
+    await stopAgents();
+    const stop = new AbortController();
+    const index = server.links.length;
+    const done = runAgent({ dir, policyPath: join(work, "all.json"), signal: stop.signal, random: () => 0 });
+    agents.push({ stop, done });
+    const link = await server.nextLink(index);
+    await link.waitFor((f) => f.t === "hello");
+    return link;
+  }
+
+  test("a command before the welcome closes the connection with 1008", async () => {
+    const link = await connected();
+    link.send("command", command({ cmdId: "c-early", name: "dir", positional: ["/"] }));
+    expect(await link.waitClosed()).toMatchObject({
+      code: 1008,
+      reason: expect.stringContaining("before welcome"),
+    });
+    expect(link.frames.some((f) => f.t === "ack")).toBe(false);
+  });
+
+  test("a binary frame closes the connection with 1008", async () => {
+    const link = await connected();
+    link.ws.send(Buffer.from("{}"), { binary: true });
+    expect((await link.waitClosed()).code).toBe(1008);
+  });
+
+  test("a dropped connection stops the commands it was running", async () => {
+    const link = await connected();
+    link.send("welcome", {
+      nonce: "z".repeat(43),
+      serverTime: new Date().toISOString(),
+      maxFrameBytes: 1024 * 1024,
+    });
+    const file = join(work, "drop.bin");
+    const bytes = Buffer.alloc(8 * 1024 * 1024, 3);
+    await writeFile(file, bytes);
+    server.stall.add("t-drop");
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    link.send(
+      "command",
+      command({
+        cmdId: "c-drop",
+        name: "getfile",
+        positional: [file],
+        transfer: {
+          id: "t-drop",
+          path: "/v1/agent/transfers/t-drop",
+          expectedSha256: sha256,
+          expectedSize: bytes.length,
+          maxBytes: bytes.length,
+        },
+      }),
+    );
+    await link.ack("c-drop");
+    while (server.transfers.get("t-drop") === undefined) await new Promise((r) => setTimeout(r, 20));
+    link.ws.terminate();
+    while (server.transfers.get("t-drop")?.closed !== true) await new Promise((r) => setTimeout(r, 20));
+    expect(server.transfers.get("t-drop")?.complete).toBe(false);
   });
 });
 

@@ -20,6 +20,7 @@ import { type AgentIdentity, readNonce, writeNonce } from "./state.js";
 import { transferUploader } from "./upload.js";
 
 export const MAX_CONCURRENT_COMMANDS = 4;
+const MAX_NOT_AFTER_MS = 24 * 3600 * 1000;
 /** The server pings every 20 s; silence this long means the connection is dead. */
 const SILENCE_MS = 60_000;
 
@@ -100,6 +101,9 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       throw new CustodyError("ERR_REPLAY", "the command's notAfter has passed", {
         details: { reason: "expired" },
       });
+    // Ids are remembered until their notAfter: a far-off one would let a server fill that memory.
+    if (notAfter.getTime() > Date.now() + MAX_NOT_AFTER_MS)
+      throw new CustodyError("ERR_INVALID_ARGUMENT", "the command's notAfter is more than a day ahead");
     checkAgentPolicy(command, policy);
     const spec = COMMANDS[command.name];
     if (spec !== undefined && !spec.platforms.includes(process.platform as "linux"))
