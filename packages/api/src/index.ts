@@ -11,6 +11,17 @@ export {
   liveResponseBodySchema,
   liveResponseSettingSchema,
 } from "./devices.js";
+export type { LiveRouteSpec } from "./live.js";
+export {
+  cancelBodySchema,
+  commandBodySchema,
+  LIVE_ROUTES,
+  liveCommandEventSchema,
+  liveCommandSchema,
+  liveIdParamsSchema,
+  liveSessionSchema,
+  openSessionBodySchema,
+} from "./live.js";
 export { openApiDocument } from "./openapi.js";
 export type { ProblemDetails } from "./problem.js";
 export {

@@ -44,6 +44,7 @@ let rolesEnforced: boolean;
 let genuine: SignedCustodyReport;
 /** A genuine proof, against the report's checkpoint, of an event about another item. */
 let foreign: InclusionProofBundle;
+let liveForeign: InclusionProofBundle;
 /** A genuine proof of the report's first event, against an older checkpoint. */
 let older: InclusionProofBundle;
 
@@ -111,6 +112,15 @@ async function appendHistory(log: AuditLog, a: ItemRecord, b: ItemRecord): Promi
   await on(a, "evidence.hold-released", { legalHold: false, requestId: "r-1", approvedBy: "bob" });
   await on(a, "evidence.hold-set", { legalHold: true });
   await on(a, "report.read");
+  // a live-response session's record naming case-A: it belongs only to items labelled with that session
+  await log.append({
+    actor: "alice",
+    action: "live.command",
+    target: "device:D-1",
+    outcome: "allow",
+    reason: "allowed",
+    details: { sessionId: "S-1", caseId: "case-A", cmdId: "C-1", line: "processes" },
+  });
 }
 
 beforeAll(async () => {
@@ -132,6 +142,8 @@ beforeAll(async () => {
     checkpoint,
   );
   foreign = (await log.proveInclusions([2], checkpoint))[0] as InclusionProofBundle;
+  const live = all.find((record) => record.action === "live.command") as AuditRecord;
+  liveForeign = (await log.proveInclusions([live.seq], checkpoint))[0] as InclusionProofBundle;
   await log.close();
   const report: CustodyReport = {
     format: "custody.report/v2",
@@ -191,7 +203,7 @@ describe("custody report v2: a genuine report", () => {
     expect(result.target).toBe(itemAuditTarget(genuine.report.item.record));
     expect(result.events).toBe(8);
     expect(result.state).toEqual(genuine.report.item.state);
-    expect(result.checkpoint.treeSize).toBe(11);
+    expect(result.checkpoint.treeSize).toBe(12);
     expect(result.signer).toContain("vault-signer");
   });
 
@@ -285,6 +297,14 @@ describe("custody report v2: the attacker's edits are refused", () => {
       r.proofs.splice(2, 0, foreign);
     });
     await refused(signed, "ERR_PROOF_INVALID", /event 2 \(evidence\.ingest\) is about item:case-B\//);
+  });
+
+  it("adds a live session's record to an item the session did not produce: refused", async () => {
+    const signed = await forge((r) => {
+      r.events.push(liveForeign.record);
+      r.proofs.push(liveForeign);
+    });
+    await refused(signed, "ERR_PROOF_INVALID", /\(live\.command\) is about device:D-1/);
   });
 
   it("states that the hold was released, or a shorter retention, or a purge: the facts disagree", async () => {

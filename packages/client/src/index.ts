@@ -2,3 +2,11 @@ export type { VaultClient, VaultClientOptions } from "./client.js";
 export { createVaultClient } from "./client.js";
 export type { TlsIdentity } from "./identity.js";
 export { parseTlsIdentity } from "./identity.js";
+export type {
+  LiveClient,
+  LiveCommand,
+  LiveCommandEvent,
+  LiveCommandStatus,
+  LiveSessionView,
+} from "./live.js";
+export { createLiveClient } from "./live.js";

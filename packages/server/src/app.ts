@@ -11,6 +11,7 @@ import { VaultGate } from "./gate.js";
 import { AgentHub, type AgentTimeouts } from "./live/agent-hub.js";
 import { deviceRoutes } from "./live/device-routes.js";
 import { DEFAULT_ENROLL_LIMITS, type EnrollLimits, enrollRoute } from "./live/enroll.js";
+import { type LiveLimits, registerLiveSessions } from "./live/sessions/index.js";
 import type { ServerLimits } from "./options.js";
 import { notFound, sendProblem } from "./problems.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -32,6 +33,8 @@ export interface AppOptions {
   isReady(): boolean;
   clock?: Clock;
   enrollLimits?: Partial<EnrollLimits>;
+  /** Live-response session limits (the source document's by default). */
+  liveLimits?: Partial<LiveLimits>;
   agentTimeouts?: Partial<AgentTimeouts>;
 }
 
@@ -123,6 +126,12 @@ function configure(app: FastifyInstance, options: AppOptions, hub: AgentHub): vo
   auditRoutes(app, ctx);
   enrollRoute(app, vault, { ...DEFAULT_ENROLL_LIMITS, ...options.enrollLimits });
   deviceRoutes(app, ctx, hub);
+  registerLiveSessions(app, {
+    vault,
+    hub,
+    isLiveResponseOn: async () => vault.liveResponseEnabled,
+    ...(options.liveLimits === undefined ? {} : { limits: options.liveLimits }),
+  });
 }
 
 function operationalRoutes(app: FastifyInstance, options: AppOptions): void {

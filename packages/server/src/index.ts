@@ -1,6 +1,8 @@
 export { AllowList } from "./allow-list.js";
 export type { EnrollLimits } from "./live/enroll.js";
 export type { DeviceHub, DeviceStatus, ServerFrameType } from "./live/hub.js";
+export type { CommandEntry, LiveLimits, SessionView } from "./live/sessions/index.js";
+export { DEFAULT_LIVE_LIMITS } from "./live/sessions/index.js";
 export type { ServerLimits, ServerOptions } from "./options.js";
 export { DEFAULT_LIMITS } from "./options.js";
 export type { CustodyServer } from "./server.js";

@@ -3,6 +3,7 @@ import type { Vault } from "@custody/vault";
 import type { Logger } from "pino";
 import type { AgentTimeouts } from "./live/agent-hub.js";
 import type { EnrollLimits } from "./live/enroll.js";
+import type { LiveLimits } from "./live/sessions/index.js";
 
 /** What the server refuses to wait for or hold; each refusal is answered with its problem code. */
 export interface ServerLimits {
@@ -68,6 +69,8 @@ export interface ServerOptions {
   closeVaultOnClose?: boolean;
   /** Enrollment attempts allowed per address and in total (`POST /v1/enroll`). */
   enrollLimits?: Partial<EnrollLimits>;
+  /** Live-response session limits (10 sessions, 1 per person, 1 per device, idle 30 min, getfile 750 MiB). */
+  liveLimits?: Partial<LiveLimits>;
   /** Agent liveness: ping every `pingIntervalMs` (20 s), cut after `pongTimeoutMs` (10 s) without a pong. */
   agentTimeouts?: Partial<AgentTimeouts>;
 }

@@ -55,6 +55,7 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
     isReady: () => ready,
     clock,
     ...(options.enrollLimits === undefined ? {} : { enrollLimits: options.enrollLimits }),
+    ...(options.liveLimits === undefined ? {} : { liveLimits: options.liveLimits }),
     ...(options.agentTimeouts === undefined ? {} : { agentTimeouts: options.agentTimeouts }),
     onRevocation: () => {
       built?.hub.recheck();

@@ -4,7 +4,14 @@ import { describe, expect, it } from "vitest";
 describe("@custody/server public surface", () => {
   it("exports exactly the documented values", () => {
     expect(Object.keys(server).sort()).toEqual(
-      ["AllowList", "DEFAULT_LIMITS", "SERVER_FILE", "defaultServerNames", "startServer"].sort(),
+      [
+        "AllowList",
+        "DEFAULT_LIMITS",
+        "DEFAULT_LIVE_LIMITS",
+        "SERVER_FILE",
+        "defaultServerNames",
+        "startServer",
+      ].sort(),
     );
   });
 

@@ -22,6 +22,17 @@ export interface GuardedRequest {
   details?: Record<string, JsonValue>;
 }
 
+/** A decision on several grants at once, under an audit action of its own (`live.command`). */
+export interface CombinedRequest {
+  principal: AuthenticatedPrincipal;
+  auditAction: string;
+  checks: readonly { action: Action; resource: Resource }[];
+  target: string;
+  details?: Record<string, JsonValue>;
+  /** Found before the grants were looked at (a setting off, a closed session): recorded as the denial. */
+  refusal?: CustodyError;
+}
+
 /**
  * The only writer of audit records. Every vault operation runs through `run`: authorize, record the
  * decision durably, then act; a denial is recorded and changes nothing; a failure after the decision is
@@ -106,6 +117,57 @@ export class Guard {
       await this.failed(principal, action, target, error, { decisionSeq: allowed.seq });
       throw error;
     }
+  }
+
+  /**
+   * One decision on several grants, recorded as one record under its own name (a live-response command
+   * needs its action on the device and on the session's case): allowed only when no refusal was found
+   * before and every check allows on the settled policy. A denial is recorded, then thrown (the
+   * refusal's own error, or ERR_ACCESS_DENIED); nothing may be done before this returns.
+   */
+  async decideAll(request: CombinedRequest): Promise<AuditRecord> {
+    const { principal } = request;
+    this.assertAuthenticated(principal);
+    const record = await this.#decided((policy) => {
+      this.assertAuthenticated(principal);
+      const base = {
+        actor: principal.id,
+        action: request.auditAction,
+        target: request.target,
+        details: { ...request.details, ...requestDetails(principal) },
+      };
+      if (request.refusal !== undefined)
+        return { ...base, outcome: "deny", reason: request.refusal.message.slice(0, 2000) };
+      for (const check of request.checks) {
+        const decision = authorize(policy, principal, check.action, check.resource, { clock: this.#clock });
+        if (decision.outcome === "deny") return { ...base, outcome: "deny", reason: decision.reason };
+      }
+      const reason = request.checks.map((check) => `${check.action} on ${check.resource.kind}`).join(", ");
+      return { ...base, outcome: "allow", reason: `allowed: ${reason}` };
+    });
+    if (record.outcome === "deny") {
+      throw request.refusal ?? denied(principal, request.checks[0]?.action ?? "live.basic", request.target);
+    }
+    return record;
+  }
+
+  /** Records what happened after a decision (a command's result, a cancel, a session closed). */
+  outcome(
+    principal: AuthenticatedPrincipal,
+    auditAction: string,
+    target: string,
+    outcome: "allow" | "error",
+    reason: string,
+    details: Record<string, JsonValue> = {},
+  ): Promise<AuditRecord> {
+    return this.#appendRetrying({
+      actor: principal.id,
+      action: auditAction,
+      target,
+      outcome,
+      reason: reason.slice(0, 2000),
+      details: { ...details, ...requestDetails(principal) },
+    });
   }
 
   /** Reads what other replicas appended to the log (a no-op for a vault one process serves). */

@@ -36,6 +36,7 @@ export type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 export type { IngestOptions } from "./ingest.js";
 export type { VaultInitOptions } from "./init.js";
 export type { EvidenceItem } from "./items.js";
+export type { LiveDecisionRequest, LiveFileOptions } from "./live-ops.js";
 export type { VaultOpenOptions } from "./open.js";
 export type { ItemRef } from "./resolve.js";
 export type { SignerRotation } from "./rotation.js";

@@ -27,12 +27,15 @@ export async function buildCustodyReport(
   return ctx.guard.run(itemRequest(principal, "report.read", entry), async () => {
     const target = itemTarget(entry.caseId, entry.id);
     let events: AuditRecord[] = [];
+    const live: AuditRecord[] = [];
     for await (const record of ctx.guard.records()) {
+      if (isLiveRecordOfCase(record, entry.caseId)) live.push(record);
       if (record.target !== target) continue;
       // Bytes purged and ingested again into the same case start a new history.
       if (record.action === FACT.purged && record.seq < entry.ingestedSeq) events = [];
       else events.push(record);
     }
+    events = withSessionRecords(events, live, ingestedRecord(events, entry.ingestedSeq));
     const checkpoint = await ctx.guard.checkpoint();
     const proofs = await ctx.guard.proveInclusions(
       events.map((e) => e.seq),
@@ -68,4 +71,29 @@ function ingestedRecord(events: readonly AuditRecord[], seq: number): ItemRecord
     );
   }
   return itemRecordSchema.parse(fact.details.record);
+}
+
+/** A live-response record (a session's commands, results, its opening and closing) of one case. */
+function isLiveRecordOfCase(record: AuditRecord, caseId: string): boolean {
+  return (
+    record.action.startsWith("live.") &&
+    record.details.caseId === caseId &&
+    typeof record.details.sessionId === "string"
+  );
+}
+
+/**
+ * An item a live session produced (its transcript, a file it took) carries the session id in its labels:
+ * its history includes that session's records, so the report shows the commands that made it.
+ */
+function withSessionRecords(
+  events: AuditRecord[],
+  live: readonly AuditRecord[],
+  record: ItemRecord,
+): AuditRecord[] {
+  const sessionId = record.labels.session;
+  if (sessionId === undefined) return events;
+  const seen = new Set(events.map((event) => event.seq));
+  const session = live.filter((event) => event.details.sessionId === sessionId && !seen.has(event.seq));
+  return [...events, ...session].sort((a, b) => a.seq - b.seq);
 }

@@ -1,4 +1,5 @@
 import { X509Certificate } from "node:crypto";
+import type { Readable } from "node:stream";
 import type {
   AuditLog,
   AuditRecord,
@@ -74,6 +75,13 @@ import {
 import type { IngestOptions } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
+import {
+  decideLive,
+  ingestLiveFile,
+  type LiveDecisionRequest,
+  type LiveFileOptions,
+  recordLiveOutcome,
+} from "./live-ops.js";
 import { openVaultParts, type VaultOpenOptions } from "./open.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
 import { buildCustodyReport } from "./report-builder.js";
@@ -324,6 +332,38 @@ export class Vault {
     options: AcquisitionOptions,
   ): Promise<EvidenceItem> {
     return ingestAcquisitionItem(this.#ctx, principal, source, options);
+  }
+
+  /** Whether the vault still accepts this principal (not revoked since it was authenticated). */
+  isCurrent(principal: AuthenticatedPrincipal): boolean {
+    try {
+      this.#ctx.guard.assertAuthenticated(principal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** One audited live-response decision (a command at submit, dispatch or as a prerequisite; a session). */
+  decideLive(principal: AuthenticatedPrincipal, request: LiveDecisionRequest): Promise<AuditRecord> {
+    return decideLive(this.#ctx, principal, request);
+  }
+
+  /** A live-response outcome (result, cancel, session closed), recorded after its decision. */
+  recordLiveOutcome(
+    principal: AuthenticatedPrincipal,
+    event: Parameters<typeof recordLiveOutcome>[2],
+  ): Promise<AuditRecord> {
+    return recordLiveOutcome(this.#ctx, principal, event);
+  }
+
+  /** Streams a file a device sends during a live session into the case, create-only under its announced digest. */
+  ingestLiveFile(
+    principal: AuthenticatedPrincipal,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: LiveFileOptions,
+  ): Promise<EvidenceItem> {
+    return ingestLiveFile(this.#ctx, principal, body, options);
   }
 
   /** Items the principal may list (in `caseId` when given); one audit record for the listing. */

@@ -36,7 +36,7 @@ export interface CustodyReport {
   vaultId: string;
   /** The record fixed at ingest and the state its fact records lead to. */
   item: { record: ItemRecord; state: ItemState };
-  /** Every audit record whose target is this item, in log order. */
+  /** Every audit record whose target is this item (and, for an item a live session produced, the session's `live.*` records), in log order. */
   events: AuditRecord[];
   /** For each event, in the same order, an inclusion proof against one signed checkpoint. */
   proofs: InclusionProofBundle[];

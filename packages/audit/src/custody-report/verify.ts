@@ -4,7 +4,7 @@ import type { Checkpoint } from "../checkpoint.js";
 import { type AuditRecord, recordText, sha256Hex } from "../record.js";
 import { foldItemFacts } from "./facts.js";
 import { parseSignedCustodyReport } from "./guards.js";
-import { itemAuditTarget } from "./item-record.js";
+import { type ItemRecord, itemAuditTarget } from "./item-record.js";
 import { checkProofs, rethrow } from "./proof-check.js";
 import type { CustodyReport, ItemState, SignedCustodyReport } from "./schema.js";
 
@@ -46,7 +46,7 @@ export function verifyCustodyReport(signed: SignedCustodyReport, trust: TrustOpt
   };
   const info = verifySignature(report, signature, vaultTrust);
   const target = itemAuditTarget(report.item.record);
-  checkEvents(report.events, target);
+  checkEvents(report.events, target, report.item.record);
   // the checkpoint may predate the TSA: its token is checked when present, required only of the report
   const timestamp =
     trust.timestamp === undefined ? {} : { timestamp: { ...trust.timestamp, required: false } };
@@ -74,10 +74,10 @@ function verifySignature(report: CustodyReport, signature: string, trust: TrustO
   }
 }
 
-function checkEvents(events: readonly AuditRecord[], target: string): void {
+function checkEvents(events: readonly AuditRecord[], target: string, record: ItemRecord): void {
   let previous: number | undefined;
   for (const event of events) {
-    if (event.target !== target) {
+    if (event.target !== target && !isSessionEvent(event, record)) {
       throw new CustodyError(
         "ERR_PROOF_INVALID",
         `event ${event.seq} (${event.action}) is about ${event.target}, not this report's item ${target}`,
@@ -110,4 +110,19 @@ function checkState(folded: ItemState, stated: ItemState): void {
       );
     }
   }
+}
+
+/**
+ * An item a live-response session produced (a file it took, its transcript) names the session in its
+ * `session` label, bound at ingest: the session's own records (`live.*`, same session and case) belong
+ * to its history, so its report shows the commands that produced it.
+ */
+function isSessionEvent(event: AuditRecord, record: ItemRecord): boolean {
+  const sessionId = record.labels.session;
+  return (
+    sessionId !== undefined &&
+    event.action.startsWith("live.") &&
+    event.details.sessionId === sessionId &&
+    event.details.caseId === record.caseId
+  );
 }

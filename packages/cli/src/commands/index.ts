@@ -34,6 +34,7 @@ import { hashCommand } from "./hash.js";
 import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
 import { keysRotateCommand } from "./keys-rotate.js";
+import { liveConnectCommand, liveRunCommand } from "./live.js";
 import { packageCommand } from "./package.js";
 import { extractCommand } from "./package-verify.js";
 import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
@@ -83,6 +84,8 @@ export const commands: readonly CommandSpec[] = [
   keysRevokeCommand,
   keysRotateCommand,
   listCommand,
+  liveConnectCommand,
+  liveRunCommand,
   packageCommand,
   purgeCommand,
   releaseCommand,
