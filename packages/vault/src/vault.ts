@@ -233,11 +233,11 @@ export class Vault {
     return republishCrl(this.#ctx);
   }
 
-  #revokedSerials(): Set<string> {
-    const revoked = new Set(this.#revokedOnCrl);
-    for (const identity of this.#ctx.ledger.identities.values())
-      if (identity.revoked) revoked.add(identity.serialNumber);
-    return revoked;
+  /** Revoked on the CRL or by the log: looked up per serial, never copied (this runs on every request). */
+  #revokedSerials(): Pick<ReadonlySet<string>, "has"> {
+    const onCrl = this.#revokedOnCrl;
+    const { identities } = this.#ctx.ledger;
+    return { has: (serial) => onCrl.has(serial) || identities.get(serial)?.revoked === true };
   }
 
   /** The log must have issued (and, for a custodian's name, activated) this very certificate. */
@@ -420,6 +420,7 @@ export class Vault {
   }
 
   async close(): Promise<void> {
+    this.#ctx.boundPolicy.close();
     await this.#audit.close();
     await this.#ctx.store.close?.();
   }
