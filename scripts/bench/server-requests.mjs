@@ -2,7 +2,9 @@
 // Audited small requests through the server: `show` and `whoami` (each one authenticated from the TLS
 // peer certificate, authorized and appended to the audit log) over 64 keep-alive mutual-TLS connections,
 // against the same server's unaudited /healthz as the ceiling. Server in its own process; uses dist/.
-//   node scripts/bench/server-requests.mjs [--connections 64] [--seconds 5]
+//   node scripts/bench/server-requests.mjs [--connections 64] [--seconds 5] [--profile DIR]
+// --profile DIR: the server runs under `node --cpu-prof` for the audited run only (the .cpuprofile lands
+// in DIR; `node scripts/bench/lib/profile-top.mjs FILE` lists the top self-time functions).
 import { execSync, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { Agent } from "node:https";
@@ -12,7 +14,11 @@ import { parseArgs } from "node:util";
 import { load, send, startServerChild } from "./lib/server.mjs";
 
 const { values } = parseArgs({
-  options: { connections: { type: "string", default: "64" }, seconds: { type: "string", default: "5" } },
+  options: {
+    connections: { type: "string", default: "64" },
+    seconds: { type: "string", default: "5" },
+    profile: { type: "string" },
+  },
 });
 const connections = Number(values.connections);
 const seconds = Number(values.seconds);
@@ -29,7 +35,8 @@ server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port +
 `;
 
 const base = await mkdtemp(join(tmpdir(), "custody-server-bench-"));
-const server = await startServerChild(base);
+const profile = values.profile === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values.profile];
+const server = await startServerChild(base, {}, profile);
 try {
   const agent = new Agent({ keepAlive: true, ...server.identity, ca: server.ca });
   const upload = await send(server.url, "/v1/items?case=BENCH&name=small.txt", {
@@ -42,8 +49,22 @@ try {
   agent.destroy();
   const options = { identity: server.identity, ca: server.ca, connections, seconds };
   await load(server.url, ["/healthz"], { ...options, seconds: 1 }); // warm up: handshakes, JIT
+  const auditedPaths = [`/v1/items/${id}?case=BENCH`, "/v1/whoami"];
+  if (values.profile !== undefined) {
+    // the profile holds the audited run alone
+    const audited = await load(server.url, auditedPaths, options);
+    console.log(`profiled audited run: ${audited.perSecond.toFixed(0)}/s, p99 ${audited.p99.toFixed(1)} ms`);
+  } else {
+    await report(server, options, auditedPaths);
+  }
+} finally {
+  await server.stop();
+  await rm(base, { recursive: true, force: true });
+}
+
+async function report(server, options, auditedPaths) {
   const ceiling = await load(server.url, ["/healthz"], options);
-  const audited = await load(server.url, [`/v1/items/${id}?case=BENCH`, "/v1/whoami"], options);
+  const audited = await load(server.url, auditedPaths, options);
   const pki = (file) => join(base, "vault", file);
   const bare = spawn(
     process.execPath,
@@ -70,7 +91,4 @@ try {
   console.log(row("node:https alone, same TLS, same answer (no framework)", bareRate));
   console.log(`\naudited / ceiling: ${(audited.perSecond / ceiling.perSecond).toFixed(2)}×`);
   console.log(`fastify /healthz / node:https alone: ${(ceiling.perSecond / bareRate.perSecond).toFixed(2)}×`);
-} finally {
-  await server.stop();
-  await rm(base, { recursive: true, force: true });
 }

@@ -7,7 +7,6 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { ZodType } from "zod";
 import { authenticate, refuseUnverifiedPeer } from "./auth.js";
-import { VaultGate } from "./gate.js";
 import type { ServerLimits } from "./options.js";
 import { notFound, sendProblem } from "./problems.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -65,7 +64,6 @@ function configure(app: FastifyInstance, options: AppOptions): void {
     vault,
     limits,
     uploads: { active: 0 },
-    gate: new VaultGate(),
     onRevocation: options.onRevocation,
   };
   app.setValidatorCompiler(({ schema }) => (data) => {

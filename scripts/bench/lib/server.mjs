@@ -40,8 +40,8 @@ export function identityParts(pem) {
 }
 
 /** Starts the server child on a vault under `dir`; resolves once it listens. */
-export async function startServerChild(dir, env = {}) {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, "child", dir], {
+export async function startServerChild(dir, env = {}, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, new URL(import.meta.url).pathname, "child", dir], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });
