@@ -5,10 +5,26 @@ import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiter } from "./rate-limit.js";
 import type { RefusalRecorder } from "./refusals.js";
-import { ANSWERED_TLS_ERRORS } from "./tls.js";
+import { ANSWERED_TLS_ERRORS, peerCertificate } from "./tls.js";
 
 const principals = new WeakMap<FastifyRequest, AuthenticatedPrincipal>();
-const peerCertificates = new WeakMap<TLSSocket, X509Certificate>();
+
+/**
+ * The only routes a caller may reach without a client certificate, as `METHOD /path` (the route's
+ * pattern; HEAD counts as GET): load-balancer probes, which say nothing about the vault. Every other
+ * route, unknown paths included, refuses a connection without a certificate (401, recorded, closed).
+ * A route added here gets no principal (`principalOf` throws): it must check its caller some other way.
+ */
+export const ROUTES_WITHOUT_CLIENT_CERTIFICATE: ReadonlySet<string> = new Set([
+  "GET /healthz",
+  "GET /readyz",
+]);
+
+/** Whether this request's route is one of `ROUTES_WITHOUT_CLIENT_CERTIFICATE`. */
+export function needsNoClientCertificate(request: FastifyRequest): boolean {
+  const method = request.method === "HEAD" ? "GET" : request.method;
+  return ROUTES_WITHOUT_CLIENT_CERTIFICATE.has(`${method} ${request.routeOptions.url ?? ""}`);
+}
 
 /** The principal `authenticate` found for this request (only on authenticated routes). */
 export function principalOf(request: FastifyRequest): AuthenticatedPrincipal {
@@ -19,15 +35,6 @@ export function principalOf(request: FastifyRequest): AuthenticatedPrincipal {
 
 export function clientAddress(request: FastifyRequest): string {
   return request.raw.socket.remoteAddress ?? "unknown";
-}
-
-/** The certificate the TLS handshake verified, read once per connection. */
-function peerCertificate(socket: TLSSocket): X509Certificate | undefined {
-  const known = peerCertificates.get(socket);
-  if (known !== undefined) return known;
-  const certificate = socket.getPeerX509Certificate?.();
-  if (certificate !== undefined) peerCertificates.set(socket, certificate);
-  return certificate;
 }
 
 /**
@@ -44,9 +51,8 @@ export async function authenticate(
 ): Promise<void> {
   await refuseUnverifiedPeer(refusals, request, reply);
   const certificate = peerCertificate(request.raw.socket as TLSSocket);
-  if (certificate === undefined) {
-    throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
-  }
+  // a route that needs no certificate was reached without one: it names no principal
+  if (certificate === undefined) return;
   const fingerprint = certificate.fingerprint256;
   const taken = limiter.take(fingerprint);
   if (!taken.ok) {
@@ -62,7 +68,11 @@ export async function authenticate(
   principals.set(request, principal);
 }
 
-/** Every route, operational ones included, refuses a connection whose certificate TLS did not verify. */
+/**
+ * Every route, operational ones included, refuses a connection whose certificate TLS did not verify. A
+ * connection without a certificate reaches only `ROUTES_WITHOUT_CLIENT_CERTIFICATE`; on any other route
+ * it is answered 401, the attempt recorded (within the refusal budget) and the connection closed.
+ */
 export async function refuseUnverifiedPeer(
   refusals: RefusalRecorder,
   request: FastifyRequest,
@@ -71,10 +81,15 @@ export async function refuseUnverifiedPeer(
   const socket = request.raw.socket as TLSSocket;
   if (socket.authorized === true) return;
   const certificate = peerCertificate(socket);
-  if (certificate === undefined) {
-    throw new CustodyError("ERR_IDENTITY_INVALID", "a client certificate issued by the vault CA is required");
-  }
-  await refusePeer(refusals, certificate, socket, request, reply);
+  if (certificate !== undefined) await refusePeer(refusals, certificate, socket, request, reply);
+  if (needsNoClientCertificate(request)) return;
+  const message = "a client certificate issued by the vault CA is required";
+  reply.header("connection", "close");
+  await refusals.record(
+    { requestId: request.id, clientAddress: clientAddress(request) },
+    "no client certificate",
+  );
+  throw new CustodyError("ERR_IDENTITY_INVALID", message);
 }
 
 /**

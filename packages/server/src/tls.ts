@@ -1,4 +1,4 @@
-import { constants } from "node:crypto";
+import { constants, type X509Certificate } from "node:crypto";
 import type { Server as HttpsServer } from "node:https";
 import type { SecureContextOptions, TLSSocket, TlsOptions } from "node:tls";
 import type { Clock } from "@custody/core";
@@ -113,18 +113,33 @@ export const ANSWERED_TLS_ERRORS: ReadonlyMap<string, string> = new Map([
   ["CERT_NOT_YET_VALID", "is not valid yet"],
 ]);
 
-/** Closes, before HTTP sees it, a TLS connection whose client certificate did not verify; tells `onRefused` why. */
+/**
+ * Closes, before HTTP sees it, a TLS connection whose client certificate did not verify (another CA, a
+ * broken chain); tells `onRefused` why. A connection that sent no certificate at all goes on to HTTP,
+ * where it may reach only the routes that need none (`ROUTES_WITHOUT_CLIENT_CERTIFICATE` in auth.ts:
+ * load-balancer probes) and is refused, recorded and closed on any other.
+ */
 export function refuseUnauthorized(
   server: HttpsServer,
   onRefused: (reason: string, address: string | undefined) => void,
 ): void {
   server.prependListener("secureConnection", (socket: TLSSocket) => {
     if (socket.authorized) return;
-    const answered = ANSWERED_TLS_ERRORS.has(String(socket.authorizationError));
-    if (answered && socket.getPeerX509Certificate() !== undefined) return;
-    const reason =
-      socket.authorizationError === undefined ? "no client certificate" : String(socket.authorizationError);
-    onRefused(reason, socket.remoteAddress);
+    const certificate = peerCertificate(socket);
+    if (certificate === undefined) return;
+    if (ANSWERED_TLS_ERRORS.has(String(socket.authorizationError))) return;
+    onRefused(String(socket.authorizationError), socket.remoteAddress);
     socket.destroy();
   });
+}
+
+const peerCertificates = new WeakMap<TLSSocket, X509Certificate>();
+
+/** The certificate the client presented on this connection, parsed once per connection. */
+export function peerCertificate(socket: TLSSocket): X509Certificate | undefined {
+  const known = peerCertificates.get(socket);
+  if (known !== undefined) return known;
+  const certificate = socket.getPeerX509Certificate?.();
+  if (certificate !== undefined) peerCertificates.set(socket, certificate);
+  return certificate;
 }

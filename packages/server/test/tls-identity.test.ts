@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -36,11 +37,63 @@ async function vaultCa() {
 }
 
 describe("mutual TLS refuses callers the vault does not accept, and records each attempt", () => {
-  it("a client without a certificate is refused at the handshake", async () => {
+  it("a client without a certificate reaches /healthz and /readyz only; any other route is 401, recorded, closed", async () => {
+    // node:https, no certificate: the probes answer and say nothing about the vault
+    for (const path of ["/healthz", "/readyz"]) {
+      const probe = await call(served.url, path, { ca: served.ca });
+      expect(probe.status, path).toBe(200);
+      expect(probe.json()).toEqual({ status: "ok" });
+    }
+    expect((await call(served.url, "/healthz", { ca: served.ca, method: "HEAD" })).status).toBe(200);
     const before = (await auditRecords(served)).length;
-    await expect(call(served.url, "/v1/whoami", { ca: served.ca })).rejects.toThrow();
-    const record = await refusalRecorded((r) => r.seq >= before && r.actor === "unauthenticated");
-    expect(record).toMatchObject({ outcome: "deny", details: { clientAddress: "127.0.0.1" } });
+    for (const path of [
+      "/v1/whoami",
+      "/v1/items",
+      "/openapi.json",
+      "/no/such/route",
+      "/healthz/../v1/whoami",
+    ]) {
+      const refused = await call(served.url, path, { ca: served.ca });
+      expect(refused.status, path).toBe(401);
+      expect(refused.json()).toMatchObject({ code: "ERR_IDENTITY_INVALID" });
+      expect(refused.headers.connection).toBe("close");
+    }
+    const posted = await call(served.url, "/healthz", { ca: served.ca, method: "POST", json: {} });
+    expect(posted.status).toBe(401);
+    const refused = await call(served.url, "/v1/whoami", { ca: served.ca });
+    const record = await refusalRecorded((r) => r.details.requestId === refused.headers["x-request-id"]);
+    expect(record).toMatchObject({
+      actor: "unauthenticated",
+      outcome: "deny",
+      reason: expect.stringMatching(/no client certificate/),
+      details: { clientAddress: "127.0.0.1" },
+    });
+    expect(record.seq).toBeGreaterThanOrEqual(before);
+  });
+
+  it("curl without --cert: the probes answer 200, a vault route 401", async () => {
+    const caFile = join(served.vaultDir, "pki", "ca.pem");
+    const curl = (path: string) =>
+      new Promise<string>((resolve, reject) => {
+        execFile(
+          "curl",
+          [
+            "-sS",
+            "--tlsv1.3",
+            "--cacert",
+            caFile,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            `${served.url}${path}`,
+          ],
+          (error, stdout) => (error === null ? resolve(stdout) : reject(error)),
+        );
+      });
+    expect(await curl("/healthz")).toBe("200");
+    expect(await curl("/readyz")).toBe("200");
+    expect(await curl("/v1/whoami")).toBe("401");
   });
 
   it("a certificate from another CA is refused", async () => {
