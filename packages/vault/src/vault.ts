@@ -180,7 +180,9 @@ export class Vault {
     let certificate: X509Certificate | undefined;
     try {
       certificate = typeof certificatePem === "string" ? new X509Certificate(certificatePem) : certificatePem;
-      const { pki, clock } = this.#ctx;
+      const { pki, clock, ledger } = this.#ctx;
+      // Replicas: an identity another replica issued is known once this one has read the log that far.
+      if (!ledger.identities.has(certificate.serialNumber.toUpperCase())) await this.catchUp();
       const trust = { caCertificatePem: pki.caCertificatePem, revokedSerials: this.#revokedSerials(), clock };
       const principal = checkPeerCertificate(certificate, trust);
       return this.#admit({
