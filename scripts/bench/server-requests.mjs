@@ -47,13 +47,15 @@ try {
   });
   const id = JSON.parse(upload.body).id;
   agent.destroy();
-  const options = { identity: server.identity, ca: server.ca, connections, seconds };
+  const options = { identity: server.identity, ca: server.ca, connections, seconds, pid: server.pid };
   await load(server.url, ["/healthz"], { ...options, seconds: 1 }); // warm up: handshakes, JIT
   const auditedPaths = [`/v1/items/${id}?case=BENCH`, "/v1/whoami"];
   if (values.profile !== undefined) {
     // the profile holds the audited run alone
     const audited = await load(server.url, auditedPaths, options);
-    console.log(`profiled audited run: ${audited.perSecond.toFixed(0)}/s, p99 ${audited.p99.toFixed(1)} ms`);
+    console.log(
+      `profiled audited run: ${audited.perSecond.toFixed(0)}/s, p99 ${audited.p99.toFixed(1)} ms, ${audited.cpuMsPerRequest.toFixed(3)} CPU ms per request`,
+    );
   } else {
     await report(server, options, auditedPaths);
   }
@@ -77,15 +79,17 @@ async function report(server, options, auditedPaths) {
     bare.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
   );
   const bareUrl = `https://127.0.0.1:${barePort}`;
-  await load(bareUrl, ["/healthz"], { ...options, seconds: 1 });
-  const bareRate = await load(bareUrl, ["/healthz"], options);
+  await load(bareUrl, ["/healthz"], { ...options, seconds: 1, pid: bare.pid });
+  const bareRate = await load(bareUrl, ["/healthz"], { ...options, pid: bare.pid });
   bare.kill();
   const row = (name, r) =>
-    `| ${name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`;
+    `| ${name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.cpuMsPerRequest.toFixed(3)} | ${r.errors} |`;
   console.log(
     `${connections} keep-alive mTLS connections, ${seconds} s each; load: ${execSync("uptime").toString().trim()}\n`,
   );
-  console.log("| requests | per second | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: |");
+  console.log(
+    "| requests | per second | p50 ms | p99 ms | server CPU ms per request | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |",
+  );
   console.log(row("/healthz (no vault, no audit): the ceiling", ceiling));
   console.log(row("show + whoami (authenticated, authorized, audited)", audited));
   console.log(row("node:https alone, same TLS, same answer (no framework)", bareRate));

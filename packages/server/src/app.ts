@@ -85,7 +85,9 @@ function configure(app: FastifyInstance, options: AppOptions): void {
   app.addHook("onRequest", async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     const config = request.routeOptions.config as { authenticated?: boolean; upload?: boolean };
-    if (config.upload !== true) bodyDeadline(request.raw, limits.requestBodyTimeoutMs);
+    // a request without a body (no content-length, no transfer-encoding) has nothing to be slow with
+    if (config.upload !== true && hasBody(request.headers))
+      bodyDeadline(request.raw, limits.requestBodyTimeoutMs);
     if (config.authenticated === true) await authenticate(vault, limiter, options.refusals, request, reply);
     else await refuseUnverifiedPeer(options.refusals, request, reply);
   });
@@ -112,6 +114,10 @@ function operationalRoutes(app: FastifyInstance, options: AppOptions): void {
 
 const deadlines = new WeakMap<object, NodeJS.Timeout>();
 
+function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
+  return headers["transfer-encoding"] !== undefined || (headers["content-length"] ?? "0") !== "0";
+}
+
 /** A request whose body has not arrived in time is cut (slow-body clients on JSON routes). */
 function bodyDeadline(raw: { destroy(error?: Error): void }, timeoutMs: number): void {
   const timer = setTimeout(
@@ -123,7 +129,9 @@ function bodyDeadline(raw: { destroy(error?: Error): void }, timeoutMs: number):
 }
 
 function clearBodyDeadline(raw: object): void {
-  clearTimeout(deadlines.get(raw));
+  const timer = deadlines.get(raw);
+  if (timer === undefined) return;
+  clearTimeout(timer);
   deadlines.delete(raw);
 }
 
