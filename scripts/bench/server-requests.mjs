@@ -2,7 +2,7 @@
 // Audited small requests through the server: `show` and `whoami` (each one authenticated from the TLS
 // peer certificate, authorized and appended to the audit log) over 64 keep-alive mutual-TLS connections,
 // against the same server's unaudited /healthz as the ceiling. Server in its own process; uses dist/.
-//   node scripts/bench/server-requests.mjs [--connections 64] [--seconds 5] [--profile DIR]
+//   node scripts/bench/server-requests.mjs [--connections 64] [--seconds 5] [--requests show,whoami] [--log] [--profile DIR]
 // --profile DIR: the server runs under `node --cpu-prof` for the audited run only (the .cpuprofile lands
 // in DIR; `node scripts/bench/lib/profile-top.mjs FILE` lists the top self-time functions).
 import { execSync, spawn } from "node:child_process";
@@ -18,6 +18,8 @@ const { values } = parseArgs({
     connections: { type: "string", default: "64" },
     seconds: { type: "string", default: "5" },
     profile: { type: "string" },
+    requests: { type: "string", default: "show,whoami" },
+    log: { type: "boolean", default: false },
   },
 });
 const connections = Number(values.connections);
@@ -36,7 +38,12 @@ server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port +
 
 const base = await mkdtemp(join(tmpdir(), "custody-server-bench-"));
 const profile = values.profile === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values.profile];
-const server = await startServerChild(base, {}, profile);
+// --log: the server logs at info to a file, as `custody serve` does to its stdout (default: silent)
+const server = await startServerChild(
+  base,
+  values.log ? { BENCH_LOG_FILE: join(base, "server.log") } : {},
+  profile,
+);
 try {
   const agent = new Agent({ keepAlive: true, ...server.identity, ca: server.ca });
   const upload = await send(server.url, "/v1/items?case=BENCH&name=small.txt", {
@@ -49,7 +56,8 @@ try {
   agent.destroy();
   const options = { identity: server.identity, ca: server.ca, connections, seconds, pid: server.pid };
   await load(server.url, ["/healthz"], { ...options, seconds: 1 }); // warm up: handshakes, JIT
-  const auditedPaths = [`/v1/items/${id}?case=BENCH`, "/v1/whoami"];
+  const byName = { show: `/v1/items/${id}?case=BENCH`, whoami: "/v1/whoami" };
+  const auditedPaths = values.requests.split(",").map((name) => byName[name]);
   if (values.profile !== undefined) {
     // the profile holds the audited run alone
     const audited = await load(server.url, auditedPaths, options);
@@ -91,7 +99,7 @@ async function report(server, options, auditedPaths) {
     "| requests | per second | p50 ms | p99 ms | server CPU ms per request | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |",
   );
   console.log(row("/healthz (no vault, no audit): the ceiling", ceiling));
-  console.log(row("show + whoami (authenticated, authorized, audited)", audited));
+  console.log(row(`${values.requests} (authenticated, authorized, audited)`, audited));
   console.log(row("node:https alone, same TLS, same answer (no framework)", bareRate));
   console.log(`\naudited / ceiling: ${(audited.perSecond / ceiling.perSecond).toFixed(2)}×`);
   console.log(`fastify /healthz / node:https alone: ${(ceiling.perSecond / bareRate.perSecond).toFixed(2)}×`);

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // The functions with the most self time in a V8 .cpuprofile (node --cpu-prof), with their share.
-//   node scripts/bench/lib/profile-top.mjs FILE.cpuprofile [--top 30] [--callers FUNCTION]
+//   node scripts/bench/lib/profile-top.mjs FILE.cpuprofile [--top 30] [--callers FUNCTION] [--packages]
+// --packages: self time summed per package (@custody/x, a dependency, node internals, native)
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: "string", default: "30" }, callers: { type: "string" } },
+  options: {
+    top: { type: "string", default: "30" },
+    callers: { type: "string" },
+    packages: { type: "boolean", default: false },
+  },
 });
 const profile = JSON.parse(readFileSync(positionals[0], "utf8"));
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -55,5 +60,26 @@ if (values.callers !== undefined) {
   console.log(`\ncallers of ${values.callers}:`);
   for (const [key, micros] of [...paths.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
     console.log(`${(micros / 1000).toFixed(0).padStart(6)} ms  ${key}`);
+  }
+}
+
+if (values.packages) {
+  const owner = (url) => {
+    if (url === "") return "(native)";
+    if (url.startsWith("node:")) return "node";
+    const dependency = /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+    if (dependency !== undefined) return dependency;
+    return /\/packages\/([^/]+)\//.exec(url)?.[1] ?? url;
+  };
+  const sums = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const { functionName, url } = byId.get(profile.samples[i]).callFrame;
+    if (functionName === "(idle)") continue;
+    const key = owner(url);
+    sums.set(key, (sums.get(key) ?? 0) + (deltas[i] ?? 0));
+  }
+  console.log("\nself time per package:");
+  for (const [key, micros] of [...sums.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
+    console.log(`${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`);
   }
 }

@@ -14,8 +14,14 @@ if (process.argv[2] === "child") {
   const { startServer } = await import(dist("server"));
   const { vault, identityPem } = await Vault.init(join(dir, "vault"), { custodian: "bench", keyBits: 2048 });
   await writeFile(join(dir, "bench.pem"), identityPem, { mode: 0o600 });
+  // BENCH_LOG_FILE: the server logs at info into this file, as `custody serve` logs to its stdout
+  const logFile = process.env.BENCH_LOG_FILE;
+  const { pino } = await import(
+    new URL("../../../packages/server/node_modules/pino/pino.js", import.meta.url).href
+  );
   const server = await startServer({
     vault,
+    ...(logFile === undefined ? {} : { logger: pino({ level: "info" }, pino.destination(logFile)) }),
     port: 0,
     names: ["127.0.0.1", "localhost"],
     limits: {
