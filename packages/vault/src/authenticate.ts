@@ -30,8 +30,8 @@ export interface RequestContext {
 /** Trust material the vault checks identities against. */
 export interface IdentityTrust {
   caCertificatePem: string;
-  /** Serial numbers (upper-case hex) of revoked identity certificates. */
-  revokedSerials: ReadonlySet<string>;
+  /** Serial numbers (upper-case hex) of revoked identity certificates (a set, or anything that answers `has`). */
+  revokedSerials: Pick<ReadonlySet<string>, "has">;
   clock?: Clock;
 }
 
@@ -80,8 +80,23 @@ export function checkPeerCertificate(
   trust: IdentityTrust,
 ): AuthenticatedPrincipal {
   checkIssuedByVault(certificate, trust);
-  checkLoginRole(certificate);
-  return principalFromCertificate(certificate);
+  return loginPrincipal(certificate);
+}
+
+/**
+ * What a certificate states that never changes (its login role, the principal it names), worked out once
+ * per certificate object: a server keeps one per connection and checks it again on every request.
+ */
+const loginPrincipals = new WeakMap<X509Certificate, AuthenticatedPrincipal>();
+
+function loginPrincipal(certificate: X509Certificate): AuthenticatedPrincipal {
+  let principal = loginPrincipals.get(certificate);
+  if (principal === undefined) {
+    checkLoginRole(certificate);
+    principal = Object.freeze(principalFromCertificate(certificate));
+    loginPrincipals.set(certificate, principal);
+  }
+  return principal;
 }
 
 function parseBundle(
@@ -153,13 +168,23 @@ function caCertificate(pem: string): X509Certificate {
   return ca;
 }
 
+/**
+ * Certificates whose signature this process has verified, with the CA certificate (PEM) that signed them:
+ * the signature of given bytes under a given key never changes, so a certificate object kept for a
+ * connection is verified once. Validity and revocation depend on the time and the log: checked each time.
+ */
+const verifiedUnder = new WeakMap<X509Certificate, string>();
+
 function checkIssuedByVault(certificate: X509Certificate, trust: IdentityTrust): void {
-  const ca = caCertificate(trust.caCertificatePem);
-  if (!certificate.checkIssued(ca) || !certificate.verify(ca.publicKey)) {
-    throw new CustodyError("ERR_IDENTITY_INVALID", "the identity was not issued by this vault's CA");
+  if (verifiedUnder.get(certificate) !== trust.caCertificatePem) {
+    const ca = caCertificate(trust.caCertificatePem);
+    if (!certificate.checkIssued(ca) || !certificate.verify(ca.publicKey)) {
+      throw new CustodyError("ERR_IDENTITY_INVALID", "the identity was not issued by this vault's CA");
+    }
+    verifiedUnder.set(certificate, trust.caCertificatePem);
   }
   const now = (trust.clock ?? systemClock).now().getTime();
-  if (now < Date.parse(certificate.validFrom) || now > Date.parse(certificate.validTo)) {
+  if (now < validity(certificate).from || now > validity(certificate).to) {
     throw new CustodyError(
       "ERR_IDENTITY_INVALID",
       `the identity certificate is not valid now (${certificate.validTo})`,
@@ -171,6 +196,18 @@ function checkIssuedByVault(certificate: X509Certificate, trust: IdentityTrust):
       `the identity certificate ${certificate.serialNumber} is revoked`,
     );
   }
+}
+
+const validities = new WeakMap<X509Certificate, { from: number; to: number }>();
+
+/** The certificate's validity as milliseconds (its text dates parsed once per certificate object). */
+function validity(certificate: X509Certificate): { from: number; to: number } {
+  let known = validities.get(certificate);
+  if (known === undefined) {
+    known = { from: Date.parse(certificate.validFrom), to: Date.parse(certificate.validTo) };
+    validities.set(certificate, known);
+  }
+  return known;
 }
 
 const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";

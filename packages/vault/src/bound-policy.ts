@@ -1,3 +1,4 @@
+import { type FSWatcher, watch } from "node:fs";
 import type { AccessPolicy, AccessPolicyStore } from "@custody/access";
 import type { Ledger } from "./ledger.js";
 import { assertPolicyBound } from "./policy-facts.js";
@@ -9,10 +10,19 @@ const SHARED_REFRESHES = 3;
  * its version first and states it in the log next; while that is in flight, decisions keep using the
  * version the log states (the one they are recorded against), never the newer file. Outside a change,
  * a version the log does not state is refused (ERR_POLICY_INVALID), as at open.
+ *
+ * A vault one process serves learns of a version file added on disk from the folder's change
+ * notifications (`watchDir`): the folder is listed again only after it changed, not on every decision
+ * (a listing per request was the largest cost of an audited request on a server). Without
+ * notifications (the watch failed), it lists the folder before every decision, as before.
  */
 export class BoundPolicy {
   #bound: { version: number; hash: string; policy: AccessPolicy } | undefined;
   #changing = 0;
+  /** Changes notified in the policy folder, and how many of them the last successful listing covered. */
+  #notified = 1;
+  #listed = 0;
+  #watcher: FSWatcher | undefined;
 
   private readonly ledger: Ledger;
   private readonly store: AccessPolicyStore;
@@ -20,16 +30,24 @@ export class BoundPolicy {
   /** Replicas share the versions: one written by another replica may not be stated yet. */
   private readonly shared: boolean;
 
-  constructor(ledger: Ledger, store: AccessPolicyStore, shared = false) {
+  /** `watchDir`: the policy folder of a vault one process serves, watched for versions added on disk. */
+  constructor(ledger: Ledger, store: AccessPolicyStore, shared = false, watchDir?: string) {
     this.ledger = ledger;
     this.store = store;
     this.shared = shared;
     this.#remember();
+    if (!shared && watchDir !== undefined) this.#watch(watchDir);
   }
 
   async current(): Promise<AccessPolicy> {
     if (this.shared) return this.#sharedCurrent();
-    if (this.#changing === 0) await this.store.refresh();
+    if (this.#changing === 0 && (this.#listed !== this.#notified || this.#watcher === undefined)) {
+      // A change notified while the listing runs is listed next time; a listing that fails (a version
+      // that does not check) is tried again on every decision, so it keeps refusing.
+      const notified = this.#notified;
+      await this.store.refresh();
+      this.#listed = notified;
+    }
     if (this.#remember()) return this.store.policy;
     const head = this.ledger.policyHead;
     const bound = this.#bound;
@@ -71,6 +89,28 @@ export class BoundPolicy {
     } finally {
       this.#changing -= 1;
       this.#remember();
+    }
+  }
+
+  /** Stops watching the policy folder (the vault is closing). */
+  close(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+
+  #watch(dir: string): void {
+    try {
+      const watcher = watch(dir, { persistent: false }, () => {
+        this.#notified += 1;
+      });
+      // a watch that breaks (the folder removed, the watch limit reached) falls back to listing every time
+      watcher.on("error", () => {
+        if (this.#watcher === watcher) this.#watcher = undefined;
+        watcher.close();
+      });
+      this.#watcher = watcher;
+    } catch {
+      this.#watcher = undefined;
     }
   }
 

@@ -39,6 +39,8 @@ export class Ledger {
   settings: Record<string, unknown> | undefined;
   policyHead: { version: number; hash: string } | undefined;
   readonly items = new Map<string, LedgerItem>();
+  /** The same items by content address (every case's copy): a full id is found without a scan. */
+  readonly #byId = new Map<string, LedgerItem[]>();
   readonly identities = new Map<string, LedgerIdentity>();
   /** Enrollment tokens, devices and the live-response setting. */
   readonly live = new DeviceLedger();
@@ -66,6 +68,7 @@ export class Ledger {
 
   /** Items of one content address, across the cases that hold it. */
   itemsWithId(prefix: string): LedgerItem[] {
+    if (prefix.length === 64) return [...(this.#byId.get(prefix) ?? [])];
     const found: LedgerItem[] = [];
     for (const item of this.items.values()) if (item.id.startsWith(prefix)) found.push(item);
     return found;
@@ -158,7 +161,7 @@ export class Ledger {
     const key = `${caseId}/${id}`;
     const previous = this.items.get(key);
     if (previous !== undefined && !previous.purged) throw malformed(record, "ingests an item that exists");
-    this.items.set(key, {
+    const item: LedgerItem = {
       caseId,
       id,
       deviceId,
@@ -167,7 +170,14 @@ export class Ledger {
       legalHold: facts.legalHold,
       retainUntil: facts.retainUntil,
       purged: false,
-    });
+    };
+    this.items.set(key, item);
+    // a case's copy ingested again after its purge replaces the purged entry in place, as in `items`
+    const copies = this.#byId.get(id) ?? [];
+    const at = copies.findIndex((copy) => copy.caseId === caseId);
+    if (at >= 0) copies[at] = item;
+    else copies.push(item);
+    this.#byId.set(id, copies);
   }
 
   #issued(facts: FactDetails<typeof FACT.identityIssued>): void {

@@ -95,6 +95,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     shared === undefined
       ? await openFileAuditLog({ dir: join(options.dir, "audit"), ...auditOptions })
       : await openAuditLog(await shared.openAuditSink(), auditOptions);
+  let boundPolicyOf: BoundPolicy | undefined;
   try {
     await watch.goLive(audit);
     const policy = await AccessPolicyStore.open(shared?.policyVersions ?? join(options.dir, "policy"), {
@@ -106,7 +107,11 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
         ? new FileRevocationList(options.dir, pki, clock)
         : new SharedRevocationList(shared, pki, clock);
     const authenticated = new WeakSet<AuthenticatedPrincipal>();
-    const boundPolicy = new BoundPolicy(ledger, policy, shared !== undefined);
+    const boundPolicy =
+      shared === undefined
+        ? new BoundPolicy(ledger, policy, false, join(options.dir, "policy"))
+        : new BoundPolicy(ledger, policy, true);
+    boundPolicyOf = boundPolicy;
     // A principal stays valid only while the log has not revoked its certificate.
     const isCurrent = (p: AuthenticatedPrincipal) =>
       authenticated.has(p) && ledger.identities.get(p.serialNumber)?.revoked !== true;
@@ -138,6 +143,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     if (mode === "open") await renewExpiringSigner(ctx);
     return { ctx, audit, authenticated, revokedOnCrl: crl };
   } catch (error) {
+    boundPolicyOf?.close();
     await audit.close().catch(() => {});
     throw error;
   }

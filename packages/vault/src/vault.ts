@@ -209,7 +209,9 @@ export class Vault {
     let certificate: X509Certificate | undefined;
     try {
       certificate = typeof certificatePem === "string" ? new X509Certificate(certificatePem) : certificatePem;
-      const { pki, clock } = this.#ctx;
+      const { pki, clock, ledger } = this.#ctx;
+      // Replicas: an identity another replica issued is known once this one has read the log that far.
+      if (!ledger.identities.has(certificate.serialNumber.toUpperCase())) await this.catchUp();
       const trust = { caCertificatePem: pki.caCertificatePem, revokedSerials: this.#revokedSerials(), clock };
       const principal = checkPeerCertificate(certificate, trust);
       return this.#admit({
@@ -262,11 +264,11 @@ export class Vault {
     return republishCrl(this.#ctx);
   }
 
-  #revokedSerials(): Set<string> {
-    const revoked = new Set(this.#revokedOnCrl);
-    for (const identity of this.#ctx.ledger.identities.values())
-      if (identity.revoked) revoked.add(identity.serialNumber);
-    return revoked;
+  /** Revoked on the CRL or by the log: looked up per serial, never copied (this runs on every request). */
+  #revokedSerials(): Pick<ReadonlySet<string>, "has"> {
+    const onCrl = this.#revokedOnCrl;
+    const { identities } = this.#ctx.ledger;
+    return { has: (serial) => onCrl.has(serial) || identities.get(serial)?.revoked === true };
   }
 
   /** The log must have issued (and, for a custodian's name, activated) this very certificate. */
@@ -560,6 +562,7 @@ export class Vault {
   }
 
   async close(): Promise<void> {
+    this.#ctx.boundPolicy.close();
     await this.#audit.close();
     await this.#ctx.store.close?.();
   }

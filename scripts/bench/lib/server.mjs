@@ -14,8 +14,14 @@ if (process.argv[2] === "child") {
   const { startServer } = await import(dist("server"));
   const { vault, identityPem } = await Vault.init(join(dir, "vault"), { custodian: "bench", keyBits: 2048 });
   await writeFile(join(dir, "bench.pem"), identityPem, { mode: 0o600 });
+  // BENCH_LOG_FILE: the server logs at info into this file, as `custody serve` logs to its stdout
+  const logFile = process.env.BENCH_LOG_FILE;
+  const { pino } = await import(
+    new URL("../../../packages/server/node_modules/pino/pino.js", import.meta.url).href
+  );
   const server = await startServer({
     vault,
+    ...(logFile === undefined ? {} : { logger: pino({ level: "info" }, pino.destination(logFile)) }),
     port: 0,
     names: ["127.0.0.1", "localhost"],
     limits: {
@@ -40,8 +46,8 @@ export function identityParts(pem) {
 }
 
 /** Starts the server child on a vault under `dir`; resolves once it listens. */
-export async function startServerChild(dir, env = {}) {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, "child", dir], {
+export async function startServerChild(dir, env = {}, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, new URL(import.meta.url).pathname, "child", dir], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });
@@ -78,11 +84,21 @@ export function send(url, path, { agent, method = "GET", body, headers = {} }) {
   });
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export async function cpuSeconds(pid) {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of stat (1-based), 12 and 13 after the command name
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /**
  * `connections` keep-alive mTLS connections each issuing requests back to back for `seconds`:
- * requests per second, p50/p99 latency, errors.
+ * requests per second, p50/p99 latency, errors, and with `pid` the CPU milliseconds that process spent
+ * per request (a figure the other load on a shared machine moves far less than the rate).
  */
-export async function load(url, paths, { identity, ca, connections, seconds }) {
+export async function load(url, paths, { identity, ca, connections, seconds, pid }) {
+  const cpuBefore = pid === undefined ? 0 : await cpuSeconds(pid);
   const agent = new Agent({ keepAlive: true, maxSockets: connections, ...identity, ca });
   const latencies = [];
   let errors = 0;
@@ -98,6 +114,7 @@ export async function load(url, paths, { identity, ca, connections, seconds }) {
     }),
   );
   agent.destroy();
+  const cpu = pid === undefined ? Number.NaN : (await cpuSeconds(pid)) - cpuBefore;
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return {
@@ -106,6 +123,7 @@ export async function load(url, paths, { identity, ca, connections, seconds }) {
     p50: at(0.5),
     p99: at(0.99),
     errors,
+    cpuMsPerRequest: (cpu * 1000) / latencies.length,
   };
 }
 

@@ -3,7 +3,6 @@ import { bindVault, type Vault, type VaultApi } from "@custody/vault";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { principalOf } from "../auth.js";
-import { POLICY_OPERATIONS, type VaultGate } from "../gate.js";
 import type { ServerLimits } from "../options.js";
 
 /** What route handlers share: the vault, the limits, and hooks the server reacts to. */
@@ -11,7 +10,6 @@ export interface RouteContext {
   vault: Vault;
   limits: ServerLimits;
   uploads: { active: number };
-  gate: VaultGate;
   /** A revocation may have changed the CRL: TLS picks it up now rather than at the next check. */
   onRevocation(): void;
 }
@@ -48,7 +46,9 @@ export function route<S extends RouteSpec>(
       ...(spec.body === undefined || spec.body === "octet-stream" ? {} : { body: spec.body }),
     },
     handler: async (request, reply) => {
-      const api = gated(bindVault(ctx.vault, principalOf(request)), ctx.gate);
+      // policy changes need no gate here: the vault runs them one at a time under its access lock, and
+      // decisions taken meanwhile use the version the log states (BoundPolicy)
+      const api = bindVault(ctx.vault, principalOf(request));
       const call = {
         api,
         params: request.params,
@@ -62,18 +62,6 @@ export function route<S extends RouteSpec>(
       return reply.code(spec.status).send(value);
     },
   });
-}
-
-/** The caller's VaultApi with every method passed through the gate (policy changes alone). */
-function gated(api: VaultApi, gate: VaultGate): VaultApi {
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, method] of Object.entries(api) as [string, (...args: unknown[]) => Promise<unknown>][]) {
-    wrapped[name] = (...args: unknown[]) =>
-      POLICY_OPERATIONS.has(name)
-        ? gate.exclusive(() => method(...args))
-        : gate.shared(() => method(...args));
-  }
-  return wrapped as unknown as VaultApi;
 }
 
 /** An item selector from `:id` and `?case=`. */
