@@ -17,6 +17,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // One Azurite for the whole run (test/support/azurite-setup.ts); files share it by container names.
+    globalSetup: ["./test/support/azurite-setup.ts"],
     reporters: ["default", "./test/support/skip-report.ts"],
   },
 });
