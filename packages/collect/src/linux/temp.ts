@@ -105,12 +105,43 @@ interface Child {
 }
 
 // Entries listed between two turns of the event loop (so a timeout or abort still cuts the listing),
-// and the size of the CSV text handed on at a time.
+// and the size of the CSV chunks handed on.
 const TURN_EVERY = 1024;
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 
 /**
- * The listing as CSV text, depth-first, sorted, never leaving the root's filesystem (like find -xdev).
+ * CSV lines encoded straight into 64 KiB chunks: one small UTF-8 write per line, where building a long
+ * string and converting it at the end cost more than the listing's own formatting.
+ */
+class Chunks {
+  private buffer = Buffer.allocUnsafe(2 * CHUNK_BYTES);
+  private used = 0;
+
+  /** Adds a line; returns a full chunk to hand on, or undefined. */
+  add(line: string): Buffer | undefined {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: room for that many is room for the whole line.
+    if (line.length * 3 <= this.buffer.length - this.used) {
+      this.used += this.buffer.write(line, this.used, "utf8");
+      return this.used >= CHUNK_BYTES ? this.take() : undefined;
+    }
+    // A line longer than the room left (long paths and link targets): what came before, then the line.
+    const before = this.take();
+    const encoded = Buffer.from(line, "utf8");
+    return before === undefined ? encoded : Buffer.concat([before, encoded]);
+  }
+
+  /** What has been added since the last chunk, or undefined when nothing has. */
+  take(): Buffer | undefined {
+    if (this.used === 0) return undefined;
+    const chunk = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(2 * CHUNK_BYTES);
+    this.used = 0;
+    return chunk;
+  }
+}
+
+/**
+ * The listing as CSV, depth-first, sorted, never leaving the root's filesystem (like find -xdev).
  * Each sub-folder is opened inside the folder already open, so one swapped for a symlink meanwhile is
  * refused, never followed. Folders are read, stat'ed and formatted synchronously, a turn of the event
  * loop every TURN_EVERY entries: per entry, no promise, no thread-pool round trip, no row object.
@@ -121,8 +152,9 @@ async function* walk(
   root: string,
   format: RowFormat,
   budget: { left: number },
-): AsyncGenerator<string> {
-  let text = csvLine(COLUMNS);
+): AsyncGenerator<Buffer> {
+  const chunks = new Chunks();
+  chunks.add(csvLine(COLUMNS));
   let sinceTurn = 0;
   const stack: (Pending | Child)[] = [{ dir: top, path: root }];
   // The top folder is the caller's to close; the sub-folders opened here are closed here.
@@ -163,11 +195,8 @@ async function* walk(
         sinceTurn++;
         const info = lstatEntry(dir, name);
         if (info === undefined) continue;
-        text += format.line(prefix + name, info, dir, name);
-        if (text.length >= CHUNK_CHARS) {
-          yield text;
-          text = "";
-        }
+        const full = chunks.add(format.line(prefix + name, info, dir, name));
+        if (full !== undefined) yield full;
         if (info.isDirectory() && info.dev === dir.dev) subdirs.push(name);
       }
       if (stopped || subdirs.length === 0) closeNow(dir);
@@ -179,7 +208,8 @@ async function* walk(
         stack.push({ parent: dir, name, path: prefix + name, last: i === subdirs.length - 1 });
       }
     }
-    if (text.length > 0) yield text;
+    const rest = chunks.take();
+    if (rest !== undefined) yield rest;
   } finally {
     for (const left of stack) {
       if ("dir" in left) closeNow(left.dir);
