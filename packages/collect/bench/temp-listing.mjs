@@ -8,7 +8,10 @@
 //   - find /tmp /var/tmp /dev/shm -xdev -printf '<the same fields>'.
 // Run: pnpm exec tsc -b packages/collect packages/cli && node packages/collect/bench/temp-listing.mjs
 //      [--entries N] [--runs N] [--dist OTHER/packages/collect/dist/index.js] [--cli OTHER/packages/cli/dist/bin.js]
-//      (--dist, --cli: the code before a change, measured alongside)
+//      [--private]  (--dist, --cli: the code before a change, measured alongside)
+// --private: the tree goes into a device root of its own (ROOT/tmp, ROOT/var/tmp, ROOT/dev/shm) and both
+// listers read only that (collectDevice's `root`; find over the same three folders), so what the
+// machine's real /tmp holds does not count; the CLI, which always lists the real folders, is not timed.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -20,9 +23,10 @@ const text = (name) =>
   process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
 
 if (process.argv.includes("--child")) {
-  const [out, dist] = process.argv.slice(process.argv.indexOf("--child") + 1);
+  const [out, dist, root] = process.argv.slice(process.argv.indexOf("--child") + 1);
   const { collectDevice, directorySink } = await import(pathToFileURL(resolve(dist)).href);
-  const result = await collectDevice({ sink: directorySink(out), only: ["TempDirectories"] });
+  const device = root === undefined ? {} : { root };
+  const result = await collectDevice({ sink: directorySink(out), only: ["TempDirectories"], ...device });
   const row = result.rows.find((r) => r.dataPoint === "TempDirectories");
   process.stdout.write(JSON.stringify({ status: row.status, bytes: row.bytes }));
   process.exit(0);
@@ -30,12 +34,18 @@ if (process.argv.includes("--child")) {
 
 const self = fileURLToPath(import.meta.url);
 const dists = [fileURLToPath(new URL("../dist/index.js", import.meta.url)), text("--dist")].filter(Boolean);
-const clis = [fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url)), text("--cli")].filter(
-  Boolean,
-);
+const isPrivate = process.argv.includes("--private");
+const clis = isPrivate
+  ? []
+  : [fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url)), text("--cli")].filter(Boolean);
 const entries = option("--entries", 220_000);
 const runs = option("--runs", 3);
-const base = mkdtempSync("/tmp/bench-temp-listing-");
+const scratchRoot = mkdtempSync("/tmp/bench-temp-listing-");
+const base = isPrivate ? join(scratchRoot, "tmp") : scratchRoot;
+const listed = isPrivate
+  ? ["tmp", "var/tmp", "dev/shm"].map((d) => join(scratchRoot, d))
+  : ["/tmp", "/var/tmp", "/dev/shm"];
+if (isPrivate) for (const dir of listed) mkdirSync(dir, { recursive: true });
 
 /** /tmp-like sessions: folders of ~200 entries, two levels deep. */
 function buildTree() {
@@ -94,7 +104,10 @@ try {
   for (let i = 0; i < runs; i++) {
     for (const dist of dists) {
       const out = join(scratch, `out-${i}`);
-      const run = timed([process.execPath, self, "--child", out, dist], scratch);
+      const run = timed(
+        [process.execPath, self, "--child", out, dist, ...(isPrivate ? [scratchRoot] : [])],
+        scratch,
+      );
       const { status } = JSON.parse(spawnSync("cat", [run.out], { encoding: "utf8" }).stdout);
       add(`collector alone, ${dist}`, { ...run, status });
       rmSync(out, { recursive: true, force: true });
@@ -110,14 +123,16 @@ try {
       rmSync(join(cwd, `run-${i}.zip`), { force: true });
     }
     // find exits 1 when an entry vanishes between its listing and its stat (other processes' temp files).
-    const findArgs = ["find", "/tmp", "/var/tmp", "/dev/shm", "-xdev", "-printf", FIND_FORMAT];
+    const findArgs = ["find", ...listed, "-xdev", "-printf", FIND_FORMAT];
     add("find -xdev -printf (same fields)", timed(findArgs, scratch, { failureOk: true }));
   }
   rmSync(scratch, { recursive: true, force: true });
   const find = results.get("find -xdev -printf (same fields)");
   const findMs = median(find.map((r) => r.ms));
   const findCpu = median(find.map((r) => r.cpuMs));
-  console.log(`${made} entries added to /tmp; median of ${runs} runs`);
+  console.log(
+    `${made} entries added to ${isPrivate ? `a device root of their own` : "/tmp"}; median of ${runs} runs`,
+  );
   console.log("| lister | wall time | CPU (user+sys) | wall ratio | CPU ratio | status |");
   console.log("| --- | ---: | ---: | ---: | ---: | --- |");
   for (const [label, list] of results) {
@@ -129,5 +144,5 @@ try {
     );
   }
 } finally {
-  rmSync(base, { recursive: true, force: true });
+  rmSync(scratchRoot, { recursive: true, force: true });
 }
