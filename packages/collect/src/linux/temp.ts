@@ -83,7 +83,10 @@ export async function listing(
   const top = await ctx.fs.openDir(root, { scope });
   if (!(top instanceof SafeDir)) return;
   try {
-    const csv = Readable.from(walk(ctx, top, root, new RowFormat(owner), budget), { objectMode: false });
+    const csv = Readable.from(walk(ctx, top, root, new RowFormat(owner), budget), {
+      objectMode: false,
+      highWaterMark: AHEAD_BYTES,
+    });
     await ctx.emit(rel, csv, { source: root });
   } finally {
     await top.close();
@@ -108,6 +111,8 @@ interface Child {
 // and the size of the CSV chunks handed on.
 const TURN_EVERY = 1024;
 const CHUNK_BYTES = 64 * 1024;
+// How far the walk may run ahead of the sink (whose writes wait on the thread pool meanwhile).
+const AHEAD_BYTES = 16 * CHUNK_BYTES;
 
 /**
  * CSV lines encoded straight into 64 KiB chunks: one small UTF-8 write per line, where building a long
