@@ -87,12 +87,12 @@ function timed(argv, cwd, { failureOk = false } = {}) {
 const FIND_FORMAT = "%p,%y,%s,%U,%u,%G,%m,%T@,%A@,%C@,%B@,%l\\n";
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+// Outputs and the CLI's vault go where no lister looks (the home folder itself is not listed).
+const scratch = mkdtempSync(join(homedir(), ".bench-temp-listing-out-"));
 try {
   const t0 = performance.now();
   const made = buildTree();
   console.error(`added ${made} entries under ${base} in ${s(performance.now() - t0)}`);
-  // Outputs and the CLI's vault go where no lister looks (the home folder itself is not listed).
-  const scratch = mkdtempSync(join(homedir(), ".bench-temp-listing-out-"));
   // The CLI signs with the vault it finds (created on the first run): make it before timing.
   for (const cli of clis) {
     const cwd = join(scratch, `cli-${clis.indexOf(cli)}`);
@@ -126,7 +126,6 @@ try {
     const findArgs = ["find", ...listed, "-xdev", "-printf", FIND_FORMAT];
     add("find -xdev -printf (same fields)", timed(findArgs, scratch, { failureOk: true }));
   }
-  rmSync(scratch, { recursive: true, force: true });
   const find = results.get("find -xdev -printf (same fields)");
   const findMs = median(find.map((r) => r.ms));
   const findCpu = median(find.map((r) => r.cpuMs));
@@ -145,4 +144,5 @@ try {
   }
 } finally {
   rmSync(scratchRoot, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
 }
