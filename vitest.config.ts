@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
@@ -17,6 +18,12 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
-    reporters: ["default", "./test/support/skip-report.ts"],
+    // Files run in parallel, one forked process each. Vitest's default on a 2-core machine is a single
+    // worker (cores - 1); most files wait on child processes, sockets and fsync rather than the CPU, so
+    // one more worker than cores keeps both busy. CUSTODY_TEST_WORKERS overrides (1: one file at a time).
+    maxWorkers: Number(process.env.CUSTODY_TEST_WORKERS) || availableParallelism() + 1,
+    // One Azurite for the whole run (test/support/azurite-setup.ts); files share it by container names.
+    globalSetup: ["./test/support/azurite-setup.ts"],
+    reporters: ["default", "./test/support/skip-report.ts", "./test/support/slow-report.ts"],
   },
 });

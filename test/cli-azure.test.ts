@@ -3,12 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzuriteInstance, startAzurite } from "../packages/azure/test/azurite.js";
+import { type AzuriteInstance, uniqueContainer, useAzurite } from "../packages/azure/test/azurite.js";
 
-// A vault whose evidence lives in Azure Blob Storage (Azurite started here), driven through the CLI.
+// A vault whose evidence lives in Azure Blob Storage (the run's shared Azurite), driven through the CLI.
 const BIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js");
 const work = mkdtempSync(join(tmpdir(), "custody-cli-azure-"));
 let azurite: AzuriteInstance;
+const CONTAINER = uniqueContainer("evidence");
 
 function custody(...args: string[]) {
   const env = { ...process.env, CUSTODY_VAULT: join(work, "vault"), AZ_EVIDENCE: azurite.connectionString };
@@ -16,7 +17,7 @@ function custody(...args: string[]) {
 }
 
 beforeAll(async () => {
-  azurite = await startAzurite();
+  azurite = await useAzurite();
 });
 
 afterAll(async () => {
@@ -33,7 +34,7 @@ describe("custody with an Azure Blob store", () => {
       "--store",
       "azure",
       "--container",
-      "evidence",
+      CONTAINER,
       "--connection-string-env",
       "AZ_EVIDENCE",
       "--create-container",

@@ -14,7 +14,7 @@ import {
   type VmSnapshotService,
 } from "@custody/acquire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzuriteInstance, startAzurite } from "../../azure/test/azurite.js";
+import { type AzuriteInstance, uniqueContainer, useAzurite } from "../../azure/test/azurite.js";
 import { makeVault, type TestVault } from "./helpers.js";
 
 // The runbook's orchestration over a stand-in of the compute API whose snapshots are real page blobs
@@ -81,10 +81,10 @@ class AzuriteSnapshots implements VmSnapshotService {
 }
 
 beforeAll(async () => {
-  azurite = await startAzurite();
+  azurite = await useAzurite();
   t = await makeVault("custody-acquire-vm-");
   container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-    "vm-snapshots",
+    uniqueContainer("vm-snapshots"),
   );
   await container.create();
   contents.set(disks[0]?.id ?? "", Buffer.alloc(3 * MIB, 0x11));

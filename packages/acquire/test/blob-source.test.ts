@@ -9,7 +9,11 @@ import {
 } from "@azure/storage-blob";
 import { acquire } from "@custody/acquire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzuriteInstance, startAzurite } from "../../azure/test/azurite.js";
+import { type AzuriteInstance, uniqueContainer, useAzurite } from "../../azure/test/azurite.js";
+
+// This file's container in the run's shared Azurite.
+const SNAPSHOTS = uniqueContainer("snapshots");
+
 import { expectCode, makeVault, readBack, storedObjectCount, type TestVault } from "./helpers.js";
 
 const MIB = 1024 * 1024;
@@ -43,7 +47,7 @@ function readSas(client: PageBlobClient, expiresOn = new Date(Date.now() + 3_600
 /** A 10 MiB disk: random data in some pages, never-written pages (zeros) between them. */
 async function pageBlobDisk(name: string): Promise<{ client: PageBlobClient; data: Buffer }> {
   const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-    "snapshots",
+    SNAPSHOTS,
   );
   await container.createIfNotExists();
   const client = container.getPageBlobClient(name);
@@ -100,7 +104,7 @@ function relay(options: RelayOptions): Promise<{ server: Server; url: (sas: stri
 }
 
 beforeAll(async () => {
-  azurite = await startAzurite();
+  azurite = await useAzurite();
   t = await makeVault("custody-acquire-blob-");
   ({ client: blob, data: disk } = await pageBlobDisk("vm-osdisk-snapshot"));
   sasUrl = readSas(blob);
@@ -183,7 +187,7 @@ describe("acquire an Azure snapshot through its SAS URL", () => {
       "ERR_INVALID_ARGUMENT",
     );
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-      "snapshots",
+      SNAPSHOTS,
     );
     const missing = readSas(container.getPageBlobClient("no-such-snapshot"));
     await expectCode(

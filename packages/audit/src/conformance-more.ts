@@ -42,9 +42,12 @@ export function registerCheckpointTests(context: AuditSuiteContext): void {
     await expectCode(log.checkpoint(), "ERR_INVALID_ARGUMENT");
     await appendMany(log, 3);
     await waitFor(async () => (await log.latestCheckpoint())?.checkpoint.treeSize === 3);
+    // On a loaded machine the timer may also have caught the log after its first record ([1, 3]).
+    const timed = await context.harness.source().listCheckpoints();
+    expect(timed.at(-1)).toBe(3);
     const again = await log.checkpoint();
     expect(again.checkpoint.treeSize).toBe(3);
-    expect(await context.harness.source().listCheckpoints()).toEqual([3]);
+    expect(await context.harness.source().listCheckpoints()).toEqual(timed);
   });
 
   it("reopening continues both the record chain and the checkpoint chain", async () => {

@@ -10,7 +10,7 @@ import {
   type Signer,
 } from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzuriteInstance, startAzurite } from "./azurite.js";
+import { type AzuriteInstance, uniqueContainer, useAzurite } from "./azurite.js";
 
 let azurite: AzuriteInstance;
 let container: ContainerClient;
@@ -19,11 +19,11 @@ let trustAnchors: string[];
 const sealKey = randomBytes(32);
 
 beforeAll(async () => {
-  azurite = await startAzurite();
+  azurite = await useAzurite();
   const service = BlobServiceClient.fromConnectionString(azurite.connectionString, {
     retryOptions: { maxTries: 1 },
   });
-  container = service.getContainerClient("audit-shared");
+  container = service.getContainerClient(uniqueContainer("audit-shared"));
   const ca = await createCertificateAuthority({ commonName: "Shared Audit CA", keyBits: 2048 });
   const leaf = await issueCertificate(ca, { commonName: "vault", usage: "vault-signer", keyBits: 2048 });
   signer = createKeySigner({ keyPem: leaf.keyPem, certificatePem: leaf.certificatePem });

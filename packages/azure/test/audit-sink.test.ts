@@ -10,16 +10,16 @@ import {
   type Signer,
 } from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzuriteInstance, startAzurite } from "./azurite.js";
+import { type AzuriteInstance, uniqueContainer, useAzurite } from "./azurite.js";
 
 let azurite: AzuriteInstance;
 let container: ContainerClient;
 beforeAll(async () => {
-  azurite = await startAzurite();
+  azurite = await useAzurite();
   const service = BlobServiceClient.fromConnectionString(azurite.connectionString, {
     retryOptions: { maxTries: 1 },
   });
-  container = service.getContainerClient("audit-conformance");
+  container = service.getContainerClient(uniqueContainer("audit-conformance"));
 });
 afterAll(async () => {
   await azurite?.stop();

@@ -3,13 +3,13 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { AzureBlobEvidenceStore } from "@custody/azure";
 import { testEvidenceStore } from "@custody/store/conformance";
 import { afterAll, beforeAll } from "vitest";
-import { type AzuriteInstance, startAzurite } from "./azurite.js";
+import { type AzuriteInstance, useAzurite } from "./azurite.js";
 
 const LARGE = Number(process.env.CUSTODY_AZURE_LARGE_BYTES ?? 1024 ** 3);
 let azurite: AzuriteInstance;
 
 beforeAll(async () => {
-  azurite = await startAzurite();
+  azurite = await useAzurite();
 });
 afterAll(async () => {
   await azurite?.stop();

@@ -6,7 +6,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { AzureBlobEvidenceStore } from "@custody/azure";
 import { isCustodyError, type Logger } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzuriteInstance, startAzurite } from "./azurite.js";
+import { type AzuriteInstance, startAzurite, uniqueContainer, useAzurite } from "./azurite.js";
 
 const MiB = 1024 * 1024;
 
@@ -43,7 +43,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
 describe("AzureBlobEvidenceStore on Azurite", () => {
   let azurite: AzuriteInstance;
   beforeAll(async () => {
-    azurite = await startAzurite();
+    azurite = await useAzurite();
   });
   afterAll(async () => {
     await azurite?.stop();
@@ -131,7 +131,7 @@ describe("AzureBlobEvidenceStore on Azurite", () => {
       await codeOf(
         AzureBlobEvidenceStore.open({
           connectionString: azurite.connectionString,
-          containerName: "missing-container",
+          containerName: uniqueContainer("missing-container"),
         }),
       ),
     ).toBe("ERR_NOT_FOUND");
@@ -148,9 +148,10 @@ describe("AzureBlobEvidenceStore on Azurite", () => {
   });
 
   it("reports a blob without a custody record instead of guessing", async () => {
-    const store = await open({ containerName: "foreign" });
+    const foreign = uniqueContainer("foreign");
+    const store = await open({ containerName: foreign });
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-      "foreign",
+      foreign,
     );
     await container.getBlockBlobClient("stray").upload("x", 1);
     expect(await codeOf(store.head("stray"))).toBe("ERR_INTEGRITY_MISMATCH");

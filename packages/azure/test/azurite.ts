@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { createServer } from "node:net";
@@ -6,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** A running Azurite blob service started for one test file; always stop (or kill) it in afterAll. */
+/** A running Azurite blob service for one test file (or shared by the run); always stop it in afterAll. */
 export interface AzuriteInstance {
   connectionString: string;
   blobEndpoint: string;
@@ -36,6 +37,37 @@ export interface StartAzuriteOptions {
   location?: string;
   /** Listen on this port (to restart on the same endpoint); default a free one. */
   port?: number;
+}
+
+/**
+ * Set by the test run's global setup (test/support/azurite-setup.ts): the one Azurite every file of the
+ * run shares, as JSON `{port, blobEndpoint, connectionString}`.
+ */
+export const SHARED_AZURITE_ENV = "CUSTODY_TEST_AZURITE";
+
+/**
+ * The run's shared Azurite when the global setup started one, else one started for this file. Files that
+ * share it keep apart by container names (`uniqueContainer`); stop() leaves a shared one running (the
+ * global setup stops it), and a test that kills or restarts Azurite starts its own with `startAzurite`.
+ */
+export async function useAzurite(): Promise<AzuriteInstance> {
+  const shared = process.env[SHARED_AZURITE_ENV];
+  if (shared === undefined || shared === "") return startAzurite();
+  const { port, blobEndpoint, connectionString } = JSON.parse(shared) as AzuriteInstance;
+  return {
+    port,
+    blobEndpoint,
+    connectionString,
+    stop: async () => {},
+    kill: () => {
+      throw new Error("the run's shared Azurite is not this file's to kill: use startAzurite()");
+    },
+  };
+}
+
+/** A container name no other file of the run uses: `base` and 8 random hex digits. */
+export function uniqueContainer(base: string): string {
+  return `${base}-${randomUUID().slice(0, 8)}`;
 }
 
 /** Starts `azurite-blob` (in memory unless `location` is given) on loopback and resolves once it answers HTTP. */

@@ -9,13 +9,13 @@ import { isCustodyError } from "@custody/core";
 import { readRevokedSerials } from "@custody/manifest";
 import { Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzuriteInstance, startAzurite } from "./azurite.js";
+import { type AzuriteInstance, uniqueContainer, useAzurite } from "./azurite.js";
 
 // Three processes open one vault whose shared state is in one Azurite container; each has only its own
 // copy of the vault folder (vault.json and the keys), as replicas behind a load balancer would.
 const WORKER = join(import.meta.dirname, "replica", "worker.ts");
 const REGISTER = join(import.meta.dirname, "..", "..", "audit", "test", "child", "register.mjs");
-const CONTAINER = "replicated";
+const CONTAINER = uniqueContainer("replicated");
 const work = mkdtempSync(join(tmpdir(), "custody-replicas-"));
 const live = new Set<ChildProcess>();
 let azurite: AzuriteInstance;
@@ -31,7 +31,7 @@ const openStore = () =>
   });
 
 beforeAll(async () => {
-  azurite = await startAzurite();
+  azurite = await useAzurite();
   container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(CONTAINER);
   const created = await Vault.init(join(work, "replica-0"), {
     custodian: "alice",
@@ -65,7 +65,11 @@ function runReplica(n: number, workers: number, rounds: number): Promise<string[
   ];
   const child = spawn(process.execPath, [...flags, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CUSTODY_TEST_AZURE: azurite.connectionString },
+    env: {
+      ...process.env,
+      CUSTODY_TEST_AZURE: azurite.connectionString,
+      CUSTODY_TEST_AZURE_CONTAINER: CONTAINER,
+    },
   });
   live.add(child);
   let out = "";

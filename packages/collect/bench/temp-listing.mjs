@@ -1,38 +1,51 @@
 #!/usr/bin/env node
-// Benchmark: `collect --only TempDirectories` (the listing of /tmp, /var/tmp, /dev/shm and the users'
-// temp folders, built dist/) against `find -xdev -printf` of the same fields over the same folders, each
-// in a fresh process, interleaved in one run. A tree of --entries entries is added to /tmp first.
-// Run: pnpm exec tsc -b packages/collect && node packages/collect/bench/temp-listing.mjs [--entries N]
-//      [--runs N] [--dist OTHER/dist/index.js]  (--dist: the code before a change, measured alongside)
-import { execFileSync, spawnSync } from "node:child_process";
+// Benchmark: the TempDirectories listing of /tmp, /var/tmp, /dev/shm (and the users' temp folders)
+// against `find -xdev -printf` of the same fields over the same folders, in one run. A scratch tree of
+// --entries entries is added to /tmp first (a busy machine's temp folders hold about 220,000) and
+// removed at the end. Three things are timed, each a fresh process, interleaved:
+//   - the collector alone: collectDevice({ only: ["TempDirectories"] }) into a directory, built dist/;
+//   - the whole CLI: `custody collect --only TempDirectories --out X.zip` (signed package, verified);
+//   - find /tmp /var/tmp /dev/shm -xdev -printf '<the same fields>'.
+// Run: pnpm exec tsc -b packages/collect packages/cli && node packages/collect/bench/temp-listing.mjs
+//      [--entries N] [--runs N] [--dist OTHER/packages/collect/dist/index.js] [--cli OTHER/packages/cli/dist/bin.js]
+//      [--private]  (--dist, --cli: the code before a change, measured alongside)
+// --private: the tree goes into a device root of its own (ROOT/tmp, ROOT/var/tmp, ROOT/dev/shm) and both
+// listers read only that (collectDevice's `root`; find over the same three folders), so what the
+// machine's real /tmp holds does not count; the CLI, which always lists the real folders, is not timed.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const option = (name, fallback) => Number(process.argv[process.argv.indexOf(name) + 1]) || fallback;
 const text = (name) =>
   process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
 
 if (process.argv.includes("--child")) {
-  const [out, dist] = process.argv.slice(process.argv.indexOf("--child") + 1);
+  const [out, dist, root] = process.argv.slice(process.argv.indexOf("--child") + 1);
   const { collectDevice, directorySink } = await import(pathToFileURL(resolve(dist)).href);
-  const result = await collectDevice({ sink: directorySink(out), only: ["TempDirectories"] });
+  const device = root === undefined ? {} : { root };
+  const result = await collectDevice({ sink: directorySink(out), only: ["TempDirectories"], ...device });
   const row = result.rows.find((r) => r.dataPoint === "TempDirectories");
-  const { user, system } = process.cpuUsage();
-  const usage = { maxRssKiB: process.resourceUsage().maxRSS, cpuMs: (user + system) / 1000 };
-  process.stdout.write(JSON.stringify({ row, ...usage }));
+  process.stdout.write(JSON.stringify({ status: row.status, bytes: row.bytes }));
   process.exit(0);
 }
 
-const dists = [
-  new URL("../dist/index.js", import.meta.url).pathname,
-  ...(text("--dist") ? [text("--dist")] : []),
-];
-// /tmp's own entries come on top: keep the whole under the default cap of 200,000 listed entries.
-const entries = option("--entries", 100_000);
+const self = fileURLToPath(import.meta.url);
+const dists = [fileURLToPath(new URL("../dist/index.js", import.meta.url)), text("--dist")].filter(Boolean);
+const isPrivate = process.argv.includes("--private");
+const clis = isPrivate
+  ? []
+  : [fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url)), text("--cli")].filter(Boolean);
+const entries = option("--entries", 220_000);
 const runs = option("--runs", 3);
-const base = mkdtempSync("/tmp/bench-temp-listing-");
+const scratchRoot = mkdtempSync("/tmp/bench-temp-listing-");
+const base = isPrivate ? join(scratchRoot, "tmp") : scratchRoot;
+const listed = isPrivate
+  ? ["tmp", "var/tmp", "dev/shm"].map((d) => join(scratchRoot, d))
+  : ["/tmp", "/var/tmp", "/dev/shm"];
+if (isPrivate) for (const dir of listed) mkdirSync(dir, { recursive: true });
 
 /** /tmp-like sessions: folders of ~200 entries, two levels deep. */
 function buildTree() {
@@ -46,67 +59,90 @@ function buildTree() {
   return made;
 }
 
-function timed(fn) {
-  const started = performance.now();
-  const value = fn();
-  return { ms: performance.now() - started, value };
-}
-
-const FIND_FORMAT = "%p,%y,%s,%U,%u,%G,%m,%T@,%A@,%C@,%B@,%l\\n";
 const seconds = (t) => {
   const [, m, s] = /(\d+)m([\d.]+)s/.exec(t);
   return Number(m) * 60 + Number(s);
 };
 
-function runFind(listing) {
-  const script = `find /tmp /var/tmp /dev/shm -xdev -printf '${FIND_FORMAT}' > "$1" 2>/dev/null; times`;
-  const run = timed(() => spawnSync("sh", ["-c", script, "sh", listing], { encoding: "utf8" }));
-  // `times` prints the shell's own user/sys, then its children's: find's.
-  const [user, sys] = run.value.stdout.trim().split("\n").at(-1).split(" ");
-  return { ms: run.ms, cpuMs: (seconds(user) + seconds(sys)) * 1000 };
+/** Runs argv in a shell that reports its children's CPU (`times`); stdout of the command is kept. */
+function timed(argv, cwd, { failureOk = false } = {}) {
+  const script = `"$@" > "$OUT" 2>"$OUT.err"; status=$?; times; exit $status`;
+  const out = join(cwd, "stdout.txt");
+  const started = performance.now();
+  const run = spawnSync("sh", ["-c", script, "sh", ...argv], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, OUT: out },
+  });
+  const ms = performance.now() - started;
+  // `times` prints the shell's own user/sys, then its children's.
+  const [user, sys] = run.stdout.trim().split("\n").at(-1).split(" ");
+  if (run.status !== 0 && !failureOk)
+    throw new Error(`${argv.join(" ")} exited ${run.status}: ${spawnSync("cat", [`${out}.err`]).stdout}`);
+  const result = { ms, cpuMs: (seconds(user) + seconds(sys)) * 1000, out };
+  console.error(`${argv.slice(0, 4).join(" ")}: ${s(ms)} wall, ${s(result.cpuMs)} CPU`);
+  return result;
 }
 
-function runCollect(dist, out) {
-  const self = new URL(import.meta.url).pathname;
-  const run = timed(() => execFileSync(process.execPath, [self, "--child", out, dist], { encoding: "utf8" }));
-  const parsed = JSON.parse(run.value);
-  return { ms: run.ms, cpuMs: parsed.cpuMs, rssKiB: parsed.maxRssKiB, status: parsed.row.status };
-}
-
+const FIND_FORMAT = "%p,%y,%s,%U,%u,%G,%m,%T@,%A@,%C@,%B@,%l\\n";
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+// Outputs and the CLI's vault go where no lister looks (the home folder itself is not listed).
+const scratch = mkdtempSync(join(homedir(), ".bench-temp-listing-out-"));
 try {
-  const made = timed(buildTree);
-  console.error(`added ${made.value} entries under ${base} in ${s(made.ms)}`);
-  const results = { find: [], ...Object.fromEntries(dists.map((d) => [d, []])) };
-  // Outputs go where neither lister looks (the home folder itself is not listed, only its temp folders).
-  const scratch = mkdtempSync(join(homedir(), ".bench-temp-listing-out-"));
+  const t0 = performance.now();
+  const made = buildTree();
+  console.error(`added ${made} entries under ${base} in ${s(performance.now() - t0)}`);
+  // The CLI signs with the vault it finds (created on the first run): make it before timing.
+  for (const cli of clis) {
+    const cwd = join(scratch, `cli-${clis.indexOf(cli)}`);
+    mkdirSync(cwd);
+    timed([process.execPath, cli, "collect", "--only", "SystemInformation", "--out", "warm.zip"], cwd);
+  }
+  const results = new Map();
+  const add = (label, value) => results.set(label, [...(results.get(label) ?? []), value]);
   for (let i = 0; i < runs; i++) {
     for (const dist of dists) {
-      results[dist].push(runCollect(dist, join(scratch, `out-${i}`)));
-      rmSync(join(scratch, `out-${i}`), { recursive: true, force: true });
+      const out = join(scratch, `out-${i}`);
+      const run = timed(
+        [process.execPath, self, "--child", out, dist, ...(isPrivate ? [scratchRoot] : [])],
+        scratch,
+      );
+      const { status } = JSON.parse(spawnSync("cat", [run.out], { encoding: "utf8" }).stdout);
+      add(`collector alone, ${dist}`, { ...run, status });
+      rmSync(out, { recursive: true, force: true });
     }
-    results.find.push(runFind(join(scratch, "find.csv")));
-    rmSync(join(scratch, "find.csv"), { force: true });
+    for (const cli of clis) {
+      const cwd = join(scratch, `cli-${clis.indexOf(cli)}`);
+      const run = timed(
+        [process.execPath, cli, "collect", "--only", "TempDirectories", "--out", `run-${i}.zip`],
+        cwd,
+      );
+      const line = spawnSync("grep", ["TempDirectories", run.out], { encoding: "utf8" }).stdout.trim();
+      add(`whole CLI, ${cli}`, { ...run, status: line.split(/\s+/)[1] });
+      rmSync(join(cwd, `run-${i}.zip`), { force: true });
+    }
+    // find exits 1 when an entry vanishes between its listing and its stat (other processes' temp files).
+    const findArgs = ["find", ...listed, "-xdev", "-printf", FIND_FORMAT];
+    add("find -xdev -printf (same fields)", timed(findArgs, scratch, { failureOk: true }));
   }
-  rmSync(scratch, { recursive: true, force: true });
-  const findMs = median(results.find.map((r) => r.ms));
-  const findCpu = median(results.find.map((r) => r.cpuMs));
+  const find = results.get("find -xdev -printf (same fields)");
+  const findMs = median(find.map((r) => r.ms));
+  const findCpu = median(find.map((r) => r.cpuMs));
   console.log(
-    `| lister (median of ${runs}) | wall time | CPU (user+sys) | peak RSS | wall ratio | CPU ratio |`,
+    `${made} entries added to ${isPrivate ? `a device root of their own` : "/tmp"}; median of ${runs} runs`,
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
-  for (const dist of dists) {
-    const ms = median(results[dist].map((r) => r.ms));
-    const cpu = median(results[dist].map((r) => r.cpuMs));
-    const rss = Math.round(median(results[dist].map((r) => r.rssKiB)) / 1024);
-    const ratios = `${(ms / findMs).toFixed(2)}x | ${(cpu / findCpu).toFixed(2)}x`;
+  console.log("| lister | wall time | CPU (user+sys) | wall ratio | CPU ratio | status |");
+  console.log("| --- | ---: | ---: | ---: | ---: | --- |");
+  for (const [label, list] of results) {
+    const ms = median(list.map((r) => r.ms));
+    const cpu = median(list.map((r) => r.cpuMs));
+    const statuses = [...new Set(list.map((r) => r.status ?? ""))].join(", ");
     console.log(
-      `| TempDirectories, ${dist} (whole process) | ${s(ms)} | ${s(cpu)} | ${rss} MiB | ${ratios} |`,
+      `| ${label} | ${s(ms)} | ${s(cpu)} | ${(ms / findMs).toFixed(2)}x | ${(cpu / findCpu).toFixed(2)}x | ${statuses} |`,
     );
-    console.error(`statuses ${dist}: ${results[dist].map((r) => r.status).join(", ")}`);
   }
-  console.log(`| find -xdev -printf (same fields) | ${s(findMs)} | ${s(findCpu)} | n/a | 1.00x | 1.00x |`);
 } finally {
-  rmSync(base, { recursive: true, force: true });
+  rmSync(scratchRoot, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
 }

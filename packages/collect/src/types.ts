@@ -96,7 +96,7 @@ export const DEFAULT_LIMITS: CollectLimits = {
   timeoutMs: 60_000,
   maxFileBytes: 64 * 1024 * 1024,
   maxDataPointBytes: 256 * 1024 * 1024,
-  maxListEntries: 200_000,
+  maxListEntries: 1_000_000,
 };
 
 export interface SinkItemMeta {

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { afterAll, describe, expect, test } from "vitest";
@@ -15,7 +16,11 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-function swappingSink(race: string, secret: string): CollectionSink & { listing: () => string } {
+function swappingSink(
+  race: string,
+  onDisk: string,
+  secret: string,
+): CollectionSink & { listing: () => string } {
   let text = "";
   let swapped = false;
   return {
@@ -26,8 +31,8 @@ function swappingSink(race: string, secret: string): CollectionSink & { listing:
         text += String(chunk);
         if (!swapped && text.includes(`${join(race, "a")},dir,`)) {
           swapped = true;
-          await rename(join(race, "a"), join(race, "a-moved"));
-          await symlink(secret, join(race, "a"));
+          await rename(join(onDisk, "a"), join(onDisk, "a-moved"));
+          await symlink(secret, join(onDisk, "a"));
         }
       }
     },
@@ -36,16 +41,20 @@ function swappingSink(race: string, secret: string): CollectionSink & { listing:
 
 describe.runIf(linux)("a folder swapped for a symlink during the /tmp listing", () => {
   test("is refused with ERR_UNSAFE_PATH, and root's folder is never listed under it", async () => {
-    const race = await mkdtemp("/tmp/custody-race-");
-    const secret = `${race}-secret`;
-    dirs.push(race, secret);
-    await mkdir(join(secret, "root-only-secret-name"), { recursive: true });
-    await mkdir(join(race, "a"));
-    await writeFile(join(race, "a", "mallory-own-file"), "");
+    // The device's root is a folder of this test's own (its /tmp holds only what the test puts there),
+    // so the listing reaches the race whatever the machine's real /tmp holds.
+    const root = await mkdtemp(join(tmpdir(), "custody-race-root-"));
+    dirs.push(root);
+    const race = "/tmp/race";
+    const secret = "/tmp/race-secret";
+    const onDisk = join(root, race);
+    await mkdir(join(root, secret, "root-only-secret-name"), { recursive: true });
+    await mkdir(join(onDisk, "a"), { recursive: true });
+    await writeFile(join(onDisk, "a", "mallory-own-file"), "");
     const long = "x".repeat(200);
-    await Promise.all(Array.from({ length: 8000 }, (_, i) => writeFile(join(race, `f${long}${i}`), "")));
-    const sink = swappingSink(race, secret);
-    const result = await collectDevice({ sink, only: ["TempDirectories"] });
+    await Promise.all(Array.from({ length: 8000 }, (_, i) => writeFile(join(onDisk, `f${long}${i}`), "")));
+    const sink = swappingSink(race, onDisk, join(root, secret));
+    const result = await collectDevice({ sink, root, only: ["TempDirectories"] });
     const listing = sink.listing();
     expect(listing).toContain(`${join(race, "a")},dir,`);
     // The secret folder is in /tmp too (listed under its own path); never under the swapped folder.

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { lstat, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -54,5 +55,32 @@ describe.runIf(linux)("TempDirectories listing", () => {
     const { row, records } = await listing(root, 300);
     expect(row).toMatchObject({ status: "partial", errorCode: "ERR_SIZE_LIMIT" });
     expect(records).toHaveLength(300);
+  });
+
+  test("times are the ISO forms of what lstat reports, before 1970 included", async () => {
+    const root = await device(0);
+    const times: [string, number][] = [
+      ["pre-epoch", Date.UTC(1960, 0, 1, 12, 30, 15, 250) / 1000],
+      ["epoch", 0],
+      ["fraction", 1_765_000_000.123_6],
+      ["leap-day", Date.UTC(2024, 1, 29, 23, 59, 59, 999) / 1000],
+      ["year-2100", Date.UTC(2100, 4, 5, 12, 34, 56, 789) / 1000],
+    ];
+    for (const [name, seconds] of times) {
+      const file = join(root, "tmp", name);
+      await writeFile(file, "x");
+      // Node's utimes turns a negative time into "now": touch sets the time before 1970.
+      if (seconds < 0) execFileSync("touch", ["-d", `@${seconds}`, file]);
+      else await utimes(file, seconds, seconds);
+    }
+    const { row, records } = await listing(root);
+    expect(row?.status).toBe("ok");
+    for (const [name] of times) {
+      const info = await lstat(join(root, "tmp", name));
+      const record = records.find((r) => r.path === `/tmp/${name}`);
+      expect(record).toMatchObject({ mtime: info.mtime.toISOString(), atime: info.atime.toISOString() });
+      expect(record?.ctime).toBe(info.ctime.toISOString());
+    }
+    expect(records.find((r) => r.path === "/tmp/pre-epoch")?.mtime).toBe("1960-01-01T12:30:15.250Z");
   });
 });

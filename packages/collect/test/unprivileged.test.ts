@@ -1,33 +1,17 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
+import { becomeUserModule, unprivilegedUser } from "../../../test/support/unprivileged.js";
 
 // Runs part of a real collection as an unprivileged uid in a child process, against the built dist/
-// (CI builds with tsc -b before the tests run).
+// (CI builds with tsc -b before the tests run). The child loads the package as root, then becomes nobody
+// before it collects: it runs from a checkout in a private 0700 folder too.
 const dist = new URL("../dist/index.js", import.meta.url);
-const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
-const hasNobody = spawnSync("id", ["nobody"]).status === 0;
-// nobody must reach node and the built package: not so when the checkout sits in a private 0700 folder.
-const nobodyCanRun = (): boolean =>
-  spawnSync(setpriv as string, [
-    "--reuid=nobody",
-    "--regid=nogroup",
-    "--clear-groups",
-    process.execPath,
-    "-e",
-    `await import(${JSON.stringify(dist.href)})`,
-    "--input-type=module",
-  ]).status === 0;
-const canRun =
-  process.platform === "linux" &&
-  process.getuid?.() === 0 &&
-  setpriv !== undefined &&
-  hasNobody &&
-  existsSync(dist) &&
-  nobodyCanRun();
+const nobody = unprivilegedUser();
+const canRun = nobody !== undefined && existsSync(dist);
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -41,28 +25,21 @@ describe.runIf(canRun)("collection without root", () => {
     await chmod(out, 0o777);
     const script = `
       const { collectDevice, directorySink } = await import(${JSON.stringify(dist.href)});
+      const { becomeUserFromEnv } = await import(${JSON.stringify(becomeUserModule)});
+      becomeUserFromEnv();
       const result = await collectDevice({ sink: directorySink(process.argv[1]), only: ["Processes", "UsersAndGroups", "NetworkConnections"] });
       process.stdout.write(JSON.stringify({ uid: process.getuid(), rows: result.rows }));
     `;
-    const stdout = execFileSync(
-      setpriv as string,
-      [
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        process.execPath,
-        "--input-type=module",
-        "-e",
-        script,
-        out,
-      ],
-      { encoding: "utf8", timeout: 60_000 },
-    );
+    const stdout = execFileSync(process.execPath, ["--input-type=module", "-e", script, out], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, ...nobody?.env },
+    });
     const { uid, rows } = JSON.parse(stdout) as {
       uid: number;
       rows: { dataPoint: string; status: string; errorCode?: string }[];
     };
-    expect(uid).not.toBe(0);
+    expect(uid).toBe(nobody?.uid);
     const byName = Object.fromEntries(rows.map((r) => [r.dataPoint, r]));
     // Other users' /proc/<pid>/exe and fd links are closed to nobody: recorded, not hidden.
     expect(byName.Processes).toMatchObject({ status: "partial", errorCode: "ERR_PERMISSION" });

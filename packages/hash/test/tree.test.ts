@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isCustodyError } from "@custody/core";
 import { hashTree, type TreeEntry } from "@custody/hash";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unprivilegedUser } from "../../../test/support/unprivileged.js";
 import { openssl, tempDir } from "./helpers.js";
 
 let root: string;
@@ -177,19 +177,14 @@ describe("hashTree", () => {
   });
 });
 
-// Root reads any file whatever its mode, so the permission check runs in a child process as
-// nobody (uid 65534); an unprivileged test runner needs no switch.
+// Root reads any file whatever its mode, so the permission check runs in a child process that becomes
+// nobody after loading its code (it never has to reach the checkout, which may sit in a private 0700
+// folder); an unprivileged test runner needs no switch.
 async function runAsNobody(dir: string): Promise<(TreeEntry & { error: { code: string } })[]> {
   const child = fileURLToPath(new URL("./fixtures/tree-child.mjs", import.meta.url));
-  // As root, drop the capabilities that bypass file permissions (the checkout itself may sit in a
-  // private 0700 folder that another uid could not even enter); elsewhere run as the user we are.
-  const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
-  const unprivileged =
-    process.getuid?.() === 0 && setpriv !== undefined
-      ? { command: setpriv, args: ["--bounding-set=-dac_override,-dac_read_search", "--", process.execPath] }
-      : { command: process.execPath, args: [] };
-  const proc = spawn(unprivileged.command, [...unprivileged.args, child, dir], {
+  const proc = spawn(process.execPath, [child, dir], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...unprivilegedUser()?.env },
   });
   let out = "";
   let err = "";

@@ -1,6 +1,7 @@
 // One vault replica for the three-replica test: opens the vault from its own copy of the vault folder
 // (keys and vault.json) over the shared Azure container, runs concurrent workers, and prints one line per
-// acknowledged operation: "ingest <case> <id>", "grant <name> <scope>", "hold <case> <id>".
+// acknowledged operation: "ingest <case> <id>", "grant <name> <scope>", "hold <case> <id>". The container
+// and its connection string come from CUSTODY_TEST_AZURE_CONTAINER and CUSTODY_TEST_AZURE.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AzureBlobEvidenceStore } from "@custody/azure";
@@ -13,7 +14,7 @@ if (dir === undefined || identityFile === undefined || scratch === undefined || 
 }
 const store = await AzureBlobEvidenceStore.open({
   connectionString: process.env.CUSTODY_TEST_AZURE ?? "",
-  containerName: "replicated",
+  containerName: process.env.CUSTODY_TEST_AZURE_CONTAINER ?? "",
   protection: "library",
 });
 const vault = await Vault.open({ dir, store });

@@ -1,6 +1,7 @@
 import type { Stats } from "node:fs";
 import { join } from "node:path";
-import { csvStream } from "../csv.js";
+import { Readable } from "node:stream";
+import { csvCell, csvLine } from "../csv.js";
 import { codeForErrno, errnoOf, SafeDir } from "../safe-fs.js";
 import type { CollectContext, Collector } from "../types.js";
 import { readAccounts, segment, usersWithHomes } from "./accounts.js";
@@ -81,9 +82,15 @@ export async function listing(
 ): Promise<void> {
   const top = await ctx.fs.openDir(root, { scope });
   if (!(top instanceof SafeDir)) return;
-  await ctx.emit(rel, csvStream(COLUMNS, walk(ctx, { dir: top, path: root }, owner, budget)), {
-    source: root,
-  });
+  try {
+    const csv = Readable.from(walk(ctx, top, root, new RowFormat(owner), budget), {
+      objectMode: false,
+      highWaterMark: AHEAD_BYTES,
+    });
+    await ctx.emit(rel, csv, { source: root });
+  } finally {
+    await top.close();
+  }
 }
 
 /** An opened folder waiting to be listed, and the path it is listed under. */
@@ -100,125 +107,219 @@ interface Child {
   last: boolean;
 }
 
+// Entries listed between two turns of the event loop (so a timeout or abort still cuts the listing),
+// and the size of the CSV chunks handed on.
+const TURN_EVERY = 1024;
+const CHUNK_BYTES = 64 * 1024;
+// How far the walk may run ahead of the sink (whose writes wait on the thread pool meanwhile).
+const AHEAD_BYTES = 16 * CHUNK_BYTES;
+
 /**
- * Depth-first, sorted, never leaving the root's filesystem (like find -xdev). Each sub-folder is opened
- * inside the folder already open, so one swapped for a symlink meanwhile is refused, never followed.
+ * CSV lines encoded straight into 64 KiB chunks: one small UTF-8 write per line, where building a long
+ * string and converting it at the end cost more than the listing's own formatting.
  */
-async function* walk(
-  ctx: CollectContext,
-  top: Pending,
-  owner: (uid: number) => string,
-  budget: { left: number },
-): AsyncGenerator<ListingRow> {
-  const stack: (Pending | Child)[] = [top];
-  try {
-    while (stack.length > 0) {
-      const next = stack.pop() as (typeof stack)[number];
-      const pending = "dir" in next ? next : await openPending(ctx, next, top.dir.dev);
-      if (pending === undefined) continue;
-      let subdirs: string[] | undefined;
-      try {
-        subdirs = yield* rows(ctx, pending, owner, budget);
-      } finally {
-        if (subdirs === undefined || subdirs.length === 0) await pending.dir.close();
-      }
-      if (subdirs === undefined) return;
-      // The last child to be opened closes its parent: open folders stay one per level.
-      for (const [i, name] of subdirs.entries())
-        stack.push({ parent: pending.dir, name, path: join(pending.path, name), last: i === 0 });
+class Chunks {
+  private buffer = Buffer.allocUnsafe(2 * CHUNK_BYTES);
+  private used = 0;
+
+  /** Adds a line; returns a full chunk to hand on, or undefined. */
+  add(line: string): Buffer | undefined {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: room for that many is room for the whole line.
+    if (line.length * 3 <= this.buffer.length - this.used) {
+      this.used += this.buffer.write(line, this.used, "utf8");
+      return this.used >= CHUNK_BYTES ? this.take() : undefined;
     }
-  } finally {
-    for (const left of stack) await ("dir" in left ? left.dir : left.last ? left.parent : undefined)?.close();
+    // A line longer than the room left (long paths and link targets): what came before, then the line.
+    const before = this.take();
+    const encoded = Buffer.from(line, "utf8");
+    return before === undefined ? encoded : Buffer.concat([before, encoded]);
+  }
+
+  /** What has been added since the last chunk, or undefined when nothing has. */
+  take(): Buffer | undefined {
+    if (this.used === 0) return undefined;
+    const chunk = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(2 * CHUNK_BYTES);
+    this.used = 0;
+    return chunk;
   }
 }
 
-async function openPending(ctx: CollectContext, item: Child, dev: number): Promise<Pending | undefined> {
-  const opened = await item.parent.openDir(item.name);
-  if (item.last) await item.parent.close();
+/**
+ * The listing as CSV, depth-first, sorted, never leaving the root's filesystem (like find -xdev).
+ * Each sub-folder is opened inside the folder already open, so one swapped for a symlink meanwhile is
+ * refused, never followed. Folders are read, stat'ed and formatted synchronously, a turn of the event
+ * loop every TURN_EVERY entries: per entry, no promise, no thread-pool round trip, no row object.
+ */
+async function* walk(
+  ctx: CollectContext,
+  top: SafeDir,
+  root: string,
+  format: RowFormat,
+  budget: { left: number },
+): AsyncGenerator<Buffer> {
+  const chunks = new Chunks();
+  chunks.add(csvLine(COLUMNS));
+  let sinceTurn = 0;
+  const stack: (Pending | Child)[] = [{ dir: top, path: root }];
+  // The top folder is the caller's to close; the sub-folders opened here are closed here.
+  const closeNow = (dir: SafeDir): void => {
+    if (dir !== top) dir.closeNow();
+  };
+  try {
+    while (stack.length > 0) {
+      const next = stack.pop() as (typeof stack)[number];
+      const pending = "dir" in next ? next : openChild(ctx, next, top.dev, closeNow);
+      if (pending === undefined) continue;
+      const { dir, path } = pending;
+      let names: string[];
+      try {
+        names = dir.listNow().sort();
+      } catch (error) {
+        ctx.problem(path, codeForErrno(errnoOf(error)), errnoOf(error));
+        names = [];
+      }
+      const prefix = join(path, "x").slice(0, -1);
+      const subdirs: string[] = [];
+      let stopped = false;
+      for (const name of names) {
+        if (sinceTurn >= TURN_EVERY) {
+          sinceTurn = 0;
+          await new Promise(setImmediate);
+        }
+        if (ctx.abortSignal.aborted) {
+          stopped = true;
+          break;
+        }
+        if (budget.left <= 0) {
+          ctx.problem(path, "ERR_SIZE_LIMIT", `listing stopped after ${ctx.limits.maxListEntries} entries`);
+          stopped = true;
+          break;
+        }
+        budget.left--;
+        sinceTurn++;
+        const info = lstatEntry(dir, name);
+        if (info === undefined) continue;
+        const full = chunks.add(format.line(prefix + name, info, dir, name));
+        if (full !== undefined) yield full;
+        if (info.isDirectory() && info.dev === dir.dev) subdirs.push(name);
+      }
+      if (stopped || subdirs.length === 0) closeNow(dir);
+      if (stopped) break;
+      // Sorted order, first on top of the stack; the last child to be opened closes its parent, so
+      // open folders stay one per level.
+      for (let i = subdirs.length - 1; i >= 0; i--) {
+        const name = subdirs[i] as string;
+        stack.push({ parent: dir, name, path: prefix + name, last: i === subdirs.length - 1 });
+      }
+    }
+    const rest = chunks.take();
+    if (rest !== undefined) yield rest;
+  } finally {
+    for (const left of stack) {
+      if ("dir" in left) closeNow(left.dir);
+      else if (left.last) closeNow(left.parent);
+    }
+  }
+}
+
+function openChild(
+  ctx: CollectContext,
+  item: Child,
+  dev: number,
+  closeNow: (dir: SafeDir) => void,
+): Pending | undefined {
+  const opened = item.parent.openDirNow(item.name);
+  if (item.last) closeNow(item.parent);
   if (!(opened instanceof SafeDir)) {
     if (opened.kind === "refused") ctx.problem(item.path, opened.code, opened.reason);
     return undefined;
   }
   // Mounted elsewhere since it was listed: not entered, like find -xdev.
   if (opened.dev !== dev) {
-    await opened.close();
+    opened.closeNow();
     return undefined;
   }
   return { dir: opened, path: item.path };
 }
 
-// Entries stat'ed between two turns of the event loop (so a timeout or abort still cuts the listing).
-const STAT_BATCH = 256;
-
-/** Yields one folder's rows; resolves to its sub-folders in reverse order, or undefined to stop. */
-async function* rows(
-  ctx: CollectContext,
-  { dir, path }: Pending,
-  owner: (uid: number) => string,
-  budget: { left: number },
-): AsyncGenerator<ListingRow, string[] | undefined> {
-  let names: string[];
+function lstatEntry(dir: SafeDir, name: string): Stats | undefined {
   try {
-    names = (await dir.list()).sort();
-  } catch (error) {
-    ctx.problem(path, codeForErrno(errnoOf(error)), errnoOf(error));
-    return [];
-  }
-  const subdirs: string[] = [];
-  for (let at = 0; at < names.length; at += STAT_BATCH) {
-    if (ctx.abortSignal.aborted) return undefined;
-    const batch = names.slice(at, at + Math.min(STAT_BATCH, Math.max(budget.left, 0)));
-    budget.left -= batch.length;
-    if (at > 0) await new Promise(setImmediate);
-    for (const name of batch) {
-      const entry = await statEntry(dir, name);
-      if (entry === undefined) continue;
-      yield row(join(path, entry.name), entry, owner);
-      if (entry.type === "dir" && entry.info.dev === dir.dev) subdirs.push(entry.name);
-    }
-    if (batch.length < Math.min(STAT_BATCH, names.length - at)) {
-      ctx.problem(path, "ERR_SIZE_LIMIT", `listing stopped after ${ctx.limits.maxListEntries} entries`);
-      return undefined;
-    }
-  }
-  return subdirs.reverse();
-}
-
-interface Entry {
-  name: string;
-  info: Stats;
-  type: string;
-  linkTarget: string;
-}
-
-async function statEntry(dir: SafeDir, name: string): Promise<Entry | undefined> {
-  let info: Stats | undefined;
-  try {
-    info = dir.lstatNow(name);
+    return dir.lstatNow(name);
   } catch {
     return undefined; // removed or unreadable between the listing and the stat, as with find
   }
-  if (info === undefined) return undefined;
-  const type = typeOf(info);
-  const linkTarget = type === "symlink" ? await dir.readlink(name).catch(() => "?") : "";
-  return { name, info, type, linkTarget };
 }
 
-function row(path: string, { info, type, linkTarget }: Entry, owner: (uid: number) => string): ListingRow {
-  return {
-    path,
-    type,
-    size: info.size,
-    uid: info.uid,
-    owner: owner(info.uid),
-    gid: info.gid,
-    mode: (info.mode & 0o7777).toString(8).padStart(4, "0"),
-    mtime: info.mtime.toISOString(),
-    atime: info.atime.toISOString(),
-    ctime: info.ctime.toISOString(),
-    birthtime: info.birthtimeMs > 0 ? info.birthtime.toISOString() : "",
-    linkTarget,
-  };
+const MS_PER_DAY = 86_400_000;
+// Date's own range for the fast path: years 1970-9999 (toISOString widens the year outside 0-9999).
+const FAST_UNTIL = Date.UTC(10_000, 0, 1);
+const DIGITS2 = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
+const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
+
+/**
+ * Formats listing rows exactly as `csvLine` would format a `ListingRow` (the Stats dates are
+ * `new Date(Math.round(ms))`), without building the row or the Dates: owner cells, modes and the date
+ * part of timestamps are computed once and reused.
+ */
+class RowFormat {
+  private readonly owners = new Map<number, string>();
+  private readonly modes: string[] = [];
+  private day = Number.NaN;
+  private dayText = "";
+
+  constructor(private readonly owner: (uid: number) => string) {}
+
+  line(path: string, info: Stats, dir: SafeDir, name: string): string {
+    const type = typeOf(info);
+    let linkTarget = "";
+    if (type === "symlink") {
+      try {
+        linkTarget = csvCell(dir.readlinkNow(name));
+      } catch {
+        linkTarget = "?";
+      }
+    }
+    const birthtime = info.birthtimeMs > 0 ? this.iso(info.birthtimeMs) : "";
+    return `${csvCell(path)},${type},${info.size},${info.uid},${this.ownerCell(info.uid)},${info.gid},${this.mode(info.mode)},${this.iso(info.mtimeMs)},${this.iso(info.atimeMs)},${this.iso(info.ctimeMs)},${birthtime},${linkTarget}\r\n`;
+  }
+
+  private ownerCell(uid: number): string {
+    let cell = this.owners.get(uid);
+    if (cell === undefined) {
+      cell = csvCell(this.owner(uid));
+      this.owners.set(uid, cell);
+    }
+    return cell;
+  }
+
+  private mode(mode: number): string {
+    const bits = mode & 0o7777;
+    let text = this.modes[bits];
+    if (text === undefined) {
+      text = bits.toString(8).padStart(4, "0");
+      this.modes[bits] = text;
+    }
+    return text;
+  }
+
+  private iso(ms: number): string {
+    const t = Math.round(ms);
+    if (!(t >= 0 && t < FAST_UNTIL)) return new Date(t).toISOString();
+    const day = Math.floor(t / MS_PER_DAY);
+    if (day !== this.day) {
+      this.day = day;
+      this.dayText = new Date(day * MS_PER_DAY).toISOString().slice(0, 11);
+    }
+    let rest = t - day * MS_PER_DAY;
+    const millis = rest % 1000;
+    rest = (rest - millis) / 1000;
+    const seconds = rest % 60;
+    rest = (rest - seconds) / 60;
+    const minutes = rest % 60;
+    const hours = (rest - minutes) / 60;
+    return `${this.dayText}${DIGITS2[hours]}:${DIGITS2[minutes]}:${DIGITS2[seconds]}.${DIGITS3[millis]}Z`;
+  }
 }
 
 function typeOf(info: Stats): string {
