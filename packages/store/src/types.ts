@@ -34,10 +34,14 @@ export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha
   /**
    * Called once, after every byte is written and made durable but before the object becomes visible,
    * with the digest of what was written. It returns the key and metadata; if it throws, nothing is stored.
+   * A backend that stages the bytes in a local file gives its path (`stagedPath`): the exact bytes
+   * written, readable (never writable) until `place` settles, so a caller can examine what it is about
+   * to commit without reading the source again.
    */
   place(written: {
     sha256: string;
     size: number;
+    stagedPath?: string;
   }): Promise<{ key: string; metadata?: Record<string, string> }>;
 }
 

@@ -23,7 +23,7 @@ export {
 export type { ItemRead, ListedItem } from "./evidence-ops.js";
 export { renderCustodyReportHtml } from "./html.js";
 export type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
-export type { IngestOptions } from "./ingest.js";
+export type { BodyIngestOptions, IngestOptions } from "./ingest.js";
 export type { VaultInitOptions } from "./init.js";
 export type { EvidenceItem } from "./items.js";
 export type { VaultOpenOptions } from "./open.js";

@@ -2,12 +2,14 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
+import { pipeline, type Readable } from "node:stream";
 import { scopeIdSchema } from "@custody/access";
 import { hasZipMagic, verifyPackage } from "@custody/archive";
 import type { Acquisition, ItemRecord } from "@custody/audit";
 import { CustodyError, isCustodyError, toCustodyError } from "@custody/core";
-import { hashFile } from "@custody/hash";
+import { hashFile, ThreadedDigestStream } from "@custody/hash";
 import { serializeManifest } from "@custody/manifest";
+import type { EvidenceStore, StoredObject } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
 
@@ -35,12 +37,7 @@ export async function examineForIngest(
   file: string,
   options: IngestOptions,
 ): Promise<ItemRecord> {
-  if (!scopeIdSchema.safeParse(options.caseId).success) {
-    throw new CustodyError(
-      "ERR_INVALID_ARGUMENT",
-      `'${options.caseId}' is not a case id (letters, digits, '.', '_', '@', '-'; at most 128)`,
-    );
-  }
+  assertCaseId(options.caseId);
   const size = await fileSize(file);
   const kind = options.kind === "file" ? "file" : (await hasZipMagic(file)) ? "package" : "file";
   if (options.kind === "package" && kind !== "package") {
@@ -157,3 +154,182 @@ export function assertIngestable(record: ItemRecord, options: IngestOptions): vo
     { details: { problems: pkg.problems } },
   );
 }
+
+/** What a one-pass ingest needs beside `IngestOptions`: the item's name, and what the body must be. */
+export interface BodyIngestOptions extends IngestOptions {
+  /** The item's name (a file's base name). */
+  name: string;
+  /** Lower-case hex: a body that hashes otherwise is refused, nothing stored. */
+  expectedSha256?: string;
+  /** A body of another size is refused, nothing stored (a file that changed while it was read). */
+  expectedSize?: number;
+  /** Runs the decision and commit (not the read of the body): a server's gate goes here. */
+  whileDeciding?: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+/** The body, written durably but not yet visible: examined, then committed under its address or dropped. */
+export interface StagedBody {
+  readonly sha256: string;
+  readonly size: number;
+  readonly sha1: string;
+  readonly md5: string;
+  /** The staged copy, readable until `commit` or `discard`. */
+  readonly stagedPath: string;
+  commit(placed: { key: string; metadata: Record<string, string> }): Promise<StoredObject>;
+  /** Drops the staged copy (a no-op after `commit`); never throws. */
+  discard(reason: unknown): Promise<void>;
+}
+
+/** A store that can stage a body in a local file before its key is known (the fs store). */
+export function stagesLocally(store: EvidenceStore): boolean {
+  return typeof store.createAddressed === "function" && store.capabilities.backend === "fs";
+}
+
+/**
+ * Reads `body` once: the store hashes it (sha256) and writes it durably into its staging area while
+ * two worker threads compute sha1 and md5 of the same bytes. Resolves when the bytes are durable and
+ * before anything is visible; the caller decides (`commit`) or drops them (`discard`).
+ */
+export async function stageBody(
+  ctx: VaultContext,
+  body: Readable,
+  options: {
+    retainUntil: Date | undefined;
+    legalHold: boolean;
+    abortSignal: AbortSignal | undefined;
+    onProgress?: (bytes: number) => void;
+  },
+): Promise<StagedBody> {
+  const createAddressed = ctx.store.createAddressed?.bind(ctx.store);
+  if (createAddressed === undefined) throw new CustodyError("ERR_INTERNAL", "the store cannot stage a body");
+  const digests = new ThreadedDigestStream({ algorithms: ["sha1", "md5"] });
+  const hashed = pipeline(body, digests, () => {});
+  let reached: (written: { sha256: string; size: number; stagedPath?: string }) => void = () => {};
+  const written = new Promise<{ sha256: string; size: number; stagedPath?: string }>((resolve) => {
+    reached = resolve;
+  });
+  let decide:
+    | {
+        resolve: (placed: { key: string; metadata: Record<string, string> }) => void;
+        reject: (reason: unknown) => void;
+      }
+    | undefined;
+  const decision = new Promise<{ key: string; metadata: Record<string, string> }>((resolve, reject) => {
+    decide = { resolve, reject };
+  });
+  // A decision nobody waits for any more (the store failed first) must not be an unhandled rejection.
+  decision.catch(() => {});
+  const storing = createAddressed(hashed, {
+    place: (done) => {
+      reached(done);
+      return decision;
+    },
+    legalHold: options.legalHold,
+    ...(options.retainUntil === undefined ? {} : { retainUntil: options.retainUntil }),
+    ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  const failedEarly = storing.then(() => {
+    throw new CustodyError("ERR_INTERNAL", "the store committed a body nobody placed");
+  });
+  failedEarly.catch(() => {});
+  let done: { sha256: string; size: number; stagedPath?: string };
+  try {
+    done = await Promise.race([written, failedEarly]);
+  } catch (error) {
+    // A store that failed before reading it all must not leave the reader and hashing workers running.
+    hashed.destroy();
+    body.destroy();
+    throw error;
+  }
+  let settled = false;
+  const settle = (): boolean => {
+    const first = !settled;
+    settled = true;
+    return first;
+  };
+  const stagedPath = done.stagedPath;
+  if (stagedPath === undefined) {
+    decide?.reject(new CustodyError("ERR_INTERNAL", "the store gave no staged copy"));
+    await storing.catch(() => {});
+    throw new CustodyError("ERR_INTERNAL", "the store gave no staged copy");
+  }
+  const raw = digests.result();
+  return {
+    sha256: done.sha256,
+    size: done.size,
+    sha1: raw.digests.sha1 ?? "",
+    md5: raw.digests.md5 ?? "",
+    stagedPath,
+    commit: (placed) => {
+      if (!settle()) throw new CustodyError("ERR_INTERNAL", "a staged body is committed or dropped once");
+      decide?.resolve(placed);
+      return storing;
+    },
+    discard: async (reason) => {
+      if (!settle()) return;
+      decide?.reject(reason);
+      await storing.catch(() => {});
+    },
+  };
+}
+
+/** The item record of a staged body: its digests, and for a package its verification, read from the staged copy. */
+export async function examineStaged(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  staged: StagedBody,
+  options: BodyIngestOptions,
+): Promise<ItemRecord> {
+  if (options.expectedSize !== undefined && staged.size !== options.expectedSize) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      `${options.source ?? options.name} changed while it was read (${staged.size} bytes, not ${options.expectedSize})`,
+    );
+  }
+  if (options.expectedSha256 !== undefined && staged.sha256 !== options.expectedSha256.toLowerCase()) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      `the body's SHA-256 is ${staged.sha256}, not the expected ${options.expectedSha256}`,
+      { details: { expected: options.expectedSha256, actual: staged.sha256 } },
+    );
+  }
+  const path = staged.stagedPath;
+  const kind = options.kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
+  if (options.kind === "package" && kind !== "package") {
+    throw new CustodyError("ERR_PACKAGE_INVALID", `${options.name} is not a ZIP investigation package`);
+  }
+  const pkg = kind === "package" ? await examinePackage(ctx, path, options.abortSignal) : undefined;
+  return {
+    format: "custody.item/v1",
+    id: staged.sha256,
+    kind,
+    caseId: options.caseId,
+    name: options.name,
+    labels: options.labels ?? {},
+    size: staged.size,
+    digests: { sha256: staged.sha256, sha1: staged.sha1, md5: staged.md5 },
+    ...(pkg === undefined ? {} : { package: pkg }),
+    acquisition: {
+      by: principal.id,
+      byFingerprintSha256: principal.fingerprintSha256,
+      at: ctx.clock.now().toISOString(),
+      how: options.how ?? "ingest",
+      where: ctx.hostname,
+      tool: TOOL,
+      source: options.source ?? options.name,
+    },
+  };
+}
+
+export function assertCaseId(caseId: string): void {
+  if (!scopeIdSchema.safeParse(caseId).success) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `'${caseId}' is not a case id (letters, digits, '.', '_', '@', '-'; at most 128)`,
+    );
+  }
+}
+
+/** A regular file's size, before it is read (a file that changes while it is read is refused). */
+export { fileSize as ingestFileSize };

@@ -75,13 +75,16 @@ export async function stageAddressedObject(
   staging: string,
   body: Readable | AsyncIterable<Uint8Array>,
   opts: ValidCreateOptions,
-  place: (written: Sha256Result) => Promise<{ key: string; metadata?: Record<string, string> }>,
+  place: (
+    written: Sha256Result & { stagedPath: string },
+  ) => Promise<{ key: string; metadata?: Record<string, string> }>,
   clock: Clock,
   ids: IdGenerator,
 ): Promise<{ meta: FsObjectMeta; state: FsObjectState }> {
   await mkdir(staging);
-  const digest = await writeHashedFile(join(staging, DATA_FILE), body, opts);
-  const placed = await place({ sha256: digest.sha256, size: digest.size });
+  const stagedPath = join(staging, DATA_FILE);
+  const digest = await writeHashedFile(stagedPath, body, opts);
+  const placed = await place({ sha256: digest.sha256, size: digest.size, stagedPath });
   assertValidKey(placed.key);
   const metadata = placed.metadata ?? {};
   const parsed = objectMetadataSchema.safeParse(metadata);

@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
 import { bodyChunks } from "../chunks.js";
@@ -36,7 +36,9 @@ export async function writeHashedFile(
       }
       hash.update(chunk);
       await writing;
-      writing = handle.write(chunk);
+      writing = writeAll(handle, chunk);
+      // Awaited before the next write; until then a failure must not count as unhandled.
+      writing.catch(() => {});
       size += chunk.byteLength;
       sinceWriteback += chunk.byteLength;
       // One writeback at a time, so writes never queue behind syncs in the thread pool.
@@ -62,5 +64,15 @@ export async function writeHashedFile(
     options.abortSignal?.removeEventListener("abort", onAbort);
     await Promise.allSettled([writing, writeback]);
     await handle.close();
+  }
+}
+
+/** write(2) may take less than asked (a nearly full disk): the rest is written, or the error surfaces. */
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    if (bytesWritten === 0) throw new CustodyError("ERR_IO", "the disk took no bytes of a write");
+    offset += bytesWritten;
   }
 }
