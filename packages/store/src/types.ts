@@ -32,8 +32,8 @@ export interface CreateOptions {
 /** Options of `createAddressed`: the key and metadata are decided by `place` once the body is written. */
 export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha256" | "metadata"> {
   /**
-   * Called once, after every byte is written and made durable but before the object becomes visible,
-   * with the digest of what was written. It returns the key and metadata; if it throws, nothing is stored.
+   * Called once, after every byte is written (its fsync may still be running: the object is committed,
+   * and becomes visible, only after both it and `place` are done), with the digest of what was written. It returns the key and metadata; if it throws, nothing is stored.
    * A backend that stages the bytes in a local file gives its path (`stagedPath`): the exact bytes
    * written, readable (never writable) until `place` settles, so a caller can examine what it is about
    * to commit without reading the source again.

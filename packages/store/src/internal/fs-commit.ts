@@ -15,7 +15,7 @@ import {
   readRecord,
   stateFileName,
 } from "./fs-record.js";
-import { writeHashedFile } from "./fs-write.js";
+import { writeHashedFile, writeHashedFileThen } from "./fs-write.js";
 
 function initialRecord(
   key: string,
@@ -83,8 +83,10 @@ export async function stageAddressedObject(
 ): Promise<{ meta: FsObjectMeta; state: FsObjectState }> {
   await mkdir(staging);
   const stagedPath = join(staging, DATA_FILE);
-  const digest = await writeHashedFile(stagedPath, body, opts);
-  const placed = await place({ sha256: digest.sha256, size: digest.size, stagedPath });
+  // `place` may read the staged bytes while they are being made durable; the commit waits for both.
+  const { digest, then: placed } = await writeHashedFileThen(stagedPath, body, opts, (written) =>
+    place({ sha256: written.sha256, size: written.size, stagedPath }),
+  );
   assertValidKey(placed.key);
   const metadata = placed.metadata ?? {};
   const parsed = objectMetadataSchema.safeParse(metadata);

@@ -17,6 +17,20 @@ export async function writeHashedFile(
   body: Readable | AsyncIterable<Uint8Array>,
   options: { abortSignal: AbortSignal | undefined; onProgress: ((bytes: number) => void) | undefined },
 ): Promise<Sha256Result> {
+  return (await writeHashedFileThen(path, body, options, async () => undefined)).digest;
+}
+
+/**
+ * `writeHashedFile`, with `whileSyncing` called once every byte is written and hashed, side by side with
+ * the final fsync: the caller may read the file meanwhile (from the page cache). Returns once both are
+ * done, so nothing built on the file is ever ahead of its durability.
+ */
+export async function writeHashedFileThen<T>(
+  path: string,
+  body: Readable | AsyncIterable<Uint8Array>,
+  options: { abortSignal: AbortSignal | undefined; onProgress: ((bytes: number) => void) | undefined },
+  whileSyncing: (digest: Sha256Result) => Promise<T>,
+): Promise<{ digest: Sha256Result; then: T }> {
   const handle = await open(path, "wx", 0o444);
   const hash = new Sha256Hasher();
   let size = 0;
@@ -54,9 +68,17 @@ export async function writeHashedFile(
     }
     await writing;
     throwIfAborted(options.abortSignal);
-    await writeback;
-    await handle.sync();
-    return await hash.digest();
+    const digest = await hash.digest();
+    const syncing = (async () => {
+      await writeback;
+      await handle.sync();
+    })();
+    const then = whileSyncing(digest);
+    // Both settle before the handle closes; the first failure wins.
+    const [synced, done] = await Promise.allSettled([syncing, then]);
+    if (synced.status === "rejected") throw synced.reason;
+    if (done.status === "rejected") throw done.reason;
+    return { digest, then: done.value };
   } catch (error) {
     throwIfAborted(options.abortSignal);
     throw error;
