@@ -84,7 +84,7 @@ export async function stageAddressedObject(
   await mkdir(staging);
   const stagedPath = join(staging, DATA_FILE);
   // `place` may read the staged bytes while they are being made durable; the commit waits for both.
-  const { digest, then: placed } = await writeHashedFileThen(stagedPath, body, opts, (written) =>
+  const { digest, result: placed } = await writeHashedFileThen(stagedPath, body, opts, (written) =>
     place({ sha256: written.sha256, size: written.size, stagedPath }),
   );
   assertValidKey(placed.key);

@@ -30,7 +30,7 @@ export async function writeHashedFileThen<T>(
   body: Readable | AsyncIterable<Uint8Array>,
   options: { abortSignal: AbortSignal | undefined; onProgress: ((bytes: number) => void) | undefined },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
-): Promise<{ digest: Sha256Result; then: T }> {
+): Promise<{ digest: Sha256Result; result: T }> {
   const handle = await open(path, "wx", 0o444);
   const hash = new Sha256Hasher();
   let size = 0;
@@ -78,7 +78,7 @@ export async function writeHashedFileThen<T>(
     const [synced, done] = await Promise.allSettled([syncing, then]);
     if (synced.status === "rejected") throw synced.reason;
     if (done.status === "rejected") throw done.reason;
-    return { digest, then: done.value };
+    return { digest, result: done.value };
   } catch (error) {
     throwIfAborted(options.abortSignal);
     throw error;
