@@ -73,9 +73,9 @@ export async function writeHashedFileThen<T>(
       await writeback;
       await handle.sync();
     })();
-    const then = whileSyncing(digest);
+    const placing = whileSyncing(digest);
     // Both settle before the handle closes; the first failure wins.
-    const [synced, done] = await Promise.allSettled([syncing, then]);
+    const [synced, done] = await Promise.allSettled([syncing, placing]);
     if (synced.status === "rejected") throw synced.reason;
     if (done.status === "rejected") throw done.reason;
     return { digest, result: done.value };
