@@ -27,6 +27,12 @@ export interface CreateOptions {
   abortSignal?: AbortSignal;
   /** Called with the number of bytes consumed so far. */
   onProgress?: (bytes: number) => void;
+  /**
+   * About how many bytes the body holds (a file's size, a content-length), when the caller knows: a
+   * large body is hashed on a worker thread while this one moves the bytes. Never checked; a wrong
+   * hint costs speed only.
+   */
+  sizeHint?: number;
 }
 
 /** Options of `createAddressed`: the key and metadata are decided by `place` once the body is written. */
@@ -43,6 +49,12 @@ export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha
     size: number;
     stagedPath?: string;
   }): Promise<{ key: string; metadata?: Record<string, string> }>;
+  /**
+   * Optional, for backends that stage in a local file: called once every byte is in the staged file,
+   * before the backend has hashed it, so a caller may start reading the staged copy side by side with
+   * that hashing. The path is the one `place` gets.
+   */
+  onStaged?(stagedPath: string): void;
 }
 
 export interface ReadOptions {

@@ -13,10 +13,12 @@ import {
   type BodyIngestOptions,
   examineForIngest,
   examineStaged,
+  examineStagedCopy,
   type IngestOptions,
   ingestFileSize,
   openForStore,
   type StagedBody,
+  type StagedExamination,
   stageBody,
   stagesLocally,
 } from "./ingest.js";
@@ -48,7 +50,10 @@ export async function ingestItem(
     const expectedSize = await ingestFileSize(file);
     const body = openForStore(file);
     const named = { ...options, name: basename(file), source: options.source ?? file, expectedSize };
-    return ingestBody(ctx, principal, body, named, false);
+    // sha1, md5 and the package check start on the staged copy once the kernel has copied it,
+    // beside the store's sha256 of it.
+    const examine = (path: string) => examineStagedCopy(ctx, path, undefined, named);
+    return ingestBody(ctx, principal, body, named, false, { wholeFile: true, examine });
   }
   const record = await examineForIngest(ctx, principal, file, options);
   const { retainUntil, legalHold } = protectionOf(ctx, options);
@@ -82,7 +87,9 @@ export async function ingestStreamed(
     body.destroy();
     throw new CustodyError("ERR_INTERNAL", "a streamed ingest needs a store that stages locally");
   }
-  return ingestBody(ctx, principal, body, options, true);
+  return ingestBody(ctx, principal, body, options, true, {
+    ...(options.expectedSize === undefined ? {} : { sizeHint: options.expectedSize }),
+  });
 }
 
 async function ingestBody(
@@ -91,6 +98,11 @@ async function ingestBody(
   body: Readable,
   options: BodyIngestOptions,
   recordEarlyFailure: boolean,
+  how: {
+    wholeFile?: boolean;
+    sizeHint?: number;
+    examine?: (stagedPath: string) => Promise<StagedExamination>;
+  },
 ): Promise<EvidenceItem> {
   const { retainUntil, legalHold } = protectionOf(ctx, options);
   let bytes = 0;
@@ -107,6 +119,7 @@ async function ingestBody(
       onProgress: (n) => {
         bytes = n;
       },
+      ...how,
     });
     const record = await examineStaged(ctx, principal, staged, options);
     const commit = staged.commit;

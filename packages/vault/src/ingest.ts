@@ -171,10 +171,13 @@ export interface BodyIngestOptions extends IngestOptions {
 export interface StagedBody {
   readonly sha256: string;
   readonly size: number;
-  readonly sha1: string;
-  readonly md5: string;
+  /** Computed on the way in for a stream; for a file, from the staged copy by `examineStaged`. */
+  readonly sha1: string | undefined;
+  readonly md5: string | undefined;
   /** The staged copy, readable until `commit` or `discard`. */
   readonly stagedPath: string;
+  /** The examination of the staged copy, when it started before the store had hashed it. */
+  readonly examining: Promise<StagedExamination> | undefined;
   commit(placed: { key: string; metadata: Record<string, string> }): Promise<StoredObject>;
   /** Drops the staged copy (a no-op after `commit`); never throws. */
   discard(reason: unknown): Promise<void>;
@@ -198,12 +201,24 @@ export async function stageBody(
     legalHold: boolean;
     abortSignal: AbortSignal | undefined;
     onProgress?: (bytes: number) => void;
+    /** A file's size or a content-length: a large body's sha256 runs on a worker. */
+    sizeHint?: number;
+    /**
+     * The body is a whole file (`openForStore`): the store copies it in the kernel, and sha1 and md5
+     * are computed from the staged copy instead of on the way in.
+     */
+    wholeFile?: boolean;
+    /** Started on the staged copy as soon as its bytes are there (beside the store's own hashing). */
+    examine?: (stagedPath: string) => Promise<StagedExamination>;
   },
 ): Promise<StagedBody> {
+  let examining: Promise<StagedExamination> | undefined;
+  const examine = options.examine;
   const createAddressed = ctx.store.createAddressed?.bind(ctx.store);
   if (createAddressed === undefined) throw new CustodyError("ERR_INTERNAL", "the store cannot stage a body");
-  const digests = new ThreadedDigestStream({ algorithms: ["sha1", "md5"] });
-  const hashed = pipeline(body, digests, () => {});
+  const digests =
+    options.wholeFile === true ? undefined : new ThreadedDigestStream({ algorithms: ["sha1", "md5"] });
+  const hashed = digests === undefined ? body : pipeline(body, digests, () => {});
   let reached: (written: { sha256: string; size: number; stagedPath?: string }) => void = () => {};
   const written = new Promise<{ sha256: string; size: number; stagedPath?: string }>((resolve) => {
     reached = resolve;
@@ -228,6 +243,16 @@ export async function stageBody(
     ...(options.retainUntil === undefined ? {} : { retainUntil: options.retainUntil }),
     ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.sizeHint === undefined ? {} : { sizeHint: options.sizeHint }),
+    ...(examine === undefined
+      ? {}
+      : {
+          onStaged: (path: string) => {
+            examining = examine(path);
+            // Awaited by examineStaged; a body dropped before that must not leave it unhandled.
+            examining.catch(() => {});
+          },
+        }),
   });
   const failedEarly = storing.then(() => {
     throw new CustodyError("ERR_INTERNAL", "the store committed a body nobody placed");
@@ -254,13 +279,14 @@ export async function stageBody(
     await storing.catch(() => {});
     throw new CustodyError("ERR_INTERNAL", "the store gave no staged copy");
   }
-  const raw = digests.result();
+  const raw = digests?.result();
   return {
     sha256: done.sha256,
     size: done.size,
-    sha1: raw.digests.sha1 ?? "",
-    md5: raw.digests.md5 ?? "",
+    sha1: raw?.digests.sha1,
+    md5: raw?.digests.md5,
     stagedPath,
+    examining,
     commit: (placed) => {
       if (!settle()) throw new CustodyError("ERR_INTERNAL", "a staged body is committed or dropped once");
       decide?.resolve(placed);
@@ -294,12 +320,11 @@ export async function examineStaged(
       { details: { expected: options.expectedSha256, actual: staged.sha256 } },
     );
   }
-  const path = staged.stagedPath;
-  const kind = options.kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
-  if (options.kind === "package" && kind !== "package") {
-    throw new CustodyError("ERR_PACKAGE_INVALID", `${options.name} is not a ZIP investigation package`);
+  const { kind, pkg, digests } = await (staged.examining ??
+    examineStagedCopy(ctx, staged.stagedPath, staged, options));
+  if (digests.size !== staged.size) {
+    throw new CustodyError("ERR_INTEGRITY_MISMATCH", "the staged copy changed while it was examined");
   }
-  const pkg = kind === "package" ? await examinePackage(ctx, path, options.abortSignal) : undefined;
   return {
     format: "custody.item/v1",
     id: staged.sha256,
@@ -308,7 +333,7 @@ export async function examineStaged(
     name: options.name,
     labels: options.labels ?? {},
     size: staged.size,
-    digests: { sha256: staged.sha256, sha1: staged.sha1, md5: staged.md5 },
+    digests: { sha256: staged.sha256, sha1: digests.sha1, md5: digests.md5 },
     ...(pkg === undefined ? {} : { package: pkg }),
     acquisition: {
       by: principal.id,
@@ -320,6 +345,49 @@ export async function examineStaged(
       source: options.source ?? options.name,
     },
   };
+}
+
+/** What the staged copy says: file or package, the package's verification, sha1 and md5. */
+export interface StagedExamination {
+  kind: "file" | "package";
+  pkg: ItemRecord["package"] | undefined;
+  digests: { size: number; sha1: string; md5: string };
+}
+
+/**
+ * Examines the staged copy (page-cached, never the source again): the package check beside the sha1
+ * and md5 a stream already computed on its way in (`known`) or that are computed here.
+ */
+export async function examineStagedCopy(
+  ctx: VaultContext,
+  path: string,
+  known: { size: number; sha1: string | undefined; md5: string | undefined } | undefined,
+  options: IngestOptions & { name: string },
+): Promise<StagedExamination> {
+  const kind = options.kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
+  if (options.kind === "package" && kind !== "package") {
+    throw new CustodyError("ERR_PACKAGE_INVALID", `${options.name} is not a ZIP investigation package`);
+  }
+  const [pkg, digests] = await Promise.all([
+    kind === "package" ? examinePackage(ctx, path, options.abortSignal) : Promise.resolve(undefined),
+    stagedDigests(path, known, options.abortSignal),
+  ]);
+  return { kind, pkg, digests };
+}
+
+async function stagedDigests(
+  path: string,
+  known: { size: number; sha1: string | undefined; md5: string | undefined } | undefined,
+  abortSignal: AbortSignal | undefined,
+): Promise<{ size: number; sha1: string; md5: string }> {
+  if (known?.sha1 !== undefined && known.md5 !== undefined) {
+    return { size: known.size, sha1: known.sha1, md5: known.md5 };
+  }
+  const result = await hashFile(path, {
+    algorithms: ["sha1", "md5"],
+    ...(abortSignal === undefined ? {} : { abortSignal }),
+  });
+  return { size: result.size, sha1: result.digests.sha1 ?? "", md5: result.digests.md5 ?? "" };
 }
 
 export function assertCaseId(caseId: string): void {

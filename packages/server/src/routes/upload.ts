@@ -108,6 +108,7 @@ async function ingestInOnePass(request: FastifyRequest, ctx: RouteContext, query
     return await ctx.vault.ingestStream(principal, body, {
       ...ingestOptions(query),
       name: query.name ?? "upload",
+      ...(Number.isSafeInteger(declared) ? { expectedSize: declared } : {}),
       source: `upload from ${clientAddress(request)}`,
       ...(expected === undefined ? {} : { expectedSha256: expected.toLowerCase() }),
       whileDeciding: (work) => ctx.gate.shared(work),

@@ -74,7 +74,7 @@ export async function stageObject(
 export async function stageAddressedObject(
   staging: string,
   body: Readable | AsyncIterable<Uint8Array>,
-  opts: ValidCreateOptions,
+  opts: ValidCreateOptions & { onStaged?: ((stagedPath: string) => void) | undefined },
   place: (
     written: Sha256Result & { stagedPath: string },
   ) => Promise<{ key: string; metadata?: Record<string, string> }>,
