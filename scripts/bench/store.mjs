@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Store benchmark: custody's fs and Azure backends against their peers, measured in the same run.
-//   pnpm exec tsc -b packages/store packages/azure && node scripts/bench/store.mjs [--fs-mib 1024] [--azure-mib 256] [--peak-mib 4096] [--runs 3]
+//   pnpm exec tsc -b packages/store packages/azure && node scripts/bench/store.mjs [--fs-mib 1024] [--azure-mib 256] [--peak-mib 4096] [--runs 3] [--only fs|azure] [--dir /tmp]
 // Peers: `cp` followed by `openssl dgst -sha256` (fs), a plain @azure/storage-blob uploadFile without hashing (Azure).
 // Peak memory is measured in a child process per backend (maxRSS) while a generated object streams in.
 import { execFileSync, spawn } from "node:child_process";
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     "azure-mib": { type: "string", default: "256" },
     "peak-mib": { type: "string", default: "4096" },
     runs: { type: "string", default: "3" },
+    only: { type: "string" }, // "fs" | "azure": one backend, no peak-memory children
+    dir: { type: "string", default: tmpdir() },
     peak: { type: "string" }, // internal: child mode "fs" | "azure"
     conn: { type: "string" },
   },
@@ -55,6 +57,7 @@ async function time(fn) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const stats = (xs) => ({ min: Math.min(...xs), median: median(xs) });
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -108,6 +111,7 @@ async function benchFs(dir, runs) {
   const peer = [];
   const durable = [];
   const ours = [];
+  const streamed = [];
   for (let run = 0; run < runs; run += 1) {
     const copy = join(dir, `copy-${run}.bin`);
     peer.push(
@@ -127,10 +131,20 @@ async function benchFs(dir, runs) {
     );
     await rm(copy);
     const fs = await FsEvidenceStore.open(join(dir, `store-${run}`));
+    // A whole file: copied by the kernel, the copy hashed while it is fsynced.
     ours.push(await time(() => fs.create("bench/object", createReadStream(file, { highWaterMark: MiB }))));
+    // The same bytes as a stream (an upload): read, hashed on a worker, written, fsynced.
+    const body = Readable.from(createReadStream(file, { highWaterMark: MiB }), { objectMode: false });
+    streamed.push(await time(() => fs.create("bench/streamed", body, { sizeHint: size })));
     await rm(join(dir, `store-${run}`), { recursive: true, force: true });
   }
-  return { size, peer: median(peer), durable: median(durable), ours: median(ours) };
+  return {
+    size,
+    peer: stats(peer),
+    durable: stats(durable),
+    ours: stats(ours),
+    streamed: stats(streamed),
+  };
 }
 
 async function benchAzure(dir, runs) {
@@ -147,6 +161,14 @@ async function benchAzure(dir, runs) {
       connectionString: azurite.conn,
       containerName: "bench",
     });
+    // The same block size and concurrency as peer 2, so both send the same requests.
+    const same = await AzureBlobEvidenceStore.open({
+      connectionString: azurite.conn,
+      containerName: "bench",
+      blockSizeBytes: 8 * MiB,
+      concurrency: 4,
+    });
+    const mine8 = [];
     const peer = [];
     const blocks = [];
     const mine = [];
@@ -156,8 +178,11 @@ async function benchAzure(dir, runs) {
       peer.push(await time(() => container.getBlockBlobClient(`peer-${run}`).uploadFile(file)));
       blocks.push(await time(() => container.getBlockBlobClient(`blocks-${run}`).uploadFile(file, staged)));
       mine.push(await time(() => ours.create(`ours-${run}`, createReadStream(file, { highWaterMark: MiB }))));
+      mine8.push(
+        await time(() => same.create(`ours8-${run}`, createReadStream(file, { highWaterMark: MiB }))),
+      );
     }
-    return { size, peer: median(peer), blocks: median(blocks), ours: median(mine) };
+    return { size, peer: stats(peer), blocks: stats(blocks), ours: stats(mine), ours8: stats(mine8) };
   } finally {
     await azurite.stop();
   }
@@ -201,41 +226,57 @@ function runPeak(kind, conn) {
 async function main() {
   if (values.peak) return peakChild(values.peak);
   const runs = Number(values.runs);
-  const dir = await mkdtemp(join(tmpdir(), "bench-store-"));
+  const dir = await mkdtemp(join(values.dir, "bench-store-"));
   try {
-    const fs = await benchFs(dir, runs);
-    const az = await benchAzure(dir, runs);
-    const azurite = await startAzurite();
+    const fs = values.only === "azure" ? undefined : await benchFs(dir, runs);
+    const az = values.only === "fs" ? undefined : await benchAzure(dir, runs);
     let peaks;
-    try {
-      peaks = { fs: runPeak("fs"), azure: runPeak("azure", azurite.conn) };
-    } finally {
-      await azurite.stop();
+    if (values.only === undefined) {
+      const azurite = await startAzurite();
+      try {
+        peaks = { fs: runPeak("fs"), azure: runPeak("azure", azurite.conn) };
+      } finally {
+        await azurite.stop();
+      }
     }
-    const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
-    const ms = (x) => x.toFixed(0);
+    // min and median of the runs; each ratio is ours over the peer, min over min and median over median
+    const ratio = (a, b) => `${(a.min / b.min).toFixed(2)}× / ${(a.median / b.median).toFixed(2)}×`;
+    const ms = (x) => `${x.min.toFixed(0)} / ${x.median.toFixed(0)}`;
     const rows = [
-      "| operation | median ms | vs peer | target |",
+      "| operation | min / median ms | vs peer (min / median) | target |",
       "| --- | ---: | ---: | --- |",
-      `| fs: cp + openssl dgst -sha256, ${fs.size / MiB} MiB (peer) | ${ms(fs.peer)} | 1.00× | |`,
-      `| fs: cp + sync + openssl dgst -sha256 (durable peer) | ${ms(fs.durable)} | ${ratio(fs.durable, fs.peer)} | |`,
-      `| fs: FsEvidenceStore.create (hash while writing, fsync, commit) | ${ms(fs.ours)} | ${ratio(fs.ours, fs.peer)} (${ratio(fs.ours, fs.durable)} of durable) | ≤ 1.0× |`,
-      `| azure: uploadFile to Azurite, ${az.size / MiB} MiB, no hashing (peer) | ${ms(az.peer)} | 1.00× | |`,
-      `| azure: uploadFile forced to 8 MiB staged blocks (peer 2) | ${ms(az.blocks)} | ${ratio(az.blocks, az.peer)} | |`,
-      `| azure: AzureBlobEvidenceStore.create (sha256, staged blocks) | ${ms(az.ours)} | ${ratio(az.ours, az.peer)} (${ratio(az.ours, az.blocks)} of peer 2) | ≤ 1.15× |`,
     ];
-    console.log(`store benchmark, median of ${runs} runs, node ${process.version}\n`);
+    if (fs !== undefined) {
+      rows.push(
+        `| fs: cp + openssl dgst -sha256, ${fs.size / MiB} MiB (peer) | ${ms(fs.peer)} | 1.00× | |`,
+        `| fs: cp + sync + openssl dgst -sha256 (durable peer) | ${ms(fs.durable)} | ${ratio(fs.durable, fs.peer)} | |`,
+        `| fs: FsEvidenceStore.create of the file (kernel copy, hash of the copy, fsync, commit) | ${ms(fs.ours)} | ${ratio(fs.ours, fs.durable)} of durable | ≤ 1.1× |`,
+        `| fs: FsEvidenceStore.create of the same bytes as a stream (sha256 on a worker) | ${ms(fs.streamed)} | ${ratio(fs.streamed, fs.durable)} of durable | |`,
+      );
+    }
+    if (az !== undefined) {
+      rows.push(
+        `| azure: uploadFile to Azurite, ${az.size / MiB} MiB, no hashing (peer) | ${ms(az.peer)} | 1.00× | |`,
+        `| azure: uploadFile forced to 8 MiB staged blocks (peer 2) | ${ms(az.blocks)} | ${ratio(az.blocks, az.peer)} | |`,
+        `| azure: AzureBlobEvidenceStore.create (sha256, 4 MiB staged blocks: the default) | ${ms(az.ours)} | ${ratio(az.ours, az.blocks)} of peer 2 (${ratio(az.ours, az.peer)} of peer) | ≤ 1.05× of peer 2 |`,
+        `| azure: the same with 8 MiB blocks, 4 in flight (peer 2's requests) | ${ms(az.ours8)} | ${ratio(az.ours8, az.blocks)} of peer 2 (${ratio(az.ours8, az.peer)} of peer) | ≤ 1.05× of peer 2 |`,
+      );
+    }
+    const load = execFileSync("uptime", { encoding: "utf8" }).trim();
+    console.log(`store benchmark, ${runs} runs, node ${process.version}; load: ${load}\n`);
     console.log(rows.join("\n"));
-    console.log(`\npeak RSS streaming a generated ${values["peak-mib"]} MiB object (target ≤ 150 MiB):`);
-    const row = (name, p) => `| ${name} | ${ms(p.baseline)} | ${ms(p.maxRssMiB)} |`;
-    console.log(
-      [
-        "| backend | RSS before MiB | max RSS MiB |",
-        "| --- | ---: | ---: |",
-        row("fs", peaks.fs),
-        row("azure (Azurite)", peaks.azure),
-      ].join("\n"),
-    );
+    if (peaks !== undefined) {
+      console.log(`\npeak RSS streaming a generated ${values["peak-mib"]} MiB object (target ≤ 150 MiB):`);
+      const row = (name, p) => `| ${name} | ${p.baseline.toFixed(0)} | ${p.maxRssMiB.toFixed(0)} |`;
+      console.log(
+        [
+          "| backend | RSS before MiB | max RSS MiB |",
+          "| --- | ---: | ---: |",
+          row("fs", peaks.fs),
+          row("azure (Azurite)", peaks.azure),
+        ].join("\n"),
+      );
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -27,6 +27,12 @@ export interface PackageReader {
   open(entry: PackageEntry): Readable;
   /** An entry read whole (tag files, small payload files), refused past `maxTagFileBytes`. */
   readSmall(entry: PackageEntry): Promise<Buffer>;
+  /**
+   * A stored (not deflated) entry's bytes through one reused buffer, each chunk handed to `update`
+   * synchronously (valid only during the call), with the same size and CRC-32 checks; false for a
+   * deflated entry. No garbage per chunk: memory stays flat however large the entry.
+   */
+  scanStored(entry: PackageEntry, update: (chunk: Buffer) => void): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -64,6 +70,7 @@ export async function openPackageReader(
       entries: [...byPath.values()].map((item) => item.entry),
       get: (path) => byPath.get(path)?.entry,
       open: (entry) => archive.openEntry(lookup(entry)),
+      scanStored: (entry, update) => archive.scanStored(lookup(entry), update),
       readSmall: async (entry) => {
         if (entry.size > maxTag) {
           throw new CustodyError(

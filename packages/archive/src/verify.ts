@@ -165,7 +165,9 @@ async function hashEntry(
     // Small entries in one read: thousands of small files would otherwise each build a stream pipeline.
     if (entry.size <= SMALL_ENTRY && entry.compressedSize <= SMALL_ENTRY)
       hash.update(await reader.readSmall(entry));
-    else for await (const chunk of reader.open(entry)) hash.update(chunk as Buffer);
+    // A large stored entry (a memory image, media) through one reused buffer: no garbage to collect.
+    else if (!(await reader.scanStored(entry, (chunk) => hash.update(chunk))))
+      for await (const chunk of reader.open(entry)) hash.update(chunk as Buffer);
     return hash.digest("hex");
   } catch (error) {
     if (!isCustodyError(error) || isRefusal(error.code)) throw error;

@@ -117,9 +117,13 @@ describe("graceful shutdown", () => {
         headers: { "content-type": "application/octet-stream", "content-length": "8" },
       });
       body.write("half");
-      const spool = join(served.vaultDir, "server", "uploads");
+      // the upload streams straight into the store's staging area
+      const staging = join(served.vaultDir, "store", "tmp");
       await eventually(
-        async () => ((await readdir(spool).catch(() => [])).length > 0 ? true : undefined),
+        async () =>
+          (await readdir(staging).catch(() => [])).some((name) => name.endsWith(".create"))
+            ? true
+            : undefined,
         "the upload started",
       );
       const closed = served.server.close();

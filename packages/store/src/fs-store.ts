@@ -144,12 +144,19 @@ export class FsEvidenceStore implements EvidenceStore {
     if (typeof options?.place !== "function") {
       throw new CustodyError("ERR_INVALID_ARGUMENT", "createAddressed needs a place function");
     }
-    const { place, ...rest } = options;
+    const { place, onStaged, ...rest } = options;
     const opts = validateCreateOptions(rest, this.#clock);
     throwIfAborted(opts.abortSignal);
     const staging = join(this.#tmp, tempName(".create"));
     try {
-      const staged = await stageAddressedObject(staging, body, opts, place, this.#clock, this.#ids);
+      const staged = await stageAddressedObject(
+        staging,
+        body,
+        { ...opts, onStaged },
+        place,
+        this.#clock,
+        this.#ids,
+      );
       throwIfAborted(opts.abortSignal);
       const key = staged.meta.key;
       const target = objectDir(this.#objects, key);

@@ -27,18 +27,34 @@ export interface CreateOptions {
   abortSignal?: AbortSignal;
   /** Called with the number of bytes consumed so far. */
   onProgress?: (bytes: number) => void;
+  /**
+   * About how many bytes the body holds (a file's size, a content-length), when the caller knows: a
+   * large body is hashed on a worker thread while this one moves the bytes. Never checked; a wrong
+   * hint costs speed only.
+   */
+  sizeHint?: number;
 }
 
 /** Options of `createAddressed`: the key and metadata are decided by `place` once the body is written. */
 export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha256" | "metadata"> {
   /**
-   * Called once, after every byte is written and made durable but before the object becomes visible,
-   * with the digest of what was written. It returns the key and metadata; if it throws, nothing is stored.
+   * Called once, after every byte is written (its fsync may still be running: the object is committed,
+   * and becomes visible, only after both it and `place` are done), with the digest of what was written. It returns the key and metadata; if it throws, nothing is stored.
+   * A backend that stages the bytes in a local file gives its path (`stagedPath`): the exact bytes
+   * written, readable (never writable) until `place` settles, so a caller can examine what it is about
+   * to commit without reading the source again.
    */
   place(written: {
     sha256: string;
     size: number;
+    stagedPath?: string;
   }): Promise<{ key: string; metadata?: Record<string, string> }>;
+  /**
+   * Optional, for backends that stage in a local file: called once every byte is in the staged file,
+   * before the backend has hashed it, so a caller may start reading the staged copy side by side with
+   * that hashing. The path is the one `place` gets.
+   */
+  onStaged?(stagedPath: string): void;
 }
 
 export interface ReadOptions {

@@ -59,6 +59,7 @@ export interface ValidCreateOptions {
   metadata: Record<string, string>;
   abortSignal: AbortSignal | undefined;
   onProgress: ((bytes: number) => void) | undefined;
+  sizeHint: number | undefined;
 }
 
 /** Checks every create option up front so a bad call changes nothing. */
@@ -75,6 +76,8 @@ export function validateCreateOptions(options: CreateOptions | undefined, clock:
   if (!parsed.success) invalid(`metadata is not valid: ${parsed.error.issues[0]?.message ?? "bad shape"}`);
   if (o.onProgress !== undefined && typeof o.onProgress !== "function")
     invalid("onProgress must be a function");
+  if (o.sizeHint !== undefined && !(Number.isSafeInteger(o.sizeHint) && o.sizeHint >= 0))
+    invalid("sizeHint must be a non-negative integer");
   return {
     expectedSha256: o.expectedSha256,
     retainUntil,
@@ -82,6 +85,7 @@ export function validateCreateOptions(options: CreateOptions | undefined, clock:
     metadata: { ...metadata },
     abortSignal: o.abortSignal,
     onProgress: o.onProgress,
+    sizeHint: o.sizeHint,
   };
 }
 

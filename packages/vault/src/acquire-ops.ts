@@ -192,7 +192,9 @@ async function recordOf(
   const sha256 = options.compress === undefined ? written.sha256 : (raw.digests.sha256 ?? "");
   const image = await source.finish({ size: raw.size, sha256 });
   const storedAs =
-    options.compress === undefined ? {} : { storedAs: { encoding: options.compress, ...written } };
+    options.compress === undefined
+      ? {}
+      : { storedAs: { encoding: options.compress, sha256: written.sha256, size: written.size } };
   return {
     format: "custody.item/v1",
     id: sha256,

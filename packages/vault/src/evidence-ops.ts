@@ -1,12 +1,27 @@
+import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import type { AccessPolicy, Resource } from "@custody/access";
-import { itemRecordSha256 } from "@custody/audit";
+import { type ItemRecord, itemRecordSha256 } from "@custody/audit";
 import { CustodyError } from "@custody/core";
 import type { StoredObject } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { FACT, itemTarget } from "./facts.js";
-import { assertIngestable, examineForIngest, type IngestOptions, openForStore } from "./ingest.js";
+import {
+  assertCaseId,
+  assertIngestable,
+  type BodyIngestOptions,
+  examineForIngest,
+  examineStaged,
+  examineStagedCopy,
+  type IngestOptions,
+  ingestFileSize,
+  openForStore,
+  type StagedBody,
+  type StagedExamination,
+  stageBody,
+  stagesLocally,
+} from "./ingest.js";
 import { listedItem, viewItem } from "./item-view.js";
 import {
   type EvidenceItem,
@@ -29,36 +44,149 @@ export async function ingestItem(
   file: string,
   options: IngestOptions,
 ): Promise<EvidenceItem> {
+  if (stagesLocally(ctx.store)) {
+    // One read of the file: staged durably while hashed, then examined from the staged copy.
+    assertCaseId(options.caseId);
+    const expectedSize = await ingestFileSize(file);
+    const body = openForStore(file);
+    const named = { ...options, name: basename(file), source: options.source ?? file, expectedSize };
+    // sha1, md5 and the package check start on the staged copy once the kernel has copied it,
+    // beside the store's sha256 of it.
+    const examine = (path: string) => examineStagedCopy(ctx, path, undefined, named);
+    return ingestBody(ctx, principal, body, named, false, { wholeFile: true, examine });
+  }
   const record = await examineForIngest(ctx, principal, file, options);
+  const { retainUntil, legalHold } = protectionOf(ctx, options);
+  const store = (key: string, metadata: Record<string, string>) =>
+    ctx.store.create(key, openForStore(file), {
+      expectedSha256: record.id,
+      ...(retainUntil === undefined ? {} : { retainUntil }),
+      legalHold,
+      metadata,
+      ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+    });
+  return ctx.guard.run(ingestRequest(principal, record, file), () =>
+    ctx.locks.with([itemLock(record.caseId, record.id)], () =>
+      storeIngested(ctx, principal, record, options, { retainUntil, legalHold, store }),
+    ),
+  );
+}
+
+/**
+ * Ingests a stream (a server's upload) in one pass from the body to the durable store; only for a store
+ * that stages locally (`stagesLocally`). A failure before the vault decides (the client left, the digest
+ * differed) is recorded as an `error` of `evidence.ingest` in the case.
+ */
+export async function ingestStreamed(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  body: Readable,
+  options: BodyIngestOptions,
+): Promise<EvidenceItem> {
+  if (!stagesLocally(ctx.store)) {
+    body.destroy();
+    throw new CustodyError("ERR_INTERNAL", "a streamed ingest needs a store that stages locally");
+  }
+  return ingestBody(ctx, principal, body, options, true, {
+    ...(options.expectedSize === undefined ? {} : { sizeHint: options.expectedSize }),
+  });
+}
+
+async function ingestBody(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  body: Readable,
+  options: BodyIngestOptions,
+  recordEarlyFailure: boolean,
+  how: {
+    wholeFile?: boolean;
+    sizeHint?: number;
+    examine?: (stagedPath: string) => Promise<StagedExamination>;
+  },
+): Promise<EvidenceItem> {
+  const { retainUntil, legalHold } = protectionOf(ctx, options);
+  let bytes = 0;
+  let staged: StagedBody | undefined;
+  let decided = false;
+  let staging = false;
+  try {
+    assertCaseId(options.caseId);
+    staging = true;
+    staged = await stageBody(ctx, body, {
+      retainUntil,
+      legalHold,
+      abortSignal: options.abortSignal,
+      onProgress: (n) => {
+        bytes = n;
+      },
+      ...how,
+    });
+    const record = await examineStaged(ctx, principal, staged, options);
+    const commit = staged.commit;
+    const store = (key: string, metadata: Record<string, string>) => commit({ key, metadata });
+    const decide = () => {
+      decided = true;
+      return ctx.guard.run(ingestRequest(principal, record, options.source ?? options.name), () =>
+        ctx.locks.with([itemLock(record.caseId, record.id)], () =>
+          storeIngested(ctx, principal, record, options, { retainUntil, legalHold, store }),
+        ),
+      );
+    };
+    return await (options.whileDeciding === undefined ? decide() : options.whileDeciding(decide));
+  } catch (error) {
+    body.destroy();
+    // Once the body is being stored, a failure before the decision is recorded (a full disk, a
+    // client that left, a digest that differed); a stream's failure always is.
+    if (!decided && (recordEarlyFailure || staging)) {
+      ctx.guard.assertAuthenticated(principal);
+      await ctx.guard.failed(principal, "evidence.ingest", `case:${options.caseId}`, error, {
+        bytesReceived: bytes,
+      });
+    }
+    throw error;
+  } finally {
+    await staged?.discard(new CustodyError("ERR_ABORTED", "the ingest was not committed"));
+  }
+}
+
+function ingestRequest(principal: AuthenticatedPrincipal, record: ItemRecord, source: string) {
   const deviceId = record.package?.deviceId;
   const resource: Resource = {
     kind: "case",
     caseId: record.caseId,
     ...(deviceId === undefined ? {} : { deviceId }),
   };
-  const target = itemTarget(record.caseId, record.id);
   const details = {
-    source: file,
+    source,
     size: record.size,
     sha256: record.id,
     kind: record.kind,
     caseId: record.caseId,
   };
-  const request = { principal, action: "evidence.ingest", resource, target, details } as const;
-  return ctx.guard.run(request, () =>
-    ctx.locks.with([itemLock(record.caseId, record.id)], () =>
-      storeIngested(ctx, principal, file, record, options),
-    ),
-  );
+  const target = itemTarget(record.caseId, record.id);
+  return { principal, action: "evidence.ingest", resource, target, details } as const;
+}
+
+function protectionOf(
+  ctx: VaultContext,
+  options: IngestOptions,
+): { retainUntil: Date | undefined; legalHold: boolean } {
+  const retainDays = options.retainDays ?? ctx.config.defaultRetentionDays;
+  const retainUntil = retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
+  return { retainUntil, legalHold: options.legalHold === true };
 }
 
 /** Under the item's lock: two ingests of the same bytes into one case cannot both store and state it. */
 async function storeIngested(
   ctx: VaultContext,
   principal: AuthenticatedPrincipal,
-  file: string,
-  record: Awaited<ReturnType<typeof examineForIngest>>,
+  record: ItemRecord,
   options: IngestOptions,
+  how: {
+    retainUntil: Date | undefined;
+    legalHold: boolean;
+    store: (key: string, metadata: Record<string, string>) => Promise<StoredObject>;
+  },
 ): Promise<EvidenceItem> {
   const target = itemTarget(record.caseId, record.id);
   assertIngestable(record, options);
@@ -68,15 +196,9 @@ async function storeIngested(
       details: { id: record.id, caseId: record.caseId },
     });
   }
-  const retainDays = options.retainDays ?? ctx.config.defaultRetentionDays;
-  const retainUntil = retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
-  const legalHold = options.legalHold === true;
-  const stored = await ctx.store.create(itemKey(record.caseId, record.id), openForStore(file), {
-    expectedSha256: record.id,
-    ...(retainUntil === undefined ? {} : { retainUntil }),
-    legalHold,
-    metadata: { [RECORD_METADATA_KEY]: encodeItemRecord(record) },
-    ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+  const { retainUntil, legalHold } = how;
+  const stored = await how.store(itemKey(record.caseId, record.id), {
+    [RECORD_METADATA_KEY]: encodeItemRecord(record),
   });
   await ctx.guard.fact(
     principal.id,

@@ -33,7 +33,7 @@ export { TOKEN_MAX_TTL_MS } from "./enrollment-ops.js";
 export type { ItemRead, ListedItem } from "./evidence-ops.js";
 export { renderCustodyReportHtml } from "./html.js";
 export type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
-export type { IngestOptions } from "./ingest.js";
+export type { BodyIngestOptions, IngestOptions } from "./ingest.js";
 export type { VaultInitOptions } from "./init.js";
 export type { EvidenceItem } from "./items.js";
 export type { LiveDecisionRequest, LiveFileOptions } from "./live-ops.js";

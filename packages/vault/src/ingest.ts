@@ -2,12 +2,14 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
+import { pipeline, type Readable } from "node:stream";
 import { scopeIdSchema } from "@custody/access";
 import { hasZipMagic, verifyPackage } from "@custody/archive";
 import type { Acquisition, ItemRecord } from "@custody/audit";
 import { CustodyError, isCustodyError, toCustodyError } from "@custody/core";
-import { hashFile } from "@custody/hash";
+import { hashFile, ThreadedDigestStream } from "@custody/hash";
 import { serializeManifest } from "@custody/manifest";
+import type { EvidenceStore, StoredObject } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
 
@@ -35,12 +37,7 @@ export async function examineForIngest(
   file: string,
   options: IngestOptions,
 ): Promise<ItemRecord> {
-  if (!scopeIdSchema.safeParse(options.caseId).success) {
-    throw new CustodyError(
-      "ERR_INVALID_ARGUMENT",
-      `'${options.caseId}' is not a case id (letters, digits, '.', '_', '@', '-'; at most 128)`,
-    );
-  }
+  assertCaseId(options.caseId);
   const size = await fileSize(file);
   const kind = options.kind === "file" ? "file" : (await hasZipMagic(file)) ? "package" : "file";
   if (options.kind === "package" && kind !== "package") {
@@ -157,3 +154,250 @@ export function assertIngestable(record: ItemRecord, options: IngestOptions): vo
     { details: { problems: pkg.problems } },
   );
 }
+
+/** What a one-pass ingest needs beside `IngestOptions`: the item's name, and what the body must be. */
+export interface BodyIngestOptions extends IngestOptions {
+  /** The item's name (a file's base name). */
+  name: string;
+  /** Lower-case hex: a body that hashes otherwise is refused, nothing stored. */
+  expectedSha256?: string;
+  /** A body of another size is refused, nothing stored (a file that changed while it was read). */
+  expectedSize?: number;
+  /** Runs the decision and commit (not the read of the body): a server's gate goes here. */
+  whileDeciding?: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+/** The body, written durably but not yet visible: examined, then committed under its address or dropped. */
+export interface StagedBody {
+  readonly sha256: string;
+  readonly size: number;
+  /** Computed on the way in for a stream; for a file, from the staged copy by `examineStaged`. */
+  readonly sha1: string | undefined;
+  readonly md5: string | undefined;
+  /** The staged copy, readable until `commit` or `discard`. */
+  readonly stagedPath: string;
+  /** The examination of the staged copy, when it started before the store had hashed it. */
+  readonly examining: Promise<StagedExamination> | undefined;
+  commit(placed: { key: string; metadata: Record<string, string> }): Promise<StoredObject>;
+  /** Drops the staged copy (a no-op after `commit`); never throws. */
+  discard(reason: unknown): Promise<void>;
+}
+
+/** A store that can stage a body in a local file before its key is known (the fs store). */
+export function stagesLocally(store: EvidenceStore): boolean {
+  return typeof store.createAddressed === "function" && store.capabilities.backend === "fs";
+}
+
+/**
+ * Reads `body` once: the store hashes it (sha256) and writes it durably into its staging area while
+ * two worker threads compute sha1 and md5 of the same bytes. Resolves when the bytes are durable and
+ * before anything is visible; the caller decides (`commit`) or drops them (`discard`).
+ */
+export async function stageBody(
+  ctx: VaultContext,
+  body: Readable,
+  options: {
+    retainUntil: Date | undefined;
+    legalHold: boolean;
+    abortSignal: AbortSignal | undefined;
+    onProgress?: (bytes: number) => void;
+    /** A file's size or a content-length: a large body's sha256 runs on a worker. */
+    sizeHint?: number;
+    /**
+     * The body is a whole file (`openForStore`): the store copies it in the kernel, and sha1 and md5
+     * are computed from the staged copy instead of on the way in.
+     */
+    wholeFile?: boolean;
+    /** Started on the staged copy as soon as its bytes are there (beside the store's own hashing). */
+    examine?: (stagedPath: string) => Promise<StagedExamination>;
+  },
+): Promise<StagedBody> {
+  let examining: Promise<StagedExamination> | undefined;
+  const examine = options.examine;
+  const createAddressed = ctx.store.createAddressed?.bind(ctx.store);
+  if (createAddressed === undefined) throw new CustodyError("ERR_INTERNAL", "the store cannot stage a body");
+  const digests =
+    options.wholeFile === true ? undefined : new ThreadedDigestStream({ algorithms: ["sha1", "md5"] });
+  const hashed = digests === undefined ? body : pipeline(body, digests, () => {});
+  let reached: (written: { sha256: string; size: number; stagedPath?: string }) => void = () => {};
+  const written = new Promise<{ sha256: string; size: number; stagedPath?: string }>((resolve) => {
+    reached = resolve;
+  });
+  let decide:
+    | {
+        resolve: (placed: { key: string; metadata: Record<string, string> }) => void;
+        reject: (reason: unknown) => void;
+      }
+    | undefined;
+  const decision = new Promise<{ key: string; metadata: Record<string, string> }>((resolve, reject) => {
+    decide = { resolve, reject };
+  });
+  // A decision nobody waits for any more (the store failed first) must not be an unhandled rejection.
+  decision.catch(() => {});
+  const storing = createAddressed(hashed, {
+    place: (done) => {
+      reached(done);
+      return decision;
+    },
+    legalHold: options.legalHold,
+    ...(options.retainUntil === undefined ? {} : { retainUntil: options.retainUntil }),
+    ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.sizeHint === undefined ? {} : { sizeHint: options.sizeHint }),
+    ...(examine === undefined
+      ? {}
+      : {
+          onStaged: (path: string) => {
+            examining = examine(path);
+            // Awaited by examineStaged; a body dropped before that must not leave it unhandled.
+            examining.catch(() => {});
+          },
+        }),
+  });
+  const failedEarly = storing.then(() => {
+    throw new CustodyError("ERR_INTERNAL", "the store committed a body nobody placed");
+  });
+  failedEarly.catch(() => {});
+  let done: { sha256: string; size: number; stagedPath?: string };
+  try {
+    done = await Promise.race([written, failedEarly]);
+  } catch (error) {
+    // A store that failed before reading it all must not leave the reader and hashing workers running.
+    hashed.destroy();
+    body.destroy();
+    throw error;
+  }
+  let settled = false;
+  const settle = (): boolean => {
+    const first = !settled;
+    settled = true;
+    return first;
+  };
+  const stagedPath = done.stagedPath;
+  if (stagedPath === undefined) {
+    decide?.reject(new CustodyError("ERR_INTERNAL", "the store gave no staged copy"));
+    await storing.catch(() => {});
+    throw new CustodyError("ERR_INTERNAL", "the store gave no staged copy");
+  }
+  const raw = digests?.result();
+  return {
+    sha256: done.sha256,
+    size: done.size,
+    sha1: raw?.digests.sha1,
+    md5: raw?.digests.md5,
+    stagedPath,
+    examining,
+    commit: (placed) => {
+      if (!settle()) throw new CustodyError("ERR_INTERNAL", "a staged body is committed or dropped once");
+      decide?.resolve(placed);
+      return storing;
+    },
+    discard: async (reason) => {
+      if (!settle()) return;
+      decide?.reject(reason);
+      await storing.catch(() => {});
+    },
+  };
+}
+
+/** The item record of a staged body: its digests, and for a package its verification, read from the staged copy. */
+export async function examineStaged(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  staged: StagedBody,
+  options: BodyIngestOptions,
+): Promise<ItemRecord> {
+  if (options.expectedSize !== undefined && staged.size !== options.expectedSize) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      `${options.source ?? options.name} changed while it was read (${staged.size} bytes, not ${options.expectedSize})`,
+    );
+  }
+  if (options.expectedSha256 !== undefined && staged.sha256 !== options.expectedSha256.toLowerCase()) {
+    throw new CustodyError(
+      "ERR_INTEGRITY_MISMATCH",
+      `the body's SHA-256 is ${staged.sha256}, not the expected ${options.expectedSha256}`,
+      { details: { expected: options.expectedSha256, actual: staged.sha256 } },
+    );
+  }
+  const { kind, pkg, digests } = await (staged.examining ??
+    examineStagedCopy(ctx, staged.stagedPath, staged, options));
+  if (digests.size !== staged.size) {
+    throw new CustodyError("ERR_INTEGRITY_MISMATCH", "the staged copy changed while it was examined");
+  }
+  return {
+    format: "custody.item/v1",
+    id: staged.sha256,
+    kind,
+    caseId: options.caseId,
+    name: options.name,
+    labels: options.labels ?? {},
+    size: staged.size,
+    digests: { sha256: staged.sha256, sha1: digests.sha1, md5: digests.md5 },
+    ...(pkg === undefined ? {} : { package: pkg }),
+    acquisition: {
+      by: principal.id,
+      byFingerprintSha256: principal.fingerprintSha256,
+      at: ctx.clock.now().toISOString(),
+      how: options.how ?? "ingest",
+      where: ctx.hostname,
+      tool: TOOL,
+      source: options.source ?? options.name,
+    },
+  };
+}
+
+/** What the staged copy says: file or package, the package's verification, sha1 and md5. */
+export interface StagedExamination {
+  kind: "file" | "package";
+  pkg: ItemRecord["package"] | undefined;
+  digests: { size: number; sha1: string; md5: string };
+}
+
+/**
+ * Examines the staged copy (page-cached, never the source again): the package check beside the sha1
+ * and md5 a stream already computed on its way in (`known`) or that are computed here.
+ */
+export async function examineStagedCopy(
+  ctx: VaultContext,
+  path: string,
+  known: { size: number; sha1: string | undefined; md5: string | undefined } | undefined,
+  options: IngestOptions & { name: string },
+): Promise<StagedExamination> {
+  const kind = options.kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
+  if (options.kind === "package" && kind !== "package") {
+    throw new CustodyError("ERR_PACKAGE_INVALID", `${options.name} is not a ZIP investigation package`);
+  }
+  const [pkg, digests] = await Promise.all([
+    kind === "package" ? examinePackage(ctx, path, options.abortSignal) : Promise.resolve(undefined),
+    stagedDigests(path, known, options.abortSignal),
+  ]);
+  return { kind, pkg, digests };
+}
+
+async function stagedDigests(
+  path: string,
+  known: { size: number; sha1: string | undefined; md5: string | undefined } | undefined,
+  abortSignal: AbortSignal | undefined,
+): Promise<{ size: number; sha1: string; md5: string }> {
+  if (known?.sha1 !== undefined && known.md5 !== undefined) {
+    return { size: known.size, sha1: known.sha1, md5: known.md5 };
+  }
+  const result = await hashFile(path, {
+    algorithms: ["sha1", "md5"],
+    ...(abortSignal === undefined ? {} : { abortSignal }),
+  });
+  return { size: result.size, sha1: result.digests.sha1 ?? "", md5: result.digests.md5 ?? "" };
+}
+
+export function assertCaseId(caseId: string): void {
+  if (!scopeIdSchema.safeParse(caseId).success) {
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `'${caseId}' is not a case id (letters, digits, '.', '_', '@', '-'; at most 128)`,
+    );
+  }
+}
+
+/** A regular file's size, before it is read (a file that changes while it is read is refused). */
+export { fileSize as ingestFileSize };

@@ -61,6 +61,7 @@ import {
   holdItem,
   type ItemRead,
   ingestItem,
+  ingestStreamed,
   type ListedItem,
   listItems,
   readItem,
@@ -72,7 +73,7 @@ import {
   issueIdentityFor,
   revokeIdentity,
 } from "./identity-ops.js";
-import type { IngestOptions } from "./ingest.js";
+import { type BodyIngestOptions, type IngestOptions, stagesLocally } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
 import {
@@ -322,6 +323,24 @@ export class Vault {
 
   ingest(principal: AuthenticatedPrincipal, file: string, options: IngestOptions): Promise<EvidenceItem> {
     return ingestItem(this.#ctx, principal, file, options);
+  }
+
+  /** True when `ingestStream` can take a body in one pass (the store stages it locally). */
+  get streamsIngest(): boolean {
+    return stagesLocally(this.#ctx.store);
+  }
+
+  /**
+   * Ingests a stream (an upload) in one pass: staged durably while hashed, examined from the staged copy,
+   * then committed under its content address or dropped. Only when `streamsIngest`; a failure before the
+   * vault decides is recorded as an ingest `error`.
+   */
+  ingestStream(
+    principal: AuthenticatedPrincipal,
+    body: Readable,
+    options: BodyIngestOptions,
+  ): Promise<EvidenceItem> {
+    return ingestStreamed(this.#ctx, principal, body, options);
   }
 
   /**

@@ -22,6 +22,8 @@ export interface ArchiveReader {
   openEntry(entry: ArchiveEntry): Readable;
   /** A small entry's bytes at once (one read, inflated in one call, same checks); see WHOLE_LIMIT. */
   readWhole(entry: ArchiveEntry): Promise<Buffer>;
+  /** A stored entry through one reused buffer, chunks handed to `update` synchronously; false if deflated. */
+  scanStored(entry: ArchiveEntry, update: (chunk: Buffer) => void): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -112,6 +114,34 @@ class Reader implements ArchiveReader {
     const done = inflater === undefined ? pipeline(input, check) : pipeline(input, inflater, check);
     done.catch((error: unknown) => check.destroy(streamError(error, entry)));
     return check;
+  }
+
+  async scanStored(entry: ArchiveEntry, update: (chunk: Buffer) => void): Promise<boolean> {
+    if (entry.method !== "store") return false;
+    const start = this.dataStarts.get(entry);
+    if (start === undefined)
+      throw new CustodyError("ERR_INVALID_ARGUMENT", `${entry.name} is not an entry of this archive`);
+    if (entry.compressedSize !== entry.size) {
+      throw sizeMismatch(entry, `${entry.compressedSize} bytes stored, ${entry.size} declared`);
+    }
+    const buffer = Buffer.allocUnsafeSlow(Math.max(1, Math.min(READ_CHUNK, entry.size)));
+    let crc = 0;
+    for (let done = 0; done < entry.size; ) {
+      const length = Math.min(buffer.length, entry.size - done);
+      const { bytesRead } = await this.file.read(buffer, 0, length, start + done);
+      if (bytesRead === 0)
+        throw new CustodyError("ERR_ARCHIVE_MALFORMED", `${entry.name}: unexpected end of file`);
+      const chunk = buffer.subarray(0, bytesRead);
+      crc = crc32(chunk, crc);
+      update(chunk);
+      done += bytesRead;
+    }
+    if (crc >>> 0 !== entry.crc32 >>> 0) {
+      throw new CustodyError("ERR_INTEGRITY_MISMATCH", `${entry.name}: CRC-32 differs`, {
+        details: { path: entry.name },
+      });
+    }
+    return true;
   }
 
   async readWhole(entry: ArchiveEntry): Promise<Buffer> {

@@ -2,7 +2,7 @@ import { createHash, type Hash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform, type TransformCallback } from "node:stream";
+import { pipeline as pipelineCallback, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type IngestQuery, ROUTES, UPLOAD_DIGEST_HEADER } from "@custody/api";
 import { CustodyError, isCustodyError } from "@custody/core";
@@ -35,6 +35,16 @@ export function uploadRoute(app: FastifyInstance, ctx: RouteContext): void {
       throw new CustodyError("ERR_SERVER_BUSY", "too many uploads in progress; retry later");
     }
     ctx.uploads.active += 1;
+    if (ctx.vault.streamsIngest) {
+      try {
+        return await ingestInOnePass(request, ctx, query);
+      } catch (error) {
+        if (isCustodyError(error) && error.code !== "ERR_SERVER_BUSY") reply.header("connection", "close");
+        throw error;
+      } finally {
+        ctx.uploads.active -= 1;
+      }
+    }
     const spool = join(ctx.vault.dir, UPLOAD_DIR, randomUUID());
     try {
       const file = join(spool, query.name ?? "upload");
@@ -52,6 +62,79 @@ export function uploadRoute(app: FastifyInstance, ctx: RouteContext): void {
       await rm(spool, { recursive: true, force: true });
     }
   });
+}
+
+/**
+ * One pass from the socket to the durable store: the meter counts (and cuts) the body as the vault's
+ * store writes and hashes it; the vault examines the staged copy and commits it or drops it. The vault
+ * records a failure that happens before it decides; one refused before a byte moves is recorded here.
+ */
+async function ingestInOnePass(request: FastifyRequest, ctx: RouteContext, query: IngestQuery) {
+  const principal = principalOf(request);
+  const declared = Number(request.headers["content-length"] ?? Number.NaN);
+  const meter = new UploadMeter(ctx.limits, declared, false);
+  try {
+    if (declared > ctx.limits.maxUploadBytes) {
+      const failure = meter.tooLarge(declared);
+      await ctx.vault.recordIngestFailure(principal, query.case, failure, { bytesReceived: 0 });
+      throw failure;
+    }
+    const body = new CompleteBody(request);
+    // The client's failures reach the store as coded errors: a socket error or an early close is
+    // ERR_ABORTED (unless the meter cut the body first: its own error says why).
+    request.raw.once("error", (error) => meter.destroy(asUploadFailure(error, meter.bytes)));
+    request.raw.once("close", () => {
+      if (!request.raw.complete && !meter.destroyed) {
+        meter.destroy(new CustodyError("ERR_ABORTED", "the client closed the upload before its end"));
+      }
+    });
+    // Cut: the rest is discarded while the refusal is answered (the connection then closes).
+    meter.once("error", () => {
+      request.raw.unpipe(meter);
+      request.raw.resume();
+    });
+    request.raw.pipe(meter);
+    pipelineCallback(meter, body, () => {});
+    const expected = request.headers[UPLOAD_DIGEST_HEADER];
+    if (expected !== undefined && (typeof expected !== "string" || !/^[0-9a-fA-F]{64}$/.test(expected))) {
+      body.destroy();
+      const failure = new CustodyError(
+        "ERR_INVALID_ARGUMENT",
+        `${UPLOAD_DIGEST_HEADER} must be 64 hexadecimal digits`,
+      );
+      await ctx.vault.recordIngestFailure(principal, query.case, failure, { bytesReceived: 0 });
+      throw failure;
+    }
+    return await ctx.vault.ingestStream(principal, body, {
+      ...ingestOptions(query),
+      name: query.name ?? "upload",
+      ...(Number.isSafeInteger(declared) ? { expectedSize: declared } : {}),
+      source: `upload from ${clientAddress(request)}`,
+      ...(expected === undefined ? {} : { expectedSha256: expected.toLowerCase() }),
+      whileDeciding: (work) => ctx.gate.shared(work),
+    });
+  } finally {
+    meter.stop();
+  }
+}
+
+/** Ends only when the request ended complete: a client that closes early fails the body, not ends it. */
+class CompleteBody extends Transform {
+  readonly #request: FastifyRequest;
+
+  constructor(request: FastifyRequest) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.#request = request;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#request.raw.complete) done();
+    else done(new CustodyError("ERR_ABORTED", "the client closed the upload before its end"));
+  }
 }
 
 async function receive(

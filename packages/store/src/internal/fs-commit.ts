@@ -15,7 +15,7 @@ import {
   readRecord,
   stateFileName,
 } from "./fs-record.js";
-import { writeHashedFile } from "./fs-write.js";
+import { writeHashedFile, writeHashedFileThen } from "./fs-write.js";
 
 function initialRecord(
   key: string,
@@ -74,14 +74,19 @@ export async function stageObject(
 export async function stageAddressedObject(
   staging: string,
   body: Readable | AsyncIterable<Uint8Array>,
-  opts: ValidCreateOptions,
-  place: (written: Sha256Result) => Promise<{ key: string; metadata?: Record<string, string> }>,
+  opts: ValidCreateOptions & { onStaged?: ((stagedPath: string) => void) | undefined },
+  place: (
+    written: Sha256Result & { stagedPath: string },
+  ) => Promise<{ key: string; metadata?: Record<string, string> }>,
   clock: Clock,
   ids: IdGenerator,
 ): Promise<{ meta: FsObjectMeta; state: FsObjectState }> {
   await mkdir(staging);
-  const digest = await writeHashedFile(join(staging, DATA_FILE), body, opts);
-  const placed = await place({ sha256: digest.sha256, size: digest.size });
+  const stagedPath = join(staging, DATA_FILE);
+  // `place` may read the staged bytes while they are being made durable; the commit waits for both.
+  const { digest, result: placed } = await writeHashedFileThen(stagedPath, body, opts, (written) =>
+    place({ sha256: written.sha256, size: written.size, stagedPath }),
+  );
   assertValidKey(placed.key);
   const metadata = placed.metadata ?? {};
   const parsed = objectMetadataSchema.safeParse(metadata);

@@ -1,9 +1,11 @@
-import { open } from "node:fs/promises";
+import { constants, ReadStream, statSync } from "node:fs";
+import { copyFile, type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
+import { hashFile } from "@custody/hash";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
-import { Sha256Hasher } from "./hasher.js";
+import { sha256HasherFor } from "./hasher.js";
 
 // Start writeback every so often so the final fsync does not wait for the whole object at once.
 const WRITEBACK_EVERY_BYTES = 64 * 1024 * 1024;
@@ -15,10 +17,35 @@ const WRITEBACK_EVERY_BYTES = 64 * 1024 * 1024;
 export async function writeHashedFile(
   path: string,
   body: Readable | AsyncIterable<Uint8Array>,
-  options: { abortSignal: AbortSignal | undefined; onProgress: ((bytes: number) => void) | undefined },
+  options: {
+    abortSignal: AbortSignal | undefined;
+    onProgress: ((bytes: number) => void) | undefined;
+    sizeHint?: number | undefined;
+  },
 ): Promise<Sha256Result> {
+  return (await writeHashedFileThen(path, body, options, async () => undefined)).digest;
+}
+
+/**
+ * `writeHashedFile`, with `whileSyncing` called once every byte is written and hashed, side by side with
+ * the final fsync: the caller may read the file meanwhile (from the page cache). Returns once both are
+ * done, so nothing built on the file is ever ahead of its durability.
+ */
+export async function writeHashedFileThen<T>(
+  path: string,
+  body: Readable | AsyncIterable<Uint8Array>,
+  options: {
+    abortSignal: AbortSignal | undefined;
+    onProgress: ((bytes: number) => void) | undefined;
+    sizeHint?: number | undefined;
+    onStaged?: ((stagedPath: string) => void) | undefined;
+  },
+  whileSyncing: (digest: Sha256Result) => Promise<T>,
+): Promise<{ digest: Sha256Result; result: T }> {
+  const source = wholeFileSource(body);
+  if (source !== undefined) return copyHashedFileThen(path, source, options, whileSyncing);
   const handle = await open(path, "wx", 0o444);
-  const hash = new Sha256Hasher();
+  const hash = sha256HasherFor(options.sizeHint);
   let size = 0;
   let sinceWriteback = 0;
   let writing: Promise<unknown> = Promise.resolve();
@@ -34,9 +61,12 @@ export async function writeHashedFile(
       if (!(chunk instanceof Uint8Array)) {
         throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
       }
-      hash.update(chunk);
+      const hashing = hash.update(chunk);
       await writing;
-      writing = handle.write(chunk);
+      await hashing;
+      writing = writeAll(handle, chunk);
+      // Awaited before the next write; until then a failure must not count as unhandled.
+      writing.catch(() => {});
       size += chunk.byteLength;
       sinceWriteback += chunk.byteLength;
       // One writeback at a time, so writes never queue behind syncs in the thread pool.
@@ -52,15 +82,100 @@ export async function writeHashedFile(
     }
     await writing;
     throwIfAborted(options.abortSignal);
-    await writeback;
-    await handle.sync();
-    return await hash.digest();
+    options.onStaged?.(path);
+    const digest = await hash.digest();
+    const syncing = (async () => {
+      await writeback;
+      await handle.sync();
+    })();
+    const placing = whileSyncing(digest);
+    // Both settle before the handle closes; the first failure wins.
+    const [synced, done] = await Promise.allSettled([syncing, placing]);
+    if (synced.status === "rejected") throw synced.reason;
+    if (done.status === "rejected") throw done.reason;
+    return { digest, result: done.value };
   } catch (error) {
     throwIfAborted(options.abortSignal);
     throw error;
   } finally {
+    if ("dispose" in hash) hash.dispose();
     options.abortSignal?.removeEventListener("abort", onAbort);
     await Promise.allSettled([writing, writeback]);
+    await handle.close();
+  }
+}
+
+/** write(2) may take less than asked (a nearly full disk): the rest is written, or the error surfaces. */
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    if (bytesWritten === 0) throw new CustodyError("ERR_IO", "the disk took no bytes of a write");
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * The path of a body that is a whole file nobody has read from yet (`fs.createReadStream(path)` with
+ * no start, end or fd of its own): such a body is copied by the kernel instead of through this process.
+ */
+function wholeFileSource(body: Readable | AsyncIterable<Uint8Array>): string | undefined {
+  if (!(body instanceof ReadStream)) return undefined;
+  const stream = body as ReadStream & { start?: number; end?: number; fd?: number | null };
+  const whole =
+    typeof stream.path === "string" &&
+    stream.start === undefined &&
+    (stream.end === undefined || stream.end === Number.POSITIVE_INFINITY) &&
+    stream.bytesRead === 0 &&
+    stream.readableFlowing === null &&
+    !stream.destroyed;
+  if (!whole) return undefined;
+  // A regular file with bytes: the kernel copies what its size says (a FIFO or a /proc file says 0).
+  const info = statSync(stream.path, { throwIfNoEntry: false });
+  if (info === undefined || !info.isFile() || info.size === 0) return undefined;
+  // Its own descriptor is not needed: close it (a failed open then has nobody to tell).
+  stream.on("error", () => {});
+  stream.destroy();
+  return stream.path as string;
+}
+
+/**
+ * A file source: copied in the kernel (copy_file_range, no bytes through user space), then the COPY is
+ * hashed (what is stored is what is named, whatever happens to the source meanwhile) while it is made
+ * durable; `whileSyncing` runs beside the fsync as in the streamed path.
+ */
+async function copyHashedFileThen<T>(
+  path: string,
+  source: string,
+  options: {
+    abortSignal: AbortSignal | undefined;
+    onProgress: ((bytes: number) => void) | undefined;
+    onStaged?: ((stagedPath: string) => void) | undefined;
+  },
+  whileSyncing: (digest: Sha256Result) => Promise<T>,
+): Promise<{ digest: Sha256Result; result: T }> {
+  throwIfAborted(options.abortSignal);
+  // COPYFILE_EXCL: never onto an existing file, as "wx" for the streamed path.
+  await copyFile(source, path, constants.COPYFILE_EXCL);
+  const handle = await open(path, "r");
+  try {
+    await handle.chmod(0o444);
+    throwIfAborted(options.abortSignal);
+    const syncing = handle.sync();
+    syncing.catch(() => {});
+    options.onStaged?.(path);
+    const hashed = await hashFile(path, {
+      algorithms: ["sha256"],
+      ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
+    });
+    const digest = { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
+    options.onProgress?.(digest.size);
+    const placing = whileSyncing(digest);
+    const [synced, done] = await Promise.allSettled([syncing, placing]);
+    if (synced.status === "rejected") throw synced.reason;
+    if (done.status === "rejected") throw done.reason;
+    return { digest, result: done.value };
+  } finally {
     await handle.close();
   }
 }

@@ -1,0 +1,82 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buffer } from "node:stream/consumers";
+import { FsEvidenceStore } from "@custody/store";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+describe("FsEvidenceStore with a file as the body", () => {
+  let dir: string;
+  let source: string;
+  let content: Buffer;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "custody-fs-file-"));
+    source = join(dir, "source.bin");
+    content = randomBytes(3 * 1024 * 1024 + 17);
+    await writeFile(source, content);
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("stores a whole file (copied by the kernel) under the digest of the copy, read-only", async () => {
+    const store = await FsEvidenceStore.open(join(dir, "store"));
+    const stored = await store.create("case/file", createReadStream(source), { sizeHint: content.length });
+    expect(stored).toMatchObject({ size: content.length, sha256: sha256(content) });
+    expect(await buffer(await store.read("case/file"))).toEqual(content);
+    const data = join(dir, "store", "objects", "case", "=file", "data");
+    expect((await stat(data)).mode & 0o777).toBe(0o444);
+  });
+
+  it("stores only the range a partial file stream reads", async () => {
+    const store = await FsEvidenceStore.open(join(dir, "store"));
+    const stored = await store.create("case/part", createReadStream(source, { start: 10, end: 99 }));
+    expect(stored).toMatchObject({ size: 90, sha256: sha256(content.subarray(10, 100)) });
+  });
+
+  it("refuses a file whose bytes are not the expected digest, leaving nothing", async () => {
+    const store = await FsEvidenceStore.open(join(dir, "store"));
+    const error = await store
+      .create("case/wrong", createReadStream(source), { expectedSha256: "0".repeat(64) })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_INTEGRITY_MISMATCH" });
+    await expect(store.head("case/wrong")).rejects.toMatchObject({ code: "ERR_NOT_FOUND" });
+  });
+
+  it("shows the staged copy to onStaged and place, which see every byte before the commit", async () => {
+    const store = await FsEvidenceStore.open(join(dir, "store"));
+    let early: Buffer | undefined;
+    let seen: { sha256: string; size: number; bytes: Buffer } | undefined;
+    const stored = await store.createAddressed(createReadStream(source), {
+      onStaged: (path) => {
+        // synchronous on purpose: the bytes are all there when it is called
+        early = readFileSync(path);
+      },
+      place: async (written) => {
+        if (written.stagedPath === undefined) throw new Error("no staged path");
+        seen = { sha256: written.sha256, size: written.size, bytes: await readFile(written.stagedPath) };
+        return { key: `case/${written.sha256}` };
+      },
+    });
+    expect(early).toEqual(content);
+    expect(seen).toEqual({ sha256: sha256(content), size: content.length, bytes: content });
+    expect(stored.key).toBe(`case/${sha256(content)}`);
+  });
+
+  it("drops the staged copy when place refuses it", async () => {
+    const store = await FsEvidenceStore.open(join(dir, "store"));
+    const error = await store
+      .createAddressed(createReadStream(source), {
+        place: async () => {
+          throw Object.assign(new Error("no"), { code: "ERR_PACKAGE_INVALID" });
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect([...(await Array.fromAsync(store.list()))]).toEqual([]);
+  });
+});
