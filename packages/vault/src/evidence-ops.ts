@@ -132,7 +132,7 @@ async function ingestBody(
         ),
       );
     };
-    return await (options.whileDeciding === undefined ? decide() : options.whileDeciding(decide));
+    return await decide();
   } catch (error) {
     body.destroy();
     // Once the body is being stored, a failure before the decision is recorded (a full disk, a

@@ -163,8 +163,6 @@ export interface BodyIngestOptions extends IngestOptions {
   expectedSha256?: string;
   /** A body of another size is refused, nothing stored (a file that changed while it was read). */
   expectedSize?: number;
-  /** Runs the decision and commit (not the read of the body): a server's gate goes here. */
-  whileDeciding?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** The body, written durably but not yet visible: examined, then committed under its address or dropped. */

@@ -111,7 +111,6 @@ async function ingestInOnePass(request: FastifyRequest, ctx: RouteContext, query
       ...(Number.isSafeInteger(declared) ? { expectedSize: declared } : {}),
       source: `upload from ${clientAddress(request)}`,
       ...(expected === undefined ? {} : { expectedSha256: expected.toLowerCase() }),
-      whileDeciding: (work) => ctx.gate.shared(work),
     });
   } finally {
     meter.stop();
