@@ -63,6 +63,10 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     return this.#size;
   }
 
+  override readRange(): { path: string; end: number | undefined } {
+    return { ...super.readRange(), end: this.#size };
+  }
+
   override readBytes(options: { end?: number; abortSignal?: AbortSignal } = {}): AsyncIterable<Uint8Array> {
     return super.readBytes({ ...options, end: Math.min(options.end ?? this.#size, this.#size) });
   }
