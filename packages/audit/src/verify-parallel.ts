@@ -304,12 +304,33 @@ async function* splitChunks(
   if (file !== undefined) {
     yield* splitFile(file, splitter);
   } else {
-    for await (const chunk of source.readBytes(abortSignal === undefined ? {} : { abortSignal })) {
+    // Reads of another source (an Azure segment's download stream: tens of KB each) are gathered
+    // into chunks of about a file read, so a worker gets work worth a message.
+    let gathered: Uint8Array[] = [];
+    let size = 0;
+    const flush = (): ChunkEvent[] => {
       const { carry } = splitter;
-      const slot = splitter.slots.take(carry.length + chunk.length);
+      const slot = splitter.slots.take(carry.length + size);
       carry.copy(slot.bytes);
-      slot.bytes.set(chunk, carry.length);
-      const events = cut(splitter, slot, carry.length + chunk.length);
+      let at = carry.length;
+      for (const piece of gathered) {
+        slot.bytes.set(piece, at);
+        at += piece.length;
+      }
+      gathered = [];
+      size = 0;
+      return cut(splitter, slot, at);
+    };
+    for await (const chunk of source.readBytes(abortSignal === undefined ? {} : { abortSignal })) {
+      gathered.push(chunk);
+      size += chunk.length;
+      if (size < READ_CHUNK) continue;
+      const events = flush();
+      yield* events;
+      if (events.some((event) => event.kind === "too-long")) return;
+    }
+    if (size > 0) {
+      const events = flush();
       yield* events;
       if (events.some((event) => event.kind === "too-long")) return;
     }
