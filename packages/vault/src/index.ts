@@ -20,7 +20,7 @@ export {
   VAULT_FORMAT,
   vaultConfigSchema,
 } from "./config.js";
-export type { ItemRead, ListedItem } from "./evidence-ops.js";
+export type { ItemRead, ListedItem, ListOptions } from "./evidence-ops.js";
 export { renderCustodyReportHtml } from "./html.js";
 export type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 export type { IngestOptions } from "./ingest.js";

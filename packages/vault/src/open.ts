@@ -26,6 +26,7 @@ import { BoundPolicy } from "./bound-policy.js";
 import { readVaultConfig, type VaultConfig } from "./config.js";
 import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
+import { catchUpIndex, openItemIndex } from "./index-open.js";
 import { Ledger } from "./ledger.js";
 import { KeyedLocks } from "./locks.js";
 import { loadVaultPki } from "./pki.js";
@@ -78,6 +79,8 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const watch = watchRecords(options.onAuditRecord, logger);
   const shared = sharedStateFor(config, options.shared, store);
   if (shared !== undefined) await assertSharedCa(shared, pki);
+  // Derived data for listings; a vault whose state is shared (Azure) has none yet (see item-index.ts).
+  const index = shared === undefined ? openItemIndex(options.dir, logger) : undefined;
   const auditOptions: AuditLogOptions = {
     signer,
     clock,
@@ -86,6 +89,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     sealKey: pki.sealKey,
     onRecord: (record) => {
       ledger.observe(record);
+      index?.observe(record);
       watch.observe(record);
     },
     ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
@@ -97,6 +101,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       : await openAuditLog(await shared.openAuditSink(), auditOptions);
   try {
     await watch.goLive(audit);
+    if (index !== undefined) await catchUpIndex(index, audit, ledger, logger);
     const policy = await AccessPolicyStore.open(shared?.policyVersions ?? join(options.dir, "policy"), {
       clock,
       logger,
@@ -118,6 +123,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       logger,
       store,
       ledger,
+      index,
       guard,
       policy,
       boundPolicy,
@@ -138,6 +144,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     if (mode === "open") await renewExpiringSigner(ctx);
     return { ctx, audit, authenticated, revokedOnCrl: crl };
   } catch (error) {
+    index?.close();
     await audit.close().catch(() => {});
     throw error;
   }

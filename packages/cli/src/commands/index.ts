@@ -23,6 +23,7 @@ import { collectCommand } from "./collect.js";
 import { ingestCommand, listCommand, showCommand } from "./evidence.js";
 import { getCommand } from "./get.js";
 import { hashCommand } from "./hash.js";
+import { indexRebuildCommand } from "./index-rebuild.js";
 import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
 import { keysRotateCommand } from "./keys-rotate.js";
@@ -59,6 +60,7 @@ export const commands: readonly CommandSpec[] = [
   getCommand,
   hashCommand,
   holdCommand,
+  indexRebuildCommand,
   ingestCommand,
   initCommand,
   keysInitCommand,
