@@ -33,6 +33,11 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
 const SLOT_BYTES = 2 * 1024 * 1024;
 const INLINE_BYTES = 4 * 1024 * 1024;
 const NEWLINE = 0x0a;
+/**
+ * A chunk's garbage (its text, its lines, the parsed records) dies young: a small young generation
+ * collects it often and cheaply instead of letting each worker's heap swell to V8's default.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 /**
  * Verifies a whole log offline: every record, the hash chain, every stored checkpoint's signature and
@@ -438,7 +443,7 @@ class ChunkPool {
           }),
     };
     for (let i = 0; i < threads; i += 1) {
-      const worker = new Worker(workerSource(), { eval: true, workerData });
+      const worker = new Worker(workerSource(), { eval: true, workerData, resourceLimits: WORKER_LIMITS });
       worker.on("message", (message: { id: number; result?: ChunkResult; error?: string }) => {
         const waiting = this.#waiting.get(message.id);
         this.#waiting.delete(message.id);
