@@ -135,7 +135,12 @@ const identityPem = await readFile(join(work, "identity.pem"), "utf8");
 
 global.gc?.();
 const rss0 = process.memoryUsage.rss();
+// The first open after the build catches the index up with every fact (as after `index rebuild`, or an
+// upgrade); the second finds it current and only replays the log.
 let start = performance.now();
+await (await Vault.open({ dir })).close();
+const firstOpenMs = performance.now() - start;
+start = performance.now();
 const vault = await Vault.open({ dir });
 const openMs = performance.now() - start;
 global.gc?.();
@@ -156,7 +161,10 @@ console.log(`vault of ${fmt(ITEMS)} items (${fmt(ITEMS * 2)}+ audit records), ${
 console.log("| work | time | RSS growth |");
 console.log("|---|---:|---:|");
 console.log(
-  `| open (replay of the whole log: chain, ledger, index catch-up) | ${(openMs / 1000).toFixed(1)} s | ${mib(openRss)} |`,
+  `| first open: replay of the whole log (chain, ledger) + the index built from every fact | ${(firstOpenMs / 1000).toFixed(1)} s | |`,
+);
+console.log(
+  `| open: replay of the whole log (chain, ledger), the index current | ${(openMs / 1000).toFixed(1)} s | ${mib(openRss)} |`,
 );
 const median = (l) => [...l].sort((a, b) => a - b)[Math.floor(l.length / 2)];
 console.log(
