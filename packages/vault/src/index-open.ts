@@ -9,7 +9,25 @@ export function itemIndexPath(dir: string): string {
   return join(dir, "index", "items.sqlite");
 }
 
-export function openItemIndex(dir: string, logger: Logger): ItemIndex | undefined {
+/** The index, opened on first use (under the audit log's lock); `close` closes it if it was opened. */
+export function lazyItemIndex(dir: string, logger: Logger) {
+  let tried = false;
+  let index: ItemIndex | undefined;
+  return {
+    get(): ItemIndex | undefined {
+      if (!tried) {
+        tried = true;
+        index = openItemIndex(dir, logger);
+      }
+      return index;
+    },
+    close(): void {
+      index?.close();
+    },
+  };
+}
+
+function openItemIndex(dir: string, logger: Logger): ItemIndex | undefined {
   try {
     return ItemIndex.open(itemIndexPath(dir));
   } catch (error) {

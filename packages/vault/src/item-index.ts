@@ -65,6 +65,8 @@ CREATE INDEX IF NOT EXISTS labels_key ON labels (key, value);
 
 /** Facts applied per transaction while catching up (one commit per live fact once the vault is open). */
 const BATCH = 10_000;
+/** SQLITE_CORRUPT, SQLITE_NOTADB: the file is not a database any more. */
+const DAMAGED = new Set([11, 26]);
 const FORMAT = "custody.item-index/v1";
 
 export class ItemIndex {
@@ -111,10 +113,15 @@ export class ItemIndex {
   /** Opens (or creates) the index file; an unreadable one is moved out of the way and started afresh. */
   static open(path: string): ItemIndex {
     mkdirSync(dirname(path), { recursive: true });
+    let db: DatabaseSync | undefined;
     try {
-      return new ItemIndex(path, new DatabaseSync(path));
-    } catch {
+      db = new DatabaseSync(path);
+      return new ItemIndex(path, db);
+    } catch (error) {
+      if (db?.isOpen === true) db.close();
       // Derived data: a damaged file is dropped and rebuilt from the log, never repaired by hand.
+      // Only damage: any other failure (a busy or unreadable file) is the caller's to report.
+      if (!DAMAGED.has((error as { errcode?: number }).errcode ?? -1)) throw error;
       for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
       return new ItemIndex(path, new DatabaseSync(path));
     }

@@ -26,7 +26,7 @@ import { BoundPolicy } from "./bound-policy.js";
 import { readVaultConfig, type VaultConfig } from "./config.js";
 import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
-import { catchUpIndex, openItemIndex } from "./index-open.js";
+import { catchUpIndex, lazyItemIndex } from "./index-open.js";
 import { Ledger } from "./ledger.js";
 import { KeyedLocks } from "./locks.js";
 import { loadVaultPki } from "./pki.js";
@@ -80,7 +80,8 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const shared = sharedStateFor(config, options.shared, store);
   if (shared !== undefined) await assertSharedCa(shared, pki);
   // Derived data for listings; a vault whose state is shared (Azure) has none yet (see item-index.ts).
-  const index = shared === undefined ? openItemIndex(options.dir, logger) : undefined;
+  // Opened at the first record the log hands over, so under the log's lock: one process writes it.
+  const index = shared === undefined ? lazyItemIndex(options.dir, logger) : undefined;
   const auditOptions: AuditLogOptions = {
     signer,
     clock,
@@ -89,19 +90,26 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     sealKey: pki.sealKey,
     onRecord: (record) => {
       ledger.observe(record);
-      index?.observe(record);
+      index?.get()?.observe(record);
       watch.observe(record);
     },
     ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
     ...(mode === "accept-tail" ? { acceptUnsealedTail: true } : {}),
   };
-  const audit =
-    shared === undefined
-      ? await openFileAuditLog({ dir: join(options.dir, "audit"), ...auditOptions })
-      : await openAuditLog(await shared.openAuditSink(), auditOptions);
+  let audit: AuditLog;
+  try {
+    audit =
+      shared === undefined
+        ? await openFileAuditLog({ dir: join(options.dir, "audit"), ...auditOptions })
+        : await openAuditLog(await shared.openAuditSink(), auditOptions);
+  } catch (error) {
+    index?.close();
+    throw error;
+  }
+  const itemIndex = index?.get();
   try {
     await watch.goLive(audit);
-    if (index !== undefined) await catchUpIndex(index, audit, ledger, logger);
+    if (itemIndex !== undefined) await catchUpIndex(itemIndex, audit, ledger, logger);
     const policy = await AccessPolicyStore.open(shared?.policyVersions ?? join(options.dir, "policy"), {
       clock,
       logger,
@@ -123,7 +131,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       logger,
       store,
       ledger,
-      index,
+      index: itemIndex,
       guard,
       policy,
       boundPolicy,

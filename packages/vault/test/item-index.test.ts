@@ -87,6 +87,19 @@ describe("item index", () => {
     expect(await ids({ caseId: "CASE-A" })).toEqual([...a].sort());
   });
 
+  it("is rebuilt at open when its file is not a database any more", async () => {
+    await vault.close();
+    for (const suffix of ["-wal", "-shm"]) rmSync(`${indexFile}${suffix}`, { force: true });
+    writeFileSync(indexFile, "not a database ".repeat(512));
+    vault = await Vault.open({ dir });
+    alice = vault.authenticate(identityPem);
+    expect(await ids({ caseId: "CASE-A" })).toEqual([...a].sort());
+    const db = new DatabaseSync(indexFile, { readOnly: true });
+    expect(db.prepare("SELECT count(*) AS n FROM items").get()).toEqual({ n: a.length + b.length });
+    db.close();
+    expect(await indexFindings()).toEqual([]);
+  });
+
   it("a row the log does not state is reported by check (ERR_INDEX_MISMATCH), left out of listings, and gone after a rebuild", async () => {
     await vault.close();
     const db = new DatabaseSync(indexFile);
