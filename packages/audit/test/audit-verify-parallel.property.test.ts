@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type AuditRecord, type AuditSource, openFileAuditLog, type SignedCheckpoint } from "@custody/audit";
 import { sampleEvent } from "@custody/audit/conformance";
@@ -183,6 +183,29 @@ describe("parallel audit verification", () => {
       }),
       { numRuns: 12 },
     );
+  });
+
+  it("reads a log directory straight into its chunks, with the same result", async () => {
+    const temp = await tempDir("parallel-dir");
+    try {
+      const writer = await openFileAuditLog({ dir: temp.dir, signer: pki.signer, checkpointEvery: 700 });
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => writer.append(sampleEvent(i))));
+      await writer.close();
+      const options = { trust: pki.trust };
+      const tuning = { chunkBytes: 40_000, inlineBytes: 0 };
+      const good = await verifyAuditLog({ dir: temp.dir }, { ...options, threads: 2 }, tuning);
+      expect(good).toEqual(await verifyAuditLogSequential({ dir: temp.dir }, options));
+      expect(good).toMatchObject({ ok: true, records: 3000 });
+      const path = join(temp.dir, "audit.log");
+      const bytes = await readFile(path);
+      bytes[Math.floor(bytes.length * 0.6)] ^= 0x01;
+      await writeFile(path, bytes);
+      const bad = await verifyAuditLog({ dir: temp.dir }, { ...options, threads: 2 }, tuning);
+      expect(bad.ok).toBe(false);
+      expect(bad).toEqual(await verifyAuditLogSequential({ dir: temp.dir }, options));
+    } finally {
+      await temp.remove();
+    }
   });
 
   it("finds a fork and a cut log at the same place", async () => {
