@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { constants, write } from "node:fs";
+import { constants, write, writeSync } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CustodyError, makeDirectoryDurable, syncDirectory, toCustodyError } from "@custody/core";
@@ -30,6 +30,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   #size = 0;
   #failure: CustodyError | undefined;
   #closed = false;
+  #blocking = false;
 
   private constructor(
     dir: string,
@@ -40,7 +41,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   }
 
   /** Creates the directory if needed, takes the lock (ERR_AUDIT_LOCKED), repairs what a crash left. */
-  static async open(dir: string): Promise<FileAuditSink> {
+  static async open(dir: string, options: { blockingWrites?: boolean } = {}): Promise<FileAuditSink> {
     await makeDirectoryDurable(join(dir, CHECKPOINT_DIR)).catch((error: unknown) => {
       throw toCustodyError(error, "ERR_IO", `cannot create audit log directory ${dir}`);
     });
@@ -50,6 +51,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
       handle = await open(join(dir, LOG_FILE), LOG_FLAGS, 0o600);
       await syncDirectory(dir);
       const sink = new FileAuditSink(dir, handle, lock);
+      sink.#blocking = options.blockingWrites === true;
       await sink.recover();
       return sink;
     } catch (error) {
@@ -75,7 +77,11 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     this.assertUsable();
     try {
       let written = 0;
-      while (written < lines.length) written += await writeAt(this.handle.fd, lines, written);
+      if (this.#blocking) {
+        while (written < lines.length) written += writeSync(this.handle.fd, lines, written);
+      } else {
+        while (written < lines.length) written += await writeAt(this.handle.fd, lines, written);
+      }
       this.#size += lines.length;
     } catch (error) {
       this.#failure = toCustodyError(error, "ERR_IO", `audit append to ${this.dir} failed`);
