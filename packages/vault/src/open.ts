@@ -51,6 +51,11 @@ export interface VaultOpenOptions {
   onAuditRecord?: (record: AuditRecord) => void;
   /** The state replicas share (default: the one the Azure store offers, when vault.json asks for it). */
   shared?: VaultSharedState;
+  /**
+   * Audit appends written in the calling thread (the file sink's `blockingWrites`): faster one by one,
+   * but the event loop waits for every sync. For a CLI command's process, never a server.
+   */
+  blockingAuditWrites?: boolean;
 }
 
 /** `init`: a log being written for the first time; `accept-tail`: a custodian reviews an unsealed tail. */
@@ -100,7 +105,11 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   try {
     audit =
       shared === undefined
-        ? await openFileAuditLog({ dir: join(options.dir, "audit"), ...auditOptions })
+        ? await openFileAuditLog({
+            dir: join(options.dir, "audit"),
+            ...auditOptions,
+            blockingWrites: options.blockingAuditWrites === true,
+          })
         : await openAuditLog(await shared.openAuditSink(), auditOptions);
   } catch (error) {
     index?.close();
