@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Audit log benchmark. Run after `pnpm exec tsc -b packages/audit` (it uses the built dist/):
-//   node --expose-gc scripts/bench/audit.mjs [--records 1000000] [--rounds 5] [--seal]
+//   node --expose-gc scripts/bench/audit.mjs [--records 1000000] [--rounds 5] [--seal] [--blocking]
+// --blocking writes with a synchronous write in the calling thread (openFileAuditLog's blockingWrites).
 // --seal opens every log with a seal key (each line carries an HMAC of its hash), as the vault does.
 // The peer is the machine's raw write+fdatasync of one line: the physical limit of a durable append.
 // Raw and ours run alternately in rounds (disks and shared CPUs drift); the table shows medians.
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     sequential: { type: "string", default: "1000" },
     concurrent: { type: "string", default: "50000" },
     seal: { type: "boolean", default: false },
+    blocking: { type: "boolean", default: false },
   },
 });
 const sealed = values.seal ? { sealKey: randomBytes(32) } : {};
@@ -82,7 +84,13 @@ async function appenders(log, total, concurrency) {
 const rounds = { raw: [], sequential: [], seqRatio: [], concurrent: [], concRatio: [] };
 for (let round = 0; round < ROUNDS; round += 1) {
   const dir = join(base, `round-${round}`);
-  const log = await openFileAuditLog({ dir, signer, checkpointIntervalMs: 0, ...sealed });
+  const log = await openFileAuditLog({
+    dir,
+    signer,
+    checkpointIntervalMs: 0,
+    ...sealed,
+    blockingWrites: values.blocking,
+  });
   const slice = Math.max(1, Math.floor(SEQUENTIAL / 10));
   let rawMs = 0;
   let oursMs = 0;

@@ -100,6 +100,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   ERR_PROTOCOL: 400,
   ERR_FILE_CHANGED: 409,
   ERR_COMMAND_FAILED: 502,
+  ERR_INDEX_MISMATCH: 422,
 };
 
 export function httpStatusFor(code: ErrorCode): number {

@@ -1,7 +1,8 @@
 import { CustodyError, type ErrorCode } from "@custody/core";
 import { MerkleAccumulator } from "@custody/hash";
+import { linkProblem, parseRecordLine } from "./line-check.js";
 import { splitLines } from "./lines.js";
-import { type AuditRecord, GENESIS_PREV, parseRecordLine, recordLeafHash } from "./record.js";
+import { type AuditRecord, GENESIS_PREV, recordLeafHash } from "./record.js";
 
 /** What went wrong, as precisely as the bytes allow telling. */
 export type AuditProblemKind =
@@ -57,7 +58,7 @@ export class ChainScanner {
       const code = parsed.problem.kind === "modified" ? "ERR_AUDIT_CHAIN_BROKEN" : "ERR_AUDIT_RECORD_INVALID";
       return this.problem(code, parsed.problem);
     }
-    const link = this.linkProblem(parsed);
+    const link = linkProblem(parsed, this.count, this.lastHash);
     if (link !== undefined) return this.problem("ERR_AUDIT_CHAIN_BROKEN", link);
     this.accumulator.append(recordLeafHash(parsed.hash));
     this.lastHash = parsed.hash;
@@ -67,24 +68,6 @@ export class ChainScanner {
   private problem(code: ErrorCode, what: Pick<AuditProblem, "kind" | "message">): AuditProblem {
     return { code, kind: what.kind, message: what.message, line: this.lines, seq: this.count };
   }
-
-  private linkProblem(record: AuditRecord): Pick<AuditProblem, "kind" | "message"> | undefined {
-    const expected = this.count;
-    if (record.seq === expected) {
-      if (record.prev === this.lastHash) return undefined;
-      return { kind: "inserted", message: `record ${record.seq} does not link to the record before it` };
-    }
-    if (record.seq === expected - 1 && record.hash === this.lastHash) {
-      return { kind: "duplicated", message: `record ${record.seq} appears twice` };
-    }
-    if (record.seq < expected) {
-      return { kind: "out-of-order", message: `record ${record.seq} found where ${expected} was expected` };
-    }
-    return {
-      kind: "missing",
-      message: `records ${expected}..${record.seq - 1} are missing before ${record.seq}`,
-    };
-  }
 }
 
 export function isProblem(value: AuditRecord | AuditProblem): value is AuditProblem {
@@ -92,7 +75,7 @@ export function isProblem(value: AuditRecord | AuditProblem): value is AuditProb
 }
 
 /** The problem for bytes after the last newline. */
-export function tornProblem(scanner: ChainScanner, bytes: number): AuditProblem {
+export function tornProblem(scanner: { lines: number; count: number }, bytes: number): AuditProblem {
   return {
     code: "ERR_AUDIT_RECORD_INVALID",
     kind: "torn",

@@ -6,7 +6,7 @@ import { CHECKPOINT_FORMAT, type SignedCheckpoint, signCheckpoint } from "./chec
 import { type AuditSuiteContext, expectCode, sampleEvent } from "./conformance-kit.js";
 import { verifyConsistencyBundle, verifyInclusionBundle } from "./proofs.js";
 import type { AuditRecord } from "./record.js";
-import { verifyAuditLog } from "./verify.js";
+import { verifyAuditLog } from "./verify-parallel.js";
 
 async function appendMany(log: AuditLog, count: number): Promise<AuditRecord[]> {
   const records: AuditRecord[] = [];

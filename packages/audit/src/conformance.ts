@@ -8,7 +8,7 @@ import { registerCheckpointTests, registerProofTests, registerWriterTests } from
 import { registerSealTests } from "./conformance-seal.js";
 import { openAuditLog } from "./open.js";
 import type { AuditEvent, AuditRecord } from "./record.js";
-import { verifyAuditLog } from "./verify.js";
+import { verifyAuditLog } from "./verify-parallel.js";
 
 export type { AuditSinkHarness, AuditSuiteContext } from "./conformance-kit.js";
 export { expectCode, sampleEvent } from "./conformance-kit.js";

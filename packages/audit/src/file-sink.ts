@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { constants } from "node:fs";
+import { constants, write, writeSync } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CustodyError, makeDirectoryDurable, syncDirectory, toCustodyError } from "@custody/core";
@@ -30,6 +30,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   #size = 0;
   #failure: CustodyError | undefined;
   #closed = false;
+  #blocking = false;
 
   private constructor(
     dir: string,
@@ -40,7 +41,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   }
 
   /** Creates the directory if needed, takes the lock (ERR_AUDIT_LOCKED), repairs what a crash left. */
-  static async open(dir: string): Promise<FileAuditSink> {
+  static async open(dir: string, options: { blockingWrites?: boolean } = {}): Promise<FileAuditSink> {
     await makeDirectoryDurable(join(dir, CHECKPOINT_DIR)).catch((error: unknown) => {
       throw toCustodyError(error, "ERR_IO", `cannot create audit log directory ${dir}`);
     });
@@ -50,6 +51,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
       handle = await open(join(dir, LOG_FILE), LOG_FLAGS, 0o600);
       await syncDirectory(dir);
       const sink = new FileAuditSink(dir, handle, lock);
+      sink.#blocking = options.blockingWrites === true;
       await sink.recover();
       return sink;
     } catch (error) {
@@ -63,6 +65,10 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     return this.#size;
   }
 
+  override readRange(): { path: string; end: number | undefined } {
+    return { ...super.readRange(), end: this.#size };
+  }
+
   override readBytes(options: { end?: number; abortSignal?: AbortSignal } = {}): AsyncIterable<Uint8Array> {
     return super.readBytes({ ...options, end: Math.min(options.end ?? this.#size, this.#size) });
   }
@@ -71,9 +77,10 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     this.assertUsable();
     try {
       let written = 0;
-      while (written < lines.length) {
-        const { bytesWritten } = await this.handle.write(lines, written, lines.length - written);
-        written += bytesWritten;
+      if (this.#blocking) {
+        while (written < lines.length) written += writeSync(this.handle.fd, lines, written);
+      } else {
+        while (written < lines.length) written += await writeAt(this.handle.fd, lines, written);
       }
       this.#size += lines.length;
     } catch (error) {
@@ -171,6 +178,20 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     await syncDirectory(this.dir);
     return keptAt;
   }
+}
+
+/**
+ * One write of `bytes` from `offset` on, through the callback API: a FileHandle's promise-based write
+ * was measured at ~28 us of overhead per call against ~7 us for this, on a file whose sync costs
+ * ~200 us, so it alone took a tenth of a sequential append. The FileHandle still owns the descriptor.
+ */
+function writeAt(fd: number, bytes: Buffer, offset: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    write(fd, bytes, offset, bytes.length - offset, null, (error, written) => {
+      if (error === null) resolve(written);
+      else reject(error);
+    });
+  });
 }
 
 /** Length of the log up to and including its last newline (0 when it has none). */

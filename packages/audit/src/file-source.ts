@@ -11,7 +11,7 @@ export const CHECKPOINT_DIR = "checkpoints";
 export const TORN_DIR = "torn";
 
 const CHECKPOINT_NAME = /^(\d{12})\.json$/;
-const READ_CHUNK = 1024 * 1024;
+export const READ_CHUNK = 1024 * 1024;
 
 /** `000000001000.json`: zero-padded so a directory listing is in tree-size order. */
 export function checkpointName(treeSize: number, extension: "json" | "p7s"): string {
@@ -33,6 +33,11 @@ export class FileAuditSource implements AuditSource {
     } catch (error) {
       throw toCustodyError(error, "ERR_IO", `no audit log in ${this.dir}`);
     }
+  }
+
+  /** The file `readBytes` reads, and where it stops (undefined: at its end): the verifier reads it directly. */
+  readRange(): { path: string; end: number | undefined } {
+    return { path: join(this.dir, LOG_FILE), end: undefined };
   }
 
   async *readBytes(options: { end?: number; abortSignal?: AbortSignal } = {}): AsyncIterable<Uint8Array> {

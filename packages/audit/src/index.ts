@@ -72,6 +72,6 @@ export {
 export type { AuditSink, AuditSource, SharedAuditSink, SinkRecovery } from "./sink.js";
 export { isSharedSink } from "./sink.js";
 export type { AuditVerifyReport, VerifyAuditOptions } from "./verify.js";
-export { verifyAuditLog } from "./verify.js";
+export { verifyAuditLog } from "./verify-parallel.js";
 export type { CheckpointWitness } from "./witness.js";
 export { DirectoryCheckpointWitness } from "./witness.js";

@@ -36,7 +36,7 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncGener
   if (carry.length > 0) yield { kind: "torn", bytes: carry };
 }
 
-function decode(region: Buffer): LineEvent {
+export function decode(region: Buffer): LineEvent {
   // Most logs are ASCII, for which latin1 decoding gives the same string several times faster.
   if (isAscii(region))
     return { kind: "lines", lines: region.toString("latin1").split("\n"), invalidUtf8: [] };

@@ -22,7 +22,8 @@ import { type Replayed, replay } from "./replay.js";
 import { type SealKey, toSealKey } from "./seal.js";
 import { raceLost, readOtherWriters } from "./shared-tail.js";
 import { type AuditSink, isSharedSink, type SharedAuditSink } from "./sink.js";
-import { type AuditVerifyReport, type VerifyAuditOptions, verifyAuditLog } from "./verify.js";
+import type { AuditVerifyReport, VerifyAuditOptions } from "./verify.js";
+import { verifyAuditLog } from "./verify-parallel.js";
 
 /**
  * The record's time, checked with the record schema's own rule: the event was validated with zod,

@@ -11,8 +11,18 @@ export const RECOVERY_ACTION = "audit.recover";
 export const TAIL_SIGNED_ACTION = "audit.tail-signed";
 
 /** Opens the file sink in `dir` (created if absent) and the log over it. */
-export async function openFileAuditLog(options: AuditLogOptions & { dir: string }): Promise<AuditLog> {
-  const sink = await FileAuditSink.open(options.dir);
+export async function openFileAuditLog(
+  options: AuditLogOptions & {
+    dir: string;
+    /**
+     * Write each batch with a synchronous write in the calling thread instead of through libuv's thread
+     * pool: a sequential append then costs what a raw write + fdatasync does, but the event loop is
+     * blocked for every sync. For a process that serves nobody else (a CLI command), never a server.
+     */
+    blockingWrites?: boolean;
+  },
+): Promise<AuditLog> {
+  const sink = await FileAuditSink.open(options.dir, { blockingWrites: options.blockingWrites === true });
   return openAuditLog(sink, options);
 }
 

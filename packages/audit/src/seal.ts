@@ -1,17 +1,8 @@
 import { hash } from "node:crypto";
 import { CustodyError } from "@custody/core";
-import type { AuditRecord } from "./record.js";
+import { BLOCK, type SealKey } from "./seal-mac.js";
 
-/**
- * The log's own seal key, kept as the two HMAC-SHA256 blocks of RFC 2104 (key XOR ipad, key XOR opad),
- * each followed by room for the 32 bytes hashed after it.
- */
-export interface SealKey {
-  readonly inner: Buffer;
-  readonly outer: Buffer;
-}
-
-const BLOCK = 64;
+export { hasValidSeal, recordSeal, type SealKey } from "./seal-mac.js";
 
 /** Checks the seal key and prepares it; refuses a key too short to be a secret. */
 export function toSealKey(sealKey: Uint8Array): SealKey {
@@ -26,20 +17,4 @@ export function toSealKey(sealKey: Uint8Array): SealKey {
     outer[i] = (key[i] ?? 0) ^ 0x5c;
   }
   return { inner, outer };
-}
-
-/**
- * HMAC-SHA256(sealKey, hex-decode(record.hash)) in hex, as RFC 2104 defines it from two one-shot
- * hashes: measured cheaper per line than createHmac, whose per-call native object costs more than
- * the hashing (a test pins it to createHmac). Synchronous, so the shared blocks are safe to reuse.
- */
-export function recordSeal(key: SealKey, recordHash: string): string {
-  key.inner.write(recordHash, BLOCK, 32, "hex");
-  hash("sha256", key.inner, "buffer").copy(key.outer, BLOCK);
-  return hash("sha256", key.outer, "hex");
-}
-
-/** Whether the record carries the seal only a holder of the key could make. */
-export function hasValidSeal(key: SealKey, record: AuditRecord): boolean {
-  return record.seal !== undefined && record.seal === recordSeal(key, record.hash);
 }

@@ -19,6 +19,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const OUTCOMES = new Set(["allow", "deny", "error"]);
 
+/** Bounds one record so a hostile caller cannot make a line that no reader will hold. */
+export const MAX_DETAILS_BYTES = 64 * 1024;
 export const MAX_NAME = 1024;
 export const MAX_REASON = 8192;
 

@@ -1,8 +1,15 @@
 import { isCustodyError } from "@custody/core";
 import type { SignatureInfo } from "@custody/manifest";
-import type { AuditProblem, ChainScanner } from "./chain.js";
+import type { AuditProblem } from "./chain.js";
 import { checkpointDigest, type SignedCheckpoint, verifyCheckpointSignature } from "./checkpoint.js";
 import type { AuditVerifyReport, VerifyAuditOptions } from "./verify.js";
+
+/** What checkpoint checks read of a walk over the records: the sequential scanner or the parallel join. */
+export interface ScanPosition {
+  readonly lines: number;
+  readonly count: number;
+  readonly accumulator: { root(): Buffer };
+}
 
 export type Stored = Map<number, SignedCheckpoint | { unusable: string }>;
 
@@ -32,7 +39,7 @@ export class VerifyState {
     return [...new Set([...this.stored.keys(), ...this.#known.keys()])].sort((a, b) => a - b);
   }
 
-  checkpointAt(size: number, scanner: ChainScanner): AuditProblem | undefined {
+  checkpointAt(size: number, scanner: ScanPosition): AuditProblem | undefined {
     const at = { treeSize: size, line: scanner.lines, seq: size - 1 };
     const root = scanner.accumulator.root().toString("hex");
     const stored = this.stored.get(size);
@@ -162,7 +169,7 @@ export class VerifyState {
   }
 
   report(
-    scanner: ChainScanner,
+    scanner: ScanPosition,
     problem: AuditProblem | undefined,
     sealed: { from: number; count: number } | undefined,
   ): AuditVerifyReport {

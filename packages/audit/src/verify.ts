@@ -20,6 +20,11 @@ export interface VerifyAuditOptions {
   sealKey?: Uint8Array;
   abortSignal?: AbortSignal;
   onProgress?: (progress: { records: number }) => void;
+  /**
+   * Worker threads that check chunks of the log (default: the machine's cores, at most 8); 0 checks
+   * everything in the calling thread. A log of a few MB is checked in the calling thread anyway.
+   */
+  threads?: number;
 }
 
 export interface AuditVerifyReport {
@@ -46,14 +51,13 @@ export interface AuditVerifyReport {
   problem?: AuditProblem;
 }
 
-const PROGRESS_EVERY = 65_536;
+export const PROGRESS_EVERY = 65_536;
 
 /**
- * Verifies a whole log offline: every record, the hash chain, every stored checkpoint's signature and
- * root, the checkpoint chain, and `knownCheckpoints`. Reports the first problem; never throws for a
- * damaged log (only for an unreadable one).
+ * The one-thread verifier: the reference the parallel `verifyAuditLog` (verify-parallel.ts) is tested
+ * and measured against, record for record. Same options, same report.
  */
-export async function verifyAuditLog(
+export async function verifyAuditLogSequential(
   target: { dir: string } | AuditSource,
   options: VerifyAuditOptions,
 ): Promise<AuditVerifyReport> {
@@ -89,7 +93,7 @@ export async function verifyAuditLog(
 }
 
 /** Checkpoints are small (a few KB each): read them all first so records stream without pauses. */
-async function loadStored(source: AuditSource): Promise<Stored> {
+export async function loadStored(source: AuditSource): Promise<Stored> {
   const stored: Stored = new Map();
   for (const size of await source.listCheckpoints()) {
     try {
@@ -105,7 +109,7 @@ async function loadStored(source: AuditSource): Promise<Stored> {
   return stored;
 }
 
-async function openDirSource(dir: string): Promise<AuditSource> {
+export async function openDirSource(dir: string): Promise<AuditSource> {
   const source = new FileAuditSource(dir);
   await source.assertExists();
   return source;

@@ -259,3 +259,17 @@ describe("forks", () => {
     expect(known.problem).toMatchObject({ code: "ERR_AUDIT_FORK", treeSize: 10 });
   });
 });
+
+describe("file sink: blocking writes", () => {
+  it("writes sequential and concurrent appends in the calling thread, durable and verifiable", async () => {
+    const dir = await newDir();
+    const log = await openFileAuditLog({ dir, signer: pki.signer, blockingWrites: true });
+    for (let i = 0; i < 20; i += 1) await log.append(sampleEvent(i));
+    const records = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(sampleEvent(20 + i))));
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => 20 + i));
+    await log.close();
+    const lines = (await readFile(join(dir, "audit.log"), "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(70);
+    expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 70 });
+  });
+});

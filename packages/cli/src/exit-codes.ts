@@ -134,6 +134,7 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   ERR_PROTOCOL: EXIT.internal,
   ERR_FILE_CHANGED: V,
   ERR_COMMAND_FAILED: EXIT.internal,
+  ERR_INDEX_MISMATCH: V,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

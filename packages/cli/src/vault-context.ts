@@ -50,7 +50,14 @@ async function openAndAuthenticate(
   const dir = vaultDir(ctx);
   const store = await configuredStore((await readVaultConfig(dir)).store, ctx.env, { logger: ctx.logger });
   const vault = await openWhenFree(
-    () => Vault.open({ dir, logger: ctx.logger, ...(store === undefined ? {} : { store }) }),
+    // A command's process serves nobody else: its audit appends may block it (not `custody serve`).
+    () =>
+      Vault.open({
+        dir,
+        logger: ctx.logger,
+        blockingAuditWrites: true,
+        ...(store === undefined ? {} : { store }),
+      }),
     dir,
     ctx.env,
   );

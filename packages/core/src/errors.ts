@@ -103,6 +103,8 @@ export const ERROR_CODES = [
   "ERR_PROTOCOL",
   "ERR_FILE_CHANGED",
   "ERR_COMMAND_FAILED",
+  /** The item index (derived data) disagrees with the signed log: rebuild it. */
+  "ERR_INDEX_MISMATCH",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

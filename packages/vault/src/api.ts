@@ -12,7 +12,7 @@ import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { CheckResult } from "./check.js";
 import type { DeviceRecord, LiveResponseSetting } from "./device-ops.js";
 import type { EnrollmentToken, EnrollmentTokenRequest } from "./enrollment-ops.js";
-import type { ItemRead, ListedItem } from "./evidence-ops.js";
+import type { ItemRead, ListedItem, ListOptions } from "./evidence-ops.js";
 import type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";
 import type { EvidenceItem } from "./items.js";
@@ -26,7 +26,7 @@ import type { ItemSelector, Vault } from "./vault.js";
  */
 export interface VaultApi {
   ingest(file: string, options: IngestOptions): Promise<EvidenceItem>;
-  list(options?: { caseId?: string }): Promise<ListedItem[]>;
+  list(options?: ListOptions): Promise<ListedItem[]>;
   show(item: ItemSelector): Promise<EvidenceItem>;
   /** The item's bytes; the stream errors when they do not hash to the item's id. */
   read(item: ItemSelector, options?: { abortSignal?: AbortSignal }): Promise<ItemRead>;

@@ -6,6 +6,7 @@ import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { itemRequest } from "./evidence-ops.js";
 import { itemTarget } from "./facts.js";
+import { checkIndex } from "./index-ops.js";
 import { ITEM_PREFIX, itemKey, itemResource, verifiedItem } from "./items.js";
 import type { LedgerItem } from "./ledger.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
@@ -49,6 +50,8 @@ export async function checkItems(
     for await (const object of ctx.store.list({ prefix: ITEM_PREFIX })) {
       if (!known.has(object.key)) results.push(await reportUnknown(ctx, principal, object));
     }
+    const index = await checkIndex(ctx, principal);
+    if (index !== undefined) results.push(index);
   }
   return results;
 }

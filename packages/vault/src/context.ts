@@ -4,6 +4,7 @@ import type { EvidenceStore } from "@custody/store";
 import type { BoundPolicy } from "./bound-policy.js";
 import type { VaultConfig } from "./config.js";
 import type { Guard } from "./guard.js";
+import type { ItemIndex } from "./item-index.js";
 import type { Ledger } from "./ledger.js";
 import type { KeyedLocks } from "./locks.js";
 import type { VaultPki } from "./pki.js";
@@ -21,6 +22,8 @@ export interface VaultContext {
   readonly logger: Logger;
   readonly store: EvidenceStore;
   readonly ledger: Ledger;
+  /** Derived from the log (item-index.ts): listings by case, device, label, time. Local vaults only. */
+  readonly index: ItemIndex | undefined;
   readonly guard: Guard;
   readonly policy: AccessPolicyStore;
   /** The policy version the log states; policy changes run through `boundPolicy.change`. */

@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
-import type { AccessPolicy, Resource } from "@custody/access";
+import type { Resource } from "@custody/access";
 import { type ItemRecord, itemRecordSha256 } from "@custody/audit";
 import { CustodyError } from "@custody/core";
 import type { StoredObject } from "@custody/store";
@@ -22,15 +22,8 @@ import {
   stageBody,
   stagesLocally,
 } from "./ingest.js";
-import { listedItem, viewItem } from "./item-view.js";
-import {
-  type EvidenceItem,
-  encodeItemRecord,
-  ITEM_PREFIX,
-  itemKey,
-  itemResource,
-  RECORD_METADATA_KEY,
-} from "./items.js";
+import { viewItem } from "./item-view.js";
+import { type EvidenceItem, encodeItemRecord, itemKey, itemResource, RECORD_METADATA_KEY } from "./items.js";
 import type { LedgerItem } from "./ledger.js";
 import { itemLock } from "./locks.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
@@ -222,74 +215,7 @@ async function storeIngested(
   };
 }
 
-export type ListedItem = EvidenceItem & { finding?: string };
-
-/** Items the principal may list (in `caseId` when given); one audit record for the listing. */
-export async function listItems(
-  ctx: VaultContext,
-  principal: AuthenticatedPrincipal,
-  options: { caseId?: string } = {},
-): Promise<ListedItem[]> {
-  const { caseId } = options;
-  if (caseId !== undefined) {
-    const request = {
-      principal,
-      action: "evidence.list",
-      resource: { kind: "case", caseId },
-      target: `case:${caseId}`,
-    } as const;
-    return ctx.guard.run(request, () =>
-      listed(
-        ctx,
-        [...ctx.ledger.items.values()].filter((i) => i.caseId === caseId),
-      ),
-    );
-  }
-  ctx.guard.assertAuthenticated(principal);
-  const policy = await ctx.guard.policy();
-  const all = [...ctx.ledger.items.values()];
-  const visible = all.filter((item) =>
-    ctx.guard.allows(policy, principal, "evidence.list", itemResource(item)),
-  );
-  // Nobody without a listing grant learns even how many items there are: that is a recorded denial.
-  if (!listsAnywhere(policy, principal.id, ctx.clock.now())) {
-    await ctx.guard.refuse(principal, "evidence.list", "vault", "no unexpired grant lists evidence");
-  }
-  const items = await listed(ctx, visible);
-  await ctx.guard.note(
-    principal,
-    "evidence.list",
-    "vault",
-    `listed ${items.length} item(s) within the principal's grants`,
-    {
-      returned: items.length,
-    },
-  );
-  return items;
-}
-
-function listsAnywhere(policy: AccessPolicy, id: string, now: Date): boolean {
-  return policy.grants.some(
-    (grant) =>
-      grant.principal === id &&
-      (grant.expiresAt === undefined || Date.parse(grant.expiresAt) > now.getTime()) &&
-      policy.roles[grant.role]?.permissions.includes("evidence.list") === true,
-  );
-}
-
-async function listed(
-  ctx: VaultContext,
-  entries: ReturnType<VaultContext["ledger"]["itemsWithId"]>,
-): Promise<ListedItem[]> {
-  const live = entries.filter((entry) => !entry.purged);
-  if (live.length === 0) return [];
-  const stored = new Map<string, StoredObject>();
-  for await (const object of ctx.store.list({ prefix: ITEM_PREFIX })) stored.set(object.key, object);
-  const items: ListedItem[] = [];
-  for (const entry of live)
-    items.push(await listedItem(ctx, entry, stored.get(itemKey(entry.caseId, entry.id))));
-  return items;
-}
+export { type ListedItem, type ListOptions, listItems } from "./listing.js";
 
 export async function showItem(
   ctx: VaultContext,

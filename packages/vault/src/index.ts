@@ -30,7 +30,7 @@ export type {
   EnrollmentTokenRequest,
 } from "./enrollment-ops.js";
 export { TOKEN_MAX_TTL_MS } from "./enrollment-ops.js";
-export type { ItemRead, ListedItem } from "./evidence-ops.js";
+export type { ItemRead, ListedItem, ListOptions } from "./evidence-ops.js";
 export { renderCustodyReportHtml } from "./html.js";
 export type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 export type { BodyIngestOptions, IngestOptions } from "./ingest.js";

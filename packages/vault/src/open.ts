@@ -26,6 +26,7 @@ import { BoundPolicy } from "./bound-policy.js";
 import { readVaultConfig, type VaultConfig } from "./config.js";
 import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
+import { catchUpIndex, lazyItemIndex } from "./index-open.js";
 import { Ledger } from "./ledger.js";
 import { KeyedLocks } from "./locks.js";
 import { loadVaultPki } from "./pki.js";
@@ -50,6 +51,11 @@ export interface VaultOpenOptions {
   onAuditRecord?: (record: AuditRecord) => void;
   /** The state replicas share (default: the one the Azure store offers, when vault.json asks for it). */
   shared?: VaultSharedState;
+  /**
+   * Audit appends written in the calling thread (the file sink's `blockingWrites`): faster one by one,
+   * but the event loop waits for every sync. For a CLI command's process, never a server.
+   */
+  blockingAuditWrites?: boolean;
 }
 
 /** `init`: a log being written for the first time; `accept-tail`: a custodian reviews an unsealed tail. */
@@ -78,6 +84,9 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   const watch = watchRecords(options.onAuditRecord, logger);
   const shared = sharedStateFor(config, options.shared, store);
   if (shared !== undefined) await assertSharedCa(shared, pki);
+  // Derived data for listings; a vault whose state is shared (Azure) has none yet (see item-index.ts).
+  // Opened at the first record the log hands over, so under the log's lock: one process writes it.
+  const index = shared === undefined ? lazyItemIndex(options.dir, logger) : undefined;
   const auditOptions: AuditLogOptions = {
     signer,
     clock,
@@ -86,18 +95,31 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     sealKey: pki.sealKey,
     onRecord: (record) => {
       ledger.observe(record);
+      index?.get()?.observe(record);
       watch.observe(record);
     },
     ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
     ...(mode === "accept-tail" ? { acceptUnsealedTail: true } : {}),
   };
-  const audit =
-    shared === undefined
-      ? await openFileAuditLog({ dir: join(options.dir, "audit"), ...auditOptions })
-      : await openAuditLog(await shared.openAuditSink(), auditOptions);
+  let audit: AuditLog;
+  try {
+    audit =
+      shared === undefined
+        ? await openFileAuditLog({
+            dir: join(options.dir, "audit"),
+            ...auditOptions,
+            blockingWrites: options.blockingAuditWrites === true,
+          })
+        : await openAuditLog(await shared.openAuditSink(), auditOptions);
+  } catch (error) {
+    index?.close();
+    throw error;
+  }
+  const itemIndex = index?.get();
   let boundPolicyOf: BoundPolicy | undefined;
   try {
     await watch.goLive(audit);
+    if (itemIndex !== undefined) await catchUpIndex(itemIndex, audit, ledger, logger);
     const policy = await AccessPolicyStore.open(shared?.policyVersions ?? join(options.dir, "policy"), {
       clock,
       logger,
@@ -123,6 +145,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       logger,
       store,
       ledger,
+      index: itemIndex,
       guard,
       policy,
       boundPolicy,
@@ -144,6 +167,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     return { ctx, audit, authenticated, revokedOnCrl: crl };
   } catch (error) {
     boundPolicyOf?.close();
+    index?.close();
     await audit.close().catch(() => {});
     throw error;
   }

@@ -63,6 +63,7 @@ import {
   ingestItem,
   ingestStreamed,
   type ListedItem,
+  type ListOptions,
   listItems,
   readItem,
   showItem,
@@ -73,6 +74,7 @@ import {
   issueIdentityFor,
   revokeIdentity,
 } from "./identity-ops.js";
+import { rebuildIndex } from "./index-ops.js";
 import { type BodyIngestOptions, type IngestOptions, stagesLocally } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
@@ -388,7 +390,7 @@ export class Vault {
   }
 
   /** Items the principal may list (in `caseId` when given); one audit record for the listing. */
-  list(principal: AuthenticatedPrincipal, options: { caseId?: string } = {}): Promise<ListedItem[]> {
+  list(principal: AuthenticatedPrincipal, options: ListOptions = {}): Promise<ListedItem[]> {
     return listItems(this.#ctx, principal, options);
   }
 
@@ -423,6 +425,11 @@ export class Vault {
 
   approve(principal: AuthenticatedPrincipal, requestId: string): Promise<ApprovalOutcome> {
     return approveRequest(this.#ctx, principal, requestId);
+  }
+
+  /** Rebuilds the item index (derived data) from the whole log: `custody index rebuild`. */
+  rebuildIndex(principal: AuthenticatedPrincipal): Promise<{ records: number; items: number }> {
+    return rebuildIndex(this.#ctx, principal);
   }
 
   check(principal: AuthenticatedPrincipal, item?: ItemSelector): Promise<CheckResult[]> {
@@ -583,6 +590,7 @@ export class Vault {
   async close(): Promise<void> {
     this.#ctx.boundPolicy.close();
     await this.#audit.close();
+    this.#ctx.index?.close();
     await this.#ctx.store.close?.();
   }
 }

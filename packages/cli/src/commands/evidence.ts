@@ -1,9 +1,10 @@
 import { CustodyError } from "@custody/core";
-import type { EvidenceItem } from "@custody/vault";
+import type { EvidenceItem, ListOptions } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
 import {
+  assertLocalVault,
   ITEM_OPTIONS,
   intOption,
   itemSelector,
@@ -89,11 +90,20 @@ fails is refused unless --unverified, which stores it marked unverified (recorde
 export const listCommand: CommandSpec = {
   path: ["list"],
   summary: "list the evidence items you may see (in one case with --case), oldest first",
-  usage: "[--case ID]",
-  options: { ...VAULT_OPTIONS, case: { type: "string" } },
+  usage: `[--case ID] [--device ID] [--label KEY[=VALUE]] [--since TIME] [--until TIME]
+--device, --label, --since and --until (acquisition time, ISO 8601 UTC) are answered from the vault's
+item index (derived from the audit log; see \`custody index rebuild\`), on a local vault only.`,
+  options: {
+    ...VAULT_OPTIONS,
+    case: { type: "string" },
+    device: { type: "string" },
+    label: { type: "string" },
+    since: { type: "string" },
+    until: { type: "string" },
+  },
   async run(ctx) {
-    const caseId = ctx.string("case");
-    const listed = await withVaultApi(ctx, (api) => api.list(caseId === undefined ? {} : { caseId }));
+    const options = listOptions(ctx);
+    const listed = await withVaultApi(ctx, (api) => api.list(options));
     // Oldest first, whichever way the vault was reached (a server pages in its own order).
     const items = [...listed].sort(
       (a, b) =>
@@ -117,6 +127,31 @@ export const listCommand: CommandSpec = {
     return 0;
   },
 };
+
+function listOptions(ctx: CommandContext): ListOptions {
+  const options: ListOptions = {};
+  const caseId = ctx.string("case");
+  if (caseId !== undefined) options.caseId = caseId;
+  const deviceId = ctx.string("device");
+  if (deviceId !== undefined) options.deviceId = deviceId;
+  const label = ctx.string("label");
+  if (label !== undefined) {
+    if (label.length === 0 || label.startsWith("="))
+      throw new CustodyError("ERR_USAGE", "--label takes KEY or KEY=VALUE");
+    options.label = label;
+  }
+  for (const name of ["since", "until"] as const) {
+    const value = ctx.string(name);
+    if (value === undefined) continue;
+    const time = Date.parse(value);
+    if (Number.isNaN(time)) throw new CustodyError("ERR_USAGE", `--${name} is not a time: ${value}`);
+    options[name] = new Date(time).toISOString();
+  }
+  if (Object.keys(options).some((key) => key !== "caseId")) {
+    assertLocalVault(ctx, "list --device/--label/--since/--until", "the server's listing takes a case only");
+  }
+  return options;
+}
 
 export const showCommand: CommandSpec = {
   path: ["show"],

@@ -31,6 +31,7 @@ import {
 import { ingestCommand, listCommand, showCommand } from "./evidence.js";
 import { getCommand } from "./get.js";
 import { hashCommand } from "./hash.js";
+import { indexRebuildCommand } from "./index-rebuild.js";
 import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
 import { keysRotateCommand } from "./keys-rotate.js";
@@ -77,6 +78,7 @@ export const commands: readonly CommandSpec[] = [
   getCommand,
   hashCommand,
   holdCommand,
+  indexRebuildCommand,
   ingestCommand,
   initCommand,
   keysInitCommand,

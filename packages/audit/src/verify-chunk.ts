@@ -1,0 +1,150 @@
+/**
+ * One chunk of a log checked on its own, as a worker thread of the parallel verifier does it: every
+ * line parsed and hashed, the links inside the chunk checked, and the chunk's Merkle leaves folded into
+ * the subtrees the main thread joins. Loads nothing but node:crypto and its own small modules.
+ */
+import { hash } from "node:crypto";
+import { type LinkProblem, linkProblem, parseRecordLine, type RecordProblem } from "./line-check.js";
+import { decode } from "./lines.js";
+import type { AuditRecord } from "./record.js";
+import { hasValidSeal, type SealKey } from "./seal-mac.js";
+
+export interface ChunkSettings {
+  /** Tree sizes at which a checkpoint is checked: the main thread needs the root at each. */
+  cuts: readonly number[];
+  /** With a seal key: seals are counted on records from this seq on. */
+  seal?: { key: SealKey; from: number };
+}
+
+export interface ChunkResult {
+  /** Records accepted before the first problem (all of them when there is none). */
+  accepted: number;
+  /** The first record, when it parsed: the main thread checks its link to the previous chunk. */
+  first?: { seq: number; prev: string; hash: string };
+  /** The hash of the last accepted record. */
+  lastHash?: string;
+  /**
+   * The accepted records' Merkle leaves as perfect subtrees aligned on their positions (assuming the
+   * first record is where its seq says), split at every cut: sizes, 32-byte roots, valid seals in each.
+   */
+  sizes: number[];
+  roots: Uint8Array;
+  sealed: number[];
+  /** The first problem, at line `index` of the chunk (0-based). */
+  problem?: {
+    index: number;
+    code: "ERR_AUDIT_RECORD_INVALID" | "ERR_AUDIT_CHAIN_BROKEN";
+    kind: (RecordProblem | LinkProblem)["kind"];
+    message: string;
+  };
+}
+
+const leafInput = Buffer.alloc(33);
+const nodeInput = Buffer.alloc(65);
+nodeInput[0] = 0x01;
+
+/** Checks every line of `bytes` (whole lines, without the last newline). */
+export function checkChunk(bytes: Buffer, settings: ChunkSettings): ChunkResult {
+  const event = decode(bytes);
+  if (event.kind !== "lines") throw new Error("a chunk decodes to lines");
+  const { lines, invalidUtf8 } = event;
+  const leaves = Buffer.allocUnsafe(lines.length * 32);
+  const seals = settings.seal === undefined ? undefined : new Uint8Array(lines.length);
+  let first: ChunkResult["first"];
+  let lastHash: string | undefined;
+  let problem: ChunkResult["problem"];
+  let accepted = 0;
+  const bad = 0;
+  for (let i = 0; i < lines.length; i += 1) {
+    const valid = invalidUtf8[bad] !== i;
+    if (!valid) {
+      problem = { index: i, code: "ERR_AUDIT_RECORD_INVALID", kind: "malformed", message: "not UTF-8" };
+      break;
+    }
+    const parsed = parseRecordLine(lines[i] as string);
+    if ("problem" in parsed) {
+      const code = parsed.problem.kind === "modified" ? "ERR_AUDIT_CHAIN_BROKEN" : "ERR_AUDIT_RECORD_INVALID";
+      problem = { index: i, code, ...parsed.problem };
+      break;
+    }
+    if (first === undefined) {
+      first = { seq: parsed.seq, prev: parsed.prev, hash: parsed.hash };
+    } else {
+      // The same rule as the sequential scanner, relative to the first record (the main thread checks that one).
+      const link = linkProblem(parsed, first.seq + i, lastHash as string);
+      if (link !== undefined) {
+        problem = { index: i, code: "ERR_AUDIT_CHAIN_BROKEN", ...link };
+        break;
+      }
+    }
+    leafInput.write(parsed.hash, 1, 32, "hex");
+    hash("sha256", leafInput, "buffer").copy(leaves, i * 32);
+    if (seals !== undefined && settings.seal !== undefined && parsed.seq >= settings.seal.from) {
+      seals[i] = hasValidSeal(settings.seal.key, parsed as AuditRecord) ? 1 : 0;
+    }
+    lastHash = parsed.hash;
+    accepted += 1;
+  }
+  const blocks =
+    first === undefined ? undefined : subtrees(leaves, first.seq, accepted, settings.cuts, seals);
+  return {
+    accepted,
+    ...(first === undefined ? {} : { first }),
+    ...(lastHash === undefined ? {} : { lastHash }),
+    sizes: blocks?.sizes ?? [],
+    roots: blocks?.roots ?? new Uint8Array(0),
+    sealed: blocks?.sealed ?? [],
+    ...(problem === undefined ? {} : { problem }),
+  };
+}
+
+/**
+ * Splits leaves [start, start + count) into the largest perfect subtrees aligned on their position
+ * (what an RFC 9162 accumulator holds), never crossing a cut, and hashes each subtree's root in place.
+ */
+function subtrees(
+  leaves: Buffer,
+  start: number,
+  count: number,
+  cuts: readonly number[],
+  seals: Uint8Array | undefined,
+): { sizes: number[]; roots: Uint8Array; sealed: number[] } {
+  const sizes: number[] = [];
+  const sealed: number[] = [];
+  const end = start + count;
+  const stops = cuts.filter((cut) => cut > start && cut < end);
+  stops.push(end);
+  let at = start;
+  for (const stop of stops) {
+    while (at < stop) {
+      let size = 1;
+      while (at % (size * 2) === 0 && at + size * 2 <= stop) size *= 2;
+      sizes.push(size);
+      let valid = 0;
+      if (seals !== undefined)
+        for (let i = at - start; i < at - start + size; i += 1) valid += seals[i] as number;
+      sealed.push(valid);
+      at += size;
+    }
+  }
+  const roots = new Uint8Array(sizes.length * 32);
+  let offset = 0;
+  for (let b = 0; b < sizes.length; b += 1) {
+    const size = sizes[b] as number;
+    foldInPlace(leaves, offset, size);
+    roots.set(leaves.subarray(offset * 32, offset * 32 + 32), b * 32);
+    offset += size;
+  }
+  return { sizes, roots, sealed };
+}
+
+/** The root of the perfect subtree over `size` leaves at `offset`, left in the first leaf's place. */
+function foldInPlace(leaves: Buffer, offset: number, size: number): void {
+  for (let width = size; width > 1; width /= 2) {
+    for (let i = 0; i < width / 2; i += 1) {
+      const left = (offset + 2 * i) * 32;
+      leaves.copy(nodeInput, 1, left, left + 64);
+      hash("sha256", nodeInput, "buffer").copy(leaves, (offset + i) * 32);
+    }
+  }
+}
