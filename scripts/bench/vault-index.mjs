@@ -18,12 +18,7 @@ import { itemRecordSha256, openFileAuditLog } from "../../packages/audit/dist/in
 import { createKeySigner } from "../../packages/manifest/dist/index.js";
 import { FsEvidenceStore } from "../../packages/store/dist/index.js";
 import { Vault } from "../../packages/vault/dist/index.js";
-import {
-  encodeItemRecord,
-  ITEM_PREFIX,
-  itemKey,
-  RECORD_METADATA_KEY,
-} from "../../packages/vault/dist/items.js";
+import { encodeItemRecord, itemKey, RECORD_METADATA_KEY } from "../../packages/vault/dist/items.js";
 import { loadVaultPki } from "../../packages/vault/dist/pki.js";
 
 const { values } = parseArgs({
