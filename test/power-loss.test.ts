@@ -111,8 +111,10 @@ function start(command: string, args: string[]) {
   child.stderr.setEncoding("utf8").on("data", (text: string) => {
     stderr += text;
   });
+  let ended = "";
   const exit = new Promise<void>((resolve) =>
-    child.once("exit", () => {
+    child.once("exit", (code, signal) => {
+      ended = signal === null ? `exit code ${code}` : `signal ${signal}`;
       live.delete(child);
       resolve();
     }),
@@ -122,7 +124,7 @@ function start(command: string, args: string[]) {
     new Promise<void>((resolve, reject) => {
       if (lines.some(test)) return resolve();
       waiters.push({ test, resolve });
-      exit.then(() => reject(new Error(`${command} ended before the awaited line: ${stderr}`)));
+      exit.then(() => reject(new Error(`${command} ended (${ended}) before the awaited line: ${stderr}`)));
     });
   return { child, lines, exit, line };
 }

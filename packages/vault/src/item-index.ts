@@ -89,7 +89,11 @@ export class ItemIndex {
     db: DatabaseSync,
   ) {
     this.#db = db;
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    // Exclusive before WAL: the WAL index then lives in this process's memory, never in a mapped -shm
+    // file. A mapped file on FUSE or a network filesystem kills the process with SIGBUS when the
+    // filesystem cannot back it (the power-loss tests' filesystem did). One process holds the vault's
+    // log lock, and with it the index, at a time, so nobody else needs to read it meanwhile.
+    db.exec("PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     db.exec(SCHEMA);
     this.#put = db.prepare(`INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#putLabel = db.prepare("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)");
