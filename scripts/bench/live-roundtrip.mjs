@@ -109,8 +109,10 @@ async function main() {
   try {
     execFileSync(
       "openssl",
-      ["req", "-new", "-newkey", "rsa:3072", "-nodes", "-keyout", "device.key", "-out", "device.csr"]
-        .concat(["-subj", "/CN=bench"]),
+      ["req", "-new", "-newkey", "rsa:3072", "-nodes", "-keyout", "device.key", "-out", "device.csr"].concat([
+        "-subj",
+        "/CN=bench",
+      ]),
       { cwd: dir, stdio: "pipe" },
     );
     const server = await startChild(["custody", dir, String(agents - 1)]);

@@ -5,7 +5,9 @@ import { join } from "node:path";
 
 const root = new URL("../../../", import.meta.url).pathname;
 const WebSocket = createRequire(join(root, "packages", "server", "package.json"))("ws");
-const { encodeFrame, AGENT_SUBPROTOCOL } = await import(join(root, "packages", "agent", "dist", "protocol.js"));
+const { encodeFrame, AGENT_SUBPROTOCOL } = await import(
+  join(root, "packages", "agent", "dist", "protocol.js")
+);
 
 /**
  * Enrolls `count` devices in-process on an open vault (one CSR, one certificate each) with a token that
