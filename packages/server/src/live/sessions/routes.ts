@@ -203,6 +203,9 @@ function publicLimits(live: LiveSessions) {
 export function registerLiveSessions(app: FastifyInstance, options: LiveSessionsOptions): LiveSessions {
   const live = new LiveSessions(options);
   sessionRoutes(app, live);
-  app.addHook("onClose", async () => live.closeAll("server-restart"));
+  app.addHook("onClose", async () => {
+    await live.closeAll("server-restart");
+    await live.commands.transfers.close();
+  });
   return live;
 }

@@ -167,7 +167,8 @@ export class Transfer {
     });
     const file = await open(this.#stagingPath, "r");
     try {
-      await file.datasync();
+      // what a cut attempt staged must outlast it; a whole body is stored (or refused) right away
+      if (!whole) await file.datasync();
       this.#staged = (await file.stat()).size;
     } finally {
       await file.close();
@@ -243,6 +244,13 @@ export class Transfers {
   forget(transfer: Transfer): void {
     this.#byId.delete(transfer.id);
     void transfer.discard();
+  }
+
+  /** At shutdown: every transfer's staging file and their directory go. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#byId.values()].map((transfer) => transfer.discard()));
+    this.#byId.clear();
+    if (this.#stagingDir !== undefined) await rm(this.#stagingDir, { recursive: true, force: true });
   }
 }
 
