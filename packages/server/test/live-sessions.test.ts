@@ -387,6 +387,13 @@ describe("live-response sessions", () => {
     const claimed = randomBytes(3 * MiB);
     const forged = await taking("/srv/resume-forged.bin", claimed);
     await cutPut(forged.transfer, claimed, MiB);
+    // only the device the command went to may ask
+    const asked = await call(served.url, forged.transfer.path, {
+      method: "HEAD",
+      identity: bob,
+      ca: served.ca,
+    });
+    expect(asked.status).toBe(403);
     const staged = await head(forged.transfer.path);
     expect(staged.status).toBe(204);
     expect(staged.headers["upload-offset"]).toBe(String(MiB));
