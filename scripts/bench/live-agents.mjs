@@ -12,11 +12,11 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { connectAll, enrollDevices } from "./lib/agents.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const dist = (pkg, file = "index.js") => join(root, "packages", pkg, "dist", file);
-const WebSocket = createRequire(join(root, "packages", "server", "package.json"))("ws");
-const { encodeFrame, AGENT_SUBPROTOCOL } = await import(dist("agent", "protocol.js"));
+const { encodeFrame } = await import(dist("agent", "protocol.js"));
 const rss = (pid) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
 const MiB = 1024 * 1024;
@@ -33,16 +33,7 @@ async function custodyChild(dir, count) {
   const { vault, identityPem } = await Vault.init(join(dir, "vault"), { custodian: "bench", keyBits: 2048 });
   const alice = vault.authenticate(identityPem);
   const csrPem = readFileSync(join(dir, "device.csr"), "utf8");
-  const { token } = await vault.createEnrollmentToken(alice, { uses: count });
-  const facts = { hostname: "bench", os: "linux", arch: "x64", agentVersion: "0.1.0" };
-  const devices = [];
-  for (let i = 0; i < count; i += 1) {
-    const enrolled = await vault.enroll(
-      { token, csrPem, facts },
-      { requestId: `b-${i}`, clientAddress: "127.0.0.1" },
-    );
-    devices.push({ deviceId: enrolled.deviceId, cert: enrolled.certificatePem });
-  }
+  const devices = await enrollDevices(vault, alice, csrPem, count);
   writeFileSync(join(dir, "devices.json"), JSON.stringify(devices));
   const server = await startServer({
     vault,
@@ -117,43 +108,6 @@ function startChild(args) {
     });
     child.once("exit", (code) => reject(new Error(`child exited ${code}`)));
   });
-}
-
-/** Connects every device, sends hello, waits for welcome; 50 handshakes at a time. */
-async function connectAll(url, devices, key, ca) {
-  const sockets = [];
-  const started = performance.now();
-  let next = 0;
-  async function worker() {
-    while (next < devices.length) {
-      const device = devices[next++];
-      const ws = new WebSocket(`${url.replace("https", "wss")}/v1/agent`, AGENT_SUBPROTOCOL, {
-        ca,
-        cert: device.cert,
-        key,
-      });
-      await new Promise((resolve, reject) => {
-        ws.once("open", resolve);
-        ws.once("error", reject);
-      });
-      const welcomed = new Promise((resolve) => ws.once("message", resolve));
-      const hello = {
-        deviceId: device.deviceId,
-        agentVersion: "0.1.0",
-        hostname: "bench",
-        os: "linux",
-        arch: "x64",
-        policyHash: "0".repeat(64),
-        prevNonce: device.nonce ?? null,
-        capabilities: [],
-      };
-      ws.send(encodeFrame("hello", hello, { seq: 1 }));
-      device.nonce = JSON.parse(String(await welcomed)).body.nonce;
-      sockets.push(ws);
-    }
-  }
-  await Promise.all(Array.from({ length: 50 }, worker));
-  return { sockets, seconds: (performance.now() - started) / 1000 };
 }
 
 async function measure(server, devices, key, ca) {

@@ -165,9 +165,11 @@ describe("getfile", () => {
     maxBytes: 750 * 1024 * 1024,
     ...over,
   });
-  const uploadTo = (file: string) => async (_t: TransferBody, body: NodeJS.ReadableStream) => {
-    await pipeline(body, createWriteStream(file));
-  };
+  const uploadTo =
+    (file: string, offset = 0) =>
+    async (_t: TransferBody, body: (offset: number) => NodeJS.ReadableStream) => {
+      await pipeline(body(offset), createWriteStream(file));
+    };
 
   test("streams the file through the uploader, hashed while read", async () => {
     const out = join(root, "uploaded");
@@ -179,6 +181,30 @@ describe("getfile", () => {
     );
     expect(data).toEqual({ path: join(root, "a/file.txt"), size: content.length, sha256: sha });
     expect(await readFile(out, "utf8")).toBe(content);
+  });
+
+  test("a resumed upload sends the bytes from the offset on, the whole file hashed all the same", async () => {
+    const out = join(root, "resumed");
+    const offset = 7;
+    await run(
+      "getfile",
+      [join(root, "a/file.txt")],
+      {},
+      { transfer: transfer(), upload: uploadTo(out, offset) },
+    );
+    expect(await readFile(out, "utf8")).toBe(content.slice(offset));
+    // the skipped bytes are hashed too: a digest that does not match the whole file still refuses
+    const refusedOut = join(root, "resumed-refused");
+    expect(
+      await refused(
+        run(
+          "getfile",
+          [join(root, "a/file.txt")],
+          {},
+          { transfer: transfer({ expectedSha256: "0".repeat(64) }), upload: uploadTo(refusedOut, offset) },
+        ),
+      ),
+    ).toBe("ERR_FILE_CHANGED");
   });
 
   test.each([

@@ -67,7 +67,7 @@ export const liveCommandEventSchema = z.union([
 ]);
 
 /** A live route: as a table route, and a PUT for the device's transfer. */
-export type LiveRouteSpec = Omit<RouteSpec, "method"> & { method: RouteSpec["method"] | "PUT" };
+export type LiveRouteSpec = Omit<RouteSpec, "method"> & { method: RouteSpec["method"] | "PUT" | "HEAD" };
 
 const authenticated = { authenticated: true } as const;
 
@@ -175,5 +175,17 @@ export const LIVE_ROUTES = {
     bodyLimit: "upload",
     status: 201,
     response: z.object({ itemId: z.string() }),
+  },
+  transferOffset: {
+    ...authenticated,
+    operation: "transferOffset",
+    method: "HEAD",
+    path: "/v1/agent/transfers/:id",
+    summary:
+      "How many bytes of a cut getfile PUT the server holds staged (upload-offset, upload-complete headers); the device's next PUT sends the rest with content-range",
+    params: liveIdParamsSchema,
+    bodyLimit: "empty",
+    status: 204,
+    response: z.object({}),
   },
 } as const satisfies Record<string, LiveRouteSpec>;

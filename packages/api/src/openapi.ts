@@ -62,6 +62,15 @@ function successResponse(route: RouteSpec): JsonSchema {
       },
     };
   }
+  if (route.status === 204) {
+    return {
+      description: "no content: what is asked is in the headers",
+      headers: {
+        "upload-offset": { schema: { type: "integer" }, description: "the bytes the server holds staged" },
+        "upload-complete": { schema: { type: "string" }, description: "?1 once the whole body arrived" },
+      },
+    };
+  }
   return {
     description: "success",
     content: { "application/json": { schema: jsonSchema(route.response, "output") } },

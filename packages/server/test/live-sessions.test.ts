@@ -1,5 +1,7 @@
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,6 +60,16 @@ async function grant(name: string, role: string, scope: string, revoke = false) 
   const path = revoke ? "/v1/access/revocations" : "/v1/access/grants";
   const response = await as(served.alice, "POST", path, { name, role, scope });
   expect(response.json()).toMatchObject({ status: "done" });
+}
+
+/** The size of a transfer's staging file on the server (the same process here), if it has one. */
+async function stagedSize(transferId: string): Promise<number | undefined> {
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith("custody-transfers-")) continue;
+    const found = await stat(join(tmpdir(), name, `${transferId}.part`)).catch(() => undefined);
+    if (found !== undefined) return found.size;
+  }
+  return undefined;
 }
 
 async function submit(line: string) {
@@ -328,6 +340,122 @@ describe("live-response sessions", () => {
     expect(await settled(tooBig.id)).toMatchObject({ status: "failed", error: { code: "ERR_SIZE_LIMIT" } });
     expect(commandsSent().length).toBe(before);
   }, 60_000);
+
+  it("resumes a cut transfer from what the server staged; a resumed body that differs from the digest stores nothing", async () => {
+    /** getfile of `bytes` at `path`: its fileinfo answered, then the transfer the command frame carries. */
+    async function taking(path: string, bytes: Buffer) {
+      const facts = fileFacts(path, bytes);
+      const info = (await submit(`fileinfo ${path}`)).json() as { id: string };
+      await answer([facts], facts);
+      await settled(info.id);
+      const cmd = (await submit(`getfile ${path}`)).json() as { id: string };
+      const frame = await agent.next("command");
+      return { cmd, facts, transfer: frame.body.transfer as { id: string; path: string } };
+    }
+    /** A PUT of the whole size that the device's connection drops once `sent` bytes are staged. */
+    async function cutPut(transfer: { id: string; path: string }, bytes: Buffer, sent: number) {
+      const req = httpsRequest(new URL(transfer.path, served.url), {
+        method: "PUT",
+        ca: served.ca,
+        cert: device.cert,
+        key: device.key,
+        agent: false,
+        headers: { "content-type": "application/octet-stream", "content-length": String(bytes.length) },
+      });
+      req.on("error", () => undefined);
+      req.write(bytes.subarray(0, sent));
+      // the staging file is the server's durable record of the bytes: cut once it holds them all
+      await eventually(async () => ((await stagedSize(transfer.id)) === sent ? true : undefined), "staged");
+      req.destroy();
+    }
+    const head = (path: string) =>
+      call(served.url, path, { method: "HEAD", identity: device, ca: served.ca });
+    const put = (path: string, body: Buffer, range?: string) =>
+      call(served.url, path, {
+        method: "PUT",
+        identity: device,
+        ca: served.ca,
+        body,
+        headers: {
+          "content-type": "application/octet-stream",
+          ...(range === undefined ? {} : { "content-range": range }),
+        },
+      });
+    const MiB = 1024 * 1024;
+
+    // a resumed body whose bytes differ from the digest: refused, nothing stored
+    const claimed = randomBytes(3 * MiB);
+    const forged = await taking("/srv/resume-forged.bin", claimed);
+    await cutPut(forged.transfer, claimed, MiB);
+    // only the device the command went to may ask
+    const asked = await call(served.url, forged.transfer.path, {
+      method: "HEAD",
+      identity: bob,
+      ca: served.ca,
+    });
+    expect(asked.status).toBe(403);
+    const staged = await head(forged.transfer.path);
+    expect(staged.status).toBe(204);
+    expect(staged.headers["upload-offset"]).toBe(String(MiB));
+    expect(staged.headers["upload-complete"]).toBe("?0");
+    // a PUT that starts elsewhere than 0 or the staged offset, or whose length is not the rest: refused
+    expect(
+      (
+        await put(
+          forged.transfer.path,
+          claimed.subarray(5),
+          `bytes 5-${claimed.length - 1}/${claimed.length}`,
+        )
+      ).json(),
+    ).toMatchObject({ code: "ERR_CONFLICT" });
+    expect(
+      (
+        await put(
+          forged.transfer.path,
+          claimed.subarray(MiB + 1),
+          `bytes ${MiB}-${claimed.length - 1}/${claimed.length}`,
+        )
+      ).json(),
+    ).toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    expect(
+      (await put(forged.transfer.path, claimed, `bytes 0-${claimed.length}/${claimed.length + 1}`)).json(),
+    ).toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    const rest = Buffer.from(claimed.subarray(MiB));
+    rest[rest.length - 1] = (rest[rest.length - 1] as number) ^ 0xff;
+    const range = `bytes ${MiB}-${claimed.length - 1}/${claimed.length}`;
+    expect((await put(forged.transfer.path, rest, range)).json()).toMatchObject({
+      code: "ERR_INTEGRITY_MISMATCH",
+    });
+    // refused for good: no second try with other bytes
+    expect((await put(forged.transfer.path, claimed.subarray(MiB), range)).json()).toMatchObject({
+      code: "ERR_REPLAY",
+    });
+    agent.send("result", { cmdId: forged.cmd.id, status: "completed", rows: 0, durationMs: 2 });
+    expect(await settled(forged.cmd.id)).toMatchObject({
+      status: "failed",
+      error: { code: "ERR_INTEGRITY_MISMATCH" },
+    });
+    expect((await as(served.alice, "GET", `/v1/items/${forged.facts.sha256}?case=${CASE}`)).status).toBe(404);
+    expect(await stagedSize(forged.transfer.id)).toBeUndefined();
+
+    // the same cut, resumed with the right bytes: stored whole under the digest
+    const bytes = randomBytes(3 * MiB + 17);
+    const good = await taking("/srv/resume.bin", bytes);
+    await cutPut(good.transfer, bytes, 2 * MiB);
+    const offset = Number((await head(good.transfer.path)).headers["upload-offset"]);
+    expect(offset).toBe(2 * MiB);
+    const resumed = await put(
+      good.transfer.path,
+      bytes.subarray(offset),
+      `bytes ${offset}-${bytes.length - 1}/${bytes.length}`,
+    );
+    expect(resumed.status, resumed.body.toString()).toBe(201);
+    agent.send("result", { cmdId: good.cmd.id, status: "completed", rows: 0, durationMs: 2 });
+    expect(await settled(good.cmd.id)).toMatchObject({ status: "completed", itemId: good.facts.sha256 });
+    const content = await as(served.alice, "GET", `/v1/items/${good.facts.sha256}/content?case=${CASE}`);
+    expect(content.body.equals(bytes)).toBe(true);
+    expect(await stagedSize(good.transfer.id)).toBeUndefined();
+  }, 120_000);
 
   it("stores the transcript when the session ends; the reports of its items list the session's commands and verify", async () => {
     const closed = await as(bob, "DELETE", `/v1/sessions/${sessionId}`);

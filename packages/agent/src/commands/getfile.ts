@@ -5,10 +5,14 @@ import type { AgentPolicy } from "../policy-types.js";
 import type { TransferBody } from "../schemas.js";
 import { checkedPath, openRegular } from "./paths.js";
 
-/** Sends the file's bytes to the transfer URL (the runtime does it over mTLS); resolves once stored. */
+/**
+ * Sends the file's bytes to the transfer URL (the runtime does it over mTLS); resolves once stored.
+ * `body(offset)` gives the bytes from `offset` to the end (a resumed PUT), checked against the digest
+ * over the whole file all the same.
+ */
 export type Uploader = (
   transfer: TransferBody,
-  body: Readable,
+  body: (offset: number) => Readable,
   size: number,
   signal: AbortSignal,
 ) => Promise<void>;
@@ -25,6 +29,7 @@ export interface GetFileOptions {
  * Hashes what flows through and holds back the last chunk until the end: only when the whole file hashes
  * to what the fileinfo prerequisite reported is that chunk passed on. A file that changed since then
  * fails (ERR_FILE_CHANGED) with its body incomplete, so the server never sees a whole upload to store.
+ * A resumed upload reads the whole file again but passes on only the bytes from `skip` on.
  */
 class ExpectedHash extends Transform {
   readonly #hash = createHash("sha256");
@@ -34,19 +39,25 @@ class ExpectedHash extends Transform {
   constructor(
     private readonly expectedSha256: string,
     private readonly expectedSize: number,
+    private readonly skip: number,
   ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const start = this.#bytes;
     this.#bytes += chunk.length;
     if (this.#bytes > this.expectedSize) {
       callback(changed(`the file grew past ${this.expectedSize} bytes while it was sent`));
       return;
     }
     this.#hash.update(chunk);
+    if (this.#bytes <= this.skip) {
+      callback();
+      return;
+    }
     const previous = this.#held;
-    this.#held = chunk;
+    this.#held = start >= this.skip ? chunk : chunk.subarray(this.skip - start);
     callback(null, previous);
   }
 
@@ -79,14 +90,18 @@ export async function getFile(input: string, options: GetFileOptions): Promise<R
     if (stats.size !== transfer.expectedSize)
       throw changed(`${path} is ${stats.size} bytes now, ${transfer.expectedSize} when fileinfo read it`);
     throwIfAborted(options.signal);
-    const source = handle.createReadStream({
-      autoClose: false,
-      highWaterMark: 1024 * 1024,
-      signal: options.signal,
-    });
-    const checked = source.pipe(new ExpectedHash(transfer.expectedSha256, transfer.expectedSize));
-    source.on("error", (error) => checked.destroy(error));
-    await upload(transfer, checked, stats.size, options.signal);
+    const body = (offset: number) => {
+      const source = handle.createReadStream({
+        autoClose: false,
+        start: 0,
+        highWaterMark: 1024 * 1024,
+        signal: options.signal,
+      });
+      const checked = source.pipe(new ExpectedHash(transfer.expectedSha256, transfer.expectedSize, offset));
+      source.on("error", (error) => checked.destroy(error));
+      return checked;
+    };
+    await upload(transfer, body, stats.size, options.signal);
     return { path, size: stats.size, sha256: transfer.expectedSha256 };
   } finally {
     await handle.close();

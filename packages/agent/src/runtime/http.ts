@@ -37,7 +37,7 @@ export function problemError(status: number, text: string): CustodyError {
 
 export interface HttpsCall {
   url: URL;
-  method: "POST" | "PUT";
+  method: "POST" | "PUT" | "HEAD";
   tls: RequestOptions;
   headers: Record<string, string | number>;
   body: string | Readable;
@@ -45,7 +45,9 @@ export interface HttpsCall {
 }
 
 /** One HTTPS request over TLS 1.3; resolves with the status and the (bounded) answer text. */
-export function httpsCall(call: HttpsCall): Promise<{ status: number; text: string }> {
+export function httpsCall(
+  call: HttpsCall,
+): Promise<{ status: number; text: string; headers: IncomingMessage["headers"] }> {
   return new Promise((resolve, reject) => {
     const req = request(call.url, {
       ...call.tls,
@@ -59,7 +61,10 @@ export function httpsCall(call: HttpsCall): Promise<{ status: number; text: stri
       reject(toCustodyError(error, "ERR_BACKEND_UNAVAILABLE", `${call.method} ${call.url.pathname} failed`)),
     );
     req.on("response", (response) => {
-      readLimited(response).then((text) => resolve({ status: response.statusCode ?? 0, text }), reject);
+      readLimited(response).then(
+        (text) => resolve({ status: response.statusCode ?? 0, text, headers: response.headers }),
+        reject,
+      );
     });
     const body = typeof call.body === "string" ? Readable.from([Buffer.from(call.body)]) : call.body;
     body.on("error", (error) => {

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { principalOf } from "../../auth.js";
 import { LiveSessions, type LiveSessionsOptions } from "./service.js";
 import type { CommandEvent } from "./session.js";
+import type { TransferRange } from "./transfers.js";
 
 const idParams = liveIdParamsSchema;
 const openBody = openSessionBodySchema;
@@ -74,6 +75,22 @@ export function sessionRoutes(app: FastifyInstance, live: LiveSessions): void {
 }
 
 function transferRoute(app: FastifyInstance, live: LiveSessions): void {
+  // how much of a cut PUT the server holds: the device's next PUT continues from there
+  app.route({
+    method: "HEAD",
+    url: "/v1/agent/transfers/:id",
+    config: { authenticated: true, principal: "device" },
+    schema: { params: idParams },
+    handler: async (request, reply) => {
+      const device = principalOf(request);
+      const transfer = live.commands.transfers.get(idOf(request));
+      if (transfer === undefined) throw new CustodyError("ERR_NOT_FOUND", `no transfer ${idOf(request)}`);
+      const { offset, complete } = await transfer.staged(device);
+      reply.header("upload-offset", String(offset));
+      reply.header("upload-complete", complete ? "?1" : "?0");
+      return reply.code(204).send();
+    },
+  });
   app.route({
     method: "PUT",
     url: "/v1/agent/transfers/:id",
@@ -98,14 +115,39 @@ function transferRoute(app: FastifyInstance, live: LiveSessions): void {
           "a transfer is the raw bytes, application/octet-stream",
         );
       }
-      const outcome = await transfer.receive(live.commands.transfers.vault, device, request.raw as Readable);
+      const range = transferRange(request, transfer.request.size);
+      const outcome = await transfer.receive(
+        live.commands.transfers.vault,
+        device,
+        request.raw as Readable,
+        range,
+      );
       if (outcome.error !== undefined) {
         reply.header("connection", "close");
+        if (outcome.staged !== undefined) reply.header("upload-offset", String(outcome.staged));
         throw new CustodyError(outcome.error.code as "ERR_INTEGRITY_MISMATCH", outcome.error.message);
       }
       return reply.code(201).send({ itemId: outcome.itemId });
     },
   });
+}
+
+/** The offset a PUT resumes from (`content-range: bytes START-END/TOTAL`, 0 without it) and its length. */
+function transferRange(request: FastifyRequest, size: number): TransferRange {
+  const header = request.headers["content-range"];
+  const declared = request.headers["content-length"];
+  const length = declared === undefined ? undefined : Number(declared);
+  if (header === undefined) return { offset: 0, length };
+  const match = /^bytes (\d{1,15})-(\d{1,15})\/(\d{1,15})$/.exec(header);
+  const [start, end, total] = (match?.slice(1) ?? []).map(Number);
+  if (start === undefined || end === undefined || total !== size || end !== size - 1 || start > end) {
+    request.raw.resume();
+    throw new CustodyError(
+      "ERR_INVALID_ARGUMENT",
+      `content-range '${header.slice(0, 100)}' is not bytes START-${size - 1}/${size}`,
+    );
+  }
+  return { offset: start, length };
 }
 
 function eventStream(live: LiveSessions, cmdId: string, request: FastifyRequest): PassThrough {
@@ -161,6 +203,9 @@ function publicLimits(live: LiveSessions) {
 export function registerLiveSessions(app: FastifyInstance, options: LiveSessionsOptions): LiveSessions {
   const live = new LiveSessions(options);
   sessionRoutes(app, live);
-  app.addHook("onClose", async () => live.closeAll("server-restart"));
+  app.addHook("onClose", async () => {
+    await live.closeAll("server-restart");
+    await live.commands.transfers.close();
+  });
   return live;
 }

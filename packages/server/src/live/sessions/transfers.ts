@@ -1,6 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { Readable } from "node:stream";
-import { CustodyError, isCustodyError } from "@custody/core";
+import { createReadStream, createWriteStream, mkdtempSync } from "node:fs";
+import { open, rm, truncate } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { LiveLimits } from "./limits.js";
 import type { LiveSession } from "./session.js";
@@ -23,19 +27,35 @@ interface Outcome {
   error?: { code: string; message: string };
 }
 
+/** Where a PUT starts: 0, or the staged offset it resumes from (`content-range: bytes START-END/TOTAL`). */
+export interface TransferRange {
+  offset: number;
+  /** The PUT's content-length: exactly the bytes from the offset to the end. */
+  length: number | undefined;
+}
+
 /**
- * One getfile's upload slot: single use, bound to its command, device, digest and size, gone when the
- * command ends. The device PUTs the bytes; they stream into the vault create-only under the digest.
+ * One getfile's upload slot: bound to its command, device, digest and size, gone when the command ends.
+ * The device PUTs the bytes; the first attempt streams them into the vault create-only under the digest
+ * while a staging file keeps a copy. When a PUT is cut, what reached the staging file stays (for the
+ * command's lifetime); `HEAD` tells the device how much, and its next PUT continues from there. Once the
+ * staging file holds the whole size, the vault stores it from that file, hashing the resumed whole: bytes
+ * that differ from the digest store nothing.
  */
 export class Transfer {
   readonly id = `T-${randomUUID()}`;
   readonly request: TransferRequest;
   readonly #abort = new AbortController();
-  #started = false;
+  readonly #stagingPath: string;
+  /** Bytes durably in the staging file. */
+  #staged = 0;
+  /** The attempt under way (PUTs and HEADs wait for it, one at a time). */
+  #busy: Promise<unknown> = Promise.resolve();
   #result: Promise<Outcome> | undefined;
 
-  constructor(request: TransferRequest) {
+  constructor(request: TransferRequest, stagingDir: string) {
     this.request = request;
+    this.#stagingPath = join(stagingDir, `${this.id}.part`);
   }
 
   get path(): string {
@@ -56,6 +76,13 @@ export class Transfer {
     if (!this.#abort.signal.aborted) this.#abort.abort(reason);
   }
 
+  /** The staging file goes with the command. */
+  async discard(): Promise<void> {
+    this.abort(new CustodyError("ERR_ABORTED", `transfer ${this.id} ended`));
+    await this.#busy.catch(() => undefined);
+    await rm(this.#stagingPath, { force: true });
+  }
+
   /** What the upload came to; a device that reports success without uploading gets an error. */
   outcome(): Promise<Outcome> {
     return (
@@ -66,18 +93,102 @@ export class Transfer {
     );
   }
 
-  /** The PUT: the device's bytes into the vault, as an item of the session's case. */
-  receive(vault: Vault, device: AuthenticatedPrincipal, body: Readable): Promise<Outcome> {
-    const { session } = this.request;
-    if (device.kind !== "device" || device.id !== session.deviceId) {
+  /** HEAD: the bytes staged so far, once any attempt under way has settled. */
+  async staged(device: AuthenticatedPrincipal): Promise<{ offset: number; complete: boolean }> {
+    this.#check(device);
+    await this.#busy.catch(() => undefined);
+    return { offset: this.#staged, complete: this.#result !== undefined };
+  }
+
+  /**
+   * A PUT: the device's bytes from `range.offset` on. Resolves with the outcome once the whole file is
+   * stored or refused, or with a resumable error (`staged` set) when the body ended short or was cut.
+   */
+  receive(
+    vault: Vault,
+    device: AuthenticatedPrincipal,
+    body: Readable,
+    range: TransferRange,
+  ): Promise<Outcome & { staged?: number }> {
+    this.#check(device);
+    const attempt = this.#busy.catch(() => undefined).then(() => this.#attempt(vault, body, range));
+    this.#busy = attempt;
+    return attempt;
+  }
+
+  #check(device: AuthenticatedPrincipal): void {
+    if (device.kind !== "device" || device.id !== this.request.session.deviceId) {
       throw new CustodyError("ERR_ACCESS_DENIED", `transfer ${this.id} is not for ${device.id}`);
     }
-    if (this.#started) throw new CustodyError("ERR_REPLAY", `transfer ${this.id} was already used`);
-    if (this.#abort.signal.aborted)
-      throw new CustodyError("ERR_ABORTED", `transfer ${this.id} was cancelled`);
-    this.#started = true;
-    this.#result = this.#store(vault, body);
-    return this.#result;
+  }
+
+  async #attempt(vault: Vault, body: Readable, range: TransferRange): Promise<Outcome & { staged?: number }> {
+    const size = this.request.size;
+    const refuse = (code: ErrorCode, message: string): never => {
+      body.resume();
+      throw new CustodyError(code, message);
+    };
+    if (this.#result !== undefined) refuse("ERR_REPLAY", `transfer ${this.id} was already stored or refused`);
+    if (this.#abort.signal.aborted) refuse("ERR_ABORTED", `transfer ${this.id} was cancelled`);
+    if (range.offset !== 0 && range.offset !== this.#staged)
+      refuse(
+        "ERR_CONFLICT",
+        `transfer ${this.id} has ${this.#staged} bytes staged; a PUT starts at 0 or there, not at ${range.offset}`,
+      );
+    if (range.length !== size - range.offset)
+      refuse(
+        "ERR_INVALID_ARGUMENT",
+        `a PUT from ${range.offset} carries the ${size - range.offset} bytes to the end, with a content-length`,
+      );
+    if (range.offset > 0) await truncate(this.#stagingPath, range.offset);
+    this.#staged = range.offset;
+    const sink = createWriteStream(this.#stagingPath, {
+      flags: range.offset === 0 ? "w" : "r+",
+      mode: 0o600,
+      start: range.offset,
+      highWaterMark: CHUNK,
+    });
+    // the first attempt stores while it stages; a resumed one stores from the staging file at the end
+    const direct = range.offset === 0 ? new PassThrough({ highWaterMark: CHUNK }) : undefined;
+    const stored = direct === undefined ? undefined : this.#store(vault, direct);
+    const whole = await new Promise<boolean>((resolve) => {
+      body.once("end", () => resolve(true));
+      body.once("error", () => resolve(false));
+      body.once("close", () => resolve(body.readableEnded));
+      body.pipe(sink, { end: false });
+      if (direct !== undefined) body.pipe(direct);
+    });
+    body.unpipe(sink);
+    if (!whole) direct?.destroy(new CustodyError("ERR_ABORTED", "the device's PUT was cut"));
+    await new Promise<void>((resolve, reject) => {
+      sink.once("error", reject);
+      sink.once("close", resolve);
+      sink.end();
+    });
+    const file = await open(this.#stagingPath, "r");
+    try {
+      // what a cut attempt staged must outlast it; a whole body is stored (or refused) right away
+      if (!whole) await file.datasync();
+      this.#staged = (await file.stat()).size;
+    } finally {
+      await file.close();
+    }
+    const outcome = await stored;
+    if (!whole || this.#staged < size) {
+      return {
+        staged: this.#staged,
+        error: {
+          code: "ERR_ABORTED",
+          message: `transfer ${this.id} ended at ${this.#staged} of ${size} bytes; resume from there`,
+        },
+      };
+    }
+    this.#result = Promise.resolve(
+      outcome ?? this.#store(vault, createReadStream(this.#stagingPath, { highWaterMark: CHUNK })),
+    );
+    const final = await this.#result;
+    await rm(this.#stagingPath, { force: true });
+    return final;
   }
 
   async #store(vault: Vault, body: Readable): Promise<Outcome> {
@@ -105,11 +216,14 @@ export class Transfer {
   }
 }
 
-/** Transfers by id, for the PUT route. */
+const CHUNK = 1024 * 1024;
+
+/** Transfers by id, for the PUT route; their staging files in one private directory. */
 export class Transfers {
   readonly #byId = new Map<string, Transfer>();
   readonly vault: Vault;
   readonly limits: LiveLimits;
+  #stagingDir: string | undefined;
 
   constructor(vault: Vault, limits: LiveLimits) {
     this.vault = vault;
@@ -117,7 +231,8 @@ export class Transfers {
   }
 
   create(request: TransferRequest): Transfer {
-    const transfer = new Transfer(request);
+    this.#stagingDir ??= mkdtempSync(join(tmpdir(), "custody-transfers-"));
+    const transfer = new Transfer(request, this.#stagingDir);
     this.#byId.set(transfer.id, transfer);
     return transfer;
   }
@@ -128,6 +243,14 @@ export class Transfers {
 
   forget(transfer: Transfer): void {
     this.#byId.delete(transfer.id);
+    void transfer.discard();
+  }
+
+  /** At shutdown: every transfer's staging file and their directory go. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#byId.values()].map((transfer) => transfer.discard()));
+    this.#byId.clear();
+    if (this.#stagingDir !== undefined) await rm(this.#stagingDir, { recursive: true, force: true });
   }
 }
 
