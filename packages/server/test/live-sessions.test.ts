@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,11 +61,11 @@ async function grant(name: string, role: string, scope: string, revoke = false) 
   expect(response.json()).toMatchObject({ status: "done" });
 }
 
-/** The size of a transfer's staging file on the server (the same process here), if it has one. */
+/** The size of a transfer's staging file on the server, under the vault's folder, if it has one. */
 async function stagedSize(transferId: string): Promise<number | undefined> {
-  for (const name of await readdir(tmpdir())) {
-    if (!name.startsWith("custody-transfers-")) continue;
-    const found = await stat(join(tmpdir(), name, `${transferId}.part`)).catch(() => undefined);
+  const parent = join(served.vaultDir, "server", "transfers");
+  for (const name of await readdir(parent).catch(() => [])) {
+    const found = await stat(join(parent, name, `${transferId}.part`)).catch(() => undefined);
     if (found !== undefined) return found.size;
   }
   return undefined;

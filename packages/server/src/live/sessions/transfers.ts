@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, mkdtempSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync } from "node:fs";
 import { open, rm, truncate } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
@@ -218,7 +217,10 @@ export class Transfer {
 
 const CHUNK = 1024 * 1024;
 
-/** Transfers by id, for the PUT route; their staging files in one private directory. */
+/**
+ * Transfers by id, for the PUT route; their staging files in one private directory under the vault's
+ * folder (`server/transfers/`), on the vault's disk: never in /tmp, which may be memory or wiped.
+ */
 export class Transfers {
   readonly #byId = new Map<string, Transfer>();
   readonly vault: Vault;
@@ -231,7 +233,11 @@ export class Transfers {
   }
 
   create(request: TransferRequest): Transfer {
-    this.#stagingDir ??= mkdtempSync(join(tmpdir(), "custody-transfers-"));
+    if (this.#stagingDir === undefined) {
+      const parent = join(this.vault.dir, "server", "transfers");
+      mkdirSync(parent, { recursive: true, mode: 0o700 });
+      this.#stagingDir = mkdtempSync(join(parent, "run-"));
+    }
     const transfer = new Transfer(request, this.#stagingDir);
     this.#byId.set(transfer.id, transfer);
     return transfer;
