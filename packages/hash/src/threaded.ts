@@ -30,7 +30,7 @@ type WorkerMessage = { type: "done"; slot: number } | { type: "digests"; digests
 /**
  * A pass-through like `DigestStream` whose digests are computed on worker threads (one per algorithm),
  * so the thread that moves the bytes (and may hash them for another purpose, as a store does) is not
- * slowed by them. Each chunk is copied into a small shared ring (4 × 4 MiB) that every worker reads;
+ * slowed by them. Chunks are copied into a small shared ring (4 × 4 MiB), a slot is handed to every worker when full;
  * when the slowest falls behind, the stream waits.
  */
 export class ThreadedDigestStream extends Transform {
@@ -46,6 +46,9 @@ export class ThreadedDigestStream extends Transform {
   #finished: ((digests: DigestSet) => void) | undefined;
   #failure: Error | undefined;
   #size = 0;
+  /** The slot being filled and how many bytes it holds; posted when full or at the end. */
+  #filling: number | undefined;
+  #filled = 0;
   #result: DigestResult | undefined;
 
   constructor(options: { algorithms?: readonly HashAlgorithm[] } = {}) {
@@ -102,16 +105,35 @@ export class ThreadedDigestStream extends Transform {
     callback(error);
   }
 
+  /**
+   * Copies the chunk into the slot being filled and hands a slot to the workers only once it is full
+   * (or at the end): a TLS socket delivers ~16 KiB records, and one message per record and worker cost
+   * more than the hashing (196,611 messages for a 1 GiB upload, against 768 now).
+   */
   async #feed(chunk: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < chunk.byteLength; offset += SLOT_BYTES) {
-      const piece = chunk.subarray(offset, Math.min(offset + SLOT_BYTES, chunk.byteLength));
-      const slot = await this.#slot();
-      new Uint8Array(this.#ring, slot * SLOT_BYTES, piece.byteLength).set(piece);
-      this.#readers[slot] = this.#workers.length;
-      for (const worker of this.#workers)
-        worker.postMessage({ type: "chunk", slot, length: piece.byteLength });
-      this.#size += piece.byteLength;
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      if (this.#filling === undefined) this.#filling = await this.#slot();
+      const room = SLOT_BYTES - this.#filled;
+      const take = Math.min(room, chunk.byteLength - offset);
+      new Uint8Array(this.#ring, this.#filling * SLOT_BYTES + this.#filled, take).set(
+        chunk.subarray(offset, offset + take),
+      );
+      this.#filled += take;
+      this.#size += take;
+      offset += take;
+      if (this.#filled === SLOT_BYTES) this.#post();
     }
+  }
+
+  /** Hands the slot being filled to every worker. */
+  #post(): void {
+    const slot = this.#filling;
+    if (slot === undefined || this.#filled === 0) return;
+    this.#readers[slot] = this.#workers.length;
+    for (const worker of this.#workers) worker.postMessage({ type: "chunk", slot, length: this.#filled });
+    this.#filling = undefined;
+    this.#filled = 0;
   }
 
   #slot(): Promise<number> {
@@ -125,6 +147,7 @@ export class ThreadedDigestStream extends Transform {
 
   #digests(): Promise<DigestSet> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    this.#post();
     return new Promise((resolve) => {
       this.#finished = resolve;
       this.#pendingDigests = this.#workers.length;
