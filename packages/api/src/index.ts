@@ -11,7 +11,7 @@ export {
   liveResponseBodySchema,
   liveResponseSettingSchema,
 } from "./devices.js";
-export type { LiveRouteSpec } from "./live.js";
+export type { LiveCommand, LiveCommandEvent, LiveRouteSpec, LiveSessionView } from "./live.js";
 export {
   cancelBodySchema,
   commandBodySchema,

@@ -66,6 +66,13 @@ export const liveCommandEventSchema = z.union([
   z.object({ type: z.literal("result"), command: liveCommandSchema }),
 ]);
 
+/** One line of a session's command log, as the server keeps it. */
+export type LiveCommand = z.infer<typeof liveCommandSchema>;
+/** A session as the server shows it. */
+export type LiveSessionView = z.infer<typeof liveSessionSchema>;
+/** One line of a command's event stream. */
+export type LiveCommandEvent = z.infer<typeof liveCommandEventSchema>;
+
 /** A live route: as a table route, and a PUT for the device's transfer. */
 export type LiveRouteSpec = Omit<RouteSpec, "method"> & { method: RouteSpec["method"] | "PUT" | "HEAD" };
 

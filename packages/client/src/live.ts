@@ -1,53 +1,14 @@
 import { createInterface } from "node:readline";
+import type { LiveCommand, LiveCommandEvent, LiveSessionView } from "@custody/api";
 import { CustodyError } from "@custody/core";
 import type { VaultClientOptions } from "./client.js";
 import { parseTlsIdentity } from "./identity.js";
 import { readLimited } from "./problem.js";
 import { type Call, Transport } from "./transport.js";
 
-export type LiveCommandStatus = "queued" | "running" | "completed" | "failed" | "cancelled" | "timed-out";
-
-/** One line of a session's command log, as the server keeps it. */
-export interface LiveCommand {
-  id: string;
-  sessionId: string;
-  line: string;
-  name: string;
-  analyst: string;
-  deviceId: string;
-  caseId: string;
-  background: boolean;
-  prerequisiteOf?: string;
-  submittedAt: string;
-  startedAt?: string;
-  durationMs?: number;
-  status: LiveCommandStatus;
-  rows: number;
-  outputSha256?: string;
-  error?: { code: string; message: string };
-  data?: Record<string, unknown>;
-  itemId?: string;
-  decisions: number[];
-}
-
-export interface LiveSessionView {
-  id: string;
-  deviceId: string;
-  caseId: string;
-  createdBy: string;
-  createdAt: string;
-  closedAt?: string;
-  closeReason?: string;
-  durationMs: number;
-  cwd: string | null;
-  transcriptItemId?: string;
-  commands: number;
-}
-
-export type LiveCommandEvent =
-  | { type: "rows"; rows: Record<string, unknown>[] }
-  | { type: "result"; command: LiveCommand }
-  | { type: "wait" };
+export type { LiveCommand, LiveCommandEvent, LiveSessionView } from "@custody/api";
+/** How a command stands in the log: queued, running, then completed, failed, cancelled or timed-out. */
+export type LiveCommandStatus = LiveCommand["status"];
 
 /** Live-response sessions on a server, as the console uses them. */
 export interface LiveClient {
