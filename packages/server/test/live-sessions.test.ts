@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
@@ -24,6 +25,7 @@ let device: Identity & { deviceId: string };
 let agent: TestAgent;
 let sessionId: string;
 const CASE = "IR-42";
+const staleRun = () => join(served.vaultDir, "server", "transfers", "run-crashed");
 
 beforeAll(async () => {
   served = await serveVault({
@@ -35,6 +37,9 @@ beforeAll(async () => {
   agent = new TestAgent(served, device);
   agent.ws.on("message", (data: Buffer) => received.push(JSON.parse(data.toString("utf8"))));
   await agent.hello(device.deviceId, null);
+  // partial files a crashed server left behind: swept when this server stages its first transfer
+  await mkdir(staleRun(), { recursive: true });
+  await writeFile(join(staleRun(), "T-left.part"), "half a file from a server that died");
 }, 60_000);
 afterAll(async () => {
   agent?.close();
@@ -258,6 +263,7 @@ describe("live-response sessions", () => {
     const frame = await agent.next("command");
     const transfer = frame.body.transfer as { path: string; expectedSha256: string; expectedSize: number };
     expect(transfer).toMatchObject({ expectedSha256: facts.sha256, expectedSize: bytes.length });
+    expect(existsSync(staleRun()), "a crashed server's staging folder is swept").toBe(false);
     // a person, or another device, may not upload it
     expect((await as(bob, "PUT", transfer.path, undefined)).status).toBe(403);
     const other = await enrolledDevice(served, "other");

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { open, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
@@ -236,6 +236,11 @@ export class Transfers {
     if (this.#stagingDir === undefined) {
       const parent = join(this.vault.dir, "server", "transfers");
       mkdirSync(parent, { recursive: true, mode: 0o700 });
+      // A server that died left its run's partial files behind: their commands ended with it. One
+      // server holds a vault at a time (the log's lock), so every other run's folder is stale.
+      for (const stale of readdirSync(parent)) {
+        if (stale.startsWith("run-")) rmSync(join(parent, stale), { recursive: true, force: true });
+      }
       this.#stagingDir = mkdtempSync(join(parent, "run-"));
     }
     const transfer = new Transfer(request, this.#stagingDir);
