@@ -12,7 +12,7 @@ import { CustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parseProcModules } from "../src/commands/drivers.js";
 import { type Row, runCommand } from "../src/commands/index.js";
-import { registryRows } from "../src/commands/registry-query.js";
+import { registryRows, regOutputText } from "../src/commands/registry-query.js";
 import { runInGroup } from "../src/commands/spawn.js";
 import type { AgentPolicy } from "../src/policy-types.js";
 import { executeCommand } from "../src/runtime/executor.js";
@@ -187,6 +187,18 @@ describe("parsers on recorded output", () => {
     expect(() => registryRows(readFileSync(missing, "utf8"), parseRegQuery)).toThrow(
       expect.objectContaining({ code: "ERR_NOT_FOUND" }),
     );
+  });
+
+  test("reg.exe's output is decoded in the console code page chcp names, not as UTF-8", async () => {
+    const collect = await import("@custody/collect");
+    // "Müller" in code page 850, where ü is the byte 0x81 (invalid as UTF-8)
+    const line = Buffer.concat([
+      Buffer.from("HKEY_CURRENT_USER\\Software\\M", "latin1"),
+      Buffer.from([0x81]),
+      Buffer.from("ller\r\n", "latin1"),
+    ]);
+    expect(regOutputText(line, Buffer.from("Active code page: 850\r\n"), collect)).toContain("Müller");
+    expect(regOutputText(line, undefined, collect)).not.toContain("Müller");
   });
 });
 
