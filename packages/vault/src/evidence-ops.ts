@@ -117,15 +117,12 @@ async function ingestBody(
     const record = await examineStaged(ctx, principal, staged, options);
     const commit = staged.commit;
     const store = (key: string, metadata: Record<string, string>) => commit({ key, metadata });
-    const decide = () => {
-      decided = true;
-      return ctx.guard.run(ingestRequest(principal, record, options.source ?? options.name), () =>
-        ctx.locks.with([itemLock(record.caseId, record.id)], () =>
-          storeIngested(ctx, principal, record, options, { retainUntil, legalHold, store }),
-        ),
-      );
-    };
-    return await decide();
+    decided = true;
+    return await ctx.guard.run(ingestRequest(principal, record, options.source ?? options.name), () =>
+      ctx.locks.with([itemLock(record.caseId, record.id)], () =>
+        storeIngested(ctx, principal, record, options, { retainUntil, legalHold, store }),
+      ),
+    );
   } catch (error) {
     body.destroy();
     // Once the body is being stored, a failure before the decision is recorded (a full disk, a
