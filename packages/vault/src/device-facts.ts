@@ -1,3 +1,4 @@
+import { scopeIdSchema } from "@custody/access";
 import type { AuditRecord } from "@custody/audit";
 import { CustodyError, isoTimestampSchema, sha256HexSchema } from "@custody/core";
 import { z } from "zod";
@@ -21,7 +22,6 @@ export type DeviceFactAction = (typeof DEVICE_FACT)[keyof typeof DEVICE_FACT];
 export const DEVICE_ID_PATTERN = /^D-[0-9A-HJKMNP-TV-Z]{26}$/;
 const deviceIdSchema = z.string().regex(DEVICE_ID_PATTERN);
 const serialSchema = z.string().regex(/^[0-9A-F]+$/);
-const caseIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/);
 
 /** What an agent says of its device at enrollment (shown by `devices list`; not trusted for anything). */
 export const deviceFactsSchema = z.strictObject({
@@ -37,7 +37,7 @@ export const deviceFactSchemas = {
   [DEVICE_FACT.tokenMade]: z.object({
     tokenId: z.string().regex(/^[A-Za-z0-9_-]{16}$/),
     secretSha256: sha256HexSchema,
-    caseId: caseIdSchema.optional(),
+    caseId: scopeIdSchema.optional(),
     expiresAt: isoTimestampSchema,
     uses: z.number().int().positive(),
   }),
@@ -54,7 +54,7 @@ export const deviceFactSchemas = {
     facts: deviceFactsSchema,
     factsSha256: sha256HexSchema,
     tokenId: z.string(),
-    caseId: caseIdSchema.optional(),
+    caseId: scopeIdSchema.optional(),
   }),
   [DEVICE_FACT.connected]: z.object({ deviceId: deviceIdSchema, nonceSha256: sha256HexSchema }),
   [DEVICE_FACT.quarantined]: z.object({ deviceId: deviceIdSchema, reason: z.string().min(1).max(500) }),
