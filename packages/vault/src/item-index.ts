@@ -273,11 +273,12 @@ export class ItemIndex {
       if (item === undefined) found.push(`${what} is in the index but the log has no such item`);
       else if (
         item.recordSha256 !== row.record_sha256 ||
+        (item.deviceId ?? null) !== row.device_id ||
         item.legalHold !== (row.legal_hold === 1) ||
         (item.retainUntil ?? null) !== row.retain_until ||
         item.ingestedSeq !== row.ingested_seq
       ) {
-        found.push(`${what}: the index says something else than the log (record, hold or retention)`);
+        found.push(`${what}: the index says something else than the log (record, device, hold or retention)`);
       }
       if (found.length >= max) return found;
     }

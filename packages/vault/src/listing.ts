@@ -62,7 +62,10 @@ function candidates(ctx: VaultContext, options: ListOptions): LedgerItem[] {
     const found: LedgerItem[] = [];
     for (const row of index.query(options)) {
       const item = ledger.item(row.caseId, row.id);
-      if (item !== undefined && !item.purged && item.recordSha256 === row.recordSha256) found.push(item);
+      if (item === undefined || item.purged || item.recordSha256 !== row.recordSha256) continue;
+      // the row's device column is not covered by its record hash: the ledger states the device
+      if (options.deviceId !== undefined && item.deviceId !== options.deviceId) continue;
+      found.push(item);
     }
     return found;
   }

@@ -125,6 +125,21 @@ describe("item index", () => {
     expect(await indexFindings()).toEqual([]);
   });
 
+  it("a row moved to another device is left out of that device's listing and reported by check", async () => {
+    await vault.close();
+    const db = new DatabaseSync(indexFile);
+    db.prepare("UPDATE items SET device_id = 'D-PLANTED' WHERE id = ?").run(a[0] as string);
+    db.close();
+    vault = await Vault.open({ dir });
+    alice = vault.authenticate(identityPem);
+    expect(await ids({ deviceId: "D-PLANTED" })).toEqual([]);
+    const findings = await indexFindings();
+    expect(findings).toHaveLength(1);
+    expect(findings[0]?.message).toMatch(/something else than the log/);
+    await vault.rebuildIndex(alice);
+    expect(await indexFindings()).toEqual([]);
+  });
+
   it("an index from another history (its last fact is not the log's) is rebuilt at open", async () => {
     await vault.close();
     const db = new DatabaseSync(indexFile);
