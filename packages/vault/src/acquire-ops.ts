@@ -142,7 +142,11 @@ function addressedCreate(store: EvidenceStore): NonNullable<EvidenceStore["creat
   return create;
 }
 
-function retentionOf(ctx: VaultContext, options: AcquisitionOptions): Date | undefined {
+/** When an item taken now is retained until: its `retainDays`, else the vault's default; none for 0. */
+export function retentionOf(
+  ctx: VaultContext,
+  options: { retainDays?: number | undefined },
+): Date | undefined {
   const days = options.retainDays ?? ctx.config.defaultRetentionDays;
   return days > 0 ? new Date(ctx.clock.now().getTime() + days * DAY_MS) : undefined;
 }

@@ -4,6 +4,7 @@ import type { Resource } from "@custody/access";
 import { type ItemRecord, itemRecordSha256 } from "@custody/audit";
 import { CustodyError } from "@custody/core";
 import type { StoredObject } from "@custody/store";
+import { retentionOf } from "./acquire-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { FACT, itemTarget } from "./facts.js";
@@ -28,8 +29,6 @@ import type { LedgerItem } from "./ledger.js";
 import { itemLock } from "./locks.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
 import { verifiedItemBytes } from "./stored-bytes.js";
-
-const DAY_MS = 86_400_000;
 
 export async function ingestItem(
   ctx: VaultContext,
@@ -161,9 +160,7 @@ function protectionOf(
   ctx: VaultContext,
   options: IngestOptions,
 ): { retainUntil: Date | undefined; legalHold: boolean } {
-  const retainDays = options.retainDays ?? ctx.config.defaultRetentionDays;
-  const retainUntil = retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
-  return { retainUntil, legalHold: options.legalHold === true };
+  return { retainUntil: retentionOf(ctx, options), legalHold: options.legalHold === true };
 }
 
 /** Under the item's lock: two ingests of the same bytes into one case cannot both store and state it. */

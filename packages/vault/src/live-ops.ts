@@ -3,13 +3,12 @@ import { type Action, type Resource, scopeIdSchema } from "@custody/access";
 import { type AuditRecord, type ItemRecord, itemRecordSha256 } from "@custody/audit";
 import { CustodyError, type JsonValue } from "@custody/core";
 import { ThreadedDigestStream } from "@custody/hash";
+import { retentionOf } from "./acquire-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
 import { FACT, itemTarget } from "./facts.js";
 import { type EvidenceItem, encodeItemRecord, itemKey, RECORD_METADATA_KEY } from "./items.js";
 import { itemLock } from "./locks.js";
-
-const DAY_MS = 86_400_000;
 
 /** What a live-response decision asks: the grants it needs, and a refusal found before them. */
 export interface LiveDecisionRequest {
@@ -104,9 +103,7 @@ export async function ingestLiveFile(
           details: { id, caseId: options.caseId },
         });
       }
-      const retainDays = ctx.config.defaultRetentionDays;
-      const retainUntil =
-        retainDays > 0 ? new Date(ctx.clock.now().getTime() + retainDays * DAY_MS) : undefined;
+      const retainUntil = retentionOf(ctx, {});
       const digests = claimDigests(options);
       const check = new ClaimCheck(options, digests);
       const source = body instanceof Readable ? body : Readable.from(body);
