@@ -1,5 +1,5 @@
 import { pipeline, Readable, Transform, type TransformCallback } from "node:stream";
-import { type Action, type Resource, scopeIdSchema } from "@custody/access";
+import type { Action, Resource } from "@custody/access";
 import { type AuditRecord, type ItemRecord, itemRecordSha256 } from "@custody/audit";
 import { CustodyError, type JsonValue } from "@custody/core";
 import { ThreadedDigestStream } from "@custody/hash";
@@ -7,6 +7,7 @@ import { retentionOf } from "./acquire-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
 import { FACT, itemTarget } from "./facts.js";
+import { assertCaseId } from "./ingest.js";
 import { type EvidenceItem, encodeItemRecord, itemKey, RECORD_METADATA_KEY } from "./items.js";
 import { itemLock } from "./locks.js";
 
@@ -78,9 +79,7 @@ export async function ingestLiveFile(
   body: Readable | AsyncIterable<Uint8Array>,
   options: LiveFileOptions,
 ): Promise<EvidenceItem> {
-  if (!scopeIdSchema.safeParse(options.caseId).success) {
-    throw new CustodyError("ERR_INVALID_ARGUMENT", `'${options.caseId}' is not a case id`);
-  }
+  assertCaseId(options.caseId);
   const id = options.expectedSha256.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(id)) {
     throw new CustodyError("ERR_INVALID_ARGUMENT", "a live file needs the sha256 its device announced");
