@@ -1,9 +1,9 @@
-import type { AccessPolicy } from "@custody/access";
 import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { DEVICE_FACT, type DeviceState, type LedgerDevice } from "./device-facts.js";
 import type { Ledger } from "./ledger.js";
+import { grantedAnywhere } from "./listing.js";
 import { ACCESS_LOCK } from "./locks.js";
 
 export interface DeviceRecord {
@@ -66,7 +66,7 @@ export async function listDevices(
 ): Promise<DeviceRecord[]> {
   ctx.guard.assertAuthenticated(principal);
   const policy = await ctx.guard.policy();
-  if (!readsDevicesAnywhere(policy, principal.id, ctx.clock.now())) {
+  if (!grantedAnywhere(policy, principal.id, "device.read", ctx.clock.now())) {
     await ctx.guard.refuse(principal, "device.read", "devices", "no unexpired grant reads devices");
   }
   const visible = [...ctx.ledger.live.devices.values()].filter((device) =>
@@ -76,15 +76,6 @@ export async function listDevices(
     returned: visible.length,
   });
   return visible.map((device) => deviceRecord(ctx.ledger, device));
-}
-
-function readsDevicesAnywhere(policy: AccessPolicy, id: string, now: Date): boolean {
-  return policy.grants.some(
-    (grant) =>
-      grant.principal === id &&
-      (grant.expiresAt === undefined || Date.parse(grant.expiresAt) > now.getTime()) &&
-      policy.roles[grant.role]?.permissions.includes("device.read") === true,
-  );
 }
 
 function knownDevice(ctx: VaultContext, deviceId: string): LedgerDevice {

@@ -1,4 +1,4 @@
-import type { AccessPolicy } from "@custody/access";
+import type { AccessPolicy, Action } from "@custody/access";
 import type { StoredObject } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
@@ -34,7 +34,7 @@ export async function listItems(
     ctx.guard.allows(policy, principal, "evidence.list", itemResource(item)),
   );
   // Nobody without a listing grant learns even how many items there are: that is a recorded denial.
-  if (!listsAnywhere(policy, principal.id, ctx.clock.now())) {
+  if (!grantedAnywhere(policy, principal.id, "evidence.list", ctx.clock.now())) {
     await ctx.guard.refuse(principal, "evidence.list", "vault", "no unexpired grant lists evidence");
   }
   const items = await listed(ctx, visible, options);
@@ -78,12 +78,13 @@ function candidates(ctx: VaultContext, options: ListOptions): LedgerItem[] {
   return found;
 }
 
-function listsAnywhere(policy: AccessPolicy, id: string, now: Date): boolean {
+/** Whether `id` holds an unexpired grant whose role has `action`, in any scope. */
+export function grantedAnywhere(policy: AccessPolicy, id: string, action: Action, now: Date): boolean {
   return policy.grants.some(
     (grant) =>
       grant.principal === id &&
       (grant.expiresAt === undefined || Date.parse(grant.expiresAt) > now.getTime()) &&
-      policy.roles[grant.role]?.permissions.includes("evidence.list") === true,
+      policy.roles[grant.role]?.permissions.includes(action) === true,
   );
 }
 
