@@ -51,14 +51,17 @@ export async function listItems(
 }
 
 /**
- * The ledger's items that may match. With a current index, the index finds them (no walk over every
- * item) and the ledger confirms each: a row the log does not state the same way is left out here and
- * reported by `check`. Without one (stale, missing, or a shared vault), the ledger is walked and the
- * label and time criteria are applied to the records once read.
+ * The ledger's items that may match. By case or device alone the ledger (in memory, rebuilt from the
+ * signed log) is walked: a row deleted from the index file cannot hide an item there. By label or time,
+ * a current index finds them (the ledger holds no labels) and the ledger confirms each: a row the log
+ * does not state the same way is left out here, and a missing one is reported by `check`. Without an
+ * index (stale, missing, or a shared vault), the label and time criteria apply to the records once read.
  */
 function candidates(ctx: VaultContext, options: ListOptions): LedgerItem[] {
   const { index, ledger } = ctx;
-  if (index !== undefined && index.stale === undefined) {
+  const needsIndex =
+    options.label !== undefined || options.since !== undefined || options.until !== undefined;
+  if (needsIndex && index !== undefined && index.stale === undefined) {
     const found: LedgerItem[] = [];
     for (const row of index.query(options)) {
       const item = ledger.item(row.caseId, row.id);

@@ -125,6 +125,18 @@ describe("item index", () => {
     expect(await indexFindings()).toEqual([]);
   });
 
+  it("a row deleted from the index file hides nothing from a listing by case; check reports it", async () => {
+    await vault.close();
+    const db = new DatabaseSync(indexFile);
+    db.prepare("DELETE FROM items WHERE id = ?").run(a[0] as string);
+    db.close();
+    vault = await Vault.open({ dir });
+    alice = vault.authenticate(identityPem);
+    expect(await ids({ caseId: "CASE-A" })).toEqual([...a].sort());
+    expect((await indexFindings())[0]).toMatchObject({ code: "ERR_INDEX_MISMATCH" });
+    await vault.rebuildIndex(alice);
+  });
+
   it("a row moved to another device is left out of that device's listing and reported by check", async () => {
     await vault.close();
     const db = new DatabaseSync(indexFile);
