@@ -1,10 +1,17 @@
 import { createInterface } from "node:readline";
-import type { LiveCommand, LiveCommandEvent, LiveSessionView } from "@custody/api";
+import {
+  LIVE_ROUTES,
+  type LiveCommand,
+  type LiveCommandEvent,
+  type LiveSessionView,
+  type RouteSpec,
+  routePath,
+} from "@custody/api";
 import { CustodyError } from "@custody/core";
 import type { VaultClientOptions } from "./client.js";
 import { parseTlsIdentity } from "./identity.js";
-import { readLimited } from "./problem.js";
-import { type Call, Transport } from "./transport.js";
+import { type CallInput, callRoute } from "./route-call.js";
+import { Transport } from "./transport.js";
 
 export type { LiveCommand, LiveCommandEvent, LiveSessionView } from "@custody/api";
 /** How a command stands in the log: queued, running, then completed, failed, cancelled or timed-out. */
@@ -26,7 +33,6 @@ export interface LiveClient {
 
 /** A line of events is small rows; past this the client stops reading. */
 const EVENT_LINE_LIMIT = 8 * 1024 * 1024;
-const JSON_LIMIT = 64 * 1024 * 1024;
 
 export function createLiveClient(options: VaultClientOptions): LiveClient {
   const identity = parseTlsIdentity(options.identityPem, options.passphrase);
@@ -39,32 +45,20 @@ export function createLiveClient(options: VaultClientOptions): LiveClient {
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
     ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
   });
-  const json = async <T>(call: Call): Promise<T> => {
-    const response = await transport.send(call);
-    return JSON.parse(await readLimited(response, JSON_LIMIT)) as T;
-  };
-  const body = (value: unknown) => {
-    const text = JSON.stringify(value);
-    return { body: () => text, headers: { "content-type": "application/json" } };
-  };
-  const id = (value: string) => encodeURIComponent(value);
+  // each JSON route is built from the route table and its answer checked against its schema
+  const call = <T>(route: RouteSpec, input: CallInput) => callRoute(transport, route, input) as Promise<T>;
+  const params = (id: string) => ({ params: { id } });
   return {
-    openSession: (deviceId, caseId) =>
-      json({ method: "POST", path: "/v1/sessions", ...body({ deviceId, caseId }) }),
-    closeSession: (sessionId) => json({ method: "DELETE", path: `/v1/sessions/${id(sessionId)}` }),
-    session: (sessionId) => json({ method: "GET", path: `/v1/sessions/${id(sessionId)}` }),
-    submit: (sessionId, line) =>
-      json({ method: "POST", path: `/v1/sessions/${id(sessionId)}/commands`, ...body({ line }) }),
-    commandLog: (sessionId) => json({ method: "GET", path: `/v1/sessions/${id(sessionId)}/commands` }),
-    command: (cmdId) => json({ method: "GET", path: `/v1/commands/${id(cmdId)}` }),
+    openSession: (deviceId, caseId) => call(LIVE_ROUTES.openSession, { body: { deviceId, caseId } }),
+    closeSession: (sessionId) => call(LIVE_ROUTES.closeSession, params(sessionId)),
+    session: (sessionId) => call(LIVE_ROUTES.showSession, params(sessionId)),
+    submit: (sessionId, line) => call(LIVE_ROUTES.submitCommand, { ...params(sessionId), body: { line } }),
+    commandLog: (sessionId) => call(LIVE_ROUTES.commandLog, params(sessionId)),
+    command: (cmdId) => call(LIVE_ROUTES.showCommand, params(cmdId)),
     events: (cmdId, eventOptions) =>
-      events(transport, `/v1/commands/${id(cmdId)}/events`, eventOptions?.abortSignal),
+      events(transport, routePath(LIVE_ROUTES.commandEvents.path, { id: cmdId }), eventOptions?.abortSignal),
     cancel: (cmdId, reason) =>
-      json({
-        method: "POST",
-        path: `/v1/commands/${id(cmdId)}/cancel`,
-        ...body(reason === undefined ? {} : { reason }),
-      }),
+      call(LIVE_ROUTES.cancelCommand, { ...params(cmdId), body: reason === undefined ? {} : { reason } }),
     close: () => transport.close(),
   };
 }

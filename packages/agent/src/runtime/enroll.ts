@@ -114,9 +114,10 @@ export async function enrollAgent(options: EnrollOptions): Promise<AgentState> {
       "ERR_ALREADY_EXISTS",
       `${options.dir} already holds an enrolled agent; use another --dir or remove it first`,
     );
-  const caPem = options.caPem ?? (await fetchPinnedCa(url, token.caSha256, options.signal));
-  if (certificateSha256(caPem) !== token.caSha256)
+  // fetchPinnedCa finds the CA by this very digest; only one given with --ca is checked here
+  if (options.caPem !== undefined && certificateSha256(options.caPem) !== token.caSha256)
     throw new CustodyError("ERR_UNTRUSTED_SIGNER", "the CA certificate given is not the one the token names");
+  const caPem = options.caPem ?? (await fetchPinnedCa(url, token.caSha256, options.signal));
   const { privateKey: key } = await promisify(generateKeyPair)("rsa", {
     modulusLength: 3072,
     publicExponent: 0x10001,

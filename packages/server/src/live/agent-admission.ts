@@ -1,3 +1,4 @@
+import type { X509Certificate } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
@@ -32,13 +33,14 @@ export class AgentAdmission {
     context: RequestContext,
   ): Promise<AuthenticatedPrincipal | undefined> {
     if ((request.url ?? "") !== AGENT_PATH) return refuseUpgrade(socket, 404, "not found");
-    const key = socket.getPeerX509Certificate()?.fingerprint256 ?? context.clientAddress;
+    const certificate = socket.getPeerX509Certificate();
+    const key = certificate?.fingerprint256 ?? context.clientAddress;
     if (!this.#upgrades.take(key).ok) return refuseUpgrade(socket, 429, "too many requests");
-    const principal = await this.#authenticate(socket, context);
+    const principal = await this.#authenticate(socket, certificate, context);
     if (principal === undefined) return refuseUpgrade(socket, 401, "unauthorized");
     if (principal.kind !== "device") {
       const message = `kind-mismatch: a ${principal.kind} certificate on the agent endpoint`;
-      await this.#refusals.record(context, message, socket.getPeerX509Certificate());
+      await this.#refusals.record(context, message, certificate);
       return refuseUpgrade(socket, 403, "forbidden");
     }
     const standing = this.#vault.deviceStanding(principal);
@@ -51,8 +53,7 @@ export class AgentAdmission {
   }
 
   /** The certificate TLS verified, checked again by the vault (revocation from the log, enrollment). */
-  async #authenticate(socket: TLSSocket, context: RequestContext) {
-    const certificate = socket.getPeerX509Certificate();
+  async #authenticate(socket: TLSSocket, certificate: X509Certificate | undefined, context: RequestContext) {
     if (certificate === undefined || socket.authorized !== true) {
       const reason = "agent endpoint: no verified client certificate";
       await this.#refusals.record(context, reason, certificate);

@@ -39,7 +39,7 @@ export interface AgentHubOptions extends Partial<AgentTimeouts> {
   clock: Clock;
 }
 
-/** One agent connection: who it is (from its certificate), its sequence state and what it said. */
+/** One agent connection: who it is (from its certificate) and its sequence state. */
 interface Connection {
   readonly ws: WebSocket;
   readonly principal: AuthenticatedPrincipal;
@@ -47,7 +47,6 @@ interface Connection {
   readonly inbound: SequenceChecker;
   readonly outbound: SequenceCounter;
   phase: "hello" | "accepting" | "live" | "closed";
-  hello: FrameBodies["hello"] | undefined;
   awaitingPong: boolean;
 }
 
@@ -133,14 +132,14 @@ export class AgentHub implements DeviceHub {
     const statuses: DeviceStatus[] = [];
     for (const device of this.#options.vault.enrolledDevices()) {
       if (device.state === "revoked") continue;
-      const live = this.#live.get(device.deviceId);
-      const hello = live?.phase === "live" ? live.hello : undefined;
+      // the facts are the enrolled ones the log holds: a hello's hostname, os and version are the
+      // device's unsigned word, checked by nothing, so they never stand in for what was recorded
       statuses.push({
         deviceId: device.deviceId,
-        hostname: hello?.hostname ?? device.hostname,
-        os: hello?.os ?? device.os,
-        agentVersion: hello?.agentVersion ?? device.agentVersion,
-        online: hello !== undefined,
+        hostname: device.hostname,
+        os: device.os,
+        agentVersion: device.agentVersion,
+        online: this.isOnline(device.deviceId),
         lastSeen: this.#lastSeen.get(device.deviceId) ?? device.lastSeen,
         state: device.state,
       });
@@ -189,7 +188,6 @@ export class AgentHub implements DeviceHub {
       inbound: new SequenceChecker(),
       outbound: new SequenceCounter(),
       phase: "hello",
-      hello: undefined,
       awaitingPong: false,
     };
     this.#all.add(connection);
@@ -263,7 +261,6 @@ export class AgentHub implements DeviceHub {
       return;
     }
     connection.phase = "accepting";
-    connection.hello = hello;
     this.#options.vault
       .acceptAgentConnection(principal, hello.prevNonce, context)
       .then(({ nonce }) => {

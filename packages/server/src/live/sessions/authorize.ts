@@ -57,17 +57,20 @@ export async function authorizeCommand(
   });
 }
 
+/** The refusal while the vault's live-response setting is off (sessions and commands alike). */
+export function liveResponseOff(): CustodyError {
+  return new CustodyError(
+    "ERR_LIVE_RESPONSE_OFF",
+    "live response is off in this vault (a custodian turns it on)",
+  );
+}
+
 async function refusalOf(
   deps: AuthorizerDeps,
   principal: AuthenticatedPrincipal,
   session: LiveSession,
 ): Promise<CustodyError | undefined> {
-  if (!(await deps.isLiveResponseOn())) {
-    return new CustodyError(
-      "ERR_LIVE_RESPONSE_OFF",
-      "live response is off in this vault (a custodian turns it on)",
-    );
-  }
+  if (!(await deps.isLiveResponseOn())) return liveResponseOff();
   if (session.principal.id !== principal.id) {
     return new CustodyError("ERR_ACCESS_DENIED", `session ${session.id} is not ${principal.id}'s`);
   }

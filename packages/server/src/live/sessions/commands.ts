@@ -71,10 +71,9 @@ export class CommandRunner {
       parsed.flags.auto !== true &&
       !recentFileinfo(tracked, this.#deps.limits.prerequisiteWindowMs);
     if (missing) {
-      const path = String(parsed.positional[0] ?? parsed.flags.path ?? "");
       await this.#finish(tracked, "failed", {
         code: "ERR_PREREQUISITE",
-        message: `${parsed.name} needs \`${spec.prerequisite} ${path}\` in this session first, or add -auto`,
+        message: `${parsed.name} needs \`${spec.prerequisite} ${pathArgument(parsed)}\` in this session first, or add -auto`,
       });
       return tracked.entry;
     }

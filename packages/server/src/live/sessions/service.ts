@@ -4,6 +4,7 @@ import { scopeIdSchema } from "@custody/access";
 import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
+import { liveResponseOff } from "./authorize.js";
 import { CommandRunner } from "./commands.js";
 import { DEFAULT_LIVE_LIMITS, type LiveLimits } from "./limits.js";
 import { type LiveSession, type SessionView, sessionView } from "./session.js";
@@ -215,13 +216,7 @@ export class LiveSessions {
   }
 
   async #settingRefusal(): Promise<{ refusal?: CustodyError }> {
-    if (await this.#options.isLiveResponseOn()) return {};
-    return {
-      refusal: new CustodyError(
-        "ERR_LIVE_RESPONSE_OFF",
-        "live response is off in this vault (a custodian turns it on)",
-      ),
-    };
+    return (await this.#options.isLiveResponseOn()) ? {} : { refusal: liveResponseOff() };
   }
 
   #closeRevoked(): void {
