@@ -2,6 +2,8 @@
 // generator and the server do not share an event loop), and a tiny mTLS keep-alive load generator.
 //   node scripts/bench/lib/server.mjs child DIR   (what startServerChild runs)
 import { spawn } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
@@ -136,4 +138,29 @@ export function curlUploadArgs(url, file, tls) {
     ...["-H", "content-type: application/octet-stream", "-X", "POST", "-T", file],
     ...["-o", "/dev/null", "-w", "%{http_code}", url],
   ];
+}
+
+/** Writes `mib` MiB of random bytes to `file`, one reused 1 MiB buffer at a time. */
+export async function writeRandom(file, mib) {
+  const out = createWriteStream(file);
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < mib; i++) {
+    randomFillSync(chunk);
+    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+  }
+  await new Promise((resolve) => out.end(resolve));
+}
+
+/**
+ * Runs a peer server given as module source (`node --input-type=module -e source ...args`) that prints
+ * its port on its first line; resolves with the child and that port.
+ */
+export async function startPeer(source, args) {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", source, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise((resolve) =>
+    child.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
+  );
+  return { child, port };
 }
