@@ -4,7 +4,7 @@
 // server over the same TLS settings holding the same number of sockets (the peer: no vault, no checks).
 // Also the time for N agents to connect and be welcomed. Uses dist/ (run `pnpm exec tsc -b` first).
 //   node scripts/bench/live-agents.mjs [--agents 1000]
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:https";
@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectAll, enrollDevices } from "./lib/agents.mjs";
+import { startJsonChild } from "./lib/server.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const dist = (pkg, file = "index.js") => join(root, "packages", pkg, "dist", file);
@@ -97,17 +98,7 @@ async function peerChild(dir) {
 }
 
 function startChild(args) {
-  const child = spawn(process.execPath, ["--expose-gc", new URL(import.meta.url).pathname, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let text = "";
-    child.stdout.on("data", (chunk) => {
-      text += chunk;
-      if (text.includes("\n")) resolve({ child, ...JSON.parse(text.split("\n")[0]) });
-    });
-    child.once("exit", (code) => reject(new Error(`child exited ${code}`)));
-  });
+  return startJsonChild(new URL(import.meta.url).pathname, args, { nodeArgs: ["--expose-gc"] });
 }
 
 async function measure(server, devices, key, ca) {

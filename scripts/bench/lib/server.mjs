@@ -47,21 +47,31 @@ export function identityParts(pem) {
   };
 }
 
-/** Starts the server child on a vault under `dir`; resolves once it listens. */
-export async function startServerChild(dir, env = {}, nodeArgs = []) {
-  const child = spawn(process.execPath, [...nodeArgs, new URL(import.meta.url).pathname, "child", dir], {
+/**
+ * Runs `node ...nodeArgs script ...args`, a child that reports itself as one JSON line on its stdout;
+ * resolves with the child and that line's fields.
+ */
+export function startJsonChild(script, args, { nodeArgs = [], env = {} } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });
-  const line = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let text = "";
     child.stdout.on("data", (chunk) => {
       text += chunk;
-      if (text.includes("\n")) resolve(text.split("\n")[0]);
+      if (text.includes("\n")) resolve({ child, ...JSON.parse(text.split("\n")[0]) });
     });
-    child.once("exit", (code) => reject(new Error(`server child exited ${code}`)));
+    child.once("exit", (code) => reject(new Error(`${script} ${args[0] ?? ""} exited ${code}`)));
   });
-  const { url, pid } = JSON.parse(line);
+}
+
+/** Starts the server child on a vault under `dir`; resolves once it listens. */
+export async function startServerChild(dir, env = {}, nodeArgs = []) {
+  const { child, url, pid } = await startJsonChild(new URL(import.meta.url).pathname, ["child", dir], {
+    nodeArgs,
+    env,
+  });
   const pem = await readFile(join(dir, "bench.pem"), "utf8");
   const ca = await readFile(join(dir, "vault", "pki", "ca.pem"), "utf8");
   const stop = () =>
