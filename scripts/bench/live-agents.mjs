@@ -13,13 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectAll, enrollDevices } from "./lib/agents.mjs";
-import { startJsonChild } from "./lib/server.mjs";
+import { rssBytes, startJsonChild } from "./lib/server.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const dist = (pkg, file = "index.js") => join(root, "packages", pkg, "dist", file);
 const { encodeFrame } = await import(dist("agent", "protocol.js"));
-const rss = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
 const MiB = 1024 * 1024;
 
 if (process.argv[2] === "custody") await custodyChild(process.argv[3], Number(process.argv[4]));
@@ -103,10 +101,10 @@ function startChild(args) {
 
 async function measure(server, devices, key, ca) {
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const idle = rss(server.pid);
+  const idle = rssBytes(server.pid);
   const { sockets, seconds } = await connectAll(server.url, devices, key, ca);
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  const held = rss(server.pid);
+  const held = rssBytes(server.pid);
   return { idle, held, perAgent: (held - idle) / devices.length, seconds, sockets };
 }
 

@@ -4,13 +4,13 @@
 //   node scripts/bench/server-memory.mjs [--connections 500] [--uploads 2] [--size-mib 512]
 import { execSync, spawn } from "node:child_process";
 import { randomFillSync } from "node:crypto";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { curlUploadArgs, send, startServerChild } from "./lib/server.mjs";
+import { curlUploadArgs, rssBytes, send, startServerChild } from "./lib/server.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -39,8 +39,7 @@ function curl(args) {
   });
 }
 
-const rss = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const rss = (pid) => rssBytes(pid) / (1024 * 1024);
 
 const server = await startServerChild(base, { BENCH_KEEPALIVE_MS: "600000" });
 let sampler;

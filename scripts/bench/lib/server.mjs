@@ -3,7 +3,7 @@
 //   node scripts/bench/lib/server.mjs child DIR   (what startServerChild runs)
 import { spawn } from "node:child_process";
 import { randomFillSync } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
@@ -102,6 +102,11 @@ export async function cpuSeconds(pid) {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat (1-based), 12 and 13 after the command name
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** A process's resident set size in bytes, from /proc (Linux); 0 once it is gone. */
+export function rssBytes(pid) {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
 }
 
 /**
