@@ -11,6 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { openFileAuditLog } from "../../packages/audit/dist/index.js";
+import { auditEvent, sampleLine } from "./lib/audit.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -22,23 +23,13 @@ const { values } = parseArgs({
 const N = Number(values.appends);
 const base = await mkdtemp(join(values.dir, "custody-append-bench-"));
 let n = 0;
-const event = () => ({
-  actor: "alice@example.org",
-  action: "item.read",
-  target: `case-2026-001/item-${n++}`,
-  outcome: "allow",
-  reason: "grant g-17: investigator on case-2026-001",
-  details: { sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", bytes: 1048576 },
-});
-const line = Buffer.from(
-  `${JSON.stringify({ ...event(), seq: 1, hash: "0".repeat(64), prev: "0".repeat(64) })}\n`,
-);
+const event = () => auditEvent(n++);
 
 function raw() {
   const fd = openSync(join(base, "raw.log"), "a");
   const start = performance.now();
   for (let i = 0; i < N; i += 1) {
-    writeSync(fd, line);
+    writeSync(fd, sampleLine);
     fdatasyncSync(fd);
   }
   const us = ((performance.now() - start) * 1000) / N;

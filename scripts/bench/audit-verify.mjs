@@ -12,11 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { openFileAuditLog, verifyAuditLog } from "../../packages/audit/dist/index.js";
 import { verifyAuditLogSequential } from "../../packages/audit/dist/verify.js";
-import {
-  createCertificateAuthority,
-  createKeySigner,
-  issueCertificate,
-} from "../../packages/manifest/dist/index.js";
+import { auditEvent, vaultSigner } from "./lib/audit.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -32,20 +28,10 @@ const threads = values.threads === undefined ? {} : { threads: Number(values.thr
 const sealKey = values.seal ? randomBytes(32) : undefined;
 
 const base = await mkdtemp(join(tmpdir(), "custody-audit-verify-bench-"));
-const ca = await createCertificateAuthority({ commonName: "Bench CA", keyBits: 2048 });
-const leaf = await issueCertificate(ca, { commonName: "vault", usage: "vault-signer", keyBits: 2048 });
-const signer = createKeySigner({ keyPem: leaf.keyPem, certificatePem: leaf.certificatePem });
-const trust = { trustAnchors: [ca.certificatePem] };
+const { signer, trust } = await vaultSigner();
 
 let n = 0;
-const event = () => ({
-  actor: "alice@example.org",
-  action: "item.read",
-  target: `case-2026-001/item-${n++}`,
-  outcome: "allow",
-  reason: "grant g-17: investigator on case-2026-001",
-  details: { sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", bytes: 1048576 },
-});
+const event = () => auditEvent(n++);
 
 const dir = join(base, "log");
 const writeStart = performance.now();

@@ -12,11 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { openFileAuditLog, verifyAuditLog } from "../../packages/audit/dist/index.js";
-import {
-  createCertificateAuthority,
-  createKeySigner,
-  issueCertificate,
-} from "../../packages/manifest/dist/index.js";
+import { auditEvent, sampleLine, vaultSigner } from "./lib/audit.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -34,31 +30,18 @@ const SEQUENTIAL = Number(values.sequential);
 const CONCURRENT = Number(values.concurrent);
 
 const base = await mkdtemp(join(tmpdir(), "custody-audit-bench-"));
-const ca = await createCertificateAuthority({ commonName: "Bench CA", keyBits: 2048 });
-const leaf = await issueCertificate(ca, { commonName: "vault", usage: "vault-signer", keyBits: 2048 });
-const signer = createKeySigner({ keyPem: leaf.keyPem, certificatePem: leaf.certificatePem });
-const trust = { trustAnchors: [ca.certificatePem] };
+const { signer, trust } = await vaultSigner();
 
 let n = 0;
-const event = () => ({
-  actor: "alice@example.org",
-  action: "item.read",
-  target: `case-2026-001/item-${n++}`,
-  outcome: "allow",
-  reason: "grant g-17: investigator on case-2026-001",
-  details: { sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", bytes: 1048576 },
-});
+const event = () => auditEvent(n++);
 const perSecond = (count, ms) => count / (ms / 1000);
 const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
-const line = Buffer.from(
-  `${JSON.stringify({ ...event(), seq: 1, hash: "0".repeat(64), prev: "0".repeat(64) })}\n`,
-);
 
 function raw(count, file) {
   const fd = openSync(file, "a");
   const start = performance.now();
   for (let i = 0; i < count; i += 1) {
-    writeSync(fd, line);
+    writeSync(fd, sampleLine);
     fdatasyncSync(fd);
   }
   const ms = performance.now() - start;

@@ -4,7 +4,7 @@
 // server over the same TLS settings holding the same number of sockets (the peer: no vault, no checks).
 // Also the time for N agents to connect and be welcomed. Uses dist/ (run `pnpm exec tsc -b` first).
 //   node scripts/bench/live-agents.mjs [--agents 1000]
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:https";
@@ -13,12 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectAll, enrollDevices } from "./lib/agents.mjs";
+import { rssBytes, startJsonChild } from "./lib/server.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const dist = (pkg, file = "index.js") => join(root, "packages", pkg, "dist", file);
 const { encodeFrame } = await import(dist("agent", "protocol.js"));
-const rss = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
 const MiB = 1024 * 1024;
 
 if (process.argv[2] === "custody") await custodyChild(process.argv[3], Number(process.argv[4]));
@@ -97,25 +96,15 @@ async function peerChild(dir) {
 }
 
 function startChild(args) {
-  const child = spawn(process.execPath, ["--expose-gc", new URL(import.meta.url).pathname, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let text = "";
-    child.stdout.on("data", (chunk) => {
-      text += chunk;
-      if (text.includes("\n")) resolve({ child, ...JSON.parse(text.split("\n")[0]) });
-    });
-    child.once("exit", (code) => reject(new Error(`child exited ${code}`)));
-  });
+  return startJsonChild(new URL(import.meta.url).pathname, args, { nodeArgs: ["--expose-gc"] });
 }
 
 async function measure(server, devices, key, ca) {
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const idle = rss(server.pid);
+  const idle = rssBytes(server.pid);
   const { sockets, seconds } = await connectAll(server.url, devices, key, ca);
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  const held = rss(server.pid);
+  const held = rssBytes(server.pid);
   return { idle, held, perAgent: (held - idle) / devices.length, seconds, sockets };
 }
 

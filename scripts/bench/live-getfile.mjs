@@ -6,13 +6,11 @@
 // The fileinfo prerequisite (one hashing read on the device) runs first and is timed apart. Uses dist/.
 //   node scripts/bench/live-getfile.mjs [--size-mib 700]   (the server's and the agent's default limit is 750 MiB)
 import { execSync, spawn, spawnSync } from "node:child_process";
-import { randomFillSync } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startServerChild } from "./lib/server.mjs";
+import { startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
 
 const { values } = parseArgs({ options: { "size-mib": { type: "string", default: "700" } } });
 const sizeMiB = Number(values["size-mib"]);
@@ -35,16 +33,6 @@ const server = createServer({ key: readFileSync(key), cert: readFileSync(cert), 
 });
 server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));
 `;
-
-async function writeRandom(file, mib) {
-  const out = createWriteStream(file);
-  const chunk = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < mib; i++) {
-    randomFillSync(chunk);
-    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
-  }
-  await new Promise((resolve) => out.end(resolve));
-}
 
 function custody(args) {
   const run = spawnSync(process.execPath, [bin, ...args], { cwd: base, encoding: "utf8" });
@@ -113,23 +101,13 @@ try {
   const tls = { ca: join(base, "ca.pem"), cert: join(base, "cert.pem"), key: join(base, "key.pem") };
   await writeFile(tls.cert, server.identity.cert);
   await writeFile(tls.key, server.identity.key, { mode: 0o600 });
-  const peer = spawn(
-    process.execPath,
-    [
-      "--input-type=module",
-      "-e",
-      PEER,
-      file,
-      join(base, "vault", "server", "tls.key"),
-      join(base, "vault", "server", "tls.pem"),
-      tls.ca,
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const { child: peer, port } = await startPeer(PEER, [
+    file,
+    join(base, "vault", "server", "tls.key"),
+    join(base, "vault", "server", "tls.pem"),
+    tls.ca,
+  ]);
   children.push(peer);
-  const port = await new Promise((resolve) =>
-    peer.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
-  );
   const start = performance.now();
   const curl = spawnSync("curl", [
     "--fail",

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectAll, enrollDevices } from "./lib/agents.mjs";
-import { identityParts, send } from "./lib/server.mjs";
+import { identityParts, send, startJsonChild } from "./lib/server.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const dist = (pkg, file = "index.js") => join(root, "packages", pkg, "dist", file);
@@ -45,17 +45,7 @@ async function custodyChild(dir, idle) {
 }
 
 function startChild(args) {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let text = "";
-    child.stdout.on("data", (chunk) => {
-      text += chunk;
-      if (text.includes("\n")) resolve({ child, ...JSON.parse(text.split("\n")[0]) });
-    });
-    child.once("exit", (code) => reject(new Error(`child exited ${code}`)));
-  });
+  return startJsonChild(new URL(import.meta.url).pathname, args);
 }
 
 function custody(cwd, args) {

@@ -3,14 +3,12 @@
 // RSS of the server process (sampled from /proc), against its RSS when idle. Uses dist/.
 //   node scripts/bench/server-memory.mjs [--connections 500] [--uploads 2] [--size-mib 512]
 import { execSync, spawn } from "node:child_process";
-import { randomFillSync } from "node:crypto";
-import { createWriteStream, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { curlUploadArgs, send, startServerChild } from "./lib/server.mjs";
+import { curlUploadArgs, rssBytes, send, startServerChild, writeRandom } from "./lib/server.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -39,8 +37,7 @@ function curl(args) {
   });
 }
 
-const rss = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const rss = (pid) => rssBytes(pid) / (1024 * 1024);
 
 const server = await startServerChild(base, { BENCH_KEEPALIVE_MS: "600000" });
 let sampler;
@@ -60,13 +57,7 @@ try {
     peak = Math.max(peak, rss(server.pid));
   }, 100);
   const file = join(base, "upload.bin");
-  const out = createWriteStream(file);
-  const chunk = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < sizeMiB; i++) {
-    randomFillSync(chunk);
-    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
-  }
-  await new Promise((resolve) => out.end(resolve));
+  await writeRandom(file, sizeMiB);
   const tls = {
     cert: join(base, "cert.pem"),
     key: join(base, "key.pem"),

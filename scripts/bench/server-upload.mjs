@@ -4,14 +4,12 @@
 // reads a 1 GiB file into memory first and fails) to a minimal
 // Node HTTPS server that only writes the body to disk. Both servers in their own process; uses dist/.
 //   node scripts/bench/server-upload.mjs [--size-mib 1024]
-import { execSync, spawn, spawnSync } from "node:child_process";
-import { randomFillSync } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { execSync, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { curlUploadArgs, startServerChild } from "./lib/server.mjs";
+import { curlUploadArgs, startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
 
 const { values } = parseArgs({ options: { "size-mib": { type: "string", default: "1024" } } });
 const sizeMiB = Number(values["size-mib"]);
@@ -31,16 +29,6 @@ const server = createServer({ key: readFileSync(key), cert: readFileSync(cert), 
 });
 server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));
 `;
-
-async function writeRandom(file, mib) {
-  const out = createWriteStream(file);
-  const chunk = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < mib; i++) {
-    randomFillSync(chunk);
-    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
-  }
-  await new Promise((resolve) => out.end(resolve));
-}
 
 function curl(url, file, tls) {
   const start = performance.now();
@@ -63,22 +51,12 @@ try {
   await writeFile(tls.key, server.identity.key, { mode: 0o600 });
   const peerDir = join(base, "peer");
   execSync(`mkdir -p ${peerDir}`);
-  const peer = spawn(
-    process.execPath,
-    [
-      "--input-type=module",
-      "-e",
-      PEER,
-      peerDir,
-      join(base, "vault", "server", "tls.key"),
-      join(base, "vault", "server", "tls.pem"),
-      tls.ca,
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const peerPort = await new Promise((resolve) =>
-    peer.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
-  );
+  const { child: peer, port: peerPort } = await startPeer(PEER, [
+    peerDir,
+    join(base, "vault", "server", "tls.key"),
+    join(base, "vault", "server", "tls.pem"),
+    tls.ca,
+  ]);
   spawnSync("cat", [file], { stdio: ["ignore", "ignore", "inherit"] }); // the page cache holds it for both runs
   const peerMs = curl(`https://127.0.0.1:${peerPort}/`, file, tls);
   execSync(`rm -rf ${peerDir}/*`);

@@ -85,7 +85,7 @@ export function tornProblem(scanner: { lines: number; count: number }, bytes: nu
   };
 }
 
-function tooLongProblem(scanner: ChainScanner, bytes: number): AuditProblem {
+export function tooLongProblem(scanner: { lines: number; count: number }, bytes: number): AuditProblem {
   return {
     code: "ERR_AUDIT_RECORD_INVALID",
     kind: "malformed",

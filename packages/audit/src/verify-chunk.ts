@@ -54,10 +54,9 @@ export function checkChunk(bytes: Buffer, settings: ChunkSettings): ChunkResult 
   let lastHash: string | undefined;
   let problem: ChunkResult["problem"];
   let accepted = 0;
-  const bad = 0;
   for (let i = 0; i < lines.length; i += 1) {
-    const valid = invalidUtf8[bad] !== i;
-    if (!valid) {
+    // The loop stops at the first problem, so only the first line that is not UTF-8 can be reached.
+    if (invalidUtf8[0] === i) {
       problem = { index: i, code: "ERR_AUDIT_RECORD_INVALID", kind: "malformed", message: "not UTF-8" };
       break;
     }

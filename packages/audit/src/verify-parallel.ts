@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import { emptyTreeHash, merkleNodeHash } from "@custody/hash";
-import { type AuditProblem, tornProblem } from "./chain.js";
+import { type AuditProblem, tooLongProblem, tornProblem } from "./chain.js";
 import { FileAuditSource, READ_CHUNK } from "./file-source.js";
 import { linkProblem } from "./line-check.js";
 import { MAX_LINE_BYTES } from "./lines.js";
@@ -153,16 +153,6 @@ class Slots {
     const memory = new SharedArrayBuffer(Math.max(size, SLOT_BYTES));
     return { memory, bytes: Buffer.from(memory), refs: 0 };
   }
-}
-
-function tooLongProblem(at: ScanPosition, bytes: number): AuditProblem {
-  return {
-    code: "ERR_AUDIT_RECORD_INVALID",
-    kind: "malformed",
-    message: `a line of more than ${bytes} bytes: no record is that long`,
-    line: at.lines + 1,
-    seq: at.count,
-  };
 }
 
 /** The records joined so far: the chain's last hash, the Merkle accumulator, the line count. */

@@ -2,6 +2,8 @@
 // generator and the server do not share an event loop), and a tiny mTLS keep-alive load generator.
 //   node scripts/bench/lib/server.mjs child DIR   (what startServerChild runs)
 import { spawn } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { createWriteStream, readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
@@ -45,21 +47,31 @@ export function identityParts(pem) {
   };
 }
 
-/** Starts the server child on a vault under `dir`; resolves once it listens. */
-export async function startServerChild(dir, env = {}, nodeArgs = []) {
-  const child = spawn(process.execPath, [...nodeArgs, new URL(import.meta.url).pathname, "child", dir], {
+/**
+ * Runs `node ...nodeArgs script ...args`, a child that reports itself as one JSON line on its stdout;
+ * resolves with the child and that line's fields.
+ */
+export function startJsonChild(script, args, { nodeArgs = [], env = {} } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });
-  const line = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let text = "";
     child.stdout.on("data", (chunk) => {
       text += chunk;
-      if (text.includes("\n")) resolve(text.split("\n")[0]);
+      if (text.includes("\n")) resolve({ child, ...JSON.parse(text.split("\n")[0]) });
     });
-    child.once("exit", (code) => reject(new Error(`server child exited ${code}`)));
+    child.once("exit", (code) => reject(new Error(`${script} ${args[0] ?? ""} exited ${code}`)));
   });
-  const { url, pid } = JSON.parse(line);
+}
+
+/** Starts the server child on a vault under `dir`; resolves once it listens. */
+export async function startServerChild(dir, env = {}, nodeArgs = []) {
+  const { child, url, pid } = await startJsonChild(new URL(import.meta.url).pathname, ["child", dir], {
+    nodeArgs,
+    env,
+  });
   const pem = await readFile(join(dir, "bench.pem"), "utf8");
   const ca = await readFile(join(dir, "vault", "pki", "ca.pem"), "utf8");
   const stop = () =>
@@ -90,6 +102,11 @@ export async function cpuSeconds(pid) {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat (1-based), 12 and 13 after the command name
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** A process's resident set size in bytes, from /proc (Linux); 0 once it is gone. */
+export function rssBytes(pid) {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
 }
 
 /**
@@ -136,4 +153,29 @@ export function curlUploadArgs(url, file, tls) {
     ...["-H", "content-type: application/octet-stream", "-X", "POST", "-T", file],
     ...["-o", "/dev/null", "-w", "%{http_code}", url],
   ];
+}
+
+/** Writes `mib` MiB of random bytes to `file`, one reused 1 MiB buffer at a time. */
+export async function writeRandom(file, mib) {
+  const out = createWriteStream(file);
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < mib; i++) {
+    randomFillSync(chunk);
+    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+  }
+  await new Promise((resolve) => out.end(resolve));
+}
+
+/**
+ * Runs a peer server given as module source (`node --input-type=module -e source ...args`) that prints
+ * its port on its first line; resolves with the child and that port.
+ */
+export async function startPeer(source, args) {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", source, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise((resolve) =>
+    child.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
+  );
+  return { child, port };
 }

@@ -101,12 +101,7 @@ export async function writeHashedFileThen<T>(
       await writeback;
       await handle.sync();
     })();
-    const placing = whileSyncing(digest);
-    // Both settle before the handle closes; the first failure wins.
-    const [synced, done] = await Promise.allSettled([syncing, placing]);
-    if (synced.status === "rejected") throw synced.reason;
-    if (done.status === "rejected") throw done.reason;
-    return { digest, result: done.value };
+    return { digest, result: await afterSync(syncing, whileSyncing(digest)) };
   } catch (error) {
     throwIfAborted(options.abortSignal);
     throw error;
@@ -116,6 +111,17 @@ export async function writeHashedFileThen<T>(
     await Promise.allSettled([writing, writeback]);
     await handle.close();
   }
+}
+
+/**
+ * `placing`'s value once it and `syncing` have both settled (so neither outlives the handle they use);
+ * the sync's failure first, then the placing's.
+ */
+async function afterSync<T>(syncing: Promise<void>, placing: Promise<T>): Promise<T> {
+  const [synced, done] = await Promise.allSettled([syncing, placing]);
+  if (synced.status === "rejected") throw synced.reason;
+  if (done.status === "rejected") throw done.reason;
+  return done.value;
 }
 
 /** Chunks are written in batches of about this size (one writev(2) each). */
@@ -195,11 +201,7 @@ async function copyHashedFileThen<T>(
     });
     const digest = { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
     options.onProgress?.(digest.size);
-    const placing = whileSyncing(digest);
-    const [synced, done] = await Promise.allSettled([syncing, placing]);
-    if (synced.status === "rejected") throw synced.reason;
-    if (done.status === "rejected") throw done.reason;
-    return { digest, result: done.value };
+    return { digest, result: await afterSync(syncing, whileSyncing(digest)) };
   } finally {
     await handle.close();
   }
