@@ -346,6 +346,28 @@ describe("live-response sessions", () => {
     expect(commandsSent().length).toBe(before);
   }, 60_000);
 
+  it("a device's fileinfo of one path never stands for another: the path it reports is only its claim", async () => {
+    const facts = fileFacts("/etc/elsewhere", Buffer.from("the device says another path\n"));
+    const info = (await submit("fileinfo /srv/asked.bin")).json() as { id: string };
+    await answer([facts], facts);
+    await settled(info.id);
+    const before = commandsSent().length;
+    const other = (await submit("getfile /etc/elsewhere")).json() as { id: string };
+    expect(await settled(other.id)).toMatchObject({ status: "failed", error: { code: "ERR_PREREQUISITE" } });
+    expect(commandsSent().length).toBe(before);
+    const asked = (await submit("getfile /srv/asked.bin")).json() as { id: string };
+    const frame = await agent.next("command");
+    expect(frame.body.cmdId).toBe(asked.id);
+    agent.send("result", {
+      cmdId: asked.id,
+      status: "failed",
+      rows: 0,
+      durationMs: 1,
+      error: { code: "ERR_ABORTED", message: "not sent" },
+    });
+    await settled(asked.id);
+  }, 60_000);
+
   it("resumes a cut transfer from what the server staged; a resumed body that differs from the digest stores nothing", async () => {
     /** getfile of `bytes` at `path`: its fileinfo answered, then the transfer the command frame carries. */
     async function taking(path: string, bytes: Buffer) {

@@ -68,25 +68,28 @@ export function newTracked(
   };
 }
 
-/** The session's fileinfo of this command's path within `windowMs`, if any (getfile's prerequisite). */
-export function recentFileinfo(tracked: Tracked, windowMs: number) {
+/**
+ * The path a command names, as the server resolves it against the session's folder. The device's own
+ * account of the path is its claim; what the analyst asked for is what labels the evidence.
+ */
+export function requestedPath(tracked: Tracked): string {
   const path = pathArgument(tracked.parsed);
-  const { session } = tracked;
-  const keys = [path];
-  if (session.cwd !== null && !path.startsWith("/")) keys.push(posix.join(session.cwd, path));
-  const horizon = Date.now() - windowMs;
-  for (const key of keys) {
-    const found = session.fileinfo.get(key);
-    if (found !== undefined && found.at >= horizon) return found;
-  }
-  return undefined;
+  const { cwd } = tracked.session;
+  return cwd !== null && !path.startsWith("/") ? posix.join(cwd, path) : path;
 }
 
-/** A completed fileinfo, kept under the path as given and as the device resolved it. */
+/** The session's fileinfo of this command's path within `windowMs`, if any (getfile's prerequisite). */
+export function recentFileinfo(tracked: Tracked, windowMs: number) {
+  const found = tracked.session.fileinfo.get(requestedPath(tracked));
+  return found !== undefined && found.at >= Date.now() - windowMs ? found : undefined;
+}
+
+/**
+ * A completed fileinfo, kept under the path it was asked for (resolved by the server), never under the
+ * path the device reports: a device cannot make a fileinfo of one file stand for another.
+ */
 export function rememberFileinfo(tracked: Tracked, data: Record<string, unknown>): void {
-  const entry = { at: Date.now(), cmdId: tracked.entry.id, data };
-  tracked.session.fileinfo.set(pathArgument(tracked.parsed), entry);
-  if (typeof data.path === "string") tracked.session.fileinfo.set(data.path, entry);
+  tracked.session.fileinfo.set(requestedPath(tracked), { at: Date.now(), cmdId: tracked.entry.id, data });
 }
 
 export function summary(entry: CommandEntry): string {
