@@ -30,6 +30,9 @@ export const ACTIONS = [
   "settings.manage",
   "live.basic",
   "live.advanced",
+  // live-response actions (issue 14): the script and file library, and the known-bad/known-good hash lists
+  "library.manage",
+  "hashlist.manage",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];

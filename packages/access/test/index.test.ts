@@ -52,7 +52,7 @@ describe("@custody/access public surface", () => {
   });
 
   it("has the closed action set and the six default roles", () => {
-    expect(access.ACTIONS).toHaveLength(26);
+    expect(access.ACTIONS).toHaveLength(28);
     expect(Object.keys(access.DEFAULT_ROLES).sort()).toEqual(
       ["analyst", "auditor", "collector", "custodian", "investigator", "responder"].sort(),
     );

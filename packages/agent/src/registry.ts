@@ -55,6 +55,10 @@ function consoleCommand(spec: Basic): CommandSpec {
   return basic({ where: "console", ...spec });
 }
 
+function advanced(spec: Basic): CommandSpec {
+  return basic({ tier: "advanced", action: "live.advanced", ...spec });
+}
+
 /** The commands of this release, by name (the source document's names and syntax). */
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
   cd: basic({
@@ -166,6 +170,71 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
     params: ["id"],
     required: 1,
     columns: ["id", "command", "status"],
+  }),
+  library: consoleCommand({
+    summary: "Lists the scripts and files of the vault's live-response library.",
+    usage: "library",
+    columns: ["name", "version", "size", "sha256", "signed", "description"],
+  }),
+  run: advanced({
+    summary:
+      "Runs a signed library script on the device in its own process group; its output becomes an item.",
+    usage: 'run SCRIPT [-parameters "ARGS"]',
+    params: ["script"],
+    required: 1,
+    options: ["parameters"],
+    columns: ["script", "exitCode", "stdoutBytes", "stderrBytes", "itemId"],
+  }),
+  putfile: advanced({
+    summary: "Copies a library file to the device's working folder (0600, removed when the agent restarts).",
+    usage: "putfile NAME [-overwrite]",
+    params: ["name"],
+    required: 1,
+    switches: ["overwrite"],
+    columns: ["name", "path", "size", "sha256"],
+  }),
+  remediate: advanced({
+    summary:
+      "Remediates an entity (file, process, service, scheduledtask, startupitem); its bytes go into the vault first.",
+    usage: "remediate TYPE TARGET [-auto]",
+    params: ["type", "target"],
+    required: 2,
+    switches: ["auto"],
+    columns: ["id", "type", "target", "step", "outcome", "itemId"],
+  }),
+  undo: advanced({
+    summary: "Restores what a remediation removed, byte-identical, from its quarantine item.",
+    usage: "undo ID",
+    params: ["id"],
+    required: 1,
+    columns: ["id", "type", "target", "step", "outcome"],
+  }),
+  analyze: advanced({
+    summary:
+      "A static verdict on a file with its reasons: digests, type, entropy, headers, hash lists, YARA.",
+    usage: "analyze PATH",
+    params: ["path"],
+    required: 1,
+    columns: ["path", "verdict", "sha256", "type", "entropy", "reasons"],
+  }),
+  collect: advanced({
+    summary: "Collects the device's investigation package into the session's case, with a reason.",
+    usage: "collect [-only A,B] -reason TEXT",
+    timeoutMs: 60 * MINUTE,
+    options: ["only", "reason"],
+    columns: ["itemId", "size", "sha256", "commands"],
+  }),
+  isolate: advanced({
+    summary: "Contains the device's network: everything dropped except the vault server (nftables on Linux).",
+    usage: "isolate",
+    platforms: ["linux"],
+    columns: ["isolated", "allowed"],
+  }),
+  release: advanced({
+    summary: "Undoes isolate: the device's network as it was before.",
+    usage: "release",
+    platforms: ["linux"],
+    columns: ["isolated"],
   }),
   getfile: {
     tier: "advanced",

@@ -143,6 +143,15 @@ describe("registry", () => {
         "services",
         "status",
         "trace",
+        "library",
+        "run",
+        "putfile",
+        "remediate",
+        "undo",
+        "analyze",
+        "collect",
+        "isolate",
+        "release",
       ].sort(),
     );
     expect(COMMANDS.getfile).toMatchObject({

@@ -135,6 +135,14 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   ERR_FILE_CHANGED: V,
   ERR_COMMAND_FAILED: EXIT.internal,
   ERR_INDEX_MISMATCH: V,
+  ERR_SCRIPT_UNSIGNED: EXIT.accessDenied,
+  ERR_SCRIPT_SIGNATURE: V,
+  ERR_LIBRARY_NAME_INVALID: EXIT.usage,
+  ERR_FILE_EXISTS: EXIT.conflict,
+  ERR_BATCH_PENDING: EXIT.conflict,
+  ERR_REMEDIATION_REFUSED: EXIT.accessDenied,
+  ERR_ISOLATION_UNSAFE: EXIT.usage,
+  ERR_ACTION_EXPIRED: EXIT.conflict,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -105,6 +105,23 @@ export const ERROR_CODES = [
   "ERR_COMMAND_FAILED",
   /** The item index (derived data) disagrees with the signed log: rebuild it. */
   "ERR_INDEX_MISMATCH",
+  // live-response actions (issue 14)
+  /** A script without a signature from a vault script-signing certificate, while unsigned runs are off. */
+  "ERR_SCRIPT_UNSIGNED",
+  /** A script's signature does not verify, or its signer is not a vault script signer. */
+  "ERR_SCRIPT_SIGNATURE",
+  /** A library name with characters outside letters, digits, '-', '_', '.' (or '.'/'..'). */
+  "ERR_LIBRARY_NAME_INVALID",
+  /** The target already exists (putfile without -overwrite, a library name without --overwrite). */
+  "ERR_FILE_EXISTS",
+  /** A device already has a pending batch. */
+  "ERR_BATCH_PENDING",
+  /** A remediation or undo whose target is not what the command names, or not allowed. */
+  "ERR_REMEDIATION_REFUSED",
+  /** Isolation that would cut the agent off from the vault server. */
+  "ERR_ISOLATION_UNSAFE",
+  /** A queued action that expired before its device came back. */
+  "ERR_ACTION_EXPIRED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
