@@ -75,7 +75,7 @@ afterAll(async () => {
 
 describe("custody devices and custody settings", () => {
   it("works on a local vault: live response off until turned on, tokens printed once", () => {
-    expect(ok(["settings", "show"]).stdout).toBe("live-response: off\n");
+    expect(ok(["settings", "show"]).stdout).toBe("live-response: off\nunsigned-scripts: off\n");
     expect(custody(["settings", "set", "live-response", "maybe"]).code).toBe(2);
     expect(ok(["settings", "set", "live-response", "on", "--json"]).stdout).toContain('"enabled": true');
     const token = ok(["devices", "enroll-token", "--case", "C-1", "--expires", "2h"]);
@@ -150,7 +150,7 @@ describe("custody devices and custody settings", () => {
     );
     expect(await closed).toBe(1008);
     expect(ok(["settings", "show", "--server", url]).stdout).toMatch(
-      /^live-response: on \(since .* by alice\)\n$/,
+      /^live-response: on \(since .* by alice\)\nunsigned-scripts: off\n$/,
     );
   }, 120_000);
 });

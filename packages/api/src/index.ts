@@ -11,6 +11,15 @@ export {
   liveResponseBodySchema,
   liveResponseSettingSchema,
 } from "./devices.js";
+export {
+  libraryFileSchema,
+  libraryFilesSchema,
+  libraryNameSchema,
+  libraryParamsSchema,
+  libraryUploadBodySchema,
+  unsignedScriptsBodySchema,
+  unsignedScriptsSettingSchema,
+} from "./library.js";
 export type { LiveCommand, LiveCommandEvent, LiveRouteSpec, LiveSessionView } from "./live.js";
 export {
   cancelBodySchema,

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import * as dv from "./devices.js";
+import * as lb from "./library.js";
 import * as rq from "./requests.js";
 import * as rs from "./responses.js";
 
@@ -311,6 +312,48 @@ export const ROUTES = {
     body: dv.liveResponseBodySchema,
     bodyLimit: "json",
     response: dv.liveResponseSettingSchema,
+  },
+  listLibrary: {
+    ...get,
+    operation: "listLibrary",
+    path: "/v1/library",
+    summary: "The live-response library's files (their current versions)",
+    response: lb.libraryFilesSchema,
+  },
+  uploadLibrary: {
+    ...post,
+    operation: "uploadLibrary",
+    path: "/v1/library",
+    summary: "Uploads a library file, or a new version with overwrite; a signature is verified first",
+    body: lb.libraryUploadBodySchema,
+    bodyLimit: "large-json",
+    status: 201,
+    response: lb.libraryFileSchema,
+  },
+  removeLibrary: {
+    ...get,
+    method: "DELETE",
+    operation: "removeLibrary",
+    path: "/v1/library/:name",
+    summary: "Takes a name out of the library; its versions stay items of the library case",
+    params: lb.libraryParamsSchema,
+    response: lb.libraryFileSchema,
+  },
+  unsignedScripts: {
+    ...get,
+    operation: "unsignedScripts",
+    path: "/v1/settings/unsigned-scripts",
+    summary: "Whether unsigned library scripts may run",
+    response: lb.unsignedScriptsSettingSchema,
+  },
+  setUnsignedScripts: {
+    ...post,
+    operation: "setUnsignedScripts",
+    path: "/v1/settings/unsigned-scripts",
+    summary: "Allows or refuses unsigned library scripts (custodians)",
+    body: lb.unsignedScriptsBodySchema,
+    bodyLimit: "json",
+    response: lb.unsignedScriptsSettingSchema,
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -81,6 +81,21 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     revokeDevice: (deviceId) => call("revokeDevice", { params: { id: deviceId } }),
     liveResponse: () => call("liveResponse"),
     setLiveResponse: (enabled) => call("setLiveResponse", { body: { enabled } }),
+    listLibrary: () => call("listLibrary"),
+    uploadLibrary: (upload) =>
+      call("uploadLibrary", {
+        body: {
+          name: upload.name,
+          contentBase64: upload.content.toString("base64"),
+          ...(upload.signature === undefined ? {} : { signatureBase64: upload.signature.toString("base64") }),
+          ...(upload.description === undefined ? {} : { description: upload.description }),
+          ...(upload.parameters === undefined ? {} : { parameters: upload.parameters }),
+          ...(upload.overwrite === undefined ? {} : { overwrite: upload.overwrite }),
+        },
+      }),
+    removeLibrary: (name) => call("removeLibrary", { params: { name } }),
+    unsignedScripts: () => call("unsignedScripts"),
+    setUnsignedScripts: (enabled) => call("setUnsignedScripts", { body: { enabled } }),
     close: () => transport.close(),
   } satisfies VaultClient;
 }

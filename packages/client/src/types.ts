@@ -14,9 +14,12 @@ export type {
   IngestOptions,
   ItemRead,
   ItemSelector,
+  LibraryFile,
+  LibraryUpload,
   ListedItem,
   LiveResponseSetting,
   SignerRotation,
+  UnsignedScriptsSetting,
   VaultApi,
   WhoAmI,
 } from "@custody/vault";

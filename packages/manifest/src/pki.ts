@@ -37,7 +37,7 @@ export interface CreateCaOptions {
 }
 
 /** A role, or an older name for one: "signer" is a collector, "client" a person. */
-export type CertificateUsage = CertificateRole | "signer" | "client";
+export type CertificateUsage = CertificateRole | "signer" | "client" | "code-signing";
 
 export interface IssueOptions {
   commonName: string;
@@ -101,10 +101,11 @@ export async function issueCertificate(
   return finish(der, key, options.passphrase);
 }
 
-/** The role an IssueOptions.usage names ("signer" and "client" are the names older callers use). */
+/** The role an IssueOptions.usage names ("signer", "client" and "code-signing" are other names for three roles). */
 export function roleOf(usage: CertificateUsage): CertificateRole {
   if (usage === "signer") return "collector";
   if (usage === "client") return "person";
+  if (usage === "code-signing") return "script-signer";
   assertCertificateRole(usage, "usage");
   return usage;
 }

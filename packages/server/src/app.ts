@@ -15,6 +15,7 @@ import { authenticate, clientAddress, type PrincipalKind, refuseUnverifiedPeer }
 import { AgentHub, type AgentTimeouts } from "./live/agent-hub.js";
 import { deviceRoutes } from "./live/device-routes.js";
 import { DEFAULT_ENROLL_LIMITS, type EnrollLimits, enrollRoute } from "./live/enroll.js";
+import { libraryRoutes } from "./live/library-routes.js";
 import { type LiveLimits, registerLiveSessions } from "./live/sessions/index.js";
 import type { ServerLimits } from "./options.js";
 import { notFound, sendProblem } from "./problems.js";
@@ -132,6 +133,7 @@ function configure(app: FastifyInstance, options: AppOptions, hub: AgentHub): vo
   auditRoutes(app, ctx);
   enrollRoute(app, vault, { ...DEFAULT_ENROLL_LIMITS, ...options.enrollLimits });
   deviceRoutes(app, ctx, hub);
+  libraryRoutes(app, ctx);
   registerLiveSessions(app, {
     vault,
     hub,

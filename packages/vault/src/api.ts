@@ -16,6 +16,7 @@ import type { ItemRead, ListedItem, ListOptions } from "./evidence-ops.js";
 import type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";
 import type { EvidenceItem } from "./items.js";
+import type { LibraryFile, LibraryUpload, UnsignedScriptsSetting } from "./library-ops.js";
 import type { SignerRotation } from "./rotation.js";
 import type { ItemSelector, Vault } from "./vault.js";
 
@@ -55,6 +56,11 @@ export interface VaultApi {
   revokeDevice(deviceId: string): Promise<DeviceRecord>;
   liveResponse(): Promise<LiveResponseSetting>;
   setLiveResponse(enabled: boolean): Promise<LiveResponseSetting>;
+  listLibrary(): Promise<LibraryFile[]>;
+  uploadLibrary(upload: LibraryUpload): Promise<LibraryFile>;
+  removeLibrary(name: string): Promise<LibraryFile>;
+  unsignedScripts(): Promise<UnsignedScriptsSetting>;
+  setUnsignedScripts(enabled: boolean): Promise<UnsignedScriptsSetting>;
 }
 
 /** The vault as seen by one authenticated principal. */
@@ -89,5 +95,10 @@ export function bindVault(vault: Vault, principal: AuthenticatedPrincipal): Vaul
     revokeDevice: (deviceId) => vault.revokeDevice(principal, deviceId),
     liveResponse: () => vault.liveResponse(principal),
     setLiveResponse: (enabled) => vault.setLiveResponse(principal, enabled),
+    listLibrary: () => vault.listLibrary(principal),
+    uploadLibrary: (upload) => vault.uploadLibrary(principal, upload),
+    removeLibrary: (name) => vault.removeLibrary(principal, name),
+    unsignedScripts: () => vault.unsignedScripts(principal),
+    setUnsignedScripts: (enabled) => vault.setUnsignedScripts(principal, enabled),
   };
 }

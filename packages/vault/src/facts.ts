@@ -1,6 +1,7 @@
 import { isoTimestampSchema, sha256HexSchema } from "@custody/core";
 import { z } from "zod";
 import { DEVICE_FACT, deviceFactSchemas } from "./device-facts.js";
+import { LIBRARY_FACT, libraryFactSchemas } from "./library-facts.js";
 
 /**
  * The records that state a fact. The vault appends one after each change has really happened, and
@@ -23,6 +24,7 @@ export const FACT = {
   tailAccepted: "audit.tail-accepted",
   tsaAdded: "timestamp.tsa-added",
   ...DEVICE_FACT,
+  ...LIBRARY_FACT,
 } as const;
 
 export type FactAction = (typeof FACT)[keyof typeof FACT];
@@ -86,6 +88,7 @@ export const factSchemas = {
       .optional(),
   }),
   ...deviceFactSchemas,
+  ...libraryFactSchemas,
 } as const;
 
 export type FactDetails<A extends FactAction> = z.infer<(typeof factSchemas)[A]>;

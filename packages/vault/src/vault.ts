@@ -79,6 +79,18 @@ import { type BodyIngestOptions, type IngestOptions, stagesLocally } from "./ing
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
 import {
+  type LibraryFile,
+  type LibraryScript,
+  type LibraryUpload,
+  libraryScript,
+  listLibrary,
+  removeLibraryFile,
+  setUnsignedScripts,
+  type UnsignedScriptsSetting,
+  unsignedScriptsSetting,
+  uploadLibraryFile,
+} from "./library-ops.js";
+import {
   decideLive,
   ingestLiveFile,
   type LiveDecisionRequest,
@@ -586,6 +598,38 @@ export class Vault {
   ): Promise<void> {
     return recordAgentEvent(this.#ctx, principal, action, outcome, reason, context, details);
   }
+
+  // --- live-response library and script signing (library-ops.ts) ---
+  uploadLibrary(principal: AuthenticatedPrincipal, upload: LibraryUpload): Promise<LibraryFile> {
+    return uploadLibraryFile(this.#ctx, principal, upload);
+  }
+
+  removeLibrary(principal: AuthenticatedPrincipal, name: string): Promise<LibraryFile> {
+    return removeLibraryFile(this.#ctx, principal, name);
+  }
+
+  listLibrary(principal: AuthenticatedPrincipal): Promise<LibraryFile[]> {
+    return listLibrary(this.#ctx, principal);
+  }
+
+  /** A script's bytes and signature for a run the server has authorized (no caller view: the server's). */
+  libraryScript(name: string): Promise<LibraryScript> {
+    return libraryScript(this.#ctx, name);
+  }
+
+  unsignedScripts(principal: AuthenticatedPrincipal): Promise<UnsignedScriptsSetting> {
+    return unsignedScriptsSetting(this.#ctx, principal);
+  }
+
+  setUnsignedScripts(principal: AuthenticatedPrincipal, enabled: boolean): Promise<UnsignedScriptsSetting> {
+    return setUnsignedScripts(this.#ctx, principal, enabled);
+  }
+
+  /** Whether unsigned library scripts may run, as the log last stated it. */
+  get unsignedScriptsAllowed(): boolean {
+    return this.#ctx.ledger.library.unsignedScripts;
+  }
+  // --- end of the library block ---
 
   async close(): Promise<void> {
     this.#ctx.boundPolicy.close();

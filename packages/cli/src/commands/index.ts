@@ -35,6 +35,7 @@ import { indexRebuildCommand } from "./index-rebuild.js";
 import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
 import { keysRotateCommand } from "./keys-rotate.js";
+import { libraryListCommand, libraryRemoveCommand, libraryUploadCommand } from "./library.js";
 import { liveConnectCommand, liveRunCommand } from "./live.js";
 import { packageCommand } from "./package.js";
 import { extractCommand } from "./package-verify.js";
@@ -85,6 +86,9 @@ export const commands: readonly CommandSpec[] = [
   keysIssueCommand,
   keysRevokeCommand,
   keysRotateCommand,
+  libraryListCommand,
+  libraryRemoveCommand,
+  libraryUploadCommand,
   listCommand,
   liveConnectCommand,
   liveRunCommand,

@@ -30,8 +30,9 @@ import {
 
 const PASSPHRASE_OPTION = { "passphrase-file": { type: "string" } } as const;
 
-// "signer" and "client" are the names older scripts use for a collector and a person
-const USAGES: readonly string[] = [...CERTIFICATE_ROLES, "signer", "client"];
+// "signer" and "client" are the names older scripts use for a collector and a person; "code-signing" names
+// the script signer (its own role OID: collector and vault-signer certificates never sign scripts)
+const USAGES: readonly string[] = [...CERTIFICATE_ROLES, "signer", "client", "code-signing"];
 
 export const keysInitCommand: CommandSpec = {
   path: ["keys", "init"],
@@ -99,7 +100,7 @@ export const keysIssueCommand: CommandSpec = {
     "  person         logs a person in; never signs (digitalSignature, keyEncipherment; clientAuth)",
     "  device         an enrolled device's identity; never signs (as person, its own OID)",
     "  server         a server's TLS identity; never signs (digitalSignature, keyEncipherment; serverAuth)",
-    "`signer` is accepted for collector and `client` for person.",
+    "`signer` is accepted for collector, `client` for person and `code-signing` for script-signer.",
     "Writes OUT/NAME.key (0600) and OUT/NAME.pem; OUT is DIR when not given.",
     `The CA key and the new key use the same passphrase (--passphrase-file or $${KEY_ENV.passphrase}).`,
   ].join("\n"),
