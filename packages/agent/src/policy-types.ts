@@ -11,4 +11,9 @@ export interface AgentPolicy {
   };
   /** Largest file getfile sends. */
   maxGetfileBytes: number;
+  /**
+   * `run` of an unsigned library script: refused unless this is true AND the server's command says the
+   * vault allows unsigned scripts. Absent: refused. A signed script is verified whatever this says.
+   */
+  unsignedScripts?: boolean | undefined;
 }

@@ -183,7 +183,8 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
     params: ["script"],
     required: 1,
     options: ["parameters"],
-    columns: ["script", "exitCode", "stdoutBytes", "stderrBytes", "itemId"],
+    platforms: ["linux"],
+    columns: ["script", "version", "signed", "exitCode", "stdoutBytes", "stderrBytes"],
   }),
   putfile: advanced({
     summary: "Copies a library file to the device's working folder (0600, removed when the agent restarts).",

@@ -54,6 +54,30 @@ export const transferSchema = z.strictObject({
   maxBytes: z.number().int().positive(),
 });
 
+/** Largest library script sent inline in a command frame (base64 in a frame of at most 1 MiB). */
+export const MAX_INLINE_SCRIPT_BYTES = 256 * 1024;
+/** Largest detached signature sent with a script. */
+export const MAX_SCRIPT_SIGNATURE_BYTES = 64 * 1024;
+const base64 = (bytes: number) =>
+  z
+    .string()
+    .max(Math.ceil(bytes / 3) * 4)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/);
+
+/**
+ * `run`: the library script and its detached CMS signature, which the agent verifies itself against its
+ * pinned vault CA (script-signer role). `allowUnsigned` is the vault's setting; an unsigned script runs
+ * only when it is true AND the device's local policy allows unsigned scripts.
+ */
+export const scriptSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/),
+  version: z.number().int().positive(),
+  sha256,
+  contentBase64: base64(MAX_INLINE_SCRIPT_BYTES),
+  signatureBase64: base64(MAX_SCRIPT_SIGNATURE_BYTES).optional(),
+  allowUnsigned: z.boolean(),
+});
+
 export const commandSchema = z.strictObject({
   cmdId: id,
   sessionId: id,
@@ -70,6 +94,7 @@ export const commandSchema = z.strictObject({
   notAfter: z.iso.datetime(),
   issuedBy: text(256).min(1),
   transfer: transferSchema.optional(),
+  script: scriptSchema.optional(),
 });
 
 export const ackSchema = z.union([
@@ -114,6 +139,7 @@ export type HelloBody = z.infer<typeof helloSchema>;
 export type WelcomeBody = z.infer<typeof welcomeSchema>;
 export type CommandBody = z.infer<typeof commandSchema>;
 export type TransferBody = z.infer<typeof transferSchema>;
+export type ScriptBody = z.infer<typeof scriptSchema>;
 export type AckBody = z.infer<typeof ackSchema>;
 export type RowsBody = z.infer<typeof rowsSchema>;
 export type ResultBody = z.infer<typeof resultSchema>;

@@ -61,9 +61,9 @@ export interface LiveFileOptions {
   labels: Record<string, string>;
   /**
    * The grant the store needs: an ingest into the case (a file taken), or for a session's own transcript
-   * the live-response action that opened the session on that case.
+   * the live-response action that opened the session on that case (a `run`'s output: `live.advanced`).
    */
-  authorizeAs?: "evidence.ingest" | "live.basic";
+  authorizeAs?: "evidence.ingest" | "live.basic" | "live.advanced";
   abortSignal?: AbortSignal;
 }
 

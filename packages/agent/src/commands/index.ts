@@ -2,7 +2,7 @@ import { lstat, realpath } from "node:fs/promises";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import type { AgentPolicy } from "../policy-types.js";
 import { bindArguments } from "../registry.js";
-import type { TransferBody } from "../schemas.js";
+import type { ScriptBody, TransferBody } from "../schemas.js";
 import { collectedRows, isCollectedCommand } from "./collected.js";
 import { dir } from "./dir.js";
 import { drivers } from "./drivers.js";
@@ -11,6 +11,9 @@ import { findFile } from "./findfile.js";
 import { getFile, type Uploader } from "./getfile.js";
 import { checkedPath } from "./paths.js";
 import { registry } from "./registry-query.js";
+import { runScript } from "./run.js";
+import { splitScriptArguments } from "./script-args.js";
+import { checkScript } from "./script-check.js";
 
 export type Row = Record<string, unknown>;
 /** Yields the command's rows, then returns its result data (cd: `{cwd}`, fileinfo and getfile: the file). */
@@ -28,6 +31,9 @@ export interface RunCommandOptions {
   policy: AgentPolicy;
   transfer?: TransferBody;
   upload?: Uploader;
+  /** `run`: the script as the server sent it, and the vault CA this agent pinned to verify it. */
+  script?: ScriptBody;
+  caPem?: string;
 }
 
 async function cd(input: string, options: RunCommandOptions): Promise<Row> {
@@ -73,6 +79,12 @@ async function* collected(
   return undefined;
 }
 
+/** A run's row for the console: its summary and its output as text (the bytes travel in the result). */
+function outputRow(data: Row): Row {
+  const { stdoutBase64, ...summary } = data;
+  return { ...summary, stdout: Buffer.from(String(stdoutBase64), "base64").toString("utf8") };
+}
+
 async function* single(row: Promise<Row>): CommandRun {
   const value = await row;
   yield value;
@@ -109,6 +121,13 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
       return yield* single(
         getFile(String(args.path), { ...options, transfer: options.transfer, upload: options.upload }),
       );
+    case "run": {
+      const checked = checkScript(options.script, String(args.script), options.policy, options.caPem);
+      const argv = typeof args.parameters === "string" ? splitScriptArguments(args.parameters) : [];
+      const data = await runScript(checked, { cwd: options.cwd, signal: options.signal, args: argv });
+      yield outputRow(data);
+      return data;
+    }
     case "drivers":
       return yield* each(drivers(), options.signal);
     case "registry":

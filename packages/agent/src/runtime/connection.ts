@@ -1,6 +1,7 @@
 import { arch, hostname, platform } from "node:os";
 import { CustodyError, type ErrorCode, type Logger, toCustodyError } from "@custody/core";
 import WebSocket from "ws";
+import { checkScript } from "../commands/script-check.js";
 import { decodeFrame, encodeFrame } from "../frames.js";
 import { checkAgentPolicy } from "../policy.js";
 import type { AgentPolicy } from "../policy-types.js";
@@ -108,7 +109,9 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
     const spec = COMMANDS[command.name];
     if (spec !== undefined && !spec.platforms.includes(process.platform as "linux"))
       throw new CustodyError("ERR_NOT_PRESENT", `${command.name} does not exist on ${process.platform}`);
-    bindArguments(command.name, command.positional, command.flags);
+    const args = bindArguments(command.name, command.positional, command.flags);
+    // a script the agent would not run is refused before it is accepted
+    if (command.name === "run") checkScript(command.script, String(args.script), policy, identity.caPem);
     if (running.size >= MAX_CONCURRENT_COMMANDS)
       throw new CustodyError("ERR_SERVER_BUSY", `${MAX_CONCURRENT_COMMANDS} commands are already running`);
     await options.executed.take(command.cmdId, notAfter, new Date());
@@ -136,6 +139,7 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       policy,
       signal: controller.signal,
       upload,
+      caPem: identity.caPem,
       sendRows: (rows, chunk) => send("rows", { cmdId: command.cmdId, chunk, rows }),
     })
       .then((result) =>

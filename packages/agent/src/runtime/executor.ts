@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   signal: AbortSignal;
   sendRows: RowsSender;
   upload: Uploader;
+  /** The vault CA pinned at enrollment: `run` verifies script signatures against it. */
+  caPem?: string;
   now?: () => number;
 }
 
@@ -78,6 +80,8 @@ export async function executeCommand(command: CommandBody, options: ExecuteOptio
     policy: options.policy,
     upload: options.upload,
     ...(command.transfer === undefined ? {} : { transfer: command.transfer }),
+    ...(command.script === undefined ? {} : { script: command.script }),
+    ...(options.caPem === undefined ? {} : { caPem: options.caPem }),
   };
   try {
     const generator = runCommand(command, run);

@@ -30,7 +30,15 @@ export type OutputMode = "json" | "table";
 export function renderRows(name: string, rows: readonly Record<string, unknown>[], mode: OutputMode): string {
   if (mode === "json") return rows.map(jsonLine).join("\n");
   const columns = COMMANDS[name]?.columns ?? Object.keys(rows[0] ?? {});
-  return renderTable(rows, columns);
+  const table = renderTable(rows, columns);
+  if (name !== "run") return table;
+  // a script's output follows its summary, line by line, every control character escaped
+  const output = rows.flatMap((row) =>
+    [row.stdout, row.stderr].filter((text): text is string => typeof text === "string" && text !== ""),
+  );
+  return [table, ...output.flatMap((text) => text.replace(/\n$/, "").split("\n").map(escapeControls))].join(
+    "\n",
+  );
 }
 
 /** The closing line of a command: its id, status, duration, and what it made (the item of a getfile). */

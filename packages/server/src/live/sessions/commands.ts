@@ -11,6 +11,7 @@ import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
 import { type AuthorizationPhase, type AuthorizerDeps, authorizeCommand } from "./authorize.js";
 import type { LiveLimits } from "./limits.js";
+import { prepareRun, storeRunOutput } from "./run-script.js";
 import { type CommandEntry, type CommandEvent, FINAL_STATUSES, type LiveSession } from "./session.js";
 import {
   errorOf,
@@ -201,6 +202,11 @@ export class CommandRunner {
       const ready = await this.#prepareGetfile(tracked);
       if (!ready) return;
     }
+    if (tracked.entry.name === "run") {
+      const prepared = await prepareRun(this.#deps.vault, tracked);
+      if (!("script" in prepared)) return this.#finish(tracked, "failed", prepared);
+      tracked.script = prepared.script;
+    }
     if (tracked.stopping !== undefined) return;
     await this.#dispatch(tracked, "dispatch");
   }
@@ -227,6 +233,7 @@ export class CommandRunner {
       notAfter: new Date(Date.now() + timeoutMs).toISOString(),
       issuedBy: tracked.principal.id,
       ...(tracked.transfer === undefined ? {} : { transfer: tracked.transfer.frame() }),
+      ...(tracked.script === undefined ? {} : { script: tracked.script }),
     };
     this.#deps.hub.send(session.deviceId, "command", body);
     tracked.timers.push(unref(setTimeout(() => this.#stop(tracked, "timed-out", "timeout"), timeoutMs)));
@@ -352,7 +359,7 @@ export class CommandRunner {
 
   async #onResult(tracked: Tracked, result: Result): Promise<void> {
     const status = tracked.stopping ?? result.status;
-    const data = result.data;
+    let data = result.data;
     if (result.status === "completed" && tracked.entry.name === "cd" && typeof data?.cwd === "string") {
       tracked.session.cwd = data.cwd;
     }
@@ -364,6 +371,12 @@ export class CommandRunner {
     let error: { code: string; message: string } | undefined = result.error;
     if (tracked.transfer !== undefined && result.status === "completed") {
       const stored = await tracked.transfer.outcome();
+      if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
+      if (stored.error !== undefined) error = stored.error;
+    }
+    if (tracked.entry.name === "run" && result.status === "completed" && status === "completed") {
+      const stored = await storeRunOutput(this.#deps.vault, tracked, data);
+      data = stored.data;
       if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
       if (stored.error !== undefined) error = stored.error;
     }

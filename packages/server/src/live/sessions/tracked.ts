@@ -1,6 +1,6 @@
 import { createHash, type Hash, randomUUID } from "node:crypto";
 import { posix } from "node:path";
-import type { CommandSpec, ParsedCommandLine } from "@custody/agent/protocol";
+import type { CommandSpec, ParsedCommandLine, ScriptBody } from "@custody/agent/protocol";
 import { CustodyError, isCustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "@custody/vault";
 import type { CommandEntry, CommandEvent, LiveSession } from "./session.js";
@@ -20,6 +20,8 @@ export interface Tracked {
   timers: NodeJS.Timeout[];
   startedMs?: number;
   transfer?: Transfer;
+  /** `run`: the library script sent inline in the command frame. */
+  script?: ScriptBody;
   /** Set once a timeout or a cancel asked the agent to stop: its answer settles the status. */
   stopping?: "timed-out" | "cancelled";
   done: Promise<CommandEntry>;
