@@ -174,7 +174,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
   library: consoleCommand({
     summary: "Lists the scripts and files of the vault's live-response library.",
     usage: "library",
-    columns: ["name", "version", "size", "sha256", "signed", "description"],
+    columns: ["name", "version", "size", "sha256", "signed", "parameters", "description"],
   }),
   run: advanced({
     summary:

@@ -4,6 +4,7 @@ import {
   type LiveCommand,
   type LiveCommandEvent,
   type LiveSessionView,
+  ROUTES,
   type RouteSpec,
   routePath,
 } from "@custody/api";
@@ -12,6 +13,7 @@ import type { VaultClientOptions } from "./client.js";
 import { parseTlsIdentity } from "./identity.js";
 import { type CallInput, callRoute } from "./route-call.js";
 import { Transport } from "./transport.js";
+import type { LibraryFile } from "./types.js";
 
 export type { LiveCommand, LiveCommandEvent, LiveSessionView } from "@custody/api";
 /** How a command stands in the log: queued, running, then completed, failed, cancelled or timed-out. */
@@ -28,6 +30,8 @@ export interface LiveClient {
   /** The command's rows as they come, then its result (the stream ends after it). */
   events(cmdId: string, options?: { abortSignal?: AbortSignal }): AsyncIterable<LiveCommandEvent>;
   cancel(cmdId: string, reason?: string): Promise<LiveCommand>;
+  /** The live-response library (the console's `library`). */
+  library(): Promise<LibraryFile[]>;
   close(): void;
 }
 
@@ -59,6 +63,7 @@ export function createLiveClient(options: VaultClientOptions): LiveClient {
       events(transport, routePath(LIVE_ROUTES.commandEvents.path, { id: cmdId }), eventOptions?.abortSignal),
     cancel: (cmdId, reason) =>
       call(LIVE_ROUTES.cancelCommand, { ...params(cmdId), body: reason === undefined ? {} : { reason } }),
+    library: () => call(ROUTES.listLibrary, {}),
     close: () => transport.close(),
   };
 }

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { CustodyError, toCustodyError } from "@custody/core";
-import type { LibraryFile } from "@custody/vault";
+import { assertLibraryName, type LibraryFile } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatTable } from "../table.js";
 import { VAULT_OPTIONS, withVaultApi } from "../vault-context.js";
@@ -89,7 +89,10 @@ audit log. Uploading the name again starts the next version.`,
   options: { ...VAULT_OPTIONS },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
-    const removed = await withVaultApi(ctx, (api) => api.removeLibrary(ctx.positionals[0] as string));
+    const name = ctx.positionals[0] as string;
+    // checked here too: over HTTP a name like '..' would change the URL before the vault saw it
+    assertLibraryName(name);
+    const removed = await withVaultApi(ctx, (api) => api.removeLibrary(name));
     if (ctx.json) ctx.printJson(removed);
     else ctx.out(`removed ${describe(removed)}`);
     return 0;

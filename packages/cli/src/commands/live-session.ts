@@ -83,6 +83,9 @@ export async function runLine(con: LiveConsole, line: string): Promise<LiveComma
       return undefined;
     case "fg":
       return foreground(con, parsed.positional[0] ?? stringFlag(parsed, "id") ?? "");
+    case "library":
+      await library(con, parsed);
+      return undefined;
   }
   const entry = await con.client.submit(con.session.id, line);
   if (parsed.background) {
@@ -163,6 +166,17 @@ async function jobs(con: LiveConsole): Promise<void> {
   con.ctx.out(
     rows.length === 0 ? "no background commands" : renderTable(rows, ["id", "command", "status"], 80),
   );
+}
+
+/** `library`: the vault's scripts and files, from the server (the analyst's own grants decide). */
+async function library(con: LiveConsole, parsed: ParsedCommandLine): Promise<void> {
+  const rows = (await con.client.library()).map((file) => ({
+    ...file,
+    sha256: parsed.output === "json" ? file.sha256 : file.sha256.slice(0, 16),
+    signed: file.signed ? (file.signer ?? "yes") : "no",
+  }));
+  if (rows.length === 0 && parsed.output !== "json") con.ctx.out("the library is empty");
+  else await show(con, parsed, parsed.output ?? "table", rows, false);
 }
 
 async function foreground(con: LiveConsole, id: string): Promise<LiveCommand> {

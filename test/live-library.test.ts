@@ -1,0 +1,313 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createVaultClient, type VaultClient } from "@custody/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The library, script signing and `run` end to end, every part a real process: `custody serve`, an
+// agent enrolled with `custody agent enroll` running as `custody agent run`, the CLI's `keys issue`,
+// `sign` and `library upload` through --server, and an analyst's `custody live connect` console.
+const BIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js");
+const work = mkdtempSync(join(tmpdir(), "custody-library-"));
+const vault = join(work, "vault");
+const CASE = "IR-2026-14";
+const children: ChildProcess[] = [];
+let url = "";
+let alice: VaultClient;
+let deviceId = "";
+
+function custody(args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: work,
+    env: { ...process.env, CUSTODY_VAULT: vault },
+    encoding: "utf8",
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const remote = () => ["--server", url, "--identity", join(work, "alice.pem")];
+
+function start(args: string[], ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: work,
+    env: { ...process.env, CUSTODY_LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const seen = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) resolve(child);
+    };
+    child.stdout?.on("data", seen);
+    child.stderr?.on("data", seen);
+    child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
+  });
+}
+
+async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 600; i += 1) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+/** Processes of process group `pgid` that are not zombies, from /proc. */
+function groupMembers(pgid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      let text = "";
+      try {
+        text = readFileSync(`/proc/${name}/stat`, "utf8");
+      } catch {
+        return false;
+      }
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      return fields[0] !== "Z" && Number(fields[2]) === pgid;
+    })
+    .map(Number);
+}
+
+class Console {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ["pipe", "pipe", "pipe"] });
+    children.push(this.child);
+    this.child.stdout?.on("data", (c: Buffer) => (this.stdout += c.toString()));
+    this.child.stderr?.on("data", (c: Buffer) => (this.stderr += c.toString()));
+    this.exited = new Promise((resolve) => this.child.once("exit", resolve));
+  }
+
+  prompts(): number {
+    return this.stderr.split(`${deviceId}:`).length - 1;
+  }
+
+  async run(line: string): Promise<{ out: string; err: string }> {
+    const before = this.prompts();
+    const [out, err] = [this.stdout.length, this.stderr.length];
+    this.child.stdin?.write(`${line}\n`);
+    await until(async () => (this.prompts() > before ? true : undefined), `the prompt after ${line}`);
+    return { out: this.stdout.slice(out), err: this.stderr.slice(err) };
+  }
+}
+
+const HELLO = `#!/bin/sh\nprintf 'hello %s\\n' "$@"\n`;
+const LONG = '#!/bin/sh\necho $$ > "$1"\nsleep 300 &\n(sleep 301) &\nsleep 302\n';
+
+beforeAll(async () => {
+  expect(custody(["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
+  await start(["serve", "--vault", vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"], /listening on/);
+  url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
+  alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
+  const rita = await alice.issueIdentity("rita", "person");
+  writeFileSync(join(work, "rita.pem"), rita.identityPem, { mode: 0o600 });
+  await alice.setLiveResponse(true);
+  const { token } = await alice.createEnrollmentToken({ caseId: CASE });
+  writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
+  const enrolled = custody([
+    "agent",
+    "enroll",
+    "--server",
+    url,
+    "--token",
+    token,
+    "--dir",
+    "agent",
+    "--ca",
+    "ca.pem",
+    "--json",
+  ]);
+  expect(enrolled.code, enrolled.stderr).toBe(0);
+  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+  // this device's owner allows unsigned scripts: whether one runs is then the vault's setting
+  const policy = { ...JSON.parse(custody(["agent", "policy"]).stdout), unsignedScripts: true };
+  writeFileSync(join(work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
+  await start(
+    ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
+    /welcome|connected|agent starting/,
+  );
+  await until(
+    async () => ((await alice.listDevices()).find((d) => d.deviceId === deviceId)?.online ? true : undefined),
+    "agent online",
+  );
+  for (const scope of [`device:${deviceId}`, `case:${CASE}`])
+    await alice.grant({ name: "rita", role: "responder", scope });
+  writeFileSync(join(work, "hello.sh"), HELLO);
+  writeFileSync(join(work, "long.sh"), LONG);
+  writeFileSync(join(work, "unsigned.sh"), "#!/bin/sh\necho unsigned ran\n");
+  writeFileSync(join(work, "bad.sh"), "#!/bin/sh\necho signed by a collector\n");
+}, 180_000);
+
+afterAll(async () => {
+  alice?.close();
+  for (const child of children.reverse()) {
+    child.kill("SIGTERM");
+    if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("the library and run, end to end", () => {
+  it("signs with a script-signer certificate, uploads through the server, refuses a collector's signature and hostile names", () => {
+    const issued = custody([
+      "keys",
+      "issue",
+      "--dir",
+      join(vault, "pki"),
+      "--name",
+      "scripts",
+      "--usage",
+      "code-signing",
+      "--out",
+      join(work, "keys"),
+    ]);
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout).toContain("script-signer");
+    for (const file of ["hello.sh", "long.sh"]) {
+      const signed = custody([
+        "sign",
+        file,
+        "--key",
+        join(work, "keys", "scripts.key"),
+        "--cert",
+        join(work, "keys", "scripts.pem"),
+      ]);
+      expect(signed.code, signed.stderr).toBe(0);
+    }
+    const up = custody([
+      "library",
+      "upload",
+      "hello.sh",
+      "--description",
+      "greets",
+      "--parameters",
+      "NAME...",
+      ...remote(),
+    ]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toMatch(/uploaded hello\.sh v1 .*signed by CN=scripts/);
+    expect(custody(["library", "upload", "long.sh", ...remote()]).code).toBe(0);
+    expect(custody(["library", "upload", "unsigned.sh", ...remote()]).stdout).toContain("unsigned");
+    // again without --overwrite: refused; with it: version 2 (unsigned), and version 1 stays an item
+    const again = custody(["library", "upload", "hello.sh", ...remote()]);
+    expect(again.stderr).toContain("ERR_FILE_EXISTS");
+    const v2 = custody([
+      "library",
+      "upload",
+      "unsigned.sh",
+      "--name",
+      "hello.sh",
+      "--overwrite",
+      ...remote(),
+    ]);
+    expect(v2.stdout).toMatch(/hello\.sh v2 .*unsigned/);
+    // the vault's collector certificate carries a signing purpose, but it is not a script signer
+    expect(
+      custody([
+        "sign",
+        "bad.sh",
+        "--key",
+        join(vault, "pki", "collector.key"),
+        "--cert",
+        join(vault, "pki", "collector.pem"),
+      ]).code,
+    ).toBe(0);
+    expect(custody(["library", "upload", "bad.sh", ...remote()]).stderr).toContain("ERR_SCRIPT_SIGNATURE");
+    for (const name of ["..", "../../etc/cron.d/x", ".profile", "-rf"]) {
+      const hostile = custody(["library", "upload", "hello.sh", `--name=${name}`, ...remote()]);
+      expect(hostile.stderr, name).toContain("ERR_LIBRARY_NAME_INVALID");
+    }
+    expect(custody(["library", "remove", "..", ...remote()]).stderr).toContain("ERR_LIBRARY_NAME_INVALID");
+    const listed = JSON.parse(custody(["library", "list", "--json", ...remote()]).stdout) as {
+      name: string;
+    }[];
+    expect(listed.map((f) => f.name)).toEqual(["hello.sh", "long.sh", "unsigned.sh"]);
+    expect(custody(["library", "upload", "bad.sh", "--signature", "missing.p7s", ...remote()]).code).not.toBe(
+      0,
+    );
+  });
+
+  it("runs a signed script from the console: output item in the case, unsigned refused until the setting is on, a cancelled run leaves nothing", async () => {
+    const con = new Console([
+      "live",
+      "connect",
+      deviceId,
+      "--case",
+      CASE,
+      "--server",
+      url,
+      "--identity",
+      join(work, "rita.pem"),
+    ]);
+    await until(async () => (con.prompts() > 0 ? true : undefined), "the first prompt");
+    const library = await con.run("library");
+    expect(library.out).toMatch(/hello\.sh\s+2\s+/);
+    expect(library.out).toContain("long.sh");
+
+    // version 2 of hello.sh is unsigned: the vault refuses to send it while unsigned scripts are off
+    const refused = await con.run(`run hello.sh -parameters "world 'big planet'"`);
+    expect(refused.err).toMatch(/\] failed.*ERR_SCRIPT_UNSIGNED/);
+    expect(custody(["library", "upload", "hello.sh", "--overwrite", ...remote()]).code).toBe(0);
+    const ran = await con.run(`run hello.sh -parameters "world 'big planet'"`);
+    const itemId = /item ([0-9a-f]{64})/.exec(ran.err)?.[1] as string;
+    expect(itemId, ran.err).toBeDefined();
+    const expected = "hello world\nhello big planet\n";
+    expect(itemId).toBe(createHash("sha256").update(expected).digest("hex"));
+    expect(ran.out).toContain("hello big planet");
+    const read = await alice.read({ id: itemId, caseId: CASE });
+    const chunks: Buffer[] = [];
+    for await (const chunk of read.stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe(expected);
+    expect(read.item.labels).toMatchObject({
+      kind: "run-output",
+      script: "hello.sh",
+      scriptVersion: "3",
+      signed: "true",
+    });
+
+    expect((await con.run("run unsigned.sh")).err).toMatch(/ERR_SCRIPT_UNSIGNED/);
+    expect(custody(["settings", "set", "unsigned-scripts", "on", ...remote()]).code).toBe(0);
+    const unsigned = await con.run("run unsigned.sh");
+    expect(unsigned.err).toMatch(/\] completed/);
+    expect(unsigned.out).toContain("unsigned ran");
+
+    // a long run, cancelled with Ctrl+C: its process group is gone from the device
+    const pidFile = join(work, "long.pid");
+    con.child.stdin?.write(`run long.sh -parameters ${pidFile}\n`);
+    const pgid = await until(async () => {
+      try {
+        const value = Number(readFileSync(pidFile, "utf8").trim());
+        return value > 0 && groupMembers(value).length >= 3 ? value : undefined;
+      } catch {
+        return undefined;
+      }
+    }, "the long script started");
+    con.child.kill("SIGINT");
+    await until(async () => (/\] cancelled/.test(con.stderr) ? true : undefined), "the run cancelled");
+    expect(con.stderr).not.toMatch(/did not confirm/);
+    expect(groupMembers(pgid)).toEqual([]);
+
+    con.child.stdin?.end();
+    expect(await con.exited).toBe(0);
+    const log = await alice.showAudit();
+    const runs = log.filter((r) => r.action === "live.script");
+    expect(runs.map((r) => [r.details.script, r.details.signed])).toEqual([
+      ["hello.sh", true],
+      ["unsigned.sh", false],
+      ["long.sh", true],
+    ]);
+    expect(log.some((r) => r.action === "settings.unsigned-scripts" && r.details.enabled === true)).toBe(
+      true,
+    );
+  }, 120_000);
+});
