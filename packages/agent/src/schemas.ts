@@ -66,7 +66,7 @@ const base64 = (bytes: number) =>
 
 /**
  * `run`: the library script and its detached CMS signature, which the agent verifies itself against its
- * pinned vault CA (script-signer role). `allowUnsigned` is the vault's setting; an unsigned script runs
+ * pinned vault CA (script-signer role) and the vault's CRL. `allowUnsigned` is the vault's setting; an unsigned script runs
  * only when it is true AND the device's local policy allows unsigned scripts.
  */
 export const scriptSchema = z.strictObject({
@@ -75,6 +75,11 @@ export const scriptSchema = z.strictObject({
   sha256,
   contentBase64: base64(MAX_INLINE_SCRIPT_BYTES),
   signatureBase64: base64(MAX_SCRIPT_SIGNATURE_BYTES).optional(),
+  /** The vault's current CRL (PEM): a signed script needs one, signed by the pinned CA and not stale. */
+  crlPem: z
+    .string()
+    .max(256 * 1024)
+    .optional(),
   allowUnsigned: z.boolean(),
 });
 

@@ -1,10 +1,17 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createCertificateAuthority, issueCertificate, writeKeyPair } from "@custody/manifest";
+import {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  createCrl,
+  issueCertificate,
+  writeKeyPair,
+} from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { splitScriptArguments } from "../src/commands/script-args.js";
 import type { CommandBody, ScriptBody } from "../src/protocol.js";
@@ -20,6 +27,8 @@ let server: LiveTestServer;
 let work: string;
 let dir: string;
 let deviceId: string;
+let crlPem: string;
+let foreignCa: CertificateAuthority;
 const agents: { stop: AbortController; done: Promise<void> }[] = [];
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
@@ -65,6 +74,7 @@ function scriptBody(content: Buffer, over: Partial<ScriptBody> = {}): ScriptBody
     version: 1,
     sha256: sha256(content),
     contentBase64: content.toString("base64"),
+    ...(over.signatureBase64 === undefined ? {} : { crlPem }),
     allowUnsigned: false,
     ...over,
   };
@@ -143,7 +153,9 @@ beforeAll(async () => {
     "collector",
     await issueCertificate(server.ca, { commonName: "collector", usage: "collector", keyBits: 2048 }),
   );
+  crlPem = createCrl(server.ca, []);
   const foreign = await createCertificateAuthority({ commonName: "Foreign CA", keyBits: 2048 });
+  foreignCa = foreign;
   await writeKeyPair(
     work,
     "foreign",
@@ -271,4 +283,33 @@ describe("run on the agent", () => {
     },
     30_000,
   );
+
+  test("a signed script is refused without the vault's CRL, with a stale or foreign one, and when its signer is revoked", async () => {
+    const link = await startAgent(await policyFile("crl.json", true));
+    const signature = await sign(probe, "scripts");
+    const serialNumber = new X509Certificate(
+      readFileSync(join(work, "scripts.pem")),
+    ).serialNumber.toLowerCase();
+    const past = { now: () => new Date(Date.now() - 40 * 86_400_000) };
+    const cases: [string | undefined, string][] = [
+      [undefined, "no CRL"],
+      [createCrl(server.ca, [], { clock: past }), "stale"],
+      [createCrl(foreignCa, []), "issuer"],
+      [createCrl(server.ca, [{ serialNumber, revokedAt: new Date() }]), "revoked"],
+    ];
+    for (const [crl, why] of cases) {
+      const script = scriptBody(probe, { signatureBase64: signature, allowUnsigned: true });
+      if (crl === undefined) delete script.crlPem;
+      else script.crlPem = crl;
+      const ack = await send(link, runCommand(script));
+      expect(ack, why).toMatchObject({
+        accepted: false,
+        code: "ERR_SCRIPT_SIGNATURE",
+        message: expect.stringContaining(why),
+      });
+    }
+    // the same script with the current list runs
+    const ok = runCommand(scriptBody(probe, { signatureBase64: signature }));
+    expect(await send(link, ok)).toMatchObject({ accepted: true });
+  });
 });

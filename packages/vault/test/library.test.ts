@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -186,5 +186,26 @@ describe("the library", () => {
     expect(vault.unsignedScriptsAllowed).toBe(true);
     const script3 = await vault.libraryScript("hello.sh");
     expect(script3.version).toBe(3);
+  });
+
+  it("a library file changed on disk is refused when read for a run, not sent", async () => {
+    const content = Buffer.from("#!/bin/sh\necho original\n");
+    await vault.uploadLibrary(alice, { name: "disk.sh", content });
+    const items = join(vaultDir, "store", "objects", "items");
+    let data: string | undefined;
+    for (const folder of await readdir(items)) {
+      for (const entry of await readdir(join(items, folder))) {
+        if (entry === `=${sha256(content)}`) data = join(items, folder, entry, "data");
+      }
+    }
+    expect(data).toBeDefined();
+    const path = data as string;
+    await chmod(path, 0o600);
+    const changed = Buffer.from(content);
+    changed[changed.length - 2] = 0x78; // same size, one byte changed
+    await writeFile(path, changed);
+    await expect(vault.libraryScript("disk.sh")).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_(INTEGRITY|DIGEST)/),
+    });
   });
 });

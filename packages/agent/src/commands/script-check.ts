@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { CustodyError } from "@custody/core";
-import { verifyDetached } from "@custody/manifest";
+import { parseCrl, verifyDetached } from "@custody/manifest";
 import type { AgentPolicy } from "../policy-types.js";
 import type { ScriptBody } from "../schemas.js";
 
@@ -17,7 +17,9 @@ export interface CheckedScript {
  * The agent's own check of a `run`, whatever the server says: the script named must be the one sent,
  * its bytes must hash to the digest sent, and it must carry a detached CMS signature that verifies
  * against the vault CA this agent pinned at enrollment, by a certificate holding the script-signer
- * role (collector, vault-signer and foreign code-signing certificates are refused). An unsigned script
+ * role (collector, vault-signer and foreign code-signing certificates are refused), and is not revoked on
+ * the vault's CRL, which must come with it, be signed by that CA and not be past its nextUpdate (a server
+ * can withhold a newer list only until the one it has goes stale). An unsigned script
  * runs only when the server says the vault allows it AND this device's local policy allows it: a
  * server alone cannot make the agent run one. A signature that fails is never taken as unsigned.
  */
@@ -58,8 +60,18 @@ export function checkScript(
   if (caPem === undefined)
     throw new CustodyError("ERR_SCRIPT_SIGNATURE", "this agent holds no vault CA to verify with");
   try {
+    if (script.crlPem === undefined)
+      throw new CustodyError("ERR_MALFORMED_CRL", "no CRL came with the script");
+    const nextUpdate = parseCrl(script.crlPem).nextUpdate;
+    if (nextUpdate === undefined || nextUpdate.getTime() < Date.now()) {
+      throw new CustodyError(
+        "ERR_MALFORMED_CRL",
+        `the vault's CRL is stale (next update ${nextUpdate?.toISOString()})`,
+      );
+    }
     const info = verifyDetached(content, Buffer.from(script.signatureBase64, "base64"), {
       trustAnchors: [caPem],
+      crls: [script.crlPem],
       requiredRole: "script-signer",
     });
     return {

@@ -60,7 +60,9 @@ export async function prepareRun(vault: Vault, tracked: Tracked): Promise<{ scri
       version: script.version,
       sha256: script.sha256,
       contentBase64: script.content.toString("base64"),
-      ...(script.signature === undefined ? {} : { signatureBase64: script.signature.toString("base64") }),
+      ...(script.signature === undefined
+        ? {}
+        : { signatureBase64: script.signature.toString("base64"), crlPem: await vault.crl() }),
       allowUnsigned,
     },
   };
