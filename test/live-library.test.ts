@@ -275,6 +275,13 @@ describe("the library and run, end to end", () => {
       signed: "true",
     });
 
+    // the same output again is the same item, and nothing fails in the log for it
+    const twice = await con.run(`run hello.sh -parameters "world 'big planet'"`);
+    expect(twice.err).toMatch(new RegExp(`\\] completed.*item ${itemId}`));
+    expect(
+      (await alice.showAudit()).filter((r) => r.outcome === "error" && /ALREADY_EXISTS/.test(r.reason)),
+    ).toEqual([]);
+
     expect((await con.run("run unsigned.sh")).err).toMatch(/ERR_SCRIPT_UNSIGNED/);
     expect(custody(["settings", "set", "unsigned-scripts", "on", ...remote()]).code).toBe(0);
     const unsigned = await con.run("run unsigned.sh");
@@ -302,6 +309,7 @@ describe("the library and run, end to end", () => {
     const log = await alice.showAudit();
     const runs = log.filter((r) => r.action === "live.script");
     expect(runs.map((r) => [r.details.script, r.details.signed])).toEqual([
+      ["hello.sh", true],
       ["hello.sh", true],
       ["unsigned.sh", false],
       ["long.sh", true],

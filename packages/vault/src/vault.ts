@@ -625,6 +625,11 @@ export class Vault {
     return setUnsignedScripts(this.#ctx, principal, enabled);
   }
 
+  /** Whether the log holds (unpurged) item `id` in `caseId`: a run's output seen before is not stored again. */
+  holdsItem(caseId: string, id: string): boolean {
+    return this.#ctx.ledger.item(caseId, id)?.purged === false;
+  }
+
   /** Whether unsigned library scripts may run, as the log last stated it. */
   get unsignedScriptsAllowed(): boolean {
     return this.#ctx.ledger.library.unsignedScripts;

@@ -86,6 +86,9 @@ export async function storeRunOutput(
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const { entry, session } = tracked;
   const script = tracked.script;
+  // the same output again in the case is the same item (and no failed ingest in the log)
+  if (vault.holdsItem(session.caseId, sha256))
+    return { data: { ...kept, outputSha256: sha256 }, itemId: sha256 };
   try {
     const item = await vault.ingestLiveFile(tracked.principal, Readable.from([bytes]), {
       caseId: session.caseId,
