@@ -11,7 +11,7 @@ import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
 import { type AuthorizationPhase, type AuthorizerDeps, authorizeCommand } from "./authorize.js";
 import type { LiveLimits } from "./limits.js";
-import { prepareRun, storeRunOutput } from "./run-script.js";
+import { prepareRun, recordRunScript, storeRunOutput } from "./run-script.js";
 import { type CommandEntry, type CommandEvent, FINAL_STATUSES, type LiveSession } from "./session.js";
 import {
   errorOf,
@@ -206,6 +206,7 @@ export class CommandRunner {
       const prepared = await prepareRun(this.#deps.vault, tracked);
       if (!("script" in prepared)) return this.#finish(tracked, "failed", prepared);
       tracked.script = prepared.script;
+      if (prepared.signer !== undefined) tracked.scriptSigner = prepared.signer;
     }
     if (tracked.stopping !== undefined) return;
     await this.#dispatch(tracked, "dispatch");
@@ -219,6 +220,7 @@ export class CommandRunner {
       await this.#finish(tracked, "failed", errorOf(error));
       return;
     }
+    if (tracked.script !== undefined) await recordRunScript(this.#deps.vault, tracked, tracked.script);
     const { entry, session, parsed } = tracked;
     const timeoutMs = this.#deps.limits.commandTimeoutsMs[entry.name] ?? tracked.spec.timeoutMs;
     const body = {

@@ -10,10 +10,12 @@ type Failure = { code: string; message: string };
 /**
  * `run SCRIPT`: the library's current version of SCRIPT, with its signature, for the command frame. The
  * server refuses an unsigned script while the vault's unsigned-scripts setting is off (nothing is sent);
- * when it is on, the frame says so and the agent still applies its own local policy. Each run is
- * recorded (`live.script`: name, version, digest, signer or `signed: false`) before it is sent.
+ * when it is on, the frame says so and the agent still applies its own local policy.
  */
-export async function prepareRun(vault: Vault, tracked: Tracked): Promise<{ script: ScriptBody } | Failure> {
+export async function prepareRun(
+  vault: Vault,
+  tracked: Tracked,
+): Promise<{ script: ScriptBody; signer: string | undefined } | Failure> {
   const name = String(tracked.parsed.flags.script ?? tracked.parsed.positional[0] ?? "");
   let script: Awaited<ReturnType<Vault["libraryScript"]>>;
   try {
@@ -36,25 +38,8 @@ export async function prepareRun(vault: Vault, tracked: Tracked): Promise<{ scri
       message: `${name} is not signed and the vault's unsigned-scripts setting is off; nothing was sent`,
     };
   }
-  const { entry } = tracked;
-  await vault.recordLiveOutcome(tracked.principal, {
-    action: "live.script",
-    target: `device:${entry.deviceId}`,
-    outcome: "allow",
-    reason: `${name} v${script.version} ${signed ? `signed by ${script.signer}` : "UNSIGNED"} sent to run`,
-    details: {
-      sessionId: entry.sessionId,
-      caseId: entry.caseId,
-      cmdId: entry.id,
-      line: entry.line,
-      script: name,
-      version: script.version,
-      sha256: script.sha256,
-      signed,
-      ...(script.signer === undefined ? {} : { signer: script.signer }),
-    },
-  });
   return {
+    signer: script.signer,
     script: {
       name,
       version: script.version,
@@ -66,6 +51,32 @@ export async function prepareRun(vault: Vault, tracked: Tracked): Promise<{ scri
       allowUnsigned,
     },
   };
+}
+
+/**
+ * Records the script a run sends (`live.script`: name, version, digest, the signer or `signed: false`),
+ * once the dispatch is authorized and right before the frame leaves.
+ */
+export async function recordRunScript(vault: Vault, tracked: Tracked, script: ScriptBody): Promise<void> {
+  const { entry } = tracked;
+  const signed = script.signatureBase64 !== undefined;
+  await vault.recordLiveOutcome(tracked.principal, {
+    action: "live.script",
+    target: `device:${entry.deviceId}`,
+    outcome: "allow",
+    reason: `${script.name} v${script.version} ${signed ? `signed by ${tracked.scriptSigner ?? "?"}` : "UNSIGNED"} sent to run`,
+    details: {
+      sessionId: entry.sessionId,
+      caseId: entry.caseId,
+      cmdId: entry.id,
+      line: entry.line,
+      script: script.name,
+      version: script.version,
+      sha256: script.sha256,
+      signed,
+      ...(tracked.scriptSigner === undefined ? {} : { signer: tracked.scriptSigner }),
+    },
+  });
 }
 
 /**

@@ -22,6 +22,8 @@ export interface Tracked {
   transfer?: Transfer;
   /** `run`: the library script sent inline in the command frame. */
   script?: ScriptBody;
+  /** Who signed it, as the vault verified at upload. */
+  scriptSigner?: string;
   /** Set once a timeout or a cancel asked the agent to stop: its answer settles the status. */
   stopping?: "timed-out" | "cancelled";
   done: Promise<CommandEntry>;
