@@ -104,6 +104,7 @@ async function startAgent(policy: string): Promise<AgentLink> {
   }
   const stop = new AbortController();
   const index = server.links.length;
+  process.env.CUSTODY_SECRET = "agent-only";
   const done = runAgent({ dir, policyPath: policy, signal: stop.signal, onEvent: () => {}, random: () => 0 });
   agents.push({ stop, done });
   const link = await server.nextLink(index);
@@ -136,7 +137,9 @@ async function groupMembers(pgid: number): Promise<number[]> {
   return found;
 }
 
-const probe = Buffer.from('#!/bin/sh\nprintf "%s\\n" "$@"\necho "to stderr" >&2\nexit 3\n');
+const probe = Buffer.from(
+  '#!/bin/sh\nprintf "%s\\n" "$@"\necho "to stderr $HOME $CUSTODY_SECRET" >&2\nexit 3\n',
+);
 
 beforeAll(async () => {
   server = await LiveTestServer.start({ chain: true });
@@ -200,7 +203,8 @@ describe("run on the agent", () => {
     const stdout = Buffer.from(String(data.stdoutBase64), "base64");
     expect(stdout.toString()).toBe(`one\ntwo words\n$(touch ${marker})\n`);
     expect(data.stdoutSha256).toBe(sha256(stdout));
-    expect(data.stderr).toBe("to stderr\n");
+    // none of the agent's environment reaches the script; HOME is the run's private folder
+    expect(data.stderr).toMatch(/^to stderr \/\S+custody-run-\S+ \n$/);
     await expect(stat(marker)).rejects.toThrow();
   });
 

@@ -11,6 +11,7 @@ export const MAX_RUN_STDOUT_BYTES = 512 * 1024;
 /** stderr kept and sent back. */
 export const MAX_RUN_STDERR_BYTES = 64 * 1024;
 const GRACE_MS = 2000;
+const SCRIPT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface ScriptRunOptions {
   cwd: string | null;
@@ -71,6 +72,8 @@ export async function runScript(
     const outcome = await spawnInGroup(interpreterOf(script.content), [file, ...options.args], {
       cwd: options.cwd ?? folder,
       signal: options.signal,
+      // none of the agent's own environment: a fixed PATH, the C locale, the run's private folder
+      env: { PATH: SCRIPT_PATH, LC_ALL: "C", HOME: folder, TMPDIR: folder },
     });
     return {
       script: script.name,
@@ -108,10 +111,11 @@ interface GroupOutcome {
 function spawnInGroup(
   file: string,
   args: readonly string[],
-  options: { cwd: string; signal: AbortSignal },
+  options: { cwd: string; signal: AbortSignal; env: NodeJS.ProcessEnv },
 ): Promise<GroupOutcome> {
   const child = spawn(file, [...args], {
     cwd: options.cwd,
+    env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
