@@ -91,10 +91,9 @@ export class LibraryLedger {
           removedAt: undefined,
           removedBy: undefined,
         };
-        if (facts.version !== entry.versions.length + 1)
-          throw malformed(record, "skips or repeats a version");
+        // numbered by the log's order: two replicas that both stated version N keep both, as N and N+1
         entry.versions.push({
-          version: facts.version,
+          version: entry.versions.length + 1,
           sha256: facts.sha256,
           size: facts.size,
           description: facts.description,
@@ -113,8 +112,9 @@ export class LibraryLedger {
       }
       case LIBRARY_FACT.removed: {
         const entry = this.entries.get(parse(record, action).name);
-        if (entry === undefined || entry.removed)
-          throw malformed(record, "removes a name not in the library");
+        if (entry === undefined) throw malformed(record, "removes a name never in the library");
+        // a second removal (another replica's, at the same time) changes nothing
+        if (entry.removed) return;
         entry.removed = true;
         entry.removedAt = record.time;
         entry.removedBy = record.actor;

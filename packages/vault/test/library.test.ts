@@ -4,9 +4,11 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { AuditRecord } from "@custody/audit";
 import { issueCertificate, readKeyPair, writeKeyPair } from "@custody/manifest";
 import { type AuthenticatedPrincipal, Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LibraryLedger } from "../src/library-facts.js";
 
 const run = promisify(execFile);
 
@@ -207,5 +209,37 @@ describe("the library", () => {
     await expect(vault.libraryScript("disk.sh")).rejects.toMatchObject({
       code: expect.stringMatching(/^ERR_(INTEGRITY|DIGEST)/),
     });
+  });
+});
+
+describe("the library's ledger", () => {
+  const record = (seq: number, action: string, details: Record<string, unknown>) =>
+    ({
+      seq,
+      action,
+      details,
+      actor: "alice",
+      time: new Date(seq * 1000).toISOString(),
+    }) as unknown as AuditRecord;
+  const upload = { name: "a.sh", version: 1, sha256: "a".repeat(64), size: 1 };
+
+  it("numbers versions in log order, so two replicas' version 1 both stay; a second removal changes nothing", () => {
+    const ledger = new LibraryLedger();
+    ledger.apply(record(1, "library.uploaded", upload));
+    ledger.apply(record(2, "library.uploaded", { ...upload, sha256: "b".repeat(64) }));
+    expect(ledger.entries.get("a.sh")?.versions.map((v) => [v.version, v.sha256[0]])).toEqual([
+      [1, "a"],
+      [2, "b"],
+    ]);
+    ledger.apply(record(3, "library.removed", { name: "a.sh" }));
+    ledger.apply(record(4, "library.removed", { name: "a.sh" }));
+    expect(ledger.entries.get("a.sh")?.removedAt).toBe(new Date(3000).toISOString());
+    expect(ledger.current("a.sh")).toBeUndefined();
+    expect(() => ledger.apply(record(5, "library.removed", { name: "never.sh" }))).toThrow(
+      expect.objectContaining({ code: "ERR_AUDIT_RECORD_INVALID" }),
+    );
+    expect(() => ledger.apply(record(6, "library.uploaded", { ...upload, name: "../x" }))).toThrow(
+      expect.objectContaining({ code: "ERR_AUDIT_RECORD_INVALID" }),
+    );
   });
 });
