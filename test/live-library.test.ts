@@ -303,6 +303,10 @@ describe("the library and run, end to end", () => {
     await until(async () => (/\] cancelled/.test(con.stderr) ? true : undefined), "the run cancelled");
     expect(con.stderr).not.toMatch(/did not confirm/);
     expect(groupMembers(pgid)).toEqual([]);
+    const cancelled = (await alice.showAudit()).find(
+      (r) => r.action === "live.result" && r.details.status === "cancelled",
+    );
+    expect(cancelled, "the cancelled run's result is in the log").toBeDefined();
 
     con.child.stdin?.end();
     expect(await con.exited).toBe(0);

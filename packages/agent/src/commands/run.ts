@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CustodyError, throwIfAborted } from "@custody/core";
+import { killGroup, killSurvivors } from "./process-group.js";
 import type { CheckedScript } from "./script-check.js";
 
 /** stdout kept and sent back (it travels in the result frame); the count goes on past it. */
@@ -17,14 +18,6 @@ export interface ScriptRunOptions {
   cwd: string | null;
   signal: AbortSignal;
   args: readonly string[];
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is gone
-  }
 }
 
 /** `bash` when the script asks for it in its first line, `/bin/sh` otherwise. */
@@ -92,6 +85,7 @@ export async function runScript(
       stdoutSha256: outcome.stdout.sha256(),
       stdoutTruncated: outcome.stdout.bytes > MAX_RUN_STDOUT_BYTES,
       stdoutBase64: outcome.stdout.kept().toString("base64"),
+      survivors: outcome.survivors,
       stderrBytes: outcome.stderr.bytes,
       stderr: outcome.stderr.kept().toString("utf8"),
     };
@@ -106,6 +100,8 @@ interface GroupOutcome {
   signal: NodeJS.Signals | null;
   stdout: Bounded;
   stderr: Bounded;
+  /** Processes of its group still alive after it was killed (checked in /proc). */
+  survivors: number[];
 }
 
 function spawnInGroup(
@@ -145,12 +141,19 @@ function spawnInGroup(
       options.signal.removeEventListener("abort", onAbort);
       clearTimeout(timer);
       const pid = child.pid as number;
-      killGroup(pid, "SIGKILL");
-      if (options.signal.aborted) {
-        reject(new CustodyError("ERR_ABORTED", `${file} was stopped`, { cause: options.signal.reason }));
-        return;
-      }
-      resolve({ pid, code: exit?.code ?? code, signal: exit?.signal ?? signal, stdout, stderr });
+      // checked, not assumed: the group is killed until /proc shows none of it
+      void killSurvivors(pid).then((survivors) => {
+        if (options.signal.aborted) {
+          reject(
+            new CustodyError("ERR_ABORTED", `${file} was stopped`, {
+              cause: options.signal.reason,
+              details: { survivors },
+            }),
+          );
+          return;
+        }
+        resolve({ pid, code: exit?.code ?? code, signal: exit?.signal ?? signal, stdout, stderr, survivors });
+      });
     });
   });
 }

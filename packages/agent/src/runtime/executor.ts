@@ -110,7 +110,10 @@ export async function executeCommand(command: CommandBody, options: ExecuteOptio
   } catch (cause) {
     await flush().catch(() => undefined);
     const { status, error } = outcome(cause, command, options.signal);
+    // a stopped script says which processes of its group, if any, outlived the kill
+    const survivors = cause instanceof CustodyError ? cause.details?.survivors : undefined;
     return {
+      ...(Array.isArray(survivors) ? { survivors: survivors as number[] } : {}),
       cmdId: command.cmdId,
       status,
       error: { code: error.code as ErrorCode, message: error.message.slice(0, 4000) },

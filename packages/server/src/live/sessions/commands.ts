@@ -361,7 +361,8 @@ export class CommandRunner {
 
   async #onResult(tracked: Tracked, result: Result): Promise<void> {
     const status = tracked.stopping ?? result.status;
-    let data = result.data;
+    // a stopped script's survivors (the agent checks /proc after killing its group) stay in the log
+    let data = result.survivors === undefined ? result.data : { ...result.data, survivors: result.survivors };
     if (result.status === "completed" && tracked.entry.name === "cd" && typeof data?.cwd === "string") {
       tracked.session.cwd = data.cwd;
     }
