@@ -288,6 +288,11 @@ describe("the library and run, end to end", () => {
     expect(unsigned.err).toMatch(/\] completed/);
     expect(unsigned.out).toContain("unsigned ran");
 
+    // a script over what a command frame carries is refused by the server, nothing sent
+    writeFileSync(join(work, "big.sh"), `#!/bin/sh\n${"# padding\n".repeat(30_000)}echo big\n`);
+    expect(custody(["library", "upload", "big.sh", ...remote()]).code).toBe(0);
+    expect((await con.run("run big.sh")).err).toMatch(/\] failed.*ERR_SIZE_LIMIT/);
+
     // a long run, cancelled with Ctrl+C: its process group is gone from the device
     const pidFile = join(work, "long.pid");
     con.child.stdin?.write(`run long.sh -parameters ${pidFile}\n`);

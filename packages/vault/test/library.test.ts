@@ -149,6 +149,9 @@ describe("the library", () => {
       message: expect.stringContaining("script-signer"),
     });
     expect((await vault.listLibrary(alice)).map((f) => f.name)).toEqual(["hello.sh"]);
+    await expect(
+      vault.uploadLibrary(alice, { name: "big.bin", content: Buffer.alloc(2 * 1024 * 1024 + 1) }),
+    ).rejects.toMatchObject({ code: "ERR_SIZE_LIMIT" });
   });
 
   it("removes a name (its items stay), and an upload after starts the next version", async () => {
