@@ -16,8 +16,9 @@ import type { ItemRead, ListedItem, ListOptions } from "./evidence-ops.js";
 import type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";
 import type { EvidenceItem } from "./items.js";
-import type { LibraryFile, LibraryUpload, UnsignedScriptsSetting } from "./library-ops.js";
+import type { LibraryFile, LibraryUpload } from "./library-ops.js";
 import type { SignerRotation } from "./rotation.js";
+import type { UnsignedScriptsSetting } from "./script-ops.js";
 import type { ItemSelector, Vault } from "./vault.js";
 
 /**

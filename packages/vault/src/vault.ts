@@ -80,14 +80,9 @@ import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
 import {
   type LibraryFile,
-  type LibraryScript,
   type LibraryUpload,
-  libraryScript,
   listLibrary,
   removeLibraryFile,
-  setUnsignedScripts,
-  type UnsignedScriptsSetting,
-  unsignedScriptsSetting,
   uploadLibraryFile,
 } from "./library-ops.js";
 import {
@@ -102,6 +97,13 @@ import { PKI_FILES, readPkiFile } from "./pki.js";
 import { buildCustodyReport } from "./report-builder.js";
 import type { ItemRef } from "./resolve.js";
 import { rotateVaultSigner, type SignerRotation } from "./rotation.js";
+import {
+  type LibraryScript,
+  libraryScript,
+  setUnsignedScripts,
+  type UnsignedScriptsSetting,
+  unsignedScriptsSetting,
+} from "./script-ops.js";
 import {
   type CrlStatus,
   currentCrl,
