@@ -206,6 +206,9 @@ describe("run on the agent", () => {
     // none of the agent's environment reaches the script; HOME is the run's private folder
     expect(data.stderr).toMatch(/^to stderr \/\S+custody-run-\S+ \n$/);
     await expect(stat(marker)).rejects.toThrow();
+    // parameters that do not split are refused before the command is taken
+    const unterminated = runCommand(script, `"open`);
+    expect(await send(link, unterminated)).toMatchObject({ accepted: false, code: "ERR_USAGE" });
   });
 
   test.each([

@@ -1,6 +1,7 @@
 import { arch, hostname, platform } from "node:os";
 import { CustodyError, type ErrorCode, type Logger, toCustodyError } from "@custody/core";
 import WebSocket from "ws";
+import { splitScriptArguments } from "../commands/script-args.js";
 import { checkScript } from "../commands/script-check.js";
 import { decodeFrame, encodeFrame } from "../frames.js";
 import { checkAgentPolicy } from "../policy.js";
@@ -111,7 +112,10 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       throw new CustodyError("ERR_NOT_PRESENT", `${command.name} does not exist on ${process.platform}`);
     const args = bindArguments(command.name, command.positional, command.flags);
     // a script the agent would not run is refused before it is accepted
-    if (command.name === "run") checkScript(command.script, String(args.script), policy, identity.caPem);
+    if (command.name === "run") {
+      checkScript(command.script, String(args.script), policy, identity.caPem);
+      if (typeof args.parameters === "string") splitScriptArguments(args.parameters);
+    }
     if (running.size >= MAX_CONCURRENT_COMMANDS)
       throw new CustodyError("ERR_SERVER_BUSY", `${MAX_CONCURRENT_COMMANDS} commands are already running`);
     await options.executed.take(command.cmdId, notAfter, new Date());
