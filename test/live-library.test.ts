@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
 import { createVaultClient, type VaultClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -326,5 +327,13 @@ describe("the library and run, end to end", () => {
     expect(log.some((r) => r.action === "settings.unsigned-scripts" && r.details.enabled === true)).toBe(
       true,
     );
+    // the output item's custody report carries the session's runs, signed or not, and verifies offline
+    const report = (await alice.report({ id: itemId, caseId: CASE })) as SignedCustodyReport;
+    const scripts = report.report.events
+      .filter((e) => e.action === "live.script")
+      .map((e) => e.details.signed);
+    expect(scripts).toEqual(expect.arrayContaining([true, false]));
+    const ca = readFileSync(join(vault, "pki", "ca.pem"), "utf8");
+    expect(verifyCustodyReport(report, { trustAnchors: [ca] }).events).toBe(report.report.events.length);
   }, 120_000);
 });
