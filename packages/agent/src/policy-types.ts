@@ -11,4 +11,6 @@ export interface AgentPolicy {
   };
   /** Largest file getfile sends. */
   maxGetfileBytes: number;
+  /** YARA rules `analyze` scans with (a file, or a folder of *.yar/*.yara), where the tool is installed. */
+  yaraRules?: string;
 }

@@ -27,6 +27,7 @@ export const agentPolicySchema = z.strictObject({
     .strictObject({ deny: z.array(absolutePath).max(1024).default(DEFAULT_DENIED_PATHS) })
     .default({ deny: DEFAULT_DENIED_PATHS }),
   maxGetfileBytes: z.number().int().positive().default(DEFAULT_MAX_GETFILE_BYTES),
+  yaraRules: absolutePath.optional(),
 });
 
 /** What a new device runs with: basic commands and getfile, the shadow files never read. */

@@ -11,6 +11,15 @@ export {
   liveResponseBodySchema,
   liveResponseSettingSchema,
 } from "./devices.js";
+export {
+  hashAddBodySchema,
+  hashEntriesSchema,
+  hashEntryParamsSchema,
+  hashEntrySchema,
+  hashListNameSchema,
+  hashListParamsSchema,
+  hashListQuerySchema,
+} from "./hashlists.js";
 export type { LiveCommand, LiveCommandEvent, LiveRouteSpec, LiveSessionView } from "./live.js";
 export {
   cancelBodySchema,

@@ -81,6 +81,9 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     revokeDevice: (deviceId) => call("revokeDevice", { params: { id: deviceId } }),
     liveResponse: () => call("liveResponse"),
     setLiveResponse: (enabled) => call("setLiveResponse", { body: { enabled } }),
+    addHash: ({ list, ...body }) => call("addHash", { params: { list }, body }),
+    removeHash: (list, sha256) => call("removeHash", { params: { list, sha256 } }),
+    listHashes: (list) => call("listHashes", list === undefined ? {} : { query: { list } }),
     close: () => transport.close(),
   } satisfies VaultClient;
 }

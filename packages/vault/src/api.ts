@@ -16,6 +16,8 @@ import type { ItemRead, ListedItem, ListOptions } from "./evidence-ops.js";
 import type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";
 import type { EvidenceItem } from "./items.js";
+import type { HashEntry, HashListName } from "./response-facts.js";
+import type { HashListChange } from "./response-ops.js";
 import type { SignerRotation } from "./rotation.js";
 import type { ItemSelector, Vault } from "./vault.js";
 
@@ -55,6 +57,10 @@ export interface VaultApi {
   revokeDevice(deviceId: string): Promise<DeviceRecord>;
   liveResponse(): Promise<LiveResponseSetting>;
   setLiveResponse(enabled: boolean): Promise<LiveResponseSetting>;
+  // the vault-wide hash lists (known-bad, known-good) that analyze matches against
+  addHash(change: HashListChange): Promise<HashEntry>;
+  removeHash(list: HashListName, sha256: string): Promise<HashEntry>;
+  listHashes(list?: HashListName): Promise<HashEntry[]>;
 }
 
 /** The vault as seen by one authenticated principal. */
@@ -89,5 +95,8 @@ export function bindVault(vault: Vault, principal: AuthenticatedPrincipal): Vaul
     revokeDevice: (deviceId) => vault.revokeDevice(principal, deviceId),
     liveResponse: () => vault.liveResponse(principal),
     setLiveResponse: (enabled) => vault.setLiveResponse(principal, enabled),
+    addHash: (change) => vault.addHash(principal, change),
+    removeHash: (list, sha256) => vault.removeHash(principal, list, sha256),
+    listHashes: (list) => vault.listHashes(principal, list),
   };
 }

@@ -1,6 +1,7 @@
 import { isoTimestampSchema, sha256HexSchema } from "@custody/core";
 import { z } from "zod";
 import { DEVICE_FACT, deviceFactSchemas } from "./device-facts.js";
+import { RESPONSE_FACT, responseFactSchemas } from "./response-facts.js";
 
 /**
  * The records that state a fact. The vault appends one after each change has really happened, and
@@ -23,6 +24,7 @@ export const FACT = {
   tailAccepted: "audit.tail-accepted",
   tsaAdded: "timestamp.tsa-added",
   ...DEVICE_FACT,
+  ...RESPONSE_FACT,
 } as const;
 
 export type FactAction = (typeof FACT)[keyof typeof FACT];
@@ -86,6 +88,7 @@ export const factSchemas = {
       .optional(),
   }),
   ...deviceFactSchemas,
+  ...responseFactSchemas,
 } as const;
 
 export type FactDetails<A extends FactAction> = z.infer<(typeof factSchemas)[A]>;

@@ -23,6 +23,9 @@ export {
 export type { DeviceFacts, DeviceState } from "./device-facts.js";
 export { DEVICE_ID_PATTERN, deviceFactsSchema } from "./device-facts.js";
 export type { DeviceRecord, LiveResponseSetting } from "./device-ops.js";
+export type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
+export { HASH_LISTS, RESPONSE_FACT } from "./response-facts.js";
+export type { HashListChange, IsolationFact } from "./response-ops.js";
 export type {
   Enrollment,
   EnrollmentRequest,

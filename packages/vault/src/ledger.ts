@@ -2,6 +2,7 @@ import type { AuditRecord } from "@custody/audit";
 import { CustodyError } from "@custody/core";
 import { DeviceLedger, isDeviceFact } from "./device-facts.js";
 import { FACT, type FactAction, type FactDetails, factSchemas } from "./facts.js";
+import { isResponseFact, ResponseLedger } from "./response-facts.js";
 
 /** What the log says of one item. The full record travels with the bytes and must hash to recordSha256. */
 export interface LedgerItem {
@@ -44,6 +45,8 @@ export class Ledger {
   readonly identities = new Map<string, LedgerIdentity>();
   /** Enrollment tokens, devices and the live-response setting. */
   readonly live = new DeviceLedger();
+  /** The hash lists and isolated devices (live-response actions). */
+  readonly response = new ResponseLedger();
   /** Fingerprint of the vault signer the log installed last. */
   currentSigner: string | undefined;
   /** The seq of the newest revocation fact (-1: none); a shared CRL is numbered by it. */
@@ -63,6 +66,7 @@ export class Ledger {
     this.records += 1;
     if (record.outcome !== "allow" || !isFact(record.action)) return;
     if (isDeviceFact(record.action)) this.#applyDevice(record);
+    else if (isResponseFact(record.action)) this.response.apply(record);
     else this.#apply(record, record.action);
   }
 

@@ -77,6 +77,17 @@ import {
 import { rebuildIndex } from "./index-ops.js";
 import { type BodyIngestOptions, type IngestOptions, stagesLocally } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
+import type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
+import {
+  addHash,
+  type HashListChange,
+  type IsolationFact,
+  isolationOf,
+  listHashes,
+  lookupHash,
+  recordIsolation,
+  removeHash,
+} from "./response-ops.js";
 import type { EvidenceItem } from "./items.js";
 import {
   decideLive,
@@ -585,6 +596,26 @@ export class Vault {
     details: Record<string, JsonValue> = {},
   ): Promise<void> {
     return recordAgentEvent(this.#ctx, principal, action, outcome, reason, context, details);
+  }
+
+  // Live-response actions: the hash lists (analyze) and device isolation (response-ops.ts).
+  addHash(principal: AuthenticatedPrincipal, change: HashListChange): Promise<HashEntry> {
+    return addHash(this.#ctx, principal, change);
+  }
+  removeHash(principal: AuthenticatedPrincipal, list: HashListName, sha256: string): Promise<HashEntry> {
+    return removeHash(this.#ctx, principal, list, sha256);
+  }
+  listHashes(principal: AuthenticatedPrincipal, list?: HashListName): Promise<HashEntry[]> {
+    return listHashes(this.#ctx, principal, list);
+  }
+  lookupHash(sha256: string): HashEntry[] {
+    return lookupHash(this.#ctx, sha256);
+  }
+  isolationOf(deviceId: string): IsolationState | undefined {
+    return isolationOf(this.#ctx, deviceId);
+  }
+  recordIsolation(principal: AuthenticatedPrincipal, fact: IsolationFact): Promise<IsolationState> {
+    return recordIsolation(this.#ctx, principal, fact);
   }
 
   async close(): Promise<void> {

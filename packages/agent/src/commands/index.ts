@@ -3,12 +3,14 @@ import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import type { AgentPolicy } from "../policy-types.js";
 import { bindArguments } from "../registry.js";
 import type { TransferBody } from "../schemas.js";
+import { analyzeFile } from "./analyze/index.js";
 import { collectedRows, isCollectedCommand } from "./collected.js";
 import { dir } from "./dir.js";
 import { drivers } from "./drivers.js";
 import { fileInfo } from "./fileinfo.js";
 import { findFile } from "./findfile.js";
 import { getFile, type Uploader } from "./getfile.js";
+import { isolate, type Peer, release } from "./isolate.js";
 import { checkedPath } from "./paths.js";
 import { registry } from "./registry-query.js";
 
@@ -28,6 +30,9 @@ export interface RunCommandOptions {
   policy: AgentPolicy;
   transfer?: TransferBody;
   upload?: Uploader;
+  /** Where the live connection goes (isolate keeps it open), and the server's address as enrolled. */
+  peer?: () => Peer | undefined;
+  serverUrl?: string;
 }
 
 async function cd(input: string, options: RunCommandOptions): Promise<Row> {
@@ -109,6 +114,14 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
       return yield* single(
         getFile(String(args.path), { ...options, transfer: options.transfer, upload: options.upload }),
       );
+    case "analyze":
+      // facts only: the vault states the verdict (and sends it as the command's row)
+      return await analyzeFile(String(args.path), options);
+    case "isolate":
+    case "release": {
+      const network = { signal: options.signal, peer: options.peer?.(), serverUrl: options.serverUrl ?? "" };
+      return yield* single(command.name === "isolate" ? isolate(network) : release(network));
+    }
     case "drivers":
       return yield* each(drivers(), options.signal);
     case "registry":
@@ -122,3 +135,4 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
 }
 
 export type { Uploader } from "./getfile.js";
+export type { Peer } from "./isolate.js";

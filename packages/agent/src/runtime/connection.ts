@@ -136,6 +136,14 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       policy,
       signal: controller.signal,
       upload,
+      serverUrl: identity.state.serverUrl,
+      peer: () => {
+        // the socket this connection really uses: isolation must keep exactly it open
+        const socket = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
+        return socket?.remoteAddress === undefined || socket.remotePort === undefined
+          ? undefined
+          : { address: socket.remoteAddress, port: socket.remotePort };
+      },
       sendRows: (rows, chunk) => send("rows", { cmdId: command.cmdId, chunk, rows }),
     })
       .then((result) =>

@@ -1,5 +1,6 @@
 import { CustodyError, type ErrorCode, toCustodyError } from "@custody/core";
 import type { Uploader } from "../commands/getfile.js";
+import type { Peer } from "../commands/isolate.js";
 import { type RunCommandOptions, runCommand } from "../commands/index.js";
 import type { AgentPolicy } from "../policy-types.js";
 import type { CommandBody, ResultBody } from "../schemas.js";
@@ -31,6 +32,8 @@ export interface ExecuteOptions {
   signal: AbortSignal;
   sendRows: RowsSender;
   upload: Uploader;
+  peer?: () => Peer | undefined;
+  serverUrl?: string;
   now?: () => number;
 }
 
@@ -77,6 +80,8 @@ export async function executeCommand(command: CommandBody, options: ExecuteOptio
     signal: options.signal,
     policy: options.policy,
     upload: options.upload,
+    ...(options.peer === undefined ? {} : { peer: options.peer }),
+    ...(options.serverUrl === undefined ? {} : { serverUrl: options.serverUrl }),
     ...(command.transfer === undefined ? {} : { transfer: command.transfer }),
   };
   try {

@@ -37,6 +37,7 @@ import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js"
 import { keysRotateCommand } from "./keys-rotate.js";
 import { liveConnectCommand, liveRunCommand } from "./live.js";
 import { packageCommand } from "./package.js";
+import { hashlistAddCommand, hashlistListCommand, hashlistRemoveCommand } from "./hashlist.js";
 import { extractCommand } from "./package-verify.js";
 import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
 import { reportCommand, reportVerifyCommand } from "./report.js";
@@ -77,6 +78,9 @@ export const commands: readonly CommandSpec[] = [
   extractCommand,
   getCommand,
   hashCommand,
+  hashlistAddCommand,
+  hashlistListCommand,
+  hashlistRemoveCommand,
   holdCommand,
   indexRebuildCommand,
   ingestCommand,
