@@ -5,7 +5,7 @@ import { z } from "zod";
 export const hashListNameSchema = z.enum(["known-bad", "known-good"]);
 
 export const hashListParamsSchema = z.strictObject({ list: hashListNameSchema });
-export const hashEntryParamsSchema = z.strictObject({ list: hashListNameSchema, sha256: sha256HexSchema });
+export const hashEntryParamsSchema = z.strictObject({ list: hashListNameSchema, digest: sha256HexSchema });
 export const hashListQuerySchema = z.strictObject({ list: hashListNameSchema.optional() });
 
 export const hashAddBodySchema = z.strictObject({

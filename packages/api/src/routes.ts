@@ -337,7 +337,7 @@ export const ROUTES = {
     ...get,
     method: "DELETE",
     operation: "removeHash",
-    path: "/v1/hashlists/:list/:sha256",
+    path: "/v1/hashlists/:list/:digest",
     summary: "Removes a sha256 from a hash list (hashlist.manage)",
     params: hl.hashEntryParamsSchema,
     response: hl.hashEntrySchema,

@@ -82,7 +82,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     liveResponse: () => call("liveResponse"),
     setLiveResponse: (enabled) => call("setLiveResponse", { body: { enabled } }),
     addHash: ({ list, ...body }) => call("addHash", { params: { list }, body }),
-    removeHash: (list, sha256) => call("removeHash", { params: { list, sha256 } }),
+    removeHash: (list, sha256) => call("removeHash", { params: { list, digest: sha256 } }),
     listHashes: (list) => call("listHashes", list === undefined ? {} : { query: { list } }),
     close: () => transport.close(),
   } satisfies VaultClient;

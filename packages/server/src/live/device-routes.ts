@@ -46,5 +46,5 @@ export function deviceRoutes(
   // the hash lists analyze matches against
   route(app, ctx, ROUTES.listHashes, ({ api, query }) => api.listHashes(query.list));
   route(app, ctx, ROUTES.addHash, ({ api, params, body }) => api.addHash({ list: params.list, ...body }));
-  route(app, ctx, ROUTES.removeHash, ({ api, params }) => api.removeHash(params.list, params.sha256));
+  route(app, ctx, ROUTES.removeHash, ({ api, params }) => api.removeHash(params.list, params.digest));
 }

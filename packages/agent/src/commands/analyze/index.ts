@@ -5,7 +5,7 @@ import { checkedPath, openRegular } from "../paths.js";
 import { type HeaderFacts, parseElf } from "./elf.js";
 import { magicType, shebang } from "./magic.js";
 import { parsePe } from "./pe.js";
-import { entropyOf, handleSource } from "./source.js";
+import { countBytes, entropyOf, handleSource } from "./source.js";
 import { scanWithYara } from "./yara.js";
 
 export interface AnalyzeOptions {
@@ -34,7 +34,7 @@ export async function analyzeFile(input: string, options: AnalyzeOptions): Promi
       }) as AsyncIterable<Buffer>) {
         size += chunk.length;
         for (const hash of hashes) hash.update(chunk);
-        for (const byte of chunk) counts[byte] = (counts[byte] ?? 0) + 1;
+        countBytes(counts, chunk);
       }
     } catch (cause) {
       throw toCustodyError(cause, "ERR_IO", `reading ${path} failed`);

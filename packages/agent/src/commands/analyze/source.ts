@@ -48,7 +48,15 @@ export function entropyOf(counts: ArrayLike<number>, total: number): number {
 }
 
 export function bufferEntropy(bytes: Buffer): number {
-  const counts = new Uint32Array(256);
-  for (const byte of bytes) counts[byte] = (counts[byte] ?? 0) + 1;
+  const counts = new Float64Array(256);
+  countBytes(counts, bytes);
   return entropyOf(counts, bytes.length);
+}
+
+/** Adds a chunk's bytes to a histogram (an indexed loop: several times faster than iterating). */
+export function countBytes(counts: Float64Array, chunk: Uint8Array): void {
+  for (let i = 0; i < chunk.length; i++) {
+    const byte = chunk[i] as number;
+    counts[byte] = (counts[byte] as number) + 1;
+  }
 }
