@@ -47,7 +47,19 @@ const sha256 = (path: string) => createHash("sha256").update(readFileSync(path))
 const as = (who: string) => ["--server", url, "--identity", join(work, `${who}.pem`)];
 
 function analyze(path: string): Record<string, unknown> {
-  const ran = custody(["live", "run", deviceId, "--case", CASE, ...as("rita"), "--", "analyze", path, "-output", "json"]);
+  const ran = custody([
+    "live",
+    "run",
+    deviceId,
+    "--case",
+    CASE,
+    ...as("rita"),
+    "--",
+    "analyze",
+    path,
+    "-output",
+    "json",
+  ]);
   expect(ran.code, ran.stderr).toBe(0);
   return JSON.parse(ran.stdout.trim().split("\n")[0] ?? "{}") as Record<string, unknown>;
 }
@@ -61,30 +73,60 @@ beforeAll(async () => {
   writeFileSync(join(files, "notes.txt"), "nothing to see\n");
   writeFileSync(join(files, "truncated.elf"), readFileSync(process.execPath).subarray(0, 4096));
   // hash lists made locally, before any server: facts of the log, read again by every later open
-  const bad = custody(["hashlist", "add", "known-bad", join(files, "dropper.sh"), "--note", "seen in IR-2026-9", "--identity", join(work, "alice.pem")]);
+  const bad = custody([
+    "hashlist",
+    "add",
+    "known-bad",
+    join(files, "dropper.sh"),
+    "--note",
+    "seen in IR-2026-9",
+    "--identity",
+    join(work, "alice.pem"),
+  ]);
   expect(bad.code, bad.stderr).toBe(0);
   expect(bad.stdout).toContain(`${sha256(join(files, "dropper.sh"))} on known-bad`);
   await start(["serve", "--vault", vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"], /listening on/);
   url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
   alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
-  writeFileSync(join(work, "rita.pem"), (await alice.issueIdentity("rita", "person")).identityPem, { mode: 0o600 });
+  writeFileSync(join(work, "rita.pem"), (await alice.issueIdentity("rita", "person")).identityPem, {
+    mode: 0o600,
+  });
   await alice.setLiveResponse(true);
   const { token } = await alice.createEnrollmentToken({ caseId: CASE });
   writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
-  const enrolled = custody(["agent", "enroll", "--server", url, "--token", token, "--dir", "agent", "--ca", "ca.pem", "--json"]);
+  const enrolled = custody([
+    "agent",
+    "enroll",
+    "--server",
+    url,
+    "--token",
+    token,
+    "--dir",
+    "agent",
+    "--ca",
+    "ca.pem",
+    "--json",
+  ]);
   expect(enrolled.code, enrolled.stderr).toBe(0);
   deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
   mkdirSync(join(work, "rules"));
-  writeFileSync(join(work, "rules", "test.yar"), 'rule custody_test_marker { strings: $a = "CUSTODY_TEST_MARKER_7731" condition: $a }\n');
+  writeFileSync(
+    join(work, "rules", "test.yar"),
+    'rule custody_test_marker { strings: $a = "CUSTODY_TEST_MARKER_7731" condition: $a }\n',
+  );
   const policy = { ...JSON.parse(custody(["agent", "policy"]).stdout), yaraRules: join(work, "rules") };
   writeFileSync(join(work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
-  await start(["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")], /welcome|connected|agent starting/);
+  await start(
+    ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
+    /welcome|connected|agent starting/,
+  );
   for (let i = 0; i < 600; i++) {
     const device = (await alice.listDevices()).find((d) => d.deviceId === deviceId);
     if (device?.online) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  for (const scope of [`device:${deviceId}`, `case:${CASE}`]) await alice.grant({ name: "rita", role: "responder", scope });
+  for (const scope of [`device:${deviceId}`, `case:${CASE}`])
+    await alice.grant({ name: "rita", role: "responder", scope });
 }, 180_000);
 
 afterAll(async () => {
@@ -102,7 +144,12 @@ describe("hash lists", () => {
     expect(good.code, good.stderr).toBe(0);
     const listed = custody(["hashlist", "list", ...as("rita"), "--json"]);
     expect(listed.code, listed.stderr).toBe(0);
-    const entries = JSON.parse(listed.stdout) as { list: string; sha256: string; name?: string; addedBy: string }[];
+    const entries = JSON.parse(listed.stdout) as {
+      list: string;
+      sha256: string;
+      name?: string;
+      addedBy: string;
+    }[];
     expect(entries.map((e) => [e.list, e.sha256, e.name])).toEqual([
       ["known-bad", sha256(join(files, "dropper.sh")), "dropper.sh"],
       ["known-good", sha256(join(files, "tool.sh")), "tool.sh"],
@@ -114,9 +161,15 @@ describe("hash lists", () => {
     // one digest is never on both lists
     const both = custody(["hashlist", "add", "known-good", join(files, "dropper.sh"), ...as("alice")]);
     expect(both.stderr).toMatch(/ERR_CONFLICT/);
-    expect(custody(["hashlist", "add", "known-evil", "--sha256", "a".repeat(64), ...as("alice")]).stderr).toMatch(/ERR_USAGE/);
-    expect(custody(["hashlist", "add", "known-bad", "--sha256", "xyz", ...as("alice")]).stderr).toMatch(/ERR_USAGE/);
-    expect(custody(["hashlist", "remove", "known-bad", "b".repeat(64), ...as("alice")]).stderr).toMatch(/ERR_NOT_FOUND/);
+    expect(
+      custody(["hashlist", "add", "known-evil", "--sha256", "a".repeat(64), ...as("alice")]).stderr,
+    ).toMatch(/ERR_USAGE/);
+    expect(custody(["hashlist", "add", "known-bad", "--sha256", "xyz", ...as("alice")]).stderr).toMatch(
+      /ERR_USAGE/,
+    );
+    expect(custody(["hashlist", "remove", "known-bad", "b".repeat(64), ...as("alice")]).stderr).toMatch(
+      /ERR_NOT_FOUND/,
+    );
     const added = await alice.addHash({ list: "known-bad", sha256: "c".repeat(64), note: "to be removed" });
     expect(added.addedBy).toBe("alice");
     await alice.removeHash("known-bad", "c".repeat(64));
@@ -125,16 +178,27 @@ describe("hash lists", () => {
     expect(facts.map((r) => r.action)).toEqual(
       expect.arrayContaining(["hashlist.added", "hashlist.removed"]),
     );
-    expect(records.some((r) => r.action === "hashlist.manage" && r.outcome === "deny" && r.actor === "rita")).toBe(true);
-    expect((await alice.listHashes("known-bad")).map((e) => e.sha256)).toEqual([sha256(join(files, "dropper.sh"))]);
+    expect(
+      records.some((r) => r.action === "hashlist.manage" && r.outcome === "deny" && r.actor === "rita"),
+    ).toBe(true);
+    expect((await alice.listHashes("known-bad")).map((e) => e.sha256)).toEqual([
+      sha256(join(files, "dropper.sh")),
+    ]);
   });
 });
 
 describe("analyze", () => {
   it("a file on known-bad is malicious, one on known-good clean: the vault looks the device's digest up", () => {
     const bad = analyze(join(files, "dropper.sh"));
-    expect(bad).toMatchObject({ verdict: "malicious", type: "script", interpreter: "/bin/sh", sha256: sha256(join(files, "dropper.sh")) });
-    expect((bad.reasons as string[]).join()).toMatch(/sha256 on known-bad \(dropper\.sh: seen in IR-2026-9\), added by alice/);
+    expect(bad).toMatchObject({
+      verdict: "malicious",
+      type: "script",
+      interpreter: "/bin/sh",
+      sha256: sha256(join(files, "dropper.sh")),
+    });
+    expect((bad.reasons as string[]).join()).toMatch(
+      /sha256 on known-bad \(dropper\.sh: seen in IR-2026-9\), added by alice/,
+    );
     const good = analyze(join(files, "tool.sh"));
     expect(good.verdict).toBe("clean");
     expect((good.reasons as string[]).join()).toMatch(/on known-good .*the digest the device reported/);
@@ -152,22 +216,28 @@ describe("analyze", () => {
     expect(node.md5).toMatch(/^[0-9a-f]{32}$/);
   }, 120_000);
 
-  it.skipIf(!HAS_YARA)("a YARA rule match is malicious, with the rule set's digest and the tool's version", () => {
-    const marked = analyze(join(files, "marked.bin"));
-    expect(marked.verdict).toBe("malicious");
-    const rules = readFileSync(join(work, "rules", "test.yar"));
-    expect(marked.yara).toMatchObject({
-      ran: true,
-      matches: ["custody_test_marker"],
-      rulesSha256: createHash("sha256").update(rules).digest("hex"),
-      version: expect.stringMatching(/^\d+\.\d+/),
-    });
-  }, 60_000);
+  it.skipIf(!HAS_YARA)(
+    "a YARA rule match is malicious, with the rule set's digest and the tool's version",
+    () => {
+      const marked = analyze(join(files, "marked.bin"));
+      expect(marked.verdict).toBe("malicious");
+      const rules = readFileSync(join(work, "rules", "test.yar"));
+      expect(marked.yara).toMatchObject({
+        ran: true,
+        matches: ["custody_test_marker"],
+        rulesSha256: createHash("sha256").update(rules).digest("hex"),
+        version: expect.stringMatching(/^\d+\.\d+/),
+      });
+    },
+    60_000,
+  );
 
   it("the verdict is in the command's signed live.result record", async () => {
     const results = (await alice.showAudit()).filter(
       (r) => r.action === "live.result" && String(r.details.line ?? "").startsWith("analyze"),
     );
-    expect(results.map((r) => r.details.verdict)).toEqual(expect.arrayContaining(["malicious", "clean", "suspicious", "unknown"]));
+    expect(results.map((r) => r.details.verdict)).toEqual(
+      expect.arrayContaining(["malicious", "clean", "suspicious", "unknown"]),
+    );
   });
 });

@@ -36,7 +36,8 @@ function sh(file: string, args: string[]) {
 function setUpNamespace(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root to create a network namespace";
   for (const tool of ["ip", "nft"])
-    if (!sh("sh", ["-c", `command -v ${tool}`]).ok) return `${tool} is not installed (Debian: iproute2, nftables)`;
+    if (!sh("sh", ["-c", `command -v ${tool}`]).ok)
+      return `${tool} is not installed (Debian: iproute2, nftables)`;
   const steps: [string, string[]][] = [
     ["ip", ["netns", "add", NS]],
     ["ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF]],
@@ -59,7 +60,11 @@ function custody(args: string[], inNamespace = false) {
   const argv = [process.execPath, BIN, ...args];
   const r = inNamespace
     ? spawnSync("ip", ["netns", "exec", NS, ...argv], { cwd: work, encoding: "utf8" })
-    : spawnSync(argv[0] as string, argv.slice(1), { cwd: work, encoding: "utf8", env: { ...process.env, CUSTODY_VAULT: vault } });
+    : spawnSync(argv[0] as string, argv.slice(1), {
+        cwd: work,
+        encoding: "utf8",
+        env: { ...process.env, CUSTODY_VAULT: vault },
+      });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -85,30 +90,79 @@ function reachable(port: number): boolean {
 }
 
 function live(line: string[]) {
-  return custody(["live", "run", deviceId, "--case", CASE, "--server", url, "--identity", join(work, "rita.pem"), "--", ...line]);
+  return custody([
+    "live",
+    "run",
+    deviceId,
+    "--case",
+    CASE,
+    "--server",
+    url,
+    "--identity",
+    join(work, "rita.pem"),
+    "--",
+    ...line,
+  ]);
 }
 
 beforeAll(async () => {
   unavailable = setUpNamespace();
   if (unavailable !== undefined) return;
   expect(custody(["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
-  await start([process.execPath, BIN, "serve", "--vault", vault, "--listen", `${HOST_IP}:0`, "--name", HOST_IP], /listening on/);
+  await start(
+    [process.execPath, BIN, "serve", "--vault", vault, "--listen", `${HOST_IP}:0`, "--name", HOST_IP],
+    /listening on/,
+  );
   url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
   alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
-  writeFileSync(join(work, "rita.pem"), (await alice.issueIdentity("rita", "person")).identityPem, { mode: 0o600 });
+  writeFileSync(join(work, "rita.pem"), (await alice.issueIdentity("rita", "person")).identityPem, {
+    mode: 0o600,
+  });
   await alice.setLiveResponse(true);
   const { token } = await alice.createEnrollmentToken({ caseId: CASE });
   writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
-  const enrolled = custody(["agent", "enroll", "--server", url, "--token", token, "--dir", join(work, "agent"), "--ca", join(work, "ca.pem"), "--json"], true);
+  const enrolled = custody(
+    [
+      "agent",
+      "enroll",
+      "--server",
+      url,
+      "--token",
+      token,
+      "--dir",
+      join(work, "agent"),
+      "--ca",
+      join(work, "ca.pem"),
+      "--json",
+    ],
+    true,
+  );
   expect(enrolled.code, enrolled.stderr).toBe(0);
   deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
   writeFileSync(join(work, "policy.json"), custody(["agent", "policy"]).stdout, { mode: 0o600 });
-  await start(["ip", "netns", "exec", NS, process.execPath, BIN, "agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")], /welcome|connected|agent starting/);
+  await start(
+    [
+      "ip",
+      "netns",
+      "exec",
+      NS,
+      process.execPath,
+      BIN,
+      "agent",
+      "run",
+      "--dir",
+      join(work, "agent"),
+      "--policy",
+      join(work, "policy.json"),
+    ],
+    /welcome|connected|agent starting/,
+  );
   for (let i = 0; i < 600; i++) {
     if ((await alice.listDevices()).find((d) => d.deviceId === deviceId)?.online) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  for (const scope of [`device:${deviceId}`, `case:${CASE}`]) await alice.grant({ name: "rita", role: "responder", scope });
+  for (const scope of [`device:${deviceId}`, `case:${CASE}`])
+    await alice.grant({ name: "rita", role: "responder", scope });
   // another service on the server's host: what isolation must cut off
   other = createServer((socket) => socket.end());
   await new Promise<void>((resolve) => other.listen(0, HOST_IP, resolve));
@@ -154,7 +208,9 @@ describe("isolate and release (nftables, inside a network namespace)", () => {
     expect(reachable(otherPort)).toBe(true);
     expect(sh("ip", ["netns", "exec", NS, "nft", "list", "ruleset"]).out).toBe(before);
 
-    const facts = (await alice.showAudit()).filter((r) => r.action === "device.isolated" || r.action === "device.released");
+    const facts = (await alice.showAudit()).filter(
+      (r) => r.action === "device.isolated" || r.action === "device.released",
+    );
     expect(facts.map((r) => [r.action, r.actor, r.details.deviceId])).toEqual([
       ["device.isolated", "rita", deviceId],
       ["device.isolated", "rita", deviceId],

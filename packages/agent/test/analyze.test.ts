@@ -73,7 +73,9 @@ describe("analyze: the device's static facts", () => {
     expect(small.anomalies.join()).toMatch(/section header size 8/);
     // a section table that fits, with a string index and offsets pointing nowhere
     const table = Buffer.alloc(64 * 3, 0xff);
-    const forged = await parseElf(bufferSource(Buffer.concat([elf64({ shoff: 64n, shnum: 3, shstrndx: 9 }), table])));
+    const forged = await parseElf(
+      bufferSource(Buffer.concat([elf64({ shoff: 64n, shnum: 3, shstrndx: 9 }), table])),
+    );
     expect(forged.sections.length).toBe(3);
     expect(forged.anomalies.join()).toMatch(/writable and executable|past the end/);
     const badClass = Buffer.from(elf64({}));
@@ -101,7 +103,13 @@ describe("analyze: the device's static facts", () => {
     packed.write("UPX1", table + 40, "latin1");
     packed.writeUInt32LE(0x20000, table + 52);
     const facts = await parsePe(bufferSource(packed));
-    expect(facts).toMatchObject({ format: "pe", bits: 64, machine: "x86-64", kind: "executable", entry: "0x1000" });
+    expect(facts).toMatchObject({
+      format: "pe",
+      bits: 64,
+      machine: "x86-64",
+      kind: "executable",
+      entry: "0x1000",
+    });
     const anomalies = facts.anomalies.join("; ");
     expect(anomalies).toMatch(/section name UPX0 of a known packer/);
     expect(anomalies).toMatch(/UPX0 is writable and executable/);
@@ -139,7 +147,11 @@ describe("analyze: the device's static facts", () => {
 describe("isolate: what it lets through, and when it refuses", () => {
   const signal = new AbortController().signal;
   it("allows the connection's address and port, and loopback", async () => {
-    const plan = await planIsolation({ signal, peer: { address: "::ffff:10.9.0.1", port: 8443 }, serverUrl: "https://10.9.0.1:8443" });
+    const plan = await planIsolation({
+      signal,
+      peer: { address: "::ffff:10.9.0.1", port: 8443 },
+      serverUrl: "https://10.9.0.1:8443",
+    });
     expect(plan.allowed).toEqual(["tcp 10.9.0.1:8443"]);
     expect(plan.ruleset).toMatch(/ip daddr 10\.9\.0\.1 tcp dport 8443 accept/);
     expect(plan.ruleset).toMatch(/policy drop/);
@@ -149,14 +161,33 @@ describe("isolate: what it lets through, and when it refuses", () => {
   it("refuses (ERR_ISOLATION_UNSAFE) what would cut the agent off", async () => {
     const cases = [
       { peer: undefined, serverUrl: "https://10.9.0.1:8443", why: /cannot tell/ },
-      { peer: { address: "10.9.0.1", port: 8443 }, serverUrl: "https://vault.invalid:8443", why: /does not resolve/ },
-      { peer: { address: "10.9.0.1", port: 8443 }, serverUrl: "https://10.9.0.2:8443", why: /a reconnect would be cut off/ },
+      {
+        peer: { address: "10.9.0.1", port: 8443 },
+        serverUrl: "https://vault.invalid:8443",
+        why: /does not resolve/,
+      },
+      {
+        peer: { address: "10.9.0.1", port: 8443 },
+        serverUrl: "https://10.9.0.2:8443",
+        why: /a reconnect would be cut off/,
+      },
       { peer: { address: "10.9.0.1", port: 9000 }, serverUrl: "https://10.9.0.1:8443", why: /port 9000/ },
-      { peer: { address: "not-an-ip", port: 8443 }, serverUrl: "https://10.9.0.1:8443", why: /not an IP address/ },
+      {
+        peer: { address: "not-an-ip", port: 8443 },
+        serverUrl: "https://10.9.0.1:8443",
+        why: /not an IP address/,
+      },
     ];
     for (const { peer, serverUrl, why } of cases) {
       await expect(
-        planIsolation({ signal, peer, serverUrl, resolve: async () => { throw new Error("NXDOMAIN"); } }),
+        planIsolation({
+          signal,
+          peer,
+          serverUrl,
+          resolve: async () => {
+            throw new Error("NXDOMAIN");
+          },
+        }),
       ).rejects.toMatchObject({ code: "ERR_ISOLATION_UNSAFE", message: expect.stringMatching(why) });
     }
   });

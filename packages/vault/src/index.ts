@@ -23,9 +23,6 @@ export {
 export type { DeviceFacts, DeviceState } from "./device-facts.js";
 export { DEVICE_ID_PATTERN, deviceFactsSchema } from "./device-facts.js";
 export type { DeviceRecord, LiveResponseSetting } from "./device-ops.js";
-export type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
-export { HASH_LISTS, RESPONSE_FACT } from "./response-facts.js";
-export type { HashListChange, IsolationFact } from "./response-ops.js";
 export type {
   Enrollment,
   EnrollmentRequest,
@@ -42,6 +39,9 @@ export type { EvidenceItem } from "./items.js";
 export type { LiveDecisionRequest, LiveFileOptions } from "./live-ops.js";
 export type { VaultOpenOptions } from "./open.js";
 export type { ItemRef } from "./resolve.js";
+export type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
+export { HASH_LISTS, RESPONSE_FACT } from "./response-facts.js";
+export type { HashListChange, IsolationFact } from "./response-ops.js";
 export type { SignerRotation } from "./rotation.js";
 export type { CrlStatus, ServerCertificate } from "./server-ops.js";
 export { SERVER_FILES } from "./server-ops.js";

@@ -129,10 +129,19 @@ export async function listHashes(
     !grantedAnywhere(policy, principal.id, "hashlist.manage", now) &&
     !grantedAnywhere(policy, principal.id, "live.advanced", now)
   ) {
-    await ctx.guard.refuse(principal, "hashlist.manage", target, "no grant manages hash lists or runs analyze");
+    await ctx.guard.refuse(
+      principal,
+      "hashlist.manage",
+      target,
+      "no grant manages hash lists or runs analyze",
+    );
   }
   const lists = ctx.ledger.response.hashLists;
-  const entries = sorted(list === undefined ? [...lists["known-bad"].values(), ...lists["known-good"].values()] : lists[list].values());
+  const entries = sorted(
+    list === undefined
+      ? [...lists["known-bad"].values(), ...lists["known-good"].values()]
+      : lists[list].values(),
+  );
   await ctx.guard.note(principal, "hashlist.manage", target, `listed ${entries.length} hash(es)`, {
     returned: entries.length,
   });

@@ -77,17 +77,6 @@ import {
 import { rebuildIndex } from "./index-ops.js";
 import { type BodyIngestOptions, type IngestOptions, stagesLocally } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
-import type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
-import {
-  addHash,
-  type HashListChange,
-  type IsolationFact,
-  isolationOf,
-  listHashes,
-  lookupHash,
-  recordIsolation,
-  removeHash,
-} from "./response-ops.js";
 import type { EvidenceItem } from "./items.js";
 import {
   decideLive,
@@ -100,6 +89,17 @@ import { openVaultParts, type VaultOpenOptions } from "./open.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
 import { buildCustodyReport } from "./report-builder.js";
 import type { ItemRef } from "./resolve.js";
+import type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
+import {
+  addHash,
+  type HashListChange,
+  type IsolationFact,
+  isolationOf,
+  listHashes,
+  lookupHash,
+  recordIsolation,
+  removeHash,
+} from "./response-ops.js";
 import { rotateVaultSigner, type SignerRotation } from "./rotation.js";
 import {
   type CrlStatus,

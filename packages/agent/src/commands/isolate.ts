@@ -99,7 +99,10 @@ ${rules("daddr", "dport")}
   return { allowed: addresses.map((a) => `tcp ${a.includes(":") ? `[${a}]` : a}:${peer.port}`), ruleset };
 }
 
-async function nft(args: string[], options: IsolateOptions): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function nft(
+  args: string[],
+  options: IsolateOptions,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const tool = options.nft ?? "nft";
   try {
     const done = await runInGroup(tool, args, { signal: options.signal, maxOutputBytes: 1024 * 1024 }).done;
@@ -120,7 +123,10 @@ export async function isolate(options: IsolateOptions): Promise<Record<string, u
     await writeFile(file, plan.ruleset, { mode: 0o600 });
     const applied = await nft(["-f", file], options);
     if (applied.code !== 0)
-      throw new CustodyError("ERR_COMMAND_FAILED", `nft refused the isolation rules: ${applied.stderr.trim().slice(0, 500)}`);
+      throw new CustodyError(
+        "ERR_COMMAND_FAILED",
+        `nft refused the isolation rules: ${applied.stderr.trim().slice(0, 500)}`,
+      );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -133,6 +139,9 @@ export async function release(options: IsolateOptions): Promise<Record<string, u
   if (listed.code !== 0) return { isolated: false, wasIsolated: false };
   const removed = await nft(["delete", "table", "inet", ISOLATION_TABLE], options);
   if (removed.code !== 0)
-    throw new CustodyError("ERR_COMMAND_FAILED", `nft could not remove the isolation table: ${removed.stderr.trim().slice(0, 500)}`);
+    throw new CustodyError(
+      "ERR_COMMAND_FAILED",
+      `nft could not remove the isolation table: ${removed.stderr.trim().slice(0, 500)}`,
+    );
   return { isolated: false, wasIsolated: true };
 }

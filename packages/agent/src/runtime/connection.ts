@@ -139,7 +139,8 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       serverUrl: identity.state.serverUrl,
       peer: () => {
         // the socket this connection really uses: isolation must keep exactly it open
-        const socket = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
+        const socket = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })
+          ._socket;
         return socket?.remoteAddress === undefined || socket.remotePort === undefined
           ? undefined
           : { address: socket.remoteAddress, port: socket.remotePort };

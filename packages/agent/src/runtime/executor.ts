@@ -1,7 +1,7 @@
 import { CustodyError, type ErrorCode, toCustodyError } from "@custody/core";
 import type { Uploader } from "../commands/getfile.js";
-import type { Peer } from "../commands/isolate.js";
 import { type RunCommandOptions, runCommand } from "../commands/index.js";
+import type { Peer } from "../commands/isolate.js";
 import type { AgentPolicy } from "../policy-types.js";
 import type { CommandBody, ResultBody } from "../schemas.js";
 import { MAX_ROWS_FRAME_BYTES } from "../schemas.js";

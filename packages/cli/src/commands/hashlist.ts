@@ -111,9 +111,6 @@ Readable by whoever manages the lists or may run advanced live-response commands
   async run(ctx) {
     const first = ctx.positionals[0];
     const list = first === undefined ? undefined : listName(first);
-    return printEntries(
-      ctx,
-      await withVaultApi(ctx, (api) => api.listHashes(list)),
-    );
+    return printEntries(ctx, await withVaultApi(ctx, (api) => api.listHashes(list)));
   },
 };

@@ -31,13 +31,13 @@ import {
 import { ingestCommand, listCommand, showCommand } from "./evidence.js";
 import { getCommand } from "./get.js";
 import { hashCommand } from "./hash.js";
+import { hashlistAddCommand, hashlistListCommand, hashlistRemoveCommand } from "./hashlist.js";
 import { indexRebuildCommand } from "./index-rebuild.js";
 import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
 import { keysRotateCommand } from "./keys-rotate.js";
 import { liveConnectCommand, liveRunCommand } from "./live.js";
 import { packageCommand } from "./package.js";
-import { hashlistAddCommand, hashlistListCommand, hashlistRemoveCommand } from "./hashlist.js";
 import { extractCommand } from "./package-verify.js";
 import { holdCommand, purgeCommand, releaseCommand, retainCommand } from "./protect.js";
 import { reportCommand, reportVerifyCommand } from "./report.js";

@@ -65,8 +65,10 @@ class Reader {
 function cString(bytes: Buffer, offset: number): string {
   if (offset < 0 || offset >= bytes.length) return "";
   const end = bytes.indexOf(0, offset);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: names are shown, control characters never
-  return bytes.subarray(offset, end < 0 ? Math.min(bytes.length, offset + 64) : Math.min(end, offset + 64)).toString("latin1").replace(/[\u0000-\u001f\u007f-\u00ff]/g, "?");
+  return bytes
+    .subarray(offset, end < 0 ? Math.min(bytes.length, offset + 64) : Math.min(end, offset + 64))
+    .toString("latin1")
+    .replace(/[^ -~]/g, "?");
 }
 
 /** ELF header facts from a file that starts with \x7fELF; every offset is checked against the file. */
@@ -102,7 +104,8 @@ export async function parseElf(source: ByteSource): Promise<HeaderFacts> {
   facts.sectionCount = shnum;
   if (shnum === 0) {
     if (type === 2 || type === 3) facts.anomalies.push("no section headers (stripped hard or packed)");
-  } else await readSections(source, facts, { is64, little: data === 1, shoff, shentsize, shnum, shstrndx, entry });
+  } else
+    await readSections(source, facts, { is64, little: data === 1, shoff, shentsize, shnum, shstrndx, entry });
   await upxMarks(source, facts);
   return facts;
 }
@@ -123,7 +126,8 @@ async function readSections(source: ByteSource, facts: HeaderFacts, t: Table): P
     facts.anomalies.push(`section header size ${t.shentsize} is below ${want}`);
     return;
   }
-  if (t.shnum > MAX_SECTIONS) facts.anomalies.push(`claims ${t.shnum} sections; the first ${MAX_SECTIONS} read`);
+  if (t.shnum > MAX_SECTIONS)
+    facts.anomalies.push(`claims ${t.shnum} sections; the first ${MAX_SECTIONS} read`);
   const count = Math.min(t.shnum, MAX_SECTIONS);
   if (t.shoff >= source.size || t.shoff + count * t.shentsize > source.size) {
     facts.anomalies.push("section table runs past the end of the file (truncated or forged)");
@@ -150,7 +154,9 @@ async function readSections(source: ByteSource, facts: HeaderFacts, t: Table): P
   }
   const strtab = raw[t.shstrndx];
   const names =
-    strtab !== undefined && strtab.offset < source.size ? await source.read(strtab.offset, Math.min(strtab.size, 65536)) : Buffer.alloc(0);
+    strtab !== undefined && strtab.offset < source.size
+      ? await source.read(strtab.offset, Math.min(strtab.size, 65536))
+      : Buffer.alloc(0);
   let entryFound = false;
   for (const [i, s] of raw.entries()) {
     const name = cString(names, s.nameOffset) || `#${i}`;
@@ -169,7 +175,8 @@ async function readSections(source: ByteSource, facts: HeaderFacts, t: Table): P
       facts.anomalies.push(`section ${name} runs past the end of the file`);
     else if (!nobits && s.size >= 512 && (exec || write) && i < LISTED_SECTIONS) {
       section.entropy = bufferEntropy(await source.read(s.offset, Math.min(s.size, ENTROPY_BYTES)));
-      if (section.entropy > 7.2) facts.anomalies.push(`section ${name} has entropy ${section.entropy} (packed or encrypted)`);
+      if (section.entropy > 7.2)
+        facts.anomalies.push(`section ${name} has entropy ${section.entropy} (packed or encrypted)`);
     }
     if (i < LISTED_SECTIONS) facts.sections.push(section);
   }

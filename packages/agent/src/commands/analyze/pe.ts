@@ -5,19 +5,21 @@ import { type ByteSource, bufferEntropy } from "./source.js";
 export const MAX_PE_SECTIONS = 96;
 const ENTROPY_BYTES = 1024 * 1024;
 const MACHINES: Record<number, string> = {
-  0x14c: "x86",
-  0x8664: "x86-64",
-  0x1c0: "arm",
-  0x1c4: "armnt",
-  0xaa64: "arm64",
+  332: "x86",
+  34404: "x86-64",
+  448: "arm",
+  452: "armnt",
+  43620: "arm64",
 };
 const SUBSYSTEMS: Record<number, string> = { 1: "native", 2: "windows-gui", 3: "windows-console", 10: "efi" };
 const PACKER_SECTIONS = /^(UPX[0-9]|\.aspack|\.adata|\.packed|\.MPRESS[0-9]|\.petite|\.themida|\.vmp[0-9])$/i;
 
 function sectionName(bytes: Buffer): string {
   const end = bytes.indexOf(0);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: names are shown, control characters never
-  return bytes.subarray(0, end < 0 ? 8 : end).toString("latin1").replace(/[\u0000-\u001f\u007f-\u00ff]/g, "?");
+  return bytes
+    .subarray(0, end < 0 ? 8 : end)
+    .toString("latin1")
+    .replace(/[^ -~]/g, "?");
 }
 
 /** PE header facts from a file that starts with MZ; every offset is checked against the file. */
@@ -46,12 +48,14 @@ export async function parsePe(source: ByteSource): Promise<HeaderFacts> {
   facts.timestamp = new Date(nt.readUInt32LE(8) * 1000).toISOString();
   const optSize = nt.readUInt16LE(20);
   const characteristics = nt.readUInt16LE(22);
-  facts.kind = (characteristics & 0x2000) !== 0 ? "dll" : (characteristics & 0x0002) !== 0 ? "executable" : "object";
+  facts.kind =
+    (characteristics & 0x2000) !== 0 ? "dll" : (characteristics & 0x0002) !== 0 ? "executable" : "object";
   let entry = -1;
   if (optSize >= 2 && nt.length >= 24 + 2) {
     const magic = nt.readUInt16LE(24);
     facts.bits = magic === 0x20b ? 64 : magic === 0x10b ? 32 : undefined;
-    if (facts.bits === undefined) facts.anomalies.push(`unknown optional header magic 0x${magic.toString(16)}`);
+    if (facts.bits === undefined)
+      facts.anomalies.push(`unknown optional header magic 0x${magic.toString(16)}`);
     if (nt.length >= 24 + 20 && optSize >= 20) {
       entry = nt.readUInt32LE(24 + 16);
       facts.entry = `0x${entry.toString(16)}`;
@@ -99,13 +103,15 @@ export async function parsePe(source: ByteSource): Promise<HeaderFacts> {
       if (section.entropy > 7.2)
         facts.anomalies.push(`section ${name} has entropy ${section.entropy} (packed or encrypted)`);
     }
-    if (rawSize === 0 && virtualSize > 0 && exec) facts.anomalies.push(`executable section ${name} has no bytes in the file (unpacked at run time)`);
+    if (rawSize === 0 && virtualSize > 0 && exec)
+      facts.anomalies.push(`executable section ${name} has no bytes in the file (unpacked at run time)`);
     facts.sections.push(section);
   }
   if (entry > 0) {
     if (entrySection === undefined) facts.anomalies.push("entry point outside every section");
     else if (entrySection.write) facts.anomalies.push(`entry point in writable section ${entrySection.name}`);
-    else if (!entrySection.exec) facts.anomalies.push(`entry point in non-executable section ${entrySection.name}`);
+    else if (!entrySection.exec)
+      facts.anomalies.push(`entry point in non-executable section ${entrySection.name}`);
   }
   return facts;
 }

@@ -14,7 +14,8 @@ export function handleSource(handle: FileHandle, size: number): ByteSource {
   return {
     size,
     async read(offset, length) {
-      if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size || length <= 0) return Buffer.alloc(0);
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size || length <= 0)
+        return Buffer.alloc(0);
       const want = Math.min(length, MAX_READ, size - offset);
       const buffer = Buffer.alloc(want);
       const { bytesRead } = await handle.read(buffer, 0, want, offset);

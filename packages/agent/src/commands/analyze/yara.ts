@@ -17,7 +17,13 @@ export async function findYara(path = process.env.PATH ?? ""): Promise<string | 
   for (const dir of path.split(delimiter)) {
     if (dir === "") continue;
     const candidate = join(dir, "yara");
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   return undefined;
 }
@@ -26,7 +32,10 @@ export async function findYara(path = process.env.PATH ?? ""): Promise<string | 
 async function ruleText(rules: string): Promise<{ text: string; files: number }> {
   const stats = await lstat(rules);
   const files = stats.isDirectory()
-    ? (await readdir(rules)).filter((name) => /\.ya?ra?$/.test(name)).sort().map((name) => join(rules, name))
+    ? (await readdir(rules))
+        .filter((name) => /\.ya?ra?$/.test(name))
+        .sort()
+        .map((name) => join(rules, name))
     : [rules];
   if (files.length > MAX_RULE_FILES) throw new Error(`more than ${MAX_RULE_FILES} rule files in ${rules}`);
   const parts: string[] = [];
@@ -46,7 +55,11 @@ async function ruleText(rules: string): Promise<{ text: string; files: number }>
  * The rules are read once and the tool runs on exactly that text, so the recorded digest is of the
  * rules that ran; the tool's version is recorded beside it. No rules or no tool: it says so.
  */
-export async function scanWithYara(target: string, rules: string | undefined, signal: AbortSignal): Promise<YaraFacts> {
+export async function scanWithYara(
+  target: string,
+  rules: string | undefined,
+  signal: AbortSignal,
+): Promise<YaraFacts> {
   const tool = await findYara();
   if (tool === undefined) return { ran: false, reason: "the yara tool is not installed on this device" };
   if (rules === undefined) return { ran: false, reason: "no YARA rules configured (agent policy yaraRules)" };

@@ -365,7 +365,9 @@ export class CommandRunner {
     let error: { code: string; message: string } | undefined = result.error;
     let data = result.data;
     if (result.status === "completed" && status === "completed") {
-      const settled = await this.#responseFacts(tracked, data).catch((cause: unknown) => ({ error: errorOf(cause) }));
+      const settled = await this.#responseFacts(tracked, data).catch((cause: unknown) => ({
+        error: errorOf(cause),
+      }));
       if ("error" in settled) error = settled.error;
       else data = settled.data;
     }

@@ -29,7 +29,13 @@ export function verdictOf(
   const entries = lookup(text(facts.sha256));
   const bad = entries.filter((e) => e.list === "known-bad");
   const good = entries.filter((e) => e.list === "known-good");
-  const yara = (facts.yara ?? {}) as { ran?: boolean; matches?: unknown; rulesSha256?: unknown; version?: unknown; reason?: unknown };
+  const yara = (facts.yara ?? {}) as {
+    ran?: boolean;
+    matches?: unknown;
+    rulesSha256?: unknown;
+    version?: unknown;
+    reason?: unknown;
+  };
   const matches = Array.isArray(yara.matches) ? yara.matches.map(String) : [];
   for (const entry of bad) reasons.push(describe(entry));
   if (matches.length > 0)
@@ -61,7 +67,10 @@ export function verdictOf(
 }
 
 /** The row `analyze` shows: the device's facts, then the vault's verdict and reasons. */
-export function analyzeRow(facts: Record<string, unknown>, lookup: (sha256: string) => HashEntry[]): Record<string, unknown> {
+export function analyzeRow(
+  facts: Record<string, unknown>,
+  lookup: (sha256: string) => HashEntry[],
+): Record<string, unknown> {
   const { verdict, reasons, lists } = verdictOf(facts, lookup);
   return {
     path: facts.path,
