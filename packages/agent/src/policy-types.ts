@@ -16,4 +16,6 @@ export interface AgentPolicy {
    * vault allows unsigned scripts. Absent: refused. A signed script is verified whatever this says.
    */
   unsignedScripts?: boolean | undefined;
+  /** YARA rules `analyze` scans with (a file, or a folder of *.yar/*.yara), where the tool is installed. */
+  yaraRules?: string;
 }

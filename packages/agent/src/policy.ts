@@ -29,6 +29,7 @@ export const agentPolicySchema = z.strictObject({
   maxGetfileBytes: z.number().int().positive().default(DEFAULT_MAX_GETFILE_BYTES),
   /** Whether `run` may run a library script that carries no signature (when the vault allows it too). */
   unsignedScripts: z.boolean().optional(),
+  yaraRules: absolutePath.optional(),
 });
 
 /** What a new device runs with: basic commands and getfile, the shadow files never read. */

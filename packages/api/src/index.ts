@@ -12,6 +12,15 @@ export {
   liveResponseSettingSchema,
 } from "./devices.js";
 export {
+  hashAddBodySchema,
+  hashEntriesSchema,
+  hashEntryParamsSchema,
+  hashEntrySchema,
+  hashListNameSchema,
+  hashListParamsSchema,
+  hashListQuerySchema,
+} from "./hashlists.js";
+export {
   libraryFileSchema,
   libraryFilesSchema,
   libraryNameSchema,

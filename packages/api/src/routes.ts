@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import * as dv from "./devices.js";
+import * as hl from "./hashlists.js";
 import * as lb from "./library.js";
 import * as rq from "./requests.js";
 import * as rs from "./responses.js";
@@ -354,6 +355,35 @@ export const ROUTES = {
     body: lb.unsignedScriptsBodySchema,
     bodyLimit: "json",
     response: lb.unsignedScriptsSettingSchema,
+  },
+  // the hash lists (known-bad, known-good) that analyze matches against
+  listHashes: {
+    ...get,
+    operation: "listHashes",
+    path: "/v1/hashlists",
+    summary: "The entries of the hash lists (one list with ?list=)",
+    query: hl.hashListQuerySchema,
+    response: hl.hashEntriesSchema,
+  },
+  addHash: {
+    ...post,
+    operation: "addHash",
+    path: "/v1/hashlists/:list",
+    summary: "Adds a sha256 to a hash list (hashlist.manage)",
+    params: hl.hashListParamsSchema,
+    body: hl.hashAddBodySchema,
+    bodyLimit: "small-json",
+    status: 201,
+    response: hl.hashEntrySchema,
+  },
+  removeHash: {
+    ...get,
+    method: "DELETE",
+    operation: "removeHash",
+    path: "/v1/hashlists/:list/:digest",
+    summary: "Removes a sha256 from a hash list (hashlist.manage)",
+    params: hl.hashEntryParamsSchema,
+    response: hl.hashEntrySchema,
   },
 } as const satisfies Record<string, RouteSpec>;
 

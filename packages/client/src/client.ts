@@ -96,6 +96,9 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     removeLibrary: (name) => call("removeLibrary", { params: { name } }),
     unsignedScripts: () => call("unsignedScripts"),
     setUnsignedScripts: (enabled) => call("setUnsignedScripts", { body: { enabled } }),
+    addHash: ({ list, ...body }) => call("addHash", { params: { list }, body }),
+    removeHash: (list, sha256) => call("removeHash", { params: { list, digest: sha256 } }),
+    listHashes: (list) => call("listHashes", list === undefined ? {} : { query: { list } }),
     close: () => transport.close(),
   } satisfies VaultClient;
 }

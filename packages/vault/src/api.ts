@@ -17,6 +17,8 @@ import type { IdentityIssue, IdentityRevocation } from "./identity-ops.js";
 import type { IngestOptions } from "./ingest.js";
 import type { EvidenceItem } from "./items.js";
 import type { LibraryFile, LibraryUpload } from "./library-ops.js";
+import type { HashEntry, HashListName } from "./response-facts.js";
+import type { HashListChange } from "./response-ops.js";
 import type { SignerRotation } from "./rotation.js";
 import type { UnsignedScriptsSetting } from "./script-ops.js";
 import type { ItemSelector, Vault } from "./vault.js";
@@ -62,6 +64,10 @@ export interface VaultApi {
   removeLibrary(name: string): Promise<LibraryFile>;
   unsignedScripts(): Promise<UnsignedScriptsSetting>;
   setUnsignedScripts(enabled: boolean): Promise<UnsignedScriptsSetting>;
+  // the vault-wide hash lists (known-bad, known-good) that analyze matches against
+  addHash(change: HashListChange): Promise<HashEntry>;
+  removeHash(list: HashListName, sha256: string): Promise<HashEntry>;
+  listHashes(list?: HashListName): Promise<HashEntry[]>;
 }
 
 /** The vault as seen by one authenticated principal. */
@@ -101,5 +107,8 @@ export function bindVault(vault: Vault, principal: AuthenticatedPrincipal): Vaul
     removeLibrary: (name) => vault.removeLibrary(principal, name),
     unsignedScripts: () => vault.unsignedScripts(principal),
     setUnsignedScripts: (enabled) => vault.setUnsignedScripts(principal, enabled),
+    addHash: (change) => vault.addHash(principal, change),
+    removeHash: (list, sha256) => vault.removeHash(principal, list, sha256),
+    listHashes: (list) => vault.listHashes(principal, list),
   };
 }

@@ -2,6 +2,7 @@ import { isoTimestampSchema, sha256HexSchema } from "@custody/core";
 import { z } from "zod";
 import { DEVICE_FACT, deviceFactSchemas } from "./device-facts.js";
 import { LIBRARY_FACT, libraryFactSchemas } from "./library-facts.js";
+import { RESPONSE_FACT, responseFactSchemas } from "./response-facts.js";
 
 /**
  * The records that state a fact. The vault appends one after each change has really happened, and
@@ -25,6 +26,7 @@ export const FACT = {
   tsaAdded: "timestamp.tsa-added",
   ...DEVICE_FACT,
   ...LIBRARY_FACT,
+  ...RESPONSE_FACT,
 } as const;
 
 export type FactAction = (typeof FACT)[keyof typeof FACT];
@@ -89,6 +91,7 @@ export const factSchemas = {
   }),
   ...deviceFactSchemas,
   ...libraryFactSchemas,
+  ...responseFactSchemas,
 } as const;
 
 export type FactDetails<A extends FactAction> = z.infer<(typeof factSchemas)[A]>;

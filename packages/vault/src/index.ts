@@ -42,6 +42,9 @@ export { assertLibraryName, MAX_LIBRARY_FILE_BYTES, MAX_SIGNATURE_BYTES } from "
 export type { LiveDecisionRequest, LiveFileOptions } from "./live-ops.js";
 export type { VaultOpenOptions } from "./open.js";
 export type { ItemRef } from "./resolve.js";
+export type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
+export { HASH_LISTS, RESPONSE_FACT } from "./response-facts.js";
+export type { HashListChange, IsolationFact } from "./response-ops.js";
 export type { SignerRotation } from "./rotation.js";
 export type { LibraryScript, UnsignedScriptsSetting } from "./script-ops.js";
 export type { CrlStatus, ServerCertificate } from "./server-ops.js";

@@ -3,6 +3,7 @@ import { CustodyError } from "@custody/core";
 import { DeviceLedger, isDeviceFact } from "./device-facts.js";
 import { FACT, type FactAction, type FactDetails, factSchemas } from "./facts.js";
 import { isLibraryFact, LibraryLedger } from "./library-facts.js";
+import { isResponseFact, ResponseLedger } from "./response-facts.js";
 
 /** What the log says of one item. The full record travels with the bytes and must hash to recordSha256. */
 export interface LedgerItem {
@@ -47,6 +48,8 @@ export class Ledger {
   readonly live = new DeviceLedger();
   /** The live-response library (names, versions, signatures) and the unsigned-scripts setting. */
   readonly library = new LibraryLedger();
+  /** The hash lists and isolated devices (live-response actions). */
+  readonly response = new ResponseLedger();
   /** Fingerprint of the vault signer the log installed last. */
   currentSigner: string | undefined;
   /** The seq of the newest revocation fact (-1: none); a shared CRL is numbered by it. */
@@ -67,6 +70,7 @@ export class Ledger {
     if (record.outcome !== "allow" || !isFact(record.action)) return;
     if (isDeviceFact(record.action)) this.#applyDevice(record);
     else if (isLibraryFact(record.action)) this.library.apply(record);
+    else if (isResponseFact(record.action)) this.response.apply(record);
     else this.#apply(record, record.action);
   }
 

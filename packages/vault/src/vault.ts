@@ -96,6 +96,17 @@ import { openVaultParts, type VaultOpenOptions } from "./open.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
 import { buildCustodyReport } from "./report-builder.js";
 import type { ItemRef } from "./resolve.js";
+import type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
+import {
+  addHash,
+  type HashListChange,
+  type IsolationFact,
+  isolationOf,
+  listHashes,
+  lookupHash,
+  recordIsolation,
+  removeHash,
+} from "./response-ops.js";
 import { rotateVaultSigner, type SignerRotation } from "./rotation.js";
 import {
   type LibraryScript,
@@ -637,6 +648,26 @@ export class Vault {
     return this.#ctx.ledger.library.unsignedScripts;
   }
   // --- end of the library block ---
+
+  // Live-response actions: the hash lists (analyze) and device isolation (response-ops.ts).
+  addHash(principal: AuthenticatedPrincipal, change: HashListChange): Promise<HashEntry> {
+    return addHash(this.#ctx, principal, change);
+  }
+  removeHash(principal: AuthenticatedPrincipal, list: HashListName, sha256: string): Promise<HashEntry> {
+    return removeHash(this.#ctx, principal, list, sha256);
+  }
+  listHashes(principal: AuthenticatedPrincipal, list?: HashListName): Promise<HashEntry[]> {
+    return listHashes(this.#ctx, principal, list);
+  }
+  lookupHash(sha256: string): HashEntry[] {
+    return lookupHash(this.#ctx, sha256);
+  }
+  isolationOf(deviceId: string): IsolationState | undefined {
+    return isolationOf(this.#ctx, deviceId);
+  }
+  recordIsolation(principal: AuthenticatedPrincipal, fact: IsolationFact): Promise<IsolationState> {
+    return recordIsolation(this.#ctx, principal, fact);
+  }
 
   async close(): Promise<void> {
     this.#ctx.boundPolicy.close();

@@ -3,12 +3,14 @@ import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import type { AgentPolicy } from "../policy-types.js";
 import { bindArguments } from "../registry.js";
 import type { ScriptBody, TransferBody } from "../schemas.js";
+import { analyzeFile } from "./analyze/index.js";
 import { collectedRows, isCollectedCommand } from "./collected.js";
 import { dir } from "./dir.js";
 import { drivers } from "./drivers.js";
 import { fileInfo } from "./fileinfo.js";
 import { findFile } from "./findfile.js";
 import { getFile, type Uploader } from "./getfile.js";
+import { isolate, type Peer, release } from "./isolate.js";
 import { checkedPath } from "./paths.js";
 import { registry } from "./registry-query.js";
 import { runScript } from "./run.js";
@@ -34,6 +36,9 @@ export interface RunCommandOptions {
   /** `run`: the script as the server sent it, and the vault CA this agent pinned to verify it. */
   script?: ScriptBody;
   caPem?: string;
+  /** Where the live connection goes (isolate keeps it open), and the server's address as enrolled. */
+  peer?: () => Peer | undefined;
+  serverUrl?: string;
 }
 
 async function cd(input: string, options: RunCommandOptions): Promise<Row> {
@@ -128,6 +133,14 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
       yield outputRow(data);
       return data;
     }
+    case "analyze":
+      // facts only: the vault states the verdict (and sends it as the command's row)
+      return await analyzeFile(String(args.path), options);
+    case "isolate":
+    case "release": {
+      const network = { signal: options.signal, peer: options.peer?.(), serverUrl: options.serverUrl ?? "" };
+      return yield* single(command.name === "isolate" ? isolate(network) : release(network));
+    }
     case "drivers":
       return yield* each(drivers(), options.signal);
     case "registry":
@@ -141,3 +154,4 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
 }
 
 export type { Uploader } from "./getfile.js";
+export type { Peer } from "./isolate.js";

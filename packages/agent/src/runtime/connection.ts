@@ -144,6 +144,15 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       signal: controller.signal,
       upload,
       caPem: identity.caPem,
+      serverUrl: identity.state.serverUrl,
+      peer: () => {
+        // the socket this connection really uses: isolation must keep exactly it open
+        const socket = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })
+          ._socket;
+        return socket?.remoteAddress === undefined || socket.remotePort === undefined
+          ? undefined
+          : { address: socket.remoteAddress, port: socket.remotePort };
+      },
       sendRows: (rows, chunk) => send("rows", { cmdId: command.cmdId, chunk, rows }),
     })
       .then((result) =>

@@ -1,6 +1,7 @@
 import { CustodyError, type ErrorCode, toCustodyError } from "@custody/core";
 import type { Uploader } from "../commands/getfile.js";
 import { type RunCommandOptions, runCommand } from "../commands/index.js";
+import type { Peer } from "../commands/isolate.js";
 import type { AgentPolicy } from "../policy-types.js";
 import type { CommandBody, ResultBody } from "../schemas.js";
 import { MAX_ROWS_FRAME_BYTES } from "../schemas.js";
@@ -33,6 +34,8 @@ export interface ExecuteOptions {
   upload: Uploader;
   /** The vault CA pinned at enrollment: `run` verifies script signatures against it. */
   caPem?: string;
+  peer?: () => Peer | undefined;
+  serverUrl?: string;
   now?: () => number;
 }
 
@@ -79,6 +82,8 @@ export async function executeCommand(command: CommandBody, options: ExecuteOptio
     signal: options.signal,
     policy: options.policy,
     upload: options.upload,
+    ...(options.peer === undefined ? {} : { peer: options.peer }),
+    ...(options.serverUrl === undefined ? {} : { serverUrl: options.serverUrl }),
     ...(command.transfer === undefined ? {} : { transfer: command.transfer }),
     ...(command.script === undefined ? {} : { script: command.script }),
     ...(options.caPem === undefined ? {} : { caPem: options.caPem }),

@@ -31,6 +31,7 @@ import {
 import { ingestCommand, listCommand, showCommand } from "./evidence.js";
 import { getCommand } from "./get.js";
 import { hashCommand } from "./hash.js";
+import { hashlistAddCommand, hashlistListCommand, hashlistRemoveCommand } from "./hashlist.js";
 import { indexRebuildCommand } from "./index-rebuild.js";
 import { initCommand } from "./init.js";
 import { keysInitCommand, keysIssueCommand, keysRevokeCommand } from "./keys.js";
@@ -78,6 +79,9 @@ export const commands: readonly CommandSpec[] = [
   extractCommand,
   getCommand,
   hashCommand,
+  hashlistAddCommand,
+  hashlistListCommand,
+  hashlistRemoveCommand,
   holdCommand,
   indexRebuildCommand,
   ingestCommand,

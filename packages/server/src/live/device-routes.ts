@@ -43,4 +43,8 @@ export function deviceRoutes(
   });
   route(app, ctx, ROUTES.liveResponse, ({ api }) => api.liveResponse());
   route(app, ctx, ROUTES.setLiveResponse, ({ api, body }) => api.setLiveResponse(body.enabled));
+  // the hash lists analyze matches against
+  route(app, ctx, ROUTES.listHashes, ({ api, query }) => api.listHashes(query.list));
+  route(app, ctx, ROUTES.addHash, ({ api, params, body }) => api.addHash({ list: params.list, ...body }));
+  route(app, ctx, ROUTES.removeHash, ({ api, params }) => api.removeHash(params.list, params.digest));
 }

@@ -26,6 +26,7 @@ import {
   unref,
 } from "./tracked.js";
 import { Transfers } from "./transfers.js";
+import { analyzeRow } from "./verdict.js";
 
 type Result = ReturnType<typeof resultSchema.parse>;
 
@@ -361,17 +362,25 @@ export class CommandRunner {
 
   async #onResult(tracked: Tracked, result: Result): Promise<void> {
     const status = tracked.stopping ?? result.status;
-    // a stopped script's survivors (the agent checks /proc after killing its group) stay in the log
-    let data = result.survivors === undefined ? result.data : { ...result.data, survivors: result.survivors };
-    if (result.status === "completed" && tracked.entry.name === "cd" && typeof data?.cwd === "string") {
-      tracked.session.cwd = data.cwd;
+    const reported = result.data;
+    if (result.status === "completed" && tracked.entry.name === "cd" && typeof reported?.cwd === "string") {
+      tracked.session.cwd = reported.cwd;
     }
     // fileinfo's facts come as its data, or as its one row
-    const info = data ?? tracked.rows[0];
+    const info = reported ?? tracked.rows[0];
     if (result.status === "completed" && tracked.entry.name === "fileinfo" && info !== undefined) {
       rememberFileinfo(tracked, info);
     }
     let error: { code: string; message: string } | undefined = result.error;
+    // a stopped script's survivors (the agent checks /proc after killing its group) stay in the log
+    let data = result.survivors === undefined ? reported : { ...reported, survivors: result.survivors };
+    if (result.status === "completed" && status === "completed") {
+      const settled = await this.#responseFacts(tracked, data).catch((cause: unknown) => ({
+        error: errorOf(cause),
+      }));
+      if ("error" in settled) error = settled.error;
+      else data = settled.data;
+    }
     if (tracked.transfer !== undefined && result.status === "completed") {
       const stored = await tracked.transfer.outcome();
       if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
@@ -385,6 +394,35 @@ export class CommandRunner {
     }
     const final = error !== undefined && status === "completed" ? "failed" : status;
     await this.#finish(tracked, final, error, data);
+  }
+
+  /**
+   * What the vault adds to a completed response command: analyze's verdict (the device sent facts,
+   * the vault decides and sends the row), isolate's and release's facts in the signed log.
+   */
+  async #responseFacts(
+    tracked: Tracked,
+    data: Record<string, unknown> | undefined,
+  ): Promise<{ data: Record<string, unknown> | undefined }> {
+    const { entry, session } = tracked;
+    if (entry.name === "analyze" && data !== undefined) {
+      const row = analyzeRow(data, (sha256) => this.#deps.vault.lookupHash(sha256));
+      this.#onRows(tracked, [row]);
+      return { data: row };
+    }
+    if ((entry.name === "isolate" || entry.name === "release") && data !== undefined) {
+      const isolated = entry.name === "isolate";
+      const allowed = Array.isArray(data.allowed) ? data.allowed.map(String).slice(0, 16) : [];
+      await this.#deps.vault.recordIsolation(tracked.principal, {
+        deviceId: session.deviceId,
+        isolated,
+        allowed,
+        sessionId: session.id,
+        cmdId: entry.id,
+        caseId: session.caseId,
+      });
+    }
+    return { data };
   }
 
   #onDisconnect(deviceId: string): void {
@@ -425,6 +463,7 @@ export class CommandRunner {
       outputSha256: entry.outputSha256,
       ...(entry.itemId === undefined ? {} : { itemId: entry.itemId }),
       ...(entry.error === undefined ? {} : { error: entry.error.code }),
+      ...(typeof entry.data?.verdict === "string" ? { verdict: entry.data.verdict } : {}),
     }).catch(() => undefined);
     this.#deps.touch(tracked.session);
     for (const listener of tracked.listeners) listener({ type: "result", command: entry });
