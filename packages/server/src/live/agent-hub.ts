@@ -18,6 +18,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import type { RefusalRecorder } from "../refusals.js";
 import { AgentAdmission, refuseUpgrade } from "./agent-admission.js";
 import type { DeviceHub, DeviceStatus, ServerFrameType } from "./hub.js";
+import { closeOversizeAsPolicy } from "./oversize.js";
 
 /** RFC 6455 "policy violation": the close code for every protocol or identity breach. */
 export const CLOSE_POLICY = 1008;
@@ -196,13 +197,14 @@ export class AgentHub implements DeviceHub {
       if (connection.phase === "hello") this.#protocolError(connection, "no hello in time");
     }, this.#options.helloTimeoutMs);
     helloTimer.unref();
+    closeOversizeAsPolicy(ws);
     ws.on("message", (data: Buffer, isBinary: boolean) => this.#message(connection, data, isBinary));
     ws.on("pong", () => {
       connection.awaitingPong = false;
       this.#seen(principal.id);
     });
     ws.on("error", (error: Error) => {
-      // ws closes the socket itself (1009 for a frame over maxPayload); the breach is recorded
+      // ws closes the socket itself (1008 for a frame over maxPayload, see oversize.ts); the breach is recorded
       this.#record(connection, "agent.protocol-error", `transport: ${error.message}`);
     });
     ws.on("close", (code: number) => {
