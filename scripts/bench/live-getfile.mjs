@@ -4,7 +4,11 @@
 // audits it; timed from the submit to the command's result. The peer: curl fetching the same file from a
 // minimal Node HTTPS server on loopback (same TLS 1.3, client certificate) and writing it to disk.
 // The fileinfo prerequisite (one hashing read on the device) runs first and is timed apart. Uses dist/.
-//   node scripts/bench/live-getfile.mjs [--size-mib 700]   (the server's and the agent's default limit is 750 MiB)
+// Each run takes a new copy of the file (another case, another session) and curl fetches it once; the runs
+// alternate curl and getfile so a change in the machine's load hits both. Over 750 MiB (the default
+// limit), the server's and the agent's getfile limits are raised to the size for the run.
+//   node scripts/bench/live-getfile.mjs [--size-mib 1024] [--runs 3] [--prof DIR]
+//   (--prof: `node --cpu-prof` profiles of the server and the agent into DIR)
 import { execSync, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,8 +16,17 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
 
-const { values } = parseArgs({ options: { "size-mib": { type: "string", default: "700" } } });
+const { values } = parseArgs({
+  options: {
+    "size-mib": { type: "string", default: "1024" },
+    runs: { type: "string", default: "3" },
+    prof: { type: "string" },
+  },
+});
 const sizeMiB = Number(values["size-mib"]);
+const runs = Number(values.runs);
+const limitBytes = Math.max(750, sizeMiB) * 1024 * 1024;
+const prof = values.prof === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values.prof];
 const root = new URL("../../", import.meta.url).pathname;
 const bin = join(root, "packages", "cli", "dist", "bin.js");
 const { createVaultClient, createLiveClient } = await import(
@@ -53,7 +66,7 @@ async function run(live, sessionId, line) {
   return { ms: performance.now() - start, done };
 }
 
-const server = await startServerChild(base);
+const server = await startServerChild(base, { BENCH_MAX_GETFILE_BYTES: String(limitBytes) }, prof);
 try {
   const file = join(base, "evidence.bin");
   await writeRandom(file, sizeMiB);
@@ -78,10 +91,11 @@ try {
       "--json",
     ]),
   );
-  await writeFile(join(base, "policy.json"), custody(["agent", "policy"]), { mode: 0o600 });
+  const policy = { ...JSON.parse(custody(["agent", "policy"])), maxGetfileBytes: limitBytes };
+  await writeFile(join(base, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
   const agent = spawn(
     process.execPath,
-    [bin, "agent", "run", "--dir", join(base, "agent"), "--policy", join(base, "policy.json")],
+    [...prof, bin, "agent", "run", "--dir", join(base, "agent"), "--policy", join(base, "policy.json")],
     {
       stdio: "ignore",
       env: { ...process.env, CUSTODY_LOG_LEVEL: "warn" },
@@ -93,10 +107,6 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   spawnSync("cat", [file], { stdio: ["ignore", "ignore", "inherit"] }); // the page cache holds it for every run
-  const session = await live.openSession(deviceId, "BENCH");
-  const fileinfo = await run(live, session.id, `fileinfo ${file}`);
-  const getfile = await run(live, session.id, `getfile ${file}`);
-  await live.closeSession(session.id);
 
   const tls = { ca: join(base, "ca.pem"), cert: join(base, "cert.pem"), key: join(base, "key.pem") };
   await writeFile(tls.cert, server.identity.cert);
@@ -108,37 +118,66 @@ try {
     tls.ca,
   ]);
   children.push(peer);
-  const start = performance.now();
-  const curl = spawnSync("curl", [
-    "--fail",
-    "-sS",
-    "--tlsv1.3",
-    "--cacert",
-    tls.ca,
-    "--cert",
-    tls.cert,
-    "--key",
-    tls.key,
-    "-o",
-    join(base, "peer.bin"),
-    `https://127.0.0.1:${port}/`,
-  ]);
-  const curlMs = performance.now() - start;
-  if (curl.status !== 0) throw new Error(`curl: ${curl.stderr}`);
+  const curlOnce = () => {
+    const start = performance.now();
+    const curl = spawnSync("curl", [
+      "--fail",
+      "-sS",
+      "--tlsv1.3",
+      "--cacert",
+      tls.ca,
+      "--cert",
+      tls.cert,
+      "--key",
+      tls.key,
+      "-o",
+      join(base, "peer.bin"),
+      `https://127.0.0.1:${port}/`,
+    ]);
+    if (curl.status !== 0) throw new Error(`curl: ${curl.stderr}`);
+    return performance.now() - start;
+  };
 
+  const loads = [execSync("uptime").toString().trim()];
+  const rows = [];
+  for (let i = 1; i <= runs; i++) {
+    const curlMs = curlOnce();
+    // each run stores the file again, as an item of another case (an item is create-only per case)
+    const session = await live.openSession(deviceId, `BENCH-${i}`);
+    const fileinfo = await run(live, session.id, `fileinfo ${file}`);
+    const getfile = await run(live, session.id, `getfile ${file}`);
+    await live.closeSession(session.id);
+    await rm(join(base, "peer.bin"), { force: true });
+    rows.push({ curlMs, getfileMs: getfile.ms, fileinfoMs: fileinfo.ms, itemId: getfile.done.itemId });
+  }
+  loads.push(execSync("uptime").toString().trim());
+
+  const s = (ms) => (ms / 1000).toFixed(2);
   const mibs = (ms) => (sizeMiB / (ms / 1000)).toFixed(0);
-  console.log(`${sizeMiB} MiB of random bytes on loopback; load: ${execSync("uptime").toString().trim()}\n`);
-  console.log("| what | seconds | MiB/s |\n| --- | ---: | ---: |");
+  console.log(`${sizeMiB} MiB of random bytes on loopback, ${runs} runs`);
+  console.log(`load before: ${loads[0]}\nload after:  ${loads[1]}\n`);
+  console.log("| run | curl s (MiB/s) | getfile s (MiB/s) | getfile / curl | fileinfo before it, s |");
+  console.log("| ---: | ---: | ---: | ---: | ---: |");
+  rows.forEach((r, i) => {
+    console.log(
+      `| ${i + 1} | ${s(r.curlMs)} (${mibs(r.curlMs)}) | ${s(r.getfileMs)} (${mibs(r.getfileMs)}) | ${(r.getfileMs / r.curlMs).toFixed(2)}× | ${s(r.fileinfoMs)} |`,
+    );
+  });
+  const median = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const ratios = rows.map((r) => r.getfileMs / r.curlMs);
+  const curls = rows.map((r) => r.curlMs);
+  const getfiles = rows.map((r) => r.getfileMs);
   console.log(
-    `| curl from a minimal Node HTTPS server to disk (peer) | ${(curlMs / 1000).toFixed(2)} | ${mibs(curlMs)} |`,
+    `\ncurl min ${s(Math.min(...curls))} s, median ${s(median(curls))} s; getfile min ${s(Math.min(...getfiles))} s, median ${s(median(getfiles))} s`,
   );
   console.log(
-    `| getfile: agent read + hash + PUT, server store + checks + audit | ${(getfile.ms / 1000).toFixed(2)} | ${mibs(getfile.ms)} |`,
+    `getfile / curl: per run min ${Math.min(...ratios).toFixed(2)}×, median ${median(ratios).toFixed(2)}×; ` +
+      `min / min ${(Math.min(...getfiles) / Math.min(...curls)).toFixed(2)}× (items ${[...new Set(rows.map((r) => r.itemId))].join(", ")})`,
   );
-  console.log(
-    `| fileinfo before it (one hashing read on the device: sha256, sha1, md5) | ${(fileinfo.ms / 1000).toFixed(2)} | ${mibs(fileinfo.ms)} |`,
-  );
-  console.log(`\ngetfile / curl: ${(getfile.ms / curlMs).toFixed(2)}× (item ${getfile.done.itemId})`);
   vault.close();
   live.close();
 } finally {

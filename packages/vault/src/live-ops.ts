@@ -113,6 +113,8 @@ export async function ingestLiveFile(
           : pipeline(source, digests, check, () => undefined);
       const stored = await ctx.store.create(itemKey(options.caseId, id), checked, {
         expectedSha256: id,
+        // a large file's sha256 runs on a worker thread, beside the thread that moves the bytes
+        sizeHint: options.expectedSize,
         ...(retainUntil === undefined ? {} : { retainUntil }),
         legalHold: false,
         metadata: { [RECORD_METADATA_KEY]: encodeItemRecord(record) },

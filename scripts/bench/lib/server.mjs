@@ -26,6 +26,10 @@ if (process.argv[2] === "child") {
     ...(logFile === undefined ? {} : { logger: pino({ level: "info" }, pino.destination(logFile)) }),
     port: 0,
     names: ["127.0.0.1", "localhost"],
+    // BENCH_MAX_GETFILE_BYTES: a getfile limit over the default 750 MiB (the 1 GiB getfile benchmark)
+    ...(process.env.BENCH_MAX_GETFILE_BYTES === undefined
+      ? {}
+      : { liveLimits: { maxGetfileBytes: Number(process.env.BENCH_MAX_GETFILE_BYTES) } }),
     limits: {
       requestsPerSecond: 1e9,
       requestBurst: 1e9,
