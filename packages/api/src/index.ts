@@ -99,6 +99,6 @@ export {
   signerRotationSchema,
   whoAmISchema,
 } from "./responses.js";
-export type { BodyLimitClass, RouteName, RouteSpec } from "./routes.js";
+export type { BodyLimitClass, ResponseOf, RouteName, RouteSpec } from "./routes.js";
 export { API_BASE_PATH, BODY_LIMIT_BYTES, OPERATIONAL_ROUTES, ROUTES, routePath } from "./routes.js";
 export { HTTP_STATUS_BY_CODE, httpStatusFor } from "./status.js";

@@ -396,6 +396,11 @@ export const OPERATIONAL_ROUTES = {
 
 export type RouteName = keyof typeof ROUTES;
 
+/** The JSON a route answers, as its response schema types it (`unknown` for a byte stream). */
+export type ResponseOf<R extends { response: z.ZodType | "octet-stream" }> = R["response"] extends z.ZodType
+  ? z.infer<R["response"]>
+  : unknown;
+
 /** A route's path with its parameters filled in (each one URL-encoded). */
 export function routePath(path: string, params: Record<string, string | number> = {}): string {
   return path.replace(/:([A-Za-z]+)/g, (_match, name: string) => {

@@ -12,6 +12,7 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { ZodType } from "zod";
 import { authenticate, clientAddress, type PrincipalKind, refuseUnverifiedPeer } from "./auth.js";
+import { consoleRoutes, loadConsoleAssets } from "./console.js";
 import { AgentHub, type AgentTimeouts } from "./live/agent-hub.js";
 import { deviceRoutes } from "./live/device-routes.js";
 import { DEFAULT_ENROLL_LIMITS, type EnrollLimits, enrollRoute } from "./live/enroll.js";
@@ -127,6 +128,7 @@ function configure(app: FastifyInstance, options: AppOptions, hub: AgentHub): vo
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
   app.setNotFoundHandler((request, reply) => notFound(request, reply));
   operationalRoutes(app, options);
+  consoleRoutes(app, loadConsoleAssets());
   evidenceRoutes(app, ctx);
   uploadRoute(app, ctx);
   accessRoutes(app, ctx);
