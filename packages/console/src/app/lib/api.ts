@@ -1,0 +1,21 @@
+import { createBrowserClient } from "@custody/client/browser";
+
+/** The API of the server that served this page, on its origin, as the analyst's certificate. */
+export const api = createBrowserClient();
+
+/** What a page shows of a failure: the HTTP status, the stable code and the server's words. */
+export interface Failure {
+  status: number;
+  code: string;
+  message: string;
+  /** Refused by the access policy (403) or not there for this principal (404): not a fault. */
+  denied: boolean;
+}
+
+export function failureOf(error: unknown): Failure {
+  const e = error as { code?: unknown; message?: unknown; details?: { status?: unknown } };
+  const status = typeof e?.details?.status === "number" ? e.details.status : 0;
+  const code = typeof e?.code === "string" ? e.code : "ERR_INTERNAL";
+  const message = typeof e?.message === "string" ? e.message : String(error);
+  return { status, code, message, denied: status === 403 || status === 404 };
+}
