@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVaultClient, type VaultClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestNamespace } from "./support/netns.js";
 
 // isolate / release for real: the agent runs inside a network namespace this test creates, joined to
 // the server by a veth pair; nftables inside that namespace is what isolate changes.
@@ -12,54 +13,20 @@ const BIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js")
 const work = mkdtempSync(join(tmpdir(), "custody-isolate-"));
 const vault = join(work, "vault");
 const CASE = "IR-2026-15";
-const tag = String(process.pid % 100000);
-const NS = `custody-iso-${tag}`;
-const HOST_IF = `vh${tag}`;
-const NS_IF = `vn${tag}`;
-const subnet = 16 + (process.pid % 200);
-const HOST_IP = `10.213.${subnet}.1`;
-const NS_IP = `10.213.${subnet}.2`;
+const net = createTestNamespace("iso", 213);
+const HOST_IP = net.hostIp;
 const children: ChildProcess[] = [];
 let alice: VaultClient;
 let url = "";
 let deviceId = "";
 let other: Server;
 let otherPort = 0;
-let unavailable: string | undefined;
-
-function sh(file: string, args: string[]) {
-  const r = spawnSync(file, args, { encoding: "utf8" });
-  return { ok: r.status === 0, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error?.message ?? ""}` };
-}
-
-/** Why this machine cannot run the test (not root, no ip/nft, no namespaces or nftables in the kernel). */
-function setUpNamespace(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root to create a network namespace";
-  for (const tool of ["ip", "nft"])
-    if (!sh("sh", ["-c", `command -v ${tool}`]).ok)
-      return `${tool} is not installed (Debian: iproute2, nftables)`;
-  const steps: [string, string[]][] = [
-    ["ip", ["netns", "add", NS]],
-    ["ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF]],
-    ["ip", ["link", "set", NS_IF, "netns", NS]],
-    ["ip", ["addr", "add", `${HOST_IP}/30`, "dev", HOST_IF]],
-    ["ip", ["link", "set", HOST_IF, "up"]],
-    ["ip", ["netns", "exec", NS, "ip", "addr", "add", `${NS_IP}/30`, "dev", NS_IF]],
-    ["ip", ["netns", "exec", NS, "ip", "link", "set", NS_IF, "up"]],
-    ["ip", ["netns", "exec", NS, "ip", "link", "set", "lo", "up"]],
-    ["ip", ["netns", "exec", NS, "nft", "list", "ruleset"]],
-  ];
-  for (const [file, args] of steps) {
-    const step = sh(file, args);
-    if (!step.ok) return `${file} ${args.join(" ")} failed: ${step.out.trim().slice(0, 200)}`;
-  }
-  return undefined;
-}
+const unavailable = net.unavailable;
 
 function custody(args: string[], inNamespace = false) {
   const argv = [process.execPath, BIN, ...args];
   const r = inNamespace
-    ? spawnSync("ip", ["netns", "exec", NS, ...argv], { cwd: work, encoding: "utf8" })
+    ? spawnSync("ip", net.wrap(argv).slice(1), { cwd: work, encoding: "utf8" })
     : spawnSync(argv[0] as string, argv.slice(1), {
         cwd: work,
         encoding: "utf8",
@@ -83,12 +50,6 @@ function start(argv: string[], ready: RegExp): Promise<ChildProcess> {
   });
 }
 
-/** Whether a TCP connection from inside the namespace to HOST_IP:port opens within 1.5 s. */
-function reachable(port: number): boolean {
-  const probe = `const s=require("net").connect(${port},"${HOST_IP}");s.on("connect",()=>process.exit(0));s.on("error",()=>process.exit(2));setTimeout(()=>process.exit(3),1500)`;
-  return spawnSync("ip", ["netns", "exec", NS, process.execPath, "-e", probe]).status === 0;
-}
-
 function live(line: string[]) {
   return custody([
     "live",
@@ -106,7 +67,6 @@ function live(line: string[]) {
 }
 
 beforeAll(async () => {
-  unavailable = setUpNamespace();
   if (unavailable !== undefined) return;
   expect(custody(["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
   await start(
@@ -141,11 +101,7 @@ beforeAll(async () => {
   deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
   writeFileSync(join(work, "policy.json"), custody(["agent", "policy"]).stdout, { mode: 0o600 });
   await start(
-    [
-      "ip",
-      "netns",
-      "exec",
-      NS,
+    net.wrap([
       process.execPath,
       BIN,
       "agent",
@@ -154,7 +110,7 @@ beforeAll(async () => {
       join(work, "agent"),
       "--policy",
       join(work, "policy.json"),
-    ],
+    ]),
     /welcome|connected|agent starting/,
   );
   for (let i = 0; i < 600; i++) {
@@ -176,16 +132,15 @@ afterAll(async () => {
     child.kill("SIGTERM");
     if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
   }
-  sh("ip", ["link", "del", HOST_IF]);
-  sh("ip", ["netns", "del", NS]);
+  net.remove();
   rmSync(work, { recursive: true, force: true });
 });
 
 describe("isolate and release (nftables, inside a network namespace)", () => {
   it("isolate cuts everything but the vault server; the agent stays connected; release undoes it exactly", async (ctx) => {
     if (unavailable !== undefined) ctx.skip(`network namespace unavailable: ${unavailable}`);
-    const before = sh("ip", ["netns", "exec", NS, "nft", "list", "ruleset"]).out;
-    expect(reachable(otherPort)).toBe(true);
+    const before = net.nft("list", "ruleset");
+    expect(net.reachable(otherPort)).toBe(true);
 
     const isolated = live(["isolate", "-output", "json"]);
     expect(isolated.code, isolated.stderr).toBe(0);
@@ -193,8 +148,8 @@ describe("isolate and release (nftables, inside a network namespace)", () => {
       isolated: true,
       allowed: [`tcp ${HOST_IP}:${new URL(url).port}`],
     });
-    expect(sh("ip", ["netns", "exec", NS, "nft", "list", "tables"]).out).toContain("custody_isolation");
-    expect(reachable(otherPort)).toBe(false);
+    expect(net.nft("list", "tables")).toContain("custody_isolation");
+    expect(net.reachable(otherPort)).toBe(false);
     // the live connection (and a new command over it) still works
     const listed = live(["dir", "/", "-output", "json"]);
     expect(listed.code, listed.stderr).toBe(0);
@@ -205,8 +160,8 @@ describe("isolate and release (nftables, inside a network namespace)", () => {
     const released = live(["release", "-output", "json"]);
     expect(released.code, released.stderr).toBe(0);
     expect(JSON.parse(released.stdout.trim())).toMatchObject({ isolated: false, wasIsolated: true });
-    expect(reachable(otherPort)).toBe(true);
-    expect(sh("ip", ["netns", "exec", NS, "nft", "list", "ruleset"]).out).toBe(before);
+    expect(net.reachable(otherPort)).toBe(true);
+    expect(net.nft("list", "ruleset")).toBe(before);
 
     const facts = (await alice.showAudit()).filter(
       (r) => r.action === "device.isolated" || r.action === "device.released",

@@ -72,14 +72,16 @@ export function analyzeRow(
   lookup: (sha256: string) => HashEntry[],
 ): Record<string, unknown> {
   const { verdict, reasons, lists } = verdictOf(facts, lookup);
+  // the keys the vault states are dropped from what the device sent, so a device cannot state them
+  const { path, sha256, type, entropy, verdict: _v, reasons: _r, lists: _l, basis: _b, ...rest } = facts;
   return {
-    path: facts.path,
+    path,
     verdict,
-    sha256: facts.sha256,
-    type: facts.type,
-    entropy: facts.entropy,
+    sha256,
+    type,
+    entropy,
     reasons,
-    ...facts,
+    ...rest,
     lists,
     basis: "facts and digests reported by the device; hash lists and verdict the vault's",
   };
