@@ -10,6 +10,13 @@ import {
 } from "./access.js";
 import { acquireCommand } from "./acquire.js";
 import { acquireAzureVmCommand } from "./acquire-azure-vm.js";
+import {
+  actionsBatchCommand,
+  actionsCancelCommand,
+  actionsListCommand,
+  actionsQueueCommand,
+  actionsShowCommand,
+} from "./actions.js";
 import { agentEnrollCommand, agentPolicyCommand, agentRunCommand } from "./agent.js";
 import {
   auditAcceptTailCommand,
@@ -60,6 +67,11 @@ export const commands: readonly CommandSpec[] = [
   accessWhoamiCommand,
   acquireCommand,
   acquireAzureVmCommand,
+  actionsBatchCommand,
+  actionsCancelCommand,
+  actionsListCommand,
+  actionsQueueCommand,
+  actionsShowCommand,
   agentEnrollCommand,
   agentPolicyCommand,
   agentRunCommand,
