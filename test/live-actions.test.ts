@@ -282,7 +282,16 @@ describe("the action queue, end to end", { timeout: 300_000 }, () => {
     expect(run?.state).toBe("succeeded");
     expect(getfile?.state).toBe("succeeded");
     const out = join(work, "run-output.txt");
-    const got = custody(["get", run?.itemId as string, "--case", CASE, "--out", out, ...as("rita")]);
+    const got = custody([
+      "actions",
+      "result",
+      ids.batch as string,
+      "--step",
+      "1",
+      "--out",
+      out,
+      ...as("rita"),
+    ]);
     expect(got.code, got.stderr).toBe(0);
     expect(readFileSync(out, "utf8")).toBe("hello queued\nhello world\n");
     const file = join(work, "taken.txt");

@@ -3,8 +3,10 @@ import { resolve } from "node:path";
 import type { ActionState, ActionView, LiveClient } from "@custody/client";
 import { CustodyError, toCustodyError } from "@custody/core";
 import type { CommandContext, CommandSpec } from "../command.js";
+import { assertOutputAbsent } from "../out-file.js";
 import { formatTable } from "../table.js";
-import { VAULT_OPTIONS } from "../vault-context.js";
+import { VAULT_OPTIONS, withVaultApi } from "../vault-context.js";
+import { copyVerified } from "./get.js";
 import { escapeControls } from "./live-output.js";
 import { openLiveClient } from "./live-session.js";
 
@@ -127,7 +129,8 @@ export const actionsShowCommand: CommandSpec = {
   path: ["actions", "show"],
   summary: "one queued action: its state, its steps and their results",
   usage: `ID --server URL --identity FILE
-A step's result is an item of the action's case: \`custody get ITEM --case C --out FILE\`.`,
+A step's result is an item of the action's case: \`custody actions result ID --step N --out FILE\`
+(or \`custody get ITEM --case C --out FILE\`).`,
   options: { ...VAULT_OPTIONS },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
@@ -148,6 +151,43 @@ export const actionsCancelCommand: CommandSpec = {
       client.cancelAction(ctx.positionals[0] as string, ctx.string("reason")),
     );
     printAction(ctx, action);
+    return 0;
+  },
+};
+
+export const actionsResultCommand: CommandSpec = {
+  path: ["actions", "result"],
+  summary: "copy a step's result (an item of the action's case) out of the vault, verified",
+  usage: `ID --step N --out FILE --server URL --identity FILE
+N counts from 1. The result is the step's item: a run's output, a file getfile took. It is written as
+\`custody get\` writes: to a temporary name, under FILE only once every byte matched the item's
+SHA-256; an existing FILE is never overwritten. A step without an item (not run, failed, or a command
+whose rows are in the session's transcript) is ERR_NOT_FOUND.`,
+  options: { ...VAULT_OPTIONS, step: { type: "string" }, out: { type: "string" } },
+  positionals: { min: 1, max: 1 },
+  async run(ctx) {
+    const out = ctx.string("out");
+    const step = Number(ctx.string("step"));
+    if (out === undefined || !Number.isSafeInteger(step) || step < 1) {
+      throw new CustodyError("ERR_USAGE", "actions result needs --step N (from 1) and --out FILE");
+    }
+    const target = resolve(ctx.cwd, out);
+    await assertOutputAbsent(target);
+    const id = ctx.positionals[0] as string;
+    const action = await withClient(ctx, (client) => client.action(id));
+    const itemId = action.steps[step - 1]?.itemId;
+    if (itemId === undefined) {
+      throw new CustodyError("ERR_NOT_FOUND", `step ${step} of ${id} has no result item`, {
+        details: { actionId: id, step, state: action.steps[step - 1]?.state ?? "absent" },
+      });
+    }
+    const sha256 = await withVaultApi(ctx, async (api) => {
+      const read = await api.read({ id: itemId, caseId: action.caseId });
+      await copyVerified(read.stream, target);
+      return read.computedSha256();
+    });
+    if (ctx.json) ctx.printJson({ ok: true, actionId: id, step, itemId, caseId: action.caseId, sha256, out });
+    else ctx.err(`wrote step ${step}'s result ${itemId} to ${out}; computed sha256 ${sha256}: verified`);
     return 0;
   },
 };

@@ -15,6 +15,7 @@ import {
   actionsCancelCommand,
   actionsListCommand,
   actionsQueueCommand,
+  actionsResultCommand,
   actionsShowCommand,
 } from "./actions.js";
 import { agentEnrollCommand, agentPolicyCommand, agentRunCommand } from "./agent.js";
@@ -71,6 +72,7 @@ export const commands: readonly CommandSpec[] = [
   actionsCancelCommand,
   actionsListCommand,
   actionsQueueCommand,
+  actionsResultCommand,
   actionsShowCommand,
   agentEnrollCommand,
   agentPolicyCommand,

@@ -8,7 +8,7 @@ import { liveResponseOff } from "../sessions/authorize.js";
 import type { LiveSessions } from "../sessions/service.js";
 import { errorOf } from "../sessions/tracked.js";
 import { runAction } from "./run.js";
-import { isExpired, isFinal, transition } from "./state.js";
+import { isExpired, isFinal, markRestNotRun, transition } from "./state.js";
 import { type PlannedStep, planSteps } from "./steps.js";
 
 const DAY = 24 * 3_600_000;
@@ -159,6 +159,14 @@ export class ActionQueue {
     clearInterval(this.#timer);
     const open = [...this.#actions.values()].filter((a) => a.authorized && !isFinal(a.view.state));
     for (const action of open) action.cancel = { by: "server", reason: "server-restart" };
+    // a running step is stopped on the device now, not left to run out its timeout
+    await Promise.allSettled(
+      open
+        .filter((a) => a.currentCmdId !== undefined)
+        .map((a) =>
+          this.#options.live.commands.cancel(a.principal, a.currentCmdId as string, "server-restart"),
+        ),
+    );
     await Promise.allSettled([...this.#running.values()]);
     await Promise.allSettled(
       open
@@ -177,7 +185,7 @@ export class ActionQueue {
     transition(action.view, state);
     action.view.endedAt = new Date().toISOString();
     if (error !== undefined) action.view.error = { code: error.code, message: error.message.slice(0, 2000) };
-    for (const step of action.view.steps) if (step.state === "pending") step.state = "not-run";
+    markRestNotRun(action.view.steps);
     await this.record(action, "action.ended", state === "succeeded" ? "allow" : "error", `${state}`, {
       state,
       ...(error === undefined ? {} : { error: error.code }),
@@ -263,7 +271,7 @@ export class ActionQueue {
         void this.end(action, "timed-out", {
           code: "ERR_ACTION_EXPIRED",
           message: `device ${action.view.deviceId} did not come back before ${action.view.expiresAt}`,
-        });
+        }).catch(() => undefined);
       }
     }
     for (const deviceId of this.#devicesWaiting()) {
@@ -272,6 +280,8 @@ export class ActionQueue {
       if (next === undefined) continue;
       const run = runAction(this, this.#options.live, next)
         .catch((error: unknown) => this.end(next, "failed", errorOf(error)))
+        // an action already settled stays as it is: nothing may escape the queue's timer
+        .catch(() => undefined)
         .finally(() => {
           this.#running.delete(deviceId);
           queueMicrotask(() => this.#tick());
