@@ -31,8 +31,6 @@ export function createTerminalView(host: HTMLElement, handlers: TerminalHandlers
     scrollback: 5000,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace',
     fontSize: 14,
-    // screen readers get the output as text
-    screenReaderMode: true,
   });
   const fit = new FitAddon();
   terminal.loadAddon(fit);
