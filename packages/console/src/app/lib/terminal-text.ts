@@ -52,7 +52,15 @@ export function resultLine(command: LiveCommand): string {
 }
 
 /** `help` in the page: the registry the server authorizes by, plus the page's own commands. */
-export function helpText(): string {
+export function helpText(topic?: string): string {
+  if (topic !== undefined) {
+    const spec = Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined;
+    if (spec === undefined) return terminalLines(`unknown command ${topic}; 'help' lists them`);
+    const needs = spec.prerequisite === undefined ? "" : `, needs ${spec.prerequisite} first (or -auto)`;
+    return terminalLines(
+      `${spec.usage}\n  ${spec.summary}\n  ${spec.tier} (${spec.action}), timeout ${spec.timeoutMs / 60_000} min${needs}`,
+    );
+  }
   const rows = Object.entries(COMMANDS).map(([command, spec]) => ({
     command,
     tier: spec.tier,
