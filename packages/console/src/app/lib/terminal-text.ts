@@ -1,19 +1,12 @@
 import { COMMANDS, renderTable } from "@custody/agent/protocol";
 import type { LiveCommand } from "@custody/api";
 
-// What the terminal shows of a device's answer: everything from the device is untrusted, so every
-// control character (cursor moves, OSC 52 clipboard writes, bidi overrides) is shown as a visible escape,
-// and lines end in CRLF for xterm.js.
+import { escapeControls } from "./escape.ts";
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+// What the terminal shows of a device's answer: every control character escaped (escape.ts), lines
+// ending in CRLF for xterm.js.
 
-/** Device text made printable: every control character shown as `\e` or `\uXXXX`. */
-export function escapeControls(text: string): string {
-  return text.replace(UNSAFE, (c) =>
-    c === "\u001b" ? "\\e" : `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
-  );
-}
+export { escapeControls };
 
 /** Plain lines as terminal text: each escaped, each ending in CRLF. */
 export function terminalLines(text: string): string {
