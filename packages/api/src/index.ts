@@ -32,6 +32,9 @@ export {
 export type { LiveCommand, LiveCommandEvent, LiveRouteSpec, LiveSessionView } from "./live.js";
 export {
   cancelBodySchema,
+  collectDeviceBodySchema,
+  collectorCertificateBodySchema,
+  collectorCertificateSchema,
   commandBodySchema,
   LIVE_ROUTES,
   liveCommandEventSchema,

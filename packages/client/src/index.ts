@@ -3,6 +3,7 @@ export { createVaultClient } from "./client.js";
 export type { TlsIdentity } from "./identity.js";
 export { parseTlsIdentity } from "./identity.js";
 export type {
+  CollectDeviceRequest,
   LiveClient,
   LiveCommand,
   LiveCommandEvent,

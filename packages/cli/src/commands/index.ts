@@ -23,6 +23,7 @@ import { checkCommand } from "./check.js";
 import { collectCommand } from "./collect.js";
 import {
   devicesApproveCommand,
+  devicesCollectCommand,
   devicesEnrollTokenCommand,
   devicesListCommand,
   devicesRevokeCommand,
@@ -75,6 +76,7 @@ export const commands: readonly CommandSpec[] = [
   devicesEnrollTokenCommand,
   devicesListCommand,
   devicesRevokeCommand,
+  devicesCollectCommand,
   devicesShowCommand,
   extractCommand,
   getCommand,
