@@ -16,7 +16,6 @@ const vault = join(work, "vault");
 const CASE = "IR-2026-77";
 const ONLY = "SystemInformation,UsersAndGroups";
 const children: ChildProcess[] = [];
-let agent: ChildProcess | undefined;
 let url = "";
 let alice: VaultClient;
 let deviceId = "";
@@ -90,7 +89,7 @@ beforeAll(async () => {
   expect(enrolled.code, enrolled.stderr).toBe(0);
   deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
   writeFileSync(join(work, "policy.json"), custody(["agent", "policy"]).stdout, { mode: 0o600 });
-  agent = await start(
+  await start(
     ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
     /welcome|connected|agent starting/,
   );
