@@ -65,7 +65,7 @@ export async function issueCollectorCertificate(
 
 /**
  * Why a verified package's signer is not `deviceId`'s own collector certificate, or undefined when it
- * is: the device-collector role and CN=<deviceId>, which only the vault CA issues and only to that device.
+ * is: the device-collector role and CN=<deviceId>, which the vault CA issues to that device only.
  */
 export function deviceSignerProblem(signerPem: string | undefined, deviceId: string): string | undefined {
   if (signerPem === undefined) return "the package carries no signer certificate";
@@ -73,7 +73,7 @@ export function deviceSignerProblem(signerPem: string | undefined, deviceId: str
   if (!certificateRoles(cert).includes("device-collector"))
     return `signed by ${cert.subject.replace(/\n/g, ", ")}, not a device collector certificate`;
   const names = cert.subject.split("\n");
-  if (!names.includes(`CN=${deviceId}`) || !names.includes("OU=device-collector"))
+  if (!names.includes(`CN=${deviceId}`))
     return `signed by ${cert.subject.replace(/\n/g, ", ")}, not by ${deviceId}'s own collector certificate`;
   return undefined;
 }

@@ -168,10 +168,13 @@ export function assertIngestable(record: ItemRecord, options: IngestOptions): vo
   const unverifiedAllowed = options.allowUnverified === true && options.signedByDevice === undefined;
   if (pkg === undefined || pkg.verified || unverifiedAllowed) return;
   const first = pkg.problems[0];
+  const hint =
+    options.signedByDevice === undefined
+      ? "; ingest it with --unverified to keep it anyway, recorded as unverified"
+      : `: a package from ${options.signedByDevice} is stored verified or not at all`;
   throw new CustodyError(
     "ERR_PACKAGE_INVALID",
-    `${record.name} failed verification (${pkg.problems.length} problem(s), first: ${first?.code} ${first?.path ?? ""} ${first?.message ?? ""}); ` +
-      "ingest it with --unverified to keep it anyway, recorded as unverified",
+    `${record.name} failed verification (${pkg.problems.length} problem(s), first: ${first?.code} ${first?.path ?? ""} ${first?.message ?? ""})${hint}`,
     { details: { problems: pkg.problems } },
   );
 }
