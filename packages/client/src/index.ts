@@ -3,11 +3,17 @@ export { createVaultClient } from "./client.js";
 export type { TlsIdentity } from "./identity.js";
 export { parseTlsIdentity } from "./identity.js";
 export type {
+  ActionFilter,
+  ActionState,
+  ActionStep,
+  ActionView,
   CollectDeviceRequest,
   LiveClient,
   LiveCommand,
   LiveCommandEvent,
   LiveCommandStatus,
   LiveSessionView,
+  QueueActionRequest,
+  QueueBatchRequest,
 } from "./live.js";
 export { createLiveClient } from "./live.js";
