@@ -103,6 +103,8 @@ beforeAll(async () => {
   }
   for (const scope of [`device:${deviceId}`, `case:${CASE}`])
     await alice.grant({ name: "rita", role: "responder", scope });
+  // the responder role collects; reading the custody reports it prints is the analyst's
+  await alice.grant({ name: "rita", role: "analyst", scope: `case:${CASE}` });
 }, 180_000);
 
 afterAll(async () => {
@@ -116,8 +118,7 @@ afterAll(async () => {
 });
 
 describe("examples/ir-playbook against a real server and agent", () => {
-  // Needs the agent-side `collect` command (issue 14), which is not built yet: enabled with it.
-  it.skip("collects with the reason, takes and analyzes the file, isolates on a malicious verdict, and names the evidence", async () => {
+  it("collects with the reason, takes and analyzes the file, isolates on a malicious verdict, and names the evidence", async () => {
     if (!isolating) console.warn(`ir-playbook: isolation not exercised (${net.unavailable})`);
     const args = [
       "--device",

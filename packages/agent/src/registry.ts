@@ -25,6 +25,8 @@ export interface CommandSpec {
   switches: readonly string[];
   /** Flags that take a value and are not positional. */
   options: readonly string[];
+  /** `-reason TEXT` must be given, not blank (ERR_REASON_REQUIRED): the source document asks it of collect. */
+  reasonRequired?: boolean;
 }
 
 const MINUTE = 60_000;
@@ -223,7 +225,8 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
     usage: "collect [-only A,B] -reason TEXT",
     timeoutMs: 60 * MINUTE,
     options: ["only", "reason"],
-    columns: ["itemId", "size", "sha256", "commands"],
+    reasonRequired: true,
+    columns: ["itemId", "size", "sha256", "dataPoints", "reason"],
   }),
   isolate: advanced({
     summary: "Contains the device's network: everything dropped except the vault server (nftables on Linux).",
@@ -267,6 +270,19 @@ function usageError(spec: CommandSpec, message: string, details: Record<string, 
  * next parameter, `-name value` fills a named one. Unknown flags, a parameter given twice, extra
  * positionals and missing required parameters are refused with ERR_USAGE.
  */
+/** The largest reason an action records. */
+export const MAX_REASON_CHARS = 1000;
+
+function assertReason(name: string, reason: string | true | undefined): void {
+  if (typeof reason !== "string" || reason.trim() === "")
+    throw new CustodyError(
+      "ERR_REASON_REQUIRED",
+      `${name} needs -reason TEXT: why this is done, for the record`,
+    );
+  if (reason.length > MAX_REASON_CHARS)
+    throw new CustodyError("ERR_INVALID_ARGUMENT", `a reason is at most ${MAX_REASON_CHARS} characters`);
+}
+
 export function bindArguments(
   name: string,
   positional: readonly string[],
@@ -295,5 +311,6 @@ export function bindArguments(
   for (const param of spec.params.slice(0, spec.required)) {
     if (!(param in bound)) throw usageError(spec, `${name} needs ${param}`, { param });
   }
+  if (spec.reasonRequired === true) assertReason(name, bound.reason);
   return bound;
 }

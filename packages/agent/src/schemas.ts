@@ -54,6 +54,17 @@ export const transferSchema = z.strictObject({
   maxBytes: z.number().int().positive(),
 });
 
+/**
+ * `collect`: where the device PUTs the investigation package it made and signed with its own collector
+ * certificate (the server verifies it before storing), the case the manifest names, and the size cap.
+ */
+export const packageUploadSchema = z.strictObject({
+  id,
+  path: z.string().regex(/^\/v1\/agent\/packages\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+  caseId: text(128).min(1),
+  maxBytes: z.number().int().positive(),
+});
+
 /** Largest library script sent inline in a command frame (base64 in a frame of at most 1 MiB). */
 export const MAX_INLINE_SCRIPT_BYTES = 256 * 1024;
 /** Largest detached signature sent with a script. */
@@ -100,6 +111,7 @@ export const commandSchema = z.strictObject({
   issuedBy: text(256).min(1),
   transfer: transferSchema.optional(),
   script: scriptSchema.optional(),
+  package: packageUploadSchema.optional(),
 });
 
 export const ackSchema = z.union([
@@ -145,6 +157,7 @@ export type WelcomeBody = z.infer<typeof welcomeSchema>;
 export type CommandBody = z.infer<typeof commandSchema>;
 export type TransferBody = z.infer<typeof transferSchema>;
 export type ScriptBody = z.infer<typeof scriptSchema>;
+export type PackageUploadBody = z.infer<typeof packageUploadSchema>;
 export type AckBody = z.infer<typeof ackSchema>;
 export type RowsBody = z.infer<typeof rowsSchema>;
 export type ResultBody = z.infer<typeof resultSchema>;

@@ -31,6 +31,7 @@ describe("@custody/agent public surface", () => {
         "encodeFrame",
         "envelopeSchema",
         "helloSchema",
+        "packageUploadSchema",
         "parseCommandLine",
         "protocolError",
         "renderCommandLine",

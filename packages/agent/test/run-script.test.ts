@@ -156,6 +156,12 @@ beforeAll(async () => {
     "collector",
     await issueCertificate(server.ca, { commonName: "collector", usage: "collector", keyBits: 2048 }),
   );
+  // this device's own package signer: a vault-CA certificate that must never pass for a script signer
+  await writeKeyPair(
+    work,
+    "device-collector",
+    await issueCertificate(server.ca, { commonName: deviceId, usage: "device-collector", keyBits: 2048 }),
+  );
   crlPem = createCrl(server.ca, []);
   const foreign = await createCertificateAuthority({ commonName: "Foreign CA", keyBits: 2048 });
   foreignCa = foreign;
@@ -220,7 +226,7 @@ describe("run on the agent", () => {
     expect(refused).toMatchObject({ accepted: false, code });
   });
 
-  test("tampered, wrong digest, collector-signed and foreign-signed scripts are refused even when unsigned runs are allowed everywhere", async () => {
+  test("tampered, wrong digest, collector-signed, device-collector-signed and foreign-signed scripts are refused even when unsigned runs are allowed everywhere", async () => {
     const link = await startAgent(await policyFile("unsigned-ok.json", true));
     const good = await sign(probe, "scripts");
     const tampered = Buffer.concat([probe, Buffer.from("touch /tmp/pwned\n")]);
@@ -236,6 +242,10 @@ describe("run on the agent", () => {
       ],
       [
         scriptBody(probe, { signatureBase64: await sign(probe, "foreign"), allowUnsigned: true }),
+        "ERR_SCRIPT_SIGNATURE",
+      ],
+      [
+        scriptBody(probe, { signatureBase64: await sign(probe, "device-collector"), allowUnsigned: true }),
         "ERR_SCRIPT_SIGNATURE",
       ],
       [

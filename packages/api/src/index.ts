@@ -51,6 +51,9 @@ export {
 export type { LiveCommand, LiveCommandEvent, LiveRouteSpec, LiveSessionView } from "./live.js";
 export {
   cancelBodySchema,
+  collectDeviceBodySchema,
+  collectorCertificateBodySchema,
+  collectorCertificateSchema,
   commandBodySchema,
   LIVE_ROUTES,
   liveCommandEventSchema,

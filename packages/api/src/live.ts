@@ -19,6 +19,32 @@ export const commandBodySchema = z.strictObject({ line: z.string().min(1).max(81
 
 export const cancelBodySchema = z.strictObject({ reason: z.string().max(1024).optional() }).optional();
 
+/** `POST /v1/agent/collector-certificate`: the device's PKCS#10 request for its own package signer. */
+export const collectorCertificateBodySchema = z.strictObject({
+  csrPem: z
+    .string()
+    .min(1)
+    .max(12 * 1024),
+});
+
+export const collectorCertificateSchema = z.object({
+  certificatePem: z.string(),
+  caPem: z.string(),
+  serialNumber: z.string(),
+  notAfter: isoTimestampSchema,
+});
+
+/** `POST /v1/devices/:id/collect`: the device's investigation package into a case, outside a session. */
+export const collectDeviceBodySchema = z.strictObject({
+  caseId: z.string().min(1).max(128),
+  reason: z.string().max(1000),
+  only: z
+    .array(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/))
+    .min(1)
+    .max(64)
+    .optional(),
+});
+
 const statusSchema = z.enum(["queued", "running", "completed", "failed", "cancelled", "timed-out"]);
 
 /** One line of a session's command log. */
@@ -194,5 +220,43 @@ export const LIVE_ROUTES = {
     bodyLimit: "empty",
     status: 204,
     response: z.object({}),
+  },
+  collectorCertificate: {
+    ...authenticated,
+    operation: "collectorCertificate",
+    method: "POST",
+    path: "/v1/agent/collector-certificate",
+    summary:
+      "The calling device's own package-signing certificate (device-collector role, CN its id) for the key its request proves; devices only",
+    body: collectorCertificateBodySchema,
+    bodyLimit: "small-json",
+    status: 201,
+    response: collectorCertificateSchema,
+  },
+  packageUpload: {
+    ...authenticated,
+    operation: "packageUpload",
+    method: "PUT",
+    path: "/v1/agent/packages/:id",
+    summary:
+      "A collect's investigation package from the device the command went to: stored only if it verifies against the vault CA and is signed by that device's own collector certificate",
+    params: liveIdParamsSchema,
+    body: "octet-stream",
+    bodyLimit: "upload",
+    status: 201,
+    response: z.object({ itemId: z.string() }),
+  },
+  collectDevice: {
+    ...authenticated,
+    operation: "collectDevice",
+    method: "POST",
+    path: "/v1/devices/:id/collect",
+    summary:
+      "Collects an online device's investigation package into a case with a reason (a session opened for it, closed once the collect settles); answers the command at once, its events follow it",
+    params: liveIdParamsSchema,
+    body: collectDeviceBodySchema,
+    bodyLimit: "json",
+    status: 202,
+    response: liveCommandSchema,
   },
 } as const satisfies Record<string, LiveRouteSpec>;

@@ -109,6 +109,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   ERR_REMEDIATION_REFUSED: 403,
   ERR_ISOLATION_UNSAFE: 400,
   ERR_ACTION_EXPIRED: 410,
+  ERR_REASON_REQUIRED: 400,
 };
 
 export function httpStatusFor(code: ErrorCode): number {

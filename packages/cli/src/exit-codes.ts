@@ -143,6 +143,7 @@ export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, number>> = {
   ERR_REMEDIATION_REFUSED: EXIT.accessDenied,
   ERR_ISOLATION_UNSAFE: EXIT.usage,
   ERR_ACTION_EXPIRED: EXIT.conflict,
+  ERR_REASON_REQUIRED: EXIT.usage,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -7,6 +7,7 @@ export type {
   ActionState,
   ActionStep,
   ActionView,
+  CollectDeviceRequest,
   LiveClient,
   LiveCommand,
   LiveCommandEvent,

@@ -40,6 +40,11 @@ export interface LiveClient {
   /** The command's rows as they come, then its result (the stream ends after it). */
   events(cmdId: string, options?: { abortSignal?: AbortSignal }): AsyncIterable<LiveCommandEvent>;
   cancel(cmdId: string, reason?: string): Promise<LiveCommand>;
+  /**
+   * Collects an online device's investigation package into a case, outside any session (the server opens
+   * one for it and closes it after): resolves with the settled command, its `itemId` the package's item.
+   */
+  collectDevice(deviceId: string, request: CollectDeviceRequest): Promise<LiveCommand>;
   /** The live-response library (the console's `library`). */
   library(): Promise<LibraryFile[]>;
   /** Queues one device command for a device, online or not (`expiresInMs`: the server's 3 days by default). */
@@ -51,6 +56,15 @@ export interface LiveClient {
   action(actionId: string): Promise<ActionView>;
   cancelAction(actionId: string, reason?: string): Promise<ActionView>;
   close(): void;
+}
+
+export interface CollectDeviceRequest {
+  caseId: string;
+  /** Why: required (ERR_REASON_REQUIRED without one), recorded with the package. */
+  reason: string;
+  /** Data points to collect (`@custody/collect`'s names); all of them when absent. */
+  only?: readonly string[];
+  abortSignal?: AbortSignal;
 }
 
 export interface QueueActionRequest {
@@ -101,6 +115,24 @@ export function createLiveClient(options: VaultClientOptions): LiveClient {
       events(transport, routePath(LIVE_ROUTES.commandEvents.path, { id: cmdId }), eventOptions?.abortSignal),
     cancel: (cmdId, reason) =>
       call(LIVE_ROUTES.cancelCommand, { ...params(cmdId), body: reason === undefined ? {} : { reason } }),
+    collectDevice: async (deviceId, request) => {
+      const started = await call<LiveCommand>(LIVE_ROUTES.collectDevice, {
+        ...params(deviceId),
+        body: {
+          caseId: request.caseId,
+          reason: request.reason,
+          ...(request.only === undefined ? {} : { only: [...request.only] }),
+        },
+      });
+      const path = routePath(LIVE_ROUTES.commandEvents.path, { id: started.id });
+      for await (const event of events(transport, path, request.abortSignal)) {
+        if (event.type === "result") return event.command;
+      }
+      throw new CustodyError(
+        "ERR_BACKEND_UNAVAILABLE",
+        `the events of ${started.id} ended without its result`,
+      );
+    },
     library: () => call(ROUTES.listLibrary, {}),
     queueAction: (request) => call(ACTION_ROUTES.queueAction, { body: request }),
     queueBatch: ({ steps, ...rest }) =>

@@ -122,6 +122,8 @@ export const ERROR_CODES = [
   "ERR_ISOLATION_UNSAFE",
   /** A queued action that expired before its device came back. */
   "ERR_ACTION_EXPIRED",
+  /** An action the source document asks a reason for (collect), given without one. */
+  "ERR_REASON_REQUIRED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

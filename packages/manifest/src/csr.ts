@@ -24,7 +24,7 @@ const CSR_SIGNATURES: Readonly<Record<string, string>> = {
 export interface DeviceCertificateOptions {
   /** The device id: the certificate's CN (OU is always `device`). */
   deviceId: string;
-  /** 90 days by default. */
+  /** 90 days by default (a device collector certificate: 30). */
   validDays?: number;
   clock?: Clock;
 }
@@ -55,25 +55,64 @@ export function issueDeviceCertificate(
   csrPem: string,
   options: DeviceCertificateOptions,
 ): IssuedFromCsr {
+  return issueFromRequest(ca, csrPem, options, {
+    unit: "device",
+    purposes: [KEY_PURPOSE.clientAuth, CERTIFICATE_ROLE_OIDS.device],
+    keyUsage: { digitalSignature: true },
+    validDays: 90,
+  });
+}
+
+/**
+ * A device's own package signer, for the key a PKCS#10 request carries (checked as for the device
+ * certificate): CN=<deviceId>, OU=device-collector, the device-collector role and emailProtection,
+ * digitalSignature and nonRepudiation, for 30 days. It signs that device's investigation packages and
+ * nothing else: it is not the vault's collector, not a script signer, not a login.
+ */
+export function issueDeviceCollectorCertificate(
+  ca: CertificateAuthority,
+  csrPem: string,
+  options: DeviceCertificateOptions,
+): IssuedFromCsr {
+  return issueFromRequest(ca, csrPem, options, {
+    unit: "device-collector",
+    purposes: [KEY_PURPOSE.emailProtection, CERTIFICATE_ROLE_OIDS["device-collector"]],
+    keyUsage: { digitalSignature: true, nonRepudiation: true },
+    validDays: 30,
+  });
+}
+
+interface RequestProfile {
+  unit: string;
+  purposes: readonly string[];
+  keyUsage: Record<string, boolean>;
+  validDays: number;
+}
+
+function issueFromRequest(
+  ca: CertificateAuthority,
+  csrPem: string,
+  options: DeviceCertificateOptions,
+  profile: RequestProfile,
+): IssuedFromCsr {
   const request = proveRequest(csrPem);
   const caCert = readCertificatePem(ca.certificatePem, "the CA certificate");
   const caKey = loadPrivateKey(ca.keyPem, ca.passphrase);
   assertCaKey(caCert, caKey);
   const now = (options.clock ?? systemClock).now();
-  const requested = now.getTime() + (options.validDays ?? 90) * DAY_MS;
+  const requested = now.getTime() + (options.validDays ?? profile.validDays) * DAY_MS;
   const notAfter = new Date(Math.min(requested, caCert.notAfter.getTime()));
   const isRsa = request.publicKey.asymmetricKeyType === "rsa";
   // forge holds RSA keys only: an EC key is drafted with the CA's and its own SPKI put in when signing
   const cert = draft(isRsa ? request.publicKey : caCert.publicKey, options.deviceId, now, notAfter);
   cert.setSubject([
     { name: "commonName", value: options.deviceId, valueTagClass: forge.asn1.Type.UTF8 },
-    { name: "organizationalUnitName", value: "device", valueTagClass: forge.asn1.Type.UTF8 },
+    { name: "organizationalUnitName", value: profile.unit, valueTagClass: forge.asn1.Type.UTF8 },
   ] as unknown as forge.pki.CertificateField[]);
-  const purposes = [KEY_PURPOSE.clientAuth, CERTIFICATE_ROLE_OIDS.device];
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
-    { name: "keyUsage", critical: true, digitalSignature: true },
-    { id: "2.5.29.37", value: toDer(seq(purposes.map((id) => oid(id)))).toString("binary") },
+    { name: "keyUsage", critical: true, ...profile.keyUsage },
+    { id: "2.5.29.37", value: toDer(seq(profile.purposes.map((id) => oid(id)))).toString("binary") },
     { id: "2.5.29.14", value: toDer(octets(subjectKeyId(request.spkiDer))).toString("binary") },
     ...authorityKeyId(caCert),
   ]);

@@ -4,7 +4,7 @@ export { ManifestBuilder, serializeManifest } from "./builder.js";
 export type { CrlOptions, ParsedCrl, RevokedCertificate } from "./crl.js";
 export { createCrl, parseCrl } from "./crl.js";
 export type { DeviceCertificateOptions, IssuedFromCsr } from "./csr.js";
-export { issueDeviceCertificate, MIN_DEVICE_RSA_BITS } from "./csr.js";
+export { issueDeviceCertificate, issueDeviceCollectorCertificate, MIN_DEVICE_RSA_BITS } from "./csr.js";
 export type { KeyPair, KeyPairFiles } from "./keystore.js";
 export { keyPairFiles, readKeyPair, writeKeyPair } from "./keystore.js";
 export type { ParseManifestOptions } from "./parse.js";

@@ -7,7 +7,14 @@ import { type CertificateFacts, readCertificate, readCertificatePem } from "./ce
  * (under the custody arc, a UUID-derived OID per ITU-T X.667), so a verifier that wants a checkpoint
  * signed by the vault never accepts a collector's signature, and a login never accepts a signer.
  */
-export type CertificateRole = "collector" | "vault-signer" | "script-signer" | "person" | "device" | "server";
+export type CertificateRole =
+  | "collector"
+  | "vault-signer"
+  | "script-signer"
+  | "person"
+  | "device"
+  | "server"
+  | "device-collector";
 
 /** 2.25.<UUID>: the custody arc. */
 export const CUSTODY_OID_ARC = "2.25.250389831834961798017661283825007333629";
@@ -19,10 +26,17 @@ export const CERTIFICATE_ROLE_OIDS: Readonly<Record<CertificateRole, string>> = 
   person: `${CUSTODY_OID_ARC}.4`,
   device: `${CUSTODY_OID_ARC}.5`,
   server: `${CUSTODY_OID_ARC}.6`,
+  // an enrolled device's own package signer: CN is the device id, and it is not the vault's collector
+  "device-collector": `${CUSTODY_OID_ARC}.7`,
 };
 
 /** Roles whose keys make signatures; the other roles are identities (logins, devices, TLS) and never sign. */
-export const SIGNING_ROLES: readonly CertificateRole[] = ["collector", "vault-signer", "script-signer"];
+export const SIGNING_ROLES: readonly CertificateRole[] = [
+  "collector",
+  "vault-signer",
+  "script-signer",
+  "device-collector",
+];
 
 export const CERTIFICATE_ROLES = Object.keys(CERTIFICATE_ROLE_OIDS) as readonly CertificateRole[];
 
@@ -48,6 +62,7 @@ export const ROLE_PROFILES: Readonly<
   person: { keyUsage: ["digitalSignature", "keyEncipherment"], keyPurpose: "clientAuth" },
   device: { keyUsage: ["digitalSignature", "keyEncipherment"], keyPurpose: "clientAuth" },
   server: { keyUsage: ["digitalSignature", "keyEncipherment"], keyPurpose: "serverAuth" },
+  "device-collector": { keyUsage: ["digitalSignature", "nonRepudiation"], keyPurpose: "emailProtection" },
 };
 
 export function isCertificateRole(value: unknown): value is CertificateRole {

@@ -27,6 +27,7 @@ describe("@custody/manifest public surface", () => {
         "custodyManifestSchema",
         "issueCertificate",
         "issueDeviceCertificate",
+        "issueDeviceCollectorCertificate",
         "MIN_DEVICE_RSA_BITS",
         "keyPairFiles",
         "loadSignerFromFiles",

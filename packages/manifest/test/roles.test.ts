@@ -85,6 +85,7 @@ describe("issueCertificate roles", () => {
       person: ["Digital Signature, Key Encipherment", "TLS Web Client Authentication"],
       device: ["Digital Signature, Key Encipherment", "TLS Web Client Authentication"],
       server: ["Digital Signature, Key Encipherment", "TLS Web Server Authentication"],
+      "device-collector": ["Digital Signature, Non Repudiation", "E-mail Protection"],
     };
     for (const role of CERTIFICATE_ROLES) {
       await writeFile(join(work.dir, `${role}-text.pem`), cert(role).certificatePem);

@@ -28,6 +28,8 @@ export interface CollectPackageOptions {
   name?: string;
   only?: readonly string[];
   caseId?: string;
+  /** The device id the manifest records; `deviceIdentity()`'s by default (an enrolled agent gives its own). */
+  deviceId?: string;
   /** Who collected; the signed-in user by default. */
   operator?: string;
   /** `custody collect` with this package's version by default. */
@@ -54,7 +56,8 @@ export interface CollectPackageResult {
  */
 export async function collectPackage(options: CollectPackageOptions): Promise<CollectPackageResult> {
   const clock = options.clock ?? systemClock;
-  const device = await deviceIdentity();
+  const identity = await deviceIdentity();
+  const device = options.deviceId === undefined ? identity : { ...identity, id: options.deviceId };
   const tool = options.tool ?? { name: "custody collect", version: triageVersion() };
   const writer = createPackageWriter(options.out, {
     name: options.name ?? packageName(device.hostname, clock.now()),

@@ -20,6 +20,7 @@ export {
   VAULT_FORMAT,
   vaultConfigSchema,
 } from "./config.js";
+export type { DeviceCollectorCertificate } from "./device-collector-ops.js";
 export type { DeviceFacts, DeviceState } from "./device-facts.js";
 export { DEVICE_ID_PATTERN, deviceFactsSchema } from "./device-facts.js";
 export type { DeviceRecord, LiveResponseSetting } from "./device-ops.js";

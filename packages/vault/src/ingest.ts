@@ -12,6 +12,7 @@ import { serializeManifest } from "@custody/manifest";
 import type { EvidenceStore, StoredObject } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
+import { deviceSignerProblem } from "./device-collector-ops.js";
 
 export interface IngestOptions {
   caseId: string;
@@ -27,6 +28,11 @@ export interface IngestOptions {
   how?: Acquisition["how"];
   /** Where the bytes came from, recorded in the acquisition (the file path by default; a server says the client). */
   source?: string;
+  /**
+   * The package must be signed by this device's own collector certificate (device-collector role,
+   * CN the device id) and name the device, instead of by the vault's collector; never stored unverified.
+   */
+  signedByDevice?: string;
   abortSignal?: AbortSignal;
 }
 
@@ -46,7 +52,7 @@ export async function examineForIngest(
   // The whole-file digest and the package verification read the same bytes; run them side by side.
   const [digest, pkg] = await Promise.all([
     hashFile(file, { algorithms: ["sha256", "sha1", "md5"], abortSignal: options.abortSignal }),
-    kind === "package" ? examinePackage(ctx, file, options.abortSignal) : Promise.resolve(undefined),
+    kind === "package" ? examinePackage(ctx, file, options) : Promise.resolve(undefined),
   ]);
   if (digest.size !== size)
     throw new CustodyError("ERR_INTEGRITY_MISMATCH", `${file} changed while it was read`);
@@ -76,15 +82,17 @@ export async function examineForIngest(
 async function examinePackage(
   ctx: VaultContext,
   file: string,
-  abortSignal: AbortSignal | undefined,
+  options: Pick<IngestOptions, "abortSignal" | "signedByDevice">,
 ): Promise<ItemRecord["package"]> {
+  const { abortSignal, signedByDevice } = options;
   const crl = await ctx.revocations.read();
-  // Only a collector signs packages from the field: not the vault signer, not a person.
+  // Only a collector signs packages from the field: not the vault signer, not a person; a device's
+  // package only that device's own collector certificate.
   const trust = {
     trustAnchors: [ctx.pki.caCertificatePem],
     crls: [crl],
     clock: ctx.clock,
-    requiredRole: "collector" as const,
+    requiredRole: signedByDevice === undefined ? ("collector" as const) : ("device-collector" as const),
   };
   const report = await verifyPackage(file, {
     trust,
@@ -99,16 +107,25 @@ async function examinePackage(
       signature: undefined,
     };
   });
-  const problems = report.problems
-    .slice(0, 10)
-    .map((p: { code: string; message: string; path?: string }) => ({
-      code: p.code,
-      message: p.message.slice(0, 300),
-      ...(p.path === undefined ? {} : { path: p.path }),
-    }));
+  const bound =
+    !report.ok || signedByDevice === undefined
+      ? undefined
+      : (deviceSignerProblem(report.signature?.certificateChain[0], signedByDevice) ??
+        (report.manifest?.device?.id === signedByDevice
+          ? undefined
+          : `the package names device ${report.manifest?.device?.id ?? "none"}, not ${signedByDevice}`));
+  const found: { code: string; message: string; path?: string }[] = [
+    ...report.problems,
+    ...(bound === undefined ? [] : [{ code: "ERR_CERT_USAGE", message: bound }]),
+  ];
+  const problems = found.slice(0, 10).map((p: { code: string; message: string; path?: string }) => ({
+    code: p.code,
+    message: p.message.slice(0, 300),
+    ...(p.path === undefined ? {} : { path: p.path }),
+  }));
   const manifest = report.manifest;
   return {
-    verified: report.ok,
+    verified: report.ok && bound === undefined,
     problems,
     ...(manifest === undefined ? {} : { manifestSha256: sha256Hex(serializeManifest(manifest)) }),
     ...(manifest?.name === undefined ? {} : { packageName: manifest.name }),
@@ -145,12 +162,19 @@ function sha256Hex(bytes: Uint8Array): string {
 /** A package that failed verification is stored only when the caller asked for it explicitly. */
 export function assertIngestable(record: ItemRecord, options: IngestOptions): void {
   const pkg = record.package;
-  if (pkg === undefined || pkg.verified || options.allowUnverified === true) return;
+  if (options.signedByDevice !== undefined && pkg === undefined) {
+    throw new CustodyError("ERR_PACKAGE_INVALID", `${record.name} is not an investigation package`);
+  }
+  const unverifiedAllowed = options.allowUnverified === true && options.signedByDevice === undefined;
+  if (pkg === undefined || pkg.verified || unverifiedAllowed) return;
   const first = pkg.problems[0];
+  const hint =
+    options.signedByDevice === undefined
+      ? "; ingest it with --unverified to keep it anyway, recorded as unverified"
+      : `: a package from ${options.signedByDevice} is stored verified or not at all`;
   throw new CustodyError(
     "ERR_PACKAGE_INVALID",
-    `${record.name} failed verification (${pkg.problems.length} problem(s), first: ${first?.code} ${first?.path ?? ""} ${first?.message ?? ""}); ` +
-      "ingest it with --unverified to keep it anyway, recorded as unverified",
+    `${record.name} failed verification (${pkg.problems.length} problem(s), first: ${first?.code} ${first?.path ?? ""} ${first?.message ?? ""})${hint}`,
     { details: { problems: pkg.problems } },
   );
 }
@@ -367,7 +391,7 @@ export async function examineStagedCopy(
     throw new CustodyError("ERR_PACKAGE_INVALID", `${options.name} is not a ZIP investigation package`);
   }
   const [pkg, digests] = await Promise.all([
-    kind === "package" ? examinePackage(ctx, path, options.abortSignal) : Promise.resolve(undefined),
+    kind === "package" ? examinePackage(ctx, path, options) : Promise.resolve(undefined),
     stagedDigests(path, known, options.abortSignal),
   ]);
   return { kind, pkg, digests };

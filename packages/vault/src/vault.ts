@@ -36,6 +36,7 @@ import {
 } from "./authenticate.js";
 import { type CheckResult, checkItems } from "./check.js";
 import type { VaultContext } from "./context.js";
+import { type DeviceCollectorCertificate, issueCollectorCertificate } from "./device-collector-ops.js";
 import type { DeviceState } from "./device-facts.js";
 import {
   approveDevice,
@@ -598,6 +599,14 @@ export class Vault {
     context: RequestContext,
   ): Promise<{ nonce: string }> {
     return acceptAgentConnection(this.#ctx, principal, prevNonce, context);
+  }
+
+  /** A connected device's own package-signing certificate (device-collector role, CN its id), audited. */
+  issueCollectorCertificate(
+    device: AuthenticatedPrincipal,
+    csrPem: string,
+  ): Promise<DeviceCollectorCertificate> {
+    return issueCollectorCertificate(this.#ctx, device, csrPem);
   }
 
   /** Quarantines a device (a second live connection, a stale nonce) until a custodian approves it. */

@@ -2,8 +2,9 @@ import { lstat, realpath } from "node:fs/promises";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import type { AgentPolicy } from "../policy-types.js";
 import { bindArguments } from "../registry.js";
-import type { ScriptBody, TransferBody } from "../schemas.js";
+import type { PackageUploadBody, ScriptBody, TransferBody } from "../schemas.js";
 import { analyzeFile } from "./analyze/index.js";
+import { type CollectorSignerSource, collectOnDevice, type PackageUploader } from "./collect.js";
 import { collectedRows, isCollectedCommand } from "./collected.js";
 import { dir } from "./dir.js";
 import { drivers } from "./drivers.js";
@@ -39,6 +40,14 @@ export interface RunCommandOptions {
   /** Where the live connection goes (isolate keeps it open), and the server's address as enrolled. */
   peer?: () => Peer | undefined;
   serverUrl?: string;
+  /** `collect`: this device, the analyst, where the package goes, how, and the device's own signer. */
+  collect?: {
+    deviceId: string;
+    operator: string;
+    upload: PackageUploadBody | undefined;
+    uploader: PackageUploader;
+    signer: CollectorSignerSource;
+  };
 }
 
 async function cd(input: string, options: RunCommandOptions): Promise<Row> {
@@ -141,6 +150,16 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
       const network = { signal: options.signal, peer: options.peer?.(), serverUrl: options.serverUrl ?? "" };
       return yield* single(command.name === "isolate" ? isolate(network) : release(network));
     }
+    case "collect":
+      // facts only: the server verifies and stores the package, then sends the row with the item id
+      return await collectOnDevice(args, {
+        signal: options.signal,
+        deviceId: options.collect?.deviceId ?? "",
+        operator: options.collect?.operator ?? "",
+        upload: options.collect?.upload,
+        uploader: options.collect?.uploader,
+        signer: options.collect?.signer,
+      });
     case "drivers":
       return yield* each(drivers(), options.signal);
     case "registry":
@@ -153,5 +172,6 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
   }
 }
 
+export type { CollectorSignerSource, PackageUploader } from "./collect.js";
 export type { Uploader } from "./getfile.js";
 export type { Peer } from "./isolate.js";

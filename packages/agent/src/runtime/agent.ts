@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, silentLogger } from "@custody/core";
 import { DEFAULT_POLICY_PATH, loadAgentPolicy } from "../policy.js";
 import { backoffDelayMs } from "./backoff.js";
+import { collectorSigner } from "./collector.js";
 import { type AgentEvent, connectOnce } from "./connection.js";
 import { ExecutedCommands } from "./replay.js";
 import { DEFAULT_AGENT_DIR, loadIdentity } from "./state.js";
@@ -32,6 +33,7 @@ export async function runAgent(options: RunAgentOptions = {}): Promise<void> {
     { deviceId: identity.state.deviceId, server: identity.state.serverUrl, policyHash: hash },
     "agent starting",
   );
+  const signer = collectorSigner(identity);
   let attempt = 0;
   while (!signal.aborted) {
     const { welcomed } = await connectOnce({
@@ -39,6 +41,7 @@ export async function runAgent(options: RunAgentOptions = {}): Promise<void> {
       policy,
       policyHash: hash,
       executed,
+      collectorSigner: signer,
       logger,
       signal,
       onEvent: options.onEvent ?? (() => {}),

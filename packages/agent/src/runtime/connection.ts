@@ -1,6 +1,7 @@
 import { arch, hostname, platform } from "node:os";
 import { CustodyError, type ErrorCode, type Logger, toCustodyError } from "@custody/core";
 import WebSocket from "ws";
+import type { CollectorSignerSource } from "../commands/collect.js";
 import { splitScriptArguments } from "../commands/script-args.js";
 import { checkScript } from "../commands/script-check.js";
 import { decodeFrame, encodeFrame } from "../frames.js";
@@ -19,7 +20,7 @@ import { AGENT_VERSION } from "../version.js";
 import { executeCommand } from "./executor.js";
 import type { ExecutedCommands } from "./replay.js";
 import { type AgentIdentity, readNonce, writeNonce } from "./state.js";
-import { transferUploader } from "./upload.js";
+import { packageUploader, transferUploader } from "./upload.js";
 
 export const MAX_CONCURRENT_COMMANDS = 4;
 const MAX_NOT_AFTER_MS = 24 * 3600 * 1000;
@@ -42,6 +43,8 @@ export interface ConnectionOptions {
   logger: Logger;
   onEvent: (event: AgentEvent) => void;
   signal: AbortSignal;
+  /** The device's own package signer, kept across connections. */
+  collectorSigner: CollectorSignerSource;
 }
 
 interface Running {
@@ -76,6 +79,7 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
   const received = new SequenceChecker();
   const running = new Map<string, Running>();
   const upload = transferUploader(identity);
+  const uploadPackage = packageUploader(identity);
   let welcomed = false;
   let queue = Promise.resolve();
   let silence: NodeJS.Timeout | undefined;
@@ -143,6 +147,8 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       policy,
       signal: controller.signal,
       upload,
+      packageUploader: uploadPackage,
+      collectorSigner: options.collectorSigner,
       caPem: identity.caPem,
       serverUrl: identity.state.serverUrl,
       peer: () => {

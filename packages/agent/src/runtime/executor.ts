@@ -1,4 +1,5 @@
 import { CustodyError, type ErrorCode, toCustodyError } from "@custody/core";
+import type { CollectorSignerSource, PackageUploader } from "../commands/collect.js";
 import type { Uploader } from "../commands/getfile.js";
 import { type RunCommandOptions, runCommand } from "../commands/index.js";
 import type { Peer } from "../commands/isolate.js";
@@ -36,6 +37,9 @@ export interface ExecuteOptions {
   caPem?: string;
   peer?: () => Peer | undefined;
   serverUrl?: string;
+  /** collect: how the package goes to the server, and this device's own signer. */
+  packageUploader?: PackageUploader;
+  collectorSigner?: CollectorSignerSource;
   now?: () => number;
 }
 
@@ -87,6 +91,17 @@ export async function executeCommand(command: CommandBody, options: ExecuteOptio
     ...(command.transfer === undefined ? {} : { transfer: command.transfer }),
     ...(command.script === undefined ? {} : { script: command.script }),
     ...(options.caPem === undefined ? {} : { caPem: options.caPem }),
+    ...(options.packageUploader === undefined || options.collectorSigner === undefined
+      ? {}
+      : {
+          collect: {
+            deviceId: command.deviceId,
+            operator: command.issuedBy,
+            upload: command.package,
+            uploader: options.packageUploader,
+            signer: options.collectorSigner,
+          },
+        }),
   };
   try {
     const generator = runCommand(command, run);

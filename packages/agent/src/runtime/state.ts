@@ -14,6 +14,9 @@ export const FILES = {
   state: "agent.json",
   nonce: "nonce",
   executed: "executed.json",
+  /** The device's own package signer (collect), issued by the vault CA on first use. */
+  collectorKey: "collector-key.pem",
+  collectorCertificate: "collector-certificate.pem",
 } as const;
 
 export const agentStateSchema = z.strictObject({

@@ -1,5 +1,9 @@
-import type { Readable } from "node:stream";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { type Readable, Transform } from "node:stream";
 import { CustodyError, isCustodyError } from "@custody/core";
+import type { PackageUploader } from "../commands/collect.js";
 import type { Uploader } from "../commands/getfile.js";
 import type { TransferBody } from "../schemas.js";
 import { httpsCall, problemError } from "./http.js";
@@ -62,5 +66,42 @@ export function transferUploader(identity: AgentIdentity): Uploader {
       }
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
     }
+  };
+}
+
+/**
+ * collect's package goes by one HTTPS PUT with the device certificate, hashed on the way. It is not
+ * resumed: the server verifies and stores a whole package or nothing, and a new collect starts over.
+ */
+export function packageUploader(identity: AgentIdentity): PackageUploader {
+  const tls = {
+    cert: identity.certificatePem,
+    key: identity.keyPem,
+    ca: [identity.caPem],
+    rejectUnauthorized: true,
+  };
+  return async (upload, file, signal) => {
+    const { size } = await stat(file);
+    const hash = createHash("sha256");
+    const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
+    const body = source.pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      }),
+    );
+    source.on("error", (error) => body.destroy(error));
+    const { status, text } = await httpsCall({
+      url: new URL(upload.path, identity.state.serverUrl),
+      method: "PUT",
+      tls,
+      headers: { "content-type": "application/octet-stream", "content-length": size },
+      body,
+      signal,
+    });
+    if (status < 200 || status > 299) throw problemError(status, text);
+    return { sha256: hash.digest("hex"), size };
   };
 }

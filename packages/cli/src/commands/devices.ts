@@ -3,6 +3,8 @@ import type { DeviceRecord } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatTable } from "../table.js";
 import { parseExpiry, VAULT_OPTIONS, withVaultApi } from "../vault-context.js";
+import { escapeControls } from "./live-output.js";
+import { exitCodeOfCommand, openLiveClient } from "./live-session.js";
 
 function printDevice(ctx: CommandContext, device: DeviceRecord, verb: string): number {
   if (ctx.json) ctx.printJson(device);
@@ -133,3 +135,56 @@ export const devicesRevokeCommand: CommandSpec = {
     return printDevice(ctx, await withVaultApi(ctx, (api) => api.revokeDevice(id)), "revoked");
   },
 };
+
+export const devicesCollectCommand: CommandSpec = {
+  path: ["devices", "collect"],
+  summary: "collect an online device's investigation package into a case, with a reason, outside a session",
+  usage: `DEVICE --case ID --reason TEXT [--only A,B] --server URL --identity FILE
+The agent makes the package on the device (the same data points as custody collect), signs it with the
+device's own collector certificate and uploads it; the server verifies it against the vault CA and that
+device before storing it as an item of the case, with the reason, the analyst and the command. A session
+is opened for it and closed after (its transcript is stored too). Prints the package's item id; the exit
+code is the command's (0 when it completed). Needs live.advanced on the device and the case, and
+evidence.ingest on the case.`,
+  options: {
+    ...VAULT_OPTIONS,
+    case: { type: "string" },
+    reason: { type: "string" },
+    only: { type: "string" },
+  },
+  positionals: { min: 1, max: 1 },
+  async run(ctx) {
+    const caseId = ctx.string("case");
+    if (caseId === undefined) throw new CustodyError("ERR_USAGE", "collect into which case: --case ID");
+    const reason = ctx.string("reason") ?? "";
+    if (reason.trim() === "")
+      throw new CustodyError(
+        "ERR_REASON_REQUIRED",
+        "collect needs --reason TEXT: why this is done, for the record",
+      );
+    const only = ctx
+      .string("only")
+      ?.split(",")
+      .map((name) => name.trim())
+      .filter((name) => name !== "");
+    const client = await openLiveClient(ctx);
+    try {
+      const command = await client.collectDevice(String(ctx.positionals[0]), {
+        caseId,
+        reason,
+        ...(only === undefined || only.length === 0 ? {} : { only }),
+      });
+      if (ctx.json) ctx.printJson(command);
+      else if (command.itemId !== undefined) ctx.out(command.itemId);
+      if (command.status !== "completed") ctx.err(describeCommand(command));
+      return exitCodeOfCommand(command);
+    } finally {
+      client.close();
+    }
+  },
+};
+
+function describeCommand(command: { id: string; status: string; error?: { code: string; message: string } }) {
+  const error = command.error === undefined ? "" : `: ${command.error.code} ${command.error.message}`;
+  return escapeControls(`collect ${command.id} ${command.status}${error}`);
+}

@@ -31,6 +31,7 @@ import { checkCommand } from "./check.js";
 import { collectCommand } from "./collect.js";
 import {
   devicesApproveCommand,
+  devicesCollectCommand,
   devicesEnrollTokenCommand,
   devicesListCommand,
   devicesRevokeCommand,
@@ -89,6 +90,7 @@ export const commands: readonly CommandSpec[] = [
   devicesEnrollTokenCommand,
   devicesListCommand,
   devicesRevokeCommand,
+  devicesCollectCommand,
   devicesShowCommand,
   extractCommand,
   getCommand,

@@ -11,6 +11,7 @@ import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
 import { type AuthorizationPhase, type AuthorizerDeps, authorizeCommand } from "./authorize.js";
 import type { LiveLimits } from "./limits.js";
+import { PackageUploads, settleCollect } from "./package-upload.js";
 import { prepareRun, recordRunScript, storeRunOutput } from "./run-script.js";
 import { type CommandEntry, type CommandEvent, FINAL_STATUSES, type LiveSession } from "./session.js";
 import {
@@ -48,10 +49,12 @@ export class CommandRunner {
   readonly #queues = new Map<string, Tracked[]>();
   readonly #running = new Map<string, number>();
   readonly transfers: Transfers;
+  readonly packages: PackageUploads;
 
   constructor(deps: CommandRunnerDeps) {
     this.#deps = deps;
     this.transfers = new Transfers(deps.vault, deps.limits);
+    this.packages = new PackageUploads(deps.vault, deps.limits);
     deps.hub.onFrame((deviceId, type, body) => this.#onFrame(deviceId, type, body));
     deps.hub.onDisconnect((deviceId) => this.#onDisconnect(deviceId));
   }
@@ -209,6 +212,7 @@ export class CommandRunner {
       tracked.script = prepared.script;
       if (prepared.signer !== undefined) tracked.scriptSigner = prepared.signer;
     }
+    if (tracked.entry.name === "collect") tracked.packageUpload = this.packages.create(tracked);
     if (tracked.stopping !== undefined) return;
     await this.#dispatch(tracked, "dispatch");
   }
@@ -237,6 +241,7 @@ export class CommandRunner {
       issuedBy: tracked.principal.id,
       ...(tracked.transfer === undefined ? {} : { transfer: tracked.transfer.frame() }),
       ...(tracked.script === undefined ? {} : { script: tracked.script }),
+      ...(tracked.packageUpload === undefined ? {} : { package: tracked.packageUpload.frame() }),
     };
     this.#deps.hub.send(session.deviceId, "command", body);
     tracked.timers.push(unref(setTimeout(() => this.#stop(tracked, "timed-out", "timeout"), timeoutMs)));
@@ -317,6 +322,7 @@ export class CommandRunner {
     }
     tracked.stopping = status;
     tracked.transfer?.abort(stopError(status, reason));
+    tracked.packageUpload?.abort(stopError(status, reason));
     try {
       this.#deps.hub.send(tracked.session.deviceId, "cancel", { cmdId: tracked.entry.id, reason });
     } catch {
@@ -386,6 +392,13 @@ export class CommandRunner {
       if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
       if (stored.error !== undefined) error = stored.error;
     }
+    if (tracked.packageUpload !== undefined && result.status === "completed" && status === "completed") {
+      const stored = await settleCollect(tracked.packageUpload, data);
+      data = stored.data;
+      if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
+      if (stored.error !== undefined) error = stored.error;
+      else this.#onRows(tracked, [stored.data]);
+    }
     if (tracked.entry.name === "run" && result.status === "completed" && status === "completed") {
       const stored = await storeRunOutput(this.#deps.vault, tracked, data);
       data = stored.data;
@@ -430,6 +443,7 @@ export class CommandRunner {
       if (tracked.session.deviceId !== deviceId || FINAL_STATUSES.has(tracked.entry.status)) continue;
       if (tracked.entry.status === "queued") continue;
       tracked.transfer?.abort(new CustodyError("ERR_DEVICE_OFFLINE", "the device disconnected"));
+      tracked.packageUpload?.abort(new CustodyError("ERR_DEVICE_OFFLINE", "the device disconnected"));
       void this.#finish(tracked, tracked.stopping ?? "failed", {
         code: "ERR_DEVICE_OFFLINE",
         message: `device ${deviceId} disconnected while the command ran`,
@@ -451,6 +465,7 @@ export class CommandRunner {
     for (const timer of tracked.timers) clearTimeout(timer);
     tracked.transfer?.abort(new CustodyError("ERR_ABORTED", `the command ended ${status}`));
     if (tracked.transfer !== undefined) this.transfers.forget(tracked.transfer);
+    if (tracked.packageUpload !== undefined) this.packages.forget(tracked.packageUpload);
     entry.durationMs = tracked.startedMs === undefined ? 0 : Date.now() - tracked.startedMs;
     entry.outputSha256 = tracked.hash.digest("hex");
     if (error !== undefined) entry.error = { code: error.code, message: error.message.slice(0, 2000) };

@@ -14,6 +14,8 @@ export interface LiveLimits {
   commandTimeoutsMs: Readonly<Record<string, number>>;
   /** Largest file `getfile` takes, refused before any byte moves. */
   maxGetfileBytes: number;
+  /** Largest investigation package a device's `collect` may upload. */
+  maxPackageBytes: number;
   /** A `fileinfo` of the path this recent satisfies `getfile`'s prerequisite. */
   prerequisiteWindowMs: number;
   /** Commands of one session running on its device at once; the others wait in order. */
@@ -31,6 +33,7 @@ export const DEFAULT_LIVE_LIMITS: LiveLimits = {
   idleMs: 30 * MINUTE,
   commandTimeoutsMs: {},
   maxGetfileBytes: 750 * 1024 * 1024,
+  maxPackageBytes: 4 * 1024 * 1024 * 1024,
   prerequisiteWindowMs: 10 * MINUTE,
   runningPerSession: 4,
   maxKeptRows: 100_000,

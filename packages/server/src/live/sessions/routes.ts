@@ -5,6 +5,7 @@ import type { AuthenticatedPrincipal } from "@custody/vault";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { principalOf } from "../../auth.js";
+import { collectRoutes } from "./collect-routes.js";
 import { LiveSessions, type LiveSessionsOptions } from "./service.js";
 import type { CommandEvent } from "./session.js";
 import type { TransferRange } from "./transfers.js";
@@ -203,6 +204,7 @@ function publicLimits(live: LiveSessions) {
 export function registerLiveSessions(app: FastifyInstance, options: LiveSessionsOptions): LiveSessions {
   const live = new LiveSessions(options);
   sessionRoutes(app, live);
+  collectRoutes(app, live, options.vault);
   app.addHook("onClose", async () => {
     await live.closeAll("server-restart");
     await live.commands.transfers.close();

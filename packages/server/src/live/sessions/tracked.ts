@@ -3,6 +3,7 @@ import { posix } from "node:path";
 import type { CommandSpec, ParsedCommandLine, ScriptBody } from "@custody/agent/protocol";
 import { CustodyError, isCustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "@custody/vault";
+import type { PackageUpload } from "./package-upload.js";
 import type { CommandEntry, CommandEvent, LiveSession } from "./session.js";
 import type { Transfer } from "./transfers.js";
 
@@ -20,6 +21,8 @@ export interface Tracked {
   timers: NodeJS.Timeout[];
   startedMs?: number;
   transfer?: Transfer;
+  /** `collect`: where the device uploads its signed package. */
+  packageUpload?: PackageUpload;
   /** `run`: the library script sent inline in the command frame. */
   script?: ScriptBody;
   /** Who signed it, as the vault verified at upload. */
