@@ -236,7 +236,7 @@ describe("the library and run, end to end", () => {
     expect(custody(["library", "upload", "bad.sh", "--signature", "missing.p7s", ...remote()]).code).not.toBe(
       0,
     );
-  });
+  }, 180_000);
 
   it("runs a signed script from the console: output item in the case, unsigned refused until the setting is on, a cancelled run leaves nothing", async () => {
     const con = new Console([
@@ -335,5 +335,5 @@ describe("the library and run, end to end", () => {
     expect(scripts).toEqual(expect.arrayContaining([true, false]));
     const ca = readFileSync(join(vault, "pki", "ca.pem"), "utf8");
     expect(verifyCustodyReport(report, { trustAnchors: [ca] }).events).toBe(report.report.events.length);
-  }, 120_000);
+  }, 240_000);
 });
