@@ -2,7 +2,7 @@ import { lstat, realpath } from "node:fs/promises";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import type { AgentPolicy } from "../policy-types.js";
 import { bindArguments } from "../registry.js";
-import type { ScriptBody, TransferBody } from "../schemas.js";
+import type { DownloadBody, QuarantineBody, RestoreBody, ScriptBody, TransferBody } from "../schemas.js";
 import { analyzeFile } from "./analyze/index.js";
 import { collectedRows, isCollectedCommand } from "./collected.js";
 import { dir } from "./dir.js";
@@ -12,7 +12,11 @@ import { findFile } from "./findfile.js";
 import { getFile, type Uploader } from "./getfile.js";
 import { isolate, type Peer, release } from "./isolate.js";
 import { checkedPath } from "./paths.js";
+import { putFile } from "./putfile.js";
 import { registry } from "./registry-query.js";
+import type { ServerExchange } from "./remediate/exchange.js";
+import { remediate } from "./remediate/run.js";
+import { undoRemediation } from "./remediate/undo.js";
 import { runScript } from "./run.js";
 import { splitScriptArguments } from "./script-args.js";
 import { checkScript } from "./script-check.js";
@@ -39,6 +43,30 @@ export interface RunCommandOptions {
   /** Where the live connection goes (isolate keeps it open), and the server's address as enrolled. */
   peer?: () => Peer | undefined;
   serverUrl?: string;
+  /** remediate, undo, putfile: the command's id, the agent's folder, its own files, the server's side. */
+  cmdId?: string;
+  agentDir?: string;
+  own?: readonly string[];
+  exchange?: ServerExchange;
+  quarantine?: QuarantineBody;
+  download?: DownloadBody;
+  restore?: RestoreBody;
+}
+
+function agentDirOf(options: RunCommandOptions): string {
+  if (options.agentDir === undefined || options.cmdId === undefined)
+    throw new CustodyError("ERR_PROTOCOL", "this agent runs without a folder for remediations and files");
+  return options.agentDir;
+}
+
+function remediationRows(data: { steps: Row[] } & Row): Row[] {
+  return data.steps.map((step) => ({
+    id: data.id,
+    type: data.type,
+    target: data.target,
+    step: step.action,
+    ...step,
+  }));
 }
 
 async function cd(input: string, options: RunCommandOptions): Promise<Row> {
@@ -141,6 +169,42 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
       const network = { signal: options.signal, peer: options.peer?.(), serverUrl: options.serverUrl ?? "" };
       return yield* single(command.name === "isolate" ? isolate(network) : release(network));
     }
+    case "putfile":
+      return yield* single(
+        putFile(String(args.name), {
+          agentDir: agentDirOf(options),
+          overwrite: args.overwrite === true,
+          signal: options.signal,
+          download: options.download,
+          exchange: options.exchange,
+        }),
+      );
+    case "remediate":
+    case "undo": {
+      const common = {
+        signal: options.signal,
+        policy: options.policy,
+        agentDir: agentDirOf(options),
+        own: options.own ?? [],
+      };
+      const data =
+        command.name === "remediate"
+          ? await remediate(String(args.type), String(args.target), {
+              ...common,
+              cmdId: options.cmdId as string,
+              cwd: options.cwd,
+              quarantine: options.quarantine,
+              exchange: options.exchange,
+              upload: options.upload,
+            })
+          : await undoRemediation(String(args.id), {
+              ...common,
+              restore: options.restore,
+              exchange: options.exchange,
+            });
+      for (const row of remediationRows(data)) yield row;
+      return data;
+    }
     case "drivers":
       return yield* each(drivers(), options.signal);
     case "registry":
@@ -155,3 +219,5 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
 
 export type { Uploader } from "./getfile.js";
 export type { Peer } from "./isolate.js";
+export { resetWorkDir, workDir } from "./putfile.js";
+export type { QuarantineFile, ServerExchange } from "./remediate/exchange.js";

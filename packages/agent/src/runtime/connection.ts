@@ -16,6 +16,7 @@ import {
 } from "../schemas.js";
 import { SequenceChecker, SequenceCounter } from "../sequence.js";
 import { AGENT_VERSION } from "../version.js";
+import { serverExchange } from "./exchange.js";
 import { executeCommand } from "./executor.js";
 import type { ExecutedCommands } from "./replay.js";
 import { type AgentIdentity, readNonce, writeNonce } from "./state.js";
@@ -42,6 +43,8 @@ export interface ConnectionOptions {
   logger: Logger;
   onEvent: (event: AgentEvent) => void;
   signal: AbortSignal;
+  /** The policy file: remediation never touches it (nor the agent's folder or program). */
+  policyPath?: string;
 }
 
 interface Running {
@@ -76,6 +79,12 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
   const received = new SequenceChecker();
   const running = new Map<string, Running>();
   const upload = transferUploader(identity);
+  const exchange = serverExchange(identity);
+  const own = [
+    identity.dir,
+    process.execPath,
+    ...(options.policyPath === undefined ? [] : [options.policyPath]),
+  ];
   let welcomed = false;
   let queue = Promise.resolve();
   let silence: NodeJS.Timeout | undefined;
@@ -143,6 +152,9 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       policy,
       signal: controller.signal,
       upload,
+      exchange,
+      agentDir: identity.dir,
+      own,
       caPem: identity.caPem,
       serverUrl: identity.state.serverUrl,
       peer: () => {

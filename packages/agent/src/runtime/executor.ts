@@ -2,6 +2,7 @@ import { CustodyError, type ErrorCode, toCustodyError } from "@custody/core";
 import type { Uploader } from "../commands/getfile.js";
 import { type RunCommandOptions, runCommand } from "../commands/index.js";
 import type { Peer } from "../commands/isolate.js";
+import type { ServerExchange } from "../commands/remediate/exchange.js";
 import type { AgentPolicy } from "../policy-types.js";
 import type { CommandBody, ResultBody } from "../schemas.js";
 import { MAX_ROWS_FRAME_BYTES } from "../schemas.js";
@@ -36,6 +37,10 @@ export interface ExecuteOptions {
   caPem?: string;
   peer?: () => Peer | undefined;
   serverUrl?: string;
+  /** remediate, undo, putfile: the server's side, the agent's folder and its own files. */
+  exchange?: ServerExchange;
+  agentDir?: string;
+  own?: readonly string[];
   now?: () => number;
 }
 
@@ -87,6 +92,13 @@ export async function executeCommand(command: CommandBody, options: ExecuteOptio
     ...(command.transfer === undefined ? {} : { transfer: command.transfer }),
     ...(command.script === undefined ? {} : { script: command.script }),
     ...(options.caPem === undefined ? {} : { caPem: options.caPem }),
+    cmdId: command.cmdId,
+    ...(options.exchange === undefined ? {} : { exchange: options.exchange }),
+    ...(options.agentDir === undefined ? {} : { agentDir: options.agentDir }),
+    ...(options.own === undefined ? {} : { own: options.own }),
+    ...(command.quarantine === undefined ? {} : { quarantine: command.quarantine }),
+    ...(command.download === undefined ? {} : { download: command.download }),
+    ...(command.restore === undefined ? {} : { restore: command.restore }),
   };
   try {
     const generator = runCommand(command, run);
