@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
@@ -165,6 +166,25 @@ async function close(con: Console): Promise<void> {
   expect(await con.exited).toBe(0);
 }
 
+/** One HTTPS request to the server with the given client certificate (the device's, or a person's). */
+function call(method: string, path: string, cert: { cert: string; key: string }, body?: string) {
+  return new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(new URL(path, url), {
+      method,
+      ...cert,
+      ca: readFileSync(join(work, "ca.pem")),
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+    });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.end(body);
+  });
+}
+
 async function itemBytes(id: string, caseId: string): Promise<Buffer> {
   const read = await alice.read({ id, caseId });
   const chunks: Buffer[] = [];
@@ -173,6 +193,22 @@ async function itemBytes(id: string, caseId: string): Promise<Buffer> {
 }
 
 describe("putfile, remediate and undo, end to end", () => {
+  it("the device routes answer only the device a slot or download was made for, and only while its command runs", async () => {
+    const device = {
+      cert: readFileSync(join(work, "agent", "device-certificate.pem"), "utf8"),
+      key: readFileSync(join(work, "agent", "device-key.pem"), "utf8"),
+    };
+    const pem = readFileSync(join(work, "rita.pem"), "utf8");
+    const person = { cert: pem, key: pem };
+    const file = JSON.stringify({ path: "/x", sha256: "0".repeat(64), size: 1, mode: 420 });
+    const unknown = await call("POST", "/v1/agent/quarantine/Q-unknown", device, file);
+    expect(unknown.status).toBe(404);
+    expect(unknown.text).toContain("ERR_NOT_FOUND");
+    expect((await call("GET", "/v1/agent/downloads/D-unknown", device)).status).toBe(404);
+    expect((await call("POST", "/v1/agent/quarantine/Q-unknown", person, file)).status).toBe(403);
+    expect((await call("GET", "/v1/agent/downloads/D-unknown", person)).status).toBe(403);
+  }, 60_000);
+
   it("putfile writes the library file 0600 in the working folder (emptied at start) and refuses to write over it", async () => {
     expect(existsSync(join(work, "agent", "work", "stale.txt"))).toBe(false);
     const con = await connect(CASE);
