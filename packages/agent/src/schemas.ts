@@ -88,6 +88,14 @@ export const quarantineSchema = z.strictObject({
   path: z.string().regex(/^\/v1\/agent\/quarantine\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
   maxFiles: z.number().int().positive().max(64),
   maxBytes: z.number().int().positive(),
+  /**
+   * What the session's prerequisite (`fileinfo`) reported of a file: the agent announces that digest
+   * without hashing the file once more, and the upload checks the whole file against it all the same.
+   */
+  expected: z
+    .array(z.strictObject({ path: text(4096), sha256, size: z.number().int().nonnegative() }))
+    .max(16)
+    .optional(),
 });
 
 /** Bytes the agent fetches from the server (putfile's library file, undo's quarantine items), by digest. */

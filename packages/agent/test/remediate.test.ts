@@ -171,6 +171,27 @@ describe("remediate file and undo", () => {
     await fails(undo(data.id, data.steps), "ERR_REMEDIATION_REFUSED");
   });
 
+  test("the prerequisite's digest is announced without another read, and a file changed since then is neither stored nor deleted", async () => {
+    const path = join(base, "hinted.bin");
+    const bytes = Buffer.from("reported by fileinfo\n");
+    await writeFile(path, bytes);
+    const slot = (sha256: string) => ({
+      path: "/v1/agent/quarantine/Q-2",
+      maxFiles: 16,
+      maxBytes: 1 << 30,
+      expected: [{ path, sha256, size: bytes.length }],
+    });
+    // the same size, other bytes than fileinfo saw: the upload's own check stops it
+    const stale = sha("Reported by fileinfo\n");
+    await fails(run("remediate", ["file", path], { quarantine: slot(stale) }), "ERR_FILE_CHANGED");
+    expect(held.has(stale)).toBe(false);
+    expect((await readFile(path)).equals(bytes)).toBe(true);
+    const { data } = await run("remediate", ["file", path], { quarantine: slot(sha(bytes)) });
+    expect(data.steps[0]).toMatchObject({ action: "quarantine", sha256: sha(bytes) });
+    expect(held.get(sha(bytes))?.equals(bytes)).toBe(true);
+    await expect(lstat(path)).rejects.toThrow();
+  });
+
   test("undo never writes over a file that is there again, and only restores what this device removed", async () => {
     const path = join(base, "again.txt");
     await writeFile(path, "first");

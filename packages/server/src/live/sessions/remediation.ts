@@ -69,6 +69,20 @@ export function prerequisiteRan(session: LiveSession, parsed: ParsedCommandLine,
   return at !== undefined && at >= Date.now() - windowMs;
 }
 
+/** `remediate file`: what the session's recent fileinfo of the target reported (its digest and size). */
+function fileinfoOfTarget(tracked: Tracked, windowMs: number) {
+  const { parsed, session } = tracked;
+  if (String(parsed.flags.type ?? parsed.positional[0]) !== "file") return undefined;
+  const target = String(parsed.flags.target ?? parsed.positional[1] ?? "");
+  const path = session.cwd !== null && !target.startsWith("/") ? posix.join(session.cwd, target) : target;
+  const found = session.fileinfo.get(path);
+  if (found === undefined || found.at < Date.now() - windowMs) return undefined;
+  const { sha256, size } = found.data;
+  if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256) || !Number.isSafeInteger(size))
+    return undefined;
+  return { path: posix.normalize(path), sha256, size: size as number };
+}
+
 const announceSchema = z.strictObject({
   path: z.string().min(1).max(4096),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -111,10 +125,12 @@ export class RemediationExchange {
   openSlot(tracked: Tracked): QuarantineBody {
     const slot: Slot = { id: `Q-${randomUUID()}`, tracked, transfers: [] };
     this.#slots.set(slot.id, slot);
+    const expected = fileinfoOfTarget(tracked, this.#limits.prerequisiteWindowMs);
     return {
       path: `/v1/agent/quarantine/${slot.id}`,
       maxFiles: MAX_QUARANTINE_FILES,
       maxBytes: this.#limits.maxGetfileBytes,
+      ...(expected === undefined ? {} : { expected: [expected] }),
     };
   }
 
