@@ -445,6 +445,10 @@ export class CommandRunner {
       if ("itemId" in settled && settled.itemId !== undefined) tracked.entry.itemId = settled.itemId;
       if ("error" in settled && settled.error !== undefined) error = settled.error;
     }
+    if (tracked.entry.name === "remediate" && (result.status !== "completed" || status !== "completed")) {
+      const itemId = await this.remediation.recordUnfinished(tracked, status).catch(() => undefined);
+      if (itemId !== undefined) tracked.entry.itemId = itemId;
+    }
     if (tracked.entry.name === "run" && result.status === "completed" && status === "completed") {
       const stored = await storeRunOutput(this.#deps.vault, tracked, data);
       data = stored.data;

@@ -167,11 +167,15 @@ export class RemediationExchange {
   }
 
   /** What the vault stored for the command's quarantine slot: only items it really holds. */
-  async quarantined(tracked: Tracked): Promise<{ items: QuarantineItem[]; error?: Failure }> {
+  async quarantined(
+    tracked: Tracked,
+    partial = false,
+  ): Promise<{ items: QuarantineItem[]; error?: Failure }> {
     const slot = [...this.#slots.values()].find((s) => s.tracked === tracked);
     const items: QuarantineItem[] = [];
     for (const { transfer, mode } of slot?.transfers ?? []) {
       const outcome = await transfer.outcome();
+      if (outcome.itemId === undefined && partial) continue;
       if (outcome.itemId === undefined)
         return {
           items,
@@ -280,6 +284,29 @@ export class RemediationExchange {
       items,
     });
     return { data: { ...data, items }, itemId: items[0]?.itemId };
+  }
+
+  /**
+   * A remediate that ended before it finished (a step failed, cancelled, timed out) after some files went
+   * into the vault: those items and the end are stated all the same, so the device's own record of the
+   * steps it took can still be undone. Nothing is stated when nothing was stored.
+   */
+  async recordUnfinished(tracked: Tracked, status: string): Promise<string | undefined> {
+    const { items } = await this.quarantined(tracked, true);
+    if (items.length === 0) return undefined;
+    const { entry, session } = tracked;
+    await this.#vault.recordRemediation(tracked.principal, {
+      remediationId: entry.id,
+      caseId: session.caseId,
+      deviceId: session.deviceId,
+      sessionId: session.id,
+      cmdId: entry.id,
+      type: String(tracked.parsed.flags.type ?? tracked.parsed.positional[0] ?? ""),
+      target: String(tracked.parsed.flags.target ?? tracked.parsed.positional[1] ?? "").slice(0, 4096),
+      steps: [{ action: "ended", outcome: status, note: "the device's own record holds the steps it took" }],
+      items,
+    });
+    return items[0]?.itemId;
   }
 
   async recordUndo(tracked: Tracked, data: Record<string, unknown> | undefined) {
