@@ -11,12 +11,8 @@ import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
 import { type AuthorizationPhase, type AuthorizerDeps, authorizeCommand } from "./authorize.js";
 import type { LiveLimits } from "./limits.js";
-import {
-  prerequisiteRan,
-  RemediationExchange,
-  remediationPrerequisite,
-  rememberCompleted,
-} from "./remediation.js";
+import { prerequisiteRan, remediationPrerequisite, rememberCompleted } from "./prerequisites.js";
+import { RemediationExchange } from "./remediation.js";
 import { prepareRun, recordRunScript, storeRunOutput } from "./run-script.js";
 import { type CommandEntry, type CommandEvent, FINAL_STATUSES, type LiveSession } from "./session.js";
 import {
