@@ -1,3 +1,22 @@
+export type {
+  ActionState,
+  ActionStep,
+  ActionView,
+  QueueActionBody,
+  QueueBatchBody,
+} from "./actions.js";
+export {
+  ACTION_ROUTES,
+  actionSchema,
+  actionStateSchema,
+  actionStepSchema,
+  actionStepStateSchema,
+  batchStepBodySchema,
+  cancelActionBodySchema,
+  listActionsQuerySchema,
+  queueActionBodySchema,
+  queueBatchBodySchema,
+} from "./actions.js";
 export {
   deviceFactsBodySchema,
   deviceIdSchema,

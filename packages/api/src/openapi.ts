@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ACTION_ROUTES } from "./actions.js";
 import { LIVE_ROUTES } from "./live.js";
 import { problemDetailsSchema } from "./problem.js";
 import { REQUEST_ID_HEADER, UPLOAD_DIGEST_HEADER } from "./requests.js";
@@ -99,7 +100,11 @@ function openApiPath(path: string): string {
 /** The OpenAPI 3.1 document of the server's API, built from the route table (what /openapi.json serves). */
 export function openApiDocument(version = "0.1.0"): OpenApiDocument {
   const paths: OpenApiDocument["paths"] = {};
-  for (const route of [...Object.values(ROUTES), ...Object.values(LIVE_ROUTES)] as RouteSpec[]) {
+  for (const route of [
+    ...Object.values(ROUTES),
+    ...Object.values(LIVE_ROUTES),
+    ...Object.values(ACTION_ROUTES),
+  ] as RouteSpec[]) {
     const path = openApiPath(route.path);
     paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation(route) };
   }

@@ -3,10 +3,16 @@ export { createVaultClient } from "./client.js";
 export type { TlsIdentity } from "./identity.js";
 export { parseTlsIdentity } from "./identity.js";
 export type {
+  ActionFilter,
+  ActionState,
+  ActionStep,
+  ActionView,
   LiveClient,
   LiveCommand,
   LiveCommandEvent,
   LiveCommandStatus,
   LiveSessionView,
+  QueueActionRequest,
+  QueueBatchRequest,
 } from "./live.js";
 export { createLiveClient } from "./live.js";

@@ -1,5 +1,8 @@
 import { createInterface } from "node:readline";
 import {
+  ACTION_ROUTES,
+  type ActionState,
+  type ActionView,
   LIVE_ROUTES,
   type LiveCommand,
   type LiveCommandEvent,
@@ -15,7 +18,14 @@ import { type CallInput, callRoute } from "./route-call.js";
 import { Transport } from "./transport.js";
 import type { LibraryFile } from "./types.js";
 
-export type { LiveCommand, LiveCommandEvent, LiveSessionView } from "@custody/api";
+export type {
+  ActionState,
+  ActionStep,
+  ActionView,
+  LiveCommand,
+  LiveCommandEvent,
+  LiveSessionView,
+} from "@custody/api";
 /** How a command stands in the log: queued, running, then completed, failed, cancelled or timed-out. */
 export type LiveCommandStatus = LiveCommand["status"];
 
@@ -32,7 +42,35 @@ export interface LiveClient {
   cancel(cmdId: string, reason?: string): Promise<LiveCommand>;
   /** The live-response library (the console's `library`). */
   library(): Promise<LibraryFile[]>;
+  /** Queues one device command for a device, online or not (`expiresInMs`: the server's 3 days by default). */
+  queueAction(request: QueueActionRequest): Promise<ActionView>;
+  /** Queues a batch of putfile, run and getfile lines, run in order, stopping at the first failure. */
+  queueBatch(request: QueueBatchRequest): Promise<ActionView>;
+  /** The caller's queued actions, oldest first. */
+  actions(filter?: ActionFilter): Promise<ActionView[]>;
+  action(actionId: string): Promise<ActionView>;
+  cancelAction(actionId: string, reason?: string): Promise<ActionView>;
   close(): void;
+}
+
+export interface QueueActionRequest {
+  deviceId: string;
+  caseId: string;
+  line: string;
+  expiresInMs?: number;
+}
+
+export interface QueueBatchRequest {
+  deviceId: string;
+  caseId: string;
+  steps: readonly string[];
+  expiresInMs?: number;
+}
+
+export interface ActionFilter {
+  deviceId?: string;
+  caseId?: string;
+  state?: ActionState;
 }
 
 /** A line of events is small rows; past this the client stops reading. */
@@ -64,8 +102,23 @@ export function createLiveClient(options: VaultClientOptions): LiveClient {
     cancel: (cmdId, reason) =>
       call(LIVE_ROUTES.cancelCommand, { ...params(cmdId), body: reason === undefined ? {} : { reason } }),
     library: () => call(ROUTES.listLibrary, {}),
+    queueAction: (request) => call(ACTION_ROUTES.queueAction, { body: request }),
+    queueBatch: ({ steps, ...rest }) =>
+      call(ACTION_ROUTES.queueBatch, { body: { ...rest, steps: steps.map((line) => ({ line })) } }),
+    actions: (filter) => call(ACTION_ROUTES.listActions, { query: actionQuery(filter) }),
+    action: (actionId) => call(ACTION_ROUTES.showAction, params(actionId)),
+    cancelAction: (actionId, reason) =>
+      call(ACTION_ROUTES.cancelAction, { ...params(actionId), body: reason === undefined ? {} : { reason } }),
     close: () => transport.close(),
   };
+}
+
+function actionQuery(filter: ActionFilter | undefined): Record<string, string> {
+  const query: Record<string, string> = {};
+  if (filter?.deviceId !== undefined) query.device = filter.deviceId;
+  if (filter?.caseId !== undefined) query.case = filter.caseId;
+  if (filter?.state !== undefined) query.state = filter.state;
+  return query;
 }
 
 async function* events(

@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import type { ZodType } from "zod";
 import { authenticate, clientAddress, type PrincipalKind, refuseUnverifiedPeer } from "./auth.js";
 import { consoleRoutes, loadConsoleAssets } from "./console.js";
+import { type ActionQueueLimits, registerActionQueue } from "./live/actions/index.js";
 import { AgentHub, type AgentTimeouts } from "./live/agent-hub.js";
 import { deviceRoutes } from "./live/device-routes.js";
 import { DEFAULT_ENROLL_LIMITS, type EnrollLimits, enrollRoute } from "./live/enroll.js";
@@ -41,6 +42,8 @@ export interface AppOptions {
   enrollLimits?: Partial<EnrollLimits>;
   /** Live-response session limits (the source document's by default). */
   liveLimits?: Partial<LiveLimits>;
+  /** The action queue: how long actions wait for their device (3 days by default, 30 at most). */
+  actionLimits?: Partial<ActionQueueLimits>;
   agentTimeouts?: Partial<AgentTimeouts>;
 }
 
@@ -136,11 +139,19 @@ function configure(app: FastifyInstance, options: AppOptions, hub: AgentHub): vo
   enrollRoute(app, vault, { ...DEFAULT_ENROLL_LIMITS, ...options.enrollLimits });
   deviceRoutes(app, ctx, hub);
   libraryRoutes(app, ctx);
-  registerLiveSessions(app, {
+  const isLiveResponseOn = async () => vault.liveResponseEnabled;
+  const live = registerLiveSessions(app, {
     vault,
     hub,
-    isLiveResponseOn: async () => vault.liveResponseEnabled,
+    isLiveResponseOn,
     ...(options.liveLimits === undefined ? {} : { limits: options.liveLimits }),
+  });
+  registerActionQueue(app, {
+    vault,
+    hub,
+    live,
+    isLiveResponseOn,
+    ...(options.actionLimits === undefined ? {} : { limits: options.actionLimits }),
   });
 }
 

@@ -1,4 +1,6 @@
 export { AllowList } from "./allow-list.js";
+export type { ActionQueueLimits } from "./live/actions/index.js";
+export { DEFAULT_ACTION_LIMITS } from "./live/actions/index.js";
 export type { EnrollLimits } from "./live/enroll.js";
 export type { DeviceHub, DeviceStatus, ServerFrameType } from "./live/hub.js";
 export type { CommandEntry, LiveLimits, SessionView } from "./live/sessions/index.js";

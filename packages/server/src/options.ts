@@ -1,6 +1,7 @@
 import type { Clock } from "@custody/core";
 import type { Vault } from "@custody/vault";
 import type { Logger } from "pino";
+import type { ActionQueueLimits } from "./live/actions/index.js";
 import type { AgentTimeouts } from "./live/agent-hub.js";
 import type { EnrollLimits } from "./live/enroll.js";
 import type { LiveLimits } from "./live/sessions/index.js";
@@ -71,6 +72,8 @@ export interface ServerOptions {
   enrollLimits?: Partial<EnrollLimits>;
   /** Live-response session limits (10 sessions, 1 per person, 1 per device, idle 30 min, getfile 750 MiB). */
   liveLimits?: Partial<LiveLimits>;
+  /** The action queue: how long actions wait for their device (3 days by default, 30 at most). */
+  actionLimits?: Partial<ActionQueueLimits>;
   /** Agent liveness: ping every `pingIntervalMs` (20 s), cut after `pongTimeoutMs` (10 s) without a pong. */
   agentTimeouts?: Partial<AgentTimeouts>;
 }

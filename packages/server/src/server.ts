@@ -56,6 +56,7 @@ export async function startServer(options: ServerOptions): Promise<CustodyServer
     clock,
     ...(options.enrollLimits === undefined ? {} : { enrollLimits: options.enrollLimits }),
     ...(options.liveLimits === undefined ? {} : { liveLimits: options.liveLimits }),
+    ...(options.actionLimits === undefined ? {} : { actionLimits: options.actionLimits }),
     ...(options.agentTimeouts === undefined ? {} : { agentTimeouts: options.agentTimeouts }),
     onRevocation: () => {
       built?.hub.recheck();

@@ -6,6 +6,7 @@ describe("@custody/server public surface", () => {
     expect(Object.keys(server).sort()).toEqual(
       [
         "AllowList",
+        "DEFAULT_ACTION_LIMITS",
         "DEFAULT_LIMITS",
         "DEFAULT_LIVE_LIMITS",
         "SERVER_FILE",

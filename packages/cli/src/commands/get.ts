@@ -34,7 +34,8 @@ FILE is never overwritten. --out - writes to stdout (no such guarantee).`,
   },
 };
 
-async function copyVerified(stream: NodeJS.ReadableStream, target: string): Promise<void> {
+/** Streams to a temporary name, then links it to `target` (never over an existing file) and syncs its folder. */
+export async function copyVerified(stream: NodeJS.ReadableStream, target: string): Promise<void> {
   const temp = `${target}.partial-${process.pid}`;
   try {
     await pipeline(stream, createWriteStream(temp, { flags: "wx", mode: 0o600, flush: true }));

@@ -10,6 +10,14 @@ import {
 } from "./access.js";
 import { acquireCommand } from "./acquire.js";
 import { acquireAzureVmCommand } from "./acquire-azure-vm.js";
+import {
+  actionsBatchCommand,
+  actionsCancelCommand,
+  actionsListCommand,
+  actionsQueueCommand,
+  actionsResultCommand,
+  actionsShowCommand,
+} from "./actions.js";
 import { agentEnrollCommand, agentPolicyCommand, agentRunCommand } from "./agent.js";
 import {
   auditAcceptTailCommand,
@@ -60,6 +68,12 @@ export const commands: readonly CommandSpec[] = [
   accessWhoamiCommand,
   acquireCommand,
   acquireAzureVmCommand,
+  actionsBatchCommand,
+  actionsCancelCommand,
+  actionsListCommand,
+  actionsQueueCommand,
+  actionsResultCommand,
+  actionsShowCommand,
   agentEnrollCommand,
   agentPolicyCommand,
   agentRunCommand,

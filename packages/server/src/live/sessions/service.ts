@@ -52,7 +52,16 @@ export class LiveSessions {
     this.#recheck.unref();
   }
 
-  async open(principal: AuthenticatedPrincipal, deviceId: string, caseId: string): Promise<SessionView> {
+  /**
+   * Opens a session for `principal`. A queued action's session (`forAction`) is not counted against the
+   * person's own limit: it runs while its analyst may be in another session.
+   */
+  async open(
+    principal: AuthenticatedPrincipal,
+    deviceId: string,
+    caseId: string,
+    options: { forAction?: string } = {},
+  ): Promise<SessionView> {
     assertId(deviceId, "device");
     assertId(caseId, "case");
     const session: LiveSession = {
@@ -65,9 +74,12 @@ export class LiveSessions {
       cwd: null,
       commands: [],
       fileinfo: new Map(),
+      ...(options.forAction === undefined ? {} : { forAction: options.forAction }),
     };
     // Checked and reserved in one synchronous step: parallel opens cannot both pass a limit.
-    const refusal = this.#limitRefusal(principal, deviceId) ?? this.#deviceRefusal(deviceId);
+    const refusal =
+      this.#limitRefusal(principal, deviceId, options.forAction !== undefined) ??
+      this.#deviceRefusal(deviceId);
     if (refusal === undefined) this.#open.set(session.id, session);
     try {
       await this.#options.vault.decideLive(principal, {
@@ -77,7 +89,12 @@ export class LiveSessions {
           { action: "live.basic", resource: { kind: "case", caseId } },
         ],
         target: `device:${deviceId}`,
-        details: { sessionId: session.id, caseId, deviceId },
+        details: {
+          sessionId: session.id,
+          caseId,
+          deviceId,
+          ...(options.forAction === undefined ? {} : { actionId: options.forAction }),
+        },
         ...(refusal === undefined ? await this.#settingRefusal() : { refusal }),
       });
     } catch (error) {
@@ -174,7 +191,19 @@ export class LiveSessions {
     });
   }
 
-  #limitRefusal(principal: AuthenticatedPrincipal, deviceId: string): CustodyError | undefined {
+  /** Whether a session could open on the device now (connected, approved, within the device and server limits). */
+  available(deviceId: string): boolean {
+    return (
+      this.#limitRefusal(undefined, deviceId, true) === undefined &&
+      this.#deviceRefusal(deviceId) === undefined
+    );
+  }
+
+  #limitRefusal(
+    principal: AuthenticatedPrincipal | undefined,
+    deviceId: string,
+    forAction: boolean,
+  ): CustodyError | undefined {
     const open = [...this.#open.values()];
     const onDevice = open.filter((s) => s.deviceId === deviceId);
     if (onDevice.length >= this.limits.sessionsPerDevice) {
@@ -188,8 +217,8 @@ export class LiveSessions {
         },
       );
     }
-    const mine = open.filter((s) => s.principal.id === principal.id);
-    if (mine.length >= this.limits.sessionsPerUser) {
+    const mine = open.filter((s) => s.principal.id === principal?.id && s.forAction === undefined);
+    if (principal !== undefined && !forAction && mine.length >= this.limits.sessionsPerUser) {
       const held = mine[0] as LiveSession;
       return limit("per-user", `${principal.id} already holds session ${held.id} (on ${held.deviceId})`, {
         sessionId: held.id,

@@ -68,6 +68,8 @@ export interface LiveSession {
   transcriptItemId?: string;
   /** Command ids in submission order. */
   commands: string[];
+  /** The queued action this session runs (it does not count against its analyst's own session limit). */
+  forAction?: string;
   /** `fileinfo` results by path, for getfile's prerequisite. */
   fileinfo: Map<string, { at: number; cmdId: string; data: Record<string, unknown> }>;
 }
