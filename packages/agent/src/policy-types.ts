@@ -18,4 +18,13 @@ export interface AgentPolicy {
   unsignedScripts?: boolean | undefined;
   /** YARA rules `analyze` scans with (a file, or a folder of *.yar/*.yara), where the tool is installed. */
   yaraRules?: string;
+  /** remediate/undo: where the system's configuration lives, and paths never removed or rewritten. */
+  remediation?: RemediationPolicy | undefined;
+}
+
+export interface RemediationPolicy {
+  /** Unit files, cron and autostart entries are looked up under this root ("/" unless a test says otherwise). */
+  systemRoot?: string | undefined;
+  /** Absolute paths (and everything under them) remediation never deletes or rewrites; a default list when absent. */
+  protect?: string[] | undefined;
 }

@@ -30,6 +30,12 @@ export const agentPolicySchema = z.strictObject({
   /** Whether `run` may run a library script that carries no signature (when the vault allows it too). */
   unsignedScripts: z.boolean().optional(),
   yaraRules: absolutePath.optional(),
+  remediation: z
+    .strictObject({
+      systemRoot: absolutePath.optional(),
+      protect: z.array(absolutePath).max(1024).optional(),
+    })
+    .optional(),
 });
 
 /** What a new device runs with: basic commands and getfile, the shadow files never read. */

@@ -203,6 +203,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
     params: ["type", "target"],
     required: 2,
     switches: ["auto"],
+    platforms: ["linux"],
     columns: ["id", "type", "target", "step", "outcome", "itemId"],
   }),
   undo: advanced({
@@ -210,6 +211,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
     usage: "undo ID",
     params: ["id"],
     required: 1,
+    platforms: ["linux"],
     columns: ["id", "type", "target", "step", "outcome"],
   }),
   analyze: advanced({

@@ -94,6 +94,57 @@ export const scriptSchema = z.strictObject({
   allowUnsigned: z.boolean(),
 });
 
+/** `remediate`: where the agent announces each file it quarantines before deleting (a transfer comes back). */
+export const quarantineSchema = z.strictObject({
+  path: z.string().regex(/^\/v1\/agent\/quarantine\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+  maxFiles: z.number().int().positive().max(64),
+  maxBytes: z.number().int().positive(),
+  /**
+   * What the session's prerequisite (`fileinfo`) reported of a file: the agent announces that digest
+   * without hashing the file once more, and the upload checks the whole file against it all the same.
+   */
+  expected: z
+    .array(z.strictObject({ path: text(4096), sha256, size: z.number().int().nonnegative() }))
+    .max(16)
+    .optional(),
+});
+
+/** Bytes the agent fetches from the server (putfile's library file, undo's quarantine items), by digest. */
+export const downloadSchema = z.strictObject({
+  id,
+  path: z.string().regex(/^\/v1\/agent\/downloads\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+  sha256,
+  size: z.number().int().nonnegative(),
+});
+
+/** One step a remediation took, as the agent reports it; undo gets the steps back (with downloads). */
+export const remediationStepSchema = z.strictObject({
+  action: z.enum(["quarantine", "delete", "rewrite", "kill", "stop", "disable", "unlink", "reload"]),
+  outcome: z.enum(["done", "skipped"]),
+  path: text(4096).optional(),
+  pid: z.number().int().positive().optional(),
+  unit: text(256).optional(),
+  sha256: sha256.optional(),
+  size: z.number().int().nonnegative().optional(),
+  mode: z.number().int().min(0).max(0o7777).optional(),
+  /** rewrite: the file's digest once the line was taken out (undo puts the original back only over it). */
+  afterSha256: sha256.optional(),
+  /** rewrite: the line taken out (1-based) and its text. */
+  line: z.number().int().positive().optional(),
+  text: text(4096).optional(),
+  linkTarget: text(4096).optional(),
+  note: text(1024).optional(),
+});
+
+/** undo: the remediation's steps, each quarantined file with the download of its bytes. */
+export const restoreSchema = z.strictObject({
+  remediationId: id,
+  type: z.string().max(32),
+  steps: z
+    .array(z.strictObject({ step: remediationStepSchema, download: downloadSchema.optional() }))
+    .max(128),
+});
+
 export const commandSchema = z.strictObject({
   cmdId: id,
   sessionId: id,
@@ -112,6 +163,9 @@ export const commandSchema = z.strictObject({
   transfer: transferSchema.optional(),
   script: scriptSchema.optional(),
   package: packageUploadSchema.optional(),
+  quarantine: quarantineSchema.optional(),
+  download: downloadSchema.optional(),
+  restore: restoreSchema.optional(),
 });
 
 export const ackSchema = z.union([
@@ -158,6 +212,10 @@ export type CommandBody = z.infer<typeof commandSchema>;
 export type TransferBody = z.infer<typeof transferSchema>;
 export type ScriptBody = z.infer<typeof scriptSchema>;
 export type PackageUploadBody = z.infer<typeof packageUploadSchema>;
+export type QuarantineBody = z.infer<typeof quarantineSchema>;
+export type DownloadBody = z.infer<typeof downloadSchema>;
+export type RemediationStep = z.infer<typeof remediationStepSchema>;
+export type RestoreBody = z.infer<typeof restoreSchema>;
 export type AckBody = z.infer<typeof ackSchema>;
 export type RowsBody = z.infer<typeof rowsSchema>;
 export type ResultBody = z.infer<typeof resultSchema>;

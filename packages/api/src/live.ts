@@ -259,4 +259,35 @@ export const LIVE_ROUTES = {
     status: 202,
     response: liveCommandSchema,
   },
+  quarantine: {
+    ...authenticated,
+    operation: "quarantine",
+    method: "POST",
+    path: "/v1/agent/quarantine/:id",
+    summary:
+      "A remediating device announces a file it will delete or rewrite ({path, sha256, size, mode}); the answer is a transfer bound to that digest, filled like a getfile's",
+    params: liveIdParamsSchema,
+    body: z.object({ path: z.string(), sha256: z.string(), size: z.number().int(), mode: z.number().int() }),
+    bodyLimit: "json",
+    status: 201,
+    response: z.object({
+      id: z.string(),
+      path: z.string(),
+      expectedSha256: z.string(),
+      expectedSize: z.number().int(),
+      maxBytes: z.number().int(),
+    }),
+  },
+  download: {
+    ...authenticated,
+    operation: "download",
+    method: "GET",
+    path: "/v1/agent/downloads/:id",
+    summary:
+      "Bytes the server offered the device for a command (putfile's library file, undo's quarantine items), once, checked against their digest on the device",
+    params: liveIdParamsSchema,
+    bodyLimit: "empty",
+    status: 200,
+    response: z.object({}),
+  },
 } as const satisfies Record<string, LiveRouteSpec>;

@@ -45,6 +45,7 @@ let genuine: SignedCustodyReport;
 /** A genuine proof, against the report's checkpoint, of an event about another item. */
 let foreign: InclusionProofBundle;
 let liveForeign: InclusionProofBundle;
+let remediationForeign: InclusionProofBundle;
 /** A genuine proof of the report's first event, against an older checkpoint. */
 let older: InclusionProofBundle;
 
@@ -121,6 +122,15 @@ async function appendHistory(log: AuditLog, a: ItemRecord, b: ItemRecord): Promi
     reason: "allowed",
     details: { sessionId: "S-1", caseId: "case-A", cmdId: "C-1", line: "processes" },
   });
+  // a remediation of case-A that quarantined another item: it belongs only to that item's report
+  await log.append({
+    actor: "alice",
+    action: "remediation.recorded",
+    target: "device:D-1",
+    outcome: "allow",
+    reason: "file /tmp/x remediated",
+    details: { remediationId: "C-2", caseId: "case-A", cmdId: "C-2", itemIds: ["0".repeat(64)] },
+  });
 }
 
 beforeAll(async () => {
@@ -144,6 +154,8 @@ beforeAll(async () => {
   foreign = (await log.proveInclusions([2], checkpoint))[0] as InclusionProofBundle;
   const live = all.find((record) => record.action === "live.command") as AuditRecord;
   liveForeign = (await log.proveInclusions([live.seq], checkpoint))[0] as InclusionProofBundle;
+  const remediation = all.find((record) => record.action === "remediation.recorded") as AuditRecord;
+  remediationForeign = (await log.proveInclusions([remediation.seq], checkpoint))[0] as InclusionProofBundle;
   await log.close();
   const report: CustodyReport = {
     format: "custody.report/v2",
@@ -203,7 +215,7 @@ describe("custody report v2: a genuine report", () => {
     expect(result.target).toBe(itemAuditTarget(genuine.report.item.record));
     expect(result.events).toBe(8);
     expect(result.state).toEqual(genuine.report.item.state);
-    expect(result.checkpoint.treeSize).toBe(12);
+    expect(result.checkpoint.treeSize).toBe(13);
     expect(result.signer).toContain("vault-signer");
   });
 
@@ -305,6 +317,14 @@ describe("custody report v2: the attacker's edits are refused", () => {
       r.proofs.push(liveForeign);
     });
     await refused(signed, "ERR_PROOF_INVALID", /\(live\.command\) is about device:D-1/);
+  });
+
+  it("adds a remediation record of the same case that names another quarantine item: refused", async () => {
+    const signed = await forge((r) => {
+      r.events.push(remediationForeign.record);
+      r.proofs.push(remediationForeign);
+    });
+    await refused(signed, "ERR_PROOF_INVALID", /\(remediation\.recorded\) is about device:D-1/);
   });
 
   it("states that the hold was released, or a shorter retention, or a purge: the facts disagree", async () => {

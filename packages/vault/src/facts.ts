@@ -2,6 +2,7 @@ import { isoTimestampSchema, sha256HexSchema } from "@custody/core";
 import { z } from "zod";
 import { DEVICE_FACT, deviceFactSchemas } from "./device-facts.js";
 import { LIBRARY_FACT, libraryFactSchemas } from "./library-facts.js";
+import { REMEDIATION_FACT, remediationFactSchemas } from "./remediation-facts.js";
 import { RESPONSE_FACT, responseFactSchemas } from "./response-facts.js";
 
 /**
@@ -27,6 +28,7 @@ export const FACT = {
   ...DEVICE_FACT,
   ...LIBRARY_FACT,
   ...RESPONSE_FACT,
+  ...REMEDIATION_FACT,
 } as const;
 
 export type FactAction = (typeof FACT)[keyof typeof FACT];
@@ -92,6 +94,7 @@ export const factSchemas = {
   ...deviceFactSchemas,
   ...libraryFactSchemas,
   ...responseFactSchemas,
+  ...remediationFactSchemas,
 } as const;
 
 export type FactDetails<A extends FactAction> = z.infer<(typeof factSchemas)[A]>;

@@ -3,6 +3,7 @@ import { CustodyError } from "@custody/core";
 import { DeviceLedger, isDeviceFact } from "./device-facts.js";
 import { FACT, type FactAction, type FactDetails, factSchemas } from "./facts.js";
 import { isLibraryFact, LibraryLedger } from "./library-facts.js";
+import { isRemediationFact, RemediationLedger } from "./remediation-facts.js";
 import { isResponseFact, ResponseLedger } from "./response-facts.js";
 
 /** What the log says of one item. The full record travels with the bytes and must hash to recordSha256. */
@@ -50,6 +51,8 @@ export class Ledger {
   readonly library = new LibraryLedger();
   /** The hash lists and isolated devices (live-response actions). */
   readonly response = new ResponseLedger();
+  /** Remediations and their undo (live-response actions). */
+  readonly remediations = new RemediationLedger();
   /** Fingerprint of the vault signer the log installed last. */
   currentSigner: string | undefined;
   /** The seq of the newest revocation fact (-1: none); a shared CRL is numbered by it. */
@@ -71,6 +74,7 @@ export class Ledger {
     if (isDeviceFact(record.action)) this.#applyDevice(record);
     else if (isLibraryFact(record.action)) this.library.apply(record);
     else if (isResponseFact(record.action)) this.response.apply(record);
+    else if (isRemediationFact(record.action)) this.remediations.apply(record);
     else this.#apply(record, record.action);
   }
 

@@ -11,6 +11,7 @@ import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { itemRequest } from "./evidence-ops.js";
 import { FACT, itemTarget } from "./facts.js";
+import { isRemediationFact } from "./remediation-facts.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
 
 /**
@@ -30,6 +31,11 @@ export async function buildCustodyReport(
     const live: AuditRecord[] = [];
     for await (const record of ctx.guard.records()) {
       if (isLiveRecordOfCase(record, entry.caseId)) live.push(record);
+      // a remediation that quarantined this item, and its undo, are part of the item's history
+      if (isRemediationOfItem(record, entry.caseId, entry.id)) {
+        events.push(record);
+        continue;
+      }
       if (record.target !== target) continue;
       // Bytes purged and ingested again into the same case start a new history.
       if (record.action === FACT.purged && record.seq < entry.ingestedSeq) events = [];
@@ -79,6 +85,17 @@ function isLiveRecordOfCase(record: AuditRecord, caseId: string): boolean {
     record.action.startsWith("live.") &&
     record.details.caseId === caseId &&
     typeof record.details.sessionId === "string"
+  );
+}
+
+/** A remediation fact (recorded, undone) of one case whose quarantine items include `id`. */
+function isRemediationOfItem(record: AuditRecord, caseId: string, id: string): boolean {
+  return (
+    isRemediationFact(record.action) &&
+    record.outcome === "allow" &&
+    record.details.caseId === caseId &&
+    Array.isArray(record.details.itemIds) &&
+    record.details.itemIds.includes(id)
   );
 }
 

@@ -95,6 +95,15 @@ import {
 } from "./live-ops.js";
 import { openVaultParts, type VaultOpenOptions } from "./open.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
+import type { RemediationState } from "./remediation-facts.js";
+import {
+  quarantineBytes,
+  type RemediationFact,
+  type RemediationUndoneFact,
+  recordRemediation,
+  recordRemediationUndone,
+  remediationForUndo,
+} from "./remediation-ops.js";
 import { buildCustodyReport } from "./report-builder.js";
 import type { ItemRef } from "./resolve.js";
 import type { HashEntry, HashListName, IsolationState } from "./response-facts.js";
@@ -681,6 +690,25 @@ export class Vault {
   }
   recordIsolation(principal: AuthenticatedPrincipal, fact: IsolationFact): Promise<IsolationState> {
     return recordIsolation(this.#ctx, principal, fact);
+  }
+
+  // Remediations and undo (remediation-ops.ts): facts once the device reported them done.
+  recordRemediation(principal: AuthenticatedPrincipal, fact: RemediationFact): Promise<RemediationState> {
+    return recordRemediation(this.#ctx, principal, fact);
+  }
+  recordRemediationUndone(
+    principal: AuthenticatedPrincipal,
+    fact: RemediationUndoneFact,
+  ): Promise<RemediationState> {
+    return recordRemediationUndone(this.#ctx, principal, fact);
+  }
+  /** The remediation an undo in `caseId` names (ERR_NOT_FOUND for another case's, ERR_REMEDIATION_REFUSED once undone). */
+  remediationForUndo(id: string, caseId: string): RemediationState {
+    return remediationForUndo(this.#ctx, id, caseId);
+  }
+  /** A quarantine item's bytes, for an undo the server has authorized (no caller view: the server's). */
+  quarantineBytes(remediationId: string, itemId: string): Promise<Readable> {
+    return quarantineBytes(this.#ctx, remediationId, itemId);
   }
 
   async close(): Promise<void> {

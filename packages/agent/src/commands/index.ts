@@ -2,7 +2,14 @@ import { lstat, realpath } from "node:fs/promises";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
 import type { AgentPolicy } from "../policy-types.js";
 import { bindArguments } from "../registry.js";
-import type { PackageUploadBody, ScriptBody, TransferBody } from "../schemas.js";
+import type {
+  DownloadBody,
+  PackageUploadBody,
+  QuarantineBody,
+  RestoreBody,
+  ScriptBody,
+  TransferBody,
+} from "../schemas.js";
 import { analyzeFile } from "./analyze/index.js";
 import { type CollectorSignerSource, collectOnDevice, type PackageUploader } from "./collect.js";
 import { collectedRows, isCollectedCommand } from "./collected.js";
@@ -13,7 +20,11 @@ import { findFile } from "./findfile.js";
 import { getFile, type Uploader } from "./getfile.js";
 import { isolate, type Peer, release } from "./isolate.js";
 import { checkedPath } from "./paths.js";
+import { putFile } from "./putfile.js";
 import { registry } from "./registry-query.js";
+import type { ServerExchange } from "./remediate/exchange.js";
+import { remediate } from "./remediate/run.js";
+import { undoRemediation } from "./remediate/undo.js";
 import { runScript } from "./run.js";
 import { splitScriptArguments } from "./script-args.js";
 import { checkScript } from "./script-check.js";
@@ -48,6 +59,30 @@ export interface RunCommandOptions {
     uploader: PackageUploader;
     signer: CollectorSignerSource;
   };
+  /** remediate, undo, putfile: the command's id, the agent's folder, its own files, the server's side. */
+  cmdId?: string;
+  agentDir?: string;
+  own?: readonly string[];
+  exchange?: ServerExchange;
+  quarantine?: QuarantineBody;
+  download?: DownloadBody;
+  restore?: RestoreBody;
+}
+
+function agentDirOf(options: RunCommandOptions): string {
+  if (options.agentDir === undefined || options.cmdId === undefined)
+    throw new CustodyError("ERR_PROTOCOL", "this agent runs without a folder for remediations and files");
+  return options.agentDir;
+}
+
+function remediationRows(data: { steps: Row[] } & Row): Row[] {
+  return data.steps.map((step) => ({
+    id: data.id,
+    type: data.type,
+    target: data.target,
+    step: step.action,
+    ...step,
+  }));
 }
 
 async function cd(input: string, options: RunCommandOptions): Promise<Row> {
@@ -160,6 +195,42 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
         uploader: options.collect?.uploader,
         signer: options.collect?.signer,
       });
+    case "putfile":
+      return yield* single(
+        putFile(String(args.name), {
+          agentDir: agentDirOf(options),
+          overwrite: args.overwrite === true,
+          signal: options.signal,
+          download: options.download,
+          exchange: options.exchange,
+        }),
+      );
+    case "remediate":
+    case "undo": {
+      const common = {
+        signal: options.signal,
+        policy: options.policy,
+        agentDir: agentDirOf(options),
+        own: options.own ?? [],
+      };
+      const data =
+        command.name === "remediate"
+          ? await remediate(String(args.type), String(args.target), {
+              ...common,
+              cmdId: options.cmdId as string,
+              cwd: options.cwd,
+              quarantine: options.quarantine,
+              exchange: options.exchange,
+              upload: options.upload,
+            })
+          : await undoRemediation(String(args.id), {
+              ...common,
+              restore: options.restore,
+              exchange: options.exchange,
+            });
+      for (const row of remediationRows(data)) yield row;
+      return data;
+    }
     case "drivers":
       return yield* each(drivers(), options.signal);
     case "registry":
@@ -175,3 +246,5 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
 export type { CollectorSignerSource, PackageUploader } from "./collect.js";
 export type { Uploader } from "./getfile.js";
 export type { Peer } from "./isolate.js";
+export { resetWorkDir, workDir } from "./putfile.js";
+export type { QuarantineFile, ServerExchange } from "./remediate/exchange.js";

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, silentLogger } from "@custody/core";
+import { resetWorkDir } from "../commands/putfile.js";
 import { DEFAULT_POLICY_PATH, loadAgentPolicy } from "../policy.js";
 import { backoffDelayMs } from "./backoff.js";
 import { collectorSigner } from "./collector.js";
@@ -29,6 +30,8 @@ export async function runAgent(options: RunAgentOptions = {}): Promise<void> {
   const identity = await loadIdentity(dir);
   const { policy, hash } = await loadAgentPolicy(options.policyPath ?? DEFAULT_POLICY_PATH);
   const executed = await ExecutedCommands.open(dir);
+  // files put there by putfile last one run of the agent
+  await resetWorkDir(dir);
   logger.info(
     { deviceId: identity.state.deviceId, server: identity.state.serverUrl, policyHash: hash },
     "agent starting",
@@ -40,6 +43,7 @@ export async function runAgent(options: RunAgentOptions = {}): Promise<void> {
       identity,
       policy,
       policyHash: hash,
+      policyPath: options.policyPath ?? DEFAULT_POLICY_PATH,
       executed,
       collectorSigner: signer,
       logger,

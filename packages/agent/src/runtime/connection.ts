@@ -17,6 +17,7 @@ import {
 } from "../schemas.js";
 import { SequenceChecker, SequenceCounter } from "../sequence.js";
 import { AGENT_VERSION } from "../version.js";
+import { serverExchange } from "./exchange.js";
 import { executeCommand } from "./executor.js";
 import type { ExecutedCommands } from "./replay.js";
 import { type AgentIdentity, readNonce, writeNonce } from "./state.js";
@@ -45,6 +46,8 @@ export interface ConnectionOptions {
   signal: AbortSignal;
   /** The device's own package signer, kept across connections. */
   collectorSigner: CollectorSignerSource;
+  /** The policy file: remediation never touches it (nor the agent's folder or program). */
+  policyPath?: string;
 }
 
 interface Running {
@@ -80,6 +83,12 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
   const running = new Map<string, Running>();
   const upload = transferUploader(identity);
   const uploadPackage = packageUploader(identity);
+  const exchange = serverExchange(identity);
+  const own = [
+    identity.dir,
+    process.execPath,
+    ...(options.policyPath === undefined ? [] : [options.policyPath]),
+  ];
   let welcomed = false;
   let queue = Promise.resolve();
   let silence: NodeJS.Timeout | undefined;
@@ -149,6 +158,9 @@ export function connectOnce(options: ConnectionOptions): Promise<{ welcomed: boo
       upload,
       packageUploader: uploadPackage,
       collectorSigner: options.collectorSigner,
+      exchange,
+      agentDir: identity.dir,
+      own,
       caPem: identity.caPem,
       serverUrl: identity.state.serverUrl,
       peer: () => {

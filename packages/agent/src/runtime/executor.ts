@@ -3,6 +3,7 @@ import type { CollectorSignerSource, PackageUploader } from "../commands/collect
 import type { Uploader } from "../commands/getfile.js";
 import { type RunCommandOptions, runCommand } from "../commands/index.js";
 import type { Peer } from "../commands/isolate.js";
+import type { ServerExchange } from "../commands/remediate/exchange.js";
 import type { AgentPolicy } from "../policy-types.js";
 import type { CommandBody, ResultBody } from "../schemas.js";
 import { MAX_ROWS_FRAME_BYTES } from "../schemas.js";
@@ -40,6 +41,10 @@ export interface ExecuteOptions {
   /** collect: how the package goes to the server, and this device's own signer. */
   packageUploader?: PackageUploader;
   collectorSigner?: CollectorSignerSource;
+  /** remediate, undo, putfile: the server's side, the agent's folder and its own files. */
+  exchange?: ServerExchange;
+  agentDir?: string;
+  own?: readonly string[];
   now?: () => number;
 }
 
@@ -102,6 +107,13 @@ export async function executeCommand(command: CommandBody, options: ExecuteOptio
             signer: options.collectorSigner,
           },
         }),
+    cmdId: command.cmdId,
+    ...(options.exchange === undefined ? {} : { exchange: options.exchange }),
+    ...(options.agentDir === undefined ? {} : { agentDir: options.agentDir }),
+    ...(options.own === undefined ? {} : { own: options.own }),
+    ...(command.quarantine === undefined ? {} : { quarantine: command.quarantine }),
+    ...(command.download === undefined ? {} : { download: command.download }),
+    ...(command.restore === undefined ? {} : { restore: command.restore }),
   };
   try {
     const generator = runCommand(command, run);

@@ -77,7 +77,7 @@ function verifySignature(report: CustodyReport, signature: string, trust: TrustO
 function checkEvents(events: readonly AuditRecord[], target: string, record: ItemRecord): void {
   let previous: number | undefined;
   for (const event of events) {
-    if (event.target !== target && !isSessionEvent(event, record)) {
+    if (event.target !== target && !isSessionEvent(event, record) && !isRemediationEvent(event, record)) {
       throw new CustodyError(
         "ERR_PROOF_INVALID",
         `event ${event.seq} (${event.action}) is about ${event.target}, not this report's item ${target}`,
@@ -117,6 +117,20 @@ function checkState(folded: ItemState, stated: ItemState): void {
  * `session` label, bound at ingest: the session's own records (`live.*`, same session and case) belong
  * to its history, so its report shows the commands that produced it.
  */
+/**
+ * A remediation quarantined the item's bytes before deleting them: its fact and its undo name the item
+ * (`itemIds`, same case), so they belong to the item's history.
+ */
+function isRemediationEvent(event: AuditRecord, record: ItemRecord): boolean {
+  const ids = event.details.itemIds;
+  return (
+    (event.action === "remediation.recorded" || event.action === "remediation.undone") &&
+    event.details.caseId === record.caseId &&
+    Array.isArray(ids) &&
+    ids.includes(record.id)
+  );
+}
+
 function isSessionEvent(event: AuditRecord, record: ItemRecord): boolean {
   const sessionId = record.labels.session;
   return (

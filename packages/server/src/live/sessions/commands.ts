@@ -12,6 +12,8 @@ import type { DeviceHub } from "../hub.js";
 import { type AuthorizationPhase, type AuthorizerDeps, authorizeCommand } from "./authorize.js";
 import type { LiveLimits } from "./limits.js";
 import { PackageUploads, settleCollect } from "./package-upload.js";
+import { prerequisiteRan, remediationPrerequisite, rememberCompleted } from "./prerequisites.js";
+import { RemediationExchange } from "./remediation.js";
 import { prepareRun, recordRunScript, storeRunOutput } from "./run-script.js";
 import { type CommandEntry, type CommandEvent, FINAL_STATUSES, type LiveSession } from "./session.js";
 import {
@@ -50,11 +52,13 @@ export class CommandRunner {
   readonly #running = new Map<string, number>();
   readonly transfers: Transfers;
   readonly packages: PackageUploads;
+  readonly remediation: RemediationExchange;
 
   constructor(deps: CommandRunnerDeps) {
     this.#deps = deps;
     this.transfers = new Transfers(deps.vault, deps.limits);
     this.packages = new PackageUploads(deps.vault, deps.limits);
+    this.remediation = new RemediationExchange(this.transfers, deps.vault, deps.limits);
     deps.hub.onFrame((deviceId, type, body) => this.#onFrame(deviceId, type, body));
     deps.hub.onDisconnect((deviceId) => this.#onDisconnect(deviceId));
   }
@@ -69,9 +73,19 @@ export class CommandRunner {
         `${parsed.name} is answered by the console, not sent to the device`,
       );
     }
+    // remediate's prerequisite depends on its TYPE (an unknown type is refused before anything)
+    const needs = parsed.name === "remediate" ? remediationPrerequisite(parsed) : undefined;
     const tracked = newTracked(principal, session, line, parsed, spec);
     await this.#authorize(tracked, "submit");
     this.#register(tracked);
+    const windowMs = this.#deps.limits.prerequisiteWindowMs;
+    if (needs !== undefined && parsed.flags.auto !== true && !prerequisiteRan(session, needs, windowMs)) {
+      await this.#finish(tracked, "failed", {
+        code: "ERR_PREREQUISITE",
+        message: `remediate needs \`${renderCommandLine(needs)}\` in this session first, or add -auto`,
+      });
+      return tracked.entry;
+    }
     const missing =
       spec.prerequisite !== undefined &&
       parsed.flags.auto !== true &&
@@ -213,8 +227,27 @@ export class CommandRunner {
       if (prepared.signer !== undefined) tracked.scriptSigner = prepared.signer;
     }
     if (tracked.entry.name === "collect") tracked.packageUpload = this.packages.create(tracked);
+    if (!(await this.#prepareRemediation(tracked))) return;
     if (tracked.stopping !== undefined) return;
     await this.#dispatch(tracked, "dispatch");
+  }
+
+  /** remediate (its prerequisite with -auto, a quarantine slot), undo (its downloads), putfile (its file). */
+  async #prepareRemediation(tracked: Tracked): Promise<boolean> {
+    const { name } = tracked.entry;
+    let prepared: { code: string; message: string } | Partial<typeof tracked.exchange> = {};
+    if (name === "remediate") {
+      const needs = remediationPrerequisite(tracked.parsed);
+      if (tracked.parsed.flags.auto === true && !(await this.#runPrerequisite(tracked, needs))) return false;
+      prepared = { quarantine: this.remediation.openSlot(tracked) };
+    } else if (name === "undo") prepared = this.remediation.prepareUndo(tracked);
+    else if (name === "putfile") prepared = await this.remediation.preparePutfile(tracked);
+    if ("code" in prepared) {
+      await this.#finish(tracked, "failed", prepared as { code: string; message: string });
+      return false;
+    }
+    tracked.exchange = prepared;
+    return true;
   }
 
   /** Authorizes at `phase`, then sends: a denial is recorded and nothing leaves. */
@@ -242,6 +275,7 @@ export class CommandRunner {
       ...(tracked.transfer === undefined ? {} : { transfer: tracked.transfer.frame() }),
       ...(tracked.script === undefined ? {} : { script: tracked.script }),
       ...(tracked.packageUpload === undefined ? {} : { package: tracked.packageUpload.frame() }),
+      ...tracked.exchange,
     };
     this.#deps.hub.send(session.deviceId, "command", body);
     tracked.timers.push(unref(setTimeout(() => this.#stop(tracked, "timed-out", "timeout"), timeoutMs)));
@@ -291,11 +325,17 @@ export class CommandRunner {
   }
 
   /** `-auto`: fileinfo of the same path as its own command, authorized at the prerequisite phase. */
-  async #runPrerequisite(parent: Tracked): Promise<boolean> {
-    const path = pathArgument(parent.parsed);
-    const parsed: ParsedCommandLine = { name: "fileinfo", positional: [path], flags: {}, background: false };
+  async #runPrerequisite(
+    parent: Tracked,
+    parsed: ParsedCommandLine = {
+      name: "fileinfo",
+      positional: [pathArgument(parent.parsed)],
+      flags: {},
+      background: false,
+    },
+  ): Promise<boolean> {
     const line = renderCommandLine(parsed);
-    const spec = COMMANDS.fileinfo as CommandSpec;
+    const spec = COMMANDS[parsed.name] as CommandSpec;
     const child = newTracked(parent.principal, parent.session, line, parsed, spec, parent.entry.id);
     this.#register(child);
     child.entry.status = "running";
@@ -377,6 +417,7 @@ export class CommandRunner {
     if (result.status === "completed" && tracked.entry.name === "fileinfo" && info !== undefined) {
       rememberFileinfo(tracked, info);
     }
+    if (result.status === "completed") rememberCompleted(tracked);
     let error: { code: string; message: string } | undefined = result.error;
     // a stopped script's survivors (the agent checks /proc after killing its group) stay in the log
     let data = result.survivors === undefined ? reported : { ...reported, survivors: result.survivors };
@@ -398,6 +439,24 @@ export class CommandRunner {
       if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
       if (stored.error !== undefined) error = stored.error;
       else this.#onRows(tracked, [stored.data]);
+    }
+    if (
+      (tracked.entry.name === "remediate" || tracked.entry.name === "undo") &&
+      result.status === "completed" &&
+      status === "completed" &&
+      error === undefined
+    ) {
+      const settled = await (tracked.entry.name === "remediate"
+        ? this.remediation.recordRemediate(tracked, data)
+        : this.remediation.recordUndo(tracked, data)
+      ).catch((cause: unknown) => ({ data, error: errorOf(cause), itemId: undefined }));
+      data = settled.data;
+      if ("itemId" in settled && settled.itemId !== undefined) tracked.entry.itemId = settled.itemId;
+      if ("error" in settled && settled.error !== undefined) error = settled.error;
+    }
+    if (tracked.entry.name === "remediate" && (result.status !== "completed" || status !== "completed")) {
+      const itemId = await this.remediation.recordUnfinished(tracked, status).catch(() => undefined);
+      if (itemId !== undefined) tracked.entry.itemId = itemId;
     }
     if (tracked.entry.name === "run" && result.status === "completed" && status === "completed") {
       const stored = await storeRunOutput(this.#deps.vault, tracked, data);
@@ -466,6 +525,7 @@ export class CommandRunner {
     tracked.transfer?.abort(new CustodyError("ERR_ABORTED", `the command ended ${status}`));
     if (tracked.transfer !== undefined) this.transfers.forget(tracked.transfer);
     if (tracked.packageUpload !== undefined) this.packages.forget(tracked.packageUpload);
+    this.remediation.release(tracked);
     entry.durationMs = tracked.startedMs === undefined ? 0 : Date.now() - tracked.startedMs;
     entry.outputSha256 = tracked.hash.digest("hex");
     if (error !== undefined) entry.error = { code: error.code, message: error.message.slice(0, 2000) };

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { principalOf } from "../../auth.js";
 import { collectRoutes } from "./collect-routes.js";
+import { remediationRoutes } from "./remediation-routes.js";
 import { LiveSessions, type LiveSessionsOptions } from "./service.js";
 import type { CommandEvent } from "./session.js";
 import type { TransferRange } from "./transfers.js";
@@ -73,6 +74,7 @@ export function sessionRoutes(app: FastifyInstance, live: LiveSessions): void {
     },
   );
   transferRoute(app, live);
+  remediationRoutes(app, live);
 }
 
 function transferRoute(app: FastifyInstance, live: LiveSessions): void {

@@ -1,6 +1,13 @@
 import { createHash, type Hash, randomUUID } from "node:crypto";
 import { posix } from "node:path";
-import type { CommandSpec, ParsedCommandLine, ScriptBody } from "@custody/agent/protocol";
+import type {
+  CommandSpec,
+  DownloadBody,
+  ParsedCommandLine,
+  QuarantineBody,
+  RestoreBody,
+  ScriptBody,
+} from "@custody/agent/protocol";
 import { CustodyError, isCustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "@custody/vault";
 import type { PackageUpload } from "./package-upload.js";
@@ -25,6 +32,8 @@ export interface Tracked {
   packageUpload?: PackageUpload;
   /** `run`: the library script sent inline in the command frame. */
   script?: ScriptBody;
+  /** remediate, undo, putfile: what the frame carries besides the command (a slot, downloads). */
+  exchange?: { quarantine?: QuarantineBody; download?: DownloadBody; restore?: RestoreBody };
   /** Who signed it, as the vault verified at upload. */
   scriptSigner?: string;
   /** Set once a timeout or a cancel asked the agent to stop: its answer settles the status. */

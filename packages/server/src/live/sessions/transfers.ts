@@ -19,6 +19,8 @@ export interface TransferRequest {
   data: Record<string, unknown>;
   sha256: string;
   size: number;
+  /** More labels for the item (a quarantine: `kind`, the remediation). */
+  labels?: Record<string, string>;
 }
 
 interface Outcome {
@@ -281,6 +283,7 @@ function fileLabels(request: TransferRequest): Record<string, string> {
     fileinfo: request.fileinfoCmdId,
     session: request.session.id,
     analyst: request.principal.id,
+    ...request.labels,
   };
   for (const key of [
     "mode",
