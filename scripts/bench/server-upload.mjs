@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { curlUploadArgs, startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
+import { cpuSeconds, curlUploadArgs, startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
 
 const { values } = parseArgs({ options: { "size-mib": { type: "string", default: "1024" } } });
 const sizeMiB = Number(values["size-mib"]);
@@ -58,20 +58,24 @@ try {
     tls.ca,
   ]);
   spawnSync("cat", [file], { stdio: ["ignore", "ignore", "inherit"] }); // the page cache holds it for both runs
+  const peerCpu = await cpuSeconds(peer.pid);
   const peerMs = curl(`https://127.0.0.1:${peerPort}/`, file, tls);
+  const peerCpuUsed = (await cpuSeconds(peer.pid)) - peerCpu;
   execSync(`rm -rf ${peerDir}/*`);
+  const ourCpu = await cpuSeconds(server.pid);
   const oursMs = curl(`${server.url}/v1/items?case=BENCH&name=upload.bin`, file, tls);
+  const ourCpuUsed = (await cpuSeconds(server.pid)) - ourCpu;
   peer.kill();
   const mibs = (ms) => (sizeMiB / (ms / 1000)).toFixed(0);
   console.log(
     `${sizeMiB} MiB, curl -X POST -T file over mutual TLS 1.3; load: ${execSync("uptime").toString().trim()}\n`,
   );
-  console.log("| server | seconds | MiB/s |\n| --- | ---: | ---: |");
+  console.log("| server | seconds | MiB/s | server process CPU s |\n| --- | ---: | ---: | ---: |");
   console.log(
-    `| minimal Node HTTPS server writing the body to disk (peer) | ${(peerMs / 1000).toFixed(2)} | ${mibs(peerMs)} |`,
+    `| minimal Node HTTPS server writing the body to disk (peer) | ${(peerMs / 1000).toFixed(2)} | ${mibs(peerMs)} | ${peerCpuUsed.toFixed(2)} |`,
   );
   console.log(
-    `| custody server ingest (spool + hash + verify + store + audit) | ${(oursMs / 1000).toFixed(2)} | ${mibs(oursMs)} |`,
+    `| custody server ingest (one pass: hash + verify + durable store + audit) | ${(oursMs / 1000).toFixed(2)} | ${mibs(oursMs)} | ${ourCpuUsed.toFixed(2)} |`,
   );
   console.log(`\ncustody / peer: ${(oursMs / peerMs).toFixed(2)}×`);
 } finally {

@@ -37,6 +37,15 @@ export const uploadNameSchema = z
   .string()
   .regex(/^(?!\.\.?$)[^/\\\p{Cc}]{1,255}$/u, "a file name: one path segment, at most 255 characters");
 
+/**
+ * Digests to compute beside sha256 (the item's id, always computed), comma-separated: `sha1,md5`. The
+ * shape is checked here; the names by the vault, which refuses one it does not know with
+ * ERR_UNSUPPORTED_ALGORITHM before a byte is stored.
+ */
+export const ingestHashesSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,16}(,[A-Za-z0-9-]{1,16}){0,15}$/, "digest names, comma-separated (e.g. sha1,md5)");
+
 export const ingestQuerySchema = z.strictObject({
   case: caseIdSchema,
   name: uploadNameSchema.optional(),
@@ -45,6 +54,7 @@ export const ingestQuerySchema = z.strictObject({
   legalHold: booleanText.optional(),
   allowUnverified: booleanText.optional(),
   label: z.union([labelTextSchema, z.array(labelTextSchema).max(64)]).optional(),
+  hash: ingestHashesSchema.optional(),
 });
 
 export const MAX_LIST_LIMIT = 1000;

@@ -76,6 +76,8 @@ export function ingestQuery(file: string, options: IngestOptions): URLSearchPara
   if (options.legalHold === true) query.set("legalHold", "true");
   if (options.allowUnverified === true) query.set("allowUnverified", "true");
   for (const [key, value] of Object.entries(options.labels ?? {})) query.append("label", `${key}=${value}`);
+  // digests beside sha256; the server checks the names before it reads the body
+  if (options.hashes !== undefined) query.set("hash", options.hashes.join(","));
   return query;
 }
 

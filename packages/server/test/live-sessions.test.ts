@@ -294,6 +294,7 @@ describe("live-response sessions", () => {
     expect(taken).toMatchObject({ status: "completed", itemId: facts.sha256 });
     const item = (await as(served.alice, "GET", `/v1/items/${facts.sha256}?case=${CASE}`)).json() as {
       labels: Record<string, string>;
+      digests: Record<string, string>;
     };
     expect(item.labels).toMatchObject({
       device: device.deviceId,
@@ -302,7 +303,11 @@ describe("live-response sessions", () => {
       fileinfo: info.id,
       session: sessionId,
       analyst: "bob",
+      // the device's sha1/md5 are its claims, kept as such; the vault's digest is the sha256 it computed
+      "file.sha1": facts.sha1,
+      "file.md5": facts.md5,
     });
+    expect(item.digests).toEqual({ sha256: facts.sha256 });
   }, 60_000);
 
   it("refuses a body whose digest differs from the one fileinfo reported: nothing stored, recorded, the command fails", async () => {

@@ -32,6 +32,20 @@ describe("FsEvidenceStore with a file as the body", () => {
     expect((await stat(data)).mode & 0o777).toBe(0o444);
   });
 
+  it("hashes a large staged copy on a worker thread, a last short read included, to the same digest", async () => {
+    // 32 MiB and up go to the worker; an odd size ends with a read shorter than the read buffer
+    const large = Buffer.concat([randomBytes(1024 * 1024), Buffer.alloc(33 * 1024 * 1024 + 12_345, 0x5a)]);
+    const file = join(dir, "large.bin");
+    await writeFile(file, large);
+    const store = await FsEvidenceStore.open(join(dir, "store"));
+    const stored = await store.create("case/large", createReadStream(file), { sizeHint: large.length });
+    expect(stored).toMatchObject({ size: large.length, sha256: sha256(large) });
+    const wrong = await store
+      .create("case/large-wrong", createReadStream(file), { expectedSha256: sha256(content) })
+      .catch((e: unknown) => e);
+    expect(wrong).toMatchObject({ code: "ERR_INTEGRITY_MISMATCH" });
+  });
+
   it("stores only the range a partial file stream reads", async () => {
     const store = await FsEvidenceStore.open(join(dir, "store"));
     const stored = await store.create("case/part", createReadStream(source, { start: 10, end: 99 }));

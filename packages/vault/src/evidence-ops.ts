@@ -18,6 +18,7 @@ import {
   type IngestOptions,
   ingestFileSize,
   openForStore,
+  resolveIngestHashes,
   type StagedBody,
   type StagedExamination,
   stageBody,
@@ -39,11 +40,12 @@ export async function ingestItem(
   if (stagesLocally(ctx.store)) {
     // One read of the file: staged durably while hashed, then examined from the staged copy.
     assertCaseId(options.caseId);
+    resolveIngestHashes(options.hashes);
     const expectedSize = await ingestFileSize(file);
     const body = openForStore(file);
     const named = { ...options, name: basename(file), source: options.source ?? file, expectedSize };
-    // sha1, md5 and the package check start on the staged copy once the kernel has copied it,
-    // beside the store's sha256 of it.
+    // The package check (and any digest asked for beside sha256) starts on the staged copy once the
+    // kernel has copied it, beside the store's sha256 of it.
     const examine = (path: string) => examineStagedCopy(ctx, path, undefined, named);
     return ingestBody(ctx, principal, body, named, false, { wholeFile: true, examine });
   }
@@ -103,11 +105,13 @@ async function ingestBody(
   let staging = false;
   try {
     assertCaseId(options.caseId);
+    const extraHashes = resolveIngestHashes(options.hashes);
     staging = true;
     staged = await stageBody(ctx, body, {
       retainUntil,
       legalHold,
       abortSignal: options.abortSignal,
+      extraHashes,
       onProgress: (n) => {
         bytes = n;
       },

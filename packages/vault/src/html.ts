@@ -6,6 +6,10 @@ const escapeHtml = (value: unknown): string =>
 const row = (label: string, value: unknown) =>
   `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`;
 
+/** A digest computed beside sha256 only on request: no row at all when it was not. */
+const digestRow = (label: string, value: string | undefined) =>
+  value === undefined ? "" : row(label, value);
+
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#111}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
@@ -32,7 +36,7 @@ export function renderCustodyReportHtml(signed: SignedCustodyReport): string {
 <p>Generated ${escapeHtml(report.generatedAt)} by ${escapeHtml(report.generatedBy)} from vault <span class="mono">${escapeHtml(report.vaultId)}</span>.</p>
 <h2>Evidence item</h2><table>
 ${row("Item id (SHA-256)", item.id)}${row("Name", item.name)}${row("Case", item.caseId)}${row("Kind", item.kind)}
-${row("Size (bytes)", item.size)}${row("SHA-1", item.digests.sha1)}${row("MD5", item.digests.md5)}
+${row("Size (bytes)", item.size)}${digestRow("SHA-1", item.digests.sha1)}${digestRow("MD5", item.digests.md5)}${digestRow("SHA-512", item.digests.sha512)}
 ${row(
   "Labels",
   Object.entries(item.labels)

@@ -7,7 +7,13 @@ import { scopeIdSchema } from "@custody/access";
 import { hasZipMagic, verifyPackage } from "@custody/archive";
 import type { Acquisition, ItemRecord } from "@custody/audit";
 import { CustodyError, isCustodyError, toCustodyError } from "@custody/core";
-import { hashFile, ThreadedDigestStream } from "@custody/hash";
+import {
+  type DigestSet,
+  HASH_ALGORITHMS,
+  type HashAlgorithm,
+  hashFile,
+  ThreadedDigestStream,
+} from "@custody/hash";
 import { serializeManifest } from "@custody/manifest";
 import type { EvidenceStore, StoredObject } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
@@ -33,7 +39,69 @@ export interface IngestOptions {
    * CN the device id) and name the device, instead of by the vault's collector; never stored unverified.
    */
   signedByDevice?: string;
+  /**
+   * Digests to compute beside sha256 (the item's id, always computed), e.g. `["sha1", "md5"]`; none by
+   * default. `sha256` in the list is accepted and changes nothing; any other name is ERR_UNSUPPORTED_ALGORITHM.
+   */
+  hashes?: readonly IngestHash[];
   abortSignal?: AbortSignal;
+}
+
+/** What `IngestOptions.hashes` may name. */
+export type IngestHash = HashAlgorithm;
+
+/** The digests an ingest computes beside sha256. */
+export type ExtraHash = Exclude<HashAlgorithm, "sha256">;
+
+/** At most this many names in a `hashes` list (there are only four algorithms; more is hostile). */
+const MAX_HASH_NAMES = 16;
+
+/**
+ * The digests to compute beside sha256, from `IngestOptions.hashes` (none when absent), checked before a
+ * byte is read: an unknown name, a name in another case or a list that is not one is refused with
+ * ERR_UNSUPPORTED_ALGORITHM.
+ */
+export function resolveIngestHashes(requested: unknown): ExtraHash[] {
+  if (requested === undefined) return [];
+  if (!Array.isArray(requested) || requested.length > MAX_HASH_NAMES) {
+    throw new CustodyError(
+      "ERR_UNSUPPORTED_ALGORITHM",
+      `the digests to compute are a list of at most ${MAX_HASH_NAMES} names among ${HASH_ALGORITHMS.join(", ")}`,
+      { details: { supported: [...HASH_ALGORITHMS] } },
+    );
+  }
+  const extra: ExtraHash[] = [];
+  for (const name of requested) {
+    if (typeof name !== "string" || !(HASH_ALGORITHMS as readonly string[]).includes(name)) {
+      const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 32)) : typeof name;
+      throw new CustodyError(
+        "ERR_UNSUPPORTED_ALGORITHM",
+        `unsupported digest ${shown} (supported: ${HASH_ALGORITHMS.join(", ")}; sha256 is always computed)`,
+        {
+          details: {
+            algorithm: typeof name === "string" ? name.slice(0, 32) : typeof name,
+            supported: [...HASH_ALGORITHMS],
+          },
+        },
+      );
+    }
+    if (name !== "sha256" && !extra.includes(name as ExtraHash)) extra.push(name as ExtraHash);
+  }
+  return extra;
+}
+
+/** Only the requested digests of a result, as the item records them. */
+function pickDigests(
+  digests: DigestSet,
+  algorithms: readonly ExtraHash[],
+): Partial<Record<ExtraHash, string>> {
+  const picked: Partial<Record<ExtraHash, string>> = {};
+  for (const algorithm of algorithms) {
+    const value = digests[algorithm];
+    if (value === undefined) throw new CustodyError("ERR_INTERNAL", `no ${algorithm} digest was computed`);
+    picked[algorithm] = value;
+  }
+  return picked;
 }
 
 /** Everything known about a file before it is stored: its digests and, for a package, its verification. */
@@ -44,6 +112,7 @@ export async function examineForIngest(
   options: IngestOptions,
 ): Promise<ItemRecord> {
   assertCaseId(options.caseId);
+  const extra = resolveIngestHashes(options.hashes);
   const size = await fileSize(file);
   const kind = options.kind === "file" ? "file" : (await hasZipMagic(file)) ? "package" : "file";
   if (options.kind === "package" && kind !== "package") {
@@ -51,7 +120,7 @@ export async function examineForIngest(
   }
   // The whole-file digest and the package verification read the same bytes; run them side by side.
   const [digest, pkg] = await Promise.all([
-    hashFile(file, { algorithms: ["sha256", "sha1", "md5"], abortSignal: options.abortSignal }),
+    hashFile(file, { algorithms: ["sha256", ...extra], abortSignal: options.abortSignal }),
     kind === "package" ? examinePackage(ctx, file, options) : Promise.resolve(undefined),
   ]);
   if (digest.size !== size)
@@ -65,7 +134,7 @@ export async function examineForIngest(
     name: basename(file),
     labels: options.labels ?? {},
     size,
-    digests: { sha256, sha1: digest.digests.sha1, md5: digest.digests.md5 },
+    digests: { sha256, ...pickDigests(digest.digests, extra) },
     ...(pkg === undefined ? {} : { package: pkg }),
     acquisition: {
       by: principal.id,
@@ -193,9 +262,11 @@ export interface BodyIngestOptions extends IngestOptions {
 export interface StagedBody {
   readonly sha256: string;
   readonly size: number;
-  /** Computed on the way in for a stream; for a file, from the staged copy by `examineStaged`. */
-  readonly sha1: string | undefined;
-  readonly md5: string | undefined;
+  /**
+   * The digests asked for beside sha256 (`IngestOptions.hashes`), computed on the way in for a stream;
+   * for a whole file, from the staged copy by `examineStaged` (undefined here).
+   */
+  readonly extra: Partial<Record<ExtraHash, string>> | undefined;
   /** The staged copy, readable until `commit` or `discard`. */
   readonly stagedPath: string;
   /** The examination of the staged copy, when it started before the store had hashed it. */
@@ -212,7 +283,7 @@ export function stagesLocally(store: EvidenceStore): boolean {
 
 /**
  * Reads `body` once: the store hashes it (sha256) and writes it durably into its staging area while
- * two worker threads compute sha1 and md5 of the same bytes. Resolves when the bytes are durable and
+ * worker threads compute the digests asked for beside it (`extraHashes`, none by default) of the same bytes. Resolves when the bytes are durable and
  * before anything is visible; the caller decides (`commit`) or drops them (`discard`).
  */
 export async function stageBody(
@@ -226,10 +297,12 @@ export async function stageBody(
     /** A file's size or a content-length: a large body's sha256 runs on a worker. */
     sizeHint?: number;
     /**
-     * The body is a whole file (`openForStore`): the store copies it in the kernel, and sha1 and md5
-     * are computed from the staged copy instead of on the way in.
+     * The body is a whole file (`openForStore`): the store copies it in the kernel, and any extra
+     * digests are computed from the staged copy instead of on the way in.
      */
     wholeFile?: boolean;
+    /** Digests beside sha256, from `resolveIngestHashes`; none when absent. */
+    extraHashes?: readonly ExtraHash[];
     /** Started on the staged copy as soon as its bytes are there (beside the store's own hashing). */
     examine?: (stagedPath: string) => Promise<StagedExamination>;
   },
@@ -238,8 +311,11 @@ export async function stageBody(
   const examine = options.examine;
   const createAddressed = ctx.store.createAddressed?.bind(ctx.store);
   if (createAddressed === undefined) throw new CustodyError("ERR_INTERNAL", "the store cannot stage a body");
+  const extraHashes = options.extraHashes ?? [];
   const digests =
-    options.wholeFile === true ? undefined : new ThreadedDigestStream({ algorithms: ["sha1", "md5"] });
+    options.wholeFile === true || extraHashes.length === 0
+      ? undefined
+      : new ThreadedDigestStream({ algorithms: extraHashes });
   const hashed = digests === undefined ? body : pipeline(body, digests, () => {});
   let reached: (written: { sha256: string; size: number; stagedPath?: string }) => void = () => {};
   const written = new Promise<{ sha256: string; size: number; stagedPath?: string }>((resolve) => {
@@ -305,8 +381,7 @@ export async function stageBody(
   return {
     sha256: done.sha256,
     size: done.size,
-    sha1: raw?.digests.sha1,
-    md5: raw?.digests.md5,
+    extra: raw === undefined ? undefined : pickDigests(raw.digests, extraHashes),
     stagedPath,
     examining,
     commit: (placed) => {
@@ -343,7 +418,7 @@ export async function examineStaged(
     );
   }
   const { kind, pkg, digests } = await (staged.examining ??
-    examineStagedCopy(ctx, staged.stagedPath, staged, options));
+    examineStagedCopy(ctx, staged.stagedPath, { size: staged.size, extra: staged.extra }, options));
   if (digests.size !== staged.size) {
     throw new CustodyError("ERR_INTEGRITY_MISMATCH", "the staged copy changed while it was examined");
   }
@@ -355,7 +430,7 @@ export async function examineStaged(
     name: options.name,
     labels: options.labels ?? {},
     size: staged.size,
-    digests: { sha256: staged.sha256, sha1: digests.sha1, md5: digests.md5 },
+    digests: { sha256: staged.sha256, ...digests.extra },
     ...(pkg === undefined ? {} : { package: pkg }),
     acquisition: {
       by: principal.id,
@@ -369,21 +444,28 @@ export async function examineStaged(
   };
 }
 
-/** What the staged copy says: file or package, the package's verification, sha1 and md5. */
+/** Digests beside sha256 and the size they were computed over. */
+export interface ExtraDigests {
+  size: number;
+  extra: Partial<Record<ExtraHash, string>> | undefined;
+}
+
+/** What the staged copy says: file or package, the package's verification, the extra digests. */
 export interface StagedExamination {
   kind: "file" | "package";
   pkg: ItemRecord["package"] | undefined;
-  digests: { size: number; sha1: string; md5: string };
+  digests: ExtraDigests;
 }
 
 /**
- * Examines the staged copy (page-cached, never the source again): the package check beside the sha1
- * and md5 a stream already computed on its way in (`known`) or that are computed here.
+ * Examines the staged copy (page-cached, never the source again): the package check beside the extra
+ * digests a stream already computed on its way in (`known`) or that are computed here. With no extra
+ * digest asked for (the default), the package check is the only read.
  */
 export async function examineStagedCopy(
   ctx: VaultContext,
   path: string,
-  known: { size: number; sha1: string | undefined; md5: string | undefined } | undefined,
+  known: ExtraDigests | undefined,
   options: IngestOptions & { name: string },
 ): Promise<StagedExamination> {
   const kind = options.kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
@@ -392,24 +474,35 @@ export async function examineStagedCopy(
   }
   const [pkg, digests] = await Promise.all([
     kind === "package" ? examinePackage(ctx, path, options) : Promise.resolve(undefined),
-    stagedDigests(path, known, options.abortSignal),
+    stagedDigests(path, known, resolveIngestHashes(options.hashes), options.abortSignal),
   ]);
   return { kind, pkg, digests };
 }
 
 async function stagedDigests(
   path: string,
-  known: { size: number; sha1: string | undefined; md5: string | undefined } | undefined,
+  known: ExtraDigests | undefined,
+  extraHashes: readonly ExtraHash[],
   abortSignal: AbortSignal | undefined,
-): Promise<{ size: number; sha1: string; md5: string }> {
-  if (known?.sha1 !== undefined && known.md5 !== undefined) {
-    return { size: known.size, sha1: known.sha1, md5: known.md5 };
+): Promise<ExtraDigests> {
+  if (extraHashes.length === 0) {
+    // Nothing to hash: the size of the staged copy is what the store wrote.
+    return { size: known?.size ?? (await stagedSize(path)), extra: {} };
   }
+  if (known?.extra !== undefined) return known;
   const result = await hashFile(path, {
-    algorithms: ["sha1", "md5"],
+    algorithms: extraHashes,
     ...(abortSignal === undefined ? {} : { abortSignal }),
   });
-  return { size: result.size, sha1: result.digests.sha1 ?? "", md5: result.digests.md5 ?? "" };
+  return { size: result.size, extra: pickDigests(result.digests, extraHashes) };
+}
+
+async function stagedSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (cause) {
+    throw toCustodyError(cause, "ERR_IO", "cannot read the staged copy");
+  }
 }
 
 export function assertCaseId(caseId: string): void {

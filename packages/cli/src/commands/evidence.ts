@@ -1,5 +1,5 @@
 import { CustodyError } from "@custody/core";
-import type { EvidenceItem, ListOptions } from "@custody/vault";
+import { type EvidenceItem, type IngestHash, type ListOptions, resolveIngestHashes } from "@custody/vault";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { formatBytes } from "../progress.js";
 import { formatTable } from "../table.js";
@@ -52,9 +52,11 @@ export function printItem(ctx: CommandContext, item: EvidenceItem): void {
 export const ingestCommand: CommandSpec = {
   path: ["ingest"],
   summary: "store a file or an investigation package in the vault (packages are verified first)",
-  usage: `FILE --case ID [--retain-days N] [--legal-hold] [--label K=V]... [--unverified] [--kind auto|package|file]
+  usage: `FILE --case ID [--retain-days N] [--legal-hold] [--label K=V]... [--unverified] [--kind auto|package|file] [--hash sha1,md5]
 A ZIP holding a custody manifest is verified against the vault CA before it is stored; a package that
-fails is refused unless --unverified, which stores it marked unverified (recorded in the audit log).`,
+fails is refused unless --unverified, which stores it marked unverified (recorded in the audit log).
+The item's digest is its sha256 (its id); --hash adds others to its record, computed in the same read
+(any of sha1, md5, sha512, comma-separated; an unknown name is refused before a byte is read).`,
   options: {
     ...VAULT_OPTIONS,
     case: { type: "string" },
@@ -63,6 +65,7 @@ fails is refused unless --unverified, which stores it marked unverified (recorde
     label: { type: "string", multiple: true },
     unverified: { type: "boolean" },
     kind: { type: "string" },
+    hash: { type: "string" },
   },
   positionals: { min: 1, max: 1 },
   async run(ctx) {
@@ -72,6 +75,7 @@ fails is refused unless --unverified, which stores it marked unverified (recorde
     if (kind !== "auto" && kind !== "package" && kind !== "file")
       throw new CustodyError("ERR_USAGE", "--kind is auto, package or file");
     const retainDays = intOption(ctx, "retain-days");
+    const hashes = hashesOption(ctx.string("hash"));
     const item = await withVaultApi(ctx, (api) =>
       api.ingest(String(ctx.positionals[0]), {
         caseId,
@@ -80,12 +84,21 @@ fails is refused unless --unverified, which stores it marked unverified (recorde
         legalHold: ctx.flag("legal-hold"),
         allowUnverified: ctx.flag("unverified"),
         ...(retainDays === undefined ? {} : { retainDays }),
+        ...(hashes === undefined ? {} : { hashes }),
       }),
     );
     printItem(ctx, item);
     return 0;
   },
 };
+
+/** `--hash sha1,md5`: the names checked here and again by the vault (a server checks its own copy). */
+function hashesOption(value: string | undefined): IngestHash[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(",").map((name) => name.trim());
+  resolveIngestHashes(names);
+  return names as IngestHash[];
+}
 
 export const listCommand: CommandSpec = {
   path: ["list"],

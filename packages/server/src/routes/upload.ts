@@ -6,7 +6,7 @@ import { pipeline as pipelineCallback, Transform, type TransformCallback } from 
 import { pipeline } from "node:stream/promises";
 import { type IngestQuery, ROUTES, UPLOAD_DIGEST_HEADER } from "@custody/api";
 import { CustodyError, isCustodyError } from "@custody/core";
-import type { IngestOptions } from "@custody/vault";
+import { type IngestHash, type IngestOptions, resolveIngestHashes } from "@custody/vault";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { clientAddress, principalOf } from "../auth.js";
 import type { ServerLimits } from "../options.js";
@@ -35,6 +35,15 @@ export function uploadRoute(app: FastifyInstance, ctx: RouteContext): void {
       throw new CustodyError("ERR_SERVER_BUSY", "too many uploads in progress; retry later");
     }
     ctx.uploads.active += 1;
+    try {
+      // an unknown digest name is refused before a byte of the body is read
+      resolveIngestHashes(hashesOf(query));
+    } catch (error) {
+      ctx.uploads.active -= 1;
+      reply.header("connection", "close");
+      await ctx.vault.recordIngestFailure(principalOf(request), query.case, error, { bytesReceived: 0 });
+      throw error;
+    }
     if (ctx.vault.streamsIngest) {
       try {
         return await ingestInOnePass(request, ctx, query);
@@ -189,10 +198,16 @@ function asUploadFailure(error: unknown, bytes: number): CustodyError {
   });
 }
 
+function hashesOf(query: IngestQuery): IngestHash[] | undefined {
+  return query.hash === undefined ? undefined : (query.hash.split(",") as IngestHash[]);
+}
+
 function ingestOptions(query: IngestQuery): IngestOptions {
   const labels = [query.label ?? []].flat();
+  const hashes = hashesOf(query);
   return {
     caseId: query.case,
+    ...(hashes === undefined ? {} : { hashes }),
     ...(query.kind === undefined ? {} : { kind: query.kind }),
     ...(query.retainDays === undefined ? {} : { retainDays: Number(query.retainDays) }),
     ...(query.legalHold === undefined ? {} : { legalHold: query.legalHold === "true" }),

@@ -5,7 +5,7 @@ import { CustodyError, throwIfAborted } from "@custody/core";
 import { hashFile } from "@custody/hash";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
-import { sha256HasherFor } from "./hasher.js";
+import { sha256HasherFor, THREADED_HASH_FROM_BYTES, ThreadedSha256Hasher } from "./hasher.js";
 
 // Start writeback every so often so the final fsync does not wait for the whole object at once.
 const WRITEBACK_EVERY_BYTES = 64 * 1024 * 1024;
@@ -170,6 +170,51 @@ function wholeFileSource(body: Readable | AsyncIterable<Uint8Array>): string | u
   return stream.path as string;
 }
 
+/** Reads of the staged copy handed to the hashing worker. */
+const STAGED_READ_BYTES = 1024 * 1024;
+
+/**
+ * sha256 of the staged copy. A large one is hashed on a worker thread (this thread only reads it from
+ * the page cache into the worker's ring), so whatever examines the copy meanwhile (`onStaged`: a
+ * package's verification hashes every entry on this thread) runs beside it instead of after it.
+ */
+async function hashStagedCopy(
+  path: string,
+  handle: FileHandle,
+  abortSignal: AbortSignal | undefined,
+): Promise<Sha256Result> {
+  const { size } = await handle.stat();
+  if (size < THREADED_HASH_FROM_BYTES) {
+    const hashed = await hashFile(path, {
+      algorithms: ["sha256"],
+      ...(abortSignal === undefined ? {} : { abortSignal }),
+    });
+    return { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
+  }
+  const hasher = new ThreadedSha256Hasher();
+  try {
+    // Two reused buffers. A whole buffer is at least the stream's high-water mark, so update returns a
+    // promise that settles once the ring holds its bytes (drain): reused only after that. A short read
+    // may not wait, so it goes as a copy of its own.
+    const buffers: readonly [Buffer, Buffer] = [
+      Buffer.allocUnsafe(STAGED_READ_BYTES),
+      Buffer.allocUnsafe(STAGED_READ_BYTES),
+    ];
+    let position = 0;
+    for (let turn = 0; ; turn ^= 1) {
+      throwIfAborted(abortSignal);
+      const buffer = turn === 0 ? buffers[0] : buffers[1];
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      await hasher.update(bytesRead === buffer.length ? buffer : Buffer.from(buffer.subarray(0, bytesRead)));
+    }
+    return await hasher.digest();
+  } finally {
+    hasher.dispose();
+  }
+}
+
 /**
  * A file source: copied in the kernel (copy_file_range, no bytes through user space), then the COPY is
  * hashed (what is stored is what is named, whatever happens to the source meanwhile) while it is made
@@ -195,11 +240,7 @@ async function copyHashedFileThen<T>(
     const syncing = handle.sync();
     syncing.catch(() => {});
     options.onStaged?.(path);
-    const hashed = await hashFile(path, {
-      algorithms: ["sha256"],
-      ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
-    });
-    const digest = { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
+    const digest = await hashStagedCopy(path, handle, options.abortSignal);
     options.onProgress?.(digest.size);
     return { digest, result: await afterSync(syncing, whileSyncing(digest)) };
   } finally {

@@ -201,8 +201,6 @@ export class Transfer {
         name: basename(request.path),
         expectedSha256: request.sha256,
         expectedSize: request.size,
-        ...digest(request.data, "sha1"),
-        ...digest(request.data, "md5"),
         deviceId: session.deviceId,
         source: `${session.deviceId}:${request.path}`,
         labels: fileLabels(request),
@@ -267,13 +265,12 @@ export class Transfers {
   }
 }
 
-function digest(data: Record<string, unknown>, name: "sha1" | "md5") {
-  const value = data[name];
-  const key = name === "sha1" ? "expectedSha1" : "expectedMd5";
-  return typeof value === "string" && /^[0-9a-f]+$/.test(value) ? { [key]: value } : {};
-}
-
-/** What the item records of its origin: device, path, file metadata, command, session, analyst. */
+/**
+ * What the item records of its origin: device, path, file metadata, command, session, analyst. The
+ * device's sha1/md5 (fileinfo) are kept as its claims (`file.sha1`, `file.md5`), like its other metadata:
+ * the vault's own digest of the bytes is the sha256 the store computes; re-hashing sha1 and md5 on the
+ * server cost about 40% of a transfer.
+ */
 function fileLabels(request: TransferRequest): Record<string, string> {
   const labels: Record<string, string> = {
     source: "live-response",
@@ -297,6 +294,8 @@ function fileLabels(request: TransferRequest): Record<string, string> {
     "inode",
     "ino",
     "dev",
+    "sha1",
+    "md5",
   ]) {
     const value = request.data[key];
     if (typeof value === "string" || typeof value === "number")
