@@ -106,6 +106,7 @@ export class RemediationExchange {
       sha256: file.sha256,
       size: file.size,
       labels: { kind: "quarantine", remediation: tracked.entry.id },
+      keepsExisting: true,
     });
     slot.transfers.push({ transfer, mode: file.mode });
     return transfer.frame();

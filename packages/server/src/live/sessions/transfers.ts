@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { open, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
@@ -21,6 +21,11 @@ export interface TransferRequest {
   size: number;
   /** More labels for the item (a quarantine: `kind`, the remediation). */
   labels?: Record<string, string>;
+  /**
+   * A quarantine: bytes the case already holds as an item count as held once the upload hashes to the
+   * same digest (a file taken with getfile, then remediated). A getfile is refused instead.
+   */
+  keepsExisting?: boolean;
 }
 
 interface Outcome {
@@ -208,10 +213,35 @@ export class Transfer {
       });
       return { itemId: item.id };
     } catch (error) {
+      // the case's item was ingested and verified under this digest; the upload must still hash to it
+      if (request.keepsExisting === true && isCustodyError(error, "ERR_ALREADY_EXISTS"))
+        return await this.#confirmHeld(body);
       body.resume();
       const code = isCustodyError(error) ? error.code : "ERR_INTERNAL";
       return { error: { code, message: (error as Error).message } };
     }
+  }
+
+  async #confirmHeld(body: Readable): Promise<Outcome> {
+    const { sha256, size, session } = this.request;
+    const hash = createHash("sha256");
+    let seen = 0;
+    try {
+      for await (const chunk of body) {
+        hash.update(chunk as Buffer);
+        seen += (chunk as Buffer).length;
+      }
+    } catch (error) {
+      const code = isCustodyError(error) ? error.code : "ERR_INTERNAL";
+      return { error: { code, message: (error as Error).message } };
+    }
+    if (seen === size && hash.digest("hex") === sha256) return { itemId: sha256 };
+    return {
+      error: {
+        code: "ERR_INTEGRITY_MISMATCH",
+        message: `the bytes sent are not item ${sha256} of case ${session.caseId}, which the device announced`,
+      },
+    };
   }
 }
 

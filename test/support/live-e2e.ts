@@ -1,0 +1,201 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createVaultClient, type VaultClient } from "@custody/client";
+
+// A live-response bench made of real processes: a vault made by `custody init`, `custody serve` on
+// loopback, an agent enrolled with `custody agent enroll` and run as `custody agent run`, and analysts'
+// `custody live connect` consoles. Every process it starts is stopped by `close()`.
+export const CUSTODY_BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "dist", "bin.js");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export async function until<T>(check: () => Promise<T | undefined>, what: string, tries = 1200): Promise<T> {
+  for (let i = 0; i < tries; i += 1) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+export class LiveBench {
+  readonly work = mkdtempSync(join(tmpdir(), "custody-live-e2e-"));
+  readonly vault = join(this.work, "vault");
+  readonly #children: ChildProcess[] = [];
+  url = "";
+  deviceId = "";
+  alice: VaultClient | undefined;
+  agent: ChildProcess | undefined;
+
+  /** `custody ARGS` to completion, in the bench's folder, with the local vault as CUSTODY_VAULT. */
+  custody(args: string[]): CliResult {
+    const result = spawnSync(process.execPath, [CUSTODY_BIN, ...args], {
+      cwd: this.work,
+      env: { ...process.env, CUSTODY_VAULT: this.vault },
+      encoding: "utf8",
+    });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** The options that send a CLI command to the server as `who` (an identity file in the bench's folder). */
+  as(who: string): string[] {
+    return ["--server", this.url, "--identity", join(this.work, `${who}.pem`)];
+  }
+
+  /** Starts `custody ARGS` and resolves once its output matches `ready`. */
+  start(args: string[], ready: RegExp): Promise<ChildProcess> {
+    const child = spawn(process.execPath, [CUSTODY_BIN, ...args], {
+      cwd: this.work,
+      env: { ...process.env, CUSTODY_LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.#children.push(child);
+    let output = "";
+    return new Promise((resolve, reject) => {
+      const seen = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (ready.test(output)) resolve(child);
+      };
+      child.stdout?.on("data", seen);
+      child.stderr?.on("data", seen);
+      child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
+    });
+  }
+
+  /** A vault with alice as custodian, served on loopback, live response on, and `people` issued. */
+  async serve(people: string[], caseId: string): Promise<void> {
+    const init = this.custody(["init", "--name", "alice", "--identity-out", join(this.work, "alice.pem")]);
+    if (init.code !== 0) throw new Error(init.stderr);
+    await this.start(
+      ["serve", "--vault", this.vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"],
+      /listening on/,
+    );
+    const server = JSON.parse(readFileSync(join(this.vault, "server.json"), "utf8")) as { urls: string[] };
+    this.url = server.urls[0] ?? "";
+    const alice = createVaultClient({
+      baseUrl: this.url,
+      identityPem: readFileSync(join(this.work, "alice.pem"), "utf8"),
+    });
+    this.alice = alice;
+    for (const name of people) {
+      const issued = await alice.issueIdentity(name, "person");
+      writeFileSync(join(this.work, `${name}.pem`), issued.identityPem, { mode: 0o600 });
+    }
+    await alice.setLiveResponse(true);
+    writeFileSync(join(this.work, "ca.pem"), readFileSync(join(this.vault, "pki", "ca.pem")));
+    const { token } = await alice.createEnrollmentToken({ caseId });
+    const enrolled = this.custody([
+      "agent",
+      "enroll",
+      "--server",
+      this.url,
+      "--token",
+      token,
+      "--dir",
+      "agent",
+      "--ca",
+      "ca.pem",
+      "--json",
+    ]);
+    if (enrolled.code !== 0) throw new Error(enrolled.stderr);
+    this.deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+    const policy = JSON.parse(this.custody(["agent", "policy"]).stdout) as Record<string, unknown>;
+    writeFileSync(join(this.work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
+  }
+
+  /** Starts the agent and waits until the server lists the device online. */
+  async startAgent(): Promise<void> {
+    const args = [
+      "agent",
+      "run",
+      "--dir",
+      join(this.work, "agent"),
+      "--policy",
+      join(this.work, "policy.json"),
+    ];
+    this.agent = await this.start(args, /welcome|connected|agent starting/);
+    await this.#online(true);
+  }
+
+  /** Stops the agent (SIGTERM) and waits until the server lists the device offline. */
+  async stopAgent(): Promise<void> {
+    const agent = this.agent;
+    if (agent === undefined) return;
+    this.agent = undefined;
+    agent.kill("SIGTERM");
+    if (agent.exitCode === null) await new Promise((resolve) => agent.once("exit", resolve));
+    await this.#online(false);
+  }
+
+  async #online(wanted: boolean): Promise<void> {
+    await until(
+      async () => {
+        const devices = (await this.alice?.listDevices()) ?? [];
+        return devices.find((d) => d.deviceId === this.deviceId)?.online === wanted ? true : undefined;
+      },
+      `agent ${wanted ? "online" : "offline"}`,
+    );
+  }
+
+  /** `custody live connect DEVICE --case ID` as `who`, once its first prompt is shown. */
+  async connect(who: string, caseId: string): Promise<LiveConsole> {
+    const args = ["live", "connect", this.deviceId, "--case", caseId, ...this.as(who)];
+    const child = spawn(process.execPath, [CUSTODY_BIN, ...args], {
+      cwd: this.work,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.#children.push(child);
+    const con = new LiveConsole(child, this.deviceId);
+    return until(async () => (con.prompts() > 0 ? con : undefined), "the first prompt");
+  }
+
+  async close(): Promise<void> {
+    this.alice?.close();
+    for (const child of this.#children.reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+/** An analyst's interactive console: each line waits for the next prompt; stdout and stderr are kept. */
+export class LiveConsole {
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly deviceId: string,
+  ) {
+    child.stdout?.on("data", (c: Buffer) => (this.stdout += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (this.stderr += c.toString()));
+    this.exited = new Promise((resolve) => child.once("exit", resolve));
+  }
+
+  prompts(): number {
+    return this.stderr.split(`${this.deviceId}:`).length - 1;
+  }
+
+  async run(line: string): Promise<{ out: string; err: string }> {
+    const before = this.prompts();
+    const [out, err] = [this.stdout.length, this.stderr.length];
+    this.child.stdin?.write(`${line}\n`);
+    await until(async () => (this.prompts() > before ? true : undefined), `the prompt after ${line}`);
+    return { out: this.stdout.slice(out), err: this.stderr.slice(err) };
+  }
+
+  /** Ctrl+D: ends the session; resolves with the console's exit code. */
+  end(): Promise<number | null> {
+    this.child.stdin?.end();
+    return this.exited;
+  }
+}
