@@ -79,7 +79,10 @@ describe("FsEvidenceStore with a file as the body", () => {
     // Buffer.equals, not toEqual: a deep comparison of 3 MiB element by element takes a minute under load
     expect(early?.equals(content)).toBe(true);
     expect(seen?.bytes.equals(content)).toBe(true);
-    expect({ sha256: seen?.sha256, size: seen?.size }).toEqual({ sha256: sha256(content), size: content.length });
+    expect({ sha256: seen?.sha256, size: seen?.size }).toEqual({
+      sha256: sha256(content),
+      size: content.length,
+    });
     expect(stored.key).toBe(`case/${sha256(content)}`);
   });
 
