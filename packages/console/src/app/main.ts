@@ -1,3 +1,4 @@
+import "./lib/jitless.ts";
 import { mount } from "svelte";
 import App from "./App.svelte";
 import "./styles.css";
