@@ -49,6 +49,13 @@ export function currentPath(): string {
   return (path.split("?")[0] ?? "") || "/";
 }
 
+/** The query of the page's hash (`#/items/X/report?case=A` gives `case=A`). */
+export function currentQuery(): URLSearchParams {
+  const hash = globalThis.location?.hash ?? "";
+  const at = hash.indexOf("?");
+  return new URLSearchParams(at < 0 ? "" : hash.slice(at + 1));
+}
+
 /** A link to a path of the console. */
 export function href(path: string): string {
   return `#${path}`;
@@ -60,7 +67,8 @@ export function navigate(path: string): void {
 }
 
 /** The current path, kept in step with the location's hash. */
-export const location = $state({ path: currentPath() });
+export const location = $state({ path: currentPath(), query: currentQuery().toString() });
 globalThis.addEventListener?.("hashchange", () => {
   location.path = currentPath();
+  location.query = currentQuery().toString();
 });
