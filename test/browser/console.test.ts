@@ -52,7 +52,9 @@ describe.skipIf(browserMissing !== undefined)(`the web console in Chromium ${bro
 
   it("signs a person in with their client certificate and shows their grants", async () => {
     const page = await signedIn("rita");
-    await expect.poll(() => page.getByTestId("principal").textContent()).toMatch(/rita\s*\(responder\)/);
+    await expect
+      .poll(() => page.getByTestId("principal").textContent())
+      .toMatch(/rita\s*\(responder, analyst\)/);
     const row = page.locator(`[data-testid="device-row"][data-device-id="${h.deviceId}"]`);
     await expect.poll(() => row.getByTestId("device-online").textContent()).toContain("online");
     await page.context().close();

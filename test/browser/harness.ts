@@ -25,7 +25,8 @@ const BIN = join(ROOT, "packages", "cli", "dist", "bin.js");
 
 /**
  * The people of the walk-through. alice made the vault (custodian); bob is the second custodian;
- * rita is a responder on the case and its device (live response with getfile, evidence of the case);
+ * rita is a responder on the case and its device (live response with getfile, evidence of the case) and
+ * an analyst of the case (its custody reports);
  * eve holds a valid certificate and no grant at all.
  */
 export type PersonName = "alice" | "bob" | "rita" | "eve";
@@ -154,6 +155,8 @@ async function issuePeople(alice: VaultClient, work: string, alicePem: string) {
 async function grantPeople(alice: VaultClient, deviceId: string): Promise<void> {
   for (const scope of [`device:${deviceId}`, `case:${CASE_ID}`])
     await alice.grant({ name: "rita", role: "responder", scope });
+  // a responder takes evidence but reads no custody report: the analyst role over the case adds that
+  await alice.grant({ name: "rita", role: "analyst", scope: `case:${CASE_ID}` });
   // with one custodian, alice acts alone: the second custodian needs nobody's approval
   await alice.grant({ name: "bob", role: "custodian", scope: "*" });
 }

@@ -1,9 +1,10 @@
 // xterm.js writes its theme and cell sizes into <style> elements it makes itself; the console's CSP
 // (style-src 'self', no 'unsafe-inline') refuses those. While a terminal is open, every <style> the page
-// makes is given a type browsers do not treat as CSS (so nothing inline is ever applied or refused), and
-// its text is mirrored into a constructed stylesheet adopted by the document, which CSP allows.
+// makes is an inert, hidden element instead (Chromium reports a <style> element of any type as a CSP
+// violation), and its text is mirrored into a constructed stylesheet adopted by the document, which CSP
+// allows. xterm.js only sets the element's text, appends and removes it.
 
-const INERT_TYPE = "text/x-custody-adopted";
+const INERT_TAG = "custody-adopted-style";
 
 export interface AdoptedStyles {
   dispose(): void;
@@ -23,11 +24,10 @@ export function adoptInjectedStyles(doc: Document = document): AdoptedStyles {
     observers.push(observer);
   };
   const patched = function (this: Document, tag: string, options?: ElementCreationOptions) {
-    const element = original.call(this, tag, options);
-    if (tag.toLowerCase() === "style") {
-      element.setAttribute("type", INERT_TYPE);
-      mirror(element);
-    }
+    if (tag.toLowerCase() !== "style") return original.call(this, tag, options);
+    const element = original.call(this, INERT_TAG, options);
+    element.hidden = true;
+    mirror(element);
     return element;
   };
   doc.createElement = patched as typeof doc.createElement;
