@@ -125,6 +125,15 @@ export const ROUTES = {
     params: rq.approvalParamsSchema,
     response: rs.approvalOutcomeSchema,
   },
+  refuse: {
+    ...post,
+    ...empty,
+    operation: "refuse",
+    path: "/v1/approvals/:requestId/refusal",
+    summary: "Refuses a pending request (its proposer may withdraw it): nothing it names happens",
+    params: rq.approvalParamsSchema,
+    response: rs.approvalOutcomeSchema,
+  },
   checkItem: {
     ...post,
     ...item,

@@ -55,6 +55,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     release: (item) => call("release", itemInput(item)),
     purge: (item) => call("purge", itemInput(item)),
     approve: (requestId) => call("approve", { params: { requestId } }),
+    refuse: (requestId) => call("refuse", { params: { requestId } }),
     check: (item) => (item === undefined ? call("check") : call("checkItem", itemInput(item))),
     report: (item) => call("report", itemInput(item)),
     grant: (grant) => call("grant", { body: grantBody(grant) }),

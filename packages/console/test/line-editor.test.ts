@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LineEditor, MAX_EDITOR_LINE } from "../src/app/lib/line-editor.ts";
-import { escapeControls, terminalText } from "../src/app/lib/terminal-text.ts";
+import { escapeControls, helpText, terminalText } from "../src/app/lib/terminal-text.ts";
 
 const submitted = (events: ReturnType<LineEditor["feed"]>) =>
   events.flatMap((e) => (e.kind === "submit" ? [e.line] : []));
@@ -95,5 +95,14 @@ describe("terminal text", () => {
     expect(text).not.toContain("\x1b");
     expect(text.endsWith("\r\n")).toBe(true);
     expect(text.split("\r\n").length).toBeGreaterThan(2);
+  });
+});
+
+describe("help in the page", () => {
+  it("lists the registry's commands, and one command's usage, tier and timeout", () => {
+    expect(helpText()).toMatch(/getfile PATH \[-auto\]/);
+    expect(helpText()).toMatch(/Ctrl\+C cancels/);
+    expect(helpText("getfile")).toMatch(/^getfile PATH \[-auto\]\r\n/);
+    expect(helpText("no\u001bsuch")).toBe("unknown command no\\esuch; 'help' lists them\r\n");
   });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { verifyCustodyReport } from "@custody/audit";
 import { type AuthenticatedPrincipal, Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkChain, matches, NO_FILTER } from "../src/app/lib/audit-filter.ts";
 import { bytesOfHex, verifyInclusionPath } from "../src/app/lib/merkle.ts";
 import { checkReportInPage, NOT_CHECKED_IN_PAGE } from "../src/app/lib/report-check.ts";
 
@@ -100,5 +101,32 @@ describe("verifyInclusionPath", () => {
       await verifyInclusionPath({ leafIndex: 0, treeSize: 1, recordHash: h.slice(1), proof: [], root: h }),
     ).toBe(false);
     expect(() => bytesOfHex("abc")).toThrow(TypeError);
+  });
+});
+
+describe("the audit page's checks", () => {
+  it("chains the vault's real records in the page, and finds an edited or a missing one", async () => {
+    const records = await vault.showAudit(alice);
+    expect(await checkChain(records)).toEqual({ ok: true, records: records.length });
+    const edited = structuredClone(records);
+    const second = edited[1];
+    if (second !== undefined) second.actor = "mallory";
+    expect(await checkChain(edited)).toMatchObject({ ok: false, seq: second?.seq });
+    const gap = records.filter((_, i) => i !== 1);
+    expect(await checkChain(gap)).toMatchObject({ ok: false, why: expect.stringMatching(/does not follow/) });
+  });
+
+  it("filters by actor, action, target, outcome and time", async () => {
+    const records = await vault.showAudit(alice);
+    const ingest = records.find((r) => r.action === "evidence.ingested");
+    expect(ingest).toBeDefined();
+    if (ingest === undefined) return;
+    expect(matches(ingest, { ...NO_FILTER, actor: "ALI", action: "ingested", target: "item:CASE-1/" })).toBe(
+      true,
+    );
+    expect(matches(ingest, { ...NO_FILTER, outcome: "deny" })).toBe(false);
+    const after = new Date(Date.parse(ingest.time) + 60_000).toISOString();
+    expect(matches(ingest, { ...NO_FILTER, from: after })).toBe(false);
+    expect(matches(ingest, { ...NO_FILTER, to: after })).toBe(true);
   });
 });

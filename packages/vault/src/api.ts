@@ -39,6 +39,7 @@ export interface VaultApi {
   release(item: ItemSelector): Promise<ApprovalOutcome>;
   purge(item: ItemSelector): Promise<ApprovalOutcome>;
   approve(requestId: string): Promise<ApprovalOutcome>;
+  refuse(requestId: string): Promise<ApprovalOutcome>;
   check(item?: ItemSelector): Promise<CheckResult[]>;
   report(item: ItemSelector): Promise<SignedCustodyReport>;
   grant(grant: GrantRequest): Promise<ApprovalOutcome>;
@@ -82,6 +83,7 @@ export function bindVault(vault: Vault, principal: AuthenticatedPrincipal): Vaul
     release: (item) => vault.release(principal, item),
     purge: (item) => vault.purge(principal, item),
     approve: (requestId) => vault.approve(principal, requestId),
+    refuse: (requestId) => vault.refuse(principal, requestId),
     check: (item) => vault.check(principal, item),
     report: (item) => vault.report(principal, item),
     grant: (grant) => vault.grant(principal, grant),

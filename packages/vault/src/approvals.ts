@@ -95,6 +95,39 @@ export async function approveRequest(
   );
 }
 
+/**
+ * A custodian refuses a pending request (or its proposer withdraws it): it leaves the pending list in a
+ * new policy version, and nothing it names happens. Recorded like an approval, with who refused it.
+ */
+export async function refuseRequest(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  requestId: string,
+): Promise<ApprovalOutcome> {
+  const request = {
+    principal,
+    action: "access.approve",
+    resource: { kind: "policy" },
+    target: `request:${requestId}`,
+  } as const;
+  return ctx.guard.run(request, () =>
+    ctx.locks.with([ACCESS_LOCK], async () => {
+      const result = await commitPolicy(ctx, principal, (options) =>
+        ctx.policy.cancel(requestId, principal, options),
+      );
+      const refused = result.request;
+      const message = `request ${requestId} (${refused.change.kind}) refused by ${principal.id}; proposed by ${refused.proposedBy}, nothing done`;
+      await ctx.guard.note(principal, "access.approve", targetOf(refused.change), message, {
+        requestId,
+        proposedBy: refused.proposedBy,
+        refusedBy: principal.id,
+        policyVersion: result.version,
+      });
+      return { status: "done", message };
+    }),
+  );
+}
+
 /** The access lock, and the item's when the request names one (its release or purge happens now). */
 function approvalLocks(ctx: VaultContext, requestId: string): string[] {
   const pending = ctx.policy.policy.pendingApprovals.find((request) => request.id === requestId);

@@ -20,7 +20,7 @@ import {
 } from "./access-ops.js";
 import { type AcquisitionOptions, type AcquisitionSource, ingestAcquisitionItem } from "./acquire-ops.js";
 import { acceptAgentConnection, deviceStanding, quarantineDevice, recordAgentEvent } from "./agent-ops.js";
-import { type ApprovalOutcome, approveRequest, purgeItem, releaseHold } from "./approvals.js";
+import { type ApprovalOutcome, approveRequest, purgeItem, refuseRequest, releaseHold } from "./approvals.js";
 import {
   type AuditVerifyOptions,
   checkpointAudit,
@@ -450,6 +450,11 @@ export class Vault {
 
   approve(principal: AuthenticatedPrincipal, requestId: string): Promise<ApprovalOutcome> {
     return approveRequest(this.#ctx, principal, requestId);
+  }
+
+  /** Refuses (or, for its proposer, withdraws) a pending request: nothing it names happens. */
+  refuse(principal: AuthenticatedPrincipal, requestId: string): Promise<ApprovalOutcome> {
+    return refuseRequest(this.#ctx, principal, requestId);
   }
 
   /** Rebuilds the item index (derived data) from the whole log: `custody index rebuild`. */

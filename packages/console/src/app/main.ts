@@ -1,4 +1,3 @@
-import "./lib/jitless.ts";
 import { mount } from "svelte";
 import App from "./App.svelte";
 import "./styles.css";

@@ -22,6 +22,7 @@ export function accessRoutes(app: FastifyInstance, ctx: RouteContext): void {
     ctx.onRevocation();
     return outcome;
   });
+  route(app, ctx, ROUTES.refuse, ({ api, params }) => api.refuse(params.requestId));
   route(app, ctx, ROUTES.grant, ({ api, body }) => api.grant(grantOf(body)));
   route(app, ctx, ROUTES.revoke, ({ api, body }) => api.revoke(grantOf(body)));
   route(app, ctx, ROUTES.listAccess, ({ api }) => api.listAccess());

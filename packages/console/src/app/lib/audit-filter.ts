@@ -1,4 +1,4 @@
-import { recordHash, type ReportRecord } from "./report-check.ts";
+import { type ReportRecord, recordHash } from "./report-check.ts";
 
 /** What the analyst filters the audit log by; empty fields match everything. */
 export interface AuditFilter {
@@ -15,8 +15,13 @@ export const NO_FILTER: AuditFilter = { actor: "", action: "", target: "", outco
 
 /** Whether a record matches: actor, action and target by substring (case-insensitive), outcome exactly, time in range. */
 export function matches(record: ReportRecord, filter: AuditFilter): boolean {
-  const has = (value: string, part: string) => part === "" || value.toLowerCase().includes(part.trim().toLowerCase());
-  if (!has(record.actor, filter.actor) || !has(record.action, filter.action) || !has(record.target, filter.target))
+  const has = (value: string, part: string) =>
+    part === "" || value.toLowerCase().includes(part.trim().toLowerCase());
+  if (
+    !has(record.actor, filter.actor) ||
+    !has(record.action, filter.action) ||
+    !has(record.target, filter.target)
+  )
     return false;
   if (filter.outcome !== "" && record.outcome !== filter.outcome) return false;
   const time = Date.parse(record.time);

@@ -1,4 +1,4 @@
-import type { LiveCommand } from "@custody/api";
+import { ROUTES as API, type LiveCommand } from "@custody/api";
 import type { BrowserClient } from "@custody/client/browser";
 import { failureOf } from "./api.ts";
 import { escapeControls, helpText, resultLine, terminalLines, terminalText } from "./terminal-text.ts";
@@ -52,10 +52,28 @@ export class SessionConsole {
   }
 
   async #dispatch(line: string): Promise<void> {
-    const word = line.split(/\s+/)[0];
-    if (word === "help" && line === "help") return this.#view.print(helpText());
-    if (word === "clear") return this.#view.clear();
-    if (word === "exit" || word === "logout") return this.#hooks.onExit();
+    const [word, arg] = line.split(/\s+/);
+    switch (word) {
+      case "help":
+        return this.#view.print(helpText(arg));
+      case "clear":
+        return this.#view.clear();
+      case "exit":
+      case "logout":
+        return this.#hooks.onExit();
+      case "status":
+        return this.#status(arg);
+      case "jobs":
+        return this.#jobs();
+      case "fg":
+        return this.#follow(await this.#client.command(arg ?? ""));
+      case "library":
+        return this.#library();
+      case "trace":
+        return this.#note(
+          "trace is the CLI console's; the command log tab shows every command's input and output",
+        );
+    }
     const entry = await this.#client.submit(this.#sessionId, line);
     if (entry.background) {
       this.#note(`[${entry.id}] ${entry.status} in the background (the command log follows it)`);
@@ -77,6 +95,35 @@ export class SessionConsole {
         return;
       }
     }
+  }
+
+  async #status(id: string | undefined): Promise<void> {
+    if (id !== undefined) return this.#view.print(`${resultLine(await this.#client.command(id))}\r\n`);
+    const s = await this.#client.session(this.#sessionId);
+    this.#view.print(
+      terminalLines(
+        `session ${s.id} on ${s.deviceId} for case ${s.caseId}, by ${s.createdBy} since ${s.createdAt}, ${s.commands} commands, cwd ${s.cwd ?? "-"}`,
+      ),
+    );
+  }
+
+  async #jobs(): Promise<void> {
+    const rows = (await this.#client.commandLog(this.#sessionId))
+      .filter((c) => c.background)
+      .map((c) => ({ id: c.id, command: c.line, status: c.status }));
+    if (rows.length === 0) return this.#note("no background commands");
+    this.#view.print(terminalText("jobs", rows));
+  }
+
+  async #library(): Promise<void> {
+    const files = await this.#client.call(API.listLibrary);
+    if (files.length === 0) return this.#note("the library is empty");
+    const rows = files.map((f) => ({
+      ...f,
+      sha256: f.sha256.slice(0, 16),
+      signed: f.signed ? (f.signer ?? "yes") : "no",
+    }));
+    this.#view.print(terminalText("library", rows));
   }
 
   /** Ctrl+C: the foreground command is cancelled on the device; its result line follows. */

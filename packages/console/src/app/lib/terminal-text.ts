@@ -1,19 +1,12 @@
 import { COMMANDS, renderTable } from "@custody/agent/protocol";
 import type { LiveCommand } from "@custody/api";
 
-// What the terminal shows of a device's answer: everything from the device is untrusted, so every
-// control character (cursor moves, OSC 52 clipboard writes, bidi overrides) is shown as a visible escape,
-// and lines end in CRLF for xterm.js.
+import { escapeControls } from "./escape.ts";
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+// What the terminal shows of a device's answer: every control character escaped (escape.ts), lines
+// ending in CRLF for xterm.js.
 
-/** Device text made printable: every control character shown as `\e` or `\uXXXX`. */
-export function escapeControls(text: string): string {
-  return text.replace(UNSAFE, (c) =>
-    c === "\u001b" ? "\\e" : `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
-  );
-}
+export { escapeControls };
 
 /** Plain lines as terminal text: each escaped, each ending in CRLF. */
 export function terminalLines(text: string): string {
@@ -52,7 +45,15 @@ export function resultLine(command: LiveCommand): string {
 }
 
 /** `help` in the page: the registry the server authorizes by, plus the page's own commands. */
-export function helpText(): string {
+export function helpText(topic?: string): string {
+  if (topic !== undefined) {
+    const spec = Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined;
+    if (spec === undefined) return terminalLines(`unknown command ${topic}; 'help' lists them`);
+    const needs = spec.prerequisite === undefined ? "" : `, needs ${spec.prerequisite} first (or -auto)`;
+    return terminalLines(
+      `${spec.usage}\n  ${spec.summary}\n  ${spec.tier} (${spec.action}), timeout ${spec.timeoutMs / 60_000} min${needs}`,
+    );
+  }
   const rows = Object.entries(COMMANDS).map(([command, spec]) => ({
     command,
     tier: spec.tier,
