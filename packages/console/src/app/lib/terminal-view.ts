@@ -31,6 +31,8 @@ export function createTerminalView(host: HTMLElement, handlers: TerminalHandlers
     scrollback: 5000,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace',
     fontSize: 14,
+    // xterm's default red (#cd3131) on black is 4.0:1, under WCAG AA's 4.5:1 for text: failures are red
+    theme: { red: "#f14c4c" },
   });
   const fit = new FitAddon();
   terminal.loadAddon(fit);
