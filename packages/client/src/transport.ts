@@ -7,6 +7,9 @@ import type { TlsIdentity } from "./identity.js";
 import { problemError } from "./problem.js";
 import { isHangUp, refusedAfterHandshake, transportError } from "./tls-errors.js";
 
+/** How long an unused kept-alive connection stays open on the client side. */
+const IDLE_CONNECTION_MS = 4_000;
+
 export interface TransportOptions {
   baseUrl: string;
   identity: TlsIdentity;
@@ -50,6 +53,10 @@ export class Transport {
     }
     this.#agent = new Agent({
       keepAlive: true,
+      // An idle kept-alive connection is closed by the client well before the server closes its end
+      // (10 s by default): a request written on a connection the server is closing fails with a reset,
+      // and a POST is not repeated. A request's own timeout still governs the connection while in use.
+      timeout: IDLE_CONNECTION_MS,
       maxSockets: options.maxSockets ?? 8,
       cert: identity.certificatePem,
       key: identity.keyPem,

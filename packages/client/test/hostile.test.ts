@@ -106,6 +106,28 @@ describe("the client trusts only the vault's server", () => {
   });
 });
 
+describe("the client's kept-alive connections", () => {
+  it("closes an idle one itself before a server would, so a POST never goes out on a connection being closed", async () => {
+    const server = await serve(whoami);
+    server.server.keepAliveTimeout = 60_000; // this server would keep it: only the client's limit closes it
+    let connections = 0;
+    server.server.on("secureConnection", () => {
+      connections += 1;
+    });
+    const client = createVaultClient({ baseUrl: server.url, identityPem: pki.identityPem });
+    try {
+      await client.whoami();
+      await client.whoami();
+      expect(connections).toBe(1); // reused while busy
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+      await client.whoami();
+      expect(connections).toBe(2);
+    } finally {
+      client.close();
+    }
+  }, 30_000);
+});
+
 describe("the client never trusts the server's bytes", () => {
   const good = Buffer.from("the evidence as ingested\n");
   const id = createHash("sha256").update(good).digest("hex");
