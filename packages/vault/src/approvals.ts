@@ -63,19 +63,23 @@ export async function purgeItem(
   );
 }
 
+/** Approving and refusing a pending request are both `access.approve` on the policy, naming the request. */
+function decisionRequest(principal: AuthenticatedPrincipal, requestId: string) {
+  return {
+    principal,
+    action: "access.approve",
+    resource: { kind: "policy" },
+    target: `request:${requestId}`,
+  } as const;
+}
+
 /** The second custodian approves a request; the change or operation it names happens now, recorded. */
 export async function approveRequest(
   ctx: VaultContext,
   principal: AuthenticatedPrincipal,
   requestId: string,
 ): Promise<ApprovalOutcome> {
-  const request = {
-    principal,
-    action: "access.approve",
-    resource: { kind: "policy" },
-    target: `request:${requestId}`,
-  } as const;
-  return ctx.guard.run(request, () =>
+  return ctx.guard.run(decisionRequest(principal, requestId), () =>
     ctx.locks.with(approvalLocks(ctx, requestId), async () => {
       const result = await commitPolicy(ctx, principal, (options) =>
         ctx.policy.approve(requestId, principal, options),
@@ -104,13 +108,7 @@ export async function refuseRequest(
   principal: AuthenticatedPrincipal,
   requestId: string,
 ): Promise<ApprovalOutcome> {
-  const request = {
-    principal,
-    action: "access.approve",
-    resource: { kind: "policy" },
-    target: `request:${requestId}`,
-  } as const;
-  return ctx.guard.run(request, () =>
+  return ctx.guard.run(decisionRequest(principal, requestId), () =>
     ctx.locks.with([ACCESS_LOCK], async () => {
       const result = await commitPolicy(ctx, principal, (options) =>
         ctx.policy.cancel(requestId, principal, options),
