@@ -6,6 +6,7 @@ import { getCACertificates, setDefaultCACertificates } from "node:tls";
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 // The built client (dist/), so this file also runs under plain node (scripts/console-screenshots.mjs).
 import { createVaultClient, parseTlsIdentity, type VaultClient } from "../../packages/client/dist/index.js";
+import { takeNetworkLock } from "../support/network-lock.ts";
 
 // The web console in a real browser against real processes on loopback: a vault made by `custody init`,
 // `custody serve`, an agent enrolled with `custody agent enroll` and running as `custody agent run`, and
@@ -61,6 +62,8 @@ export interface Harness {
 export const CASE_ID = "IR-2026-15";
 
 export async function startHarness(): Promise<Harness> {
+  // Chromium aborts what is in flight when the host's interfaces change: no network namespace meanwhile
+  const releaseNetwork = await takeNetworkLock();
   const work = mkdtempSync(join(tmpdir(), "custody-browser-"));
   const vault = join(work, "vault");
   const children: ChildProcess[] = [];
@@ -83,6 +86,7 @@ export async function startHarness(): Promise<Harness> {
       if (child.exitCode === null && child.signalCode === null)
         await new Promise((resolve) => child.once("exit", resolve));
     }
+    releaseNetwork();
     rmSync(work, { recursive: true, force: true });
   };
   try {

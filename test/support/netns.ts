@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { takeNetworkLockSync } from "./network-lock.js";
 
 /**
  * A network namespace joined to this host by a veth pair, for tests that run an agent whose network
@@ -33,6 +34,7 @@ export function createTestNamespace(label: string, octet: number): TestNamespace
   const subnet = 16 + (process.pid % 200);
   const hostIp = `10.${octet}.${subnet}.1`;
   const namespaceIp = `10.${octet}.${subnet}.2`;
+  let releaseLock: () => void = () => undefined;
   const unavailable = setUp();
   function setUp(): string | undefined {
     if (process.getuid?.() !== 0) return "needs root to create a network namespace";
@@ -50,6 +52,7 @@ export function createTestNamespace(label: string, octet: number): TestNamespace
       ["ip", ["netns", "exec", name, "ip", "link", "set", "lo", "up"]],
       ["ip", ["netns", "exec", name, "nft", "list", "ruleset"]],
     ];
+    releaseLock = takeNetworkLockSync(); // until remove(): a browser test must not see the veth come and go
     for (const [file, args] of steps) {
       const step = sh(file, args);
       if (!step.ok) return `${file} ${args.join(" ")} failed: ${step.out.trim().slice(0, 200)}`;
@@ -70,6 +73,7 @@ export function createTestNamespace(label: string, octet: number): TestNamespace
     remove() {
       sh("ip", ["link", "del", hostIf]);
       sh("ip", ["netns", "del", name]);
+      releaseLock();
     },
   };
 }
