@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
 import { createVaultClient, type VaultClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { groupMembers, spawnConsole, until } from "./support/live-e2e.ts";
 
 // The library, script signing and `run` end to end, every part a real process: `custody serve`, an
 // agent enrolled with `custody agent enroll` running as `custody agent run`, the CLI's `keys issue`,
@@ -47,59 +48,6 @@ function start(args: string[], ready: RegExp): Promise<ChildProcess> {
     child.stderr?.on("data", seen);
     child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
   });
-}
-
-async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 600; i += 1) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
-/** Processes of process group `pgid` that are not zombies, from /proc. */
-function groupMembers(pgid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      let text = "";
-      try {
-        text = readFileSync(`/proc/${name}/stat`, "utf8");
-      } catch {
-        return false;
-      }
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      return fields[0] !== "Z" && Number(fields[2]) === pgid;
-    })
-    .map(Number);
-}
-
-class Console {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly exited: Promise<number | null>;
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ["pipe", "pipe", "pipe"] });
-    children.push(this.child);
-    this.child.stdout?.on("data", (c: Buffer) => (this.stdout += c.toString()));
-    this.child.stderr?.on("data", (c: Buffer) => (this.stderr += c.toString()));
-    this.exited = new Promise((resolve) => this.child.once("exit", resolve));
-  }
-
-  prompts(): number {
-    return this.stderr.split(`${deviceId}:`).length - 1;
-  }
-
-  async run(line: string): Promise<{ out: string; err: string }> {
-    const before = this.prompts();
-    const [out, err] = [this.stdout.length, this.stderr.length];
-    this.child.stdin?.write(`${line}\n`);
-    await until(async () => (this.prompts() > before ? true : undefined), `the prompt after ${line}`);
-    return { out: this.stdout.slice(out), err: this.stderr.slice(err) };
-  }
 }
 
 const HELLO = `#!/bin/sh\nprintf 'hello %s\\n' "$@"\n`;
@@ -239,17 +187,12 @@ describe("the library and run, end to end", () => {
   }, 180_000);
 
   it("runs a signed script from the console: output item in the case, unsigned refused until the setting is on, a cancelled run leaves nothing", async () => {
-    const con = new Console([
-      "live",
-      "connect",
+    const con = spawnConsole(
+      work,
+      ["live", "connect", deviceId, "--case", CASE, "--server", url, "--identity", join(work, "rita.pem")],
       deviceId,
-      "--case",
-      CASE,
-      "--server",
-      url,
-      "--identity",
-      join(work, "rita.pem"),
-    ]);
+      children,
+    );
     await until(async () => (con.prompts() > 0 ? true : undefined), "the first prompt");
     const library = await con.run("library");
     expect(library.out).toMatch(/hello\.sh\s+2\s+/);

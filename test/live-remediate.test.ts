@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
 import { createVaultClient, type VaultClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LiveConsole, spawnConsole, until } from "./support/live-e2e.ts";
 
 // putfile, remediate and undo end to end, every part a real process: `custody serve`, an agent enrolled
 // with `custody agent enroll` running as `custody agent run`, and an analyst's `custody live connect`
@@ -51,42 +52,6 @@ function start(args: string[], ready: RegExp): Promise<ChildProcess> {
     child.stderr?.on("data", seen);
     child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
   });
-}
-
-async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 600; i += 1) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
-class Console {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly exited: Promise<number | null>;
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ["pipe", "pipe", "pipe"] });
-    children.push(this.child);
-    this.child.stdout?.on("data", (c: Buffer) => (this.stdout += c.toString()));
-    this.child.stderr?.on("data", (c: Buffer) => (this.stderr += c.toString()));
-    this.exited = new Promise((resolve) => this.child.once("exit", resolve));
-  }
-
-  prompts(): number {
-    return this.stderr.split(`${deviceId}:`).length - 1;
-  }
-
-  async run(line: string): Promise<{ out: string; err: string }> {
-    const before = this.prompts();
-    const [out, err] = [this.stdout.length, this.stderr.length];
-    this.child.stdin?.write(`${line}\n`);
-    await until(async () => (this.prompts() > before ? true : undefined), `the prompt after ${line}`);
-    return { out: this.stdout.slice(out), err: this.stderr.slice(err) };
-  }
 }
 
 const sysroot = join(work, "sysroot");
@@ -157,8 +122,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function connect(caseId: string): Promise<Console> {
-  const con = new Console([
+function connect(caseId: string): Promise<LiveConsole> {
+  const args = [
     "live",
     "connect",
     deviceId,
@@ -168,11 +133,12 @@ function connect(caseId: string): Promise<Console> {
     url,
     "--identity",
     join(work, "rita.pem"),
-  ]);
+  ];
+  const con = spawnConsole(work, args, deviceId, children);
   return until(async () => (con.prompts() > 0 ? con : undefined), "the first prompt");
 }
 
-async function close(con: Console): Promise<void> {
+async function close(con: LiveConsole): Promise<void> {
   con.child.stdin?.end();
   expect(await con.exited).toBe(0);
 }

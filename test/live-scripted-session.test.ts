@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LiveBench, until } from "./support/live-e2e.ts";
+import { groupMembers, LiveBench, until } from "./support/live-e2e.ts";
 
 // The actions issue's scripted console session: one analyst's `custody live connect` console drives a real
 // agent through the library, a signed run, a refused unsigned run, a cancelled long run, putfile, analyze,
@@ -16,23 +16,6 @@ const sha256 = (bytes: Buffer | string) => createHash("sha256").update(bytes).di
 const EVIL = Buffer.concat([Buffer.from("\x7fELF"), Buffer.alloc(64_000, 0x41), Buffer.from("dropper\n")]);
 const LONG = '#!/bin/sh\necho $$ > "$1"\nsleep 300 &\nsleep 301\n';
 let evil = "";
-
-/** Processes of process group `pgid` that are not zombies, from /proc. */
-function groupMembers(pgid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      let text = "";
-      try {
-        text = readFileSync(`/proc/${name}/stat`, "utf8");
-      } catch {
-        return false;
-      }
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      return fields[0] !== "Z" && Number(fields[2]) === pgid;
-    })
-    .map(Number);
-}
 
 function ok(result: { code: number | null; stderr: string }): void {
   expect(result.code, result.stderr).toBe(0);

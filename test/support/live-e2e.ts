@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVaultClient, type VaultClient } from "@custody/client";
@@ -146,12 +146,7 @@ export class LiveBench {
   /** `custody live connect DEVICE --case ID` as `who`, once its first prompt is shown. */
   async connect(who: string, caseId: string): Promise<LiveConsole> {
     const args = ["live", "connect", this.deviceId, "--case", caseId, ...this.as(who)];
-    const child = spawn(process.execPath, [CUSTODY_BIN, ...args], {
-      cwd: this.work,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    this.#children.push(child);
-    const con = new LiveConsole(child, this.deviceId);
+    const con = spawnConsole(this.work, args, this.deviceId, this.#children);
     return until(async () => (con.prompts() > 0 ? con : undefined), "the first prompt");
   }
 
@@ -198,4 +193,33 @@ export class LiveConsole {
     this.child.stdin?.end();
     return this.exited;
   }
+}
+
+/** `custody ARGS` as an interactive console in `cwd`, its process added to `children` to be stopped. */
+export function spawnConsole(
+  cwd: string,
+  args: string[],
+  deviceId: string,
+  children: ChildProcess[],
+): LiveConsole {
+  const child = spawn(process.execPath, [CUSTODY_BIN, ...args], { cwd, stdio: ["pipe", "pipe", "pipe"] });
+  children.push(child);
+  return new LiveConsole(child, deviceId);
+}
+
+/** Processes of process group `pgid` that are not zombies, from /proc. */
+export function groupMembers(pgid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      let text = "";
+      try {
+        text = readFileSync(`/proc/${name}/stat`, "utf8");
+      } catch {
+        return false;
+      }
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      return fields[0] !== "Z" && Number(fields[2]) === pgid;
+    })
+    .map(Number);
 }
