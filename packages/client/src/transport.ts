@@ -1,5 +1,6 @@
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { Agent, request } from "node:https";
+import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CustodyError } from "@custody/core";
@@ -36,7 +37,7 @@ export interface Call {
 
 /** An HTTPS connection pool with the caller's certificate, trusting only the vault CA, TLS 1.3 only. */
 export class Transport {
-  readonly #agent: Agent;
+  readonly #agent: IdleAwareAgent;
   readonly #base: URL;
   readonly #retries: number;
   readonly #idleTimeoutMs: number;
@@ -51,7 +52,7 @@ export class Transport {
         "no trust anchor for the server: the identity file holds no CA certificate (an older file); give --ca with the vault CA certificate",
       );
     }
-    this.#agent = new Agent({
+    this.#agent = new IdleAwareAgent({
       keepAlive: true,
       // An idle kept-alive connection is closed by the client well before the server closes its end
       // (10 s by default): a request written on a connection the server is closing fails with a reset,
@@ -122,6 +123,7 @@ export class Transport {
   }
 
   #attempt(call: Call): Promise<Attempt> {
+    this.#agent.dropStale();
     const url = new URL(`${this.#base.pathname.replace(/\/$/, "")}${call.path}`, this.#base);
     if (call.query !== undefined) url.search = call.query.toString();
     return new Promise((resolve) => {
@@ -155,6 +157,33 @@ export class Transport {
       });
       writeBody(req, call.body?.());
     });
+  }
+}
+
+/**
+ * The pool's idle limit is a timer, and a timer cannot fire while the event loop is blocked (a caller
+ * running a child process synchronously): a connection idle far past the server's limit would then be
+ * reused by the next request, written into a closing socket. Each connection's idle time is measured by the
+ * clock instead, and an outlived one is dropped before a request picks from the pool.
+ */
+class IdleAwareAgent extends Agent {
+  readonly #freedAt = new WeakMap<Socket, number>();
+
+  constructor(options: ConstructorParameters<typeof Agent>[0]) {
+    super(options);
+    // after the pool's own handler, which puts a reusable socket among the free ones
+    this.on("free", (socket: Socket) => this.#freedAt.set(socket, performance.now()));
+  }
+
+  dropStale(): void {
+    const now = performance.now();
+    for (const sockets of Object.values(this.freeSockets)) {
+      for (const socket of [...(sockets ?? [])]) {
+        if (now - (this.#freedAt.get(socket) ?? now) < IDLE_CONNECTION_MS) continue;
+        socket.emit("agentRemove"); // out of the pool at once; its close comes later
+        socket.destroy();
+      }
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { Worker } from "node:worker_threads";
 import { createVaultClient, parseTlsIdentity } from "@custody/client";
 import { isCustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,7 +127,47 @@ describe("the client's kept-alive connections", () => {
       client.close();
     }
   }, 30_000);
+
+  it("does not reuse one the server closed while the caller's event loop was blocked, so a POST still goes through", async () => {
+    // The server runs on its own thread, so it closes the idle connection while this thread is blocked,
+    // as `custody serve` does while a test or a tool waits on a child process synchronously.
+    const cert = pki.serverFor("IP:127.0.0.1");
+    const worker = new Worker(KEEP_ALIVE_SERVER, {
+      eval: true,
+      workerData: { ...cert, ca: pki.ca.certificatePem, keepAliveMs: 5_000 },
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    const client = createVaultClient({ baseUrl: url, identityPem: pki.identityPem });
+    try {
+      await client.setLiveResponse(true);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 7_000); // blocked, as by spawnSync
+      await expect(client.setLiveResponse(false)).resolves.toMatchObject({ enabled: true });
+    } finally {
+      client.close();
+      await worker.terminate();
+    }
+  }, 30_000);
 });
+
+const KEEP_ALIVE_SERVER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createServer } = require("node:https");
+const server = createServer(
+  { cert: workerData.certificatePem, key: workerData.keyPem, ca: [workerData.ca], requestCert: true, minVersion: "TLSv1.3" },
+  (req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ enabled: true }));
+    });
+  },
+);
+server.keepAliveTimeout = workerData.keepAliveMs;
+server.listen(0, "127.0.0.1", () => parentPort.postMessage("https://127.0.0.1:" + server.address().port));
+`;
 
 describe("the client never trusts the server's bytes", () => {
   const good = Buffer.from("the evidence as ingested\n");
