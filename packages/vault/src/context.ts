@@ -35,6 +35,8 @@ export interface VaultContext {
   readonly pki: VaultPki;
   readonly signer: VaultSigner;
   readonly hostname: string;
+  /** Replicas share this vault's log (Azure); otherwise one process at a time holds it (its file lock). */
+  readonly sharedLog: boolean;
 }
 
 export const TOOL = "custody 0.1.0";

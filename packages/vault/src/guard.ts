@@ -31,6 +31,11 @@ export interface CombinedRequest {
   details?: Record<string, JsonValue>;
   /** Found before the grants were looked at (a setting off, a closed session): recorded as the denial. */
   refusal?: CustodyError;
+  /**
+   * Checked against the state the decision is appended on (again after a replica's race): throwing
+   * stops the decision with nothing recorded (an action another server claimed meanwhile).
+   */
+  precondition?: () => void;
 }
 
 /**
@@ -130,6 +135,7 @@ export class Guard {
     this.assertAuthenticated(principal);
     const record = await this.#decided((policy) => {
       this.assertAuthenticated(principal);
+      request.precondition?.();
       const base = {
         actor: principal.id,
         action: request.auditAction,

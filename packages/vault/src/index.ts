@@ -43,6 +43,8 @@ export type { LibraryFile, LibraryUpload } from "./library-ops.js";
 export { assertLibraryName, MAX_LIBRARY_FILE_BYTES, MAX_SIGNATURE_BYTES } from "./library-ops.js";
 export type { LiveDecisionRequest, LiveFileOptions } from "./live-ops.js";
 export type { VaultOpenOptions } from "./open.js";
+export type { LoggedAction } from "./queued-actions.js";
+export { ACTION_RECORD } from "./queued-actions.js";
 export type { QuarantineItem, RemediationState } from "./remediation-facts.js";
 export { REMEDIATION_FACT } from "./remediation-facts.js";
 export type { RemediationFact, RemediationUndoneFact } from "./remediation-ops.js";

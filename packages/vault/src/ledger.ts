@@ -3,6 +3,7 @@ import { CustodyError } from "@custody/core";
 import { DeviceLedger, isDeviceFact } from "./device-facts.js";
 import { FACT, type FactAction, type FactDetails, factSchemas } from "./facts.js";
 import { isLibraryFact, LibraryLedger } from "./library-facts.js";
+import { isActionRecord, QueuedActionLedger } from "./queued-actions.js";
 import { isRemediationFact, RemediationLedger } from "./remediation-facts.js";
 import { isResponseFact, ResponseLedger } from "./response-facts.js";
 
@@ -53,6 +54,8 @@ export class Ledger {
   readonly response = new ResponseLedger();
   /** Remediations and their undo (live-response actions). */
   readonly remediations = new RemediationLedger();
+  /** Live-response actions queued and not yet ended (decisions and outcomes, not facts). */
+  readonly actions = new QueuedActionLedger();
   /** Fingerprint of the vault signer the log installed last. */
   currentSigner: string | undefined;
   /** The seq of the newest revocation fact (-1: none); a shared CRL is numbered by it. */
@@ -70,6 +73,7 @@ export class Ledger {
 
   observe(record: AuditRecord): void {
     this.records += 1;
+    if (isActionRecord(record.action)) this.actions.apply(record);
     if (record.outcome !== "allow" || !isFact(record.action)) return;
     if (isDeviceFact(record.action)) this.#applyDevice(record);
     else if (isLibraryFact(record.action)) this.library.apply(record);

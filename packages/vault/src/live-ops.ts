@@ -19,6 +19,11 @@ export interface LiveDecisionRequest {
   target: string;
   details?: Record<string, JsonValue>;
   refusal?: CustodyError;
+  /**
+   * The decision claims a queued action for one server process (`action.started`): refused with
+   * ERR_CONFLICT, nothing recorded, when the log says it ended or another runner holds it.
+   */
+  claim?: { actionId: string; runner: string };
 }
 
 /** One audited decision for a live-response step; throws after recording a denial. */
@@ -27,7 +32,24 @@ export function decideLive(
   principal: AuthenticatedPrincipal,
   request: LiveDecisionRequest,
 ): Promise<AuditRecord> {
-  return ctx.guard.decideAll({ principal, ...request });
+  const { claim, ...decision } = request;
+  if (claim === undefined) return ctx.guard.decideAll({ principal, ...decision });
+  return ctx.guard.decideAll({
+    principal,
+    ...decision,
+    details: { ...decision.details, runner: claim.runner },
+    precondition: () => assertClaimable(ctx, claim),
+  });
+}
+
+function assertClaimable(ctx: VaultContext, claim: { actionId: string; runner: string }): void {
+  const action = ctx.ledger.actions.get(claim.actionId);
+  if (action === undefined)
+    throw new CustodyError("ERR_CONFLICT", `action ${claim.actionId} is not open in the log (it ended)`);
+  if (action.runner !== undefined && action.runner !== claim.runner)
+    throw new CustodyError("ERR_CONFLICT", `action ${claim.actionId} runs on another server`, {
+      details: { actionId: claim.actionId },
+    });
 }
 
 /** A live-response outcome (a result, a cancel, a session closed), recorded after the decision. */

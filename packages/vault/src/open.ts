@@ -154,6 +154,7 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
       pki,
       signer,
       hostname: hostname(),
+      sharedLog: shared !== undefined,
     };
     if (mode !== "init") {
       await assertLatestCheckpointSigned(ctx, audit);

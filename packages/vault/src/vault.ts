@@ -95,6 +95,7 @@ import {
 } from "./live-ops.js";
 import { openVaultParts, type VaultOpenOptions } from "./open.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
+import type { LoggedAction } from "./queued-actions.js";
 import type { RemediationState } from "./remediation-facts.js";
 import {
   quarantineBytes,
@@ -310,6 +311,41 @@ export class Vault {
   }
 
   /** The log must have issued (and, for a custodian's name, activated) this very certificate. */
+  /** Replicas append to this vault's log (a shared vault); otherwise one process at a time holds it. */
+  get sharedLog(): boolean {
+    return this.#ctx.sharedLog;
+  }
+
+  /** The live-response actions the signed log holds as queued and not yet ended, oldest first. */
+  openActions(): LoggedAction[] {
+    return this.#ctx.ledger.actions.open();
+  }
+
+  /**
+   * The person who queued an action the log holds open, as the principal it runs under when a server
+   * starts again (their request is long gone): the identity the log issued under the decision's
+   * certificate serial, by the same name, still active. Revocation is checked at each decision, as for
+   * any principal. Only an open action of the log yields one.
+   */
+  actorOfAction(actionId: string): AuthenticatedPrincipal {
+    const action = this.#ctx.ledger.actions.get(actionId);
+    if (action === undefined)
+      throw new CustodyError("ERR_NOT_FOUND", `no open action ${actionId} in the log`);
+    const known = this.#ctx.ledger.identities.get(action.actorSerial);
+    if (known === undefined || known.name !== action.actor || known.kind !== "person") {
+      throw new CustodyError(
+        "ERR_IDENTITY_INVALID",
+        `action ${actionId} was queued under identity ${action.actorSerial}, which the log does not hold for ${action.actor}`,
+      );
+    }
+    return this.#admit({
+      id: known.name,
+      kind: "person",
+      fingerprintSha256: known.fingerprintSha256,
+      serialNumber: known.serialNumber,
+    });
+  }
+
   #admit(principal: AuthenticatedPrincipal): AuthenticatedPrincipal {
     const known = this.#ctx.ledger.identities.get(principal.serialNumber);
     if (

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { type Action, scopeIdSchema } from "@custody/access";
 import type { ActionState, ActionStep, ActionView } from "@custody/api";
-import { CustodyError, type JsonValue } from "@custody/core";
-import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
+import { CustodyError, isCustodyError, type JsonValue } from "@custody/core";
+import type { AuthenticatedPrincipal, LoggedAction, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
 import { liveResponseOff } from "../sessions/authorize.js";
 import type { LiveSessions } from "../sessions/service.js";
@@ -64,7 +64,8 @@ export interface QueueRequest {
 /**
  * The offline action queue: actions authorized and recorded when queued, run in order per device when
  * it is connected (under the analyst's identity, authorized again at the start), expired when their
- * device does not come back in time. Every state change is a fact of the signed log, bound to the case.
+ * device does not come back in time. Every state change is a fact of the signed log, bound to the case,
+ * and the log is the queue's memory: a server that starts again takes up the actions it left pending.
  */
 export class ActionQueue {
   readonly limits: ActionQueueLimits;
@@ -72,11 +73,14 @@ export class ActionQueue {
   readonly #actions = new Map<string, QueuedAction>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #timer: NodeJS.Timeout;
+  /** This server process, named in each `action.started` it records: its claim on the action. */
+  readonly #runner = `R-${randomUUID()}`;
   #closed = false;
 
   constructor(options: ActionQueueOptions) {
     this.#options = options;
     this.limits = { ...DEFAULT_ACTION_LIMITS, ...options.limits };
+    this.#adoptFromLog();
     this.#timer = setInterval(() => this.#tick(), this.limits.pollMs);
     this.#timer.unref();
   }
@@ -153,15 +157,18 @@ export class ActionQueue {
     return action.view;
   }
 
-  /** At shutdown: what is pending or running ends cancelled (reason server-restart), recorded. */
+  /**
+   * At shutdown: a pending action stays queued (the log holds it; the next start takes it up); a running
+   * one has its step stopped on the device and ends cancelled (reason server-restart), recorded: it is
+   * never resumed half-way.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    const open = [...this.#actions.values()].filter((a) => a.authorized && !isFinal(a.view.state));
-    for (const action of open) action.cancel = { by: "server", reason: "server-restart" };
-    // a running step is stopped on the device now, not left to run out its timeout
+    const running = [...this.#actions.values()].filter((a) => a.view.state === "in-progress");
+    for (const action of running) action.cancel = { by: "server", reason: "server-restart" };
     await Promise.allSettled(
-      open
+      running
         .filter((a) => a.currentCmdId !== undefined)
         .map((a) =>
           this.#options.live.commands.cancel(a.principal, a.currentCmdId as string, "server-restart"),
@@ -169,7 +176,7 @@ export class ActionQueue {
     );
     await Promise.allSettled([...this.#running.values()]);
     await Promise.allSettled(
-      open
+      running
         .filter((a) => !isFinal(a.view.state))
         .map((a) => this.end(a, "cancelled", { code: "ERR_ABORTED", message: "the server stopped" })),
     );
@@ -216,7 +223,12 @@ export class ActionQueue {
   }
 
   /** A decision (allow or deny) about the whole action, recorded before it returns; a denial throws. */
-  async #decide(action: QueuedAction, auditAction: string, refusal: CustodyError | undefined) {
+  async #decide(
+    action: QueuedAction,
+    auditAction: string,
+    refusal: CustodyError | undefined,
+    claim?: { actionId: string; runner: string },
+  ) {
     const { view } = action;
     return this.#options.vault.decideLive(action.principal, {
       auditAction,
@@ -234,13 +246,76 @@ export class ActionQueue {
         expiresAt: view.expiresAt,
       },
       ...(refusal === undefined ? {} : { refusal }),
+      ...(claim === undefined ? {} : { claim }),
     });
   }
 
-  /** Authorized again when it starts, under the analyst's identity: a grant revoked meanwhile fails it. */
-  async authorizeStart(action: QueuedAction): Promise<void> {
+  /**
+   * Authorized again when it starts, under the analyst's identity: a grant revoked meanwhile fails it.
+   * The decision also claims the action for this server (a replica that took it first wins): false,
+   * with the action forgotten here and nothing recorded, when the log says another runner holds it.
+   */
+  async authorizeStart(action: QueuedAction): Promise<boolean> {
     const off = (await this.#options.isLiveResponseOn()) ? undefined : liveResponseOff();
-    await this.#decide(action, "action.started", off);
+    try {
+      await this.#decide(action, "action.started", off, { actionId: action.view.id, runner: this.#runner });
+      return true;
+    } catch (error) {
+      if (!isCustodyError(error, "ERR_CONFLICT") || off !== undefined) throw error;
+      this.#actions.delete(action.view.id);
+      return false;
+    }
+  }
+
+  /** The device went before the action's session opened: it waits again, and the log frees the claim. */
+  async defer(action: QueuedAction, why: string): Promise<void> {
+    transition(action.view, "pending");
+    delete action.view.startedAt;
+    await this.record(action, "action.deferred", "allow", `waits again: ${why}`, { runner: this.#runner });
+  }
+
+  /**
+   * The actions the signed log holds open that this process does not: queued before it started (or by
+   * another replica). Each runs under the person who queued it, authorized again when it starts. One
+   * that a stopped process had started ends failed here, as it cannot resume half-way; on a shared log
+   * another replica may be running it, and it is left to that replica.
+   */
+  #adoptFromLog(): void {
+    const { vault } = this.#options;
+    for (const logged of vault.openActions()) {
+      if (this.#actions.has(logged.id)) continue;
+      const interrupted = logged.runner !== undefined && logged.runner !== this.#runner;
+      if (interrupted && vault.sharedLog) continue;
+      let principal: AuthenticatedPrincipal;
+      try {
+        principal = vault.actorOfAction(logged.id);
+      } catch {
+        continue; // the log names no identity to run it under: it stays open, and expires unrun
+      }
+      let steps: PlannedStep[] = [];
+      let unplanned: CustodyError | undefined;
+      try {
+        steps = planSteps(logged.lines, logged.kind);
+      } catch (error) {
+        unplanned = isCustodyError(error) ? error : new CustodyError("ERR_USAGE", String(error));
+      }
+      const action: QueuedAction = {
+        principal,
+        needs: [...new Set(steps.map((step) => step.spec.action))],
+        authorized: true,
+        view: loggedView(logged, steps),
+      };
+      this.#actions.set(logged.id, action);
+      if (interrupted) {
+        transition(action.view, "in-progress");
+        void this.end(action, "failed", {
+          code: "ERR_ABORTED",
+          message:
+            "the server stopped while the action ran; it is not resumed (its action.step records say how far it got)",
+        }).catch(() => undefined);
+      } else if (unplanned !== undefined)
+        void this.end(action, "failed", errorOf(unplanned)).catch(() => undefined);
+    }
   }
 
   #deviceRefusal(request: QueueRequest): CustodyError | undefined {
@@ -319,6 +394,20 @@ function assertId(value: string, what: string): void {
   }
 }
 
+function loggedView(logged: LoggedAction, steps: PlannedStep[]): ActionView {
+  return {
+    id: logged.id,
+    kind: logged.kind,
+    deviceId: logged.deviceId,
+    caseId: logged.caseId,
+    queuedBy: logged.actor,
+    state: "pending",
+    queuedAt: logged.queuedAt,
+    expiresAt: logged.expiresAt,
+    steps: stepViews(steps),
+  };
+}
+
 function newView(
   principal: AuthenticatedPrincipal,
   request: QueueRequest,
@@ -335,8 +424,10 @@ function newView(
     state: "pending",
     queuedAt: new Date(now).toISOString(),
     expiresAt: new Date(now + ttl).toISOString(),
-    steps: steps.map(
-      (step, index): ActionStep => ({ index, line: step.line, name: step.parsed.name, state: "pending" }),
-    ),
+    steps: stepViews(steps),
   };
+}
+
+function stepViews(steps: PlannedStep[]): ActionStep[] {
+  return steps.map((step, index) => ({ index, line: step.line, name: step.parsed.name, state: "pending" }));
 }

@@ -20,7 +20,7 @@ export async function runAction(queue: ActionQueue, live: LiveSessions, action: 
   transition(view, "in-progress");
   view.startedAt = new Date().toISOString();
   try {
-    await queue.authorizeStart(action);
+    if (!(await queue.authorizeStart(action))) return; // another replica runs it
   } catch (error) {
     return queue.end(action, "failed", errorOf(error));
   }
@@ -36,9 +36,7 @@ export async function runAction(queue: ActionQueue, live: LiveSessions, action: 
     session = live.get(action.principal, opened.id);
   } catch (error) {
     if (isCustodyError(error) && TRY_AGAIN.has(error.code) && action.cancel === undefined) {
-      transition(view, "pending");
-      delete view.startedAt;
-      return;
+      return queue.defer(action, error.code);
     }
     return queue.end(action, "failed", errorOf(error));
   }
