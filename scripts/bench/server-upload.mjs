@@ -78,7 +78,9 @@ try {
   console.log(
     `${sizeMiB} MiB, curl -X POST -T file over mutual TLS 1.3, ${runs} run(s) alternated; load: ${execSync("uptime").toString().trim()}\n`,
   );
-  console.log("| run | server | seconds | MiB/s | server process CPU s |\n| --- | --- | ---: | ---: | ---: |");
+  console.log(
+    "| run | server | seconds | MiB/s | server process CPU s |\n| --- | --- | ---: | ---: | ---: |",
+  );
   rows.forEach((row, index) => {
     console.log(
       `| ${index + 1} | minimal Node HTTPS server writing the body to disk (peer) | ${(row.peerMs / 1000).toFixed(2)} | ${mibs(row.peerMs)} | ${row.peerCpuUsed.toFixed(2)} |`,

@@ -1,76 +1,23 @@
 import { Transform, type TransformCallback } from "node:stream";
-import { Worker } from "node:worker_threads";
 import { CustodyError } from "@custody/core/errors";
-import { type DigestResult, type DigestSet, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
-import { WORKER_LIMITS } from "./internal/parallel.js";
-
-const SLOTS = 4;
-const SLOT_BYTES = 4 * 1024 * 1024;
-
-// Plain JS evaluated in the worker, so it runs the same from src/ (tests) and dist/ (users).
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const { createHash } = require("node:crypto");
-const { ring, slotBytes, algorithms } = workerData;
-const hashes = algorithms.map((a) => createHash(a));
-parentPort.on("message", (m) => {
-  if (m.type === "chunk") {
-    for (const h of hashes) h.update(new Uint8Array(ring, m.slot * slotBytes, m.length));
-    parentPort.postMessage({ type: "done", slot: m.slot });
-  } else {
-    const digests = {};
-    algorithms.forEach((a, i) => { digests[a] = hashes[i].digest("hex"); });
-    parentPort.postMessage({ type: "digests", digests });
-  }
-});
-`;
-
-type WorkerMessage = { type: "done"; slot: number } | { type: "digests"; digests: DigestSet };
+import type { DigestResult, HashAlgorithm } from "./algorithms.js";
+import { ThreadedHasher } from "./threaded-hasher.js";
 
 /**
- * A pass-through like `DigestStream` whose digests are computed on worker threads (one per algorithm),
- * so the thread that moves the bytes (and may hash them for another purpose, as a store does) is not
- * slowed by them. Chunks are copied into a small shared ring (4 × 4 MiB), a slot is handed to every worker when full;
- * when the slowest falls behind, the stream waits.
+ * A pass-through like `DigestStream` whose digests are computed on worker threads (`ThreadedHasher`: one
+ * per algorithm, fed through a small shared ring), so the thread that moves the bytes (and may hash them
+ * for another purpose, as a store does) is not slowed by them. When the slowest worker falls behind, the
+ * stream waits.
  */
 export class ThreadedDigestStream extends Transform {
   readonly algorithms: readonly HashAlgorithm[];
-  readonly #ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
-  /** One worker per algorithm: md5 and sha1 run side by side, each reading the same slot. */
-  readonly #workers: Worker[];
-  readonly #readers = new Array<number>(SLOTS).fill(0);
-  readonly #free: number[] = Array.from({ length: SLOTS }, (_, slot) => slot);
-  readonly #digestSet: DigestSet = {};
-  #pendingDigests = 0;
-  #waiting: (() => void) | undefined;
-  #finished: ((digests: DigestSet) => void) | undefined;
-  #failure: Error | undefined;
-  #size = 0;
-  /** The slot being filled and how many bytes it holds; posted when full or at the end. */
-  #filling: number | undefined;
-  #filled = 0;
+  readonly #hasher: ThreadedHasher;
   #result: DigestResult | undefined;
 
   constructor(options: { algorithms?: readonly HashAlgorithm[] } = {}) {
     super();
-    this.algorithms = resolveAlgorithms(options.algorithms);
-    this.#workers = this.algorithms.map((algorithm) => this.#startWorker(algorithm));
-  }
-
-  #startWorker(algorithm: HashAlgorithm): Worker {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { ring: this.#ring, slotBytes: SLOT_BYTES, algorithms: [algorithm] },
-      resourceLimits: WORKER_LIMITS,
-    });
-    worker.on("message", (message: WorkerMessage) => this.#onMessage(message));
-    worker.on("error", (cause) => this.#fail(cause));
-    worker.on("exit", (code) => this.#fail(new Error(`exited with code ${code}`)));
-    return worker;
-  }
-
-  #terminate(): void {
-    for (const worker of this.#workers) void worker.terminate();
+    this.#hasher = new ThreadedHasher(options);
+    this.algorithms = this.#hasher.algorithms;
   }
 
   /** The digests of everything written; available from the 'finish' event on. */
@@ -89,100 +36,20 @@ export class ThreadedDigestStream extends Transform {
       callback(new CustodyError("ERR_INVALID_ARGUMENT", "a digest stream takes bytes, not text or objects"));
       return;
     }
-    this.#feed(chunk).then(() => callback(null, chunk), callback);
+    const waiting = this.#hasher.update(chunk);
+    if (waiting === undefined) callback(null, chunk);
+    else waiting.then(() => callback(null, chunk), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.#digests().then((digests) => {
-      this.#result = { size: this.#size, digests };
-      this.#terminate();
+    this.#hasher.digest().then((result) => {
+      this.#result = result;
       callback();
     }, callback);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#terminate();
+    this.#hasher.dispose();
     callback(error);
-  }
-
-  /**
-   * Copies the chunk into the slot being filled and hands a slot to the workers only once it is full
-   * (or at the end): a TLS socket delivers ~16 KiB records, and one message per record and worker cost
-   * more than the hashing (196,611 messages for a 1 GiB upload, against 768 now).
-   */
-  async #feed(chunk: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      if (this.#filling === undefined) this.#filling = await this.#slot();
-      const room = SLOT_BYTES - this.#filled;
-      const take = Math.min(room, chunk.byteLength - offset);
-      new Uint8Array(this.#ring, this.#filling * SLOT_BYTES + this.#filled, take).set(
-        chunk.subarray(offset, offset + take),
-      );
-      this.#filled += take;
-      this.#size += take;
-      offset += take;
-      if (this.#filled === SLOT_BYTES) this.#post();
-    }
-  }
-
-  /** Hands the slot being filled to every worker. */
-  #post(): void {
-    const slot = this.#filling;
-    if (slot === undefined || this.#filled === 0) return;
-    this.#readers[slot] = this.#workers.length;
-    for (const worker of this.#workers) worker.postMessage({ type: "chunk", slot, length: this.#filled });
-    this.#filling = undefined;
-    this.#filled = 0;
-  }
-
-  #slot(): Promise<number> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    const slot = this.#free.pop();
-    if (slot !== undefined) return Promise.resolve(slot);
-    return new Promise((resolve) => {
-      this.#waiting = () => resolve(this.#slot());
-    }).then((value) => value as number);
-  }
-
-  #digests(): Promise<DigestSet> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    this.#post();
-    return new Promise((resolve) => {
-      this.#finished = resolve;
-      this.#pendingDigests = this.#workers.length;
-      for (const worker of this.#workers) worker.postMessage({ type: "end" });
-    });
-  }
-
-  #onMessage(message: WorkerMessage): void {
-    switch (message.type) {
-      case "done": {
-        this.#readers[message.slot] = (this.#readers[message.slot] ?? 1) - 1;
-        if (this.#readers[message.slot] !== 0) return;
-        this.#free.push(message.slot);
-        const waiting = this.#waiting;
-        this.#waiting = undefined;
-        waiting?.();
-        return;
-      }
-      case "digests":
-        Object.assign(this.#digestSet, message.digests);
-        this.#pendingDigests -= 1;
-        if (this.#pendingDigests === 0) this.#finished?.(this.#orderedDigests());
-        return;
-    }
-  }
-
-  #orderedDigests(): DigestSet {
-    const ordered: DigestSet = {};
-    for (const algorithm of this.algorithms) ordered[algorithm] = this.#digestSet[algorithm];
-    return ordered;
-  }
-
-  #fail(cause: unknown): void {
-    if (this.#result !== undefined || this.destroyed) return;
-    this.#failure = new CustodyError("ERR_INTERNAL", "a hashing worker thread died", { cause });
-    this.destroy(this.#failure);
   }
 }

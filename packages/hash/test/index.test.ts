@@ -8,6 +8,7 @@ describe("@custody/hash public surface", () => {
         "DIGEST_BYTES",
         "DigestStream",
         "ThreadedDigestStream",
+        "ThreadedHasher",
         "HASH_ALGORITHMS",
         "MERKLE_HASH_BYTES",
         "MerkleAccumulator",

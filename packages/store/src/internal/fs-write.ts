@@ -63,7 +63,8 @@ export async function writeHashedFileThen<T>(
       if (!(chunk instanceof Uint8Array)) {
         throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
       }
-      await hash.update(chunk);
+      const room = hash.update(chunk); // a promise only while the hashing worker catches up
+      if (room !== undefined) await room;
       // Chunks wait until a batch is worth one write(2): a TLS body arrives in ~16 KiB records, and a
       // thread-pool round trip per record was most of an upload's wall time.
       batch.push(chunk);

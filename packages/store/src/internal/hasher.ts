@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { CustodyError } from "@custody/core";
-import { createDigestStream, type DigestStream, ThreadedDigestStream } from "@custody/hash";
+import { createDigestStream, type DigestStream, ThreadedHasher } from "@custody/hash";
 import type { Sha256Result } from "../digest.js";
 
 /** Incremental sha256 over @custody/hash's digest stream, for loops that hash and write chunk by chunk. */
@@ -36,32 +36,14 @@ export const THREADED_HASH_FROM_BYTES = 32 * 1024 * 1024;
  * writes. `update` returns a promise when the ring is full.
  */
 export class ThreadedSha256Hasher {
-  readonly #stream = new ThreadedDigestStream({ algorithms: ["sha256"] });
-
-  constructor() {
-    this.#stream.resume();
-  }
+  readonly #hasher = new ThreadedHasher({ algorithms: ["sha256"] });
 
   update(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.#stream.write(chunk)) return undefined;
-    return new Promise((resolve, reject) => {
-      const onDrain = (): void => {
-        this.#stream.off("error", onError);
-        resolve();
-      };
-      const onError = (error: Error): void => {
-        this.#stream.off("drain", onDrain);
-        reject(error);
-      };
-      this.#stream.once("drain", onDrain).once("error", onError);
-    });
+    return this.#hasher.update(chunk);
   }
 
   async digest(): Promise<Sha256Result> {
-    const finished = once(this.#stream, "finish");
-    this.#stream.end();
-    await finished;
-    const { size, digests } = this.#stream.result();
+    const { size, digests } = await this.#hasher.digest();
     if (digests.sha256 === undefined)
       throw new CustodyError("ERR_INTERNAL", "the digest stream gave no sha256");
     return { size, sha256: digests.sha256 };
@@ -69,7 +51,7 @@ export class ThreadedSha256Hasher {
 
   /** Stops the worker (after a failure; `digest` stops it too). */
   dispose(): void {
-    this.#stream.destroy();
+    this.#hasher.dispose();
   }
 }
 

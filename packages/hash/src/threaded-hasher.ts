@@ -1,0 +1,170 @@
+import { Worker } from "node:worker_threads";
+import { CustodyError } from "@custody/core/errors";
+import { type DigestResult, type DigestSet, type HashAlgorithm, resolveAlgorithms } from "./algorithms.js";
+import { WORKER_LIMITS } from "./internal/parallel.js";
+
+const SLOTS = 4;
+const SLOT_BYTES = 4 * 1024 * 1024;
+
+// Plain JS evaluated in the worker, so it runs the same from src/ (tests) and dist/ (users).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const { ring, slotBytes, algorithms } = workerData;
+const hashes = algorithms.map((a) => createHash(a));
+parentPort.on("message", (m) => {
+  if (m.type === "chunk") {
+    for (const h of hashes) h.update(new Uint8Array(ring, m.slot * slotBytes, m.length));
+    parentPort.postMessage({ type: "done", slot: m.slot });
+  } else {
+    const digests = {};
+    algorithms.forEach((a, i) => { digests[a] = hashes[i].digest("hex"); });
+    parentPort.postMessage({ type: "digests", digests });
+  }
+});
+`;
+
+type WorkerMessage = { type: "done"; slot: number } | { type: "digests"; digests: DigestSet };
+
+/**
+ * Digests computed on worker threads (one per algorithm), so the thread that moves the bytes is not
+ * slowed by them. Bytes are copied into a small shared ring (4 × 4 MiB) with no allocation per chunk; a
+ * slot is handed to every worker when full (a TLS socket delivers ~16 KiB records: one message per record
+ * and worker cost more than the hashing). `update` copies at once and returns a promise only when the
+ * ring is full and the slowest worker must catch up; the next `update` waits for it.
+ */
+export class ThreadedHasher {
+  readonly algorithms: readonly HashAlgorithm[];
+  readonly #ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  readonly #workers: Worker[];
+  readonly #readers = new Array<number>(SLOTS).fill(0);
+  readonly #free: number[] = Array.from({ length: SLOTS }, (_, slot) => slot);
+  readonly #digestSet: DigestSet = {};
+  #pendingDigests = 0;
+  #waiting: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  #finished: { resolve: (digests: DigestSet) => void; reject: (error: Error) => void } | undefined;
+  #failure: Error | undefined;
+  #disposed = false;
+  #size = 0;
+  /** The slot being filled and how many bytes it holds; posted when full or at the end. */
+  #filling: number | undefined;
+  #filled = 0;
+
+  constructor(options: { algorithms?: readonly HashAlgorithm[] } = {}) {
+    this.algorithms = resolveAlgorithms(options.algorithms);
+    this.#workers = this.algorithms.map((algorithm) => this.#startWorker(algorithm));
+  }
+
+  /** Bytes hashed so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Copies `chunk` into the ring; a promise when it had to wait for room (the rest is copied then). */
+  update(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      if (this.#filling === undefined) {
+        const slot = this.#free.pop();
+        if (slot === undefined) {
+          const rest = chunk.subarray(offset);
+          return this.#room().then(() => this.update(rest));
+        }
+        this.#filling = slot;
+      }
+      const take = Math.min(SLOT_BYTES - this.#filled, chunk.byteLength - offset);
+      new Uint8Array(this.#ring, this.#filling * SLOT_BYTES + this.#filled, take).set(
+        offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take),
+      );
+      this.#filled += take;
+      this.#size += take;
+      offset += take;
+      if (this.#filled === SLOT_BYTES) this.#post();
+    }
+    return undefined;
+  }
+
+  /** The digests of every byte given, once the workers are through; the workers then stop. */
+  async digest(): Promise<DigestResult> {
+    if (this.#failure !== undefined) throw this.#failure;
+    this.#post();
+    try {
+      const digests = await new Promise<DigestSet>((resolve, reject) => {
+        this.#finished = { resolve, reject };
+        this.#pendingDigests = this.#workers.length;
+        for (const worker of this.#workers) worker.postMessage({ type: "end" });
+      });
+      return { size: this.#size, digests };
+    } finally {
+      this.dispose();
+    }
+  }
+
+  /** Stops the workers (after a failure; `digest` stops them too). */
+  dispose(): void {
+    this.#disposed = true;
+    for (const worker of this.#workers) void worker.terminate();
+  }
+
+  #startWorker(algorithm: HashAlgorithm): Worker {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ring: this.#ring, slotBytes: SLOT_BYTES, algorithms: [algorithm] },
+      resourceLimits: WORKER_LIMITS,
+    });
+    worker.on("message", (message: WorkerMessage) => this.#onMessage(message));
+    worker.on("error", (cause) => this.#fail(cause));
+    worker.on("exit", (code) => this.#fail(new Error(`exited with code ${code}`)));
+    return worker;
+  }
+
+  /** Hands the slot being filled to every worker. */
+  #post(): void {
+    const slot = this.#filling;
+    if (slot === undefined || this.#filled === 0) return;
+    this.#readers[slot] = this.#workers.length;
+    for (const worker of this.#workers) worker.postMessage({ type: "chunk", slot, length: this.#filled });
+    this.#filling = undefined;
+    this.#filled = 0;
+  }
+
+  #room(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+  }
+
+  #onMessage(message: WorkerMessage): void {
+    switch (message.type) {
+      case "done": {
+        this.#readers[message.slot] = (this.#readers[message.slot] ?? 1) - 1;
+        if (this.#readers[message.slot] !== 0) return;
+        this.#free.push(message.slot);
+        const waiting = this.#waiting;
+        this.#waiting = undefined;
+        waiting?.resolve();
+        return;
+      }
+      case "digests":
+        Object.assign(this.#digestSet, message.digests);
+        this.#pendingDigests -= 1;
+        if (this.#pendingDigests === 0) this.#finished?.resolve(this.#orderedDigests());
+        return;
+    }
+  }
+
+  #orderedDigests(): DigestSet {
+    const ordered: DigestSet = {};
+    for (const algorithm of this.algorithms) ordered[algorithm] = this.#digestSet[algorithm];
+    return ordered;
+  }
+
+  #fail(cause: unknown): void {
+    if (this.#disposed || this.#failure !== undefined) return;
+    this.#failure = new CustodyError("ERR_INTERNAL", "a hashing worker thread died", { cause });
+    this.#waiting?.reject(this.#failure);
+    this.#finished?.reject(this.#failure);
+    this.dispose();
+  }
+}
