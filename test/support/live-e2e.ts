@@ -33,6 +33,12 @@ export class LiveBench {
   alice: VaultClient | undefined;
   agent: ChildProcess | undefined;
 
+  /** alice's client (the custodian's), once `serve` made it. */
+  custodian(): VaultClient {
+    if (this.alice === undefined) throw new Error("the bench is not served yet");
+    return this.alice;
+  }
+
   /** `custody ARGS` to completion, in the bench's folder, with the local vault as CUSTODY_VAULT. */
   custody(args: string[]): CliResult {
     const result = spawnSync(process.execPath, [CUSTODY_BIN, ...args], {
