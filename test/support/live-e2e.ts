@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVaultClient, type VaultClient } from "@custody/client";
@@ -74,10 +74,15 @@ export class LiveBench {
     });
   }
 
-  /** A vault with alice as custodian, served on loopback, live response on, and `people` issued. */
-  async serve(people: string[], caseId: string): Promise<void> {
+  /** `custody init`: the vault with alice as custodian (`serve` does it when a test did not, first). */
+  init(): void {
     const init = this.custody(["init", "--name", "alice", "--identity-out", join(this.work, "alice.pem")]);
     if (init.code !== 0) throw new Error(init.stderr);
+  }
+
+  /** A vault with alice as custodian, served on loopback, live response on, and `people` issued. */
+  async serve(people: string[], caseId: string): Promise<void> {
+    if (!existsSync(this.vault)) this.init();
     await this.start(
       ["serve", "--vault", this.vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"],
       /listening on/,
@@ -113,6 +118,13 @@ export class LiveBench {
     this.deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
     const policy = JSON.parse(this.custody(["agent", "policy"]).stdout) as Record<string, unknown>;
     writeFileSync(join(this.work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
+  }
+
+  /** Sets `settings` in the agent's local policy (the default from `custody agent policy`), before `startAgent`. */
+  amendPolicy(settings: Record<string, unknown>): void {
+    const file = join(this.work, "policy.json");
+    const policy = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...policy, ...settings }), { mode: 0o600 });
   }
 
   /** Starts the agent and waits until the server lists the device online. */
