@@ -206,6 +206,11 @@ export class LiveConsole {
     return { out: this.stdout.slice(out), err: this.stderr.slice(err) };
   }
 
+  /** Waits until the console's stderr matches `pattern` (an end it prints without a new prompt). */
+  async waitFor(pattern: RegExp): Promise<void> {
+    await until(async () => (pattern.test(this.stderr) ? true : undefined), String(pattern));
+  }
+
   /** Ctrl+D: ends the session; resolves with the console's exit code. */
   end(): Promise<number | null> {
     this.child.stdin?.end();
