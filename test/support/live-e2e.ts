@@ -24,14 +24,28 @@ export async function until<T>(check: () => Promise<T | undefined>, what: string
   throw new Error(`never happened: ${what}`);
 }
 
+export interface LiveBenchOptions {
+  /** The address `custody serve` listens on and is named by: loopback unless the agent is elsewhere. */
+  host?: string;
+  /** The argv that runs `argv` on the device (the agent's enroll and run), e.g. in a network namespace. */
+  onDevice?: (argv: string[]) => string[];
+}
+
 export class LiveBench {
   readonly work = mkdtempSync(join(tmpdir(), "custody-live-e2e-"));
   readonly vault = join(this.work, "vault");
   readonly #children: ChildProcess[] = [];
+  readonly #host: string;
+  readonly #onDevice: (argv: string[]) => string[];
   url = "";
   deviceId = "";
   alice: VaultClient | undefined;
   agent: ChildProcess | undefined;
+
+  constructor(options: LiveBenchOptions = {}) {
+    this.#host = options.host ?? "127.0.0.1";
+    this.#onDevice = options.onDevice ?? ((argv) => argv);
+  }
 
   /** alice's client (the custodian's), once `serve` made it. */
   custodian(): VaultClient {
@@ -41,7 +55,11 @@ export class LiveBench {
 
   /** `custody ARGS` to completion, in the bench's folder, with the local vault as CUSTODY_VAULT. */
   custody(args: string[]): CliResult {
-    const result = spawnSync(process.execPath, [CUSTODY_BIN, ...args], {
+    return this.#run([process.execPath, CUSTODY_BIN, ...args]);
+  }
+
+  #run([file, ...args]: string[]): CliResult {
+    const result = spawnSync(file as string, args, {
       cwd: this.work,
       env: { ...process.env, CUSTODY_VAULT: this.vault },
       encoding: "utf8",
@@ -56,7 +74,11 @@ export class LiveBench {
 
   /** Starts `custody ARGS` and resolves once its output matches `ready`. */
   start(args: string[], ready: RegExp): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [CUSTODY_BIN, ...args], {
+    return this.#start([process.execPath, CUSTODY_BIN, ...args], ready);
+  }
+
+  #start(argv: string[], ready: RegExp): Promise<ChildProcess> {
+    const child = spawn(argv[0] as string, argv.slice(1), {
       cwd: this.work,
       env: { ...process.env, CUSTODY_LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -70,7 +92,7 @@ export class LiveBench {
       };
       child.stdout?.on("data", seen);
       child.stderr?.on("data", seen);
-      child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
+      child.once("exit", (code) => reject(new Error(`${argv.join(" ")} exited ${code}: ${output}`)));
     });
   }
 
@@ -80,11 +102,11 @@ export class LiveBench {
     if (init.code !== 0) throw new Error(init.stderr);
   }
 
-  /** A vault with alice as custodian, served on loopback, live response on, and `people` issued. */
+  /** A vault with alice as custodian, served on `host`, live response on, and `people` issued. */
   async serve(people: string[], caseId: string): Promise<void> {
     if (!existsSync(this.vault)) this.init();
     await this.start(
-      ["serve", "--vault", this.vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"],
+      ["serve", "--vault", this.vault, "--listen", `${this.#host}:0`, "--name", this.#host],
       /listening on/,
     );
     const server = JSON.parse(readFileSync(join(this.vault, "server.json"), "utf8")) as { urls: string[] };
@@ -101,19 +123,23 @@ export class LiveBench {
     await alice.setLiveResponse(true);
     writeFileSync(join(this.work, "ca.pem"), readFileSync(join(this.vault, "pki", "ca.pem")));
     const { token } = await alice.createEnrollmentToken({ caseId });
-    const enrolled = this.custody([
-      "agent",
-      "enroll",
-      "--server",
-      this.url,
-      "--token",
-      token,
-      "--dir",
-      "agent",
-      "--ca",
-      "ca.pem",
-      "--json",
-    ]);
+    const enrolled = this.#run(
+      this.#onDevice([
+        process.execPath,
+        CUSTODY_BIN,
+        "agent",
+        "enroll",
+        "--server",
+        this.url,
+        "--token",
+        token,
+        "--dir",
+        join(this.work, "agent"),
+        "--ca",
+        join(this.work, "ca.pem"),
+        "--json",
+      ]),
+    );
     if (enrolled.code !== 0) throw new Error(enrolled.stderr);
     this.deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
     const policy = JSON.parse(this.custody(["agent", "policy"]).stdout) as Record<string, unknown>;
@@ -129,15 +155,17 @@ export class LiveBench {
 
   /** Starts the agent and waits until the server lists the device online. */
   async startAgent(): Promise<void> {
-    const args = [
+    const argv = this.#onDevice([
+      process.execPath,
+      CUSTODY_BIN,
       "agent",
       "run",
       "--dir",
       join(this.work, "agent"),
       "--policy",
       join(this.work, "policy.json"),
-    ];
-    this.agent = await this.start(args, /welcome|connected|agent starting/);
+    ]);
+    this.agent = await this.#start(argv, /welcome|connected|agent starting/);
     await this.#online(true);
   }
 
