@@ -29,6 +29,8 @@ export interface LiveBenchOptions {
   host?: string;
   /** The argv that runs `argv` on the device (the agent's enroll and run), e.g. in a network namespace. */
   onDevice?: (argv: string[]) => string[];
+  /** The server URL the device enrolls with, given the server's own (a relay in front of it); that by default. */
+  serverForDevice?: (url: string) => Promise<string>;
 }
 
 export class LiveBench {
@@ -37,6 +39,7 @@ export class LiveBench {
   readonly #children: ChildProcess[] = [];
   readonly #host: string;
   readonly #onDevice: (argv: string[]) => string[];
+  readonly #serverForDevice: (url: string) => Promise<string>;
   url = "";
   deviceId = "";
   alice: VaultClient | undefined;
@@ -45,6 +48,7 @@ export class LiveBench {
   constructor(options: LiveBenchOptions = {}) {
     this.#host = options.host ?? "127.0.0.1";
     this.#onDevice = options.onDevice ?? ((argv) => argv);
+    this.#serverForDevice = options.serverForDevice ?? (async (url) => url);
   }
 
   /** alice's client (the custodian's), once `serve` made it. */
@@ -55,16 +59,34 @@ export class LiveBench {
 
   /** `custody ARGS` to completion, in the bench's folder, with the local vault as CUSTODY_VAULT. */
   custody(args: string[]): CliResult {
-    return this.#run([process.execPath, CUSTODY_BIN, ...args]);
-  }
-
-  #run([file, ...args]: string[]): CliResult {
-    const result = spawnSync(file as string, args, {
+    const result = spawnSync(process.execPath, [CUSTODY_BIN, ...args], {
       cwd: this.work,
       env: { ...process.env, CUSTODY_VAULT: this.vault },
       encoding: "utf8",
     });
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** `custody ARGS` without blocking this process (a relay in it keeps moving the bytes meanwhile). */
+  custodyAsync(args: string[]): Promise<CliResult> {
+    return this.#runAsync([process.execPath, CUSTODY_BIN, ...args]);
+  }
+
+  #runAsync([file, ...args]: string[]): Promise<CliResult> {
+    const child = spawn(file as string, args, {
+      cwd: this.work,
+      env: { ...process.env, CUSTODY_VAULT: this.vault },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.#children.push(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    return new Promise((resolve) => {
+      child.once("error", (error) => resolve({ code: null, stdout, stderr: `${stderr}${error.message}` }));
+      child.once("close", (code) => resolve({ code, stdout, stderr }));
+    });
   }
 
   /** The options that send a CLI command to the server as `who` (an identity file in the bench's folder). */
@@ -123,14 +145,15 @@ export class LiveBench {
     await alice.setLiveResponse(true);
     writeFileSync(join(this.work, "ca.pem"), readFileSync(join(this.vault, "pki", "ca.pem")));
     const { token } = await alice.createEnrollmentToken({ caseId });
-    const enrolled = this.#run(
+    // not spawnSync: a relay in this process (serverForDevice) has to move the enrollment's bytes
+    const enrolled = await this.#runAsync(
       this.#onDevice([
         process.execPath,
         CUSTODY_BIN,
         "agent",
         "enroll",
         "--server",
-        this.url,
+        await this.#serverForDevice(this.url),
         "--token",
         token,
         "--dir",
