@@ -1,59 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  auditRecords,
-  call,
-  eventually,
-  type Identity,
-  identityOf,
-  type Served,
-  serveVault,
-} from "./helpers.js";
-import { enrolledDevice, TestAgent } from "./live-helpers.js";
+import { type ActionBench, actionBench } from "./action-bench.js";
+import { auditRecords, eventually, type Identity } from "./helpers.js";
+import { TestAgent } from "./live-helpers.js";
 
 // The action queue over real TLS with a scripted agent on the real WebSocket: the test sees every
 // frame the server sends the device, so what runs, in which order, and what never leaves is observed.
-let served: Served;
+let bench: ActionBench;
 let bob: Identity;
 let dave: Identity;
-let device: Identity & { deviceId: string };
 const CASE = "IR-88";
 
 beforeAll(async () => {
-  served = await serveVault({ actionLimits: { pollMs: 50 }, liveLimits: { cancelGraceMs: 2_000 } });
-  bob = await person("bob");
-  dave = await person("dave");
-  device = await enrolledDevice(served, "ws");
-  await as(served.alice, "POST", "/v1/settings/live-response", { enabled: true });
-  for (const name of ["bob", "dave"]) {
-    for (const scope of [`device:${device.deviceId}`, `case:${CASE}`]) {
-      const granted = await as(served.alice, "POST", "/v1/access/grants", { name, role: "responder", scope });
-      expect(granted.json()).toMatchObject({ status: "done" });
-    }
-  }
+  bench = await actionBench(CASE, ["bob", "dave"]);
+  ({ bob, dave } = bench.people as { bob: Identity; dave: Identity });
 }, 60_000);
 afterAll(async () => {
-  await served.cleanup();
+  await bench.served.cleanup();
 });
 
-async function as(who: Identity, method: string, path: string, json?: unknown) {
-  return call(served.url, path, {
-    method,
-    identity: who,
-    ca: served.ca,
-    ...(json === undefined ? {} : { json }),
-  });
-}
-
-async function person(name: string): Promise<Identity> {
-  const issued = await as(served.alice, "POST", "/v1/identities", { name, kind: "person" });
-  return identityOf((issued.json() as { identityPem: string }).identityPem);
-}
-
-async function queue(who: Identity, line: string): Promise<{ id: string; state: string }> {
-  const response = await as(who, "POST", "/v1/actions", { deviceId: device.deviceId, caseId: CASE, line });
-  expect(response.status, response.body).toBe(201);
-  return response.json() as { id: string; state: string };
-}
+const as = (...args: Parameters<ActionBench["as"]>) => bench.as(...args);
+const queue = (...args: Parameters<ActionBench["queue"]>) => bench.queue(...args);
 
 async function settled(who: Identity, id: string) {
   return eventually(async () => {
@@ -70,13 +36,13 @@ describe("the action queue", () => {
     expect([daves.state, first.state, second.state]).toEqual(["pending", "pending", "pending"]);
     // bad input changes nothing and gets its code
     const bad = await as(bob, "POST", "/v1/actions", {
-      deviceId: device.deviceId,
+      deviceId: bench.device.deviceId,
       caseId: "../x",
       line: "dir",
     });
     expect(bad.json()).toMatchObject({ code: expect.stringMatching(/ERR_INVALID_ARGUMENT|ERR_VALIDATION/) });
     const extra = await as(bob, "POST", "/v1/actions", {
-      deviceId: device.deviceId,
+      deviceId: bench.device.deviceId,
       caseId: CASE,
       line: "dir",
       x: 1,
@@ -84,10 +50,10 @@ describe("the action queue", () => {
     expect(extra.status).toBe(400);
     expect(((await as(bob, "GET", "/v1/actions")).json() as unknown[]).length).toBe(2);
 
-    expect((await as(served.alice, "DELETE", "/v1/identities/dave")).status).toBe(200);
-    const agent = new TestAgent(served, device);
+    expect((await as(bench.served.alice, "DELETE", "/v1/identities/dave")).status).toBe(200);
+    const agent = new TestAgent(bench.served, bench.device);
     try {
-      await agent.hello(device.deviceId, null);
+      await agent.hello(bench.device.deviceId, null);
       const frame = await agent.next("command");
       // dave's action was first in line, but his identity is revoked: it failed without a frame
       expect(frame.body.name).toBe("processes");
@@ -110,7 +76,7 @@ describe("the action queue", () => {
     } finally {
       agent.close();
     }
-    const records = await auditRecords(served);
+    const records = await auditRecords(bench.served);
     const ended = records.find((r) => r.action === "action.ended" && r.details.actionId === daves.id);
     expect(ended).toMatchObject({
       outcome: "error",
@@ -125,17 +91,17 @@ describe("the action queue", () => {
 
   it("refuses an expiry past the server's maximum, and a batch of other commands, before anything is recorded", async () => {
     const actionFacts = async () =>
-      (await auditRecords(served)).filter((r) => r.action.startsWith("action.")).length;
+      (await auditRecords(bench.served)).filter((r) => r.action.startsWith("action.")).length;
     const before = await actionFacts();
     const long = await as(bob, "POST", "/v1/actions", {
-      deviceId: device.deviceId,
+      deviceId: bench.device.deviceId,
       caseId: CASE,
       line: "processes",
       expiresInMs: 31 * 24 * 3_600_000,
     });
     expect(long.json()).toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
     const batch = await as(bob, "POST", "/v1/actions/batches", {
-      deviceId: device.deviceId,
+      deviceId: bench.device.deviceId,
       caseId: CASE,
       steps: [{ line: "run a.sh" }, { line: "isolate" }],
     });

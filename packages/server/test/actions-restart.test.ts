@@ -3,77 +3,43 @@ import { join } from "node:path";
 import { startServer } from "@custody/server";
 import { Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  auditRecords,
-  call,
-  eventually,
-  type Identity,
-  identityOf,
-  type Served,
-  serveVault,
-} from "./helpers.js";
-import { enrolledDevice, TestAgent } from "./live-helpers.js";
+import { type ActionBench, actionBench } from "./action-bench.js";
+import { auditRecords, eventually, type Identity, type Served } from "./helpers.js";
+import { TestAgent } from "./live-helpers.js";
 
 // The queue's memory is the signed log: a server stopped with actions pending takes them up when it
 // starts again on the same vault, under the identity of the person who queued each, checked again.
-let served: Served;
+let bench: ActionBench;
 let bob: Identity;
 let dave: Identity;
-let device: Identity & { deviceId: string };
 const CASE = "IR-91";
 
 beforeAll(async () => {
-  served = await serveVault({ actionLimits: { pollMs: 50 }, liveLimits: { cancelGraceMs: 2_000 } });
-  bob = await person("bob");
-  dave = await person("dave");
-  device = await enrolledDevice(served, "ws");
-  await as(served.alice, "POST", "/v1/settings/live-response", { enabled: true });
-  for (const name of ["bob", "dave"]) {
-    for (const scope of [`device:${device.deviceId}`, `case:${CASE}`]) {
-      const granted = await as(served.alice, "POST", "/v1/access/grants", { name, role: "responder", scope });
-      expect(granted.json()).toMatchObject({ status: "done" });
-    }
-  }
+  bench = await actionBench(CASE, ["bob", "dave"]);
+  ({ bob, dave } = bench.people as { bob: Identity; dave: Identity });
 }, 60_000);
 afterAll(async () => {
-  await served.cleanup();
+  await bench.served.cleanup();
 });
 
-async function as(who: Identity, method: string, path: string, json?: unknown) {
-  return call(served.url, path, {
-    method,
-    identity: who,
-    ca: served.ca,
-    ...(json === undefined ? {} : { json }),
-  });
-}
-
-async function person(name: string): Promise<Identity> {
-  const issued = await as(served.alice, "POST", "/v1/identities", { name, kind: "person" });
-  return identityOf((issued.json() as { identityPem: string }).identityPem);
-}
-
-async function queue(who: Identity, line: string): Promise<{ id: string; state: string }> {
-  const response = await as(who, "POST", "/v1/actions", { deviceId: device.deviceId, caseId: CASE, line });
-  expect(response.status, response.body).toBe(201);
-  return response.json() as { id: string; state: string };
-}
+const as = (...args: Parameters<ActionBench["as"]>) => bench.as(...args);
+const queue = (...args: Parameters<ActionBench["queue"]>) => bench.queue(...args);
 
 /** Stops the server (its vault closes with it) and serves the same vault again on a new port. */
 async function restart(): Promise<void> {
-  await served.server.close();
+  await bench.served.server.close();
   await serveAgain();
 }
 
 async function serveAgain(): Promise<void> {
-  const vault = await Vault.open({ dir: served.vaultDir });
+  const vault = await Vault.open({ dir: bench.served.vaultDir });
   const server = await startServer({
     names: ["localhost", "127.0.0.1"],
     port: 0,
     vault,
     actionLimits: { pollMs: 50 },
   });
-  served = { ...served, vault, server, url: server.urls[0] ?? "" };
+  bench.served = { ...bench.served, vault, server, url: server.urls[0] ?? "" };
 }
 
 describe("queued actions across a server restart", () => {
@@ -81,10 +47,10 @@ describe("queued actions across a server restart", () => {
     const running = await queue(bob, "processes");
     const waiting = await queue(bob, "dir /tmp");
     const davesWaiting = await queue(dave, "connections");
-    const agent = new TestAgent(served, device);
+    const agent = new TestAgent(bench.served, bench.device);
     let nonce: string;
     try {
-      nonce = await agent.hello(device.deviceId, null);
+      nonce = await agent.hello(bench.device.deviceId, null);
       const frame = await agent.next("command");
       expect(frame.body.name).toBe("processes");
       agent.send("ack", { cmdId: frame.body.cmdId, accepted: true });
@@ -100,11 +66,11 @@ describe("queued actions across a server restart", () => {
     const shown = (await as(bob, "GET", `/v1/actions/${waiting.id}`)).json();
     expect(shown).toMatchObject({ queuedBy: "bob", caseId: CASE, steps: [{ line: "dir /tmp" }] });
     expect((await as(dave, "GET", `/v1/actions/${waiting.id}`)).status).toBe(404);
-    expect((await as(served.alice, "DELETE", "/v1/identities/dave")).status).toBe(200);
+    expect((await as(bench.served.alice, "DELETE", "/v1/identities/dave")).status).toBe(200);
 
-    const again = new TestAgent(served, device);
+    const again = new TestAgent(bench.served, bench.device);
     try {
-      savedNonce = await again.hello(device.deviceId, nonce);
+      savedNonce = await again.hello(bench.device.deviceId, nonce);
       const next = await again.next("command");
       expect(next.body).toMatchObject({ name: "dir", issuedBy: "bob" });
       again.send("ack", { cmdId: next.body.cmdId, accepted: true });
@@ -118,7 +84,7 @@ describe("queued actions across a server restart", () => {
       again.close();
     }
 
-    const records = await auditRecords(served);
+    const records = await auditRecords(bench.served);
     const ended = (id: string) =>
       records.find((r) => r.action === "action.ended" && r.details.actionId === id)?.details;
     expect(ended(running.id)).toMatchObject({ state: "cancelled", cancelledBy: "server" });
@@ -140,21 +106,21 @@ describe("queued actions across a server restart", () => {
   it("an action the server was running when it died ends failed at the next start, never resumed", async () => {
     const interrupted = await queue(bob, "processes");
     const after = await queue(bob, "dir /var");
-    await served.server.close();
+    await bench.served.server.close();
     // `custody serve` on the same vault, killed while the first action runs on the device
     const BIN = join(import.meta.dirname, "..", "..", "cli", "dist", "bin.js");
     const child = spawn(
       process.execPath,
-      [BIN, "serve", "--vault", served.vaultDir, "--listen", "127.0.0.1:0"],
+      [BIN, "serve", "--vault", bench.served.vaultDir, "--listen", "127.0.0.1:0"],
       {
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
     try {
       const port = await listening(child);
-      const agent = new TestAgent({ ...served, server: { port } } as unknown as Served, device);
+      const agent = new TestAgent({ ...bench.served, server: { port } } as unknown as Served, bench.device);
       try {
-        await agent.hello(device.deviceId, savedNonce);
+        await agent.hello(bench.device.deviceId, savedNonce);
         const frame = await agent.next("command");
         expect(frame.body.name).toBe("processes");
         child.kill("SIGKILL");
@@ -167,7 +133,7 @@ describe("queued actions across a server restart", () => {
     }
     await serveAgain();
     const records = await eventually(async () => {
-      const all = await auditRecords(served);
+      const all = await auditRecords(bench.served);
       return all.some((r) => r.action === "action.ended" && r.details.actionId === interrupted.id)
         ? all
         : undefined;
