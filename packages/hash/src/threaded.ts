@@ -14,7 +14,8 @@ export class ThreadedDigestStream extends Transform {
   readonly #hasher: ThreadedHasher;
   #result: DigestResult | undefined;
 
-  constructor(options: { algorithms?: readonly HashAlgorithm[] } = {}) {
+  /** `slotBytes`: see ThreadedHasher (a writer of fixed-size chunks needs no larger slots). */
+  constructor(options: { algorithms?: readonly HashAlgorithm[]; slotBytes?: number } = {}) {
     super();
     this.#hasher = new ThreadedHasher(options);
     this.algorithms = this.#hasher.algorithms;

@@ -36,7 +36,12 @@ export const THREADED_HASH_FROM_BYTES = 32 * 1024 * 1024;
  * writes. `update` returns a promise when the ring is full.
  */
 export class ThreadedSha256Hasher {
-  readonly #hasher = new ThreadedHasher({ algorithms: ["sha256"] });
+  readonly #hasher: ThreadedHasher;
+
+  /** `slotBytes`: see ThreadedHasher (a reader of fixed-size chunks needs no larger slots). */
+  constructor(options: { slotBytes?: number } = {}) {
+    this.#hasher = new ThreadedHasher({ algorithms: ["sha256"], ...options });
+  }
 
   update(chunk: Uint8Array): Promise<void> | undefined {
     return this.#hasher.update(chunk);
