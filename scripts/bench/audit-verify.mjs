@@ -2,13 +2,17 @@
 // Parallel audit verification vs the one-thread verifier, on the same log in the same run.
 // Run after `pnpm exec tsc -b packages/audit` (it uses the built dist/):
 //   node --expose-gc scripts/bench/audit-verify.mjs [--records 1000000] [--rounds 3] [--threads N] [--seal]
+//     [--against OTHER/packages/audit/dist]
+// --against also measures another build's verifyAuditLog (e.g. main's) on the same log, alternating
+// with this one in every round, for an A/B in one run.
 // The log is written once through the real file sink (group-committed appends, a signed checkpoint
 // every 10,000 records), then each round verifies it both ways, alternately. Memory: the process's RSS
 // peak above its level before the verification (worker threads included), sampled every 10 ms.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { openFileAuditLog, verifyAuditLog } from "../../packages/audit/dist/index.js";
 import { verifyAuditLogSequential } from "../../packages/audit/dist/verify.js";
@@ -20,12 +24,17 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     threads: { type: "string" },
     seal: { type: "boolean", default: false },
+    against: { type: "string" },
   },
 });
 const RECORDS = Number(values.records);
 const ROUNDS = Number(values.rounds);
 const threads = values.threads === undefined ? {} : { threads: Number(values.threads) };
 const sealKey = values.seal ? randomBytes(32) : undefined;
+const against =
+  values.against === undefined
+    ? undefined
+    : (await import(pathToFileURL(join(resolve(values.against), "index.js")).href)).verifyAuditLog;
 
 const base = await mkdtemp(join(tmpdir(), "custody-audit-verify-bench-"));
 const { signer, trust } = await vaultSigner();
@@ -81,7 +90,7 @@ async function measure(verify) {
 }
 
 const options = { trust, ...(sealKey === undefined ? {} : { sealKey }) };
-const runs = { sequential: [], parallel: [], ratio: [] };
+const runs = { sequential: [], parallel: [], ratio: [], against: [], againstRatio: [] };
 for (let round = 0; round < ROUNDS; round += 1) {
   const sequential = await measure(() => verifyAuditLogSequential({ dir }, options));
   const parallel = await measure(() => verifyAuditLog({ dir }, { ...options, ...threads }));
@@ -89,6 +98,12 @@ for (let round = 0; round < ROUNDS; round += 1) {
   runs.sequential.push(sequential);
   runs.parallel.push(parallel);
   runs.ratio.push(parallel.rate / sequential.rate);
+  if (against !== undefined) {
+    const other = await measure(() => against({ dir }, { ...options, ...threads }));
+    if (other.root !== sequential.root) throw new Error("the other build disagrees on the root");
+    runs.against.push(other);
+    runs.againstRatio.push(other.rate / sequential.rate);
+  }
 }
 await rm(base, { recursive: true, force: true });
 
@@ -101,14 +116,22 @@ console.log(
   `| verify ${fmt(RECORDS)} records${sealKey ? " (sealed)" : ""} | records/s (median of ${ROUNDS}) | CPU s | RSS peak growth | vs one thread |`,
 );
 console.log("|---|---:|---:|---:|---:|");
-for (const [name, list, ratio] of [
+const rows = [
   ["one thread (`verifyAuditLogSequential`, the peer)", runs.sequential, "1.00x"],
   [
     `parallel (\`verifyAuditLog\`, ${workers} worker threads, ${availableParallelism()} cores)`,
     runs.parallel,
     `${median(runs.ratio).toFixed(2)}x`,
   ],
-]) {
+];
+if (against !== undefined) {
+  rows.push([
+    `parallel, the build in ${values.against}`,
+    runs.against,
+    `${median(runs.againstRatio).toFixed(2)}x`,
+  ]);
+}
+for (const [name, list, ratio] of rows) {
   console.log(
     `| ${name} | ${fmt(median(list, "rate"))} | ${(median(list, "cpuMs") / 1000).toFixed(1)} | ${mib(median(list, "rss"))} | ${ratio} |`,
   );
