@@ -19,7 +19,7 @@ export {
   merkleRoot,
 } from "./merkle.js";
 export { ThreadedDigestStream } from "./threaded.js";
-export { ThreadedHasher } from "./threaded-hasher.js";
+export { type RingSlot, ThreadedHasher } from "./threaded-hasher.js";
 export type { HashTreeOptions, OtherType, TreeEntry } from "./tree.js";
 export { hashTree } from "./tree.js";
 export type { ConsistencyCheck, InclusionCheck } from "./verify.js";

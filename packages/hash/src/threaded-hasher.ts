@@ -26,6 +26,16 @@ parentPort.on("message", (m) => {
 });
 `;
 
+/** A slot of the ring claimed by a reader that fills it itself (`ThreadedHasher.claimSlot`). */
+export interface RingSlot {
+  /** The slot's memory: read into it, then commit. */
+  readonly bytes: Uint8Array;
+  /** Hands the first `length` bytes to the workers, after everything committed or written before. */
+  commit(length: number): void;
+  /** Gives the slot back unused (a no-op after `commit`). */
+  release(): void;
+}
+
 type WorkerMessage = { type: "done"; slot: number } | { type: "digests"; digests: DigestSet };
 
 /**
@@ -101,6 +111,43 @@ export class ThreadedHasher {
     return undefined;
   }
 
+  /**
+   * A free slot for a reader that fills the ring itself (a file read straight into it) instead of
+   * giving chunks that are copied in: no copy. One claim at a time, never mixed with `update`; the
+   * digests come from `digest()` as for updates. Waits while every slot is with the workers.
+   */
+  async claimSlot(): Promise<RingSlot> {
+    if (this.#failure !== undefined) throw this.#failure;
+    let slot = this.#free.pop();
+    while (slot === undefined) {
+      await this.#room();
+      slot = this.#free.pop();
+    }
+    const claimed = slot;
+    const slotBytes = this.#slotBytes;
+    let open = true;
+    return {
+      bytes: new Uint8Array(this.#ring, claimed * slotBytes, slotBytes),
+      commit: (length) => {
+        if (!open || !Number.isSafeInteger(length) || length <= 0 || length > slotBytes) {
+          throw new CustodyError(
+            "ERR_INVALID_ARGUMENT",
+            "a claimed slot is committed once, with 1 to its size bytes",
+          );
+        }
+        open = false;
+        this.#size += length;
+        this.#readers[claimed] = this.#workers.length;
+        for (const worker of this.#workers) worker.postMessage({ type: "chunk", slot: claimed, length });
+      },
+      release: () => {
+        if (!open) return;
+        open = false;
+        this.#release(claimed);
+      },
+    };
+  }
+
   /** The digests of every byte given, once the workers are through; the workers then stop. */
   async digest(): Promise<DigestResult> {
     if (this.#failure !== undefined) throw this.#failure;
@@ -145,6 +192,13 @@ export class ThreadedHasher {
     this.#filled = 0;
   }
 
+  #release(slot: number): void {
+    this.#free.push(slot);
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.resolve();
+  }
+
   #room(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#waiting = { resolve, reject };
@@ -156,10 +210,7 @@ export class ThreadedHasher {
       case "done": {
         this.#readers[message.slot] = (this.#readers[message.slot] ?? 1) - 1;
         if (this.#readers[message.slot] !== 0) return;
-        this.#free.push(message.slot);
-        const waiting = this.#waiting;
-        this.#waiting = undefined;
-        waiting?.resolve();
+        this.#release(message.slot);
         return;
       }
       case "digests":

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { CustodyError } from "@custody/core/errors";
 import type { DigestResult, HashAlgorithm } from "./algorithms.js";
-import { ThreadedHasher } from "./threaded-hasher.js";
+import { type RingSlot, ThreadedHasher } from "./threaded-hasher.js";
 
 /**
  * A pass-through like `DigestStream` whose digests are computed on worker threads (`ThreadedHasher`: one
@@ -40,6 +40,11 @@ export class ThreadedDigestStream extends Transform {
     const waiting = this.#hasher.update(chunk);
     if (waiting === undefined) callback(null, chunk);
     else waiting.then(() => callback(null, chunk), callback);
+  }
+
+  /** A slot to read into directly (see `ThreadedHasher.claimSlot`); never mixed with `write`. */
+  claimSlot(): Promise<RingSlot> {
+    return this.#hasher.claimSlot();
   }
 
   override _flush(callback: TransformCallback): void {

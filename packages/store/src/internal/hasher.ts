@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { CustodyError } from "@custody/core";
-import { createDigestStream, type DigestStream, ThreadedHasher } from "@custody/hash";
+import { createDigestStream, type DigestStream, type RingSlot, ThreadedHasher } from "@custody/hash";
 import type { Sha256Result } from "../digest.js";
 
 /** Incremental sha256 over @custody/hash's digest stream, for loops that hash and write chunk by chunk. */
@@ -45,6 +45,11 @@ export class ThreadedSha256Hasher {
 
   update(chunk: Uint8Array): Promise<void> | undefined {
     return this.#hasher.update(chunk);
+  }
+
+  /** A slot of the worker's ring to read into directly (see ThreadedHasher.claimSlot); not mixed with update. */
+  claim(): Promise<RingSlot> {
+    return this.#hasher.claimSlot();
   }
 
   async digest(): Promise<Sha256Result> {
