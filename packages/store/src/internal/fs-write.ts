@@ -5,6 +5,7 @@ import { CustodyError, throwIfAborted } from "@custody/core";
 import { hashFile } from "@custody/hash";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
+import type { StagedObserver } from "../types.js";
 import { sha256HasherFor, THREADED_HASH_FROM_BYTES, ThreadedSha256Hasher } from "./hasher.js";
 
 // Start writeback every so often so the final fsync does not wait for the whole object at once.
@@ -39,6 +40,8 @@ export async function writeHashedFileThen<T>(
     onProgress: ((bytes: number) => void) | undefined;
     sizeHint?: number | undefined;
     onStaged?: ((stagedPath: string) => void) | undefined;
+    /** Only for a whole-file body, whose copy is read back here (see `AddressedCreateOptions`). */
+    observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
   },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
@@ -170,32 +173,36 @@ function wholeFileSource(body: Readable | AsyncIterable<Uint8Array>): string | u
   return stream.path as string;
 }
 
-/** Reads of the staged copy handed to the hashing worker. */
+/** Reads of the staged copy handed to the hashing worker (and to an observer). */
 const STAGED_READ_BYTES = 1024 * 1024;
 
 /**
  * sha256 of the staged copy. A large one is hashed on a worker thread (this thread only reads it from
- * the page cache into the worker's ring), so whatever examines the copy meanwhile (`onStaged`: a
- * package's verification hashes every entry on this thread) runs beside it instead of after it.
+ * the page cache into the worker's ring), so whatever examines the copy meanwhile (`onStaged`, or the
+ * `observer` each chunk of this read is shown to: a package's verification hashes its entries on this
+ * thread) runs beside it instead of after it.
  */
 async function hashStagedCopy(
   path: string,
   handle: FileHandle,
   abortSignal: AbortSignal | undefined,
+  observer: StagedObserver | undefined,
 ): Promise<Sha256Result> {
   const { size } = await handle.stat();
-  if (size < THREADED_HASH_FROM_BYTES) {
+  if (size < THREADED_HASH_FROM_BYTES && observer === undefined) {
     const hashed = await hashFile(path, {
       algorithms: ["sha256"],
       ...(abortSignal === undefined ? {} : { abortSignal }),
     });
     return { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
   }
-  const hasher = new ThreadedSha256Hasher();
+  const hasher = sha256HasherFor(size);
   try {
-    // Two reused buffers. A whole buffer is at least the stream's high-water mark, so update returns a
-    // promise that settles once the ring holds its bytes (drain): reused only after that. A short read
-    // may not wait, so it goes as a copy of its own.
+    // Two reused buffers. A whole buffer is at least the stream's high-water mark, so the threaded
+    // update returns a promise that settles once the ring holds its bytes (drain): reused only after
+    // that, and after the observer's promise. A short read may not wait, so it goes as a copy of its
+    // own; the in-thread hasher (a small file) may keep what it is given, so it gets fresh buffers.
+    const threaded = hasher instanceof ThreadedSha256Hasher;
     const buffers: readonly [Buffer, Buffer] = [
       Buffer.allocUnsafe(STAGED_READ_BYTES),
       Buffer.allocUnsafe(STAGED_READ_BYTES),
@@ -203,15 +210,18 @@ async function hashStagedCopy(
     let position = 0;
     for (let turn = 0; ; turn ^= 1) {
       throwIfAborted(abortSignal);
-      const buffer = turn === 0 ? buffers[0] : buffers[1];
+      const buffer = !threaded ? Buffer.allocUnsafe(STAGED_READ_BYTES) : turn === 0 ? buffers[0] : buffers[1];
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) break;
+      const chunk = bytesRead === buffer.length ? buffer : Buffer.from(buffer.subarray(0, bytesRead));
+      const observed = observer?.(chunk, position);
       position += bytesRead;
-      await hasher.update(bytesRead === buffer.length ? buffer : Buffer.from(buffer.subarray(0, bytesRead)));
+      const hashed = hasher.update(chunk);
+      await Promise.all([observed, hashed]);
     }
     return await hasher.digest();
   } finally {
-    hasher.dispose();
+    if ("dispose" in hasher) hasher.dispose();
   }
 }
 
@@ -227,6 +237,7 @@ async function copyHashedFileThen<T>(
     abortSignal: AbortSignal | undefined;
     onProgress: ((bytes: number) => void) | undefined;
     onStaged?: ((stagedPath: string) => void) | undefined;
+    observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
   },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
@@ -240,7 +251,8 @@ async function copyHashedFileThen<T>(
     const syncing = handle.sync();
     syncing.catch(() => {});
     options.onStaged?.(path);
-    const digest = await hashStagedCopy(path, handle, options.abortSignal);
+    const observer = await options.observeStaged?.(path);
+    const digest = await hashStagedCopy(path, handle, options.abortSignal, observer);
     options.onProgress?.(digest.size);
     return { digest, result: await afterSync(syncing, whileSyncing(digest)) };
   } finally {
