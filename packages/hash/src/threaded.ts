@@ -6,6 +6,8 @@ import { WORKER_LIMITS } from "./internal/parallel.js";
 
 const SLOTS = 4;
 const SLOT_BYTES = 4 * 1024 * 1024;
+/** Smallest slot a caller may ask for: below it the messages per slot cost more than the hashing. */
+const MIN_SLOT_BYTES = 64 * 1024;
 
 // Plain JS evaluated in the worker, so it runs the same from src/ (tests) and dist/ (users).
 const WORKER_SOURCE = `
@@ -35,7 +37,8 @@ type WorkerMessage = { type: "done"; slot: number } | { type: "digests"; digests
  */
 export class ThreadedDigestStream extends Transform {
   readonly algorithms: readonly HashAlgorithm[];
-  readonly #ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  readonly #slotBytes: number;
+  readonly #ring: SharedArrayBuffer;
   /** One worker per algorithm: md5 and sha1 run side by side, each reading the same slot. */
   readonly #workers: Worker[];
   readonly #readers = new Array<number>(SLOTS).fill(0);
@@ -51,8 +54,21 @@ export class ThreadedDigestStream extends Transform {
   #filled = 0;
   #result: DigestResult | undefined;
 
-  constructor(options: { algorithms?: readonly HashAlgorithm[] } = {}) {
+  /**
+   * `slotBytes` (default 4 MiB) is each of the ring's four slots: a caller that writes whole chunks of a
+   * known size (a file read in 1 MiB reads) may ask for that size and hold a quarter of the memory.
+   */
+  constructor(options: { algorithms?: readonly HashAlgorithm[]; slotBytes?: number } = {}) {
     super();
+    const slotBytes = options.slotBytes ?? SLOT_BYTES;
+    if (!Number.isSafeInteger(slotBytes) || slotBytes < MIN_SLOT_BYTES || slotBytes > SLOT_BYTES) {
+      throw new CustodyError(
+        "ERR_INVALID_ARGUMENT",
+        `slotBytes must be an integer from ${MIN_SLOT_BYTES} to ${SLOT_BYTES}`,
+      );
+    }
+    this.#slotBytes = slotBytes;
+    this.#ring = new SharedArrayBuffer(SLOTS * slotBytes);
     this.algorithms = resolveAlgorithms(options.algorithms);
     this.#workers = this.algorithms.map((algorithm) => this.#startWorker(algorithm));
   }
@@ -60,7 +76,7 @@ export class ThreadedDigestStream extends Transform {
   #startWorker(algorithm: HashAlgorithm): Worker {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { ring: this.#ring, slotBytes: SLOT_BYTES, algorithms: [algorithm] },
+      workerData: { ring: this.#ring, slotBytes: this.#slotBytes, algorithms: [algorithm] },
       resourceLimits: WORKER_LIMITS,
     });
     worker.on("message", (message: WorkerMessage) => this.#onMessage(message));
@@ -114,15 +130,15 @@ export class ThreadedDigestStream extends Transform {
     let offset = 0;
     while (offset < chunk.byteLength) {
       if (this.#filling === undefined) this.#filling = await this.#slot();
-      const room = SLOT_BYTES - this.#filled;
+      const room = this.#slotBytes - this.#filled;
       const take = Math.min(room, chunk.byteLength - offset);
-      new Uint8Array(this.#ring, this.#filling * SLOT_BYTES + this.#filled, take).set(
+      new Uint8Array(this.#ring, this.#filling * this.#slotBytes + this.#filled, take).set(
         chunk.subarray(offset, offset + take),
       );
       this.#filled += take;
       this.#size += take;
       offset += take;
-      if (this.#filled === SLOT_BYTES) this.#post();
+      if (this.#filled === this.#slotBytes) this.#post();
     }
   }
 

@@ -196,7 +196,11 @@ async function hashStagedCopy(
     });
     return { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
   }
-  const hasher = sha256HasherFor(size);
+  // Slots of one read each: the ring holds 4 MiB instead of 16 (a package ingest's peak memory).
+  const hasher =
+    size >= THREADED_HASH_FROM_BYTES
+      ? new ThreadedSha256Hasher({ slotBytes: STAGED_READ_BYTES })
+      : sha256HasherFor(size);
   try {
     // Two reused buffers. A whole buffer is at least the stream's high-water mark, so the threaded
     // update returns a promise that settles once the ring holds its bytes (drain): reused only after

@@ -36,9 +36,11 @@ export const THREADED_HASH_FROM_BYTES = 32 * 1024 * 1024;
  * writes. `update` returns a promise when the ring is full.
  */
 export class ThreadedSha256Hasher {
-  readonly #stream = new ThreadedDigestStream({ algorithms: ["sha256"] });
+  readonly #stream: ThreadedDigestStream;
 
-  constructor() {
+  /** `slotBytes`: see ThreadedDigestStream (a reader of fixed-size chunks needs no larger slots). */
+  constructor(options: { slotBytes?: number } = {}) {
+    this.#stream = new ThreadedDigestStream({ algorithms: ["sha256"], ...options });
     this.#stream.resume();
   }
 
