@@ -211,17 +211,31 @@ async function hashStagedCopy(
       Buffer.allocUnsafe(STAGED_READ_BYTES),
       Buffer.allocUnsafe(STAGED_READ_BYTES),
     ];
+    const bufferFor = (turn: number): Buffer =>
+      !threaded ? Buffer.allocUnsafe(STAGED_READ_BYTES) : turn === 0 ? buffers[0] : buffers[1];
     let position = 0;
-    for (let turn = 0; ; turn ^= 1) {
-      throwIfAborted(abortSignal);
-      const buffer = !threaded ? Buffer.allocUnsafe(STAGED_READ_BYTES) : turn === 0 ? buffers[0] : buffers[1];
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) break;
-      const chunk = bytesRead === buffer.length ? buffer : Buffer.from(buffer.subarray(0, bytesRead));
-      const observed = observer?.(chunk, position);
-      position += bytesRead;
-      const hashed = hasher.update(chunk);
-      await Promise.all([observed, hashed]);
+    let buffer = bufferFor(0);
+    // The next read is in flight while this chunk is hashed, so this thread does not wait for it; it
+    // reads into the other buffer, whose chunk's promises have settled.
+    let reading: Promise<{ bytesRead: number }> | undefined = handle.read(buffer, 0, buffer.length, 0);
+    try {
+      for (let turn = 0; ; turn ^= 1) {
+        const { bytesRead } = await (reading as Promise<{ bytesRead: number }>);
+        reading = undefined;
+        throwIfAborted(abortSignal);
+        if (bytesRead === 0) break;
+        const chunk = bytesRead === buffer.length ? buffer : Buffer.from(buffer.subarray(0, bytesRead));
+        const at = position;
+        position += bytesRead;
+        const next = bufferFor(turn ^ 1);
+        reading = handle.read(next, 0, next.length, position);
+        const observed = observer?.(chunk, at);
+        await Promise.all([observed, hasher.update(chunk)]);
+        buffer = next;
+      }
+    } finally {
+      // Never close the file under a read still in flight (a failed hash or observer).
+      await reading?.catch(() => {});
     }
     return await hasher.digest();
   } finally {
