@@ -18,6 +18,7 @@ export {
   merkleNodeHash,
   merkleRoot,
 } from "./merkle.js";
+export type { RingSlot } from "./threaded.js";
 export { ThreadedDigestStream } from "./threaded.js";
 export type { HashTreeOptions, OtherType, TreeEntry } from "./tree.js";
 export { hashTree } from "./tree.js";

@@ -27,6 +27,16 @@ parentPort.on("message", (m) => {
 });
 `;
 
+/** A slot of the ring claimed by a reader that fills it itself (`ThreadedDigestStream.claimSlot`). */
+export interface RingSlot {
+  /** The slot's memory: read into it, then commit. */
+  readonly bytes: Uint8Array;
+  /** Hands the first `length` bytes to the workers, after everything committed or written before. */
+  commit(length: number): void;
+  /** Gives the slot back unused (a no-op after `commit`). */
+  release(): void;
+}
+
 type WorkerMessage = { type: "done"; slot: number } | { type: "digests"; digests: DigestSet };
 
 /**
@@ -142,6 +152,44 @@ export class ThreadedDigestStream extends Transform {
     }
   }
 
+  /**
+   * A free slot for a reader that fills the ring itself (a file read straight into it), instead of
+   * writing chunks that are copied in: no copy. One claim at a time, never mixed with `write`; the
+   * digests come at `end()` as for written chunks. Waits while every slot is with the workers.
+   */
+  async claimSlot(): Promise<RingSlot> {
+    const slot = await this.#slot();
+    const slotBytes = this.#slotBytes;
+    let open = true;
+    return {
+      bytes: new Uint8Array(this.#ring, slot * slotBytes, slotBytes),
+      commit: (length) => {
+        if (!open || !Number.isSafeInteger(length) || length <= 0 || length > slotBytes) {
+          throw new CustodyError(
+            "ERR_INVALID_ARGUMENT",
+            "a claimed slot is committed once, with 1 to its size bytes",
+          );
+        }
+        open = false;
+        this.#size += length;
+        this.#readers[slot] = this.#workers.length;
+        for (const worker of this.#workers) worker.postMessage({ type: "chunk", slot, length });
+      },
+      release: () => {
+        if (!open) return;
+        open = false;
+        this.#release(slot);
+      },
+    };
+  }
+
+  #release(slot: number): void {
+    this.#free.push(slot);
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.();
+  }
+
   /** Hands the slot being filled to every worker. */
   #post(): void {
     const slot = this.#filling;
@@ -176,10 +224,7 @@ export class ThreadedDigestStream extends Transform {
       case "done": {
         this.#readers[message.slot] = (this.#readers[message.slot] ?? 1) - 1;
         if (this.#readers[message.slot] !== 0) return;
-        this.#free.push(message.slot);
-        const waiting = this.#waiting;
-        this.#waiting = undefined;
-        waiting?.();
+        this.#release(message.slot);
         return;
       }
       case "digests":

@@ -2,6 +2,7 @@ import { constants, ReadStream, statSync } from "node:fs";
 import { copyFile, type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
+import type { RingSlot } from "@custody/hash";
 import { hashFile } from "@custody/hash";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
@@ -196,51 +197,70 @@ async function hashStagedCopy(
     });
     return { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
   }
-  // Slots of one read each: the ring holds 4 MiB instead of 16 (a package ingest's peak memory).
-  const hasher =
-    size >= THREADED_HASH_FROM_BYTES
-      ? new ThreadedSha256Hasher({ slotBytes: STAGED_READ_BYTES })
-      : sha256HasherFor(size);
-  try {
-    // Two reused buffers. A whole buffer is at least the stream's high-water mark, so the threaded
-    // update returns a promise that settles once the ring holds its bytes (drain): reused only after
-    // that, and after the observer's promise. A short read may not wait, so it goes as a copy of its
-    // own; the in-thread hasher (a small file) may keep what it is given, so it gets fresh buffers.
-    const threaded = hasher instanceof ThreadedSha256Hasher;
-    const buffers: readonly [Buffer, Buffer] = [
-      Buffer.allocUnsafe(STAGED_READ_BYTES),
-      Buffer.allocUnsafe(STAGED_READ_BYTES),
-    ];
-    const bufferFor = (turn: number): Buffer =>
-      !threaded ? Buffer.allocUnsafe(STAGED_READ_BYTES) : turn === 0 ? buffers[0] : buffers[1];
-    let position = 0;
-    let buffer = bufferFor(0);
-    // The next read is in flight while this chunk is hashed, so this thread does not wait for it; it
-    // reads into the other buffer, whose chunk's promises have settled.
-    let reading: Promise<{ bytesRead: number }> | undefined = handle.read(buffer, 0, buffer.length, 0);
+  if (size >= THREADED_HASH_FROM_BYTES) {
+    // Slots of one read each: the ring holds 4 MiB instead of 16 (a package ingest's peak memory).
+    const hasher = new ThreadedSha256Hasher({ slotBytes: STAGED_READ_BYTES });
     try {
-      for (let turn = 0; ; turn ^= 1) {
-        const { bytesRead } = await (reading as Promise<{ bytesRead: number }>);
-        reading = undefined;
-        throwIfAborted(abortSignal);
-        if (bytesRead === 0) break;
-        const chunk = bytesRead === buffer.length ? buffer : Buffer.from(buffer.subarray(0, bytesRead));
-        const at = position;
-        position += bytesRead;
-        const next = bufferFor(turn ^ 1);
-        reading = handle.read(next, 0, next.length, position);
-        const observed = observer?.(chunk, at);
-        await Promise.all([observed, hasher.update(chunk)]);
-        buffer = next;
-      }
+      return await hashIntoRing(handle, hasher, abortSignal, observer);
     } finally {
-      // Never close the file under a read still in flight (a failed hash or observer).
-      await reading?.catch(() => {});
+      hasher.dispose();
     }
-    return await hasher.digest();
-  } finally {
-    if ("dispose" in hasher) hasher.dispose();
   }
+  const hasher = sha256HasherFor(size);
+  let position = 0;
+  for (;;) {
+    throwIfAborted(abortSignal);
+    // The in-thread hasher (a small file) may keep what it is given: a fresh buffer each read.
+    const buffer = Buffer.allocUnsafe(STAGED_READ_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) break;
+    const chunk = buffer.subarray(0, bytesRead);
+    await Promise.all([observer?.(chunk, position), hasher.update(chunk)]);
+    position += bytesRead;
+  }
+  return hasher.digest();
+}
+
+/**
+ * Reads the file straight into the hashing worker's ring (no copy), one slot ahead, so this thread
+ * never waits for a read; the observer sees each slot's bytes before they are handed to the worker.
+ */
+async function hashIntoRing(
+  handle: FileHandle,
+  hasher: ThreadedSha256Hasher,
+  abortSignal: AbortSignal | undefined,
+  observer: StagedObserver | undefined,
+): Promise<Sha256Result> {
+  let position = 0;
+  let current = await hasher.claim();
+  let next: RingSlot | undefined;
+  let reading: Promise<{ bytesRead: number }> | undefined = handle.read(
+    current.bytes,
+    0,
+    current.bytes.length,
+    0,
+  );
+  try {
+    for (;;) {
+      const { bytesRead } = await (reading as Promise<{ bytesRead: number }>);
+      reading = undefined;
+      throwIfAborted(abortSignal);
+      if (bytesRead === 0) break;
+      next = await hasher.claim();
+      reading = handle.read(next.bytes, 0, next.bytes.length, position + bytesRead);
+      await observer?.(current.bytes.subarray(0, bytesRead), position);
+      current.commit(bytesRead);
+      position += bytesRead;
+      current = next;
+      next = undefined;
+    }
+  } finally {
+    // Never close the file under a read still in flight (a failed hash or observer).
+    await reading?.catch(() => {});
+    current.release();
+    next?.release();
+  }
+  return hasher.digest();
 }
 
 /**

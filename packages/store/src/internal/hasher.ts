@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { CustodyError } from "@custody/core";
-import { createDigestStream, type DigestStream, ThreadedDigestStream } from "@custody/hash";
+import { createDigestStream, type DigestStream, type RingSlot, ThreadedDigestStream } from "@custody/hash";
 import type { Sha256Result } from "../digest.js";
 
 /** Incremental sha256 over @custody/hash's digest stream, for loops that hash and write chunk by chunk. */
@@ -57,6 +57,11 @@ export class ThreadedSha256Hasher {
       };
       this.#stream.once("drain", onDrain).once("error", onError);
     });
+  }
+
+  /** A slot of the worker's ring to read into directly (see ThreadedDigestStream.claimSlot); not mixed with update. */
+  claim(): Promise<RingSlot> {
+    return this.#stream.claimSlot();
   }
 
   async digest(): Promise<Sha256Result> {
