@@ -1,6 +1,8 @@
 export { BAGIT_TXT, decodeManifestPath, encodeManifestPath, TAG_FILES } from "./bagit.js";
 export type { ExtractOptions } from "./extract.js";
 export { extractPackage } from "./extract.js";
+export type { FedVerification } from "./fed-verify.js";
+export { startPackageVerification } from "./fed-verify.js";
 export type { PackageDirectoryOptions } from "./package-directory.js";
 export { packageDirectory } from "./package-directory.js";
 export type { PackageEntry, PackageReader, PackageReaderLimits } from "./package-reader.js";

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { CustodyError } from "@custody/core";
 import type { ArchiveEntry, ArchiveLimits } from "./zip/entry-checks.js";
-import { openArchive, WHOLE_LIMIT } from "./zip/reader.js";
+import { openArchive, type StoredSpan, WHOLE_LIMIT } from "./zip/reader.js";
 
 export interface PackageReaderLimits extends ArchiveLimits {
   /** Largest tag file (manifests, bag-info, signature) read into memory (default 256 MiB). */
@@ -33,6 +33,8 @@ export interface PackageReader {
    * deflated entry. No garbage per chunk: memory stays flat however large the entry.
    */
   scanStored(entry: PackageEntry, update: (chunk: Buffer) => void): Promise<boolean>;
+  /** Where a stored entry's bytes lie in the package file (see `ArchiveReader.storedSpan`). */
+  storedSpan(entry: PackageEntry): StoredSpan | undefined;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function openPackageReader(
       get: (path) => byPath.get(path)?.entry,
       open: (entry) => archive.openEntry(lookup(entry)),
       scanStored: (entry, update) => archive.scanStored(lookup(entry), update),
+      storedSpan: (entry) => archive.storedSpan(lookup(entry)),
       readSmall: async (entry) => {
         if (entry.size > maxTag) {
           throw new CustodyError(

@@ -70,11 +70,18 @@ export async function verifyPackage(file: string, options: VerifyOptions): Promi
   }
 }
 
+/**
+ * An entry already hashed from bytes read elsewhere (see fed-verify.ts): its sha256, or the problem its
+ * bytes had (a CRC-32 that differs), reported as a read of the entry would have.
+ */
+export type HashedEntry = { sha256: string } | { problem: CustodyError };
+
 /** Verifies an opened package; also returns what every file hashed to, for extraction to re-check. */
 export async function verifyOpened(
   reader: PackageReader,
   file: string,
   options: VerifyOptions,
+  hashed: ReadonlyMap<string, HashedEntry> = new Map(),
 ): Promise<{ report: PackageReport; actual: ActualDigests }> {
   const problems: PackageProblem[] = [];
   const tags = await readTagFiles(reader, problems);
@@ -87,7 +94,7 @@ export async function verifyOpened(
     payloadBytes: 0,
   };
   checkSignedManifest(tags, options, report);
-  const actual = await hashEntries(reader, tags, options, problems);
+  const actual = await hashEntries(reader, tags, options, problems, hashed);
   report.payloadBytes = [...actual]
     .filter(([path]) => path.startsWith("data/"))
     .reduce((sum, [, item]) => sum + item.size, 0);
@@ -132,6 +139,7 @@ async function hashEntries(
   tags: TagContents,
   options: VerifyOptions,
   problems: PackageProblem[],
+  hashed: ReadonlyMap<string, HashedEntry>,
 ): Promise<ActualDigests> {
   const actual: ActualDigests = new Map();
   const totalBytes = reader.entries.reduce((sum, entry) => sum + entry.size, 0);
@@ -141,10 +149,13 @@ async function hashEntries(
     for (let entry = queue.shift(); entry !== undefined; entry = queue.shift()) {
       throwIfAborted(options.abortSignal);
       const held = tags.files.get(entry.path);
+      const known = hashed.get(entry.path);
       const digest =
-        held === undefined
-          ? await hashEntry(reader, entry, problems)
-          : createHash("sha256").update(held).digest("hex");
+        held !== undefined
+          ? createHash("sha256").update(held).digest("hex")
+          : known !== undefined
+            ? hashedDigest(entry, known, problems)
+            : await hashEntry(reader, entry, problems);
       if (digest !== undefined) actual.set(entry.path, { size: entry.size, sha256: digest });
       progress.files++;
       progress.bytes += entry.size;
@@ -153,6 +164,16 @@ async function hashEntries(
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return actual;
+}
+
+function hashedDigest(
+  entry: PackageEntry,
+  known: HashedEntry,
+  problems: PackageProblem[],
+): string | undefined {
+  if ("sha256" in known) return known.sha256;
+  problems.push({ code: known.problem.code, path: entry.path, message: known.problem.message });
+  return undefined;
 }
 
 async function hashEntry(

@@ -16,6 +16,7 @@ it("exports exactly the public surface", () => {
     "openPackageReader",
     "packageDirectory",
     "packageVerification",
+    "startPackageVerification",
     "verifyPackage",
   ]);
 });

@@ -38,6 +38,50 @@ describe("ThreadedDigestStream", () => {
     });
   });
 
+  it("digests the same with smaller slots, chunks straddling them, and refuses a slot size out of range", async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 7);
+    const chunks = [
+      data.subarray(0, 100_000),
+      data.subarray(100_000, 3 * 1024 * 1024),
+      data.subarray(3 * 1024 * 1024),
+    ];
+    const digest = new ThreadedDigestStream({ algorithms: ["sha256"], slotBytes: 1024 * 1024 });
+    await pipeline(Readable.from(chunks), digest, sink());
+    expect(digest.result()).toEqual({
+      size: data.length,
+      digests: { sha256: createHash("sha256").update(data).digest("hex") },
+    });
+    for (const slotBytes of [0, 1000, 1.5 * 1024 * 1024 + 0.5, 8 * 1024 * 1024]) {
+      expect(() => new ThreadedDigestStream({ slotBytes })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+      );
+    }
+  });
+
+  it("digests bytes read straight into claimed slots, a released slot counting for nothing", async () => {
+    const data = randomBytes(9 * 1024 * 1024 + 5);
+    const slotBytes = 1024 * 1024;
+    const digest = new ThreadedDigestStream({ algorithms: ["sha256"], slotBytes });
+    digest.resume();
+    const unused = await digest.claimSlot();
+    unused.bytes.fill(0x61);
+    unused.release();
+    // more slots than the ring has: later claims wait for the worker to give slots back
+    for (let at = 0; at < data.length; at += slotBytes) {
+      const slot = await digest.claimSlot();
+      const n = data.copy(slot.bytes, 0, at, Math.min(at + slotBytes, data.length));
+      slot.commit(n);
+      expect(() => slot.commit(n)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    }
+    const finished = new Promise((resolve) => digest.once("finish", resolve));
+    digest.end();
+    await finished;
+    expect(digest.result()).toEqual({
+      size: data.length,
+      digests: { sha256: createHash("sha256").update(data).digest("hex") },
+    });
+  });
+
   it("gives no result before the end, and an aborted copy stops its worker", async () => {
     const digest = new ThreadedDigestStream();
     expect(() => digest.result()).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));

@@ -144,7 +144,7 @@ export class FsEvidenceStore implements EvidenceStore {
     if (typeof options?.place !== "function") {
       throw new CustodyError("ERR_INVALID_ARGUMENT", "createAddressed needs a place function");
     }
-    const { place, onStaged, ...rest } = options;
+    const { place, onStaged, observeStaged, ...rest } = options;
     const opts = validateCreateOptions(rest, this.#clock);
     throwIfAborted(opts.abortSignal);
     const staging = join(this.#tmp, tempName(".create"));
@@ -152,7 +152,7 @@ export class FsEvidenceStore implements EvidenceStore {
       const staged = await stageAddressedObject(
         staging,
         body,
-        { ...opts, onStaged },
+        { ...opts, onStaged, observeStaged },
         place,
         this.#clock,
         this.#ids,

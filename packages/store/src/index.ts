@@ -10,6 +10,7 @@ export type {
   EvidenceStore,
   ListOptions,
   ReadOptions,
+  StagedObserver,
   StoreCapabilities,
   StoredObject,
   VerifyOptions,

@@ -55,7 +55,22 @@ export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha
    * that hashing. The path is the one `place` gets.
    */
   onStaged?(stagedPath: string): void;
+  /**
+   * Optional, for backends that copy a whole-file body and read the copy back to hash it (the fs store):
+   * called once the copy is complete, before that read. The observer it resolves to sees every byte of
+   * that read, in file order, each once, so a caller can check the staged bytes without reading them
+   * again. A backend that hashes a body on its way in (a stream) does not call it: a caller must not
+   * count on being fed. A rejection fails the create, nothing stored.
+   */
+  observeStaged?(stagedPath: string): Promise<StagedObserver | undefined>;
 }
+
+/**
+ * Sees the bytes of a staged copy as the backend reads them: `chunk` is the file's bytes at `position`,
+ * valid during the call only, or until the promise it returns settles (the backend waits for it before
+ * reusing the buffer). A throw or rejection fails the create.
+ */
+export type StagedObserver = (chunk: Uint8Array, position: number) => void | Promise<void>;
 
 export interface ReadOptions {
   abortSignal?: AbortSignal;

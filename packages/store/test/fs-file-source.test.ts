@@ -86,6 +86,64 @@ describe("FsEvidenceStore with a file as the body", () => {
     expect(stored.key).toBe(`case/${sha256(content)}`);
   });
 
+  it("shows every byte of its read of the staged copy to observeStaged's observer, in order, once", async () => {
+    // small (hashed in this thread) and large (hashed on a worker): the observer sees the same read
+    const large = Buffer.concat([randomBytes(1024 * 1024), Buffer.alloc(33 * 1024 * 1024 + 12_345, 0x5a)]);
+    const file = join(dir, "large.bin");
+    await writeFile(file, large);
+    for (const [body, bytes] of [
+      [source, content],
+      [file, large],
+    ] as const) {
+      const store = await FsEvidenceStore.open(join(dir, `store-${bytes.length}`));
+      const seen = createHash("sha256");
+      let next = 0;
+      let observedAt: string | undefined;
+      const stored = await store.createAddressed(createReadStream(body), {
+        observeStaged: async (path) => {
+          observedAt = path;
+          return async (chunk, position) => {
+            expect(position).toBe(next);
+            next += chunk.byteLength;
+            seen.update(chunk);
+          };
+        },
+        place: async (written) => {
+          // the read is over before place: the observer has seen it all
+          expect(next).toBe(bytes.length);
+          expect(written.stagedPath).toBe(observedAt);
+          return { key: `case/${written.sha256}` };
+        },
+      });
+      expect(seen.digest("hex")).toBe(sha256(bytes));
+      expect(stored).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
+    }
+  });
+
+  it("stores nothing when observeStaged or its observer fails", async () => {
+    const store = await FsEvidenceStore.open(join(dir, "store"));
+    const place = async (written: { sha256: string }) => ({ key: `case/${written.sha256}` });
+    const refused = await store
+      .createAddressed(createReadStream(source), {
+        observeStaged: async () => {
+          throw Object.assign(new Error("no"), { code: "ERR_PACKAGE_INVALID" });
+        },
+        place,
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Error);
+    const failed = await store
+      .createAddressed(createReadStream(source), {
+        observeStaged: async () => () => {
+          throw new Error("observer failed");
+        },
+        place,
+      })
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(Error);
+    expect([...(await Array.fromAsync(store.list()))]).toEqual([]);
+  });
+
   it("drops the staged copy when place refuses it", async () => {
     const store = await FsEvidenceStore.open(join(dir, "store"));
     const error = await store

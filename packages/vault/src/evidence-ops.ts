@@ -14,15 +14,15 @@ import {
   type BodyIngestOptions,
   examineForIngest,
   examineStaged,
-  examineStagedCopy,
   type IngestOptions,
   ingestFileSize,
   openForStore,
   resolveIngestHashes,
   type StagedBody,
-  type StagedExamination,
+  type StagedExaminer,
   stageBody,
   stagesLocally,
+  startStagedExamination,
 } from "./ingest.js";
 import { viewItem } from "./item-view.js";
 import { type EvidenceItem, encodeItemRecord, itemKey, itemResource, RECORD_METADATA_KEY } from "./items.js";
@@ -44,9 +44,9 @@ export async function ingestItem(
     const expectedSize = await ingestFileSize(file);
     const body = openForStore(file);
     const named = { ...options, name: basename(file), source: options.source ?? file, expectedSize };
-    // The package check (and any digest asked for beside sha256) starts on the staged copy once the
-    // kernel has copied it, beside the store's sha256 of it.
-    const examine = (path: string) => examineStagedCopy(ctx, path, undefined, named);
+    // The package check starts on the staged copy once the kernel has copied it: the store's read of
+    // the copy (its sha256) feeds the check's hashing of the package's entries, one read for both.
+    const examine = (path: string) => startStagedExamination(ctx, path, named);
     return ingestBody(ctx, principal, body, named, false, { wholeFile: true, examine });
   }
   const record = await examineForIngest(ctx, principal, file, options);
@@ -95,7 +95,7 @@ async function ingestBody(
   how: {
     wholeFile?: boolean;
     sizeHint?: number;
-    examine?: (stagedPath: string) => Promise<StagedExamination>;
+    examine?: (stagedPath: string) => Promise<StagedExaminer>;
   },
 ): Promise<EvidenceItem> {
   const { retainUntil, legalHold } = protectionOf(ctx, options);

@@ -4,7 +4,14 @@ import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { pipeline, type Readable } from "node:stream";
 import { scopeIdSchema } from "@custody/access";
-import { hasZipMagic, verifyPackage } from "@custody/archive";
+import {
+  type FedVerification,
+  hasZipMagic,
+  type PackageReport,
+  startPackageVerification,
+  type VerifyOptions,
+  verifyPackage,
+} from "@custody/archive";
 import type { Acquisition, ItemRecord } from "@custody/audit";
 import { CustodyError, isCustodyError, toCustodyError } from "@custody/core";
 import {
@@ -15,7 +22,7 @@ import {
   ThreadedDigestStream,
 } from "@custody/hash";
 import { serializeManifest } from "@custody/manifest";
-import type { EvidenceStore, StoredObject } from "@custody/store";
+import type { EvidenceStore, StagedObserver, StoredObject } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
 import { deviceSignerProblem } from "./device-collector-ops.js";
@@ -153,6 +160,15 @@ async function examinePackage(
   file: string,
   options: Pick<IngestOptions, "abortSignal" | "signedByDevice">,
 ): Promise<ItemRecord["package"]> {
+  const report = await verifyPackage(file, await packageVerifyOptions(ctx, options)).catch(refusedReport);
+  return packageRecord(report, options.signedByDevice);
+}
+
+/** Who may have signed a package (see `examinePackage`), and the abort signal. */
+async function packageVerifyOptions(
+  ctx: VaultContext,
+  options: Pick<IngestOptions, "abortSignal" | "signedByDevice">,
+): Promise<VerifyOptions> {
   const { abortSignal, signedByDevice } = options;
   const crl = await ctx.revocations.read();
   // Only a collector signs packages from the field: not the vault signer, not a person; a device's
@@ -163,19 +179,25 @@ async function examinePackage(
     clock: ctx.clock,
     requiredRole: signedByDevice === undefined ? ("collector" as const) : ("device-collector" as const),
   };
-  const report = await verifyPackage(file, {
-    trust,
-    ...(abortSignal === undefined ? {} : { abortSignal }),
-  }).catch((error: unknown) => {
-    // A hostile archive is refused by the reader: that is a verification result, recorded like the others.
-    if (!isCustodyError(error)) throw error;
-    return {
-      ok: false,
-      problems: [{ code: error.code, message: error.message }],
-      manifest: undefined,
-      signature: undefined,
-    };
-  });
+  return { trust, ...(abortSignal === undefined ? {} : { abortSignal }) };
+}
+
+/** The outcome of a verification that refused the archive outright. */
+type RefusedReport = Pick<PackageReport, "ok" | "problems" | "manifest" | "signature">;
+
+// A hostile archive is refused by the reader: that is a verification result, recorded like the others.
+function refusedReport(error: unknown): RefusedReport {
+  if (!isCustodyError(error)) throw error;
+  return {
+    ok: false,
+    problems: [{ code: error.code, message: error.message }],
+    manifest: undefined,
+    signature: undefined,
+  };
+}
+
+/** A verification report as the item records it, with the device binding a device's package needs. */
+function packageRecord(report: RefusedReport, signedByDevice: string | undefined): ItemRecord["package"] {
   const bound =
     !report.ok || signedByDevice === undefined
       ? undefined
@@ -270,7 +292,7 @@ export interface StagedBody {
   /** The staged copy, readable until `commit` or `discard`. */
   readonly stagedPath: string;
   /** The examination of the staged copy, when it started before the store had hashed it. */
-  readonly examining: Promise<StagedExamination> | undefined;
+  readonly examining: StagedExaminer | undefined;
   commit(placed: { key: string; metadata: Record<string, string> }): Promise<StoredObject>;
   /** Drops the staged copy (a no-op after `commit`); never throws. */
   discard(reason: unknown): Promise<void>;
@@ -303,11 +325,14 @@ export async function stageBody(
     wholeFile?: boolean;
     /** Digests beside sha256, from `resolveIngestHashes`; none when absent. */
     extraHashes?: readonly ExtraHash[];
-    /** Started on the staged copy as soon as its bytes are there (beside the store's own hashing). */
-    examine?: (stagedPath: string) => Promise<StagedExamination>;
+    /**
+     * Started on the staged copy as soon as its bytes are there, before the store reads it to hash it:
+     * its observer is fed that read (a whole file's), so both checks take one read.
+     */
+    examine?: (stagedPath: string) => Promise<StagedExaminer>;
   },
 ): Promise<StagedBody> {
-  let examining: Promise<StagedExamination> | undefined;
+  let examining: StagedExaminer | undefined;
   const examine = options.examine;
   const createAddressed = ctx.store.createAddressed?.bind(ctx.store);
   if (createAddressed === undefined) throw new CustodyError("ERR_INTERNAL", "the store cannot stage a body");
@@ -345,10 +370,9 @@ export async function stageBody(
     ...(examine === undefined
       ? {}
       : {
-          onStaged: (path: string) => {
-            examining = examine(path);
-            // Awaited by examineStaged; a body dropped before that must not leave it unhandled.
-            examining.catch(() => {});
+          observeStaged: async (path: string) => {
+            examining = await examine(path);
+            return examining.observer;
           },
         }),
   });
@@ -363,6 +387,7 @@ export async function stageBody(
     // A store that failed before reading it all must not leave the reader and hashing workers running.
     hashed.destroy();
     body.destroy();
+    await examining?.close();
     throw error;
   }
   let settled = false;
@@ -375,6 +400,7 @@ export async function stageBody(
   if (stagedPath === undefined) {
     decide?.reject(new CustodyError("ERR_INTERNAL", "the store gave no staged copy"));
     await storing.catch(() => {});
+    await examining?.close();
     throw new CustodyError("ERR_INTERNAL", "the store gave no staged copy");
   }
   const raw = digests?.result();
@@ -390,6 +416,7 @@ export async function stageBody(
       return storing;
     },
     discard: async (reason) => {
+      await examining?.close();
       if (!settle()) return;
       decide?.reject(reason);
       await storing.catch(() => {});
@@ -417,7 +444,7 @@ export async function examineStaged(
       { details: { expected: options.expectedSha256, actual: staged.sha256 } },
     );
   }
-  const { kind, pkg, digests } = await (staged.examining ??
+  const { kind, pkg, digests } = await (staged.examining?.finish() ??
     examineStagedCopy(ctx, staged.stagedPath, { size: staged.size, extra: staged.extra }, options));
   if (digests.size !== staged.size) {
     throw new CustodyError("ERR_INTEGRITY_MISMATCH", "the staged copy changed while it was examined");
@@ -477,6 +504,74 @@ export async function examineStagedCopy(
     stagedDigests(path, known, resolveIngestHashes(options.hashes), options.abortSignal),
   ]);
   return { kind, pkg, digests };
+}
+
+/**
+ * An examination of a staged copy that the store's own read of it feeds (`observer`): the package's
+ * large entries are hashed from the bytes the store hashes, so the copy is read once. `finish`, once
+ * that read is over, gives what `examineStagedCopy` would (it reads what was not fed); `close` drops it.
+ */
+export interface StagedExaminer {
+  readonly observer: StagedObserver | undefined;
+  finish(): Promise<StagedExamination>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts examining a staged copy before the store reads it: the package is opened and its structure
+ * checked now, its entries hashed as the store's read passes them. Whatever fails here (not a package
+ * though one was asked for, a hostile archive) is the examination's result, given by `finish`, as
+ * `examineStagedCopy` gives it.
+ */
+export async function startStagedExamination(
+  ctx: VaultContext,
+  path: string,
+  options: IngestOptions & { name: string },
+): Promise<StagedExaminer> {
+  let fed: FedVerification | undefined;
+  let refused: RefusedReport | undefined;
+  let failure: { error: unknown } | undefined;
+  let kind: "file" | "package" = "file";
+  try {
+    kind = options.kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
+    if (options.kind === "package" && kind !== "package") {
+      throw new CustodyError("ERR_PACKAGE_INVALID", `${options.name} is not a ZIP investigation package`);
+    }
+    if (kind === "package") {
+      // A refused archive is the verification's result, recorded as verifyPackage's refusal is.
+      fed = await startPackageVerification(path, await packageVerifyOptions(ctx, options)).catch(
+        (error: unknown) => {
+          refused = refusedReport(error);
+          return undefined;
+        },
+      );
+    }
+  } catch (error) {
+    failure = { error };
+  }
+  // The extra digests asked for (none by default) read the copy beside the store's read.
+  const digests =
+    failure === undefined
+      ? stagedDigests(path, undefined, resolveIngestHashes(options.hashes), options.abortSignal)
+      : undefined;
+  digests?.catch(() => {});
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await fed?.close();
+    await digests?.catch(() => {});
+  };
+  return {
+    observer: fed === undefined ? undefined : (chunk, position) => fed?.observe(chunk, position),
+    close,
+    finish: async () => {
+      if (failure !== undefined || digests === undefined) throw failure?.error;
+      const report = fed === undefined ? refused : await fed.finish();
+      const pkg = report === undefined ? undefined : packageRecord(report, options.signedByDevice);
+      return { kind, pkg, digests: await digests };
+    },
+  };
 }
 
 async function stagedDigests(

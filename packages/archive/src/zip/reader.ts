@@ -24,7 +24,20 @@ export interface ArchiveReader {
   readWhole(entry: ArchiveEntry): Promise<Buffer>;
   /** A stored entry through one reused buffer, chunks handed to `update` synchronously; false if deflated. */
   scanStored(entry: ArchiveEntry, update: (chunk: Buffer) => void): Promise<boolean>;
+  /**
+   * Where a stored (not deflated) entry's bytes lie in the archive file, for a caller that reads the
+   * file itself and checks them (size and CRC-32) as `scanStored` would; undefined for a deflated entry
+   * or one whose stored and declared sizes differ (`scanStored` reports that).
+   */
+  storedSpan(entry: ArchiveEntry): StoredSpan | undefined;
   close(): Promise<void>;
+}
+
+/** A stored entry's bytes: `size` bytes from `start` in the archive file, whose CRC-32 must be `crc32`. */
+export interface StoredSpan {
+  start: number;
+  size: number;
+  crc32: number;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -142,6 +155,13 @@ class Reader implements ArchiveReader {
       });
     }
     return true;
+  }
+
+  storedSpan(entry: ArchiveEntry): StoredSpan | undefined {
+    const start = this.dataStarts.get(entry);
+    if (start === undefined || entry.method !== "store" || entry.compressedSize !== entry.size)
+      return undefined;
+    return { start, size: entry.size, crc32: entry.crc32 >>> 0 };
   }
 
   async readWhole(entry: ArchiveEntry): Promise<Buffer> {

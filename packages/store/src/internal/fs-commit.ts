@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { type Clock, CustodyError, type IdGenerator } from "@custody/core";
 import type { Sha256Result } from "../digest.js";
+import type { StagedObserver } from "../types.js";
 import { assertValidKey, objectMetadataSchema, type ValidCreateOptions } from "../validate.js";
 import { errnoCode, fsyncDir, mkdirDurable, writeDurableFile } from "./fs-durable.js";
 import {
@@ -74,7 +75,10 @@ export async function stageObject(
 export async function stageAddressedObject(
   staging: string,
   body: Readable | AsyncIterable<Uint8Array>,
-  opts: ValidCreateOptions & { onStaged?: ((stagedPath: string) => void) | undefined },
+  opts: ValidCreateOptions & {
+    onStaged?: ((stagedPath: string) => void) | undefined;
+    observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
+  },
   place: (
     written: Sha256Result & { stagedPath: string },
   ) => Promise<{ key: string; metadata?: Record<string, string> }>,

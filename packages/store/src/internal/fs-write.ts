@@ -2,9 +2,11 @@ import { constants, ReadStream, statSync } from "node:fs";
 import { copyFile, type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
+import type { RingSlot } from "@custody/hash";
 import { hashFile } from "@custody/hash";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
+import type { StagedObserver } from "../types.js";
 import { sha256HasherFor, THREADED_HASH_FROM_BYTES, ThreadedSha256Hasher } from "./hasher.js";
 
 // Start writeback every so often so the final fsync does not wait for the whole object at once.
@@ -39,6 +41,8 @@ export async function writeHashedFileThen<T>(
     onProgress: ((bytes: number) => void) | undefined;
     sizeHint?: number | undefined;
     onStaged?: ((stagedPath: string) => void) | undefined;
+    /** Only for a whole-file body, whose copy is read back here (see `AddressedCreateOptions`). */
+    observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
   },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
@@ -171,49 +175,93 @@ function wholeFileSource(body: Readable | AsyncIterable<Uint8Array>): string | u
   return stream.path as string;
 }
 
-/** Reads of the staged copy handed to the hashing worker. */
+/** Reads of the staged copy handed to the hashing worker (and to an observer). */
 const STAGED_READ_BYTES = 1024 * 1024;
 
 /**
  * sha256 of the staged copy. A large one is hashed on a worker thread (this thread only reads it from
- * the page cache into the worker's ring), so whatever examines the copy meanwhile (`onStaged`: a
- * package's verification hashes every entry on this thread) runs beside it instead of after it.
+ * the page cache into the worker's ring), so whatever examines the copy meanwhile (`onStaged`, or the
+ * `observer` each chunk of this read is shown to: a package's verification hashes its entries on this
+ * thread) runs beside it instead of after it.
  */
 async function hashStagedCopy(
   path: string,
   handle: FileHandle,
   abortSignal: AbortSignal | undefined,
+  observer: StagedObserver | undefined,
 ): Promise<Sha256Result> {
   const { size } = await handle.stat();
-  if (size < THREADED_HASH_FROM_BYTES) {
+  if (size < THREADED_HASH_FROM_BYTES && observer === undefined) {
     const hashed = await hashFile(path, {
       algorithms: ["sha256"],
       ...(abortSignal === undefined ? {} : { abortSignal }),
     });
     return { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
   }
-  const hasher = new ThreadedSha256Hasher();
-  try {
-    // Two reused buffers. A whole buffer is at least the stream's high-water mark, so update returns a
-    // promise that settles once the ring holds its bytes (drain): reused only after that. A short read
-    // may not wait, so it goes as a copy of its own.
-    const buffers: readonly [Buffer, Buffer] = [
-      Buffer.allocUnsafe(STAGED_READ_BYTES),
-      Buffer.allocUnsafe(STAGED_READ_BYTES),
-    ];
-    let position = 0;
-    for (let turn = 0; ; turn ^= 1) {
-      throwIfAborted(abortSignal);
-      const buffer = turn === 0 ? buffers[0] : buffers[1];
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) break;
-      position += bytesRead;
-      await hasher.update(bytesRead === buffer.length ? buffer : Buffer.from(buffer.subarray(0, bytesRead)));
+  if (size >= THREADED_HASH_FROM_BYTES) {
+    // Slots of one read each: the ring holds 4 MiB instead of 16 (a package ingest's peak memory).
+    const hasher = new ThreadedSha256Hasher({ slotBytes: STAGED_READ_BYTES });
+    try {
+      return await hashIntoRing(handle, hasher, abortSignal, observer);
+    } finally {
+      hasher.dispose();
     }
-    return await hasher.digest();
-  } finally {
-    hasher.dispose();
   }
+  const hasher = sha256HasherFor(size);
+  let position = 0;
+  for (;;) {
+    throwIfAborted(abortSignal);
+    // The in-thread hasher (a small file) may keep what it is given: a fresh buffer each read.
+    const buffer = Buffer.allocUnsafe(STAGED_READ_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) break;
+    const chunk = buffer.subarray(0, bytesRead);
+    await Promise.all([observer?.(chunk, position), hasher.update(chunk)]);
+    position += bytesRead;
+  }
+  return hasher.digest();
+}
+
+/**
+ * Reads the file straight into the hashing worker's ring (no copy), one slot ahead, so this thread
+ * never waits for a read; the observer sees each slot's bytes before they are handed to the worker.
+ */
+async function hashIntoRing(
+  handle: FileHandle,
+  hasher: ThreadedSha256Hasher,
+  abortSignal: AbortSignal | undefined,
+  observer: StagedObserver | undefined,
+): Promise<Sha256Result> {
+  let position = 0;
+  let current = await hasher.claim();
+  let next: RingSlot | undefined;
+  let reading: Promise<{ bytesRead: number }> | undefined = handle.read(
+    current.bytes,
+    0,
+    current.bytes.length,
+    0,
+  );
+  try {
+    for (;;) {
+      const { bytesRead } = await (reading as Promise<{ bytesRead: number }>);
+      reading = undefined;
+      throwIfAborted(abortSignal);
+      if (bytesRead === 0) break;
+      next = await hasher.claim();
+      reading = handle.read(next.bytes, 0, next.bytes.length, position + bytesRead);
+      await observer?.(current.bytes.subarray(0, bytesRead), position);
+      current.commit(bytesRead);
+      position += bytesRead;
+      current = next;
+      next = undefined;
+    }
+  } finally {
+    // Never close the file under a read still in flight (a failed hash or observer).
+    await reading?.catch(() => {});
+    current.release();
+    next?.release();
+  }
+  return hasher.digest();
 }
 
 /**
@@ -228,6 +276,7 @@ async function copyHashedFileThen<T>(
     abortSignal: AbortSignal | undefined;
     onProgress: ((bytes: number) => void) | undefined;
     onStaged?: ((stagedPath: string) => void) | undefined;
+    observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
   },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
@@ -241,7 +290,8 @@ async function copyHashedFileThen<T>(
     const syncing = handle.sync();
     syncing.catch(() => {});
     options.onStaged?.(path);
-    const digest = await hashStagedCopy(path, handle, options.abortSignal);
+    const observer = await options.observeStaged?.(path);
+    const digest = await hashStagedCopy(path, handle, options.abortSignal, observer);
     options.onProgress?.(digest.size);
     return { digest, result: await afterSync(syncing, whileSyncing(digest)) };
   } finally {
