@@ -4,10 +4,10 @@ import { createWriteStream } from "node:fs";
 import { link, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { finished } from "node:stream/promises";
 import { CustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type Row, type RunCommandOptions, runCommand } from "../src/commands/index.js";
+import { type FileBody, type Row, type RunCommandOptions, runCommand } from "../src/commands/index.js";
 import type { AgentPolicy } from "../src/policy-types.js";
 import type { TransferBody } from "../src/schemas.js";
 
@@ -182,8 +182,11 @@ describe("getfile", () => {
   });
   const uploadTo =
     (file: string, offset = 0) =>
-    async (_t: TransferBody, body: (offset: number) => NodeJS.ReadableStream) => {
-      await pipeline(body(offset), createWriteStream(file));
+    async (_t: TransferBody, body: FileBody) => {
+      const out = createWriteStream(file);
+      await body(offset, out);
+      out.end();
+      await finished(out);
     };
 
   test("streams the file through the uploader, hashed while read", async () => {

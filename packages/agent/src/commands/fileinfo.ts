@@ -2,6 +2,7 @@ import { readlink, stat } from "node:fs/promises";
 import { throwIfAborted, toCustodyError } from "@custody/core";
 import { type HashAlgorithm, hashStream, resolveAlgorithms } from "@custody/hash";
 import type { AgentPolicy } from "../policy-types.js";
+import { reusedChunks } from "./file-chunks.js";
 import { loadOwners, statFields } from "./owners.js";
 import { checkedPath, fileType, lstatChecked, openRegular } from "./paths.js";
 
@@ -40,8 +41,7 @@ export async function fileInfo(input: string, options: FileInfoOptions): Promise
   const { handle, stats } = await openRegular(path, options.policy);
   try {
     throwIfAborted(options.signal);
-    const stream = handle.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 });
-    const { size, digests } = await hashStream(stream, {
+    const { size, digests } = await hashStream(reusedChunks(handle), {
       algorithms,
       abortSignal: options.signal,
     });

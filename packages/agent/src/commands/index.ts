@@ -249,7 +249,7 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
 }
 
 export type { CollectorSignerSource, PackageUploader } from "./collect.js";
-export type { Uploader } from "./getfile.js";
+export type { FileBody, Uploader } from "./getfile.js";
 export type { Peer } from "./isolate.js";
 export { resetWorkDir, workDir } from "./putfile.js";
 export type { QuarantineFile, ServerExchange } from "./remediate/exchange.js";
