@@ -488,6 +488,24 @@ describe("live-response sessions", () => {
     const content = await as(served.alice, "GET", `/v1/items/${good.facts.sha256}/content?case=${CASE}`);
     expect(content.body.equals(bytes)).toBe(true);
     expect(await createsInStore()).toEqual([]);
+
+    // a cut transfer whose command ends before the rest comes: the waiting create stores nothing
+    const left = randomBytes(2 * MiB);
+    const dropped = await taking("/srv/resume-dropped.bin", left);
+    await cutPut(dropped.transfer, left, MiB);
+    expect(await createsInStore()).toHaveLength(1);
+    agent.send("result", {
+      cmdId: dropped.cmd.id,
+      status: "failed",
+      rows: 0,
+      durationMs: 2,
+      error: { code: "ERR_IO", message: "gone" },
+    });
+    expect(await settled(dropped.cmd.id)).toMatchObject({ status: "failed" });
+    await eventually(async () => ((await createsInStore()).length === 0 ? true : undefined), "create ended");
+    expect((await as(served.alice, "GET", `/v1/items/${dropped.facts.sha256}?case=${CASE}`)).status).toBe(
+      404,
+    );
   }, 120_000);
 
   it("stores the transcript when the session ends; the reports of its items list the session's commands and verify", async () => {
