@@ -1,20 +1,22 @@
 #!/usr/bin/env node
 // getfile end to end: a real agent process reads a file, PUTs it over mutual TLS to `custody serve`, which
-// streams it into the vault create-only under the fileinfo digest (sha1/md5/size checked on the way) and
+// streams it into the vault create-only under the fileinfo sha256 (the store's own, the size checked) and
 // audits it; timed from the submit to the command's result. The peer: curl fetching the same file from a
 // minimal Node HTTPS server on loopback (same TLS 1.3, client certificate) and writing it to disk.
-// The fileinfo prerequisite (one hashing read on the device) runs first and is timed apart. Uses dist/.
+// The fileinfo prerequisite (one sha256 read on the device) runs first and is timed apart. Uses dist/.
 // Each run takes a new copy of the file (another case, another session) and curl fetches it once; the runs
 // alternate curl and getfile so a change in the machine's load hits both. Over 750 MiB (the default
-// limit), the server's and the agent's getfile limits are raised to the size for the run.
+// limit), the server's and the agent's getfile limits are raised to the size for the run. CPU seconds
+// (user + system, from /proc and /usr/bin/time) are printed beside the wall clock: the peer's are its Node
+// server's and curl's, ours the server's and the agent's; load on a shared machine moves them far less.
 //   node scripts/bench/live-getfile.mjs [--size-mib 1024] [--runs 3] [--prof DIR]
 //   (--prof: `node --cpu-prof` profiles of the server and the agent into DIR)
 import { execSync, spawn, spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
+import { cpuSeconds, startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -58,12 +60,15 @@ async function result(live, cmdId) {
   throw new Error(`no result for ${cmdId}`);
 }
 
-async function run(live, sessionId, line) {
+async function run(live, sessionId, line, pids) {
+  const cpu = await Promise.all(pids.map((pid) => cpuSeconds(pid)));
   const start = performance.now();
   const entry = await live.submit(sessionId, line);
   const done = await result(live, entry.id);
   if (done.status !== "completed") throw new Error(`${line}: ${done.status} ${JSON.stringify(done.error)}`);
-  return { ms: performance.now() - start, done };
+  const ms = performance.now() - start;
+  const each = await Promise.all(pids.map(async (pid, i) => (await cpuSeconds(pid)) - (cpu[i] ?? 0)));
+  return { ms, cpu: each.reduce((sum, used) => sum + used, 0), each, done };
 }
 
 const server = await startServerChild(base, { BENCH_MAX_GETFILE_BYTES: String(limitBytes) }, prof);
@@ -118,9 +123,16 @@ try {
     tls.ca,
   ]);
   children.push(peer);
-  const curlOnce = () => {
+  const curlOnce = async () => {
+    const times = join(base, "curl-times.txt");
+    const peerCpu = await cpuSeconds(peer.pid);
     const start = performance.now();
-    const curl = spawnSync("curl", [
+    const curl = spawnSync("/usr/bin/time", [
+      "-f",
+      "%U %S",
+      "-o",
+      times,
+      "curl",
       "--fail",
       "-sS",
       "--tlsv1.3",
@@ -134,21 +146,33 @@ try {
       join(base, "peer.bin"),
       `https://127.0.0.1:${port}/`,
     ]);
+    const ms = performance.now() - start;
     if (curl.status !== 0) throw new Error(`curl: ${curl.stderr}`);
-    return performance.now() - start;
+    const [user, sys] = (await readFile(times, "utf8")).trim().split(/\s+/).slice(-2).map(Number);
+    return { ms, cpu: (await cpuSeconds(peer.pid)) - peerCpu + (user ?? 0) + (sys ?? 0) };
   };
 
   const loads = [execSync("uptime").toString().trim()];
   const rows = [];
   for (let i = 1; i <= runs; i++) {
-    const curlMs = curlOnce();
+    const curl = await curlOnce();
     // each run stores the file again, as an item of another case (an item is create-only per case)
     const session = await live.openSession(deviceId, `BENCH-${i}`);
-    const fileinfo = await run(live, session.id, `fileinfo ${file}`);
-    const getfile = await run(live, session.id, `getfile ${file}`);
+    const fileinfo = await run(live, session.id, `fileinfo ${file}`, [agent.pid]);
+    const getfile = await run(live, session.id, `getfile ${file}`, [server.pid, agent.pid]);
     await live.closeSession(session.id);
     await rm(join(base, "peer.bin"), { force: true });
-    rows.push({ curlMs, getfileMs: getfile.ms, fileinfoMs: fileinfo.ms, itemId: getfile.done.itemId });
+    rows.push({
+      curlMs: curl.ms,
+      curlCpu: curl.cpu,
+      getfileMs: getfile.ms,
+      getfileCpu: getfile.cpu,
+      serverCpu: getfile.each[0],
+      agentCpu: getfile.each[1],
+      fileinfoMs: fileinfo.ms,
+      fileinfoCpu: fileinfo.cpu,
+      itemId: getfile.done.itemId,
+    });
   }
   loads.push(execSync("uptime").toString().trim());
 
@@ -156,11 +180,13 @@ try {
   const mibs = (ms) => (sizeMiB / (ms / 1000)).toFixed(0);
   console.log(`${sizeMiB} MiB of random bytes on loopback, ${runs} runs`);
   console.log(`load before: ${loads[0]}\nload after:  ${loads[1]}\n`);
-  console.log("| run | curl s (MiB/s) | getfile s (MiB/s) | getfile / curl | fileinfo before it, s |");
-  console.log("| ---: | ---: | ---: | ---: | ---: |");
+  console.log(
+    "| run | curl s (MiB/s) | getfile s (MiB/s) | getfile / curl | CPU s: peer / ours (server + agent) | fileinfo before it: s, agent CPU s |",
+  );
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: |");
   rows.forEach((r, i) => {
     console.log(
-      `| ${i + 1} | ${s(r.curlMs)} (${mibs(r.curlMs)}) | ${s(r.getfileMs)} (${mibs(r.getfileMs)}) | ${(r.getfileMs / r.curlMs).toFixed(2)}× | ${s(r.fileinfoMs)} |`,
+      `| ${i + 1} | ${s(r.curlMs)} (${mibs(r.curlMs)}) | ${s(r.getfileMs)} (${mibs(r.getfileMs)}) | ${(r.getfileMs / r.curlMs).toFixed(2)}× | ${r.curlCpu.toFixed(2)} / ${r.getfileCpu.toFixed(2)} (${r.serverCpu.toFixed(2)} + ${r.agentCpu.toFixed(2)}) | ${s(r.fileinfoMs)}, ${r.fileinfoCpu.toFixed(2)} |`,
     );
   });
   const median = (xs) => {
@@ -171,12 +197,16 @@ try {
   const ratios = rows.map((r) => r.getfileMs / r.curlMs);
   const curls = rows.map((r) => r.curlMs);
   const getfiles = rows.map((r) => r.getfileMs);
+  const cpus = (key) => median(rows.map((r) => r[key])).toFixed(2);
   console.log(
     `\ncurl min ${s(Math.min(...curls))} s, median ${s(median(curls))} s; getfile min ${s(Math.min(...getfiles))} s, median ${s(median(getfiles))} s`,
   );
   console.log(
     `getfile / curl: per run min ${Math.min(...ratios).toFixed(2)}×, median ${median(ratios).toFixed(2)}×; ` +
       `min / min ${(Math.min(...getfiles) / Math.min(...curls)).toFixed(2)}× (items ${[...new Set(rows.map((r) => r.itemId))].join(", ")})`,
+  );
+  console.log(
+    `CPU s, median: peer ${cpus("curlCpu")}, getfile ${cpus("getfileCpu")} (server ${cpus("serverCpu")}, agent ${cpus("agentCpu")}), fileinfo (agent) ${cpus("fileinfoCpu")}`,
   );
   vault.close();
   live.close();

@@ -1,4 +1,11 @@
-export type { CommandInput, CommandRun, Row, RunCommandOptions, Uploader } from "./commands/index.js";
+export type {
+  CommandInput,
+  CommandRun,
+  FileBody,
+  Row,
+  RunCommandOptions,
+  Uploader,
+} from "./commands/index.js";
 export { runCommand } from "./commands/index.js";
 export {
   agentPolicySchema,

@@ -78,10 +78,11 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
     columns: ["type", "mode", "owner", "size", "mtime", "name"],
   }),
   fileinfo: basic({
-    summary: "Shows a file's metadata and its sha256, sha1 and md5 (one read).",
-    usage: "fileinfo PATH",
+    summary: "Shows a file's metadata and its sha256; -hash sha1,md5 adds those digests (one read).",
+    usage: "fileinfo PATH [-hash sha1,md5]",
     params: ["path"],
     required: 1,
+    options: ["hash"],
     columns: ["path", "type", "size", "mode", "owner", "mtime", "sha256"],
   }),
   findfile: basic({

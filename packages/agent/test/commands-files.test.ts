@@ -4,10 +4,10 @@ import { createWriteStream } from "node:fs";
 import { link, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { finished } from "node:stream/promises";
 import { CustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type Row, type RunCommandOptions, runCommand } from "../src/commands/index.js";
+import { type FileBody, type Row, type RunCommandOptions, runCommand } from "../src/commands/index.js";
 import type { AgentPolicy } from "../src/policy-types.js";
 import type { TransferBody } from "../src/schemas.js";
 
@@ -64,7 +64,7 @@ async function refused(promise: Promise<unknown>): Promise<string> {
 
 describe("fileinfo", () => {
   test("reports metadata and sha256/sha1/md5 from one read", async () => {
-    const { data } = await run("fileinfo", [join(root, "a/file.txt")]);
+    const { data } = await run("fileinfo", [join(root, "a/file.txt")], { hash: "sha1,md5" });
     const hex = (alg: string) => createHash(alg).update(content).digest("hex");
     expect(data).toMatchObject({
       type: "file",
@@ -76,6 +76,21 @@ describe("fileinfo", () => {
     });
     expect(data?.mode).toMatch(/^0[0-7]{3}$/);
     expect(typeof data?.owner).toBe("string");
+  });
+
+  test("computes only sha256 unless -hash asks for more; an unknown digest is refused", async () => {
+    const { data } = await run("fileinfo", [join(root, "a/file.txt")]);
+    expect(data?.sha256).toBe(createHash("sha256").update(content).digest("hex"));
+    expect(data).not.toHaveProperty("sha1");
+    expect(data).not.toHaveProperty("md5");
+    const md5 = await run("fileinfo", [join(root, "a/file.txt")], { hash: "md5" });
+    expect(Object.keys(md5.data ?? {}).filter((key) => ["sha256", "sha1", "md5"].includes(key))).toEqual([
+      "sha256",
+      "md5",
+    ]);
+    expect(await refused(run("fileinfo", [join(root, "a/file.txt")], { hash: "crc32" }))).toBe(
+      "ERR_UNSUPPORTED_ALGORITHM",
+    );
   });
 
   test("a symlink is described, not followed; a fifo is described, never opened", async () => {
@@ -167,8 +182,11 @@ describe("getfile", () => {
   });
   const uploadTo =
     (file: string, offset = 0) =>
-    async (_t: TransferBody, body: (offset: number) => NodeJS.ReadableStream) => {
-      await pipeline(body(offset), createWriteStream(file));
+    async (_t: TransferBody, body: FileBody) => {
+      const out = createWriteStream(file);
+      await body(offset, out);
+      out.end();
+      await finished(out);
     };
 
   test("streams the file through the uploader, hashed while read", async () => {

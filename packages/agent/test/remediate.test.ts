@@ -16,10 +16,16 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { CustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type Row, type RunCommandOptions, runCommand, type ServerExchange } from "../src/commands/index.js";
+import {
+  type FileBody,
+  type Row,
+  type RunCommandOptions,
+  runCommand,
+  type ServerExchange,
+} from "../src/commands/index.js";
 import type { AgentPolicy } from "../src/policy-types.js";
 import type { DownloadBody, RemediationStep, RestoreBody, TransferBody } from "../src/schemas.js";
 
@@ -54,9 +60,16 @@ const exchange: ServerExchange = {
   },
 };
 
-async function upload(transfer: TransferBody, body: (offset: number) => Readable) {
+async function upload(transfer: TransferBody, body: FileBody) {
   const chunks: Buffer[] = [];
-  for await (const chunk of body(0)) chunks.push(chunk as Buffer);
+  // the agent reuses a chunk's buffer once its write is done: keep a copy
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(Buffer.from(chunk));
+      done();
+    },
+  });
+  await body(0, sink);
   const bytes = Buffer.concat(chunks);
   if (sha(bytes) !== transfer.expectedSha256) throw new CustodyError("ERR_INTEGRITY_MISMATCH", "differs");
   held.set(transfer.expectedSha256, bytes);

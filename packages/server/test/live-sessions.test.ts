@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { type SignedCustodyReport, verifyCustodyReport } from "@custody/audit";
@@ -66,14 +66,10 @@ async function grant(name: string, role: string, scope: string, revoke = false) 
   expect(response.json()).toMatchObject({ status: "done" });
 }
 
-/** The size of a transfer's staging file on the server, under the vault's folder, if it has one. */
-async function stagedSize(transferId: string): Promise<number | undefined> {
-  const parent = join(served.vaultDir, "server", "transfers");
-  for (const name of await readdir(parent).catch(() => [])) {
-    const found = await stat(join(parent, name, `${transferId}.part`)).catch(() => undefined);
-    if (found !== undefined) return found.size;
-  }
-  return undefined;
+/** The store's creates under way (or left behind): a cut transfer's bytes wait in one. */
+async function createsInStore(): Promise<string[]> {
+  const tmp = join(served.vaultDir, "store", "tmp");
+  return (await readdir(tmp).catch(() => [])).filter((name) => name.endsWith(".create"));
 }
 
 async function submit(line: string) {
@@ -384,7 +380,7 @@ describe("live-response sessions", () => {
       const frame = await agent.next("command");
       return { cmd, facts, transfer: frame.body.transfer as { id: string; path: string } };
     }
-    /** A PUT of the whole size that the device's connection drops once `sent` bytes are staged. */
+    /** A PUT of the whole size that the device's connection drops once `sent` bytes went out. */
     async function cutPut(transfer: { id: string; path: string }, bytes: Buffer, sent: number) {
       const req = httpsRequest(new URL(transfer.path, served.url), {
         method: "PUT",
@@ -395,9 +391,11 @@ describe("live-response sessions", () => {
         headers: { "content-type": "application/octet-stream", "content-length": String(bytes.length) },
       });
       req.on("error", () => undefined);
-      req.write(bytes.subarray(0, sent));
-      // the staging file is the server's durable record of the bytes: cut once it holds them all
-      await eventually(async () => ((await stagedSize(transfer.id)) === sent ? true : undefined), "staged");
+      await new Promise<void>((resolve, reject) =>
+        req.write(bytes.subarray(0, sent), (error) => (error ? reject(error) : resolve())),
+      );
+      // on loopback the server (this process) reads what the kernel took well within this pause
+      await new Promise((resolve) => setTimeout(resolve, 300));
       req.destroy();
     }
     const head = (path: string) =>
@@ -430,6 +428,9 @@ describe("live-response sessions", () => {
     expect(staged.status).toBe(204);
     expect(staged.headers["upload-offset"]).toBe(String(MiB));
     expect(staged.headers["upload-complete"]).toBe("?0");
+    // the bytes wait in the store's create, not in a copy of their own
+    expect(await createsInStore()).toHaveLength(1);
+    expect(existsSync(join(served.vaultDir, "server", "transfers"))).toBe(false);
     // a PUT that starts elsewhere than 0 or the staged offset, or whose length is not the rest: refused
     expect(
       (
@@ -468,7 +469,7 @@ describe("live-response sessions", () => {
       error: { code: "ERR_INTEGRITY_MISMATCH" },
     });
     expect((await as(served.alice, "GET", `/v1/items/${forged.facts.sha256}?case=${CASE}`)).status).toBe(404);
-    expect(await stagedSize(forged.transfer.id)).toBeUndefined();
+    expect(await createsInStore()).toEqual([]);
 
     // the same cut, resumed with the right bytes: stored whole under the digest
     const bytes = randomBytes(3 * MiB + 17);
@@ -486,7 +487,25 @@ describe("live-response sessions", () => {
     expect(await settled(good.cmd.id)).toMatchObject({ status: "completed", itemId: good.facts.sha256 });
     const content = await as(served.alice, "GET", `/v1/items/${good.facts.sha256}/content?case=${CASE}`);
     expect(content.body.equals(bytes)).toBe(true);
-    expect(await stagedSize(good.transfer.id)).toBeUndefined();
+    expect(await createsInStore()).toEqual([]);
+
+    // a cut transfer whose command ends before the rest comes: the waiting create stores nothing
+    const left = randomBytes(2 * MiB);
+    const dropped = await taking("/srv/resume-dropped.bin", left);
+    await cutPut(dropped.transfer, left, MiB);
+    expect(await createsInStore()).toHaveLength(1);
+    agent.send("result", {
+      cmdId: dropped.cmd.id,
+      status: "failed",
+      rows: 0,
+      durationMs: 2,
+      error: { code: "ERR_IO", message: "gone" },
+    });
+    expect(await settled(dropped.cmd.id)).toMatchObject({ status: "failed" });
+    await eventually(async () => ((await createsInStore()).length === 0 ? true : undefined), "create ended");
+    expect((await as(served.alice, "GET", `/v1/items/${dropped.facts.sha256}?case=${CASE}`)).status).toBe(
+      404,
+    );
   }, 120_000);
 
   it("stores the transcript when the session ends; the reports of its items list the session's commands and verify", async () => {

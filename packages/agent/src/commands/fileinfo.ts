@@ -1,7 +1,8 @@
 import { readlink, stat } from "node:fs/promises";
 import { throwIfAborted, toCustodyError } from "@custody/core";
-import { hashStream } from "@custody/hash";
+import { type HashAlgorithm, hashStream, resolveAlgorithms } from "@custody/hash";
 import type { AgentPolicy } from "../policy-types.js";
+import { reusedChunks } from "./file-chunks.js";
 import { loadOwners, statFields } from "./owners.js";
 import { checkedPath, fileType, lstatChecked, openRegular } from "./paths.js";
 
@@ -9,14 +10,24 @@ export interface FileInfoOptions {
   cwd: string | null;
   signal: AbortSignal;
   policy: AgentPolicy;
+  /** `-hash sha1,md5`: digests wanted beside sha256 (the default, and the one getfile is bound to). */
+  hash?: string | undefined;
+}
+
+/** sha256, and whatever `-hash` names (ERR_UNSUPPORTED_ALGORITHM for a name custody does not hash). */
+function fileinfoAlgorithms(hash: string | undefined): HashAlgorithm[] {
+  const more = hash === undefined ? [] : hash.split(",").map((name) => name.trim());
+  return resolveAlgorithms(["sha256", ...more.filter((name) => name !== "")]);
 }
 
 /**
- * lstat, then for a regular file one read that yields sha256, sha1 and md5; a symlink is described with
- * its target but not followed, a special file is described but never opened.
+ * lstat, then for a regular file one read that yields its sha256 (and the digests `-hash` asks for, in
+ * the same read); a symlink is described with its target but not followed, a special file is described
+ * but never opened.
  */
 export async function fileInfo(input: string, options: FileInfoOptions): Promise<Record<string, unknown>> {
   const path = await checkedPath(input, options.cwd, options.policy);
+  const algorithms = fileinfoAlgorithms(options.hash);
   const owners = await loadOwners();
   const linkStats = await lstatChecked(path);
   const type = fileType(linkStats);
@@ -30,9 +41,8 @@ export async function fileInfo(input: string, options: FileInfoOptions): Promise
   const { handle, stats } = await openRegular(path, options.policy);
   try {
     throwIfAborted(options.signal);
-    const stream = handle.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 });
-    const { size, digests } = await hashStream(stream, {
-      algorithms: ["sha256", "sha1", "md5"],
+    const { size, digests } = await hashStream(reusedChunks(handle), {
+      algorithms,
       abortSignal: options.signal,
     });
     const after = await handle.stat();
@@ -42,9 +52,7 @@ export async function fileInfo(input: string, options: FileInfoOptions): Promise
       ...row,
       ...statFields(stats, owners),
       size,
-      sha256: digests.sha256,
-      sha1: digests.sha1,
-      md5: digests.md5,
+      ...digests,
       changedWhileReading: changed,
     };
   } catch (cause) {

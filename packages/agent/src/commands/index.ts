@@ -163,7 +163,12 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
     case "dir":
       return yield* dir(path, args.recursive === true, options);
     case "fileinfo":
-      return yield* single(fileInfo(String(args.path), options));
+      return yield* single(
+        fileInfo(String(args.path), {
+          ...options,
+          hash: typeof args.hash === "string" ? args.hash : undefined,
+        }),
+      );
     case "findfile":
       return yield* findFile(args, options);
     case "getfile":
@@ -244,7 +249,7 @@ export async function* runCommand(command: CommandInput, options: RunCommandOpti
 }
 
 export type { CollectorSignerSource, PackageUploader } from "./collect.js";
-export type { Uploader } from "./getfile.js";
+export type { FileBody, Uploader } from "./getfile.js";
 export type { Peer } from "./isolate.js";
 export { resetWorkDir, workDir } from "./putfile.js";
 export type { QuarantineFile, ServerExchange } from "./remediate/exchange.js";

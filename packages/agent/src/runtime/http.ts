@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { type RequestOptions, request } from "node:https";
-import { Readable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { CustodyError, ERROR_CODES, type ErrorCode, toCustodyError } from "@custody/core";
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -40,7 +40,8 @@ export interface HttpsCall {
   method: "POST" | "PUT" | "HEAD";
   tls: RequestOptions;
   headers: Record<string, string | number>;
-  body: string | Readable;
+  /** Text, a stream, or a writer that writes the body into the request (which then ends it). */
+  body: string | Readable | ((request: Writable) => Promise<void>);
   signal?: AbortSignal;
 }
 
@@ -66,6 +67,22 @@ export function httpsCall(
         reject,
       );
     });
+    if (typeof call.body === "function") {
+      call.body(req).then(
+        () => req.end(),
+        (error: unknown) => {
+          // the device's own refusals keep their code; a write that failed is the connection's failure
+          const failure = toCustodyError(
+            error,
+            "ERR_BACKEND_UNAVAILABLE",
+            `${call.method} ${call.url.pathname} failed`,
+          );
+          req.destroy(failure);
+          reject(failure);
+        },
+      );
+      return;
+    }
     const body = typeof call.body === "string" ? Readable.from([Buffer.from(call.body)]) : call.body;
     body.on("error", (error) => {
       req.destroy(error);

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { type Readable, Transform } from "node:stream";
+import { Transform } from "node:stream";
 import { CustodyError, isCustodyError } from "@custody/core";
 import type { PackageUploader } from "../commands/collect.js";
-import type { Uploader } from "../commands/getfile.js";
+import type { FileBody, Uploader } from "../commands/getfile.js";
 import type { TransferBody } from "../schemas.js";
 import { httpsCall, problemError } from "./http.js";
 import type { AgentIdentity } from "./state.js";
@@ -31,7 +31,7 @@ export function transferUploader(identity: AgentIdentity): Uploader {
     ca: [identity.caPem],
     rejectUnauthorized: true,
   };
-  return async (transfer: TransferBody, body: (offset: number) => Readable, size, signal) => {
+  return async (transfer: TransferBody, body: FileBody, size, signal) => {
     const url = new URL(transfer.path, identity.state.serverUrl);
     let offset = 0;
     for (let attempt = 1; ; attempt++) {
@@ -56,7 +56,7 @@ export function transferUploader(identity: AgentIdentity): Uploader {
           method: "PUT",
           tls,
           headers,
-          body: body(offset),
+          body: (request) => body(offset, request),
           signal,
         });
         if (status < 200 || status > 299) throw problemError(status, text);

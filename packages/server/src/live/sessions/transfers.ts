@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { open, rm, truncate } from "node:fs/promises";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
@@ -42,26 +41,25 @@ export interface TransferRange {
 
 /**
  * One getfile's upload slot: bound to its command, device, digest and size, gone when the command ends.
- * The device PUTs the bytes; the first attempt streams them into the vault create-only under the digest
- * while a staging file keeps a copy. When a PUT is cut, what reached the staging file stays (for the
- * command's lifetime); `HEAD` tells the device how much, and its next PUT continues from there. Once the
- * staging file holds the whole size, the vault stores it from that file, hashing the resumed whole: bytes
- * that differ from the digest store nothing.
+ * The device PUTs the bytes; they stream into the vault create-only under the digest, the store hashing
+ * and writing them once. When a PUT is cut, the store's create waits (for the command's lifetime) with
+ * the bytes it was given; `HEAD` tells the device how many, and its next PUT continues the same body from
+ * there. Bytes that differ from the digest, resumed or not, store nothing.
  */
 export class Transfer {
   readonly id = `T-${randomUUID()}`;
   readonly request: TransferRequest;
   readonly #abort = new AbortController();
-  readonly #stagingPath: string;
-  /** Bytes durably in the staging file. */
+  /** The store's create under way, fed by every attempt in order; it waits across a cut. */
+  #pending: Pending | undefined;
+  /** Bytes handed to the store's body, from 0. */
   #staged = 0;
   /** The attempt under way (PUTs and HEADs wait for it, one at a time). */
   #busy: Promise<unknown> = Promise.resolve();
   #result: Promise<Outcome> | undefined;
 
-  constructor(request: TransferRequest, stagingDir: string) {
+  constructor(request: TransferRequest) {
     this.request = request;
-    this.#stagingPath = join(stagingDir, `${this.id}.part`);
   }
 
   get path(): string {
@@ -79,14 +77,17 @@ export class Transfer {
   }
 
   abort(reason: CustodyError): void {
-    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+    if (this.#abort.signal.aborted) return;
+    this.#abort.abort(reason);
+    // a create waiting for a resumed PUT ends with the command: nothing stored
+    this.#pending?.feed.destroy(reason);
   }
 
-  /** The staging file goes with the command. */
+  /** What the store holds of a cut transfer goes with the command. */
   async discard(): Promise<void> {
     this.abort(new CustodyError("ERR_ABORTED", `transfer ${this.id} ended`));
     await this.#busy.catch(() => undefined);
-    await rm(this.#stagingPath, { force: true });
+    await this.#pending?.stored;
   }
 
   /** What the upload came to; a device that reports success without uploading gets an error. */
@@ -99,7 +100,7 @@ export class Transfer {
     );
   }
 
-  /** HEAD: the bytes staged so far, once any attempt under way has settled. */
+  /** HEAD: the bytes held so far, once any attempt under way has settled. */
   async staged(device: AuthenticatedPrincipal): Promise<{ offset: number; complete: boolean }> {
     this.#check(device);
     await this.#busy.catch(() => undefined);
@@ -146,40 +147,14 @@ export class Transfer {
         "ERR_INVALID_ARGUMENT",
         `a PUT from ${range.offset} carries the ${size - range.offset} bytes to the end, with a content-length`,
       );
-    if (range.offset > 0) await truncate(this.#stagingPath, range.offset);
-    this.#staged = range.offset;
-    const sink = createWriteStream(this.#stagingPath, {
-      flags: range.offset === 0 ? "w" : "r+",
-      mode: 0o600,
-      start: range.offset,
-      highWaterMark: CHUNK,
-    });
-    // the first attempt stores while it stages; a resumed one stores from the staging file at the end
-    const direct = range.offset === 0 ? new PassThrough({ highWaterMark: CHUNK }) : undefined;
-    const stored = direct === undefined ? undefined : this.#store(vault, direct);
-    const whole = await new Promise<boolean>((resolve) => {
-      body.once("end", () => resolve(true));
-      body.once("error", () => resolve(false));
-      body.once("close", () => resolve(body.readableEnded));
-      body.pipe(sink, { end: false });
-      if (direct !== undefined) body.pipe(direct);
-    });
-    body.unpipe(sink);
-    if (!whole) direct?.destroy(new CustodyError("ERR_ABORTED", "the device's PUT was cut"));
-    await new Promise<void>((resolve, reject) => {
-      sink.once("error", reject);
-      sink.once("close", resolve);
-      sink.end();
-    });
-    const file = await open(this.#stagingPath, "r");
-    try {
-      // what a cut attempt staged must outlast it; a whole body is stored (or refused) right away
-      if (!whole) await file.datasync();
-      this.#staged = (await file.stat()).size;
-    } finally {
-      await file.close();
+    if (range.offset === 0) await this.#restart();
+    const pending = this.#pending ?? this.#open(vault);
+    const whole = await this.#take(body, pending);
+    // the store refused before the end (another item under the digest, a failed write): that is final
+    if (pending.settled !== undefined) {
+      this.#result = Promise.resolve(pending.settled);
+      return pending.settled;
     }
-    const outcome = await stored;
     if (!whole || this.#staged < size) {
       return {
         staged: this.#staged,
@@ -189,12 +164,65 @@ export class Transfer {
         },
       };
     }
-    this.#result = Promise.resolve(
-      outcome ?? this.#store(vault, createReadStream(this.#stagingPath, { highWaterMark: CHUNK })),
-    );
-    const final = await this.#result;
-    await rm(this.#stagingPath, { force: true });
-    return final;
+    pending.feed.end();
+    this.#result = pending.stored;
+    return await this.#result;
+  }
+
+  /** A PUT from 0 starts over: a create waiting with the bytes of an earlier attempt ends first. */
+  async #restart(): Promise<void> {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    pending.feed.destroy(new CustodyError("ERR_ABORTED", `transfer ${this.id} started over`));
+    await pending.stored;
+    this.#pending = undefined;
+    this.#staged = 0;
+  }
+
+  /** Starts the store's create, reading from a body the PUTs feed. */
+  #open(vault: Vault): Pending {
+    const feed = new PassThrough({ highWaterMark: CHUNK });
+    const pending: Pending = { feed, stored: this.#store(vault, feed) };
+    void pending.stored.then((outcome) => {
+      pending.settled = outcome;
+    });
+    this.#pending = pending;
+    return pending;
+  }
+
+  /**
+   * Pipes one PUT's body into the store's, counting what it hands over; true when the body came whole,
+   * false when it was cut (or the transfer ended). Once the store has answered, the rest of the body is
+   * read and dropped, so the device hears the answer.
+   */
+  #take(body: Readable, pending: Pending): Promise<boolean> {
+    const { feed } = pending;
+    return new Promise<boolean>((resolve) => {
+      let taking = true;
+      const onData = (chunk: Buffer): void => {
+        this.#staged += chunk.length;
+      };
+      const done = (whole: boolean): void => {
+        if (!taking) return;
+        taking = false;
+        body.off("data", onData);
+        body.unpipe(feed);
+        this.#abort.signal.removeEventListener("abort", cut);
+        resolve(whole);
+      };
+      const cut = (): void => done(false);
+      body.once("end", () => done(true));
+      body.once("error", cut);
+      body.once("close", () => done(body.readableEnded));
+      this.#abort.signal.addEventListener("abort", cut, { once: true });
+      void pending.stored.then(() => {
+        if (!taking) return;
+        body.unpipe(feed);
+        body.resume();
+      });
+      body.on("data", onData);
+      body.pipe(feed, { end: false });
+    });
   }
 
   async #store(vault: Vault, body: Readable): Promise<Outcome> {
@@ -247,15 +275,19 @@ export class Transfer {
 
 const CHUNK = 1024 * 1024;
 
-/**
- * Transfers by id, for the PUT route; their staging files in one private directory under the vault's
- * folder (`server/transfers/`), on the vault's disk: never in /tmp, which may be memory or wiped.
- */
+/** A store's create in progress: the body it reads and its outcome, `settled` once it has one. */
+interface Pending {
+  feed: PassThrough;
+  stored: Promise<Outcome>;
+  settled?: Outcome;
+}
+
+/** Transfers by id, for the PUT route. */
 export class Transfers {
   readonly #byId = new Map<string, Transfer>();
   readonly vault: Vault;
   readonly limits: LiveLimits;
-  #stagingDir: string | undefined;
+  #swept = false;
 
   constructor(vault: Vault, limits: LiveLimits) {
     this.vault = vault;
@@ -263,17 +295,12 @@ export class Transfers {
   }
 
   create(request: TransferRequest): Transfer {
-    if (this.#stagingDir === undefined) {
-      const parent = join(this.vault.dir, "server", "transfers");
-      mkdirSync(parent, { recursive: true, mode: 0o700 });
-      // A server that died left its run's partial files behind: their commands ended with it. One
-      // server holds a vault at a time (the log's lock), so every other run's folder is stale.
-      for (const stale of readdirSync(parent)) {
-        if (stale.startsWith("run-")) rmSync(join(parent, stale), { recursive: true, force: true });
-      }
-      this.#stagingDir = mkdtempSync(join(parent, "run-"));
+    if (!this.#swept) {
+      // An older server kept cut transfers in staging files here; their commands ended with it.
+      rmSync(join(this.vault.dir, "server", "transfers"), { recursive: true, force: true });
+      this.#swept = true;
     }
-    const transfer = new Transfer(request, this.#stagingDir);
+    const transfer = new Transfer(request);
     this.#byId.set(transfer.id, transfer);
     return transfer;
   }
@@ -287,11 +314,10 @@ export class Transfers {
     void transfer.discard();
   }
 
-  /** At shutdown: every transfer's staging file and their directory go. */
+  /** At shutdown: every transfer's waiting create ends, nothing stored. */
   async close(): Promise<void> {
     await Promise.all([...this.#byId.values()].map((transfer) => transfer.discard()));
     this.#byId.clear();
-    if (this.#stagingDir !== undefined) await rm(this.#stagingDir, { recursive: true, force: true });
   }
 }
 
