@@ -30,7 +30,12 @@ function startRelay(port: number): Promise<number> {
     relayed.push(seen);
     client.on("data", (chunk: Buffer) => {
       seen.bytes += chunk.length;
-      upstream.write(chunk);
+      // what the relay counts has reached the server's socket: a busy server is not outrun by
+      // bytes waiting in the relay, which the cut would throw away
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once("drain", () => client.resume());
+      }
       if (cutAfter !== undefined && seen.bytes > cutAfter) {
         cutAfter = undefined;
         seen.cut = true;
