@@ -44,12 +44,13 @@ export function decideLive(
 
 function assertClaimable(ctx: VaultContext, claim: { actionId: string; runner: string }): void {
   const action = ctx.ledger.actions.get(claim.actionId);
+  const details = { actionId: claim.actionId, claim: "refused" };
   if (action === undefined)
-    throw new CustodyError("ERR_CONFLICT", `action ${claim.actionId} is not open in the log (it ended)`);
-  if (action.runner !== undefined && action.runner !== claim.runner)
-    throw new CustodyError("ERR_CONFLICT", `action ${claim.actionId} runs on another server`, {
-      details: { actionId: claim.actionId },
+    throw new CustodyError("ERR_CONFLICT", `action ${claim.actionId} is not open in the log (it ended)`, {
+      details,
     });
+  if (action.runner !== undefined && action.runner !== claim.runner)
+    throw new CustodyError("ERR_CONFLICT", `action ${claim.actionId} runs on another server`, { details });
 }
 
 /** A live-response outcome (a result, a cancel, a session closed), recorded after the decision. */

@@ -87,7 +87,10 @@ describe("queued actions in the log", () => {
     expect(vault.openActions().find((a) => a.id === id)?.runner).toBe("R-1");
     await start(alice, id, "R-1"); // the same process starting it again (its device came back)
     const before = await recordCount();
-    await expect(start(alice, id, "R-2")).rejects.toMatchObject({ code: "ERR_CONFLICT" });
+    await expect(start(alice, id, "R-2")).rejects.toMatchObject({
+      code: "ERR_CONFLICT",
+      details: { actionId: id, claim: "refused" },
+    });
     expect(await recordCount()).toBe(before + 1); // only showAudit's own read record
     await outcome("action.deferred", id, { runner: "R-1" });
     await start(alice, id, "R-2");

@@ -261,7 +261,7 @@ export class ActionQueue {
       await this.#decide(action, "action.started", off, { actionId: action.view.id, runner: this.#runner });
       return true;
     } catch (error) {
-      if (!isCustodyError(error, "ERR_CONFLICT") || off !== undefined) throw error;
+      if (!isCustodyError(error, "ERR_CONFLICT") || error.details.claim !== "refused") throw error;
       this.#actions.delete(action.view.id);
       return false;
     }
@@ -290,7 +290,7 @@ export class ActionQueue {
       try {
         principal = vault.actorOfAction(logged.id);
       } catch {
-        continue; // the log names no identity to run it under: it stays open, and expires unrun
+        continue; // the log names no identity to run it under: it is not run (it stays open in the log)
       }
       let steps: PlannedStep[] = [];
       let unplanned: CustodyError | undefined;
