@@ -158,5 +158,5 @@ describe("a vault file that does not parse", () => {
     }
     writeFileSync(revoked, saved);
     expect(custody(["list"], { CUSTODY_VAULT: vault }).code).toBe(0);
-  });
+  }, 180_000); // seventeen CLI processes: a minute of them on a loaded 2-core machine
 });
