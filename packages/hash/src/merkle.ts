@@ -20,7 +20,7 @@ export function merkleLeafHash(data: Uint8Array): Buffer {
   }
   scratch[0] = LEAF_PREFIX;
   scratch.set(data, 1);
-  return hash("sha256", scratch.subarray(0, 1 + data.byteLength), "buffer");
+  return digestOf(scratch.subarray(0, 1 + data.byteLength));
 }
 
 /** sha256(0x01 || left || right): the hash of an inner node. */
@@ -31,7 +31,13 @@ export function merkleNodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   scratch[0] = NODE_PREFIX;
   scratch.set(left, 1);
   scratch.set(right, 1 + left.byteLength);
-  return hash("sha256", scratch.subarray(0, 1 + left.byteLength + right.byteLength), "buffer");
+  return digestOf(scratch.subarray(0, 1 + left.byteLength + right.byteLength));
+}
+
+// The digest as a latin1 string copied into a new Buffer (Node's small-buffer pool, as any small
+// Buffer.from) costs ~0.4 us; a "buffer" digest, an ArrayBuffer of its own each, ~0.9-1.4 us.
+function digestOf(input: Buffer): Buffer {
+  return Buffer.from(hash("sha256", input, "binary"), "latin1");
 }
 
 /** The hash of the empty tree, sha256(""). */
