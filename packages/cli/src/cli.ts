@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { CustodyError, type Logger, silentLogger } from "@custody/core";
+import type { Logger } from "@custody/core";
+import { CustodyError } from "@custody/core/errors";
 import type { CommandContext, CommandEntry, CommandInfo, OptionValue } from "./command.js";
 import { catalog } from "./commands/catalog.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { presentError } from "./failure.js";
-import { createCliLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS, takeLogLevel } from "./logging.js";
+import { createCliLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS, quietLogger, takeLogLevel } from "./logging.js";
 import { createProgressLine } from "./progress.js";
 import {
   ignoreStderrErrors,
@@ -39,7 +40,7 @@ export function cliVersion(): string {
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const stdout = watchStdout(io.stdout);
   ignoreStderrErrors(io.stderr);
-  const fail = { json: argv.includes("--json"), io, stdout, logger: silentLogger };
+  const fail = { json: argv.includes("--json"), io, stdout, logger: quietLogger };
   let code: number;
   try {
     const global = takeLogLevel(argv, io.env);
