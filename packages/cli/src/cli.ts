@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { CustodyError, type Logger, silentLogger } from "@custody/core";
-import type { CommandContext, CommandSpec, OptionValue } from "./command.js";
-import { commands } from "./commands/index.js";
+import type { Logger } from "@custody/core";
+import { CustodyError } from "@custody/core/errors";
+import type { CommandContext, CommandEntry, CommandInfo, OptionValue } from "./command.js";
+import { catalog } from "./commands/catalog.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { presentError } from "./failure.js";
-import { createCliLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS, takeLogLevel } from "./logging.js";
+import { createCliLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS, quietLogger, takeLogLevel } from "./logging.js";
 import { createProgressLine } from "./progress.js";
 import {
   ignoreStderrErrors,
@@ -39,7 +40,7 @@ export function cliVersion(): string {
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const stdout = watchStdout(io.stdout);
   ignoreStderrErrors(io.stderr);
-  const fail = { json: argv.includes("--json"), io, stdout, logger: silentLogger };
+  const fail = { json: argv.includes("--json"), io, stdout, logger: quietLogger };
   let code: number;
   try {
     const global = takeLogLevel(argv, io.env);
@@ -103,15 +104,17 @@ async function dispatch(argv: string[], io: CliIo, stdout: StdoutWatch, logger: 
     stdout.write(commandHelp(command));
     return EXIT.ok;
   }
-  return await command.run(ctx);
+  // Only the command that runs loads its module (the vault, the server, the Azure SDK...).
+  const spec = await command.load();
+  return await spec.run(ctx);
 }
 
-function commandsUnder(word: string): CommandSpec[] {
-  return commands.filter((c) => c.path.length > 1 && c.path[0] === word);
+function commandsUnder(word: string): CommandEntry[] {
+  return catalog.filter((c) => c.path.length > 1 && c.path[0] === word);
 }
 
-function findCommand(argv: readonly string[]): CommandSpec | undefined {
-  const matches = commands.filter((c) => c.path.every((word, i) => argv[i] === word));
+function findCommand(argv: readonly string[]): CommandEntry | undefined {
+  const matches = catalog.filter((c) => c.path.every((word, i) => argv[i] === word));
   return matches.sort((a, b) => b.path.length - a.path.length)[0];
 }
 
@@ -122,7 +125,7 @@ interface Sinks {
 }
 
 function makeContext(
-  command: CommandSpec,
+  command: CommandInfo,
   args: string[],
   { io, stdout, logger }: Sinks,
 ): CommandContext | undefined {
@@ -152,7 +155,7 @@ function makeContext(
   };
 }
 
-function parseOrUsage(command: CommandSpec, args: string[]) {
+function parseOrUsage(command: CommandInfo, args: string[]) {
   try {
     return parseArgs({
       args,
@@ -167,7 +170,7 @@ function parseOrUsage(command: CommandSpec, args: string[]) {
   }
 }
 
-function checkPositionals(command: CommandSpec, positionals: string[]): void {
+function checkPositionals(command: CommandInfo, positionals: string[]): void {
   const { min, max } = command.positionals ?? { min: 0, max: 0 };
   if (positionals.length < min || (max !== undefined && positionals.length > max)) {
     const expected = max === undefined ? `at least ${min}` : min === max ? `${min}` : `${min} to ${max}`;
@@ -200,11 +203,11 @@ function reportError(error: unknown, { json, io, stdout, logger }: Sinks & { jso
   return exitCodeFor(coded.code);
 }
 
-function synopsis(command: CommandSpec): string {
+function synopsis(command: CommandInfo): string {
   return `custody ${command.path.join(" ")} ${command.usage.split("\n")[0] ?? ""}`.trimEnd();
 }
 
-function commandHelp(command: CommandSpec): string {
+function commandHelp(command: CommandInfo): string {
   const [, ...body] = command.usage.split("\n");
   const options = Object.entries({ ...command.options, ...COMMON }).map(([name, o]) => {
     const short = o.short ? `-${o.short}, ` : "    ";
@@ -215,7 +218,7 @@ function commandHelp(command: CommandSpec): string {
   );
 }
 
-function generalHelp(listed: readonly CommandSpec[] = commands): string {
+function generalHelp(listed: readonly CommandInfo[] = catalog): string {
   const width = Math.max(...listed.map((c) => c.path.join(" ").length));
   const rows = listed.map((c) => `  ${c.path.join(" ").padEnd(width)}  ${c.summary}`);
   return [

@@ -49,3 +49,11 @@ export interface CommandSpec {
   /** Resolves to the exit code. Throw a CustodyError for failures: the framework maps its code. */
   run(ctx: CommandContext): Promise<number>;
 }
+
+/** What `custody` knows of a command without loading its module: everything but `run`. */
+export type CommandInfo = Omit<CommandSpec, "run">;
+
+/** A command as registered in commands/catalog.ts: its module is imported only when it runs. */
+export interface CommandEntry extends CommandInfo {
+  load(): Promise<CommandSpec>;
+}

@@ -1,4 +1,4 @@
-import { CustodyError, isCustodyError, toCustodyError } from "@custody/core";
+import { CustodyError, isCustodyError, toCustodyError } from "@custody/core/errors";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { isClosedPipe } from "./stdout-watch.js";
 

@@ -1,5 +1,7 @@
-import { CustodyError, type Logger } from "@custody/core";
-import { pino } from "pino";
+import { createRequire } from "node:module";
+import type { Logger } from "@custody/core";
+import { CustodyError } from "@custody/core/errors";
+import type { pino as Pino } from "pino";
 
 /** pino's levels; `silent` turns every log line off. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -48,8 +50,28 @@ function parseLevel(value: string): LogLevel {
  */
 export function createCliLogger(level: LogLevel, stderr: NodeJS.WritableStream): Logger {
   const terminal = (stderr as { isTTY?: boolean }).isTTY === true;
-  return pino({ level, base: { name: "custody" } }, terminal ? readableLines(stderr) : stderr);
+  let logger: Logger | undefined;
+  // pino is loaded at the first line logged: most runs log nothing, and start-up time is the user's.
+  const real = (): Logger => {
+    logger ??= loadPino()({ level, base: { name: "custody" } }, terminal ? readableLines(stderr) : stderr);
+    return logger;
+  };
+  const at = (method: keyof Logger) =>
+    // A line below the level would be dropped by pino anyway: no need to load it for that.
+    LOG_LEVELS.indexOf(method) > LOG_LEVELS.indexOf(level)
+      ? ignore
+      : (...args: Parameters<Logger["debug"]>) => real()[method](...args);
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
+
+function loadPino(): typeof Pino {
+  return (createRequire(import.meta.url)("pino") as { pino: typeof Pino }).pino;
+}
+
+const ignore = (): void => {};
+
+/** Logs nothing: the logger before --log-level is read. */
+export const quietLogger: Logger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
 
 const LEVEL_NAMES: Readonly<Record<number, string>> = {
   60: "fatal",

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { createVaultClient, type VaultClient } from "@custody/client";
+import type { VaultClient } from "@custody/client";
 import { CustodyError, toCustodyError } from "@custody/core";
 import type { CommandContext } from "./command.js";
 
@@ -24,6 +24,8 @@ export async function openRemoteVault(ctx: CommandContext): Promise<VaultClient>
     );
   }
   const ca = ctx.string("ca");
+  // Loaded here, not at start-up: a command run on a local vault never needs the client.
+  const { createVaultClient } = await import("@custody/client");
   return createVaultClient({
     baseUrl: server,
     identityPem: await readText(resolve(ctx.cwd, identity), "ERR_IDENTITY_INVALID", "identity file"),

@@ -1,4 +1,4 @@
-import { toCustodyError } from "@custody/core";
+import { toCustodyError } from "@custody/core/errors";
 
 /** Thrown by a write once stdout's reader has gone; the CLI then ends quietly (EXIT.closedPipe). */
 export class StdoutClosedError extends Error {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { catalog } from "../src/commands/catalog.js";
 import { commands } from "../src/commands/index.js";
 import { renderCliReference } from "../src/docs.js";
 
@@ -15,4 +16,12 @@ it("every command has a summary, a synopsis and a unique path", () => {
   for (const command of commands) {
     expect(command.summary.length, command.path.join(" ")).toBeGreaterThan(10);
   }
+});
+
+it("the lazy command catalog matches the registry and loads each command (run: node scripts/cli-catalog.mjs)", async () => {
+  const described = catalog.map(({ load: _load, ...info }) => info);
+  const registered = commands.map(({ run: _run, ...info }) => info);
+  expect(described).toEqual(registered);
+  const loaded = await Promise.all(catalog.map((entry) => entry.load()));
+  for (const [i, spec] of loaded.entries()) expect(spec, spec.path.join(" ")).toBe(commands[i]);
 });
