@@ -11,11 +11,12 @@
 // server's and curl's, ours the server's and the agent's; load on a shared machine moves them far less.
 //   node scripts/bench/live-getfile.mjs [--size-mib 1024] [--runs 3] [--prof DIR]
 //   (--prof: `node --cpu-prof` profiles of the server and the agent into DIR)
-import { execSync, spawn, spawnSync } from "node:child_process";
+import { execSync, spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { connectedAgent, result } from "./lib/live.mjs";
 import { cpuSeconds, startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
 
 const { values } = parseArgs({
@@ -29,11 +30,6 @@ const sizeMiB = Number(values["size-mib"]);
 const runs = Number(values.runs);
 const limitBytes = Math.max(750, sizeMiB) * 1024 * 1024;
 const prof = values.prof === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values.prof];
-const root = new URL("../../", import.meta.url).pathname;
-const bin = join(root, "packages", "cli", "dist", "bin.js");
-const { createVaultClient, createLiveClient } = await import(
-  join(root, "packages", "client", "dist", "index.js")
-);
 const base = await mkdtemp(join(tmpdir(), "custody-getfile-bench-"));
 const children = [];
 
@@ -48,17 +44,6 @@ const server = createServer({ key: readFileSync(key), cert: readFileSync(cert), 
 });
 server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));
 `;
-
-function custody(args) {
-  const run = spawnSync(process.execPath, [bin, ...args], { cwd: base, encoding: "utf8" });
-  if (run.status !== 0) throw new Error(`custody ${args.join(" ")}: ${run.stderr}`);
-  return run.stdout;
-}
-
-async function result(live, cmdId) {
-  for await (const event of live.events(cmdId)) if (event.type === "result") return event.command;
-  throw new Error(`no result for ${cmdId}`);
-}
 
 async function run(live, sessionId, line, pids) {
   const cpu = await Promise.all(pids.map((pid) => cpuSeconds(pid)));
@@ -75,42 +60,11 @@ const server = await startServerChild(base, { BENCH_MAX_GETFILE_BYTES: String(li
 try {
   const file = join(base, "evidence.bin");
   await writeRandom(file, sizeMiB);
-  const identityPem = `${server.identity.cert}\n${server.identity.key}\n${server.ca}`;
-  const vault = createVaultClient({ baseUrl: server.url, identityPem });
-  const live = createLiveClient({ baseUrl: server.url, identityPem });
-  await vault.setLiveResponse(true);
-  const { token } = await vault.createEnrollmentToken({});
-  await writeFile(join(base, "ca.pem"), server.ca);
-  const { deviceId } = JSON.parse(
-    custody([
-      "agent",
-      "enroll",
-      "--server",
-      server.url,
-      "--token",
-      token,
-      "--dir",
-      "agent",
-      "--ca",
-      "ca.pem",
-      "--json",
-    ]),
-  );
-  const policy = { ...JSON.parse(custody(["agent", "policy"])), maxGetfileBytes: limitBytes };
-  await writeFile(join(base, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
-  const agent = spawn(
-    process.execPath,
-    [...prof, bin, "agent", "run", "--dir", join(base, "agent"), "--policy", join(base, "policy.json")],
-    {
-      stdio: "ignore",
-      env: { ...process.env, CUSTODY_LOG_LEVEL: "warn" },
-    },
-  );
-  children.push(agent);
-  for (let i = 0; !(await vault.listDevices()).find((d) => d.deviceId === deviceId)?.online; i++) {
-    if (i > 400) throw new Error("the agent never connected");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const { vault, live, deviceId, agent } = await connectedAgent(server, base, {
+    limitBytes,
+    nodeArgs: prof,
+    children,
+  });
   spawnSync("cat", [file], { stdio: ["ignore", "ignore", "inherit"] }); // the page cache holds it for every run
 
   const tls = { ca: join(base, "ca.pem"), cert: join(base, "cert.pem"), key: join(base, "key.pem") };

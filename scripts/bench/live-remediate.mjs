@@ -7,11 +7,12 @@
 // original. Each run takes a new copy of the file (written before the timer starts, so the page cache
 // holds it for both); runs alternate the peer and remediate so a change in load hits both. Uses dist/.
 //   node scripts/bench/live-remediate.mjs [--size-mib 100] [--runs 5]
-import { execSync, spawn, spawnSync } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execSync, spawnSync } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { connectedAgent, result } from "./lib/live.mjs";
 import { startServerChild, writeRandom } from "./lib/server.mjs";
 
 const { values } = parseArgs({
@@ -20,24 +21,8 @@ const { values } = parseArgs({
 const sizeMiB = Number(values["size-mib"]);
 const runs = Number(values.runs);
 const limitBytes = Math.max(750, sizeMiB) * 1024 * 1024;
-const root = new URL("../../", import.meta.url).pathname;
-const bin = join(root, "packages", "cli", "dist", "bin.js");
-const { createVaultClient, createLiveClient } = await import(
-  join(root, "packages", "client", "dist", "index.js")
-);
 const base = await mkdtemp(join(tmpdir(), "custody-remediate-bench-"));
 const children = [];
-
-function custody(args) {
-  const run = spawnSync(process.execPath, [bin, ...args], { cwd: base, encoding: "utf8" });
-  if (run.status !== 0) throw new Error(`custody ${args.join(" ")}: ${run.stderr}`);
-  return run.stdout;
-}
-
-async function result(live, cmdId) {
-  for await (const event of live.events(cmdId)) if (event.type === "result") return event.command;
-  throw new Error(`no result for ${cmdId}`);
-}
 
 async function timed(live, sessionId, line) {
   const start = performance.now();
@@ -64,39 +49,7 @@ const server = await startServerChild(base, { BENCH_MAX_GETFILE_BYTES: String(li
 try {
   const source = join(base, "source.bin");
   await writeRandom(source, sizeMiB);
-  const identityPem = `${server.identity.cert}\n${server.identity.key}\n${server.ca}`;
-  const vault = createVaultClient({ baseUrl: server.url, identityPem });
-  const live = createLiveClient({ baseUrl: server.url, identityPem });
-  await vault.setLiveResponse(true);
-  const { token } = await vault.createEnrollmentToken({});
-  await writeFile(join(base, "ca.pem"), server.ca);
-  const { deviceId } = JSON.parse(
-    custody([
-      "agent",
-      "enroll",
-      "--server",
-      server.url,
-      "--token",
-      token,
-      "--dir",
-      "agent",
-      "--ca",
-      "ca.pem",
-      "--json",
-    ]),
-  );
-  const policy = { ...JSON.parse(custody(["agent", "policy"])), maxGetfileBytes: limitBytes };
-  await writeFile(join(base, "policy.json"), JSON.stringify(policy), { mode: 0o600 });
-  const agent = spawn(
-    process.execPath,
-    [bin, "agent", "run", "--dir", join(base, "agent"), "--policy", join(base, "policy.json")],
-    { stdio: "ignore", env: { ...process.env, CUSTODY_LOG_LEVEL: "warn" } },
-  );
-  children.push(agent);
-  for (let i = 0; !(await vault.listDevices()).find((d) => d.deviceId === deviceId)?.online; i++) {
-    if (i > 400) throw new Error("the agent never connected");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const { vault, live, deviceId } = await connectedAgent(server, base, { limitBytes, children });
   await mkdir(join(base, "suspect"));
   await mkdir(join(base, "quarantine"));
 
