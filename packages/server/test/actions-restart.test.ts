@@ -80,6 +80,14 @@ describe("queued actions across a server restart", () => {
         const action = (await as(bob, "GET", `/v1/actions/${waiting.id}`)).json() as { state: string };
         return action.state === "succeeded" ? action : undefined;
       }, "the adopted action succeeded");
+      // dave's comes next in line, while the device is still connected
+      await eventually(
+        async () =>
+          (await auditRecords(bench.served)).some(
+            (r) => r.action === "action.ended" && r.details.actionId === davesWaiting.id,
+          ) || undefined,
+        "dave's action ended",
+      );
     } finally {
       again.close();
     }
