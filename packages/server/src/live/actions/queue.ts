@@ -1,14 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { type Action, scopeIdSchema } from "@custody/access";
-import type { ActionState, ActionStep, ActionView } from "@custody/api";
+import type { ActionState, ActionView } from "@custody/api";
 import { CustodyError, isCustodyError, type JsonValue } from "@custody/core";
-import type { AuthenticatedPrincipal, LoggedAction, Vault } from "@custody/vault";
+import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
 import { liveResponseOff } from "../sessions/authorize.js";
 import type { LiveSessions } from "../sessions/service.js";
 import { errorOf } from "../sessions/tracked.js";
+import { adoptLoggedAction } from "./adopt.js";
 import { runAction } from "./run.js";
-import { isExpired, isFinal, markRestNotRun, transition } from "./state.js";
+import { isExpired, isFinal, markRestNotRun, stepViews, transition } from "./state.js";
 import { type PlannedStep, planSteps } from "./steps.js";
 
 const DAY = 24 * 3_600_000;
@@ -284,37 +285,11 @@ export class ActionQueue {
     const { vault } = this.#options;
     for (const logged of vault.openActions()) {
       if (this.#actions.has(logged.id)) continue;
-      const interrupted = logged.runner !== undefined && logged.runner !== this.#runner;
-      if (interrupted && vault.sharedLog) continue;
-      let principal: AuthenticatedPrincipal;
-      try {
-        principal = vault.actorOfAction(logged.id);
-      } catch {
-        continue; // the log names no identity to run it under: it is not run (it stays open in the log)
-      }
-      let steps: PlannedStep[] = [];
-      let unplanned: CustodyError | undefined;
-      try {
-        steps = planSteps(logged.lines, logged.kind);
-      } catch (error) {
-        unplanned = isCustodyError(error) ? error : new CustodyError("ERR_USAGE", String(error));
-      }
-      const action: QueuedAction = {
-        principal,
-        needs: [...new Set(steps.map((step) => step.spec.action))],
-        authorized: true,
-        view: loggedView(logged, steps),
-      };
-      this.#actions.set(logged.id, action);
-      if (interrupted) {
-        transition(action.view, "in-progress");
-        void this.end(action, "failed", {
-          code: "ERR_ABORTED",
-          message:
-            "the server stopped while the action ran; it is not resumed (its action.step records say how far it got)",
-        }).catch(() => undefined);
-      } else if (unplanned !== undefined)
-        void this.end(action, "failed", errorOf(unplanned)).catch(() => undefined);
+      const adopted = adoptLoggedAction(vault, logged, this.#runner);
+      if (adopted === undefined) continue;
+      this.#actions.set(logged.id, adopted.action);
+      if (adopted.failure !== undefined)
+        void this.end(adopted.action, "failed", adopted.failure).catch(() => undefined);
     }
   }
 
@@ -394,20 +369,6 @@ function assertId(value: string, what: string): void {
   }
 }
 
-function loggedView(logged: LoggedAction, steps: PlannedStep[]): ActionView {
-  return {
-    id: logged.id,
-    kind: logged.kind,
-    deviceId: logged.deviceId,
-    caseId: logged.caseId,
-    queuedBy: logged.actor,
-    state: "pending",
-    queuedAt: logged.queuedAt,
-    expiresAt: logged.expiresAt,
-    steps: stepViews(steps),
-  };
-}
-
 function newView(
   principal: AuthenticatedPrincipal,
   request: QueueRequest,
@@ -426,8 +387,4 @@ function newView(
     expiresAt: new Date(now + ttl).toISOString(),
     steps: stepViews(steps),
   };
-}
-
-function stepViews(steps: PlannedStep[]): ActionStep[] {
-  return steps.map((step, index) => ({ index, line: step.line, name: step.parsed.name, state: "pending" }));
 }

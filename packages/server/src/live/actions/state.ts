@@ -1,5 +1,6 @@
 import type { ActionState, ActionStep, ActionView } from "@custody/api";
 import { CustodyError } from "@custody/core";
+import type { PlannedStep } from "./steps.js";
 
 /** The states an action may move to from each state; the final ones go nowhere. */
 const NEXT: Readonly<Record<ActionState, readonly ActionState[]>> = {
@@ -45,4 +46,9 @@ export function markRestNotRun(steps: ActionStep[]): void {
 /** Whether the action is due to expire at `now` (only a pending action expires). */
 export function isExpired(action: Pick<ActionView, "state" | "expiresAt">, now: number): boolean {
   return action.state === "pending" && Date.parse(action.expiresAt) <= now;
+}
+
+/** The steps of a new or rebuilt action, each pending. */
+export function stepViews(steps: readonly PlannedStep[]): ActionStep[] {
+  return steps.map((step, index) => ({ index, line: step.line, name: step.parsed.name, state: "pending" }));
 }
