@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { CustodyError } from "@custody/core";
 
-const QUEUE_HIGH_BYTES = 4 * 1024 * 1024;
+const QUEUE_HIGH_BYTES = 1024 * 1024;
 
 /**
  * Yields a body's chunks one by one. For a Readable it listens to 'data' and keeps a few MiB queued

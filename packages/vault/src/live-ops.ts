@@ -208,7 +208,7 @@ class ClaimCheck extends Transform {
   readonly #digests: ThreadedDigestStream | undefined;
 
   constructor(options: LiveFileOptions, digests: ThreadedDigestStream | undefined) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 64 * 1024 });
     this.#options = options;
     this.#digests = digests;
   }

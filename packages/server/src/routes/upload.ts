@@ -10,6 +10,7 @@ import { type IngestHash, type IngestOptions, resolveIngestHashes } from "@custo
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { clientAddress, principalOf } from "../auth.js";
 import type { ServerLimits } from "../options.js";
+import { noteReceivedBytes } from "../received-bytes.js";
 import { type RouteContext, route } from "./register.js";
 
 /** Where uploads are spooled: inside the vault folder, so the store's copy stays on one filesystem. */
@@ -131,7 +132,7 @@ class CompleteBody extends Transform {
   readonly #request: FastifyRequest;
 
   constructor(request: FastifyRequest) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 64 * 1024 });
     this.#request = request;
   }
 
@@ -232,7 +233,7 @@ class UploadMeter extends Transform {
   readonly #watchdog: NodeJS.Timeout;
 
   constructor(limits: ServerLimits, declared: number, hashing: boolean) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 64 * 1024 });
     this.#hash = hashing ? createHash("sha256") : undefined;
     this.#limits = limits;
     this.#declared = declared;
@@ -243,6 +244,7 @@ class UploadMeter extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     this.#windowBytes += chunk.length;
+    noteReceivedBytes(chunk.length);
     if (this.bytes > this.#limits.maxUploadBytes) done(this.tooLarge(this.bytes));
     else if (this.bytes > this.#declared) {
       done(new CustodyError("ERR_INVALID_ARGUMENT", "the body is longer than its content-length"));

@@ -7,6 +7,7 @@ import { hashFile } from "@custody/hash";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
 import type { StagedObserver } from "../types.js";
+import { BatchedFileWriter } from "./fs-batched-write.js";
 import { sha256HasherFor, THREADED_HASH_FROM_BYTES, ThreadedSha256Hasher } from "./hasher.js";
 
 // Start writeback every so often so the final fsync does not wait for the whole object at once.
@@ -52,9 +53,7 @@ export async function writeHashedFileThen<T>(
   const hash = sha256HasherFor(options.sizeHint);
   let size = 0;
   let sinceWriteback = 0;
-  let writing: Promise<unknown> = Promise.resolve();
-  let batch: Uint8Array[] = [];
-  let batchBytes = 0;
+  const writer = new BatchedFileWriter(handle);
   let writeback: Promise<void> | undefined;
   // A stalled source would never reach the next abort check; destroying it ends the loop now.
   const onAbort = (): void => {
@@ -69,24 +68,13 @@ export async function writeHashedFileThen<T>(
       }
       const room = hash.update(chunk); // a promise only while the hashing worker catches up
       if (room !== undefined) await room;
-      // Chunks wait until a batch is worth one write(2): a TLS body arrives in ~16 KiB records, and a
-      // thread-pool round trip per record was most of an upload's wall time.
-      batch.push(chunk);
-      batchBytes += chunk.byteLength;
+      await writer.add(chunk);
       size += chunk.byteLength;
       sinceWriteback += chunk.byteLength;
-      if (batchBytes >= WRITE_BATCH_BYTES) {
-        await writing;
-        writing = writeAllv(handle, batch);
-        // Awaited before the next write; until then a failure must not count as unhandled.
-        writing.catch(() => {});
-        batch = [];
-        batchBytes = 0;
-      }
       // One writeback at a time, so writes never queue behind syncs in the thread pool.
       if (sinceWriteback >= WRITEBACK_EVERY_BYTES && writeback === undefined) {
         sinceWriteback = 0;
-        writeback = writing
+        writeback = writer.writing
           .then(() => handle.datasync())
           .finally(() => {
             writeback = undefined;
@@ -94,11 +82,7 @@ export async function writeHashedFileThen<T>(
       }
       options.onProgress?.(size);
     }
-    await writing;
-    if (batchBytes > 0) {
-      writing = writeAllv(handle, batch);
-      await writing;
-    }
+    await writer.flush();
     throwIfAborted(options.abortSignal);
     options.onStaged?.(path);
     const digest = await hash.digest();
@@ -113,7 +97,7 @@ export async function writeHashedFileThen<T>(
   } finally {
     if ("dispose" in hash) hash.dispose();
     options.abortSignal?.removeEventListener("abort", onAbort);
-    await Promise.allSettled([writing, writeback]);
+    await Promise.allSettled([writer.close(), writeback]);
     await handle.close();
   }
 }
@@ -127,28 +111,6 @@ async function afterSync<T>(syncing: Promise<void>, placing: Promise<T>): Promis
   if (synced.status === "rejected") throw synced.reason;
   if (done.status === "rejected") throw done.reason;
   return done.value;
-}
-
-/** Chunks are written in batches of about this size (one writev(2) each). */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-
-/** writev(2) of a batch; what it did not take is written by `writeAll`. */
-async function writeAllv(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
-  const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
-  const { bytesWritten } = await handle.writev(chunks);
-  if (bytesWritten === total) return;
-  if (bytesWritten === 0) throw new CustodyError("ERR_IO", "the disk took no bytes of a write");
-  await writeAll(handle, Buffer.concat(chunks, total).subarray(bytesWritten));
-}
-
-/** write(2) may take less than asked (a nearly full disk): the rest is written, or the error surfaces. */
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-    if (bytesWritten === 0) throw new CustodyError("ERR_IO", "the disk took no bytes of a write");
-    offset += bytesWritten;
-  }
 }
 
 /**

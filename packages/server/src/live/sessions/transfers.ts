@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
+import { noteReceivedBytes } from "../../received-bytes.js";
 import type { LiveLimits } from "./limits.js";
 import type { LiveSession } from "./session.js";
 
@@ -181,7 +182,7 @@ export class Transfer {
 
   /** Starts the store's create, reading from a body the PUTs feed. */
   #open(vault: Vault): Pending {
-    const feed = new PassThrough({ highWaterMark: CHUNK });
+    const feed = new PassThrough({ highWaterMark: FEED_BYTES });
     const pending: Pending = { feed, stored: this.#store(vault, feed) };
     void pending.stored.then((outcome) => {
       pending.settled = outcome;
@@ -201,6 +202,7 @@ export class Transfer {
       let taking = true;
       const onData = (chunk: Buffer): void => {
         this.#staged += chunk.length;
+        noteReceivedBytes(chunk.length);
       };
       const done = (whole: boolean): void => {
         if (!taking) return;
@@ -273,7 +275,8 @@ export class Transfer {
   }
 }
 
-const CHUNK = 1024 * 1024;
+/** Bytes the feed holds before the PUT waits: little, so each TLS record's buffer is dropped young. */
+const FEED_BYTES = 64 * 1024;
 
 /** A store's create in progress: the body it reads and its outcome, `settled` once it has one. */
 interface Pending {
