@@ -30,3 +30,4 @@ export {
   sha256HexSchema,
   sha512HexSchema,
 } from "./schemas.js";
+export { noteTransientBytes } from "./transient-bytes.js";

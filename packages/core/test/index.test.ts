@@ -30,6 +30,7 @@ describe("@custody/core public surface", () => {
         "acquireFileLock",
         "withFileLock",
         "makeDirectoryDurable",
+        "noteTransientBytes",
         "systemClock",
         "throwIfAborted",
         "toCustodyError",

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { crc32, type InflateRaw } from "node:zlib";
-import { CustodyError, toCustodyError } from "@custody/core";
+import { CustodyError, noteTransientBytes, toCustodyError } from "@custody/core";
 import type { ArchiveEntry } from "./entry-checks.js";
 import { inflateWhole } from "./zlib-pool.js";
 
@@ -54,6 +54,7 @@ export class EntryCheck extends Transform {
       return;
     }
     this.#crc = crc32(chunk, this.#crc);
+    noteTransientBytes(chunk.length);
     done(null, chunk);
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
-import { CustodyError, throwIfAborted } from "@custody/core";
+import { CustodyError, noteTransientBytes, throwIfAborted } from "@custody/core";
 import { deflateChunk, isWorthCompressing, looksCompressed } from "./compression.js";
 import { METHOD_DEFLATE, METHOD_STORE } from "./format.js";
 import type { ZipWriter } from "./writer.js";
@@ -65,6 +65,7 @@ class HashingSource {
     this.digest.update(step.value);
     this.crc = crc32(step.value, this.crc);
     this.size += step.value.length;
+    noteTransientBytes(step.value.length);
     this.options.onBytes?.(step.value.length);
     return step.value;
   }
@@ -96,6 +97,7 @@ async function encode(zip: ZipWriter, source: HashingSource, options: EntryOptio
     while (queue.length > keep) {
       const output = await (queue.shift() as Promise<Buffer>);
       await zip.writeData(output);
+      noteTransientBytes(output.length);
       compressedSize += output.length;
     }
   };

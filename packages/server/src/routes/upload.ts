@@ -5,12 +5,11 @@ import { join } from "node:path";
 import { pipeline as pipelineCallback, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type IngestQuery, ROUTES, UPLOAD_DIGEST_HEADER } from "@custody/api";
-import { CustodyError, isCustodyError } from "@custody/core";
+import { CustodyError, isCustodyError, noteTransientBytes } from "@custody/core";
 import { type IngestHash, type IngestOptions, resolveIngestHashes } from "@custody/vault";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { clientAddress, principalOf } from "../auth.js";
 import type { ServerLimits } from "../options.js";
-import { noteReceivedBytes } from "../received-bytes.js";
 import { type RouteContext, route } from "./register.js";
 
 /** Where uploads are spooled: inside the vault folder, so the store's copy stays on one filesystem. */
@@ -244,7 +243,7 @@ class UploadMeter extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     this.#windowBytes += chunk.length;
-    noteReceivedBytes(chunk.length);
+    noteTransientBytes(chunk.length);
     if (this.bytes > this.#limits.maxUploadBytes) done(this.tooLarge(this.bytes));
     else if (this.bytes > this.#declared) {
       done(new CustodyError("ERR_INVALID_ARGUMENT", "the body is longer than its content-length"));

@@ -2,9 +2,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
-import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
+import { CustodyError, type ErrorCode, isCustodyError, noteTransientBytes } from "@custody/core";
 import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
-import { noteReceivedBytes } from "../../received-bytes.js";
 import type { LiveLimits } from "./limits.js";
 import type { LiveSession } from "./session.js";
 
@@ -202,7 +201,7 @@ export class Transfer {
       let taking = true;
       const onData = (chunk: Buffer): void => {
         this.#staged += chunk.length;
-        noteReceivedBytes(chunk.length);
+        noteTransientBytes(chunk.length);
       };
       const done = (whole: boolean): void => {
         if (!taking) return;
