@@ -4,34 +4,31 @@ import {
   type ParsedCommandLine,
   parseCommandLine,
   renderCommandLine,
-  type resultSchema,
 } from "@custody/agent/protocol";
 import { CustodyError, canonicalJson, type JsonValue } from "@custody/core";
 import type { AuthenticatedPrincipal, Vault } from "@custody/vault";
 import type { DeviceHub } from "../hub.js";
 import { type AuthorizationPhase, type AuthorizerDeps, authorizeCommand } from "./authorize.js";
+import { getfileTransfer } from "./getfile-transfer.js";
 import type { LiveLimits } from "./limits.js";
-import { PackageUploads, settleCollect } from "./package-upload.js";
+import { PackageUploads } from "./package-upload.js";
 import { prerequisiteRan, remediationPrerequisite, rememberCompleted } from "./prerequisites.js";
 import { RemediationExchange } from "./remediation.js";
-import { prepareRun, recordRunScript, storeRunOutput } from "./run-script.js";
+import { prepareRun, recordRunScript } from "./run-script.js";
 import { type CommandEntry, type CommandEvent, FINAL_STATUSES, type LiveSession } from "./session.js";
+import { type Result, type SettleDeps, settleResult } from "./settle-result.js";
 import {
   errorOf,
   newTracked,
   pathArgument,
   recentFileinfo,
   rememberFileinfo,
-  requestedPath,
   stopError,
   summary,
   type Tracked,
   unref,
 } from "./tracked.js";
 import { Transfers } from "./transfers.js";
-import { analyzeRow } from "./verdict.js";
-
-type Result = ReturnType<typeof resultSchema.parse>;
 
 export interface CommandRunnerDeps extends AuthorizerDeps {
   vault: Vault;
@@ -53,12 +50,18 @@ export class CommandRunner {
   readonly transfers: Transfers;
   readonly packages: PackageUploads;
   readonly remediation: RemediationExchange;
+  readonly #settleDeps: SettleDeps;
 
   constructor(deps: CommandRunnerDeps) {
     this.#deps = deps;
     this.transfers = new Transfers(deps.vault, deps.limits);
     this.packages = new PackageUploads(deps.vault, deps.limits);
     this.remediation = new RemediationExchange(this.transfers, deps.vault, deps.limits);
+    this.#settleDeps = {
+      vault: deps.vault,
+      remediation: this.remediation,
+      addRows: (tracked, rows) => this.#onRows(tracked, rows),
+    };
     deps.hub.onFrame((deviceId, type, body) => this.#onFrame(deviceId, type, body));
     deps.hub.onDisconnect((deviceId) => this.#onDisconnect(deviceId));
   }
@@ -287,40 +290,12 @@ export class CommandRunner {
       const ok = await this.#runPrerequisite(tracked);
       if (!ok) return false;
     }
-    const info = recentFileinfo(tracked, this.#deps.limits.prerequisiteWindowMs);
-    if (info === undefined) {
-      await this.#finish(tracked, "failed", {
-        code: "ERR_PREREQUISITE",
-        message: `the fileinfo of ${pathArgument(tracked.parsed)} gave no size and digest`,
-      });
+    const prepared = getfileTransfer(tracked, this.#deps.limits, this.transfers);
+    if ("failure" in prepared) {
+      await this.#finish(tracked, "failed", prepared.failure);
       return false;
     }
-    const size = Number(info.data.size);
-    const sha256 = String(info.data.sha256 ?? "");
-    if (!Number.isSafeInteger(size) || !/^[0-9a-f]{64}$/.test(sha256)) {
-      await this.#finish(tracked, "failed", {
-        code: "ERR_PREREQUISITE",
-        message: `the fileinfo of ${pathArgument(tracked.parsed)} gave no size and sha256`,
-      });
-      return false;
-    }
-    if (size > this.#deps.limits.maxGetfileBytes) {
-      await this.#finish(tracked, "failed", {
-        code: "ERR_SIZE_LIMIT",
-        message: `${pathArgument(tracked.parsed)} is ${size} bytes, over the getfile limit of ${this.#deps.limits.maxGetfileBytes}; nothing was sent`,
-      });
-      return false;
-    }
-    tracked.transfer = this.transfers.create({
-      cmdId: tracked.entry.id,
-      session: tracked.session,
-      principal: tracked.principal,
-      path: requestedPath(tracked),
-      fileinfoCmdId: info.cmdId,
-      data: info.data,
-      sha256,
-      size,
-    });
+    tracked.transfer = prepared.transfer;
     return true;
   }
 
@@ -418,83 +393,9 @@ export class CommandRunner {
       rememberFileinfo(tracked, info);
     }
     if (result.status === "completed") rememberCompleted(tracked);
-    let error: { code: string; message: string } | undefined = result.error;
-    // a stopped script's survivors (the agent checks /proc after killing its group) stay in the log
-    let data = result.survivors === undefined ? reported : { ...reported, survivors: result.survivors };
-    if (result.status === "completed" && status === "completed") {
-      const settled = await this.#responseFacts(tracked, data).catch((cause: unknown) => ({
-        error: errorOf(cause),
-      }));
-      if ("error" in settled) error = settled.error;
-      else data = settled.data;
-    }
-    if (tracked.transfer !== undefined && result.status === "completed") {
-      const stored = await tracked.transfer.outcome();
-      if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
-      if (stored.error !== undefined) error = stored.error;
-    }
-    if (tracked.packageUpload !== undefined && result.status === "completed" && status === "completed") {
-      const stored = await settleCollect(tracked.packageUpload, data);
-      data = stored.data;
-      if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
-      if (stored.error !== undefined) error = stored.error;
-      else this.#onRows(tracked, [stored.data]);
-    }
-    if (
-      (tracked.entry.name === "remediate" || tracked.entry.name === "undo") &&
-      result.status === "completed" &&
-      status === "completed" &&
-      error === undefined
-    ) {
-      const settled = await (tracked.entry.name === "remediate"
-        ? this.remediation.recordRemediate(tracked, data)
-        : this.remediation.recordUndo(tracked, data)
-      ).catch((cause: unknown) => ({ data, error: errorOf(cause), itemId: undefined }));
-      data = settled.data;
-      if ("itemId" in settled && settled.itemId !== undefined) tracked.entry.itemId = settled.itemId;
-      if ("error" in settled && settled.error !== undefined) error = settled.error;
-    }
-    if (tracked.entry.name === "remediate" && (result.status !== "completed" || status !== "completed")) {
-      const itemId = await this.remediation.recordUnfinished(tracked, status).catch(() => undefined);
-      if (itemId !== undefined) tracked.entry.itemId = itemId;
-    }
-    if (tracked.entry.name === "run" && result.status === "completed" && status === "completed") {
-      const stored = await storeRunOutput(this.#deps.vault, tracked, data);
-      data = stored.data;
-      if (stored.itemId !== undefined) tracked.entry.itemId = stored.itemId;
-      if (stored.error !== undefined) error = stored.error;
-    }
+    const { data, error } = await settleResult(this.#settleDeps, tracked, result, status);
     const final = error !== undefined && status === "completed" ? "failed" : status;
     await this.#finish(tracked, final, error, data);
-  }
-
-  /**
-   * What the vault adds to a completed response command: analyze's verdict (the device sent facts,
-   * the vault decides and sends the row), isolate's and release's facts in the signed log.
-   */
-  async #responseFacts(
-    tracked: Tracked,
-    data: Record<string, unknown> | undefined,
-  ): Promise<{ data: Record<string, unknown> | undefined }> {
-    const { entry, session } = tracked;
-    if (entry.name === "analyze" && data !== undefined) {
-      const row = analyzeRow(data, (sha256) => this.#deps.vault.lookupHash(sha256));
-      this.#onRows(tracked, [row]);
-      return { data: row };
-    }
-    if ((entry.name === "isolate" || entry.name === "release") && data !== undefined) {
-      const isolated = entry.name === "isolate";
-      const allowed = Array.isArray(data.allowed) ? data.allowed.map(String).slice(0, 16) : [];
-      await this.#deps.vault.recordIsolation(tracked.principal, {
-        deviceId: session.deviceId,
-        isolated,
-        allowed,
-        sessionId: session.id,
-        cmdId: entry.id,
-        caseId: session.caseId,
-      });
-    }
-    return { data };
   }
 
   #onDisconnect(deviceId: string): void {
