@@ -6,14 +6,17 @@
 //     [--slice 500] [--blocking] [--dist OTHER/packages/audit/dist] [--against OTHER/packages/audit/dist]
 // --blocking opens the log with blockingWrites (a synchronous write in the calling thread); --dist
 // measures another build (e.g. main's) alone, --against appends through it too, in the same slices.
+// --phases splits each of our appends in three: from the call to the write's submission (fs.write),
+// the write's trip through the thread pool (submission to callback), and from there to the caller.
 // Peers, in the same run: a synchronous write + fdatasync of one record-sized line (raw), and one
 // O_DSYNC fs.write per line through libuv's thread pool (the floor of an append that does not block
 // the event loop). Everything runs in slices of --slice lines, in a random order within each turn, so a
 // swing of the machine's load hits all of them alike; rows are medians over the slices.
 // On a disk whose one-line sync takes S us, the sequential ratio to raw is about (S + raw) / (S + ours).
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fdatasyncSync, openSync, write, writeSync } from "node:fs";
+import fs, { closeSync, constants, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -28,8 +31,22 @@ const { values } = parseArgs({
     blocking: { type: "boolean", default: false },
     dist: { type: "string", default: fileURLToPath(new URL("../../packages/audit/dist", import.meta.url)) },
     against: { type: "string" },
+    phases: { type: "boolean", default: false },
   },
 });
+const write = fs.write;
+const mark = { submitted: 0, completed: 0 };
+if (values.phases) {
+  // Wraps fs.write before the log is loaded; the wrapper's own cost (two clock reads) is in the totals.
+  fs.write = (fd, buffer, offset, length, position, callback) => {
+    mark.submitted = performance.now();
+    return write(fd, buffer, offset, length, position, (error, written) => {
+      mark.completed = performance.now();
+      callback(error, written);
+    });
+  };
+  syncBuiltinESMExports();
+}
 const load = async (dist) =>
   (await import(pathToFileURL(join(resolve(dist), "index.js")).href)).openFileAuditLog;
 const SLICE = Math.max(1, Number(values.slice));
@@ -76,10 +93,19 @@ const rows = [
     },
   },
 ];
-const appendRow = (name, log) => ({
+const phases = { before: [], pool: [], after: [] };
+const appendRow = (name, log, timePhases = false) => ({
   name,
   run: async () => {
-    for (let i = 0; i < SLICE; i += 1) await log.append(event());
+    for (let i = 0; i < SLICE; i += 1) {
+      const start = performance.now();
+      await log.append(event());
+      if (!timePhases) continue;
+      const end = performance.now();
+      phases.before.push((mark.submitted - start) * 1000);
+      phases.pool.push((mark.completed - mark.submitted) * 1000);
+      phases.after.push((end - mark.completed) * 1000);
+    }
   },
 });
 const mode = values.blocking ? " with blockingWrites" : "";
@@ -87,6 +113,7 @@ rows.push(
   appendRow(
     `\`log.append\`${mode} (validate, hash, seal, O_DSYNC write, resolve)`,
     await open(values.dist, "log"),
+    values.phases && !values.blocking,
   ),
 );
 if (values.against !== undefined) {
@@ -128,6 +155,11 @@ for (const row of rows) {
   const us = median(row.us);
   console.log(
     `| ${row.name} | ${us.toFixed(1)} | ${median(row.cpu).toFixed(1)} | ${((200 + raw) / (200 + us)).toFixed(2)}x |`,
+  );
+}
+if (phases.pool.length > 0) {
+  console.log(
+    `\nOne append in three parts, us (medians of ${phases.pool.length} appends): call to fs.write ${median(phases.before).toFixed(1)}, fs.write to its callback (the thread pool) ${median(phases.pool).toFixed(1)}, callback to the caller ${median(phases.after).toFixed(1)}`,
   );
 }
 process.exit(0);

@@ -11,13 +11,14 @@ import type { AuditLog, AuditLogOptions, UnsealedTail } from "./audit-log.js";
 import { type ChainScanner, iterateRecords } from "./chain.js";
 import type { SignedCheckpoint } from "./checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
+import { checkEvent } from "./event.js";
 import {
   type ConsistencyProofBundle,
   createConsistencyBundle,
   createInclusionBundles,
   type InclusionProofBundle,
 } from "./proofs.js";
-import { type AuditEvent, type AuditRecord, makeRecord, parseEvent, recordLeafHash } from "./record.js";
+import { type AuditEvent, type AuditRecord, makeRecord, recordLeafHash } from "./record.js";
 import { type Replayed, replay } from "./replay.js";
 import { type SealKey, toSealKey } from "./seal.js";
 import { raceLost, readOtherWriters } from "./shared-tail.js";
@@ -136,7 +137,7 @@ export class LogImpl implements AuditLog {
 
   async append(event: AuditEvent): Promise<AuditRecord> {
     this.assertWritable();
-    const valid = parseEvent(event);
+    const { event: valid, detailsText } = checkEvent(event);
     const time = recordTime(this.#clock);
     // Sealed synchronously, so records take sequence numbers in call order.
     const { record, line } = makeRecord(
@@ -152,6 +153,7 @@ export class LogImpl implements AuditLog {
         prev: this.#lastHash,
       },
       this.#sealKey,
+      detailsText,
     );
     this.#nextSeq += 1;
     this.#lastHash = record.hash;
