@@ -62,11 +62,56 @@ const canonicalDetails = new WeakMap<object, string>();
 export function canonicalDetailsText(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   try {
-    const text = canonicalJson(value);
+    const text = flatJson(value) ?? canonicalJson(value);
     return Buffer.byteLength(text) > MAX_DETAILS_BYTES ? undefined : text;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * RFC 8785 text of a plain object whose values are strings, finite numbers, booleans or null (most
+ * details), built directly: for these JCS is each key and value through JSON.stringify, keys in UTF-16
+ * code-unit order. canonicalJson's general walk cost ~0.8 us and ~2 KB of garbage per append. Anything
+ * else is undefined and goes to canonicalJson; a property test pins the two together.
+ */
+export function flatJson(value: object): string | undefined {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const keys = sortedKeys(value);
+  let text = "{";
+  for (const key of keys) {
+    const child: unknown = (value as Record<string, unknown>)[key];
+    const type = typeof child;
+    if (!key.isWellFormed()) return undefined;
+    if (
+      type === "string"
+        ? !(child as string).isWellFormed()
+        : type === "number"
+          ? !Number.isFinite(child)
+          : type !== "boolean" && child !== null
+    ) {
+      return undefined;
+    }
+    text += `${text.length > 1 ? "," : ""}${JSON.stringify(key)}:${JSON.stringify(child)}`;
+  }
+  return `${text}}`;
+}
+
+/**
+ * Object.keys in UTF-16 code-unit order, as sort() gives it (`>` compares strings by code units); a few
+ * keys by insertion, because sort()'s work arrays were ~0.8 KB of garbage per append.
+ */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i += 1) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    for (; j >= 0 && (keys[j] as string) > key; j -= 1) keys[j + 1] = keys[j] as string;
+    keys[j + 1] = key;
+  }
+  return keys;
 }
 
 function isValidDetails(value: unknown): value is JsonObject {

@@ -2,7 +2,7 @@ import { canonicalJson } from "@custody/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkEvent, plainEvent } from "../src/event.js";
-import { auditEventSchema } from "../src/record.js";
+import { auditEventSchema, flatJson } from "../src/record.js";
 import { MAX_DETAILS_BYTES, MAX_NAME, MAX_REASON } from "../src/shape.js";
 
 const name = fc.oneof(
@@ -89,5 +89,40 @@ describe("audit event check (property)", () => {
       detailsText: '{"bytes":1,"sha256":"ab"}',
     });
     expect(plainEvent({ ...valid, details: undefined })).toEqual({ event: valid, detailsText: "{}" });
+  });
+});
+
+describe("flat details text (property)", () => {
+  it("is canonicalJson's text for every object it takes, and takes flat JSON objects", () => {
+    const primitive = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 12 }),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constantFrom(null, undefined, -0, Number.NaN, "\uD800", 1e21, 5e-324),
+    );
+    const key = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 6 }),
+      fc.constantFrom("\uDC00", "__proto__", "é", "\u20ac"),
+    );
+    const value = fc.oneof(primitive, fc.jsonValue({ maxDepth: 1 }), fc.constantFrom([], new Date(0)));
+    fc.assert(
+      fc.property(fc.dictionary(key, value), fc.boolean(), (object, nullProto) => {
+        const candidate = nullProto ? Object.assign(Object.create(null), object) : object;
+        const flat = flatJson(candidate);
+        let canonical: string | undefined;
+        try {
+          canonical = canonicalJson(candidate);
+        } catch {
+          canonical = undefined;
+        }
+        if (flat !== undefined) expect(flat).toBe(canonical);
+        const isFlat = Object.values(candidate).every(
+          (v) => v === null || ["string", "number", "boolean"].includes(typeof v),
+        );
+        if (isFlat && canonical !== undefined) expect(flat).toBe(canonical);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
