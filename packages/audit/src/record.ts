@@ -78,6 +78,8 @@ export function canonicalDetailsText(value: unknown): string | undefined {
 export function flatJson(value: object): string | undefined {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return undefined;
+  // canonicalize serializes what a toJSON method returns, even a hidden or inherited one.
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return undefined;
   const keys = sortedKeys(value);
   let text = "{";
   for (const key of keys) {

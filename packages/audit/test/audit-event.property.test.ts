@@ -107,8 +107,10 @@ describe("flat details text (property)", () => {
     );
     const value = fc.oneof(primitive, fc.jsonValue({ maxDepth: 1 }), fc.constantFrom([], new Date(0)));
     fc.assert(
-      fc.property(fc.dictionary(key, value), fc.boolean(), (object, nullProto) => {
-        const candidate = nullProto ? Object.assign(Object.create(null), object) : object;
+      fc.property(fc.dictionary(key, value), fc.boolean(), fc.boolean(), (object, nullProto, hidden) => {
+        const candidate = Object.assign(nullProto ? Object.create(null) : {}, object);
+        // A toJSON that Object.keys does not list still decides canonicalize's output.
+        if (hidden) Object.defineProperty(candidate, "toJSON", { value: () => ({ replaced: true }) });
         const flat = flatJson(candidate);
         let canonical: string | undefined;
         try {
@@ -120,7 +122,7 @@ describe("flat details text (property)", () => {
         const isFlat = Object.values(candidate).every(
           (v) => v === null || ["string", "number", "boolean"].includes(typeof v),
         );
-        if (isFlat && canonical !== undefined) expect(flat).toBe(canonical);
+        if (isFlat && !hidden && canonical !== undefined) expect(flat).toBe(canonical);
       }),
       { numRuns: 3000 },
     );
