@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 // Audit log benchmark. Run after `pnpm exec tsc -b packages/audit` (it uses the built dist/):
-//   node --expose-gc scripts/bench/audit.mjs [--records 1000000] [--rounds 5] [--seal] [--blocking]
+//   node --expose-gc scripts/bench/audit.mjs [--records 1000000] [--rounds 5] [--pair 10] [--seal] [--blocking]
+//     [--against OTHER/packages/audit/dist]
 // --blocking writes with a synchronous write in the calling thread (openFileAuditLog's blockingWrites).
 // --seal opens every log with a seal key (each line carries an HMAC of its hash), as the vault does.
-// --dist OTHER/packages/audit/dist measures another build (e.g. main's), for A/B runs alternated by hand.
+// --dist OTHER/packages/audit/dist measures another build (e.g. main's), for A/B runs alternated by hand;
+// --against OTHER/packages/audit/dist appends through that build too, in the same pairs as ours.
 // The peer is the machine's raw write+fdatasync of one line: the physical limit of a durable append.
-// Raw and ours run alternately in rounds (disks and shared CPUs drift); the table shows medians.
+// Sequential appends are measured in pairs of a few lines each (raw, ours, the thread-pool floor, and
+// --against's build, in a random order), so a swing of the disk's sync rate hits all of them
+// alike; the ratios are medians of the per-pair ratios. The thread-pool floor is one O_DSYNC write per
+// line through libuv's thread pool (fs.write with a callback): the least a durable append that does not
+// block the event loop can cost, with nothing of the log around it.
 import { randomBytes } from "node:crypto";
-import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasyncSync, openSync, write, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -23,15 +29,22 @@ const { values } = parseArgs({
     concurrent: { type: "string", default: "50000" },
     seal: { type: "boolean", default: false },
     blocking: { type: "boolean", default: false },
+    pair: { type: "string", default: "10" },
+    against: { type: "string" },
     dist: { type: "string", default: fileURLToPath(new URL("../../packages/audit/dist", import.meta.url)) },
   },
 });
 const { openFileAuditLog, verifyAuditLog } = await import(
   pathToFileURL(join(resolve(values.dist), "index.js")).href
 );
+const againstLog =
+  values.against === undefined
+    ? undefined
+    : (await import(pathToFileURL(join(resolve(values.against), "index.js")).href)).openFileAuditLog;
 const sealed = values.seal ? { sealKey: randomBytes(32) } : {};
 const ROUNDS = Number(values.rounds);
 const SEQUENTIAL = Number(values.sequential);
+const PAIR = Math.max(1, Number(values.pair));
 const CONCURRENT = Number(values.concurrent);
 
 const base = await mkdtemp(join(tmpdir(), "custody-audit-bench-"));
@@ -54,6 +67,20 @@ function raw(count, file) {
   return perSecond(count, ms);
 }
 
+/** One O_DSYNC write per line through the thread pool, each awaited: the floor of a non-blocking append. */
+async function pool(count, file) {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC);
+  const start = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    await new Promise((done, fail) => {
+      write(fd, sampleLine, 0, sampleLine.length, null, (error) => (error ? fail(error) : done()));
+    });
+  }
+  const ms = performance.now() - start;
+  closeSync(fd);
+  return perSecond(count, ms);
+}
+
 async function appenders(log, total, concurrency) {
   let left = total;
   const worker = async () => {
@@ -67,41 +94,60 @@ async function appenders(log, total, concurrency) {
   return perSecond(total, performance.now() - start);
 }
 
-// Disk speed drifts by several times within seconds on a shared machine: raw and ours alternate in
-// short slices and each total is compared with the raw slices around it.
-const rounds = { raw: [], sequential: [], seqRatio: [], seqCpu: [], concurrent: [], concRatio: [] };
-for (let round = 0; round < ROUNDS; round += 1) {
-  const dir = join(base, `round-${round}`);
-  const log = await openFileAuditLog({
-    dir,
-    signer,
-    checkpointIntervalMs: 0,
-    ...sealed,
-    blockingWrites: values.blocking,
-  });
-  const slice = Math.max(1, Math.floor(SEQUENTIAL / 10));
-  let rawMs = 0;
-  let oursMs = 0;
-  let oursCpuUs = 0;
-  for (let i = 0; i < 10; i += 1) {
-    rawMs += (slice / raw(slice, join(base, `raw-${round}.log`))) * 1000;
-    const cpu = process.cpuUsage();
-    oursMs += (slice / (await appenders(log, slice, 1))) * 1000;
-    const used = process.cpuUsage(cpu);
-    oursCpuUs += used.user + used.system;
+function shuffled(list) {
+  const copy = [...list];
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
   }
-  const peer = perSecond(slice * 10, rawMs);
-  const before = raw(slice, join(base, `raw-${round}.log`));
+  return copy;
+}
+
+/** Runs one slice of `PAIR` lines and records its CPU per line (user + system, all threads). */
+async function timed(slice, cpuUs) {
+  const cpu = process.cpuUsage();
+  await slice();
+  const used = process.cpuUsage(cpu);
+  cpuUs.push((used.user + used.system) / PAIR);
+}
+
+// Disk speed drifts by several times within seconds on a shared machine: each pair runs raw, ours, the
+// thread-pool floor (and --against's build) back to back on a few lines, in a random order: a fixed
+// order would give each one the same predecessor every time, and what the disk does right after a
+// step (a journal commit, write-back) shows up in the next one.
+const seq = { raw: [], ours: [], pool: [], against: [], cpu: [], againstCpu: [], rawCpu: [], poolCpu: [] };
+const rounds = { concurrent: [], concRatio: [] };
+for (let round = 0; round < ROUNDS; round += 1) {
+  const options = { signer, checkpointIntervalMs: 0, ...sealed, blockingWrites: values.blocking };
+  const log = await openFileAuditLog({ ...options, dir: join(base, `round-${round}`) });
+  const other = await againstLog?.({ ...options, dir: join(base, `against-${round}`) });
+  const rawFile = join(base, `raw-${round}.log`);
+  const poolFile = join(base, `pool-${round}.log`);
+  const steps = [
+    () => timed(async () => seq.raw.push((PAIR / raw(PAIR, rawFile)) * 1000), seq.rawCpu),
+    () => timed(async () => seq.ours.push((PAIR / (await appenders(log, PAIR, 1))) * 1000), seq.cpu),
+    () => timed(async () => seq.pool.push((PAIR / (await pool(PAIR, poolFile))) * 1000), seq.poolCpu),
+  ];
+  if (other !== undefined) {
+    const step = async () => seq.against.push((PAIR / (await appenders(other, PAIR, 1))) * 1000);
+    steps.push(() => timed(step, seq.againstCpu));
+  }
+  for (let pair = 0; pair < Math.max(1, Math.floor(SEQUENTIAL / PAIR)); pair += 1) {
+    for (const step of shuffled(steps)) await step();
+  }
+  const before = raw(PAIR * 10, rawFile);
   const concurrent = await appenders(log, CONCURRENT, 64);
-  const after = raw(slice, join(base, `raw-${round}.log`));
+  const after = raw(PAIR * 10, rawFile);
   await log.close();
-  rounds.raw.push(peer);
-  rounds.sequential.push(perSecond(slice * 10, oursMs));
-  rounds.seqRatio.push(rawMs / oursMs);
-  rounds.seqCpu.push(oursCpuUs / (slice * 10));
+  await other?.close();
   rounds.concurrent.push(concurrent);
   rounds.concRatio.push(concurrent / ((before + after) / 2));
 }
+/** The median over all pairs of raw's time over `list`'s time in the same pair. */
+const pairRatio = (list, peer = seq.raw) => median(list.map((ms, i) => peer[i] / ms));
+/** What the log adds to the floor, which no non-blocking append can go below: the floor's time over ours. */
+const overFloor = (list) => `${pairRatio(list, seq.pool).toFixed(2)}x of the floor`;
+const rate = (list) => perSecond(PAIR, median(list));
 
 /** Verifies a log of `count` records; reports the rate and how much the heap grew at its peak. */
 async function verifyRun(count) {
@@ -144,14 +190,24 @@ await rm(base, { recursive: true, force: true });
 
 const fmt = (x) => Math.round(x).toLocaleString("en-US");
 const mib = (x) => `${(x / 1048576).toFixed(1)} MiB`;
+const pairs = seq.raw.length;
 console.log(
-  `| work | records/s (median of ${ROUNDS} rounds) | vs raw write+fdatasync (median of per-round ratios) | target |`,
+  `| work | records/s (median of ${pairs} slices of ${PAIR}; concurrent and verify: of ${ROUNDS} rounds) | vs raw write+fdatasync (median of per-pair ratios) | target |`,
 );
 console.log("|---|---:|---:|---|");
-console.log(`| raw write+fdatasync, one line (peer) | ${fmt(median(rounds.raw))} | 1.00x | |`);
+const cpu = (list) => `${median(list).toFixed(1)} us CPU each`;
+console.log(`| raw write+fdatasync, one line (peer; ${cpu(seq.rawCpu)}) | ${fmt(rate(seq.raw))} | 1.00x | |`);
 console.log(
-  `| sequential durable appends (${median(rounds.seqCpu).toFixed(1)} us CPU each, all threads) | ${fmt(median(rounds.sequential))} | ${median(rounds.seqRatio).toFixed(2)}x | >= 0.9x (issue 16) |`,
+  `| thread-pool floor: one O_DSYNC fs.write per line, nothing else (${cpu(seq.poolCpu)}) | ${fmt(rate(seq.pool))} | ${pairRatio(seq.pool).toFixed(2)}x | |`,
 );
+console.log(
+  `| sequential durable appends (${cpu(seq.cpu)}, all threads; ${overFloor(seq.ours)}) | ${fmt(rate(seq.ours))} | ${pairRatio(seq.ours).toFixed(2)}x | >= 0.9x (issue 16) |`,
+);
+if (againstLog !== undefined) {
+  console.log(
+    `| sequential durable appends, the build in ${values.against} (${cpu(seq.againstCpu)}; ${overFloor(seq.against)}) | ${fmt(rate(seq.against))} | ${pairRatio(seq.against).toFixed(2)}x | |`,
+  );
+}
 console.log(
   `| 64 concurrent appenders, group commit | ${fmt(median(rounds.concurrent))} | ${median(rounds.concRatio).toFixed(1)}x | >= 50,000/s |`,
 );
