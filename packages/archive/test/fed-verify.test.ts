@@ -72,6 +72,25 @@ describe("a package verification fed by another read", () => {
     expect(await verification.finish()).toEqual(expected);
   });
 
+  it("hashes several large entries on one worker, chunks crossing from one entry to the next", async () => {
+    const two = join(dir, "two.zip");
+    const writer = createPackageWriter(two, { name: "PKG-2", device, collector, signer: pki.signer });
+    const b = randomBytes(3 * 1024 * 1024 + 7);
+    await writer.addStream("Memory/a.bin", Readable.from([randomBytes(2 * 1024 * 1024 + 3)]));
+    await writer.addStream("Memory/b.bin", Readable.from([b]));
+    await writer.finalize();
+    const bytes = await readFile(two);
+    const expected = await verifyPackage(two, trust());
+    expect(expected.ok).toBe(true);
+    for (const step of [1 << 20, 3_000_017]) {
+      expect(await fed(two, bytes, step, bytes.length, true)).toEqual(expected);
+    }
+    // The second entry too is checked from the fed bytes: swapped there, the file's own bytes are refused.
+    const swapped = swapInEntry(bytes, b, { fixCrc: true });
+    const report = await fed(two, swapped, 3_000_017, swapped.length, true);
+    expect(report.problems).toContainEqual(expect.objectContaining({ path: "data/Memory/b.bin" }));
+  });
+
   it("refuses swapped bytes in shared memory, with and without the CRC-32 made to match", async () => {
     for (const fixCrc of [true, false]) {
       const swapped = swapInEntry(goodBytes, payload, { fixCrc });
