@@ -122,7 +122,8 @@ export class EntryHashWorker {
       return this.#ask({ type: "bytes", id, shared, ...range, reply: true }).then(() => undefined);
     }
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    const copy = chunk.slice();
+    // A copy of its own (a Buffer's slice() would be a view of the caller's memory), then transferred.
+    const copy = new Uint8Array(chunk);
     const range = { buffer: copy.buffer, offset: 0, length: copy.byteLength };
     this.#worker.postMessage({ type: "bytes", id, ...range, reply: false }, [copy.buffer]);
     return undefined;

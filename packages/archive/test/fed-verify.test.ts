@@ -72,6 +72,22 @@ describe("a package verification fed by another read", () => {
     expect(await verification.finish()).toEqual(expected);
   });
 
+  it("copies to the worker a chunk in ordinary memory that follows one in shared memory", async () => {
+    const expected = await verifyPackage(good, trust());
+    const verification = await startPackageVerification(good, trust());
+    const step = 1 << 20;
+    const slot = new Uint8Array(new SharedArrayBuffer(step));
+    slot.set(goodBytes.subarray(0, step));
+    await verification.observe(slot, 0);
+    const buffer = Buffer.alloc(step);
+    for (let at = step; at < goodBytes.length; at += step) {
+      const n = goodBytes.copy(buffer, 0, at, Math.min(at + step, goodBytes.length));
+      expect(verification.observe(buffer.subarray(0, n), at)).toBeUndefined();
+      buffer.fill(0xee);
+    }
+    expect(await verification.finish()).toEqual(expected);
+  });
+
   it("hashes several large entries on one worker, chunks crossing from one entry to the next", async () => {
     const two = join(dir, "two.zip");
     const writer = createPackageWriter(two, { name: "PKG-2", device, collector, signer: pki.signer });
