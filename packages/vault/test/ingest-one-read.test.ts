@@ -94,4 +94,34 @@ describe("ingest of a package in one read", () => {
     expect(item.package).toMatchObject({ verified: true, deviceId: "laptop-3", problems: [] });
     expect(item.id).toBe(createHash("sha256").update(readFileSync(good)).digest("hex"));
   });
+
+  it("checks a large package's entry on a worker from the store's hashing ring: swapped bytes are refused, nothing stored", async () => {
+    // Above the size from which the fs store reads its copy into a worker's shared ring (32 MiB).
+    const big = randomBytes(40 * 1024 * 1024);
+    const file = join(work, "big.zip");
+    await vault.withCollector(alice, { caseId: "R4", target: "package:big" }, async (signer) => {
+      const writer = createPackageWriter(file, {
+        name: "big",
+        device: { id: "laptop-3" },
+        collector: { operator: "alice", tool: "t", toolVersion: "1", host: "h" },
+        signer,
+      });
+      await writer.addStream("Memory/image.bin", Readable.from([big]));
+      await writer.finalize();
+    });
+    for (const fixCrc of [true, false]) {
+      const swapped = join(work, `big-swapped-${fixCrc}.zip`);
+      writeFileSync(swapped, swapInEntry(readFileSync(file), big, { fixCrc }));
+      const error = await vault.ingest(alice, swapped, { caseId: "R4" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isCustodyError(error) && error.code).toBe("ERR_PACKAGE_INVALID");
+      expect(JSON.stringify(isCustodyError(error) && error.details)).toContain("data/Memory/image.bin");
+      expect(await vault.list(alice, { caseId: "R4" })).toEqual([]);
+    }
+    const item = await vault.ingest(alice, file, { caseId: "R4" });
+    expect(item.package).toMatchObject({ verified: true, problems: [] });
+    expect(item.id).toBe(createHash("sha256").update(readFileSync(file)).digest("hex"));
+  });
 });
