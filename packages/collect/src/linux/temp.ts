@@ -148,8 +148,9 @@ class Chunks {
 /**
  * The listing as CSV, depth-first, sorted, never leaving the root's filesystem (like find -xdev).
  * Each sub-folder is opened inside the folder already open, so one swapped for a symlink meanwhile is
- * refused, never followed. Folders are read, stat'ed and formatted synchronously, a turn of the event
- * loop every TURN_EVERY entries: per entry, no promise, no thread-pool round trip, no row object.
+ * refused, never followed. Folders are read, stat'ed and formatted synchronously, from inside the folder
+ * (`listSome`), a turn of the event loop every TURN_EVERY entries: per entry, no promise, no thread-pool
+ * round trip, no row object.
  */
 async function* walk(
   ctx: CollectContext,
@@ -179,10 +180,9 @@ async function* walk(
         ctx.problem(path, codeForErrno(errnoOf(error)), errnoOf(error));
         names = [];
       }
-      const prefix = join(path, "x").slice(0, -1);
-      const subdirs: string[] = [];
+      const folder: Folder = { dir, names, prefix: join(path, "x").slice(0, -1), next: 0, subdirs: [] };
       let stopped = false;
-      for (const name of names) {
+      while (folder.next < names.length) {
         if (sinceTurn >= TURN_EVERY) {
           sinceTurn = 0;
           await new Promise(setImmediate);
@@ -196,14 +196,15 @@ async function* walk(
           stopped = true;
           break;
         }
-        budget.left--;
-        sinceTurn++;
-        const info = lstatEntry(dir, name);
-        if (info === undefined) continue;
-        const full = chunks.add(format.line(prefix + name, info, dir, name));
-        if (full !== undefined) yield full;
-        if (info.isDirectory() && info.dev === dir.dev) subdirs.push(name);
+        const from = folder.next;
+        const until = Math.min(names.length, from + TURN_EVERY - sinceTurn, from + budget.left);
+        const ready: Buffer[] = [];
+        dir.insideNow(() => listSome(folder, until, format, chunks, ready));
+        budget.left -= folder.next - from;
+        sinceTurn += folder.next - from;
+        yield* ready;
       }
+      const { prefix, subdirs } = folder;
       if (stopped || subdirs.length === 0) closeNow(dir);
       if (stopped) break;
       // Sorted order, first on top of the stack; the last child to be opened closes its parent, so
@@ -220,6 +221,35 @@ async function* walk(
       if ("dir" in left) closeNow(left.dir);
       else if (left.last) closeNow(left.parent);
     }
+  }
+}
+
+/** A folder being listed: its sorted names, how far the listing is, the sub-folders found so far. */
+interface Folder {
+  dir: SafeDir;
+  names: string[];
+  prefix: string;
+  next: number;
+  subdirs: string[];
+}
+
+/**
+ * Lists names up to `until`, handing full chunks to `ready`, and stops early once AHEAD_BYTES are waiting
+ * there. Synchronous, so it may run with the folder as the working folder (`SafeDir.insideNow`), each
+ * lstat a one-component lookup.
+ */
+function listSome(folder: Folder, until: number, format: RowFormat, chunks: Chunks, ready: Buffer[]): void {
+  const { dir, names, prefix, subdirs } = folder;
+  let waiting = 0;
+  while (folder.next < until && waiting < AHEAD_BYTES) {
+    const name = names[folder.next++] as string;
+    const info = lstatEntry(dir, name);
+    if (info === undefined) continue;
+    if (info.isDirectory() && info.dev === dir.dev) subdirs.push(name);
+    const full = chunks.add(format.line(prefix + name, info, dir, name));
+    if (full === undefined) continue;
+    ready.push(full);
+    waiting += full.length;
   }
 }
 
