@@ -26,6 +26,7 @@ const DIR_FLAGS = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | O_NOFOLLOW
 // O_NONBLOCK: a FIFO planted where a file is expected must not hang the open.
 const FILE_FLAGS = constants.O_RDONLY | O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
 
+const NO_THROW = { throwIfNoEntry: false } as const;
 // ELOOP (O_NOFOLLOW on a file) and ENOTDIR (O_DIRECTORY|O_NOFOLLOW) both hide a symlink: look at it.
 const LOOK_AGAIN = new Set(["ELOOP", "ENOTDIR", "ENXIO"]);
 
@@ -167,7 +168,7 @@ export class SafeDir {
    * filesystems are refused before a folder is opened); undefined when the entry is gone or unreadable.
    */
   lstatNow(name: string): Stats | undefined {
-    return lstatSync(this.atNow(name), { throwIfNoEntry: false });
+    return lstatSync(this.atNow(name), NO_THROW);
   }
 
   readlink(name: string): Promise<string> {
