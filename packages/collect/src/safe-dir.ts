@@ -38,9 +38,12 @@ export function unsafe(path: string, why: string): ReadRefused {
   return { kind: "refused", code: "ERR_UNSAFE_PATH", reason: `${path}: ${why}` };
 }
 
+// A backslash separates paths on Windows only; elsewhere it is an ordinary character of a file name.
+const SEPARATORS = process.platform === "win32" ? /[/\\]/ : /\//;
+
 /** A name that stays inside its folder: one segment, never "." or "..". */
 function isPlainName(name: string): boolean {
-  return name !== "" && name !== "." && name !== ".." && !/[/\\]/.test(name) && !name.includes("\0");
+  return name !== "" && name !== "." && name !== ".." && !SEPARATORS.test(name) && !name.includes("\0");
 }
 
 /**

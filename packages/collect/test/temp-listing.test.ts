@@ -51,6 +51,22 @@ describe.runIf(linux)("TempDirectories listing", () => {
     expect(names).toEqual([...names].sort());
   });
 
+  test("a name with a backslash is listed like any other (it separates nothing on Linux)", async () => {
+    const root = await device(0);
+    await writeFile(join(root, "tmp", "back\\slash"), "x");
+    await mkdir(join(root, "tmp", "dir\\name"));
+    await writeFile(join(root, "tmp", "dir\\name", "inside"), "x");
+    const { row, records } = await listing(root);
+    expect(row?.status).toBe("ok");
+    expect(records.map((r) => r.path)).toEqual([
+      "/tmp/back\\slash",
+      "/tmp/big",
+      "/tmp/dir\\name",
+      "/tmp/link",
+      "/tmp/dir\\name/inside",
+    ]);
+  });
+
   test("stops at maxListEntries across batches, recorded as ERR_SIZE_LIMIT", async () => {
     const root = await device(600);
     const { row, records } = await listing(root, 300);
