@@ -12,6 +12,7 @@ import {
 import { type FileHandle, lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { codeForErrno, errnoOf } from "./errno.js";
+import { isWorkingDir, withWorkingDir } from "./working-dir.js";
 
 export type ReadAbsent = { kind: "absent" };
 export type ReadRefused = { kind: "refused"; code: string; reason: string };
@@ -25,6 +26,7 @@ const DIR_FLAGS = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | O_NOFOLLOW
 // O_NONBLOCK: a FIFO planted where a file is expected must not hang the open.
 const FILE_FLAGS = constants.O_RDONLY | O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
 
+const NO_THROW = { throwIfNoEntry: false } as const;
 // ELOOP (O_NOFOLLOW on a file) and ENOTDIR (O_DIRECTORY|O_NOFOLLOW) both hide a symlink: look at it.
 const LOOK_AGAIN = new Set(["ELOOP", "ENOTDIR", "ENXIO"]);
 
@@ -36,9 +38,12 @@ export function unsafe(path: string, why: string): ReadRefused {
   return { kind: "refused", code: "ERR_UNSAFE_PATH", reason: `${path}: ${why}` };
 }
 
+// A backslash separates paths on Windows only; elsewhere it is an ordinary character of a file name.
+const SEPARATORS = process.platform === "win32" ? /[/\\]/ : /\//;
+
 /** A name that stays inside its folder: one segment, never "." or "..". */
 function isPlainName(name: string): boolean {
-  return name !== "" && name !== "." && name !== ".." && !/[/\\]/.test(name) && !name.includes("\0");
+  return name !== "" && name !== "." && name !== ".." && !SEPARATORS.test(name) && !name.includes("\0");
 }
 
 /**
@@ -79,6 +84,14 @@ export class SafeDir {
     return this.handle === undefined ? join(this.path, name) : `${this.fdPath()}/${name}`;
   }
 
+  /** `at` for the synchronous calls: the bare name while this folder is the working folder (`insideNow`). */
+  private atNow(name: string): string {
+    if (!isWorkingDir(this)) return this.at(name);
+    if (!isPlainName(name))
+      throw Object.assign(new Error(`not a plain name: ${name}`), { code: "ERR_UNSAFE_PATH" });
+    return name;
+  }
+
   private fdPath(): string {
     return `/proc/self/fd/${typeof this.handle === "number" ? this.handle : this.handle?.fd}`;
   }
@@ -97,11 +110,21 @@ export class SafeDir {
    * local disk (see `lstatNow`): a thread-pool round trip per call costs more than the call itself.
    */
   listNow(): string[] {
+    if (isWorkingDir(this)) return readdirSync(".");
     return readdirSync(this.handle === undefined ? this.path : this.fdPath());
   }
 
   readlinkNow(name: string): string {
-    return readlinkSync(this.at(name));
+    return readlinkSync(this.atNow(name));
+  }
+
+  /**
+   * Runs `fn`, which must not await, with this folder as the process's working folder where that can be
+   * done, so the synchronous calls above look its entries up by their bare names: a third of a listing's
+   * CPU time. The working folder is restored before `fn`'s result is returned.
+   */
+  insideNow<T>(fn: () => T): T {
+    return this.handle === undefined ? fn() : withWorkingDir(this, this.fdPath(), fn);
   }
 
   /** `openDir` without awaiting; the folder it returns must be closed with `closeNow`. */
@@ -114,7 +137,7 @@ export class SafeDir {
           ? unsafe(this.child(name), "symlink, not followed")
           : { kind: "absent" };
       }
-      const fd = openSync(this.at(name), DIR_FLAGS);
+      const fd = openSync(this.atNow(name), DIR_FLAGS);
       try {
         const info = fstatSync(fd);
         return new SafeDir(this.child(name), fd, info.dev, info.ino);
@@ -127,7 +150,7 @@ export class SafeDir {
       let info: Stats | undefined;
       if (LOOK_AGAIN.has(errno)) {
         try {
-          info = lstatSync(this.at(name), { throwIfNoEntry: false });
+          info = lstatSync(this.atNow(name), { throwIfNoEntry: false });
         } catch {}
       }
       return this.judge(name, errno, info);
@@ -148,7 +171,7 @@ export class SafeDir {
    * filesystems are refused before a folder is opened); undefined when the entry is gone or unreadable.
    */
   lstatNow(name: string): Stats | undefined {
-    return lstatSync(this.at(name), { throwIfNoEntry: false });
+    return lstatSync(this.atNow(name), NO_THROW);
   }
 
   readlink(name: string): Promise<string> {

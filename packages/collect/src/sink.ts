@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { assertSafeRelativePath, toCustodyError } from "@custody/core";
@@ -18,12 +18,14 @@ export interface SinkItem {
 
 /** Writes each item under `dir/<path>` (never overwriting) and keeps its sha256, hashed while written. */
 export function directorySink(dir: string): CollectionSink & { readonly items: readonly SinkItem[] } {
+  // Resolved now: a listing steps into the folders it lists while the thread pool opens these files.
+  const base = resolve(dir);
   const items: SinkItem[] = [];
   return {
     items,
     async addStream(path, body, meta) {
       assertSafeRelativePath(path, "collected path");
-      const target = join(dir, path);
+      const target = join(base, path);
       await mkdir(dirname(target), { recursive: true });
       const item = await hashThrough(path, body, meta, createWriteStream(target, { flags: "wx" }));
       items.push(item);

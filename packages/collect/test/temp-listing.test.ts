@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { lstat, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { afterAll, describe, expect, test } from "vitest";
 import { collectDevice, directorySink, parseCsv } from "../src/index.js";
 
@@ -50,11 +51,53 @@ describe.runIf(linux)("TempDirectories listing", () => {
     expect(names).toEqual([...names].sort());
   });
 
+  test("a name with a backslash is listed like any other (it separates nothing on Linux)", async () => {
+    const root = await device(0);
+    await writeFile(join(root, "tmp", "back\\slash"), "x");
+    await mkdir(join(root, "tmp", "dir\\name"));
+    await writeFile(join(root, "tmp", "dir\\name", "inside"), "x");
+    const { row, records } = await listing(root);
+    expect(row?.status).toBe("ok");
+    expect(records.map((r) => r.path)).toEqual([
+      "/tmp/back\\slash",
+      "/tmp/big",
+      "/tmp/dir\\name",
+      "/tmp/link",
+      "/tmp/dir\\name/inside",
+    ]);
+  });
+
   test("stops at maxListEntries across batches, recorded as ERR_SIZE_LIMIT", async () => {
     const root = await device(600);
     const { row, records } = await listing(root, 300);
     expect(row).toMatchObject({ status: "partial", errorCode: "ERR_SIZE_LIMIT" });
     expect(records).toHaveLength(300);
+  });
+
+  test("the listing looks names up from inside each folder, but no other code ever sees the working folder move", async () => {
+    const root = await device(5000);
+    const start = process.cwd();
+    const seen = new Set<string>();
+    let rows = 0;
+    const sink = {
+      async addStream(path: string, body: Readable) {
+        // Timers and the thread pool run between chunks: what they see is what this records.
+        const timer = setInterval(() => seen.add(process.cwd()), 0);
+        try {
+          for await (const chunk of body) {
+            seen.add(process.cwd());
+            if (path === "TempDirectories/tmp.csv") rows += String(chunk).split("\r\n").length - 1;
+          }
+        } finally {
+          clearInterval(timer);
+        }
+      },
+    };
+    const result = await collectDevice({ sink, root, only: ["TempDirectories"] });
+    expect(result.rows.find((r) => r.dataPoint === "TempDirectories")?.status).toBe("ok");
+    expect(rows).toBe(5003);
+    expect([...seen]).toEqual([start]);
+    expect(process.cwd()).toBe(start);
   });
 
   test("times are the ISO forms of what lstat reports, before 1970 included", async () => {

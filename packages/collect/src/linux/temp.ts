@@ -1,10 +1,12 @@
 import type { Stats } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { csvCell, csvLine } from "../csv.js";
+import { csvLine } from "../csv.js";
 import { codeForErrno, errnoOf, SafeDir } from "../safe-fs.js";
 import type { CollectContext, Collector } from "../types.js";
 import { readAccounts, segment, usersWithHomes } from "./accounts.js";
+import { CHUNK_BYTES, Chunks } from "./csv-chunks.js";
+import { RowFormat } from "./row-format.js";
 
 export interface ListingRow {
   path: string;
@@ -83,9 +85,10 @@ export async function listing(
   const top = await ctx.fs.openDir(root, { scope });
   if (!(top instanceof SafeDir)) return;
   try {
+    // Chunks handed on one by one: a byte-mode stream would copy what is waiting into one buffer per read.
     const csv = Readable.from(walk(ctx, top, root, new RowFormat(owner), budget), {
-      objectMode: false,
-      highWaterMark: AHEAD_BYTES,
+      objectMode: true,
+      highWaterMark: AHEAD_BYTES / CHUNK_BYTES,
     });
     await ctx.emit(rel, csv, { source: root });
   } finally {
@@ -107,49 +110,20 @@ interface Child {
   last: boolean;
 }
 
-// Entries listed between two turns of the event loop (so a timeout or abort still cuts the listing),
-// and the size of the CSV chunks handed on.
+// Entries listed between two turns of the event loop (so a timeout or abort still cuts the listing).
 const TURN_EVERY = 1024;
-const CHUNK_BYTES = 64 * 1024;
+// Entering a folder costs two chdirs and a descriptor of the working folder, about what eight lookups
+// through /proc cost more than bare names: a smaller batch is looked up through /proc.
+const ENTER_FROM = 16;
 // How far the walk may run ahead of the sink (whose writes wait on the thread pool meanwhile).
 const AHEAD_BYTES = 16 * CHUNK_BYTES;
 
 /**
- * CSV lines encoded straight into 64 KiB chunks: one small UTF-8 write per line, where building a long
- * string and converting it at the end cost more than the listing's own formatting.
- */
-class Chunks {
-  private buffer = Buffer.allocUnsafe(2 * CHUNK_BYTES);
-  private used = 0;
-
-  /** Adds a line; returns a full chunk to hand on, or undefined. */
-  add(line: string): Buffer | undefined {
-    // A UTF-16 unit is at most 3 UTF-8 bytes: room for that many is room for the whole line.
-    if (line.length * 3 <= this.buffer.length - this.used) {
-      this.used += this.buffer.write(line, this.used, "utf8");
-      return this.used >= CHUNK_BYTES ? this.take() : undefined;
-    }
-    // A line longer than the room left (long paths and link targets): what came before, then the line.
-    const before = this.take();
-    const encoded = Buffer.from(line, "utf8");
-    return before === undefined ? encoded : Buffer.concat([before, encoded]);
-  }
-
-  /** What has been added since the last chunk, or undefined when nothing has. */
-  take(): Buffer | undefined {
-    if (this.used === 0) return undefined;
-    const chunk = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafe(2 * CHUNK_BYTES);
-    this.used = 0;
-    return chunk;
-  }
-}
-
-/**
  * The listing as CSV, depth-first, sorted, never leaving the root's filesystem (like find -xdev).
  * Each sub-folder is opened inside the folder already open, so one swapped for a symlink meanwhile is
- * refused, never followed. Folders are read, stat'ed and formatted synchronously, a turn of the event
- * loop every TURN_EVERY entries: per entry, no promise, no thread-pool round trip, no row object.
+ * refused, never followed. Folders are read, stat'ed and formatted synchronously, from inside the folder
+ * (`listSome`), a turn of the event loop every TURN_EVERY entries: per entry, no promise, no thread-pool
+ * round trip, no row object.
  */
 async function* walk(
   ctx: CollectContext,
@@ -180,9 +154,16 @@ async function* walk(
         names = [];
       }
       const prefix = join(path, "x").slice(0, -1);
-      const subdirs: string[] = [];
+      const folder: Folder = {
+        dir,
+        names,
+        prefix,
+        prefixBytes: format.prefixBytes(prefix),
+        next: 0,
+        subdirs: [],
+      };
       let stopped = false;
-      for (const name of names) {
+      while (folder.next < names.length) {
         if (sinceTurn >= TURN_EVERY) {
           sinceTurn = 0;
           await new Promise(setImmediate);
@@ -196,14 +177,17 @@ async function* walk(
           stopped = true;
           break;
         }
-        budget.left--;
-        sinceTurn++;
-        const info = lstatEntry(dir, name);
-        if (info === undefined) continue;
-        const full = chunks.add(format.line(prefix + name, info, dir, name));
-        if (full !== undefined) yield full;
-        if (info.isDirectory() && info.dev === dir.dev) subdirs.push(name);
+        const from = folder.next;
+        const until = Math.min(names.length, from + TURN_EVERY - sinceTurn, from + budget.left);
+        const ready: Buffer[] = [];
+        const some = (): void => listSome(folder, until, format, chunks, ready);
+        if (until - from >= ENTER_FROM) dir.insideNow(some);
+        else some();
+        budget.left -= folder.next - from;
+        sinceTurn += folder.next - from;
+        yield* ready;
       }
+      const { subdirs } = folder;
       if (stopped || subdirs.length === 0) closeNow(dir);
       if (stopped) break;
       // Sorted order, first on top of the stack; the last child to be opened closes its parent, so
@@ -220,6 +204,38 @@ async function* walk(
       if ("dir" in left) closeNow(left.dir);
       else if (left.last) closeNow(left.parent);
     }
+  }
+}
+
+/** A folder being listed: its sorted names, how far the listing is, the sub-folders found so far. */
+interface Folder {
+  dir: SafeDir;
+  names: string[];
+  prefix: string;
+  /** The prefix as `RowFormat.write` takes it; undefined when it needs quoting. */
+  prefixBytes: Buffer | undefined;
+  next: number;
+  subdirs: string[];
+}
+
+/**
+ * Lists names up to `until`, handing full chunks to `ready`, and stops early once AHEAD_BYTES are waiting
+ * there. Synchronous, so it may run with the folder as the working folder (`SafeDir.insideNow`), each
+ * lstat a one-component lookup.
+ */
+function listSome(folder: Folder, until: number, format: RowFormat, chunks: Chunks, ready: Buffer[]): void {
+  const { dir, names, prefix, prefixBytes, subdirs } = folder;
+  let waiting = 0;
+  while (folder.next < until && waiting < AHEAD_BYTES) {
+    const name = names[folder.next++] as string;
+    const info = lstatEntry(dir, name);
+    if (info === undefined) continue;
+    if (info.isDirectory() && info.dev === dir.dev) subdirs.push(name);
+    const written = prefixBytes === undefined ? false : format.write(chunks, prefixBytes, name, info, dir);
+    const full = written === false ? chunks.add(format.line(prefix + name, info, dir, name)) : written;
+    if (full === undefined) continue;
+    ready.push(full);
+    waiting += full.length;
   }
 }
 
@@ -249,84 +265,4 @@ function lstatEntry(dir: SafeDir, name: string): Stats | undefined {
   } catch {
     return undefined; // removed or unreadable between the listing and the stat, as with find
   }
-}
-
-const MS_PER_DAY = 86_400_000;
-// Date's own range for the fast path: years 1970-9999 (toISOString widens the year outside 0-9999).
-const FAST_UNTIL = Date.UTC(10_000, 0, 1);
-const DIGITS2 = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
-const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
-
-/**
- * Formats listing rows exactly as `csvLine` would format a `ListingRow` (the Stats dates are
- * `new Date(Math.round(ms))`), without building the row or the Dates: owner cells, modes and the date
- * part of timestamps are computed once and reused.
- */
-class RowFormat {
-  private readonly owners = new Map<number, string>();
-  private readonly modes: string[] = [];
-  private day = Number.NaN;
-  private dayText = "";
-
-  constructor(private readonly owner: (uid: number) => string) {}
-
-  line(path: string, info: Stats, dir: SafeDir, name: string): string {
-    const type = typeOf(info);
-    let linkTarget = "";
-    if (type === "symlink") {
-      try {
-        linkTarget = csvCell(dir.readlinkNow(name));
-      } catch {
-        linkTarget = "?";
-      }
-    }
-    const birthtime = info.birthtimeMs > 0 ? this.iso(info.birthtimeMs) : "";
-    return `${csvCell(path)},${type},${info.size},${info.uid},${this.ownerCell(info.uid)},${info.gid},${this.mode(info.mode)},${this.iso(info.mtimeMs)},${this.iso(info.atimeMs)},${this.iso(info.ctimeMs)},${birthtime},${linkTarget}\r\n`;
-  }
-
-  private ownerCell(uid: number): string {
-    let cell = this.owners.get(uid);
-    if (cell === undefined) {
-      cell = csvCell(this.owner(uid));
-      this.owners.set(uid, cell);
-    }
-    return cell;
-  }
-
-  private mode(mode: number): string {
-    const bits = mode & 0o7777;
-    let text = this.modes[bits];
-    if (text === undefined) {
-      text = bits.toString(8).padStart(4, "0");
-      this.modes[bits] = text;
-    }
-    return text;
-  }
-
-  private iso(ms: number): string {
-    const t = Math.round(ms);
-    if (!(t >= 0 && t < FAST_UNTIL)) return new Date(t).toISOString();
-    const day = Math.floor(t / MS_PER_DAY);
-    if (day !== this.day) {
-      this.day = day;
-      this.dayText = new Date(day * MS_PER_DAY).toISOString().slice(0, 11);
-    }
-    let rest = t - day * MS_PER_DAY;
-    const millis = rest % 1000;
-    rest = (rest - millis) / 1000;
-    const seconds = rest % 60;
-    rest = (rest - seconds) / 60;
-    const minutes = rest % 60;
-    const hours = (rest - minutes) / 60;
-    return `${this.dayText}${DIGITS2[hours]}:${DIGITS2[minutes]}:${DIGITS2[seconds]}.${DIGITS3[millis]}Z`;
-  }
-}
-
-function typeOf(info: Stats): string {
-  if (info.isDirectory()) return "dir";
-  if (info.isFile()) return "file";
-  if (info.isSymbolicLink()) return "symlink";
-  if (info.isFIFO()) return "fifo";
-  if (info.isSocket()) return "socket";
-  return "other";
 }
