@@ -12,7 +12,6 @@ import {
 import { type FileHandle, lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { codeForErrno, errnoOf } from "./errno.js";
-import { isWorkingDir, withWorkingDir } from "./working-dir.js";
 
 export type ReadAbsent = { kind: "absent" };
 export type ReadRefused = { kind: "refused"; code: string; reason: string };
@@ -84,14 +83,6 @@ export class SafeDir {
     return this.handle === undefined ? join(this.path, name) : `${this.fdPath()}/${name}`;
   }
 
-  /** `at` for the synchronous calls: the bare name while this folder is the working folder (`insideNow`). */
-  private atNow(name: string): string {
-    if (!isWorkingDir(this)) return this.at(name);
-    if (!isPlainName(name))
-      throw Object.assign(new Error(`not a plain name: ${name}`), { code: "ERR_UNSAFE_PATH" });
-    return name;
-  }
-
   private fdPath(): string {
     return `/proc/self/fd/${typeof this.handle === "number" ? this.handle : this.handle?.fd}`;
   }
@@ -110,21 +101,11 @@ export class SafeDir {
    * local disk (see `lstatNow`): a thread-pool round trip per call costs more than the call itself.
    */
   listNow(): string[] {
-    if (isWorkingDir(this)) return readdirSync(".");
     return readdirSync(this.handle === undefined ? this.path : this.fdPath());
   }
 
   readlinkNow(name: string): string {
-    return readlinkSync(this.atNow(name));
-  }
-
-  /**
-   * Runs `fn`, which must not await, with this folder as the process's working folder where that can be
-   * done, so the synchronous calls above look its entries up by their bare names: a third of a listing's
-   * CPU time. The working folder is restored before `fn`'s result is returned.
-   */
-  insideNow<T>(fn: () => T): T {
-    return this.handle === undefined ? fn() : withWorkingDir(this, this.fdPath(), fn);
+    return readlinkSync(this.at(name));
   }
 
   /** `openDir` without awaiting; the folder it returns must be closed with `closeNow`. */
@@ -137,7 +118,7 @@ export class SafeDir {
           ? unsafe(this.child(name), "symlink, not followed")
           : { kind: "absent" };
       }
-      const fd = openSync(this.atNow(name), DIR_FLAGS);
+      const fd = openSync(this.at(name), DIR_FLAGS);
       try {
         const info = fstatSync(fd);
         return new SafeDir(this.child(name), fd, info.dev, info.ino);
@@ -150,7 +131,7 @@ export class SafeDir {
       let info: Stats | undefined;
       if (LOOK_AGAIN.has(errno)) {
         try {
-          info = lstatSync(this.atNow(name), { throwIfNoEntry: false });
+          info = lstatSync(this.at(name), { throwIfNoEntry: false });
         } catch {}
       }
       return this.judge(name, errno, info);
@@ -171,7 +152,7 @@ export class SafeDir {
    * filesystems are refused before a folder is opened); undefined when the entry is gone or unreadable.
    */
   lstatNow(name: string): Stats | undefined {
-    return lstatSync(this.atNow(name), NO_THROW);
+    return lstatSync(this.at(name), NO_THROW);
   }
 
   readlink(name: string): Promise<string> {

@@ -74,7 +74,7 @@ describe.runIf(linux)("TempDirectories listing", () => {
     expect(records).toHaveLength(300);
   });
 
-  test("the listing looks names up from inside each folder, but no other code ever sees the working folder move", async () => {
+  test("the listing never moves the process's working folder, as seen from a timer and from the sink", async () => {
     const root = await device(5000);
     const start = process.cwd();
     const seen = new Set<string>();

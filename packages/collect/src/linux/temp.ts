@@ -112,18 +112,16 @@ interface Child {
 
 // Entries listed between two turns of the event loop (so a timeout or abort still cuts the listing).
 const TURN_EVERY = 1024;
-// Entering a folder costs two chdirs and a descriptor of the working folder, about what eight lookups
-// through /proc cost more than bare names: a smaller batch is looked up through /proc.
-const ENTER_FROM = 16;
 // How far the walk may run ahead of the sink (whose writes wait on the thread pool meanwhile).
 const AHEAD_BYTES = 16 * CHUNK_BYTES;
 
 /**
  * The listing as CSV, depth-first, sorted, never leaving the root's filesystem (like find -xdev).
  * Each sub-folder is opened inside the folder already open, so one swapped for a symlink meanwhile is
- * refused, never followed. Folders are read, stat'ed and formatted synchronously, from inside the folder
- * (`listSome`), a turn of the event loop every TURN_EVERY entries: per entry, no promise, no thread-pool
- * round trip, no row object.
+ * refused, never followed. Folders are read, stat'ed (through the folder's descriptor) and formatted
+ * synchronously (`listSome`), a turn of the event loop every TURN_EVERY entries: per entry, no promise,
+ * no thread-pool round trip, no row object. The process's working folder never moves: a worker thread or
+ * a queued file operation with a relative path (a package being written) would resolve it elsewhere.
  */
 async function* walk(
   ctx: CollectContext,
@@ -180,9 +178,7 @@ async function* walk(
         const from = folder.next;
         const until = Math.min(names.length, from + TURN_EVERY - sinceTurn, from + budget.left);
         const ready: Buffer[] = [];
-        const some = (): void => listSome(folder, until, format, chunks, ready);
-        if (until - from >= ENTER_FROM) dir.insideNow(some);
-        else some();
+        listSome(folder, until, format, chunks, ready);
         budget.left -= folder.next - from;
         sinceTurn += folder.next - from;
         yield* ready;
@@ -220,8 +216,7 @@ interface Folder {
 
 /**
  * Lists names up to `until`, handing full chunks to `ready`, and stops early once AHEAD_BYTES are waiting
- * there. Synchronous, so it may run with the folder as the working folder (`SafeDir.insideNow`), each
- * lstat a one-component lookup.
+ * there. Synchronous: each lstat goes through the folder's descriptor, with no thread-pool round trip.
  */
 function listSome(folder: Folder, until: number, format: RowFormat, chunks: Chunks, ready: Buffer[]): void {
   const { dir, names, prefix, prefixBytes, subdirs } = folder;
