@@ -21,6 +21,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { auditEvent, sampleLine } from "./lib/audit.mjs";
+import { shuffled } from "./lib/shuffle.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -120,15 +121,6 @@ if (values.against !== undefined) {
   rows.push(
     appendRow(`\`log.append\`${mode}, the build in ${values.against}`, await open(values.against, "against")),
   );
-}
-
-function shuffled(list) {
-  const copy = [...list];
-  for (let i = copy.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j], copy[i]];
-  }
-  return copy;
 }
 
 for (const row of rows) Object.assign(row, { us: [], cpu: [] });

@@ -20,6 +20,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { auditEvent, sampleLine, vaultSigner } from "./lib/audit.mjs";
+import { shuffled } from "./lib/shuffle.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -92,15 +93,6 @@ async function appenders(log, total, concurrency) {
   const start = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   return perSecond(total, performance.now() - start);
-}
-
-function shuffled(list) {
-  const copy = [...list];
-  for (let i = copy.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j], copy[i]];
-  }
-  return copy;
 }
 
 /** Runs one slice of `PAIR` lines and records its CPU per line (user + system, all threads). */

@@ -33,17 +33,22 @@ beforeAll(async () => {
   vault = created.vault;
   alice = vault.authenticate(created.identityPem);
   good = join(work, "memory.zip");
-  await vault.withCollector(alice, { caseId: "R1", target: "package:memory" }, async (signer) => {
-    const writer = createPackageWriter(good, {
-      name: "memory",
+  await writeMemoryPackage(good, "memory", "R1", payload);
+});
+
+/** A package of one entry, Memory/image.bin, signed by a collector certificate for `caseId`. */
+async function writeMemoryPackage(file: string, name: string, caseId: string, bytes: Buffer): Promise<void> {
+  await vault.withCollector(alice, { caseId, target: `package:${name}` }, async (signer) => {
+    const writer = createPackageWriter(file, {
+      name,
       device: { id: "laptop-3" },
       collector: { operator: "alice", tool: "t", toolVersion: "1", host: "h" },
       signer,
     });
-    await writer.addStream("Memory/image.bin", Readable.from([payload]));
+    await writer.addStream("Memory/image.bin", Readable.from([bytes]));
     await writer.finalize();
   });
-});
+}
 
 afterAll(async () => {
   await vault.close();
@@ -99,16 +104,7 @@ describe("ingest of a package in one read", () => {
     // Above the size from which the fs store reads its copy into a worker's shared ring (32 MiB).
     const big = randomBytes(40 * 1024 * 1024);
     const file = join(work, "big.zip");
-    await vault.withCollector(alice, { caseId: "R4", target: "package:big" }, async (signer) => {
-      const writer = createPackageWriter(file, {
-        name: "big",
-        device: { id: "laptop-3" },
-        collector: { operator: "alice", tool: "t", toolVersion: "1", host: "h" },
-        signer,
-      });
-      await writer.addStream("Memory/image.bin", Readable.from([big]));
-      await writer.finalize();
-    });
+    await writeMemoryPackage(file, "big", "R4", big);
     for (const fixCrc of [true, false]) {
       const swapped = join(work, `big-swapped-${fixCrc}.zip`);
       writeFileSync(swapped, swapInEntry(readFileSync(file), big, { fixCrc }));
