@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { CustodyError, throwIfAborted } from "@custody/core";
-import { bodyChunks } from "@custody/store";
 import { blockId } from "./blob-record.js";
 import { BlockPool } from "./block-pool.js";
+import { blockSourceFor } from "./block-source.js";
 import { statusOf } from "./errors.js";
 
 /** A body smaller than one block is kept whole and sent in one create-only request. */
@@ -48,6 +48,10 @@ export async function stageBlocks(
   let failure: unknown;
   let reusedBlocks = 0;
   let size = 0;
+  const checkpoint = (): void => {
+    throwIfAborted(abortSignal);
+    if (failure !== undefined) throw failure;
+  };
 
   const send = async (buffer: Buffer, length: number): Promise<void> => {
     if (blockIds.length >= MAX_BLOCKS) {
@@ -59,8 +63,8 @@ export async function stageBlocks(
         },
       );
     }
-    const block = buffer.subarray(0, length);
-    const id = blockId(key, blockIds.length, createHash("sha256").update(block).digest("hex"));
+    // The object's digest up to this block's end (a copy of the running hash: no second pass).
+    const id = blockId(key, blockIds.length, whole.copy().digest("hex"));
     blockIds.push(id);
     staged ??= await uncommittedBlocks(blob, abortSignal);
     if (staged.get(id) === length) {
@@ -69,7 +73,7 @@ export async function stageBlocks(
       return;
     }
     const upload: Promise<void> = blob
-      .stageBlock(id, block, length, { abortSignal })
+      .stageBlock(id, buffer.subarray(0, length), length, { abortSignal })
       .then(
         () => undefined,
         (error: unknown) => {
@@ -83,44 +87,27 @@ export async function stageBlocks(
     inFlight.add(upload);
   };
 
-  let current = await pool.take();
-  let fill = 0;
+  const source = blockSourceFor(body, { checkpoint, onProgress: options.onProgress });
   try {
-    for await (const chunk of bodyChunks(body)) {
-      if (!(chunk instanceof Uint8Array)) {
-        throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
+    for (;;) {
+      const buffer = await pool.take(); // waits while `concurrency` blocks are in flight
+      const length = await source.fill(buffer);
+      checkpoint();
+      whole.update(buffer.subarray(0, length));
+      size += length;
+      if (blockIds.length === 0 && length < blockSizeBytes) {
+        const bytes = Buffer.from(buffer.subarray(0, length));
+        return { kind: "single", size, sha256: whole.digest("hex"), bytes };
       }
-      throwIfAborted(abortSignal);
-      if (failure !== undefined) throw failure;
-      whole.update(chunk);
-      size += chunk.byteLength;
-      for (let offset = 0; offset < chunk.byteLength; ) {
-        const n = Math.min(chunk.byteLength - offset, blockSizeBytes - fill);
-        current.set(chunk.subarray(offset, offset + n), fill);
-        fill += n;
-        offset += n;
-        if (fill === blockSizeBytes) {
-          await send(current, fill);
-          current = await pool.take(); // waits while `concurrency` blocks are in flight
-          fill = 0;
-        }
-      }
-      options.onProgress?.(size);
+      if (length > 0) await send(buffer, length);
+      if (length < blockSizeBytes) break;
     }
-    if (blockIds.length === 0) {
-      return {
-        kind: "single",
-        size,
-        sha256: whole.digest("hex"),
-        bytes: Buffer.from(current.subarray(0, fill)),
-      };
-    }
-    if (fill > 0) await send(current, fill);
   } finally {
+    const closing = source.close();
     await Promise.all(inFlight);
+    await closing;
   }
-  if (failure !== undefined) throw failure;
-  throwIfAborted(abortSignal);
+  checkpoint();
   return { kind: "blocks", size, sha256: whole.digest("hex"), blockIds, reusedBlocks };
 }
 
