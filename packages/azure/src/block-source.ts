@@ -5,6 +5,7 @@ import { bodyChunks, wholeFileSource } from "@custody/store";
 
 /** Fills block buffers from a body, in order; a count below the buffer's length means the body ended. */
 export interface BlockSource {
+  readonly kind: "file" | "stream";
   fill(buffer: Buffer): Promise<number>;
   close(): Promise<void>;
 }
@@ -28,6 +29,7 @@ function fileSource(path: string, hooks: SourceHooks): BlockSource {
   let handle: FileHandle | undefined;
   let position = 0;
   return {
+    kind: "file",
     async fill(buffer) {
       handle ??= await open(path, "r");
       let filled = 0;
@@ -64,6 +66,7 @@ function streamSource(body: Readable | AsyncIterable<Uint8Array>, hooks: SourceH
     return next.value;
   };
   return {
+    kind: "stream",
     async fill(buffer) {
       let filled = 0;
       while (filled < buffer.byteLength) {

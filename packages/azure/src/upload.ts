@@ -21,14 +21,16 @@ export type StagedUpload =
 
 export interface StageOptions {
   blockSizeBytes: number;
+  fileBlockSizeBytes: number;
   concurrency: number;
   abortSignal: AbortSignal | undefined;
   onProgress: ((bytes: number) => void) | undefined;
 }
 
 /**
- * Streams `body` into staged (uncommitted) blocks, hashing the whole object on the way. Memory stays
- * at about (concurrency + 1) blocks whatever the object's size.
+ * Streams `body` into staged (uncommitted) blocks, hashing the whole object on the way, with at most
+ * `concurrency` blocks in flight. Memory stays at about (concurrency + 1) blocks whatever the object's
+ * size (`concurrency` blocks for a whole file).
  */
 // The service's limit of blocks in one block blob.
 const MAX_BLOCKS = 50_000;
@@ -39,8 +41,7 @@ export async function stageBlocks(
   body: Readable | AsyncIterable<Uint8Array>,
   options: StageOptions,
 ): Promise<StagedUpload> {
-  const { blockSizeBytes, concurrency, abortSignal } = options;
-  const pool = new BlockPool(blockSizeBytes, concurrency + 1);
+  const { concurrency, abortSignal } = options;
   const whole = createHash("sha256");
   const blockIds: string[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -72,6 +73,7 @@ export async function stageBlocks(
       pool.give(buffer);
       return;
     }
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
     const upload: Promise<void> = blob
       .stageBlock(id, buffer.subarray(0, length), length, { abortSignal })
       .then(
@@ -88,6 +90,11 @@ export async function stageBlocks(
   };
 
   const source = blockSourceFor(body, { checkpoint, onProgress: options.onProgress });
+  const file = source.kind === "file";
+  const blockSizeBytes = file ? options.fileBlockSizeBytes : options.blockSizeBytes;
+  // A stream's next block is filled while `concurrency` are in flight; a file is read in a moment when
+  // a buffer comes back, so it needs no spare.
+  const pool = new BlockPool(blockSizeBytes, file ? concurrency : concurrency + 1);
   try {
     for (;;) {
       const buffer = await pool.take(); // waits while `concurrency` blocks are in flight
