@@ -97,7 +97,7 @@ export async function stageBlocks(
   const pool = new BlockPool(blockSizeBytes, file ? concurrency : concurrency + 1);
   try {
     for (;;) {
-      const buffer = await pool.take(); // waits while `concurrency` blocks are in flight
+      const buffer = await pool.take(); // waits until a block in flight gives its buffer back
       const length = await source.fill(buffer);
       checkpoint();
       whole.update(buffer.subarray(0, length));
