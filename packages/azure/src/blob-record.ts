@@ -103,12 +103,14 @@ export function toStoredObject(record: BlobRecord, state: ObjectState): StoredOb
 }
 
 /**
- * Block ids are derived from the key, the block's index and its content digest: a retried upload of
- * the same bytes finds its staged blocks again, and a block staged with other bytes is never reused.
+ * Block ids are derived from the key, the block's index and the sha256 of the object's bytes up to the
+ * block's end: a retried upload of the same bytes finds its staged blocks again, and a block staged
+ * after other bytes (in it or before it) is never reused. The prefix digest is a copy of the running
+ * whole-object hash, so no block is hashed twice.
  */
-export function blockId(key: string, index: number, blockSha256: string): string {
+export function blockId(key: string, index: number, prefixSha256: string): string {
   const keyTag = createHash("sha256").update(key).digest("hex").slice(0, 16);
-  return Buffer.from(`${keyTag}-${String(index).padStart(6, "0")}-${blockSha256.slice(0, 32)}`).toString(
+  return Buffer.from(`${keyTag}-${String(index).padStart(6, "0")}-${prefixSha256.slice(0, 32)}`).toString(
     "base64",
   );
 }

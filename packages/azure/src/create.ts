@@ -13,6 +13,8 @@ export interface CreateContext {
   service: boolean;
   lockRetention: boolean;
   blockSizeBytes: number;
+  /** The block size for a whole-file body. */
+  fileBlockSizeBytes: number;
   concurrency: number;
 }
 

@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { CustodyError, throwIfAborted } from "@custody/core";
-import { bodyChunks } from "@custody/store";
 import { blockId } from "./blob-record.js";
 import { BlockPool } from "./block-pool.js";
+import { blockSourceFor } from "./block-source.js";
 import { statusOf } from "./errors.js";
 
 /** A body smaller than one block is kept whole and sent in one create-only request. */
@@ -21,14 +21,16 @@ export type StagedUpload =
 
 export interface StageOptions {
   blockSizeBytes: number;
+  fileBlockSizeBytes: number;
   concurrency: number;
   abortSignal: AbortSignal | undefined;
   onProgress: ((bytes: number) => void) | undefined;
 }
 
 /**
- * Streams `body` into staged (uncommitted) blocks, hashing the whole object on the way. Memory stays
- * at about (concurrency + 1) blocks whatever the object's size.
+ * Streams `body` into staged (uncommitted) blocks, hashing the whole object on the way, with at most
+ * `concurrency` blocks in flight. Memory stays at about (concurrency + 1) blocks whatever the object's
+ * size (`concurrency` blocks for a whole file).
  */
 // The service's limit of blocks in one block blob.
 const MAX_BLOCKS = 50_000;
@@ -39,8 +41,7 @@ export async function stageBlocks(
   body: Readable | AsyncIterable<Uint8Array>,
   options: StageOptions,
 ): Promise<StagedUpload> {
-  const { blockSizeBytes, concurrency, abortSignal } = options;
-  const pool = new BlockPool(blockSizeBytes, concurrency + 1);
+  const { concurrency, abortSignal } = options;
   const whole = createHash("sha256");
   const blockIds: string[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -48,6 +49,10 @@ export async function stageBlocks(
   let failure: unknown;
   let reusedBlocks = 0;
   let size = 0;
+  const checkpoint = (): void => {
+    throwIfAborted(abortSignal);
+    if (failure !== undefined) throw failure;
+  };
 
   const send = async (buffer: Buffer, length: number): Promise<void> => {
     if (blockIds.length >= MAX_BLOCKS) {
@@ -59,8 +64,8 @@ export async function stageBlocks(
         },
       );
     }
-    const block = buffer.subarray(0, length);
-    const id = blockId(key, blockIds.length, createHash("sha256").update(block).digest("hex"));
+    // The object's digest up to this block's end (a copy of the running hash: no second pass).
+    const id = blockId(key, blockIds.length, whole.copy().digest("hex"));
     blockIds.push(id);
     staged ??= await uncommittedBlocks(blob, abortSignal);
     if (staged.get(id) === length) {
@@ -68,8 +73,9 @@ export async function stageBlocks(
       pool.give(buffer);
       return;
     }
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
     const upload: Promise<void> = blob
-      .stageBlock(id, block, length, { abortSignal })
+      .stageBlock(id, buffer.subarray(0, length), length, { abortSignal })
       .then(
         () => undefined,
         (error: unknown) => {
@@ -83,44 +89,32 @@ export async function stageBlocks(
     inFlight.add(upload);
   };
 
-  let current = await pool.take();
-  let fill = 0;
+  const source = blockSourceFor(body, { checkpoint, onProgress: options.onProgress });
+  const file = source.kind === "file";
+  const blockSizeBytes = file ? options.fileBlockSizeBytes : options.blockSizeBytes;
+  // A stream's next block is filled while `concurrency` are in flight; a file is read in a moment when
+  // a buffer comes back, so it needs no spare.
+  const pool = new BlockPool(blockSizeBytes, file ? concurrency : concurrency + 1);
   try {
-    for await (const chunk of bodyChunks(body)) {
-      if (!(chunk instanceof Uint8Array)) {
-        throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
+    for (;;) {
+      const buffer = await pool.take(); // waits until a block in flight gives its buffer back
+      const length = await source.fill(buffer);
+      checkpoint();
+      whole.update(buffer.subarray(0, length));
+      size += length;
+      if (blockIds.length === 0 && length < blockSizeBytes) {
+        const bytes = Buffer.from(buffer.subarray(0, length));
+        return { kind: "single", size, sha256: whole.digest("hex"), bytes };
       }
-      throwIfAborted(abortSignal);
-      if (failure !== undefined) throw failure;
-      whole.update(chunk);
-      size += chunk.byteLength;
-      for (let offset = 0; offset < chunk.byteLength; ) {
-        const n = Math.min(chunk.byteLength - offset, blockSizeBytes - fill);
-        current.set(chunk.subarray(offset, offset + n), fill);
-        fill += n;
-        offset += n;
-        if (fill === blockSizeBytes) {
-          await send(current, fill);
-          current = await pool.take(); // waits while `concurrency` blocks are in flight
-          fill = 0;
-        }
-      }
-      options.onProgress?.(size);
+      if (length > 0) await send(buffer, length);
+      if (length < blockSizeBytes) break;
     }
-    if (blockIds.length === 0) {
-      return {
-        kind: "single",
-        size,
-        sha256: whole.digest("hex"),
-        bytes: Buffer.from(current.subarray(0, fill)),
-      };
-    }
-    if (fill > 0) await send(current, fill);
   } finally {
+    const closing = source.close();
     await Promise.all(inFlight);
+    await closing;
   }
-  if (failure !== undefined) throw failure;
-  throwIfAborted(abortSignal);
+  checkpoint();
   return { kind: "blocks", size, sha256: whole.digest("hex"), blockIds, reusedBlocks };
 }
 

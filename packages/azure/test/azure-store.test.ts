@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
@@ -24,6 +25,8 @@ function digestOf(count: number): string {
     hash.update(Buffer.alloc(MiB, createHash("sha256").update(String(i)).digest()));
   return hash.digest("hex");
 }
+
+const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 function recordingLogger(): Logger & { records: object[] } {
   const records: object[] = [];
@@ -113,6 +116,38 @@ describe("AzureBlobEvidenceStore on Azurite", () => {
     const back = createHash("sha256");
     for await (const chunk of await store.read("k")) back.update(chunk as Buffer);
     expect(back.digest("hex")).toBe(record.sha256);
+  });
+
+  it("reads a whole-file body straight into its blocks, and resumes it after an abort", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "custody-azure-file-"));
+    try {
+      const file = join(dir, "evidence.bin");
+      const content = randomBytes(5 * MiB + 12_345);
+      await writeFile(file, content);
+      const logger = recordingLogger();
+      const store = await open({ logger, concurrency: 1 });
+      const controller = new AbortController();
+      const onProgress = (bytes: number) => (bytes >= 4 * MiB ? controller.abort() : undefined);
+      const first = store.create("file", createReadStream(file), {
+        abortSignal: controller.signal,
+        onProgress,
+      });
+      expect(await codeOf(first)).toBe("ERR_ABORTED");
+      const source = createReadStream(file);
+      const seen: number[] = [];
+      const record = await store.create("file", source, { onProgress: (n) => seen.push(n) });
+      expect(record).toMatchObject({ size: content.length, sha256: sha256Hex(content) });
+      // Not consumed as a stream: the store read the file itself.
+      expect(source.bytesRead).toBe(0);
+      expect(seen.at(-1)).toBe(content.length);
+      const resumed = logger.records.find((r) => "reusedBlocks" in r) as { reusedBlocks: number };
+      expect(resumed.reusedBlocks).toBeGreaterThanOrEqual(2);
+      const back: Buffer[] = [];
+      for await (const chunk of await store.read("file")) back.push(chunk as Buffer);
+      expect(Buffer.concat(back).equals(content)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("maps failures to distinct codes", async () => {

@@ -28,3 +28,4 @@ export {
   validRetention,
 } from "./validate.js";
 export { verifyObjects } from "./verify.js";
+export { wholeFileSource } from "./whole-file.js";

@@ -24,6 +24,7 @@ describe("@custody/store public surface", () => {
         "validateCreateOptions",
         "verifiedReadable",
         "verifyObjects",
+        "wholeFileSource",
       ].sort(),
     );
     expect(Object.keys(conformance).sort()).toEqual(["testEvidenceStore"]);

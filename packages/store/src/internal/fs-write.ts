@@ -1,4 +1,4 @@
-import { constants, ReadStream, statSync } from "node:fs";
+import { constants } from "node:fs";
 import { copyFile, type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
@@ -7,6 +7,7 @@ import { hashFile } from "@custody/hash";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
 import type { StagedObserver } from "../types.js";
+import { wholeFileSource } from "../whole-file.js";
 import { BatchedFileWriter } from "./fs-batched-write.js";
 import { sha256HasherFor, THREADED_HASH_FROM_BYTES, ThreadedSha256Hasher } from "./hasher.js";
 
@@ -111,30 +112,6 @@ async function afterSync<T>(syncing: Promise<void>, placing: Promise<T>): Promis
   if (synced.status === "rejected") throw synced.reason;
   if (done.status === "rejected") throw done.reason;
   return done.value;
-}
-
-/**
- * The path of a body that is a whole file nobody has read from yet (`fs.createReadStream(path)` with
- * no start, end or fd of its own): such a body is copied by the kernel instead of through this process.
- */
-function wholeFileSource(body: Readable | AsyncIterable<Uint8Array>): string | undefined {
-  if (!(body instanceof ReadStream)) return undefined;
-  const stream = body as ReadStream & { start?: number; end?: number; fd?: number | null };
-  const whole =
-    typeof stream.path === "string" &&
-    stream.start === undefined &&
-    (stream.end === undefined || stream.end === Number.POSITIVE_INFINITY) &&
-    stream.bytesRead === 0 &&
-    stream.readableFlowing === null &&
-    !stream.destroyed;
-  if (!whole) return undefined;
-  // A regular file with bytes: the kernel copies what its size says (a FIFO or a /proc file says 0).
-  const info = statSync(stream.path, { throwIfNoEntry: false });
-  if (info === undefined || !info.isFile() || info.size === 0) return undefined;
-  // Its own descriptor is not needed: close it (a failed open then has nobody to tell).
-  stream.on("error", () => {});
-  stream.destroy();
-  return stream.path as string;
 }
 
 /** Reads of the staged copy handed to the hashing worker (and to an observer). */
