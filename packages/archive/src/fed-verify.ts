@@ -1,5 +1,6 @@
+import { createHash, type Hash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { CustodyError } from "@custody/core";
-import { type EntryHashing, EntryHashWorker, InThreadEntryHashing } from "./entry-hasher.js";
 import { openPackageReader, type PackageEntry, type PackageReader } from "./package-reader.js";
 import { type HashedEntry, type PackageReport, type VerifyOptions, verifyOpened } from "./verify.js";
 import type { StoredSpan } from "./zip/reader.js";
@@ -12,12 +13,10 @@ import type { StoredSpan } from "./zip/reader.js";
  */
 export interface FedVerification {
   /**
-   * Bytes of the package file at `position`, in file order, each byte once. A chunk in ordinary memory
-   * is used during the call only (the caller may reuse its buffer as soon as it returns). A chunk in
-   * shared memory (a hashing ring's slot) is hashed on a worker thread where it lies: the promise
-   * returned says when the caller may reuse it.
+   * Bytes of the package file at `position`, in file order, each byte once; the chunk is used during
+   * the call only (the caller may reuse its buffer as soon as it returns).
    */
-  observe(chunk: Uint8Array, position: number): Promise<void> | undefined;
+  observe(chunk: Uint8Array, position: number): void;
   /**
    * Once the read is over: the report, exactly as `verifyPackage` would give it. An entry whose bytes
    * did not all come through `observe`, in order, is read from the file here instead.
@@ -44,38 +43,28 @@ export async function startPackageVerification(
     options.limits === undefined ? {} : { limits: options.limits },
   );
   const spans = fedSpans(reader);
-  // Started at the first chunk in shared memory: the entries' hashing then leaves the caller's thread.
-  let worker: EntryHashWorker | undefined;
-  const hashingFor = (chunk: Uint8Array): EntryHashing => {
-    if (!(chunk.buffer instanceof SharedArrayBuffer)) return new InThreadEntryHashing();
-    worker ??= new EntryHashWorker();
-    return worker.entry();
-  };
   let next = 0;
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    await Promise.all([worker?.close(), reader.close()]);
+    await reader.close();
   };
   return {
     observe(chunk, position) {
       const end = position + chunk.byteLength;
       while (next < spans.length && (spans[next] as FedSpan).end <= position) next += 1;
-      let hashing: Promise<void> | undefined;
       for (let at = next; at < spans.length; at++) {
         const span = spans[at] as FedSpan;
         if (span.start >= end) break;
-        // Spans are fed in order on one worker: the last one's reply comes after the others'.
-        hashing = span.take(chunk, position, hashingFor) ?? hashing;
+        span.take(chunk, position);
       }
-      return hashing;
     },
     async finish() {
       try {
         const hashed = new Map<string, HashedEntry>();
         for (const span of spans) {
-          const result = await span.result();
+          const result = span.result();
           if (result !== undefined) hashed.set(span.entry.path, result);
         }
         return (await verifyOpened(reader, file, options, hashed)).report;
@@ -102,7 +91,8 @@ class FedSpan {
   readonly start: number;
   readonly end: number;
   readonly #crc32: number;
-  #hashing: EntryHashing | undefined;
+  #hash: Hash | undefined;
+  #crc = 0;
   #got = 0;
   #broken = false;
 
@@ -117,32 +107,27 @@ class FedSpan {
     this.#crc32 = span.crc32;
   }
 
-  /** Hashes the entry's part of the chunk; a promise when the chunk must stay as it is until it settles. */
-  take(
-    chunk: Uint8Array,
-    position: number,
-    hashingFor: (chunk: Uint8Array) => EntryHashing,
-  ): Promise<void> | undefined {
-    if (this.#broken) return undefined;
+  take(chunk: Uint8Array, position: number): void {
+    if (this.#broken) return;
     const from = Math.max(position, this.start);
     // Only the next bytes of the entry extend it: anything else (a gap, bytes seen before) spoils it.
     if (from !== this.start + this.#got || this.#got === this.end - this.start) {
       this.#broken = true;
-      this.#hashing = undefined;
-      return undefined;
+      this.#hash = undefined;
+      return;
     }
     const part = chunk.subarray(from - position, Math.min(chunk.byteLength, this.end - position));
-    this.#hashing ??= hashingFor(part);
+    this.#hash ??= createHash("sha256");
+    this.#hash.update(part);
+    this.#crc = crc32(part, this.#crc);
     this.#got += part.byteLength;
-    return this.#hashing.update(part);
   }
 
   /** The entry's sha256 (or its CRC-32 problem) when every byte came, once and in order; else undefined. */
-  async result(): Promise<HashedEntry | undefined> {
+  result(): HashedEntry | undefined {
     const size = this.end - this.start;
-    if (this.#broken || this.#got !== size || this.#hashing === undefined) return undefined;
-    const digest = await this.#hashing.digest();
-    if (digest.crc32 !== this.#crc32) {
+    if (this.#broken || this.#got !== size) return undefined;
+    if (this.#crc >>> 0 !== this.#crc32) {
       const name = this.name;
       return {
         problem: new CustodyError("ERR_INTEGRITY_MISMATCH", `${name}: CRC-32 differs`, {
@@ -150,6 +135,7 @@ class FedSpan {
         }),
       };
     }
-    return { sha256: digest.sha256 };
+    // An empty entry is never fed (it is not larger than FED_FROM_BYTES), so a hash exists here.
+    return { sha256: (this.#hash ?? createHash("sha256")).digest("hex") };
   }
 }

@@ -30,13 +30,8 @@ parentPort.on("message", (m) => {
 export interface RingSlot {
   /** The slot's memory: read into it, then commit. */
   readonly bytes: Uint8Array;
-  /**
-   * Hands the first `length` bytes to the workers, after everything committed or written before.
-   * `holdUntil`: another reader of the slot's bytes (a check beside the digests, on a thread of its own):
-   * the slot is not reused before it settles, `digest` waits for it, and its rejection fails the hasher
-   * with its reason.
-   */
-  commit(length: number, holdUntil?: Promise<unknown>): void;
+  /** Hands the first `length` bytes to the workers, after everything committed or written before. */
+  commit(length: number): void;
   /** Gives the slot back unused (a no-op after `commit`). */
   release(): void;
 }
@@ -59,8 +54,6 @@ export class ThreadedHasher {
   readonly #free: number[] = Array.from({ length: SLOTS }, (_, slot) => slot);
   readonly #digestSet: DigestSet = {};
   #pendingDigests = 0;
-  /** Other readers of committed slots (`RingSlot.commit`'s `holdUntil`) not settled yet. */
-  readonly #holds = new Set<Promise<unknown>>();
   #waiting: { resolve: () => void; reject: (error: Error) => void } | undefined;
   #finished: { resolve: (digests: DigestSet) => void; reject: (error: Error) => void } | undefined;
   #failure: Error | undefined;
@@ -135,7 +128,7 @@ export class ThreadedHasher {
     let open = true;
     return {
       bytes: new Uint8Array(this.#ring, claimed * slotBytes, slotBytes),
-      commit: (length, holdUntil) => {
+      commit: (length) => {
         if (!open || !Number.isSafeInteger(length) || length <= 0 || length > slotBytes) {
           throw new CustodyError(
             "ERR_INVALID_ARGUMENT",
@@ -144,9 +137,8 @@ export class ThreadedHasher {
         }
         open = false;
         this.#size += length;
-        this.#readers[claimed] = this.#workers.length + (holdUntil === undefined ? 0 : 1);
+        this.#readers[claimed] = this.#workers.length;
         for (const worker of this.#workers) worker.postMessage({ type: "chunk", slot: claimed, length });
-        if (holdUntil !== undefined) this.#hold(claimed, holdUntil);
       },
       release: () => {
         if (!open) return;
@@ -161,7 +153,6 @@ export class ThreadedHasher {
     if (this.#failure !== undefined) throw this.#failure;
     this.#post();
     try {
-      await Promise.all(this.#holds);
       const digests = await new Promise<DigestSet>((resolve, reject) => {
         this.#finished = { resolve, reject };
         this.#pendingDigests = this.#workers.length;
@@ -201,26 +192,6 @@ export class ThreadedHasher {
     this.#filled = 0;
   }
 
-  #hold(slot: number, until: Promise<unknown>): void {
-    this.#holds.add(until);
-    until.then(
-      () => {
-        this.#holds.delete(until);
-        this.#readerDone(slot);
-      },
-      (reason: unknown) => {
-        this.#holds.delete(until);
-        this.#fail(reason, false);
-      },
-    );
-  }
-
-  /** One reader of the slot is through; the last one gives it back. */
-  #readerDone(slot: number): void {
-    this.#readers[slot] = (this.#readers[slot] ?? 1) - 1;
-    if (this.#readers[slot] === 0) this.#release(slot);
-  }
-
   #release(slot: number): void {
     this.#free.push(slot);
     const waiting = this.#waiting;
@@ -236,9 +207,12 @@ export class ThreadedHasher {
 
   #onMessage(message: WorkerMessage): void {
     switch (message.type) {
-      case "done":
-        this.#readerDone(message.slot);
+      case "done": {
+        this.#readers[message.slot] = (this.#readers[message.slot] ?? 1) - 1;
+        if (this.#readers[message.slot] !== 0) return;
+        this.#release(message.slot);
         return;
+      }
       case "digests":
         Object.assign(this.#digestSet, message.digests);
         this.#pendingDigests -= 1;
@@ -253,13 +227,9 @@ export class ThreadedHasher {
     return ordered;
   }
 
-  /** A worker died, or (`byWorker` false) another reader of the slots failed: its reason is the failure. */
-  #fail(cause: unknown, byWorker = true): void {
+  #fail(cause: unknown): void {
     if (this.#disposed || this.#failure !== undefined) return;
-    this.#failure =
-      !byWorker && cause instanceof Error
-        ? cause
-        : new CustodyError("ERR_INTERNAL", "a hashing worker thread died", { cause });
+    this.#failure = new CustodyError("ERR_INTERNAL", "a hashing worker thread died", { cause });
     this.#waiting?.reject(this.#failure);
     this.#finished?.reject(this.#failure);
     this.dispose();

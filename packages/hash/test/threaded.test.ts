@@ -82,51 +82,6 @@ describe("ThreadedDigestStream", () => {
     });
   });
 
-  it("keeps a slot committed with another reader until that reader is through, and digest waits for it", async () => {
-    const slotBytes = 64 * 1024;
-    const data = randomBytes(20 * slotBytes + 9);
-    const digest = new ThreadedDigestStream({ algorithms: ["sha256"], slotBytes });
-    digest.resume();
-    // the first slot's other reader holds it through the whole run; the others let go at once
-    let through = () => {};
-    const reader = new Promise<void>((resolve) => {
-      through = resolve;
-    });
-    const first = await digest.claimSlot();
-    data.copy(first.bytes, 0, 0, slotBytes);
-    first.commit(slotBytes, reader);
-    // more slots than the ring has: the claims below must reuse the other three, never the held one
-    for (let at = slotBytes; at < data.length; at += slotBytes) {
-      const slot = await digest.claimSlot();
-      const n = data.copy(slot.bytes, 0, at, Math.min(at + slotBytes, data.length));
-      slot.commit(n, Promise.resolve());
-    }
-    expect(Buffer.from(first.bytes).equals(data.subarray(0, slotBytes))).toBe(true);
-    let finished = false;
-    const finishing = new Promise((resolve) => digest.once("finish", resolve)).then(() => {
-      finished = true;
-    });
-    digest.end();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(finished).toBe(false);
-    through();
-    await finishing;
-    expect(digest.result().digests.sha256).toBe(createHash("sha256").update(data).digest("hex"));
-  });
-
-  it("fails with the reason of another reader of a slot that fails", async () => {
-    const digest = new ThreadedDigestStream({ algorithms: ["sha256"], slotBytes: 64 * 1024 });
-    const slot = await digest.claimSlot();
-    slot.bytes.fill(1);
-    slot.commit(1024, Promise.reject(new Error("the check failed")));
-    await expect(
-      (async () => {
-        for (;;) (await digest.claimSlot()).commit(1024);
-      })(),
-    ).rejects.toThrow("the check failed");
-    digest.destroy();
-  });
-
   it("gives no result before the end, and an aborted copy stops its worker", async () => {
     const digest = new ThreadedDigestStream();
     expect(() => digest.result()).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));

@@ -68,8 +68,7 @@ export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha
 /**
  * Sees the bytes of a staged copy as the backend reads them: `chunk` is the file's bytes at `position`,
  * valid during the call only, or until the promise it returns settles (the backend waits for it before
- * reusing the buffer, and before it has hashed the copy). Calls come in file order, but the next may come
- * before an earlier call's promise has settled. A throw or rejection fails the create.
+ * reusing the buffer). A throw or rejection fails the create.
  */
 export type StagedObserver = (chunk: Uint8Array, position: number) => void | Promise<void>;
 

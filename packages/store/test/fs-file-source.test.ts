@@ -144,50 +144,6 @@ describe("FsEvidenceStore with a file as the body", () => {
     expect([...(await Array.fromAsync(store.list()))]).toEqual([]);
   });
 
-  it("hands each slot of a large copy on before its observer is through, reusing it only after", async () => {
-    const large = randomBytes(40 * 1024 * 1024 + 7);
-    const file = join(dir, "large.bin");
-    await writeFile(file, large);
-    const store = await FsEvidenceStore.open(join(dir, "store"));
-    const seen = createHash("sha256");
-    let pending = 0;
-    let overlapped = false;
-    let next = 0;
-    const stored = await store.createAddressed(createReadStream(file), {
-      observeStaged: async () => async (chunk, position) => {
-        expect(position).toBe(next);
-        next += chunk.byteLength;
-        pending += 1;
-        overlapped ||= pending > 1;
-        const copy = Buffer.from(chunk);
-        await new Promise((resolve) => setTimeout(resolve, 1));
-        // the slot was not refilled while this call held it
-        expect(Buffer.from(chunk).equals(copy)).toBe(true);
-        seen.update(chunk);
-        pending -= 1;
-      },
-      place: async (written) => ({ key: `case/${written.sha256}` }),
-    });
-    expect(overlapped).toBe(true);
-    expect(seen.digest("hex")).toBe(sha256(large));
-    expect(stored).toMatchObject({ size: large.length, sha256: sha256(large) });
-
-    const failed = await store
-      .createAddressed(createReadStream(file), {
-        observeStaged: async () => async (_chunk, position) => {
-          if (position > 8 * 1024 * 1024) throw new Error("observer failed late");
-        },
-        place: async (written) => ({ key: `other/${written.sha256}` }),
-      })
-      .catch((e: unknown) => e);
-    expect(failed).toBeInstanceOf(Error);
-    expect(`${(failed as Error).message} ${String((failed as Error).cause)}`).toContain(
-      "observer failed late",
-    );
-    // only the first object: nothing stored by the failed create
-    expect((await Array.fromAsync(store.list())).map((o) => o.key)).toEqual([stored.key]);
-  });
-
   it("drops the staged copy when place refuses it", async () => {
     const store = await FsEvidenceStore.open(join(dir, "store"));
     const error = await store

@@ -100,7 +100,7 @@ describe("ingest of a package in one read", () => {
     expect(item.id).toBe(createHash("sha256").update(readFileSync(good)).digest("hex"));
   });
 
-  it("checks a large package's entry on a worker from the store's hashing ring: swapped bytes are refused, nothing stored", async () => {
+  it("checks a large package's entry from the copy the store reads into its hashing ring: swapped bytes are refused, nothing stored", async () => {
     // Above the size from which the fs store reads its copy into a worker's shared ring (32 MiB).
     const big = randomBytes(40 * 1024 * 1024);
     const file = join(work, "big.zip");

@@ -163,9 +163,7 @@ async function hashStagedCopy(
 
 /**
  * Reads the file straight into the hashing worker's ring (no copy), one slot ahead, so this thread
- * never waits for a read; the observer is shown each slot as it is handed to the worker, and the slot
- * is reused only once both are through with it (an observer on a thread of its own, such as a package
- * check, hashes it at the same time as the worker).
+ * never waits for a read; the observer sees each slot's bytes before they are handed to the worker.
  */
 async function hashIntoRing(
   handle: FileHandle,
@@ -190,9 +188,8 @@ async function hashIntoRing(
       if (bytesRead === 0) break;
       next = await hasher.claim();
       reading = handle.read(next.bytes, 0, next.bytes.length, position + bytesRead);
-      // The observer reads the slot beside the worker; the ring keeps it until both are through.
-      const observed = observer?.(current.bytes.subarray(0, bytesRead), position);
-      current.commit(bytesRead, observed instanceof Promise ? observed : undefined);
+      await observer?.(current.bytes.subarray(0, bytesRead), position);
+      current.commit(bytesRead);
       position += bytesRead;
       current = next;
       next = undefined;
