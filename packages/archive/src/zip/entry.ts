@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { CustodyError, noteTransientBytes, throwIfAborted } from "@custody/core";
 import { deflateChunk, isWorthCompressing, looksCompressed } from "./compression.js";
+import { TRANSIENT_EVERY_BYTES } from "./entry-stream.js";
 import { METHOD_DEFLATE, METHOD_STORE } from "./format.js";
 import type { ZipWriter } from "./writer.js";
 import { deflateWhole } from "./zlib-pool.js";
@@ -65,7 +66,7 @@ class HashingSource {
     this.digest.update(step.value);
     this.crc = crc32(step.value, this.crc);
     this.size += step.value.length;
-    noteTransientBytes(step.value.length);
+    noteTransientBytes(step.value.length, TRANSIENT_EVERY_BYTES);
     this.options.onBytes?.(step.value.length);
     return step.value;
   }
@@ -97,7 +98,7 @@ async function encode(zip: ZipWriter, source: HashingSource, options: EntryOptio
     while (queue.length > keep) {
       const output = await (queue.shift() as Promise<Buffer>);
       await zip.writeData(output);
-      noteTransientBytes(output.length);
+      noteTransientBytes(output.length, TRANSIENT_EVERY_BYTES);
       compressedSize += output.length;
     }
   };
