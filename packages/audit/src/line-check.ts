@@ -19,7 +19,7 @@ const SEAL_KEY = ',"seal":"';
 const HASH_FIELD_LENGTH = HASH_KEY.length + 65;
 const SEAL_FIELD_LENGTH = SEAL_KEY.length + 65;
 /** No valid record is longer (bounded fields); a longer line is refused before parsing. */
-const MAX_LINE = 4 * MAX_NAME * 6 + MAX_REASON * 6 + MAX_DETAILS_BYTES + 1024;
+export const MAX_LINE = 4 * MAX_NAME * 6 + MAX_REASON * 6 + MAX_DETAILS_BYTES + 1024;
 
 /**
  * Parses one stored line and checks it is self-consistent: a valid record whose hash is the sha256 of

@@ -71,12 +71,28 @@ const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** Calendar check of a TIME-shaped string (Date.parse would cost more than the rest of the record). */
 function validTime(text: string): boolean {
-  const year = digits(text, 0, 4);
-  const month = digits(text, 5, 2);
-  const day = digits(text, 8, 2);
+  return validDateTime(
+    digits(text, 0, 4),
+    digits(text, 5, 2),
+    digits(text, 8, 2),
+    digits(text, 11, 2),
+    digits(text, 14, 2),
+    digits(text, 17, 2),
+  );
+}
+
+/** The calendar rule for a stored time's fields, shared with the byte-level line check. */
+export function validDateTime(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): boolean {
   if (month < 1 || month > 12 || day < 1 || day > (DAYS[month - 1] as number)) return false;
   if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return false;
-  return digits(text, 11, 2) < 24 && digits(text, 14, 2) < 60 && digits(text, 17, 2) < 60;
+  return hour < 24 && minute < 60 && second < 60;
 }
 
 /** The number written by `count` ASCII digits at `at` (TIME has checked they are digits): no substrings. */

@@ -5,6 +5,7 @@
  */
 import { isAscii } from "node:buffer";
 import { hash } from "node:crypto";
+import { byteRecord, scanRecordBytes } from "./line-bytes.js";
 import { type LinkProblem, linkProblem, parseRecordLine, type RecordProblem } from "./line-check.js";
 import { decode } from "./lines.js";
 import type { AuditRecord } from "./record.js";
@@ -49,13 +50,16 @@ const nodeInput = Buffer.alloc(65);
 nodeInput[0] = 0x01;
 const NEWLINE = 0x0a;
 
+/** The last accepted record's hash in hex, and the byte-level scan's reused output. */
+const lastHex = Buffer.alloc(64);
+const scan = byteRecord();
+
 /** Checks every line of `bytes` (whole lines, without the last newline). */
 export function checkChunk(bytes: Buffer, settings: ChunkSettings): ChunkResult {
   const { lines, invalidUtf8 } = chunkLines(bytes);
   const leaves = Buffer.allocUnsafe(lines.length * 32);
   const seals = settings.seal === undefined ? undefined : new Uint8Array(lines.length);
   let first: ChunkResult["first"];
-  let lastHash: string | undefined;
   let problem: ChunkResult["problem"];
   let accepted = 0;
   for (let i = 0; i < lines.length; i += 1) {
@@ -63,6 +67,12 @@ export function checkChunk(bytes: Buffer, settings: ChunkSettings): ChunkResult 
     if (invalidUtf8[0] === i) {
       problem = { index: i, code: "ERR_AUDIT_RECORD_INVALID", kind: "malformed", message: "not UTF-8" };
       break;
+    }
+    if (first !== undefined && plainRecord(bytes, lines, i, first.seq + i, settings)) {
+      bytes.copy(lastHex, 0, scan.hashAt, scan.hashAt + 64);
+      leaves.write(hash("sha256", scan.digest, "binary"), i * 32, 32, "latin1");
+      accepted += 1;
+      continue;
     }
     const parsed = parseRecordLine(lines.line(i));
     if ("problem" in parsed) {
@@ -74,7 +84,7 @@ export function checkChunk(bytes: Buffer, settings: ChunkSettings): ChunkResult 
       first = { seq: parsed.seq, prev: parsed.prev, hash: parsed.hash };
     } else {
       // The same rule as the sequential scanner, relative to the first record (the main thread checks that one).
-      const link = linkProblem(parsed, first.seq + i, lastHash as string);
+      const link = linkProblem(parsed, first.seq + i, lastHex.toString("latin1"));
       if (link !== undefined) {
         problem = { index: i, code: "ERR_AUDIT_CHAIN_BROKEN", ...link };
         break;
@@ -85,7 +95,7 @@ export function checkChunk(bytes: Buffer, settings: ChunkSettings): ChunkResult 
     if (seals !== undefined && settings.seal !== undefined && parsed.seq >= settings.seal.from) {
       seals[i] = hasValidSeal(settings.seal.key, parsed as AuditRecord) ? 1 : 0;
     }
-    lastHash = parsed.hash;
+    lastHex.write(parsed.hash, "latin1");
     accepted += 1;
   }
   const blocks =
@@ -93,7 +103,7 @@ export function checkChunk(bytes: Buffer, settings: ChunkSettings): ChunkResult 
   return {
     accepted,
     ...(first === undefined ? {} : { first }),
-    ...(lastHash === undefined ? {} : { lastHash }),
+    ...(accepted === 0 ? {} : { lastHash: lastHex.toString("latin1") }),
     sizes: blocks?.sizes ?? [],
     roots: blocks?.roots ?? new Uint8Array(0),
     sealed: blocks?.sealed ?? [],
@@ -101,9 +111,25 @@ export function checkChunk(bytes: Buffer, settings: ChunkSettings): ChunkResult 
   };
 }
 
+/**
+ * Whether line `i` is a record the bytes alone accept (`scanRecordBytes`) that follows the last one:
+ * the expected seq, `prev` the last record's hash, and no seal to check. Anything else goes through
+ * `parseRecordLine` and `linkProblem`, which give the verdict and its message.
+ */
+function plainRecord(bytes: Buffer, lines: Lines, i: number, seq: number, settings: ChunkSettings): boolean {
+  if (lines.starts === undefined) return false;
+  const start = lines.starts[i] as number;
+  if (!scanRecordBytes(bytes, start, (lines.starts[i + 1] as number) - 1, scan)) return false;
+  if (scan.seq !== seq || (settings.seal !== undefined && seq >= settings.seal.from)) return false;
+  for (let k = 0; k < 64; k += 1) if (bytes[scan.prevAt + k] !== lastHex[k]) return false;
+  return true;
+}
+
 interface Lines {
   readonly length: number;
   line(index: number): string;
+  /** For an ASCII chunk, where each line starts (and one past the last line's end + 1). */
+  readonly starts?: readonly number[];
 }
 
 /**
@@ -126,7 +152,7 @@ function chunkLines(bytes: Buffer): { lines: Lines; invalidUtf8: number[] } {
   starts.push(bytes.length + 1);
   const line = (i: number): string =>
     bytes.toString("latin1", starts[i] as number, (starts[i + 1] as number) - 1);
-  return { lines: { length: starts.length - 1, line }, invalidUtf8: [] };
+  return { lines: { length: starts.length - 1, line, starts }, invalidUtf8: [] };
 }
 
 /**
