@@ -1,7 +1,14 @@
+import { isAscii } from "node:buffer";
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuditRecord, type AuditSource, openFileAuditLog, type SignedCheckpoint } from "@custody/audit";
+import {
+  type AuditEvent,
+  type AuditRecord,
+  type AuditSource,
+  openFileAuditLog,
+  type SignedCheckpoint,
+} from "@custody/audit";
 import { sampleEvent } from "@custody/audit/conformance";
 import { canonicalJson } from "@custody/core";
 import fc from "fast-check";
@@ -16,18 +23,30 @@ import { createTestPki, type TestPki, tempDir } from "./fixtures.js";
 // parallel one with tiny chunks so that problems land on, just before and just after every join.
 
 type Checkpoints = Map<number, { bytes: Buffer; signature: Buffer }>;
+interface Log {
+  bytes: Buffer;
+  checkpoints: Checkpoints;
+}
 let pki: TestPki;
+/** Events with non-ASCII details (each line decoded and parsed), and plain ASCII ones (checked on their bytes). */
+const logs: Record<"unicode" | "ascii", Log> = {
+  unicode: { bytes: Buffer.alloc(0), checkpoints: new Map() },
+  ascii: { bytes: Buffer.alloc(0), checkpoints: new Map() },
+};
 let log: Buffer;
 let checkpoints: Checkpoints;
-let remove: () => Promise<void>;
+const removals: (() => Promise<void>)[] = [];
 const SIGNED = 40;
 const RECORDS = SIGNED + 7;
 const sealKey = randomBytes(32);
+const asciiEvent = (i: number): AuditEvent => ({
+  ...sampleEvent(i),
+  details: { n: i, note: "plain", ok: true },
+});
 
-beforeAll(async () => {
-  pki = await createTestPki();
+async function writeLog(event: (i: number) => AuditEvent): Promise<Log> {
   const temp = await tempDir("parallel");
-  remove = temp.remove;
+  removals.push(temp.remove);
   const writer = await openFileAuditLog({
     dir: temp.dir,
     signer: pki.signer,
@@ -36,18 +55,35 @@ beforeAll(async () => {
     checkpointIntervalMs: 0,
   });
   for (let i = 0; i < RECORDS; i += 1) {
-    await writer.append(sampleEvent(i));
+    await writer.append(event(i));
     if ((i + 1) % 8 === 0 && i < SIGNED) await writer.checkpoint();
   }
-  log = await readFile(join(temp.dir, "audit.log"));
-  checkpoints = new Map();
+  const bytes = await readFile(join(temp.dir, "audit.log"));
+  const stored: Checkpoints = new Map();
   for (const name of await readdir(join(temp.dir, "checkpoints"))) {
     const file = (ext: string) => readFile(join(temp.dir, "checkpoints", `${name.slice(0, 12)}.${ext}`));
-    checkpoints.set(Number(name.slice(0, 12)), { bytes: await file("json"), signature: await file("p7s") });
+    stored.set(Number(name.slice(0, 12)), { bytes: await file("json"), signature: await file("p7s") });
   }
   await writer.close();
+  return { bytes, checkpoints: stored };
+}
+
+/** The log the next checks use. */
+function use(which: keyof typeof logs): void {
+  ({ bytes: log, checkpoints } = logs[which]);
+}
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  logs.unicode = await writeLog((i) => sampleEvent(i));
+  logs.ascii = await writeLog(asciiEvent);
+  expect(isAscii(logs.ascii.bytes)).toBe(true);
+  expect(isAscii(logs.unicode.bytes)).toBe(false);
+  use("unicode");
 });
-afterAll(() => remove());
+afterAll(async () => {
+  for (const remove of removals) await remove();
+});
 
 function memorySource(bytes: Buffer, stored: Checkpoints, step: number): AuditSource {
   return {
@@ -73,6 +109,12 @@ function rehash(records: AuditRecord[]): string[] {
   });
 }
 
+/** One record's line with its hash made to match its (edited) content, unsealed. */
+function rehashOne(record: AuditRecord): string {
+  const { hash: _old, seal: _seal, ...rest } = record;
+  return canonicalJson({ ...rest, hash: createHash("sha256").update(canonicalJson(rest)).digest("hex") });
+}
+
 const index = fc.integer({ min: 0, max: RECORDS - 1 });
 const mutation = fc.oneof(
   fc.constant({ kind: "none" as const }),
@@ -82,6 +124,9 @@ const mutation = fc.oneof(
   fc.record({ kind: fc.constant("duplicate" as const), i: index, to: index }),
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
   fc.record({ kind: fc.constant("rehashed-edit" as const), i: index }),
+  // One record re-hashed on its own with another seq (its prev still right), or another prev (its seq right).
+  fc.record({ kind: fc.constant("reseq" as const), i: index, seq: fc.integer({ min: 0, max: RECORDS + 2 }) }),
+  fc.record({ kind: fc.constant("relink" as const), i: index, j: index }),
   fc.record({ kind: fc.constant("unseal" as const), i: index }),
   fc.record({ kind: fc.constant("drop-checkpoint" as const), size: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ kind: fc.constant("blank-line" as const), i: index }),
@@ -116,6 +161,12 @@ function apply(m: Mutation): { bytes: Buffer; stored: Checkpoints } {
     case "rehashed-edit":
       (records[m.i] as AuditRecord).reason = "edited";
       return { bytes: joined(rehash(records)), stored };
+    case "reseq":
+      list[m.i] = rehashOne({ ...(records[m.i] as AuditRecord), seq: m.seq });
+      return { bytes: joined(list), stored };
+    case "relink":
+      list[m.i] = rehashOne({ ...(records[m.i] as AuditRecord), prev: (records[m.j] as AuditRecord).hash });
+      return { bytes: joined(list), stored };
     case "unseal":
       list[m.i] = (list[m.i] as string).replace(/,"seal":"[0-9a-f]{64}"/, "");
       return { bytes: joined(list), stored };
@@ -154,36 +205,50 @@ async function both(bytes: Buffer, stored: Checkpoints, chunkBytes: number, thre
   return sequential;
 }
 
-describe("parallel audit verification", () => {
-  it("reports what the sequential verifier reports, for any damage and any chunking (in this thread)", async () => {
-    const kinds = new Set<string>();
-    await fc.assert(
-      fc.asyncProperty(
-        mutation,
-        fc.integer({ min: 1, max: 4000 }),
-        fc.integer({ min: 1, max: 3000 }),
-        async (m, chunkBytes, step) => {
-          const { bytes, stored } = apply(m);
-          const report = await both(bytes, stored, chunkBytes, 0, step);
-          kinds.add(report.problem?.kind ?? "ok");
-        },
-      ),
-      { numRuns: 400 },
-    );
-    for (const kind of ["ok", "malformed", "modified", "missing", "out-of-order", "rewritten", "torn"]) {
-      expect(kinds, kind).toContain(kind);
-    }
-  });
-
-  it("does the same with worker threads", async () => {
-    await fc.assert(
-      fc.asyncProperty(mutation, fc.integer({ min: 200, max: 3000 }), async (m, chunkBytes) => {
+async function sameAsSequential(which: keyof typeof logs): Promise<void> {
+  use(which);
+  const kinds = new Set<string>();
+  await fc.assert(
+    fc.asyncProperty(
+      mutation,
+      fc.integer({ min: 1, max: 4000 }),
+      fc.integer({ min: 1, max: 3000 }),
+      async (m, chunkBytes, step) => {
         const { bytes, stored } = apply(m);
-        await both(bytes, stored, chunkBytes, 2, 1024);
-      }),
-      { numRuns: 12 },
-    );
-  });
+        const report = await both(bytes, stored, chunkBytes, 0, step);
+        kinds.add(report.problem?.kind ?? "ok");
+      },
+    ),
+    { numRuns: 400 },
+  );
+  for (const kind of ["ok", "malformed", "modified", "missing", "out-of-order", "rewritten", "torn"]) {
+    expect(kinds, kind).toContain(kind);
+  }
+  use("unicode");
+}
+
+async function sameWithWorkers(which: keyof typeof logs): Promise<void> {
+  use(which);
+  await fc.assert(
+    fc.asyncProperty(mutation, fc.integer({ min: 200, max: 3000 }), async (m, chunkBytes) => {
+      const { bytes, stored } = apply(m);
+      await both(bytes, stored, chunkBytes, 2, 1024);
+    }),
+    { numRuns: 12 },
+  );
+  use("unicode");
+}
+
+describe("parallel audit verification", () => {
+  it("reports what the sequential verifier reports, for any damage and any chunking (in this thread)", () =>
+    sameAsSequential("unicode"));
+
+  it("reports what the sequential verifier reports for a plain ASCII log, whose lines are checked on their bytes", () =>
+    sameAsSequential("ascii"));
+
+  it("does the same with worker threads", () => sameWithWorkers("unicode"));
+
+  it("does the same with worker threads for a plain ASCII log", () => sameWithWorkers("ascii"));
 
   it("reads a log directory straight into its chunks, with the same result", async () => {
     const temp = await tempDir("parallel-dir");
