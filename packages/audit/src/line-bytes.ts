@@ -46,6 +46,17 @@ const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i += 1) HEX[i < 10 ? 0x30 + i : 0x57 + i] = i;
 
 let scratch = Buffer.alloc(4096);
+/** Views of the scratch buffer's first n bytes, made once per length: no object per line hashed. */
+let views: Buffer[] = [];
+
+function view(length: number): Buffer {
+  let found = views[length];
+  if (found === undefined) {
+    found = scratch.subarray(0, length);
+    views[length] = found;
+  }
+  return found;
+}
 
 /**
  * Whether bytes [start, end) are a record `parseRecordLine` accepts, checked on the bytes: its fields
@@ -94,7 +105,10 @@ function hashMatches(
   end: number,
   out: ByteRecord,
 ): boolean {
-  if (scratch.length < end - start) scratch = Buffer.alloc(2 * (end - start));
+  if (scratch.length < end - start) {
+    scratch = Buffer.alloc(2 * (end - start));
+    views = [];
+  }
   let length = bytes.copy(scratch, 0, start, hashField);
   if (out.sealAt < 0) {
     length += bytes.copy(scratch, length, hashField + FIELD, end);
@@ -103,7 +117,7 @@ function hashMatches(
     length += bytes.copy(scratch, length, hashField + FIELD, sealField + 1);
     length += bytes.copy(scratch, length, sealField + 1 + FIELD, end);
   }
-  const actual = hash("sha256", scratch.subarray(0, length), "binary");
+  const actual = hash("sha256", view(length), "binary");
   for (let i = 0; i < 32; i += 1) if (actual.charCodeAt(i) !== out.digest[i + 1]) return false;
   return true;
 }
@@ -240,13 +254,21 @@ function isTime(bytes: Buffer, at: number): boolean {
     const ok = TIME_FORM[i] === 0x64 ? byte >= 0x30 && byte <= 0x39 : byte === TIME_FORM[i];
     if (!ok) return false;
   }
-  const n = (offset: number, count: number): number => {
-    let value = 0;
-    for (let i = at + offset; i < at + offset + count; i += 1)
-      value = value * 10 + (bytes[i] as number) - 0x30;
-    return value;
-  };
-  return validDateTime(n(0, 4), n(5, 2), n(8, 2), n(11, 2), n(14, 2), n(17, 2));
+  return validDateTime(
+    number(bytes, at, 4),
+    number(bytes, at + 5, 2),
+    number(bytes, at + 8, 2),
+    number(bytes, at + 11, 2),
+    number(bytes, at + 14, 2),
+    number(bytes, at + 17, 2),
+  );
+}
+
+/** The number written by `count` ASCII digits at `at` (checked to be digits). */
+function number(bytes: Buffer, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i += 1) value = value * 10 + ((bytes[i] as number) - 0x30);
+  return value;
 }
 
 /** The time's form, `d` for a digit. */
