@@ -1,4 +1,4 @@
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { CustodyError, throwIfAborted, toCustodyError } from "@custody/core";
@@ -68,7 +68,10 @@ export async function verifyAuditLog(
   const join = new Join(state, sizes, sealed, options);
   const threads = Math.max(0, Math.floor(options.threads ?? Math.min(availableParallelism(), 8)));
   const inlineBytes = tuning.inlineBytes ?? INLINE_BYTES;
-  let pool: ChunkPool | undefined;
+  // A log known to be larger than what this thread checks alone starts its workers before the first
+  // read: they load their code while it is read, and no chunk waits for a cold start.
+  let pool =
+    threads > 0 && (await fileBytes(source)) > inlineBytes ? new ChunkPool(threads, settings) : undefined;
   const slots = new Slots();
   const inFlight: InFlight[] = [];
   let problem: AuditProblem | undefined;
@@ -101,6 +104,18 @@ export async function verifyAuditLog(
   }
   const final = state.resolve(problem) ?? state.finish(join.count, join.checkpointsLeft());
   return state.report(join, final, sealed);
+}
+
+/** The size of a log file, when the source is one (0 when unknown: the first chunks then decide). */
+async function fileBytes(source: AuditSource): Promise<number> {
+  const file = source instanceof FileAuditSource ? source.readRange() : undefined;
+  if (file === undefined) return 0;
+  if (file.end !== undefined) return file.end;
+  // A log that cannot be stat'ed is reported by the read that follows, with its own error.
+  return stat(file.path).then(
+    (info) => info.size,
+    () => 0,
+  );
 }
 
 interface InFlight {
