@@ -1,0 +1,151 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { SafeDir } from "../safe-dir.js";
+import type { FromWorker, ShareMessage, ToWorker, TreeMessage } from "./temp-worker.js";
+
+// Sub-folders a folder needs before its sub-trees are shared with the worker thread.
+const SHARE_FROM = 8;
+// Rows the worker may hold for one folder (they wait until the main thread reaches them, in order).
+const CAP_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A second thread for the temp-folder listings: started on the first folder worth sharing, stopped by
+ * `close`. The main thread lists a folder's sub-trees from the front, the worker from the back; each
+ * sub-tree is claimed once through shared flags, and the worker's listings are taken in order at the
+ * end, so the output is byte for byte the one-thread listing. A worker that fails leaves its
+ * sub-trees to the main thread.
+ */
+export class WalkPool {
+  readonly #owners: [number, string][];
+  readonly #shares = new Map<number, Share>();
+  #worker: Worker | undefined;
+  #failed = false;
+  #nextId = 0;
+  /** Sub-trees the worker has listed so far (for tests and benchmarks). */
+  treesFromWorker = 0;
+
+  /** `owners`: uid and user name, as `Accounts.userName` looks them up (the last of a uid wins). */
+  constructor(owners: [number, string][]) {
+    this.#owners = owners;
+  }
+
+  /** A pool where a second core is there to use; undefined on one core. */
+  static forThisMachine(owners: [number, string][]): WalkPool | undefined {
+    return availableParallelism() > 1 ? new WalkPool(owners) : undefined;
+  }
+
+  /** Offers `names` (sorted sub-folders of `top`, listed under `prefix`) to the worker. */
+  share(top: SafeDir, prefix: string, names: string[]): Share | undefined {
+    const fd = top.descriptor;
+    if (this.#failed || fd === undefined || names.length < SHARE_FROM) return undefined;
+    this.#start();
+    const id = this.#nextId++;
+    const share = new Share(names.length, () => this.#post({ kind: "stop", id }));
+    this.#shares.set(id, share);
+    const { path, dev, ino } = top;
+    const claims = share.claims.buffer as SharedArrayBuffer;
+    this.#post({ kind: "share", id, fd, path, prefix, dev, ino, names, claims, capBytes: CAP_BYTES });
+    return share;
+  }
+
+  /** Starts the worker now and settles once it takes work (a share made before waits for it anyway). */
+  async ready(): Promise<void> {
+    const worker = this.#start();
+    await new Promise<void>((resolve, reject) => {
+      worker.once("message", () => resolve());
+      worker.once("error", reject);
+      worker.postMessage({ kind: "stop", id: -1 } satisfies ToWorker);
+    });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    await worker?.terminate();
+  }
+
+  #post(message: ToWorker | ShareMessage): void {
+    this.#worker?.postMessage(message);
+  }
+
+  #start(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const worker = new Worker(workerSource(), { eval: true, workerData: { owners: this.#owners } });
+    worker.on("message", (message: FromWorker) => {
+      if (message.kind === "stopped") return;
+      const share = this.#shares.get(message.id);
+      if (share === undefined) return;
+      if (message.kind === "tree") {
+        share.results.set(message.index, message);
+        this.treesFromWorker++;
+        return;
+      }
+      this.#shares.delete(message.id);
+      share.finish();
+    });
+    const fail = (): void => {
+      this.#failed = true;
+      for (const share of this.#shares.values()) share.finish();
+      this.#shares.clear();
+    };
+    worker.on("error", fail);
+    worker.on("exit", fail);
+    this.#worker = worker;
+    return worker;
+  }
+}
+
+/** One folder's sub-trees, shared: who has which, and the worker's listings as they come. */
+export class Share {
+  readonly claims: Int32Array;
+  readonly results = new Map<number, TreeMessage>();
+  /** Settles once the worker has stopped working on this folder (it then holds no descriptor of it). */
+  readonly done: Promise<void>;
+  readonly #stop: () => void;
+  #finish: () => void = () => undefined;
+
+  constructor(count: number, stop: () => void) {
+    this.claims = new Int32Array(new SharedArrayBuffer(4 * count));
+    this.#stop = stop;
+    this.done = new Promise((resolve) => {
+      this.#finish = resolve;
+    });
+  }
+
+  /** Claims sub-tree `index` for the main thread; false when the worker has it. */
+  claim(index: number): boolean {
+    return Atomics.compareExchange(this.claims, index, 0, 1) === 0;
+  }
+
+  /** Asks the worker to stop (it finishes the entry it is on); await `done` after. */
+  stop(): void {
+    this.#stop();
+  }
+
+  finish(): void {
+    this.#finish();
+  }
+}
+
+/**
+ * The worker's source: it imports ./temp-worker.js from beside this file, or ./temp-worker.ts when the
+ * package runs from source, e.g. under the tests (Node strips its types, and a resolve hook maps the
+ * sources' `./x.js` imports to `./x.ts`).
+ */
+function workerSource(): string {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const url = new URL(fromSource ? "./temp-worker.ts" : "./temp-worker.js", import.meta.url).href;
+  const hooks = fromSource
+    ? `require("node:module").registerHooks({ resolve(specifier, context, next) {
+        try { return next(specifier, context); } catch (error) {
+          if (specifier.startsWith(".") && specifier.endsWith(".js")) return next(specifier.slice(0, -3) + ".ts", context);
+          throw error;
+        } } });`
+    : "";
+  return `"use strict";
+const { parentPort, workerData } = require("node:worker_threads");
+${hooks}
+import(${JSON.stringify(url)}).then(({ serveListings }) => {
+  parentPort.on("message", serveListings(workerData.owners, (message, transfer) => parentPort.postMessage(message, transfer)));
+}, (error) => { throw error; });`;
+}

@@ -1,0 +1,194 @@
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { RowFormat } from "../src/linux/row-format.js";
+import { walk } from "../src/linux/temp.js";
+import { WalkPool } from "../src/linux/temp-pool.js";
+import type { WalkContext } from "../src/linux/temp-walk.js";
+import { type FromWorker, serveListings } from "../src/linux/temp-worker.js";
+import { SafeDir } from "../src/safe-fs.js";
+
+const linux = process.platform === "linux";
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+const OWNERS: [number, string][] = [[process.getuid?.() ?? 0, "me, myself"]];
+const owner = (uid: number) => new Map(OWNERS).get(uid) ?? String(uid);
+
+// Names that take every path of the row writer: quotes, commas, CR/LF, tabs, formula-like, backslashes,
+// non-ASCII, bytes that are not UTF-8 (Buffer paths), and a long one.
+const ODD = [
+  'q"uote',
+  "com,ma",
+  "new\nline",
+  "cr\rlf",
+  "\ttab",
+  "=formula",
+  "back\\slash",
+  "ünï-日本",
+  "x".repeat(200),
+];
+
+/** Twelve top-level folders (so the worker gets some), nested, odd names in each; the root path. */
+async function oddTree(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), "collect-parallel-"));
+  dirs.push(root);
+  for (let d = 0; d < 12; d++) {
+    const top = join(root, d % 3 === 0 ? `${ODD[d % ODD.length]}-${d}` : `dir-${d}`);
+    const inner = join(top, `inner ${d}`, "deeper");
+    mkdirSync(inner, { recursive: true });
+    for (const [i, name] of ODD.entries())
+      writeFileSync(join(d % 2 ? inner : top, `${name}-${i}`), "x".repeat(i));
+    for (let f = 0; f < 40 * d; f++) writeFileSync(join(top, `file-${f}`), "");
+    writeFileSync(Buffer.from(`${top}/not-utf8-\xff\xfe`, "latin1"), "x");
+    symlinkSync("/etc/shadow", join(top, "link"));
+  }
+  return root;
+}
+
+function context(maxListEntries = Number.MAX_SAFE_INTEGER) {
+  const problems: string[] = [];
+  const ctx: WalkContext = {
+    abortSignal: new AbortController().signal,
+    limits: { maxListEntries },
+    problem: (source, code, reason) => problems.push(`${source} ${code} ${reason}`),
+  };
+  return { ctx, problems };
+}
+
+/**
+ * The listing of `root` as walk() writes it, with or without a second thread. (Listing a folder may set
+ * its access time once, relatime: compare listings after a first one.)
+ */
+async function listed(root: string, pool?: WalkPool, maxListEntries?: number) {
+  const top = await SafeDir.openTrusted(root);
+  if (!(top instanceof SafeDir)) throw new Error("no folder");
+  const { ctx, problems } = context(maxListEntries);
+  const budget = { left: ctx.limits.maxListEntries };
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of walk(ctx, top, "/tmp", new RowFormat(owner), budget, pool)) chunks.push(chunk);
+  } finally {
+    await top.close();
+  }
+  return { bytes: Buffer.concat(chunks), problems, left: budget.left };
+}
+
+describe.runIf(linux)("TempDirectories listing on two threads", () => {
+  test("the listing shared with a worker thread is byte for byte the one-thread listing, odd names included", async () => {
+    const root = await oddTree();
+    const pool = new WalkPool(OWNERS);
+    try {
+      await pool.ready();
+      await listed(root);
+      const alone = await listed(root);
+      const shared = await listed(root, pool);
+      expect(pool.treesFromWorker).toBeGreaterThan(0);
+      expect(shared.bytes.equals(alone.bytes)).toBe(true);
+      expect(shared.problems).toEqual(alone.problems);
+      expect(shared.left).toBe(alone.left);
+      expect(alone.bytes.toString()).toContain('"/tmp/dir-1/inner 1/deeper/new\nline-2"');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("an entry budget that ends in the worker's part cuts the listing where one thread would", async () => {
+    const root = await oddTree();
+    const pool = new WalkPool(OWNERS);
+    try {
+      await pool.ready();
+      const all = await listed(root);
+      // The last entries are the worker's (it takes sub-trees from the end).
+      const entries = all.bytes.toString().split("\r\n").length - 2;
+      for (const max of [300, entries - 5]) {
+        const alone = await listed(root, undefined, max);
+        const shared = await listed(root, pool, max);
+        expect(shared.bytes.equals(alone.bytes)).toBe(true);
+        expect(shared.problems).toEqual(alone.problems);
+        expect(shared.problems.filter((p) => p.includes("ERR_SIZE_LIMIT"))).toHaveLength(1);
+      }
+      expect(pool.treesFromWorker).toBeGreaterThan(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("a sub-folder that vanishes before the worker opens it is left out, like find does", async () => {
+    const root = await oddTree();
+    const top = await SafeDir.openTrusted(root);
+    if (!(top instanceof SafeDir) || top.descriptor === undefined) throw new Error("no folder");
+    const names = ["dir-1", "dir-2", "gone", "dir-4"];
+    const posted: FromWorker[] = [];
+    const finished = new Promise<void>((resolve) => {
+      const serve = serveListings(OWNERS, (message) => {
+        posted.push(message);
+        if (message.kind === "done") resolve();
+      });
+      const claims = new SharedArrayBuffer(4 * names.length);
+      new Int32Array(claims)[0] = 1; // the main thread's
+      const { dev, ino } = top;
+      serve({
+        kind: "share",
+        id: 7,
+        fd: top.descriptor ?? -1,
+        path: "/tmp",
+        prefix: "/tmp/",
+        dev,
+        ino,
+        names,
+        claims,
+        capBytes: 1 << 30,
+      });
+    });
+    await finished;
+    await top.close();
+    const trees = posted.flatMap((m) => (m.kind === "tree" ? [m] : []));
+    expect(trees.map((t) => t.index)).toEqual([3, 2, 1]);
+    expect(trees.find((t) => t.index === 2)).toMatchObject({ entries: 0, chunks: [], problems: [] });
+    const text = Buffer.concat(trees.find((t) => t.index === 1)?.chunks ?? []).toString();
+    expect(trees.map((t) => t.problems)).toEqual([[], [], []]);
+    expect(text.startsWith("/tmp/dir-2/")).toBe(true);
+    expect(posted.at(-1)).toEqual({ kind: "done", id: 7 });
+  });
+
+  test("a folder removed while the listing runs is left out, the rest listed", async () => {
+    const root = await oddTree();
+    const top = await SafeDir.openTrusted(root);
+    if (!(top instanceof SafeDir)) throw new Error("no folder");
+    const { ctx, problems } = context();
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of walk(ctx, top, "/tmp", new RowFormat(owner), { left: 1e9 })) {
+        // After the first chunk (the top folder and the first sub-trees), a later sub-tree goes.
+        if (chunks.length === 0) rmSync(join(root, "dir-8"), { recursive: true });
+        chunks.push(chunk);
+      }
+    } finally {
+      await top.close();
+    }
+    const text = Buffer.concat(chunks).toString();
+    expect(text).toContain("/tmp/dir-8,dir,");
+    expect(text).not.toContain("/tmp/dir-8/");
+    expect(text).toContain("/tmp/dir-11/file-439,");
+    expect(problems).toEqual([]);
+  });
+
+  test("a descriptor that no longer holds the folder is refused, never listed", async () => {
+    const root = await oddTree();
+    const top = await SafeDir.openTrusted(root);
+    const other = await SafeDir.openTrusted(join(root, "dir-1"));
+    if (!(top instanceof SafeDir) || !(other instanceof SafeDir)) throw new Error("no folder");
+    try {
+      const reopened = SafeDir.openDescriptorNow(other.descriptor ?? -1, "/tmp", top.dev, top.ino);
+      expect(reopened).toMatchObject({ kind: "refused", code: "ERR_CONFLICT" });
+    } finally {
+      await top.close();
+      await other.close();
+    }
+  });
+});
