@@ -97,22 +97,22 @@ describe.runIf(linux)("TempDirectories listing on two threads", () => {
     }
   });
 
-  test("an entry budget that ends in the worker's part cuts the listing where one thread would", async () => {
+  test("an entry budget cuts the shared listing where one thread would, in the worker's sub-trees too", async () => {
     const root = await oddTree();
     const pool = new WalkPool(OWNERS);
     try {
       await pool.ready();
       const all = await listed(root);
-      // The last entries are the worker's (it takes sub-trees from the end).
       const entries = all.bytes.toString().split("\r\n").length - 2;
-      for (const max of [300, entries - 5]) {
+      const before = pool.treesFromWorker;
+      for (let max = 150; max < entries; max += 350) {
         const alone = await listed(root, undefined, max);
         const shared = await listed(root, pool, max);
         expect(shared.bytes.equals(alone.bytes)).toBe(true);
         expect(shared.problems).toEqual(alone.problems);
         expect(shared.problems.filter((p) => p.includes("ERR_SIZE_LIMIT"))).toHaveLength(1);
       }
-      expect(pool.treesFromWorker).toBeGreaterThan(0);
+      expect(pool.treesFromWorker).toBeGreaterThan(before);
     } finally {
       await pool.close();
     }
@@ -129,26 +129,27 @@ describe.runIf(linux)("TempDirectories listing on two threads", () => {
         posted.push(message);
         if (message.kind === "done") resolve();
       });
-      const claims = new SharedArrayBuffer(4 * names.length);
-      new Int32Array(claims)[0] = 1; // the main thread's
+      const counters = new SharedArrayBuffer(8);
+      new Int32Array(counters)[0] = 1; // the first is the main thread's
       const { dev, ino } = top;
+      const fd = top.descriptor ?? -1;
       serve({
         kind: "share",
         id: 7,
-        fd: top.descriptor ?? -1,
+        fd,
         path: "/tmp",
         prefix: "/tmp/",
         dev,
         ino,
         names,
-        claims,
+        counters,
         capBytes: 1 << 30,
       });
     });
     await finished;
     await top.close();
     const trees = posted.flatMap((m) => (m.kind === "tree" ? [m] : []));
-    expect(trees.map((t) => t.index)).toEqual([3, 2, 1]);
+    expect(trees.map((t) => t.index)).toEqual([1, 2, 3]);
     expect(trees.find((t) => t.index === 2)).toMatchObject({ entries: 0, chunks: [], problems: [] });
     const text = Buffer.concat(trees.find((t) => t.index === 1)?.chunks ?? []).toString();
     expect(trees.map((t) => t.problems)).toEqual([[], [], []]);

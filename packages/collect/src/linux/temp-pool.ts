@@ -1,18 +1,25 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { SafeDir } from "../safe-dir.js";
-import type { FromWorker, ShareMessage, ToWorker, TreeMessage } from "./temp-worker.js";
+import {
+  type FromWorker,
+  NEXT,
+  type ShareMessage,
+  TAKEN,
+  type ToWorker,
+  type TreeMessage,
+} from "./temp-worker.js";
 
 // Sub-folders a folder needs before its sub-trees are shared with the worker thread.
 const SHARE_FROM = 8;
-// Rows the worker may hold for one folder (they wait until the main thread reaches them, in order).
-const CAP_BYTES = 32 * 1024 * 1024;
+// Rows of the worker's that may wait for the main thread to take them in (in order).
+const CAP_BYTES = 8 * 1024 * 1024;
 
 /**
  * A second thread for the temp-folder listings: started on the first folder worth sharing, stopped by
- * `close`. The main thread lists a folder's sub-trees from the front, the worker from the back; each
- * sub-tree is claimed once through shared flags, and the worker's listings are taken in order at the
- * end, so the output is byte for byte the one-thread listing. A worker that fails leaves its
+ * `close`. Both threads claim a folder's next sub-tree through a shared counter; the main thread lists
+ * its own into the output and takes the worker's in where they fall, so the output is byte for byte
+ * the one-thread listing. The worker runs at most CAP_BYTES ahead; a worker that fails leaves its
  * sub-trees to the main thread.
  */
 export class WalkPool {
@@ -40,11 +47,11 @@ export class WalkPool {
     if (this.#failed || fd === undefined || names.length < SHARE_FROM) return undefined;
     this.#start();
     const id = this.#nextId++;
-    const share = new Share(names.length, () => this.#post({ kind: "stop", id }));
+    const share = new Share(() => this.#post({ kind: "stop", id }));
     this.#shares.set(id, share);
     const { path, dev, ino } = top;
-    const claims = share.claims.buffer as SharedArrayBuffer;
-    this.#post({ kind: "share", id, fd, path, prefix, dev, ino, names, claims, capBytes: CAP_BYTES });
+    const counters = share.counters.buffer as SharedArrayBuffer;
+    this.#post({ kind: "share", id, fd, path, prefix, dev, ino, names, counters, capBytes: CAP_BYTES });
     return share;
   }
 
@@ -76,7 +83,7 @@ export class WalkPool {
       const share = this.#shares.get(message.id);
       if (share === undefined) return;
       if (message.kind === "tree") {
-        share.results.set(message.index, message);
+        share.arrived(message);
         this.treesFromWorker++;
         return;
       }
@@ -95,26 +102,48 @@ export class WalkPool {
   }
 }
 
-/** One folder's sub-trees, shared: who has which, and the worker's listings as they come. */
+/** One folder's sub-trees, shared: who lists which, and the worker's listings as they come. */
 export class Share {
-  readonly claims: Int32Array;
-  readonly results = new Map<number, TreeMessage>();
+  readonly counters = new Int32Array(new SharedArrayBuffer(8));
   /** Settles once the worker has stopped working on this folder (it then holds no descriptor of it). */
   readonly done: Promise<void>;
+  readonly #results = new Map<number, TreeMessage>();
+  readonly #waiting = new Map<number, (tree: TreeMessage | undefined) => void>();
   readonly #stop: () => void;
+  #finished = false;
   #finish: () => void = () => undefined;
 
-  constructor(count: number, stop: () => void) {
-    this.claims = new Int32Array(new SharedArrayBuffer(4 * count));
+  constructor(stop: () => void) {
     this.#stop = stop;
     this.done = new Promise((resolve) => {
       this.#finish = resolve;
     });
   }
 
-  /** Claims sub-tree `index` for the main thread; false when the worker has it. */
+  /** Claims sub-tree `index` (the next in order) for the main thread; false when the worker has it. */
   claim(index: number): boolean {
-    return Atomics.compareExchange(this.claims, index, 0, 1) === 0;
+    return Atomics.compareExchange(this.counters, NEXT, index, index + 1) === index;
+  }
+
+  /** The worker's listing of sub-tree `index`; undefined when the worker stopped without it. */
+  async result(index: number): Promise<TreeMessage | undefined> {
+    const tree = this.#results.get(index);
+    if (tree !== undefined || this.#finished) return tree;
+    return new Promise((resolve) => this.#waiting.set(index, resolve));
+  }
+
+  /** Sub-tree `index` is in the output: the worker may run further ahead. */
+  taken(index: number): void {
+    this.#results.delete(index);
+    Atomics.store(this.counters, TAKEN, index + 1);
+    Atomics.notify(this.counters, TAKEN);
+  }
+
+  arrived(tree: TreeMessage): void {
+    const waiting = this.#waiting.get(tree.index);
+    this.#waiting.delete(tree.index);
+    if (waiting === undefined) this.#results.set(tree.index, tree);
+    else waiting(tree);
   }
 
   /** Asks the worker to stop (it finishes the entry it is on); await `done` after. */
@@ -123,6 +152,9 @@ export class Share {
   }
 
   finish(): void {
+    this.#finished = true;
+    for (const waiting of this.#waiting.values()) waiting(undefined);
+    this.#waiting.clear();
     this.#finish();
   }
 }

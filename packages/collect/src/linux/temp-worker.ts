@@ -3,8 +3,13 @@ import { Chunks } from "./csv-chunks.js";
 import { RowFormat } from "./row-format.js";
 import { type Child, type WalkContext, walkTrees } from "./temp-walk.js";
 
-// The listing's second thread: it lists sub-trees of a folder the main thread has open, taking them
-// from the end of the list while the main thread takes them from the front (./temp-pool.ts).
+// The listing's second thread: it lists sub-trees of a folder the main thread has open, claiming each
+// next one as the main thread does (./temp-pool.ts).
+
+/** The next sub-tree to claim (Atomics.add by the worker, compareExchange by the main thread). */
+export const NEXT = 0;
+/** Sub-trees whose rows the main thread has taken in, in order. */
+export const TAKEN = 1;
 
 /** A folder's sub-trees offered to the worker: claim flags shared with the main thread. */
 export interface ShareMessage {
@@ -16,9 +21,9 @@ export interface ShareMessage {
   dev: number;
   ino: number;
   names: string[];
-  /** One Int32 per sub-tree: 0 free, 1 claimed (by either thread). */
-  claims: SharedArrayBuffer;
-  /** The worker stops taking sub-trees once it holds this many bytes of rows. */
+  /** Int32 counters shared with the main thread: NEXT and TAKEN. */
+  counters: SharedArrayBuffer;
+  /** The worker takes no new sub-tree while the main thread has this many bytes of its rows to take in. */
   capBytes: number;
 }
 
@@ -87,13 +92,14 @@ async function listShare(
   const top = SafeDir.openDescriptorNow(share.fd, share.path, share.dev, share.ino);
   if (!(top instanceof SafeDir)) return;
   try {
-    const claims = new Int32Array(share.claims);
-    let held = 0;
-    for (let index = share.names.length - 1; index >= 0 && held < share.capBytes; index--) {
-      if (abortSignal.aborted || Atomics.compareExchange(claims, index, 0, 1) !== 0) return;
+    const counters = new Int32Array(share.counters);
+    const held = new Held(counters, share.capBytes);
+    while (await held.room(abortSignal)) {
+      const index = Atomics.add(counters, NEXT, 1);
+      if (index >= share.names.length) return;
       const tree = await listTree(top, share, index, format, abortSignal);
       if (tree === undefined) return;
-      held += tree.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      held.add(index, tree.chunks);
       post(
         tree,
         tree.chunks.map((chunk) => chunk.buffer as ArrayBuffer),
@@ -101,6 +107,37 @@ async function listShare(
     }
   } finally {
     top.closeNow();
+  }
+}
+
+/** The rows this worker has posted that the main thread has not taken in yet. */
+class Held {
+  readonly #counters: Int32Array;
+  readonly #capBytes: number;
+  readonly #trees: { index: number; bytes: number }[] = [];
+  #bytes = 0;
+
+  constructor(counters: Int32Array, capBytes: number) {
+    this.#counters = counters;
+    this.#capBytes = capBytes;
+  }
+
+  add(index: number, chunks: Uint8Array[]): void {
+    const bytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    this.#trees.push({ index, bytes });
+    this.#bytes += bytes;
+  }
+
+  /** Waits until less than the cap is held; false once stopped. */
+  async room(abortSignal: AbortSignal): Promise<boolean> {
+    for (;;) {
+      const taken = Atomics.load(this.#counters, TAKEN);
+      while ((this.#trees[0]?.index ?? taken) < taken) this.#bytes -= this.#trees.shift()?.bytes ?? 0;
+      if (abortSignal.aborted) return false;
+      if (this.#bytes < this.#capBytes) return true;
+      Atomics.wait(this.#counters, TAKEN, taken, 20);
+      await new Promise(setImmediate); // a stop message comes in here
+    }
   }
 }
 

@@ -134,27 +134,24 @@ export async function* walk(
     last: false,
   }));
   const share = pool?.share(top, folder.prefix, folder.subdirs);
-  let next = 0;
   try {
-    // The front, until the worker's first sub-tree (all of them without a worker).
-    for (; next < trees.length && !state.stopped && (share?.claim(next) ?? true); next++)
-      yield* walkTrees(ctx, top, trees.slice(next, next + 1), format, chunks, state);
+    for (let next = 0; next < trees.length && !state.stopped; next++) {
+      const tree = share === undefined || share.claim(next) ? undefined : await share.result(next);
+      if (tree === undefined || tree.entries > budget.left || ctx.abortSignal.aborted) {
+        // Ours, or not listed by the worker, or past the budget (listed here, which stops where it ends).
+        yield* walkTrees(ctx, top, trees.slice(next, next + 1), format, chunks, state);
+      } else {
+        yield* flush(chunks);
+        for (const problem of tree.problems) ctx.problem(problem.source, problem.code, problem.reason);
+        budget.left -= tree.entries;
+        for (const chunk of tree.chunks) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      }
+      share?.taken(next);
+    }
   } finally {
     // The worker holds a descriptor of `top` (the caller closes it) until `done`.
-    if (state.stopped || next < trees.length) share?.stop();
+    share?.stop();
     await share?.done;
-  }
-  for (; next < trees.length && !state.stopped; next++) {
-    const tree = share?.results.get(next);
-    if (tree === undefined || tree.entries > budget.left || ctx.abortSignal.aborted) {
-      // Not listed by the worker, or past the budget: listed here, which stops where the budget ends.
-      yield* walkTrees(ctx, top, trees.slice(next), format, chunks, state);
-      break;
-    }
-    yield* flush(chunks);
-    for (const problem of tree.problems) ctx.problem(problem.source, problem.code, problem.reason);
-    budget.left -= tree.entries;
-    for (const chunk of tree.chunks) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
   }
   yield* flush(chunks);
 }
