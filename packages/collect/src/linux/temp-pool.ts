@@ -1,4 +1,4 @@
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { SafeDir } from "../safe-dir.js";
 import {
@@ -36,9 +36,14 @@ export class WalkPool {
     this.#owners = owners;
   }
 
-  /** A pool where a second core is there to use; undefined on one core. */
+  /**
+   * A pool where a core is idle (the last minute's load average at least one below the cores); else
+   * undefined. Two threads cost 5-20% more CPU than one, and on a machine whose cores are all busy they
+   * did not shorten the listing (measured on 2 cores at load 10-14, docs/benchmarks.md).
+   */
   static forThisMachine(owners: [number, string][]): WalkPool | undefined {
-    return availableParallelism() > 1 ? new WalkPool(owners) : undefined;
+    const cores = availableParallelism();
+    return cores > 1 && (loadavg()[0] ?? cores) + 1 <= cores ? new WalkPool(owners) : undefined;
   }
 
   /** Offers `names` (sorted sub-folders of `top`, listed under `prefix`) to the worker. */
