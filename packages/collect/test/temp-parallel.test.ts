@@ -11,6 +11,7 @@ import { type FromWorker, serveListings } from "../src/linux/temp-worker.js";
 import { SafeDir } from "../src/safe-fs.js";
 
 const linux = process.platform === "linux";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const dirs: string[] = [];
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
@@ -155,6 +156,47 @@ describe.runIf(linux)("TempDirectories listing on two threads", () => {
     expect(trees.map((t) => t.problems)).toEqual([[], [], []]);
     expect(text.startsWith("/tmp/dir-2/")).toBe(true);
     expect(posted.at(-1)).toEqual({ kind: "done", id: 7 });
+  });
+
+  test("the worker takes no new sub-tree while the main thread has its cap of rows still to take in", async () => {
+    const root = await oddTree();
+    const top = await SafeDir.openTrusted(root);
+    if (!(top instanceof SafeDir)) throw new Error("no folder");
+    const names = ["dir-1", "dir-2", "dir-4", "dir-5"];
+    const counters = new Int32Array(new SharedArrayBuffer(8));
+    const trees: number[] = [];
+    let finished = false;
+    const serve = serveListings(OWNERS, (message) => {
+      if (message.kind === "tree") trees.push(message.index);
+      if (message.kind === "done") finished = true;
+    });
+    const { dev, ino } = top;
+    const fd = top.descriptor ?? -1;
+    const share = { kind: "share", id: 1, fd, path: "/tmp", prefix: "/tmp/", dev, ino, names } as const;
+    serve({ ...share, counters: counters.buffer as SharedArrayBuffer, capBytes: 1 });
+    // Until `count` sub-trees have come (or 10 s), then a while longer: no more may come meanwhile.
+    const settle = async (count: number) => {
+      for (let waited = 0; trees.length < count && waited < 10_000; waited += 20) await sleep(20);
+      await sleep(150);
+    };
+    try {
+      await settle(1);
+      expect(trees).toEqual([0]);
+      // The main thread took sub-trees 0 and 1 in (1 being its own): the worker goes on, one at a time.
+      Atomics.store(counters, 0, 2);
+      Atomics.store(counters, 1, 2);
+      await settle(2);
+      expect(trees).toEqual([0, 2]);
+      Atomics.store(counters, 1, 3);
+      await settle(3);
+      expect(trees).toEqual([0, 2, 3]);
+      Atomics.store(counters, 1, 4);
+      for (let waited = 0; !finished && waited < 10_000; waited += 20) await sleep(20);
+      expect(finished).toBe(true);
+    } finally {
+      serve({ kind: "stop", id: 1 });
+      await top.close();
+    }
   });
 
   test("a folder removed while the listing runs is left out, the rest listed", async () => {
