@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { RowFormat } from "../src/linux/row-format.js";
 import { walk } from "../src/linux/temp.js";
-import { WalkPool } from "../src/linux/temp-pool.js";
+import { Share, WalkPool } from "../src/linux/temp-pool.js";
 import type { WalkContext } from "../src/linux/temp-walk.js";
 import { type FromWorker, serveListings } from "../src/linux/temp-worker.js";
 import { SafeDir } from "../src/safe-fs.js";
@@ -197,6 +197,15 @@ describe.runIf(linux)("TempDirectories listing on two threads", () => {
       serve({ kind: "stop", id: 1 });
       await top.close();
     }
+  });
+
+  test("an abort does not wait for the worker's sub-tree to end", async () => {
+    const share = new Share(() => undefined);
+    const abort = new AbortController();
+    const waiting = share.result(0, abort.signal);
+    setTimeout(() => abort.abort(), 10);
+    await expect(waiting).resolves.toBeUndefined();
+    await expect(share.result(1, abort.signal)).resolves.toBeUndefined();
   });
 
   test("a folder removed while the listing runs is left out, the rest listed", async () => {

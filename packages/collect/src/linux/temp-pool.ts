@@ -130,11 +130,21 @@ export class Share {
     return Atomics.compareExchange(this.counters, NEXT, index, index + 1) === index;
   }
 
-  /** The worker's listing of sub-tree `index`; undefined when the worker stopped without it. */
-  async result(index: number): Promise<TreeMessage | undefined> {
+  /**
+   * The worker's listing of sub-tree `index`; undefined when the worker stopped without it, or at once
+   * when `abortSignal` fires (a large sub-tree must not hold up a timeout).
+   */
+  async result(index: number, abortSignal: AbortSignal): Promise<TreeMessage | undefined> {
     const tree = this.#results.get(index);
-    if (tree !== undefined || this.#finished) return tree;
-    return new Promise((resolve) => this.#waiting.set(index, resolve));
+    if (tree !== undefined || this.#finished || abortSignal.aborted) return tree;
+    const aborted = () => this.#waiting.get(index)?.(undefined);
+    abortSignal.addEventListener("abort", aborted, { once: true });
+    try {
+      return await new Promise((resolve) => this.#waiting.set(index, resolve));
+    } finally {
+      this.#waiting.delete(index);
+      abortSignal.removeEventListener("abort", aborted);
+    }
   }
 
   /** Sub-tree `index` is in the output: the worker may run further ahead. */

@@ -136,7 +136,8 @@ export async function* walk(
   const share = pool?.share(top, folder.prefix, folder.subdirs);
   try {
     for (let next = 0; next < trees.length && !state.stopped; next++) {
-      const tree = share === undefined || share.claim(next) ? undefined : await share.result(next);
+      const tree =
+        share === undefined || share.claim(next) ? undefined : await share.result(next, ctx.abortSignal);
       if (tree === undefined || tree.entries > budget.left || ctx.abortSignal.aborted) {
         // Ours, or not listed by the worker, or past the budget (listed here, which stops where it ends).
         yield* walkTrees(ctx, top, trees.slice(next, next + 1), format, chunks, state);
