@@ -38,7 +38,7 @@ export class WalkPool {
 
   /**
    * A pool where a core is idle (the last minute's load average at least one below the cores); else
-   * undefined. Two threads cost 5-20% more CPU than one, and on a machine whose cores are all busy they
+   * undefined. Two threads cost 5-30% more CPU than one, and on a machine whose cores are all busy they
    * did not shorten the listing (measured on 2 cores at load 10-14, docs/benchmarks.md).
    */
   static forThisMachine(owners: [number, string][]): WalkPool | undefined {
