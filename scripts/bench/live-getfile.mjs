@@ -12,7 +12,8 @@
 // A third row, the floor (lib/getfile-floor.mjs), moves the file with the issue's properties and nothing
 // else, between two bare Node processes: hashed on the device while read, PUT over mutual TLS, hashed
 // while written, fdatasynced. What getfile costs over it is custody's; what it costs over curl is Node's.
-//   node scripts/bench/live-getfile.mjs [--size-mib 1024] [--runs 3] [--prof DIR]
+//   node scripts/bench/live-getfile.mjs [--size-mib 1024] [--runs 3] [--prof DIR] [--floor-parts]
+//   (--floor-parts: the floor also without its hashes and its sync, to see what each costs)
 //   (--prof: `node --cpu-prof` profiles of the server and the agent into DIR)
 import { execSync, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     "size-mib": { type: "string", default: "1024" },
     runs: { type: "string", default: "3" },
     prof: { type: "string" },
+    "floor-parts": { type: "boolean", default: false },
   },
 });
 const sizeMiB = Number(values["size-mib"]);
@@ -83,20 +85,28 @@ try {
   children.push(peer);
   const floorDir = join(base, "floor");
   await mkdir(floorDir);
-  const floor = await startFloor(floorDir, {
+  const floorTls = {
     serverKey: join(base, "vault", "server", "tls.key"),
     serverCert: join(base, "vault", "server", "tls.pem"),
     ca: tls.ca,
     cert: tls.cert,
     key: tls.key,
-  });
+  };
+  const floor = await startFloor(floorDir, floorTls);
   children.push(...floor.children);
-  const floorOnce = async () => {
-    const cpu = await Promise.all(floor.pids.map((pid) => cpuSeconds(pid)));
+  const partial = {};
+  for (const parts of values["floor-parts"] ? ["", "sync", "hash"] : []) {
+    partial[parts] = await startFloor(floorDir, floorTls, parts);
+    children.push(...partial[parts].children);
+  }
+  const floorOnce = async (through = floor) => {
+    const cpu = await Promise.all(through.pids.map((pid) => cpuSeconds(pid)));
     const start = performance.now();
-    await floor.fetch(file);
+    await through.fetch(file);
     const ms = performance.now() - start;
-    const each = await Promise.all(floor.pids.map(async (pid, i) => (await cpuSeconds(pid)) - (cpu[i] ?? 0)));
+    const each = await Promise.all(
+      through.pids.map(async (pid, i) => (await cpuSeconds(pid)) - (cpu[i] ?? 0)),
+    );
     await rm(floorDir, { recursive: true, force: true });
     await mkdir(floorDir);
     return { ms, cpu: each[0] + each[1] };
@@ -139,6 +149,8 @@ try {
     const fileinfo = await run(live, session.id, `fileinfo ${file}`, [agent.pid]);
     const getfile = await run(live, session.id, `getfile ${file}`, [server.pid, agent.pid]);
     const bare = await floorOnce();
+    const parts = {};
+    for (const [name, through] of Object.entries(partial)) parts[name] = await floorOnce(through);
     await live.closeSession(session.id);
     await rm(join(base, "peer.bin"), { force: true });
     rows.push({
@@ -153,6 +165,7 @@ try {
       itemId: getfile.done.itemId,
       floorMs: bare.ms,
       floorCpu: bare.cpu,
+      parts,
     });
   }
   loads.push(execSync("uptime").toString().trim());
@@ -190,6 +203,13 @@ try {
   console.log(
     `floor / curl: per run min ${Math.min(...floors).toFixed(2)}×, median ${median(floors).toFixed(2)}×; getfile / floor median ${median(rows.map((r) => r.getfileMs / r.floorMs)).toFixed(2)}×`,
   );
+  for (const name of Object.keys(partial)) {
+    const ms = median(rows.map((r) => r.parts[name].ms));
+    const cpu = median(rows.map((r) => r.parts[name].cpu));
+    console.log(
+      `floor with ${name === "" ? "neither hash nor sync" : `${name} only`}: median ${s(ms)} s, ${median(rows.map((r) => r.parts[name].ms / r.curlMs)).toFixed(2)}× curl, CPU ${cpu.toFixed(2)} s`,
+    );
+  }
   console.log(
     `CPU s, median: floor ${cpus("floorCpu")}, peer ${cpus("curlCpu")}, getfile ${cpus("getfileCpu")} (server ${cpus("serverCpu")}, agent ${cpus("agentCpu")}), fileinfo (agent) ${cpus("fileinfoCpu")}`,
   );

@@ -12,7 +12,9 @@ import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { createServer } from "node:https";
 import { readFileSync } from "node:fs";
-const [dir, key, cert, ca] = process.argv.slice(1);
+const [dir, key, cert, ca, parts] = process.argv.slice(1);
+const hashing = parts.includes("hash");
+const syncing = parts.includes("sync");
 let n = 0;
 const server = createServer({ key: readFileSync(key), cert: readFileSync(cert), ca: readFileSync(ca), requestCert: true,
   rejectUnauthorized: true, minVersion: "TLSv1.3" }, async (req, res) => {
@@ -20,12 +22,12 @@ const server = createServer({ key: readFileSync(key), cert: readFileSync(cert), 
   const hash = createHash("sha256");
   let writing = Promise.resolve();
   for await (const chunk of req) {
-    hash.update(chunk);
+    if (hashing) hash.update(chunk);
     await writing;
     writing = file.write(chunk).then(() => undefined);
   }
   await writing;
-  await file.datasync();
+  if (syncing) await file.datasync();
   await file.close();
   res.end(hash.digest("hex"));
 });
@@ -37,7 +39,8 @@ import { createHash } from "node:crypto";
 import { createReadStream, readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { createInterface } from "node:readline";
-const [port, key, cert, ca] = process.argv.slice(1);
+const [port, key, cert, ca, parts] = process.argv.slice(1);
+const hashing = parts.includes("hash");
 const agent = new Agent({ keepAlive: true, key: readFileSync(key), cert: readFileSync(cert), ca: readFileSync(ca), minVersion: "TLSv1.3" });
 for await (const path of createInterface({ input: process.stdin })) {
   const hash = createHash("sha256");
@@ -47,10 +50,12 @@ for await (const path of createInterface({ input: process.stdin })) {
       res.setEncoding("utf8").on("data", (d) => { body += d; }).on("end", () => resolve(body));
     });
     req.on("error", reject);
-    createReadStream(path, { highWaterMark: 1024 * 1024 }).on("data", (chunk) => hash.update(chunk)).pipe(req);
+    const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    if (hashing) file.on("data", (chunk) => hash.update(chunk));
+    file.pipe(req);
   });
   const digest = hash.digest("hex");
-  if (answer !== digest) throw new Error("the floor server's digest differs: " + answer);
+  if (hashing && answer !== digest) throw new Error("the floor server's digest differs: " + answer);
   process.stdout.write(digest + "\\n");
 }
 `;
@@ -58,12 +63,19 @@ for await (const path of createInterface({ input: process.stdin })) {
 /**
  * Starts the floor's server (writing into `dir`) and client; `fetch(path)` moves one file through them and
  * resolves with its sha256. `tls`: the server's key and certificate, the client's, and the CA of both.
+ * `parts` (default all): "hash" (both ends) and "sync", to see what each property costs.
  */
-export async function startFloor(dir, tls) {
-  const { child: server, port } = await startPeer(SERVER, [dir, tls.serverKey, tls.serverCert, tls.ca]);
+export async function startFloor(dir, tls, parts = "hash,sync") {
+  const { child: server, port } = await startPeer(SERVER, [
+    dir,
+    tls.serverKey,
+    tls.serverCert,
+    tls.ca,
+    parts,
+  ]);
   const client = spawn(
     process.execPath,
-    ["--input-type=module", "-e", CLIENT, String(port), tls.key, tls.cert, tls.ca],
+    ["--input-type=module", "-e", CLIENT, String(port), tls.key, tls.cert, tls.ca, parts],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const lines = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
