@@ -129,6 +129,33 @@ function start(command: string, args: string[]) {
   return { child, lines, exit, line };
 }
 
+/** Runs a flooding audit writer until `acks` appends were acknowledged, cuts the power, checks the log. */
+async function auditSurvivesPowerCut(acks: number, mode: "flood" | "flood-blocking"): Promise<void> {
+  const keyFile = join(work, `signer-${mode}-${acks}.key`);
+  const certFile = join(work, `signer-${mode}-${acks}.pem`);
+  await writeFile(keyFile, pki.leaf.keyPem, { mode: 0o600 });
+  await writeFile(certFile, pki.leaf.certificatePem);
+  const child = join(packages, "audit/test/child");
+  const cut = await runUntilPowerCut(
+    `audit-${mode}-${acks}`,
+    acks,
+    async () => {},
+    (dir) => [
+      ...["--experimental-transform-types", "--no-warnings", "--import", join(child, "register.mjs")],
+      ...[join(child, "appender.ts"), dir, keyFile, certFile, mode, "5"],
+    ],
+  );
+  const acked = cut.acks.map((line) => line.split(" ")).filter(([seq, hash]) => seq && hash);
+  expect(acked.length).toBeGreaterThanOrEqual(acks);
+  const log = await openFileAuditLog({ dir: cut.after, signer: pki.signer });
+  const hashes = new Map<number, string>();
+  for await (const record of log.read()) hashes.set(record.seq, record.hash);
+  await log.close();
+  for (const [seq, hash] of acked) expect(hashes.get(Number(seq)), `record ${seq}`).toBe(hash);
+  const report = await verifyAuditLog({ dir: cut.after }, { trust: pki.trust });
+  expect(report.problem).toBeUndefined();
+}
+
 describe.skipIf(!fuseReady)("power cuts (needs root, /dev/fuse and Debian's python3-fusepy)", () => {
   it.each([2, 9, 23])(
     "the evidence store keeps every acknowledged object whole (cut after %i)",
@@ -156,31 +183,12 @@ describe.skipIf(!fuseReady)("power cuts (needs root, /dev/fuse and Debian's pyth
 
   it.each([3, 17])(
     "the audit log keeps every acknowledged record and verifies (cut after %i)",
-    async (acks) => {
-      const keyFile = join(work, `signer-${acks}.key`);
-      const certFile = join(work, `signer-${acks}.pem`);
-      await writeFile(keyFile, pki.leaf.keyPem, { mode: 0o600 });
-      await writeFile(certFile, pki.leaf.certificatePem);
-      const child = join(packages, "audit/test/child");
-      const cut = await runUntilPowerCut(
-        `audit-${acks}`,
-        acks,
-        async () => {},
-        (dir) => [
-          ...["--experimental-transform-types", "--no-warnings", "--import", join(child, "register.mjs")],
-          ...[join(child, "appender.ts"), dir, keyFile, certFile, "flood", "5"],
-        ],
-      );
-      const acked = cut.acks.map((line) => line.split(" ")).filter(([seq, hash]) => seq && hash);
-      expect(acked.length).toBeGreaterThanOrEqual(acks);
-      const log = await openFileAuditLog({ dir: cut.after, signer: pki.signer });
-      const hashes = new Map<number, string>();
-      for await (const record of log.read()) hashes.set(record.seq, record.hash);
-      await log.close();
-      for (const [seq, hash] of acked) expect(hashes.get(Number(seq)), `record ${seq}`).toBe(hash);
-      const report = await verifyAuditLog({ dir: cut.after }, { trust: pki.trust });
-      expect(report.problem).toBeUndefined();
-    },
+    async (acks) => auditSurvivesPowerCut(acks, "flood"),
+  );
+
+  it.each([9])(
+    "with blockingWrites, the audit log keeps every acknowledged record and verifies (cut after %i)",
+    async (acks) => auditSurvivesPowerCut(acks, "flood-blocking"),
   );
 
   it.each([2, 12])("the access policy keeps every acknowledged version (cut after %i)", async (acks) => {

@@ -1,21 +1,22 @@
 #!/usr/bin/env node
 // Audit log benchmark. Run after `pnpm exec tsc -b packages/audit` (it uses the built dist/):
-//   node --expose-gc scripts/bench/audit.mjs [--records 1000000] [--rounds 5] [--pair 10] [--seal] [--blocking]
+//   node --expose-gc scripts/bench/audit.mjs [--records 1000000] [--rounds 5] [--pair 10] [--seal]
 //     [--against OTHER/packages/audit/dist]
-// --blocking writes with a synchronous write in the calling thread (openFileAuditLog's blockingWrites).
+// Sequential appends are measured twice: through libuv's thread pool (the default, what `custody serve`
+// uses) and with blockingWrites (a synchronous write in the calling thread, what CLI commands use).
 // --seal opens every log with a seal key (each line carries an HMAC of its hash), as the vault does.
 // --dist OTHER/packages/audit/dist measures another build (e.g. main's), for A/B runs alternated by hand;
 // --against OTHER/packages/audit/dist appends through that build too, in the same pairs as ours.
 // The peer is the machine's raw write+fdatasync of one line: the physical limit of a durable append.
-// Sequential appends are measured in pairs of a few lines each (raw, ours, the thread-pool floor, and
-// --against's build, in a random order), so a swing of the disk's sync rate hits all of them
+// Sequential appends are measured in pairs of a few lines each (raw, ours both ways, the thread-pool
+// floor, and --against's build both ways, in a random order), so a swing of the disk's sync rate hits all of them
 // alike; the ratios are medians of the per-pair ratios. The thread-pool floor is one O_DSYNC write per
 // line through libuv's thread pool (fs.write with a callback): the least a durable append that does not
 // block the event loop can cost, with nothing of the log around it.
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fdatasyncSync, openSync, write, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -29,7 +30,6 @@ const { values } = parseArgs({
     sequential: { type: "string", default: "1000" },
     concurrent: { type: "string", default: "50000" },
     seal: { type: "boolean", default: false },
-    blocking: { type: "boolean", default: false },
     pair: { type: "string", default: "10" },
     against: { type: "string" },
     dist: { type: "string", default: fileURLToPath(new URL("../../packages/audit/dist", import.meta.url)) },
@@ -48,6 +48,7 @@ const SEQUENTIAL = Number(values.sequential);
 const PAIR = Math.max(1, Number(values.pair));
 const CONCURRENT = Number(values.concurrent);
 
+const loadAtStart = loadavg()[0];
 const base = await mkdtemp(join(tmpdir(), "custody-audit-bench-"));
 const { signer, trust } = await vaultSigner();
 
@@ -107,22 +108,30 @@ async function timed(slice, cpuUs) {
 // thread-pool floor (and --against's build) back to back on a few lines, in a random order: a fixed
 // order would give each one the same predecessor every time, and what the disk does right after a
 // step (a journal commit, write-back) shows up in the next one.
-const seq = { raw: [], ours: [], pool: [], against: [], cpu: [], againstCpu: [], rawCpu: [], poolCpu: [] };
+const seq = { raw: [], pool: [], rawCpu: [], poolCpu: [] };
+const logRows = ["ours", "oursBlocking", "against", "againstBlocking"];
+for (const row of logRows) Object.assign(seq, { [row]: [], [`${row}Cpu`]: [] });
 const rounds = { concurrent: [], concRatio: [] };
 for (let round = 0; round < ROUNDS; round += 1) {
-  const options = { signer, checkpointIntervalMs: 0, ...sealed, blockingWrites: values.blocking };
-  const log = await openFileAuditLog({ ...options, dir: join(base, `round-${round}`) });
-  const other = await againstLog?.({ ...options, dir: join(base, `against-${round}`) });
+  const options = { signer, checkpointIntervalMs: 0, ...sealed };
+  const open = (build, name, blockingWrites) =>
+    build({ ...options, blockingWrites, dir: join(base, `${name}-${round}`) });
+  const logs = { ours: await open(openFileAuditLog, "round", false) };
+  logs.oursBlocking = await open(openFileAuditLog, "blocking", true);
+  if (againstLog !== undefined) {
+    logs.against = await open(againstLog, "against", false);
+    logs.againstBlocking = await open(againstLog, "against-blocking", true);
+  }
+  const log = logs.ours;
   const rawFile = join(base, `raw-${round}.log`);
   const poolFile = join(base, `pool-${round}.log`);
   const steps = [
     () => timed(async () => seq.raw.push((PAIR / raw(PAIR, rawFile)) * 1000), seq.rawCpu),
-    () => timed(async () => seq.ours.push((PAIR / (await appenders(log, PAIR, 1))) * 1000), seq.cpu),
     () => timed(async () => seq.pool.push((PAIR / (await pool(PAIR, poolFile))) * 1000), seq.poolCpu),
   ];
-  if (other !== undefined) {
-    const step = async () => seq.against.push((PAIR / (await appenders(other, PAIR, 1))) * 1000);
-    steps.push(() => timed(step, seq.againstCpu));
+  for (const [row, each] of Object.entries(logs)) {
+    const step = async () => seq[row].push((PAIR / (await appenders(each, PAIR, 1))) * 1000);
+    steps.push(() => timed(step, seq[`${row}Cpu`]));
   }
   for (let pair = 0; pair < Math.max(1, Math.floor(SEQUENTIAL / PAIR)); pair += 1) {
     for (const step of shuffled(steps)) await step();
@@ -130,8 +139,7 @@ for (let round = 0; round < ROUNDS; round += 1) {
   const before = raw(PAIR * 10, rawFile);
   const concurrent = await appenders(log, CONCURRENT, 64);
   const after = raw(PAIR * 10, rawFile);
-  await log.close();
-  await other?.close();
+  for (const each of Object.values(logs)) await each.close();
   rounds.concurrent.push(concurrent);
   rounds.concRatio.push(concurrent / ((before + after) / 2));
 }
@@ -193,11 +201,17 @@ console.log(
   `| thread-pool floor: one O_DSYNC fs.write per line, nothing else (${cpu(seq.poolCpu)}) | ${fmt(rate(seq.pool))} | ${pairRatio(seq.pool).toFixed(2)}x | |`,
 );
 console.log(
-  `| sequential durable appends (${cpu(seq.cpu)}, all threads; ${overFloor(seq.ours)}) | ${fmt(rate(seq.ours))} | ${pairRatio(seq.ours).toFixed(2)}x | >= 0.9x (issue 16) |`,
+  `| sequential durable appends, thread pool (\`custody serve\`; ${cpu(seq.oursCpu)}, all threads; ${overFloor(seq.ours)}) | ${fmt(rate(seq.ours))} | ${pairRatio(seq.ours).toFixed(2)}x | >= 0.9x (issue 16) |`,
+);
+console.log(
+  `| sequential durable appends, blockingWrites (CLI commands; ${cpu(seq.oursBlockingCpu)}) | ${fmt(rate(seq.oursBlocking))} | ${pairRatio(seq.oursBlocking).toFixed(2)}x | >= 0.9x (issue 16) |`,
 );
 if (againstLog !== undefined) {
   console.log(
-    `| sequential durable appends, the build in ${values.against} (${cpu(seq.againstCpu)}; ${overFloor(seq.against)}) | ${fmt(rate(seq.against))} | ${pairRatio(seq.against).toFixed(2)}x | |`,
+    `| sequential durable appends, thread pool, the build in ${values.against} (${cpu(seq.againstCpu)}; ${overFloor(seq.against)}) | ${fmt(rate(seq.against))} | ${pairRatio(seq.against).toFixed(2)}x | |`,
+  );
+  console.log(
+    `| sequential durable appends, blockingWrites, the build in ${values.against} (${cpu(seq.againstBlockingCpu)}) | ${fmt(rate(seq.againstBlocking))} | ${pairRatio(seq.againstBlocking).toFixed(2)}x | |`,
   );
 }
 console.log(
@@ -208,3 +222,6 @@ for (const run of [small, large]) {
     `| verify ${fmt(run.count)} records (${run.checkpoints} checkpoints), heap peak +${mib(run.heapGrowth)}, ${fmt(run.cpuRate)} per CPU-second | ${fmt(run.rate)} | | >= 300,000/s, flat memory |`,
   );
 }
+console.log(
+  `\nload average (1 min): ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end`,
+);

@@ -9,13 +9,18 @@
 // limit), the server's and the agent's getfile limits are raised to the size for the run. CPU seconds
 // (user + system, from /proc and /usr/bin/time) are printed beside the wall clock: the peer's are its Node
 // server's and curl's, ours the server's and the agent's; load on a shared machine moves them far less.
-//   node scripts/bench/live-getfile.mjs [--size-mib 1024] [--runs 3] [--prof DIR]
+// A third row, the floor (lib/getfile-floor.mjs), moves the file with the issue's properties and nothing
+// else, between two bare Node processes: hashed on the device while read, PUT over mutual TLS, hashed
+// while written, fdatasynced. What getfile costs over it is custody's; what it costs over curl is Node's.
+//   node scripts/bench/live-getfile.mjs [--size-mib 1024] [--runs 3] [--prof DIR] [--floor-parts]
+//   (--floor-parts: the floor also without its hashes and its sync, to see what each costs)
 //   (--prof: `node --cpu-prof` profiles of the server and the agent into DIR)
 import { execSync, spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startFloor } from "./lib/getfile-floor.mjs";
 import { connectedAgent, result } from "./lib/live.mjs";
 import { cpuSeconds, startPeer, startServerChild, writeRandom } from "./lib/server.mjs";
 
@@ -24,6 +29,7 @@ const { values } = parseArgs({
     "size-mib": { type: "string", default: "1024" },
     runs: { type: "string", default: "3" },
     prof: { type: "string" },
+    "floor-parts": { type: "boolean", default: false },
   },
 });
 const sizeMiB = Number(values["size-mib"]);
@@ -77,6 +83,34 @@ try {
     tls.ca,
   ]);
   children.push(peer);
+  const floorDir = join(base, "floor");
+  await mkdir(floorDir);
+  const floorTls = {
+    serverKey: join(base, "vault", "server", "tls.key"),
+    serverCert: join(base, "vault", "server", "tls.pem"),
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+  };
+  const floor = await startFloor(floorDir, floorTls);
+  children.push(...floor.children);
+  const partial = {};
+  for (const parts of values["floor-parts"] ? ["", "sync", "hash"] : []) {
+    partial[parts] = await startFloor(floorDir, floorTls, parts);
+    children.push(...partial[parts].children);
+  }
+  const floorOnce = async (through = floor) => {
+    const cpu = await Promise.all(through.pids.map((pid) => cpuSeconds(pid)));
+    const start = performance.now();
+    await through.fetch(file);
+    const ms = performance.now() - start;
+    const each = await Promise.all(
+      through.pids.map(async (pid, i) => (await cpuSeconds(pid)) - (cpu[i] ?? 0)),
+    );
+    await rm(floorDir, { recursive: true, force: true });
+    await mkdir(floorDir);
+    return { ms, cpu: each[0] + each[1] };
+  };
   const curlOnce = async () => {
     const times = join(base, "curl-times.txt");
     const peerCpu = await cpuSeconds(peer.pid);
@@ -114,6 +148,9 @@ try {
     const session = await live.openSession(deviceId, `BENCH-${i}`);
     const fileinfo = await run(live, session.id, `fileinfo ${file}`, [agent.pid]);
     const getfile = await run(live, session.id, `getfile ${file}`, [server.pid, agent.pid]);
+    const bare = await floorOnce();
+    const parts = {};
+    for (const [name, through] of Object.entries(partial)) parts[name] = await floorOnce(through);
     await live.closeSession(session.id);
     await rm(join(base, "peer.bin"), { force: true });
     rows.push({
@@ -126,6 +163,9 @@ try {
       fileinfoMs: fileinfo.ms,
       fileinfoCpu: fileinfo.cpu,
       itemId: getfile.done.itemId,
+      floorMs: bare.ms,
+      floorCpu: bare.cpu,
+      parts,
     });
   }
   loads.push(execSync("uptime").toString().trim());
@@ -135,12 +175,12 @@ try {
   console.log(`${sizeMiB} MiB of random bytes on loopback, ${runs} runs`);
   console.log(`load before: ${loads[0]}\nload after:  ${loads[1]}\n`);
   console.log(
-    "| run | curl s (MiB/s) | getfile s (MiB/s) | getfile / curl | CPU s: peer / ours (server + agent) | fileinfo before it: s, agent CPU s |",
+    "| run | curl s (MiB/s) | getfile s (MiB/s) | getfile / curl | CPU s: peer / ours (server + agent) | fileinfo before it: s, agent CPU s | floor s, / curl, CPU s |",
   );
-  console.log("| ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   rows.forEach((r, i) => {
     console.log(
-      `| ${i + 1} | ${s(r.curlMs)} (${mibs(r.curlMs)}) | ${s(r.getfileMs)} (${mibs(r.getfileMs)}) | ${(r.getfileMs / r.curlMs).toFixed(2)}× | ${r.curlCpu.toFixed(2)} / ${r.getfileCpu.toFixed(2)} (${r.serverCpu.toFixed(2)} + ${r.agentCpu.toFixed(2)}) | ${s(r.fileinfoMs)}, ${r.fileinfoCpu.toFixed(2)} |`,
+      `| ${i + 1} | ${s(r.curlMs)} (${mibs(r.curlMs)}) | ${s(r.getfileMs)} (${mibs(r.getfileMs)}) | ${(r.getfileMs / r.curlMs).toFixed(2)}× | ${r.curlCpu.toFixed(2)} / ${r.getfileCpu.toFixed(2)} (${r.serverCpu.toFixed(2)} + ${r.agentCpu.toFixed(2)}) | ${s(r.fileinfoMs)}, ${r.fileinfoCpu.toFixed(2)} | ${s(r.floorMs)}, ${(r.floorMs / r.curlMs).toFixed(2)}×, ${r.floorCpu.toFixed(2)} |`,
     );
   });
   const median = (xs) => {
@@ -159,8 +199,19 @@ try {
     `getfile / curl: per run min ${Math.min(...ratios).toFixed(2)}×, median ${median(ratios).toFixed(2)}×; ` +
       `min / min ${(Math.min(...getfiles) / Math.min(...curls)).toFixed(2)}× (items ${[...new Set(rows.map((r) => r.itemId))].join(", ")})`,
   );
+  const floors = rows.map((r) => r.floorMs / r.curlMs);
   console.log(
-    `CPU s, median: peer ${cpus("curlCpu")}, getfile ${cpus("getfileCpu")} (server ${cpus("serverCpu")}, agent ${cpus("agentCpu")}), fileinfo (agent) ${cpus("fileinfoCpu")}`,
+    `floor / curl: per run min ${Math.min(...floors).toFixed(2)}×, median ${median(floors).toFixed(2)}×; getfile / floor median ${median(rows.map((r) => r.getfileMs / r.floorMs)).toFixed(2)}×`,
+  );
+  for (const name of Object.keys(partial)) {
+    const ms = median(rows.map((r) => r.parts[name].ms));
+    const cpu = median(rows.map((r) => r.parts[name].cpu));
+    console.log(
+      `floor with ${name === "" ? "neither hash nor sync" : `${name} only`}: median ${s(ms)} s, ${median(rows.map((r) => r.parts[name].ms / r.curlMs)).toFixed(2)}× curl, CPU ${cpu.toFixed(2)} s`,
+    );
+  }
+  console.log(
+    `CPU s, median: floor ${cpus("floorCpu")}, peer ${cpus("curlCpu")}, getfile ${cpus("getfileCpu")} (server ${cpus("serverCpu")}, agent ${cpus("agentCpu")}), fileinfo (agent) ${cpus("fileinfoCpu")}`,
   );
   vault.close();
   live.close();

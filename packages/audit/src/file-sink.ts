@@ -30,14 +30,19 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   #size = 0;
   #failure: CustodyError | undefined;
   #closed = false;
-  #blocking = false;
+  readonly #blocking: boolean;
+  /** Present when opened with `blockingWrites`: the log then writes without a promise per write. */
+  readonly appendSync: ((lines: Buffer) => void) | undefined;
 
   private constructor(
     dir: string,
     private readonly handle: FileHandle,
     private readonly lock: DirLock,
+    blocking: boolean,
   ) {
     super(dir);
+    this.#blocking = blocking;
+    this.appendSync = blocking ? (lines) => this.writeNow(lines) : undefined;
   }
 
   /** Creates the directory if needed, takes the lock (ERR_AUDIT_LOCKED), repairs what a crash left. */
@@ -50,8 +55,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     try {
       handle = await open(join(dir, LOG_FILE), LOG_FLAGS, 0o600);
       await syncDirectory(dir);
-      const sink = new FileAuditSink(dir, handle, lock);
-      sink.#blocking = options.blockingWrites === true;
+      const sink = new FileAuditSink(dir, handle, lock, options.blockingWrites === true);
       await sink.recover();
       return sink;
     } catch (error) {
@@ -99,13 +103,23 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
 
   private appendBlocking(lines: Buffer): Promise<void> {
     try {
-      let written = 0;
-      while (written < lines.length) written += writeSync(this.handle.fd, lines, written);
-      this.#size += lines.length;
+      this.writeNow(lines);
       return Promise.resolve();
     } catch (error) {
-      return Promise.reject(this.failed(error));
+      return Promise.reject(error);
     }
+  }
+
+  /** Writes in the calling thread; O_DSYNC: durable when it returns. */
+  private writeNow(lines: Buffer): void {
+    this.assertUsable();
+    try {
+      let written = 0;
+      while (written < lines.length) written += writeSync(this.handle.fd, lines, written);
+    } catch (error) {
+      throw this.failed(error);
+    }
+    this.#size += lines.length;
   }
 
   private failed(error: unknown): CustodyError {

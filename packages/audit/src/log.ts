@@ -44,6 +44,13 @@ function recordTime(clock: Clock): string {
 }
 let lastValidTime = "";
 
+/** The batch's lines, each ending "\n", as one buffer: one write. */
+function batchBytes(batch: readonly Pending[]): Buffer {
+  let text = "";
+  for (const item of batch) text += `${item.line}\n`;
+  return Buffer.from(text, "utf8");
+}
+
 /** The Azure service's largest append block: a shared batch is one block, stored whole or not at all. */
 const SHARED_BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -135,12 +142,26 @@ export class LogImpl implements AuditLog {
     this.#checkpoints.startTimer();
   }
 
-  async append(event: AuditEvent): Promise<AuditRecord> {
+  // Not an async function: its promise would wrap the one below and add two microtask turns per append.
+  append(event: AuditEvent): Promise<AuditRecord> {
+    let made: { record: AuditRecord; line: string };
+    try {
+      made = this.sequence(event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#pending.push({ ...made, resolve, reject });
+      this.#flushing ??= this.flush();
+    });
+  }
+
+  /** Validates, then seals synchronously, so records take sequence numbers in call order. */
+  private sequence(event: AuditEvent): { record: AuditRecord; line: string } {
     this.assertWritable();
     const { event: valid, detailsText } = checkEvent(event);
     const time = recordTime(this.#clock);
-    // Sealed synchronously, so records take sequence numbers in call order.
-    const { record, line } = makeRecord(
+    const made = makeRecord(
       {
         seq: this.#nextSeq,
         time,
@@ -156,16 +177,19 @@ export class LogImpl implements AuditLog {
       detailsText,
     );
     this.#nextSeq += 1;
-    this.#lastHash = record.hash;
-    return new Promise<AuditRecord>((resolve, reject) => {
-      this.#pending.push({ record, line, resolve, reject });
-      this.#flushing ??= this.flush();
-    });
+    this.#lastHash = made.record.hash;
+    return made;
   }
 
   /** Group commit: whatever queued while the previous write was syncing goes out in one write. */
   private async flush(): Promise<void> {
     try {
+      if (this.sink.appendSync !== undefined && this.#shared === undefined) {
+        // One microtask turn, so appends made in the same turn still share a write.
+        await undefined;
+        while (this.#pending.length > 0) this.writeBatchNow(this.#pending.splice(0));
+        return;
+      }
       while (this.#pending.length > 0) {
         const batch = this.takeBatch();
         await this.inTurn(() => this.writeBatch(batch));
@@ -205,11 +229,9 @@ export class LogImpl implements AuditLog {
       this.rewindToDurable();
       return;
     }
-    let text = "";
-    for (const item of batch) text += `${item.line}\n`;
     let leaves: Buffer[] = [];
     try {
-      const stored = this.sink.append(Buffer.from(text, "utf8"));
+      const stored = this.sink.append(batchBytes(batch));
       // Hashed while the write is in flight: for a sequential caller this work is off its path.
       leaves = batch.map((item) => recordLeafHash(item.record.hash));
       await stored;
@@ -220,11 +242,34 @@ export class LogImpl implements AuditLog {
         this.rewindToDurable();
         return;
       }
-      // The stored tail is now unknown and the chain in memory is ahead of it: refuse everything until reopened.
-      this.#failure = toCustodyError(error, "ERR_IO", `audit append to ${this.sink.description} failed`);
-      for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(this.#failure);
+      this.writeFailed(error, batch);
       return;
     }
+    this.batchDurable(batch, leaves);
+  }
+
+  /** A batch through a sink that writes in the calling thread (`appendSync`): no promise per write. */
+  private writeBatchNow(batch: Pending[]): void {
+    try {
+      this.sink.appendSync?.(batchBytes(batch));
+    } catch (error) {
+      this.writeFailed(error, batch);
+      return;
+    }
+    this.batchDurable(
+      batch,
+      batch.map((item) => recordLeafHash(item.record.hash)),
+    );
+  }
+
+  /** The stored tail is now unknown and the chain in memory is ahead of it: refuse everything until reopened. */
+  private writeFailed(error: unknown, batch: Pending[]): void {
+    this.#failure = toCustodyError(error, "ERR_IO", `audit append to ${this.sink.description} failed`);
+    for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(this.#failure);
+  }
+
+  /** The batch is on stable storage: the tree, the observer and the mirror learn of it, then its callers. */
+  private batchDurable(batch: Pending[], leaves: Buffer[]): void {
     for (const leaf of leaves) this.scanner.accumulator.append(leaf);
     this.scanner.lastHash = batch.at(-1)?.record.hash ?? this.scanner.lastHash;
     for (let i = 0; i < batch.length; i += 1) {

@@ -61,6 +61,12 @@ export interface AuditSink extends AuditSource {
    * the sink unusable (the stored tail is unknown until it is reopened).
    */
   append(lines: Buffer): Promise<void>;
+  /**
+   * Offered by a sink that writes in the calling thread (the file sink opened with `blockingWrites`):
+   * `append`'s work, returning once the lines are durable and throwing what `append` would reject with.
+   * The log then writes without a promise per write.
+   */
+  appendSync?(lines: Buffer): void;
   /** Stores a checkpoint create-only (ERR_ALREADY_EXISTS when one of that size exists), durably. */
   writeCheckpoint(treeSize: number, bytes: Buffer, signature: Buffer): Promise<void>;
   /** Releases the writer's claim (lock, lease). */

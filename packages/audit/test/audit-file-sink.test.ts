@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { appendFile, cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -271,5 +272,29 @@ describe("file sink: blocking writes", () => {
     const lines = (await readFile(join(dir, "audit.log"), "utf8")).trim().split("\n");
     expect(lines).toHaveLength(70);
     expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 70 });
+  });
+
+  it("appends made in one turn share one write; sequential appends are written one by one", async () => {
+    const dir = await newDir();
+    const file = join(dir, "audit.log");
+    // What is on disk when the observer sees a record: the observer runs once the record's write returned.
+    const linesWhenSeen = new Map<number, number>();
+    const log = await openFileAuditLog({
+      dir,
+      signer: pki.signer,
+      blockingWrites: true,
+      checkpointIntervalMs: 0,
+      onRecord: (record) => {
+        linesWhenSeen.set(record.seq, readFileSync(file, "utf8").split("\n").length - 1);
+      },
+    });
+    for (let i = 0; i < 5; i += 1) await log.append(sampleEvent(i));
+    expect([0, 1, 2, 3, 4].map((seq) => linesWhenSeen.get(seq))).toEqual([1, 2, 3, 4, 5]);
+    const together = await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(sampleEvent(5 + i))));
+    expect(together.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 5 + i));
+    // all twenty were on disk before the observer saw the first of them: one write
+    expect(together.map((r) => linesWhenSeen.get(r.seq))).toEqual(Array(20).fill(25));
+    await log.close();
+    expect(await verifyAuditLog({ dir }, { trust: pki.trust })).toMatchObject({ ok: true, records: 25 });
   });
 });

@@ -37,7 +37,7 @@ interface Run {
   exit: Promise<number | null>;
 }
 
-function startAppender(dir: string, mode: "flood" | "rounds"): Run {
+function startAppender(dir: string, mode: "flood" | "flood-blocking" | "rounds"): Run {
   // Sources run as they are: Node transforms the types away, the hooks resolve the workspace packages.
   const flags = ["--experimental-transform-types", "--no-warnings", "--import", REGISTER];
   const child = spawn(process.execPath, [...flags, CHILD, dir, keyFile, certFile, mode, "5"], {
@@ -85,33 +85,40 @@ async function readLog(dir: string): Promise<Map<number, AuditRecord>> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Kills a flooding writer `kills` times; every record it acknowledged must be stored, the log must verify. */
+async function killRepeatedly(dir: string, mode: "flood" | "flood-blocking", kills: number): Promise<void> {
+  const acked = new Map<number, string>();
+  for (let round = 0; round < kills; round += 1) {
+    const run = startAppender(dir, mode);
+    // Most kills land mid-flood; every third lands at a random point of start-up or recovery.
+    if (round % 3 === 2) await sleep(Math.random() * 400);
+    else {
+      await run.firstAck;
+      await sleep(Math.random() * 150);
+    }
+    run.child.kill("SIGKILL");
+    expect(await run.exit).toBe(null);
+    for (const [seq, hash] of run.acked) {
+      // A record acknowledged once must never be acknowledged with other content.
+      if (acked.has(seq)) expect(acked.get(seq)).toBe(hash);
+      acked.set(seq, hash);
+    }
+  }
+  const records = await readLog(dir);
+  expect(acked.size).toBeGreaterThan(kills);
+  for (const [seq, hash] of acked) expect(records.get(seq)?.hash, `record ${seq}`).toBe(hash);
+  const report = await verifyAuditLog({ dir }, { trust: pki.trust });
+  expect(report.problem).toBeUndefined();
+  expect(report.records).toBe(records.size);
+}
+
 describe("audit log under real processes", () => {
   it("survives dozens of SIGKILLs mid-append: every acknowledged record is present and the log verifies", async () => {
-    const dir = join(base, "crash");
-    const acked = new Map<number, string>();
-    const KILLS = 24;
-    for (let round = 0; round < KILLS; round += 1) {
-      const run = startAppender(dir, "flood");
-      // Most kills land mid-flood; every third lands at a random point of start-up or recovery.
-      if (round % 3 === 2) await sleep(Math.random() * 400);
-      else {
-        await run.firstAck;
-        await sleep(Math.random() * 150);
-      }
-      run.child.kill("SIGKILL");
-      expect(await run.exit).toBe(null);
-      for (const [seq, hash] of run.acked) {
-        // A record acknowledged once must never be acknowledged with other content.
-        if (acked.has(seq)) expect(acked.get(seq)).toBe(hash);
-        acked.set(seq, hash);
-      }
-    }
-    const records = await readLog(dir);
-    expect(acked.size).toBeGreaterThan(KILLS);
-    for (const [seq, hash] of acked) expect(records.get(seq)?.hash, `record ${seq}`).toBe(hash);
-    const report = await verifyAuditLog({ dir }, { trust: pki.trust });
-    expect(report.problem).toBeUndefined();
-    expect(report.records).toBe(records.size);
+    await killRepeatedly(join(base, "crash"), "flood", 24);
+  }, 180_000);
+
+  it("with blockingWrites, survives SIGKILLs mid-append: every acknowledged record is present and the log verifies", async () => {
+    await killRepeatedly(join(base, "crash-blocking"), "flood-blocking", 12);
   }, 180_000);
 
   it("two processes sharing one log take turns: no fork, no lost record", async () => {

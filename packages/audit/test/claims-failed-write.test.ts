@@ -11,16 +11,18 @@ import { createTestPki, type TestPki, tempDir } from "./fixtures.js";
 // it is reopened (and repaired). Played on a real full disk: a small tmpfs.
 let pki: TestPki;
 let work: { dir: string; remove(): Promise<void> };
-let disk: string | undefined;
+const disks: string[] = [];
 
 beforeAll(async () => {
   pki = await createTestPki();
   work = await tempDir("failed-write");
 });
 afterAll(async () => {
-  try {
-    if (disk !== undefined) execFileSync("umount", ["-l", disk], { stdio: "ignore" });
-  } catch {}
+  for (const disk of disks) {
+    try {
+      execFileSync("umount", ["-l", disk], { stdio: "ignore" });
+    } catch {}
+  }
   await work.remove();
 });
 
@@ -29,6 +31,7 @@ function smallDisk(at: string): string | undefined {
   mkdirSync(at);
   try {
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=96k", "tmpfs", at], { stdio: "ignore" });
+    disks.push(at);
     return at;
   } catch {
     return undefined;
@@ -44,44 +47,55 @@ async function rejection(promise: Promise<unknown>): Promise<CustodyError> {
   throw new Error(`expected a CustodyError, got ${String(error)}`);
 }
 
+/** Fills a small disk until an append fails, then checks the log refuses until reopened and lost nothing. */
+async function fillThenReopen(disk: string, blockingWrites: boolean): Promise<void> {
+  const dir = join(disk, "log");
+  const log = await openFileAuditLog({
+    dir,
+    signer: pki.signer,
+    checkpointEvery: 1_000_000,
+    checkpointIntervalMs: 0,
+    blockingWrites,
+  });
+  const acknowledged: AuditRecord[] = [];
+  const bulky = { ...sampleEvent(), details: { padding: "x".repeat(8000) } };
+  let failure: CustodyError | undefined;
+  while (failure === undefined) {
+    await log.append(bulky).then(
+      (record) => acknowledged.push(record),
+      (error: unknown) => {
+        failure = error instanceof CustodyError ? error : new CustodyError("ERR_INTERNAL", String(error));
+      },
+    );
+  }
+  expect(failure.code).toBe("ERR_STORAGE_FULL");
+  expect(acknowledged.length).toBeGreaterThan(0);
+
+  // room again, yet the open log still refuses: it cannot know what the failed write left
+  execFileSync("mount", ["-o", "remount,size=4m", disk], { stdio: "ignore" });
+  for (let i = 0; i < 3; i += 1) expect((await rejection(log.append(sampleEvent()))).code).toBe(failure.code);
+  await log.close().catch(() => undefined);
+
+  const reopened = await openFileAuditLog({ dir, signer: pki.signer, checkpointIntervalMs: 0 });
+  const next = await reopened.append(sampleEvent());
+  expect(next.seq).toBeGreaterThan(acknowledged.at(-1)?.seq ?? -1);
+  await reopened.close();
+  const report = await verifyAuditLog({ dir }, { trust: pki.trust });
+  expect(report.ok, JSON.stringify(report.problem)).toBe(true);
+  const stored = report.records;
+  expect(stored).toBeGreaterThan(acknowledged.length);
+}
+
 describe("an audit log after a failed write", () => {
   it("refuses every append after a failed write until it is reopened, and loses nothing acknowledged", async (test) => {
-    disk = smallDisk(join(work.dir, "disk"));
+    const disk = smallDisk(join(work.dir, "disk"));
     if (disk === undefined) return test.skip("needs permission to mount a tmpfs");
-    const dir = join(disk, "log");
-    const log = await openFileAuditLog({
-      dir,
-      signer: pki.signer,
-      checkpointEvery: 1_000_000,
-      checkpointIntervalMs: 0,
-    });
-    const acknowledged: AuditRecord[] = [];
-    const bulky = { ...sampleEvent(), details: { padding: "x".repeat(8000) } };
-    let failure: CustodyError | undefined;
-    while (failure === undefined) {
-      await log.append(bulky).then(
-        (record) => acknowledged.push(record),
-        (error: unknown) => {
-          failure = error instanceof CustodyError ? error : new CustodyError("ERR_INTERNAL", String(error));
-        },
-      );
-    }
-    expect(failure.code).toBe("ERR_STORAGE_FULL");
-    expect(acknowledged.length).toBeGreaterThan(0);
+    await fillThenReopen(disk, false);
+  });
 
-    // room again, yet the open log still refuses: it cannot know what the failed write left
-    execFileSync("mount", ["-o", "remount,size=4m", disk], { stdio: "ignore" });
-    for (let i = 0; i < 3; i += 1)
-      expect((await rejection(log.append(sampleEvent()))).code).toBe(failure.code);
-    await log.close().catch(() => undefined);
-
-    const reopened = await openFileAuditLog({ dir, signer: pki.signer, checkpointIntervalMs: 0 });
-    const next = await reopened.append(sampleEvent());
-    expect(next.seq).toBeGreaterThan(acknowledged.at(-1)?.seq ?? -1);
-    await reopened.close();
-    const report = await verifyAuditLog({ dir }, { trust: pki.trust });
-    expect(report.ok, JSON.stringify(report.problem)).toBe(true);
-    const stored = report.records;
-    expect(stored).toBeGreaterThan(acknowledged.length);
+  it("with blockingWrites, refuses every append after a failed write until it is reopened, and loses nothing acknowledged", async (test) => {
+    const disk = smallDisk(join(work.dir, "disk-blocking"));
+    if (disk === undefined) return test.skip("needs permission to mount a tmpfs");
+    await fillThenReopen(disk, true);
   });
 });

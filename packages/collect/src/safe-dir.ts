@@ -20,6 +20,17 @@ export type ReadRefused = { kind: "refused"; code: string; reason: string };
 // has been renamed or swapped since: openat(2) for Node. Elsewhere each step is checked by lstat and the
 // opened inode compared with it.
 const FD_PATHS = process.platform === "linux" && existsSync("/proc/self/fd");
+// /proc/<pid> rather than /proc/self: each lookup then resolves one symlink fewer (5.0 against 5.3 µs
+// per lstat here). The pid is read from /proc itself, so a /proc of another pid namespace still works.
+const PROC = FD_PATHS ? procOfThisProcess() : "/proc/self";
+
+function procOfThisProcess(): string {
+  try {
+    const pid = readlinkSync("/proc/self");
+    if (/^\d+$/.test(pid) && existsSync(`/proc/${pid}/fd`)) return `/proc/${pid}`;
+  } catch {}
+  return "/proc/self";
+}
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const DIR_FLAGS = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | O_NOFOLLOW;
 // O_NONBLOCK: a FIFO planted where a file is expected must not hang the open.
@@ -52,14 +63,50 @@ function isPlainName(name: string): boolean {
 export class SafeDir {
   readonly kind = "dir";
 
-  private constructor(
-    /** The folder's path on this machine (for messages, and the lookup where /proc is missing). */
-    readonly path: string,
-    /** A FileHandle when opened asynchronously, a bare descriptor when opened by `openDirNow`. */
-    private readonly handle: FileHandle | number | undefined,
-    readonly dev: number,
-    readonly ino: number,
-  ) {}
+  /** The folder's path on this machine (for messages, and the lookup where /proc is missing). */
+  readonly path: string;
+  /** A FileHandle when opened asynchronously, a bare descriptor when opened by `openDirNow`. */
+  private readonly handle: FileHandle | number | undefined;
+  readonly dev: number;
+  readonly ino: number;
+  /** `/proc/<pid>/fd/<n>`, where the folder's entries are looked up; undefined without /proc. */
+  private readonly fdDir: string | undefined;
+
+  // Plain fields, no parameter properties: a listing's worker thread loads this file with Node's type
+  // stripping when the package runs from source (tests).
+  private constructor(path: string, handle: FileHandle | number | undefined, dev: number, ino: number) {
+    this.path = path;
+    this.handle = handle;
+    this.dev = dev;
+    this.ino = ino;
+    const fd = this.descriptor;
+    this.fdDir = fd === undefined ? undefined : `${PROC}/fd/${fd}`;
+  }
+
+  /** The open descriptor (shared by the process's threads); undefined without /proc. */
+  get descriptor(): number | undefined {
+    return typeof this.handle === "number" ? this.handle : this.handle?.fd;
+  }
+
+  /**
+   * The folder another thread of this process holds open as `fd`, opened again as its own (the /proc
+   * link leads to the opened folder whatever has been renamed since); refused unless it is still the
+   * folder `dev` and `ino` name, so a descriptor closed and reused meanwhile is never listed.
+   */
+  static openDescriptorNow(fd: number, path: string, dev: number, ino: number): SafeDir | ReadRefused {
+    if (!FD_PATHS) return unsafe(path, "no /proc to reopen a folder through");
+    let own: number | undefined;
+    try {
+      own = openSync(`${PROC}/fd/${fd}`, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
+      const info = fstatSync(own);
+      if (info.dev === dev && info.ino === ino) return new SafeDir(path, own, dev, ino);
+      closeSync(own);
+      return { kind: "refused", code: "ERR_CONFLICT", reason: `${path}: not the folder it was` };
+    } catch (error) {
+      if (own !== undefined) closeSync(own);
+      return refusedBy(errnoOf(error), path);
+    }
+  }
 
   /** Opens a folder the caller trusts as it is (its own symlinks are followed); see `openScope`. */
   static async openTrusted(path: string): Promise<SafeDir | ReadAbsent | ReadRefused> {
@@ -80,11 +127,7 @@ export class SafeDir {
   private at(name: string): string {
     if (!isPlainName(name))
       throw Object.assign(new Error(`not a plain name: ${name}`), { code: "ERR_UNSAFE_PATH" });
-    return this.handle === undefined ? join(this.path, name) : `${this.fdPath()}/${name}`;
-  }
-
-  private fdPath(): string {
-    return `/proc/self/fd/${typeof this.handle === "number" ? this.handle : this.handle?.fd}`;
+    return this.fdDir === undefined ? join(this.path, name) : `${this.fdDir}/${name}`;
   }
 
   child(name: string): string {
@@ -93,7 +136,7 @@ export class SafeDir {
 
   /** Entry names of the folder that was opened (unsorted). */
   list(): Promise<string[]> {
-    return readdir(this.handle === undefined ? this.path : this.fdPath());
+    return readdir(this.fdDir ?? this.path);
   }
 
   /**
@@ -101,7 +144,7 @@ export class SafeDir {
    * local disk (see `lstatNow`): a thread-pool round trip per call costs more than the call itself.
    */
   listNow(): string[] {
-    return readdirSync(this.handle === undefined ? this.path : this.fdPath());
+    return readdirSync(this.fdDir ?? this.path);
   }
 
   readlinkNow(name: string): string {
@@ -209,8 +252,8 @@ export class SafeDir {
 
   /** Where the folder lives now (the real path, for the network-filesystem check). */
   async realPath(): Promise<string> {
-    if (this.handle === undefined) return this.path;
-    return readlink(this.fdPath()).catch(() => this.path);
+    if (this.fdDir === undefined) return this.path;
+    return readlink(this.fdDir).catch(() => this.path);
   }
 
   private async classify(name: string, errno: string): Promise<ReadAbsent | ReadRefused> {

@@ -30,8 +30,11 @@ parentPort.on("message", (m) => {
 export interface RingSlot {
   /** The slot's memory: read into it, then commit. */
   readonly bytes: Uint8Array;
-  /** Hands the first `length` bytes to the workers, after everything committed or written before. */
-  commit(length: number): void;
+  /**
+   * Hands the first `length` bytes to the workers, after everything committed or written before. With
+   * `heldBy`, the slot returns to the ring only once that has settled too (a write of the same bytes).
+   */
+  commit(length: number, heldBy?: Promise<unknown>): void;
   /** Gives the slot back unused (a no-op after `commit`). */
   release(): void;
 }
@@ -128,7 +131,7 @@ export class ThreadedHasher {
     let open = true;
     return {
       bytes: new Uint8Array(this.#ring, claimed * slotBytes, slotBytes),
-      commit: (length) => {
+      commit: (length, heldBy) => {
         if (!open || !Number.isSafeInteger(length) || length <= 0 || length > slotBytes) {
           throw new CustodyError(
             "ERR_INVALID_ARGUMENT",
@@ -137,8 +140,10 @@ export class ThreadedHasher {
         }
         open = false;
         this.#size += length;
-        this.#readers[claimed] = this.#workers.length;
+        this.#readers[claimed] = this.#workers.length + (heldBy === undefined ? 0 : 1);
         for (const worker of this.#workers) worker.postMessage({ type: "chunk", slot: claimed, length });
+        const letGo = () => this.#readDone(claimed);
+        heldBy?.then(letGo, letGo);
       },
       release: () => {
         if (!open) return;
@@ -207,18 +212,21 @@ export class ThreadedHasher {
 
   #onMessage(message: WorkerMessage): void {
     switch (message.type) {
-      case "done": {
-        this.#readers[message.slot] = (this.#readers[message.slot] ?? 1) - 1;
-        if (this.#readers[message.slot] !== 0) return;
-        this.#release(message.slot);
+      case "done":
+        this.#readDone(message.slot);
         return;
-      }
       case "digests":
         Object.assign(this.#digestSet, message.digests);
         this.#pendingDigests -= 1;
         if (this.#pendingDigests === 0) this.#finished?.resolve(this.#orderedDigests());
         return;
     }
+  }
+
+  /** One of a slot's readers (a worker, or what holds it besides) is through; the last frees it. */
+  #readDone(slot: number): void {
+    this.#readers[slot] = (this.#readers[slot] ?? 1) - 1;
+    if (this.#readers[slot] === 0) this.#release(slot);
   }
 
   #orderedDigests(): DigestSet {

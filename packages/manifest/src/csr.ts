@@ -1,8 +1,9 @@
 import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
 import { type Clock, CustodyError, systemClock } from "@custody/core";
-import forge from "node-forge";
+import type forge from "node-forge";
 import { readCertificatePem } from "./certificate.js";
 import { DerReader, DerType, OID, octets, oid, parseDer, pemBlocks, seq, toDer, toPem } from "./der.js";
+import { forgeWithPki } from "./forge.js";
 import { loadPrivateKey } from "./keys.js";
 import { assertCaKey, authorityKeyId, type CertificateAuthority, draft, signTbs } from "./pki.js";
 import { CERTIFICATE_ROLE_OIDS, KEY_PURPOSE } from "./roles.js";
@@ -105,9 +106,10 @@ function issueFromRequest(
   const isRsa = request.publicKey.asymmetricKeyType === "rsa";
   // forge holds RSA keys only: an EC key is drafted with the CA's and its own SPKI put in when signing
   const cert = draft(isRsa ? request.publicKey : caCert.publicKey, options.deviceId, now, notAfter);
+  const { UTF8 } = forgeWithPki().asn1.Type;
   cert.setSubject([
-    { name: "commonName", value: options.deviceId, valueTagClass: forge.asn1.Type.UTF8 },
-    { name: "organizationalUnitName", value: profile.unit, valueTagClass: forge.asn1.Type.UTF8 },
+    { name: "commonName", value: options.deviceId, valueTagClass: UTF8 },
+    { name: "organizationalUnitName", value: profile.unit, valueTagClass: UTF8 },
   ] as unknown as forge.pki.CertificateField[]);
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },

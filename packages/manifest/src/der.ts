@@ -1,8 +1,10 @@
 import { CustodyError, type ErrorCode } from "@custody/core";
-import forge from "node-forge";
+import type forge from "node-forge";
+import { forgeDerCodec } from "./forge.js";
 
 // forge.asn1 is used only as a DER parser and encoder; every cryptographic operation is node:crypto.
-const { asn1 } = forge;
+const codec = forgeDerCodec();
+const { asn1 } = codec;
 export type Asn1 = forge.asn1.Asn1;
 
 export const OID = {
@@ -36,7 +38,7 @@ type FromDer = (bytes: forge.util.ByteStringBuffer, options: object) => Asn1;
 /** Parses one complete DER value; anything left over, truncated or mis-tagged is `code`. */
 export function parseDer(bytes: Uint8Array, what: string, code: ErrorCode): Asn1 {
   try {
-    const buffer = forge.util.createBuffer(Buffer.from(bytes).toString("binary"));
+    const buffer = codec.util.createBuffer(Buffer.from(bytes).toString("binary"));
     // decodeBitStrings off: a BIT STRING stays opaque bytes, so re-encoding reproduces the input exactly
     return (asn1.fromDer as unknown as FromDer)(buffer, { parseAllBytes: true, decodeBitStrings: false });
   } catch (cause) {

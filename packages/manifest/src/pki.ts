@@ -1,9 +1,10 @@
 import { createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
 import { isIP } from "node:net";
 import { type Clock, CustodyError, systemClock } from "@custody/core";
-import forge from "node-forge";
+import type forge from "node-forge";
 import { type CertificateFacts, readCertificatePem } from "./certificate.js";
 import { OID, oid, parseDer, seq, toDer, toPem } from "./der.js";
+import { forgeWithPki } from "./forge.js";
 import { exportPrivateKey, generateRsaKey, loadPrivateKey } from "./keys.js";
 import {
   assertCertificateRole,
@@ -151,15 +152,16 @@ export function draft(
   if (commonName.length === 0 || commonName.length > 64) {
     throw new CustodyError("ERR_INVALID_ARGUMENT", "commonName must be 1 to 64 characters");
   }
-  const cert = forge.pki.createCertificate();
+  const lib = forgeWithPki();
+  const cert = lib.pki.createCertificate();
   const publicKey = key.type === "public" ? key : createPublicKey(key);
   const spki = publicKey.export({ type: "spki", format: "pem" }).toString();
-  cert.publicKey = forge.pki.publicKeyFromPem(spki);
+  cert.publicKey = lib.pki.publicKeyFromPem(spki);
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = notAfter;
   // UTF8String: forge's PrintableString default cannot hold most names (RFC 5280 prefers UTF8String)
-  const name = [{ name: "commonName", value: commonName, valueTagClass: forge.asn1.Type.UTF8 }];
+  const name = [{ name: "commonName", value: commonName, valueTagClass: lib.asn1.Type.UTF8 }];
   cert.setSubject(name as unknown as forge.pki.CertificateField[]);
   cert.setIssuer(name as unknown as forge.pki.CertificateField[]);
   return cert;
@@ -186,7 +188,8 @@ export function signTbs(
 ): Buffer {
   cert.siginfo.algorithmOid = OID.sha256WithRSA;
   cert.signatureOid = OID.sha256WithRSA;
-  const tbs = (forge.pki as unknown as ForgeTbs).getTBSCertificate(cert);
+  const lib = forgeWithPki();
+  const tbs = (lib.pki as unknown as ForgeTbs).getTBSCertificate(cert);
   // the issuer is copied byte for byte from the CA's subject, so name matching never depends on re-encoding
   if (issuer !== undefined && Array.isArray(tbs.value)) {
     tbs.value[3] = parseDer(issuer.subjectDer, "CA subject", "ERR_MALFORMED_CERTIFICATE");
@@ -198,7 +201,7 @@ export function signTbs(
   const signature = sign("sha256", toDer(tbs), signingKey);
   cert.signature = signature.toString("binary");
   (cert as { tbsCertificate?: forge.asn1.Asn1 }).tbsCertificate = tbs;
-  return toDer(forge.pki.certificateToAsn1(cert));
+  return toDer(lib.pki.certificateToAsn1(cert));
 }
 
 function finish(der: Buffer, key: KeyObject, passphrase: string | undefined): IssuedCertificate {

@@ -39,6 +39,7 @@ import {
   updateState,
 } from "./internal/fs-record.js";
 import { walkKeys } from "./internal/fs-walk.js";
+import { mapInOrder } from "./internal/in-order.js";
 import type {
   AddressedCreateOptions,
   CreateOptions,
@@ -74,6 +75,9 @@ const FS_CAPABILITIES: StoreCapabilities = Object.freeze({
   legalHold: "library",
   resumableUploads: false,
 });
+
+/** How many objects' records a listing reads at once (in the walk's order all the same). */
+const LIST_READS_IN_FLIGHT = 16;
 
 /** Write-once evidence storage in a local directory: the embedded default backend. */
 export class FsEvidenceStore implements EvidenceStore {
@@ -200,12 +204,14 @@ export class FsEvidenceStore implements EvidenceStore {
   async *list(options: ListOptions = {}): AsyncIterable<StoredObject> {
     const prefix = options.prefix ?? "";
     assertValidPrefix(prefix);
-    for await (const key of walkKeys(this.#objects, prefix, options.abortSignal)) {
-      const record = await readLiveRecord(objectDir(this.#objects, key), key).catch((error: unknown) => {
+    const read = (key: string) =>
+      readLiveRecord(objectDir(this.#objects, key), key).catch((error: unknown) => {
         if (errnoCode(error) === undefined && (error as CustodyError).code === "ERR_NOT_FOUND")
           return undefined;
         throw toCustodyError(error, "ERR_IO", `could not list ${JSON.stringify(key)}`);
       });
+    const keys = walkKeys(this.#objects, prefix, options.abortSignal);
+    for await (const record of mapInOrder(keys, read, LIST_READS_IN_FLIGHT)) {
       if (record !== undefined) yield toStoredObject(record.meta, record.state);
     }
   }

@@ -5,6 +5,7 @@ import { DEVICE_FACT, type DeviceState, type LedgerDevice } from "./device-facts
 import type { Ledger } from "./ledger.js";
 import { grantedAnywhere } from "./listing.js";
 import { ACCESS_LOCK } from "./locks.js";
+import { LIVE_RESPONSE, readSwitch, type SwitchSetting, setSwitch } from "./switch-settings.js";
 
 export interface DeviceRecord {
   deviceId: string;
@@ -24,11 +25,7 @@ export interface DeviceRecord {
   lastSeen: string | null;
 }
 
-export interface LiveResponseSetting {
-  enabled: boolean;
-  changedAt?: string;
-  changedBy?: string;
-}
+export type LiveResponseSetting = SwitchSetting;
 
 function deviceResource(device: { deviceId: string; caseId?: string | undefined }) {
   return {
@@ -135,46 +132,11 @@ export function revokeDevice(ctx: VaultContext, principal: AuthenticatedPrincipa
   });
 }
 
-function setting(ctx: VaultContext): LiveResponseSetting {
-  const live = ctx.ledger.live;
-  return {
-    enabled: live.liveResponse,
-    ...(live.liveResponseChangedAt === undefined ? {} : { changedAt: live.liveResponseChangedAt }),
-    ...(live.liveResponseChangedBy === undefined ? {} : { changedBy: live.liveResponseChangedBy }),
-  };
-}
-
 export function liveResponseSetting(ctx: VaultContext, principal: AuthenticatedPrincipal) {
-  const request = {
-    principal,
-    action: "device.read",
-    resource: { kind: "vault" },
-    target: "settings",
-  } as const;
-  return ctx.guard.run(request, async () => setting(ctx));
+  return readSwitch(ctx, principal, LIVE_RESPONSE);
 }
 
 /** Turns live response on or off (custodians: `settings.manage`); off in a new vault. */
 export function setLiveResponse(ctx: VaultContext, principal: AuthenticatedPrincipal, enabled: boolean) {
-  const request = {
-    principal,
-    action: "settings.manage",
-    resource: { kind: "vault" },
-    target: "settings:live-response",
-    details: { enabled },
-  } as const;
-  return ctx.guard.run(request, () =>
-    ctx.locks.with(["settings"], async () => {
-      if (ctx.ledger.live.liveResponse !== enabled) {
-        await ctx.guard.fact(
-          principal.id,
-          DEVICE_FACT.liveResponseSet,
-          "settings:live-response",
-          `live response ${enabled ? "on" : "off"}`,
-          { enabled },
-        );
-      }
-      return setting(ctx);
-    }),
-  );
+  return setSwitch(ctx, principal, LIVE_RESPONSE, enabled);
 }

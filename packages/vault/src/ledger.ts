@@ -45,6 +45,8 @@ export class Ledger {
   readonly items = new Map<string, LedgerItem>();
   /** The same items by content address (every case's copy): a full id is found without a scan. */
   readonly #byId = new Map<string, LedgerItem[]>();
+  /** The same items by case, so a case is listed without walking every item of the vault. */
+  readonly #byCase = new Map<string, Map<string, LedgerItem>>();
   readonly identities = new Map<string, LedgerIdentity>();
   /** Enrollment tokens, devices and the live-response setting. */
   readonly live = new DeviceLedger();
@@ -88,6 +90,11 @@ export class Ledger {
     const found: LedgerItem[] = [];
     for (const item of this.items.values()) if (item.id.startsWith(prefix)) found.push(item);
     return found;
+  }
+
+  /** Every item of one case, purged ones included, as `items` holds them. */
+  itemsOfCase(caseId: string): Iterable<LedgerItem> {
+    return this.#byCase.get(caseId)?.values() ?? [];
   }
 
   item(caseId: string, id: string): LedgerItem | undefined {
@@ -188,6 +195,9 @@ export class Ledger {
       purged: false,
     };
     this.items.set(key, item);
+    const ofCase = this.#byCase.get(caseId) ?? new Map<string, LedgerItem>();
+    ofCase.set(id, item);
+    this.#byCase.set(caseId, ofCase);
     // a case's copy ingested again after its purge replaces the purged entry in place, as in `items`
     const copies = this.#byId.get(id) ?? [];
     const at = copies.findIndex((copy) => copy.caseId === caseId);

@@ -52,7 +52,8 @@ export async function listItems(
 
 /**
  * The ledger's items that may match. By case or device alone the ledger (in memory, rebuilt from the
- * signed log) is walked: a row deleted from the index file cannot hide an item there. By label or time,
+ * signed log) is walked, a case's items only when a case is given: a row deleted from the index file
+ * cannot hide an item there. By label or time,
  * a current index finds them (the ledger holds no labels) and the ledger confirms each: a row the log
  * does not state the same way is left out here, and a missing one is reported by `check`. Without an
  * index (stale, missing, or a shared vault), the label and time criteria apply to the records once read.
@@ -73,7 +74,8 @@ function candidates(ctx: VaultContext, options: ListOptions): LedgerItem[] {
     return found;
   }
   const found: LedgerItem[] = [];
-  for (const item of ledger.items.values()) {
+  const walked = options.caseId === undefined ? ledger.items.values() : ledger.itemsOfCase(options.caseId);
+  for (const item of walked) {
     if (options.caseId !== undefined && item.caseId !== options.caseId) continue;
     if (options.deviceId !== undefined && item.deviceId !== options.deviceId) continue;
     found.push(item);

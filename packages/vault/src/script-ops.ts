@@ -1,17 +1,13 @@
 import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
-import { LIBRARY_FACT } from "./library-facts.js";
 import { assertLibraryName, MAX_LIBRARY_FILE_BYTES, MAX_SIGNATURE_BYTES } from "./library-ops.js";
 import { readLibraryBytes } from "./library-store.js";
+import { readSwitch, type SwitchSetting, setSwitch, UNSIGNED_SCRIPTS } from "./switch-settings.js";
 
 // What a run needs from the library, and the vault setting that allows unsigned scripts.
 
-export interface UnsignedScriptsSetting {
-  enabled: boolean;
-  changedAt?: string;
-  changedBy?: string;
-}
+export type UnsignedScriptsSetting = SwitchSetting;
 
 /** What the server sends a device to run: the bytes and signature the log names, checked on read. */
 export interface LibraryScript {
@@ -50,50 +46,11 @@ export async function libraryScript(ctx: VaultContext, name: string): Promise<Li
   };
 }
 
-function unsignedSetting(ctx: VaultContext): UnsignedScriptsSetting {
-  const library = ctx.ledger.library;
-  return {
-    enabled: library.unsignedScripts,
-    ...(library.unsignedScriptsChangedAt === undefined
-      ? {}
-      : { changedAt: library.unsignedScriptsChangedAt }),
-    ...(library.unsignedScriptsChangedBy === undefined
-      ? {}
-      : { changedBy: library.unsignedScriptsChangedBy }),
-  };
-}
-
 export function unsignedScriptsSetting(ctx: VaultContext, principal: AuthenticatedPrincipal) {
-  const request = {
-    principal,
-    action: "device.read",
-    resource: { kind: "vault" },
-    target: "settings",
-  } as const;
-  return ctx.guard.run(request, async () => unsignedSetting(ctx));
+  return readSwitch(ctx, principal, UNSIGNED_SCRIPTS);
 }
 
 /** Allows or forbids running unsigned library scripts (custodians: `settings.manage`); off in a new vault. */
 export function setUnsignedScripts(ctx: VaultContext, principal: AuthenticatedPrincipal, enabled: boolean) {
-  const request = {
-    principal,
-    action: "settings.manage",
-    resource: { kind: "vault" },
-    target: "settings:unsigned-scripts",
-    details: { enabled },
-  } as const;
-  return ctx.guard.run(request, () =>
-    ctx.locks.with(["settings"], async () => {
-      if (ctx.ledger.library.unsignedScripts !== enabled) {
-        await ctx.guard.fact(
-          principal.id,
-          LIBRARY_FACT.unsignedScriptsSet,
-          "settings:unsigned-scripts",
-          `unsigned scripts ${enabled ? "allowed" : "refused"}`,
-          { enabled },
-        );
-      }
-      return unsignedSetting(ctx);
-    }),
-  );
+  return setSwitch(ctx, principal, UNSIGNED_SCRIPTS, enabled);
 }

@@ -44,3 +44,30 @@ describe("finding an item by its full id or a prefix", () => {
     }
   });
 });
+
+describe("listing one case", () => {
+  it("lists exactly that case's live items, a copy ingested again after its purge once, as the vault-wide listing does", async () => {
+    const ids = (items: { caseId: string; id: string }[]) => items.map((i) => `${i.caseId}/${i.id}`).sort();
+    const ingested: Record<string, string[]> = { L1: [], L2: [] };
+    for (const [n, caseId] of ["L1", "L1", "L1", "L2", "L2"].entries()) {
+      const file = join(work, `listed-${n}.txt`);
+      writeFileSync(file, `listed item ${n}\n`);
+      ingested[caseId]?.push((await vault.ingest(alice, file, { caseId, retainDays: 0 })).id);
+    }
+    const [first] = ingested.L1 as string[];
+    expect(await vault.purge(alice, { id: first as string, caseId: "L1" })).toMatchObject({ status: "done" });
+    expect(ids(await vault.list(alice, { caseId: "L1" }))).toEqual(
+      ids((ingested.L1 as string[]).slice(1).map((id) => ({ caseId: "L1", id }))),
+    );
+    const file = join(work, "listed-0.txt");
+    const again = await vault.ingest(alice, file, { caseId: "L1", retainDays: 0 });
+    const listed = await vault.list(alice, { caseId: "L1" });
+    expect(listed.filter((item) => item.id === first)).toHaveLength(1);
+    expect(listed.find((item) => item.id === first)?.storedAt).toBe(again.storedAt);
+    for (const caseId of ["L1", "L2"]) {
+      const everywhere = (await vault.list(alice)).filter((item) => item.caseId === caseId);
+      expect(ids(await vault.list(alice, { caseId }))).toEqual(ids(everywhere));
+    }
+    expect(await vault.list(alice, { caseId: "no-such-case" })).toEqual([]);
+  });
+});

@@ -22,7 +22,7 @@ const event = () => ({
 });
 const report = (seq: number, hash: string) => process.stdout.write(`${seq} ${hash}\n`);
 
-async function openWhenFree(): Promise<AuditLog> {
+async function openWhenFree(blockingWrites = false): Promise<AuditLog> {
   for (;;) {
     try {
       return await openFileAuditLog({
@@ -30,6 +30,7 @@ async function openWhenFree(): Promise<AuditLog> {
         signer,
         checkpointEvery: 150,
         checkpointIntervalMs: 0,
+        blockingWrites,
       });
     } catch (error) {
       if (!isCustodyError(error, "ERR_AUDIT_LOCKED")) throw error;
@@ -52,9 +53,9 @@ if (mode === "sealed") {
     report(record.seq, record.hash);
   }
   setInterval(() => {}, 60_000);
-} else if (mode === "flood") {
-  // As fast as possible, 16 appends in flight, until killed.
-  const log = await openWhenFree();
+} else if (mode === "flood" || mode === "flood-blocking") {
+  // As fast as possible, 16 appends in flight, until killed (written in this thread for flood-blocking).
+  const log = await openWhenFree(mode === "flood-blocking");
   const worker = async () => {
     for (;;) {
       const record = await log.append(event());

@@ -9,6 +9,7 @@ import type { Sha256Result } from "../digest.js";
 import type { StagedObserver } from "../types.js";
 import { wholeFileSource } from "../whole-file.js";
 import { BatchedFileWriter } from "./fs-batched-write.js";
+import { RingFileWriter } from "./fs-ring-write.js";
 import { sha256HasherFor, THREADED_HASH_FROM_BYTES, ThreadedSha256Hasher } from "./hasher.js";
 
 // Start writeback every so often so the final fsync does not wait for the whole object at once.
@@ -54,7 +55,9 @@ export async function writeHashedFileThen<T>(
   const hash = sha256HasherFor(options.sizeHint);
   let size = 0;
   let sinceWriteback = 0;
-  const writer = new BatchedFileWriter(handle);
+  // A large body is copied once, into the hashing worker's ring, and written from there.
+  const ring = hash instanceof ThreadedSha256Hasher ? new RingFileWriter(handle, hash) : undefined;
+  const writer = ring ?? new BatchedFileWriter(handle);
   let writeback: Promise<void> | undefined;
   // A stalled source would never reach the next abort check; destroying it ends the loop now.
   const onAbort = (): void => {
@@ -67,9 +70,13 @@ export async function writeHashedFileThen<T>(
       if (!(chunk instanceof Uint8Array)) {
         throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
       }
-      const room = hash.update(chunk); // a promise only while the hashing worker catches up
-      if (room !== undefined) await room;
-      await writer.add(chunk);
+      if (ring === undefined) {
+        hash.update(chunk);
+        await writer.add(chunk);
+      } else {
+        const room = ring.add(chunk); // a promise only while the hashing worker or the disk catches up
+        if (room !== undefined) await room;
+      }
       size += chunk.byteLength;
       sinceWriteback += chunk.byteLength;
       // One writeback at a time, so writes never queue behind syncs in the thread pool.
