@@ -63,50 +63,14 @@ function isPlainName(name: string): boolean {
 export class SafeDir {
   readonly kind = "dir";
 
-  /** The folder's path on this machine (for messages, and the lookup where /proc is missing). */
-  readonly path: string;
-  /** A FileHandle when opened asynchronously, a bare descriptor when opened by `openDirNow`. */
-  private readonly handle: FileHandle | number | undefined;
-  readonly dev: number;
-  readonly ino: number;
-  /** `/proc/<pid>/fd/<n>`, where the folder's entries are looked up; undefined without /proc. */
-  private readonly fdDir: string | undefined;
-
-  // Plain fields, no parameter properties: a listing's worker thread loads this file with Node's type
-  // stripping when the package runs from source (tests).
-  private constructor(path: string, handle: FileHandle | number | undefined, dev: number, ino: number) {
-    this.path = path;
-    this.handle = handle;
-    this.dev = dev;
-    this.ino = ino;
-    const fd = this.descriptor;
-    this.fdDir = fd === undefined ? undefined : `${PROC}/fd/${fd}`;
-  }
-
-  /** The open descriptor (shared by the process's threads); undefined without /proc. */
-  get descriptor(): number | undefined {
-    return typeof this.handle === "number" ? this.handle : this.handle?.fd;
-  }
-
-  /**
-   * The folder another thread of this process holds open as `fd`, opened again as its own (the /proc
-   * link leads to the opened folder whatever has been renamed since); refused unless it is still the
-   * folder `dev` and `ino` name, so a descriptor closed and reused meanwhile is never listed.
-   */
-  static openDescriptorNow(fd: number, path: string, dev: number, ino: number): SafeDir | ReadRefused {
-    if (!FD_PATHS) return unsafe(path, "no /proc to reopen a folder through");
-    let own: number | undefined;
-    try {
-      own = openSync(`${PROC}/fd/${fd}`, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
-      const info = fstatSync(own);
-      if (info.dev === dev && info.ino === ino) return new SafeDir(path, own, dev, ino);
-      closeSync(own);
-      return { kind: "refused", code: "ERR_CONFLICT", reason: `${path}: not the folder it was` };
-    } catch (error) {
-      if (own !== undefined) closeSync(own);
-      return refusedBy(errnoOf(error), path);
-    }
-  }
+  private constructor(
+    /** The folder's path on this machine (for messages, and the lookup where /proc is missing). */
+    readonly path: string,
+    /** A FileHandle when opened asynchronously, a bare descriptor when opened by `openDirNow`. */
+    private readonly handle: FileHandle | number | undefined,
+    readonly dev: number,
+    readonly ino: number,
+  ) {}
 
   /** Opens a folder the caller trusts as it is (its own symlinks are followed); see `openScope`. */
   static async openTrusted(path: string): Promise<SafeDir | ReadAbsent | ReadRefused> {
@@ -127,7 +91,11 @@ export class SafeDir {
   private at(name: string): string {
     if (!isPlainName(name))
       throw Object.assign(new Error(`not a plain name: ${name}`), { code: "ERR_UNSAFE_PATH" });
-    return this.fdDir === undefined ? join(this.path, name) : `${this.fdDir}/${name}`;
+    return this.handle === undefined ? join(this.path, name) : `${this.fdPath()}/${name}`;
+  }
+
+  private fdPath(): string {
+    return `${PROC}/fd/${typeof this.handle === "number" ? this.handle : this.handle?.fd}`;
   }
 
   child(name: string): string {
@@ -136,7 +104,7 @@ export class SafeDir {
 
   /** Entry names of the folder that was opened (unsorted). */
   list(): Promise<string[]> {
-    return readdir(this.fdDir ?? this.path);
+    return readdir(this.handle === undefined ? this.path : this.fdPath());
   }
 
   /**
@@ -144,7 +112,7 @@ export class SafeDir {
    * local disk (see `lstatNow`): a thread-pool round trip per call costs more than the call itself.
    */
   listNow(): string[] {
-    return readdirSync(this.fdDir ?? this.path);
+    return readdirSync(this.handle === undefined ? this.path : this.fdPath());
   }
 
   readlinkNow(name: string): string {
@@ -252,8 +220,8 @@ export class SafeDir {
 
   /** Where the folder lives now (the real path, for the network-filesystem check). */
   async realPath(): Promise<string> {
-    if (this.fdDir === undefined) return this.path;
-    return readlink(this.fdDir).catch(() => this.path);
+    if (this.handle === undefined) return this.path;
+    return readlink(this.fdPath()).catch(() => this.path);
   }
 
   private async classify(name: string, errno: string): Promise<ReadAbsent | ReadRefused> {

@@ -1,6 +1,6 @@
 import type { Stats } from "node:fs";
 import { csvCell } from "../csv.js";
-import type { SafeDir } from "../safe-dir.js";
+import type { SafeDir } from "../safe-fs.js";
 import type { Chunks } from "./csv-chunks.js";
 
 // Date's own range for the fast path: years 1970-9999 (toISOString widens the year outside 0-9999).
@@ -39,12 +39,7 @@ export class RowFormat {
   private readonly seconds = new Float64Array(SECOND_SLOTS).fill(Number.NaN);
   private readonly secondBytes: Buffer[] = [];
 
-  private readonly owner: (uid: number) => string;
-
-  // A plain field, no parameter property: the listing's worker thread loads this file type-stripped.
-  constructor(owner: (uid: number) => string) {
-    this.owner = owner;
-  }
+  constructor(private readonly owner: (uid: number) => string) {}
 
   /** `prefix` (which ends with "/") as `write` takes it, or undefined when it needs quoting. */
   prefixBytes(prefix: string): Buffer | undefined {
