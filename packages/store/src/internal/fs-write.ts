@@ -10,7 +10,12 @@ import type { StagedObserver } from "../types.js";
 import { wholeFileSource } from "../whole-file.js";
 import { BatchedFileWriter } from "./fs-batched-write.js";
 import { RingFileWriter } from "./fs-ring-write.js";
-import { sha256HasherFor, THREADED_HASH_FROM_BYTES, ThreadedSha256Hasher } from "./hasher.js";
+import {
+  type Sha256Hasher,
+  sha256HasherFor,
+  THREADED_HASH_FROM_BYTES,
+  ThreadedSha256Hasher,
+} from "./hasher.js";
 
 // Start writeback every so often so the final fsync does not wait for the whole object at once.
 const WRITEBACK_EVERY_BYTES = 64 * 1024 * 1024;
@@ -56,8 +61,8 @@ export async function writeHashedFileThen<T>(
   let size = 0;
   let sinceWriteback = 0;
   // A large body is copied once, into the hashing worker's ring, and written from there.
-  const ring = hash instanceof ThreadedSha256Hasher ? new RingFileWriter(handle, hash) : undefined;
-  const writer = ring ?? new BatchedFileWriter(handle);
+  const writer =
+    hash instanceof ThreadedSha256Hasher ? new RingFileWriter(handle, hash) : hashedBatches(handle, hash);
   let writeback: Promise<void> | undefined;
   // A stalled source would never reach the next abort check; destroying it ends the loop now.
   const onAbort = (): void => {
@@ -70,13 +75,8 @@ export async function writeHashedFileThen<T>(
       if (!(chunk instanceof Uint8Array)) {
         throw new CustodyError("ERR_INVALID_ARGUMENT", "the body yielded something that is not bytes");
       }
-      if (ring === undefined) {
-        hash.update(chunk);
-        await writer.add(chunk);
-      } else {
-        const room = ring.add(chunk); // a promise only while the hashing worker or the disk catches up
-        if (room !== undefined) await room;
-      }
+      const room = writer.add(chunk); // a promise only while the hashing or the disk catches up
+      if (room !== undefined) await room;
       size += chunk.byteLength;
       sinceWriteback += chunk.byteLength;
       // One writeback at a time, so writes never queue behind syncs in the thread pool.
@@ -108,6 +108,22 @@ export async function writeHashedFileThen<T>(
     await Promise.allSettled([writer.close(), writeback]);
     await handle.close();
   }
+}
+
+/** A small body: hashed in this thread as it comes, written in batches (`RingFileWriter`'s shape). */
+function hashedBatches(handle: FileHandle, hash: Sha256Hasher) {
+  const batches = new BatchedFileWriter(handle);
+  return {
+    get writing(): Promise<void> {
+      return batches.writing;
+    },
+    add(chunk: Uint8Array): Promise<void> {
+      hash.update(chunk);
+      return batches.add(chunk);
+    },
+    flush: () => batches.flush(),
+    close: () => batches.close(),
+  };
 }
 
 /**
