@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { copyFile, type FileHandle, open } from "node:fs/promises";
+import { copyFile, type FileHandle, open, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
 import type { RingSlot } from "@custody/hash";
@@ -151,23 +151,16 @@ async function hashStagedCopy(
   handle: FileHandle,
   abortSignal: AbortSignal | undefined,
   observer: StagedObserver | undefined,
+  threaded: ThreadedSha256Hasher | undefined,
 ): Promise<Sha256Result> {
   const { size } = await handle.stat();
+  if (threaded !== undefined) return await hashIntoRing(handle, threaded, abortSignal, observer);
   if (size < THREADED_HASH_FROM_BYTES && observer === undefined) {
     const hashed = await hashFile(path, {
       algorithms: ["sha256"],
       ...(abortSignal === undefined ? {} : { abortSignal }),
     });
     return { size: hashed.size, sha256: hashed.digests.sha256 ?? "" };
-  }
-  if (size >= THREADED_HASH_FROM_BYTES) {
-    // Slots of one read each: the ring holds 4 MiB instead of 16 (a package ingest's peak memory).
-    const hasher = new ThreadedSha256Hasher({ slotBytes: STAGED_READ_BYTES });
-    try {
-      return await hashIntoRing(handle, hasher, abortSignal, observer);
-    } finally {
-      hasher.dispose();
-    }
   }
   const hasher = sha256HasherFor(size);
   let position = 0;
@@ -182,6 +175,11 @@ async function hashStagedCopy(
     position += bytesRead;
   }
   return hasher.digest();
+}
+
+/** Slots of one read each: the ring holds 4 MiB instead of 16 (a package ingest's peak memory). */
+function stagedCopyHasher(): ThreadedSha256Hasher {
+  return new ThreadedSha256Hasher({ slotBytes: STAGED_READ_BYTES });
 }
 
 /**
@@ -243,9 +241,17 @@ async function copyHashedFileThen<T>(
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
   throwIfAborted(options.abortSignal);
-  // COPYFILE_EXCL: never onto an existing file, as "wx" for the streamed path.
-  await copyFile(source, path, constants.COPYFILE_EXCL);
-  const handle = await open(path, "r");
+  // A large copy is hashed on a worker thread, started now so it is ready once the kernel has copied.
+  const threaded = (await stat(source)).size >= THREADED_HASH_FROM_BYTES ? stagedCopyHasher() : undefined;
+  let handle: FileHandle;
+  try {
+    // COPYFILE_EXCL: never onto an existing file, as "wx" for the streamed path.
+    await copyFile(source, path, constants.COPYFILE_EXCL);
+    handle = await open(path, "r");
+  } catch (error) {
+    threaded?.dispose();
+    throw error;
+  }
   try {
     await handle.chmod(0o444);
     throwIfAborted(options.abortSignal);
@@ -253,10 +259,11 @@ async function copyHashedFileThen<T>(
     syncing.catch(() => {});
     options.onStaged?.(path);
     const observer = await options.observeStaged?.(path);
-    const digest = await hashStagedCopy(path, handle, options.abortSignal, observer);
+    const digest = await hashStagedCopy(path, handle, options.abortSignal, observer, threaded);
     options.onProgress?.(digest.size);
     return { digest, result: await afterSync(syncing, whileSyncing(digest)) };
   } finally {
+    threaded?.dispose();
     await handle.close();
   }
 }
