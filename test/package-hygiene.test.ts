@@ -10,6 +10,8 @@ interface Manifest {
   name: string;
   exports: Record<string, { source: string }>;
   dependencies?: Record<string, string>;
+  /** The CLI's: packages its bundle leaves to Node's resolution (scripts/bundle-cli.mjs). */
+  bundleExternal?: string[];
   peerDependencies?: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
@@ -29,8 +31,15 @@ describe.each(packages)("$manifest.name", ({ dir, manifest }) => {
   it("imports every dependency it declares", () => {
     const text = sources(join(dir, "src")).join("\n");
     for (const dependency of Object.keys(manifest.dependencies ?? {})) {
+      if (manifest.bundleExternal?.includes(dependency)) continue;
       const imported = new RegExp(`from "${dependency}(/[^"]*)?"|import\\("${dependency}(/[^"]*)?"\\)`);
       expect(imported.test(text), `${dependency} is declared but never imported`).toBe(true);
+    }
+  });
+
+  it("declares every package its bundle leaves to Node's resolution", () => {
+    for (const external of manifest.bundleExternal ?? []) {
+      expect(manifest.dependencies?.[external], `${external} is external to the bundle`).toBeDefined();
     }
   });
 

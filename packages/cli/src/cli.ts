@@ -30,7 +30,9 @@ const COMMON: ParseArgsOptionsConfig = {
 };
 
 export function cliVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  // Found from this package's entry point, not this file: the bundle holds this code elsewhere.
+  const file = new URL("../package.json", import.meta.resolve("@custody/cli"));
+  const pkg = JSON.parse(readFileSync(file, "utf8")) as {
     version: string;
   };
   return pkg.version;

@@ -99,7 +99,9 @@ export function packageName(host: string, at: Date): string {
 }
 
 function triageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  // Found from this package's entry point, not this file: the CLI's bundle holds this code elsewhere.
+  const file = new URL("../package.json", import.meta.resolve("@custody/triage"));
+  const pkg = JSON.parse(readFileSync(file, "utf8")) as {
     version: string;
   };
   return pkg.version;
