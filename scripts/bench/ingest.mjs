@@ -45,6 +45,9 @@ try {
   const ours = [];
   for (let run = 0; run < runs; run++) {
     const copy = join(base, "copy.bin");
+    // Nothing dirty or freed left from the run before: its writeback, or the discard of the blocks it
+    // freed (`discard` mounts), would land in this one's time.
+    settle();
     peer.push(
       timed(() => {
         execFileSync("cp", [pkg, copy]);
@@ -54,6 +57,7 @@ try {
     execFileSync("rm", ["-f", copy]);
     const vaultDir = join(base, `vault-${run}`);
     execFileSync("cp", ["-a", join(base, "template"), vaultDir]);
+    settle();
     ours.push(
       timed(() => {
         const child = spawnSync(
@@ -93,6 +97,11 @@ try {
   );
 } finally {
   await rm(base, { recursive: true, force: true });
+}
+
+function settle() {
+  execFileSync("sync");
+  execFileSync("sleep", ["1"]);
 }
 
 function timed(fn) {
