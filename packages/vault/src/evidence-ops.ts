@@ -17,18 +17,15 @@ import {
   type IngestOptions,
   ingestFileSize,
   openForStore,
-  resolveIngestHashes,
-  type StagedBody,
-  type StagedExaminer,
-  stageBody,
-  stagesLocally,
-  startStagedExamination,
 } from "./ingest.js";
+import { resolveIngestHashes } from "./ingest-hashes.js";
 import { viewItem } from "./item-view.js";
 import { type EvidenceItem, encodeItemRecord, itemKey, itemResource, RECORD_METADATA_KEY } from "./items.js";
 import type { LedgerItem } from "./ledger.js";
 import { itemLock } from "./locks.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
+import { type StagedBody, stageBody, stagesLocally } from "./stage-body.js";
+import { type StagedExaminer, startStagedExamination } from "./staged-examination.js";
 import { verifiedItemBytes } from "./stored-bytes.js";
 
 export async function ingestItem(

@@ -76,7 +76,7 @@ import {
   revokeIdentity,
 } from "./identity-ops.js";
 import { rebuildIndex } from "./index-ops.js";
-import { type BodyIngestOptions, type IngestOptions, stagesLocally } from "./ingest.js";
+import type { BodyIngestOptions, IngestOptions } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
 import {
@@ -135,6 +135,7 @@ import {
   type ServerCertificate,
   serverCertificate,
 } from "./server-ops.js";
+import { stagesLocally } from "./stage-body.js";
 import { acceptUnsealedTail, type TailAcceptance } from "./tail.js";
 import {
   addTimestampAuthority,
