@@ -9,7 +9,11 @@
 //   the bundle's folder (so each is also a dependency of @custody/cli): node-forge and pino, which the
 //   library packages load lazily with `require` (the bundle then shares their one copy), and
 //   @custody/console, which finds its built app relative to its own file.
-import { readFile, rm } from "node:fs/promises";
+//
+// Beside it, built-from.json: each workspace package's build stamp (tsc -b's .tsbuildinfo) as it was when
+// the bundle was made. bin.js runs the compiled modules instead of a bundle older than any of them (a
+// `tsc -b` after an edit, without this script), so `custody` never runs code the sources no longer say.
+import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,3 +70,12 @@ if (undeclared.length > 0) {
   );
   process.exit(1);
 }
+
+const stamps = {};
+for (const pkg of await readdir(join(root, "packages"))) {
+  const stamp = join(root, "packages", pkg, "dist", ".tsbuildinfo");
+  const info = await stat(stamp).catch(() => undefined);
+  // paths relative to the bundle's folder, as bin.js reads them
+  if (info !== undefined) stamps[`../../${pkg}/dist/.tsbuildinfo`] = info.mtimeMs;
+}
+await writeFile(join(out, "built-from.json"), `${JSON.stringify({ stamps }, null, 2)}\n`);

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -45,7 +45,8 @@ describe("the bundled CLI", () => {
   it("is what dist/bin.js runs: one bundle file, not the compiled modules", async () => {
     expect((await stat(join(ROOT, "packages", "cli", "bundle", "custody.js"))).isFile()).toBe(true);
     const bin = await readFile(BIN, "utf8");
-    expect(bin).toContain("../bundle/custody.js");
+    expect(bin).toContain('"../bundle/"');
+    expect(bin).toContain('"custody.js"');
     expect(bin).not.toMatch(/from "\.\/cli\.js"/);
   });
 
@@ -100,17 +101,77 @@ describe("the bundled CLI", () => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ ok: true });
   }, 120_000);
+});
 
-  it("says the bundle is missing, with ERR_INTERNAL, when only the compiled code is there", async () => {
-    const lone = join(work, "lone", "dist");
-    await mkdir(lone, { recursive: true });
-    await copyFile(BIN, join(lone, "bin.js"));
-    await writeFile(join(work, "lone", "package.json"), '{ "type": "module" }');
-    const result = await run(process.execPath, [join(lone, "bin.js"), "--version"], {
-      env: childEnv(),
-    }).catch((error: { code: number; stderr: string }) => error);
-    expect("code" in result ? result.code : 0).toBe(10);
-    expect(result.stderr).toContain("ERR_INTERNAL");
-    expect(result.stderr).toContain("pnpm run build");
+describe("which code dist/bin.js runs", () => {
+  // A miniature checkout: bin.js beside a compiled main.js and a bundle that each say which one ran, and
+  // one package's build stamp as the bundle recorded it.
+  async function checkout(name: string) {
+    const top = join(work, name);
+    for (const dir of ["cli/dist", "cli/bundle", "core/dist"])
+      await mkdir(join(top, dir), { recursive: true });
+    await writeFile(join(top, "package.json"), '{ "type": "module" }');
+    await copyFile(BIN, join(top, "cli", "dist", "bin.js"));
+    await writeFile(join(top, "cli", "dist", "main.js"), 'console.log("modules");\n');
+    await writeFile(join(top, "cli", "bundle", "custody.js"), 'console.log("bundle");\n');
+    const stamp = join(top, "core", "dist", ".tsbuildinfo");
+    await writeFile(stamp, "{}");
+    const record = { stamps: { "../../core/dist/.tsbuildinfo": (await stat(stamp)).mtimeMs } };
+    await writeFile(join(top, "cli", "bundle", "built-from.json"), JSON.stringify(record));
+    return { top, stamp };
+  }
+
+  async function ran(top: string): Promise<string> {
+    const { stdout } = await run(process.execPath, [join(top, "cli", "dist", "bin.js")], { env: childEnv() });
+    return stdout.trim();
+  }
+
+  it("runs the bundle made from the packages' current build", async () => {
+    const { top } = await checkout("current");
+    expect(await ran(top)).toBe("bundle");
+  });
+
+  it("runs the compiled modules once a package was built again after the bundle (tsc -b alone)", async () => {
+    const { top, stamp } = await checkout("rebuilt");
+    const later = new Date(Date.now() + 60_000);
+    await utimes(stamp, later, later);
+    expect(await ran(top)).toBe("modules");
+  });
+
+  it("runs the compiled modules where there is no bundle", async () => {
+    const { top } = await checkout("no-bundle");
+    await rm(join(top, "cli", "bundle", "custody.js"));
+    expect(await ran(top)).toBe("modules");
+  });
+
+  it("runs the compiled modules when the bundle's record of its build is missing or unreadable", async () => {
+    for (const [name, record] of [
+      ["no-record", undefined],
+      ["bad-record", "not json"],
+      ["odd-record", '{ "stamps": 7 }'],
+    ] as const) {
+      const { top } = await checkout(name);
+      const file = join(top, "cli", "bundle", "built-from.json");
+      if (record === undefined) await rm(file);
+      else await writeFile(file, record);
+      expect(await ran(top), name).toBe("modules");
+    }
+  });
+
+  it("runs the bundle when a recorded stamp is absent (an installed package has none)", async () => {
+    const { top, stamp } = await checkout("installed");
+    await rm(stamp);
+    expect(await ran(top)).toBe("bundle");
+  });
+
+  it("is current in this checkout, so the CLI's end-to-end tests run the bundle", async () => {
+    const dir = join(ROOT, "packages", "cli", "bundle");
+    const { stamps } = JSON.parse(await readFile(join(dir, "built-from.json"), "utf8")) as {
+      stamps: Record<string, number>;
+    };
+    expect(Object.keys(stamps)).toContain("../../vault/dist/.tsbuildinfo");
+    for (const [path, mtimeMs] of Object.entries(stamps)) {
+      expect((await stat(join(dir, path))).mtimeMs, path).toBeLessThanOrEqual(mtimeMs);
+    }
   });
 });
