@@ -10,17 +10,20 @@
 //   library packages load lazily with `require` (the bundle then shares their one copy), and
 //   @custody/console, which finds its built app relative to its own file.
 //
-// Beside it, built-from.json: each workspace package's build stamp (tsc -b's .tsbuildinfo) as it was when
-// the bundle was made. bin.js runs the compiled modules instead of a bundle older than any of them (a
-// `tsc -b` after an edit, without this script), so `custody` never runs code the sources no longer say.
+// Beside it, built-from.json: each workspace package's build stamp (tsc -b's .tsbuildinfo) and the
+// lockfile as they were when the bundle was made. bin.js runs the compiled modules instead of a bundle
+// older than any of them (a `tsc -b` after an edit, without this script), so `custody` never runs code the
+// sources no longer say; and this script does nothing when none of them changed since.
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "rolldown";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = join(root, "packages/cli/bundle");
+const stamps = await buildStamps();
+if (await upToDate(stamps)) process.exit(0);
+const { build } = await import("rolldown");
 const cli = JSON.parse(await readFile(join(root, "packages/cli/package.json"), "utf8"));
 // a package and any file in it ("node-forge/lib/asn1.js")
 const externals = cli.bundleExternal;
@@ -71,11 +74,30 @@ if (undeclared.length > 0) {
   process.exit(1);
 }
 
-const stamps = {};
-for (const pkg of await readdir(join(root, "packages"))) {
-  const stamp = join(root, "packages", pkg, "dist", ".tsbuildinfo");
-  const info = await stat(stamp).catch(() => undefined);
-  // paths relative to the bundle's folder, as bin.js reads them
-  if (info !== undefined) stamps[`../../${pkg}/dist/.tsbuildinfo`] = info.mtimeMs;
-}
 await writeFile(join(out, "built-from.json"), `${JSON.stringify({ stamps }, null, 2)}\n`);
+
+/** What the bundle is made from, by mtime, keyed by the path from the bundle's folder (as bin.js reads it). */
+async function buildStamps() {
+  const files = [join(root, "pnpm-lock.yaml"), join(root, "packages/cli/package.json")];
+  for (const pkg of await readdir(join(root, "packages")))
+    files.push(join(root, "packages", pkg, "dist", ".tsbuildinfo"));
+  const found = {};
+  for (const file of files) {
+    const info = await stat(file).catch(() => undefined);
+    if (info !== undefined) found[relative(out, file)] = info.mtimeMs;
+  }
+  return found;
+}
+
+async function upToDate(now) {
+  const built = await readFile(join(out, "built-from.json"), "utf8").then(JSON.parse, () => undefined);
+  const bundle = await stat(join(out, "custody.js")).catch(() => undefined);
+  const same = (a, b) =>
+    JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+  return (
+    bundle !== undefined &&
+    typeof built?.stamps === "object" &&
+    built.stamps !== null &&
+    same(built.stamps, now)
+  );
+}
