@@ -2,14 +2,13 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { scopeIdSchema } from "@custody/access";
-import { hasZipMagic } from "@custody/archive";
 import type { Acquisition, ItemRecord } from "@custody/audit";
 import { CustodyError, toCustodyError } from "@custody/core";
 import { hashFile } from "@custody/hash";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
 import { type IngestHash, pickDigests, resolveIngestHashes } from "./ingest-hashes.js";
-import { examinePackage } from "./package-examination.js";
+import { examinePackage, itemKind } from "./package-examination.js";
 import type { StagedBody } from "./stage-body.js";
 import { examineStagedCopy } from "./staged-examination.js";
 
@@ -50,10 +49,7 @@ export async function examineForIngest(
   assertCaseId(options.caseId);
   const extra = resolveIngestHashes(options.hashes);
   const size = await fileSize(file);
-  const kind = options.kind === "file" ? "file" : (await hasZipMagic(file)) ? "package" : "file";
-  if (options.kind === "package" && kind !== "package") {
-    throw new CustodyError("ERR_PACKAGE_INVALID", `${file} is not a ZIP investigation package`);
-  }
+  const kind = await itemKind(file, options.kind, file);
   // The whole-file digest and the package verification read the same bytes; run them side by side.
   const [digest, pkg] = await Promise.all([
     hashFile(file, { algorithms: ["sha256", ...extra], abortSignal: options.abortSignal }),

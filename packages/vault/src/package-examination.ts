@@ -1,13 +1,29 @@
 import { createHash } from "node:crypto";
-import { type PackageReport, type VerifyOptions, verifyPackage } from "@custody/archive";
+import { hasZipMagic, type PackageReport, type VerifyOptions, verifyPackage } from "@custody/archive";
 import type { ItemRecord } from "@custody/audit";
-import { isCustodyError } from "@custody/core";
+import { CustodyError, isCustodyError } from "@custody/core";
 import { serializeManifest } from "@custody/manifest";
 import type { VaultContext } from "./context.js";
 import { deviceSignerProblem } from "./device-collector-ops.js";
 import type { IngestOptions } from "./ingest.js";
 
 // A package's verification as an item records it: who may have signed it, and what was found.
+
+/**
+ * File or package: a ZIP is examined as a package unless `kind` says file; `kind: "package"` refuses
+ * anything else (`label` names it in the error).
+ */
+export async function itemKind(
+  path: string,
+  kind: IngestOptions["kind"],
+  label: string,
+): Promise<"file" | "package"> {
+  const found = kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
+  if (kind === "package" && found !== "package") {
+    throw new CustodyError("ERR_PACKAGE_INVALID", `${label} is not a ZIP investigation package`);
+  }
+  return found;
+}
 
 export async function examinePackage(
   ctx: VaultContext,

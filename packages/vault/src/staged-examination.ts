@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
-import { type FedVerification, hasZipMagic, startPackageVerification } from "@custody/archive";
+import { type FedVerification, startPackageVerification } from "@custody/archive";
 import type { ItemRecord } from "@custody/audit";
-import { CustodyError, toCustodyError } from "@custody/core";
+import { toCustodyError } from "@custody/core";
 import { hashFile } from "@custody/hash";
 import type { StagedObserver } from "@custody/store";
 import type { VaultContext } from "./context.js";
@@ -9,6 +9,7 @@ import type { IngestOptions } from "./ingest.js";
 import { type ExtraHash, pickDigests, resolveIngestHashes } from "./ingest-hashes.js";
 import {
   examinePackage,
+  itemKind,
   packageRecord,
   packageVerifyOptions,
   type RefusedReport,
@@ -39,10 +40,7 @@ export async function examineStagedCopy(
   known: ExtraDigests | undefined,
   options: IngestOptions & { name: string },
 ): Promise<StagedExamination> {
-  const kind = options.kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
-  if (options.kind === "package" && kind !== "package") {
-    throw new CustodyError("ERR_PACKAGE_INVALID", `${options.name} is not a ZIP investigation package`);
-  }
+  const kind = await itemKind(path, options.kind, options.name);
   const [pkg, digests] = await Promise.all([
     kind === "package" ? examinePackage(ctx, path, options) : Promise.resolve(undefined),
     stagedDigests(path, known, resolveIngestHashes(options.hashes), options.abortSignal),
@@ -77,10 +75,7 @@ export async function startStagedExamination(
   let failure: { error: unknown } | undefined;
   let kind: "file" | "package" = "file";
   try {
-    kind = options.kind === "file" ? "file" : (await hasZipMagic(path)) ? "package" : "file";
-    if (options.kind === "package" && kind !== "package") {
-      throw new CustodyError("ERR_PACKAGE_INVALID", `${options.name} is not a ZIP investigation package`);
-    }
+    kind = await itemKind(path, options.kind, options.name);
     if (kind === "package") {
       // A refused archive is the verification's result, recorded as verifyPackage's refusal is.
       fed = await startPackageVerification(path, await packageVerifyOptions(ctx, options)).catch(
