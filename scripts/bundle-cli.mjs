@@ -10,10 +10,10 @@
 //   library packages load lazily with `require` (the bundle then shares their one copy), and
 //   @custody/console, which finds its built app relative to its own file.
 //
-// Beside it, built-from.json: each workspace package's build stamp (tsc -b's .tsbuildinfo) and the
-// lockfile as they were when the bundle was made. bin.js runs the compiled modules instead of a bundle
-// older than any of them (a `tsc -b` after an edit, without this script), so `custody` never runs code the
-// sources no longer say; and this script does nothing when none of them changed since.
+// Beside it, built-from.json: each workspace package's build stamp (tsc -b's .tsbuildinfo), the lockfile
+// and this script as they were when the bundle was made. bin.js runs the compiled modules instead of a
+// bundle older than any of them (a `tsc -b` after an edit, without this script), so `custody` never runs
+// code the sources no longer say; and this script does nothing when none of them changed since.
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { join, relative } from "node:path";
@@ -78,7 +78,11 @@ await writeFile(join(out, "built-from.json"), `${JSON.stringify({ stamps }, null
 
 /** What the bundle is made from, by mtime, keyed by the path from the bundle's folder (as bin.js reads it). */
 async function buildStamps() {
-  const files = [join(root, "pnpm-lock.yaml"), join(root, "packages/cli/package.json")];
+  const files = [
+    join(root, "pnpm-lock.yaml"),
+    join(root, "packages/cli/package.json"),
+    fileURLToPath(import.meta.url),
+  ];
   for (const pkg of await readdir(join(root, "packages")))
     files.push(join(root, "packages", pkg, "dist", ".tsbuildinfo"));
   const found = {};
