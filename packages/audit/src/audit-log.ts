@@ -40,6 +40,26 @@ export interface AuditLogOptions {
    * record once it is durable, before its append resolves. It must not throw (see the README).
    */
   onRecord?: (record: AuditRecord) => void;
+  /**
+   * Reads the stored log from this point on instead of from its start: a point an earlier writer's
+   * `resumePoint()` handed out, kept by the caller where nobody without its key could change it (the
+   * vault seals it). The records before it are not read again, so an edit to them is found by `verify`,
+   * not here. Used only where it can be: a log with one writer, read from that offset, and a signed
+   * checkpoint (and the witness's, if any) at or after the point; otherwise the whole log is read.
+   */
+  resumeFrom?: AuditResumePoint;
+  /** Called, before the first record is read, when the open goes on from `resumeFrom`. */
+  onResume?: (point: AuditResumePoint) => void;
+}
+
+/** The chain's state after `treeSize` records, which end `byteOffset` bytes into the stored log. */
+export interface AuditResumePoint {
+  treeSize: number;
+  byteOffset: number;
+  /** The hash of record `treeSize - 1`. */
+  lastHash: string;
+  /** The Merkle accumulator's perfect subtree roots in hex, largest first. */
+  subtreeRoots: string[];
 }
 
 /** Records after the latest checkpoint without a valid seal, found at open with `acceptUnsealedTail`. */
@@ -78,6 +98,11 @@ export interface AuditLog {
   readonly unsealedTail: UnsealedTail | undefined;
   /** Lets checkpoints sign the unsealed tail (after the caller recorded who accepted it, and why). */
   acceptUnsealedTail(): void;
+  /**
+   * Where a later open may go on from (`resumeFrom`), when every durable record is covered by the latest
+   * checkpoint; undefined otherwise, and always for a log other writers share.
+   */
+  resumePoint(): AuditResumePoint | undefined;
   /** Waits for pending appends, writes a final checkpoint when there are new records, releases the sink. */
   close(): Promise<void>;
 }

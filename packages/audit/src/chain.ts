@@ -1,5 +1,6 @@
 import { CustodyError, type ErrorCode } from "@custody/core";
 import { MerkleAccumulator } from "@custody/hash";
+import type { AuditResumePoint } from "./audit-log.js";
 import { linkProblem, parseRecordLine } from "./line-check.js";
 import { splitLines } from "./lines.js";
 import { type AuditRecord, GENESIS_PREV, recordLeafHash } from "./record.js";
@@ -39,9 +40,26 @@ export interface AuditProblem {
  * an O(log n) Merkle accumulator: memory stays flat whatever the log's size.
  */
 export class ChainScanner {
-  readonly accumulator = new MerkleAccumulator();
+  readonly accumulator: MerkleAccumulator;
   lastHash = GENESIS_PREV;
   lines = 0;
+
+  constructor(accumulator = new MerkleAccumulator()) {
+    this.accumulator = accumulator;
+  }
+
+  /** A scanner that goes on from a resume point (its records are not read again). */
+  static resumed(point: AuditResumePoint): ChainScanner {
+    const scanner = new ChainScanner(
+      MerkleAccumulator.fromState({
+        size: point.treeSize,
+        subtreeRoots: point.subtreeRoots.map((root) => Buffer.from(root, "hex")),
+      }),
+    );
+    scanner.lastHash = point.lastHash;
+    scanner.lines = point.treeSize; // one line per record in a sound log
+    return scanner;
+  }
 
   get count(): number {
     return this.accumulator.size;

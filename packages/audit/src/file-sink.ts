@@ -77,6 +77,10 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     return super.readBytes({ ...options, end: Math.min(options.end ?? this.#size, this.#size) });
   }
 
+  readBytesFrom(start: number): AsyncIterable<Uint8Array> {
+    return super.readBytes({ start, end: this.#size });
+  }
+
   append(lines: Buffer): Promise<void> {
     try {
       this.assertUsable();

@@ -40,10 +40,13 @@ export class FileAuditSource implements AuditSource {
     return { path: join(this.dir, LOG_FILE), end: undefined };
   }
 
-  async *readBytes(options: { end?: number; abortSignal?: AbortSignal } = {}): AsyncIterable<Uint8Array> {
-    if (options.end === 0) return;
+  async *readBytes(
+    options: { start?: number; end?: number; abortSignal?: AbortSignal } = {},
+  ): AsyncIterable<Uint8Array> {
+    if (options.end !== undefined && options.end <= (options.start ?? 0)) return;
     const stream = createReadStream(join(this.dir, LOG_FILE), {
       highWaterMark: READ_CHUNK,
+      start: options.start ?? 0,
       ...(options.end === undefined ? {} : { end: options.end - 1 }),
       ...(options.abortSignal === undefined ? {} : { signal: options.abortSignal }),
     });

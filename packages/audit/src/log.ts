@@ -7,7 +7,7 @@ import {
   systemClock,
   toCustodyError,
 } from "@custody/core";
-import type { AuditLog, AuditLogOptions, UnsealedTail } from "./audit-log.js";
+import type { AuditLog, AuditLogOptions, AuditResumePoint, UnsealedTail } from "./audit-log.js";
 import { type ChainScanner, iterateRecords } from "./chain.js";
 import type { SignedCheckpoint } from "./checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
@@ -79,6 +79,8 @@ export class LogImpl implements AuditLog {
   readonly #sealKey: SealKey | undefined;
   readonly #replayed: Replayed;
   private readonly scanner: ChainScanner;
+  /** Bytes of the stored log the scanner has taken in (where record `scanner.count` starts). */
+  #durableBytes: number;
 
   private constructor(
     private readonly sink: AuditSink,
@@ -91,6 +93,7 @@ export class LogImpl implements AuditLog {
     this.#sealKey = sealKey;
     this.#nextSeq = this.scanner.count;
     this.#lastHash = this.scanner.lastHash;
+    this.#durableBytes = sink.size;
     this.#clock = options.clock ?? systemClock;
     this.#shared = isSharedSink(sink) ? sink : undefined;
     this.#checkpoints = new CheckpointWriter(sink, this.scanner.accumulator, replayed.latest, {
@@ -230,8 +233,9 @@ export class LogImpl implements AuditLog {
       return;
     }
     let leaves: Buffer[] = [];
+    const bytes = batchBytes(batch);
     try {
-      const stored = this.sink.append(batchBytes(batch));
+      const stored = this.sink.append(bytes);
       // Hashed while the write is in flight: for a sequential caller this work is off its path.
       leaves = batch.map((item) => recordLeafHash(item.record.hash));
       await stored;
@@ -245,13 +249,14 @@ export class LogImpl implements AuditLog {
       this.writeFailed(error, batch);
       return;
     }
-    this.batchDurable(batch, leaves);
+    this.batchDurable(batch, leaves, bytes.length);
   }
 
   /** A batch through a sink that writes in the calling thread (`appendSync`): no promise per write. */
   private writeBatchNow(batch: Pending[]): void {
+    const bytes = batchBytes(batch);
     try {
-      this.sink.appendSync?.(batchBytes(batch));
+      this.sink.appendSync?.(bytes);
     } catch (error) {
       this.writeFailed(error, batch);
       return;
@@ -259,6 +264,7 @@ export class LogImpl implements AuditLog {
     this.batchDurable(
       batch,
       batch.map((item) => recordLeafHash(item.record.hash)),
+      bytes.length,
     );
   }
 
@@ -269,8 +275,9 @@ export class LogImpl implements AuditLog {
   }
 
   /** The batch is on stable storage: the tree, the observer and the mirror learn of it, then its callers. */
-  private batchDurable(batch: Pending[], leaves: Buffer[]): void {
+  private batchDurable(batch: Pending[], leaves: Buffer[], bytes: number): void {
     for (const leaf of leaves) this.scanner.accumulator.append(leaf);
+    this.#durableBytes += bytes;
     this.scanner.lastHash = batch.at(-1)?.record.hash ?? this.scanner.lastHash;
     for (let i = 0; i < batch.length; i += 1) {
       const item = batch[i] as Pending;
@@ -363,6 +370,19 @@ export class LogImpl implements AuditLog {
 
   async latestCheckpoint(): Promise<SignedCheckpoint | undefined> {
     return this.#checkpoints.latest;
+  }
+
+  resumePoint(): AuditResumePoint | undefined {
+    const signed = this.#checkpoints.latest?.checkpoint.treeSize;
+    if (this.#shared !== undefined || this.#failure !== undefined || signed !== this.scanner.count)
+      return undefined;
+    const { size, subtreeRoots } = this.scanner.accumulator.state();
+    return {
+      treeSize: size,
+      byteOffset: this.#durableBytes,
+      lastHash: this.scanner.lastHash,
+      subtreeRoots: subtreeRoots.map((root) => root.toString("hex")),
+    };
   }
 
   async *read(options: { since?: number; abortSignal?: AbortSignal } = {}): AsyncIterable<AuditRecord> {

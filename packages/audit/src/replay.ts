@@ -1,11 +1,11 @@
 import { CustodyError } from "@custody/core";
-import type { AuditLogOptions, UnsealedTail } from "./audit-log.js";
+import type { AuditLogOptions, AuditResumePoint, UnsealedTail } from "./audit-log.js";
 import { type AuditProblem, ChainScanner, damagedError, scanRecords } from "./chain.js";
 import { parseCheckpointBytes, type SignedCheckpoint } from "./checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
 import type { AuditRecord } from "./record.js";
 import { hasValidSeal, type SealKey } from "./seal.js";
-import type { AuditSink } from "./sink.js";
+import { type AuditSink, isSharedSink } from "./sink.js";
 import type { CheckpointWitness } from "./witness.js";
 
 /** What one pass over a stored log found. */
@@ -33,7 +33,8 @@ export async function replay(
 ): Promise<Replayed> {
   const latest = await CheckpointWriter.loadLatest(sink);
   const witnessed = await loadWitnessed(options.witness);
-  const scanner = new ChainScanner();
+  const resume = usableResumePoint(sink, options.resumeFrom, latest, witnessed);
+  const scanner = resume === undefined ? new ChainScanner() : ChainScanner.resumed(resume.point);
   const covered = latest?.checkpoint.treeSize ?? 0;
   let tailFirst: string | undefined;
   let unsealed: AuditRecord | undefined;
@@ -48,6 +49,10 @@ export async function replay(
     ) {
       unsealed = record;
     }
+    return signedProblem();
+  };
+  // The signed checkpoints whose size the scanner has reached match its tree.
+  const signedProblem = (): AuditProblem | undefined => {
     const count = scanner.count;
     if (latest !== undefined && count === covered) {
       const problem = CheckpointWriter.compare(latest, scanner);
@@ -55,7 +60,10 @@ export async function replay(
     }
     return witnessed?.checkpoint.treeSize === count ? witnessProblem(witnessed, scanner) : undefined;
   };
-  const problem = await scanRecords(sink.readBytes(), scanner, visit);
+  if (resume !== undefined) options.onResume?.(resume.point);
+  const problem =
+    (resume === undefined ? undefined : signedProblem()) ??
+    (await scanRecords(resume?.bytes ?? sink.readBytes(), scanner, visit));
   if (problem !== undefined) throw damagedError(problem, sink.description);
   assertCovers(sink, scanner, latest, "checkpoint");
   assertCovers(sink, scanner, witnessed, "the witness's checkpoint");
@@ -76,6 +84,39 @@ export async function replay(
     sealedTail: sealedTail ? tail(undefined) : undefined,
     unsealedTail: unsealed === undefined ? undefined : tail(unsealed),
   };
+}
+
+/**
+ * The caller's resume point and the bytes after it, when the open may go on from there: one writer, a
+ * sink that reads from an offset, and signed checkpoints (the sink's latest, the witness's) at or after
+ * it, so every record read is still checked against both.
+ */
+function usableResumePoint(
+  sink: AuditSink,
+  point: AuditResumePoint | undefined,
+  latest: SignedCheckpoint | undefined,
+  witnessed: SignedCheckpoint | undefined,
+): { point: AuditResumePoint; bytes: AsyncIterable<Uint8Array> } | undefined {
+  if (point === undefined || isSharedSink(sink) || sink.readBytesFrom === undefined) return undefined;
+  const usable =
+    latest !== undefined &&
+    Number.isSafeInteger(point.treeSize) &&
+    point.treeSize > 0 &&
+    point.treeSize <= latest.checkpoint.treeSize &&
+    (witnessed === undefined || witnessed.checkpoint.treeSize >= point.treeSize) &&
+    Number.isSafeInteger(point.byteOffset) &&
+    point.byteOffset > 0 &&
+    point.byteOffset <= sink.size &&
+    /^[0-9a-f]{64}$/.test(point.lastHash) &&
+    point.subtreeRoots.length === popCount(point.treeSize) &&
+    point.subtreeRoots.every((root) => /^[0-9a-f]{64}$/.test(root));
+  return usable ? { point, bytes: sink.readBytesFrom(point.byteOffset) } : undefined;
+}
+
+function popCount(n: number): number {
+  let count = 0;
+  for (let rest = n; rest > 0; rest = Math.floor(rest / 2)) count += rest % 2;
+  return count;
 }
 
 async function loadWitnessed(witness: CheckpointWitness | undefined): Promise<SignedCheckpoint | undefined> {
