@@ -1,4 +1,4 @@
-export type { AuditLog, AuditLogOptions, UnsealedTail } from "./audit-log.js";
+export type { AuditLog, AuditLogOptions, AuditResumePoint, UnsealedTail } from "./audit-log.js";
 export type { AuditProblem, AuditProblemKind } from "./chain.js";
 export type { Checkpoint, SignedCheckpoint, SignedCheckpointJson } from "./checkpoint.js";
 export {

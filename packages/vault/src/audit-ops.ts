@@ -1,6 +1,7 @@
 import type { AuditRecord, AuditVerifyReport, InclusionProofBundle, SignedCheckpoint } from "@custody/audit";
 import { CustodyError } from "@custody/core";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
+import type { CheckResult } from "./check.js";
 import type { VaultContext } from "./context.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
 
@@ -23,12 +24,7 @@ export async function verifyVaultAudit(
 ): Promise<AuditVerifyReport> {
   return ctx.guard.run(auditRequest(principal, "audit.read", "audit:verify"), async () => {
     const report = await ctx.guard.verify({
-      trust: {
-        trustAnchors: [ctx.pki.caCertificatePem],
-        crls: [await readPkiFile(ctx.dir, PKI_FILES.crl)],
-        clock: ctx.clock,
-        ...timestampTrust(ctx),
-      },
+      trust: await auditTrust(ctx),
       ...(options.knownCheckpoints === undefined ? {} : { knownCheckpoints: options.knownCheckpoints }),
     });
     // A failed verification is a finding about the vault: it goes in the log (and to whoever watches
@@ -49,6 +45,36 @@ export async function verifyVaultAudit(
     }
     return report;
   });
+}
+
+/**
+ * For a vault opened from a ledger snapshot (which skipped the log's records before it): the whole log
+ * verified, a finding when it fails (recorded), nothing when it holds. A vault that read its whole log
+ * at open checked it then.
+ */
+export async function checkSkippedRecords(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+): Promise<CheckResult | undefined> {
+  if (ctx.ledger.restoredAt === undefined) return undefined;
+  const report = await ctx.guard.verify({ trust: await auditTrust(ctx) });
+  const problem = report.problem;
+  if (report.ok || problem === undefined) return undefined;
+  const error = new CustodyError(
+    problem.code,
+    `the audit log: ${problem.message} (line ${problem.line ?? "?"})`,
+  );
+  await ctx.guard.failed(principal, "evidence.check", "audit:verify", error);
+  return { id: "audit-log", ok: false, code: error.code, message: error.message };
+}
+
+async function auditTrust(ctx: VaultContext) {
+  return {
+    trustAnchors: [ctx.pki.caCertificatePem],
+    crls: [await readPkiFile(ctx.dir, PKI_FILES.crl)],
+    clock: ctx.clock,
+    ...timestampTrust(ctx),
+  };
 }
 
 // checkpoint tokens are checked against every TSA the log configured; a checkpoint without one still verifies

@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
 import type { StoredObject } from "@custody/store";
+import { checkSkippedRecords } from "./audit-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
 import { itemRequest } from "./evidence-ops.js";
@@ -52,6 +53,8 @@ export async function checkItems(
     }
     const index = await checkIndex(ctx, principal);
     if (index !== undefined) results.push(index);
+    const log = await checkSkippedRecords(ctx, principal);
+    if (log !== undefined) results.push(log);
   }
   return results;
 }

@@ -33,6 +33,15 @@ export const FACT = {
 
 export type FactAction = (typeof FACT)[keyof typeof FACT];
 
+/** The facts about one item (the item index and a ledger snapshot hold their result, not the records). */
+export const ITEM_FACTS: ReadonlySet<string> = new Set([
+  FACT.ingested,
+  FACT.holdSet,
+  FACT.holdReleased,
+  FACT.retentionExtended,
+  FACT.purged,
+]);
+
 const approvalSchema = {
   requestId: z.string().optional(),
   proposedBy: z.string().optional(),

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { AuditRecord } from "@custody/audit";
 import { CustodyError } from "@custody/core";
-import { FACT } from "./facts.js";
+import { FACT, ITEM_FACTS } from "./facts.js";
 import type { Ledger, LedgerItem } from "./ledger.js";
 
 /**
@@ -179,6 +179,18 @@ export class ItemIndex {
     if (this.#live || this.#pending >= BATCH) this.commit();
   }
 
+  /**
+   * The replay at open goes on from a ledger snapshot of `records` records, whose newest item fact is
+   * `lastItemFact`: an index that stops at another fact before that point missed facts it will not see.
+   */
+  resumeAt(snapshot: { records: number; lastItemFact: { seq: number; hash: string } | undefined }): void {
+    const last = this.#last;
+    if (last !== undefined && last.seq >= snapshot.records) return; // checked as the records come
+    const fact = snapshot.lastItemFact;
+    if (last?.seq === fact?.seq && last?.hash === fact?.hash) return;
+    this.#stale = `it has facts up to record ${last?.seq ?? "none"}, the ledger snapshot up to ${fact?.seq ?? "none"}`;
+  }
+
   /** After the replay at open: an index ahead of the log is stale; from now on each fact commits at once. */
   goLive(records: number): void {
     this.commit();
@@ -350,14 +362,6 @@ interface ItemRecordShape {
   package?: { deviceId?: string };
   acquisition: { at: string };
 }
-
-const ITEM_FACTS: ReadonlySet<string> = new Set([
-  FACT.ingested,
-  FACT.holdSet,
-  FACT.holdReleased,
-  FACT.retentionExtended,
-  FACT.purged,
-]);
 
 interface Row {
   case_id: string;

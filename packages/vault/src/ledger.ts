@@ -1,9 +1,10 @@
 import type { AuditRecord } from "@custody/audit";
 import { CustodyError } from "@custody/core";
 import { DeviceLedger, isDeviceFact } from "./device-facts.js";
-import { FACT, type FactAction, type FactDetails, factSchemas } from "./facts.js";
+import { FACT, type FactAction, type FactDetails, factSchemas, ITEM_FACTS } from "./facts.js";
+import { LedgerItems, type StoredItems } from "./ledger-items.js";
 import { isLibraryFact, LibraryLedger } from "./library-facts.js";
-import { isActionRecord, QueuedActionLedger } from "./queued-actions.js";
+import { isActionRecord, type LoggedAction, QueuedActionLedger } from "./queued-actions.js";
 import { isRemediationFact, RemediationLedger } from "./remediation-facts.js";
 import { isResponseFact, ResponseLedger } from "./response-facts.js";
 
@@ -42,11 +43,8 @@ export class Ledger {
   witness: { kind: "dir"; dir: string } | undefined;
   settings: Record<string, unknown> | undefined;
   policyHead: { version: number; hash: string } | undefined;
-  readonly items = new Map<string, LedgerItem>();
-  /** The same items by content address (every case's copy): a full id is found without a scan. */
-  readonly #byId = new Map<string, LedgerItem[]>();
-  /** The same items by case, so a case is listed without walking every item of the vault. */
-  readonly #byCase = new Map<string, Map<string, LedgerItem>>();
+  /** Every item, by case and by content address (a snapshot's are read as they are asked for). */
+  readonly items = new LedgerItems();
   readonly identities = new Map<string, LedgerIdentity>();
   /** Enrollment tokens, devices and the live-response setting. */
   readonly live = new DeviceLedger();
@@ -66,6 +64,15 @@ export class Ledger {
   readonly timestampAuthorities: FactDetails<typeof FACT.tsaAdded>[] = [];
   /** Records seen, so a caller can tell an empty log from a vault. */
   records = 0;
+  /** The records a snapshot held when this ledger was restored from one (the log's were not read). */
+  restoredAt: number | undefined;
+  /** Where the item facts stand: the newest one's seq and hash (the item index must agree). */
+  lastItemFact: { seq: number; hash: string } | undefined;
+  /**
+   * Every allowed fact other than an item's, in order: what a snapshot keeps of the log besides the
+   * items, replayed through the same code when the snapshot is read.
+   */
+  readonly #otherFacts: AuditRecord[] = [];
   readonly #sealKeySha256: string | undefined;
 
   /** `sealKeySha256`: the digest of the seal key this vault was opened with (checked against vault.init). */
@@ -77,28 +84,57 @@ export class Ledger {
     this.records += 1;
     if (isActionRecord(record.action)) this.actions.apply(record);
     if (record.outcome !== "allow" || !isFact(record.action)) return;
+    if (ITEM_FACTS.has(record.action)) this.lastItemFact = { seq: record.seq, hash: record.hash };
+    else this.#otherFacts.push(record);
+    this.#applyFact(record, record.action);
+  }
+
+  /** What a snapshot needs to rebuild this ledger without the log's records before `records`. */
+  snapshotState(): LedgerSnapshotState {
+    return {
+      records: this.records,
+      lastItemFact: this.lastItemFact,
+      otherFacts: this.#otherFacts,
+      openActions: this.actions.open(),
+    };
+  }
+
+  /** A new ledger's state from a snapshot: its facts replayed, its items read as they are asked for. */
+  restore(state: LedgerSnapshotState, items: StoredItems): void {
+    if (this.records !== 0) throw new CustodyError("ERR_INTERNAL", "a ledger is restored before any record");
+    this.items.attach(items);
+    for (const record of state.otherFacts) {
+      if (!isFact(record.action) || ITEM_FACTS.has(record.action))
+        throw malformed(record, "is not a fact a snapshot keeps");
+      this.#otherFacts.push(record);
+      this.#applyFact(record, record.action);
+    }
+    this.actions.restore(state.openActions);
+    this.records = state.records;
+    this.lastItemFact = state.lastItemFact;
+    this.restoredAt = state.records;
+  }
+
+  #applyFact(record: AuditRecord, action: FactAction): void {
     if (isDeviceFact(record.action)) this.#applyDevice(record);
     else if (isLibraryFact(record.action)) this.library.apply(record);
     else if (isResponseFact(record.action)) this.response.apply(record);
     else if (isRemediationFact(record.action)) this.remediations.apply(record);
-    else this.#apply(record, record.action);
+    else this.#apply(record, action);
   }
 
   /** Items of one content address, across the cases that hold it. */
   itemsWithId(prefix: string): LedgerItem[] {
-    if (prefix.length === 64) return [...(this.#byId.get(prefix) ?? [])];
-    const found: LedgerItem[] = [];
-    for (const item of this.items.values()) if (item.id.startsWith(prefix)) found.push(item);
-    return found;
+    return this.items.withId(prefix);
   }
 
   /** Every item of one case, purged ones included, as `items` holds them. */
   itemsOfCase(caseId: string): Iterable<LedgerItem> {
-    return this.#byCase.get(caseId)?.values() ?? [];
+    return this.items.ofCase(caseId);
   }
 
   item(caseId: string, id: string): LedgerItem | undefined {
-    return this.items.get(`${caseId}/${id}`);
+    return this.items.get(caseId, id);
   }
 
   identitiesOf(name: string): LedgerIdentity[] {
@@ -181,8 +217,7 @@ export class Ledger {
 
   #ingested(record: AuditRecord, facts: FactDetails<typeof FACT.ingested>): void {
     const { caseId, id, deviceId } = itemFacts(record, facts.record);
-    const key = `${caseId}/${id}`;
-    const previous = this.items.get(key);
+    const previous = this.items.get(caseId, id);
     if (previous !== undefined && !previous.purged) throw malformed(record, "ingests an item that exists");
     const item: LedgerItem = {
       caseId,
@@ -194,16 +229,7 @@ export class Ledger {
       retainUntil: facts.retainUntil,
       purged: false,
     };
-    this.items.set(key, item);
-    const ofCase = this.#byCase.get(caseId) ?? new Map<string, LedgerItem>();
-    ofCase.set(id, item);
-    this.#byCase.set(caseId, ofCase);
-    // a case's copy ingested again after its purge replaces the purged entry in place, as in `items`
-    const copies = this.#byId.get(id) ?? [];
-    const at = copies.findIndex((copy) => copy.caseId === caseId);
-    if (at >= 0) copies[at] = item;
-    else copies.push(item);
-    this.#byId.set(id, copies);
+    this.items.put(item);
   }
 
   #issued(facts: FactDetails<typeof FACT.identityIssued>): void {
@@ -219,7 +245,9 @@ export class Ledger {
   }
 
   #itemOf(record: AuditRecord): LedgerItem {
-    const item = this.items.get(record.target.slice("item:".length));
+    const key = record.target.slice("item:".length);
+    const at = key.lastIndexOf("/");
+    const item = at < 0 ? undefined : this.items.get(key.slice(0, at), key.slice(at + 1));
     if (item === undefined || item.purged) throw malformed(record, "names an item the log never ingested");
     return item;
   }
@@ -232,6 +260,14 @@ export class Ledger {
 }
 
 const FACT_ACTIONS: ReadonlySet<string> = new Set(Object.values(FACT));
+
+/** A ledger's state beside its items, as a snapshot stores it. */
+export interface LedgerSnapshotState {
+  records: number;
+  lastItemFact: { seq: number; hash: string } | undefined;
+  otherFacts: AuditRecord[];
+  openActions: LoggedAction[];
+}
 
 function isFact(action: string): action is FactAction {
   return FACT_ACTIONS.has(action);

@@ -28,8 +28,9 @@ import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
 import { catchUpIndex, lazyItemIndex } from "./index-open.js";
 import { Ledger } from "./ledger.js";
+import { readLedgerSnapshot } from "./ledger-snapshot.js";
 import { KeyedLocks } from "./locks.js";
-import { loadVaultPki } from "./pki.js";
+import { loadVaultPki, type VaultPki } from "./pki.js";
 import { assertPolicyBound } from "./policy-facts.js";
 import { FileRevocationList, SharedRevocationList } from "./revocations.js";
 import { renewExpiringSigner } from "./rotation.js";
@@ -56,7 +57,21 @@ export interface VaultOpenOptions {
    * but the event loop waits for every sync. For a CLI command's process, never a server.
    */
   blockingAuditWrites?: boolean;
+  /**
+   * A local vault writes a ledger snapshot (ledger-snapshot.ts) at close once this many records were
+   * appended since the one it opened from, so later opens read only the records after it (default
+   * 10,000; 0: never).
+   */
+  ledgerSnapshotEvery?: number;
 }
+
+/** When the next ledger snapshot is due: `every` records after the one of `records` records. */
+export interface LedgerSnapshotPolicy {
+  every: number;
+  records: number;
+}
+
+const LEDGER_SNAPSHOT_EVERY = 10_000;
 
 /** `init`: a log being written for the first time; `accept-tail`: a custodian reviews an unsealed tail. */
 export type OpenMode = "open" | "init" | "accept-tail";
@@ -66,6 +81,7 @@ export interface OpenedVault {
   audit: AuditLog;
   authenticated: WeakSet<AuthenticatedPrincipal>;
   revokedOnCrl: Set<string>;
+  ledgerSnapshot: LedgerSnapshotPolicy;
 }
 
 /**
@@ -74,6 +90,25 @@ export interface OpenedVault {
  * disk, a witness dropped from vault.json.
  */
 export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode): Promise<OpenedVault> {
+  const resume = { allowed: mode !== "init", used: false };
+  try {
+    return await openParts(options, mode, resume);
+  } catch (error) {
+    if (!resume.used) throw error;
+    // The whole log says what went wrong, precisely; or the snapshot was the problem, and it opens.
+    (options.logger ?? silentLogger).warn(
+      { err: error },
+      "the open from the ledger snapshot failed; reading the whole audit log",
+    );
+    return openParts(options, mode, { allowed: false, used: false });
+  }
+}
+
+async function openParts(
+  options: VaultOpenOptions,
+  mode: OpenMode,
+  resume: { allowed: boolean; used: boolean },
+): Promise<OpenedVault> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
   const config = await readVaultConfig(options.dir);
@@ -87,6 +122,8 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
   // Derived data for listings; a vault whose state is shared (Azure) has none yet (see item-index.ts).
   // Opened at the first record the log hands over, so under the log's lock: one process writes it.
   const index = shared === undefined ? lazyItemIndex(options.dir, logger) : undefined;
+  const snapshot =
+    resume.allowed && shared === undefined ? loadSnapshot(options.dir, pki, config, logger) : undefined;
   const auditOptions: AuditLogOptions = {
     signer,
     clock,
@@ -100,6 +137,16 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     },
     ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
     ...(mode === "accept-tail" ? { acceptUnsealedTail: true } : {}),
+    ...(snapshot === undefined
+      ? {}
+      : {
+          resumeFrom: snapshot.point,
+          onResume: () => {
+            resume.used = true;
+            ledger.restore(snapshot.state, snapshot.items);
+            index?.get()?.resumeAt(snapshot.state);
+          },
+        }),
   };
   let audit: AuditLog;
   try {
@@ -165,12 +212,26 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     }
     const crl = mode === "init" ? new Set<string>() : await publishRevocations(ctx);
     if (mode === "open") await renewExpiringSigner(ctx);
-    return { ctx, audit, authenticated, revokedOnCrl: crl };
+    const ledgerSnapshot = {
+      every: options.ledgerSnapshotEvery ?? LEDGER_SNAPSHOT_EVERY,
+      records: resume.used ? (snapshot?.point.treeSize ?? 0) : 0,
+    };
+    return { ctx, audit, authenticated, revokedOnCrl: crl, ledgerSnapshot };
   } catch (error) {
     boundPolicyOf?.close();
     index?.close();
     await audit.close().catch(() => {});
     throw error;
+  }
+}
+
+/** The vault's ledger snapshot, or undefined when there is none or it is refused (said in the log). */
+function loadSnapshot(dir: string, pki: VaultPki, config: VaultConfig, logger: Logger) {
+  try {
+    return readLedgerSnapshot(join(dir, "index"), pki.sealKey, config.vaultId);
+  } catch (error) {
+    logger.warn({ err: error }, "the ledger snapshot is refused; reading the whole audit log");
+    return undefined;
   }
 }
 

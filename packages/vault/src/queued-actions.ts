@@ -72,6 +72,11 @@ export class QueuedActionLedger {
     }
   }
 
+  /** The open actions a snapshot kept (a new ledger's, before any record). */
+  restore(actions: readonly LoggedAction[]): void {
+    for (const action of actions) this.#open.set(action.id, action);
+  }
+
   open(): LoggedAction[] {
     return [...this.#open.values()];
   }

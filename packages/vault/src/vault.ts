@@ -79,6 +79,7 @@ import { rebuildIndex } from "./index-ops.js";
 import type { BodyIngestOptions, IngestOptions } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
+import { snapshotLedgerIfDue } from "./ledger-snapshot.js";
 import {
   type LibraryFile,
   type LibraryUpload,
@@ -93,7 +94,7 @@ import {
   type LiveFileOptions,
   recordLiveOutcome,
 } from "./live-ops.js";
-import { openVaultParts, type VaultOpenOptions } from "./open.js";
+import { type LedgerSnapshotPolicy, openVaultParts, type VaultOpenOptions } from "./open.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
 import type { LoggedAction } from "./queued-actions.js";
 import type { RemediationState } from "./remediation-facts.js";
@@ -159,12 +160,14 @@ export class Vault {
   readonly #audit: AuditLog;
   readonly #authenticated: WeakSet<AuthenticatedPrincipal>;
   readonly #revokedOnCrl: Set<string>;
+  readonly #ledgerSnapshot: LedgerSnapshotPolicy;
 
   private constructor(opened: Awaited<ReturnType<typeof openVaultParts>>) {
     this.#ctx = opened.ctx;
     this.#audit = opened.audit;
     this.#authenticated = opened.authenticated;
     this.#revokedOnCrl = opened.revokedOnCrl;
+    this.#ledgerSnapshot = opened.ledgerSnapshot;
   }
 
   /** Creates a vault in `dir` (refused if one exists) and returns it with the first custodian's identity. */
@@ -750,6 +753,7 @@ export class Vault {
 
   async close(): Promise<void> {
     this.#ctx.boundPolicy.close();
+    await snapshotLedgerIfDue(this.#ctx, this.#audit, this.#ledgerSnapshot);
     await this.#audit.close();
     this.#ctx.index?.close();
     await this.#ctx.store.close?.();

@@ -1,0 +1,200 @@
+import { createHmac } from "node:crypto";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AuthenticatedPrincipal, Vault } from "@custody/vault";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openVaultParts, type VaultOpenOptions } from "../src/open.js";
+
+// A vault whose every close writes a ledger snapshot; opens then read only the records after it.
+const work = mkdtempSync(join(tmpdir(), "custody-ledger-snapshot-"));
+const dir = join(work, "vault");
+let identityPem: string;
+
+async function session<T>(
+  run: (vault: Vault, alice: AuthenticatedPrincipal) => Promise<T>,
+  at = dir,
+): Promise<T> {
+  const vault = await Vault.open({ dir: at, ledgerSnapshotEvery: 1 });
+  try {
+    return await run(vault, vault.authenticate(identityPem));
+  } finally {
+    await vault.close();
+  }
+}
+
+/** Whether an open of `at` goes on from its snapshot, and how many records that skips. */
+async function opensFrom(at: string, options: Partial<VaultOpenOptions> = {}): Promise<number> {
+  const opened = await openVaultParts({ dir: at, ...options }, "open");
+  await opened.audit.close();
+  opened.ctx.index?.close();
+  opened.ctx.boundPolicy.close();
+  return opened.ctx.ledger.restoredAt ?? 0;
+}
+
+/** Everything the vault states through its API that a ledger holds. */
+async function stated(at = dir) {
+  return session(async (vault, alice) => {
+    const items = (await vault.list(alice))
+      .map((item) => ({ key: `${item.caseId}/${item.id}`, hold: item.legalHold, until: item.retainUntil }))
+      .sort((a, b) => a.key.localeCompare(b.key));
+    const hashes = await vault.listHashes(alice);
+    const access = await vault.listAccess(alice);
+    return { items, hashes, access };
+  }, at);
+}
+
+function file(name: string, text: string): string {
+  const path = join(work, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+let history: Awaited<ReturnType<typeof stated>>;
+
+beforeAll(async () => {
+  const created = await Vault.init(dir, { custodian: "alice", keyBits: 2048 });
+  identityPem = created.identityPem;
+  await created.vault.close();
+  await session(async (vault, alice) => {
+    const a = await vault.ingest(alice, file("a.txt", "a\n"), { caseId: "CASE-A", retainDays: 0 });
+    await vault.ingest(alice, file("b.txt", "b\n"), { caseId: "CASE-A" });
+    await vault.ingest(alice, file("a.txt", "a\n"), { caseId: "CASE-B", retainDays: 0 });
+    await vault.hold(alice, { id: a.id, caseId: "CASE-B" });
+    await vault.extendRetention(alice, { id: a.id, caseId: "CASE-A" }, new Date("2031-01-01T00:00:00Z"));
+    await vault.addHash(alice, { list: "known-bad", sha256: "ab".repeat(32), name: "bad.exe" });
+    await vault.grant(alice, { name: "bob", role: "investigator", scope: "case:CASE-A" });
+  });
+  await session(async (vault, alice) => {
+    const c = await vault.ingest(alice, file("c.txt", "c\n"), { caseId: "CASE-C", retainDays: 0 });
+    expect(await vault.purge(alice, { id: c.id, caseId: "CASE-C" })).toMatchObject({ status: "done" });
+  });
+  history = await stated();
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("a ledger snapshot", () => {
+  it("is written at close and read at open: the vault states what a whole read of its log states", async () => {
+    expect(readdirSync(join(dir, "index")).filter((name) => name.startsWith("ledger"))).toHaveLength(2);
+    expect(await opensFrom(dir)).toBeGreaterThan(10);
+    const whole = join(work, "whole");
+    cpSync(dir, whole, { recursive: true });
+    for (const name of readdirSync(join(whole, "index")))
+      if (name.startsWith("ledger")) rmSync(join(whole, "index", name));
+    expect(await opensFrom(whole, { ledgerSnapshotEvery: 0 })).toBe(0);
+    expect(await stated(whole)).toEqual(history);
+    expect(await stated()).toEqual(history);
+    expect(history.items.map((item) => item.key.split("/")[0])).toEqual(["CASE-A", "CASE-A", "CASE-B"]);
+  });
+
+  it("goes on after the snapshot: facts appended since are stated, and the index agrees", async () => {
+    const copy = join(work, "goes-on");
+    cpSync(dir, copy, { recursive: true });
+    await session(async (vault, alice) => {
+      const d = await vault.ingest(alice, file("d.txt", "d\n"), {
+        caseId: "CASE-A",
+        labels: { host: "ws1" },
+      });
+      await vault.hold(alice, { id: d.id, caseId: "CASE-A" });
+      const byLabel = await vault.list(alice, { label: "host=ws1" });
+      expect(byLabel.map((item) => item.id)).toEqual([d.id]);
+      expect((await vault.list(alice, { caseId: "CASE-A" })).map((item) => item.legalHold).sort()).toEqual([
+        false,
+        false,
+        true,
+      ]);
+      expect((await vault.check(alice)).filter((result) => !result.ok)).toEqual([]);
+    }, copy);
+  });
+
+  it("sealed by the vault: one edited without the seal key is refused, and the whole log is read", async () => {
+    const copy = join(work, "edited");
+    cpSync(dir, copy, { recursive: true });
+    const path = join(copy, "index", "ledger.snapshot");
+    const [magic, header, mac] = readFileSync(path, "utf8").split("\n");
+    // a hash list entry renamed in the header's facts would need a new seal: the old one no longer matches
+    expect(header).toContain('"name":"bad.exe"');
+    writeFileSync(path, `${magic}\n${header?.replace('"name":"bad.exe"', '"name":"ok!.exe"')}\n${mac}\n`);
+    expect(await opensFrom(copy)).toBe(0);
+    expect(await stated(copy)).toEqual(history);
+  });
+
+  it("refuses an items bucket edited on disk when it is read, and so does check", async () => {
+    const copy = join(work, "bucket");
+    cpSync(dir, copy, { recursive: true });
+    const items = readdirSync(join(copy, "index")).find((name) => name.endsWith(".items")) as string;
+    const path = join(copy, "index", items);
+    writeFileSync(path, readFileSync(path, "utf8").replace("true", "fals"));
+    expect(await opensFrom(copy)).toBeGreaterThan(0);
+    const vault = await Vault.open({ dir: copy, ledgerSnapshotEvery: 0 });
+    try {
+      const alice = vault.authenticate(identityPem);
+      await expect(vault.list(alice, { caseId: "CASE-B" })).rejects.toMatchObject({
+        code: "ERR_INTEGRITY_MISMATCH",
+      });
+      await expect(vault.check(alice)).rejects.toMatchObject({ code: "ERR_INTEGRITY_MISMATCH" });
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it("an older snapshot put back is as good: the records after it are read again", async () => {
+    const copy = join(work, "older");
+    cpSync(dir, copy, { recursive: true });
+    const older = join(work, "older-index");
+    cpSync(join(copy, "index"), older, { recursive: true });
+    await session(async (vault, alice) => {
+      await vault.ingest(alice, file("e.txt", "e\n"), { caseId: "CASE-E" });
+    }, copy);
+    const later = await stated(copy);
+    for (const name of readdirSync(join(copy, "index")))
+      if (name.startsWith("ledger")) rmSync(join(copy, "index", name));
+    cpSync(older, join(copy, "index"), { recursive: true });
+    expect(await opensFrom(copy)).toBeGreaterThan(0);
+    expect(await stated(copy)).toEqual(later);
+  });
+
+  it("leaves an edit to the log before the snapshot to check, which reports it", async () => {
+    const copy = join(work, "log-edit");
+    cpSync(dir, copy, { recursive: true });
+    const log = join(copy, "audit", "audit.log");
+    const lines = readFileSync(log, "utf8").split("\n");
+    const at = lines.findIndex((line) => line.includes('"action":"evidence.hold-set"'));
+    lines[at] = (lines[at] as string).replace('"outcome":"allow"', '"outcome":"ALLOW"');
+    writeFileSync(log, lines.join("\n"));
+    expect(await opensFrom(copy)).toBeGreaterThan(at);
+    const findings = await session(
+      async (vault, alice) => (await vault.check(alice)).filter((r) => !r.ok),
+      copy,
+    );
+    expect(findings).toMatchObject([{ id: "audit-log", code: "ERR_AUDIT_RECORD_INVALID" }]);
+  });
+
+  it("is another vault's only with another vault's key: a snapshot copied across is refused", async () => {
+    const other = join(work, "other");
+    const created = await Vault.init(other, { custodian: "alice", keyBits: 2048 });
+    await created.vault.close();
+    cpSync(join(dir, "index", "ledger.snapshot"), join(other, "index", "ledger.snapshot"));
+    expect(await opensFrom(other)).toBe(0);
+  });
+});
+
+describe("a vault opened from its snapshot", () => {
+  it("reads the whole log again when going on from the snapshot's point fails", async () => {
+    const copy = join(work, "bad-point");
+    cpSync(dir, copy, { recursive: true });
+    // a snapshot sealed with the vault's own key whose point is one byte off (a bug, never an attacker)
+    const path = join(copy, "index", "ledger.snapshot");
+    const [magic, header] = readFileSync(path, "utf8").split("\n") as [string, string];
+    const parsed = JSON.parse(header);
+    parsed.point.byteOffset -= 1;
+    const text = JSON.stringify(parsed);
+    const sealKey = Buffer.from(readFileSync(join(copy, "pki", "audit-seal.key"), "utf8").trim(), "hex");
+    const key = createHmac("sha256", sealKey).update("custody ledger snapshot key 1").digest();
+    const mac = createHmac("sha256", key).update(`${magic}\n${text}`).digest("hex");
+    writeFileSync(path, `${magic}\n${text}\n${mac}\n`);
+    expect(await opensFrom(copy)).toBe(0);
+    expect(await stated(copy)).toEqual(history);
+  });
+});
