@@ -77,8 +77,8 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     return super.readBytes({ ...options, end: Math.min(options.end ?? this.#size, this.#size) });
   }
 
-  readBytesFrom(start: number): AsyncIterable<Uint8Array> {
-    return super.readBytes({ start, end: this.#size });
+  readBytesFrom(start: number, end = this.#size): AsyncIterable<Uint8Array> {
+    return super.readBytes({ start, end: Math.min(end, this.#size) });
   }
 
   append(lines: Buffer): Promise<void> {

@@ -3,6 +3,7 @@ import type { AuditLogOptions, AuditResumePoint, UnsealedTail } from "./audit-lo
 import { type AuditProblem, ChainScanner, damagedError, scanRecords } from "./chain.js";
 import { parseCheckpointBytes, type SignedCheckpoint } from "./checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
+import { MAX_LINE, parseRecordLine } from "./line-check.js";
 import type { AuditRecord } from "./record.js";
 import { hasValidSeal, type SealKey } from "./seal.js";
 import { type AuditSink, isSharedSink } from "./sink.js";
@@ -33,7 +34,7 @@ export async function replay(
 ): Promise<Replayed> {
   const latest = await CheckpointWriter.loadLatest(sink);
   const witnessed = await loadWitnessed(options.witness);
-  const resume = usableResumePoint(sink, options.resumeFrom, latest, witnessed);
+  const resume = await usableResumePoint(sink, options.resumeFrom, latest, witnessed);
   const scanner = resume === undefined ? new ChainScanner() : ChainScanner.resumed(resume.point);
   const covered = latest?.checkpoint.treeSize ?? 0;
   let tailFirst: string | undefined;
@@ -91,12 +92,12 @@ export async function replay(
  * sink that reads from an offset, and signed checkpoints (the sink's latest, the witness's) at or after
  * it, so every record read is still checked against both.
  */
-function usableResumePoint(
+async function usableResumePoint(
   sink: AuditSink,
   point: AuditResumePoint | undefined,
   latest: SignedCheckpoint | undefined,
   witnessed: SignedCheckpoint | undefined,
-): { point: AuditResumePoint; bytes: AsyncIterable<Uint8Array> } | undefined {
+): Promise<{ point: AuditResumePoint; bytes: AsyncIterable<Uint8Array> } | undefined> {
   if (point === undefined || isSharedSink(sink) || sink.readBytesFrom === undefined) return undefined;
   const usable =
     latest !== undefined &&
@@ -110,7 +111,25 @@ function usableResumePoint(
     /^[0-9a-f]{64}$/.test(point.lastHash) &&
     point.subtreeRoots.length === popCount(point.treeSize) &&
     point.subtreeRoots.every((root) => /^[0-9a-f]{64}$/.test(root));
-  return usable ? { point, bytes: sink.readBytesFrom(point.byteOffset) } : undefined;
+  if (!usable || !(await endsWithRecord(sink, point))) return undefined;
+  return { point, bytes: sink.readBytesFrom(point.byteOffset) };
+}
+
+/**
+ * Whether the stored line that ends at the point is a sound record whose hash is the point's: a log
+ * replaced or rewritten up to there (another history) is then read whole, and its problems found.
+ */
+async function endsWithRecord(sink: AuditSink, point: AuditResumePoint): Promise<boolean> {
+  const start = Math.max(0, point.byteOffset - MAX_LINE - 1);
+  const chunks: Buffer[] = [];
+  for await (const chunk of sink.readBytesFrom?.(start, point.byteOffset) ?? [])
+    chunks.push(Buffer.from(chunk));
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length !== point.byteOffset - start || bytes.at(-1) !== 0x0a) return false;
+  const from = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
+  if (from === 0 && start > 0) return false;
+  const record = parseRecordLine(bytes.subarray(from, bytes.length - 1).toString("utf8"));
+  return !("problem" in record) && record.hash === point.lastHash && record.seq === point.treeSize - 1;
 }
 
 function popCount(n: number): number {

@@ -67,8 +67,8 @@ export interface AuditSink extends AuditSource {
    * The log then writes without a promise per write.
    */
   appendSync?(lines: Buffer): void;
-  /** The bytes from `start` (a record boundary) to the end of what is stored; offered by the file sink. */
-  readBytesFrom?(start: number): AsyncIterable<Uint8Array>;
+  /** The bytes from `start` to `end` (default: the end of what is stored); offered by the file sink. */
+  readBytesFrom?(start: number, end?: number): AsyncIterable<Uint8Array>;
   /** Stores a checkpoint create-only (ERR_ALREADY_EXISTS when one of that size exists), durably. */
   writeCheckpoint(treeSize: number, bytes: Buffer, signature: Buffer): Promise<void>;
   /** Releases the writer's claim (lock, lease). */

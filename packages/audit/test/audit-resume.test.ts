@@ -119,14 +119,29 @@ describe("resuming a log from a point", () => {
     expect(report.problem?.line).toBe(3);
   });
 
-  it("fails from a point that is not a record boundary, or not where the chain is", async () => {
+  it("reads the whole log from a point that is not a record boundary, or not where the chain is", async () => {
     const dir = await newDir();
     const point = await closedLog(dir, 10);
     const log = await openFileAuditLog({ dir, signer: pki.signer });
     await log.append(sampleEvent());
     await log.close();
-    await expectCode(reopen(dir, { ...point, byteOffset: point.byteOffset - 3 }), "ERR_AUDIT_RECORD_INVALID");
-    await expectCode(reopen(dir, { ...point, lastHash: "0".repeat(64) }), "ERR_AUDIT_CHAIN_BROKEN");
+    for (const wrong of [
+      { ...point, byteOffset: point.byteOffset - 3 },
+      { ...point, lastHash: "0".repeat(64) },
+      { ...point, treeSize: 9 },
+    ]) {
+      const { log: reopened, seen, resumed } = await reopen(dir, wrong);
+      expect(resumed).toBe(false);
+      expect(seen).toHaveLength(11);
+      await reopened.close();
+    }
+  });
+
+  it("reads the whole log, and finds the edit, when the record at the point is not the point's", async () => {
+    const dir = await newDir();
+    const point = await closedLog(dir, 10);
+    await editLine(dir, 9, (line) => line.replace('"outcome":"allow"', '"outcome":"ALLOW"'));
+    await expectCode(reopen(dir, point), "ERR_AUDIT_RECORD_INVALID");
   });
 
   it("reads the whole log where the point cannot be checked by a signed checkpoint", async () => {

@@ -180,20 +180,44 @@ describe("a ledger snapshot", () => {
   });
 });
 
-describe("a vault opened from its snapshot", () => {
-  it("reads the whole log again when going on from the snapshot's point fails", async () => {
+/** A snapshot sealed with the vault's own key around an edited header (a bug, never an attacker). */
+function forge(
+  at: string,
+  edit: (header: { point: { byteOffset: number }; state: { otherFacts: unknown[] } }) => void,
+) {
+  const path = join(at, "index", "ledger.snapshot");
+  const [magic, header] = readFileSync(path, "utf8").split("\n") as [string, string];
+  const parsed = JSON.parse(header);
+  edit(parsed);
+  const text = JSON.stringify(parsed);
+  const sealKey = Buffer.from(readFileSync(join(at, "pki", "audit-seal.key"), "utf8").trim(), "hex");
+  const key = createHmac("sha256", sealKey).update("custody ledger snapshot key 1").digest();
+  writeFileSync(
+    path,
+    `${magic}\n${text}\n${createHmac("sha256", key).update(`${magic}\n${text}`).digest("hex")}\n`,
+  );
+}
+
+describe("a snapshot the vault sealed but cannot use", () => {
+  it("whose point is not where the log's records are: the whole log is read", async () => {
     const copy = join(work, "bad-point");
     cpSync(dir, copy, { recursive: true });
-    // a snapshot sealed with the vault's own key whose point is one byte off (a bug, never an attacker)
-    const path = join(copy, "index", "ledger.snapshot");
-    const [magic, header] = readFileSync(path, "utf8").split("\n") as [string, string];
-    const parsed = JSON.parse(header);
-    parsed.point.byteOffset -= 1;
-    const text = JSON.stringify(parsed);
-    const sealKey = Buffer.from(readFileSync(join(copy, "pki", "audit-seal.key"), "utf8").trim(), "hex");
-    const key = createHmac("sha256", sealKey).update("custody ledger snapshot key 1").digest();
-    const mac = createHmac("sha256", key).update(`${magic}\n${text}`).digest("hex");
-    writeFileSync(path, `${magic}\n${text}\n${mac}\n`);
+    forge(copy, (header) => {
+      header.point.byteOffset -= 1;
+    });
+    expect(await opensFrom(copy)).toBe(0);
+    expect(await stated(copy)).toEqual(history);
+  });
+
+  it("whose state the ledger refuses: the open is tried again from the log's start", async () => {
+    const copy = join(work, "bad-state");
+    cpSync(dir, copy, { recursive: true });
+    const ingest = readFileSync(join(copy, "audit", "audit.log"), "utf8")
+      .split("\n")
+      .find((line) => line.includes('"action":"evidence.ingested"')) as string;
+    forge(copy, (header) => {
+      header.state.otherFacts.push(JSON.parse(ingest));
+    });
     expect(await opensFrom(copy)).toBe(0);
     expect(await stated(copy)).toEqual(history);
   });
