@@ -1,6 +1,6 @@
 import type { AuditRecord } from "@custody/audit";
 import { CustodyError } from "@custody/core";
-import { DeviceLedger, isDeviceFact } from "./device-facts.js";
+import { DEVICE_FACT, DeviceLedger, isDeviceFact } from "./device-facts.js";
 import { FACT, type FactAction, type FactDetails, factSchemas, ITEM_FACTS } from "./facts.js";
 import { LedgerItems, type StoredItems } from "./ledger-items.js";
 import { isLibraryFact, LibraryLedger } from "./library-facts.js";
@@ -69,10 +69,12 @@ export class Ledger {
   /** Where the item facts stand: the newest one's seq and hash (the item index must agree). */
   lastItemFact: { seq: number; hash: string } | undefined;
   /**
-   * Every allowed fact other than an item's, in order: what a snapshot keeps of the log besides the
-   * items, replayed through the same code when the snapshot is read.
+   * Every allowed fact other than an item's, by seq in order: what a snapshot keeps of the log besides
+   * the items, replayed through the same code when the snapshot is read. A device's connection is kept
+   * only until its next one (each sets the same two fields, and agents connect all day).
    */
-  readonly #otherFacts: AuditRecord[] = [];
+  readonly #otherFacts = new Map<number, AuditRecord>();
+  readonly #lastConnection = new Map<string, number>();
   readonly #sealKeySha256: string | undefined;
 
   /** `sealKeySha256`: the digest of the seal key this vault was opened with (checked against vault.init). */
@@ -85,8 +87,17 @@ export class Ledger {
     if (isActionRecord(record.action)) this.actions.apply(record);
     if (record.outcome !== "allow" || !isFact(record.action)) return;
     if (ITEM_FACTS.has(record.action)) this.lastItemFact = { seq: record.seq, hash: record.hash };
-    else this.#otherFacts.push(record);
     this.#applyFact(record, record.action);
+    if (!ITEM_FACTS.has(record.action)) this.#keep(record);
+  }
+
+  #keep(record: AuditRecord): void {
+    this.#otherFacts.set(record.seq, record);
+    if (record.action !== DEVICE_FACT.connected) return;
+    const deviceId = String(record.details.deviceId);
+    const previous = this.#lastConnection.get(deviceId);
+    if (previous !== undefined) this.#otherFacts.delete(previous);
+    this.#lastConnection.set(deviceId, record.seq);
   }
 
   /** What a snapshot needs to rebuild this ledger without the log's records before `records`. */
@@ -94,7 +105,7 @@ export class Ledger {
     return {
       records: this.records,
       lastItemFact: this.lastItemFact,
-      otherFacts: this.#otherFacts,
+      otherFacts: [...this.#otherFacts.values()],
       openActions: this.actions.open(),
     };
   }
@@ -106,8 +117,8 @@ export class Ledger {
     for (const record of state.otherFacts) {
       if (!isFact(record.action) || ITEM_FACTS.has(record.action))
         throw malformed(record, "is not a fact a snapshot keeps");
-      this.#otherFacts.push(record);
       this.#applyFact(record, record.action);
+      this.#keep(record);
     }
     this.actions.restore(state.openActions);
     this.records = state.records;

@@ -1,10 +1,14 @@
+import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { type AuthenticatedPrincipal, Vault } from "@custody/vault";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openVaultParts, type VaultOpenOptions } from "../src/open.js";
+
+const run = promisify(execFile);
 
 // A vault whose every close writes a ledger snapshot; opens then read only the records after it.
 const work = mkdtempSync(join(tmpdir(), "custody-ledger-snapshot-"));
@@ -178,6 +182,58 @@ describe("a ledger snapshot", () => {
     cpSync(join(dir, "index", "ledger.snapshot"), join(other, "index", "ledger.snapshot"));
     expect(await opensFrom(other)).toBe(0);
   });
+});
+
+describe("a device's connections across a snapshot", () => {
+  it("keeps its latest nonce: the chain goes on after the open, and an older nonce is a clone", async () => {
+    const copy = join(work, "device");
+    cpSync(dir, copy, { recursive: true });
+    await run("openssl", [
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      join(work, "d.key"),
+      "-out",
+      join(work, "d.csr"),
+      "-subj",
+      "/CN=agent",
+    ]);
+    const csrPem = readFileSync(join(work, "d.csr"), "utf8");
+    const request = { requestId: "r-1", clientAddress: "192.0.2.9" };
+    const facts = { hostname: "ws-1", os: "linux", arch: "x64", agentVersion: "0.1.0" };
+    const { certificatePem, nonces } = await session(async (vault, alice) => {
+      const token = await vault.createEnrollmentToken(alice, { caseId: "CASE-A" });
+      const enrolled = await vault.enroll({ token: token.token, csrPem, facts }, request);
+      const device = await vault.authenticatePeer(enrolled.certificatePem, request);
+      const made: string[] = [];
+      let nonce: string | null = null;
+      for (let i = 0; i < 3; i += 1) {
+        nonce = (await vault.acceptAgentConnection(device, nonce, request)).nonce;
+        made.push(nonce);
+      }
+      return { certificatePem: enrolled.certificatePem, nonces: made };
+    }, copy);
+    expect(await opensFrom(copy)).toBeGreaterThan(0);
+    const header = readFileSync(join(copy, "index", "ledger.snapshot"), "utf8");
+    expect(header.match(/"device\.connected"/g)).toHaveLength(1);
+    await session(async (vault) => {
+      const device = await vault.authenticatePeer(certificatePem, request);
+      await expect(vault.acceptAgentConnection(device, nonces[2] as string, request)).resolves.toHaveProperty(
+        "nonce",
+      );
+    }, copy);
+    await session(async (vault) => {
+      const device = await vault.authenticatePeer(certificatePem, request);
+      await expect(vault.acceptAgentConnection(device, nonces[1] as string, request)).rejects.toMatchObject({
+        code: "ERR_DEVICE_QUARANTINED",
+      });
+    }, copy);
+  }, 60_000);
 });
 
 /** A snapshot sealed with the vault's own key around an edited header (a bug, never an attacker). */
