@@ -174,10 +174,21 @@ console.log(
 await vault.close();
 // The command as a user runs it: a whole `custody list --case` process (wall time, max RSS).
 const cli = join(import.meta.dirname, "../../packages/cli/dist/bin.js");
-const args = ["list", "--case", caseOf(ROUNDS), "--vault", dir, "--identity", join(work, "identity.pem"), "--json"];
+const args = [
+  "list",
+  "--case",
+  caseOf(ROUNDS),
+  "--vault",
+  dir,
+  "--identity",
+  join(work, "identity.pem"),
+  "--json",
+];
 const processRuns = [];
 for (let k = 0; k < 3; k += 1) {
-  const run = spawnSync("/usr/bin/time", ["-f", "%e %M", process.execPath, cli, ...args], { encoding: "utf8" });
+  const run = spawnSync("/usr/bin/time", ["-f", "%e %M", process.execPath, cli, ...args], {
+    encoding: "utf8",
+  });
   if (run.status !== 0) throw new Error(`custody list failed: ${run.stderr}`);
   const [wall, maxKib] = (run.stderr.trim().split("\n").at(-1) ?? "").split(" ").map(Number);
   processRuns.push({ wall, maxKib });

@@ -161,6 +161,9 @@ async function writeVaultFiles(dir: string, options: VaultInitOptions, clock: Cl
     await guard.checkpoint();
   } finally {
     await opened.audit.close();
+    // the index holds its file exclusively: left open, every later open in this process went without it
+    opened.ctx.index?.close();
+    opened.ctx.boundPolicy.close();
   }
   return identity.identityPem;
 }
