@@ -31,7 +31,7 @@ const ITEMS_FILE = /^ledger-(\d+)\.items$/;
 /** Items per bucket, about: a case listed reads one bucket of this many (plus the case's own, if larger). */
 const BUCKET_ITEMS = 256;
 /** Larger than any header a vault writes (facts other than items', bucket digests): refused beyond. */
-const MAX_HEADER_BYTES = 256 * 1024 * 1024;
+const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 
 interface Buckets {
   lengths: number[];
