@@ -300,10 +300,15 @@ export async function snapshotLedgerIfDue(
   policy: LedgerSnapshotPolicy,
 ): Promise<void> {
   if (ctx.sharedLog || policy.every <= 0 || ctx.ledger.records - policy.records < policy.every) return;
+  // A log that cannot sign now (a failed write, an unsealed tail nobody accepted) has nothing to snapshot;
+  // the close that follows reports what it must.
+  const signed = await audit.checkpoint().then(
+    () => true,
+    () => false,
+  );
+  const point = signed ? audit.resumePoint() : undefined;
+  if (point === undefined || point.treeSize !== ctx.ledger.records) return;
   try {
-    await audit.checkpoint();
-    const point = audit.resumePoint();
-    if (point === undefined || point.treeSize !== ctx.ledger.records) return;
     await writeLedgerSnapshot(join(ctx.dir, "index"), ctx.ledger, point, ctx.pki.sealKey, ctx.config.vaultId);
     policy.records = point.treeSize;
   } catch (error) {

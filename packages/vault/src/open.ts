@@ -95,12 +95,14 @@ export async function openVaultParts(options: VaultOpenOptions, mode: OpenMode):
     return await openParts(options, mode, resume);
   } catch (error) {
     if (!resume.used) throw error;
-    // The whole log says what went wrong, precisely; or the snapshot was the problem, and it opens.
+    // The whole log says what went wrong, precisely (its error is the one thrown); or the snapshot was
+    // the problem, and the vault opens.
+    const opened = await openParts(options, mode, { allowed: false, used: false });
     (options.logger ?? silentLogger).warn(
       { err: error },
-      "the open from the ledger snapshot failed; reading the whole audit log",
+      "the open from the ledger snapshot failed, and from the whole audit log succeeded",
     );
-    return openParts(options, mode, { allowed: false, used: false });
+    return opened;
   }
 }
 
