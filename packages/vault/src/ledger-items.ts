@@ -7,6 +7,8 @@ import type { LedgerItem } from "./ledger.js";
  */
 export interface StoredItems {
   readonly caseBuckets: number;
+  /** How many items the snapshot holds. */
+  readonly layout: { items: number };
   caseBucket(caseId: string): number;
   readCaseBucket(bucket: number): LedgerItem[];
   /** The bucket of pairs `[id, caseId]` for ids starting with `prefix` (at least 8 hex digits). */
@@ -28,6 +30,8 @@ export class LedgerItems {
   #stored: StoredItems | undefined;
   readonly #casesRead = new Set<number>();
   readonly #idsRead = new Set<number>();
+  /** `[id, case]` of every item stated since the snapshot whose case had no copy of that id in it. */
+  readonly #added: [string, string][] = [];
 
   /** Before any item is asked for: the snapshot's items, read from `stored` as they are needed. */
   attach(stored: StoredItems): void {
@@ -70,8 +74,32 @@ export class LedgerItems {
     return this.#byKey.values();
   }
 
+  /** How many items (every case's copy, purged ones included). */
+  get count(): number {
+    return this.#stored === undefined ? this.#byKey.size : this.#stored.layout.items + this.#added.length;
+  }
+
+  /**
+   * What a snapshot writer needs to copy what did not change: the stored items, the case buckets read
+   * (every item stated since lies in one of them), the items read or stated, the ids added.
+   */
+  changes() {
+    return {
+      stored: this.#stored,
+      casesRead: this.#casesRead as ReadonlySet<number>,
+      loaded: this.#byKey.values(),
+      added: this.#added as readonly [string, string][],
+    };
+  }
+
   /** An item a fact states; a case's copy ingested again after its purge replaces the purged one. */
   put(item: LedgerItem): void {
+    const added = this.#stored !== undefined && !this.#byKey.has(`${item.caseId}/${item.id}`);
+    if (added) this.#added.push([item.id, item.caseId]);
+    this.#insert(item);
+  }
+
+  #insert(item: LedgerItem): void {
     const { caseId, id } = item;
     this.#byKey.set(`${caseId}/${id}`, item);
     const ofCase = this.#byCase.get(caseId) ?? new Map<string, LedgerItem>();
@@ -94,6 +122,6 @@ export class LedgerItems {
     const items = stored.readCaseBucket(bucket);
     this.#casesRead.add(bucket);
     // an item a fact stated since the snapshot was read with its bucket first: never older than this
-    for (const item of items) if (!this.#byKey.has(`${item.caseId}/${item.id}`)) this.put(item);
+    for (const item of items) if (!this.#byKey.has(`${item.caseId}/${item.id}`)) this.#insert(item);
   }
 }

@@ -1,12 +1,25 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { open, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AuditLog, AuditResumePoint } from "@custody/audit";
 import { CustodyError, makeDirectoryDurable, writeFileAtomic } from "@custody/core";
 import type { VaultContext } from "./context.js";
-import type { Ledger, LedgerItem, LedgerSnapshotState } from "./ledger.js";
-import type { StoredItems } from "./ledger-items.js";
+import type { Ledger, LedgerSnapshotState } from "./ledger.js";
+import {
+  BucketFile,
+  type Buckets,
+  bucketCounts,
+  CASE_BUCKETS,
+  caseBucketOf,
+  changed,
+  type ItemRow,
+  type ItemsLayout,
+  idBucketOf,
+  sha256,
+  toRow,
+} from "./ledger-buckets.js";
+import type { LedgerItems, StoredItems } from "./ledger-items.js";
 import type { LedgerSnapshotPolicy } from "./open.js";
 
 /**
@@ -28,25 +41,15 @@ import type { LedgerSnapshotPolicy } from "./open.js";
 const MAGIC = "custody-ledger-snapshot 1";
 const SNAPSHOT_FILE = "ledger.snapshot";
 const ITEMS_FILE = /^ledger-(\d+)\.items$/;
-/** Items per bucket, about: a case listed reads one bucket of this many (plus the case's own, if larger). */
-const BUCKET_ITEMS = 256;
 /** Larger than any header a vault writes (facts other than items', bucket digests): refused beyond. */
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 
-interface Buckets {
-  lengths: number[];
-  sha256: string[];
-}
-
-interface SnapshotHeader {
+interface SnapshotHeader extends ItemsLayout {
   vaultId: string;
+  caseBuckets: typeof CASE_BUCKETS;
   point: AuditResumePoint;
   state: LedgerSnapshotState;
   itemsFile: string;
-  cases: Buckets;
-  /** Id buckets are keyed by the id's first `idDigits` hex digits (16^idDigits buckets). */
-  idDigits: number;
-  ids: Buckets;
 }
 
 export interface LedgerSnapshot {
@@ -63,8 +66,6 @@ function seal(sealKey: Uint8Array, header: string): string {
   return createHmac("sha256", snapshotKey(sealKey)).update(`${MAGIC}\n${header}`).digest("hex");
 }
 
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
-
 /**
  * The vault's snapshot, when there is one this vault sealed; undefined when there is none. A snapshot
  * that is unreadable, not sealed by this vault's key, or another vault's is refused with
@@ -80,7 +81,7 @@ export function readLedgerSnapshot(
     fd = openSync(join(indexDir, SNAPSHOT_FILE), "r");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw refused(`it cannot be read (${(error as Error).message})`);
+    throw changed(`it cannot be read (${(error as Error).message})`);
   }
   let lines: [string, string, string];
   try {
@@ -89,19 +90,20 @@ export function readLedgerSnapshot(
     closeSync(fd);
   }
   const [magic, headerText, mac] = lines;
-  if (magic !== MAGIC) throw refused("it is not a ledger snapshot of this format");
+  if (magic !== MAGIC) throw changed("it is not a ledger snapshot of this format");
   const expected = Buffer.from(seal(sealKey, headerText), "hex");
   const stated = Buffer.from(/^[0-9a-f]{64}$/.test(mac) ? mac : "", "hex");
   if (stated.length !== expected.length || !timingSafeEqual(stated, expected)) {
-    throw refused("its seal is not this vault's (written or edited without the audit seal key)");
+    throw changed("its seal is not this vault's (written or edited without the audit seal key)");
   }
   const header = JSON.parse(headerText) as SnapshotHeader;
-  if (header.vaultId !== vaultId) throw refused(`it is vault ${header.vaultId}'s`);
-  if (header.state.records !== header.point.treeSize) throw refused("its state and its point disagree");
+  if (header.vaultId !== vaultId) throw changed(`it is vault ${header.vaultId}'s`);
+  if (header.state.records !== header.point.treeSize) throw changed("its state and its point disagree");
+  if (header.caseBuckets !== CASE_BUCKETS) throw changed(`its buckets are made by ${header.caseBuckets}`);
   return {
     point: header.point,
     state: header.state,
-    items: new BucketFile(join(indexDir, header.itemsFile), header),
+    items: new BucketFile(join(indexDir, header.itemsFile), header) as StoredItems,
   };
 }
 
@@ -113,121 +115,15 @@ function readHead(fd: number): [string, string, string] {
   const chunk = Buffer.allocUnsafe(1024 * 1024);
   while (newlines < 3) {
     const read = readSync(fd, chunk, 0, chunk.length, total);
-    if (read === 0) throw refused("it ends before its header does");
+    if (read === 0) throw changed("it ends before its header does");
     const part = Buffer.from(chunk.subarray(0, read));
     for (const byte of part) if (byte === 0x0a) newlines += 1;
     chunks.push(part);
     total += read;
-    if (total > MAX_HEADER_BYTES) throw refused("its header is larger than any snapshot writes");
+    if (total > MAX_HEADER_BYTES) throw changed("its header is larger than any snapshot writes");
   }
   const [magic = "", header = "", mac = ""] = Buffer.concat(chunks).toString("utf8").split("\n", 3);
   return [magic, header, mac];
-}
-
-/** Reads a snapshot's buckets of items, each checked against the sealed header's digest. */
-class BucketFile implements StoredItems {
-  readonly caseBuckets: number;
-  readonly #caseOffsets: number[];
-  readonly #idOffsets: number[];
-
-  constructor(
-    private readonly path: string,
-    private readonly header: SnapshotHeader,
-  ) {
-    this.caseBuckets = header.cases.lengths.length;
-    this.#caseOffsets = offsets(header.cases.lengths, 0);
-    const casesEnd = header.cases.lengths.reduce((sum, length) => sum + length, 0);
-    this.#idOffsets = offsets(header.ids.lengths, casesEnd);
-  }
-
-  caseBucket(caseId: string): number {
-    return caseBucketOf(caseId, this.caseBuckets);
-  }
-
-  idBucket(prefix: string): number {
-    return idBucketOf(prefix, this.header.idDigits);
-  }
-
-  readCaseBucket(bucket: number): LedgerItem[] {
-    const rows = this.#read(bucket, this.#caseOffsets, this.header.cases) as ItemRow[];
-    return rows.map(fromRow);
-  }
-
-  readIdBucket(bucket: number): [string, string][] {
-    return this.#read(bucket, this.#idOffsets, this.header.ids) as [string, string][];
-  }
-
-  #read(bucket: number, at: number[], buckets: Buckets): unknown[] {
-    const length = buckets.lengths[bucket] as number;
-    const bytes = Buffer.alloc(length);
-    let fd: number;
-    try {
-      fd = openSync(this.path, "r");
-    } catch (error) {
-      throw refused(`its items (${this.path}) cannot be read: ${(error as Error).message}`);
-    }
-    try {
-      let done = 0;
-      while (done < length) {
-        const read = readSync(fd, bytes, done, length - done, (at[bucket] as number) + done);
-        if (read === 0) break;
-        done += read;
-      }
-    } finally {
-      closeSync(fd);
-    }
-    if (sha256(bytes) !== buckets.sha256[bucket]) {
-      throw refused(`its items file ${this.path} was changed after it was sealed`);
-    }
-    return JSON.parse(bytes.toString("utf8")) as unknown[];
-  }
-}
-
-type ItemRow = [string, string, string, string | null, number, boolean, string | null, boolean];
-
-function toRow(item: LedgerItem): ItemRow {
-  return [
-    item.caseId,
-    item.id,
-    item.recordSha256,
-    item.deviceId ?? null,
-    item.ingestedSeq,
-    item.legalHold,
-    item.retainUntil ?? null,
-    item.purged,
-  ];
-}
-
-function fromRow(row: ItemRow): LedgerItem {
-  const [caseId, id, recordSha256, deviceId, ingestedSeq, legalHold, retainUntil, purged] = row;
-  return {
-    caseId,
-    id,
-    recordSha256,
-    deviceId: deviceId ?? undefined,
-    ingestedSeq,
-    legalHold,
-    retainUntil: retainUntil ?? undefined,
-    purged,
-  };
-}
-
-function offsets(lengths: number[], start: number): number[] {
-  const at: number[] = [];
-  let next = start;
-  for (const length of lengths) {
-    at.push(next);
-    next += length;
-  }
-  return at;
-}
-
-function caseBucketOf(caseId: string, buckets: number): number {
-  return createHash("sha256").update(caseId).digest().readUInt32BE(0) % buckets;
-}
-
-function idBucketOf(prefix: string, digits: number): number {
-  return digits === 0 ? 0 : Number.parseInt(prefix.slice(0, digits), 16);
 }
 
 /**
@@ -245,37 +141,10 @@ export async function writeLedgerSnapshot(
   if (state.records !== point.treeSize) {
     throw new CustodyError("ERR_INTERNAL", "the ledger and the resume point are not at the same record");
   }
-  const items = [...ledger.items.values()];
-  const caseCount = powerOfTwoAtLeast(Math.ceil(items.length / BUCKET_ITEMS));
-  const idDigits = Math.min(4, Math.max(0, Math.ceil(Math.log(items.length / BUCKET_ITEMS) / Math.log(16))));
-  const byCase: ItemRow[][] = Array.from({ length: caseCount }, () => []);
-  const byId: [string, string][][] = Array.from({ length: 16 ** idDigits }, () => []);
-  for (const item of items) {
-    byCase[caseBucketOf(item.caseId, caseCount)]?.push(toRow(item));
-    byId[idBucketOf(item.id, idDigits)]?.push([item.id, item.caseId]);
-  }
   await makeDirectoryDurable(indexDir);
   const itemsFile = `ledger-${point.treeSize}.items`;
-  const cases: Buckets = { lengths: [], sha256: [] };
-  const ids: Buckets = { lengths: [], sha256: [] };
-  const handle = await open(join(indexDir, itemsFile), "w", 0o600);
-  try {
-    for (const [buckets, into] of [
-      [byCase, cases],
-      [byId, ids],
-    ] as const) {
-      for (const bucket of buckets) {
-        const bytes = Buffer.from(JSON.stringify(bucket), "utf8");
-        into.lengths.push(bytes.length);
-        into.sha256.push(sha256(bytes));
-        await handle.write(bytes);
-      }
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  const header: SnapshotHeader = { vaultId, point, state, itemsFile, cases, idDigits, ids };
+  const layout = await writeItems(join(indexDir, itemsFile), ledger.items);
+  const header: SnapshotHeader = { vaultId, caseBuckets: CASE_BUCKETS, point, state, itemsFile, ...layout };
   const headerText = JSON.stringify(header);
   await writeFileAtomic(
     join(indexDir, SNAPSHOT_FILE),
@@ -316,12 +185,64 @@ export async function snapshotLedgerIfDue(
   }
 }
 
-function powerOfTwoAtLeast(n: number): number {
-  let power = 1;
-  while (power < n && power < 65_536) power *= 2;
-  return power;
+/**
+ * Writes the items file, bucket by bucket. From a ledger read from a snapshot with the same bucket
+ * counts, a case bucket nobody read is copied as it was (with its digest: a reader still checks it), an
+ * id bucket is copied unless ids were added to it: the cost follows what changed since, not the vault.
+ */
+async function writeItems(path: string, items: LedgerItems): Promise<ItemsLayout> {
+  const { caseCount, idDigits } = bucketCounts(items.count);
+  const { stored, casesRead, loaded, added } = items.changes();
+  const previous =
+    stored instanceof BucketFile && stored.caseBuckets === caseCount && stored.layout.idDigits === idDigits
+      ? stored
+      : undefined;
+  const byCase = new Map<number, ItemRow[]>();
+  const addedIds = new Map<number, [string, string][]>();
+  for (const item of previous === undefined ? items.values() : loaded) {
+    const bucket = caseBucketOf(item.caseId, caseCount);
+    push(byCase, bucket, toRow(item));
+    if (previous === undefined) push(addedIds, idBucketOf(item.id, idDigits), [item.id, item.caseId]);
+  }
+  if (previous !== undefined) for (const pair of added) push(addedIds, idBucketOf(pair[0], idDigits), pair);
+  const layout: ItemsLayout = {
+    items: items.count,
+    cases: { lengths: [], sha256: [] },
+    idDigits,
+    ids: { lengths: [], sha256: [] },
+  };
+  const handle = await open(path, "w", 0o600);
+  try {
+    const write = async (into: Buckets, bytes: Buffer, digest?: string) => {
+      into.lengths.push(bytes.length);
+      into.sha256.push(digest ?? sha256(bytes));
+      await handle.write(bytes);
+    };
+    for (let bucket = 0; bucket < caseCount; bucket += 1) {
+      if (previous !== undefined && !casesRead.has(bucket)) {
+        await write(layout.cases, previous.raw("cases", bucket), previous.layout.cases.sha256[bucket]);
+      } else await write(layout.cases, json(byCase.get(bucket) ?? []));
+    }
+    for (let bucket = 0; bucket < 16 ** idDigits; bucket += 1) {
+      const more = addedIds.get(bucket);
+      if (previous !== undefined && more === undefined) {
+        await write(layout.ids, previous.raw("ids", bucket), previous.layout.ids.sha256[bucket]);
+      } else {
+        const pairs = previous === undefined ? [] : previous.readIdBucket(bucket);
+        await write(layout.ids, json([...pairs, ...(more ?? [])]));
+      }
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return layout;
 }
 
-function refused(why: string): CustodyError {
-  return new CustodyError("ERR_INTEGRITY_MISMATCH", `the ledger snapshot is not usable: ${why}`);
+function push<T>(map: Map<number, T[]>, key: number, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }
+
+const json = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8");
