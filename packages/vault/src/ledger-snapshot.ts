@@ -128,7 +128,8 @@ function readHead(fd: number): [string, string, string] {
 
 /**
  * Writes the ledger's state after `point.treeSize` records (the caller holds the log's lock and the
- * ledger has seen exactly those records), then removes older items files. Every item is read first.
+ * ledger has seen exactly those records): the items file, then the sealed header that names it, then
+ * older items files are removed. A crash at any point leaves the previous snapshot whole.
  */
 export async function writeLedgerSnapshot(
   indexDir: string,
