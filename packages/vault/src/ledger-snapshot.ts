@@ -100,11 +100,25 @@ export function readLedgerSnapshot(
   if (header.vaultId !== vaultId) throw changed(`it is vault ${header.vaultId}'s`);
   if (header.state.records !== header.point.treeSize) throw changed("its state and its point disagree");
   if (header.caseBuckets !== CASE_BUCKETS) throw changed(`its buckets are made by ${header.caseBuckets}`);
+  if (!layoutIsSound(header)) throw changed("its buckets are not laid out as this version writes them");
   return {
     point: header.point,
     state: header.state,
     items: new BucketFile(join(indexDir, header.itemsFile), header) as StoredItems,
   };
+}
+
+/** A layout this version reads: sealed by the vault, so only another version of it could differ. */
+function layoutIsSound(layout: ItemsLayout): boolean {
+  const { caseCount, idDigits } = bucketCounts(layout.items);
+  const whole = (buckets: Buckets, count: number) =>
+    Array.isArray(buckets?.lengths) && buckets.lengths.length === count && buckets.sha256?.length === count;
+  return (
+    Number.isSafeInteger(layout.items) &&
+    layout.idDigits === idDigits &&
+    whole(layout.cases, caseCount) &&
+    whole(layout.ids, 16 ** idDigits)
+  );
 }
 
 /** The magic line, the header and its seal: read until three lines are whole. */
