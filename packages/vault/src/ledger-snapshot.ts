@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { open, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AuditLog, AuditResumePoint } from "@custody/audit";
@@ -101,10 +101,15 @@ export function readLedgerSnapshot(
   if (header.state.records !== header.point.treeSize) throw changed("its state and its point disagree");
   if (header.caseBuckets !== CASE_BUCKETS) throw changed(`its buckets are made by ${header.caseBuckets}`);
   if (!layoutIsSound(header)) throw changed("its buckets are not laid out as this version writes them");
+  const itemsPath = join(indexDir, header.itemsFile);
+  const size = [...header.cases.lengths, ...header.ids.lengths].reduce((sum, length) => sum + length, 0);
+  if (statSync(itemsPath, { throwIfNoEntry: false })?.size !== size) {
+    throw changed(`its items file ${header.itemsFile} is missing or not the size it was written`);
+  }
   return {
     point: header.point,
     state: header.state,
-    items: new BucketFile(join(indexDir, header.itemsFile), header) as StoredItems,
+    items: new BucketFile(itemsPath, header) as StoredItems,
   };
 }
 

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -140,6 +140,21 @@ describe("a ledger snapshot", () => {
       await expect(vault.check(alice)).rejects.toMatchObject({ code: "ERR_INTEGRITY_MISMATCH" });
     } finally {
       await vault.close();
+    }
+  });
+
+  it("is not used when its items file is gone or cut, or its header is cut: the whole log is read", async () => {
+    for (const [name, damage] of [
+      ["items-gone", (index: string, items: string) => rmSync(join(index, items))],
+      ["items-cut", (index: string, items: string) => truncateSync(join(index, items), 100)],
+      ["header-cut", (index: string) => truncateSync(join(index, "ledger.snapshot"), 30)],
+    ] as const) {
+      const copy = join(work, name);
+      cpSync(dir, copy, { recursive: true });
+      const index = join(copy, "index");
+      damage(index, readdirSync(index).find((file) => file.endsWith(".items")) as string);
+      expect(await opensFrom(copy)).toBe(0);
+      expect(await stated(copy)).toEqual(history);
     }
   });
 
