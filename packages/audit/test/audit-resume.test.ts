@@ -8,27 +8,14 @@ import {
   verifyAuditLog,
 } from "@custody/audit";
 import { expectCode, sampleEvent } from "@custody/audit/conformance";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestPki, type TestPki, tempDir } from "./fixtures.js";
+import { describe, expect, it } from "vitest";
+import { logFolders } from "./fixtures.js";
 
-let pki: TestPki;
-const cleanups: (() => Promise<void>)[] = [];
-beforeAll(async () => {
-  pki = await createTestPki();
-});
-afterAll(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-async function newDir(): Promise<string> {
-  const temp = await tempDir("resume");
-  cleanups.push(temp.remove);
-  return join(temp.dir, "log");
-}
-
+const logs = logFolders("resume");
+const newDir = () => logs.newDir();
 /** A closed log of `count` records and the point its close handed out. */
 async function closedLog(dir: string, count: number, checkpointEvery = 5): Promise<AuditResumePoint> {
-  const log = await openFileAuditLog({ dir, signer: pki.signer, checkpointEvery });
+  const log = await openFileAuditLog({ dir, signer: logs.pki.signer, checkpointEvery });
   for (let i = 0; i < count; i += 1) await log.append(sampleEvent());
   await log.close();
   const point = log.resumePoint();
@@ -46,7 +33,7 @@ async function reopen(
   let resumed = false;
   const log = await openFileAuditLog({
     dir,
-    signer: pki.signer,
+    signer: logs.pki.signer,
     resumeFrom: point,
     onResume: () => {
       resumed = true;
@@ -78,16 +65,16 @@ describe("resuming a log from a point", () => {
     const later = log.resumePoint();
     expect(later?.treeSize).toBe(13);
     // the same chain as a log read from its start
-    const whole = await openFileAuditLog({ dir, signer: pki.signer });
+    const whole = await openFileAuditLog({ dir, signer: logs.pki.signer });
     expect(whole.resumePoint()).toEqual(later);
     await whole.close();
-    expect((await verifyAuditLog({ dir }, { trust: pki.trust })).ok).toBe(true);
+    expect((await verifyAuditLog({ dir }, { trust: logs.pki.trust })).ok).toBe(true);
   });
 
   it("hands the records after an older point to onRecord, checked against the signed checkpoints", async () => {
     const dir = await newDir();
     const point = await closedLog(dir, 7);
-    const log = await openFileAuditLog({ dir, signer: pki.signer, checkpointEvery: 5 });
+    const log = await openFileAuditLog({ dir, signer: logs.pki.signer, checkpointEvery: 5 });
     for (let i = 0; i < 9; i += 1) await log.append(sampleEvent());
     await log.close();
     const { log: reopened, seen, resumed } = await reopen(dir, point);
@@ -99,12 +86,12 @@ describe("resuming a log from a point", () => {
   it("refuses an edit after the point as a whole read does", async () => {
     const dir = await newDir();
     const point = await closedLog(dir, 6);
-    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    const log = await openFileAuditLog({ dir, signer: logs.pki.signer });
     for (let i = 0; i < 4; i += 1) await log.append(sampleEvent());
     await log.close();
     await editLine(dir, 8, (line) => line.replace('"outcome":"allow"', '"outcome":"ALLOW"'));
     await expectCode(reopen(dir, point), "ERR_AUDIT_RECORD_INVALID");
-    await expectCode(openFileAuditLog({ dir, signer: pki.signer }), "ERR_AUDIT_RECORD_INVALID");
+    await expectCode(openFileAuditLog({ dir, signer: logs.pki.signer }), "ERR_AUDIT_RECORD_INVALID");
   });
 
   it("leaves an edit before the point to verification, which finds it", async () => {
@@ -114,7 +101,7 @@ describe("resuming a log from a point", () => {
     const { log, resumed } = await reopen(dir, point);
     expect(resumed).toBe(true);
     await log.close();
-    const report = await verifyAuditLog({ dir }, { trust: pki.trust });
+    const report = await verifyAuditLog({ dir }, { trust: logs.pki.trust });
     expect(report.ok).toBe(false);
     expect(report.problem?.line).toBe(3);
   });
@@ -122,7 +109,7 @@ describe("resuming a log from a point", () => {
   it("reads the whole log from a point that is not a record boundary, or not where the chain is", async () => {
     const dir = await newDir();
     const point = await closedLog(dir, 10);
-    const log = await openFileAuditLog({ dir, signer: pki.signer });
+    const log = await openFileAuditLog({ dir, signer: logs.pki.signer });
     await log.append(sampleEvent());
     await log.close();
     for (const wrong of [
@@ -160,7 +147,7 @@ describe("resuming a log from a point", () => {
     const witnessDir = join(await newDir(), "witness");
     await mkdir(witnessDir, { recursive: true });
     const witness = new DirectoryCheckpointWitness(witnessDir);
-    const log = await openFileAuditLog({ dir, signer: pki.signer, witness });
+    const log = await openFileAuditLog({ dir, signer: logs.pki.signer, witness });
     for (let i = 0; i < 4; i += 1) await log.append(sampleEvent());
     await log.close();
     const point = await closedLog(dir, 6); // written without the witness: it holds the checkpoint of 4
@@ -176,7 +163,7 @@ describe("resuming a log from a point", () => {
     const dir = await newDir();
     const log = await openFileAuditLog({
       dir,
-      signer: pki.signer,
+      signer: logs.pki.signer,
       checkpointEvery: 100,
       checkpointIntervalMs: 0,
     });

@@ -11,8 +11,35 @@ import {
   type Signer,
   type TrustOptions,
 } from "@custody/manifest";
+import { afterAll, beforeAll } from "vitest";
 
 const run = promisify(execFile);
+
+/**
+ * For one test file: its PKI (made before the tests) and log folders under fresh temp folders, all
+ * removed after the tests.
+ */
+export function logFolders(prefix: string): { readonly pki: TestPki; newDir(): Promise<string> } {
+  let pki: TestPki | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    pki = await createTestPki();
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups) await cleanup();
+  });
+  return {
+    get pki() {
+      if (pki === undefined) throw new Error("the PKI is made before the tests run");
+      return pki;
+    },
+    async newDir() {
+      const temp = await tempDir(prefix);
+      cleanups.push(temp.remove);
+      return join(temp.dir, "log");
+    },
+  };
+}
 
 export interface TestPki {
   signer: Signer;

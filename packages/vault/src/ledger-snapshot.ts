@@ -3,7 +3,7 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { open, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AuditLog, AuditResumePoint } from "@custody/audit";
-import { CustodyError, makeDirectoryDurable, writeFileAtomic } from "@custody/core";
+import { CustodyError, type Logger, makeDirectoryDurable, writeFileAtomic } from "@custody/core";
 import type { VaultContext } from "./context.js";
 import type { Ledger, LedgerSnapshotState } from "./ledger.js";
 import {
@@ -20,7 +20,6 @@ import {
   toRow,
 } from "./ledger-buckets.js";
 import type { LedgerItems, StoredItems } from "./ledger-items.js";
-import type { LedgerSnapshotPolicy } from "./open.js";
 
 /**
  * A ledger snapshot: the ledger as the signed log stated it after `point.treeSize` records, so an open
@@ -50,6 +49,15 @@ interface SnapshotHeader extends ItemsLayout {
   point: AuditResumePoint;
   state: LedgerSnapshotState;
   itemsFile: string;
+}
+
+/** Records appended between two snapshots, by default (`ledgerSnapshotEvery`). */
+export const LEDGER_SNAPSHOT_EVERY = 10_000;
+
+/** When the next ledger snapshot is due: `every` records after the one of `records` records. */
+export interface LedgerSnapshotPolicy {
+  every: number;
+  records: number;
 }
 
 export interface LedgerSnapshot {
@@ -111,6 +119,21 @@ export function readLedgerSnapshot(
     state: header.state,
     items: new BucketFile(itemsPath, header) as StoredItems,
   };
+}
+
+/** The vault's ledger snapshot, or undefined when there is none or it is refused (with a warning). */
+export function loadLedgerSnapshot(
+  dir: string,
+  sealKey: Uint8Array,
+  vaultId: string,
+  logger: Logger,
+): LedgerSnapshot | undefined {
+  try {
+    return readLedgerSnapshot(join(dir, "index"), sealKey, vaultId);
+  } catch (error) {
+    logger.warn({ err: error }, "the ledger snapshot is refused; reading the whole audit log");
+    return undefined;
+  }
 }
 
 /** A layout this version reads: sealed by the vault, so only another version of it could differ. */

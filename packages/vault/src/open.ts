@@ -28,9 +28,9 @@ import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
 import { catchUpIndex, lazyItemIndex } from "./index-open.js";
 import { Ledger } from "./ledger.js";
-import { readLedgerSnapshot } from "./ledger-snapshot.js";
+import { LEDGER_SNAPSHOT_EVERY, type LedgerSnapshotPolicy, loadLedgerSnapshot } from "./ledger-snapshot.js";
 import { KeyedLocks } from "./locks.js";
-import { loadVaultPki, type VaultPki } from "./pki.js";
+import { loadVaultPki } from "./pki.js";
 import { assertPolicyBound } from "./policy-facts.js";
 import { FileRevocationList, SharedRevocationList } from "./revocations.js";
 import { renewExpiringSigner } from "./rotation.js";
@@ -64,14 +64,6 @@ export interface VaultOpenOptions {
    */
   ledgerSnapshotEvery?: number;
 }
-
-/** When the next ledger snapshot is due: `every` records after the one of `records` records. */
-export interface LedgerSnapshotPolicy {
-  every: number;
-  records: number;
-}
-
-const LEDGER_SNAPSHOT_EVERY = 10_000;
 
 /** `init`: a log being written for the first time; `accept-tail`: a custodian reviews an unsealed tail. */
 export type OpenMode = "open" | "init" | "accept-tail";
@@ -125,7 +117,9 @@ async function openParts(
   // Opened at the first record the log hands over, so under the log's lock: one process writes it.
   const index = shared === undefined ? lazyItemIndex(options.dir, logger) : undefined;
   const snapshot =
-    resume.allowed && shared === undefined ? loadSnapshot(options.dir, pki, config, logger) : undefined;
+    resume.allowed && shared === undefined
+      ? loadLedgerSnapshot(options.dir, pki.sealKey, config.vaultId, logger)
+      : undefined;
   const auditOptions: AuditLogOptions = {
     signer,
     clock,
@@ -224,16 +218,6 @@ async function openParts(
     index?.close();
     await audit.close().catch(() => {});
     throw error;
-  }
-}
-
-/** The vault's ledger snapshot, or undefined when there is none or it is refused (said in the log). */
-function loadSnapshot(dir: string, pki: VaultPki, config: VaultConfig, logger: Logger) {
-  try {
-    return readLedgerSnapshot(join(dir, "index"), pki.sealKey, config.vaultId);
-  } catch (error) {
-    logger.warn({ err: error }, "the ledger snapshot is refused; reading the whole audit log");
-    return undefined;
   }
 }
 

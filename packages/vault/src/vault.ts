@@ -79,7 +79,7 @@ import { rebuildIndex } from "./index-ops.js";
 import type { BodyIngestOptions, IngestOptions } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
-import { snapshotLedgerIfDue } from "./ledger-snapshot.js";
+import { type LedgerSnapshotPolicy, snapshotLedgerIfDue } from "./ledger-snapshot.js";
 import {
   type LibraryFile,
   type LibraryUpload,
@@ -94,7 +94,7 @@ import {
   type LiveFileOptions,
   recordLiveOutcome,
 } from "./live-ops.js";
-import { type LedgerSnapshotPolicy, openVaultParts, type VaultOpenOptions } from "./open.js";
+import { openVaultParts, type VaultOpenOptions } from "./open.js";
 import { PKI_FILES, readPkiFile } from "./pki.js";
 import type { LoggedAction } from "./queued-actions.js";
 import type { RemediationState } from "./remediation-facts.js";
