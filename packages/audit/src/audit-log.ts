@@ -80,8 +80,14 @@ export interface AuditLog {
    * another writer fails with ERR_AUDIT_RACE, nothing stored, and the caller decides again after this.
    */
   catchUp(): Promise<void>;
-  /** Signs and stores a checkpoint over every durable record (returns the latest when nothing is new). */
-  checkpoint(): Promise<SignedCheckpoint>;
+  /**
+   * Signs and stores a checkpoint over every durable record (returns the latest when nothing is new).
+   * `atPoint`, for a log with one writer: called synchronously once the checkpoint's tree size is fixed,
+   * with the resume point at that size (the records any `onRecord` observer has seen, no more), so a
+   * caller can take its own state there while appends go on; the point is usable once the checkpoint
+   * is stored. It must not throw.
+   */
+  checkpoint(options?: { atPoint?: (point: AuditResumePoint) => void }): Promise<SignedCheckpoint>;
   latestCheckpoint(): Promise<SignedCheckpoint | undefined>;
   read(options?: { since?: number; abortSignal?: AbortSignal }): AsyncIterable<AuditRecord>;
   /** Inclusion proof for record `seq` against `checkpoint` (default: the latest, made now if needed). */

@@ -65,8 +65,9 @@ export class CheckpointWriter {
     };
   }
 
-  checkpoint(): Promise<SignedCheckpoint> {
-    const run = this.#tail.then(() => this.make());
+  /** `atTreeSize`: called synchronously once the tree size it signs is fixed (see AuditLog.checkpoint). */
+  checkpoint(atTreeSize?: () => void): Promise<SignedCheckpoint> {
+    const run = this.#tail.then(() => this.make(atTreeSize));
     this.#tail = run.catch(() => {});
     return run;
   }
@@ -112,7 +113,7 @@ export class CheckpointWriter {
   /** Set while an unsealed tail opened with `acceptUnsealedTail` waits for the caller's acceptance. */
   unsealedTailPending = false;
 
-  private async make(): Promise<SignedCheckpoint> {
+  private async make(atTreeSize?: () => void): Promise<SignedCheckpoint> {
     if (this.unsealedTailPending) {
       throw new CustodyError(
         "ERR_AUDIT_UNSEALED_TAIL",
@@ -122,6 +123,7 @@ export class CheckpointWriter {
     const treeSize = this.accumulator.size;
     if (treeSize === 0)
       throw new CustodyError("ERR_INVALID_ARGUMENT", "an empty audit log has no checkpoint");
+    atTreeSize?.();
     if (this.latest !== undefined && this.latest.checkpoint.treeSize === treeSize) return this.latest;
     // The root is taken now: appends continue while a shared writer claims its checkpoint.
     const rootHash = this.accumulator.root().toString("hex");

@@ -362,10 +362,14 @@ export class LogImpl implements AuditLog {
     this.#checkpoints.recordsDurable();
   }
 
-  async checkpoint(): Promise<SignedCheckpoint> {
+  async checkpoint(options: { atPoint?: (point: AuditResumePoint) => void } = {}): Promise<SignedCheckpoint> {
     this.assertUsable();
     await this.catchUp();
-    return this.#checkpoints.checkpoint();
+    const { atPoint } = options;
+    // the tree size is fixed between durable batches: every record up to it was handed to `onRecord`
+    return this.#checkpoints.checkpoint(
+      atPoint === undefined || this.#shared !== undefined ? undefined : () => atPoint(this.#pointNow()),
+    );
   }
 
   async latestCheckpoint(): Promise<SignedCheckpoint | undefined> {
@@ -376,6 +380,10 @@ export class LogImpl implements AuditLog {
     const signed = this.#checkpoints.latest?.checkpoint.treeSize;
     if (this.#shared !== undefined || this.#failure !== undefined || signed !== this.scanner.count)
       return undefined;
+    return this.#pointNow();
+  }
+
+  #pointNow(): AuditResumePoint {
     const { size, subtreeRoots } = this.scanner.accumulator.state();
     return {
       treeSize: size,

@@ -52,6 +52,47 @@ async function editLine(dir: string, index: number, edit: (line: string) => stri
 }
 
 describe("resuming a log from a point", () => {
+  it("is taken at a checkpoint's tree size while appends go on (`atPoint`), and is a point an open goes on from", async () => {
+    const dir = await newDir();
+    let observed = 0;
+    const log = await openFileAuditLog({
+      dir,
+      signer: logs.pki.signer,
+      checkpointEvery: 1000,
+      onRecord: () => {
+        observed += 1;
+      },
+    });
+    const seenAt: number[] = [];
+    for (let i = 0; i < 5; i += 1) await log.append(sampleEvent());
+    // appends queued before and after the checkpoint, none awaited in between
+    const appends = Array.from({ length: 20 }, () => log.append(sampleEvent()));
+    await appends[9];
+    let taken: AuditResumePoint | undefined;
+    const signed = log.checkpoint({
+      atPoint: (point) => {
+        taken = point;
+        seenAt.push(observed);
+      },
+    });
+    const more = Array.from({ length: 20 }, () => log.append(sampleEvent()));
+    const checkpoint = await signed;
+    await Promise.all([...appends, ...more]);
+    expect(taken?.treeSize).toBe(checkpoint.checkpoint.treeSize);
+    expect(log.size).toBe(45);
+    await log.close();
+    const { log: reopened, seen, resumed } = await reopen(dir, taken as AuditResumePoint);
+    expect(resumed).toBe(true);
+    expect(seen.map((record) => record.seq)).toEqual(
+      Array.from({ length: 45 - (taken?.treeSize ?? 0) }, (_, i) => (taken?.treeSize ?? 0) + i),
+    );
+    await reopened.close();
+    // the point is what the observer had seen when it was taken, no more and no less
+    expect(seenAt).toEqual([taken?.treeSize]);
+    expect(taken?.treeSize).toBeGreaterThanOrEqual(15);
+    expect(taken?.treeSize).toBeLessThan(45);
+  });
+
   it("reads only the records after the point, and the log goes on as if read whole", async () => {
     const dir = await newDir();
     const point = await closedLog(dir, 12);
