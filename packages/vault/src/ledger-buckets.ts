@@ -108,35 +108,42 @@ export class BucketFile implements StoredItems {
   }
 
   readCaseBucket(bucket: number): LedgerItem[] {
-    return (this.#checked(this.raw("cases", bucket), this.layout.cases.sha256[bucket]) as ItemRow[]).map(
-      fromRow,
-    );
+    return this.readCaseRows(bucket).map(fromRow);
   }
 
-  readIdBucket(bucket: number): [string, string][] {
-    return this.#checked(this.raw("ids", bucket), this.layout.ids.sha256[bucket]) as [string, string][];
+  /** `fd`: the file opened once by `open` for many reads (a snapshot writer's copy); else opened here. */
+  readCaseRows(bucket: number, fd?: number): ItemRow[] {
+    return this.#checked(this.raw("cases", bucket, fd), this.layout.cases.sha256[bucket]) as ItemRow[];
   }
 
-  /** A bucket's bytes as stored, unchecked: a copy carries the header's digest, which its reader checks. */
-  raw(kind: "cases" | "ids", bucket: number): Buffer {
-    const length = this.layout[kind].lengths[bucket] as number;
-    const at = (kind === "cases" ? this.#caseOffsets : this.#idOffsets)[bucket] as number;
-    const bytes = Buffer.alloc(length);
-    let fd: number;
+  readIdBucket(bucket: number, fd?: number): [string, string][] {
+    return this.#checked(this.raw("ids", bucket, fd), this.layout.ids.sha256[bucket]) as [string, string][];
+  }
+
+  /** The items file, opened for many reads (`raw`'s `fd`); the caller closes it. */
+  open(): number {
     try {
-      fd = openSync(this.path, "r");
+      return openSync(this.path, "r");
     } catch (error) {
       throw changed(`its items (${this.path}) cannot be read: ${(error as Error).message}`);
     }
+  }
+
+  /** A bucket's bytes as stored, unchecked: a copy carries the header's digest, which its reader checks. */
+  raw(kind: "cases" | "ids", bucket: number, fd?: number): Buffer {
+    const length = this.layout[kind].lengths[bucket] as number;
+    const at = (kind === "cases" ? this.#caseOffsets : this.#idOffsets)[bucket] as number;
+    const bytes = Buffer.alloc(length);
+    const from = fd ?? this.open();
     try {
       let done = 0;
       while (done < length) {
-        const read = readSync(fd, bytes, done, length - done, at + done);
+        const read = readSync(from, bytes, done, length - done, at + done);
         if (read === 0) break;
         done += read;
       }
     } finally {
-      closeSync(fd);
+      if (fd === undefined) closeSync(from);
     }
     return bytes;
   }

@@ -1,4 +1,5 @@
 import type { LedgerItem } from "./ledger.js";
+import { type ItemRow, toRow } from "./ledger-buckets.js";
 
 /**
  * Items a sealed ledger snapshot holds, read a bucket at a time: by case (a hash of the case id picks
@@ -17,6 +18,23 @@ export interface StoredItems {
 }
 
 /**
+ * The items as they were at one record, taken synchronously so a snapshot can be written while facts go
+ * on: the stored snapshot its unchanged buckets are copied from, the items of every bucket changed since
+ * it (or every item, with no stored snapshot), and the ids added since.
+ */
+export interface ItemsCapture {
+  readonly count: number;
+  readonly base: StoredItems | undefined;
+  /** Case buckets of `base` with an item changed since it: rewritten, the others copied from `base`. */
+  readonly changed: ReadonlySet<number>;
+  /** The items changed (or stated) since `base`, as they are now; with no `base`, every item. */
+  readonly rows: readonly ItemRow[];
+  readonly added: readonly (readonly [string, string])[];
+  /** Which capture this is: `rebase` forgets only what changed up to it. */
+  readonly generation: number;
+}
+
+/**
  * The ledger's items: those a snapshot holds, read on first use, and every item a fact stated since.
  * A case's items are read when that case, or one of its items, is asked for: opening a vault of a
  * million items reads none of them.
@@ -31,7 +49,12 @@ export class LedgerItems {
   readonly #casesRead = new Set<number>();
   readonly #idsRead = new Set<number>();
   /** `[id, case]` of every item stated since the snapshot whose case had no copy of that id in it. */
-  readonly #added: [string, string][] = [];
+  #added: [string, string][] = [];
+  /** Items (`case/id`) changed or stated since the snapshot, each with the generation of its latest change. */
+  readonly #changed = new Map<string, number>();
+  #generation = 0;
+  /** With no stored snapshot: items new since the last capture (the capture holds every one before). */
+  #addedSinceCapture: [string, string][] | undefined;
 
   /** Before any item is asked for: the snapshot's items, read from `stored` as they are needed. */
   attach(stored: StoredItems): void {
@@ -41,6 +64,13 @@ export class LedgerItems {
   get(caseId: string, id: string): LedgerItem | undefined {
     this.#readCase(caseId);
     return this.#byKey.get(`${caseId}/${id}`);
+  }
+
+  /** `get`, for a fact about to change the item in place: the next snapshot writes it as it is then. */
+  getForChange(caseId: string, id: string): LedgerItem | undefined {
+    const item = this.get(caseId, id);
+    if (item !== undefined) this.#changedItem(`${caseId}/${id}`);
+    return item;
   }
 
   ofCase(caseId: string): Iterable<LedgerItem> {
@@ -80,23 +110,74 @@ export class LedgerItems {
   }
 
   /**
-   * What a snapshot writer needs to copy what did not change: the stored items, the case buckets read
-   * (every item stated since lies in one of them), the items read or stated, the ids added.
+   * The items now, for a snapshot written while facts go on (synchronous: nothing changes meanwhile).
+   * Copies the items changed since the stored snapshot only; with no stored snapshot, every item.
    */
-  changes() {
+  capture(): ItemsCapture {
+    const base = this.#stored;
+    this.#generation += 1;
+    const changed = new Set<number>();
+    const rows: ItemRow[] = [];
+    if (base === undefined) {
+      for (const item of this.#byKey.values()) rows.push(toRow(item));
+      this.#addedSinceCapture = [];
+    } else {
+      for (const key of this.#changed.keys()) {
+        const item = this.#byKey.get(key) as LedgerItem;
+        rows.push(toRow(item));
+        changed.add(base.caseBucket(item.caseId));
+      }
+    }
     return {
-      stored: this.#stored,
-      casesRead: this.#casesRead as ReadonlySet<number>,
-      loaded: this.#byKey.values(),
-      added: this.#added as readonly [string, string][],
+      count: this.count,
+      base,
+      changed,
+      rows,
+      added: this.#added.map(([id, caseId]) => [id, caseId] as const),
+      generation: this.#generation,
     };
+  }
+
+  /**
+   * Once `capture` is written and sealed as `written`: its buckets are read from there on, and only
+   * what changed after the capture is written by the next snapshot. Every item read so far stays.
+   */
+  rebase(capture: ItemsCapture, written: StoredItems): void {
+    const before = this.#stored;
+    // Every bucket read stays read (its items are here): a bucket of the old layout is these of the new
+    // one, as both counts are powers of two; with no stored snapshot before, every item is here.
+    const casesRead = new Set<number>();
+    if (before === undefined) for (let at = 0; at < written.caseBuckets; at += 1) casesRead.add(at);
+    else {
+      for (const bucket of this.#casesRead)
+        for (let at = bucket; at < written.caseBuckets; at += before.caseBuckets) casesRead.add(at);
+    }
+    this.#stored = written;
+    this.#casesRead.clear();
+    for (const bucket of casesRead) this.#casesRead.add(bucket);
+    this.#idsRead.clear();
+    for (const [key, generation] of this.#changed)
+      if (generation <= capture.generation) this.#changed.delete(key);
+    this.#added =
+      before === undefined ? (this.#addedSinceCapture ?? []) : this.#added.slice(capture.added.length);
+    this.#addedSinceCapture = undefined;
   }
 
   /** An item a fact states; a case's copy ingested again after its purge replaces the purged one. */
   put(item: LedgerItem): void {
-    const added = this.#stored !== undefined && !this.#byKey.has(`${item.caseId}/${item.id}`);
-    if (added) this.#added.push([item.id, item.caseId]);
+    this.#readCase(item.caseId);
+    if (!this.#byKey.has(`${item.caseId}/${item.id}`)) {
+      if (this.#stored !== undefined) this.#added.push([item.id, item.caseId]);
+      else this.#addedSinceCapture?.push([item.id, item.caseId]);
+    }
+    this.#changedItem(`${item.caseId}/${item.id}`);
     this.#insert(item);
+  }
+
+  #changedItem(key: string): void {
+    // with no stored snapshot every item is captured: only what changes after a capture is tracked
+    if (this.#stored !== undefined || this.#addedSinceCapture !== undefined)
+      this.#changed.set(key, this.#generation + 1);
   }
 
   #insert(item: LedgerItem): void {

@@ -2,9 +2,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { open, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { AuditLog, AuditResumePoint } from "@custody/audit";
+import type { AuditResumePoint } from "@custody/audit";
 import { CustodyError, type Logger, makeDirectoryDurable, writeFileAtomic } from "@custody/core";
-import type { VaultContext } from "./context.js";
 import type { Ledger, LedgerSnapshotState } from "./ledger.js";
 import {
   BucketFile,
@@ -17,9 +16,8 @@ import {
   type ItemsLayout,
   idBucketOf,
   sha256,
-  toRow,
 } from "./ledger-buckets.js";
-import type { LedgerItems, StoredItems } from "./ledger-items.js";
+import type { ItemsCapture, StoredItems } from "./ledger-items.js";
 
 /**
  * A ledger snapshot: the ledger as the signed log stated it after `point.treeSize` records, so an open
@@ -40,6 +38,8 @@ import type { LedgerItems, StoredItems } from "./ledger-items.js";
 const MAGIC = "custody-ledger-snapshot 1";
 const SNAPSHOT_FILE = "ledger.snapshot";
 const ITEMS_FILE = /^ledger-(\d+)\.items$/;
+/** The items file is written this much at a time. */
+const WRITE_BYTES = 4 * 1024 * 1024;
 /** Larger than any header a vault writes (facts other than items', bucket digests): refused beyond. */
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 
@@ -53,12 +53,6 @@ interface SnapshotHeader extends ItemsLayout {
 
 /** Records appended between two snapshots, by default (`ledgerSnapshotEvery`). */
 export const LEDGER_SNAPSHOT_EVERY = 10_000;
-
-/** When the next ledger snapshot is due: `every` records after the one of `records` records. */
-export interface LedgerSnapshotPolicy {
-  every: number;
-  records: number;
-}
 
 export interface LedgerSnapshot {
   point: AuditResumePoint;
@@ -168,19 +162,20 @@ function readHead(fd: number): [string, string, string] {
   return [magic, header, mac];
 }
 
+/** The ledger at one record, taken synchronously so that it can be written while facts go on. */
+export interface CapturedLedger {
+  point: AuditResumePoint;
+  state: LedgerSnapshotState;
+  items: ItemsCapture;
+}
+
 /**
- * Writes the ledger's state after `point.treeSize` records (the caller holds the log's lock and the
- * ledger has seen exactly those records): the items file, then the sealed header that names it, then
- * older items files are removed. A crash at any point leaves the previous snapshot whole.
+ * Takes the ledger as it is after `point.treeSize` records (the caller makes sure it has seen exactly
+ * those: synchronously after the log's resume point, or under the log's lock). Copies what later facts
+ * could change; refuses a state a reader would refuse.
  */
-export async function writeLedgerSnapshot(
-  indexDir: string,
-  ledger: Ledger,
-  point: AuditResumePoint,
-  sealKey: Uint8Array,
-  vaultId: string,
-): Promise<void> {
-  const state = ledger.snapshotState();
+export function captureLedger(ledger: Ledger, point: AuditResumePoint): CapturedLedger {
+  const state = structuredClone(ledger.snapshotState());
   if (state.records !== point.treeSize) {
     throw new CustodyError("ERR_INTERNAL", "the ledger and the resume point are not at the same record");
   }
@@ -191,9 +186,25 @@ export async function writeLedgerSnapshot(
       "the ledger's facts other than items' are too many for a snapshot header",
     );
   }
+  return { point: structuredClone(point), state, items: ledger.items.capture() };
+}
+
+/**
+ * Writes a captured ledger: the items file, then the sealed header that names it. A crash at any point
+ * leaves the previous snapshot whole. Returns the items as written, which the ledger then reads from
+ * (`LedgerItems.rebase`); older items files are removed by `removeOtherItemsFiles` after that.
+ */
+export async function writeCapturedLedger(
+  indexDir: string,
+  captured: CapturedLedger,
+  sealKey: Uint8Array,
+  vaultId: string,
+): Promise<BucketFile> {
+  const { point, state } = captured;
   await makeDirectoryDurable(indexDir);
   const itemsFile = `ledger-${point.treeSize}.items`;
-  const layout = await writeItems(join(indexDir, itemsFile), ledger.items);
+  const itemsPath = join(indexDir, itemsFile);
+  const layout = await writeItems(itemsPath, captured.items);
   const header: SnapshotHeader = { vaultId, caseBuckets: CASE_BUCKETS, point, state, itemsFile, ...layout };
   const headerText = JSON.stringify(header);
   await writeFileAtomic(
@@ -203,90 +214,137 @@ export async function writeLedgerSnapshot(
       mode: 0o600,
     },
   );
+  return new BucketFile(itemsPath, layout);
+}
+
+/** Removes every items file but `kept`'s (older snapshots', or one a crash left unnamed). */
+export async function removeOtherItemsFiles(indexDir: string, kept: BucketFile): Promise<void> {
   for (const name of await readdir(indexDir)) {
-    if (ITEMS_FILE.test(name) && name !== itemsFile) await unlink(join(indexDir, name)).catch(() => {});
+    if (ITEMS_FILE.test(name) && join(indexDir, name) !== kept.path) {
+      await unlink(join(indexDir, name)).catch(() => {});
+    }
   }
 }
 
 /**
- * At close, under the log's lock: a snapshot of the ledger once `policy.every` records were appended
- * since the last one, over a checkpoint that signs them all. Never fails the close (the next open
- * reads more of the log, that is all).
+ * Writes the ledger's state after `point.treeSize` records, when nothing else runs meanwhile (a caller
+ * holding the log's lock, a test): capture, write, then the ledger reads its items from what was written.
  */
-export async function snapshotLedgerIfDue(
-  ctx: VaultContext,
-  audit: AuditLog,
-  policy: LedgerSnapshotPolicy,
+export async function writeLedgerSnapshot(
+  indexDir: string,
+  ledger: Ledger,
+  point: AuditResumePoint,
+  sealKey: Uint8Array,
+  vaultId: string,
 ): Promise<void> {
-  if (ctx.sharedLog || policy.every <= 0 || ctx.ledger.records - policy.records < policy.every) return;
-  // A log that cannot sign now (a failed write, an unsealed tail nobody accepted) has nothing to snapshot;
-  // the close that follows reports what it must.
-  const signed = await audit.checkpoint().then(
-    () => true,
-    () => false,
-  );
-  const point = signed ? audit.resumePoint() : undefined;
-  if (point === undefined || point.treeSize !== ctx.ledger.records) return;
-  try {
-    await writeLedgerSnapshot(join(ctx.dir, "index"), ctx.ledger, point, ctx.pki.sealKey, ctx.config.vaultId);
-    policy.records = point.treeSize;
-  } catch (error) {
-    ctx.logger.warn({ err: error }, "no ledger snapshot was written; the next open reads more of the log");
-  }
+  const captured = captureLedger(ledger, point);
+  const written = await writeCapturedLedger(indexDir, captured, sealKey, vaultId);
+  ledger.items.rebase(captured.items, written);
+  await removeOtherItemsFiles(indexDir, written);
 }
 
 /**
- * Writes the items file, bucket by bucket. From a ledger read from a snapshot with the same bucket
- * counts, a case bucket nobody read is copied as it was (with its digest: a reader still checks it), an
- * id bucket is copied unless ids were added to it: the cost follows what changed since, not the vault.
+ * Writes the items file, bucket by bucket. From a capture taken on a snapshot's items, a bucket with no
+ * item changed is copied as it was (with its digest: a reader still checks it), or split when the bucket
+ * counts grew; a bucket with changes is the stored one with them; ids are copied unless some were added:
+ * the cost follows what changed, not the vault.
  */
-async function writeItems(path: string, items: LedgerItems): Promise<ItemsLayout> {
-  const { caseCount, idDigits } = bucketCounts(items.count);
-  const { stored, casesRead, loaded, added } = items.changes();
-  const previous =
-    stored instanceof BucketFile && stored.caseBuckets === caseCount && stored.layout.idDigits === idDigits
-      ? stored
-      : undefined;
-  const byCase = new Map<number, ItemRow[]>();
-  const addedIds = new Map<number, [string, string][]>();
-  for (const item of previous === undefined ? items.values() : loaded) {
-    const bucket = caseBucketOf(item.caseId, caseCount);
-    push(byCase, bucket, toRow(item));
-    if (previous === undefined) push(addedIds, idBucketOf(item.id, idDigits), [item.id, item.caseId]);
-  }
-  if (previous !== undefined) for (const pair of added) push(addedIds, idBucketOf(pair[0], idDigits), pair);
+async function writeItems(path: string, capture: ItemsCapture): Promise<ItemsLayout> {
+  const { caseCount, idDigits } = bucketCounts(capture.count);
+  const base = baseOf(capture, caseCount, idDigits);
+  const rows = new Map<number, ItemRow[]>();
+  for (const row of capture.rows) push(rows, caseBucketOf(row[0], caseCount), row);
+  const pairs = new Map<number, [string, string][]>();
+  const added = base === undefined ? capture.rows.map((row) => [row[1], row[0]] as const) : capture.added;
+  for (const [id, caseId] of added) push(pairs, idBucketOf(id, idDigits), [id, caseId]);
   const layout: ItemsLayout = {
-    items: items.count,
+    items: capture.count,
     cases: { lengths: [], sha256: [] },
     idDigits,
     ids: { lengths: [], sha256: [] },
   };
   const handle = await open(path, "w", 0o600);
+  const fd = base?.open();
+  // buckets are small (~10-60 KiB): written a few MiB at a time
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    const buffers = pending;
+    pending = [];
+    pendingBytes = 0;
+    const bytes = Buffer.concat(buffers);
+    for (let done = 0; done < bytes.length; )
+      done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
+  };
   try {
     const write = async (into: Buckets, bytes: Buffer, digest?: string) => {
       into.lengths.push(bytes.length);
       into.sha256.push(digest ?? sha256(bytes));
-      await handle.write(bytes);
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+      if (pendingBytes >= WRITE_BYTES) await flush();
     };
     for (let bucket = 0; bucket < caseCount; bucket += 1) {
-      if (previous !== undefined && !casesRead.has(bucket)) {
-        await write(layout.cases, previous.raw("cases", bucket), previous.layout.cases.sha256[bucket]);
-      } else await write(layout.cases, json(byCase.get(bucket) ?? []));
-    }
-    for (let bucket = 0; bucket < 16 ** idDigits; bucket += 1) {
-      const more = addedIds.get(bucket);
-      if (previous !== undefined && more === undefined) {
-        await write(layout.ids, previous.raw("ids", bucket), previous.layout.ids.sha256[bucket]);
+      // both counts are powers of two: this bucket's items were in this bucket of the base
+      const from = base === undefined ? undefined : bucket % base.caseBuckets;
+      if (base === undefined || from === undefined) await write(layout.cases, json(rows.get(bucket) ?? []));
+      else if (capture.changed.has(from)) {
+        const kept = base.readCaseRows(from, fd).filter((row) => caseBucketOf(row[0], caseCount) === bucket);
+        await write(layout.cases, json(withChanges(kept, rows.get(bucket) ?? [])));
+      } else if (base.caseBuckets === caseCount) {
+        await write(layout.cases, base.raw("cases", bucket, fd), base.layout.cases.sha256[bucket]);
       } else {
-        const pairs = previous === undefined ? [] : previous.readIdBucket(bucket);
-        await write(layout.ids, json([...pairs, ...(more ?? [])]));
+        const kept = base.readCaseRows(from, fd).filter((row) => caseBucketOf(row[0], caseCount) === bucket);
+        await write(layout.cases, json(kept));
       }
     }
+    let from: { bucket: number; pairs: [string, string][] } | undefined;
+    for (let bucket = 0; bucket < 16 ** idDigits; bucket += 1) {
+      const more = pairs.get(bucket) ?? [];
+      if (base === undefined) await write(layout.ids, json(more));
+      else if (base.layout.idDigits === idDigits && more.length === 0) {
+        await write(layout.ids, base.raw("ids", bucket, fd), base.layout.ids.sha256[bucket]);
+      } else {
+        // an id bucket of the base is 16^k buckets here when the ids take k more digits; read it once
+        const old = Math.floor(bucket / 16 ** (idDigits - base.layout.idDigits));
+        if (from?.bucket !== old) from = { bucket: old, pairs: base.readIdBucket(old, fd) };
+        const kept = from.pairs.filter(([id]) => idBucketOf(id, idDigits) === bucket);
+        await write(layout.ids, json([...kept, ...more]));
+      }
+    }
+    await flush();
     await handle.sync();
   } finally {
+    if (fd !== undefined) closeSync(fd);
     await handle.close();
   }
   return layout;
+}
+
+/**
+ * A bucket's rows from the base with the items changed since: each in its place, new ones after, as the
+ * ledger holds them (an item keeps its place in its case when a fact changes it).
+ */
+function withChanges(stored: ItemRow[], changes: ItemRow[]): ItemRow[] {
+  if (changes.length === 0) return stored;
+  const key = (row: ItemRow) => `${row[0]}/${row[1]}`;
+  const changed = new Map(changes.map((row) => [key(row), row]));
+  const merged = stored.map((row) => {
+    const now = changed.get(key(row));
+    changed.delete(key(row));
+    return now ?? row;
+  });
+  return [...merged, ...changed.values()];
+}
+
+/** The capture's base, when its buckets can be copied or split into these counts (they only grow). */
+function baseOf(capture: ItemsCapture, caseCount: number, idDigits: number): BucketFile | undefined {
+  const base = capture.base;
+  if (base === undefined) return undefined;
+  if (!(base instanceof BucketFile) || base.caseBuckets > caseCount || base.layout.idDigits > idDigits) {
+    throw new CustodyError("ERR_INTERNAL", "the snapshot's items cannot be laid out from the one before");
+  }
+  return base;
 }
 
 function push<T>(map: Map<number, T[]>, key: number, value: T): void {

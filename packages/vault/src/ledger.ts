@@ -258,7 +258,7 @@ export class Ledger {
   #itemOf(record: AuditRecord): LedgerItem {
     const key = record.target.slice("item:".length);
     const at = key.lastIndexOf("/");
-    const item = at < 0 ? undefined : this.items.get(key.slice(0, at), key.slice(at + 1));
+    const item = at < 0 ? undefined : this.items.getForChange(key.slice(0, at), key.slice(at + 1));
     if (item === undefined || item.purged) throw malformed(record, "names an item the log never ingested");
     return item;
   }

@@ -28,7 +28,8 @@ import type { VaultContext } from "./context.js";
 import { Guard } from "./guard.js";
 import { catchUpIndex, lazyItemIndex } from "./index-open.js";
 import { Ledger } from "./ledger.js";
-import { LEDGER_SNAPSHOT_EVERY, type LedgerSnapshotPolicy, loadLedgerSnapshot } from "./ledger-snapshot.js";
+import { LEDGER_SNAPSHOT_EVERY, loadLedgerSnapshot } from "./ledger-snapshot.js";
+import { LedgerSnapshots } from "./ledger-snapshots.js";
 import { KeyedLocks } from "./locks.js";
 import { loadVaultPki } from "./pki.js";
 import { assertPolicyBound } from "./policy-facts.js";
@@ -58,9 +59,9 @@ export interface VaultOpenOptions {
    */
   blockingAuditWrites?: boolean;
   /**
-   * A local vault writes a ledger snapshot (ledger-snapshot.ts) at close once this many records were
-   * appended since the one it opened from, so later opens read only the records after it (default
-   * 10,000; 0: never).
+   * A local vault writes a ledger snapshot (ledger-snapshot.ts) once this many records were appended
+   * since the last one, in the background while it stays open and at close, so later opens read only the
+   * records after it (default 10,000; 0: never).
    */
   ledgerSnapshotEvery?: number;
 }
@@ -73,7 +74,7 @@ export interface OpenedVault {
   audit: AuditLog;
   authenticated: WeakSet<AuthenticatedPrincipal>;
   revokedOnCrl: Set<string>;
-  ledgerSnapshot: LedgerSnapshotPolicy;
+  ledgerSnapshots: LedgerSnapshots;
 }
 
 /**
@@ -120,6 +121,7 @@ async function openParts(
     resume.allowed && shared === undefined
       ? loadLedgerSnapshot(options.dir, pki.sealKey, config.vaultId, logger)
       : undefined;
+  let snapshots: LedgerSnapshots | undefined;
   const auditOptions: AuditLogOptions = {
     signer,
     clock,
@@ -130,6 +132,7 @@ async function openParts(
       ledger.observe(record);
       index?.get()?.observe(record);
       watch.observe(record);
+      snapshots?.recordAppended();
     },
     ...(config.witness === undefined ? {} : { witness: new DirectoryCheckpointWitness(config.witness.dir) }),
     ...(mode === "accept-tail" ? { acceptUnsealedTail: true } : {}),
@@ -208,11 +211,12 @@ async function openParts(
     }
     const crl = mode === "init" ? new Set<string>() : await publishRevocations(ctx);
     if (mode === "open") await renewExpiringSigner(ctx);
-    const ledgerSnapshot = {
-      every: options.ledgerSnapshotEvery ?? LEDGER_SNAPSHOT_EVERY,
+    // from here on, records are appended (not replayed): a snapshot may fall due
+    snapshots = new LedgerSnapshots(ctx, audit, {
+      every: mode === "init" ? 0 : (options.ledgerSnapshotEvery ?? LEDGER_SNAPSHOT_EVERY),
       records: resume.used ? (snapshot?.point.treeSize ?? 0) : 0,
-    };
-    return { ctx, audit, authenticated, revokedOnCrl: crl, ledgerSnapshot };
+    });
+    return { ctx, audit, authenticated, revokedOnCrl: crl, ledgerSnapshots: snapshots };
   } catch (error) {
     boundPolicyOf?.close();
     index?.close();

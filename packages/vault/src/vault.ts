@@ -79,7 +79,7 @@ import { rebuildIndex } from "./index-ops.js";
 import type { BodyIngestOptions, IngestOptions } from "./ingest.js";
 import { initVaultFiles, type VaultInitOptions } from "./init.js";
 import type { EvidenceItem } from "./items.js";
-import { type LedgerSnapshotPolicy, snapshotLedgerIfDue } from "./ledger-snapshot.js";
+import type { LedgerSnapshots } from "./ledger-snapshots.js";
 import {
   type LibraryFile,
   type LibraryUpload,
@@ -160,14 +160,14 @@ export class Vault {
   readonly #audit: AuditLog;
   readonly #authenticated: WeakSet<AuthenticatedPrincipal>;
   readonly #revokedOnCrl: Set<string>;
-  readonly #ledgerSnapshot: LedgerSnapshotPolicy;
+  readonly #ledgerSnapshots: LedgerSnapshots;
 
   private constructor(opened: Awaited<ReturnType<typeof openVaultParts>>) {
     this.#ctx = opened.ctx;
     this.#audit = opened.audit;
     this.#authenticated = opened.authenticated;
     this.#revokedOnCrl = opened.revokedOnCrl;
-    this.#ledgerSnapshot = opened.ledgerSnapshot;
+    this.#ledgerSnapshots = opened.ledgerSnapshots;
   }
 
   /** Creates a vault in `dir` (refused if one exists) and returns it with the first custodian's identity. */
@@ -753,7 +753,7 @@ export class Vault {
 
   async close(): Promise<void> {
     this.#ctx.boundPolicy.close();
-    await snapshotLedgerIfDue(this.#ctx, this.#audit, this.#ledgerSnapshot);
+    await this.#ledgerSnapshots.close();
     await this.#audit.close();
     this.#ctx.index?.close();
     await this.#ctx.store.close?.();

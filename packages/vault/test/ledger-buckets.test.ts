@@ -5,7 +5,13 @@ import { join } from "node:path";
 import type { AuditRecord, AuditResumePoint } from "@custody/audit";
 import { afterAll, describe, expect, it } from "vitest";
 import { Ledger } from "../src/ledger.js";
-import { readLedgerSnapshot, writeLedgerSnapshot } from "../src/ledger-snapshot.js";
+import {
+  captureLedger,
+  readLedgerSnapshot,
+  removeOtherItemsFiles,
+  writeCapturedLedger,
+  writeLedgerSnapshot,
+} from "../src/ledger-snapshot.js";
 
 // The snapshot's items, at a size where they take many buckets: written whole, then again after a
 // few facts, copying what those facts did not touch; read back, they are the items a ledger that saw
@@ -91,7 +97,7 @@ describe("a snapshot of 3,000 items", () => {
       whole.observe(record);
       resumed.observe(record);
     }
-    const touched = resumed.items.changes().casesRead.size;
+    const touched = resumed.items.capture().changed.size;
     await writeLedgerSnapshot(dir, resumed, point(resumed), sealKey, VAULT);
     const second = readdirSync(dir).find((name) => name.endsWith(".items")) as string;
     expect(second).not.toBe(first);
@@ -114,11 +120,111 @@ describe("a snapshot of 3,000 items", () => {
         .map((item) => item.caseId),
     ).toEqual([caseOf(5000)]);
     expect(sorted(restored(dir))).toEqual(sorted(whole));
-    // most case buckets were copied: the facts read only the buckets of the cases they name
+    // most case buckets were copied: the facts changed only the buckets of the cases they name
     expect(touched).toBeLessThan(5);
     expect(
       JSON.parse(readFileSync(join(dir, "ledger.snapshot"), "utf8").split("\n")[1] as string).cases.lengths
         .length,
     ).toBeGreaterThan(8);
+  });
+});
+
+/** A ledger that saw `records`, and one restored from the snapshot in `dir` that saw them too. */
+function both(dir: string, records: AuditRecord[], whole: Ledger): Ledger {
+  const resumed = restored(dir);
+  for (const record of records) {
+    whole.observe(record);
+    resumed.observe(record);
+  }
+  return resumed;
+}
+
+describe("a snapshot's items as the vault grows and goes on", () => {
+  it("are split into more buckets when the items outgrow them, copying nothing stale", async () => {
+    const dir = join(work, "grows");
+    const whole = new Ledger();
+    whole.observe(fact("vault.init", `vault:${VAULT}`, { vaultId: VAULT }));
+    for (let n = 0; n < 3000; n += 1) whole.observe(ingested(n));
+    await writeLedgerSnapshot(dir, whole, point(whole), sealKey, VAULT);
+    const layout = () =>
+      JSON.parse(readFileSync(join(dir, "ledger.snapshot"), "utf8").split("\n")[1] as string);
+    const before = layout();
+
+    const more = [fact("evidence.hold-set", `item:${caseOf(11)}/${idOf(11)}`, { legalHold: true })];
+    for (let n = 3000; n < 9000; n += 1) more.push(ingested(n));
+    const resumed = both(dir, more, whole);
+    await writeLedgerSnapshot(dir, resumed, point(resumed), sealKey, VAULT);
+    const after = layout();
+    expect(after.cases.lengths.length).toBeGreaterThan(before.cases.lengths.length);
+    expect(after.idDigits).toBeGreaterThan(before.idDigits);
+    expect(sorted(restored(dir))).toEqual(sorted(whole));
+    expect(restored(dir).item(caseOf(11), idOf(11))?.legalHold).toBe(true);
+    expect(restored(dir).itemsWithId(idOf(8999).slice(0, 8))).toHaveLength(1);
+  });
+
+  it("are written as they were at the capture while facts go on, and the next snapshot adds those facts", async () => {
+    const dir = join(work, "capture");
+    const whole = new Ledger();
+    whole.observe(fact("vault.init", `vault:${VAULT}`, { vaultId: VAULT }));
+    for (let n = 0; n < 3000; n += 1) whole.observe(ingested(n));
+    await writeLedgerSnapshot(dir, whole, point(whole), sealKey, VAULT);
+
+    const live = both(
+      dir,
+      [fact("evidence.hold-set", `item:${caseOf(1)}/${idOf(1)}`, { legalHold: true }), ingested(6000)],
+      whole,
+    );
+    const atCapture = sorted(whole);
+    const captured = captureLedger(live, point(live));
+    // after the capture: a bucket changed before it changes again, an untouched one changes, new items
+    const after = [
+      fact("evidence.hold-released", `item:${caseOf(1)}/${idOf(1)}`, { legalHold: false }),
+      fact("evidence.purged", `item:${caseOf(2)}/${idOf(2)}`, {}),
+      ingested(6001),
+      ingested(6002, "CASE-LATE"),
+    ];
+    for (const record of after) {
+      whole.observe(record);
+      live.observe(record);
+    }
+    const written = await writeCapturedLedger(dir, captured, sealKey, VAULT);
+    live.items.rebase(captured.items, written);
+    await removeOtherItemsFiles(dir, written);
+    expect(sorted(restored(dir))).toEqual(atCapture);
+    expect(readdirSync(dir).filter((name) => name.endsWith(".items"))).toHaveLength(1);
+
+    // the live ledger goes on from what it wrote: the same items, counted once
+    expect(sorted(live)).toEqual(sorted(whole));
+    expect(live.items.count).toBe(whole.items.count);
+    await writeLedgerSnapshot(dir, live, point(live), sealKey, VAULT);
+    expect(sorted(restored(dir))).toEqual(sorted(whole));
+    expect(restored(dir).item(caseOf(2), idOf(2))?.purged).toBe(true);
+  });
+
+  it("of a ledger read from the whole log are all captured, and what follows the capture is written next", async () => {
+    const dir = join(work, "no-base");
+    const whole = new Ledger();
+    const live = new Ledger();
+    const first = [fact("vault.init", `vault:${VAULT}`, { vaultId: VAULT })];
+    for (let n = 0; n < 500; n += 1) first.push(ingested(n));
+    for (const record of first) {
+      whole.observe(record);
+      live.observe(record);
+    }
+    const captured = captureLedger(live, point(live));
+    const atCapture = sorted(whole);
+    for (const record of [
+      ingested(900),
+      fact("evidence.hold-set", `item:${caseOf(3)}/${idOf(3)}`, { legalHold: true }),
+    ]) {
+      whole.observe(record);
+      live.observe(record);
+    }
+    const written = await writeCapturedLedger(dir, captured, sealKey, VAULT);
+    live.items.rebase(captured.items, written);
+    expect(sorted(restored(dir))).toEqual(atCapture);
+    expect(live.items.count).toBe(501);
+    await writeLedgerSnapshot(dir, live, point(live), sealKey, VAULT);
+    expect(sorted(restored(dir))).toEqual(sorted(whole));
   });
 });

@@ -1,13 +1,17 @@
 // A vault writer process for the crash test: 32 concurrent callers ingest small items and hold them until
 // it is killed. It prints "ingest <case> <id>" and "hold <case> <id>" once each call has resolved, so the
-// parent knows exactly what the vault promised.
+// parent knows exactly what the vault promised. A fifth argument writes a ledger snapshot every that many
+// records, in the background while the callers go on.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Vault } from "@custody/vault";
 
-const [dir, identityFile, scratch, round] = process.argv.slice(2);
+const [dir, identityFile, scratch, round, snapshotEvery] = process.argv.slice(2);
 if (dir === undefined || identityFile === undefined || scratch === undefined) throw new Error("usage");
-const vault = await Vault.open({ dir });
+const vault = await Vault.open({
+  dir,
+  ...(snapshotEvery === undefined ? {} : { ledgerSnapshotEvery: Number(snapshotEvery) }),
+});
 const alice = vault.authenticate(await readFile(identityFile, "utf8"));
 let next = 0;
 
