@@ -10,6 +10,7 @@ import { itemTarget } from "./facts.js";
 import { checkIndex } from "./index-ops.js";
 import { ITEM_PREFIX, itemKey, itemResource, verifiedItem } from "./items.js";
 import type { LedgerItem } from "./ledger.js";
+import { checkLedgerSnapshot } from "./ledger-snapshot-check.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
 import { verifiedItemBytes } from "./stored-bytes.js";
 
@@ -55,6 +56,9 @@ export async function checkItems(
     if (index !== undefined) results.push(index);
     const log = await checkSkippedRecords(ctx, principal);
     if (log !== undefined) results.push(log);
+    // the snapshot is compared with a sound log's records (a damaged one is the finding above)
+    const snapshot = log === undefined ? await checkLedgerSnapshot(ctx, principal) : undefined;
+    if (snapshot !== undefined) results.push(snapshot);
   }
   return results;
 }

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -291,5 +291,71 @@ describe("a snapshot the vault sealed but cannot use", () => {
     });
     expect(await opensFrom(copy)).toBe(0);
     expect(await stated(copy)).toEqual(history);
+  });
+});
+
+/** Rewrites the snapshot's case buckets with `edit` and seals it with the vault's own key (a bug's snapshot). */
+function forgeItems(at: string, edit: (bucket: string) => string) {
+  const sha256 = (text: Buffer) => createHash("sha256").update(text).digest("hex");
+  let itemsFile = "";
+  forge(at, (header) => {
+    const parsed = header as unknown as {
+      itemsFile: string;
+      cases: { lengths: number[]; sha256: string[] };
+      ids: { lengths: number[] };
+    };
+    itemsFile = parsed.itemsFile;
+    const bytes = readFileSync(join(at, "index", itemsFile));
+    const parts: Buffer[] = [];
+    let offset = 0;
+    parsed.cases.lengths = parsed.cases.lengths.map((length, bucket) => {
+      const edited = Buffer.from(edit(bytes.subarray(offset, offset + length).toString("utf8")));
+      offset += length;
+      parsed.cases.sha256[bucket] = sha256(edited);
+      parts.push(edited);
+      return edited.length;
+    });
+    parts.push(bytes.subarray(offset));
+    writeFileSync(join(at, "index", itemsFile), Buffer.concat(parts));
+  });
+}
+
+describe("check against the log", () => {
+  it("reports a snapshot sealed by the vault that states an item otherwise than the log (a bug)", async () => {
+    const copy = join(work, "check-items");
+    cpSync(dir, copy, { recursive: true });
+    // CASE-B's copy of a.txt is held in the log: the snapshot says it is not
+    forgeItems(copy, (bucket) => bucket.replace(/("CASE-B",[^\]]*?,\d+,)true,/, "$1false,"));
+    expect(await opensFrom(copy)).toBeGreaterThan(0);
+    const findings = await session(async (vault, alice) => {
+      const holds = (await vault.list(alice, { caseId: "CASE-B" })).map((item) => item.legalHold);
+      expect(holds).toEqual([false]);
+      return (await vault.check(alice)).filter((result) => !result.ok);
+    }, copy);
+    expect(findings).toContainEqual(
+      expect.objectContaining({ id: "ledger-snapshot", code: "ERR_INTEGRITY_MISMATCH" }),
+    );
+    expect(findings.find((f) => f.id === "ledger-snapshot")?.message).toMatch(/is not as the log states it/);
+  });
+
+  it("reports a snapshot whose facts other than items' are not the log's", async () => {
+    const copy = join(work, "check-facts");
+    cpSync(dir, copy, { recursive: true });
+    forge(copy, (header) => {
+      // the hash list entry added before the snapshot: gone from its facts
+      header.state.otherFacts = header.state.otherFacts.filter(
+        (record) => (record as { details: { name?: string } }).details.name !== "bad.exe",
+      );
+    });
+    const findings = await session(
+      async (vault, alice) => (await vault.check(alice)).filter((result) => !result.ok),
+      copy,
+    );
+    expect(findings.find((f) => f.id === "ledger-snapshot")?.message).toMatch(/otherFacts/);
+  });
+
+  it("finds nothing to report in a snapshot the vault wrote", async () => {
+    const findings = await session(async (vault, alice) => (await vault.check(alice)).filter((r) => !r.ok));
+    expect(findings).toEqual([]);
   });
 });

@@ -366,7 +366,7 @@ export const catalog: readonly CommandEntry[] = [
     path: ["check"],
     summary: "re-hash stored items against their records (one item, or every item you may check)",
     usage:
-      "[ID [--case ID]]\nReconciles store and audit log both ways: every item the log ingested is present, its record and its\nhold and retention are the logged ones, and its bytes hash to its id; every stored object was ingested.\nA vault opened from its ledger snapshot (whose open read only the records after it) also has its whole\naudit log verified: a damaged one is the finding audit-log. Exit 1 on any finding.",
+      "[ID [--case ID]]\nReconciles store and audit log both ways: every item the log ingested is present, its record and its\nhold and retention are the logged ones, and its bytes hash to its id; every stored object was ingested.\nA vault opened from its ledger snapshot (whose open read only the records after it) also has its whole\naudit log verified: a damaged one is the finding audit-log. The ledger snapshot on disk is compared\nwith the log's records before its point: one that states anything else is the finding ledger-snapshot.\nExit 1 on any finding.",
     options: {
       vault: { type: "string" },
       identity: { type: "string" },

@@ -9,7 +9,9 @@ export const checkCommand: CommandSpec = {
 Reconciles store and audit log both ways: every item the log ingested is present, its record and its
 hold and retention are the logged ones, and its bytes hash to its id; every stored object was ingested.
 A vault opened from its ledger snapshot (whose open read only the records after it) also has its whole
-audit log verified: a damaged one is the finding audit-log. Exit 1 on any finding.`,
+audit log verified: a damaged one is the finding audit-log. The ledger snapshot on disk is compared
+with the log's records before its point: one that states anything else is the finding ledger-snapshot.
+Exit 1 on any finding.`,
   options: ITEM_OPTIONS,
   positionals: { min: 0, max: 1 },
   async run(ctx) {
