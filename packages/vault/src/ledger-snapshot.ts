@@ -171,8 +171,8 @@ export interface CapturedLedger {
 
 /**
  * Takes the ledger as it is after `point.treeSize` records (the caller makes sure it has seen exactly
- * those: synchronously after the log's resume point, or under the log's lock). Copies what later facts
- * could change; refuses a state a reader would refuse.
+ * those: synchronously, in the audit log's `checkpoint({ atPoint })`). Copies what later facts could
+ * change; refuses a state a reader would refuse.
  */
 export function captureLedger(ledger: Ledger, point: AuditResumePoint): CapturedLedger {
   const state = structuredClone(ledger.snapshotState());
@@ -227,8 +227,9 @@ export async function removeOtherItemsFiles(indexDir: string, kept: BucketFile):
 }
 
 /**
- * Writes the ledger's state after `point.treeSize` records, when nothing else runs meanwhile (a caller
- * holding the log's lock, a test): capture, write, then the ledger reads its items from what was written.
+ * Writes the ledger's state after `point.treeSize` records when nothing else changes it meanwhile (the
+ * tests): capture, write, then the ledger reads its items from what was written. A vault goes through
+ * `LedgerSnapshots` (ledger-snapshots.ts).
  */
 export async function writeLedgerSnapshot(
   indexDir: string,
