@@ -12,6 +12,7 @@ export type { FileLock, FileLockOptions } from "./file-lock.js";
 export { acquireFileLock, withFileLock } from "./file-lock.js";
 export type { IdGenerator } from "./ids.js";
 export { sequentialIds, uuidv7Generator } from "./ids.js";
+export { mapInOrder } from "./in-order.js";
 export type { Logger } from "./logger.js";
 export { silentLogger } from "./logger.js";
 export {

@@ -18,6 +18,7 @@ describe("@custody/core public surface", () => {
         "fixedClock",
         "isCustodyError",
         "isoTimestampSchema",
+        "mapInOrder",
         "md5HexSchema",
         "pathCollisionKey",
         "safeRelativePathSchema",

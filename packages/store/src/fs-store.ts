@@ -7,6 +7,7 @@ import {
   type IdGenerator,
   type Logger,
   makeDirectoryDurable,
+  mapInOrder,
   silentLogger,
   systemClock,
   throwIfAborted,
@@ -39,7 +40,6 @@ import {
   updateState,
 } from "./internal/fs-record.js";
 import { walkKeys } from "./internal/fs-walk.js";
-import { mapInOrder } from "./internal/in-order.js";
 import type {
   AddressedCreateOptions,
   CreateOptions,
@@ -191,7 +191,10 @@ export class FsEvidenceStore implements EvidenceStore {
         details: { key },
       });
     });
-    const source = handle.createReadStream({ highWaterMark: 1 << 20 });
+    // Reads of up to 1 MiB, never much larger than the object: a check of many small items would
+    // otherwise allocate 1 MiB for each (garbage-collection time, not reads).
+    const highWaterMark = Math.min(1 << 20, Math.max(16 * 1024, meta.size + 1));
+    const source = handle.createReadStream({ highWaterMark });
     return verifiedReadable(source, meta, options.abortSignal);
   }
 

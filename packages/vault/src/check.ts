@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
+import { CustodyError, type ErrorCode, isCustodyError, mapInOrder } from "@custody/core";
 import type { StoredObject } from "@custody/store";
 import { checkSkippedRecords } from "./audit-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
@@ -13,6 +13,9 @@ import type { LedgerItem } from "./ledger.js";
 import { checkLedgerSnapshot } from "./ledger-snapshot-check.js";
 import { type ItemRef, resolveItem } from "./resolve.js";
 import { verifiedItemBytes } from "./stored-bytes.js";
+
+/** Items a vault-wide check examines at once. */
+const CHECKS_IN_FLIGHT = 8;
 
 export interface CheckResult {
   id: string;
@@ -41,12 +44,20 @@ export async function checkItems(
   const policy = await ctx.guard.policy();
   const results: CheckResult[] = [];
   const known = new Set<string>();
-  for (const entry of ctx.ledger.items.values()) {
-    if (entry.purged) continue;
-    known.add(itemKey(entry.caseId, entry.id));
-    if (ctx.guard.allows(policy, principal, "evidence.check", itemResource(entry))) {
-      results.push(await checkOne(ctx, principal, entry));
+  const allowed = async function* () {
+    for (const entry of ctx.ledger.items.values()) {
+      if (entry.purged) continue;
+      known.add(itemKey(entry.caseId, entry.id));
+      if (ctx.guard.allows(policy, principal, "evidence.check", itemResource(entry))) yield entry;
     }
+  };
+  // items side by side (their reads and records overlap), reported in the ledger's order
+  for await (const result of mapInOrder(
+    allowed(),
+    (entry) => checkOne(ctx, principal, entry),
+    CHECKS_IN_FLIGHT,
+  )) {
+    results.push(result);
   }
   if (ctx.guard.allows(policy, principal, "evidence.check", { kind: "vault" })) {
     for await (const object of ctx.store.list({ prefix: ITEM_PREFIX })) {

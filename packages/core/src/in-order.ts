@@ -1,7 +1,8 @@
 /**
  * Maps each value of `source` through `read`, with up to `window` reads in flight, and yields the results
  * in the source's order: a listing reads its objects' records side by side (a cold disk answers many
- * reads at once far sooner than one after another) and still lists them as walked. A failure surfaces
+ * reads at once far sooner than one after another) and still lists them as walked; a vault-wide check
+ * examines its items side by side and reports them in order. A failure surfaces
  * where its value stands in the order. Reads already started when the consumer stops run to their end,
  * their outcome unused.
  */
