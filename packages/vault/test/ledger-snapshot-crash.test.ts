@@ -1,54 +1,24 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Vault } from "@custody/vault";
 import { afterAll, describe, expect, it } from "vitest";
 import { openVaultParts } from "../src/open.js";
+import { liveWriters, runWriterAndKill } from "./child/run-writer.js";
 
 // A vault that stays open (a server) writes its ledger snapshot in the background as records come, while
 // 32 callers go on; killed at any moment, it reopens from the newest snapshot it finished, and states
 // exactly what a whole read of its log states.
-const CHILD = fileURLToPath(new URL("./child/concurrent-writer.ts", import.meta.url));
-const REGISTER = fileURLToPath(new URL("../../audit/test/child/register.mjs", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "custody-ledger-snapshot-crash-"));
-const live = new Set<ChildProcess>();
 
 afterAll(() => {
-  for (const child of live) child.kill("SIGKILL");
+  for (const child of liveWriters) child.kill("SIGKILL");
   rmSync(work, { recursive: true, force: true });
 });
 
 /** Runs the writer with a snapshot every `every` records until it acknowledged `atLeast` ingests, then kills it. */
-async function runAndKill(dir: string, identityFile: string, round: number, atLeast: number, every: number) {
-  const flags = ["--experimental-transform-types", "--no-warnings", "--import", REGISTER];
-  const args = [...flags, CHILD, dir, identityFile, work, String(round), String(every)];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  live.add(child);
-  const acked: string[] = [];
-  let partial = "";
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (text: string) => {
-    stderr += text;
-  });
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.setEncoding("utf8").on("data", (text: string) => {
-      const lines = (partial + text).split("\n");
-      partial = lines.pop() ?? "";
-      acked.push(...lines);
-      if (acked.filter((line) => line.startsWith("ingest ")).length >= atLeast) resolve();
-    });
-    void exit.then((code) =>
-      reject(new Error(`the writer exited (${code}) before it was killed: ${stderr}`)),
-    );
-  });
-  child.kill("SIGKILL");
-  expect(await exit).toBe(null);
-  live.delete(child);
-  return acked;
-}
+const runAndKill = (dir: string, identityFile: string, round: number, atLeast: number, every: number) =>
+  runWriterAndKill(dir, [identityFile, work, String(round), String(every)], atLeast);
 
 /** How many records an open of `dir` skips by going on from its snapshot (0: it read the whole log). */
 async function opensFrom(dir: string): Promise<number> {
