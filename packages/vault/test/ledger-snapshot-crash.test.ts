@@ -1,10 +1,10 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Vault } from "@custody/vault";
 import { afterAll, describe, expect, it } from "vitest";
 import { openVaultParts } from "../src/open.js";
-import { liveWriters, runWriterAndKill } from "./child/run-writer.js";
+import { liveWriters, newWriterVault, runWriterAndKill } from "./child/run-writer.js";
 
 // A vault that stays open (a server) writes its ledger snapshot in the background as records come, while
 // 32 callers go on; killed at any moment, it reopens from the newest snapshot it finished, and states
@@ -48,11 +48,7 @@ async function listed(dir: string, identityPem: string) {
 
 describe("ledger snapshots written while a vault stays open", () => {
   it("survive a kill at any moment: the next open goes on from one, and states what the whole log does", async () => {
-    const dir = join(work, "vault");
-    const created = await Vault.init(dir, { custodian: "alice", keyBits: 2048 });
-    await created.vault.close();
-    const identityFile = join(work, "alice.pem");
-    writeFileSync(identityFile, created.identityPem, { mode: 0o600 });
+    const { dir, identityFile, identityPem } = await newWriterVault(work);
     const acked: string[] = [];
     const skipped: number[] = [];
     for (let round = 0; round < 3; round += 1) {
@@ -67,13 +63,13 @@ describe("ledger snapshots written while a vault stays open", () => {
     for (const [round, records] of skipped.entries()) expect(records, `round ${round}`).toBeGreaterThan(25);
     expect(skipped[2]).toBeGreaterThan(skipped[0] as number);
 
-    const fromSnapshot = await listed(dir, created.identityPem);
+    const fromSnapshot = await listed(dir, identityPem);
     const whole = join(work, "whole");
     cpSync(dir, whole, { recursive: true });
     for (const name of readdirSync(join(whole, "index")))
       if (name.startsWith("ledger")) rmSync(join(whole, "index", name));
     expect(await opensFrom(whole)).toBe(0);
-    expect(fromSnapshot).toEqual(await listed(whole, created.identityPem));
+    expect(fromSnapshot).toEqual(await listed(whole, identityPem));
     // a kill between a store's commit and its record leaves an object the log never named: check says so
     for (const finding of fromSnapshot.check) expect(finding.message).toMatch(/has no ingest record/);
     const stated = new Map(fromSnapshot.items.map((item) => [item.key, item]));

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Vault } from "@custody/vault";
 import { afterAll, describe, expect, it } from "vitest";
-import { liveWriters, runWriterAndKill } from "./child/run-writer.js";
+import { liveWriters, newWriterVault, runWriterAndKill } from "./child/run-writer.js";
 
 const work = mkdtempSync(join(tmpdir(), "custody-vault-crash-"));
 
@@ -18,18 +18,14 @@ const runAndKill = (dir: string, identityFile: string, round: number, atLeast: n
 
 describe("a vault process killed in the middle of concurrent writes", () => {
   it("loses no acknowledged ingest or hold, and reopens to a log that verifies", async () => {
-    const dir = join(work, "vault");
-    const created = await Vault.init(dir, { custodian: "alice", keyBits: 2048 });
-    await created.vault.close();
-    const identityFile = join(work, "alice.pem");
-    writeFileSync(identityFile, created.identityPem, { mode: 0o600 });
+    const { dir, identityFile, identityPem } = await newWriterVault(work);
     const acked: string[] = [];
     for (let round = 0; round < 4; round += 1) {
       acked.push(...(await runAndKill(dir, identityFile, round, 20 + round * 7)));
     }
     const vault = await Vault.open({ dir });
     try {
-      const alice = vault.authenticate(created.identityPem);
+      const alice = vault.authenticate(identityPem);
       const items = await vault.list(alice);
       const stated = new Map(items.map((item) => [`${item.caseId} ${item.id}`, item]));
       const ingests = acked.filter((line) => line.startsWith("ingest "));

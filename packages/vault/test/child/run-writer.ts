@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Vault } from "@custody/vault";
 import { expect } from "vitest";
 
 // Runs child/concurrent-writer.ts (32 callers ingesting and holding) and kills it with SIGKILL once it
@@ -44,4 +47,14 @@ export async function runWriterAndKill(dir: string, args: string[], atLeast: num
   liveWriters.delete(child);
   // A line cut by the kill (no newline yet) was never acknowledged.
   return acked;
+}
+
+/** A new vault in `work/vault` for the writer, and alice's identity in `work/alice.pem`. */
+export async function newWriterVault(work: string) {
+  const dir = join(work, "vault");
+  const created = await Vault.init(dir, { custodian: "alice", keyBits: 2048 });
+  await created.vault.close();
+  const identityFile = join(work, "alice.pem");
+  writeFileSync(identityFile, created.identityPem, { mode: 0o600 });
+  return { dir, identityFile, identityPem: created.identityPem };
 }
