@@ -6,7 +6,7 @@ import {
   captureLedger,
   removeOtherItemsFiles,
   writeCapturedLedger,
-} from "./ledger-snapshot.js";
+} from "./ledger-snapshot-write.js";
 
 /**
  * When a local vault writes its ledger snapshot (ledger-snapshot.ts): once `every` records were appended

@@ -5,13 +5,13 @@ import { join } from "node:path";
 import type { AuditRecord, AuditResumePoint } from "@custody/audit";
 import { afterAll, describe, expect, it } from "vitest";
 import { Ledger } from "../src/ledger.js";
+import { readLedgerSnapshot } from "../src/ledger-snapshot.js";
 import {
   captureLedger,
-  readLedgerSnapshot,
   removeOtherItemsFiles,
   writeCapturedLedger,
   writeLedgerSnapshot,
-} from "../src/ledger-snapshot.js";
+} from "../src/ledger-snapshot-write.js";
 
 // The snapshot's items, at a size where they take many buckets: written whole, then again after a
 // few facts, copying what those facts did not touch; read back, they are the items a ledger that saw
