@@ -54,7 +54,7 @@ export function captureLedger(ledger: Ledger, point: AuditResumePoint): Captured
       "the ledger's facts other than items' are too many for a snapshot header",
     );
   }
-  return { point: structuredClone(point), state, items: ledger.items.capture() };
+  return { point, state, items: ledger.items.capture() };
 }
 
 /**

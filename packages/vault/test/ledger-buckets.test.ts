@@ -72,13 +72,19 @@ function restored(dir: string): Ledger {
   return ledger;
 }
 
+/** A ledger of a new vault and `count` items, its snapshot written to `dir`. */
+async function snapshotOf(dir: string, count: number): Promise<Ledger> {
+  const whole = new Ledger();
+  whole.observe(fact("vault.init", `vault:${VAULT}`, { vaultId: VAULT }));
+  for (let n = 0; n < count; n += 1) whole.observe(ingested(n));
+  await writeLedgerSnapshot(dir, whole, point(whole), sealKey, VAULT);
+  return whole;
+}
+
 describe("a snapshot of 3,000 items", () => {
   it("is read back whole, and written again after a few facts by copying the buckets they did not touch", async () => {
     const dir = join(work, "index");
-    const whole = new Ledger();
-    whole.observe(fact("vault.init", `vault:${VAULT}`, { vaultId: VAULT }));
-    for (let n = 0; n < 3000; n += 1) whole.observe(ingested(n));
-    await writeLedgerSnapshot(dir, whole, point(whole), sealKey, VAULT);
+    const whole = await snapshotOf(dir, 3000);
     const first = readdirSync(dir).find((name) => name.endsWith(".items")) as string;
 
     const ledger = restored(dir);
@@ -142,10 +148,7 @@ function both(dir: string, records: AuditRecord[], whole: Ledger): Ledger {
 describe("a snapshot's items as the vault grows and goes on", () => {
   it("are split into more buckets when the items outgrow them, copying nothing stale", async () => {
     const dir = join(work, "grows");
-    const whole = new Ledger();
-    whole.observe(fact("vault.init", `vault:${VAULT}`, { vaultId: VAULT }));
-    for (let n = 0; n < 3000; n += 1) whole.observe(ingested(n));
-    await writeLedgerSnapshot(dir, whole, point(whole), sealKey, VAULT);
+    const whole = await snapshotOf(dir, 3000);
     const layout = () =>
       JSON.parse(readFileSync(join(dir, "ledger.snapshot"), "utf8").split("\n")[1] as string);
     const before = layout();
@@ -164,10 +167,7 @@ describe("a snapshot's items as the vault grows and goes on", () => {
 
   it("are written as they were at the capture while facts go on, and the next snapshot adds those facts", async () => {
     const dir = join(work, "capture");
-    const whole = new Ledger();
-    whole.observe(fact("vault.init", `vault:${VAULT}`, { vaultId: VAULT }));
-    for (let n = 0; n < 3000; n += 1) whole.observe(ingested(n));
-    await writeLedgerSnapshot(dir, whole, point(whole), sealKey, VAULT);
+    const whole = await snapshotOf(dir, 3000);
 
     const live = both(
       dir,
