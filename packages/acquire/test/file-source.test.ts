@@ -134,6 +134,7 @@ describe("acquire an image file", () => {
       capabilities: { ...plain.capabilities, backend: "blob-like" },
       create: (key, body, options) => plain.create(key, body, options),
       read: (key, options) => plain.read(key, options),
+      readObject: (key, options) => plain.readObject(key, options),
       head: (key) => plain.head(key),
       list: (options) => plain.list(options),
       setLegalHold: (key, on) => plain.setLegalHold(key, on),

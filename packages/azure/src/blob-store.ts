@@ -105,9 +105,16 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
   }
 
   async read(key: string, options: ReadOptions = {}): Promise<Readable> {
+    return (await this.readObject(key, options)).body;
+  }
+
+  async readObject(
+    key: string,
+    options: ReadOptions = {},
+  ): Promise<{ object: StoredObject; body: Readable }> {
     assertValidKey(key);
     throwIfAborted(options.abortSignal);
-    const { record, props } = await this.#live(key);
+    const { record, state, props } = await this.#live(key);
     try {
       const response = await this.#container.getBlobClient(key).download(0, undefined, {
         // Exactly the incarnation whose record was just read.
@@ -118,7 +125,10 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
       const source = response.readableStreamBody as Readable | undefined;
       if (source === undefined)
         throw new CustodyError("ERR_INTERNAL", "the download has no body (browser runtime?)");
-      return verifiedReadable(source, record, options.abortSignal);
+      return {
+        object: toStoredObject(record, state),
+        body: verifiedReadable(source, record, options.abortSignal),
+      };
     } catch (error) {
       if (statusOf(error) === 412) {
         throw new CustodyError("ERR_CONFLICT", `${JSON.stringify(key)} changed while it was being read`, {

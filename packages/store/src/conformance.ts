@@ -88,6 +88,13 @@ function registerBasicTests(store: () => EvidenceStore): void {
       ...record,
       createdAt: record.createdAt.getTime(),
     });
+    const { object, body } = await store().readObject("case-1/item-1");
+    expect({ ...object, createdAt: object.createdAt.getTime() }).toEqual({
+      ...record,
+      createdAt: record.createdAt.getTime(),
+    });
+    expect((await readAll(body)).toString()).toBe("hello evidence");
+    await expectCode(store().readObject("missing"), "ERR_NOT_FOUND");
   });
 
   it("stores an empty object and a Readable body", async () => {

@@ -178,10 +178,17 @@ export class FsEvidenceStore implements EvidenceStore {
   }
 
   async read(key: string, options: ReadOptions = {}): Promise<Readable> {
+    return (await this.readObject(key, options)).body;
+  }
+
+  async readObject(
+    key: string,
+    options: ReadOptions = {},
+  ): Promise<{ object: StoredObject; body: Readable }> {
     assertValidKey(key);
     throwIfAborted(options.abortSignal);
     const dir = objectDir(this.#objects, key);
-    const { meta } = await this.#guard(key, () => readLiveRecord(dir, key));
+    const { meta, state } = await this.#guard(key, () => readLiveRecord(dir, key));
     const handle = await open(join(dir, DATA_FILE), "r").catch((error: unknown) => {
       // The record is there, so missing data is damage, not absence: verify must report it.
       if (errnoCode(error) !== "ENOENT")
@@ -195,7 +202,7 @@ export class FsEvidenceStore implements EvidenceStore {
     // otherwise allocate 1 MiB for each (garbage-collection time, not reads).
     const highWaterMark = Math.min(1 << 20, Math.max(16 * 1024, meta.size + 1));
     const source = handle.createReadStream({ highWaterMark });
-    return verifiedReadable(source, meta, options.abortSignal);
+    return { object: toStoredObject(meta, state), body: verifiedReadable(source, meta, options.abortSignal) };
   }
 
   async head(key: string): Promise<StoredObject> {

@@ -136,6 +136,12 @@ export interface EvidenceStore {
   ): Promise<StoredObject>;
   /** The stream errors with ERR_INTEGRITY_MISMATCH at its end, instead of 'end', when the bytes are not the stored ones. */
   read(key: string, options?: ReadOptions): Promise<Readable>;
+  /**
+   * `head` and `read` in one look-up: the object as it stands and a stream of its bytes (checked as
+   * `read`'s are). Where both are needed (a check of the object), this reads its record once, and the
+   * bytes are those of exactly that record.
+   */
+  readObject(key: string, options?: ReadOptions): Promise<{ object: StoredObject; body: Readable }>;
   head(key: string): Promise<StoredObject>;
   /** Objects in key order (UTF-16 code units). */
   list(options?: ListOptions): AsyncIterable<StoredObject>;

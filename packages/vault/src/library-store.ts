@@ -71,15 +71,16 @@ export async function readLibraryBytes(ctx: VaultContext, id: string, maxBytes: 
   if (entry === undefined || entry.purged) {
     throw new CustodyError("ERR_NOT_FOUND", `library item ${id} is not in the vault`);
   }
-  const object = await ctx.store.head(itemKey(LIBRARY_CASE, id));
+  const { object, body } = await ctx.store.readObject(itemKey(LIBRARY_CASE, id));
   if (object.size > maxBytes) {
+    body.destroy();
     throw new CustodyError("ERR_SIZE_LIMIT", `library item ${id} is over ${maxBytes} bytes`, {
       details: { size: object.size, limit: maxBytes },
     });
   }
   // only the content address and the size are checked here (a library item is never an image)
   const record = { id, size: object.size } as ItemRecord;
-  const check = verifiedItemBytes(await ctx.store.read(itemKey(LIBRARY_CASE, id)), record);
+  const check = verifiedItemBytes(body, record);
   const chunks: Buffer[] = [];
   for await (const chunk of check) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);

@@ -120,6 +120,6 @@ export async function quarantineBytes(
   )
     throw new CustodyError("ERR_NOT_FOUND", `no quarantine item ${itemId} of remediation ${remediationId}`);
   const key = itemKey(state.caseId, itemId);
-  const object = await ctx.store.head(key);
-  return verifiedItemBytes(await ctx.store.read(key), { id: itemId, size: object.size } as ItemRecord);
+  const { object, body } = await ctx.store.readObject(key);
+  return verifiedItemBytes(body, { id: itemId, size: object.size } as ItemRecord);
 }
