@@ -1,4 +1,4 @@
-import { link, readdir, readFile, unlink } from "node:fs/promises";
+import { link, open, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { byteSizeSchema, CustodyError, isoTimestampSchema, sha256HexSchema } from "@custody/core";
 import { z } from "zod";
@@ -61,7 +61,7 @@ export async function readRecord(
   key: string,
 ): Promise<{ meta: FsObjectMeta; state: FsObjectState }> {
   const [metaBytes, names] = await Promise.all([
-    readFile(join(objectDir, META_FILE)).catch((e: unknown) => rethrowNotFound(e, key)),
+    readSmallFile(join(objectDir, META_FILE)).catch((e: unknown) => rethrowNotFound(e, key)),
     readdir(objectDir).catch((e: unknown) => rethrowNotFound(e, key)),
   ]);
   const latest = names
@@ -70,11 +70,40 @@ export async function readRecord(
     .at(-1);
   if (latest === undefined) throw corrupt(key, "it has no state file");
   const meta = parseJson(fsObjectMetaSchema, metaBytes, key, META_FILE);
-  const stateBytes = await readFile(join(objectDir, latest)).catch((e: unknown) => rethrowNotFound(e, key));
+  const stateBytes = await readSmallFile(join(objectDir, latest)).catch((e: unknown) =>
+    rethrowNotFound(e, key),
+  );
   const state = parseJson(fsObjectStateSchema, stateBytes, key, latest);
   // On a case-insensitive filesystem "A" finds "a"'s directory; it is still not "A".
   if (meta.key !== key) throw notFound(key);
   return { meta, state };
+}
+
+/** What one read of a record file asks for: its files are a few hundred bytes (metadata: at most 4 KiB). */
+const RECORD_READ_BYTES = 16 * 1024;
+
+/**
+ * A record file's bytes in as few calls as it takes (open, read to the end, close): `readFile` also
+ * asks for the size first, a fifth of a vault-wide check's file calls for nothing.
+ */
+async function readSmallFile(path: string): Promise<Buffer> {
+  const handle = await open(path, "r");
+  try {
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(RECORD_READ_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, length);
+      if (bytesRead === 0) break;
+      parts.push(buffer.subarray(0, bytesRead));
+      length += bytesRead;
+      // A short read of a local file is its end; one more read would only confirm it.
+      if (bytesRead < buffer.length) break;
+    }
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, length);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Reads a live (not deleted) object's record. */
