@@ -1,6 +1,4 @@
-import { Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { CustodyError, type ErrorCode, isCustodyError, mapInOrder } from "@custody/core";
+import { CustodyError, type ErrorCode, isCustodyError } from "@custody/core";
 import type { StoredObject } from "@custody/store";
 import { checkSkippedRecords } from "./audit-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
@@ -16,6 +14,11 @@ import { verifiedItemBytes } from "./stored-bytes.js";
 
 /** Items a vault-wide check examines at once. */
 const CHECKS_IN_FLIGHT = 8;
+/**
+ * Items a vault-wide check decides together: their decision records are sequenced in one turn and
+ * share one durable write (a sync each would be most of a small item's check).
+ */
+const DECIDED_TOGETHER = 64;
 
 export interface CheckResult {
   id: string;
@@ -51,13 +54,16 @@ export async function checkItems(
       if (ctx.guard.allows(policy, principal, "evidence.check", itemResource(entry))) yield entry;
     }
   };
-  // items side by side (their reads and records overlap), reported in the ledger's order
-  for await (const result of mapInOrder(
-    allowed(),
-    (entry) => checkOne(ctx, principal, entry),
-    CHECKS_IN_FLIGHT,
-  )) {
-    results.push(result);
+  // Items by groups: decided together, examined side by side, reported in the ledger's order.
+  const examining = new Turns(CHECKS_IN_FLIGHT);
+  for await (const group of inGroups(allowed(), DECIDED_TOGETHER)) {
+    const settled = await Promise.allSettled(
+      group.map((entry) => checkOne(ctx, principal, entry, examining)),
+    );
+    for (const one of settled) {
+      if (one.status === "rejected") throw one.reason;
+      results.push(one.value);
+    }
   }
   if (ctx.guard.allows(policy, principal, "evidence.check", { kind: "vault" })) {
     for await (const object of ctx.store.list({ prefix: ITEM_PREFIX })) {
@@ -78,11 +84,12 @@ async function checkOne(
   ctx: VaultContext,
   principal: AuthenticatedPrincipal,
   entry: LedgerItem,
+  examining?: Turns,
 ): Promise<CheckResult> {
   const base = { id: entry.id, caseId: entry.caseId };
   return ctx.guard.run(itemRequest(principal, "evidence.check", entry), async () => {
     try {
-      await examine(ctx, entry);
+      await (examining === undefined ? examine(ctx, entry) : examining.take(() => examine(ctx, entry)));
       return { ...base, ok: true };
     } catch (error) {
       if (!isCustodyError(error)) throw error;
@@ -100,7 +107,7 @@ async function checkOne(
 
 async function examine(ctx: VaultContext, entry: LedgerItem): Promise<void> {
   const key = itemKey(entry.caseId, entry.id);
-  const object = await ctx.store.head(key).catch((error: unknown) => {
+  const { object, body } = await ctx.store.readObject(key).catch((error: unknown) => {
     if (isCustodyError(error, "ERR_NOT_FOUND")) {
       throw new CustodyError(
         "ERR_NOT_FOUND",
@@ -109,12 +116,14 @@ async function examine(ctx: VaultContext, entry: LedgerItem): Promise<void> {
     }
     throw error;
   });
-  const item = verifiedItem(entry, object);
-  assertProtection(entry, object);
-  await pipeline(
-    verifiedItemBytes(await ctx.store.read(key), item),
-    new Writable({ write: (_chunk, _encoding, done) => done() }),
-  );
+  try {
+    const item = verifiedItem(entry, object);
+    assertProtection(entry, object);
+    // Read to the end (a mismatch is the stream's error); no pipeline: it costs an abort per item.
+    for await (const _ of verifiedItemBytes(body, item));
+  } finally {
+    body.destroy();
+  }
 }
 
 // The store enforces holds and retention; what it enforces must be what the log says was set.
@@ -139,4 +148,37 @@ async function reportUnknown(
   );
   await ctx.guard.failed(principal, "evidence.check", `object:${object.key}`, error);
   return { id: object.key, ok: false, code: error.code, message: error.message };
+}
+
+/** `source` in arrays of up to `size`, in order. */
+async function* inGroups<T>(source: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let group: T[] = [];
+  for await (const value of source) {
+    group.push(value);
+    if (group.length === size) {
+      yield group;
+      group = [];
+    }
+  }
+  if (group.length > 0) yield group;
+}
+
+/** At most `limit` pieces of work running at once; the others wait their turn in call order. */
+class Turns {
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(readonly limit: number) {}
+
+  async take<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#running += 1;
+    try {
+      return await work();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next === undefined) this.#running -= 1;
+      else next();
+    }
+  }
 }
