@@ -137,6 +137,7 @@ describe("acquire an image file", () => {
       readObject: (key, options) => plain.readObject(key, options),
       head: (key) => plain.head(key),
       list: (options) => plain.list(options),
+      listKeys: (options) => plain.listKeys(options),
       setLegalHold: (key, on) => plain.setLegalHold(key, on),
       extendRetention: (key, until) => plain.extendRetention(key, until),
       delete: (key) => plain.delete(key),

@@ -145,6 +145,19 @@ export class AzureBlobEvidenceStore implements EvidenceStore {
     return toStoredObject(record, state);
   }
 
+  async *listKeys(options: ListOptions = {}): AsyncIterable<string> {
+    const prefix = options.prefix ?? "";
+    assertValidPrefix(prefix);
+    try {
+      for await (const item of this.#container.listBlobsFlat({ prefix })) {
+        throwIfAborted(options.abortSignal);
+        if (!item.name.startsWith(INTERNAL_PREFIX)) yield item.name;
+      }
+    } catch (error) {
+      throw mapAzureError(error, "could not list objects");
+    }
+  }
+
   async *list(options: ListOptions = {}): AsyncIterable<StoredObject> {
     const prefix = options.prefix ?? "";
     assertValidPrefix(prefix);

@@ -167,6 +167,9 @@ function registerBasicTests(store: () => EvidenceStore): void {
     expect(await collectKeys(store(), "zz")).toEqual([]);
     const [first] = await collect(store().list({ prefix: "a-" }));
     expect(first).toMatchObject({ key: "a-c", size: 3, sha256: sha256("a-c") });
+    expect(await collect(store().listKeys())).toEqual(await collectKeys(store()));
+    expect(await collect(store().listKeys({ prefix: "b/1" }))).toEqual(["b/10"]);
+    await expectCode(collect(store().listKeys({ prefix: "a\\b" })), "ERR_INVALID_ARGUMENT");
   });
 }
 

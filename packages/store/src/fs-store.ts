@@ -211,6 +211,12 @@ export class FsEvidenceStore implements EvidenceStore {
     return toStoredObject(meta, state);
   }
 
+  async *listKeys(options: ListOptions = {}): AsyncIterable<string> {
+    const prefix = options.prefix ?? "";
+    assertValidPrefix(prefix);
+    yield* walkKeys(this.#objects, prefix, options.abortSignal);
+  }
+
   async *list(options: ListOptions = {}): AsyncIterable<StoredObject> {
     const prefix = options.prefix ?? "";
     assertValidPrefix(prefix);

@@ -145,6 +145,12 @@ export interface EvidenceStore {
   head(key: string): Promise<StoredObject>;
   /** Objects in key order (UTF-16 code units). */
   list(options?: ListOptions): AsyncIterable<StoredObject>;
+  /**
+   * The keys `list` would give, in the same order, without reading a record: a caller that knows most
+   * of them already (a check looking for objects nobody recorded) looks up only the others. It may also
+   * give the key of an object being deleted, which `head` then does not find.
+   */
+  listKeys(options?: ListOptions): AsyncIterable<string>;
   setLegalHold(key: string, on: boolean): Promise<StoredObject>;
   /** Moves retention later; an earlier date fails with ERR_IMMUTABLE. */
   extendRetention(key: string, until: Date): Promise<StoredObject>;

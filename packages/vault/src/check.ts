@@ -66,8 +66,14 @@ export async function checkItems(
     }
   }
   if (ctx.guard.allows(policy, principal, "evidence.check", { kind: "vault" })) {
-    for await (const object of ctx.store.list({ prefix: ITEM_PREFIX })) {
-      if (!known.has(object.key)) results.push(await reportUnknown(ctx, principal, object));
+    // only the keys the ledger does not know are looked up (a live one is the finding)
+    for await (const key of ctx.store.listKeys({ prefix: ITEM_PREFIX })) {
+      if (known.has(key)) continue;
+      const object = await ctx.store.head(key).catch((error: unknown) => {
+        if (isCustodyError(error, "ERR_NOT_FOUND")) return undefined;
+        throw error;
+      });
+      if (object !== undefined) results.push(await reportUnknown(ctx, principal, object));
     }
     const index = await checkIndex(ctx, principal);
     if (index !== undefined) results.push(index);
