@@ -16,9 +16,10 @@ import { verifiedItemBytes } from "./stored-bytes.js";
 const CHECKS_IN_FLIGHT = 8;
 /**
  * Items a vault-wide check decides together: their decision records are sequenced in one turn and
- * share one durable write (a sync each would be most of a small item's check).
+ * share one durable write (a sync each was most of a small item's check). Kept small: a check cut
+ * short leaves at most this many decisions with no examination (and so no failure) after them.
  */
-const DECIDED_TOGETHER = 64;
+const DECIDED_TOGETHER = 16;
 
 export interface CheckResult {
   id: string;
