@@ -15,6 +15,7 @@ import {
   uuidv7Generator,
 } from "@custody/core";
 import { verifiedReadable } from "./digest.js";
+import { takeEarlyCopy } from "./early-copy.js";
 import {
   assertDeletable,
   assertKeyFree,
@@ -148,7 +149,7 @@ export class FsEvidenceStore implements EvidenceStore {
     if (typeof options?.place !== "function") {
       throw new CustodyError("ERR_INVALID_ARGUMENT", "createAddressed needs a place function");
     }
-    const { place, onStaged, observeStaged, ...rest } = options;
+    const { place, onStaged, observeStaged, earlyCopy, ...rest } = options;
     const opts = validateCreateOptions(rest, this.#clock);
     throwIfAborted(opts.abortSignal);
     const staging = join(this.#tmp, tempName(".create"));
@@ -156,7 +157,12 @@ export class FsEvidenceStore implements EvidenceStore {
       const staged = await stageAddressedObject(
         staging,
         body,
-        { ...opts, onStaged, observeStaged },
+        {
+          ...opts,
+          onStaged,
+          observeStaged,
+          takeEarlyCopy: (source, dest) => takeEarlyCopy(earlyCopy, source, this.#tmp, dest),
+        },
         place,
         this.#clock,
         this.#ids,

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { CustodyError } from "@custody/core";
+import type { EarlyCopy } from "./early-copy.js";
 
 /** Who enforces a protection: the storage service itself, or only this library's own checks. */
 export type Enforcement = "service" | "library";
@@ -63,6 +64,12 @@ export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha
    * count on being fed. A rejection fails the create, nothing stored.
    */
   observeStaged?(stagedPath: string): Promise<StagedObserver | undefined>;
+  /**
+   * Optional, for a whole-file body: the copy of that file `startEarlyCopy` began before the store was
+   * opened. The fs store takes it instead of copying the file again when it may (see EarlyCopy); a copy
+   * not taken stays the caller's to `discard` (a no-op once taken).
+   */
+  earlyCopy?: EarlyCopy;
 }
 
 /**

@@ -20,6 +20,7 @@ describe("@custody/store public surface", () => {
         "createVerifyingStream",
         "evidenceKeySchema",
         "objectMetadataSchema",
+        "startEarlyCopy",
         "validRetention",
         "validateCreateOptions",
         "verifiedReadable",

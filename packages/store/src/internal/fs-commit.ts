@@ -78,6 +78,7 @@ export async function stageAddressedObject(
   opts: ValidCreateOptions & {
     onStaged?: ((stagedPath: string) => void) | undefined;
     observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
+    takeEarlyCopy?: ((source: string, dest: string) => Promise<boolean>) | undefined;
   },
   place: (
     written: Sha256Result & { stagedPath: string },

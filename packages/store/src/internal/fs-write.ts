@@ -51,6 +51,8 @@ export async function writeHashedFileThen<T>(
     onStaged?: ((stagedPath: string) => void) | undefined;
     /** Only for a whole-file body, whose copy is read back here (see `AddressedCreateOptions`). */
     observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
+    /** Only for a whole-file body: moves a copy of it already made to `dest`, if there is one to take. */
+    takeEarlyCopy?: ((source: string, dest: string) => Promise<boolean>) | undefined;
   },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
@@ -237,6 +239,7 @@ async function copyHashedFileThen<T>(
     onProgress: ((bytes: number) => void) | undefined;
     onStaged?: ((stagedPath: string) => void) | undefined;
     observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
+    takeEarlyCopy?: ((source: string, dest: string) => Promise<boolean>) | undefined;
   },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
@@ -245,8 +248,9 @@ async function copyHashedFileThen<T>(
   const threaded = (await stat(source)).size >= THREADED_HASH_FROM_BYTES ? stagedCopyHasher() : undefined;
   let handle: FileHandle;
   try {
-    // COPYFILE_EXCL: never onto an existing file, as "wx" for the streamed path.
-    await copyFile(source, path, constants.COPYFILE_EXCL);
+    // A copy begun before the store was opened, when it may stand for this one (see EarlyCopy);
+    // otherwise COPYFILE_EXCL: never onto an existing file, as "wx" for the streamed path.
+    if (!(await options.takeEarlyCopy?.(source, path))) await copyFile(source, path, constants.COPYFILE_EXCL);
     handle = await open(path, "r");
   } catch (error) {
     threaded?.dispose();

@@ -1,0 +1,123 @@
+import { randomUUID } from "node:crypto";
+import { type BigIntStats, constants, statSync, unlinkSync } from "node:fs";
+import { copyFile, rename, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+
+// Kept free of the store's other modules (and of zod): a program imports this before anything else, so
+// the copy starts while the rest of it loads.
+
+/**
+ * A whole file copied by the kernel into an fs store's staging area before the store is opened, so the
+ * copy runs on another core while a program loads its code and opens its vault (`custody ingest` of a
+ * large file). The fs store's `createAddressed` takes it (`earlyCopy`) in place of copying the file
+ * itself only when it lies in that store's staging area, is of the same source, was copied whole, and
+ * the source has not changed since the copy began (same device, inode, size, modification and change
+ * times, to the nanosecond); it then hashes the copy as it hashes its own. Otherwise it is removed and
+ * the store copies the file as usual: an early copy changes how soon, never what is stored.
+ */
+export interface EarlyCopy {
+  /** The file copied, as an absolute path. */
+  readonly source: string;
+  /** Where the copy lies: `<store>/tmp/<pid>-<uuid>.early`, removed by the store's open after a crash. */
+  readonly path: string;
+  /** Removes the copy unless a store has taken it (now, or once a copy still running ends); never throws. */
+  discard(): void;
+}
+
+interface CopyState {
+  before: BigIntStats;
+  copied: Promise<boolean>;
+  status: "open" | "taken" | "discarded";
+}
+
+const states = new WeakMap<EarlyCopy, CopyState>();
+
+/**
+ * Starts copying `source` into the staging area of the fs store at `storeRoot`; undefined (nothing
+ * started) when the source is not a regular file with bytes or `storeRoot` holds no fs store.
+ */
+export function startEarlyCopy(storeRoot: string, source: string): EarlyCopy | undefined {
+  const from = resolve(source);
+  const root = resolve(storeRoot);
+  const before = statSync(from, { bigint: true, throwIfNoEntry: false });
+  if (before === undefined || !before.isFile() || before.size === 0n) return undefined;
+  if (statSync(join(root, "custody-store.json"), { throwIfNoEntry: false })?.isFile() !== true)
+    return undefined;
+  if (statSync(join(root, "tmp"), { throwIfNoEntry: false })?.isDirectory() !== true) return undefined;
+  const path = join(root, "tmp", `${process.pid}-${randomUUID()}.early`);
+  const remove = () => {
+    try {
+      unlinkSync(path);
+    } catch {
+      // never made, or already gone
+    }
+  };
+  const state: CopyState = {
+    before,
+    // COPYFILE_EXCL: never onto an existing file. A failed copy is only a copy not taken.
+    copied: copyFile(from, path, constants.COPYFILE_EXCL).then(
+      () => {
+        if (state.status === "discarded") remove();
+        return state.status !== "discarded";
+      },
+      () => {
+        remove();
+        return false;
+      },
+    ),
+    status: "open",
+  };
+  const copy: EarlyCopy = {
+    source: from,
+    path,
+    discard: () => {
+      if (state.status !== "open") return;
+      state.status = "discarded";
+      remove();
+    },
+  };
+  states.set(copy, state);
+  return copy;
+}
+
+/**
+ * For the fs store: moves `copy` to `dest` when it may stand for a copy of `source` made now into the
+ * staging area `tmpDir` (see EarlyCopy), and says whether it did; otherwise discards it. Never throws.
+ */
+export async function takeEarlyCopy(
+  copy: EarlyCopy | undefined,
+  source: string,
+  tmpDir: string,
+  dest: string,
+): Promise<boolean> {
+  const state = copy === undefined ? undefined : states.get(copy);
+  if (copy === undefined || state === undefined || state.status !== "open") return false;
+  try {
+    const usable =
+      copy.source === resolve(source) &&
+      dirname(copy.path) === resolve(tmpDir) &&
+      (await state.copied) &&
+      state.status === "open" &&
+      sameFile(state.before, await stat(copy.source, { bigint: true })) &&
+      (await stat(copy.path, { bigint: true })).size === state.before.size;
+    if (!usable) return false;
+    await rename(copy.path, dest);
+    state.status = "taken";
+    return true;
+  } catch {
+    return false;
+  } finally {
+    copy.discard();
+  }
+}
+
+function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+  return (
+    b.isFile() &&
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs
+  );
+}
