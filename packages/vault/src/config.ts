@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { CustodyError, isoTimestampSchema, toCustodyError, writeFileAtomic } from "@custody/core";
 import { z } from "zod";
 
@@ -43,10 +43,7 @@ export type WitnessConfig = z.infer<typeof witnessConfigSchema>;
 
 export const CONFIG_FILE = "vault.json";
 
-/** The vault directory: an explicit choice, then CUSTODY_VAULT, then ./.custody. */
-export function resolveVaultDir(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
-  return resolve(cwd, explicit ?? env.CUSTODY_VAULT ?? ".custody");
-}
+export { resolveVaultDir } from "./vault-dir.js";
 
 export async function readVaultConfig(dir: string): Promise<VaultConfig> {
   let text: string;

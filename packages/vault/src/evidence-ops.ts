@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import type { Resource } from "@custody/access";
 import { type ItemRecord, itemRecordSha256 } from "@custody/audit";
 import { CustodyError } from "@custody/core";
-import type { StoredObject } from "@custody/store";
+import type { EarlyCopy, StoredObject } from "@custody/store";
 import { retentionOf } from "./acquire-ops.js";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import type { VaultContext } from "./context.js";
@@ -34,6 +34,19 @@ export async function ingestItem(
   file: string,
   options: IngestOptions,
 ): Promise<EvidenceItem> {
+  try {
+    return await ingestFile(ctx, principal, file, options);
+  } finally {
+    options.earlyCopy?.discard();
+  }
+}
+
+async function ingestFile(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  file: string,
+  options: IngestOptions,
+): Promise<EvidenceItem> {
   if (stagesLocally(ctx.store)) {
     // One read of the file: staged durably while hashed, then examined from the staged copy.
     assertCaseId(options.caseId);
@@ -44,7 +57,11 @@ export async function ingestItem(
     // The package check starts on the staged copy once the kernel has copied it: the store's read of
     // the copy (its sha256) feeds the check's hashing of the package's entries, one read for both.
     const examine = (path: string) => startStagedExamination(ctx, path, named);
-    return ingestBody(ctx, principal, body, named, false, { wholeFile: true, examine });
+    return ingestBody(ctx, principal, body, named, false, {
+      wholeFile: true,
+      examine,
+      ...(options.earlyCopy === undefined ? {} : { earlyCopy: options.earlyCopy }),
+    });
   }
   const record = await examineForIngest(ctx, principal, file, options);
   const { retainUntil, legalHold } = protectionOf(ctx, options);
@@ -93,6 +110,7 @@ async function ingestBody(
     wholeFile?: boolean;
     sizeHint?: number;
     examine?: (stagedPath: string) => Promise<StagedExaminer>;
+    earlyCopy?: EarlyCopy;
   },
 ): Promise<EvidenceItem> {
   const { retainUntil, legalHold } = protectionOf(ctx, options);

@@ -24,6 +24,7 @@ export type { DeviceCollectorCertificate } from "./device-collector-ops.js";
 export type { DeviceFacts, DeviceState } from "./device-facts.js";
 export { DEVICE_ID_PATTERN, deviceFactsSchema } from "./device-facts.js";
 export type { DeviceRecord, LiveResponseSetting } from "./device-ops.js";
+export { type EarlyCopy, startIngestEarlyCopy } from "./early-copy.js";
 export type {
   Enrollment,
   EnrollmentRequest,

@@ -5,6 +5,7 @@ import { scopeIdSchema } from "@custody/access";
 import type { Acquisition, ItemRecord } from "@custody/audit";
 import { CustodyError, toCustodyError } from "@custody/core";
 import { hashFile } from "@custody/hash";
+import type { EarlyCopy } from "@custody/store";
 import type { AuthenticatedPrincipal } from "./authenticate.js";
 import { TOOL, type VaultContext } from "./context.js";
 import { type IngestHash, pickDigests, resolveIngestHashes } from "./ingest-hashes.js";
@@ -37,6 +38,11 @@ export interface IngestOptions {
    */
   hashes?: readonly IngestHash[];
   abortSignal?: AbortSignal;
+  /**
+   * A copy of the file begun before the vault was opened (`startIngestEarlyCopy`): an fs store takes it
+   * instead of copying the file again when it may; the ingest discards it in any case once done.
+   */
+  earlyCopy?: EarlyCopy;
 }
 
 /** Everything known about a file before it is stored: its digests and, for a package, its verification. */

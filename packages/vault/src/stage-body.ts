@@ -1,7 +1,7 @@
 import { pipeline, type Readable } from "node:stream";
 import { CustodyError } from "@custody/core";
 import { ThreadedDigestStream } from "@custody/hash";
-import type { EvidenceStore, StoredObject } from "@custody/store";
+import type { EarlyCopy, EvidenceStore, StoredObject } from "@custody/store";
 import type { VaultContext } from "./context.js";
 import { type ExtraHash, pickDigests } from "./ingest-hashes.js";
 import type { StagedExaminer } from "./staged-examination.js";
@@ -56,6 +56,8 @@ export async function stageBody(
      * its observer is fed that read (a whole file's), so both checks take one read.
      */
     examine?: (stagedPath: string) => Promise<StagedExaminer>;
+    /** A copy of the whole file begun early (`IngestOptions.earlyCopy`), for the store to take. */
+    earlyCopy?: EarlyCopy;
   },
 ): Promise<StagedBody> {
   let examining: StagedExaminer | undefined;
@@ -93,6 +95,7 @@ export async function stageBody(
     ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     ...(options.sizeHint === undefined ? {} : { sizeHint: options.sizeHint }),
+    ...(options.earlyCopy === undefined ? {} : { earlyCopy: options.earlyCopy }),
     ...(examine === undefined
       ? {}
       : {
