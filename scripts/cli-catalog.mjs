@@ -30,6 +30,7 @@ function entry(command, { file, name }) {
     options: command.options,
   };
   if (command.positionals !== undefined) meta.positionals = command.positionals;
+  if (command.copiesFileEarly === true) meta.copiesFileEarly = true;
   const fields = Object.entries(meta).map(([key, value]) => `${key}: ${JSON.stringify(value)},`);
   return `{ ${fields.join(" ")} load: async () => (await import("./${file}")).${name} },`;
 }

@@ -1,13 +1,16 @@
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import type { Logger } from "@custody/core";
 import { CustodyError } from "@custody/core/errors";
+import type { EarlyCopy } from "@custody/vault/early-copy";
 import type { CommandContext, CommandEntry, CommandInfo, OptionValue } from "./command.js";
 import { catalog } from "./commands/catalog.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { presentError } from "./failure.js";
 import { createCliLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS, quietLogger, takeLogLevel } from "./logging.js";
 import { createProgressLine } from "./progress.js";
+import { serverUrl } from "./server-url.js";
 import {
   ignoreStderrErrors,
   StdoutClosedError,
@@ -106,9 +109,24 @@ async function dispatch(argv: string[], io: CliIo, stdout: StdoutWatch, logger: 
     stdout.write(commandHelp(command));
     return EXIT.ok;
   }
-  // Only the command that runs loads its module (the vault, the server, the Azure SDK...).
-  const spec = await command.load();
-  return await spec.run(ctx);
+  // A file to ingest is copied into a local vault's store while the command loads and opens the vault.
+  const earlyCopy = command.copiesFileEarly === true ? await startEarlyCopy(ctx) : undefined;
+  if (earlyCopy !== undefined) ctx.earlyCopy = earlyCopy;
+  try {
+    // Only the command that runs loads its module (the vault, the server, the Azure SDK...).
+    const spec = await command.load();
+    return await spec.run(ctx);
+  } finally {
+    earlyCopy?.discard();
+  }
+}
+
+/** The copy of a local ingest's FILE into the vault's fs store, begun now (see `copiesFileEarly`). */
+async function startEarlyCopy(ctx: CommandContext): Promise<EarlyCopy | undefined> {
+  const file = ctx.positionals[0];
+  if (file === undefined || serverUrl(ctx) !== undefined) return undefined;
+  const { resolveVaultDir, startIngestEarlyCopy } = await import("@custody/vault/early-copy");
+  return startIngestEarlyCopy(resolveVaultDir(ctx.string("vault"), ctx.env, ctx.cwd), resolve(ctx.cwd, file));
 }
 
 function commandsUnder(word: string): CommandEntry[] {

@@ -1,5 +1,6 @@
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { Logger } from "@custody/core";
+import type { EarlyCopy } from "@custody/vault/early-copy";
 
 /** What a parsed option can hold (node:util parseArgs values). */
 export type OptionValue = string | boolean | (string | boolean)[] | undefined;
@@ -35,6 +36,8 @@ export interface CommandContext {
   /** Every value of a repeatable string option. */
   strings(name: string): string[];
   flag(name: string): boolean;
+  /** The copy of the command's FILE begun while its module loaded (`CommandSpec.copiesFileEarly`). */
+  earlyCopy?: EarlyCopy;
 }
 
 /** One `custody` subcommand. `--json`, `--help` and `--log-level` are added to every command by the framework. */
@@ -46,6 +49,11 @@ export interface CommandSpec {
   readonly usage: string;
   readonly options: ParseArgsOptionsConfig;
   readonly positionals?: { min: number; max?: number };
+  /**
+   * The command ingests its first positional, a whole file, into the vault: into a local vault's fs
+   * store, the file is copied while the command's module loads and the vault opens (`ctx.earlyCopy`).
+   */
+  readonly copiesFileEarly?: boolean;
   /** Resolves to the exit code. Throw a CustodyError for failures: the framework maps its code. */
   run(ctx: CommandContext): Promise<number>;
 }

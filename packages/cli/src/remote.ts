@@ -3,12 +3,7 @@ import { resolve } from "node:path";
 import type { VaultClient } from "@custody/client";
 import { CustodyError, toCustodyError } from "@custody/core";
 import type { CommandContext } from "./command.js";
-
-/** The server of --server or CUSTODY_SERVER, when the vault is reached over the network. */
-export function serverUrl(ctx: CommandContext): string | undefined {
-  const url = ctx.string("server") ?? ctx.env.CUSTODY_SERVER;
-  return url === undefined || url === "" ? undefined : url;
-}
+import { serverUrl } from "./server-url.js";
 
 /**
  * The vault behind --server as the caller: the identity file is the TLS client certificate (and, after

@@ -13,7 +13,8 @@ import {
 import { configuredStore } from "./azure-store.js";
 import type { CommandContext } from "./command.js";
 import { lockHolderHint } from "./lock-hint.js";
-import { openRemoteVault, serverUrl } from "./remote.js";
+import { openRemoteVault } from "./remote.js";
+import { serverUrl } from "./server-url.js";
 
 /** Options every vault command takes: a local vault (--vault) or a server (--server, --ca). */
 export const VAULT_OPTIONS = {

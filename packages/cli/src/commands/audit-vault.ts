@@ -12,7 +12,7 @@ import { CustodyError, isCustodyError, writeFileAtomic } from "@custody/core";
 import { readIdentityFile, readVaultConfig, Vault } from "@custody/vault";
 import { configuredStore } from "../azure-store.js";
 import type { CommandContext } from "../command.js";
-import { serverUrl } from "../remote.js";
+import { serverUrl } from "../server-url.js";
 import { assertLocalVault, identityFile, vaultDir, withVaultApi } from "../vault-context.js";
 
 /** Without --log, the audit commands work on the vault's own log, authorized and recorded like any other call. */

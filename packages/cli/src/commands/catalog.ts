@@ -618,6 +618,7 @@ export const catalog: readonly CommandEntry[] = [
       hash: { type: "string" },
     },
     positionals: { min: 1, max: 1 },
+    copiesFileEarly: true,
     load: async () => (await import("./evidence.js")).ingestCommand,
   },
   {

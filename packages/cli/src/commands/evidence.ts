@@ -68,6 +68,7 @@ The item's digest is its sha256 (its id); --hash adds others to its record, comp
     hash: { type: "string" },
   },
   positionals: { min: 1, max: 1 },
+  copiesFileEarly: true,
   async run(ctx) {
     const caseId = ctx.string("case");
     if (caseId === undefined) throw new CustodyError("ERR_USAGE", "ingest needs --case ID");
@@ -85,6 +86,7 @@ The item's digest is its sha256 (its id); --hash adds others to its record, comp
         allowUnverified: ctx.flag("unverified"),
         ...(retainDays === undefined ? {} : { retainDays }),
         ...(hashes === undefined ? {} : { hashes }),
+        ...(ctx.earlyCopy === undefined ? {} : { earlyCopy: ctx.earlyCopy }),
       }),
     );
     printItem(ctx, item);

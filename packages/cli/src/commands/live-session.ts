@@ -5,7 +5,7 @@ import { createLiveClient, type LiveClient, type LiveCommand, type LiveSessionVi
 import { CustodyError, type ErrorCode, isCustodyError, toCustodyError } from "@custody/core";
 import type { CommandContext } from "../command.js";
 import { EXIT, exitCodeFor } from "../exit-codes.js";
-import { serverUrl } from "../remote.js";
+import { serverUrl } from "../server-url.js";
 import {
   escapeControls,
   helpText,
