@@ -34,16 +34,16 @@ const states = new WeakMap<EarlyCopy, CopyState>();
 
 /**
  * Starts copying `source` into the staging area of the fs store at `storeRoot`; undefined (nothing
- * started) when the source is not a regular file with bytes or `storeRoot` holds no fs store.
+ * started) when the source is not a regular file with bytes, `storeRoot` holds no fs store, or either
+ * cannot be looked at. Never throws.
  */
 export function startEarlyCopy(storeRoot: string, source: string): EarlyCopy | undefined {
   const from = resolve(source);
   const root = resolve(storeRoot);
-  const before = statSync(from, { bigint: true, throwIfNoEntry: false });
+  const before = statOrUndefined(from);
   if (before === undefined || !before.isFile() || before.size === 0n) return undefined;
-  if (statSync(join(root, "custody-store.json"), { throwIfNoEntry: false })?.isFile() !== true)
-    return undefined;
-  if (statSync(join(root, "tmp"), { throwIfNoEntry: false })?.isDirectory() !== true) return undefined;
+  if (statOrUndefined(join(root, "custody-store.json"))?.isFile() !== true) return undefined;
+  if (statOrUndefined(join(root, "tmp"))?.isDirectory() !== true) return undefined;
   const path = join(root, "tmp", `${process.pid}-${randomUUID()}.early`);
   const remove = () => {
     try {
@@ -108,6 +108,14 @@ export async function takeEarlyCopy(
     return false;
   } finally {
     copy.discard();
+  }
+}
+
+function statOrUndefined(path: string): BigIntStats | undefined {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined; // not a directory on the way, no permission...
   }
 }
 

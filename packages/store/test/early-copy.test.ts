@@ -120,6 +120,9 @@ describe("an early copy of a whole file into an fs store", () => {
     }
     expect(startEarlyCopy(dir, source)).toBeUndefined();
     expect(startEarlyCopy(join(dir, "nowhere"), source)).toBeUndefined();
+    // a path through a file: ENOTDIR, not a throw
+    expect(startEarlyCopy(join(source, "store"), source)).toBeUndefined();
+    expect(startEarlyCopy(root, join(source, "inside"))).toBeUndefined();
     expect(await tmpEntries(root)).toEqual([]);
   });
 
