@@ -18,7 +18,7 @@ import { readRecord } from "./fs-record.js";
  * Layout of a store directory:
  *   custody-store.json      format marker
  *   objects/a/b/=c/         the object with key "a/b/c": data (0444), meta.json, state-NNNNNNNNNN.json
- *   tmp/<pid>-<uuid>.*      staging directories, trash, delete journals; cleaned on open
+ *   tmp/<pid>-<uuid>.*      staging directories, early copies, trash, delete journals; cleaned on open
  * A leaf starts with "=", which the key grammar forbids, so an object directory is never also the
  * parent directory of another key, and a committed object directory is never empty (so rename()
  * onto it fails instead of replacing it).
