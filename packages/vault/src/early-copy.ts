@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type EarlyCopy, startEarlyCopy } from "@custody/store/early-copy";
 
@@ -8,6 +8,9 @@ import { type EarlyCopy, startEarlyCopy } from "@custody/store/early-copy";
 export type { EarlyCopy } from "@custody/store/early-copy";
 export { resolveVaultDir } from "./vault-dir.js";
 
+/** A vault.json is a few hundred bytes; anything far larger is left to the open to refuse. */
+const MAX_CONFIG_BYTES = 64 * 1024;
+
 /**
  * Starts copying `file` into the fs store of the vault at `vaultDir`, for an `ingest` of it that opens
  * the vault next (`IngestOptions.earlyCopy`); undefined when nothing was started (no such vault, not an
@@ -16,7 +19,11 @@ export { resolveVaultDir } from "./vault-dir.js";
  */
 export function startIngestEarlyCopy(vaultDir: string, file: string): EarlyCopy | undefined {
   try {
-    const config = JSON.parse(readFileSync(join(vaultDir, "vault.json"), "utf8")) as {
+    const configFile = join(vaultDir, "vault.json");
+    // Never a read that could block (a FIFO) or hold much: the open reads and checks it properly.
+    const info = statSync(configFile, { throwIfNoEntry: false });
+    if (info === undefined || !info.isFile() || info.size > MAX_CONFIG_BYTES) return undefined;
+    const config = JSON.parse(readFileSync(configFile, "utf8")) as {
       store?: { kind?: unknown; dir?: unknown };
     };
     if (config.store?.kind !== "fs" || typeof config.store.dir !== "string") return undefined;
