@@ -66,8 +66,9 @@ export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha
   observeStaged?(stagedPath: string): Promise<StagedObserver | undefined>;
   /**
    * Optional, for a whole-file body: the copy of that file `startEarlyCopy` began before the store was
-   * opened. The fs store takes it instead of copying the file again when it may (see EarlyCopy); a copy
-   * not taken stays the caller's to `discard` (a no-op once taken).
+   * opened. The fs store takes it instead of copying the file again when it may, and removes it when it
+   * may not (see EarlyCopy); a body the store never copies leaves it be, so the caller `discard`s it once
+   * `createAddressed` settles, whatever happened (a no-op once taken or removed).
    */
   earlyCopy?: EarlyCopy;
 }
