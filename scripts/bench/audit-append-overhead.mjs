@@ -3,8 +3,9 @@
 // costs almost nothing (tmpfs), so that the disk's noise does not hide it. Run after
 // `pnpm exec tsc -b packages/audit`:
 //   node scripts/bench/audit-append-overhead.mjs [--dir /dev/shm] [--appends 20000] [--rounds 5]
-//     [--slice 500] [--blocking] [--dist OTHER/packages/audit/dist] [--against OTHER/packages/audit/dist]
-// --blocking opens the log with blockingWrites (a synchronous write in the calling thread); --dist
+//     [--slice 500] [--blocking | --when-alone] [--dist OTHER/packages/audit/dist] [--against OTHER/packages/audit/dist]
+// --blocking opens the log with blockingWrites (a synchronous write in the calling thread), --when-alone
+// with blockingWrites "when-alone" (what `custody serve` uses); --dist
 // measures another build (e.g. main's) alone, --against appends through it too, in the same slices.
 // --phases splits each of our appends in three: from the call to the write's submission (fs.write),
 // the write's trip through the thread pool (submission to callback), and from there to the caller.
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "5" },
     slice: { type: "string", default: "500" },
     blocking: { type: "boolean", default: false },
+    "when-alone": { type: "boolean", default: false },
     dist: { type: "string", default: fileURLToPath(new URL("../../packages/audit/dist", import.meta.url)) },
     against: { type: "string" },
     phases: { type: "boolean", default: false },
@@ -73,7 +75,7 @@ async function open(dist, name) {
     sealKey: randomBytes(32),
     checkpointIntervalMs: 0,
     checkpointEvery: 1e12,
-    blockingWrites: values.blocking,
+    blockingWrites: values["when-alone"] ? "when-alone" : values.blocking,
   });
 }
 
@@ -109,7 +111,11 @@ const appendRow = (name, log, timePhases = false) => ({
     }
   },
 });
-const mode = values.blocking ? " with blockingWrites" : "";
+const mode = values["when-alone"]
+  ? ' with blockingWrites "when-alone"'
+  : values.blocking
+    ? " with blockingWrites"
+    : "";
 rows.push(
   appendRow(
     `\`log.append\`${mode} (validate, hash, seal, O_DSYNC write, resolve)`,

@@ -24,6 +24,14 @@ const MAX_TORN_BYTES = 64 * 1024 * 1024;
 // fdatasync's guarantee in one system call instead of two.
 const LOG_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
 
+/**
+ * Where the file sink's appends are written: `false`, through libuv's thread pool; `true`, in the calling
+ * thread (the event loop waits for each sync: a CLI command's process); `"when-alone"`, in the calling
+ * thread only for a batch of one record with nothing else queued while the disk's writes are fast, through
+ * the thread pool otherwise (a server: see the log's `flush`).
+ */
+export type BlockingWrites = boolean | "when-alone";
+
 /** The file sink: a log directory with one writer at a time, held by an exclusive lock file. */
 export class FileAuditSink extends FileAuditSource implements AuditSink {
   readonly recoveries: SinkRecovery[] = [];
@@ -33,20 +41,22 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   readonly #blocking: boolean;
   /** Present when opened with `blockingWrites`: the log then writes without a promise per write. */
   readonly appendSync: ((lines: Buffer) => void) | undefined;
+  readonly appendSyncFor: "every-batch" | "lone-record" | undefined;
 
   private constructor(
     dir: string,
     private readonly handle: FileHandle,
     private readonly lock: DirLock,
-    blocking: boolean,
+    blocking: BlockingWrites,
   ) {
     super(dir);
-    this.#blocking = blocking;
-    this.appendSync = blocking ? (lines) => this.writeNow(lines) : undefined;
+    this.#blocking = blocking === true;
+    this.appendSync = blocking === false ? undefined : (lines) => this.writeNow(lines);
+    this.appendSyncFor = blocking === false ? undefined : blocking === true ? "every-batch" : "lone-record";
   }
 
   /** Creates the directory if needed, takes the lock (ERR_AUDIT_LOCKED), repairs what a crash left. */
-  static async open(dir: string, options: { blockingWrites?: boolean } = {}): Promise<FileAuditSink> {
+  static async open(dir: string, options: { blockingWrites?: BlockingWrites } = {}): Promise<FileAuditSink> {
     await makeDirectoryDurable(join(dir, CHECKPOINT_DIR)).catch((error: unknown) => {
       throw toCustodyError(error, "ERR_IO", `cannot create audit log directory ${dir}`);
     });
@@ -55,7 +65,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     try {
       handle = await open(join(dir, LOG_FILE), LOG_FLAGS, 0o600);
       await syncDirectory(dir);
-      const sink = new FileAuditSink(dir, handle, lock, options.blockingWrites === true);
+      const sink = new FileAuditSink(dir, handle, lock, options.blockingWrites ?? false);
       await sink.recover();
       return sink;
     } catch (error) {

@@ -37,7 +37,7 @@ export {
 export { signCustodyReport } from "./custody-report/sign.js";
 export type { ReportVerification } from "./custody-report/verify.js";
 export { verifyCustodyReport } from "./custody-report/verify.js";
-export { FileAuditSink } from "./file-sink.js";
+export { type BlockingWrites, FileAuditSink } from "./file-sink.js";
 export { FileAuditSource } from "./file-source.js";
 export { auditJsonSchemas } from "./json-schema.js";
 export {

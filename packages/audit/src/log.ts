@@ -53,6 +53,11 @@ function batchBytes(batch: readonly Pending[]): Buffer {
 
 /** The Azure service's largest append block: a shared batch is one block, stored whole or not at all. */
 const SHARED_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * A lone record is written in the calling thread only while writes take less than this: the event loop
+ * of a server then waits at most about this long for it (a slow disk's sync goes through the thread pool).
+ */
+const LONE_WRITE_LIMIT_MS = 1;
 
 interface Pending {
   record: AuditRecord;
@@ -67,6 +72,8 @@ export class LogImpl implements AuditLog {
   #lastHash: string;
   #pending: Pending[] = [];
   #flushing: Promise<void> | undefined;
+  /** How long the sink's last write took, the thread pool's hand-offs included (see `flush`). */
+  #lastWriteMs = 0;
   #failure: CustodyError | undefined;
   #closing = false;
   /** Set when other processes append to the same sink (see SharedAuditSink). */
@@ -187,13 +194,28 @@ export class LogImpl implements AuditLog {
   /** Group commit: whatever queued while the previous write was syncing goes out in one write. */
   private async flush(): Promise<void> {
     try {
-      if (this.sink.appendSync !== undefined && this.#shared === undefined) {
+      const inCallingThread =
+        this.#shared !== undefined || this.sink.appendSync === undefined
+          ? "never"
+          : (this.sink.appendSyncFor ?? "every-batch");
+      if (inCallingThread === "every-batch") {
         // One microtask turn, so appends made in the same turn still share a write.
         await undefined;
         while (this.#pending.length > 0) this.writeBatchNow(this.#pending.splice(0));
         return;
       }
       while (this.#pending.length > 0) {
+        if (inCallingThread === "lone-record" && this.#pending.length === 1) {
+          // A server's sink: after one turn of the event loop, in which requests already received append
+          // theirs, a record still alone while the last write was fast is written in the calling thread
+          // (the loop waits about that long; the thread pool's two hand-offs are saved); otherwise it goes
+          // through the pool, with the others in one write.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.#pending.length === 1 && this.#lastWriteMs < LONE_WRITE_LIMIT_MS) {
+            this.writeBatchNow(this.#pending.splice(0));
+            continue;
+          }
+        }
         const batch = this.takeBatch();
         await this.inTurn(() => this.writeBatch(batch));
       }
@@ -235,10 +257,12 @@ export class LogImpl implements AuditLog {
     let leaves: Buffer[] = [];
     const bytes = batchBytes(batch);
     try {
+      const started = performance.now();
       const stored = this.sink.append(bytes);
       // Hashed while the write is in flight: for a sequential caller this work is off its path.
       leaves = batch.map((item) => recordLeafHash(item.record.hash));
       await stored;
+      this.#lastWriteMs = performance.now() - started;
     } catch (error) {
       if (this.#shared !== undefined && isCustodyError(error, "ERR_AUDIT_RACE")) {
         // Nothing of this batch was stored; its records and those after them are decided again by their callers.
@@ -256,7 +280,9 @@ export class LogImpl implements AuditLog {
   private writeBatchNow(batch: Pending[]): void {
     const bytes = batchBytes(batch);
     try {
+      const started = performance.now();
       this.sink.appendSync?.(bytes);
+      this.#lastWriteMs = performance.now() - started;
     } catch (error) {
       this.writeFailed(error, batch);
       return;

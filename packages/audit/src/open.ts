@@ -1,6 +1,6 @@
 import { toCustodyError } from "@custody/core";
 import type { AuditLog, AuditLogOptions, UnsealedTail } from "./audit-log.js";
-import { FileAuditSink } from "./file-sink.js";
+import { type BlockingWrites, FileAuditSink } from "./file-sink.js";
 import { LogImpl } from "./log.js";
 import type { AuditEvent } from "./record.js";
 import { type AuditSink, isSharedSink, type SinkRecovery } from "./sink.js";
@@ -15,14 +15,15 @@ export async function openFileAuditLog(
   options: AuditLogOptions & {
     dir: string;
     /**
-     * Write each batch with a synchronous write in the calling thread instead of through libuv's thread
-     * pool: a sequential append then costs what a raw write + fdatasync does, but the event loop is
-     * blocked for every sync. For a process that serves nobody else (a CLI command), never a server.
+     * `true`: write each batch with a synchronous write in the calling thread instead of through libuv's
+     * thread pool: a sequential append then costs what a raw write + fdatasync does, but the event loop
+     * is blocked for every sync; for a process that serves nobody else (a CLI command). `"when-alone"`:
+     * only a record with nothing else queued, while writes take under a millisecond (a server).
      */
-    blockingWrites?: boolean;
+    blockingWrites?: BlockingWrites;
   },
 ): Promise<AuditLog> {
-  const sink = await FileAuditSink.open(options.dir, { blockingWrites: options.blockingWrites === true });
+  const sink = await FileAuditSink.open(options.dir, { blockingWrites: options.blockingWrites ?? false });
   return openAuditLog(sink, options);
 }
 

@@ -67,6 +67,11 @@ export interface AuditSink extends AuditSource {
    * The log then writes without a promise per write.
    */
   appendSync?(lines: Buffer): void;
+  /**
+   * When the log uses `appendSync` (default `"every-batch"`): `"lone-record"` only for a batch of one
+   * record with nothing else queued, while the sink's writes are fast; through `append` otherwise.
+   */
+  readonly appendSyncFor?: "every-batch" | "lone-record";
   /** The bytes from `start` to `end` (default: the end of what is stored); offered by the file sink. */
   readBytesFrom?(start: number, end?: number): AsyncIterable<Uint8Array>;
   /** Stores a checkpoint create-only (ERR_ALREADY_EXISTS when one of that size exists), durably. */

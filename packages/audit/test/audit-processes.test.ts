@@ -121,6 +121,10 @@ describe("audit log under real processes", () => {
     await killRepeatedly(join(base, "crash-blocking"), "flood-blocking", 12);
   }, 180_000);
 
+  it('with blockingWrites "when-alone", survives SIGKILLs mid-append: every acknowledged record is present and the log verifies', async () => {
+    await killRepeatedly(join(base, "crash-alone"), "flood-alone", 12);
+  }, 180_000);
+
   it("two processes sharing one log take turns: no fork, no lost record", async () => {
     const dir = join(base, "two");
     const runs = [startAppender(dir, "rounds"), startAppender(dir, "rounds")];

@@ -6,6 +6,7 @@ import {
   type AuditLog,
   type AuditLogOptions,
   type AuditRecord,
+  type BlockingWrites,
   DirectoryCheckpointWitness,
   openAuditLog,
   openFileAuditLog,
@@ -54,10 +55,12 @@ export interface VaultOpenOptions {
   /** The state replicas share (default: the one the Azure store offers, when vault.json asks for it). */
   shared?: VaultSharedState;
   /**
-   * Audit appends written in the calling thread (the file sink's `blockingWrites`): faster one by one,
-   * but the event loop waits for every sync. For a CLI command's process, never a server.
+   * Audit appends written in the calling thread (the audit log's `blockingWrites`): `true`, every one,
+   * faster one by one, but the event loop waits for every sync: for a CLI command's process, never a
+   * server; `"when-alone"`, only a record with nothing else queued while writes take under a millisecond
+   * (`custody serve`); default `false`, all through libuv's thread pool.
    */
-  blockingAuditWrites?: boolean;
+  blockingAuditWrites?: BlockingWrites;
   /**
    * A local vault writes a ledger snapshot (ledger-snapshot.ts) once this many records were appended
    * since the last one, in the background while it stays open and at close, so later opens read only the
@@ -154,7 +157,7 @@ async function openParts(
         ? await openFileAuditLog({
             dir: join(options.dir, "audit"),
             ...auditOptions,
-            blockingWrites: options.blockingAuditWrites === true,
+            blockingWrites: options.blockingAuditWrites ?? false,
           })
         : await openAuditLog(await shared.openAuditSink(), auditOptions);
   } catch (error) {

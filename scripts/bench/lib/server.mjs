@@ -14,8 +14,14 @@ if (process.argv[2] === "child") {
   const dir = process.argv[3];
   const { Vault } = await import(dist("vault"));
   const { startServer } = await import(dist("server"));
-  const { vault, identityPem } = await Vault.init(join(dir, "vault"), { custodian: "bench", keyBits: 2048 });
-  await writeFile(join(dir, "bench.pem"), identityPem, { mode: 0o600 });
+  const created = await Vault.init(join(dir, "vault"), { custodian: "bench", keyBits: 2048 });
+  await writeFile(join(dir, "bench.pem"), created.identityPem, { mode: 0o600 });
+  await created.vault.close();
+  // reopened as `custody serve` opens it; BENCH_AUDIT_WRITES=thread-pool: every audit write through the pool
+  const vault = await Vault.open({
+    dir: join(dir, "vault"),
+    blockingAuditWrites: process.env.BENCH_AUDIT_WRITES === "thread-pool" ? false : "when-alone",
+  });
   // BENCH_LOG_FILE: the server logs at info into this file, as `custody serve` logs to its stdout
   const logFile = process.env.BENCH_LOG_FILE;
   const { pino } = await import(

@@ -21,8 +21,12 @@ const event = () => ({
   details: { pid: process.pid },
 });
 const report = (seq: number, hash: string) => process.stdout.write(`${seq} ${hash}\n`);
+const appendOne = async (log: AuditLog): Promise<void> => {
+  const record = await log.append(event());
+  report(record.seq, record.hash);
+};
 
-async function openWhenFree(blockingWrites = false): Promise<AuditLog> {
+async function openWhenFree(blockingWrites: boolean | "when-alone" = false): Promise<AuditLog> {
   for (;;) {
     try {
       return await openFileAuditLog({
@@ -53,16 +57,21 @@ if (mode === "sealed") {
     report(record.seq, record.hash);
   }
   setInterval(() => {}, 60_000);
-} else if (mode === "flood" || mode === "flood-blocking") {
-  // As fast as possible, 16 appends in flight, until killed (written in this thread for flood-blocking).
-  const log = await openWhenFree(mode === "flood-blocking");
-  const worker = async () => {
-    for (;;) {
+} else if (mode === "flood" || mode === "flood-blocking" || mode === "flood-alone") {
+  // As fast as possible until killed: 16 appends in flight (written in this thread for flood-blocking),
+  // or for flood-alone ("when-alone", as `custody serve`) a lone one at a time with bursts of 16 between.
+  const log = await openWhenFree(
+    mode === "flood-blocking" ? true : mode === "flood-alone" ? "when-alone" : false,
+  );
+  const worker = async (lone: boolean) => {
+    for (let n = 0; ; n += 1) {
       const record = await log.append(event());
       report(record.seq, record.hash);
+      if (lone && n % 8 === 7) await Promise.all(Array.from({ length: 16 }, () => appendOne(log)));
     }
   };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  if (mode === "flood-alone") await worker(true);
+  else await Promise.all(Array.from({ length: 16 }, () => worker(false)));
 } else {
   // Rounds of open, append, close: two of these contend for the lock over and over.
   const rounds = Number(countArg ?? "5");
