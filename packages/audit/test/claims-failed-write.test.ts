@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type AuditRecord, openFileAuditLog, verifyAuditLog } from "@custody/audit";
+import { type AuditRecord, type BlockingWrites, openFileAuditLog, verifyAuditLog } from "@custody/audit";
 import { sampleEvent } from "@custody/audit/conformance";
 import { CustodyError } from "@custody/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,7 +48,7 @@ async function rejection(promise: Promise<unknown>): Promise<CustodyError> {
 }
 
 /** Fills a small disk until an append fails, then checks the log refuses until reopened and lost nothing. */
-async function fillThenReopen(disk: string, blockingWrites: boolean): Promise<void> {
+async function fillThenReopen(disk: string, blockingWrites: BlockingWrites): Promise<void> {
   const dir = join(disk, "log");
   const log = await openFileAuditLog({
     dir,
@@ -97,5 +97,11 @@ describe("an audit log after a failed write", () => {
     const disk = smallDisk(join(work.dir, "disk-blocking"));
     if (disk === undefined) return test.skip("needs permission to mount a tmpfs");
     await fillThenReopen(disk, true);
+  });
+
+  it('with blockingWrites "when-alone", refuses every append after a failed write until it is reopened, and loses nothing acknowledged', async (test) => {
+    const disk = smallDisk(join(work.dir, "disk-alone"));
+    if (disk === undefined) return test.skip("needs permission to mount a tmpfs");
+    await fillThenReopen(disk, "when-alone");
   });
 });
