@@ -55,7 +55,8 @@ function batchBytes(batch: readonly Pending[]): Buffer {
 const SHARED_BATCH_BYTES = 4 * 1024 * 1024;
 /**
  * A lone record is written in the calling thread only while writes take less than this: the event loop
- * of a server then waits at most about this long for it (a slow disk's sync goes through the thread pool).
+ * of a server then usually waits about this long for it; a disk that turns slow holds it for one sync,
+ * then records go through the thread pool until a write there is fast again.
  */
 const LONE_WRITE_LIMIT_MS = 1;
 
