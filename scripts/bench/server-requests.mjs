@@ -3,6 +3,8 @@
 // peer certificate, authorized and appended to the audit log) over 64 keep-alive mutual-TLS connections,
 // against the same server's unaudited /healthz as the ceiling. Server in its own process; uses dist/.
 //   node scripts/bench/server-requests.mjs [--connections 64] [--seconds 5] [--requests show,whoami] [--log] [--profile DIR]
+// The server opens its vault as `custody serve` does; BENCH_AUDIT_WRITES=thread-pool in the environment
+// sends every audit write through the thread pool instead (the server before "when-alone").
 // --profile DIR: the server runs under `node --cpu-prof` for the audited run only (the .cpuprofile lands
 // in DIR; `node scripts/bench/lib/profile-top.mjs FILE` lists the top self-time functions).
 import { execSync, spawn } from "node:child_process";
