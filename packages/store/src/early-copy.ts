@@ -33,15 +33,24 @@ interface CopyState {
 const states = new WeakMap<EarlyCopy, CopyState>();
 
 /**
+ * Larger files are not copied early. The kernel's copy cannot be stopped once it runs (the process
+ * waits for it even to exit), so a command refused before the store takes it (a usage error found by
+ * the command, an identity that does not open, a vault that does not) would wait for the whole copy; the
+ * saving is the fraction of a second start-up takes, which beside such a file's own copy is small.
+ */
+export const EARLY_COPY_MAX_BYTES = 2 * 1024 ** 3;
+
+/**
  * Starts copying `source` into the staging area of the fs store at `storeRoot`; undefined (nothing
- * started) when the source is not a regular file with bytes, `storeRoot` holds no fs store, or either
- * cannot be looked at. Never throws.
+ * started) when the source is not a regular file with bytes, is over `EARLY_COPY_MAX_BYTES`, `storeRoot`
+ * holds no fs store, or either cannot be looked at. Never throws.
  */
 export function startEarlyCopy(storeRoot: string, source: string): EarlyCopy | undefined {
   const from = resolve(source);
   const root = resolve(storeRoot);
   const before = statOrUndefined(from);
   if (before === undefined || !before.isFile() || before.size === 0n) return undefined;
+  if (before.size > BigInt(EARLY_COPY_MAX_BYTES)) return undefined;
   if (statOrUndefined(join(root, "custody-store.json"))?.isFile() !== true) return undefined;
   if (statOrUndefined(join(root, "tmp"))?.isDirectory() !== true) return undefined;
   const path = join(root, "tmp", `${process.pid}-${randomUUID()}.early`);

@@ -1,7 +1,7 @@
 export { bodyChunks } from "./chunks.js";
 export type { Sha256Result } from "./digest.js";
 export { createVerifyingStream, verifiedReadable } from "./digest.js";
-export { type EarlyCopy, startEarlyCopy } from "./early-copy.js";
+export { EARLY_COPY_MAX_BYTES, type EarlyCopy, startEarlyCopy } from "./early-copy.js";
 export type { FsEvidenceStoreOptions } from "./fs-store.js";
 export { FsEvidenceStore } from "./fs-store.js";
 export type {

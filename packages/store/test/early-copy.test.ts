@@ -1,10 +1,21 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import {
+  appendFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type EarlyCopy, FsEvidenceStore, startEarlyCopy } from "@custody/store";
+import { EARLY_COPY_MAX_BYTES, type EarlyCopy, FsEvidenceStore, startEarlyCopy } from "@custody/store";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -115,7 +126,11 @@ describe("an early copy of a whole file into an fs store", () => {
     await writeFile(empty, "");
     await mkdir(join(dir, "a-directory"));
     expect(spawnSync("mkfifo", [join(dir, "fifo")]).status).toBe(0);
-    for (const file of [empty, join(dir, "a-directory"), join(dir, "fifo"), join(dir, "missing.bin")]) {
+    // over the limit (sparse: no bytes on disk): the kernel's copy could not be stopped if the command fails
+    const huge = join(dir, "huge.bin");
+    await writeFile(huge, "");
+    await truncate(huge, EARLY_COPY_MAX_BYTES + 1);
+    for (const file of [empty, huge, join(dir, "a-directory"), join(dir, "fifo"), join(dir, "missing.bin")]) {
       expect(startEarlyCopy(root, file)).toBeUndefined();
     }
     expect(startEarlyCopy(dir, source)).toBeUndefined();

@@ -11,6 +11,7 @@ describe("@custody/store public surface", () => {
   it("exports exactly the documented values", () => {
     expect(Object.keys(store).sort()).toEqual(
       [
+        "EARLY_COPY_MAX_BYTES",
         "EVIDENCE_KEY_PATTERN",
         "FsEvidenceStore",
         "assertBody",
