@@ -120,7 +120,7 @@ describe("an early copy of a whole file into an fs store", () => {
     expect(await tmpEntries(join(dir, "other-store"))).toEqual([]);
   });
 
-  it("starts nothing for what is not a regular file with bytes, or where there is no fs store", async () => {
+  it("starts nothing for what is not a regular file with bytes, for a file over 2 GiB, or where there is no fs store", async () => {
     await FsEvidenceStore.open(root);
     const empty = join(dir, "empty.bin");
     await writeFile(empty, "");
