@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type EarlyCopy, startEarlyCopy } from "@custody/store/early-copy";
+import { fsStoreRoot } from "./vault-dir.js";
 
 // Kept free of the vault's other modules: `custody ingest` imports this before them, so the copy runs
 // while they load and the vault opens.
@@ -27,7 +28,7 @@ export function startIngestEarlyCopy(vaultDir: string, file: string): EarlyCopy 
       store?: { kind?: unknown; dir?: unknown };
     };
     if (config.store?.kind !== "fs" || typeof config.store.dir !== "string") return undefined;
-    return startEarlyCopy(join(vaultDir, config.store.dir), file);
+    return startEarlyCopy(fsStoreRoot(vaultDir, config.store.dir), file);
   } catch {
     return undefined;
   }

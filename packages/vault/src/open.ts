@@ -39,6 +39,7 @@ import { renewExpiringSigner } from "./rotation.js";
 import { assertSharedCa, sharedStateFor } from "./shared-open.js";
 import type { VaultSharedState } from "./shared-state.js";
 import { VaultSigner } from "./signer.js";
+import { fsStoreRoot } from "./vault-dir.js";
 
 export interface VaultOpenOptions {
   dir: string;
@@ -316,7 +317,7 @@ export function vaultSettings(config: VaultConfig) {
 async function openConfiguredStore(dir: string, config: VaultConfig): Promise<EvidenceStore> {
   switch (config.store.kind) {
     case "fs":
-      return FsEvidenceStore.open(join(dir, config.store.dir));
+      return FsEvidenceStore.open(fsStoreRoot(dir, config.store.dir));
     case "azure":
       throw new CustodyError(
         "ERR_INVALID_ARGUMENT",
