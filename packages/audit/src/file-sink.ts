@@ -38,7 +38,6 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
   #size = 0;
   #failure: CustodyError | undefined;
   #closed = false;
-  readonly #blocking: boolean;
   /** Present when opened with `blockingWrites`: the log then writes without a promise per write. */
   readonly appendSync: ((lines: Buffer) => void) | undefined;
   readonly appendSyncFor: "every-batch" | "lone-record" | undefined;
@@ -50,7 +49,6 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     blocking: BlockingWrites,
   ) {
     super(dir);
-    this.#blocking = blocking === true;
     this.appendSync = blocking === false ? undefined : (lines) => this.writeNow(lines);
     this.appendSyncFor = blocking === false ? undefined : blocking === true ? "every-batch" : "lone-record";
   }
@@ -97,7 +95,7 @@ export class FileAuditSink extends FileAuditSource implements AuditSink {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#blocking) return this.appendBlocking(lines);
+    if (this.appendSyncFor === "every-batch") return this.appendBlocking(lines);
     // fs.write with a callback, not the FileHandle's promise-based write (~28 us of overhead per call
     // against ~7 us, measured); one promise for the whole write, no async frame per append.
     return new Promise((resolve, reject) => {
