@@ -22,6 +22,11 @@ export interface EarlyCopy {
   readonly path: string;
   /** Removes the copy unless a store has taken it (now, or once a copy still running ends); never throws. */
   discard(): void;
+  /**
+   * Resolves once the kernel's copy has ended, a discarded copy's file removed with it (until then a
+   * copy discarded early may not even exist yet); never rejects.
+   */
+  readonly settled: Promise<void>;
 }
 
 interface CopyState {
@@ -79,6 +84,7 @@ export function startEarlyCopy(storeRoot: string, source: string): EarlyCopy | u
   const copy: EarlyCopy = {
     source: from,
     path,
+    settled: state.copied.then(() => undefined),
     discard: () => {
       if (state.status !== "open") return;
       state.status = "discarded";
