@@ -18,6 +18,9 @@ parentPort.on("message", (m) => {
   if (m.type === "chunk") {
     for (const h of hashes) h.update(new Uint8Array(ring, m.slot * slotBytes, m.length));
     parentPort.postMessage({ type: "done", slot: m.slot });
+  } else if (m.type === "shared") {
+    for (const h of hashes) h.update(new Uint8Array(m.buffer, m.offset, m.length));
+    parentPort.postMessage({ type: "shared-done", id: m.id });
   } else {
     const digests = {};
     algorithms.forEach((a, i) => { digests[a] = hashes[i].digest("hex"); });
@@ -39,7 +42,10 @@ export interface RingSlot {
   release(): void;
 }
 
-type WorkerMessage = { type: "done"; slot: number } | { type: "digests"; digests: DigestSet };
+type WorkerMessage =
+  | { type: "done"; slot: number }
+  | { type: "shared-done"; id: number }
+  | { type: "digests"; digests: DigestSet };
 
 /**
  * Digests computed on worker threads (one per algorithm), so the thread that moves the bytes is not
@@ -65,6 +71,9 @@ export class ThreadedHasher {
   /** The slot being filled and how many bytes it holds; posted when full or at the end. */
   #filling: number | undefined;
   #filled = 0;
+  /** Bytes handed over in shared memory (`updateShared`), by id: the workers yet to be through. */
+  readonly #shared = new Map<number, { left: number; resolve: () => void; reject: (error: Error) => void }>();
+  #nextShared = 0;
 
   /**
    * `slotBytes` (default 4 MiB) is each of the ring's four slots: a caller that writes whole chunks of a
@@ -112,6 +121,33 @@ export class ThreadedHasher {
       if (this.#filled === this.#slotBytes) this.#post();
     }
     return undefined;
+  }
+
+  /**
+   * Hands bytes that already lie in shared memory (a view over a SharedArrayBuffer, such as a slot of
+   * another hasher's ring) to the workers where they are, with no copy, after everything given before.
+   * Resolves once every worker is through with them; until then the caller must not change them. Bytes
+   * elsewhere are copied in, as `update` does.
+   */
+  updateShared(view: Uint8Array): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#disposed) return Promise.reject(disposedError());
+    if (!(view.buffer instanceof SharedArrayBuffer)) return this.update(view) ?? Promise.resolve();
+    if (view.byteLength === 0) return Promise.resolve();
+    this.#post();
+    this.#size += view.byteLength;
+    const id = this.#nextShared++;
+    return new Promise((resolve, reject) => {
+      this.#shared.set(id, { left: this.#workers.length, resolve, reject });
+      const message = {
+        type: "shared",
+        id,
+        buffer: view.buffer,
+        offset: view.byteOffset,
+        length: view.byteLength,
+      };
+      for (const worker of this.#workers) worker.postMessage(message);
+    });
   }
 
   /**
@@ -169,10 +205,14 @@ export class ThreadedHasher {
     }
   }
 
-  /** Stops the workers (after a failure; `digest` stops them too). */
+  /**
+   * Stops the workers (after a failure; `digest` stops them too); what still waits on `updateShared`
+   * is rejected.
+   */
   dispose(): void {
     this.#disposed = true;
     for (const worker of this.#workers) void worker.terminate();
+    this.#rejectShared(this.#failure ?? disposedError());
   }
 
   #startWorker(algorithm: HashAlgorithm): Worker {
@@ -215,6 +255,15 @@ export class ThreadedHasher {
       case "done":
         this.#readDone(message.slot);
         return;
+      case "shared-done": {
+        const waiting = this.#shared.get(message.id);
+        if (waiting === undefined) return;
+        waiting.left -= 1;
+        if (waiting.left > 0) return;
+        this.#shared.delete(message.id);
+        waiting.resolve();
+        return;
+      }
       case "digests":
         Object.assign(this.#digestSet, message.digests);
         this.#pendingDigests -= 1;
@@ -235,11 +284,21 @@ export class ThreadedHasher {
     return ordered;
   }
 
+  #rejectShared(error: Error): void {
+    for (const waiting of this.#shared.values()) waiting.reject(error);
+    this.#shared.clear();
+  }
+
   #fail(cause: unknown): void {
     if (this.#disposed || this.#failure !== undefined) return;
     this.#failure = new CustodyError("ERR_INTERNAL", "a hashing worker thread died", { cause });
     this.#waiting?.reject(this.#failure);
     this.#finished?.reject(this.#failure);
+    this.#rejectShared(this.#failure);
     this.dispose();
   }
+}
+
+function disposedError(): CustodyError {
+  return new CustodyError("ERR_INTERNAL", "the hashing threads were stopped");
 }

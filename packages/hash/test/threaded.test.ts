@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ThreadedDigestStream } from "@custody/hash";
+import { ThreadedDigestStream, ThreadedHasher } from "@custody/hash";
 import { describe, expect, it } from "vitest";
 
 const sink = () =>
@@ -91,5 +91,47 @@ describe("ThreadedDigestStream", () => {
     }
     await expect(pipeline(Readable.from(failing()), digest, sink())).rejects.toThrow("the source failed");
     expect(digest.destroyed).toBe(true);
+  });
+});
+
+describe("ThreadedHasher.updateShared", () => {
+  it("hashes bytes where they lie in shared memory, in order with copied ones, each kept only until its promise", async () => {
+    const data = randomBytes(7 * 1024 * 1024 + 333);
+    const hasher = new ThreadedHasher({ algorithms: ["sha256", "md5"], slotBytes: 1024 * 1024 });
+    const shared = Buffer.from(new SharedArrayBuffer(2 * 1024 * 1024));
+    let at = 0;
+    let turn = 0;
+    while (at < data.length) {
+      const n = Math.min(turn % 3 === 0 ? 123_457 : 2 * 1024 * 1024, data.length - at);
+      if (turn % 3 === 0) {
+        await hasher.update(data.subarray(at, at + n)); // copied into the ring
+      } else {
+        data.copy(shared, 0, at, at + n);
+        await hasher.updateShared(shared.subarray(0, n));
+        shared.fill(0xee); // the workers are through: changing the bytes now changes nothing
+      }
+      at += n;
+      turn += 1;
+    }
+    // bytes that are not in shared memory are copied in, as update does
+    const tail = randomBytes(4096);
+    await hasher.updateShared(tail);
+    const all = Buffer.concat([data, tail]);
+    expect(await hasher.digest()).toEqual({
+      size: all.length,
+      digests: {
+        sha256: createHash("sha256").update(all).digest("hex"),
+        md5: createHash("md5").update(all).digest("hex"),
+      },
+    });
+  });
+
+  it("rejects what still waits once stopped, and what comes after", async () => {
+    const hasher = new ThreadedHasher({ algorithms: ["sha256"] });
+    const shared = Buffer.from(new SharedArrayBuffer(64 * 1024 * 1024));
+    const waiting = hasher.updateShared(shared);
+    hasher.dispose();
+    await expect(waiting).rejects.toMatchObject({ code: "ERR_INTERNAL" });
+    await expect(hasher.updateShared(shared.subarray(0, 16))).rejects.toMatchObject({ code: "ERR_INTERNAL" });
   });
 });
