@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type BigIntStats, constants, statSync, unlinkSync } from "node:fs";
 import { copyFile, rename, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { assertWholeCopy, sameFile } from "./internal/fs-copy.js";
 
 // Kept free of the store's other modules (and of zod): a program imports this before anything else, so
 // the copy starts while the rest of it loads.
@@ -12,8 +13,10 @@ import { dirname, join, resolve } from "node:path";
  * large file). The fs store's `createAddressed` takes it (`earlyCopy`) in place of copying the file
  * itself only when it lies in that store's staging area, is of the same source, was copied whole, and
  * the source has not changed since the copy began (same device, inode, size, modification and change
- * times, to the nanosecond); it then hashes the copy as it hashes its own. Otherwise it is removed and
- * the store copies the file as usual: an early copy changes how soon, never what is stored.
+ * times, to the nanosecond); it then hashes the copy as it hashes its own, as the kernel writes it.
+ * Otherwise it is removed and the store copies the file as usual. A source that changes once the store
+ * has taken the copy, before the kernel is done, is refused as a change during the store's own copy
+ * is: an early copy changes how soon, never what is stored.
  */
 export interface EarlyCopy {
   /** The file copied, as an absolute path. */
@@ -31,7 +34,10 @@ export interface EarlyCopy {
 
 interface CopyState {
   before: BigIntStats;
+  /** Settles once the kernel's copy has ended: true when it copied the file whole. */
   copied: Promise<boolean>;
+  /** Why the kernel's copy failed, once it has. */
+  failure?: unknown;
   status: "open" | "taken" | "discarded";
 }
 
@@ -74,7 +80,8 @@ export function startEarlyCopy(storeRoot: string, source: string): EarlyCopy | u
         if (state.status === "discarded") remove();
         return state.status !== "discarded";
       },
-      () => {
+      (error: unknown) => {
+        state.failure = error;
         remove();
         return false;
       },
@@ -97,32 +104,52 @@ export function startEarlyCopy(storeRoot: string, source: string): EarlyCopy | u
 
 /**
  * For the fs store: moves `copy` to `dest` when it may stand for a copy of `source` made now into the
- * staging area `tmpDir` (see EarlyCopy), and says whether it did; otherwise discards it. Never throws.
+ * staging area `tmpDir` (see EarlyCopy), possibly while the kernel still writes it; otherwise discards
+ * it and resolves to undefined. Once taken, `whole` settles when the kernel's copy has ended: fulfilled
+ * when it is whole and the source was not changed since the copy began, rejected otherwise
+ * (ERR_INTEGRITY_MISMATCH for a change, the copy's own error for a failed copy). Never throws.
  */
 export async function takeEarlyCopy(
   copy: EarlyCopy | undefined,
   source: string,
   tmpDir: string,
   dest: string,
-): Promise<boolean> {
+): Promise<{ whole: Promise<void> } | undefined> {
   const state = copy === undefined ? undefined : states.get(copy);
-  if (copy === undefined || state === undefined || state.status !== "open") return false;
+  if (copy === undefined || state === undefined || state.status !== "open") return undefined;
   try {
     const usable =
       copy.source === resolve(source) &&
       dirname(copy.path) === resolve(tmpDir) &&
-      (await state.copied) &&
-      state.status === "open" &&
       sameFile(state.before, await stat(copy.source, { bigint: true })) &&
-      (await stat(copy.path, { bigint: true })).size === state.before.size;
-    if (!usable) return false;
+      (await madeByKernel(copy.path, state)) &&
+      state.status === "open";
+    if (!usable) return undefined;
     await rename(copy.path, dest);
     state.status = "taken";
-    return true;
+    const whole = state.copied.then(async (copied) => {
+      if (!copied) throw state.failure;
+      await assertWholeCopy(copy.source, state.before, dest);
+    });
+    whole.catch(() => {}); // the store reads it; a copy nobody reads any more must not be unhandled
+    return { whole };
   } catch {
-    return false;
+    return undefined;
   } finally {
     copy.discard();
+  }
+}
+
+/** Waits until the kernel has made the copy's file (it may not have yet); false if the copy failed. */
+async function madeByKernel(path: string, state: CopyState): Promise<boolean> {
+  let ended = false;
+  void state.copied.then(() => {
+    ended = true;
+  });
+  for (;;) {
+    if ((await stat(path).catch(() => undefined)) !== undefined) return true;
+    if (ended) return (await state.copied) && (await stat(path).catch(() => undefined)) !== undefined;
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
 
@@ -132,15 +159,4 @@ function statOrUndefined(path: string): BigIntStats | undefined {
   } catch {
     return undefined; // not a directory on the way, no permission...
   }
-}
-
-function sameFile(a: BigIntStats, b: BigIntStats): boolean {
-  return (
-    b.isFile() &&
-    a.dev === b.dev &&
-    a.ino === b.ino &&
-    a.size === b.size &&
-    a.mtimeNs === b.mtimeNs &&
-    a.ctimeNs === b.ctimeNs
-  );
 }

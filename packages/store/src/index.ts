@@ -12,6 +12,7 @@ export type {
   ListOptions,
   ReadOptions,
   StagedObserver,
+  StageObserverFactory,
   StoreCapabilities,
   StoredObject,
   VerifyOptions,

@@ -52,18 +52,21 @@ export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha
   }): Promise<{ key: string; metadata?: Record<string, string> }>;
   /**
    * Optional, for backends that stage in a local file: called once every byte is in the staged file,
-   * before the backend has hashed it, so a caller may start reading the staged copy side by side with
-   * that hashing. The path is the one `place` gets.
+   * possibly before the backend has finished hashing it, so a caller may start reading the staged copy
+   * side by side with that hashing. The path is the one `place` gets.
    */
   onStaged?(stagedPath: string): void;
   /**
    * Optional, for backends that copy a whole-file body and read the copy back to hash it (the fs store):
-   * called once the copy is complete, before that read. The observer it resolves to sees every byte of
-   * that read, in file order, each once, so a caller can check the staged bytes without reading them
-   * again. A backend that hashes a body on its way in (a stream) does not call it: a caller must not
-   * count on being fed. A rejection fails the create, nothing stored.
+   * called once the copy has begun, before that read, which may follow the kernel's copy as it is
+   * written. `whole` settles when the copy has ended, rejected if it failed or its source changed
+   * meanwhile (the create then fails); until it is fulfilled the staged file holds only a prefix of the
+   * body, so whatever else the caller reads of it must wait for `whole`. The observer it resolves to
+   * sees every byte of the backend's read, in file order, each once, so a caller can check the staged
+   * bytes without reading them again. A backend that hashes a body on its way in (a stream) does not
+   * call it: a caller must not count on being fed. A rejection fails the create, nothing stored.
    */
-  observeStaged?(stagedPath: string): Promise<StagedObserver | undefined>;
+  observeStaged?(stagedPath: string, whole: Promise<void>): Promise<StagedObserver | undefined>;
   /**
    * Optional, for a whole-file body: the copy of that file `startEarlyCopy` began before the store was
    * opened. The fs store takes it instead of copying the file again when it may, and removes it when it
@@ -79,6 +82,12 @@ export interface AddressedCreateOptions extends Omit<CreateOptions, "expectedSha
  * reusing the buffer). A throw or rejection fails the create.
  */
 export type StagedObserver = (chunk: Uint8Array, position: number) => void | Promise<void>;
+
+/** `AddressedCreateOptions.observeStaged`, as a backend calls it. */
+export type StageObserverFactory = (
+  stagedPath: string,
+  whole: Promise<void>,
+) => Promise<StagedObserver | undefined>;
 
 export interface ReadOptions {
   abortSignal?: AbortSignal;

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { type Clock, CustodyError, type IdGenerator } from "@custody/core";
 import type { Sha256Result } from "../digest.js";
-import type { StagedObserver } from "../types.js";
+import type { StageObserverFactory } from "../types.js";
 import { assertValidKey, objectMetadataSchema, type ValidCreateOptions } from "../validate.js";
 import { errnoCode, fsyncDir, mkdirDurable, writeDurableFile } from "./fs-durable.js";
 import {
@@ -77,8 +77,10 @@ export async function stageAddressedObject(
   body: Readable | AsyncIterable<Uint8Array>,
   opts: ValidCreateOptions & {
     onStaged?: ((stagedPath: string) => void) | undefined;
-    observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
-    takeEarlyCopy?: ((source: string, dest: string) => Promise<boolean>) | undefined;
+    observeStaged?: StageObserverFactory | undefined;
+    takeEarlyCopy?:
+      | ((source: string, dest: string) => Promise<{ whole: Promise<void> } | undefined>)
+      | undefined;
   },
   place: (
     written: Sha256Result & { stagedPath: string },

@@ -1,14 +1,15 @@
-import { constants } from "node:fs";
-import { copyFile, type FileHandle, open, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
 import type { RingSlot } from "@custody/hash";
 import { hashFile } from "@custody/hash";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
-import type { StagedObserver } from "../types.js";
+import type { StagedObserver, StageObserverFactory } from "../types.js";
 import { wholeFileSource } from "../whole-file.js";
 import { BatchedFileWriter } from "./fs-batched-write.js";
+import { copiesCanBeFollowed, copyWholeFile, GrowingCopy } from "./fs-copy.js";
 import { RingFileWriter } from "./fs-ring-write.js";
 import {
   type Sha256Hasher,
@@ -50,9 +51,14 @@ export async function writeHashedFileThen<T>(
     sizeHint?: number | undefined;
     onStaged?: ((stagedPath: string) => void) | undefined;
     /** Only for a whole-file body, whose copy is read back here (see `AddressedCreateOptions`). */
-    observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
-    /** Only for a whole-file body: moves a copy of it already made to `dest`, if there is one to take. */
-    takeEarlyCopy?: ((source: string, dest: string) => Promise<boolean>) | undefined;
+    observeStaged?: StageObserverFactory | undefined;
+    /**
+     * Only for a whole-file body: moves a copy of it begun earlier to `dest`, if there is one to take,
+     * and resolves to what says when that copy is whole (see `takeEarlyCopy`).
+     */
+    takeEarlyCopy?:
+      | ((source: string, dest: string) => Promise<{ whole: Promise<void> } | undefined>)
+      | undefined;
   },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
@@ -156,13 +162,16 @@ const RING_SLOT_BYTES = 2 * 1024 * 1024;
  */
 async function hashStagedCopy(
   path: string,
-  handle: FileHandle,
+  copy: GrowingCopy,
   abortSignal: AbortSignal | undefined,
   observer: StagedObserver | undefined,
   threaded: ThreadedSha256Hasher | undefined,
 ): Promise<Sha256Result> {
+  if (threaded !== undefined) return await hashIntoRing(copy, threaded, abortSignal, observer);
+  // A small copy is read once the kernel is done with it.
+  await copy.whole;
+  const handle = copy.handle;
   const { size } = await handle.stat();
-  if (threaded !== undefined) return await hashIntoRing(handle, threaded, abortSignal, observer);
   if (size < THREADED_HASH_FROM_BYTES && observer === undefined) {
     const hashed = await hashFile(path, {
       algorithms: ["sha256"],
@@ -193,9 +202,10 @@ function stagedCopyHasher(): ThreadedSha256Hasher {
 /**
  * Reads the file straight into the hashing worker's ring (no copy), one slot ahead, so this thread
  * never waits for a read; the observer sees each slot's bytes before they are handed to the worker.
+ * The copy may still be growing: each read waits for its bytes (`GrowingCopy.read`).
  */
 async function hashIntoRing(
-  handle: FileHandle,
+  copy: GrowingCopy,
   hasher: ThreadedSha256Hasher,
   abortSignal: AbortSignal | undefined,
   observer: StagedObserver | undefined,
@@ -203,26 +213,39 @@ async function hashIntoRing(
   let position = 0;
   let current = await hasher.claim();
   let next: RingSlot | undefined;
-  let reading: Promise<{ bytesRead: number }> | undefined = handle.read(
+  let reading: Promise<{ bytesRead: number }> | undefined = copy.read(
     current.bytes,
     0,
     current.bytes.length,
     0,
   );
+  // An observer that keeps the bytes for a while (hashing them on a thread of its own) holds the slot
+  // until it is through, without holding up this read; its failure fails the read.
+  const observing: Promise<void>[] = [];
+  let observerFailure: { error: unknown } | undefined;
   try {
     for (;;) {
       const { bytesRead } = await (reading as Promise<{ bytesRead: number }>);
       reading = undefined;
       throwIfAborted(abortSignal);
+      if (observerFailure !== undefined) throw observerFailure.error;
       if (bytesRead === 0) break;
       next = await hasher.claim();
-      reading = handle.read(next.bytes, 0, next.bytes.length, position + bytesRead);
-      await observer?.(current.bytes.subarray(0, bytesRead), position);
-      current.commit(bytesRead);
+      reading = copy.read(next.bytes, 0, next.bytes.length, position + bytesRead);
+      const returned = observer?.(current.bytes.subarray(0, bytesRead), position);
+      const held = returned instanceof Promise ? returned : undefined;
+      if (held !== undefined) {
+        held.catch((error: unknown) => {
+          observerFailure ??= { error };
+        });
+        observing.push(held);
+      }
+      current.commit(bytesRead, held);
       position += bytesRead;
       current = next;
       next = undefined;
     }
+    await Promise.all(observing);
   } finally {
     // Never close the file under a read still in flight (a failed hash or observer).
     await reading?.catch(() => {});
@@ -233,9 +256,11 @@ async function hashIntoRing(
 }
 
 /**
- * A file source: copied in the kernel (copy_file_range, no bytes through user space), then the COPY is
- * hashed (what is stored is what is named, whatever happens to the source meanwhile) while it is made
- * durable; `whileSyncing` runs beside the fsync as in the streamed path.
+ * A file source: copied in the kernel (copy_file_range, no bytes through user space), and the COPY is
+ * hashed (what is stored is what is named, whatever happens to the source meanwhile) as the kernel
+ * writes it, where the file system allows (`copiesCanBeFollowed`), and made durable once whole; a source
+ * changed while it was copied is refused (`assertWholeCopy`). `whileSyncing` runs beside the fsync as in
+ * the streamed path.
  */
 async function copyHashedFileThen<T>(
   path: string,
@@ -244,36 +269,47 @@ async function copyHashedFileThen<T>(
     abortSignal: AbortSignal | undefined;
     onProgress: ((bytes: number) => void) | undefined;
     onStaged?: ((stagedPath: string) => void) | undefined;
-    observeStaged?: ((stagedPath: string) => Promise<StagedObserver | undefined>) | undefined;
-    takeEarlyCopy?: ((source: string, dest: string) => Promise<boolean>) | undefined;
+    observeStaged?: StageObserverFactory | undefined;
+    takeEarlyCopy?:
+      | ((source: string, dest: string) => Promise<{ whole: Promise<void> } | undefined>)
+      | undefined;
   },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
   throwIfAborted(options.abortSignal);
-  // A large copy is hashed on a worker thread, started now so it is ready once the kernel has copied.
-  const threaded = (await stat(source)).size >= THREADED_HASH_FROM_BYTES ? stagedCopyHasher() : undefined;
-  let handle: FileHandle;
+  const before = await stat(source, { bigint: true });
+  // A large copy is hashed on a worker thread, started now so it is ready for the copy's first bytes.
+  const threaded = before.size >= BigInt(THREADED_HASH_FROM_BYTES) ? stagedCopyHasher() : undefined;
+  let copy: GrowingCopy;
   try {
-    // A copy begun before the store was opened, when it may stand for this one (see EarlyCopy);
-    // otherwise COPYFILE_EXCL: never onto an existing file, as "wx" for the streamed path.
-    if (!(await options.takeEarlyCopy?.(source, path))) await copyFile(source, path, constants.COPYFILE_EXCL);
-    handle = await open(path, "r");
+    // A copy begun before the store was opened, when it may stand for this one (see EarlyCopy).
+    const whole = (await options.takeEarlyCopy?.(source, path))?.whole ?? copyWholeFile(source, before, path);
+    whole.catch(() => {}); // read through `copy`, or dropped with it
+    const follow = threaded !== undefined && (await copiesCanBeFollowed(dirname(path)));
+    copy = await GrowingCopy.open(path, whole, follow);
   } catch (error) {
     threaded?.dispose();
     throw error;
   }
-  try {
+  const handle = copy.handle;
+  // Read-only and durable as soon as the kernel is done, while the hashing may still run.
+  const syncing = copy.whole.then(async () => {
     await handle.chmod(0o444);
-    throwIfAborted(options.abortSignal);
-    const syncing = handle.sync();
-    syncing.catch(() => {});
     options.onStaged?.(path);
-    const observer = await options.observeStaged?.(path);
-    const digest = await hashStagedCopy(path, handle, options.abortSignal, observer, threaded);
+    await handle.sync();
+  });
+  syncing.catch(() => {});
+  try {
+    throwIfAborted(options.abortSignal);
+    const observer = await options.observeStaged?.(path, copy.whole);
+    const digest = await hashStagedCopy(path, copy, options.abortSignal, observer, threaded);
+    await copy.whole;
     options.onProgress?.(digest.size);
     return { digest, result: await afterSync(syncing, whileSyncing(digest)) };
   } finally {
     threaded?.dispose();
+    // Never close the file under the chmod or the sync.
+    await syncing.catch(() => {});
     await handle.close();
   }
 }
