@@ -31,13 +31,23 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Feeds `bytes` in chunks of `step` (reusing one buffer, as a store does), then finishes. */
-async function fed(file: string, bytes: Buffer, step = 1_000_003, upTo = bytes.length) {
-  const verification = await startPackageVerification(file, trust());
-  const buffer = Buffer.alloc(step);
+/**
+ * Feeds `bytes` in chunks of `step` (reusing one buffer, as a store does: a shared one with `shared`,
+ * as a store's ring), each kept until observe's promise settles, then finishes. `layoutOf`: see
+ * startPackageVerification.
+ */
+async function fed(
+  file: string,
+  bytes: Buffer,
+  step = 1_000_003,
+  upTo = bytes.length,
+  how: { shared?: boolean; layoutOf?: string } = {},
+) {
+  const verification = await startPackageVerification(file, trust(), how.layoutOf);
+  const buffer = how.shared === true ? Buffer.from(new SharedArrayBuffer(step)) : Buffer.alloc(step);
   for (let at = 0; at < upTo; at += step) {
     const n = bytes.copy(buffer, 0, at, Math.min(at + step, upTo));
-    verification.observe(buffer.subarray(0, n), at);
+    await verification.observe(buffer.subarray(0, n), at);
     buffer.fill(0xee);
   }
   return verification.finish();
@@ -110,5 +120,70 @@ describe("a package verification fed by another read", () => {
     const crcBytes = Buffer.alloc(4);
     crcBytes.writeUInt32LE(crc32(payload) >>> 0);
     expect(swapped.indexOf(crcBytes)).toBe(-1);
+  });
+
+  it("hashes an entry of 32 MiB or more on a worker, from shared memory where it lies or copied, to the same report", async () => {
+    const large = join(dir, "large.zip");
+    const body = randomBytes(34 * 1024 * 1024 + 9);
+    const writer = createPackageWriter(large, { name: "PKG-L", device, collector, signer: pki.signer });
+    await writer.addStream("Disk/large.bin", Readable.from([body]));
+    await writer.finalize();
+    const bytes = await readFile(large);
+    const expected = await verifyPackage(large, trust());
+    expect(expected.ok).toBe(true);
+    expect(await fed(large, bytes, 2 * 1024 * 1024, bytes.length, { shared: true })).toEqual(expected);
+    expect(await fed(large, bytes, 1_000_003)).toEqual(expected);
+    // and swapped bytes fed through the worker are refused as in this thread
+    const swapped = swapInEntry(bytes, body, { fixCrc: true });
+    const bad = join(dir, "large-swapped.zip");
+    await writeFile(bad, swapped);
+    const report = await fed(bad, swapped, 2 * 1024 * 1024, swapped.length, { shared: true });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({ code: "ERR_DIGEST_MISMATCH", path: "data/Disk/large.bin" }),
+    );
+    expect(report).toEqual(await verifyPackage(bad, trust()));
+  });
+});
+
+describe("a fed verification whose layout is read from the file being copied (layoutOf)", () => {
+  it("gives verifyPackage's report for the file itself when the layout comes from a copy of it", async () => {
+    const copy = join(dir, "layout-copy.zip");
+    await writeFile(copy, goodBytes);
+    expect(await fed(good, goodBytes, 1 << 20, goodBytes.length, { layoutOf: copy })).toEqual(
+      await verifyPackage(good, trust()),
+    );
+  });
+
+  it("checks the file's own bytes: a layout taken from the good package does not let swapped bytes pass", async () => {
+    for (const fixCrc of [true, false]) {
+      const swapped = swapInEntry(goodBytes, payload, { fixCrc });
+      const bad = join(dir, `layout-swapped-${fixCrc}.zip`);
+      await writeFile(bad, swapped);
+      const report = await fed(bad, swapped, 1 << 20, swapped.length, { layoutOf: good });
+      expect(report.ok).toBe(false);
+      expect(report).toEqual(await verifyPackage(bad, trust()));
+    }
+  });
+
+  it("reads again what the file does not place where the layout said: another package's layout changes nothing", async () => {
+    const other = join(dir, "other-layout.zip");
+    const writer = createPackageWriter(other, { name: "PKG-F", device, collector, signer: pki.signer });
+    await writer.addStream("Memory/first.bin", Readable.from([randomBytes(1024 * 1024 + 3)]));
+    await writer.addStream("Memory/image.bin", Readable.from([randomBytes(payload.length)]));
+    await writer.finalize();
+    expect(await fed(good, goodBytes, 1 << 20, goodBytes.length, { layoutOf: other })).toEqual(
+      await verifyPackage(good, trust()),
+    );
+  });
+
+  it("refuses, at finish, a file that is not a package even though its layout source is one", async () => {
+    const notZip = join(dir, "not-a-zip.bin");
+    await writeFile(notZip, randomBytes(goodBytes.length));
+    await expect(fed(notZip, goodBytes, 1 << 20, goodBytes.length, { layoutOf: good })).rejects.toMatchObject(
+      {
+        code: expect.stringMatching(/^ERR_ARCHIVE_/),
+      },
+    );
   });
 });

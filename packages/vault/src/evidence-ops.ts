@@ -54,9 +54,11 @@ async function ingestFile(
     const expectedSize = await ingestFileSize(file);
     const body = openForStore(file);
     const named = { ...options, name: basename(file), source: options.source ?? file, expectedSize };
-    // The package check starts on the staged copy once the kernel has copied it: the store's read of
-    // the copy (its sha256) feeds the check's hashing of the package's entries, one read for both.
-    const examine = (path: string) => startStagedExamination(ctx, path, named);
+    // The package check starts on the staged copy as the kernel copies it (where the package's entries
+    // lie is read from the file itself): the store's read of the copy (its sha256) feeds the check's
+    // hashing of the package's entries, one read for both.
+    const examine = (path: string, whole: Promise<void>) =>
+      startStagedExamination(ctx, path, named, { of: file, whole });
     return ingestBody(ctx, principal, body, named, false, {
       wholeFile: true,
       examine,
@@ -109,7 +111,7 @@ async function ingestBody(
   how: {
     wholeFile?: boolean;
     sizeHint?: number;
-    examine?: (stagedPath: string) => Promise<StagedExaminer>;
+    examine?: (stagedPath: string, whole: Promise<void>) => Promise<StagedExaminer>;
     earlyCopy?: EarlyCopy;
   },
 ): Promise<EvidenceItem> {

@@ -52,10 +52,11 @@ export async function stageBody(
     /** Digests beside sha256, from `resolveIngestHashes`; none when absent. */
     extraHashes?: readonly ExtraHash[];
     /**
-     * Started on the staged copy as soon as its bytes are there, before the store reads it to hash it:
-     * its observer is fed that read (a whole file's), so both checks take one read.
+     * Started on the staged copy as soon as the store has begun it, before the store reads it to hash it
+     * (`whole` settles once every byte is there): its observer is fed that read (a whole file's), so
+     * both checks take one read.
      */
-    examine?: (stagedPath: string) => Promise<StagedExaminer>;
+    examine?: (stagedPath: string, whole: Promise<void>) => Promise<StagedExaminer>;
     /** A copy of the whole file begun early (`IngestOptions.earlyCopy`), for the store to take. */
     earlyCopy?: EarlyCopy;
   },
@@ -99,8 +100,8 @@ export async function stageBody(
     ...(examine === undefined
       ? {}
       : {
-          observeStaged: async (path: string) => {
-            examining = await examine(path);
+          observeStaged: async (path: string, whole: Promise<void>) => {
+            examining = await examine(path, whole);
             return examining.observer;
           },
         }),

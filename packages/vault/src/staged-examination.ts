@@ -59,26 +59,38 @@ export interface StagedExaminer {
   close(): Promise<void>;
 }
 
+/** A staged copy the kernel may still be writing: what it is a copy of, and when it is whole. */
+export interface CopyInProgress {
+  /** The file being copied: where a package's entries lie is read from it, never what they hold. */
+  readonly of: string;
+  /** Settles once the copy has ended (rejected when it failed or its source changed meanwhile). */
+  readonly whole: Promise<void>;
+}
+
 /**
  * Starts examining a staged copy before the store reads it: the package is opened and its structure
  * checked now, its entries hashed as the store's read passes them. Whatever fails here (not a package
  * though one was asked for, a hostile archive) is the examination's result, given by `finish`, as
- * `examineStagedCopy` gives it.
+ * `examineStagedCopy` gives it. For a copy still being made (`copying`), the kind and the layout are
+ * read from its source so the feeding can begin with its first bytes, and `finish` confirms both on
+ * the staged copy: a kind or a refusal it does not confirm is examined again from the staged copy
+ * (`examineStagedCopy`), and only entries it places where they were fed keep their fed hashes.
  */
 export async function startStagedExamination(
   ctx: VaultContext,
   path: string,
   options: IngestOptions & { name: string },
+  copying?: CopyInProgress,
 ): Promise<StagedExaminer> {
   let fed: FedVerification | undefined;
   let refused: RefusedReport | undefined;
   let failure: { error: unknown } | undefined;
   let kind: "file" | "package" = "file";
   try {
-    kind = await itemKind(path, options.kind, options.name);
+    kind = await itemKind(copying?.of ?? path, options.kind, options.name);
     if (kind === "package") {
       // A refused archive is the verification's result, recorded as verifyPackage's refusal is.
-      fed = await startPackageVerification(path, await packageVerifyOptions(ctx, options)).catch(
+      fed = await startPackageVerification(path, await packageVerifyOptions(ctx, options), copying?.of).catch(
         (error: unknown) => {
           refused = refusedReport(error);
           return undefined;
@@ -88,10 +100,12 @@ export async function startStagedExamination(
   } catch (error) {
     failure = { error };
   }
-  // The extra digests asked for (none by default) read the copy beside the store's read.
+  // The extra digests asked for (none by default) read the copy beside the store's read, once whole.
   const digests =
     failure === undefined
-      ? stagedDigests(path, undefined, resolveIngestHashes(options.hashes), options.abortSignal)
+      ? (copying?.whole ?? Promise.resolve()).then(() =>
+          stagedDigests(path, undefined, resolveIngestHashes(options.hashes), options.abortSignal),
+        )
       : undefined;
   digests?.catch(() => {});
   let closed = false;
@@ -105,8 +119,19 @@ export async function startStagedExamination(
     observer: fed === undefined ? undefined : (chunk, position) => fed?.observe(chunk, position),
     close,
     finish: async () => {
+      if (copying !== undefined) {
+        await copying.whole;
+        const unconfirmed =
+          failure !== undefined ||
+          refused !== undefined ||
+          (await itemKind(path, options.kind, options.name).catch(() => undefined)) !== kind;
+        if (unconfirmed) {
+          await close();
+          return examineStagedCopy(ctx, path, undefined, options);
+        }
+      }
       if (failure !== undefined || digests === undefined) throw failure?.error;
-      const report = fed === undefined ? refused : await fed.finish();
+      const report = fed === undefined ? refused : await fed.finish().catch(refusedReport);
       const pkg = report === undefined ? undefined : packageRecord(report, options.signedByDevice);
       return { kind, pkg, digests: await digests };
     },
