@@ -603,7 +603,7 @@ export const catalog: readonly CommandEntry[] = [
     path: ["ingest"],
     summary: "store a file or an investigation package in the vault (packages are verified first)",
     usage:
-      "FILE --case ID [--retain-days N] [--legal-hold] [--label K=V]... [--unverified] [--kind auto|package|file] [--hash sha1,md5]\nA ZIP holding a custody manifest is verified against the vault CA before it is stored; a package that\nfails is refused unless --unverified, which stores it marked unverified (recorded in the audit log).\nThe item's digest is its sha256 (its id); --hash adds others to its record, computed in the same read\n(any of sha1, md5, sha512, comma-separated; an unknown name is refused before a byte is read).",
+      "FILE --case ID [--retain-days N] [--legal-hold] [--label K=V]... [--unverified] [--kind auto|package|file] [--hash sha1,md5]\nA ZIP holding a custody manifest is verified against the vault CA before it is stored; a package that\nfails is refused unless --unverified, which stores it marked unverified (recorded in the audit log).\nThe item's digest is its sha256 (its id); --hash adds others to its record, computed in the same read\n(any of sha1, md5, sha512, comma-separated; an unknown name is refused before a byte is read).\nA file that changes while a filesystem store copies it (its size, times or inode) is refused with\nERR_INTEGRITY_MISMATCH and nothing is stored: ingest it again once nothing writes to it.",
     options: {
       vault: { type: "string" },
       identity: { type: "string" },

@@ -56,7 +56,9 @@ export const ingestCommand: CommandSpec = {
 A ZIP holding a custody manifest is verified against the vault CA before it is stored; a package that
 fails is refused unless --unverified, which stores it marked unverified (recorded in the audit log).
 The item's digest is its sha256 (its id); --hash adds others to its record, computed in the same read
-(any of sha1, md5, sha512, comma-separated; an unknown name is refused before a byte is read).`,
+(any of sha1, md5, sha512, comma-separated; an unknown name is refused before a byte is read).
+A file that changes while a filesystem store copies it (its size, times or inode) is refused with
+ERR_INTEGRITY_MISMATCH and nothing is stored: ingest it again once nothing writes to it.`,
   options: {
     ...VAULT_OPTIONS,
     case: { type: "string" },
