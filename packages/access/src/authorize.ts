@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from "@custody/core";
 import { type Action, isAction } from "./actions.js";
 import type { AccessPolicy, Actor, Grant } from "./schema.js";
-import { describeResource, type Resource, scopeCovers } from "./scope.js";
+import { describeResource, type Resource, scopeCovers, scopeKind } from "./scope.js";
 
 /** Why a request was denied, for programs; `reason` says the same for people. */
 export type Denial =
@@ -57,6 +57,37 @@ export function authorize(
     return { outcome: "deny", denial: "no-grant", reason: `${what} denied: ${principal.id} holds no grant` };
   }
   return decide(best.check, best.grant, principal.id, what);
+}
+
+/**
+ * `authorize` for a request whose device is not known yet (a package not read yet names it): allowed
+ * when a grant allows `action` on `resource` as it is, or when a grant scoped to some device would allow
+ * it for that device. Only a first gate, so a caller no grant could ever allow is refused before the
+ * work that would name the device: the request is decided again, with its device, once that is known.
+ * A denial is `authorize`'s for `resource` as it is.
+ */
+export function authorizeForAnyDevice(
+  policy: AccessPolicy,
+  principal: Actor,
+  action: Action,
+  resource: Resource,
+  options?: AuthorizeOptions | Clock,
+): Decision {
+  const decision = authorize(policy, principal, action, resource, options);
+  if (decision.outcome === "allow" || !isAction(action)) return decision;
+  const now = clockOf(options).now().getTime();
+  for (const grant of policy.grants) {
+    if (grant.principal !== principal.id || scopeKind(grant.scope) !== "device") continue;
+    const deviceId = grant.scope.slice("device:".length);
+    if (checkGrant(policy, grant, action, { ...resource, deviceId }, now) === "allow") {
+      return {
+        outcome: "allow",
+        grant,
+        reason: `${action} on ${describeResource(resource)} for device ${deviceId} allowed by ${describeGrant(grant)}`,
+      };
+    }
+  }
+  return decision;
 }
 
 function checkGrant(policy: AccessPolicy, grant: Grant, action: Action, resource: Resource, now: number) {

@@ -1,7 +1,7 @@
 export type { Action } from "./actions.js";
 export { ACTIONS, actionSchema, isAction, POLICY_ADMIN_ACTIONS } from "./actions.js";
 export type { AuthorizeOptions, Decision, Denial } from "./authorize.js";
-export { authorize, describeGrant } from "./authorize.js";
+export { authorize, authorizeForAnyDevice, describeGrant } from "./authorize.js";
 export { MAX_POLICY_FILE_BYTES } from "./files.js";
 export type { PolicyHistoryReport } from "./history.js";
 export { verifyPolicyHistory } from "./history.js";

@@ -1,4 +1,4 @@
-import { type Action, authorize, type Resource } from "@custody/access";
+import { type Action, authorize, authorizeForAnyDevice, type Resource } from "@custody/access";
 import { describe, expect, it } from "vitest";
 import { at, HOUR, policyWith, T0 } from "./helpers.js";
 
@@ -69,6 +69,30 @@ describe("authorize", () => {
     expect(allow("otto", "audit.read", auditLog)).toBe(true);
     expect(allow("otto", "evidence.read", itemA)).toBe(false);
     expect(allow("otto", "evidence.export", itemB)).toBe(false);
+  });
+
+  it("lets a request whose device is not known yet through its first gate only where some grant could allow it", () => {
+    const gate = (who: string, action: Action, resource: Resource, ms = 0) =>
+      authorizeForAnyDevice(policy, { id: who }, action, resource, { clock: at(ms) });
+    const caseA: Resource = { kind: "case", caseId: "A" };
+    // a case grant allows it as it is; a device-scoped grant might, for its own device
+    expect(gate("rita", "evidence.ingest", caseA).outcome).toBe("allow");
+    expect(gate("agent-host1", "evidence.ingest", caseA)).toMatchObject({
+      outcome: "allow",
+      reason: expect.stringContaining("device host1"),
+    });
+    // no grant, another case, a role without the action, an expired grant: refused as authorize refuses
+    expect(gate("nobody", "evidence.ingest", caseA)).toMatchObject({ outcome: "deny", denial: "no-grant" });
+    expect(gate("rita", "evidence.ingest", { kind: "case", caseId: "B" })).toEqual(
+      authorize(policy, { id: "rita" }, "evidence.ingest", { kind: "case", caseId: "B" }, at(0)),
+    );
+    expect(gate("agent-host1", "evidence.purge", caseA).outcome).toBe("deny");
+    expect(gate("otto", "evidence.ingest", caseA).outcome).toBe("deny");
+    expect(gate("temp", "evidence.list", caseA, 8 * HOUR)).toMatchObject({
+      outcome: "deny",
+      denial: "grant-expired",
+    });
+    expect(gate("ivan", "not.an.action" as Action, caseA)).toMatchObject({ denial: "unknown-action" });
   });
 
   it("keeps a collector to its own device", () => {

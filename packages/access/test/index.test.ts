@@ -23,6 +23,7 @@ describe("@custody/access public surface", () => {
         "actionSchema",
         "approvableChangeSchema",
         "authorize",
+        "authorizeForAnyDevice",
         "changeResource",
         "createInitialPolicy",
         "custodiansOf",

@@ -1,8 +1,10 @@
+import { readdir } from "node:fs/promises";
 import { request } from "node:https";
 import { connect as netConnect, type Socket } from "node:net";
+import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, eventually, type Served, serveVault } from "./helpers.js";
+import { auditRecords, call, eventually, identityOf, type Served, serveVault } from "./helpers.js";
 
 describe("idle connections and slowloris clients do not starve a real one", () => {
   let served: Served;
@@ -180,6 +182,55 @@ describe("the connection cap", () => {
       expect(response.status).toBe(200);
     } finally {
       for (const socket of held) socket.destroy();
+      await served.cleanup();
+    }
+  });
+});
+
+describe("an upload by a caller no grant allows to ingest into the case", () => {
+  it("is refused with 403 before its body is read: nothing spooled or stored, the denial recorded", async () => {
+    const served = await serveVault();
+    try {
+      const as = { identity: served.alice, ca: served.ca };
+      const issued = await call(served.url, "/v1/identities", {
+        ...as,
+        method: "POST",
+        json: { name: "rita" },
+      });
+      const rita = identityOf((issued.json() as { identityPem: string }).identityPem);
+      const grant = { name: "rita", role: "responder", scope: "case:MINE" };
+      await call(served.url, "/v1/access/grants", { ...as, method: "POST", json: grant });
+      // 512 MiB announced, 1 KiB sent: an answer at all means the server did not wait for the body
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(new URL("/v1/items?case=OTHER", served.url), {
+          method: "POST",
+          headers: {
+            "content-type": "application/octet-stream",
+            "content-length": String(512 * 1024 * 1024),
+          },
+          ca: served.ca,
+          cert: rita.cert,
+          key: rita.key,
+          agent: false,
+        });
+        req.on("response", (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          );
+        });
+        req.on("error", reject);
+        req.write(Buffer.alloc(1024));
+      });
+      expect(answer.status).toBe(403);
+      expect(JSON.parse(answer.body)).toMatchObject({ code: "ERR_ACCESS_DENIED" });
+      const denial = (await auditRecords(served)).find(
+        (r) => r.action === "evidence.ingest" && r.outcome === "deny",
+      );
+      expect(denial).toMatchObject({ actor: "rita", details: expect.objectContaining({ bytesRead: 0 }) });
+      expect(await readdir(join(served.vaultDir, "store", "tmp"))).toEqual([]);
+    } finally {
       await served.cleanup();
     }
   });

@@ -47,10 +47,11 @@ async function ingestFile(
   file: string,
   options: IngestOptions,
 ): Promise<EvidenceItem> {
+  assertCaseId(options.caseId);
+  resolveIngestHashes(options.hashes);
+  await refuseUngrantedIngest(ctx, principal, options.caseId, options.source ?? file);
   if (stagesLocally(ctx.store)) {
     // One read of the file: staged durably while hashed, then examined from the staged copy.
-    assertCaseId(options.caseId);
-    resolveIngestHashes(options.hashes);
     const expectedSize = await ingestFileSize(file);
     const body = openForStore(file);
     const named = { ...options, name: basename(file), source: options.source ?? file, expectedSize };
@@ -96,6 +97,13 @@ export async function ingestStreamed(
   if (!stagesLocally(ctx.store)) {
     body.destroy();
     throw new CustodyError("ERR_INTERNAL", "a streamed ingest needs a store that stages locally");
+  }
+  try {
+    assertCaseId(options.caseId);
+    await refuseUngrantedIngest(ctx, principal, options.caseId, options.source ?? options.name);
+  } catch (error) {
+    body.destroy();
+    throw error;
   }
   return ingestBody(ctx, principal, body, options, true, {
     ...(options.expectedSize === undefined ? {} : { sizeHint: options.expectedSize }),
@@ -157,6 +165,27 @@ async function ingestBody(
   } finally {
     await staged?.discard(new CustodyError("ERR_ABORTED", "the ingest was not committed"));
   }
+}
+
+/**
+ * Before a byte is read: a caller that no grant allows to ingest into the case, whatever device a
+ * package might name, is refused now (recorded as a denial on `case:<id>`) instead of once the whole
+ * body has been copied, hashed and examined.
+ */
+export function refuseUngrantedIngest(
+  ctx: VaultContext,
+  principal: AuthenticatedPrincipal,
+  caseId: string,
+  source: string,
+): Promise<void> {
+  assertCaseId(caseId);
+  return ctx.guard.refuseUnlessAnyDeviceAllows({
+    principal,
+    action: "evidence.ingest",
+    resource: { kind: "case", caseId },
+    target: `case:${caseId}`,
+    details: { source, caseId, bytesRead: 0 },
+  });
 }
 
 function ingestRequest(principal: AuthenticatedPrincipal, record: ItemRecord, source: string) {

@@ -1,4 +1,10 @@
-import { type AccessPolicy, type Action, authorize, type Resource } from "@custody/access";
+import {
+  type AccessPolicy,
+  type Action,
+  authorize,
+  authorizeForAnyDevice,
+  type Resource,
+} from "@custody/access";
 import type {
   AuditEvent,
   AuditLog,
@@ -213,6 +219,32 @@ export class Guard {
         await this.#audit.catchUp();
       }
     }
+  }
+
+  /**
+   * A first gate for work that must read a whole body before its request names a device (an ingest: the
+   * package says which device it came from): refuses now, recorded then thrown as `run` refuses, a
+   * caller no grant could allow for any device (`authorizeForAnyDevice`), so such a caller costs the
+   * vault no copy of the body. Otherwise records nothing: `run` decides, and records, once the device
+   * is known.
+   */
+  async refuseUnlessAnyDeviceAllows(request: GuardedRequest): Promise<void> {
+    const { principal, action, target } = request;
+    this.assertAuthenticated(principal);
+    const { policy } = await this.settledState();
+    const decision = authorizeForAnyDevice(policy, principal, action, request.resource, {
+      clock: this.#clock,
+    });
+    if (decision.outcome === "allow") return;
+    await this.#appendRetrying({
+      actor: principal.id,
+      action,
+      target,
+      outcome: "deny",
+      reason: decision.reason,
+      details: { ...request.details, ...requestDetails(principal) },
+    });
+    throw denied(principal, action, request.publicTarget ?? target);
   }
 
   /** Records a denial that happened before any lookup (the caller learns nothing more than "denied"). */

@@ -67,6 +67,7 @@ import {
   type ListOptions,
   listItems,
   readItem,
+  refuseUngrantedIngest,
   showItem,
 } from "./evidence-ops.js";
 import {
@@ -280,6 +281,15 @@ export class Vault {
   ): Promise<void> {
     const error = new CustodyError("ERR_IDENTITY_INVALID", reason);
     return refuseLogin(this.#ctx, error, { ...request, certificate });
+  }
+
+  /**
+   * Refuses now, recorded as a denial on `case:<caseId>`, a caller no grant allows to ingest into the
+   * case whatever device a package might name: a server calls it before it reads an upload's body
+   * (`ingest` and `ingestStream` call it themselves before reading a byte).
+   */
+  refuseUngrantedIngest(principal: AuthenticatedPrincipal, caseId: string, source: string): Promise<void> {
+    return refuseUngrantedIngest(this.#ctx, principal, caseId, source);
   }
 
   /** An upload that never became an ingest (the client left, the digest differed, it was too large). */

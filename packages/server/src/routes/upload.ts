@@ -56,6 +56,12 @@ export function uploadRoute(app: FastifyInstance, ctx: RouteContext): void {
     }
     const spool = join(ctx.vault.dir, UPLOAD_DIR, randomUUID());
     try {
+      // A caller no grant allows to ingest into the case is refused before the body is spooled.
+      await ctx.vault.refuseUngrantedIngest(
+        principalOf(request),
+        query.case,
+        `upload from ${clientAddress(request)}`,
+      );
       const file = join(spool, query.name ?? "upload");
       const received = await receive(request, ctx, query.case, spool, file);
       return await api.ingest(file, {
