@@ -11,9 +11,10 @@ import { assertWholeCopy, sameFile } from "./internal/fs-copy.js";
  * A whole file copied by the kernel into an fs store's staging area before the store is opened, so the
  * copy runs on another core while a program loads its code and opens its vault (`custody ingest` of a
  * large file). The fs store's `createAddressed` takes it (`earlyCopy`) in place of copying the file
- * itself only when it lies in that store's staging area, is of the same source, was copied whole, and
- * the source has not changed since the copy began (same device, inode, size, modification and change
- * times, to the nanosecond); it then hashes the copy as it hashes its own, as the kernel writes it.
+ * itself only when it lies in that store's staging area, is of the same source, the kernel's copy has
+ * not failed, and the source has not changed since the copy began (same device, inode, size,
+ * modification and change times, to the nanosecond); it then hashes the copy as it hashes its own, as
+ * the kernel writes it.
  * Otherwise it is removed and the store copies the file as usual. A source that changes once the store
  * has taken the copy, before the kernel is done, is refused as a change during the store's own copy
  * is: an early copy changes how soon, never what is stored.
