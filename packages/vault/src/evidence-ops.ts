@@ -47,7 +47,6 @@ async function ingestFile(
   file: string,
   options: IngestOptions,
 ): Promise<EvidenceItem> {
-  assertCaseId(options.caseId);
   resolveIngestHashes(options.hashes);
   await refuseUngrantedIngest(ctx, principal, options.caseId, options.source ?? file);
   if (stagesLocally(ctx.store)) {
@@ -99,7 +98,6 @@ export async function ingestStreamed(
     throw new CustodyError("ERR_INTERNAL", "a streamed ingest needs a store that stages locally");
   }
   try {
-    assertCaseId(options.caseId);
     await refuseUngrantedIngest(ctx, principal, options.caseId, options.source ?? options.name);
   } catch (error) {
     body.destroy();
