@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { FsEvidenceStore } from "@custody/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { linesOf, runUntilKilled } from "./kill-child.js";
 
 // A process storing large files, each hashed while the kernel still copies it (an early copy taken
 // mid-copy every other time), is SIGKILLed at random points: what it acknowledged is there, whole, and
@@ -15,33 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const ROUNDS = Number(process.env.CUSTODY_STORE_CRASH_ROUNDS ?? 12);
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const writer = fileURLToPath(new URL("./fixtures/crash-file-writer.mjs", import.meta.url));
-
-function runAndKill(dir: string, round: number, sources: string[], delayMs: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writer, dir, String(round), ...sources], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      if (out === "" && d.startsWith("ready")) setTimeout(() => child.kill("SIGKILL"), delayMs);
-      out += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-    });
-    child.once("error", reject);
-    child.once("exit", (code, signal) => {
-      if (signal !== "SIGKILL") return reject(new Error(`writer exited on its own (${code}): ${err}`));
-      resolve(
-        out
-          .split("\n")
-          .filter((l) => l.startsWith("created "))
-          .map((l) => l.slice(8)),
-      );
-    });
-  });
-}
 
 describe("FsEvidenceStore storing whole files, killed while the kernel copies them", () => {
   let dir: string;
@@ -72,7 +46,12 @@ describe("FsEvidenceStore storing whole files, killed while the kernel copies th
     await FsEvidenceStore.open(root);
     let acknowledged = 0;
     for (let round = 0; round < ROUNDS; round += 1) {
-      const created = await runAndKill(root, round, sources, Math.floor(Math.random() * 600));
+      const out = await runUntilKilled(
+        writer,
+        [root, String(round), ...sources],
+        Math.floor(Math.random() * 600),
+      );
+      const created = linesOf(out, "created");
       const store = await FsEvidenceStore.open(root);
       expect(await readdir(join(root, "tmp"))).toEqual([]);
       const present = new Set<string>();

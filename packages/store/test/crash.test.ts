@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { FsEvidenceStore } from "@custody/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { linesOf, runUntilKilled } from "./kill-child.js";
 
 const ROUNDS = Number(process.env.CUSTODY_STORE_CRASH_ROUNDS ?? 30);
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
@@ -25,33 +26,13 @@ function expectedDigest(seed: string, size: number): string {
 }
 
 /** Runs the writer until it has been up for `delayMs`, then SIGKILLs it; returns what it acknowledged. */
-function runAndKill(
+async function runAndKill(
   dir: string,
   round: number,
   delayMs: number,
 ): Promise<{ created: string[]; deleting: string[] }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writer, dir, String(round)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      if (out === "" && d.startsWith("ready")) setTimeout(() => child.kill("SIGKILL"), delayMs);
-      out += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-    });
-    child.once("error", reject);
-    child.once("exit", (code, signal) => {
-      if (signal !== "SIGKILL") return reject(new Error(`writer exited on its own (${code}): ${err}`));
-      const lines = out.split("\n");
-      const created = lines.filter((l) => l.startsWith("created ")).map((l) => l.slice(8));
-      const deleting = lines.filter((l) => l.startsWith("deleting ")).map((l) => l.slice(9));
-      resolve({ created, deleting });
-    });
-  });
+  const out = await runUntilKilled(writer, [dir, String(round)], delayMs);
+  return { created: linesOf(out, "created"), deleting: linesOf(out, "deleting") };
 }
 
 describe("FsEvidenceStore across real processes", () => {
