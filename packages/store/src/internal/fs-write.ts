@@ -292,8 +292,11 @@ async function copyHashedFileThen<T>(
     throw error;
   }
   const handle = copy.handle;
-  // Read-only and durable as soon as the kernel is done, while the hashing may still run.
+  // Read-only and durable as soon as the kernel is done, while the hashing may still run; a copy whose
+  // create already failed (an abort, a refused observer) is not synced, only waited for.
+  let failed = false;
   const syncing = copy.whole.then(async () => {
+    if (failed) return;
     await handle.chmod(0o444);
     options.onStaged?.(path);
     await handle.sync();
@@ -306,9 +309,12 @@ async function copyHashedFileThen<T>(
     await copy.whole;
     options.onProgress?.(digest.size);
     return { digest, result: await afterSync(syncing, whileSyncing(digest)) };
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     threaded?.dispose();
-    // Never close the file under the chmod or the sync.
+    // Never close the file under the chmod or the sync (nor before the kernel's copy has ended).
     await syncing.catch(() => {});
     await handle.close();
   }
