@@ -69,3 +69,14 @@ export function errnoCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
 }
+
+/**
+ * `placing`'s value once it and `syncing` have both settled (so neither outlives the handle they use);
+ * the sync's failure first, then the placing's.
+ */
+export async function afterSync<T>(syncing: Promise<void>, placing: Promise<T>): Promise<T> {
+  const [synced, done] = await Promise.allSettled([syncing, placing]);
+  if (synced.status === "rejected") throw synced.reason;
+  if (done.status === "rejected") throw done.reason;
+  return done.value;
+}
