@@ -127,7 +127,7 @@ async function ingestBody(
   let decided = false;
   let staging = false;
   try {
-    assertCaseId(options.caseId);
+    // The case id was checked by the gate both callers pass first (`refuseUngrantedIngest`).
     const extraHashes = resolveIngestHashes(options.hashes);
     staging = true;
     staged = await stageBody(ctx, body, {
