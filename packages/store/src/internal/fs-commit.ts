@@ -3,7 +3,6 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { type Clock, CustodyError, type IdGenerator } from "@custody/core";
 import type { Sha256Result } from "../digest.js";
-import type { StageObserverFactory } from "../types.js";
 import { assertValidKey, objectMetadataSchema, type ValidCreateOptions } from "../validate.js";
 import { errnoCode, fsyncDir, mkdirDurable, writeDurableFile } from "./fs-durable.js";
 import {
@@ -16,6 +15,7 @@ import {
   readRecord,
   stateFileName,
 } from "./fs-record.js";
+import type { WholeFileOptions } from "./fs-whole-file.js";
 import { writeHashedFile, writeHashedFileThen } from "./fs-write.js";
 
 function initialRecord(
@@ -75,13 +75,7 @@ export async function stageObject(
 export async function stageAddressedObject(
   staging: string,
   body: Readable | AsyncIterable<Uint8Array>,
-  opts: ValidCreateOptions & {
-    onStaged?: ((stagedPath: string) => void) | undefined;
-    observeStaged?: StageObserverFactory | undefined;
-    takeEarlyCopy?:
-      | ((source: string, dest: string) => Promise<{ whole: Promise<void> } | undefined>)
-      | undefined;
-  },
+  opts: ValidCreateOptions & Pick<WholeFileOptions, "onStaged" | "observeStaged" | "takeEarlyCopy">,
   place: (
     written: Sha256Result & { stagedPath: string },
   ) => Promise<{ key: string; metadata?: Record<string, string> }>,

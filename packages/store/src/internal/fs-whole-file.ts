@@ -12,6 +12,22 @@ import { sha256HasherFor, THREADED_HASH_FROM_BYTES, ThreadedSha256Hasher } from 
 // A whole-file body (`wholeFileSource`): copied into the staging area by the kernel, the copy hashed as
 // it grows. The streamed bodies are fs-write.ts's.
 
+/** How a create reads and stages a body, as far as a whole file's copy is concerned. */
+export interface WholeFileOptions {
+  abortSignal: AbortSignal | undefined;
+  onProgress: ((bytes: number) => void) | undefined;
+  onStaged?: ((stagedPath: string) => void) | undefined;
+  /** The copy is read back here (see `AddressedCreateOptions.observeStaged`). */
+  observeStaged?: StageObserverFactory | undefined;
+  /**
+   * Moves a copy of the file begun earlier to `dest`, if there is one to take, and resolves to what says
+   * when that copy is whole (see `takeEarlyCopy`).
+   */
+  takeEarlyCopy?:
+    | ((source: string, dest: string) => Promise<{ whole: Promise<void> } | undefined>)
+    | undefined;
+}
+
 /** Reads of a small staged copy, hashed in this thread (and shown to an observer). */
 const STAGED_READ_BYTES = 1024 * 1024;
 /**
@@ -132,15 +148,7 @@ async function hashIntoRing(
 export async function copyHashedFileThen<T>(
   path: string,
   source: string,
-  options: {
-    abortSignal: AbortSignal | undefined;
-    onProgress: ((bytes: number) => void) | undefined;
-    onStaged?: ((stagedPath: string) => void) | undefined;
-    observeStaged?: StageObserverFactory | undefined;
-    takeEarlyCopy?:
-      | ((source: string, dest: string) => Promise<{ whole: Promise<void> } | undefined>)
-      | undefined;
-  },
+  options: WholeFileOptions,
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
   throwIfAborted(options.abortSignal);

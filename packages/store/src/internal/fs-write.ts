@@ -3,12 +3,11 @@ import type { Readable } from "node:stream";
 import { CustodyError, throwIfAborted } from "@custody/core";
 import { bodyChunks } from "../chunks.js";
 import type { Sha256Result } from "../digest.js";
-import type { StageObserverFactory } from "../types.js";
 import { wholeFileSource } from "../whole-file.js";
 import { BatchedFileWriter } from "./fs-batched-write.js";
 import { afterSync } from "./fs-durable.js";
 import { RingFileWriter } from "./fs-ring-write.js";
-import { copyHashedFileThen } from "./fs-whole-file.js";
+import { copyHashedFileThen, type WholeFileOptions } from "./fs-whole-file.js";
 import { type Sha256Hasher, sha256HasherFor, ThreadedSha256Hasher } from "./hasher.js";
 
 // Start writeback every so often so the final fsync does not wait for the whole object at once.
@@ -38,21 +37,8 @@ export async function writeHashedFile(
 export async function writeHashedFileThen<T>(
   path: string,
   body: Readable | AsyncIterable<Uint8Array>,
-  options: {
-    abortSignal: AbortSignal | undefined;
-    onProgress: ((bytes: number) => void) | undefined;
-    sizeHint?: number | undefined;
-    onStaged?: ((stagedPath: string) => void) | undefined;
-    /** Only for a whole-file body, whose copy is read back here (see `AddressedCreateOptions`). */
-    observeStaged?: StageObserverFactory | undefined;
-    /**
-     * Only for a whole-file body: moves a copy of it begun earlier to `dest`, if there is one to take,
-     * and resolves to what says when that copy is whole (see `takeEarlyCopy`).
-     */
-    takeEarlyCopy?:
-      | ((source: string, dest: string) => Promise<{ whole: Promise<void> } | undefined>)
-      | undefined;
-  },
+  // observeStaged and takeEarlyCopy are for a whole-file body only
+  options: WholeFileOptions & { sizeHint?: number | undefined },
   whileSyncing: (digest: Sha256Result) => Promise<T>,
 ): Promise<{ digest: Sha256Result; result: T }> {
   const source = wholeFileSource(body);
